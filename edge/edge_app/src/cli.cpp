@@ -1,0 +1,32 @@
+#include "pvfleet/edge_app/cli.hpp"
+
+#include <iostream>
+
+namespace pvfleet::edge_app {
+namespace {
+constexpr const char* kUsage = R"(usage: pvfleet-edge <command> [options]
+
+commands:
+  run      --config SITE.json     poll, detect and sync (the gateway agent)
+  probe    --tcp HOST:PORT | --rtu DEVICE   identify one device and print a reading
+  scan     --tcp HOST:PORT | --rtu DEVICE   list the unit ids that answer
+  replay   --csv FILE ...         run the detectors over a recorded time series
+  tickets  list | show ID | ack ID | resolve ID
+  version                         print the agent version
+)";
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args) {
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+        std::cout << kUsage;
+        return args.empty() ? 2 : 0;
+    }
+    if (args[0] == "version" || args[0] == "--version") {
+        std::cout << "pvfleet-edge " << PVFLEET_VERSION << "\n";
+        return 0;
+    }
+    std::cerr << "pvfleet-edge: unknown command '" << args[0] << "'\n" << kUsage;
+    return 2;
+}
+
+}  // namespace pvfleet::edge_app

@@ -1,0 +1,2 @@
+// The single translation unit that instantiates Beast.
+#include <boost/beast/src.hpp>

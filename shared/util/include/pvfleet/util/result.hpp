@@ -1,0 +1,71 @@
+#pragma once
+// Expected failures are return values (Result<T>); exceptions are for the unexpected.
+// GCC 12 in C++20 mode has no std::expected, so this is the small subset we need.
+#include <cassert>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace pvfleet {
+
+// An expected failure. `message` names what failed and where, e.g.
+// "devices/3/registers/12/type: unknown 'u33' (expected u16, s16, u32, ...)".
+struct Error {
+    std::string message;
+
+    // An error at a key path: Error::at("registers/12/type", "unknown 'u33'").
+    static Error at(const std::string& path, const std::string& detail) { return Error{path + ": " + detail}; }
+
+    // The same error seen from a parent: "type: bad" under "registers/12" -> "registers/12/type: bad";
+    // a message without a leading path ("bad") becomes "registers/12: bad".
+    [[nodiscard]] Error under(const std::string& parent) const {
+        const auto colon = message.find(": ");
+        const bool has_path = colon != std::string::npos && message.find(' ') > colon && colon > 0;
+        return Error{parent + (has_path ? "/" : ": ") + message};
+    }
+    friend bool operator==(const Error&, const Error&) = default;
+};
+
+template <class T>
+class [[nodiscard]] Result {
+public:
+    Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+    Result(Error error) : data_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+
+    [[nodiscard]] bool ok() const noexcept { return data_.index() == 0; }
+    explicit operator bool() const noexcept { return ok(); }
+
+    T& value() & { assert(ok()); return std::get<0>(data_); }
+    const T& value() const& { assert(ok()); return std::get<0>(data_); }
+    T&& value() && { assert(ok()); return std::get<0>(std::move(data_)); }
+    const Error& error() const { assert(!ok()); return std::get<1>(data_); }
+
+    T& operator*() & { return value(); }
+    const T& operator*() const& { return value(); }
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+
+    template <class U>
+    T value_or(U&& fallback) const& { return ok() ? value() : static_cast<T>(std::forward<U>(fallback)); }
+
+private:
+    std::variant<T, Error> data_;
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+public:
+    Result() = default;
+    Result(Error error) : error_(std::move(error)), failed_(true) {}  // NOLINT(google-explicit-constructor)
+    [[nodiscard]] bool ok() const noexcept { return !failed_; }
+    explicit operator bool() const noexcept { return ok(); }
+    const Error& error() const { assert(failed_); return error_; }
+
+private:
+    Error error_;
+    bool failed_ = false;
+};
+
+using Status = Result<void>;
+
+}  // namespace pvfleet
