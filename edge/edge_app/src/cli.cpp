@@ -1,6 +1,9 @@
 #include "pvfleet/edge_app/cli.hpp"
 
 #include <iostream>
+#include <map>
+
+#include "commands.hpp"
 
 namespace pvfleet::edge_app {
 namespace {
@@ -24,6 +27,11 @@ int run_cli(const std::vector<std::string>& args) {
     if (args[0] == "version" || args[0] == "--version") {
         std::cout << "pvfleet-edge " << PVFLEET_VERSION << "\n";
         return 0;
+    }
+    static const std::map<std::string, int (*)(const Args&)> verbs{
+        {"run", cmd_run}, {"probe", cmd_probe}, {"scan", cmd_scan}, {"replay", cmd_replay}, {"tickets", cmd_tickets}};
+    if (auto it = verbs.find(args[0]); it != verbs.end()) {
+        return it->second(Args(args.begin() + 1, args.end()));
     }
     std::cerr << "pvfleet-edge: unknown command '" << args[0] << "'\n" << kUsage;
     return 2;

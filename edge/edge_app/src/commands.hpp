@@ -1,0 +1,16 @@
+#pragma once
+// One function per CLI verb; each lives in its own cmd_<verb>.cpp. Arguments exclude the verb.
+#include <string>
+#include <vector>
+
+namespace pvfleet::edge_app {
+
+using Args = std::vector<std::string>;
+
+int cmd_run(const Args& args);      // the agent: poll, detect, sync
+int cmd_probe(const Args& args);    // identify one device, print one reading
+int cmd_scan(const Args& args);     // list unit ids that answer on a bus
+int cmd_replay(const Args& args);   // detectors over a CSV time series
+int cmd_tickets(const Args& args);  // technician's view of local tickets
+
+}  // namespace pvfleet::edge_app
