@@ -8,20 +8,36 @@
 
 namespace pvfleet {
 
+// What kind of expected failure: lets callers react (back off when busy, report a map error once when a
+// device rejects an address) without parsing text.
+enum class ErrorKind {
+    invalid,      // bad input: config, payload, arguments
+    not_found,    // no such file, record, device
+    io,           // connection refused/lost, read/write failure
+    timeout,      // no answer in time
+    rejected,     // the peer refused the request (e.g. Modbus exception "illegal data address")
+    busy,         // the peer asks us to come back later (e.g. Modbus exception "server device busy")
+    conflict,     // concurrent change (e.g. ETag mismatch, duplicate)
+    unsupported,  // valid but not handled by this build or device
+};
+
 // An expected failure. `message` names what failed and where, e.g.
 // "devices/3/registers/12/type: unknown 'u33' (expected u16, s16, u32, ...)".
 struct Error {
     std::string message;
+    ErrorKind kind = ErrorKind::invalid;
 
     // An error at a key path: Error::at("registers/12/type", "unknown 'u33'").
-    static Error at(const std::string& path, const std::string& detail) { return Error{path + ": " + detail}; }
+    static Error at(const std::string& path, const std::string& detail, ErrorKind kind = ErrorKind::invalid) {
+        return Error{path + ": " + detail, kind};
+    }
 
     // The same error seen from a parent: "type: bad" under "registers/12" -> "registers/12/type: bad";
     // a message without a leading path ("bad") becomes "registers/12: bad".
     [[nodiscard]] Error under(const std::string& parent) const {
         const auto colon = message.find(": ");
         const bool has_path = colon != std::string::npos && message.find(' ') > colon && colon > 0;
-        return Error{parent + (has_path ? "/" : ": ") + message};
+        return Error{parent + (has_path ? "/" : ": ") + message, kind};
     }
     friend bool operator==(const Error&, const Error&) = default;
 };
