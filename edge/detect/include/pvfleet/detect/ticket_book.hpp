@@ -1,0 +1,72 @@
+#pragma once
+// Ticket rules, pure: one live ticket per (device, fault kind); new evidence updates it, never a duplicate;
+// open -> acknowledged -> resolved (auto when the clear condition held, or by a technician) -> closed.
+// Every change returns a TicketEvent for the store to persist and the sync to send.
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "pvfleet/detect/config.hpp"
+#include "pvfleet/domain/ticket.hpp"
+#include "pvfleet/util/result.hpp"
+
+namespace pvfleet::detect {
+
+class TicketBook {
+public:
+    explicit TicketBook(TicketConfig config = {}) : config_(config) {}
+
+    // A detector says the fault is present. Opens a ticket, reopens a resolved (not yet closed) one, or
+    // updates the live one when severity rises or `evidence` is new; otherwise no event.
+    std::optional<domain::TicketEvent> raise(const std::string& device, domain::FaultKind kind,
+                                             domain::Severity severity, const std::string& summary,
+                                             std::vector<domain::EvidenceItem> evidence, TimePoint at);
+    // Adds evidence to a live ticket without raising it (e.g. the energy seen after a comm gap).
+    std::optional<domain::TicketEvent> add_evidence(const std::string& device, domain::FaultKind kind,
+                                                    std::vector<domain::EvidenceItem> evidence, TimePoint at);
+    // The clear condition held: resolves the live ticket ("auto").
+    std::optional<domain::TicketEvent> clear(const std::string& device, domain::FaultKind kind, TimePoint at,
+                                             std::vector<domain::EvidenceItem> evidence = {});
+
+    // Technician actions (from the server or the on-site CLI).
+    Result<domain::TicketEvent> acknowledge(const std::string& id, const std::string& by, const std::string& note,
+                                            TimePoint at);
+    Result<domain::TicketEvent> resolve(const std::string& id, const std::string& by, TimePoint at);
+    Result<domain::TicketEvent> close(const std::string& id, TimePoint at);
+
+    // Closes resolved tickets whose quiet period has passed.
+    std::vector<domain::TicketEvent> tick(TimePoint now);
+
+    // open or acknowledged
+    [[nodiscard]] bool is_live(const std::string& device, domain::FaultKind kind) const;
+    [[nodiscard]] const domain::Ticket* find(const std::string& device, domain::FaultKind kind) const;
+    [[nodiscard]] const domain::Ticket* find_id(const std::string& id) const;
+    // Tickets not yet closed, in id order.
+    [[nodiscard]] std::vector<domain::Ticket> tickets() const;
+
+    // Replaces the book with tickets loaded from storage (tickets not closed); technician changes made by
+    // another process are picked up this way.
+    void load(std::vector<domain::Ticket> tickets);
+
+private:
+    using Key = std::pair<std::string, domain::FaultKind>;
+    domain::Ticket* find_mut(const std::string& id);
+    void append_evidence(domain::Ticket& t, std::vector<domain::EvidenceItem> evidence);
+
+    TicketConfig config_;
+    std::map<Key, domain::Ticket> tickets_;  // not closed
+};
+
+std::string make_ticket_id(const std::string& device, domain::FaultKind kind, TimePoint opened_at);
+
+// JSON forms shared by the store, the CLI and replay output.
+nlohmann::json to_json(const domain::Ticket& t);
+Result<domain::Ticket> ticket_from_json(const nlohmann::json& j);
+// One line for replay/CLI: {"event","ticket_id","kind","severity","device","at",...}
+nlohmann::json event_line(const domain::TicketEvent& e);
+
+}  // namespace pvfleet::detect

@@ -1,0 +1,129 @@
+#include "pvfleet/detect/config.hpp"
+
+#include <functional>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace pvfleet::detect {
+namespace {
+
+struct Field {
+    const char* section;
+    const char* key;
+    std::variant<double*, int*> target;
+    double min;
+    double max;
+};
+
+// One table drives parsing, printing and the documentation check in the tests.
+std::vector<Field> fields_of(DetectionConfig& c) {
+    constexpr double inf = 1e18;
+    return {
+        {"daylight", "min_elevation_deg", &c.daylight.min_elevation_deg, -5, 60},
+        {"daylight", "min_expected_fraction", &c.daylight.min_expected_fraction, 0, 1},
+        {"not_producing", "near_zero_fraction", &c.not_producing.near_zero_fraction, 0, 1},
+        {"not_producing", "near_zero_min_w", &c.not_producing.near_zero_min_w, 0, inf},
+        {"not_producing", "debounce_min", &c.not_producing.debounce_min, 0, inf},
+        {"not_producing", "clear_min", &c.not_producing.clear_min, 0, inf},
+        {"not_producing", "major_after_min", &c.not_producing.major_after_min, 0, inf},
+        {"not_producing", "critical_after_min", &c.not_producing.critical_after_min, 0, inf},
+        {"not_producing", "max_gap_min", &c.not_producing.max_gap_min, 0, inf},
+        {"comm_lost", "debounce_min", &c.comm_lost.debounce_min, 0, inf},
+        {"comm_lost", "producing_ratio", &c.comm_lost.producing_ratio, 0, 10},
+        {"comm_lost", "outage_ratio", &c.comm_lost.outage_ratio, 0, 10},
+        {"inverter_fault", "repeat_window_min", &c.inverter_fault.repeat_window_min, 0, inf},
+        {"inverter_fault", "repeat_count", &c.inverter_fault.repeat_count, 1, 1000},
+        {"inverter_fault", "persist_min", &c.inverter_fault.persist_min, 0, inf},
+        {"inverter_fault", "clear_min", &c.inverter_fault.clear_min, 0, inf},
+        {"string_fault", "min_expected_fraction", &c.string_fault.min_expected_fraction, 0, 1},
+        {"string_fault", "low_ratio", &c.string_fault.low_ratio, 0, 1},
+        {"string_fault", "open_ratio", &c.string_fault.open_ratio, 0, 1},
+        {"string_fault", "debounce_min", &c.string_fault.debounce_min, 0, inf},
+        {"string_fault", "clear_min", &c.string_fault.clear_min, 0, inf},
+        {"string_fault", "day_drop_fraction", &c.string_fault.day_drop_fraction, 0, 1},
+        {"string_fault", "shading_days", &c.string_fault.shading_days, 1, 7},
+        {"underperformance", "clear_day_max_roughness", &c.underperformance.clear_day_max_roughness, 0, 1},
+        {"underperformance", "min_clear_day_fraction", &c.underperformance.min_clear_day_fraction, 0, 2},
+        {"underperformance", "baseline_min_days", &c.underperformance.baseline_min_days, 1, 365},
+        {"underperformance", "baseline_max_days", &c.underperformance.baseline_max_days, 1, 365},
+        {"underperformance", "recent_days", &c.underperformance.recent_days, 1, 60},
+        {"underperformance", "drop_fraction", &c.underperformance.drop_fraction, 0, 1},
+        {"underperformance", "clear_fraction", &c.underperformance.clear_fraction, 0, 1},
+        {"grid_outage", "max_ac_voltage_v", &c.grid_outage.max_ac_voltage_v, 0, 1000},
+        {"grid_outage", "debounce_min", &c.grid_outage.debounce_min, 0, inf},
+        {"grid_outage", "clear_min", &c.grid_outage.clear_min, 0, inf},
+        {"data_quality", "counter_tolerance_wh", &c.data_quality.counter_tolerance_wh, 0, inf},
+        {"data_quality", "counter_clear_min", &c.data_quality.counter_clear_min, 0, inf},
+        {"data_quality", "frozen_min", &c.data_quality.frozen_min, 0, inf},
+        {"data_quality", "frozen_samples", &c.data_quality.frozen_samples, 2, 100000},
+        {"data_quality", "clock_drift_max_min", &c.data_quality.clock_drift_max_min, 1, 720},
+        {"data_quality", "clock_drift_days", &c.data_quality.clock_drift_days, 1, 365},
+        {"tickets", "close_after_resolved_min", &c.tickets.close_after_resolved_min, 0, inf},
+        {"tickets", "max_evidence", &c.tickets.max_evidence, 1, 1000},
+    };
+}
+
+std::string range_text(double lo, double hi, bool integer) {
+    std::string s = integer ? "an integer" : "a number";
+    auto num = [](double v) {
+        std::string t = std::to_string(v);
+        t.erase(t.find_last_not_of('0') + 1);
+        if (!t.empty() && t.back() == '.') t.pop_back();
+        return t;
+    };
+    s += " >= " + num(lo);
+    if (hi < 1e17) s += " and <= " + num(hi);
+    return s;
+}
+
+}  // namespace
+
+Result<DetectionConfig> parse_detection_config(const nlohmann::json& j) {
+    DetectionConfig c;
+    if (j.is_null()) return c;
+    if (!j.is_object()) return Error{"expected an object of detector sections"};
+    auto fields = fields_of(c);
+    for (const auto& [section, body] : j.items()) {
+        bool known_section = false;
+        for (const auto& f : fields) known_section = known_section || section == f.section;
+        if (!known_section) return Error::at(section, "unknown detector section");
+        if (!body.is_object()) return Error::at(section, "expected an object");
+        for (const auto& [key, value] : body.items()) {
+            const Field* field = nullptr;
+            for (const auto& f : fields) {
+                if (section == f.section && key == f.key) field = &f;
+            }
+            const std::string path = section + "/" + key;
+            if (field == nullptr) return Error::at(path, "unknown setting");
+            const bool integer = std::holds_alternative<int*>(field->target);
+            const bool ok_type = integer ? value.is_number_integer() : value.is_number();
+            if (!ok_type || value.get<double>() < field->min || value.get<double>() > field->max) {
+                return Error::at(path, "expected " + range_text(field->min, field->max, integer) + ", got " +
+                                           value.dump());
+            }
+            if (integer) {
+                *std::get<int*>(field->target) = value.get<int>();
+            } else {
+                *std::get<double*>(field->target) = value.get<double>();
+            }
+        }
+    }
+    return c;
+}
+
+nlohmann::json to_json(const DetectionConfig& config) {
+    DetectionConfig c = config;
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& f : fields_of(c)) {
+        if (std::holds_alternative<int*>(f.target)) {
+            j[f.section][f.key] = *std::get<int*>(f.target);
+        } else {
+            j[f.section][f.key] = *std::get<double*>(f.target);
+        }
+    }
+    return j;
+}
+
+}  // namespace pvfleet::detect
