@@ -15,7 +15,8 @@ struct Irradiance {
     double dhi = 0.0;
 };
 
-// Solar constant 1361 W/m² scaled by the Earth-Sun distance (Spencer 1971 series).
+// Solar constant 1366.1 W/m² (the value Ineichen-Perez was fitted with) scaled by the Earth-Sun distance
+// (Spencer 1971 series).
 double extraterrestrial_normal_irradiance(int day_of_year);
 double extraterrestrial_normal_irradiance(TimePoint t);
 
