@@ -20,7 +20,6 @@ namespace {
 constexpr double kMinute = 60000.0;
 constexpr double kHour = 3600000.0;
 
-double minutes_between(TimePoint a, TimePoint b) { return static_cast<double>((b - a).count()) / kMinute; }
 
 std::string fmt(double v, int decimals = 0) {
     std::ostringstream os;

@@ -1,0 +1,83 @@
+#pragma once
+// The gateway's SQLite database (WAL): tickets, their change events, detector state and telemetry.
+// Safe to open from several processes at once (the agent and the on-site `tickets` CLI): WAL, a busy
+// timeout and short IMMEDIATE transactions.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "pvfleet/domain/sample.hpp"
+#include "pvfleet/domain/ticket.hpp"
+#include "pvfleet/util/result.hpp"
+
+struct sqlite3;
+
+namespace pvfleet::store {
+
+struct StoreOptions {
+    int busy_timeout_ms = 5000;
+    bool synchronous_full = true;  // fsync every commit: a power cut loses nothing committed
+};
+
+// A ticket change event as stored: `event_id` is local, monotonically increasing and never reused. The
+// sync takes events in `event_id` order and assigns wire sequence numbers in its outbox (a later table).
+struct StoredEvent {
+    long long event_id = 0;
+    domain::TicketEvent event;
+};
+
+class Store {
+public:
+    static Result<std::unique_ptr<Store>> open(const std::string& path, StoreOptions options = {});
+    ~Store();
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK when it fails): all or nothing.
+    template <class F>
+    Status transaction(F&& body) {
+        if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
+        Status result = body();
+        if (!result) {
+            (void)exec("ROLLBACK");
+            return result;
+        }
+        if (auto s = exec("COMMIT"); !s) {
+            (void)exec("ROLLBACK");
+            return s;
+        }
+        return {};
+    }
+
+    // ---- tickets (call inside transaction() when several changes must be atomic) ----
+    // Writes the ticket snapshot and appends the event. A second live ticket for the same (device, kind)
+    // is refused by a unique index.
+    Status record(const domain::TicketEvent& event);
+    Result<std::vector<domain::Ticket>> tickets(bool include_closed) const;
+    Result<std::optional<domain::Ticket>> ticket(const std::string& id) const;
+    Result<std::vector<StoredEvent>> events_after(long long event_id, int limit = 1000) const;
+    Result<std::vector<StoredEvent>> events_of(const std::string& ticket_id) const;
+
+    // ---- detector state ----
+    Status save_detector_state(const nlohmann::json& state);
+    Result<std::optional<nlohmann::json>> detector_state() const;
+
+    // ---- telemetry ----
+    Status insert_sample(const domain::Sample& sample);
+    Result<std::vector<domain::Sample>> samples(const std::string& device_id, TimePoint from, TimePoint to) const;
+
+    Status exec(const std::string& sql);
+
+private:
+    explicit Store(sqlite3* db) : db_(db) {}
+    Status migrate();
+    sqlite3* db_;
+};
+
+nlohmann::json sample_to_json(const domain::Sample& s);
+Result<domain::Sample> sample_from_json(const nlohmann::json& j);
+
+}  // namespace pvfleet::store

@@ -1,0 +1,308 @@
+#include "pvfleet/store/store.hpp"
+
+#include <sqlite3.h>
+
+#include "pvfleet/detect/ticket_book.hpp"
+#include "pvfleet/util/time.hpp"
+
+namespace pvfleet::store {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+// Schema v1. The outbox (wire sequence numbers for the sync) is a later migration: it will read
+// ticket_events in event_id order.
+constexpr const char* kSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tickets (
+  id TEXT PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  state TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  opened_at_ms INTEGER NOT NULL,
+  updated_at_ms INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS tickets_one_live ON tickets(device_id, kind) WHERE state <> 'closed';
+CREATE TABLE IF NOT EXISTS ticket_events (
+  event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  ticket_id TEXT NOT NULL REFERENCES tickets(id),
+  kind TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ticket_events_by_ticket ON ticket_events(ticket_id, event_id);
+CREATE TABLE IF NOT EXISTS detector_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS telemetry (
+  device_id TEXT NOT NULL,
+  t_ms INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (device_id, t_ms)
+) WITHOUT ROWID;
+)SQL";
+
+class Statement {
+public:
+    Statement(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+    ~Statement() { sqlite3_finalize(stmt_); }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    [[nodiscard]] bool ok() const { return rc_ == SQLITE_OK; }
+    Statement& bind(int i, const std::string& v) {
+        sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Statement& bind(int i, long long v) {
+        sqlite3_bind_int64(stmt_, i, v);
+        return *this;
+    }
+    int step() { return sqlite3_step(stmt_); }
+    [[nodiscard]] std::string text(int col) const {
+        const auto* p = sqlite3_column_text(stmt_, col);
+        return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p));
+    }
+    [[nodiscard]] long long integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+    [[nodiscard]] Error error(const std::string& what) const {
+        const int code = sqlite3_errcode(db_);
+        const ErrorKind kind = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? ErrorKind::busy
+                               : code == SQLITE_CONSTRAINT                    ? ErrorKind::conflict
+                                                                              : ErrorKind::io;
+        return Error{what + ": " + sqlite3_errmsg(db_), kind};
+    }
+
+private:
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+    int rc_ = SQLITE_OK;
+};
+
+std::string event_body(const domain::TicketEvent& e) {
+    return nlohmann::json{{"kind", to_string(e.kind)}, {"at", format_iso8601(e.at)}, {"ticket", detect::to_json(e.ticket)}}
+        .dump();
+}
+
+Result<domain::TicketEvent> event_from_body(const std::string& body) {
+    try {
+        auto j = nlohmann::json::parse(body);
+        domain::TicketEvent e;
+        auto kind = domain::parse_ticket_event_kind(j.at("kind").get<std::string>());
+        if (!kind) return Error{"stored event: unknown kind"};
+        e.kind = *kind;
+        auto at = parse_iso8601(j.at("at").get<std::string>());
+        if (!at) return at.error().under("stored event/at");
+        e.at = *at;
+        auto t = detect::ticket_from_json(j.at("ticket"));
+        if (!t) return t.error().under("stored event/ticket");
+        e.ticket = std::move(*t);
+        return e;
+    } catch (const nlohmann::json::exception& ex) {
+        return Error{std::string("stored event: ") + ex.what()};
+    }
+}
+
+Result<domain::Ticket> ticket_from_body(const std::string& body) {
+    try {
+        return detect::ticket_from_json(nlohmann::json::parse(body));
+    } catch (const nlohmann::json::exception& ex) {
+        return Error{std::string("stored ticket: ") + ex.what()};
+    }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions options) {
+    sqlite3* db = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                   nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+        sqlite3_close(db);
+        return Error{"cannot open store '" + path + "': " + msg, ErrorKind::io};
+    }
+    std::unique_ptr<Store> store(new Store(db));
+    sqlite3_busy_timeout(db, options.busy_timeout_ms);
+    if (auto s = store->exec("PRAGMA journal_mode=WAL"); !s) return s.error();
+    if (auto s = store->exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s) {
+        return s.error();
+    }
+    if (auto s = store->exec("PRAGMA foreign_keys=ON"); !s) return s.error();
+    if (auto s = store->migrate(); !s) return Error{"store '" + path + "': " + s.error().message, s.error().kind};
+    return store;
+}
+
+Store::~Store() { sqlite3_close(db_); }
+
+Status Store::exec(const std::string& sql) {
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+        std::string msg = err != nullptr ? err : sqlite3_errstr(rc);
+        sqlite3_free(err);
+        return Error{"sqlite: " + msg, rc == SQLITE_BUSY ? ErrorKind::busy : ErrorKind::io};
+    }
+    return {};
+}
+
+Status Store::migrate() {
+    return transaction([&]() -> Status {
+        if (auto s = exec(kSchema); !s) return s;
+        Statement get(db_, "SELECT value FROM meta WHERE key='schema_version'");
+        if (get.step() == SQLITE_ROW) {
+            const int v = std::stoi(get.text(0));
+            if (v > kSchemaVersion) {
+                return Error{"schema version " + std::to_string(v) + " is newer than this build (" +
+                                 std::to_string(kSchemaVersion) + ")",
+                             ErrorKind::unsupported};
+            }
+            return {};
+        }
+        return exec("INSERT INTO meta(key, value) VALUES('schema_version', '" + std::to_string(kSchemaVersion) + "')");
+    });
+}
+
+Status Store::record(const domain::TicketEvent& e) {
+    const auto& t = e.ticket;
+    Statement up(db_,
+                 "INSERT INTO tickets(id, device_id, kind, state, severity, opened_at_ms, updated_at_ms, body) "
+                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
+                 "severity=excluded.severity, updated_at_ms=excluded.updated_at_ms, body=excluded.body");
+    up.bind(1, t.id).bind(2, t.device_id).bind(3, std::string(to_string(t.kind)));
+    up.bind(4, std::string(to_string(t.state))).bind(5, std::string(to_string(t.severity)));
+    up.bind(6, to_epoch_ms(t.opened_at)).bind(7, to_epoch_ms(t.updated_at)).bind(8, detect::to_json(t).dump());
+    if (up.step() != SQLITE_DONE) return up.error("write ticket " + t.id);
+    Statement ev(db_, "INSERT INTO ticket_events(ticket_id, kind, at_ms, body) VALUES(?1, ?2, ?3, ?4)");
+    ev.bind(1, t.id).bind(2, std::string(to_string(e.kind))).bind(3, to_epoch_ms(e.at)).bind(4, event_body(e));
+    if (ev.step() != SQLITE_DONE) return ev.error("write event of " + t.id);
+    return {};
+}
+
+Result<std::vector<domain::Ticket>> Store::tickets(bool include_closed) const {
+    Statement q(db_, include_closed ? "SELECT body FROM tickets ORDER BY opened_at_ms, id"
+                                    : "SELECT body FROM tickets WHERE state <> 'closed' ORDER BY opened_at_ms, id");
+    std::vector<domain::Ticket> out;
+    int rc = 0;
+    while ((rc = q.step()) == SQLITE_ROW) {
+        auto t = ticket_from_body(q.text(0));
+        if (!t) return t.error();
+        out.push_back(std::move(*t));
+    }
+    if (rc != SQLITE_DONE) return q.error("read tickets");
+    return out;
+}
+
+Result<std::optional<domain::Ticket>> Store::ticket(const std::string& id) const {
+    Statement q(db_, "SELECT body FROM tickets WHERE id = ?1");
+    q.bind(1, id);
+    const int rc = q.step();
+    if (rc == SQLITE_DONE) return std::optional<domain::Ticket>{};
+    if (rc != SQLITE_ROW) return q.error("read ticket " + id);
+    auto t = ticket_from_body(q.text(0));
+    if (!t) return t.error();
+    return std::optional<domain::Ticket>(std::move(*t));
+}
+
+namespace {
+Result<std::vector<StoredEvent>> read_events(Statement& q) {
+    std::vector<StoredEvent> out;
+    int rc = 0;
+    while ((rc = q.step()) == SQLITE_ROW) {
+        auto e = event_from_body(q.text(1));
+        if (!e) return e.error();
+        out.push_back(StoredEvent{q.integer(0), std::move(*e)});
+    }
+    if (rc != SQLITE_DONE) return q.error("read events");
+    return out;
+}
+}  // namespace
+
+Result<std::vector<StoredEvent>> Store::events_after(long long event_id, int limit) const {
+    Statement q(db_, "SELECT event_id, body FROM ticket_events WHERE event_id > ?1 ORDER BY event_id LIMIT ?2");
+    q.bind(1, event_id).bind(2, static_cast<long long>(limit));
+    return read_events(q);
+}
+
+Result<std::vector<StoredEvent>> Store::events_of(const std::string& ticket_id) const {
+    Statement q(db_, "SELECT event_id, body FROM ticket_events WHERE ticket_id = ?1 ORDER BY event_id");
+    q.bind(1, ticket_id);
+    return read_events(q);
+}
+
+Status Store::save_detector_state(const nlohmann::json& state) {
+    Statement q(db_, "INSERT INTO detector_state(id, body) VALUES(1, ?1) ON CONFLICT(id) DO UPDATE SET body=excluded.body");
+    q.bind(1, state.dump());
+    if (q.step() != SQLITE_DONE) return q.error("write detector state");
+    return {};
+}
+
+Result<std::optional<nlohmann::json>> Store::detector_state() const {
+    Statement q(db_, "SELECT body FROM detector_state WHERE id = 1");
+    const int rc = q.step();
+    if (rc == SQLITE_DONE) return std::optional<nlohmann::json>{};
+    if (rc != SQLITE_ROW) return q.error("read detector state");
+    auto j = nlohmann::json::parse(q.text(0), nullptr, false);
+    if (j.is_discarded()) return Error{"detector state: not valid JSON", ErrorKind::invalid};
+    return std::optional<nlohmann::json>(std::move(j));
+}
+
+nlohmann::json sample_to_json(const domain::Sample& s) {
+    nlohmann::json j{{"device", s.device_id}, {"t", to_epoch_ms(s.t)}, {"values", s.values}};
+    if (!s.arrays.empty()) {
+        nlohmann::json arrays = nlohmann::json::object();
+        for (const auto& [name, vals] : s.arrays) {
+            nlohmann::json a = nlohmann::json::array();
+            for (const auto& v : vals) a.push_back(v ? nlohmann::json(*v) : nlohmann::json(nullptr));
+            arrays[name] = std::move(a);
+        }
+        j["arrays"] = std::move(arrays);
+    }
+    if (s.state) j["state"] = to_string(*s.state);
+    if (!s.events.empty()) j["events"] = s.events;
+    return j;
+}
+
+Result<domain::Sample> sample_from_json(const nlohmann::json& j) {
+    try {
+        domain::Sample s;
+        s.device_id = j.at("device").get<std::string>();
+        s.t = from_epoch_ms(j.at("t").get<long long>());
+        for (const auto& [k, v] : j.at("values").items()) s.values[k] = v.get<double>();
+        if (j.contains("arrays")) {
+            for (const auto& [k, arr] : j.at("arrays").items()) {
+                auto& out = s.arrays[k];
+                for (const auto& v : arr) out.push_back(v.is_null() ? std::nullopt : std::optional<double>(v.get<double>()));
+            }
+        }
+        if (j.contains("state")) s.state = domain::parse_inverter_state(j.at("state").get<std::string>());
+        if (j.contains("events")) s.events = j.at("events").get<std::vector<std::string>>();
+        return s;
+    } catch (const nlohmann::json::exception& e) {
+        return Error{std::string("stored sample: ") + e.what()};
+    }
+}
+
+Status Store::insert_sample(const domain::Sample& sample) {
+    Statement q(db_, "INSERT OR REPLACE INTO telemetry(device_id, t_ms, body) VALUES(?1, ?2, ?3)");
+    q.bind(1, sample.device_id).bind(2, to_epoch_ms(sample.t)).bind(3, sample_to_json(sample).dump());
+    if (q.step() != SQLITE_DONE) return q.error("write sample");
+    return {};
+}
+
+Result<std::vector<domain::Sample>> Store::samples(const std::string& device_id, TimePoint from, TimePoint to) const {
+    Statement q(db_, "SELECT body FROM telemetry WHERE device_id = ?1 AND t_ms >= ?2 AND t_ms < ?3 ORDER BY t_ms");
+    q.bind(1, device_id).bind(2, to_epoch_ms(from)).bind(3, to_epoch_ms(to));
+    std::vector<domain::Sample> out;
+    int rc = 0;
+    while ((rc = q.step()) == SQLITE_ROW) {
+        auto s = sample_from_json(nlohmann::json::parse(q.text(0), nullptr, false));
+        if (!s) return s.error();
+        out.push_back(std::move(*s));
+    }
+    if (rc != SQLITE_DONE) return q.error("read samples");
+    return out;
+}
+
+}  // namespace pvfleet::store
