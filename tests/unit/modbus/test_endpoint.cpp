@@ -47,3 +47,34 @@ TEST_CASE("session timing is validated") {
     t.jitter = 1.5;
     CHECK_FALSE(validate(t));
 }
+
+#include "pvfleet/modbus/endpoint_args.hpp"
+
+TEST_CASE("endpoint options are taken out of a command line") {
+    auto tcp = parse_endpoint_args({"--unit", "3", "--tcp", "10.0.0.5:1502", "--json"});
+    REQUIRE(tcp);
+    CHECK(std::get<TcpAddress>(tcp->address) == TcpAddress{"10.0.0.5", 1502});
+    CHECK(tcp->rest == std::vector<std::string>{"--unit", "3", "--json"});
+
+    auto rtu = parse_endpoint_args({"--rtu", "/dev/ttyUSB0", "--baud", "19200", "--parity", "E", "--stop-bits", "2"});
+    REQUIRE(rtu);
+    CHECK(std::get<RtuAddress>(rtu->address) == RtuAddress{"/dev/ttyUSB0", 19200, 'E', 8, 2});
+
+    CHECK(parse_endpoint_args({"--json"}).error().message.find("missing --tcp") != std::string::npos);
+    CHECK_FALSE(parse_endpoint_args({"--tcp", "a:1", "--rtu", "/dev/x"}));
+    CHECK_FALSE(parse_endpoint_args({"--tcp", "a:1", "--baud", "9600"}));
+    CHECK(parse_endpoint_args({"--rtu", "/dev/x", "--baud", "1234"}).error().message.find("baud") != std::string::npos);
+    CHECK_FALSE(parse_endpoint_args({"--tcp"}));
+}
+
+TEST_CASE("unit lists") {
+    auto all = parse_unit_list("1-247");
+    REQUIRE(all);
+    CHECK(all->size() == 247);
+    auto some = parse_unit_list("5,1-3,3");
+    REQUIRE(some);
+    CHECK(*some == std::vector<uint8_t>{1, 2, 3, 5});
+    CHECK_FALSE(parse_unit_list("0-300"));
+    CHECK_FALSE(parse_unit_list("7-3"));
+    CHECK_FALSE(parse_unit_list("x"));
+}
