@@ -8,13 +8,14 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "framing.hpp"
+
 #include "pvfleet/domain/points.hpp"
 
 namespace pvfleet::protocol {
 namespace {
 
-using json = nlohmann::json;
+// Ordered on decode too, so a set_config object reaches the edge with the producer's key order.
+using json = nlohmann::ordered_json;
 using ojson = nlohmann::ordered_json;
 using domain::PointShape;
 
@@ -236,6 +237,11 @@ Result<json> parse_json(std::string_view payload) {
         root = json::parse(text);
     } catch (const json::parse_error& e) {
         return Error::at("payload", "invalid JSON at byte " + std::to_string(e.byte));
+    } catch (const json::out_of_range& e) {
+        // nlohmann refuses numbers beyond double range ("number overflow parsing '1e999'") without a position.
+        const std::string what = e.what();
+        const auto quote = what.find('\'');
+        return Error::at("payload", "number out of range" + (quote == std::string::npos ? std::string() : " (" + what.substr(quote) + ")"));
     }
     if (!root.is_object()) return type_error("payload", "JSON object", root);
     return root;

@@ -5,7 +5,7 @@
 #include <cstdio>
 
 #include "pvfleet/protocol/codec.hpp"
-#include "framing.hpp"
+
 
 namespace pvfleet::protocol {
 namespace {
@@ -66,7 +66,7 @@ Result<std::string> unframe(std::string_view payload) {
     return out;
 }
 
-std::string deflate_payload(const std::string& json_text) {
+std::string deflate_payload(std::string_view json_text) {
     uLongf bound = compressBound(static_cast<uLong>(json_text.size()));
     std::string out(bound, '\0');
     // Level 6 (zlib's default): nearly all of level 9's gain at a fraction of the CPU on an ARM gateway.

@@ -50,5 +50,7 @@ const std::string& site_of(const Message& m);
 // (the CMF byte of every 32 KiB-window deflate stream). Returns the JSON text.
 Result<std::string> unframe(std::string_view payload);
 bool is_compressed(std::string_view payload);
+// The zlib framing of a JSON text (what EncodeOptions::compress produces); empty only if zlib fails.
+std::string deflate_payload(std::string_view json_text);
 
 }  // namespace pvfleet::protocol

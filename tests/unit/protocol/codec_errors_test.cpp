@@ -1,0 +1,272 @@
+// Every validation path of the decoder, with the exact error text: the path of the field, then what is wrong.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "fixtures.hpp"
+#include "pvfleet/protocol/codec.hpp"
+
+using namespace pvfleet;
+using namespace pvfleet::protocol;
+using json = nlohmann::json;
+
+namespace {
+struct Case {
+    std::string what;
+    std::function<void(json&)> mutate;
+    std::string error;
+};
+
+std::string decode_error(MessageKind kind, const std::string& payload) {
+    auto pick = [&]() -> std::optional<Error> {
+        switch (kind) {
+            case MessageKind::telemetry: if (auto r = decode_telemetry(payload); !r) return r.error(); break;
+            case MessageKind::ticket_event: if (auto r = decode_ticket_event(payload); !r) return r.error(); break;
+            case MessageKind::status: if (auto r = decode_status(payload); !r) return r.error(); break;
+            case MessageKind::command: if (auto r = decode_command(payload); !r) return r.error(); break;
+            case MessageKind::command_ack: if (auto r = decode_command_ack(payload); !r) return r.error(); break;
+        }
+        return std::nullopt;
+    };
+    auto e = pick();
+    return e ? e->message : "(decoded fine)";
+}
+
+void run_cases(MessageKind kind, const std::string& valid_payload, const std::vector<Case>& cases) {
+    const json base = json::parse(valid_payload);
+    REQUIRE(decode_error(kind, valid_payload) == "(decoded fine)");
+    for (const auto& c : cases) {
+        CAPTURE(c.what);
+        json j = base;
+        c.mutate(j);
+        CHECK(decode_error(kind, j.dump()) == c.error);
+        // A compressed payload reports the same error.
+        CHECK(decode_error(kind, deflate_payload(j.dump())) == c.error);
+    }
+}
+}  // namespace
+
+TEST_CASE("payload framing errors") {
+    CHECK(decode_error(MessageKind::telemetry, "") == "payload: empty");
+    CHECK(decode_error(MessageKind::telemetry, "[1,2]") == "payload: first byte 0x5b is neither '{' (JSON) nor 0x78 (zlib)");
+    CHECK(decode_error(MessageKind::telemetry, " {}") == "payload: first byte 0x20 is neither '{' (JSON) nor 0x78 (zlib)");
+    CHECK(decode_error(MessageKind::telemetry, "{\"v\":1,") == "payload: invalid JSON at byte 8");
+    CHECK(decode_error(MessageKind::telemetry, "{\"v\":1}{") == "payload: invalid JSON at byte 8");
+    CHECK(decode_error(MessageKind::telemetry, "{\"a\":\"\xff\"}") == "payload: invalid JSON at byte 7");
+    std::string big = "{\"pad\":\"" + std::string(2100000, 'x') + "\"}";
+    CHECK(decode_error(MessageKind::telemetry, big) == "payload: 2100010 bytes exceeds the 1048576-byte limit");
+    std::string deep = "{\"a\":" + std::string(20, '[') + std::string(20, ']') + "}";
+    CHECK(decode_error(MessageKind::telemetry, deep) == "payload: JSON nested deeper than 16 levels");
+    std::string brackets_in_strings = "{\"a\":\"" + std::string(40, '[') + "\\\"\"}";
+    CHECK(decode_error(MessageKind::telemetry, brackets_in_strings) == "v: missing required field");
+}
+
+TEST_CASE("compressed framing errors: corrupt, truncated, trailing bytes, zip bomb") {
+    const auto good = deflate_payload(encode(test::status_online()).value());
+    REQUIRE(decode_status(good).ok());
+    CHECK(decode_error(MessageKind::status, good.substr(0, good.size() - 6)) == "payload: corrupt zlib stream (truncated)");
+    std::string flipped = good;
+    flipped[1] = static_cast<char>(flipped[1] ^ 0x01);
+    CHECK(decode_error(MessageKind::status, flipped) == "payload: corrupt zlib stream (incorrect header check)");
+    CHECK(decode_error(MessageKind::status, good + "x") == "payload: trailing bytes after the zlib stream");
+    CHECK(decode_error(MessageKind::status, deflate_payload("[]")) == "payload: inflated content is not a JSON object");
+    const std::string bomb = deflate_payload("{\"pad\":\"" + std::string(5 * 1024 * 1024, ' ') + "\"}");
+    CHECK(bomb.size() < 10000);
+    CHECK(decode_error(MessageKind::status, bomb) == "payload: inflated size exceeds the 4194304-byte limit");
+}
+
+TEST_CASE("envelope errors shared by every kind") {
+    run_cases(MessageKind::status, encode(test::status_online()).value(), {
+        {"version missing", [](json& j) { j.erase("v"); }, "v: missing required field"},
+        {"version 2", [](json& j) { j["v"] = 2; }, "v: unsupported protocol version 2 (expected 1)"},
+        {"version -1", [](json& j) { j["v"] = -1; }, "v: unsupported protocol version -1 (expected 1)"},
+        {"version text", [](json& j) { j["v"] = "1"; }, "v: expected integer, got string"},
+        {"version float", [](json& j) { j["v"] = 1.0; }, "v: expected integer, got number"},
+        {"kind missing", [](json& j) { j.erase("kind"); }, "kind: missing required field"},
+        {"kind unknown", [](json& j) { j["kind"] = "weather"; },
+         "kind: unknown 'weather' (expected telemetry, ticket_event, status, command, command_ack)"},
+        {"kind other", [](json& j) { j["kind"] = "telemetry"; }, "kind: expected 'status', got 'telemetry'"},
+        {"site missing", [](json& j) { j.erase("site_id"); }, "site_id: missing required field"},
+        {"site bad", [](json& j) { j["site_id"] = "Bad/Site"; }, "site_id: 'Bad/Site' is not a valid site id"},
+        {"site number", [](json& j) { j["site_id"] = 42; }, "site_id: expected string, got integer"},
+    });
+}
+
+TEST_CASE("telemetry validation errors") {
+    run_cases(MessageKind::telemetry, encode(test::telemetry_batch()).value(), {
+        {"seq missing", [](json& j) { j.erase("seq"); }, "seq: missing required field"},
+        {"seq zero", [](json& j) { j["seq"] = 0; }, "seq: must be at least 1"},
+        {"seq negative", [](json& j) { j["seq"] = -4; }, "seq: expected non-negative integer, got -4"},
+        {"seq text", [](json& j) { j["seq"] = "12"; }, "seq: expected integer, got string"},
+        {"seq float", [](json& j) { j["seq"] = 12.5; }, "seq: expected integer, got number"},
+        {"historical text", [](json& j) { j["historical"] = "yes"; }, "historical: expected boolean, got string"},
+        {"sent_at missing", [](json& j) { j.erase("sent_at"); }, "sent_at: missing required field"},
+        {"sent_at iso text", [](json& j) { j["sent_at"] = "2016-07-19T08:00:00Z"; },
+         "sent_at: expected UTC timestamp in ms (integer), got string"},
+        {"sent_at negative", [](json& j) { j["sent_at"] = -1; }, "sent_at: timestamp -1 is before 1970"},
+        {"sent_at far future", [](json& j) { j["sent_at"] = 99999999999999999ULL; },
+         "sent_at: timestamp 99999999999999999 is after the year 3000"},
+        {"resolution zero", [](json& j) { j["resolution_s"] = 0; }, "resolution_s: 0 is outside 1..86400"},
+        {"aggregate without resolution", [](json& j) { j.erase("resolution_s"); j["aggregate"] = true; },
+         "resolution_s: required when aggregate is true"},
+        {"devices missing", [](json& j) { j.erase("devices"); }, "devices: missing required field"},
+        {"devices object", [](json& j) { j["devices"] = json::object(); }, "devices: expected array, got object"},
+        {"device not object", [](json& j) { j["devices"][1] = 3; }, "devices/1: expected object, got integer"},
+        {"device id bad", [](json& j) { j["devices"][0]["device_id"] = "inv 1"; },
+         "devices/0/device_id: 'inv 1' is not a valid device id"},
+        {"device twice", [](json& j) { j["devices"][1]["device_id"] = "inv1"; },
+         "devices/1/device_id: 'inv1' appears in more than one block"},
+        {"t0 missing", [](json& j) { j["devices"][0].erase("t0"); }, "devices/0/t0: missing required field"},
+        {"dt empty", [](json& j) { j["devices"][0]["dt"] = json::array(); }, "devices/0/dt: must not be empty"},
+        {"dt negative", [](json& j) { j["devices"][0]["dt"][2] = -10000; },
+         "devices/0/dt/2: negative delta -10000 (samples must be in time order)"},
+        {"dt text", [](json& j) { j["devices"][0]["dt"][2] = "10s"; }, "devices/0/dt/2: expected integer, got string"},
+        {"dt overflow", [](json& j) { j["devices"][0]["dt"][2] = 18446744073709551615ULL; },
+         "devices/0/dt/2: timestamp after the year 3000"},
+        {"points missing", [](json& j) { j["devices"][0].erase("points"); }, "devices/0/points: missing required field"},
+        {"points array", [](json& j) { j["devices"][0]["points"] = json::array(); },
+         "devices/0/points: expected object, got array"},
+        {"unknown point", [](json& j) { j["devices"][0]["points"]["ac_power_kw"] = json::array(); },
+         "devices/0/points/ac_power_kw: unknown point (not canonical and no valid 'x_' vendor prefix)"},
+        {"bad vendor point", [](json& j) { j["devices"][0]["points"]["x_Bad"] = json::array(); },
+         "devices/0/points/x_Bad: unknown point (not canonical and no valid 'x_' vendor prefix)"},
+        {"column short", [](json& j) { j["devices"][0]["points"]["ac_power_w"].erase(5); },
+         "devices/0/points/ac_power_w: 5 entries, expected 6 (one per entry of dt)"},
+        {"column not array", [](json& j) { j["devices"][0]["points"]["ac_power_w"] = 5; },
+         "devices/0/points/ac_power_w: expected array, got integer"},
+        {"scalar mistyped", [](json& j) { j["devices"][0]["points"]["ac_power_w"][3] = "4783"; },
+         "devices/0/points/ac_power_w/3: expected number or null, got string"},
+        {"scalar array", [](json& j) { j["devices"][0]["points"]["ac_power_w"][3] = json::array({1}); },
+         "devices/0/points/ac_power_w/3: expected number or null, got array"},
+        {"mppt scalar", [](json& j) { j["devices"][0]["points"]["dc_voltage_v"][1] = 600; },
+         "devices/0/points/dc_voltage_v/1: expected array or null, got integer"},
+        {"mppt entry text", [](json& j) { j["devices"][0]["points"]["dc_voltage_v"][1][1] = "598"; },
+         "devices/0/points/dc_voltage_v/1/1: expected number or null, got string"},
+        {"state unknown", [](json& j) { j["devices"][0]["points"]["inverter_state"][0] = "dancing"; },
+         "devices/0/points/inverter_state/0: unknown 'dancing' (expected off, sleeping, starting, producing, "
+         "throttled, shutting_down, fault, standby, unknown)"},
+        {"state number", [](json& j) { j["devices"][0]["points"]["inverter_state"][0] = 4; },
+         "devices/0/points/inverter_state/0: expected string or null, got integer"},
+        {"events not list", [](json& j) { j["devices"][0]["points"]["events"][0] = "fan_warning"; },
+         "devices/0/points/events/0: expected array or null, got string"},
+        {"event empty", [](json& j) { j["devices"][0]["points"]["events"][3][1] = ""; },
+         "devices/0/points/events/3/1: must not be empty"},
+    });
+}
+
+TEST_CASE("a number too large for a double is refused, not turned into infinity") {
+    auto payload = encode(test::telemetry_batch()).value();
+    const auto at = payload.find("4783");
+    REQUIRE(at != std::string::npos);
+    payload.replace(at, 4, "1e999");
+    auto r = decode_telemetry(payload);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message == "payload: number out of range ('1e999')");
+}
+
+TEST_CASE("ticket event validation errors") {
+    run_cases(MessageKind::ticket_event, encode(test::ticket_event()).value(), {
+        {"event unknown", [](json& j) { j["event"] = "exploded"; },
+         "event: unknown 'exploded' (expected opened, updated, acknowledged, resolved, closed)"},
+        {"at missing", [](json& j) { j.erase("at"); }, "at: missing required field"},
+        {"ticket missing", [](json& j) { j.erase("ticket"); }, "ticket: missing required field"},
+        {"ticket id empty", [](json& j) { j["ticket"]["id"] = ""; }, "ticket/id: must not be empty"},
+        {"ticket device", [](json& j) { j["ticket"]["device_id"] = "a/b"; },
+         "ticket/device_id: 'a/b' is not a valid device id"},
+        {"fault kind", [](json& j) { j["ticket"]["fault_kind"] = "gremlins"; },
+         "ticket/fault_kind: unknown 'gremlins' (expected not_producing, comm_lost, inverter_fault, string_fault, "
+         "underperformance, grid_outage, counter_backwards, frozen_values, clock_drift, preventive)"},
+        {"severity", [](json& j) { j["ticket"]["severity"] = "huge"; },
+         "ticket/severity: unknown 'huge' (expected info, minor, major, critical)"},
+        {"state", [](json& j) { j["ticket"]["state"] = 1; }, "ticket/state: expected string, got integer"},
+        {"summary missing", [](json& j) { j["ticket"].erase("summary"); }, "ticket/summary: missing required field"},
+        {"evidence object", [](json& j) { j["ticket"]["evidence"] = json::object(); },
+         "ticket/evidence: expected array, got object"},
+        {"evidence observed", [](json& j) { j["ticket"]["evidence"][1]["observed"] = "low"; },
+         "ticket/evidence/1/observed: expected number, got string"},
+        {"evidence expected", [](json& j) { j["ticket"]["evidence"][0]["expected"] = true; },
+         "ticket/evidence/0/expected: expected number, got boolean"},
+        {"evidence t", [](json& j) { j["ticket"]["evidence"][0].erase("t"); },
+         "ticket/evidence/0/t: missing required field"},
+        {"acknowledged_at", [](json& j) { j["ticket"]["acknowledged_at"] = "today"; },
+         "ticket/acknowledged_at: expected UTC timestamp in ms (integer), got string"},
+    });
+}
+
+TEST_CASE("status validation errors") {
+    run_cases(MessageKind::status, encode(test::status_online()).value(), {
+        {"state", [](json& j) { j["state"] = "asleep"; }, "state: unknown 'asleep' (expected online, offline)"},
+        {"agent version", [](json& j) { j.erase("agent_version"); }, "agent_version: missing required field"},
+        {"online needs uptime", [](json& j) { j.erase("uptime_s"); }, "uptime_s: missing required field"},
+        {"online needs devices", [](json& j) { j.erase("devices"); }, "devices: missing required field"},
+        {"backlog negative", [](json& j) { j["backlog_depth"] = -1; },
+         "backlog_depth: expected non-negative integer, got -1"},
+        {"device poll", [](json& j) { j["devices"][0]["last_ok_poll"] = 1.5; },
+         "devices/0/last_ok_poll: expected UTC timestamp in ms (integer), got number"},
+        {"quota field", [](json& j) { j["quota"].erase("dropped_samples"); },
+         "quota/dropped_samples: missing required field"},
+        {"offline will may omit uptime, not mistype it", [](json& j) { j["state"] = "offline"; j["uptime_s"] = "1h"; },
+         "uptime_s: expected integer, got string"},
+    });
+}
+
+TEST_CASE("command validation errors") {
+    const auto commands = test::commands();
+    run_cases(MessageKind::command, encode(commands[0]).value(), {
+        {"command id", [](json& j) { j["command_id"] = "c 1"; }, "command_id: 'c 1' is not a valid command id"},
+        {"issued_at", [](json& j) { j.erase("issued_at"); }, "issued_at: missing required field"},
+        {"type", [](json& j) { j["command"] = "reboot"; },
+         "command: unknown 'reboot' (expected ack_ticket, resolve_ticket, set_config, resend, probe)"},
+        {"args missing", [](json& j) { j.erase("args"); }, "args: missing required field"},
+        {"ticket id", [](json& j) { j["args"].erase("ticket_id"); }, "args/ticket_id: missing required field"},
+        {"by empty", [](json& j) { j["args"]["by"] = ""; }, "args/by: must not be empty"},
+    });
+    run_cases(MessageKind::command, encode(commands[2]).value(), {
+        {"config text", [](json& j) { j["args"]["config"] = "{}"; }, "args/config: expected object, got string"},
+    });
+    run_cases(MessageKind::command, encode(commands[3]).value(), {
+        {"from zero", [](json& j) { j["args"]["from_seq"] = 0; }, "args/from_seq: must be at least 1"},
+        {"to below from", [](json& j) { j["args"]["to_seq"] = 999; }, "args/to_seq: 999 is below from_seq 1000"},
+    });
+    run_cases(MessageKind::command, encode(commands[4]).value(), {
+        {"probe device", [](json& j) { j["args"]["device_id"] = "#"; }, "args/device_id: '#' is not a valid device id"},
+    });
+    run_cases(MessageKind::command_ack, encode(test::command_ack()).value(), {
+        {"status", [](json& j) { j["status"] = "ok"; },
+         "status: unknown 'ok' (expected accepted, done, duplicate, stale, rejected, failed)"},
+        {"command", [](json& j) { j.erase("command"); }, "command: missing required field"},
+        {"detail", [](json& j) { j["detail"] = 3; }, "detail: expected string, got integer"},
+    });
+}
+
+TEST_CASE("unknown extra fields are tolerated within v1") {
+    json j = json::parse(encode(test::telemetry_batch()).value());
+    j["future_field"] = {{"a", 1}};
+    j["devices"][0]["future_block_field"] = "x";
+    auto r = decode_telemetry(j.dump());
+    REQUIRE(r.ok());
+    CHECK(r->samples.size() == 7);
+}
+
+TEST_CASE("encoding refuses what decoding would refuse, naming the field") {
+    auto batch = test::telemetry_batch();
+    batch.site_id = "Bad/Site";
+    CHECK(encode(batch).error().message == "site_id: 'Bad/Site' is not a valid site id");
+    batch = test::telemetry_batch();
+    batch.samples[2].values["ac_power_kw"] = 4.7;
+    CHECK(encode(batch).error().message ==
+          "samples/2/values/ac_power_kw: unknown point (not canonical and no valid 'x_' vendor prefix)");
+    batch = test::telemetry_batch();
+    batch.samples[1].values["dc_voltage_v"] = 600;
+    CHECK(encode(batch).error().message == "samples/1/values/dc_voltage_v: not a scalar point");
+    batch = test::telemetry_batch();
+    batch.seq = 0;
+    CHECK(encode(batch).error().message == "seq: must be at least 1");
+    auto status = test::status_online();
+    status.uptime_s.reset();
+    CHECK(encode(status).error().message == "uptime_s: required when online");
+    auto command = test::commands()[2];
+    std::get<SetConfigCommand>(command.body).config_json = "[1]";
+    CHECK(encode(command).error().message == "args/config: config_json is not a JSON object");
+}
