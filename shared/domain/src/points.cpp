@@ -32,6 +32,7 @@ constexpr std::array kPoints{
     PointInfo{points::battery_temperature_c, "°C", scalar, "battery temperature"},
     PointInfo{points::battery_charged_wh, "Wh", scalar, "battery lifetime energy charged"},
     PointInfo{points::battery_discharged_wh, "Wh", scalar, "battery lifetime energy discharged"},
+    PointInfo{points::ambient_temperature_c, "°C", scalar, "outdoor air temperature at the site (weather sensor)"},
 };
 }  // namespace
 

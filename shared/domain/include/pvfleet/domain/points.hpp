@@ -49,6 +49,8 @@ inline constexpr std::string_view battery_current_a = "battery_current_a";
 inline constexpr std::string_view battery_temperature_c = "battery_temperature_c";
 inline constexpr std::string_view battery_charged_wh = "battery_charged_wh";
 inline constexpr std::string_view battery_discharged_wh = "battery_discharged_wh";
+// Site weather sensor (optional): lets detection tell snow cover from an outage.
+inline constexpr std::string_view ambient_temperature_c = "ambient_temperature_c";
 }  // namespace points
 
 // Every canonical point, in documentation order.
