@@ -4,6 +4,17 @@
 #include <sstream>
 
 namespace pvfleet::modbus {
+namespace {
+
+// Built by appending: GCC 12 warns (-Wrestrict, false positive) on "'" + std::string(...) at -O2.
+Error bad_address(std::string_view text, std::string_view detail) {
+    std::string m;
+    m.reserve(text.size() + detail.size() + 4);
+    m.append("'").append(text).append("': ").append(detail);
+    return Error{std::move(m), ErrorKind::invalid};
+}
+
+}  // namespace
 
 Result<TcpAddress> parse_tcp_address(std::string_view text) {
     TcpAddress out;
@@ -12,13 +23,13 @@ Result<TcpAddress> parse_tcp_address(std::string_view text) {
     if (!text.empty() && text.front() == '[') {
         const auto close = text.find(']');
         if (close == std::string_view::npos) {
-            return Error{"'" + std::string(text) + "': missing ']' after IPv6 address", ErrorKind::invalid};
+            return bad_address(text, "missing ']' after IPv6 address");
         }
         host = text.substr(1, close - 1);
         const auto rest = text.substr(close + 1);
         if (!rest.empty()) {
             if (rest.front() != ':') {
-                return Error{"'" + std::string(text) + "': expected ':PORT' after ']'", ErrorKind::invalid};
+                return bad_address(text, "expected ':PORT' after ']'");
             }
             port_text = rest.substr(1);
         }
@@ -27,14 +38,14 @@ Result<TcpAddress> parse_tcp_address(std::string_view text) {
         port_text = text.substr(colon + 1);
     }
     if (host.empty()) {
-        return Error{"'" + std::string(text) + "': expected HOST:PORT", ErrorKind::invalid};
+        return bad_address(text, "expected HOST:PORT");
     }
     out.host = std::string(host);
     if (!port_text.empty()) {
         unsigned port = 0;
         const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
         if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535) {
-            return Error{"'" + std::string(text) + "': port must be 1..65535", ErrorKind::invalid};
+            return bad_address(text, "port must be 1..65535");
         }
         out.port = static_cast<uint16_t>(port);
     }
