@@ -26,7 +26,7 @@ struct LatitudePoint {
 constexpr LatitudePoint latitude_points[] = {
     {0.0, 0.8, 0.3}, {20.0, 0.5, 0.6}, {35.0, 0.0, 1.0}, {50.0, -0.2, 1.0}, {65.0, -0.5, 0.8}, {90.0, -0.7, 0.6},
 };
-constexpr double water_aerosol_scale_height_m = 2500.0;
+constexpr double water_aerosol_scale_height_m = 8000.0;
 
 LatitudePoint at_latitude(double abs_lat) {
     for (std::size_t i = 1; i < std::size(latitude_points); ++i) {

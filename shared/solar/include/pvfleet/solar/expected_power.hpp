@@ -60,10 +60,10 @@ struct SiteModel {
 
 // What is known at the time of the calculation besides the clock.
 struct Conditions {
-    std::optional<double> ambient_c;
-    std::optional<double> wind_ms;
+    std::optional<double> ambient_c{};
+    std::optional<double> wind_ms{};
     // Measured irradiance replaces the clear-sky estimate. If dni or dhi is NaN, GHI is split by Erbs.
-    std::optional<Irradiance> measured;
+    std::optional<Irradiance> measured{};
 };
 
 struct ArrayPower {
