@@ -116,7 +116,7 @@ ExpectedPower ExpectedPowerModel::at(TimePoint t, const Conditions& conditions) 
 }
 
 void ExpectedPowerModel::at(TimePoint t, const Conditions& conditions, ExpectedPower& out) const {
-    out.sun = solar_position(t, location(), site_.position);
+    out.sun = out.position_cache.at(t, location(), site_.position);
     out.dni_extra = extraterrestrial_normal_irradiance(t);
     const double zenith = out.sun.zenith_deg;
     const double am_rel = relative_airmass(zenith);

@@ -155,10 +155,11 @@ double julian_day(TimePoint t) {
     return static_cast<double>(t.time_since_epoch().count()) / 86400000.0 + 2440587.5;
 }
 
-SolarPosition solar_position(TimePoint t, const Location& where, const PositionOptions& options) {
+namespace {
+
+// Steps 3.11-3.15: from the geocentric sun to the observer's topocentric, refracted position.
+SolarPosition topocentric(const detail::GeocentricSun& g, double jd, const Location& where, const PositionOptions& options) {
     using detail::deg;
-    const double jd = julian_day(t);
-    const auto g = detail::geocentric_sun(jd, detail::resolve_delta_t(options.delta_t_s, jd));
 
     SolarPosition p;
     p.julian_day = jd;
@@ -207,6 +208,51 @@ SolarPosition solar_position(TimePoint t, const Location& where, const PositionO
     const double gamma = std::atan2(std::sin(h_prime), std::cos(h_prime) * std::sin(phi) - std::tan(delta_prime) * std::cos(phi));
     p.azimuth_deg = detail::limit_degrees(gamma / deg + 180.0);
     return p;
+}
+
+constexpr double node_spacing_days = 1.0 / 24.0;
+constexpr double sidereal_rate_deg_per_day = 360.98564736629;
+
+}  // namespace
+
+SolarPosition solar_position(TimePoint t, const Location& where, const PositionOptions& options) {
+    const double jd = julian_day(t);
+    return topocentric(detail::geocentric_sun(jd, detail::resolve_delta_t(options.delta_t_s, jd)), jd, where, options);
+}
+
+SolarPosition SolarPositionCache::at(TimePoint t, const Location& where, const PositionOptions& options) {
+    const double jd = julian_day(t);
+    const double node = std::floor(jd / node_spacing_days) * node_spacing_days;
+    const double delta_t = detail::resolve_delta_t(options.delta_t_s, node);
+    if (!valid_ || node != node_jd_ || delta_t != delta_t_s_) {
+        if (valid_ && delta_t == delta_t_s_ && std::abs(node - (node_jd_ + node_spacing_days)) < 1e-9) {
+            first_ = second_;  // moving forward by one node: reuse the later one
+        } else {
+            first_ = detail::geocentric_sun(node, delta_t);
+        }
+        second_ = detail::geocentric_sun(node + node_spacing_days, delta_t);
+        node_jd_ = node;
+        delta_t_s_ = delta_t;
+        valid_ = true;
+    }
+    // Linear interpolation between the nodes; angles are unwrapped, the sidereal time is interpolated
+    // as its residual from the uniform rotation.
+    const double w = (jd - node_jd_) / node_spacing_days;
+    auto lerp = [w](double a, double b) { return a + (b - a) * w; };
+    detail::GeocentricSun g = first_;
+    g.jd = jd;
+    g.right_ascension_deg = detail::limit_degrees(
+        first_.right_ascension_deg + w * detail::limit_degrees_180pm(second_.right_ascension_deg - first_.right_ascension_deg));
+    g.declination_deg = lerp(first_.declination_deg, second_.declination_deg);
+    g.radius_au = lerp(first_.radius_au, second_.radius_au);
+    g.equation_of_time_min = lerp(first_.equation_of_time_min, second_.equation_of_time_min);
+    g.nutation_longitude_deg = lerp(first_.nutation_longitude_deg, second_.nutation_longitude_deg);
+    g.true_obliquity_deg = lerp(first_.true_obliquity_deg, second_.true_obliquity_deg);
+    const double residual = detail::limit_degrees_180pm(second_.sidereal_time_deg - first_.sidereal_time_deg -
+                                                        sidereal_rate_deg_per_day * node_spacing_days);
+    g.sidereal_time_deg =
+        detail::limit_degrees(first_.sidereal_time_deg + sidereal_rate_deg_per_day * (jd - node_jd_) + w * residual);
+    return topocentric(g, jd, where, options);
 }
 
 }  // namespace pvfleet::solar

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <numbers>
 
+#include "pvfleet/solar/position.hpp"
+
 namespace pvfleet::solar::detail {
 
 inline constexpr double deg = std::numbers::pi / 180.0;
@@ -17,16 +19,6 @@ inline double limit_degrees_180pm(double x) {
     return r > 180.0 ? r - 360.0 : r;
 }
 
-struct GeocentricSun {
-    double jd = 0.0;                 // UT
-    double right_ascension_deg = 0;  // apparent, 0..360
-    double declination_deg = 0;
-    double sidereal_time_deg = 0;    // apparent Greenwich sidereal time, 0..360
-    double radius_au = 1.0;
-    double nutation_longitude_deg = 0;
-    double true_obliquity_deg = 0;
-    double equation_of_time_min = 0;
-};
 
 GeocentricSun geocentric_sun(double jd_ut, double delta_t_s);
 

@@ -161,3 +161,34 @@ TEST_CASE("sun_above compares the apparent elevation") {
     CHECK(sun_above(p, 5.0));
     CHECK_FALSE(sun_above(p, 5.1));
 }
+
+TEST_CASE("SolarPositionCache interpolates the geocentric sun to within 1e-5 degrees") {
+    const Location places[] = {golden, {-33.87, 151.21, 50.0}, {60.17, 24.94, 10.0}, {1.35, 103.82, 20.0}};
+    SolarPositionCache cache;
+    double worst_zenith = 0.0;
+    double worst_azimuth = 0.0;
+    double worst_eot = 0.0;
+    // Forward steps of 7 min over a year, then jumps back and forth (cache misses and reuse).
+    TimePoint t = TimePoint{sys_days{2016y / 1 / 1}};
+    for (int i = 0; i < 20000; ++i) {
+        const Location& where = places[i % 4];
+        const TimePoint at = (i % 97 == 0) ? t - days(40) : t;
+        const SolarPosition exact = solar_position(at, where);
+        const SolarPosition fast = cache.at(at, where);
+        worst_zenith = std::max(worst_zenith, std::abs(exact.zenith_deg - fast.zenith_deg));
+        if (exact.zenith_deg > 0.5) {
+            // Azimuth errors grow as 1/sin(zenith) near the zenith: compare the displacement on the sky.
+            const double d = std::abs(exact.azimuth_deg - fast.azimuth_deg);
+            worst_azimuth = std::max(worst_azimuth, std::min(d, 360.0 - d) * std::sin(exact.zenith_deg * 3.14159265 / 180.0));
+        }
+        worst_eot = std::max(worst_eot, std::abs(exact.equation_of_time_min - fast.equation_of_time_min));
+        t += minutes(7 + 19 * (i % 3));
+    }
+    CHECK(worst_zenith < 1e-5);
+    CHECK(worst_azimuth < 1e-5);
+    CHECK(worst_eot < 1e-4);
+    // The published vector through the cache too.
+    const SolarPosition p = cache.at(at_local(sys_days{2003y / 10 / 17}, 12, 30, 30, hours(-7)), golden, spa_example_options());
+    CHECK(std::abs(p.zenith_deg - 50.11162) < 1e-4);
+    CHECK(std::abs(p.azimuth_deg - 194.34024) < 1e-4);
+}

@@ -88,6 +88,9 @@ struct ExpectedPower {
     std::vector<InverterPower> inverters;  // same order as SiteModel::inverters
     double total_dc_w = 0.0;
     double total_ac_w = 0.0;
+    // Reused by ExpectedPowerModel::at(t, conditions, out): repeated calls with the same `out` at
+    // nearby times skip most of the SPA work.
+    SolarPositionCache position_cache;
 };
 
 struct DailyEnergy {
