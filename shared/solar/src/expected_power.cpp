@@ -110,13 +110,19 @@ Result<ExpectedPowerModel> ExpectedPowerModel::create(SiteModel site) {
 }
 
 ExpectedPower ExpectedPowerModel::at(TimePoint t, const Conditions& conditions) const {
+    // A one-off call: the exact SPA is cheaper than filling a fresh cache's two nodes.
     ExpectedPower out;
-    at(t, conditions, out);
+    evaluate(t, conditions, solar_position(t, location(), site_.position), out);
     return out;
 }
 
 void ExpectedPowerModel::at(TimePoint t, const Conditions& conditions, ExpectedPower& out) const {
-    out.sun = out.position_cache.at(t, location(), site_.position);
+    evaluate(t, conditions, out.position_cache.at(t, location(), site_.position), out);
+}
+
+void ExpectedPowerModel::evaluate(TimePoint t, const Conditions& conditions, const SolarPosition& sun,
+                                  ExpectedPower& out) const {
+    out.sun = sun;
     out.dni_extra = extraterrestrial_normal_irradiance(t);
     const double zenith = out.sun.zenith_deg;
     const double am_rel = relative_airmass(zenith);

@@ -128,6 +128,7 @@ public:
 
 private:
     explicit ExpectedPowerModel(SiteModel site);
+    void evaluate(TimePoint t, const Conditions& conditions, const SolarPosition& sun, ExpectedPower& out) const;
     SiteModel site_;
     MonthlyLinke linke_{};
     std::vector<std::size_t> array_inverter_;  // index into site_.inverters for each array
