@@ -184,9 +184,14 @@ void ExpectedPowerModel::evaluate(TimePoint t, const Conditions& conditions, con
 }
 
 DailyEnergy ExpectedPowerModel::energy_between(TimePoint from, TimePoint to, std::chrono::seconds step) const {
+    DailyEnergy e = integrate(from, to, step);
+    e.sun = sun_times_around(from + (to - from) / 2, location(), site_.position);
+    return e;
+}
+
+DailyEnergy ExpectedPowerModel::integrate(TimePoint from, TimePoint to, std::chrono::seconds step) const {
     DailyEnergy e;
     e.inverter_ac_wh.assign(site_.inverters.size(), 0.0);
-    e.sun = sun_times_around(from + (to - from) / 2, location(), site_.position);
     if (!(to > from) || step.count() <= 0) return e;
     ExpectedPower p;
     std::vector<double> previous(site_.inverters.size(), 0.0);
@@ -216,14 +221,14 @@ DailyEnergy ExpectedPowerModel::energy_between(TimePoint from, TimePoint to, std
 DailyEnergy ExpectedPowerModel::daily_energy(std::chrono::year_month_day local_date, std::chrono::minutes utc_offset,
                                              std::chrono::seconds step) const {
     const TimePoint start = TimePoint{std::chrono::sys_days{local_date}} - utc_offset;
-    DailyEnergy e = energy_between(start, start + std::chrono::hours(24), step);
+    DailyEnergy e = integrate(start, start + std::chrono::hours(24), step);
     e.sun = sun_times(local_date, utc_offset, location(), site_.position);
     return e;
 }
 
 DailyEnergy ExpectedPowerModel::daily_energy_around(TimePoint t, std::chrono::seconds step) const {
     const SunTimes s = sun_times_around(t, location(), site_.position);
-    DailyEnergy e = energy_between(s.transit - std::chrono::hours(12), s.transit + std::chrono::hours(12), step);
+    DailyEnergy e = integrate(s.transit - std::chrono::hours(12), s.transit + std::chrono::hours(12), step);
     e.sun = s;
     return e;
 }

@@ -214,3 +214,19 @@ TEST_CASE("sun_high_enough") {
     CHECK_FALSE(model.sun_high_enough(mst(2016y / 6 / 21, 12), 80.0));
     CHECK_FALSE(model.sun_high_enough(mst(2016y / 6 / 21, 22), 0.0));
 }
+
+TEST_CASE("the reusing overload (cached ephemeris) agrees with the one-off call") {
+    SiteModel s = golden_site();
+    s.arrays = {{"east", "inv1", 4.0, 30.0, 90.0}, {"west", "inv1", 4.0, 30.0, 270.0}};
+    const auto model = ExpectedPowerModel::create(s).value();
+    ExpectedPower reused;
+    for (int k = 0; k < 24 * 4 * 3; ++k) {
+        const TimePoint t = mst(2016y / 9 / 1, 0) + minutes(15 * k);
+        model.at(t, Conditions{.ambient_c = 20.0}, reused);
+        const ExpectedPower once = model.at(t, Conditions{.ambient_c = 20.0});
+        CHECK(reused.total_ac_w == doctest::Approx(once.total_ac_w).epsilon(1e-5));
+        CHECK(reused.sun.zenith_deg == doctest::Approx(once.sun.zenith_deg).epsilon(1e-7));
+        REQUIRE(reused.arrays.size() == 2);
+        CHECK(reused.arrays[1].dc_w == doctest::Approx(once.arrays[1].dc_w).epsilon(1e-5));
+    }
+}

@@ -129,6 +129,7 @@ public:
 private:
     explicit ExpectedPowerModel(SiteModel site);
     void evaluate(TimePoint t, const Conditions& conditions, const SolarPosition& sun, ExpectedPower& out) const;
+    [[nodiscard]] DailyEnergy integrate(TimePoint from, TimePoint to, std::chrono::seconds step) const;
     SiteModel site_;
     MonthlyLinke linke_{};
     std::vector<std::size_t> array_inverter_;  // index into site_.inverters for each array
