@@ -80,6 +80,8 @@ struct DeviceState {
     std::optional<double> last_power_w;
     // not producing
     Hold np;
+    std::vector<int> slots = std::vector<int>(96, 0);  // 15-min slots of the solar day: bit d = produced d days ago
+    std::optional<double> ambient_c;
     // comm lost
     std::optional<long long> gap_start_ms;
     std::optional<long long> gap_last_ms;
@@ -121,6 +123,8 @@ void to_json(nlohmann::json& j, const DeviceState& s) {
     opt("last_energy_wh", s.last_energy_wh);
     opt("last_power_w", s.last_power_w);
     j["np"] = s.np;
+    j["slots"] = s.slots;
+    opt("ambient_c", s.ambient_c);
     opt("gap_start_ms", s.gap_start_ms);
     opt("gap_last_ms", s.gap_last_ms);
     opt("gap_energy_before_wh", s.gap_energy_before_wh);
@@ -158,6 +162,9 @@ void from_json(const nlohmann::json& j, DeviceState& s) {
     opt("last_energy_wh", s.last_energy_wh);
     opt("last_power_w", s.last_power_w);
     s.np = j.at("np").get<Hold>();
+    s.slots = j.at("slots").get<std::vector<int>>();
+    if (s.slots.size() != 96) s.slots.assign(96, 0);
+    opt("ambient_c", s.ambient_c);
     opt("gap_start_ms", s.gap_start_ms);
     opt("gap_last_ms", s.gap_last_ms);
     opt("gap_energy_before_wh", s.gap_energy_before_wh);
@@ -212,6 +219,7 @@ struct Context {
     SunConditions sun;
     double near_zero_w;
     bool daylight;  // sun high enough and a meaningful clear-sky expectation: outages can be judged
+    int slot = 0;   // 15-min slot of the solar day
 };
 
 double near_zero(const DetectionConfig& cfg, const SunConditions& sun) {
@@ -259,6 +267,18 @@ void not_producing(Context& c, DeviceState& s, const Sample& x, bool grid_suppre
         return;
     }
     if (!c.daylight) return;  // nothing is expected: night, dawn, dusk
+    // Only where this device has produced at this time of day recently (learns obstacles' shade and the
+    // real production window); before anything is learned, only in strong clear-sky sun.
+    const bool learned = std::any_of(s.slots.begin(), s.slots.end(), [](int b) { return b != 0; });
+    const bool expected_here = learned ? s.slots[static_cast<std::size_t>(c.slot)] != 0
+                                       : c.sun.expected_ac_w >= cfg.unlearned_expected_fraction * c.sun.ac_rating_w;
+    if (!expected_here) return;
+    // Snow: freezing and the day never started. Melting will restart it; an outage on a cold day after
+    // production started is still caught.
+    if (s.ambient_c && *s.ambient_c <= cfg.snow_max_ambient_c &&
+        s.today.measured_wh < cfg.snow_day_fraction * s.today.expected_wh) {
+        return;
+    }
     s.np.observe(true, c.t, max_gap);
     if (grid_suppressed) return;  // the site-wide grid outage ticket covers it
     if (!s.np.bad_for(cfg.debounce_min)) return;
@@ -417,6 +437,9 @@ void string_fault(Context& c, DeviceState& s, const Sample& x, double solar_hour
     const bool good_sun = c.sun.elevation_deg >= c.cfg.daylight.min_elevation_deg &&
                           (c.sun.ac_rating_w <= 0 || c.sun.expected_ac_w >= cfg.min_expected_fraction * c.sun.ac_rating_w);
     if (!good_sun) return;
+    // Too dark right now (clouds, snow): inputs cannot be compared fairly.
+    const auto ac = x.value(points::ac_power_w);
+    if (ac && *ac < cfg.min_ac_fraction * c.sun.expected_ac_w) return;
     std::vector<double> vals;
     for (const auto& v : *inputs) vals.push_back(v.value_or(std::nan("")));
     double worst_ratio = 1e9;
@@ -452,7 +475,7 @@ void string_fault(Context& c, DeviceState& s, const Sample& x, double solar_hour
     s.string.observe(bad, c.t, 2 * kHour);
     if (bad) {
         const bool open = worst_ratio < cfg.open_ratio;
-        const double need = open ? cfg.debounce_min / 2 : cfg.debounce_min;
+        const double need = open ? cfg.open_debounce_min : cfg.debounce_min;
         if (s.string.bad_for(need)) {
             push(c.out, c.book.raise(c.device, FaultKind::string_fault, open ? Severity::major : Severity::minor,
                                      "MPPT " + std::to_string(worst + 1) + (open ? " open (no input)" : " at ") +
@@ -486,7 +509,16 @@ void day_end(Context& c, DeviceState& s, const SunModel& sun, TimePoint day_noon
     const double mean_fit = k * std::sqrt(d.see / d.n);
     const double roughness = mean_fit > 0 ? std::sqrt(resid / d.n) / mean_fit : 1e9;
     const double ratio = d.measured_wh / d.expected_wh;
-    const bool clear = roughness <= cfg.clear_day_max_roughness && ratio >= cfg.min_clear_day_fraction * 0.4;
+    // The learned baseline so far (most recent learned clear days: the model's bias drifts with the season).
+    std::vector<double> base;
+    for (auto it = s.clear_days.rbegin(); it != s.clear_days.rend(); ++it) {
+        if (it->in_baseline && static_cast<int>(base.size()) < cfg.baseline_max_days) base.push_back(it->ratio);
+    }
+    const bool have_baseline = static_cast<int>(base.size()) >= cfg.baseline_min_days;
+    const double baseline = median(base);
+    // Clear: the day has the clear-sky shape. A smooth but dim day (uniform overcast) is not clear either.
+    const bool clear = roughness <= cfg.clear_day_max_roughness &&
+                       (have_baseline ? ratio >= cfg.min_clear_day_fraction * baseline : ratio >= 0.2);
     if (!clear) return;
 
     // Clock drift: centroid of production against the clear-sky centroid (both from the same samples).
@@ -505,14 +537,8 @@ void day_end(Context& c, DeviceState& s, const SunModel& sun, TimePoint day_noon
     (void)day_noon;
 
     // Baseline of clear-day ratios, learned while no underperformance ticket is live.
-    std::vector<double> base;
-    for (const auto& cd : s.clear_days) {
-        if (cd.in_baseline) base.push_back(cd.ratio);
-    }
     const bool live = c.book.is_live(c.device, FaultKind::underperformance) ||
                       c.book.is_live(c.device, FaultKind::string_fault);
-    const bool have_baseline = static_cast<int>(base.size()) >= cfg.baseline_min_days;
-    const double baseline = median(base);
     s.clear_days.push_back(ClearDay{d.day, ratio, false});
     std::vector<double> recent;
     for (auto it = s.clear_days.rbegin(); it != s.clear_days.rend() && static_cast<int>(recent.size()) < cfg.recent_days;
@@ -527,15 +553,17 @@ void day_end(Context& c, DeviceState& s, const SunModel& sun, TimePoint day_noon
             if (!have_baseline || it->ratio >= baseline * (1 - cfg.drop_fraction)) it->in_baseline = true;
         }
     }
-    while (static_cast<int>(s.clear_days.size()) > cfg.baseline_max_days + cfg.recent_days) s.clear_days.pop_front();
+    while (static_cast<int>(s.clear_days.size()) > 4 * cfg.baseline_max_days + cfg.recent_days) s.clear_days.pop_front();
     if (!have_baseline) return;
 
-    // A single clear day far below: lost string or partial failure.
-    if (ratio < baseline * (1 - c.cfg.string_fault.day_drop_fraction)) {
+    if (static_cast<int>(recent.size()) < cfg.recent_days) return;
+    // Every recent clear day far below: lost string or partial failure (inverters without per-input data).
+    const double worst_recent = *std::max_element(recent.begin(), recent.end());
+    if (worst_recent < baseline * (1 - c.cfg.string_fault.day_drop_fraction)) {
         push(c.out, c.book.raise(c.device, FaultKind::string_fault, Severity::major,
-                                 "clear-day energy " + fmt(100 * ratio / baseline) +
+                                 "clear-day energy " + fmt(100 * worst_recent / baseline) +
                                      "% of the learned baseline: lost string or partial failure",
-                                 {evidence("daily_energy_ratio", ratio, baseline, "", c.t)}, c.t));
+                                 {evidence("daily_energy_ratio", worst_recent, baseline, "", c.t)}, c.t));
     } else if (c.book.is_live(c.device, FaultKind::string_fault) && ratio >= baseline * (1 - cfg.drop_fraction) &&
                !c.book.find(c.device, FaultKind::string_fault)->evidence.empty() &&
                c.book.find(c.device, FaultKind::string_fault)->evidence.back().name == "daily_energy_ratio") {
@@ -598,9 +626,16 @@ std::vector<TicketEvent> DetectionPipeline::on_sample(const Sample& x) {
     const double solar_hour = (solar_ms - static_cast<double>(day) * 24 * kHour) / kHour;
     if (s.today.day != day) {
         if (s.today.day >= 0 && !s.today.evaluated) day_end(c, s, sun_, x.t);
+        if (s.today.day >= 0) {
+            const long long days = std::min<long long>(7, day - s.today.day);
+            for (auto& b : s.slots) b = (b << days) & 0x7f;
+        }
         s.today = DayAccum{};
         s.today.day = day;
     }
+    c.slot = std::clamp(static_cast<int>(solar_hour * 4), 0, 95);
+    if (auto amb = x.value(points::ambient_temperature_c)) s.ambient_c = amb;
+    if (power && *power > c.near_zero_w && c.daylight) s.slots[static_cast<std::size_t>(c.slot)] |= 1;
     if (power && s.last_ms && sun.elevation_deg > 0) {
         const double dt_h = std::min(static_cast<double>(now - *s.last_ms), kHour) / kHour;
         const double p = std::max(0.0, *power);

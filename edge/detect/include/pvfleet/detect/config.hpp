@@ -23,6 +23,10 @@ struct NotProducingConfig {
     double major_after_min = 120;       // daylight minutes down before severity major
     double critical_after_min = 1440;   // ... and critical
     double max_gap_min = 60;            // a longer gap between judged samples restarts the debounce
+    double unlearned_expected_fraction = 0.5;  // before the device's production window is learned (first
+                                               // day), judge only when clear-sky AC exceeds this of rating
+    double snow_max_ambient_c = 2;      // at or below this ambient temperature, a day that has not started
+    double snow_day_fraction = 0.1;     // (energy so far below this fraction of clear-sky) is snow cover
 };
 
 struct CommLostConfig {
@@ -43,7 +47,9 @@ struct StringFaultConfig {
     double min_expected_fraction = 0.30;  // good sun: expected AC / rating
     double low_ratio = 0.70;              // an MPPT below this fraction of its siblings' median is suspect
     double open_ratio = 0.05;             // below this it is an open string (faster)
-    double debounce_min = 60;             // good-sun minutes before a ticket (open string: half)
+    double min_ac_fraction = 0.20;        // AC power / clear-sky expectation below this: too dark to compare
+    double debounce_min = 180;            // good-sun minutes before a ticket for a weak input (shading passes)
+    double open_debounce_min = 30;        // ... for an open input (no current at all)
     double clear_min = 30;
     double day_drop_fraction = 0.30;      // single-input inverters: one clear day this far below the learned
                                           // baseline is a lost string / partial failure
@@ -53,10 +59,10 @@ struct StringFaultConfig {
 
 struct UnderperformanceConfig {
     double clear_day_max_roughness = 0.08;  // smoothness of the day against the clear-sky shape
-    double min_clear_day_fraction = 0.5;    // measured/expected energy ratio below this is not a clear day
+    double min_clear_day_fraction = 0.6;    // a day below this fraction of the baseline is not a clear day
     int baseline_min_days = 5;              // clear days needed before a baseline exists
-    int baseline_max_days = 30;             // clear days kept for the baseline
-    int recent_days = 3;                    // recent clear days compared to the baseline
+    int baseline_max_days = 7;              // most recent learned clear days forming the baseline
+    int recent_days = 2;                    // recent clear days compared to the baseline
     double drop_fraction = 0.07;            // recent median below baseline by this fraction raises a ticket
     double clear_fraction = 0.04;           // ... and clears when back within this
 };
