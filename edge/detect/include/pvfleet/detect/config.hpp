@@ -31,9 +31,8 @@ struct NotProducingConfig {
 
 struct CommLostConfig {
     double debounce_min = 30;        // daylight minutes without an answer before a ticket opens
-    double producing_ratio = 0.5;    // counter growth over the gap / clear-sky expectation that counts as
-                                     // "it kept producing" (clouds eat the rest)
-    double outage_ratio = 0.05;      // below this the gap was a real outage (not_producing ticket)
+    double outage_ratio = 0.2;       // counter growth over the gap / clear-sky expected energy below this: it
+                                     // was a real outage (not_producing ticket), else communication only
 };
 
 struct InverterFaultConfig {

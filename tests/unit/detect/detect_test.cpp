@@ -1,0 +1,347 @@
+// Each detector on a manual clock: raise after its debounce, not before; clear path; no tickets at night.
+#include <doctest/doctest.h>
+
+#include <functional>
+
+#include "fake_sun.hpp"
+#include "pvfleet/detect/pipeline.hpp"
+#include "pvfleet/domain/points.hpp"
+
+using namespace pvfleet;
+using namespace std::chrono_literals;
+using domain::FaultKind;
+using domain::TicketEventKind;
+namespace points = domain::points;
+
+namespace {
+
+TimePoint day_start(int day) { return from_epoch_ms(1'467'331'200'000LL + day * 86'400'000LL); }  // 2016-07-01
+
+// Simulated inverter: clear-sky production times `factor(t)`, an integrated energy counter.
+struct Plant {
+    test::FakeSun sun;
+    ManualClock clock;
+    detect::DetectionPipeline pipeline;
+    double energy_wh = 1e6;
+    std::optional<TimePoint> last;
+    std::vector<domain::TicketEvent> events;
+
+    explicit Plant(detect::DetectionConfig cfg = {}, std::vector<std::string> inverters = {"inv1"})
+        : sun(std::move(inverters)), pipeline(cfg, sun, clock) {}
+
+    domain::Sample sample(const std::string& dev, TimePoint t, double power) {
+        if (last) energy_wh += std::max(0.0, power) * std::chrono::duration<double, std::ratio<3600>>(t - *last).count();
+        last = t;
+        domain::Sample s;
+        s.device_id = dev;
+        s.t = t;
+        s.values[std::string(points::ac_power_w)] = power;
+        s.values[std::string(points::energy_total_wh)] = energy_wh;
+        return s;
+    }
+    void feed(const domain::Sample& s) {
+        clock.set(s.t);
+        for (auto& e : pipeline.on_sample(s)) events.push_back(e);
+        for (auto& e : pipeline.tick()) events.push_back(e);
+    }
+    // Runs [from, to) at `step`; power = expected * factor(t) (standby -3 W when factor is 0).
+    void run(TimePoint from, TimePoint to, Millis step, const std::function<double(TimePoint)>& factor,
+             const std::string& dev = "inv1") {
+        for (TimePoint t = from; t < to; t += step) {
+            const double f = factor(t);
+            const double p = f <= 0 ? -3.0 : sun.at(dev, t).expected_ac_w * f;
+            feed(sample(dev, t, p));
+        }
+    }
+    std::vector<domain::TicketEvent> of(FaultKind k, std::optional<TicketEventKind> ev = std::nullopt) const {
+        std::vector<domain::TicketEvent> out;
+        for (const auto& e : events) {
+            if (e.ticket.kind == k && (!ev || e.kind == *ev)) out.push_back(e);
+        }
+        return out;
+    }
+};
+
+auto normal = [](TimePoint) { return 0.85; };
+
+std::function<double(TimePoint)> outage(TimePoint from, TimePoint to) {
+    return [=](TimePoint t) { return (t >= from && t < to) ? 0.0 : 0.85; };
+}
+
+}  // namespace
+
+TEST_CASE("not_producing: opens after the debounce in daylight, resolves after the clear time, 15-min data") {
+    Plant p;
+    p.run(day_start(0), day_start(1), 15min, normal);  // learns the production window
+    CHECK(p.events.empty());
+    const TimePoint down = day_start(1) + 10h;
+    p.run(day_start(1), day_start(2), 15min, outage(down, down + 2h));
+    auto opened = p.of(FaultKind::not_producing, TicketEventKind::opened);
+    REQUIRE(opened.size() == 1);
+    CHECK(opened[0].at == down + 30min);  // samples at 10:00, 10:15, 10:30: held 30 min
+    CHECK(opened[0].ticket.severity == domain::Severity::minor);
+    CHECK(opened[0].ticket.device_id == "inv1");
+    CHECK_FALSE(opened[0].ticket.evidence.empty());
+    auto resolved = p.of(FaultKind::not_producing, TicketEventKind::resolved);
+    REQUIRE(resolved.size() == 1);
+    CHECK(resolved[0].at == down + 2h + 15min);  // 12:00 produces, 12:15 still: clear held 15 >= 10 min
+    CHECK(resolved[0].ticket.resolved_by == "auto");
+    CHECK(resolved[0].ticket.id == opened[0].ticket.id);
+}
+
+TEST_CASE("not_producing: the debounce is a time, the same with 10-second samples") {
+    Plant p;
+    p.run(day_start(0), day_start(1), 15min, normal);
+    const TimePoint down = day_start(1) + 10h;
+    p.run(day_start(1), day_start(1) + 14h, 10s, outage(down, down + 2h));
+    auto opened = p.of(FaultKind::not_producing, TicketEventKind::opened);
+    REQUIRE(opened.size() == 1);
+    CHECK(opened[0].at == down + 30min);
+    auto resolved = p.of(FaultKind::not_producing, TicketEventKind::resolved);
+    REQUIRE(resolved.size() == 1);
+    CHECK(resolved[0].at == down + 2h + 10min);
+}
+
+TEST_CASE("not_producing: an outage shorter than the debounce raises nothing") {
+    Plant p;
+    p.run(day_start(0), day_start(1), 15min, normal);
+    const TimePoint down = day_start(1) + 11h;
+    p.run(day_start(1), day_start(2), 5min, outage(down, down + 25min));
+    CHECK(p.events.empty());
+}
+
+TEST_CASE("not_producing: nothing at night, escalates with daylight duration") {
+    Plant p;
+    p.run(day_start(0), day_start(1), 15min, normal);
+    // Night only (18:00 to 06:00) with zero power: no ticket.
+    p.run(day_start(1) - 6h, day_start(1) + 6h, 15min, [](TimePoint) { return 0.0; });
+    CHECK(p.events.empty());
+    // Then a whole day down: opens minor, becomes major after 2 h of daylight.
+    p.run(day_start(1) + 6h, day_start(2), 15min, [](TimePoint) { return 0.0; });
+    auto opened = p.of(FaultKind::not_producing, TicketEventKind::opened);
+    REQUIRE(opened.size() == 1);
+    auto updated = p.of(FaultKind::not_producing, TicketEventKind::updated);
+    REQUIRE_FALSE(updated.empty());
+    CHECK(updated.front().ticket.severity == domain::Severity::major);
+    CHECK(updated.front().at - opened[0].at == 90min);
+    CHECK(p.of(FaultKind::not_producing, TicketEventKind::resolved).empty());
+}
+
+TEST_CASE("not_producing: snow (freezing, day never started) is not an outage; cold outage after start is") {
+    Plant p;
+    p.run(day_start(0), day_start(1), 15min, normal);
+    auto cold = [&](TimePoint t, double power) {
+        auto s = p.sample("inv1", t, power);
+        s.values[std::string(points::ambient_temperature_c)] = -5.0;
+        p.feed(s);
+    };
+    for (TimePoint t = day_start(1); t < day_start(2); t += 15min) cold(t, 5.0);  // snow all day
+    CHECK(p.events.empty());
+    for (TimePoint t = day_start(2); t < day_start(3); t += 15min) {
+        const double h = test::FakeSun::hour_of_day(t);
+        cold(t, (h >= 12 && h < 14) ? -3.0 : p.sun.at("inv1", t).expected_ac_w * 0.8);
+    }
+    CHECK(p.of(FaultKind::not_producing, TicketEventKind::opened).size() == 1);
+}
+
+TEST_CASE("comm_lost: opens after 30 daylight minutes; a growing counter afterwards means communication only") {
+    Plant p;
+    p.run(day_start(0), day_start(1), 15min, normal);
+    p.run(day_start(1), day_start(1) + 10h, 15min, normal);
+    const TimePoint gap_from = day_start(1) + 10h;
+    for (TimePoint t = gap_from; t < gap_from + 2h; t += 15min) {
+        p.clock.set(t);
+        for (auto& e : p.pipeline.on_no_answer("inv1", t)) p.events.push_back(e);
+        // the plant keeps producing meanwhile
+        p.energy_wh += p.sun.at("inv1", t).expected_ac_w * 0.85 * 0.25;
+    }
+    auto opened = p.of(FaultKind::comm_lost, TicketEventKind::opened);
+    REQUIRE(opened.size() == 1);
+    CHECK(opened[0].at == gap_from + 15min);  // 30 min after the last answer at 09:45
+    p.last = gap_from + 2h - 15min;
+    p.run(gap_from + 2h, day_start(2), 15min, normal);
+    auto resolved = p.of(FaultKind::comm_lost, TicketEventKind::resolved);
+    REQUIRE(resolved.size() == 1);
+    CHECK(resolved[0].at == gap_from + 2h);
+    CHECK(p.of(FaultKind::not_producing).empty());
+}
+
+TEST_CASE("comm_lost: a flat counter over the gap was a real outage") {
+    Plant p;
+    p.run(day_start(0), day_start(1) + 10h, 15min, normal);
+    const TimePoint gap_from = day_start(1) + 10h;
+    for (TimePoint t = gap_from; t < gap_from + 2h; t += 15min) {
+        for (auto& e : p.pipeline.on_no_answer("inv1", t)) p.events.push_back(e);
+    }
+    p.last = gap_from + 2h - 15min;  // counter did not move
+    p.run(gap_from + 2h, gap_from + 3h, 15min, normal);
+    CHECK(p.of(FaultKind::comm_lost, TicketEventKind::resolved).size() == 1);
+    auto np = p.of(FaultKind::not_producing, TicketEventKind::opened);
+    REQUIRE(np.size() == 1);
+    CHECK(np[0].at == gap_from + 2h);
+    CHECK(p.of(FaultKind::not_producing, TicketEventKind::resolved).size() == 1);
+}
+
+TEST_CASE("comm_lost: no answer all night raises nothing") {
+    Plant p;
+    p.run(day_start(0), day_start(0) + 18h, 15min, normal);
+    for (TimePoint t = day_start(0) + 19h; t < day_start(1) + 5h; t += 15min) {
+        CHECK(p.pipeline.on_no_answer("inv1", t).empty());
+    }
+}
+
+TEST_CASE("inverter_fault: ground fault at once; grid trips only when repeated; clears when quiet") {
+    Plant p;
+    p.run(day_start(0), day_start(0) + 9h, 15min, normal);
+    auto with_events = [&](TimePoint t, std::vector<std::string> ev) {
+        auto s = p.sample("inv1", t, 2000);
+        s.events = std::move(ev);
+        p.feed(s);
+    };
+    const TimePoint t0 = day_start(0) + 9h;
+    with_events(t0, {"grid_overvoltage"});
+    with_events(t0 + 1min, {});
+    CHECK(p.of(FaultKind::inverter_fault).empty());  // one trip is the grid's business
+    with_events(t0 + 10min, {"grid_overvoltage"});
+    with_events(t0 + 11min, {});
+    CHECK(p.of(FaultKind::inverter_fault).empty());
+    with_events(t0 + 20min, {"grid_overvoltage"});
+    auto opened = p.of(FaultKind::inverter_fault, TicketEventKind::opened);
+    REQUIRE(opened.size() == 1);
+    CHECK(opened[0].at == t0 + 20min);
+    CHECK(opened[0].ticket.severity == domain::Severity::major);
+    // Quiet for the window + clear time: resolved.
+    for (TimePoint t = t0 + 21min; t < t0 + 3h; t += 5min) with_events(t, {});
+    CHECK(p.of(FaultKind::inverter_fault, TicketEventKind::resolved).size() == 1);
+
+    with_events(t0 + 3h, {"ground_fault"});
+    auto again = p.of(FaultKind::inverter_fault, TicketEventKind::opened);
+    REQUIRE(again.size() == 2);  // reopened (resolved, not yet closed): the same ticket
+    CHECK(again[1].ticket.id == again[0].ticket.id);
+    CHECK(again[1].ticket.severity == domain::Severity::critical);
+    CHECK(again[1].at == t0 + 3h);
+}
+
+TEST_CASE("inverter_fault: a vendor fault must persist") {
+    Plant p;
+    const TimePoint t0 = day_start(0) + 10h;
+    for (int i = 0; i < 3; ++i) {
+        auto s = p.sample("inv1", t0 + Millis{i * 60000}, 2000);
+        s.events = {"vendor_fault_42"};
+        p.feed(s);
+    }
+    CHECK(p.events.empty());
+    auto s = p.sample("inv1", t0 + 5min, 2000);
+    s.events = {"vendor_fault_42"};
+    p.feed(s);
+    REQUIRE(p.of(FaultKind::inverter_fault, TicketEventKind::opened).size() == 1);
+}
+
+TEST_CASE("string_fault: an open input after 30 min of good sun, a weak one after 3 h, clears when even") {
+    Plant p;
+    auto mppt = [&](TimePoint t, double a, double b) {
+        auto s = p.sample("inv1", t, p.sun.at("inv1", t).expected_ac_w * 0.85 * (a + b) / 2);
+        s.arrays[std::string(points::dc_current_a)] = {a * 10, b * 10};
+        p.feed(s);
+    };
+    const TimePoint d = day_start(0);
+    for (TimePoint t = d + 8h; t < d + 10h; t += 15min) mppt(t, 1, 1);
+    CHECK(p.events.empty());
+    for (TimePoint t = d + 10h; t < d + 11h; t += 15min) mppt(t, 1, 0);
+    auto opened = p.of(FaultKind::string_fault, TicketEventKind::opened);
+    REQUIRE(opened.size() == 1);
+    CHECK(opened[0].at == d + 10h + 30min);
+    CHECK(opened[0].ticket.severity == domain::Severity::major);
+    for (TimePoint t = d + 11h; t < d + 12h; t += 15min) mppt(t, 1, 1);
+    CHECK(p.of(FaultKind::string_fault, TicketEventKind::resolved).size() == 1);
+
+    Plant q;
+    const TimePoint d2 = day_start(0);
+    for (TimePoint t = d2 + 8h; t < d2 + 15h; t += 15min) {
+        auto s = q.sample("inv1", t, q.sun.at("inv1", t).expected_ac_w * 0.6);
+        s.arrays[std::string(points::dc_current_a)] = {10.0, 5.0};
+        q.feed(s);
+    }
+    auto weak = q.of(FaultKind::string_fault, TicketEventKind::opened);
+    REQUIRE(weak.size() == 1);
+    CHECK(weak[0].at == d2 + 11h);  // 3 h after 08:00
+}
+
+TEST_CASE("grid_outage: all inverters down without AC voltage: one site ticket, per-inverter ones suppressed") {
+    Plant p({}, {"inv1", "inv2"});
+    auto both = [&](TimePoint t, bool grid) {
+        for (const char* dev : {"inv1", "inv2"}) {
+            domain::Sample s;
+            s.device_id = dev;
+            s.t = t;
+            s.values[std::string(points::ac_power_w)] = grid ? p.sun.at(dev, t).expected_ac_w * 0.8 : 0.0;
+            s.arrays[std::string(points::ac_voltage_v)] = {grid ? 230.0 : 0.0};
+            p.feed(s);
+        }
+    };
+    for (TimePoint t = day_start(0); t < day_start(1) + 10h; t += 15min) both(t, true);
+    CHECK(p.events.empty());
+    for (TimePoint t = day_start(1) + 10h; t < day_start(1) + 13h; t += 15min) both(t, false);
+    auto grid = p.of(FaultKind::grid_outage, TicketEventKind::opened);
+    REQUIRE(grid.size() == 1);
+    CHECK(grid[0].ticket.device_id == "site");
+    CHECK(grid[0].at == day_start(1) + 10h + 15min);
+    CHECK(p.of(FaultKind::not_producing).empty());
+    for (TimePoint t = day_start(1) + 13h; t < day_start(1) + 14h; t += 15min) both(t, true);
+    CHECK(p.of(FaultKind::grid_outage, TicketEventKind::resolved).size() == 1);
+    CHECK(p.of(FaultKind::not_producing).empty());
+}
+
+TEST_CASE("data quality: counter going backwards at once; frozen readings in daylight") {
+    Plant p;
+    p.run(day_start(0), day_start(0) + 11h, 15min, normal);
+    auto s = p.sample("inv1", day_start(0) + 11h, 3000);
+    s.values[std::string(points::energy_total_wh)] = 10;  // reset
+    p.feed(s);
+    auto back = p.of(FaultKind::counter_backwards, TicketEventKind::opened);
+    REQUIRE(back.size() == 1);
+    CHECK(back[0].at == day_start(0) + 11h);
+
+    Plant q;
+    q.run(day_start(0), day_start(0) + 10h, 15min, normal);
+    for (TimePoint t = day_start(0) + 10h; t < day_start(0) + 12h; t += 15min) {
+        domain::Sample f;
+        f.device_id = "inv1";
+        f.t = t;
+        f.values[std::string(points::ac_power_w)] = 3210.5;
+        f.values[std::string(points::energy_total_wh)] = 2e6;
+        q.feed(f);
+    }
+    auto frozen = q.of(FaultKind::frozen_values, TicketEventKind::opened);
+    REQUIRE(frozen.size() == 1);
+    CHECK(frozen[0].at == day_start(0) + 11h);
+    q.run(day_start(0) + 12h, day_start(0) + 13h, 15min, normal);
+    CHECK(q.of(FaultKind::frozen_values, TicketEventKind::resolved).size() == 1);
+}
+
+TEST_CASE("detector state survives a restart: a debounce resumes where it stopped") {
+    test::FakeSun sun;
+    ManualClock clock;
+    detect::DetectionPipeline a({}, sun, clock);
+    Plant warm;
+    warm.run(day_start(0), day_start(1) + 10h, 15min, normal);
+    const auto state = warm.pipeline.save_state();
+    detect::DetectionPipeline b({}, warm.sun, clock);
+    REQUIRE(b.load_state(nlohmann::json::parse(state.dump())).ok());
+    auto zero = [&](TimePoint t) {
+        domain::Sample s;
+        s.device_id = "inv1";
+        s.t = t;
+        s.values[std::string(points::ac_power_w)] = -3;
+        return s;
+    };
+    CHECK(b.on_sample(zero(day_start(1) + 10h)).empty());
+    CHECK(b.on_sample(zero(day_start(1) + 10h + 15min)).empty());
+    // restart in the middle of the debounce
+    detect::DetectionPipeline c({}, warm.sun, clock);
+    REQUIRE(c.load_state(nlohmann::json::parse(b.save_state().dump())).ok());
+    auto ev = c.on_sample(zero(day_start(1) + 10h + 30min));
+    REQUIRE(ev.size() == 1);
+    CHECK(ev[0].kind == TicketEventKind::opened);
+    CHECK(c.load_state(nlohmann::json{{"version", 99}}).error().message.find("version") != std::string::npos);
+}
