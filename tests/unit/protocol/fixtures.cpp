@@ -14,7 +14,11 @@ namespace pvfleet::protocol::test {
 namespace {
 using namespace std::chrono_literals;
 
-double round_to(double v, double step) { return std::round(v / step) * step; }
+// Register resolution, the way a decoder produces it: raw integer divided by a power of ten.
+double round_to(double v, double step) {
+    const double per_unit = std::round(1.0 / step);
+    return std::round(v * per_unit) / per_unit;
+}
 
 // 96 quarter-hour AC power values (W) of one local day, or empty when the reference file is absent.
 std::vector<double> measured_day(const std::string& date) {
