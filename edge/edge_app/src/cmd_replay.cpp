@@ -292,14 +292,21 @@ int cmd_replay(const Args& args) {
         db = std::move(*opened);
         persistent = std::make_unique<store::PersistentDetection>(*db, pipeline);
         if (auto s = persistent->resume(); !s) return fail(s.error().message);
-        resume_after = pipeline.last_sample_time();
+        auto cursor = db->cursor("replay:" + o.device);
+        if (!cursor) return fail(cursor.error().message);
+        if (*cursor) {
+            auto t = parse_iso8601(**cursor);
+            if (!t) return fail("stored replay cursor: " + t.error().message);
+            resume_after = *t;
+        }
     }
     std::vector<store::DetectionInput> batch;
     std::optional<TimePoint> batch_last;
     auto flush = [&]() -> bool {
         if (batch.empty()) return true;
         if (batch_last) clock.set(*batch_last);
-        auto events = persistent->process(batch);
+        auto events = persistent->process(
+            batch, true, std::make_pair("replay:" + o.device, batch_last ? format_iso8601(*batch_last) : std::string()));
         batch.clear();
         if (!events) {
             std::cerr << "pvfleet-edge replay: " << events.error().message << "\n";

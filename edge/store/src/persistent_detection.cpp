@@ -14,8 +14,8 @@ Status PersistentDetection::resume() {
     return {};
 }
 
-Result<std::vector<domain::TicketEvent>> PersistentDetection::process(const std::vector<DetectionInput>& batch,
-                                                                      bool tick) {
+Result<std::vector<domain::TicketEvent>> PersistentDetection::process(
+    const std::vector<DetectionInput>& batch, bool tick, const std::optional<std::pair<std::string, std::string>>& cursor) {
     std::vector<domain::TicketEvent> events;
     const nlohmann::json before = pipeline_.save_state();
     Status s = store_.transaction([&]() -> Status {
@@ -37,6 +37,9 @@ Result<std::vector<domain::TicketEvent>> PersistentDetection::process(const std:
         }
         for (const auto& e : events) {
             if (auto r = store_.record(e); !r) return r;
+        }
+        if (cursor) {
+            if (auto c = store_.save_cursor(cursor->first, cursor->second); !c) return c;
         }
         return store_.save_detector_state(pipeline_.save_state());
     });

@@ -248,6 +248,22 @@ Result<std::optional<nlohmann::json>> Store::detector_state() const {
     return std::optional<nlohmann::json>(std::move(j));
 }
 
+Status Store::save_cursor(const std::string& name, const std::string& value) {
+    Statement q(db_, "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+    q.bind(1, "cursor:" + name).bind(2, value);
+    if (q.step() != SQLITE_DONE) return q.error("write cursor " + name);
+    return {};
+}
+
+Result<std::optional<std::string>> Store::cursor(const std::string& name) const {
+    Statement q(db_, "SELECT value FROM meta WHERE key = ?1");
+    q.bind(1, "cursor:" + name);
+    const int rc = q.step();
+    if (rc == SQLITE_DONE) return std::optional<std::string>{};
+    if (rc != SQLITE_ROW) return q.error("read cursor " + name);
+    return std::optional<std::string>(q.text(0));
+}
+
 nlohmann::json sample_to_json(const domain::Sample& s) {
     nlohmann::json j{{"device", s.device_id}, {"t", to_epoch_ms(s.t)}, {"values", s.values}};
     if (!s.arrays.empty()) {

@@ -24,8 +24,10 @@ public:
 
     // Loads detector state and tickets left by a previous run.
     Status resume();
-    // One atomic step. Tickets are re-read first, so technician changes made by the CLI are seen.
-    Result<std::vector<domain::TicketEvent>> process(const std::vector<DetectionInput>& batch, bool tick = true);
+    // One atomic step. Tickets are re-read first, so technician changes made by the CLI are seen. `cursor`
+    // (name, value), when given, is saved in the same transaction: where a feed resumes after a restart.
+    Result<std::vector<domain::TicketEvent>> process(const std::vector<DetectionInput>& batch, bool tick = true,
+                                                     const std::optional<std::pair<std::string, std::string>>& cursor = {});
 
     // Technician actions through the same store (the `tickets` CLI uses the static forms instead).
     static Result<domain::TicketEvent> acknowledge(Store& store, const std::string& id, const std::string& by,

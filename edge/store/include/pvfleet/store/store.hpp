@@ -65,6 +65,10 @@ public:
     Status save_detector_state(const nlohmann::json& state);
     Result<std::optional<nlohmann::json>> detector_state() const;
 
+    // ---- progress markers (e.g. the last replayed row), written in the same transaction as the state ----
+    Status save_cursor(const std::string& name, const std::string& value);
+    Result<std::optional<std::string>> cursor(const std::string& name) const;
+
     // ---- telemetry ----
     Status insert_sample(const domain::Sample& sample);
     Result<std::vector<domain::Sample>> samples(const std::string& device_id, TimePoint from, TimePoint to) const;

@@ -1,0 +1,132 @@
+#include <doctest/doctest.h>
+
+#include "../detect/fake_sun.hpp"
+#include "pvfleet/domain/points.hpp"
+#include "pvfleet/store/persistent_detection.hpp"
+#include "support/paths.hpp"
+
+using namespace pvfleet;
+using namespace std::chrono_literals;
+using domain::FaultKind;
+using domain::TicketEventKind;
+
+namespace {
+const TimePoint t0 = from_epoch_ms(1'467'370'800'000LL);  // 2016-07-01 11:00 UTC
+
+domain::Sample sample(TimePoint t, double w) {
+    domain::Sample s;
+    s.device_id = "inv1";
+    s.t = t;
+    s.values[std::string(domain::points::ac_power_w)] = w;
+    return s;
+}
+}  // namespace
+
+TEST_CASE("store: tickets and their events, one live ticket per (device, kind)") {
+    test::TempDir dir;
+    auto db = store::Store::open((dir / "edge.db").string());
+    REQUIRE(db.ok());
+    detect::TicketBook book;
+    auto opened = book.raise("inv1", FaultKind::not_producing, domain::Severity::minor, "down",
+                             {{"ac_power_w", -3, 4000.0, "W", t0}}, t0);
+    REQUIRE((*db)->record(*opened).ok());
+    auto ack = book.acknowledge(opened->ticket.id, "ana", "coming", t0 + 1h);
+    REQUIRE((*db)->record(*ack).ok());
+
+    auto tickets = (*db)->tickets(false);
+    REQUIRE(tickets.ok());
+    REQUIRE(tickets->size() == 1);
+    CHECK(tickets->front() == ack->ticket);
+    auto events = (*db)->events_after(0);
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 2);
+    CHECK(events->at(0).event == *opened);
+    CHECK(events->at(1).event == *ack);
+    CHECK(events->at(1).event_id > events->at(0).event_id);
+    CHECK((*db)->events_after(events->at(0).event_id)->size() == 1);
+
+    // A second live ticket for the same (device, kind) under another id is refused by the schema.
+    domain::TicketEvent dup = *opened;
+    dup.ticket.id = "other";
+    auto refused = (*db)->record(dup);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().kind == ErrorKind::conflict);
+
+    auto missing = (*db)->ticket("nope");
+    REQUIRE(missing.ok());
+    CHECK_FALSE(missing->has_value());
+}
+
+TEST_CASE("store: detector state, cursor and telemetry round trip; reopening keeps everything") {
+    test::TempDir dir;
+    const auto path = (dir / "edge.db").string();
+    {
+        auto db = store::Store::open(path);
+        REQUIRE(db.ok());
+        CHECK_FALSE((*db)->detector_state()->has_value());
+        REQUIRE((*db)->save_detector_state(nlohmann::json{{"version", 1}, {"x", 2}}).ok());
+        REQUIRE((*db)->save_cursor("replay:inv1", "2016-07-01T11:00:00.000Z").ok());
+        auto s = sample(t0, 1234.5);
+        s.arrays["dc_current_a"] = {1.0, std::nullopt};
+        s.state = domain::InverterState::producing;
+        s.events = {"grid_overvoltage"};
+        REQUIRE((*db)->insert_sample(s).ok());
+    }
+    auto db = store::Store::open(path);
+    REQUIRE(db.ok());
+    CHECK((**(*db)->detector_state())["x"] == 2);
+    CHECK(**(*db)->cursor("replay:inv1") == "2016-07-01T11:00:00.000Z");
+    auto samples = (*db)->samples("inv1", t0, t0 + 1min);
+    REQUIRE(samples.ok());
+    REQUIRE(samples->size() == 1);
+    CHECK(samples->front().values.at("ac_power_w") == 1234.5);
+    CHECK(samples->front().arrays.at("dc_current_a")[1] == std::nullopt);
+    CHECK(samples->front().state == domain::InverterState::producing);
+    CHECK(samples->front().events == std::vector<std::string>{"grid_overvoltage"});
+}
+
+TEST_CASE("persistent detection: a technician's ack from another connection is seen by the agent") {
+    test::TempDir dir;
+    const auto path = (dir / "edge.db").string();
+    auto agent_db = store::Store::open(path);
+    auto cli_db = store::Store::open(path);
+    REQUIRE(agent_db.ok());
+    REQUIRE(cli_db.ok());
+    test::FakeSun sun;
+    ManualClock clock;
+    detect::DetectionPipeline pipeline({}, sun, clock);
+    store::PersistentDetection agent(**agent_db, pipeline);
+    REQUIRE(agent.resume().ok());
+
+    const TimePoint day = from_epoch_ms(1'467'331'200'000LL);
+    std::vector<store::DetectionInput> batch;
+    for (TimePoint t = day; t < day + 24h; t += 15min) batch.emplace_back(sample(t, sun.at("inv1", t).expected_ac_w * 0.8));
+    REQUIRE(agent.process(batch).ok());
+    batch.clear();
+    for (TimePoint t = day + 24h; t < day + 24h + 11h; t += 15min) {
+        batch.emplace_back(sample(t, t < day + 34h ? sun.at("inv1", t).expected_ac_w * 0.8 : -3.0));
+    }
+    auto events = agent.process(batch);
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 1);
+    const auto id = events->front().ticket.id;
+
+    auto ack = store::PersistentDetection::acknowledge(**cli_db, id, "ana", "on my way", day + 35h);
+    REQUIRE(ack.ok());
+    CHECK(ack->ticket.state == domain::TicketState::acknowledged);
+    CHECK(store::PersistentDetection::acknowledge(**cli_db, id, "bob", "", day + 35h).error().kind ==
+          ErrorKind::conflict);
+
+    // The agent's next batch keeps the acknowledgement and resolves the ticket when production returns.
+    batch.clear();
+    for (TimePoint t = day + 35h; t < day + 36h; t += 15min) batch.emplace_back(sample(t, 3000));
+    auto later = agent.process(batch);
+    REQUIRE(later.ok());
+    REQUIRE(later->size() == 1);
+    CHECK(later->front().kind == TicketEventKind::resolved);
+    CHECK(later->front().ticket.acknowledged_by == "ana");
+    auto all = (*cli_db)->events_of(id);
+    REQUIRE(all.ok());
+    REQUIRE(all->size() == 3);
+    CHECK(all->at(1).event.kind == TicketEventKind::acknowledged);
+}
