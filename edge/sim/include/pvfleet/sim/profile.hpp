@@ -1,0 +1,53 @@
+#pragma once
+// How one simulated device lays its state out in registers. A profile writes the static registers once
+// (identity, nameplate, scale factors) and the live ones after every physics step.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pvfleet/sim/frame.hpp"
+#include "pvfleet/sim/physics.hpp"
+#include "pvfleet/sim/site.hpp"
+#include "pvfleet/util/result.hpp"
+
+namespace pvfleet::sim {
+
+class Profile {
+public:
+    virtual ~Profile() = default;
+    [[nodiscard]] virtual std::string name() const = 0;
+    virtual void build(RegisterImage& image, const DeviceSpec& device) const = 0;
+    virtual void update(RegisterImage& image, const DeviceSpec& device, const DeviceReading& reading) const = 0;
+    // Event names this profile can show in its registers.
+    [[nodiscard]] virtual std::vector<std::string> supported_events() const = 0;
+};
+
+// SunSpec inverter at base 40000: "SunS", common model 1, model 101 (single phase) or 103 (three phase),
+// model 160 (multiple MPPT), end marker. Offsets per the official SunSpec information models.
+std::unique_ptr<Profile> make_sunspec_profile();
+
+// Profiles known by name ("sunspec", ...).
+Result<std::unique_ptr<Profile>> make_profile(const std::string& name);
+std::vector<std::string> profile_names();
+
+// SunSpec layout facts the profile uses (exposed for tests against the official model definitions).
+namespace sunspec {
+inline constexpr uint16_t base = 40000;
+inline constexpr uint16_t common_length = 66;
+inline constexpr uint16_t inverter_length = 50;
+inline constexpr uint16_t mppt_module_length = 20;
+inline constexpr uint16_t mppt_header_length = 8;
+// Offsets inside the model's data (after ID and L).
+struct PointOffset {
+    std::string_view name;
+    uint16_t offset;
+};
+std::span<const PointOffset> common_offsets();
+std::span<const PointOffset> inverter_offsets();   // models 101/103
+std::span<const PointOffset> mppt_offsets();       // model 160 fixed part
+std::span<const PointOffset> mppt_module_offsets();  // model 160 repeating part
+// SunSpec Evt1 bit of an event name, -1 when none.
+int evt1_bit(std::string_view event);
+}  // namespace sunspec
+
+}  // namespace pvfleet::sim
