@@ -506,7 +506,7 @@ Result<StatusMessage> status_body(const json& root, std::string site) {
     PVF_TRY(const json* config, field("config_version"));
     if (config) { PVF_TRY(m.config_version, read_nonempty(*config, "config_version", 64)); }
     PVF_TRY(const json* devices, field("devices"));
-    if (devices && !devices->is_null()) {
+    if (devices) {
         if (!devices->is_array()) return type_error("devices", "array", *devices);
         for (std::size_t i = 0; i < devices->size(); ++i) {
             const json& d = (*devices)[i];

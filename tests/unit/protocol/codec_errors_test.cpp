@@ -200,6 +200,8 @@ TEST_CASE("status validation errors") {
         {"agent version", [](json& j) { j.erase("agent_version"); }, "agent_version: missing required field"},
         {"online needs uptime", [](json& j) { j.erase("uptime_s"); }, "uptime_s: missing required field"},
         {"online needs devices", [](json& j) { j.erase("devices"); }, "devices: missing required field"},
+        {"online devices null", [](json& j) { j["devices"] = nullptr; }, "devices: expected array, got null"},
+        {"online uptime null", [](json& j) { j["uptime_s"] = nullptr; }, "uptime_s: expected integer, got null"},
         {"backlog negative", [](json& j) { j["backlog_depth"] = -1; },
          "backlog_depth: expected non-negative integer, got -1"},
         {"device poll", [](json& j) { j["devices"][0]["last_ok_poll"] = 1.5; },
