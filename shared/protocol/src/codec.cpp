@@ -8,15 +8,14 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-
 #include "pvfleet/domain/points.hpp"
 
 namespace pvfleet::protocol {
 namespace {
 
-// Ordered on decode too, so a set_config object reaches the edge with the producer's key order.
+// Ordered: encoded keys follow the documented order, and a set_config object reaches the edge with the
+// producer's key order.
 using json = nlohmann::ordered_json;
-using ojson = nlohmann::ordered_json;
 using domain::PointShape;
 
 #define PVF_CAT2(a, b) a##b
@@ -642,18 +641,18 @@ Status check_time(TimePoint t, const std::string& path) {
     return {};
 }
 
-ojson time_json(TimePoint t) { return to_epoch_ms(t); }
+json time_json(TimePoint t) { return to_epoch_ms(t); }
 
 // Integral values go out without ".0" (smaller and exact); non-finite values are not JSON and become null.
-ojson number_json(double v) {
+json number_json(double v) {
     if (!std::isfinite(v)) return nullptr;
     constexpr double kExactIntegers = 9007199254740992.0;  // 2^53
     if (v == std::trunc(v) && std::fabs(v) < kExactIntegers) return static_cast<std::int64_t>(v);
     return v;
 }
 
-Result<std::string> finish(const ojson& j, EncodeOptions options) {
-    std::string text = j.dump(-1, ' ', false, ojson::error_handler_t::replace);
+Result<std::string> finish(const json& j, EncodeOptions options) {
+    std::string text = j.dump(-1, ' ', false, json::error_handler_t::replace);
     if (options.compress) {
         text = deflate_payload(text);
         if (text.empty()) return Error::at("payload", "zlib compression failed", ErrorKind::io);
@@ -665,20 +664,20 @@ Result<std::string> finish(const ojson& j, EncodeOptions options) {
     return text;
 }
 
-ojson header(std::string_view kind, const std::string& site) {
-    ojson j = ojson::object();
+json header(std::string_view kind, const std::string& site) {
+    json j = json::object();
     j["v"] = kProtocolVersion;
     j["kind"] = kind;
     j["site_id"] = site;
     return j;
 }
 
-Result<ojson> device_block(const std::vector<const domain::Sample*>& samples, const std::vector<std::size_t>& index) {
+Result<json> device_block(const std::vector<const domain::Sample*>& samples, const std::vector<std::size_t>& index) {
     const auto& first = *samples.front();
-    ojson block = ojson::object();
+    json block = json::object();
     block["device_id"] = first.device_id;
     block["t0"] = time_json(first.t);
-    ojson dt = ojson::array();
+    json dt = json::array();
     TimePoint prev = first.t;
     std::vector<std::string> names;
     bool any_state = false;
@@ -718,15 +717,15 @@ Result<ojson> device_block(const std::vector<const domain::Sample*>& samples, co
         return ra != rb ? ra < rb : a < b;
     });
     names.erase(std::unique(names.begin(), names.end()), names.end());
-    ojson points = ojson::object();
+    json points = json::object();
     for (const auto& name : names) {
-        ojson column = ojson::array();
+        json column = json::array();
         for (const auto* s : samples) {
             if (auto v = s->values.find(name); v != s->values.end()) {
                 column.push_back(number_json(v->second));
             } else if (auto a = s->arrays.find(name); a != s->arrays.end()) {
-                ojson entries = ojson::array();
-                for (const auto& e : a->second) entries.push_back(e ? number_json(*e) : ojson(nullptr));
+                json entries = json::array();
+                for (const auto& e : a->second) entries.push_back(e ? number_json(*e) : json(nullptr));
                 column.push_back(std::move(entries));
             } else {
                 column.push_back(nullptr);
@@ -735,12 +734,12 @@ Result<ojson> device_block(const std::vector<const domain::Sample*>& samples, co
         points[name] = std::move(column);
     }
     if (any_state) {
-        ojson column = ojson::array();
-        for (const auto* s : samples) column.push_back(s->state ? ojson(domain::to_string(*s->state)) : ojson(nullptr));
+        json column = json::array();
+        for (const auto* s : samples) column.push_back(s->state ? json(domain::to_string(*s->state)) : json(nullptr));
         points[std::string(domain::points::inverter_state)] = std::move(column);
     }
     if (any_events) {
-        ojson column = ojson::array();
+        json column = json::array();
         for (const auto* s : samples) column.push_back(s->events);
         points[std::string(domain::points::events)] = std::move(column);
     }
@@ -774,19 +773,19 @@ Result<std::string> encode(const TelemetryBatch& m, EncodeOptions options) {
         if (inserted) order.push_back(id);
         it->second.push_back(i);
     }
-    ojson j = header("telemetry", m.site_id);
+    json j = header("telemetry", m.site_id);
     j["seq"] = m.seq;
     j["historical"] = m.historical;
     j["sent_at"] = time_json(m.sent_at);
     if (m.resolution_s) j["resolution_s"] = *m.resolution_s;
     if (m.aggregate) j["aggregate"] = true;
-    ojson devices = ojson::array();
+    json devices = json::array();
     for (const auto& id : order) {
         auto& index = by_device[id];
         std::stable_sort(index.begin(), index.end(), [&](std::size_t a, std::size_t b) { return m.samples[a].t < m.samples[b].t; });
         std::vector<const domain::Sample*> samples;
         for (auto i : index) samples.push_back(&m.samples[i]);
-        PVF_TRY(ojson block, device_block(samples, index));
+        PVF_TRY(json block, device_block(samples, index));
         devices.push_back(std::move(block));
     }
     j["devices"] = std::move(devices);
@@ -803,20 +802,20 @@ Result<std::string> encode(const TicketEventMessage& m, EncodeOptions options) {
     if (!is_valid_device_id(t.device_id)) return Error::at("ticket/device_id", in_quotes(t.device_id) + " is not a valid device id");
     PVF_CHECK(check_time(t.opened_at, "ticket/opened_at"));
     PVF_CHECK(check_time(t.updated_at, "ticket/updated_at"));
-    ojson j = header("ticket_event", m.site_id);
+    json j = header("ticket_event", m.site_id);
     j["seq"] = m.seq;
     j["historical"] = m.historical;
     j["sent_at"] = time_json(m.sent_at);
     j["event"] = domain::to_string(m.event.kind);
     j["at"] = time_json(m.event.at);
-    ojson ticket = ojson::object();
+    json ticket = json::object();
     ticket["id"] = t.id;
     ticket["device_id"] = t.device_id;
     ticket["fault_kind"] = domain::to_string(t.kind);
     ticket["severity"] = domain::to_string(t.severity);
     ticket["state"] = domain::to_string(t.state);
     ticket["summary"] = t.summary;
-    ojson evidence = ojson::array();
+    json evidence = json::array();
     for (std::size_t i = 0; i < t.evidence.size(); ++i) {
         const auto& e = t.evidence[i];
         const std::string at = sub("ticket/evidence", i);
@@ -824,7 +823,7 @@ Result<std::string> encode(const TicketEventMessage& m, EncodeOptions options) {
         if (!std::isfinite(e.observed)) return Error::at(sub(at, "observed"), "not a finite number");
         if (e.expected && !std::isfinite(*e.expected)) return Error::at(sub(at, "expected"), "not a finite number");
         PVF_CHECK(check_time(e.t, sub(at, "t")));
-        ojson item = ojson::object();
+        json item = json::object();
         item["name"] = e.name;
         item["observed"] = number_json(e.observed);
         if (e.expected) item["expected"] = number_json(*e.expected);
@@ -864,7 +863,7 @@ Result<std::string> encode(const StatusMessage& m, EncodeOptions options) {
         return Error::at("config_version", "must be 1..64 bytes");
     }
     if (m.last_seq && *m.last_seq == 0) return Error::at("last_seq", "must be at least 1");
-    ojson j = header("status", m.site_id);
+    json j = header("status", m.site_id);
     j["state"] = to_string(m.state);
     j["sent_at"] = time_json(m.sent_at);
     j["agent_version"] = m.agent_version;
@@ -873,12 +872,12 @@ Result<std::string> encode(const StatusMessage& m, EncodeOptions options) {
     if (m.last_seq) j["last_seq"] = *m.last_seq;
     if (m.config_version) j["config_version"] = *m.config_version;
     if (online || !m.devices.empty()) {
-        ojson devices = ojson::array();
+        json devices = json::array();
         for (std::size_t i = 0; i < m.devices.size(); ++i) {
             const auto& d = m.devices[i];
             const std::string at = sub("devices", i);
             if (!is_valid_device_id(d.device_id)) return Error::at(sub(at, "device_id"), in_quotes(d.device_id) + " is not a valid device id");
-            ojson dj = ojson::object();
+            json dj = json::object();
             dj["device_id"] = d.device_id;
             if (d.last_ok_poll) {
                 PVF_CHECK(check_time(*d.last_ok_poll, sub(at, "last_ok_poll")));
@@ -891,7 +890,7 @@ Result<std::string> encode(const StatusMessage& m, EncodeOptions options) {
         j["devices"] = std::move(devices);
     }
     if (m.quota) {
-        ojson q = ojson::object();
+        json q = json::object();
         q["downsampled_samples"] = m.quota->downsampled_samples;
         q["dropped_samples"] = m.quota->dropped_samples;
         if (m.quota->downsampled_before) {
@@ -907,7 +906,7 @@ Result<std::string> encode(const Command& m, EncodeOptions options) {
     PVF_CHECK(check_site(m.site_id));
     if (!is_valid_command_id(m.command_id)) return Error::at("command_id", in_quotes(m.command_id) + " is not a valid command id");
     PVF_CHECK(check_time(m.issued_at, "issued_at"));
-    ojson j = header("command", m.site_id);
+    json j = header("command", m.site_id);
     j["command_id"] = m.command_id;
     j["issued_at"] = time_json(m.issued_at);
     if (m.expires_at) {
@@ -915,7 +914,7 @@ Result<std::string> encode(const Command& m, EncodeOptions options) {
         j["expires_at"] = time_json(*m.expires_at);
     }
     j["command"] = to_string(m.type());
-    ojson args = ojson::object();
+    json args = json::object();
     auto ticket_fields = [&](const auto& c) -> Status {
         if (c.ticket_id.empty() || c.ticket_id.size() > kMaxIdLength) return Error::at("args/ticket_id", "must be 1..128 bytes");
         if (c.by.empty() || c.by.size() > kMaxIdLength) return Error::at("args/by", "must be 1..128 bytes");
@@ -929,7 +928,7 @@ Result<std::string> encode(const Command& m, EncodeOptions options) {
     } else if (const auto* resolve = std::get_if<ResolveTicketCommand>(&m.body)) {
         PVF_CHECK(ticket_fields(*resolve));
     } else if (const auto* config = std::get_if<SetConfigCommand>(&m.body)) {
-        ojson parsed = ojson::parse(config->config_json, nullptr, false);
+        json parsed = json::parse(config->config_json, nullptr, false);
         if (parsed.is_discarded() || !parsed.is_object()) return Error::at("args/config", "config_json is not a JSON object");
         args["config"] = std::move(parsed);
     } else if (const auto* resend = std::get_if<ResendCommand>(&m.body)) {
@@ -951,7 +950,7 @@ Result<std::string> encode(const CommandAck& m, EncodeOptions options) {
     PVF_CHECK(check_site(m.site_id));
     if (!is_valid_command_id(m.command_id)) return Error::at("command_id", in_quotes(m.command_id) + " is not a valid command id");
     PVF_CHECK(check_time(m.at, "at"));
-    ojson j = header("command_ack", m.site_id);
+    json j = header("command_ack", m.site_id);
     j["command_id"] = m.command_id;
     j["command"] = to_string(m.command);
     j["status"] = to_string(m.status);

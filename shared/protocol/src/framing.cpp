@@ -6,7 +6,6 @@
 
 #include "pvfleet/protocol/codec.hpp"
 
-
 namespace pvfleet::protocol {
 namespace {
 constexpr unsigned char kZlibMarker = 0x78;
