@@ -84,8 +84,20 @@ SitePhysics::SitePhysics(SiteSpec site, solar::ExpectedPowerModel model, uint64_
         r.energy_total_wh = std::round(d.ac_kw * 1000.0 * 1000.0 * (3.0 + unit_random(seed, static_cast<int64_t>(i), 7)));
         readings_.push_back(std::move(r));
     }
-    awake_since_.assign(site_.devices.size(), start);
+    awake_since_.assign(site_.devices.size(), start - std::chrono::hours(1));
     awake_.assign(site_.devices.size(), false);
+    // Today's counter already holds what the morning produced before the simulation started.
+    const auto* zone = date::locate_zone(site_.time_zone);
+    const auto local_midnight = date::floor<date::days>(zone->to_local(start));
+    const auto midnight = std::chrono::time_point_cast<Millis>(zone->to_sys(local_midnight, date::choose::earliest));
+    if (midnight < start) {
+        const auto morning = model_->energy_between(midnight, start, std::chrono::minutes(10));
+        const double mean_clouds = site_.clouds == CloudKind::none ? 1.0 : site_.clouds == CloudKind::scattered ? 0.8 : 0.21;
+        for (std::size_t i = 0; i < readings_.size() && i < morning.inverter_ac_wh.size(); ++i) {
+            readings_[i].energy_today_wh = morning.inverter_ac_wh[i] * mean_clouds;
+        }
+    }
+    first_step_ = true;
 }
 
 int SitePhysics::local_day(TimePoint t) const {
@@ -177,7 +189,7 @@ void SitePhysics::advance(TimePoint t, const std::vector<PhysicsOverride>& overr
             awake_[i] = false;
         } else if (!awake_[i]) {
             awake_[i] = true;
-            awake_since_[i] = t;
+            awake_since_[i] = first_step_ ? t - starting_duration : t;  // already awake when the run starts by day
         }
         const bool starting = awake_[i] && (t - awake_since_[i]) < starting_duration;
         double ac = 0.0;
@@ -222,8 +234,10 @@ void SitePhysics::advance(TimePoint t, const std::vector<PhysicsOverride>& overr
         r.ac_frequency_hz = freq;
         // Heat sink: first-order lag towards ambient + a rise proportional to load.
         const double target = site_.ambient_c + 28.0 * ac / (d.ac_kw * 1000.0) + (ac > 0.0 ? 4.0 : 0.0);
-        r.temperature_c += (target - r.temperature_c) * (1.0 - std::exp(-dt_s / temperature_time_constant_s));
+        r.temperature_c = first_step_ ? target
+                                      : r.temperature_c + (target - r.temperature_c) * (1.0 - std::exp(-dt_s / temperature_time_constant_s));
     }
+    first_step_ = false;
     now_ = t;
 }
 

@@ -1,16 +1,171 @@
 #include "pvfleet/sim/sim_cli.hpp"
 
+#include <charconv>
 #include <iostream>
 
+#include "pvfleet/sim/faults.hpp"
+#include "pvfleet/sim/server.hpp"
+#include "pvfleet/sim/simulation.hpp"
+#include "pvfleet/sim/site.hpp"
+#include "pvfleet/util/log.hpp"
+#include "pvfleet/util/time.hpp"
+
 namespace pvfleet::sim {
+
+namespace {
+constexpr const char* usage =
+    "usage: pvfleet-sim --site FILE [--listen HOST:PORT] [--no-tcp] [--rtu-pty PATH|auto] [--rtu-baud N]\n"
+    "                   [--speed N] [--start ISO-8601] [--scenario FILE] [--control PORT] [--maps DIR]\n"
+    "                   [--seed N] [--log-level debug|info|warn|error]\n"
+    "Serves the site's devices over Modbus TCP (and RTU on a pseudo-terminal) with a simulated PV day.\n"
+    "Prints one line per endpoint on stdout: 'listening tcp HOST:PORT', 'listening rtu PATH',\n"
+    "'control tcp 127.0.0.1:PORT'. See docs/simulator.md.\n";
+
+struct CliOptions {
+    std::string site;
+    std::optional<std::string> listen;
+    bool no_tcp = false;
+    std::optional<std::string> rtu;
+    unsigned rtu_baud = 9600;
+    double speed = 1.0;
+    std::optional<std::string> start;
+    std::optional<std::string> scenario;
+    std::optional<int> control;
+    std::optional<std::string> maps;
+    uint64_t seed = 1;
+};
+
+template <class T>
+bool parse_number(const std::string& text, T& out) {
+    const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc{} && p == text.data() + text.size();
+}
+
+Result<CliOptions> parse_args(const std::vector<std::string>& args) {
+    CliOptions o;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const auto& a = args[i];
+        auto value = [&]() -> Result<std::string> {
+            if (i + 1 >= args.size()) return Error{a + ": missing value"};
+            return args[++i];
+        };
+        auto v = a == "--no-tcp" ? Result<std::string>(std::string()) : value();
+        if (!v) return v.error();
+        if (a == "--site") o.site = *v;
+        else if (a == "--listen") o.listen = *v;
+        else if (a == "--no-tcp") o.no_tcp = true;
+        else if (a == "--rtu-pty") o.rtu = *v;
+        else if (a == "--rtu-baud") {
+            if (!parse_number(*v, o.rtu_baud) || o.rtu_baud == 0) return Error{"--rtu-baud: expected a positive integer"};
+        } else if (a == "--speed") {
+            try {
+                o.speed = std::stod(*v);
+            } catch (const std::exception&) {
+                return Error{"--speed: expected a number"};
+            }
+            if (!(o.speed > 0.0) || o.speed > 1e6) return Error{"--speed: must be in (0, 1e6]"};
+        } else if (a == "--start") o.start = *v;
+        else if (a == "--scenario") o.scenario = *v;
+        else if (a == "--control") {
+            int port = 0;
+            if (!parse_number(*v, port) || port < 0 || port > 65535) return Error{"--control: expected a port 0..65535"};
+            o.control = port;
+        } else if (a == "--maps") o.maps = *v;
+        else if (a == "--seed") {
+            if (!parse_number(*v, o.seed)) return Error{"--seed: expected a non-negative integer"};
+        } else if (a == "--log-level") {
+            log::Level level{};
+            if (!log::parse_level(*v, level)) return Error{"--log-level: expected debug, info, warn, error"};
+            log::set_level(level);
+        } else {
+            return Error{"unknown option '" + a + "'"};
+        }
+    }
+    if (o.site.empty()) return Error{"--site is required"};
+    return o;
+}
+}  // namespace
 
 int run_cli(const std::vector<std::string>& args) {
     if (!args.empty() && (args[0] == "version" || args[0] == "--version")) {
         std::cout << "pvfleet-sim " << PVFLEET_VERSION << "\n";
         return 0;
     }
-    std::cout << "usage: pvfleet-sim --site SITE.json [--listen HOST:PORT] [--speed N] [--scenario FILE]\n";
-    return args.empty() ? 2 : 0;
+    if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+        std::cout << usage;
+        return args.empty() ? 2 : 0;
+    }
+    auto options = parse_args(args);
+    if (!options) {
+        std::cerr << "pvfleet-sim: " << options.error().message << "\n" << usage;
+        return 2;
+    }
+    auto site = load_site(options->site);
+    if (!site) {
+        std::cerr << "pvfleet-sim: " << site.error().message << "\n";
+        return 2;
+    }
+    ServerOptions server;
+    server.listen_host = site->listen_host;
+    server.listen_port = site->listen_port;
+    if (options->listen) {
+        const auto colon = options->listen->rfind(':');
+        int port = -1;
+        if (colon == std::string::npos || !parse_number(options->listen->substr(colon + 1), port) || port < 0 || port > 65535) {
+            std::cerr << "pvfleet-sim: --listen: expected HOST:PORT\n";
+            return 2;
+        }
+        server.listen_host = options->listen->substr(0, colon);
+        server.listen_port = port;
+    }
+    server.tcp = !options->no_tcp;
+    if (options->rtu) {
+        server.rtu = true;
+        server.rtu_link = *options->rtu == "auto" ? "" : *options->rtu;
+        server.rtu_baud = options->rtu_baud;
+    }
+    server.control_port = options->control;
+
+    SimulationOptions sim_options;
+    sim_options.seed = options->seed;
+    sim_options.speed = options->speed;
+    if (options->start) {
+        auto t = parse_iso8601(*options->start);
+        if (!t) {
+            std::cerr << "pvfleet-sim: --start: " << t.error().message << "\n";
+            return 2;
+        }
+        sim_options.start = *t;
+    }
+    if (options->scenario) {
+        auto scenario = load_scenario(*options->scenario);
+        if (!scenario) {
+            std::cerr << "pvfleet-sim: " << scenario.error().message << "\n";
+            return 2;
+        }
+        sim_options.scenario = std::move(*scenario);
+    }
+    if (options->maps) PVF_LOG(info, "sim", "maps folder " << *options->maps);
+    SystemClock wall;
+    auto simulation = Simulation::create(std::move(*site), sim_options, wall);
+    if (!simulation) {
+        std::cerr << "pvfleet-sim: " << options->site << ": " << simulation.error().message << "\n";
+        return 2;
+    }
+    const auto& s = (*simulation)->site();
+    PVF_LOG(info, "sim", "site '" << s.name << "' at " << s.latitude_deg << ", " << s.longitude_deg << " (" << s.time_zone
+                                  << "), clouds " << to_string(s.clouds) << ", night " << to_string(s.night) << ", seed "
+                                  << sim_options.seed);
+    PVF_LOG(info, "sim", "sim time starts " << format_iso8601((*simulation)->sim_now()) << ", speed x" << sim_options.speed
+                                            << ", " << sim_options.scenario.size() << " scenario event(s)");
+    for (const auto& d : s.devices) {
+        double kwp = 0.0;
+        for (const auto& a : s.arrays) kwp += a.device == d.name ? a.dc_kwp : 0.0;
+        PVF_LOG(info, "sim", "device " << d.name << " unit " << int(d.unit) << " profile " << d.profile << ", "
+                                       << d.ac_kw << " kW AC, " << kwp << " kWp on " << d.mppts << " MPPT(s), " << d.phases
+                                       << " phase(s)");
+    }
+    return run_server(**simulation, server, std::cout);
 }
 
 }  // namespace pvfleet::sim

@@ -43,6 +43,7 @@ Result<std::unique_ptr<Simulation>> Simulation::create(SiteSpec site, Simulation
             return Error::at("scenario/events/" + std::to_string(i) + "/device", "unknown device '" + sim->scenario_[i].device + "'");
         }
     }
+    sim->physics_.advance(sim->physics_.now(), sim->overrides());
     sim->tick();
     return sim;
 }

@@ -90,6 +90,7 @@ private:
     std::vector<DeviceReading> readings_;
     std::vector<TimePoint> awake_since_;  // when DC power first exceeded the start threshold
     std::vector<bool> awake_;
+    bool first_step_ = true;  // settles temperatures instead of lagging from ambient
 };
 
 }  // namespace pvfleet::sim
