@@ -126,6 +126,7 @@ double SitePhysics::cloud_factor(TimePoint t) const {
 
 void SitePhysics::restart_at(TimePoint t) {
     now_ = t;
+    first_step_ = true;  // a jump lands in a settled state: no wake-up sequence, no temperature lag
     const int day = local_day(t);
     if (day != day_) {
         for (auto& r : readings_) r.energy_today_wh = 0.0;

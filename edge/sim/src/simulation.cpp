@@ -82,6 +82,7 @@ void Simulation::jump(Millis delta) {
     tick();
     anchor_sim_ += delta;
     physics_.restart_at(sim_now());
+    physics_.advance(sim_now(), overrides());
     PVF_LOG(info, "sim", "time jumped to " << format_iso8601(sim_now()));
     tick();
 }
@@ -153,7 +154,10 @@ void Simulation::tick() {
     const TimePoint target = sim_now();
     TimePoint t = physics_.now();
     if (target <= t) {
-        if (target < t) physics_.restart_at(target);
+        if (target < t) {
+            physics_.restart_at(target);
+            physics_.advance(target, overrides());
+        }
     }
     while (t < target) {
         t = std::min<TimePoint>(target, t + std::chrono::duration_cast<Millis>(max_step));
