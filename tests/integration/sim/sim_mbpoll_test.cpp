@@ -136,6 +136,11 @@ TEST_CASE("mbpoll reads a clear-sky noon: SunSpec markers, power, state, energy 
     CHECK(w <= 8000);  // AC nameplate
     CHECK(model.values[2 + 36] == 4);  // St = MPPT
     CHECK(model.values[2 + 13] == 0);  // W_SF
+    CHECK(model.values[2 + 14] == doctest::Approx(5000).epsilon(0.002));  // Hz x100
+    CHECK(model.values[2 + 8] == doctest::Approx(2300).epsilon(0.04));    // PhVphA x10
+    CHECK(model.values[2 + 31] > 250);                                     // TmpCab x10: warmer than 25 C
+    CHECK(model.values[2 + 31] < 700);
+    CHECK(model.values[2 + 29] > w);  // DCW above AC power: inverter losses
     const uint32_t wh_before = u32(model, 2 + 22);
     std::this_thread::sleep_for(2500ms);  // 25 sim minutes
     auto later = mbpoll(tcp(sim.port), 1, reg_wh, 2);
@@ -220,6 +225,14 @@ TEST_CASE("each fault over the control port, as mbpoll sees it") {
         CHECK(sim.command("fault inv1 slow 1500ms") == "ok fault inv1 slow");
         CHECK(mbpoll(tcp(sim.port), 1, 40000, 2, 1).values.empty());
         CHECK(mbpoll(tcp(sim.port), 1, 40000, 2, 3).values.size() == 2);
+        // A slow device does not hold up another connection (one coroutine per connection).
+        CHECK(sim.command("fault inv1 slow 4s") == "ok fault inv1 slow");
+        t::run_command({"/bin/sh", "-c", t::find_program("mbpoll") + " -m tcp -p " + std::to_string(sim.port) +
+                                             " -a 1 -r 40001 -c 2 -1 -o 6 127.0.0.1 >/dev/null 2>&1 &"});
+        std::this_thread::sleep_for(300ms);
+        const auto started = std::chrono::steady_clock::now();
+        CHECK(mbpoll(tcp(sim.port), 2, 40000, 2, 3).values.size() == 2);
+        CHECK(std::chrono::steady_clock::now() - started < 2s);
     }
     SUBCASE("exception replies") {
         CHECK(sim.command("fault inv1 exception 4") == "ok fault inv1 exception");
