@@ -23,6 +23,8 @@ constexpr std::array<PointOffset, 44> inverter{{
 constexpr std::array<PointOffset, 8> mppt{{{"DCA_SF", 0}, {"DCV_SF", 1}, {"DCW_SF", 2}, {"DCWH_SF", 3}, {"Evt", 4}, {"N", 6}, {"TmsPer", 7}, {"", 8}}};
 constexpr std::array<PointOffset, 11> module{{{"ID", 0}, {"IDStr", 1}, {"DCA", 9}, {"DCV", 10}, {"DCW", 11}, {"DCWH", 12}, {"Tms", 14}, {"Tmp", 16}, {"DCSt", 17}, {"DCEvt", 18}, {"", 20}}};
 
+constexpr std::array<PointOffset, 7> nameplate{{{"DERTyp", 0}, {"WRtg", 1}, {"WRtg_SF", 2}, {"VARtg", 3}, {"VARtg_SF", 4}, {"ARtg", 10}, {"ARtg_SF", 11}}};
+
 constexpr uint16_t at(std::span<const PointOffset> table, std::string_view name) {
     for (const auto& p : table) {
         if (p.name == name) return p.offset;
@@ -41,6 +43,7 @@ std::span<const PointOffset> common_offsets() { return {common.data(), common.si
 std::span<const PointOffset> inverter_offsets() { return {inverter.data(), inverter.size() - 1}; }
 std::span<const PointOffset> mppt_offsets() { return {mppt.data(), mppt.size() - 1}; }
 std::span<const PointOffset> mppt_module_offsets() { return {module.data(), module.size() - 1}; }
+std::span<const PointOffset> nameplate_offsets() { return nameplate; }
 
 int evt1_bit(std::string_view event) {
     for (std::size_t i = 0; i < evt1_names.size(); ++i) {
@@ -141,7 +144,21 @@ public:
             put(image, mod + at(module, "Tmp"), unimplemented_value(WordType::s16));
             put(image, mod + at(module, "DCEvt"), {0, 0});
         }
-        put(image, static_cast<uint16_t>(a + 2 + length), {0xFFFF, 0});
+        // Model 120: nameplate ratings (read once by pollers).
+        a = static_cast<uint16_t>(a + 2 + length);
+        put(image, a, {120, nameplate_length});
+        const uint16_t np = a + 2;
+        for (uint16_t k = 0; k < nameplate_length; ++k) put(image, np + k, unimplemented_value(k == 25 ? WordType::s16 : WordType::u16));
+        for (uint16_t k : {5, 6, 7, 8, 12, 13, 14, 15}) put(image, np + k, unimplemented_value(WordType::s16));
+        for (uint16_t k : {9, 16, 18, 20, 22, 24}) put(image, np + k, unimplemented_value(WordType::sunssf));
+        put(image, np + at(nameplate, "DERTyp"), {4});  // PV
+        put(image, np + at(nameplate, "WRtg"), encode_value(d.ac_kw * 1000.0, WordType::u16, 0));
+        put(image, np + at(nameplate, "WRtg_SF"), encode_value(0, WordType::sunssf));
+        put(image, np + at(nameplate, "VARtg"), encode_value(d.ac_kw * 1000.0, WordType::u16, 0));
+        put(image, np + at(nameplate, "VARtg_SF"), encode_value(0, WordType::sunssf));
+        put(image, np + at(nameplate, "ARtg"), encode_value(d.ac_kw * 1000.0 / 230.0 / d.phases * 1.1, WordType::u16, -1));
+        put(image, np + at(nameplate, "ARtg_SF"), encode_value(-1, WordType::sunssf));
+        put(image, static_cast<uint16_t>(np + nameplate_length), {0xFFFF, 0});
         update(image, d, DeviceReading{.mppt = std::vector<MpptReading>(static_cast<std::size_t>(d.mppts)),
                                        .phase_voltage_v = std::vector<double>(static_cast<std::size_t>(d.phases), 0.0),
                                        .phase_current_a = std::vector<double>(static_cast<std::size_t>(d.phases), 0.0),

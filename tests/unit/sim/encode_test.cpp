@@ -61,12 +61,13 @@ void check_offsets(const std::string& file, std::span<const sunspec::PointOffset
 }
 }  // namespace
 
-TEST_CASE("SunSpec profile offsets agree with the official models 1, 101, 103 and 160") {
+TEST_CASE("SunSpec profile offsets agree with the official models 1, 101, 103, 120 and 160") {
     check_offsets("model_1.json", sunspec::common_offsets(), -1, sunspec::common_length);
     check_offsets("model_103.json", sunspec::inverter_offsets(), -1, sunspec::inverter_length);
     check_offsets("model_101.json", sunspec::inverter_offsets(), -1, sunspec::inverter_length);
     check_offsets("model_160.json", sunspec::mppt_offsets(), -1, sunspec::mppt_header_length);
     check_offsets("model_160.json", sunspec::mppt_module_offsets(), 0, sunspec::mppt_module_length);
+    check_offsets("model_120.json", sunspec::nameplate_offsets(), -1, sunspec::nameplate_length);
 }
 
 TEST_CASE("SunSpec Evt1 bits follow the official symbol table") {

@@ -153,6 +153,23 @@ TEST_CASE("faults show in replies and registers") {
     CHECK(f.sim->command("dance").starts_with("error unknown command"));
 }
 
+TEST_CASE("the SunSpec model chain walks from SunS to the end marker") {
+    Fixture f;
+    for (std::size_t device = 0; device < 2; ++device) {
+        uint16_t a = 40002;
+        std::vector<uint16_t> ids;
+        while (reg(*f.sim, device, a) != 0xFFFF) {
+            ids.push_back(reg(*f.sim, device, a));
+            a = static_cast<uint16_t>(a + 2 + reg(*f.sim, device, a + 1));
+            REQUIRE(ids.size() < 10);
+        }
+        CHECK(reg(*f.sim, device, a + 1) == 0);
+        CHECK(ids == std::vector<uint16_t>{1, static_cast<uint16_t>(device == 0 ? 103 : 101), 160, 120});
+        CHECK(f.sim->image(device).defined_range(RegisterKind::holding, 40000, static_cast<uint16_t>(a + 2 - 40000)));
+    }
+    CHECK(reg(*f.sim, 0, 40124 + 8 + 40 + 2 + 1) == 8000);  // model 120 WRtg of the 8 kW inverter
+}
+
 TEST_CASE("refuse_tcp closes the endpoint at night") {
     auto doc = sim::test::site_json();
     doc["night"] = "refuse_tcp";

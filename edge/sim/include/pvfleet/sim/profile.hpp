@@ -23,7 +23,7 @@ public:
 };
 
 // SunSpec inverter at base 40000: "SunS", common model 1, model 101 (single phase) or 103 (three phase),
-// model 160 (multiple MPPT), end marker. Offsets per the official SunSpec information models.
+// model 160 (multiple MPPT), model 120 (nameplate), end marker. Offsets per the official SunSpec information models.
 std::unique_ptr<Profile> make_sunspec_profile();
 
 // Profiles known by name ("sunspec", ...).
@@ -37,6 +37,7 @@ inline constexpr uint16_t common_length = 66;
 inline constexpr uint16_t inverter_length = 50;
 inline constexpr uint16_t mppt_module_length = 20;
 inline constexpr uint16_t mppt_header_length = 8;
+inline constexpr uint16_t nameplate_length = 26;
 // Offsets inside the model's data (after ID and L).
 struct PointOffset {
     std::string_view name;
@@ -46,6 +47,7 @@ std::span<const PointOffset> common_offsets();
 std::span<const PointOffset> inverter_offsets();   // models 101/103
 std::span<const PointOffset> mppt_offsets();       // model 160 fixed part
 std::span<const PointOffset> mppt_module_offsets();  // model 160 repeating part
+std::span<const PointOffset> nameplate_offsets();    // model 120
 // SunSpec Evt1 bit of an event name, -1 when none.
 int evt1_bit(std::string_view event);
 }  // namespace sunspec
