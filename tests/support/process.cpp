@@ -1,5 +1,7 @@
 #include "support/process.hpp"
 
+#include "support/paths.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -22,6 +24,27 @@ int decode_status(int raw) {
     if (WIFEXITED(raw)) return WEXITSTATUS(raw);
     if (WIFSIGNALED(raw)) return 128 + WTERMSIG(raw);
     return -1;
+}
+
+// Cross builds: our own executables are ARM binaries and the host has no binfmt handler for them, so they
+// run under the emulator ctest uses (PVFLEET_TEST_EMULATOR, space-separated, set by tests/CMakeLists.txt).
+std::vector<std::string> with_emulator(std::vector<std::string> argv) {
+    const char* emulator = std::getenv("PVFLEET_TEST_EMULATOR");
+    if (!emulator || !*emulator || argv.empty()) return argv;
+    if (argv[0].rfind(binary_dir().string(), 0) != 0) return argv;  // host program (mosquitto, mbpoll, ...)
+    std::vector<std::string> out;
+    std::string word;
+    for (const char* c = emulator;; ++c) {
+        if (*c == ' ' || *c == '\0') {
+            if (!word.empty()) out.push_back(word);
+            word.clear();
+            if (*c == '\0') break;
+        } else {
+            word += *c;
+        }
+    }
+    out.insert(out.end(), argv.begin(), argv.end());
+    return out;
 }
 
 std::vector<char*> c_argv(std::vector<std::string>& args) {
@@ -67,6 +90,7 @@ bool wait_for_tcp_port(int port, std::chrono::milliseconds timeout) {
 
 ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path,
                            std::vector<std::string> extra_env) {
+    argv = with_emulator(std::move(argv));
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) env.emplace_back(*e);
     for (auto& e : extra_env) env.push_back(std::move(e));
@@ -125,7 +149,7 @@ int ChildProcess::stop(std::chrono::milliseconds grace) {
 RunResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
     int pipefd[2];
     if (::pipe(pipefd) != 0) throw std::runtime_error("pipe failed");
-    std::vector<std::string> args = argv;
+    std::vector<std::string> args = with_emulator(argv);
     auto cargv = c_argv(args);
     const pid_t pid = ::fork();
     if (pid == 0) {
