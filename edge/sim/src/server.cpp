@@ -161,6 +161,13 @@ private:
             if (!listening_ || stopping_) co_return;
             auto shared = std::make_shared<tcp::socket>(std::move(socket));
             std::erase_if(connections_, [](const std::weak_ptr<tcp::socket>& w) { return w.expired(); });
+            const auto limit = sim_.site().max_connections;
+            if (limit > 0 && connections_.size() >= static_cast<std::size_t>(limit)) {
+                PVF_LOG(debug, "sim", "connection limit " << limit << " reached: closing the new one");
+                boost::system::error_code ignored;
+                shared->close(ignored);
+                continue;
+            }
             connections_.push_back(shared);
             asio::co_spawn(io_, serve_tcp(shared), asio::detached);
         }

@@ -133,9 +133,10 @@ Result<SiteSpec> parse_site(const json& doc) {
     if (doc.contains("listen")) {
         const auto& l = doc.at("listen");
         if (!l.is_object()) return Error::at("listen", "expected an object");
-        if (auto st = check_keys(l, {"host", "port"}); !st) return st.error().under("listen");
+        if (auto st = check_keys(l, {"host", "port", "max_connections"}); !st) return st.error().under("listen");
         if (auto st = read_string(l, "host", s.listen_host, false); !st) return st.error().under("listen");
         if (auto st = read_int(l, "port", s.listen_port, false, 0, 65535); !st) return st.error().under("listen");
+        if (auto st = read_int(l, "max_connections", s.max_connections, false, 0, 1000); !st) return st.error().under("listen");
     }
     if (!doc.contains("devices") || !doc.at("devices").is_array() || doc.at("devices").empty()) {
         return Error::at("devices", "expected a non-empty array");

@@ -175,6 +175,27 @@ TEST_CASE("night: the inverter sleeps with zero power; with refuse_tcp the port 
     CHECK(p.values[0] > 1000);
 }
 
+TEST_CASE("an endpoint that takes one TCP client closes the second") {
+    if (t::find_program("mbpoll").empty()) return;
+    t::TempDir dir;
+    auto doc = nlohmann::json::parse(std::ifstream(site_path()));
+    doc["listen"]["max_connections"] = 1;
+    std::ofstream(dir / "site.json") << doc.dump();
+    Sim sim({"--start", "2026-06-21T10:00:00Z"}, (dir / "site.json").string());
+    CHECK(mbpoll(tcp(sim.port), 1, 40000, 2).values.size() == 2);
+    const int holder = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(sim.port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    std::this_thread::sleep_for(200ms);
+    CHECK(mbpoll(tcp(sim.port), 1, 40000, 2).values.empty());
+    ::close(holder);
+    std::this_thread::sleep_for(200ms);
+    CHECK(mbpoll(tcp(sim.port), 1, 40000, 2).values.size() == 2);
+}
+
 TEST_CASE("unit routing and exception replies") {
     if (t::find_program("mbpoll").empty()) return;
     Sim sim({"--start", "2026-06-21T10:00:00Z"});

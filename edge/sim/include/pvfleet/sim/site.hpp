@@ -54,6 +54,9 @@ struct SiteSpec {
     UnknownUnit unknown_unit = UnknownUnit::silent;
     std::string listen_host = "127.0.0.1";
     int listen_port = 1502;  // 0 = ephemeral
+    // Concurrent TCP clients the endpoint accepts (0 = no limit); some inverters take only one and
+    // close any further connection at once.
+    int max_connections = 0;
     std::vector<ArraySpec> arrays;
     std::vector<DeviceSpec> devices;
 };
