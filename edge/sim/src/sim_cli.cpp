@@ -1,6 +1,7 @@
 #include "pvfleet/sim/sim_cli.hpp"
 
 #include <charconv>
+#include <filesystem>
 #include <iostream>
 
 #include "pvfleet/sim/faults.hpp"
@@ -145,7 +146,15 @@ int run_cli(const std::vector<std::string>& args) {
         }
         sim_options.scenario = std::move(*scenario);
     }
-    if (options->maps) PVF_LOG(info, "sim", "maps folder " << *options->maps);
+    if (options->maps) {
+        // Register maps from pvfleet::devices are not wired yet: only built-in profiles serve (see docs).
+        std::error_code ec;
+        if (!std::filesystem::is_directory(*options->maps, ec)) {
+            std::cerr << "pvfleet-sim: --maps: '" << *options->maps << "' is not a directory\n";
+            return 2;
+        }
+        PVF_LOG(warn, "sim", "--maps " << *options->maps << ": device-map profiles are not available yet; built-in profiles: sunspec");
+    }
     SystemClock wall;
     auto simulation = Simulation::create(std::move(*site), sim_options, wall);
     if (!simulation) {
