@@ -8,6 +8,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cerrno>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -183,13 +185,25 @@ TEST_CASE("an endpoint that takes one TCP client closes the second") {
     std::ofstream(dir / "site.json") << doc.dump();
     Sim sim({"--start", "2026-06-21T10:00:00Z"}, (dir / "site.json").string());
     CHECK(mbpoll(tcp(sim.port), 1, 40000, 2).values.size() == 2);
-    const int holder = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(sim.port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    std::this_thread::sleep_for(200ms);
+    // Take the single slot. Under load the simulator may not yet have seen mbpoll's connection close and
+    // then closes ours instead: retry until our connection is the one it keeps.
+    int holder = -1;
+    for (int attempt = 0; attempt < 20 && holder < 0; ++attempt) {
+        holder = ::socket(AF_INET, SOCK_STREAM, 0);
+        REQUIRE(::connect(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        std::this_thread::sleep_for(200ms);
+        char byte = 0;
+        const auto n = ::recv(holder, &byte, 1, MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {  // closed by the simulator
+            ::close(holder);
+            holder = -1;
+        }
+    }
+    REQUIRE(holder >= 0);
     CHECK(mbpoll(tcp(sim.port), 1, 40000, 2).values.empty());
     ::close(holder);
     std::this_thread::sleep_for(200ms);
