@@ -1,0 +1,116 @@
+#pragma once
+// Register maps as data (docs/register-maps.md): firmware-config/devices/*.json is loaded and validated once
+// into these typed structs. Every load error names the file and the key path.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "pvfleet/acquisition/device_model.hpp"
+#include "pvfleet/domain/points.hpp"
+#include "pvfleet/modbus/bus.hpp"
+#include "pvfleet/util/result.hpp"
+
+namespace pvfleet::devices {
+
+using acquisition::PollClass;
+using modbus::RegisterKind;
+
+enum class ValueType { u16, s16, u32, s32, u64, f32, string, bitfield16, bitfield32, enum16, enum32, sunssf };
+enum class WordOrder { big, little };  // big: high word first
+enum class DeviceKind { inverter, meter, battery };
+enum class IdentityField { vendor, model, serial, firmware };
+
+std::string_view to_string(ValueType t);
+std::string_view to_string(PollClass p);
+std::string_view to_string(DeviceKind k);
+// Registers a value of this type occupies (strings: 0, their length is `words`).
+uint16_t fixed_words(ValueType t);
+
+// What a register means once decoded.
+struct PointTarget {
+    enum class Kind { none, point, identity } kind = Kind::none;
+    const domain::PointInfo* point = nullptr;  // Kind::point
+    IdentityField identity = IdentityField::serial;
+    int index = -1;                            // per_mppt / per_phase points
+};
+
+struct RegisterDef {
+    std::string id;                      // may be empty
+    RegisterKind kind = RegisterKind::holding;
+    uint16_t address = 0;                // 0-based wire address
+    ValueType type = ValueType::u16;
+    uint16_t words = 1;
+    WordOrder word_order = WordOrder::big;
+    double scale = 1.0;
+    int scale_register = -1;             // index into RegisterMap::registers of the sunssf register, or -1
+    std::string unit;
+    PointTarget target;
+    std::vector<uint64_t> absent;        // raw values meaning "not implemented"
+    bool accumulator = false;            // raw 0 means absent
+    PollClass poll = PollClass::fast;
+    std::map<uint64_t, domain::InverterState> states;  // enum -> inverter_state
+    std::map<uint64_t, std::string> codes;             // enum -> events
+    std::vector<uint64_t> no_fault_codes{0};
+    std::map<int, std::string> bits;                   // bitfield -> events
+    bool unknown_bits_are_faults = false;
+    std::string label;
+};
+
+struct AddressRange {
+    RegisterKind kind = RegisterKind::holding;
+    uint16_t first = 0;
+    uint16_t last = 0;  // inclusive
+};
+
+struct Identify {
+    int register_index = -1;  // a poll-once register
+    std::string pattern;
+    std::regex regex;
+};
+
+struct RegisterMap {
+    std::string profile;       // vendor maps; SunSpec: "sunspec"
+    std::string vendor;
+    std::string family;
+    DeviceKind device_kind = DeviceKind::inverter;
+    std::string source;
+    std::optional<uint8_t> default_unit;
+    uint16_t max_gap = 8;
+    std::vector<AddressRange> no_read;
+    std::optional<Identify> identify;
+    std::vector<RegisterDef> registers;
+    std::string file;          // where it was loaded from, for messages
+};
+
+// A SunSpec model map: offsets relative to the model's ID register; `repeat` describes a repeating group.
+struct SunSpecRepeat {
+    uint16_t first_offset = 0;
+    uint16_t length = 0;
+    std::vector<RegisterDef> registers;  // address = offset within the group
+};
+struct SunSpecModelMap {
+    uint16_t model = 0;
+    uint16_t length = 0;       // L of the fixed part as defined
+    DeviceKind device_kind = DeviceKind::inverter;
+    std::vector<RegisterDef> registers;  // address = offset from the ID register
+    std::optional<SunSpecRepeat> repeat;
+    std::string file;
+};
+
+// `name` is used in error messages (usually the file name).
+Result<RegisterMap> parse_register_map(const nlohmann::json& doc, const std::string& name);
+Result<RegisterMap> load_register_map(const std::filesystem::path& file);
+Result<SunSpecModelMap> parse_sunspec_model_map(const nlohmann::json& doc, const std::string& name);
+Result<SunSpecModelMap> load_sunspec_model_map(const std::filesystem::path& file);
+
+// Checks a concrete map (after SunSpec instantiation too): overlaps are allowed, scale references valid,
+// nothing beyond 0xFFFF.
+Status validate(const RegisterMap& map);
+
+}  // namespace pvfleet::devices

@@ -1,0 +1,563 @@
+#include "pvfleet/devices/register_map.hpp"
+
+#include <array>
+#include <cmath>
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+namespace pvfleet::devices {
+namespace {
+
+using nlohmann::json;
+
+struct TypeName {
+    ValueType type;
+    std::string_view name;
+    uint16_t words;
+};
+constexpr std::array kTypes{
+    TypeName{ValueType::u16, "u16", 1},           TypeName{ValueType::s16, "s16", 1},
+    TypeName{ValueType::u32, "u32", 2},           TypeName{ValueType::s32, "s32", 2},
+    TypeName{ValueType::u64, "u64", 4},           TypeName{ValueType::f32, "f32", 2},
+    TypeName{ValueType::string, "string", 0},     TypeName{ValueType::bitfield16, "bitfield16", 1},
+    TypeName{ValueType::bitfield32, "bitfield32", 2}, TypeName{ValueType::enum16, "enum16", 1},
+    TypeName{ValueType::enum32, "enum32", 2},     TypeName{ValueType::sunssf, "sunssf", 1},
+};
+
+std::string type_list() {
+    std::string s;
+    for (const auto& t : kTypes) s += (s.empty() ? "" : ", ") + std::string(t.name);
+    return s;
+}
+
+std::string kind_name(const json& v) { return v.type_name(); }
+
+// Key-path aware readers: each returns an Error whose message starts with the key.
+Error bad(const std::string& key, const std::string& detail) { return Error::at(key, detail); }
+
+Status check_keys(const json& obj, std::initializer_list<std::string_view> allowed) {
+    for (const auto& [k, v] : obj.items()) {
+        bool ok = false;
+        for (auto a : allowed) ok = ok || a == k;
+        if (!ok) {
+            std::string list;
+            for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+            return bad(k, "unknown key (expected one of " + list + ")");
+        }
+    }
+    return {};
+}
+
+Result<std::string> get_string(const json& obj, const char* key, bool required, std::string fallback = {}) {
+    auto it = obj.find(key);
+    if (it == obj.end()) {
+        if (required) return bad(key, "required");
+        return fallback;
+    }
+    if (!it->is_string()) return bad(key, "expected a string, got " + kind_name(*it));
+    return it->get<std::string>();
+}
+
+Result<long long> get_int(const json& obj, const char* key, long long lo, long long hi, std::optional<long long> fallback) {
+    auto it = obj.find(key);
+    if (it == obj.end()) {
+        if (!fallback) return bad(key, "required");
+        return *fallback;
+    }
+    if (!it->is_number_integer() && !it->is_number_unsigned())
+        return bad(key, "expected an integer, got " + (it->is_number() ? std::string("a fraction") : kind_name(*it)));
+    const auto v = it->get<long long>();
+    if (v < lo || v > hi)
+        return bad(key, "expected " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " + std::to_string(v));
+    return v;
+}
+
+Result<uint64_t> parse_raw_key(const std::string& key, const std::string& path) {
+    // JSON object keys: decimal or 0x hex raw values.
+    try {
+        size_t used = 0;
+        const int base = key.rfind("0x", 0) == 0 || key.rfind("0X", 0) == 0 ? 16 : 10;
+        const auto v = std::stoull(key, &used, base);
+        if (used != key.size()) throw std::invalid_argument(key);
+        return static_cast<uint64_t>(v);
+    } catch (const std::exception&) {
+        return bad(path, "'" + key + "' is not a number");
+    }
+}
+
+Result<RegisterKind> parse_kind(const json& obj) {
+    auto s = get_string(obj, "kind", false, "holding");
+    if (!s) return s.error();
+    if (*s == "holding") return RegisterKind::holding;
+    if (*s == "input") return RegisterKind::input;
+    return bad("kind", "unknown '" + *s + "' (expected holding, input)");
+}
+
+Result<PollClass> parse_poll(const json& obj) {
+    auto s = get_string(obj, "poll", false, "fast");
+    if (!s) return s.error();
+    if (*s == "fast") return PollClass::fast;
+    if (*s == "slow") return PollClass::slow;
+    if (*s == "once") return PollClass::once;
+    return bad("poll", "unknown '" + *s + "' (expected fast, slow, once)");
+}
+
+Result<DeviceKind> parse_device_kind(const json& obj) {
+    auto s = get_string(obj, "device_kind", false, "inverter");
+    if (!s) return s.error();
+    if (*s == "inverter") return DeviceKind::inverter;
+    if (*s == "meter") return DeviceKind::meter;
+    if (*s == "battery") return DeviceKind::battery;
+    return bad("device_kind", "unknown '" + *s + "' (expected inverter, meter, battery)");
+}
+
+bool is_enum(ValueType t) { return t == ValueType::enum16 || t == ValueType::enum32; }
+bool is_bitfield(ValueType t) { return t == ValueType::bitfield16 || t == ValueType::bitfield32; }
+bool is_integer(ValueType t) { return t != ValueType::f32 && t != ValueType::string; }
+
+// Parses one register; `address_key` is "address" (vendor maps) or "offset" (SunSpec model maps).
+// Scale references stay by name in `sf_name` and are resolved by the caller.
+Result<RegisterDef> parse_register(const json& r, const char* address_key, std::string& sf_name, bool index_from_group) {
+    if (!r.is_object()) return Error{"expected an object, got " + kind_name(r)};
+    if (auto s = check_keys(r, {address_key, "id", "kind", "type", "words", "word_order", "scale", "scale_register",
+                                "unit", "point", "index", "absent", "accumulator", "poll", "states", "codes",
+                                "no_fault", "bits", "unknown_bits", "label", "comment"});
+        !s)
+        return s.error();
+    RegisterDef d;
+    auto id = get_string(r, "id", false);
+    if (!id) return id.error();
+    d.id = *id;
+    auto label = get_string(r, "label", false);
+    if (!label) return label.error();
+    d.label = *label;
+    auto kind = parse_kind(r);
+    if (!kind) return kind.error();
+    d.kind = *kind;
+    auto address = get_int(r, address_key, 0, 0xFFFF, std::nullopt);
+    if (!address) return address.error();
+    d.address = static_cast<uint16_t>(*address);
+
+    auto type = get_string(r, "type", true);
+    if (!type) return type.error();
+    bool known = false;
+    for (const auto& t : kTypes) {
+        if (t.name == *type) {
+            d.type = t.type;
+            d.words = t.words;
+            known = true;
+        }
+    }
+    if (!known) return bad("type", "unknown '" + *type + "' (expected " + type_list() + ")");
+    if (d.type == ValueType::string) {
+        auto words = get_int(r, "words", 1, 125, std::nullopt);
+        if (!words) return Error::at("words", "required for type string (length in registers)");
+        d.words = static_cast<uint16_t>(*words);
+    } else if (r.contains("words")) {
+        auto words = get_int(r, "words", 1, 125, std::nullopt);
+        if (!words) return words.error();
+        if (*words != d.words)
+            return bad("words", "type " + *type + " is " + std::to_string(d.words) + " words, got " + std::to_string(*words));
+    }
+    if (static_cast<int>(d.address) + d.words - 1 > 0xFFFF) return bad(address_key, "register runs past 65535");
+
+    auto order = get_string(r, "word_order", false, "big");
+    if (!order) return order.error();
+    if (*order == "big") d.word_order = WordOrder::big;
+    else if (*order == "little") d.word_order = WordOrder::little;
+    else return bad("word_order", "unknown '" + *order + "' (expected big, little)");
+
+    if (auto it = r.find("scale"); it != r.end()) {
+        if (!it->is_number()) return bad("scale", "expected a number, got " + kind_name(*it));
+        d.scale = it->get<double>();
+        if (!std::isfinite(d.scale) || d.scale == 0) return bad("scale", "must be a non-zero number");
+        if (!is_integer(d.type) && d.type != ValueType::f32) return bad("scale", "not allowed for type " + *type);
+    }
+    auto sf = get_string(r, "scale_register", false);
+    if (!sf) return sf.error();
+    sf_name = *sf;
+
+    auto unit = get_string(r, "unit", false);
+    if (!unit) return unit.error();
+    d.unit = *unit;
+
+    auto point = get_string(r, "point", false);
+    if (!point) return point.error();
+    if (!point->empty()) {
+        if (point->rfind("identity.", 0) == 0) {
+            const auto field = point->substr(9);
+            d.target.kind = PointTarget::Kind::identity;
+            if (field == "vendor") d.target.identity = IdentityField::vendor;
+            else if (field == "model") d.target.identity = IdentityField::model;
+            else if (field == "serial") d.target.identity = IdentityField::serial;
+            else if (field == "firmware") d.target.identity = IdentityField::firmware;
+            else return bad("point", "unknown '" + *point + "' (expected identity.vendor, identity.model, identity.serial, identity.firmware or a canonical point)");
+        } else {
+            const auto* info = domain::find_point(*point);
+            if (info == nullptr) return bad("point", "unknown '" + *point + "' (not a canonical point, see shared/domain/points.hpp)");
+            d.target.kind = PointTarget::Kind::point;
+            d.target.point = info;
+            const bool array = info->shape == domain::PointShape::per_mppt || info->shape == domain::PointShape::per_phase;
+            if (array) {
+                auto index = get_int(r, "index", 0, 63, index_from_group ? std::optional<long long>(0) : std::nullopt);
+                if (!index) return Error::at("index", std::string("required for ") + (info->shape == domain::PointShape::per_mppt ? "per-MPPT" : "per-phase") + " point " + *point);
+                d.target.index = static_cast<int>(*index);
+            } else if (r.contains("index")) {
+                return bad("index", "point " + *point + " is not an array");
+            }
+            if (info->shape == domain::PointShape::state) {
+                if (!is_enum(d.type)) return bad("type", "point inverter_state needs enum16 or enum32, got " + *type);
+                if (!r.contains("states")) return Error::at("states", "required for point inverter_state");
+            } else if (info->shape == domain::PointShape::event_list) {
+                if (!is_enum(d.type) && !is_bitfield(d.type))
+                    return bad("type", "point events needs an enum or bitfield type, got " + *type);
+                if (is_enum(d.type) && !r.contains("codes")) return Error::at("codes", "required for an enum events register");
+                if (is_bitfield(d.type) && !r.contains("bits")) return Error::at("bits", "required for a bitfield events register");
+            } else {
+                if (d.type == ValueType::string || is_bitfield(d.type) || d.type == ValueType::sunssf)
+                    return bad("type", "point " + *point + " is numeric, got " + *type);
+                if (d.unit != info->unit)
+                    return bad("unit", "'" + d.unit + "' does not match point " + *point + " (" +
+                                           (info->unit.empty() ? std::string("no unit") : std::string(info->unit)) + ")");
+            }
+        }
+    } else if (r.contains("index")) {
+        return bad("index", "only with a point");
+    }
+    if (!point->empty() && d.target.kind == PointTarget::Kind::point) {
+        // fine
+    } else if (r.contains("states") || r.contains("codes") || r.contains("bits")) {
+        // allowed on helper registers too (documentation); decoded only for state/events points
+    }
+
+    if (auto it = r.find("absent"); it != r.end()) {
+        if (!it->is_array()) return bad("absent", "expected an array of raw values, got " + kind_name(*it));
+        for (size_t i = 0; i < it->size(); ++i) {
+            const auto& v = (*it)[i];
+            if (v.is_number_unsigned() || (v.is_number_integer() && v.get<long long>() >= 0)) d.absent.push_back(v.get<uint64_t>());
+            else if (v.is_number_integer()) d.absent.push_back(static_cast<uint64_t>(v.get<long long>()));
+            else if (v.is_string()) {
+                auto raw = parse_raw_key(v.get<std::string>(), "absent/" + std::to_string(i));
+                if (!raw) return raw.error();
+                d.absent.push_back(*raw);
+            } else return bad("absent/" + std::to_string(i), "expected an integer, got " + kind_name(v));
+        }
+    }
+    if (auto it = r.find("accumulator"); it != r.end()) {
+        if (!it->is_boolean()) return bad("accumulator", "expected true or false, got " + kind_name(*it));
+        d.accumulator = it->get<bool>();
+    }
+    auto poll = parse_poll(r);
+    if (!poll) return poll.error();
+    d.poll = *poll;
+
+    if (auto it = r.find("states"); it != r.end()) {
+        if (!it->is_object()) return bad("states", "expected an object of raw value -> state");
+        for (const auto& [k, v] : it->items()) {
+            auto raw = parse_raw_key(k, "states/" + k);
+            if (!raw) return raw.error();
+            if (!v.is_string()) return bad("states/" + k, "expected a state name, got " + kind_name(v));
+            auto st = domain::parse_inverter_state(v.get<std::string>());
+            if (!st) return bad("states/" + k, "unknown state '" + v.get<std::string>() + "' (expected off, sleeping, starting, producing, throttled, shutting_down, fault, standby, unknown)");
+            d.states[*raw] = *st;
+        }
+    }
+    if (auto it = r.find("codes"); it != r.end()) {
+        if (!it->is_object()) return bad("codes", "expected an object of raw code -> event name");
+        for (const auto& [k, v] : it->items()) {
+            auto raw = parse_raw_key(k, "codes/" + k);
+            if (!raw) return raw.error();
+            if (!v.is_string() || v.get<std::string>().empty()) return bad("codes/" + k, "expected an event name");
+            d.codes[*raw] = v.get<std::string>();
+        }
+    }
+    if (auto it = r.find("no_fault"); it != r.end()) {
+        if (!it->is_array()) return bad("no_fault", "expected an array of raw codes");
+        d.no_fault_codes.clear();
+        for (const auto& v : *it) {
+            if (!v.is_number_integer()) return bad("no_fault", "expected integers");
+            d.no_fault_codes.push_back(v.get<uint64_t>());
+        }
+    }
+    if (auto it = r.find("bits"); it != r.end()) {
+        if (!it->is_object()) return bad("bits", "expected an object of bit number -> event name");
+        const int nbits = d.type == ValueType::bitfield16 ? 16 : 32;
+        for (const auto& [k, v] : it->items()) {
+            auto raw = parse_raw_key(k, "bits/" + k);
+            if (!raw) return raw.error();
+            if (static_cast<int>(*raw) >= nbits && is_bitfield(d.type))
+                return bad("bits/" + k, "bit " + k + " outside a " + std::to_string(nbits) + "-bit field");
+            if (!v.is_string() || v.get<std::string>().empty()) return bad("bits/" + k, "expected an event name");
+            d.bits[static_cast<int>(*raw)] = v.get<std::string>();
+        }
+    }
+    if (auto it = r.find("unknown_bits"); it != r.end()) {
+        if (!it->is_string() || it->get<std::string>() != "vendor_fault")
+            return bad("unknown_bits", "expected \"vendor_fault\"");
+        d.unknown_bits_are_faults = true;
+    }
+    if (d.type == ValueType::sunssf && d.id.empty()) return bad("id", "required for a sunssf register");
+    return d;
+}
+
+// Parses a register list and resolves scale_register names against `scope` (the list itself plus, for a
+// repeating group, the model's fixed registers).
+Result<std::vector<RegisterDef>> parse_registers(const json& list, const char* key, const char* address_key,
+                                                 const std::vector<RegisterDef>* outer) {
+    const bool index_from_group = outer != nullptr;
+    if (!list.is_array()) return bad(key, "expected an array, got " + kind_name(list));
+    std::vector<RegisterDef> out;
+    std::vector<std::string> sf_names;
+    for (size_t i = 0; i < list.size(); ++i) {
+        std::string sf;
+        auto r = parse_register(list[i], address_key, sf, index_from_group);
+        if (!r) return r.error().under(std::string(key) + "/" + std::to_string(i));
+        out.push_back(std::move(*r));
+        sf_names.push_back(sf);
+    }
+    std::set<std::string> ids;
+    for (size_t i = 0; i < out.size(); ++i) {
+        if (!out[i].id.empty() && !ids.insert(out[i].id).second)
+            return Error::at(std::string(key) + "/" + std::to_string(i) + "/id", "duplicate '" + out[i].id + "'");
+    }
+    for (size_t i = 0; i < out.size(); ++i) {
+        if (sf_names[i].empty()) continue;
+        const auto path = std::string(key) + "/" + std::to_string(i) + "/scale_register";
+        int found = -1;
+        for (size_t j = 0; j < out.size(); ++j) {
+            if (out[j].id == sf_names[i]) found = static_cast<int>(j);
+        }
+        if (found < 0 && outer != nullptr) {
+            for (size_t j = 0; j < outer->size(); ++j) {
+                // Encoded as -(j + 2) until the repeat is instantiated: refers into the fixed part.
+                if ((*outer)[j].id == sf_names[i]) found = -static_cast<int>(j) - 2;
+            }
+        }
+        if (found == -1) return Error::at(path, "no register with id '" + sf_names[i] + "'");
+        if (found >= 0 && out[static_cast<size_t>(found)].type != ValueType::sunssf)
+            return Error::at(path, "'" + sf_names[i] + "' is not a sunssf register");
+        if (found < -1 && (*outer)[static_cast<size_t>(-found - 2)].type != ValueType::sunssf)
+            return Error::at(path, "'" + sf_names[i] + "' is not a sunssf register");
+        out[i].scale_register = found;
+    }
+    return out;
+}
+
+Result<json> read_json(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    if (!in) return Error{file.string() + ": cannot open", ErrorKind::not_found};
+    try {
+        return json::parse(in);
+    } catch (const json::parse_error& e) {
+        return Error{file.filename().string() + ": not JSON: " + e.what()};
+    }
+}
+
+}  // namespace
+
+std::string_view to_string(ValueType t) {
+    for (const auto& n : kTypes) {
+        if (n.type == t) return n.name;
+    }
+    return "?";
+}
+std::string_view to_string(PollClass p) {
+    switch (p) {
+        case PollClass::fast: return "fast";
+        case PollClass::slow: return "slow";
+        case PollClass::once: return "once";
+    }
+    return "?";
+}
+std::string_view to_string(DeviceKind k) {
+    switch (k) {
+        case DeviceKind::inverter: return "inverter";
+        case DeviceKind::meter: return "meter";
+        case DeviceKind::battery: return "battery";
+    }
+    return "?";
+}
+uint16_t fixed_words(ValueType t) {
+    for (const auto& n : kTypes) {
+        if (n.type == t) return n.words;
+    }
+    return 0;
+}
+
+Result<RegisterMap> parse_register_map(const json& doc, const std::string& name) {
+    auto inner = [&]() -> Result<RegisterMap> {
+        if (!doc.is_object()) return Error{"expected an object, got " + kind_name(doc)};
+        if (auto s = check_keys(doc, {"$schema", "format", "profile", "vendor", "family", "device_kind", "source",
+                                      "default_unit", "max_gap", "no_read", "identify", "registers", "comment"});
+            !s)
+            return s.error();
+        auto format = get_int(doc, "format", 1, 1, std::nullopt);
+        if (!format) return format.error();
+        RegisterMap m;
+        m.file = name;
+        auto profile = get_string(doc, "profile", true);
+        if (!profile) return profile.error();
+        static const std::regex kProfile("[a-z0-9][a-z0-9_-]{0,63}");
+        if (!std::regex_match(*profile, kProfile)) return bad("profile", "'" + *profile + "' must match [a-z0-9][a-z0-9_-]*");
+        m.profile = *profile;
+        for (auto [key, field] : {std::pair{"vendor", &m.vendor}, {"family", &m.family}, {"source", &m.source}}) {
+            auto v = get_string(doc, key, std::string_view(key) != "family");
+            if (!v) return v.error();
+            *field = *v;
+        }
+        auto kind = parse_device_kind(doc);
+        if (!kind) return kind.error();
+        m.device_kind = *kind;
+        if (doc.contains("default_unit")) {
+            auto unit = get_int(doc, "default_unit", 0, 255, std::nullopt);
+            if (!unit) return unit.error();
+            m.default_unit = static_cast<uint8_t>(*unit);
+        }
+        auto gap = get_int(doc, "max_gap", 0, 120, 8);
+        if (!gap) return gap.error();
+        m.max_gap = static_cast<uint16_t>(*gap);
+        if (auto it = doc.find("no_read"); it != doc.end()) {
+            if (!it->is_array()) return bad("no_read", "expected an array");
+            for (size_t i = 0; i < it->size(); ++i) {
+                const auto& r = (*it)[i];
+                const auto path = "no_read/" + std::to_string(i);
+                if (!r.is_object()) return bad(path, "expected an object");
+                if (auto s = check_keys(r, {"kind", "first", "last", "comment"}); !s) return s.error().under(path);
+                AddressRange range;
+                auto k = parse_kind(r);
+                if (!k) return k.error().under(path);
+                range.kind = *k;
+                auto first = get_int(r, "first", 0, 0xFFFF, std::nullopt);
+                if (!first) return first.error().under(path);
+                auto last = get_int(r, "last", *first, 0xFFFF, std::nullopt);
+                if (!last) return last.error().under(path);
+                range.first = static_cast<uint16_t>(*first);
+                range.last = static_cast<uint16_t>(*last);
+                m.no_read.push_back(range);
+            }
+        }
+        auto it = doc.find("registers");
+        if (it == doc.end()) return bad("registers", "required");
+        auto regs = parse_registers(*it, "registers", "address", nullptr);
+        if (!regs) return regs.error();
+        m.registers = std::move(*regs);
+        if (m.registers.empty()) return bad("registers", "empty");
+        if (auto idt = doc.find("identify"); idt != doc.end()) {
+            if (!idt->is_object()) return bad("identify", "expected an object");
+            if (auto s = check_keys(*idt, {"register", "pattern", "comment"}); !s) return s.error().under("identify");
+            auto reg = get_string(*idt, "register", true);
+            if (!reg) return reg.error().under("identify");
+            auto pattern = get_string(*idt, "pattern", true);
+            if (!pattern) return pattern.error().under("identify");
+            Identify id;
+            for (size_t i = 0; i < m.registers.size(); ++i) {
+                if (m.registers[i].id == *reg) id.register_index = static_cast<int>(i);
+            }
+            if (id.register_index < 0) return bad("identify/register", "no register with id '" + *reg + "'");
+            if (m.registers[static_cast<size_t>(id.register_index)].poll != PollClass::once)
+                return bad("identify/register", "'" + *reg + "' must be a poll: once register");
+            try {
+                id.regex = std::regex(*pattern);
+            } catch (const std::regex_error& e) {
+                return bad("identify/pattern", std::string("bad regular expression: ") + e.what());
+            }
+            id.pattern = *pattern;
+            m.identify = std::move(id);
+        }
+        for (size_t i = 0; i < m.registers.size(); ++i) {
+            const auto& r = m.registers[i];
+            for (const auto& nr : m.no_read) {
+                if (nr.kind == r.kind && r.address <= nr.last && r.address + r.words - 1 >= nr.first)
+                    return Error::at("registers/" + std::to_string(i) + "/address",
+                                     std::to_string(r.address) + " lies in a no_read range " + std::to_string(nr.first) +
+                                         ".." + std::to_string(nr.last));
+            }
+        }
+        return m;
+    };
+    auto r = inner();
+    if (!r) return Error{name + ": " + r.error().message, r.error().kind};
+    return r;
+}
+
+Result<RegisterMap> load_register_map(const std::filesystem::path& file) {
+    auto doc = read_json(file);
+    if (!doc) return doc.error();
+    return parse_register_map(*doc, file.filename().string());
+}
+
+Result<SunSpecModelMap> parse_sunspec_model_map(const json& doc, const std::string& name) {
+    auto inner = [&]() -> Result<SunSpecModelMap> {
+        if (!doc.is_object()) return Error{"expected an object, got " + kind_name(doc)};
+        if (auto s = check_keys(doc, {"$schema", "format", "sunspec_model", "length", "device_kind", "source",
+                                      "label", "registers", "repeat", "comment"});
+            !s)
+            return s.error();
+        auto format = get_int(doc, "format", 1, 1, std::nullopt);
+        if (!format) return format.error();
+        SunSpecModelMap m;
+        m.file = name;
+        auto model = get_int(doc, "sunspec_model", 1, 0xFFFE, std::nullopt);
+        if (!model) return model.error();
+        m.model = static_cast<uint16_t>(*model);
+        auto length = get_int(doc, "length", 0, 0xFFFF, std::nullopt);
+        if (!length) return length.error();
+        m.length = static_cast<uint16_t>(*length);
+        auto kind = parse_device_kind(doc);
+        if (!kind) return kind.error();
+        m.device_kind = *kind;
+        auto it = doc.find("registers");
+        if (it == doc.end()) return bad("registers", "required");
+        auto regs = parse_registers(*it, "registers", "offset", nullptr);
+        if (!regs) return regs.error();
+        m.registers = std::move(*regs);
+        if (auto rep = doc.find("repeat"); rep != doc.end()) {
+            if (!rep->is_object()) return bad("repeat", "expected an object");
+            if (auto s = check_keys(*rep, {"first_offset", "length", "index", "registers", "name", "comment"}); !s)
+                return s.error().under("repeat");
+            SunSpecRepeat r;
+            auto first = get_int(*rep, "first_offset", 2, 0xFFFF, std::nullopt);
+            if (!first) return first.error().under("repeat");
+            auto len = get_int(*rep, "length", 1, 0xFFFF, std::nullopt);
+            if (!len) return len.error().under("repeat");
+            r.first_offset = static_cast<uint16_t>(*first);
+            r.length = static_cast<uint16_t>(*len);
+            auto rr = rep->find("registers");
+            if (rr == rep->end()) return bad("repeat/registers", "required");
+            auto group = parse_registers(*rr, "registers", "offset", &m.registers);
+            if (!group) return group.error().under("repeat");
+            for (size_t i = 0; i < group->size(); ++i) {
+                const auto& g = (*group)[i];
+                if (g.address + g.words > r.length)
+                    return Error::at("repeat/registers/" + std::to_string(i) + "/offset", "beyond the group length " + std::to_string(r.length));
+            }
+            r.registers = std::move(*group);
+            m.repeat = std::move(r);
+        }
+        return m;
+    };
+    auto r = inner();
+    if (!r) return Error{name + ": " + r.error().message, r.error().kind};
+    return r;
+}
+
+Result<SunSpecModelMap> load_sunspec_model_map(const std::filesystem::path& file) {
+    auto doc = read_json(file);
+    if (!doc) return doc.error();
+    return parse_sunspec_model_map(*doc, file.filename().string());
+}
+
+Status validate(const RegisterMap& map) {
+    for (size_t i = 0; i < map.registers.size(); ++i) {
+        const auto& r = map.registers[i];
+        if (r.scale_register >= static_cast<int>(map.registers.size()) || r.scale_register < -1)
+            return Error::at(map.file + ": registers/" + std::to_string(i) + "/scale_register", "unresolved");
+        if (r.scale_register >= 0 && map.registers[static_cast<size_t>(r.scale_register)].kind != r.kind)
+            return Error::at(map.file + ": registers/" + std::to_string(i) + "/scale_register", "in another register kind");
+    }
+    return {};
+}
+
+}  // namespace pvfleet::devices
