@@ -212,11 +212,4 @@ public:
 
 std::unique_ptr<Profile> make_sunspec_profile() { return std::make_unique<SunSpecProfile>(); }
 
-Result<std::unique_ptr<Profile>> make_profile(const std::string& name) {
-    if (name == "sunspec") return make_sunspec_profile();
-    return Error{"unknown profile '" + name + "' (known: sunspec)", ErrorKind::not_found};
-}
-
-std::vector<std::string> profile_names() { return {"sunspec"}; }
-
 }  // namespace pvfleet::sim

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "pvfleet/devices/catalog.hpp"
 #include "pvfleet/sim/faults.hpp"
 #include "pvfleet/sim/server.hpp"
 #include "pvfleet/sim/simulation.hpp"
@@ -146,14 +147,18 @@ int run_cli(const std::vector<std::string>& args) {
         }
         sim_options.scenario = std::move(*scenario);
     }
-    if (options->maps) {
-        // Register maps from pvfleet::devices are not wired yet: only built-in profiles serve (see docs).
-        std::error_code ec;
-        if (!std::filesystem::is_directory(*options->maps, ec)) {
-            std::cerr << "pvfleet-sim: --maps: '" << *options->maps << "' is not a directory\n";
+    // Register maps: every profile other than the built-in "sunspec" comes from firmware-config/devices.
+    if (auto dir = devices::find_devices_dir(options->maps ? std::optional<std::filesystem::path>(*options->maps) : std::nullopt)) {
+        auto catalog = devices::Catalog::load(*dir);
+        if (!catalog) {
+            std::cerr << "pvfleet-sim: register maps: " << catalog.error().message << "\n";
             return 2;
         }
-        PVF_LOG(warn, "sim", "--maps " << *options->maps << ": device-map profiles are not available yet; built-in profiles: sunspec");
+        PVF_LOG(info, "sim", "register maps from " << dir->string() << ": " << catalog->profiles().size() << " profile(s)");
+        sim_options.maps = std::move(*catalog);
+    } else if (options->maps) {
+        std::cerr << "pvfleet-sim: --maps: " << dir.error().message << "\n";
+        return 2;
     }
     SystemClock wall;
     auto simulation = Simulation::create(std::move(*site), sim_options, wall);

@@ -30,11 +30,11 @@ Result<std::unique_ptr<Simulation>> Simulation::create(SiteSpec site, Simulation
     if (!physics) return physics.error();
     std::unique_ptr<Simulation> sim(new Simulation(std::move(site), std::move(*physics), std::move(options), wall, start));
     for (std::size_t i = 0; i < sim->site_.devices.size(); ++i) {
-        auto profile = make_profile(sim->site_.devices[i].profile);
+        auto profile = make_profile(sim->site_.devices[i].profile, sim->maps_ ? &*sim->maps_ : nullptr);
         if (!profile) return profile.error().under("devices/" + std::to_string(i) + "/profile");
     }
     for (const auto& d : sim->site_.devices) {
-        Device dev{d, std::move(make_profile(d.profile).value()), RegisterImage{}, {}};
+        Device dev{d, std::move(make_profile(d.profile, sim->maps_ ? &*sim->maps_ : nullptr).value()), RegisterImage{}, {}};
         dev.profile->build(dev.image, dev.spec);
         sim->devices_.push_back(std::move(dev));
     }
@@ -56,7 +56,8 @@ Simulation::Simulation(SiteSpec site, SitePhysics physics, SimulationOptions opt
       anchor_wall_(wall.now()),
       anchor_sim_(start),
       start_sim_(start),
-      scenario_(std::move(options.scenario)) {
+      scenario_(std::move(options.scenario)),
+      maps_(std::move(options.maps)) {
     // Scenario entries in sim-time order, offsets resolved against the start.
     std::stable_sort(scenario_.begin(), scenario_.end(), [&](const ScenarioEntry& a, const ScenarioEntry& b) {
         auto abs = [&](const ScenarioEntry& e) {

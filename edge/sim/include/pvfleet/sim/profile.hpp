@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "pvfleet/devices/catalog.hpp"
 #include "pvfleet/sim/frame.hpp"
 #include "pvfleet/sim/physics.hpp"
 #include "pvfleet/sim/site.hpp"
@@ -26,9 +27,12 @@ public:
 // model 160 (multiple MPPT), model 120 (nameplate), end marker. Offsets per the official SunSpec information models.
 std::unique_ptr<Profile> make_sunspec_profile();
 
-// Profiles known by name ("sunspec", ...).
-Result<std::unique_ptr<Profile>> make_profile(const std::string& name);
-std::vector<std::string> profile_names();
+// Serves one of our register maps (firmware-config/devices) with the simulated physics.
+std::unique_ptr<Profile> make_map_profile(devices::RegisterMap map);
+
+// Profiles known by name: "sunspec" (built in) and every map of `catalog` (may be null).
+Result<std::unique_ptr<Profile>> make_profile(const std::string& name, const devices::Catalog* catalog);
+std::vector<std::string> profile_names(const devices::Catalog* catalog);
 
 // SunSpec layout facts the profile uses (exposed for tests against the official model definitions).
 namespace sunspec {

@@ -23,6 +23,8 @@ struct SimulationOptions {
     double speed = 1.0;                  // sim seconds per wall second
     std::optional<TimePoint> start;      // sim time at start-up; none = wall time
     std::vector<ScenarioEntry> scenario;
+    // Register maps for device profiles other than the built-in "sunspec" (firmware-config/devices).
+    std::optional<devices::Catalog> maps;
 };
 
 // What the transport does with one request.
@@ -89,6 +91,7 @@ private:
     std::vector<Device> devices_;
     std::vector<ScenarioEntry> scenario_;
     std::size_t scenario_next_ = 0;
+    std::optional<devices::Catalog> maps_;
 };
 
 }  // namespace pvfleet::sim

@@ -1,0 +1,167 @@
+// Serves any of our register maps (pvfleet::devices): the simulator and the agent read the same data, so a
+// map is exercised end to end over real Modbus before a real inverter is ever seen.
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "pvfleet/devices/codec.hpp"
+#include "pvfleet/sim/profile.hpp"
+
+namespace pvfleet::sim {
+namespace {
+
+using devices::PointTarget;
+using devices::RegisterDef;
+
+RegisterKind to_sim(modbus::RegisterKind k) {
+    return k == modbus::RegisterKind::holding ? RegisterKind::holding : RegisterKind::input;
+}
+
+void put(RegisterImage& image, const RegisterDef& r, const std::vector<uint16_t>& words) {
+    for (size_t k = 0; k < words.size(); ++k) image.set(to_sim(r.kind), static_cast<uint16_t>(r.address + k), words[k]);
+}
+
+constexpr double kAbsent = std::numeric_limits<double>::quiet_NaN();
+
+double at_or_absent(const std::vector<double>& v, int i) {
+    return i >= 0 && static_cast<size_t>(i) < v.size() ? v[static_cast<size_t>(i)] : kAbsent;
+}
+
+// The physical value behind a canonical point, NaN when this simulated device has none.
+double value_of(std::string_view point, int index, const DeviceReading& r) {
+    using namespace domain::points;
+    auto mppt = [&](auto field) {
+        return index >= 0 && static_cast<size_t>(index) < r.mppt.size() ? r.mppt[static_cast<size_t>(index)].*field : kAbsent;
+    };
+    if (point == ac_power_w) return r.ac_power_w;
+    if (point == energy_total_wh) return r.energy_total_wh;
+    if (point == energy_today_wh) return r.energy_today_wh;
+    if (point == dc_voltage_v) return mppt(&MpptReading::voltage_v);
+    if (point == dc_current_a) return mppt(&MpptReading::current_a);
+    if (point == dc_power_w) return mppt(&MpptReading::power_w);
+    if (point == ac_voltage_v) return at_or_absent(r.phase_voltage_v, index);
+    if (point == ac_current_a) return at_or_absent(r.phase_current_a, index);
+    if (point == ac_frequency_hz) return r.ac_frequency_hz;
+    if (point == ac_apparent_power_va) return std::abs(r.ac_power_w);
+    if (point == ac_reactive_power_var) return 0.0;
+    if (point == power_factor) return r.ac_power_w > 0 ? 1.0 : kAbsent;
+    if (point == temperature_c) return r.temperature_c;
+    if (point == insulation_resistance_ohm) return 2.0e6;
+    return kAbsent;  // meter, battery and weather points: not simulated for an inverter
+}
+
+class MapProfile final : public Profile {
+public:
+    explicit MapProfile(devices::RegisterMap map) : map_(std::move(map)) {}
+    [[nodiscard]] std::string name() const override { return map_.profile; }
+
+    void build(RegisterImage& image, const DeviceSpec& d) const override {
+        for (const auto& r : map_.registers) {
+            if (r.type == devices::ValueType::sunssf) {
+                put(image, r, devices::encode_raw(r, 0));
+            } else if (r.target.kind == PointTarget::Kind::identity) {
+                std::string text;
+                switch (r.target.identity) {
+                    case devices::IdentityField::vendor: text = d.manufacturer; break;
+                    case devices::IdentityField::model: text = d.model; break;
+                    case devices::IdentityField::serial: text = d.serial; break;
+                    case devices::IdentityField::firmware: text = "sim-1"; break;
+                }
+                if (r.type == devices::ValueType::string) put(image, r, devices::encode_text(r, text));
+                else put(image, r, devices::encode_value(r, 1));
+            } else {
+                put(image, r, devices::encode_absent(r));
+            }
+        }
+        update(image, d, DeviceReading{.mppt = std::vector<MpptReading>(static_cast<size_t>(d.mppts)),
+                                       .phase_voltage_v = std::vector<double>(static_cast<size_t>(d.phases), 0.0),
+                                       .phase_current_a = std::vector<double>(static_cast<size_t>(d.phases), 0.0),
+                                       .events = {}});
+    }
+
+    void update(RegisterImage& image, const DeviceSpec& /*d*/, const DeviceReading& reading) const override {
+        for (const auto& r : map_.registers) {
+            if (r.target.kind != PointTarget::Kind::point) continue;
+            const auto& info = *r.target.point;
+            if (info.shape == domain::PointShape::state) {
+                put(image, r, state_words(r, reading.state));
+            } else if (info.shape == domain::PointShape::event_list) {
+                put(image, r, event_words(r, reading.events));
+            } else {
+                const double v = value_of(info.name, r.target.index, reading);
+                std::optional<int> sf;
+                if (r.scale_register >= 0) {
+                    const auto& s = map_.registers[static_cast<size_t>(r.scale_register)];
+                    sf = static_cast<int>(image.get(to_sim(s.kind), s.address) == 0x8000 ? 0 : static_cast<int16_t>(image.get(to_sim(s.kind), s.address)));
+                }
+                put(image, r, std::isnan(v) ? devices::encode_absent(r) : devices::encode_value(r, v, sf));
+            }
+        }
+    }
+
+    [[nodiscard]] std::vector<std::string> supported_events() const override {
+        std::set<std::string> names;
+        for (const auto& r : map_.registers) {
+            for (const auto& [bit, name] : r.bits) names.insert(name);
+            for (const auto& [code, name] : r.codes) names.insert(name);
+        }
+        return {names.begin(), names.end()};
+    }
+
+private:
+    static std::vector<uint16_t> state_words(const RegisterDef& r, domain::InverterState state) {
+        // The first raw value the map reads as this state; a resting state falls back to another resting one.
+        const std::vector<domain::InverterState> wanted =
+            domain::is_resting(state)
+                ? std::vector{state, domain::InverterState::sleeping, domain::InverterState::standby, domain::InverterState::off}
+                : std::vector{state};
+        for (auto w : wanted) {
+            for (const auto& [raw, s] : r.states) {
+                if (s == w) return devices::encode_raw(r, raw);
+            }
+        }
+        return devices::encode_absent(r);
+    }
+
+    static std::vector<uint16_t> event_words(const RegisterDef& r, const std::set<std::string>& events) {
+        if (r.type == devices::ValueType::bitfield16 || r.type == devices::ValueType::bitfield32) {
+            uint64_t raw = 0;
+            for (const auto& [bit, name] : r.bits) {
+                if (events.contains(name)) raw |= uint64_t{1} << bit;
+            }
+            return devices::encode_raw(r, raw);
+        }
+        for (const auto& [code, name] : r.codes) {
+            if (events.contains(name)) return devices::encode_raw(r, code);
+        }
+        return devices::encode_raw(r, r.no_fault_codes.empty() ? 0 : r.no_fault_codes.front());
+    }
+
+    devices::RegisterMap map_;
+};
+
+}  // namespace
+
+std::unique_ptr<Profile> make_map_profile(devices::RegisterMap map) { return std::make_unique<MapProfile>(std::move(map)); }
+
+Result<std::unique_ptr<Profile>> make_profile(const std::string& name, const devices::Catalog* catalog) {
+    if (name == "sunspec") return make_sunspec_profile();
+    if (catalog != nullptr) {
+        if (const auto* m = catalog->find(name)) return make_map_profile(*m);
+    }
+    std::string known = "sunspec";
+    if (catalog != nullptr) {
+        for (const auto& p : catalog->profiles()) known += ", " + p;
+    }
+    return Error{"unknown profile '" + name + "' (known: " + known + ")", ErrorKind::not_found};
+}
+
+std::vector<std::string> profile_names(const devices::Catalog* catalog) {
+    std::vector<std::string> out{"sunspec"};
+    if (catalog != nullptr) {
+        for (const auto& p : catalog->profiles()) out.push_back(p);
+    }
+    return out;
+}
+
+}  // namespace pvfleet::sim
