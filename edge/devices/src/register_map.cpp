@@ -214,7 +214,8 @@ Result<RegisterDef> parse_register(const json& r, const char* address_key, std::
                 if (!is_enum(d.type) && !is_bitfield(d.type))
                     return bad("type", "point events needs an enum or bitfield type, got " + *type);
                 if (is_enum(d.type) && !r.contains("codes")) return Error::at("codes", "required for an enum events register");
-                if (is_bitfield(d.type) && !r.contains("bits")) return Error::at("bits", "required for a bitfield events register");
+                if (is_bitfield(d.type) && !r.contains("bits") && !r.contains("unknown_bits"))
+                    return Error::at("bits", "required for a bitfield events register (or unknown_bits)");
             } else {
                 if (d.type == ValueType::string || is_bitfield(d.type) || d.type == ValueType::sunssf)
                     return bad("type", "point " + *point + " is numeric, got " + *type);

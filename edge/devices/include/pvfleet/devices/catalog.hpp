@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,11 @@ private:
     std::map<std::string, RegisterMap, std::less<>> vendor_;
     std::map<uint16_t, SunSpecModelMap> sunspec_;
 };
+
+// The register-map folder: `explicit_dir` when given (must exist), else the first that exists of
+// $PVFLEET_DEVICES_DIR, ../share/pvfleet/devices beside the executable, /usr/share/pvfleet/devices, and the
+// firmware-config/devices of the source tree the build lives in.
+Result<std::filesystem::path> find_devices_dir(const std::optional<std::filesystem::path>& explicit_dir = std::nullopt);
 
 struct Identified {
     DeviceIdentity identity;
