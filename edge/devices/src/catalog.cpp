@@ -233,8 +233,22 @@ Result<std::filesystem::path> find_devices_dir(const std::optional<std::filesyst
                  ErrorKind::not_found};
 }
 
+namespace {
+Result<Identified> identify_unit(modbus::ModbusBus& bus, uint8_t unit, const Catalog& catalog, std::string_view profile,
+                                 int sunspec_device);
+}  // namespace
+
 Result<Identified> identify(modbus::ModbusBus& bus, uint8_t unit, const Catalog& catalog, std::string_view profile,
                             int sunspec_device) {
+    auto r = identify_unit(bus, unit, catalog, profile, sunspec_device);
+    if (!r && r.error().message.rfind("unit ", 0) != 0)
+        return Error{"unit " + std::to_string(unit) + " on " + bus.describe() + ": " + r.error().message, r.error().kind};
+    return r;
+}
+
+namespace {
+Result<Identified> identify_unit(modbus::ModbusBus& bus, uint8_t unit, const Catalog& catalog, std::string_view profile,
+                                 int sunspec_device) {
     std::string tried;
     const bool try_sunspec = profile == "auto" || profile == "sunspec";
     if (try_sunspec) {
@@ -310,5 +324,6 @@ Result<Identified> identify(modbus::ModbusBus& bus, uint8_t unit, const Catalog&
     return Error{"unit " + std::to_string(unit) + " on " + bus.describe() + ": no profile fits; tried " + tried,
                  ErrorKind::not_found};
 }
+}  // namespace
 
 }  // namespace pvfleet::devices

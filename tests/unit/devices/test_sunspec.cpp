@@ -159,7 +159,7 @@ TEST_CASE("SunSpec: marker at 0 or 50000, chain ended by an illegal address, sev
     auto catalog = small_catalog();
     auto second = identify(bus, 1, catalog, "sunspec", 5);
     REQUIRE_FALSE(second.ok());
-    CHECK(second.error().message == "SunSpec chain at 50000 has 2 device(s); sunspec_device 5 does not exist");
+    CHECK(second.error().message == "unit 1 on fake: SunSpec chain at 50000 has 2 device(s); sunspec_device 5 does not exist");
 }
 
 TEST_CASE("identify: nothing fits -> an error that says what was tried") {
@@ -181,5 +181,5 @@ TEST_CASE("identify: nothing fits -> an error that says what was tried") {
           "0 (illegal address), 50000 (illegal address); demo ('ABABABABAB' does not match)");
     auto unknown = identify(bus, 1, catalog, "huawei");
     REQUIRE_FALSE(unknown.ok());
-    CHECK(unknown.error().message == "unknown profile 'huawei' (expected auto, sunspec or one of: demo)");
+    CHECK(unknown.error().message == "unit 1 on tcp 10.0.0.9:502: unknown profile 'huawei' (expected auto, sunspec or one of: demo)");
 }
