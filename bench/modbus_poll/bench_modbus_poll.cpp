@@ -2,6 +2,8 @@
 //   The same block reads, back to back, through (a) a bare libmodbus loop and (b) our modbus::Session; prints
 //   requests/s of each and the ratio (target: session >= 90% of bare).
 // bench_modbus_poll footprint --tcp HOST:PORT [--devices 10] [--units 1,2,...] [--blocks ...] [--seconds 60]
+// --profile NAME [--maps DIR] (both modes): the blocks come from that register map's planner and our side
+//   decodes every answer with it (pvfleet::devices), so the comparison includes decoding.
 //   The acquisition Poller polling N devices every second (fast class = the blocks) for S seconds; prints
 //   CPU time / wall time (% of one core) and max RSS from getrusage (target: < 2% and < 16 MB).
 #include <modbus/modbus.h>
@@ -10,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "pvfleet/acquisition/poller.hpp"
+#include "pvfleet/devices/catalog.hpp"
 #include "pvfleet/modbus/endpoint_args.hpp"
 #include "pvfleet/modbus/session.hpp"
 #include "pvfleet/util/log.hpp"
@@ -35,6 +39,7 @@ struct Options {
     std::vector<acquisition::ReadBlock> blocks;
     double seconds = 10;
     int devices = 10;
+    std::optional<devices::RegisterMap> map;  // --profile: decode with this map
 };
 
 std::vector<acquisition::ReadBlock> parse_blocks(const std::string& text, modbus::RegisterKind kind) {
@@ -103,18 +108,30 @@ Rate through_session(const Options& o) {
     SystemClock clock;
     modbus::SystemSleeper sleeper;
     auto session = modbus::make_session({o.tcp, bench_timing()}, clock, sleeper);
+    std::optional<devices::MapDeviceModel> model;
+    if (o.map) model.emplace(*o.map);
     Rate r;
     const auto start = Steady::now();
     const auto end = start + std::chrono::duration<double>(o.seconds);
+    std::vector<modbus::Registers> answers;
+    double checksum = 0;
     while (Steady::now() < end) {
+        answers.clear();
         for (const auto& b : o.blocks) {
             auto res = session->read_registers(o.unit, b.kind, b.address, b.count);
             ++r.requests;
             if (!res) {
                 if (++r.failures <= 3) std::fprintf(stderr, "session: %s\n", res.error().message.c_str());
+            } else {
+                answers.push_back(std::move(*res));
             }
         }
+        if (model && answers.size() == o.blocks.size()) {
+            auto reading = model->decode(acquisition::PollClass::fast, answers);
+            if (reading) checksum += reading->value("ac_power_w").value_or(0);
+        }
     }
+    if (checksum < 0) std::fprintf(stderr, "negative power seen\n");
     r.seconds = std::chrono::duration<double>(Steady::now() - start).count();
     return r;
 }
@@ -149,7 +166,10 @@ int footprint(const Options& o) {
     iv.fast = Millis{1000};
     for (int i = 0; i < o.devices; ++i) {
         const uint8_t unit = o.units.empty() ? o.unit : o.units[static_cast<size_t>(i) % o.units.size()];
-        poller.add_device({"dev" + std::to_string(i + 1), session.get(), unit, std::make_unique<BlockModel>(o.blocks), iv});
+        std::unique_ptr<acquisition::DeviceModel> model;
+        if (o.map) model = std::make_unique<devices::MapDeviceModel>(*o.map);
+        else model = std::make_unique<BlockModel>(o.blocks);
+        poller.add_device({"dev" + std::to_string(i + 1), session.get(), unit, std::move(model), iv});
     }
     const double cpu0 = cpu_seconds();
     const auto t0 = Steady::now();
@@ -191,6 +211,8 @@ int main(int argc, char** argv) {
     }
     o.tcp = std::get<modbus::TcpAddress>(ep->address);
     std::string blocks = "0+50";
+    std::string profile;
+    std::optional<std::filesystem::path> maps;
     auto kind = modbus::RegisterKind::holding;
     for (size_t i = 0; i < ep->rest.size(); ++i) {
         const auto& a = ep->rest[i];
@@ -202,9 +224,22 @@ int main(int argc, char** argv) {
         else if (a == "--blocks") blocks = v;
         else if (a == "--seconds") o.seconds = std::stod(v);
         else if (a == "--devices") o.devices = std::stoi(v);
+        else if (a == "--profile") profile = v;
+        else if (a == "--maps") maps = v;
         else { std::cerr << "unknown option " << a << "\n"; return 2; }
     }
     o.blocks = parse_blocks(blocks, kind);
+    if (!profile.empty()) {
+        auto dir = devices::find_devices_dir(maps);
+        auto catalog = dir ? devices::Catalog::load(*dir) : Result<devices::Catalog>(dir.error());
+        if (!catalog || catalog->find(profile) == nullptr) {
+            std::cerr << "bench_modbus_poll: --profile " << profile << ": " << (catalog ? "unknown" : catalog.error().message) << "\n";
+            return 2;
+        }
+        o.map = *catalog->find(profile);
+        o.blocks = devices::MapDeviceModel(*o.map).blocks(acquisition::PollClass::fast);
+        std::printf("profile %s: fast class = %zu read(s)\n", profile.c_str(), o.blocks.size());
+    }
     if (o.mode == "footprint") return footprint(o);
     if (o.mode != "throughput") {
         std::cerr << "mode must be throughput or footprint\n";

@@ -28,6 +28,9 @@ std::vector<PlannedBlock> plan_blocks(const RegisterMap& map, PollClass poll_cla
     for (size_t i = 0; i < map.registers.size(); ++i) {
         const auto& r = map.registers[i];
         if (r.poll != poll_class) continue;
+        // Helper registers (no point) are read only as the scale factor of another, or to identify the device.
+        const bool identifies = map.identify && map.identify->register_index == static_cast<int>(i);
+        if (r.target.kind == PointTarget::Kind::none && !identifies) continue;
         wanted.insert(static_cast<int>(i));
         if (r.scale_register >= 0) wanted.insert(r.scale_register);
     }

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "pvfleet/devices/codec.hpp"
+#include "pvfleet/devices/map_model.hpp"
 #include "pvfleet/sim/profile.hpp"
 
 namespace pvfleet::sim {
@@ -56,6 +57,14 @@ public:
     [[nodiscard]] std::string name() const override { return map_.profile; }
 
     void build(RegisterImage& image, const DeviceSpec& d) const override {
+        // Real devices answer their documented ranges whole, including unused words inside them: define every
+        // word the agent's planner reads (gaps it bridges read as 0), but nothing in a no_read range.
+        for (auto poll : {devices::PollClass::fast, devices::PollClass::slow, devices::PollClass::once}) {
+            for (const auto& b : devices::plan_blocks(map_, poll)) {
+                for (uint32_t a = b.read.address; a < uint32_t{b.read.address} + b.read.count; ++a)
+                    image.set(to_sim(b.read.kind), static_cast<uint16_t>(a), 0);
+            }
+        }
         for (const auto& r : map_.registers) {
             if (r.type == devices::ValueType::sunssf) {
                 put(image, r, devices::encode_raw(r, 0));
