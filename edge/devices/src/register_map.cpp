@@ -238,7 +238,12 @@ Result<RegisterDef> parse_register(const json& r, const char* address_key, std::
         for (size_t i = 0; i < it->size(); ++i) {
             const auto& v = (*it)[i];
             if (v.is_number_unsigned() || (v.is_number_integer() && v.get<long long>() >= 0)) d.absent.push_back(v.get<uint64_t>());
-            else if (v.is_number_integer()) d.absent.push_back(static_cast<uint64_t>(v.get<long long>()));
+            else if (v.is_number_integer()) {
+                // A negative sentinel of a signed type means its two's complement in the register's width.
+                const auto bits = 16U * d.words;
+                const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+                d.absent.push_back(static_cast<uint64_t>(v.get<long long>()) & mask);
+            }
             else if (v.is_string()) {
                 auto raw = parse_raw_key(v.get<std::string>(), "absent/" + std::to_string(i));
                 if (!raw) return raw.error();

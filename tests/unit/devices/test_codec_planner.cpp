@@ -183,3 +183,13 @@ TEST_CASE("decoder: points, arrays, state, events; absent values omitted; vendor
     CHECK(j["points"]["ac_power_w"] == -1500);
     CHECK(j["points"].contains("ac_frequency_hz") == false);
 }
+
+TEST_CASE("a negative sentinel of a signed register means its two's complement") {
+    auto doc = nlohmann::json::parse(R"({"format":1,"profile":"t","vendor":"T","source":"s","registers":[
+        {"address": 1, "type": "s16", "scale": 0.1, "unit": "°C", "point": "temperature_c", "absent": [-1, 32767]}]})");
+    auto m = parse_register_map(doc, "t.json");
+    REQUIRE(m.ok());
+    CHECK(m->registers[0].absent == std::vector<uint64_t>{0xFFFF, 0x7FFF});
+    CHECK_FALSE(raw_number(m->registers[0], std::vector<uint16_t>{0xFFFF}));
+    CHECK(raw_number(m->registers[0], std::vector<uint16_t>{0xFFFE}) == -2);
+}
