@@ -138,20 +138,19 @@ Result<Decoded> MapDeviceModel::decode_all(PollClass poll_class, const std::vect
     }
 
     Decoded out;
-    out.texts.resize(map_.registers.size());
     auto& reading = out.reading;
     std::set<std::string> events;
     for (size_t i = 0; i < map_.registers.size(); ++i) {
         const auto& r = map_.registers[i];
         const auto w = at[i];
         if (w.empty() || r.poll != poll_class) continue;
-        if (r.type == ValueType::string) {
-            out.texts[i] = text_value(r, w);
-        } else if (auto n = raw_number(r, w)) {
-            out.texts[i] = std::to_string(static_cast<long long>(*n));
-        }
         if (r.target.kind == PointTarget::Kind::identity) {
-            std::string text = out.texts[i];
+            std::string text;
+            if (r.type == ValueType::string) {
+                text = text_value(r, w);
+            } else if (auto n = raw_number(r, w)) {
+                text = std::to_string(static_cast<long long>(*n));
+            }
             switch (r.target.identity) {
                 case IdentityField::vendor: out.identity.vendor = text; break;
                 case IdentityField::model: out.identity.model = text; break;

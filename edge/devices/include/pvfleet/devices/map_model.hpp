@@ -37,7 +37,6 @@ struct DeviceIdentity {
 struct Decoded {
     acquisition::Reading reading;
     DeviceIdentity identity;
-    std::vector<std::string> texts;  // per register: text of string registers (for `identify`)
 };
 
 class MapDeviceModel final : public acquisition::DeviceModel {
