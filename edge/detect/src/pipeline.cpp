@@ -47,8 +47,9 @@ double median(std::vector<double> v) {
 
 bool is_immediate_fault(std::string_view e) { return e == "ground_fault" || e == "arc_fault" || e == "isolation_fault"; }
 bool is_grid_trip(std::string_view e) {
+    // Some vendors only say "out of range" (GoodWe Vac/Fac failure): a grid trip all the same.
     return e == "grid_overvoltage" || e == "grid_undervoltage" || e == "grid_overfrequency" ||
-           e == "grid_underfrequency";
+           e == "grid_underfrequency" || e == "grid_voltage_out_of_range" || e == "grid_frequency_out_of_range";
 }
 }  // namespace
 
