@@ -32,7 +32,9 @@ Result<std::unique_ptr<SyncEngine>> SyncEngine::create(SyncConfig config, store:
                                                        const Clock& clock) {
     if (!protocol::is_valid_site_id(config.site_id))
         return Error::at("site_id", "'" + config.site_id + "' is not a valid site id");
-    if (config.agent_version.empty()) return Error::at("agent_version", "must not be empty");
+    if (config.agent_version.empty() || config.agent_version.size() > 64) return Error::at("agent_version", "must be 1..64 bytes");
+    if (config.config_version.empty() || config.config_version.size() > 64)
+        return Error::at("config_version", "must be 1..64 bytes (the status message requires it)");
     if (config.batch_interval.count() <= 0) return Error::at("batch_interval", "must be positive");
     if (config.batch_max_samples == 0) return Error::at("batch_max_samples", "must be positive");
     if (config.max_inflight == 0) return Error::at("max_inflight", "must be positive");
@@ -147,7 +149,11 @@ void SyncEngine::enforce_quota() {
 }
 
 void SyncEngine::note_poll_ok(const std::string& device_id, TimePoint t) { polls_[device_id] = t; }
-void SyncEngine::set_config_version(std::string version) { config_.config_version = std::move(version); }
+void SyncEngine::set_config_version(std::string version) {
+    if (version.empty() || version.size() > 64 || version == config_.config_version) return;
+    config_.config_version = std::move(version);
+    publish_status();  // status on change
+}
 
 void SyncEngine::tick() {
     const TimePoint now = clock_.now();

@@ -301,6 +301,7 @@ TEST_CASE("engine: config errors name the field") {
     REQUIRE_FALSE(e.ok());
     CHECK(e.error().message == "site_id: 'Bad/Site' is not a valid site id");
     c.site_id = "ok";
+    c.config_version = "1";
     c.max_inflight = 0;
     e = sync::SyncEngine::create(c, **o, pub, clock);
     REQUIRE_FALSE(e.ok());

@@ -42,7 +42,7 @@ namespace pvfleet::sync {
 struct SyncConfig {
     std::string site_id;
     std::string agent_version = "0.1.0";
-    std::string config_version;
+    std::string config_version;  // required (1..64 bytes): reported in every status
     std::vector<std::string> devices;  // reported in status, in this order
     Millis batch_interval{60000};
     std::size_t batch_max_samples = 720;
