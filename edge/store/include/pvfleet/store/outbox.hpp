@@ -1,0 +1,114 @@
+#pragma once
+// The sync outbox: every uplink message that carries a wire sequence number (telemetry batches, ticket events)
+// is written here, with the site's next `seq`, BEFORE it is published, and removed only once the broker has
+// acknowledged it (PUBACK). `SqliteOutbox` keeps it in SQLite (WAL, synchronous=FULL): after a kill -9 or a
+// power cut everything committed is still there and is sent again in seq order (the server dedups on
+// (site, seq)). The highest seq ever assigned is persisted separately, so seq never repeats even when the
+// outbox has been emptied.
+//
+// Disk quota policy (enforce_quota): ticket events are never dropped; raw telemetry is replaced, oldest
+// first, by 5-minute aggregates (`aggregate: true`, resolution 300 s) under the seq of the first merged
+// batch, the other merged seqs become empty rows that go out as empty batches (so no gap stays open); only
+// when no raw telemetry is left are the oldest aggregates emptied too. What was done is kept as a
+// protocol::QuotaReport for the status message.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pvfleet/protocol/messages.hpp"
+#include "pvfleet/util/result.hpp"
+
+struct sqlite3;
+
+namespace pvfleet::store {
+
+enum class OutboxKind { telemetry, ticket_event };
+std::string_view to_string(OutboxKind k);
+
+struct OutboxEntry {
+    protocol::Seq seq = 0;
+    OutboxKind kind = OutboxKind::telemetry;
+    // The encoded payload as first written (historical=false; telemetry zlib-compressed). Empty when the quota
+    // policy deleted the data: the sync then sends an empty telemetry batch with this seq.
+    std::string payload;
+    TimePoint created_at;
+    bool aggregate = false;     // payload holds quota aggregates (or nothing)
+    std::uint64_t samples = 0;  // samples carried (telemetry)
+    friend bool operator==(const OutboxEntry&, const OutboxEntry&) = default;
+};
+
+// The seam the sync engine uses; SqliteOutbox is the real one.
+class Outbox {
+public:
+    virtual ~Outbox() = default;
+    // Encodes a message for a given seq (the seq goes into the payload).
+    using Encoder = std::function<Result<std::string>(protocol::Seq)>;
+
+    // Assigns last_seq()+1, encodes with it and stores the row, all in one transaction. `ticket_event_id`,
+    // when given, is saved in the same transaction as the ticket-event cursor (the store's event_id of the
+    // event queued), so a restart re-queues exactly the events after it.
+    virtual Result<protocol::Seq> append(OutboxKind kind, TimePoint created_at, std::uint64_t samples,
+                                         const Encoder& encode, std::optional<long long> ticket_event_id = {}) = 0;
+    // Up to `limit` rows with seq > `after`, in seq order.
+    [[nodiscard]] virtual Result<std::vector<OutboxEntry>> after(protocol::Seq after, std::size_t limit) const = 0;
+    // Removes an acknowledged row (no error when it is already gone).
+    virtual Status remove(protocol::Seq seq) = 0;
+
+    [[nodiscard]] virtual std::uint64_t depth() const = 0;   // rows not yet acknowledged
+    [[nodiscard]] virtual std::uint64_t bytes() const = 0;   // payload bytes plus a fixed per-row overhead
+    [[nodiscard]] virtual protocol::Seq last_seq() const = 0;  // highest seq ever assigned (0: none)
+    [[nodiscard]] virtual std::optional<long long> ticket_event_cursor() const = 0;
+    [[nodiscard]] virtual protocol::QuotaReport quota_report() const = 0;
+
+    // Applies the disk quota policy until bytes() <= max_bytes (or nothing is left to shrink).
+    virtual Result<protocol::QuotaReport> enforce_quota(std::uint64_t max_bytes) = 0;
+};
+
+struct OutboxOptions {
+    int busy_timeout_ms = 5000;
+    std::size_t merge_rows = 120;  // raw batches merged into aggregates per quota step (about 2 h of 60-s batches)
+};
+
+class SqliteOutbox final : public Outbox {
+public:
+    // Opens (creating if needed) the outbox tables in the SQLite file at `path`; may be the store's edge.db.
+    static Result<std::unique_ptr<SqliteOutbox>> open(const std::string& path, OutboxOptions options = {});
+    ~SqliteOutbox() override;
+    SqliteOutbox(const SqliteOutbox&) = delete;
+    SqliteOutbox& operator=(const SqliteOutbox&) = delete;
+
+    Result<protocol::Seq> append(OutboxKind kind, TimePoint created_at, std::uint64_t samples, const Encoder& encode,
+                                 std::optional<long long> ticket_event_id = {}) override;
+    [[nodiscard]] Result<std::vector<OutboxEntry>> after(protocol::Seq after, std::size_t limit) const override;
+    Status remove(protocol::Seq seq) override;
+    [[nodiscard]] std::uint64_t depth() const override { return depth_; }
+    [[nodiscard]] std::uint64_t bytes() const override { return bytes_; }
+    [[nodiscard]] protocol::Seq last_seq() const override { return last_seq_; }
+    [[nodiscard]] std::optional<long long> ticket_event_cursor() const override { return ticket_cursor_; }
+    [[nodiscard]] protocol::QuotaReport quota_report() const override { return quota_; }
+    Result<protocol::QuotaReport> enforce_quota(std::uint64_t max_bytes) override;
+
+    // Fixed cost counted per row on top of its payload (row header, index entry).
+    static constexpr std::uint64_t kRowOverheadBytes = 64;
+
+private:
+    SqliteOutbox(sqlite3* db, OutboxOptions options) : db_(db), options_(options) {}
+    Status init();
+    Status exec(const char* sql);
+    Status set_meta(const char* key, long long value);
+    Result<bool> downsample_step();
+    Result<bool> drop_step();
+
+    sqlite3* db_;
+    OutboxOptions options_;
+    std::uint64_t depth_ = 0;
+    std::uint64_t bytes_ = 0;
+    protocol::Seq last_seq_ = 0;
+    std::optional<long long> ticket_cursor_;
+    protocol::QuotaReport quota_;
+};
+
+}  // namespace pvfleet::store

@@ -1,0 +1,331 @@
+#include "pvfleet/store/outbox.hpp"
+
+#include <algorithm>
+
+#include <sqlite3.h>
+
+#include "pvfleet/protocol/codec.hpp"
+#include "pvfleet/store/downsample.hpp"
+#include "pvfleet/util/log.hpp"
+
+namespace pvfleet::store {
+namespace {
+
+constexpr const char* kSchema = R"SQL(
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  aggregate INTEGER NOT NULL DEFAULT 0,
+  samples INTEGER NOT NULL DEFAULT 0,
+  payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_raw_telemetry ON outbox(kind, aggregate, seq);
+CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+)SQL";
+
+class Stmt {
+public:
+    Stmt(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+    ~Stmt() { sqlite3_finalize(stmt_); }
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+    [[nodiscard]] bool ok() const { return rc_ == SQLITE_OK; }
+    Stmt& bind(int i, long long v) {
+        sqlite3_bind_int64(stmt_, i, v);
+        return *this;
+    }
+    Stmt& bind(int i, const std::string& v) {
+        sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Stmt& bind_blob(int i, const std::string& v) {
+        sqlite3_bind_blob(stmt_, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    int step() { return sqlite3_step(stmt_); }
+    [[nodiscard]] long long integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+    [[nodiscard]] std::string text(int col) const {
+        const auto* p = sqlite3_column_text(stmt_, col);
+        return p ? std::string(reinterpret_cast<const char*>(p)) : std::string();
+    }
+    [[nodiscard]] std::string blob(int col) const {
+        const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+        const int n = sqlite3_column_bytes(stmt_, col);
+        return p ? std::string(p, static_cast<std::size_t>(n)) : std::string();
+    }
+    [[nodiscard]] Error error(const std::string& what) const {
+        const int code = sqlite3_errcode(db_);
+        return Error{"outbox: " + what + ": " + sqlite3_errmsg(db_),
+                     (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? ErrorKind::busy : ErrorKind::io};
+    }
+
+private:
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+    int rc_ = SQLITE_OK;
+};
+
+std::optional<OutboxKind> parse_kind(const std::string& s) {
+    if (s == "telemetry") return OutboxKind::telemetry;
+    if (s == "ticket_event") return OutboxKind::ticket_event;
+    return std::nullopt;
+}
+
+std::uint64_t row_bytes(std::size_t payload) { return payload + SqliteOutbox::kRowOverheadBytes; }
+
+}  // namespace
+
+std::string_view to_string(OutboxKind k) { return k == OutboxKind::telemetry ? "telemetry" : "ticket_event"; }
+
+Result<std::unique_ptr<SqliteOutbox>> SqliteOutbox::open(const std::string& path, OutboxOptions options) {
+    sqlite3* db = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+        sqlite3_close(db);
+        return Error::at("outbox", "cannot open '" + path + "': " + msg, ErrorKind::io);
+    }
+    sqlite3_busy_timeout(db, options.busy_timeout_ms);
+    std::unique_ptr<SqliteOutbox> outbox(new SqliteOutbox(db, options));
+    if (auto s = outbox->init(); !s) return s.error();
+    return outbox;
+}
+
+SqliteOutbox::~SqliteOutbox() { sqlite3_close(db_); }
+
+Status SqliteOutbox::exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string msg = err ? err : "unknown error";
+        sqlite3_free(err);
+        const int code = sqlite3_errcode(db_);
+        return Error{std::string("outbox: ") + msg, (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? ErrorKind::busy : ErrorKind::io};
+    }
+    return {};
+}
+
+Status SqliteOutbox::set_meta(const char* key, long long value) {
+    Stmt st(db_, "INSERT INTO outbox_meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    if (!st.ok()) return st.error(key);
+    st.bind(1, std::string(key)).bind(2, value);
+    if (st.step() != SQLITE_DONE) return st.error(key);
+    return {};
+}
+
+Status SqliteOutbox::init() {
+    if (auto s = exec("PRAGMA journal_mode=WAL"); !s) return s;
+    if (auto s = exec("PRAGMA synchronous=FULL"); !s) return s;
+    if (auto s = exec(kSchema); !s) return s;
+    {
+        Stmt st(db_, "SELECT key, value FROM outbox_meta");
+        if (!st.ok()) return st.error("read meta");
+        while (st.step() == SQLITE_ROW) {
+            const auto key = st.text(0);
+            const long long v = st.integer(1);
+            if (key == "last_seq") last_seq_ = static_cast<protocol::Seq>(v);
+            else if (key == "ticket_event_cursor") ticket_cursor_ = v;
+            else if (key == "downsampled_samples") quota_.downsampled_samples = static_cast<std::uint64_t>(v);
+            else if (key == "dropped_samples") quota_.dropped_samples = static_cast<std::uint64_t>(v);
+            else if (key == "downsampled_before_ms") quota_.downsampled_before = from_epoch_ms(v);
+        }
+    }
+    Stmt st(db_, "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0), COALESCE(MAX(seq), 0) FROM outbox");
+    if (!st.ok() || st.step() != SQLITE_ROW) return st.error("count rows");
+    depth_ = static_cast<std::uint64_t>(st.integer(0));
+    bytes_ = static_cast<std::uint64_t>(st.integer(1)) + depth_ * kRowOverheadBytes;
+    // A row can never be above the persisted last_seq; be safe if meta was lost.
+    last_seq_ = std::max<protocol::Seq>(last_seq_, static_cast<protocol::Seq>(st.integer(2)));
+    return {};
+}
+
+Result<protocol::Seq> SqliteOutbox::append(OutboxKind kind, TimePoint created_at, std::uint64_t samples,
+                                           const Encoder& encode, std::optional<long long> ticket_event_id) {
+    if (auto s = exec("BEGIN IMMEDIATE"); !s) return s.error();
+    auto fail = [this](Error e) -> Result<protocol::Seq> {
+        (void)exec("ROLLBACK");
+        return e;
+    };
+    const protocol::Seq seq = last_seq_ + 1;
+    auto payload = encode(seq);
+    if (!payload) return fail(payload.error());
+    {
+        Stmt st(db_, "INSERT INTO outbox(seq, kind, created_ms, aggregate, samples, payload) VALUES (?1, ?2, ?3, 0, ?4, ?5)");
+        if (!st.ok()) return fail(st.error("insert"));
+        st.bind(1, static_cast<long long>(seq)).bind(2, std::string(to_string(kind))).bind(3, to_epoch_ms(created_at));
+        st.bind(4, static_cast<long long>(samples)).bind_blob(5, *payload);
+        if (st.step() != SQLITE_DONE) return fail(st.error("insert seq " + std::to_string(seq)));
+    }
+    if (auto s = set_meta("last_seq", static_cast<long long>(seq)); !s) return fail(s.error());
+    if (ticket_event_id)
+        if (auto s = set_meta("ticket_event_cursor", *ticket_event_id); !s) return fail(s.error());
+    if (auto s = exec("COMMIT"); !s) return fail(s.error());
+    last_seq_ = seq;
+    if (ticket_event_id) ticket_cursor_ = *ticket_event_id;
+    ++depth_;
+    bytes_ += row_bytes(payload->size());
+    return seq;
+}
+
+Result<std::vector<OutboxEntry>> SqliteOutbox::after(protocol::Seq after, std::size_t limit) const {
+    Stmt st(db_, "SELECT seq, kind, created_ms, aggregate, samples, payload FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    if (!st.ok()) return st.error("select");
+    st.bind(1, static_cast<long long>(after)).bind(2, static_cast<long long>(limit));
+    std::vector<OutboxEntry> out;
+    int rc = 0;
+    while ((rc = st.step()) == SQLITE_ROW) {
+        OutboxEntry e;
+        e.seq = static_cast<protocol::Seq>(st.integer(0));
+        auto kind = parse_kind(st.text(1));
+        if (!kind) return Error::at("outbox/" + std::to_string(e.seq) + "/kind", "unknown '" + st.text(1) + "'");
+        e.kind = *kind;
+        e.created_at = from_epoch_ms(st.integer(2));
+        e.aggregate = st.integer(3) != 0;
+        e.samples = static_cast<std::uint64_t>(st.integer(4));
+        e.payload = st.blob(5);
+        out.push_back(std::move(e));
+    }
+    if (rc != SQLITE_DONE) return st.error("select");
+    return out;
+}
+
+Status SqliteOutbox::remove(protocol::Seq seq) {
+    Stmt st(db_, "DELETE FROM outbox WHERE seq = ?1 RETURNING LENGTH(payload)");
+    if (!st.ok()) return st.error("delete");
+    st.bind(1, static_cast<long long>(seq));
+    int rc = st.step();
+    if (rc == SQLITE_ROW) {
+        const auto len = static_cast<std::uint64_t>(st.integer(0));
+        rc = st.step();
+        if (rc != SQLITE_DONE) return st.error("delete seq " + std::to_string(seq));
+        --depth_;
+        bytes_ -= std::min(bytes_, row_bytes(len));
+        return {};
+    }
+    if (rc != SQLITE_DONE) return st.error("delete seq " + std::to_string(seq));
+    return {};
+}
+
+Result<protocol::QuotaReport> SqliteOutbox::enforce_quota(std::uint64_t max_bytes) {
+    while (bytes_ > max_bytes) {
+        auto did = downsample_step();
+        if (!did) return did.error();
+        if (*did) continue;
+        auto dropped = drop_step();
+        if (!dropped) return dropped.error();
+        if (!*dropped) break;  // only ticket events and empty rows left: nothing more may go
+    }
+    return quota_;
+}
+
+// Merges the oldest raw telemetry rows into one row of 5-minute aggregates; false when there is none.
+Result<bool> SqliteOutbox::downsample_step() {
+    struct Row {
+        protocol::Seq seq;
+        std::uint64_t samples;
+        std::size_t len;
+        std::string payload;
+    };
+    std::vector<Row> rows;
+    {
+        Stmt st(db_, "SELECT seq, samples, payload FROM outbox WHERE kind = 'telemetry' AND aggregate = 0 ORDER BY seq LIMIT ?1");
+        if (!st.ok()) return st.error("select raw telemetry");
+        st.bind(1, static_cast<long long>(std::max<std::size_t>(1, options_.merge_rows)));
+        while (st.step() == SQLITE_ROW) {
+            auto p = st.blob(2);
+            rows.push_back({static_cast<protocol::Seq>(st.integer(0)), static_cast<std::uint64_t>(st.integer(1)), p.size(), std::move(p)});
+        }
+    }
+    if (rows.empty()) return false;
+    std::vector<domain::Sample> raw;
+    std::string site_id;
+    TimePoint sent_at{};
+    for (const auto& r : rows) {
+        if (r.payload.empty()) continue;
+        auto batch = protocol::decode_telemetry(r.payload);
+        if (!batch) {
+            PVF_LOG(warn, "outbox", "seq " << r.seq << ": unreadable telemetry dropped by the quota policy: " << batch.error().message);
+            continue;
+        }
+        if (site_id.empty()) {
+            site_id = batch->site_id;
+            sent_at = batch->sent_at;
+        }
+        for (auto& s : batch->samples) raw.push_back(std::move(s));
+    }
+    auto aggregates = downsample(raw, std::chrono::seconds{300});
+    std::string first_payload;
+    if (!aggregates.empty()) {
+        protocol::TelemetryBatch b;
+        b.site_id = site_id;
+        b.seq = rows.front().seq;
+        b.historical = true;
+        b.sent_at = sent_at;
+        b.resolution_s = 300;
+        b.aggregate = true;
+        b.samples = aggregates;
+        auto enc = protocol::encode(b, {.compress = true});
+        if (!enc) return enc.error().under("outbox/quota");
+        first_payload = std::move(*enc);
+    }
+    TimePoint before{};
+    for (const auto& s : raw) before = std::max(before, s.t + Millis{1});
+    if (auto s = exec("BEGIN IMMEDIATE"); !s) return s.error();
+    auto fail = [this](Error e) -> Result<bool> {
+        (void)exec("ROLLBACK");
+        return e;
+    };
+    std::uint64_t freed = 0;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        Stmt st(db_, "UPDATE outbox SET aggregate = 1, samples = ?2, payload = ?3 WHERE seq = ?1");
+        if (!st.ok()) return fail(st.error("update"));
+        const std::string& p = i == 0 ? first_payload : std::string();
+        st.bind(1, static_cast<long long>(rows[i].seq)).bind(2, static_cast<long long>(i == 0 ? aggregates.size() : 0)).bind_blob(3, p);
+        if (st.step() != SQLITE_DONE) return fail(st.error("update seq " + std::to_string(rows[i].seq)));
+        freed += rows[i].len;
+    }
+    auto report = quota_;
+    report.downsampled_samples += raw.size();
+    if (!raw.empty()) report.downsampled_before = std::max(report.downsampled_before.value_or(TimePoint{}), before);
+    if (auto s = set_meta("downsampled_samples", static_cast<long long>(report.downsampled_samples)); !s) return fail(s.error());
+    if (report.downsampled_before)
+        if (auto s = set_meta("downsampled_before_ms", to_epoch_ms(*report.downsampled_before)); !s) return fail(s.error());
+    if (auto s = exec("COMMIT"); !s) return fail(s.error());
+    quota_ = report;
+    bytes_ = bytes_ - std::min(bytes_, freed) + first_payload.size();
+    return true;
+}
+
+// Empties the oldest telemetry row that still has data (aggregates by now); false when there is none.
+Result<bool> SqliteOutbox::drop_step() {
+    Stmt st(db_, "SELECT seq, samples, LENGTH(payload) FROM outbox WHERE kind = 'telemetry' AND LENGTH(payload) > 0 ORDER BY seq LIMIT 1");
+    if (!st.ok()) return st.error("select telemetry");
+    if (st.step() != SQLITE_ROW) return false;
+    const auto seq = st.integer(0);
+    const auto samples = static_cast<std::uint64_t>(st.integer(1));
+    const auto len = static_cast<std::uint64_t>(st.integer(2));
+    if (auto s = exec("BEGIN IMMEDIATE"); !s) return s.error();
+    Stmt up(db_, "UPDATE outbox SET aggregate = 1, samples = 0, payload = X'' WHERE seq = ?1");
+    if (!up.ok()) {
+        (void)exec("ROLLBACK");
+        return up.error("update");
+    }
+    up.bind(1, seq);
+    if (up.step() != SQLITE_DONE) {
+        (void)exec("ROLLBACK");
+        return up.error("update seq " + std::to_string(seq));
+    }
+    if (auto s = set_meta("dropped_samples", static_cast<long long>(quota_.dropped_samples + samples)); !s) {
+        (void)exec("ROLLBACK");
+        return s.error();
+    }
+    if (auto s = exec("COMMIT"); !s) {
+        (void)exec("ROLLBACK");
+        return s.error();
+    }
+    quota_.dropped_samples += samples;
+    bytes_ -= std::min(bytes_, len);
+    return true;
+}
+
+}  // namespace pvfleet::store

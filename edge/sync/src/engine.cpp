@@ -1,0 +1,328 @@
+#include "pvfleet/sync/engine.hpp"
+
+#include <algorithm>
+
+#include "pvfleet/protocol/codec.hpp"
+#include "pvfleet/protocol/topics.hpp"
+#include "pvfleet/util/log.hpp"
+
+namespace pvfleet::sync {
+namespace {
+
+constexpr const char* kLog = "sync";
+
+Result<std::string> re_encode_historical(const store::OutboxEntry& e, TimePoint now) {
+    if (e.kind == store::OutboxKind::telemetry) {
+        auto b = protocol::decode_telemetry(e.payload);
+        if (!b) return b.error();
+        b->historical = true;
+        b->sent_at = now;
+        return protocol::encode(*b, {.compress = true});
+    }
+    auto t = protocol::decode_ticket_event(e.payload);
+    if (!t) return t.error();
+    t->historical = true;
+    t->sent_at = now;
+    return protocol::encode(*t);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SyncEngine>> SyncEngine::create(SyncConfig config, store::Outbox& outbox, Publisher& publisher,
+                                                       const Clock& clock) {
+    if (!protocol::is_valid_site_id(config.site_id))
+        return Error::at("site_id", "'" + config.site_id + "' is not a valid site id");
+    if (config.agent_version.empty() || config.agent_version.size() > 64) return Error::at("agent_version", "must be 1..64 bytes");
+    if (config.config_version.empty() || config.config_version.size() > 64)
+        return Error::at("config_version", "must be 1..64 bytes (the status message requires it)");
+    if (config.batch_interval.count() <= 0) return Error::at("batch_interval", "must be positive");
+    if (config.batch_max_samples == 0) return Error::at("batch_max_samples", "must be positive");
+    if (config.max_inflight == 0) return Error::at("max_inflight", "must be positive");
+    if (config.backlog_per_second <= 0) return Error::at("backlog_per_second", "must be positive");
+    if (config.backlog_burst < 1) return Error::at("backlog_burst", "must be at least 1");
+    if (config.heartbeat_interval.count() <= 0) return Error::at("heartbeat_interval", "must be positive");
+    if (config.max_payload_bytes < 1024 || config.max_payload_bytes > protocol::kMaxPayloadBytes)
+        return Error::at("max_payload_bytes", "must be between 1024 and " + std::to_string(protocol::kMaxPayloadBytes));
+    return std::unique_ptr<SyncEngine>(new SyncEngine(std::move(config), outbox, publisher, clock));
+}
+
+SyncEngine::SyncEngine(SyncConfig config, store::Outbox& outbox, Publisher& publisher, const Clock& clock)
+    : config_(std::move(config)), outbox_(outbox), publisher_(publisher), clock_(clock), started_(clock.now()) {
+    for (const auto& d : config_.devices) polls_[d] = std::nullopt;
+}
+
+SyncEngine::~SyncEngine() { *alive_ = false; }
+
+Status SyncEngine::add_sample(domain::Sample sample) {
+    if (pending_.empty()) batch_started_ = clock_.now();
+    pending_.push_back(std::move(sample));
+    if (pending_.size() >= config_.batch_max_samples) return flush();
+    return {};
+}
+
+Status SyncEngine::flush() {
+    if (pending_.empty()) return {};
+    auto samples = std::move(pending_);
+    pending_.clear();
+    std::stable_sort(samples.begin(), samples.end(), [](const auto& a, const auto& b) { return a.t < b.t; });
+    auto s = append_telemetry(samples);
+    if (!s) {
+        // Keep them for the next attempt (the outbox may be busy or the disk full for a moment).
+        pending_.insert(pending_.begin(), samples.begin(), samples.end());
+        PVF_LOG(warn, kLog, "flush: " << s.error().message);
+        return s;
+    }
+    enforce_quota();
+    pump();
+    return {};
+}
+
+Status SyncEngine::append_telemetry(std::vector<domain::Sample> samples) {
+    const TimePoint now = clock_.now();
+    bool too_large = false;
+    std::string payload_copy;
+    auto seq = outbox_.append(store::OutboxKind::telemetry, now, samples.size(), [&](protocol::Seq q) -> Result<std::string> {
+        protocol::TelemetryBatch b;
+        b.site_id = config_.site_id;
+        b.seq = q;
+        b.sent_at = now;
+        b.resolution_s = config_.resolution_s;
+        b.samples = samples;
+        auto enc = protocol::encode(b, {.compress = true});
+        if (!enc) return enc.error().under("telemetry");
+        if (enc->size() > config_.max_payload_bytes && samples.size() > 1) {
+            too_large = true;
+            return Error{"telemetry: batch too large", ErrorKind::unsupported};
+        }
+        payload_copy = *enc;
+        return enc;
+    });
+    if (!seq && too_large) {
+        const auto half = static_cast<std::ptrdiff_t>(samples.size() / 2);
+        std::vector<domain::Sample> first(samples.begin(), samples.begin() + half);
+        std::vector<domain::Sample> second(samples.begin() + half, samples.end());
+        if (auto s = append_telemetry(std::move(first)); !s) return s;
+        return append_telemetry(std::move(second));
+    }
+    if (!seq) return seq.error();
+    queued(store::OutboxEntry{*seq, store::OutboxKind::telemetry, std::move(payload_copy), now, false, samples.size()});
+    return {};
+}
+
+Result<protocol::Seq> SyncEngine::add_ticket_event(const domain::TicketEvent& event, std::optional<long long> store_event_id) {
+    const TimePoint now = clock_.now();
+    std::string payload_copy;
+    auto seq = outbox_.append(
+        store::OutboxKind::ticket_event, now, 0,
+        [&](protocol::Seq q) -> Result<std::string> {
+            protocol::TicketEventMessage m{config_.site_id, q, false, now, event};
+            auto enc = protocol::encode(m);
+            if (!enc) return enc.error().under("ticket_event");
+            payload_copy = *enc;
+            return enc;
+        },
+        store_event_id);
+    if (!seq) return seq.error();
+    queued(store::OutboxEntry{*seq, store::OutboxKind::ticket_event, std::move(payload_copy), now, false, 0});
+    enforce_quota();
+    pump();
+    return *seq;
+}
+
+void SyncEngine::queued(store::OutboxEntry entry) {
+    if (connected_) live_.push_back(std::move(entry));
+}
+
+void SyncEngine::enforce_quota() {
+    if (outbox_.bytes() <= config_.quota_bytes) return;
+    const auto before = outbox_.quota_report();
+    auto r = outbox_.enforce_quota(config_.quota_bytes);
+    if (!r) {
+        PVF_LOG(error, kLog, "quota: " << r.error().message);
+        return;
+    }
+    if (!(*r == before)) {
+        PVF_LOG(warn, kLog, "quota " << config_.quota_bytes << " B reached: " << r->downsampled_samples
+                                     << " samples downsampled, " << r->dropped_samples << " dropped so far");
+        publish_status();  // status reports the change
+    }
+}
+
+void SyncEngine::note_poll_ok(const std::string& device_id, TimePoint t) { polls_[device_id] = t; }
+void SyncEngine::set_config_version(std::string version) {
+    if (version.empty() || version.size() > 64 || version == config_.config_version) return;
+    config_.config_version = std::move(version);
+    publish_status();  // status on change
+}
+
+void SyncEngine::tick() {
+    const TimePoint now = clock_.now();
+    if (!pending_.empty() && now - batch_started_ >= config_.batch_interval) (void)flush();
+    if (connected_ && (!last_status_ || now - *last_status_ >= config_.heartbeat_interval)) publish_status();
+    pump();
+}
+
+void SyncEngine::on_connected() {
+    connected_ = true;
+    ++epoch_;
+    inflight_.clear();
+    live_.clear();
+    backlog_cursor_ = 0;
+    tokens_ = config_.backlog_burst;
+    refilled_at_ = clock_.now();
+    publish_status();
+    pump();
+}
+
+void SyncEngine::on_disconnected() {
+    connected_ = false;
+    ++epoch_;
+    inflight_.clear();
+    live_.clear();  // still in the outbox: backlog after the reconnect
+}
+
+void SyncEngine::refill(TimePoint now) {
+    if (now > refilled_at_) {
+        const double secs = std::chrono::duration<double>(now - refilled_at_).count();
+        tokens_ = std::min(config_.backlog_burst, tokens_ + secs * config_.backlog_per_second);
+        refilled_at_ = now;
+    }
+}
+
+void SyncEngine::pump() {
+    if (pumping_) {
+        pump_again_ = true;
+        return;
+    }
+    pumping_ = true;
+    do {
+        pump_again_ = false;
+        while (connected_ && inflight_.size() < config_.max_inflight) {
+            if (!live_.empty()) {
+                auto e = std::move(live_.front());
+                live_.pop_front();
+                publish_entry(e, false);
+                continue;
+            }
+            refill(clock_.now());
+            if (tokens_ < 1.0) break;
+            constexpr std::size_t kScan = 32;
+            auto rows = outbox_.after(backlog_cursor_, kScan);
+            if (!rows) {
+                PVF_LOG(error, kLog, "backlog: " << rows.error().message);
+                break;
+            }
+            const store::OutboxEntry* next = nullptr;
+            for (const auto& r : *rows) {
+                if (inflight_.count(r.seq) != 0) {
+                    backlog_cursor_ = r.seq;
+                    continue;
+                }
+                next = &r;
+                break;
+            }
+            if (next == nullptr) {
+                if (rows->size() < kScan) break;  // backlog done
+                continue;
+            }
+            tokens_ -= 1.0;
+            backlog_cursor_ = next->seq;
+            publish_entry(*next, true);
+        }
+    } while (pump_again_);
+    pumping_ = false;
+}
+
+void SyncEngine::publish_entry(const store::OutboxEntry& e, bool historical) {
+    const TimePoint now = clock_.now();
+    std::string payload;
+    if (e.payload.empty()) {
+        // Deleted by the quota policy: an empty batch closes the gap at the server.
+        protocol::TelemetryBatch b;
+        b.site_id = config_.site_id;
+        b.seq = e.seq;
+        b.historical = true;
+        b.sent_at = now;
+        auto enc = protocol::encode(b);
+        if (!enc) {
+            PVF_LOG(error, kLog, "seq " << e.seq << ": " << enc.error().message);
+            return;
+        }
+        payload = std::move(*enc);
+    } else if (historical || e.aggregate) {
+        auto enc = re_encode_historical(e, now);
+        if (enc) {
+            payload = std::move(*enc);
+        } else {
+            PVF_LOG(warn, kLog, "seq " << e.seq << ": sent as stored: " << enc.error().message);
+            payload = e.payload;
+        }
+    } else {
+        payload = e.payload;
+    }
+    const auto kind = e.kind == store::OutboxKind::telemetry ? protocol::MessageKind::telemetry : protocol::MessageKind::ticket_event;
+    inflight_.insert(e.seq);
+    if (historical) ++stats_.backlog_published;
+    else ++stats_.live_published;
+    publisher_.publish(PublishRequest{protocol::topic_for(config_.site_id, kind), std::move(payload), 1, false},
+                       [this, alive = std::weak_ptr<bool>(alive_), seq = e.seq, epoch = epoch_](Status s) {
+                           if (alive.expired()) return;
+                           on_done(seq, epoch, s);
+                       });
+}
+
+void SyncEngine::on_done(protocol::Seq seq, std::uint64_t epoch, const Status& s) {
+    if (s) {
+        ++stats_.acked;
+        if (auto r = outbox_.remove(seq); !r) PVF_LOG(error, kLog, "remove seq " << seq << ": " << r.error().message);
+    } else {
+        ++stats_.failed;
+        PVF_LOG(debug, kLog, "seq " << seq << " not acknowledged: " << s.error().message);
+    }
+    if (epoch != epoch_) return;  // a connection ago: its in-flight set is gone already
+    inflight_.erase(seq);
+    if (!s) backlog_cursor_ = std::min(backlog_cursor_, seq - 1);  // send it again (as backlog)
+    pump();
+}
+
+protocol::StatusMessage SyncEngine::status(protocol::SiteState state) const {
+    const TimePoint now = clock_.now();
+    protocol::StatusMessage m;
+    m.site_id = config_.site_id;
+    m.state = state;
+    m.sent_at = now;
+    m.agent_version = config_.agent_version;
+    m.config_version = config_.config_version;
+    if (state == protocol::SiteState::offline) return m;
+    m.uptime_s = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(now - started_).count());
+    m.backlog_depth = outbox_.depth();
+    if (outbox_.last_seq() > 0) m.last_seq = outbox_.last_seq();
+    std::set<std::string> seen;
+    for (const auto& d : config_.devices) {
+        auto it = polls_.find(d);
+        m.devices.push_back({d, it == polls_.end() ? std::nullopt : it->second});
+        seen.insert(d);
+    }
+    for (const auto& [d, t] : polls_)
+        if (seen.count(d) == 0) m.devices.push_back({d, t});
+    const auto q = outbox_.quota_report();
+    if (!(q == protocol::QuotaReport{})) m.quota = q;
+    return m;
+}
+
+void SyncEngine::publish_status() {
+    if (!connected_) return;
+    last_status_ = clock_.now();
+    auto enc = protocol::encode(status(protocol::SiteState::online));
+    if (!enc) {
+        PVF_LOG(error, kLog, "status: " << enc.error().message);
+        return;
+    }
+    ++stats_.status_published;
+    publisher_.publish(PublishRequest{protocol::topic_for(config_.site_id, protocol::MessageKind::status), std::move(*enc), 1, true},
+                       [](Status s) {
+                           if (!s) PVF_LOG(debug, kLog, "status not acknowledged: " << s.error().message);
+                       });
+}
+
+}  // namespace pvfleet::sync

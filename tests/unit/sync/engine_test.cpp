@@ -1,0 +1,309 @@
+#include <doctest/doctest.h>
+
+#include "helpers.hpp"
+#include "pvfleet/fakes/fake_publisher.hpp"
+#include "pvfleet/protocol/codec.hpp"
+#include "pvfleet/sync/engine.hpp"
+#include "support/paths.hpp"
+
+using namespace pvfleet;
+using namespace std::chrono_literals;
+using sync::test::sample;
+using sync::test::t0;
+
+namespace {
+
+struct Rig {
+    explicit Rig(sync::SyncConfig cfg = {}) {
+        auto o = store::SqliteOutbox::open((dir / "edge.db").string());
+        REQUIRE(o.ok());
+        outbox = std::move(*o);
+        if (cfg.site_id.empty()) cfg.site_id = "site-a";
+        cfg.devices = {"inv1", "inv2"};
+        cfg.config_version = "cfg-1";
+        config = cfg;
+        make_engine();
+    }
+    void make_engine() {
+        engine.reset();
+        auto e = sync::SyncEngine::create(config, *outbox, pub, clock);
+        REQUIRE(e.ok());
+        engine = std::move(*e);
+    }
+    void connect() {
+        pub.is_connected = true;
+        engine->on_connected();
+    }
+    void disconnect() {
+        pub.drop();
+        engine->on_disconnected();
+    }
+    // Seqs and historical flags of what went out on the sequenced topics, in publish order.
+    [[nodiscard]] std::vector<std::pair<protocol::Seq, bool>> sent() const {
+        std::vector<std::pair<protocol::Seq, bool>> out;
+        for (const auto& r : pub.all) {
+            if (r.topic.ends_with("/status")) continue;
+            auto m = protocol::decode_for_topic(r.topic, r.payload);
+            REQUIRE(m.ok());
+            if (auto* t = std::get_if<protocol::TelemetryBatch>(&*m)) out.emplace_back(t->seq, t->historical);
+            if (auto* e = std::get_if<protocol::TicketEventMessage>(&*m)) out.emplace_back(e->seq, e->historical);
+        }
+        return out;
+    }
+
+    test::TempDir dir;
+    ManualClock clock{t0()};
+    fakes::FakePublisher pub;
+    std::unique_ptr<store::SqliteOutbox> outbox;
+    sync::SyncConfig config;
+    std::unique_ptr<sync::SyncEngine> engine;
+};
+
+sync::SyncConfig small_batches() {
+    sync::SyncConfig c;
+    c.batch_interval = 60s;
+    c.batch_max_samples = 12;
+    c.backlog_per_second = 2;
+    c.backlog_burst = 2;
+    c.max_inflight = 4;
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("engine: samples are batched by count and by time, written before publishing, removed on PUBACK") {
+    Rig rig(small_batches());
+    rig.pub.is_connected = false;
+    for (int i = 0; i < 12; ++i) REQUIRE(rig.engine->add_sample(sample(i % 2 ? "inv2" : "inv1", t0() + (i / 2) * 10s, 100)).ok());
+    CHECK(rig.outbox->depth() == 1);  // full batch flushed at 12 samples, nothing published yet
+    CHECK(rig.pub.all.empty());
+    REQUIRE(rig.engine->add_sample(sample("inv1", t0() + 60s, 100)).ok());
+    rig.engine->tick();
+    CHECK(rig.outbox->depth() == 1);
+    rig.clock.advance(60s);
+    rig.engine->tick();
+    CHECK(rig.outbox->depth() == 2);  // the partial batch after batch_interval
+    CHECK(rig.engine->buffered_samples() == 0);
+
+    rig.connect();
+    rig.clock.advance(1s);
+    rig.engine->tick();
+    auto sent = rig.sent();
+    REQUIRE(sent.size() == 2);
+    CHECK(sent[0] == std::pair<protocol::Seq, bool>{1, true});
+    CHECK(sent[1] == std::pair<protocol::Seq, bool>{2, true});
+    auto first = protocol::decode_telemetry(rig.pub.on("/telemetry")[0].payload);
+    REQUIRE(first.ok());
+    CHECK(first->samples.size() == 12);
+    CHECK(protocol::is_compressed(rig.pub.on("/telemetry")[0].payload));
+    CHECK(rig.outbox->depth() == 2);  // not acknowledged yet
+    rig.pub.ack();
+    CHECK(rig.outbox->depth() == 1);
+    rig.pub.ack();
+    CHECK(rig.outbox->depth() == 0);
+    CHECK(rig.engine->stats().acked == 2);
+}
+
+TEST_CASE("engine: live messages go out in seq order, unflagged, limited by max_inflight") {
+    Rig rig(small_batches());
+    rig.connect();
+    for (int i = 0; i < 6; ++i) {
+        if (i == 3) REQUIRE(rig.engine->add_ticket_event(sync::test::ticket_event("T-1", t0())).ok());
+        REQUIRE(rig.engine->add_sample(sample("inv1", t0() + i * 10s, 1)).ok());
+        REQUIRE(rig.engine->flush().ok());
+    }
+    auto sent = rig.sent();
+    REQUIRE(sent.size() == 4);  // max_inflight
+    for (std::size_t i = 0; i < sent.size(); ++i) CHECK(sent[i] == std::pair<protocol::Seq, bool>{i + 1, false});
+    CHECK(rig.pub.on("/tickets").size() == 1);
+    rig.pub.ack_all();
+    rig.pub.ack_all();
+    sent = rig.sent();
+    REQUIRE(sent.size() == 7);
+    for (std::size_t i = 0; i < sent.size(); ++i) CHECK(sent[i].first == i + 1);
+    CHECK(rig.outbox->depth() == 0);
+}
+
+TEST_CASE("engine: after a lost connection every unacknowledged message is sent again, in order, same seq") {
+    Rig rig(small_batches());
+    rig.connect();
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(rig.engine->add_sample(sample("inv1", t0() + i * 10s, 1)).ok());
+        REQUIRE(rig.engine->flush().ok());
+    }
+    rig.pub.ack();  // seq 1 acknowledged; 2 and 3 in flight
+    rig.disconnect();
+    CHECK(rig.outbox->depth() == 2);
+    REQUIRE(rig.engine->add_sample(sample("inv1", t0() + 30s, 1)).ok());
+    REQUIRE(rig.engine->flush().ok());  // seq 4 while down
+    rig.pub.all.clear();
+    rig.connect();
+    auto sent = rig.sent();
+    REQUIRE(sent.size() == 2);  // burst 2
+    CHECK(sent[0] == std::pair<protocol::Seq, bool>{2, true});
+    CHECK(sent[1] == std::pair<protocol::Seq, bool>{3, true});
+    rig.pub.ack_all();
+    rig.engine->tick();
+    CHECK(rig.sent().size() == 2);  // rate limit: no token yet
+    rig.clock.advance(500ms);
+    rig.engine->tick();
+    sent = rig.sent();
+    REQUIRE(sent.size() == 3);
+    CHECK(sent[2] == std::pair<protocol::Seq, bool>{4, true});
+    rig.pub.ack_all();
+    CHECK(rig.outbox->depth() == 0);
+}
+
+TEST_CASE("engine: a restart resends what the outbox holds and continues the sequence") {
+    Rig rig(small_batches());
+    rig.connect();
+    REQUIRE(rig.engine->add_ticket_event(sync::test::ticket_event("T-1", t0()), 41).ok());
+    REQUIRE(rig.engine->add_sample(sample("inv1", t0(), 1)).ok());
+    REQUIRE(rig.engine->add_sample(sample("inv2", t0(), 1)).ok());  // buffered only: lost with the process
+    rig.pub.ack();                                                   // seq 1 done
+    REQUIRE(rig.engine->flush().ok());                              // seq 2 in flight, never acknowledged
+    // "kill -9": the engine and the publisher vanish without any completion.
+    rig.pub.pending.clear();
+    rig.make_engine();
+    CHECK(rig.outbox->ticket_event_cursor() == 41);
+    rig.pub.all.clear();
+    rig.connect();
+    auto sent = rig.sent();
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0] == std::pair<protocol::Seq, bool>{2, true});
+    REQUIRE(rig.engine->add_ticket_event(sync::test::ticket_event("T-2", t0())).ok());
+    CHECK(rig.sent().back().first == 3);
+}
+
+TEST_CASE("engine: live data keeps priority over the backlog") {
+    Rig rig(small_batches());
+    rig.pub.is_connected = false;
+    for (int i = 0; i < 10; ++i) {  // ten minutes of outage
+        REQUIRE(rig.engine->add_sample(sample("inv1", t0() + i * 60s, 1)).ok());
+        REQUIRE(rig.engine->flush().ok());
+    }
+    rig.connect();
+    CHECK(rig.sent().size() == 2);  // backlog burst
+    rig.pub.ack_all();
+    // New live data arrives while the backlog is being paced: it goes out at once, ahead of seq 3..10.
+    REQUIRE(rig.engine->add_ticket_event(sync::test::ticket_event("T-1", t0())).ok());
+    REQUIRE(rig.engine->add_sample(sample("inv1", t0() + 600s, 1)).ok());
+    REQUIRE(rig.engine->flush().ok());
+    auto sent = rig.sent();
+    REQUIRE(sent.size() == 4);
+    CHECK(sent[2] == std::pair<protocol::Seq, bool>{11, false});
+    CHECK(sent[3] == std::pair<protocol::Seq, bool>{12, false});
+    rig.pub.ack_all();
+    for (int i = 0; i < 10; ++i) {
+        rig.clock.advance(500ms);
+        rig.engine->tick();
+        rig.pub.ack_all();
+    }
+    sent = rig.sent();
+    REQUIRE(sent.size() == 12);
+    for (std::size_t i = 4; i < 12; ++i) CHECK(sent[i] == std::pair<protocol::Seq, bool>{i - 1, true});
+    CHECK(rig.outbox->depth() == 0);
+}
+
+TEST_CASE("engine: over quota, the backlog is downsampled, the status says so, ticket events all arrive") {
+    auto cfg = small_batches();
+    cfg.quota_bytes = 6000;
+    Rig rig(cfg);
+    rig.pub.is_connected = false;
+    for (int m = 0; m < 60; ++m) {
+        if (m % 20 == 0) REQUIRE(rig.engine->add_ticket_event(sync::test::ticket_event("T-" + std::to_string(m), t0())).ok());
+        for (int i = 0; i < 6; ++i) REQUIRE(rig.engine->add_sample(sample("inv1", t0() + m * 60s + i * 10s, 1000 + m)).ok());
+        REQUIRE(rig.engine->flush().ok());
+        rig.clock.advance(60s);
+    }
+    CHECK(rig.outbox->bytes() <= cfg.quota_bytes);
+    const auto q = rig.outbox->quota_report();
+    CHECK(q.downsampled_samples > 0);
+    const auto last = rig.outbox->last_seq();
+    CHECK(last == 63);
+    rig.connect();
+    auto status = protocol::decode_status(rig.pub.on("/status").back().payload);
+    REQUIRE(status.ok());
+    REQUIRE(status->quota.has_value());
+    CHECK(status->quota->downsampled_samples == q.downsampled_samples);
+    CHECK(status->backlog_depth == 63u);
+    CHECK(status->last_seq == 63u);
+    for (int i = 0; i < 200 && rig.outbox->depth() > 0; ++i) {
+        rig.clock.advance(1s);
+        rig.engine->tick();
+        rig.pub.ack_all();
+    }
+    CHECK(rig.outbox->depth() == 0);
+    std::set<protocol::Seq> seqs;
+    std::size_t tickets = 0, aggregates = 0, empty = 0;
+    for (const auto& r : rig.pub.all) {
+        auto m = protocol::decode_for_topic(r.topic, r.payload);
+        REQUIRE(m.ok());
+        if (auto* t = std::get_if<protocol::TelemetryBatch>(&*m)) {
+            seqs.insert(t->seq);
+            if (t->aggregate) ++aggregates;
+            if (t->samples.empty()) ++empty;
+        } else if (auto* e = std::get_if<protocol::TicketEventMessage>(&*m)) {
+            seqs.insert(e->seq);
+            ++tickets;
+        }
+    }
+    CHECK(seqs.size() == 63);  // every seq closed, none repeated
+    CHECK(tickets == 3);
+    CHECK(aggregates > 0);
+    CHECK(empty > 0);
+}
+
+TEST_CASE("engine: status on connect and every heartbeat; the offline will") {
+    auto cfg = small_batches();
+    cfg.heartbeat_interval = 300s;
+    cfg.agent_version = "1.2.3";
+    Rig rig(cfg);
+    rig.engine->note_poll_ok("inv1", t0() - 5s);
+    rig.clock.advance(42s);
+    rig.connect();
+    auto st = rig.pub.on("/status");
+    REQUIRE(st.size() == 1);
+    CHECK(st[0].retained);
+    auto s = protocol::decode_status(st[0].payload);
+    REQUIRE(s.ok());
+    CHECK(s->state == protocol::SiteState::online);
+    CHECK(s->agent_version == "1.2.3");
+    CHECK(s->uptime_s == 42u);
+    CHECK(s->backlog_depth == 0u);
+    CHECK(s->config_version == "cfg-1");
+    REQUIRE(s->devices.size() == 2);
+    CHECK(s->devices[0].last_ok_poll == t0() - 5s);
+    CHECK_FALSE(s->devices[1].last_ok_poll.has_value());
+    rig.clock.advance(299s);
+    rig.engine->tick();
+    CHECK(rig.pub.on("/status").size() == 1);
+    rig.clock.advance(1s);
+    rig.engine->tick();
+    CHECK(rig.pub.on("/status").size() == 2);
+
+    auto will = protocol::encode(rig.engine->status(protocol::SiteState::offline));
+    REQUIRE(will.ok());
+    auto w = protocol::decode_status(*will);
+    REQUIRE(w.ok());
+    CHECK(w->state == protocol::SiteState::offline);
+}
+
+TEST_CASE("engine: config errors name the field") {
+    fakes::FakePublisher pub;
+    ManualClock clock;
+    test::TempDir dir;
+    auto o = store::SqliteOutbox::open((dir / "edge.db").string());
+    REQUIRE(o.ok());
+    sync::SyncConfig c;
+    c.site_id = "Bad/Site";
+    auto e = sync::SyncEngine::create(c, **o, pub, clock);
+    REQUIRE_FALSE(e.ok());
+    CHECK(e.error().message == "site_id: 'Bad/Site' is not a valid site id");
+    c.site_id = "ok";
+    c.config_version = "1";
+    c.max_inflight = 0;
+    e = sync::SyncEngine::create(c, **o, pub, clock);
+    REQUIRE_FALSE(e.ok());
+    CHECK(e.error().message.starts_with("max_inflight:"));
+}

@@ -1,0 +1,149 @@
+#include <doctest/doctest.h>
+
+#include "helpers.hpp"
+#include "pvfleet/protocol/codec.hpp"
+#include "pvfleet/store/outbox.hpp"
+#include "support/paths.hpp"
+
+using namespace pvfleet;
+using namespace std::chrono_literals;
+using store::OutboxKind;
+
+namespace {
+
+Result<std::string> telemetry_payload(protocol::Seq seq, const std::vector<domain::Sample>& samples) {
+    protocol::TelemetryBatch b;
+    b.site_id = "site-a";
+    b.seq = seq;
+    b.sent_at = sync::test::t0();
+    b.resolution_s = 10;
+    b.samples = samples;
+    return protocol::encode(b, {.compress = true});
+}
+
+protocol::Seq append_minute(store::Outbox& o, int minute) {
+    std::vector<domain::Sample> s;
+    for (int i = 0; i < 6; ++i) s.push_back(sync::test::sample("inv1", sync::test::t0() + minute * 60s + i * 10s, 1000 + minute));
+    auto seq = o.append(OutboxKind::telemetry, sync::test::t0(), s.size(), [&](protocol::Seq q) { return telemetry_payload(q, s); });
+    REQUIRE(seq.ok());
+    return *seq;
+}
+
+protocol::Seq append_ticket(store::Outbox& o, const std::string& id, std::optional<long long> event_id = {}) {
+    auto seq = o.append(OutboxKind::ticket_event, sync::test::t0(), 0, [&](protocol::Seq q) {
+        return protocol::encode(protocol::TicketEventMessage{"site-a", q, false, sync::test::t0(), sync::test::ticket_event(id, sync::test::t0())});
+    }, event_id);
+    REQUIRE(seq.ok());
+    return *seq;
+}
+
+}  // namespace
+
+TEST_CASE("outbox: seq is monotonic, persisted, and never reused after the rows are removed") {
+    test::TempDir dir;
+    const auto path = (dir / "edge.db").string();
+    {
+        auto o = store::SqliteOutbox::open(path);
+        REQUIRE(o.ok());
+        CHECK((*o)->last_seq() == 0);
+        CHECK(append_minute(**o, 0) == 1);
+        CHECK(append_ticket(**o, "T-1", 7) == 2);
+        CHECK(append_minute(**o, 1) == 3);
+        CHECK((*o)->depth() == 3);
+        REQUIRE((*o)->remove(1).ok());
+        REQUIRE((*o)->remove(1).ok());  // already gone: fine
+        CHECK((*o)->depth() == 2);
+        auto rows = (*o)->after(0, 10);
+        REQUIRE(rows.ok());
+        REQUIRE(rows->size() == 2);
+        CHECK((*rows)[0].seq == 2);
+        CHECK((*rows)[0].kind == OutboxKind::ticket_event);
+        CHECK((*rows)[1].seq == 3);
+        auto decoded = protocol::decode_telemetry((*rows)[1].payload);
+        REQUIRE(decoded.ok());
+        CHECK(decoded->seq == 3);
+        REQUIRE((*o)->remove(2).ok());
+        REQUIRE((*o)->remove(3).ok());
+        CHECK((*o)->depth() == 0);
+    }
+    auto o = store::SqliteOutbox::open(path);
+    REQUIRE(o.ok());
+    CHECK((*o)->last_seq() == 3);
+    CHECK((*o)->ticket_event_cursor() == 7);
+    CHECK(append_minute(**o, 2) == 4);
+}
+
+TEST_CASE("outbox: a failed encoder rolls back and does not use up a seq") {
+    test::TempDir dir;
+    auto o = store::SqliteOutbox::open((dir / "edge.db").string());
+    REQUIRE(o.ok());
+    auto r = (*o)->append(OutboxKind::telemetry, sync::test::t0(), 1, [](protocol::Seq) -> Result<std::string> { return Error{"boom"}; });
+    CHECK_FALSE(r.ok());
+    CHECK((*o)->last_seq() == 0);
+    CHECK(append_minute(**o, 0) == 1);
+}
+
+TEST_CASE("outbox: over quota, raw telemetry becomes 5-minute aggregates oldest first; ticket events stay") {
+    test::TempDir dir;
+    const auto path = (dir / "edge.db").string();
+    auto opened = store::SqliteOutbox::open(path, {.merge_rows = 30});
+    REQUIRE(opened.ok());
+    auto& o = **opened;
+    append_ticket(o, "T-1");
+    for (int m = 0; m < 120; ++m) append_minute(o, m);  // seq 2..121: two hours of 60-s batches
+    append_ticket(o, "T-2");                            // seq 122
+    const auto full = o.bytes();
+    auto report = o.enforce_quota(full / 2);
+    REQUIRE(report.ok());
+    CHECK(o.bytes() <= full / 2);
+    CHECK(report->dropped_samples == 0);
+    CHECK(report->downsampled_samples > 0);
+    CHECK(report->downsampled_samples % 180 == 0);  // whole merge steps of 30 batches x 6 samples
+    REQUIRE(report->downsampled_before.has_value());
+    CHECK(o.depth() == 122);  // rows (seqs) are kept, emptied or merged, never removed
+    CHECK(o.last_seq() == 122);
+
+    auto rows = o.after(0, 1000);
+    REQUIRE(rows.ok());
+    CHECK((*rows)[0].kind == OutboxKind::ticket_event);
+    CHECK_FALSE((*rows)[0].payload.empty());
+    CHECK((*rows)[121].kind == OutboxKind::ticket_event);
+    // The first merged row carries the aggregates of the first 30 minutes (6 windows); the next 29 are empty.
+    CHECK((*rows)[1].aggregate);
+    auto agg = protocol::decode_telemetry((*rows)[1].payload);
+    REQUIRE(agg.ok());
+    CHECK(agg->aggregate);
+    CHECK(agg->resolution_s == 300u);
+    CHECK(agg->seq == 2);
+    CHECK(agg->samples.size() == 6);
+    CHECK(agg->samples[0].t == sync::test::t0());
+    CHECK(agg->samples[1].t == sync::test::t0() + 300s);
+    for (int i = 2; i <= 30; ++i) CHECK((*rows)[static_cast<std::size_t>(i)].payload.empty());
+    // The newest raw batches are untouched.
+    CHECK_FALSE((*rows)[120].aggregate);
+
+    // The report survives a restart.
+    opened->reset();
+    auto again = store::SqliteOutbox::open(path);
+    REQUIRE(again.ok());
+    CHECK((*again)->quota_report() == *report);
+    CHECK((*again)->bytes() <= full / 2);
+}
+
+TEST_CASE("outbox: when only aggregates are left the oldest are dropped, ticket events never") {
+    test::TempDir dir;
+    auto opened = store::SqliteOutbox::open((dir / "edge.db").string());
+    REQUIRE(opened.ok());
+    auto& o = **opened;
+    for (int m = 0; m < 20; ++m) append_minute(o, m);
+    for (int i = 0; i < 5; ++i) append_ticket(o, "T-" + std::to_string(i));
+    auto report = o.enforce_quota(1);  // impossible: everything that may go goes
+    REQUIRE(report.ok());
+    CHECK(report->downsampled_samples == 120);
+    CHECK(report->dropped_samples == 4);  // the aggregates of 20 minutes (4 windows)
+    auto rows = o.after(0, 100);
+    REQUIRE(rows.ok());
+    REQUIRE(rows->size() == 25);
+    for (std::size_t i = 0; i < 20; ++i) CHECK((*rows)[i].payload.empty());
+    for (std::size_t i = 20; i < 25; ++i) CHECK(protocol::decode_ticket_event((*rows)[i].payload).ok());
+}
