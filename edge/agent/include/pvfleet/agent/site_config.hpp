@@ -1,0 +1,64 @@
+#pragma once
+// The gateway's site config (firmware-config/sites/site.schema.json, docs/site-config.md): where the devices
+// are, how to poll them, the site's arrays for detection, storage and the MQTT link. Validated once at start;
+// every error names its key path, and all errors are reported together.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "pvfleet/acquisition/poller.hpp"
+#include "pvfleet/modbus/endpoint.hpp"
+#include "pvfleet/util/result.hpp"
+
+namespace pvfleet::agent {
+
+struct EndpointSpec {
+    std::string id;
+    modbus::EndpointConfig endpoint;
+};
+
+enum class DeviceRole { inverter, meter, battery };
+
+struct DeviceSpec {
+    std::string id;
+    DeviceRole role = DeviceRole::inverter;
+    std::string endpoint;            // EndpointSpec::id
+    std::optional<uint8_t> unit;     // none: the map's default unit
+    std::string profile = "auto";    // auto, sunspec or a register-map name
+    int sunspec_device = 0;
+};
+
+struct MqttSpec {
+    std::string uri;                 // tcp://host:1883 or ssl://host:8883
+    std::optional<std::filesystem::path> ca_file, cert_file, key_file, password_file;
+    std::optional<std::string> username;
+    std::string password;            // read from password_file
+};
+
+struct SiteConfig {
+    std::string site_id;
+    std::string config_version;
+    std::string time_zone = "UTC";
+    nlohmann::json detection_site;   // the part detection reads (detect::parse_site_detection)
+    std::vector<EndpointSpec> endpoints;
+    std::vector<DeviceSpec> devices;
+    acquisition::PollIntervals intervals;
+    std::filesystem::path store_path;
+    uint64_t quota_bytes = 256ull * 1024 * 1024;
+    std::optional<MqttSpec> mqtt;
+    std::optional<std::filesystem::path> maps_dir;
+    int batch_interval_s = 60;
+};
+
+// `base_dir` resolves relative paths (the config file's folder).
+Result<SiteConfig> parse_site_config(const nlohmann::json& doc, const std::filesystem::path& base_dir);
+Result<SiteConfig> load_site_config(const std::filesystem::path& file);
+
+// The effective config as logged at start-up (secrets left out).
+nlohmann::json describe(const SiteConfig& config);
+
+}  // namespace pvfleet::agent

@@ -1,0 +1,152 @@
+// The whole gateway agent as installed: `pvfleet-edge run --config site.json` reads two inverters from
+// pvfleet-sim over Modbus TCP, stores and detects, and publishes telemetry and status to a real mosquitto.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "../sync/broker.hpp"
+#include "pvfleet/agent/site_config.hpp"
+#include "pvfleet/protocol/codec.hpp"
+#include "support/paths.hpp"
+#include "support/process.hpp"
+
+using namespace pvfleet;
+using namespace std::chrono_literals;
+using sync::itest::Mosquitto;
+
+namespace {
+
+std::string wait_for_line(const std::filesystem::path& log, const std::string& prefix) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::ifstream in(log);
+        std::string line;
+        while (std::getline(in, line)) {
+            if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("site config: every error at once, each with its key path") {
+    const auto doc = nlohmann::json::parse(R"({
+      "format": 1, "site_id": "Bad Site", "config_version": "1", "latitude": 47.99, "longitude": 7.85,
+      "endpoints": [{"id": "lan", "tcp": "10.0.0.1:99999"}, {"id": "lan", "rtu": {"device": "/dev/ttyUSB0", "baud": 9600, "parity": "X"}}],
+      "inverters": [{"id": "inv1", "endpoint": "wifi", "unit": 300, "ac_kw": 5}],
+      "arrays": [{"inverter": "inv1", "dc_kw": 5, "tilt": 30, "azimuth": 180}],
+      "poll": {"fast_s": 0}, "store": {"path": "edge.db"}, "mqtt": {"uri": "http://x"}, "colour": "red"})");
+    auto c = agent::parse_site_config(doc, "/tmp");
+    REQUIRE_FALSE(c.ok());
+    const auto& m = c.error().message;
+    CAPTURE(m);
+    for (const char* expected : {
+             "colour: unknown key",
+             "site_id: 'Bad Site' must match [a-z0-9][a-z0-9-]{0,62}",
+             "endpoints/0/tcp: ",
+             "endpoints/1/id: duplicate 'lan'",
+             "endpoints/1/rtu/parity: ",
+             "inverters/0/endpoint: no endpoint 'wifi'",
+             "inverters/0/unit: expected 0..247, got 300",
+             "poll/fast_s: expected 1..3600, got 0",
+             "mqtt/uri: 'http://x' must start with tcp:// or ssl://",
+         }) {
+        CHECK_MESSAGE(m.find(expected) != std::string::npos, expected);
+    }
+    // the shipped example is valid (its certificate files do not exist here: only those errors)
+    auto example = agent::load_site_config(test::source_dir() / "firmware-config/sites/example-household.json");
+    REQUIRE_FALSE(example.ok());
+    CHECK(example.error().message ==
+          "mqtt/ca_file: no file /etc/pvfleet/ca.crt\nmqtt/cert_file: no file /etc/pvfleet/site.crt\n"
+          "mqtt/key_file: no file /etc/pvfleet/site.key");
+}
+
+TEST_CASE("pvfleet-edge run: sim -> agent -> mosquitto; bad config exits 2; SIGTERM stops it within 2 s") {
+    if (test::find_program("mosquitto").empty()) {
+        MESSAGE("mosquitto not installed: skipped");
+        return;
+    }
+    test::TempDir dir;
+    const int port = test::free_tcp_port();
+    Mosquitto broker(dir / "broker", port, {"listener " + std::to_string(port) + " 127.0.0.1", "allow_anonymous true"});
+    REQUIRE(broker.start());
+
+    sync::itest::Recorder recorder;
+    mqtt::ClientOptions sub;
+    sub.server_uri = "tcp://127.0.0.1:" + std::to_string(port);
+    sub.client_id = "test-server";
+    sub.subscriptions = sync::itest::all_uplink_subscriptions();
+    sync::itest::Subscriber subscriber(sub, recorder);
+    REQUIRE(sync::itest::wait_until([&] { return subscriber.connected(); }, 10s));
+
+    std::ofstream(dir / "sim.json") << R"({
+      "name": "run-test", "latitude_deg": 47.99, "longitude_deg": 7.85, "elevation_m": 280,
+      "time_zone": "Europe/Berlin", "clouds": "none", "listen": {"host": "127.0.0.1", "port": 0},
+      "devices": [
+        {"name": "inv1", "unit": 1, "profile": "sunspec", "ac_kw": 8.0, "phases": 3, "mppts": 2,
+         "manufacturer": "pvfleet", "model": "SIM-8K", "serial": "SIM0001"},
+        {"name": "inv2", "unit": 247, "profile": "goodwe-et", "ac_kw": 10.0, "phases": 3, "mppts": 2,
+         "manufacturer": "GoodWe", "model": "GW10K-ET", "serial": "9010KETU000W0001"}],
+      "arrays": [
+        {"id": "a", "device": "inv1", "mppt": 1, "dc_kwp": 4.5, "tilt_deg": 35, "azimuth_deg": 180},
+        {"id": "b", "device": "inv1", "mppt": 2, "dc_kwp": 4.0, "tilt_deg": 35, "azimuth_deg": 180},
+        {"id": "c", "device": "inv2", "mppt": 1, "dc_kwp": 5.5, "tilt_deg": 30, "azimuth_deg": 180},
+        {"id": "d", "device": "inv2", "mppt": 2, "dc_kwp": 5.5, "tilt_deg": 30, "azimuth_deg": 180}]})";
+    test::ChildProcess sim({PVFLEET_SIM_EXE, "--site", (dir / "sim.json").string(), "--listen", "127.0.0.1:0"}, dir / "sim.log");
+    const auto tcp = wait_for_line(dir / "sim.log", "listening tcp ");
+    REQUIRE_MESSAGE(!tcp.empty(), test::read_file(dir / "sim.log"));
+    const std::string where = tcp.substr(0, tcp.find(' '));
+
+    auto site = nlohmann::json::parse(R"({
+      "format": 1, "site_id": "run-test-1", "config_version": "t1", "latitude": 47.99, "longitude": 7.85,
+      "time_zone": "Europe/Berlin",
+      "endpoints": [{"id": "lan", "timing": {"pause_after_connect_ms": 0}}],
+      "inverters": [{"id": "inv1", "endpoint": "lan", "unit": 1, "profile": "auto", "ac_kw": 8},
+                    {"id": "inv2", "endpoint": "lan", "unit": 247, "profile": "goodwe-et", "ac_kw": 10}],
+      "arrays": [{"inverter": "inv1", "dc_kw": 8.5, "tilt": 35, "azimuth": 180},
+                 {"inverter": "inv2", "dc_kw": 11, "tilt": 30, "azimuth": 180}],
+      "poll": {"fast_s": 1, "slow_s": 5}, "store": {"path": "edge.db"}, "sync": {"batch_interval_s": 2}})");
+    site["endpoints"][0]["tcp"] = where;
+    site["mqtt"] = {{"uri", "tcp://127.0.0.1:" + std::to_string(port)}};
+    std::ofstream(dir / "site.json") << site.dump(2);
+
+    // A bad config is refused at start, naming the key.
+    auto bad = site;
+    bad["inverters"][1]["profile"] = "nosuch";
+    std::ofstream(dir / "bad.json") << bad.dump();
+    auto refused = test::run_command({PVFLEET_EDGE_EXE, "run", "--config", (dir / "bad.json").string()}, 60s);
+    CHECK(refused.status == 2);
+
+    test::ChildProcess agent({PVFLEET_EDGE_EXE, "run", "--config", (dir / "site.json").string()}, dir / "agent.log");
+    // Telemetry of both inverters and an online status arrive at the "server".
+    const bool arrived = sync::itest::wait_until(
+        [&] {
+            size_t batches = 0;
+            for (const auto& [key, arrivals] : recorder.seqs()) batches += key.first == "run-test-1" ? 1 : 0;
+            return batches >= 3 && !recorder.statuses().empty();
+        },
+        60s);
+    CHECK_MESSAGE(arrived, test::read_file(dir / "agent.log"));
+    CHECK(recorder.undecodable() == 0);
+    const auto statuses = recorder.statuses();
+    REQUIRE_FALSE(statuses.empty());
+    CHECK(statuses.back().site_id == "run-test-1");
+
+    const auto log = test::read_file(dir / "agent.log");
+    CHECK(log.find("effective config") != std::string::npos);
+    CHECK(log.find("inv1: pvfleet SIM-8K serial SIM0001 (SunSpec at 40000") != std::string::npos);
+
+    const auto t0 = std::chrono::steady_clock::now();
+    agent.signal(SIGTERM);
+    auto status = agent.wait(5s);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE(status.has_value());
+    CHECK(*status == 0);
+    CHECK(took < 2s);
+    CHECK(test::read_file(dir / "agent.log").find("stopped:") != std::string::npos);
+}
