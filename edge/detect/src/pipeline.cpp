@@ -62,11 +62,14 @@ struct DayAccum {
     double spp = 0, spe = 0, see = 0;  // sums for the shape fit p ≈ k·e (clear-day test)
     double n = 0;
     double sp_t = 0, se_t = 0;         // power-weighted minutes of day (clock-drift centroid)
+    double tv = 0;          // total variation of power over judged samples (one smooth hump: 2 × peak)
+    double pmax = 0;
+    double plast = -1;      // previous judged power, -1 = none
     bool saw_daylight = false;
     bool evaluated = false;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DayAccum, day, measured_wh, expected_wh, spp, spe, see, n, sp_t, se_t,
-                                   saw_daylight, evaluated)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DayAccum, day, measured_wh, expected_wh, spp, spe, see, n, sp_t, se_t, tv, pmax,
+                                   plast, saw_daylight, evaluated)
 
 struct ClearDay {
     long long day = 0;
@@ -510,20 +513,11 @@ void day_end(Context& c, DeviceState& s, const SunModel& sun, TimePoint day_noon
     const double mean_fit = k * std::sqrt(d.see / d.n);
     const double roughness = mean_fit > 0 ? std::sqrt(resid / d.n) / mean_fit : 1e9;
     const double ratio = d.measured_wh / d.expected_wh;
-    // The learned baseline so far (most recent learned clear days: the model's bias drifts with the season).
-    std::vector<double> base;
-    for (auto it = s.clear_days.rbegin(); it != s.clear_days.rend(); ++it) {
-        if (it->in_baseline && static_cast<int>(base.size()) < cfg.baseline_max_days) base.push_back(it->ratio);
-    }
-    const bool have_baseline = static_cast<int>(base.size()) >= cfg.baseline_min_days;
-    const double baseline = median(base);
-    // Clear: the day has the clear-sky shape. A smooth but dim day (uniform overcast) is not clear either.
-    const bool clear = roughness <= cfg.clear_day_max_roughness &&
-                       (have_baseline ? ratio >= cfg.min_clear_day_fraction * baseline : ratio >= 0.2);
-    if (!clear) return;
-
     // Clock drift: centroid of production against the clear-sky centroid (both from the same samples).
-    if (d.measured_wh > 0 && d.expected_wh > 0 && d.sp_t > 0) {
+    // A shifted clock makes the day look unlike the clear-sky shape, so this test is shift-tolerant: one smooth
+    // hump (total variation close to twice the peak) with a real share of the expected energy.
+    const bool smooth_hump = d.pmax > 0 && d.tv <= 2.3 * d.pmax && ratio >= 0.3;
+    if (smooth_hump && d.measured_wh > 0 && d.expected_wh > 0 && d.sp_t > 0) {
         const double drift = d.sp_t / (d.measured_wh) - d.se_t / (d.expected_wh);
         s.drift_days = std::abs(drift) > c.cfg.data_quality.clock_drift_max_min ? s.drift_days + 1 : 0;
         if (s.drift_days >= c.cfg.data_quality.clock_drift_days) {
@@ -537,7 +531,18 @@ void day_end(Context& c, DeviceState& s, const SunModel& sun, TimePoint day_noon
     (void)sun;
     (void)day_noon;
 
-    // Baseline of clear-day ratios, learned while no underperformance ticket is live.
+    // The learned baseline so far (most recent learned clear days: the model's bias drifts with the season).
+    std::vector<double> base;
+    for (auto it = s.clear_days.rbegin(); it != s.clear_days.rend(); ++it) {
+        if (it->in_baseline && static_cast<int>(base.size()) < cfg.baseline_max_days) base.push_back(it->ratio);
+    }
+    const bool have_baseline = static_cast<int>(base.size()) >= cfg.baseline_min_days;
+    const double baseline = median(base);
+    // Clear: the day has the clear-sky shape. A smooth but dim day (uniform overcast) is not clear either.
+    const bool clear = roughness <= cfg.clear_day_max_roughness &&
+                       (have_baseline ? ratio >= cfg.min_clear_day_fraction * baseline : ratio >= 0.2);
+    if (!clear) return;
+
     const bool live = c.book.is_live(c.device, FaultKind::underperformance) ||
                       c.book.is_live(c.device, FaultKind::string_fault);
     s.clear_days.push_back(ClearDay{d.day, ratio, false});
@@ -652,6 +657,9 @@ std::vector<TicketEvent> DetectionPipeline::on_sample(const Sample& x) {
             d.n += 1;
             d.sp_t += p * dt_h * solar_hour * 60;
             d.se_t += e * dt_h * solar_hour * 60;
+            if (d.plast >= 0) d.tv += std::abs(p - d.plast);
+            d.plast = p;
+            d.pmax = std::max(d.pmax, p);
         }
     }
     // The day is judged at dusk (first sample after sunset), not at midnight.

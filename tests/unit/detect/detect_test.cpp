@@ -345,3 +345,44 @@ TEST_CASE("detector state survives a restart: a debounce resumes where it stoppe
     CHECK(ev[0].kind == TicketEventKind::opened);
     CHECK(c.load_state(nlohmann::json{{"version", 99}}).error().message.find("version") != std::string::npos);
 }
+
+TEST_CASE("underperformance: a 10 % drop on clear days against the learned baseline; nothing before a baseline") {
+    Plant p;
+    p.run(day_start(0), day_start(10), 15min, normal);
+    CHECK(p.events.empty());
+    p.run(day_start(10), day_start(20), 15min, [](TimePoint) { return 0.85 * 0.9; });
+    auto opened = p.of(FaultKind::underperformance, TicketEventKind::opened);
+    REQUIRE(opened.size() == 1);
+    // judged at dusk; two recent clear days below the baseline: the second day of the drop
+    CHECK(opened[0].at > day_start(11) + 18h);
+    CHECK(opened[0].at < day_start(12));
+    CHECK(p.of(FaultKind::string_fault).empty());
+    p.run(day_start(20), day_start(24), 15min, normal);
+    CHECK(p.of(FaultKind::underperformance, TicketEventKind::resolved).size() == 1);
+}
+
+TEST_CASE("underperformance: cloudy days are not compared") {
+    Plant p;
+    p.run(day_start(0), day_start(10), 15min, normal);
+    // ragged clouds at half the energy for a week: not clear days, no ticket
+    p.run(day_start(10), day_start(17), 15min, [](TimePoint t) { return (to_epoch_ms(t) / 900000) % 2 ? 0.7 : 0.15; });
+    CHECK(p.of(FaultKind::underperformance).empty());
+    CHECK(p.of(FaultKind::string_fault).empty());
+}
+
+TEST_CASE("clock_drift: production centred 40 min off solar noon on 3 clear days") {
+    Plant p;
+    // the gateway clock runs 40 min fast: a reading stamped t was taken at t - 40 min
+    for (TimePoint t = day_start(0); t < day_start(5); t += 15min) {
+        p.feed(p.sample("inv1", t, std::max(-3.0, p.sun.at("inv1", t - 40min).expected_ac_w * 0.85)));
+    }
+    auto opened = p.of(FaultKind::clock_drift, TicketEventKind::opened);
+    REQUIRE(opened.size() == 1);
+    CHECK(opened[0].at > day_start(2) + 18h);
+    CHECK(opened[0].at < day_start(3));
+    CHECK(opened[0].ticket.evidence.back().observed == doctest::Approx(40).epsilon(0.1));
+
+    Plant q;
+    q.run(day_start(0), day_start(5), 15min, normal);
+    CHECK(q.of(FaultKind::clock_drift).empty());
+}

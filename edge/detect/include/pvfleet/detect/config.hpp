@@ -50,8 +50,8 @@ struct StringFaultConfig {
     double debounce_min = 180;            // good-sun minutes before a ticket for a weak input (shading passes)
     double open_debounce_min = 30;        // ... for an open input (no current at all)
     double clear_min = 30;
-    double day_drop_fraction = 0.30;      // single-input inverters: one clear day this far below the learned
-                                          // baseline is a lost string / partial failure
+    double day_drop_fraction = 0.30;      // inverters without per-input data: the recent clear days all this far
+                                          // below the learned baseline = lost string / partial failure
     double shading_days = 3;              // an hour of day flagged low on this many of the last 7 days is
                                           // learned shading and excluded
 };
@@ -67,7 +67,7 @@ struct UnderperformanceConfig {
 };
 
 struct GridOutageConfig {
-    double max_ac_voltage_v = 50;  // AC voltage below this (or absent while down) means no grid
+    double max_ac_voltage_v = 50;  // every phase below this while all inverters are down: no grid
     double debounce_min = 5;
     double clear_min = 10;
 };
