@@ -45,6 +45,28 @@ double median(std::vector<double> v) {
     return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// Minutes of solar day where a 96-slot energy profile first (rising) or last (falling) crosses half its peak,
+// interpolated between slot centres; nullopt for an empty profile.
+std::optional<double> half_max_crossing(const std::vector<double>& slots, bool rising) {
+    if (slots.size() != 96) return std::nullopt;
+    const double peak = *std::max_element(slots.begin(), slots.end());
+    if (peak <= 0) return std::nullopt;
+    const double half = 0.5 * peak;
+    auto centre = [](int i) { return (i + 0.5) * 15.0; };
+    if (rising) {
+        for (int i = 1; i < 96; ++i) {
+            if (slots[i] >= half && slots[i - 1] < half)
+                return centre(i - 1) + 15.0 * (half - slots[i - 1]) / (slots[i] - slots[i - 1]);
+        }
+    } else {
+        for (int i = 94; i >= 0; --i) {
+            if (slots[i] >= half && slots[i + 1] < half)
+                return centre(i) + 15.0 * (slots[i] - half) / (slots[i] - slots[i + 1]);
+        }
+    }
+    return std::nullopt;
+}
+
 bool is_immediate_fault(std::string_view e) { return e == "ground_fault" || e == "arc_fault" || e == "isolation_fault"; }
 bool is_grid_trip(std::string_view e) {
     // Some vendors only say "out of range" (GoodWe Vac/Fac failure): a grid trip all the same.
@@ -61,14 +83,16 @@ struct DayAccum {
     double expected_wh = 0;
     double spp = 0, spe = 0, see = 0;  // sums for the shape fit p ≈ k·e (clear-day test)
     double n = 0;
-    double sp_t = 0, se_t = 0;         // power-weighted minutes of day (clock-drift centroid)
+    // Clock drift: measured and clear-sky energy per 15-minute slot of solar time over the sunlit day.
+    std::vector<double> slot_p, slot_e;
     double tv = 0;          // total variation of power over judged samples (one smooth hump: 2 × peak)
     double pmax = 0;
     double plast = -1;      // previous judged power, -1 = none
     bool saw_daylight = false;
     bool evaluated = false;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(DayAccum, day, measured_wh, expected_wh, spp, spe, see, n, sp_t, se_t, tv, pmax,
+// WITH_DEFAULT: a state saved before a field existed still loads (the field starts at its default).
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DayAccum, day, measured_wh, expected_wh, spp, spe, see, n, slot_p, slot_e, tv, pmax,
                                    plast, saw_daylight, evaluated)
 
 struct ClearDay {
@@ -513,18 +537,28 @@ void day_end(Context& c, DeviceState& s, const SunModel& sun, TimePoint day_noon
     const double mean_fit = k * std::sqrt(d.see / d.n);
     const double roughness = mean_fit > 0 ? std::sqrt(resid / d.n) / mean_fit : 1e9;
     const double ratio = d.measured_wh / d.expected_wh;
-    // Clock drift: centroid of production against the clear-sky centroid (both from the same samples).
-    // A shifted clock makes the day look unlike the clear-sky shape, so this test is shift-tolerant: one smooth
-    // hump (total variation close to twice the peak) with a real share of the expected energy.
+    // Clock drift: a wrong clock moves the whole production day, so the rising and the falling edge (where
+    // production crosses half its peak) both sit off the clear-sky edges by the same amount. Shading moves one
+    // edge only (a hill in the morning delays the rise), clouds make the day ragged: those days are
+    // inconclusive and leave the count of drifting days as it was.
     const bool smooth_hump = d.pmax > 0 && d.tv <= 2.3 * d.pmax && ratio >= 0.3;
-    if (smooth_hump && d.measured_wh > 0 && d.expected_wh > 0 && d.sp_t > 0) {
-        const double drift = d.sp_t / (d.measured_wh) - d.se_t / (d.expected_wh);
-        s.drift_days = std::abs(drift) > c.cfg.data_quality.clock_drift_max_min ? s.drift_days + 1 : 0;
-        if (s.drift_days >= c.cfg.data_quality.clock_drift_days) {
-            push(c.out, c.book.raise(c.device, FaultKind::clock_drift, Severity::minor,
-                                     "clock off by about " + fmt(drift) + " min against solar noon",
-                                     {evidence("clock_offset_minutes", drift, 0.0, "min", c.t)}, c.t));
-        } else if (s.drift_days == 0) {
+    const auto rise_p = half_max_crossing(d.slot_p, true), fall_p = half_max_crossing(d.slot_p, false);
+    const auto rise_e = half_max_crossing(d.slot_e, true), fall_e = half_max_crossing(d.slot_e, false);
+    if (smooth_hump && rise_p && fall_p && rise_e && fall_e) {
+        const double rise = *rise_p - *rise_e;
+        const double fall = *fall_p - *fall_e;
+        const double limit = c.cfg.data_quality.clock_drift_max_min;
+        const double drift = 0.5 * (rise + fall);
+        const bool agree = std::abs(rise - fall) <= limit;
+        if (agree && std::abs(drift) > limit) {
+            ++s.drift_days;
+            if (s.drift_days >= c.cfg.data_quality.clock_drift_days) {
+                push(c.out, c.book.raise(c.device, FaultKind::clock_drift, Severity::minor,
+                                         "clock off by about " + fmt(drift) + " min against solar noon",
+                                         {evidence("clock_offset_minutes", drift, 0.0, "min", c.t)}, c.t));
+            }
+        } else if (std::abs(rise) <= limit && std::abs(fall) <= limit) {
+            s.drift_days = 0;
             push(c.out, c.book.clear(c.device, FaultKind::clock_drift, c.t));
         }
     }
@@ -650,13 +684,20 @@ std::vector<TicketEvent> DetectionPipeline::on_sample(const Sample& x) {
         d.measured_wh += p * dt_h;
         d.expected_wh += e * dt_h;
         d.saw_daylight = true;
+        // Clock-drift profile over the whole sunlit day (not only judged daylight, whose edges would cut a
+        // shifted day short).
+        if (d.slot_p.empty()) {
+            d.slot_p.assign(96, 0.0);
+            d.slot_e.assign(96, 0.0);
+        }
+        const auto slot = static_cast<std::size_t>(std::clamp(static_cast<int>(solar_hour * 4), 0, 95));
+        d.slot_p[slot] += p * dt_h;
+        d.slot_e[slot] += e * dt_h;
         if (c.daylight) {
             d.spp += p * p;
             d.spe += p * e;
             d.see += e * e;
             d.n += 1;
-            d.sp_t += p * dt_h * solar_hour * 60;
-            d.se_t += e * dt_h * solar_hour * 60;
             if (d.plast >= 0) d.tv += std::abs(p - d.plast);
             d.plast = p;
             d.pmax = std::max(d.pmax, p);

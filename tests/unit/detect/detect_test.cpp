@@ -386,3 +386,15 @@ TEST_CASE("clock_drift: production centred 40 min off solar noon on 3 clear days
     q.run(day_start(0), day_start(5), 15min, normal);
     CHECK(q.of(FaultKind::clock_drift).empty());
 }
+
+TEST_CASE("clock_drift: a site shaded every morning is not a wrong clock") {
+    Plant p;
+    // A hill shades the array until 2 h after sunrise-ish: production starts late every day, ends on time.
+    p.run(day_start(0), day_start(6), 15min, [&](TimePoint t) {
+        const auto s = p.sun.at("inv1", t);
+        const auto peak = p.sun.at("inv1", day_start(0) + 12h).expected_ac_w;
+        const bool morning = std::chrono::duration_cast<std::chrono::minutes>(t - floor<std::chrono::days>(t)).count() < 12 * 60;
+        return morning && s.expected_ac_w < 0.7 * peak ? 0.0 : 0.85;
+    });
+    CHECK(p.of(FaultKind::clock_drift).empty());
+}
