@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -195,6 +196,23 @@ std::string find_program(const std::string& name) {
         }
         if (end == std::string::npos) break;
         start = end + 1;
+    }
+    return {};
+}
+
+}  // namespace pvfleet::test
+
+namespace pvfleet::test {
+
+std::string wait_for_log_line(const std::filesystem::path& log, const std::string& prefix, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::ifstream in(log);
+        std::string line;
+        while (std::getline(in, line)) {
+            if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return {};
 }

@@ -14,6 +14,9 @@ int free_tcp_port();
 
 // True once something accepts TCP connections on 127.0.0.1:port, false after the timeout.
 bool wait_for_tcp_port(int port, std::chrono::milliseconds timeout);
+// Waits for a line starting with `prefix` in a child's log file and returns the rest of it ("" on timeout).
+std::string wait_for_log_line(const std::filesystem::path& log, const std::string& prefix,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // A child process; its stdout and stderr go to `log_path` (or are inherited when empty).
 // The destructor sends SIGTERM, waits briefly, then SIGKILL: no orphan outlives a test.

@@ -31,15 +31,6 @@ decoded reading. --maps: register-map folder (default: $PVFLEET_DEVICES_DIR, ../
 the executable, /usr/share/pvfleet/devices, or firmware-config/devices of the source tree it was built in).
 )";
 
-std::optional<int> to_int(const std::string& s) {
-    try {
-        size_t used = 0;
-        const int v = std::stoi(s, &used);
-        return used == s.size() ? std::optional<int>(v) : std::nullopt;
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-}
 
 void print_text(const devices::DeviceIdentity& id, const domain::Sample& s, const std::string& how) {
     std::cout << "device:  " << (id.vendor.empty() ? "?" : id.vendor) << ' ' << (id.model.empty() ? "?" : id.model)

@@ -21,15 +21,6 @@ Asks every unit id for one register (default holding 40000, the SunSpec base) an
 with data or with a Modbus exception.
 )";
 
-std::optional<int> to_int(const std::string& s) {
-    try {
-        size_t used = 0;
-        const int v = std::stoi(s, &used);
-        return used == s.size() ? std::optional<int>(v) : std::nullopt;
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-}
 
 }  // namespace
 

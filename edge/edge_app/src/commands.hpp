@@ -1,11 +1,24 @@
 #pragma once
 // One function per CLI verb; each lives in its own cmd_<verb>.cpp. Arguments exclude the verb.
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace pvfleet::edge_app {
 
 using Args = std::vector<std::string>;
+
+// A whole decimal integer, nullopt for anything else ("12x", "", out of range): option values of the verbs.
+inline std::optional<int> to_int(const std::string& s) {
+    try {
+        size_t used = 0;
+        const int v = std::stoi(s, &used);
+        return used == s.size() ? std::optional<int>(v) : std::nullopt;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
 
 int cmd_run(const Args& args);      // the agent: poll, detect, sync
 int cmd_probe(const Args& args);    // identify one device, print one reading

@@ -19,18 +19,6 @@ using sync::itest::Mosquitto;
 
 namespace {
 
-std::string wait_for_line(const std::filesystem::path& log, const std::string& prefix) {
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-        std::ifstream in(log);
-        std::string line;
-        while (std::getline(in, line)) {
-            if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
-        }
-        std::this_thread::sleep_for(20ms);
-    }
-    return {};
-}
 
 }  // namespace
 
@@ -98,7 +86,7 @@ TEST_CASE("pvfleet-edge run: sim -> agent -> mosquitto; bad config exits 2; SIGT
         {"id": "c", "device": "inv2", "mppt": 1, "dc_kwp": 5.5, "tilt_deg": 30, "azimuth_deg": 180},
         {"id": "d", "device": "inv2", "mppt": 2, "dc_kwp": 5.5, "tilt_deg": 30, "azimuth_deg": 180}]})";
     test::ChildProcess sim({PVFLEET_SIM_EXE, "--site", (dir / "sim.json").string(), "--listen", "127.0.0.1:0"}, dir / "sim.log");
-    const auto tcp = wait_for_line(dir / "sim.log", "listening tcp ");
+    const auto tcp = test::wait_for_log_line(dir / "sim.log", "listening tcp ");
     REQUIRE_MESSAGE(!tcp.empty(), test::read_file(dir / "sim.log"));
     const std::string where = tcp.substr(0, tcp.find(' '));
 

@@ -97,19 +97,6 @@ TEST_CASE("scan and probe: nothing listening exits 1 and says what was tried; ba
 
 namespace {
 
-// Waits for a line starting with `prefix` in a child's log and returns the rest of it.
-std::string wait_for_line(const std::filesystem::path& log, const std::string& prefix) {
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-        std::ifstream in(log);
-        std::string line;
-        while (std::getline(in, line)) {
-            if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
-        }
-        std::this_thread::sleep_for(20ms);
-    }
-    return {};
-}
 
 }  // namespace
 
@@ -138,7 +125,7 @@ TEST_CASE("probe --profile auto identifies SunSpec and vendor-map devices served
     test::ChildProcess sim({PVFLEET_SIM_EXE, "--site", (dir / "site.json").string(), "--listen", "127.0.0.1:0",
                             "--start", "2026-06-21T13:30:00+02:00"},
                            dir / "sim.log");
-    const auto tcp = wait_for_line(dir / "sim.log", "listening tcp ");
+    const auto tcp = test::wait_for_log_line(dir / "sim.log", "listening tcp ");
     REQUIRE_MESSAGE(!tcp.empty(), test::read_file(dir / "sim.log"));
     const std::string where = tcp.substr(0, tcp.find(' '));
 

@@ -34,18 +34,8 @@ constexpr int mppt2_dcw = 40124 + 8 + 20 + 11;
 
 std::string site_path() { return (t::source_dir() / "firmware-config" / "sim" / "household-sunspec.json").string(); }
 
-// Waits for a line starting with `prefix` in the child's log and returns the rest of it.
 std::string wait_for_line(const std::filesystem::path& log, const std::string& prefix, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        std::ifstream in(log);
-        std::string line;
-        while (std::getline(in, line)) {
-            if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
-        }
-        std::this_thread::sleep_for(20ms);
-    }
-    return {};
+    return t::wait_for_log_line(log, prefix, timeout);
 }
 
 int port_of(const std::string& host_port) { return std::stoi(host_port.substr(host_port.rfind(':') + 1)); }
