@@ -150,6 +150,19 @@ void SyncEngine::enforce_quota() {
     }
 }
 
+Result<std::size_t> SyncEngine::resend(protocol::Seq from, protocol::Seq to) {
+    if (from < 1) return Error::at("from_seq", "must be at least 1");
+    if (to < from) return Error::at("to_seq", std::to_string(to) + " is below from_seq " + std::to_string(from));
+    auto rows = outbox_.after(from - 1, static_cast<std::size_t>(std::min<protocol::Seq>(to - from + 1, 1'000'000)));
+    if (!rows) return rows.error();
+    std::size_t n = 0;
+    for (const auto& r : *rows)
+        if (r.seq <= to && inflight_.count(r.seq) == 0) ++n;
+    backlog_cursor_ = std::min(backlog_cursor_, from - 1);
+    pump();
+    return n;
+}
+
 void SyncEngine::note_poll_ok(const std::string& device_id, TimePoint t) { polls_[device_id] = t; }
 void SyncEngine::set_config_version(std::string version) {
     if (version.empty() || version.size() > 64 || version == config_.config_version) return;

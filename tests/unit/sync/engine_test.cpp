@@ -341,3 +341,32 @@ TEST_CASE("engine: when the outbox refuses a write the samples stay buffered and
     pub.ack_all();
     CHECK(outbox.depth() == 0);
 }
+
+TEST_CASE("engine: resend sends what the outbox still holds of the range again, as backlog") {
+    Rig rig(small_batches());
+    rig.pub.is_connected = false;
+    for (int i = 0; i < 5; ++i) {
+        REQUIRE(rig.engine->add_sample(sample("inv1", t0() + i * 10s, 1)).ok());
+        REQUIRE(rig.engine->flush().ok());
+    }
+    rig.connect();  // burst: 1 and 2 go out
+    rig.pub.ack_all();
+    auto n = rig.engine->resend(1, 4);
+    REQUIRE(n.ok());
+    CHECK(*n == 2);  // 1 and 2 are acknowledged and gone; 3 and 4 are still held
+    auto bad = rig.engine->resend(5, 2);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().message == "to_seq: 2 is below from_seq 5");
+    for (int i = 0; i < 10 && rig.outbox->depth() > 0; ++i) {
+        rig.clock.advance(1s);
+        rig.engine->tick();
+        rig.pub.ack_all();
+    }
+    CHECK(rig.outbox->depth() == 0);
+    auto sent = rig.sent();
+    REQUIRE(sent.size() == 5);
+    for (std::size_t i = 0; i < 5; ++i) CHECK(sent[i] == std::pair<protocol::Seq, bool>{i + 1, true});
+    n = rig.engine->resend(1, 10);
+    REQUIRE(n.ok());
+    CHECK(*n == 0);
+}

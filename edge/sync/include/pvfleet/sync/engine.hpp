@@ -85,6 +85,11 @@ public:
     // Writes the buffered samples to the outbox now.
     Status flush();
 
+    // The server's `resend` command: sends the rows of from..to the outbox still holds again, as backlog
+    // (historical, original seq; rows the quota policy emptied go as empty batches). Rows acknowledged by the
+    // broker are gone from the outbox and are not sent. Returns how many rows of the range will be sent.
+    Result<std::size_t> resend(protocol::Seq from, protocol::Seq to);
+
     void note_poll_ok(const std::string& device_id, TimePoint t);
     void set_config_version(std::string version);
 
