@@ -125,6 +125,7 @@ Status SqliteOutbox::init() {
             const long long v = st.integer(1);
             if (key == "last_seq") last_seq_ = static_cast<protocol::Seq>(v);
             else if (key == "ticket_event_cursor") ticket_cursor_ = v;
+            else if (key == "telemetry_through_ms") telemetry_through_ = from_epoch_ms(v);
             else if (key == "downsampled_samples") quota_.downsampled_samples = static_cast<std::uint64_t>(v);
             else if (key == "dropped_samples") quota_.dropped_samples = static_cast<std::uint64_t>(v);
             else if (key == "downsampled_before_ms") quota_.downsampled_before = from_epoch_ms(v);
@@ -140,7 +141,7 @@ Status SqliteOutbox::init() {
 }
 
 Result<protocol::Seq> SqliteOutbox::append(OutboxKind kind, TimePoint created_at, std::uint64_t samples,
-                                           const Encoder& encode, std::optional<long long> ticket_event_id) {
+                                           const Encoder& encode, AppendCursors cursors) {
     if (auto s = exec("BEGIN IMMEDIATE"); !s) return s.error();
     auto fail = [this](Error e) -> Result<protocol::Seq> {
         (void)exec("ROLLBACK");
@@ -157,11 +158,15 @@ Result<protocol::Seq> SqliteOutbox::append(OutboxKind kind, TimePoint created_at
         if (st.step() != SQLITE_DONE) return fail(st.error("insert seq " + std::to_string(seq)));
     }
     if (auto s = set_meta("last_seq", static_cast<long long>(seq)); !s) return fail(s.error());
-    if (ticket_event_id)
-        if (auto s = set_meta("ticket_event_cursor", *ticket_event_id); !s) return fail(s.error());
+    if (cursors.ticket_event_id)
+        if (auto s = set_meta("ticket_event_cursor", *cursors.ticket_event_id); !s) return fail(s.error());
+    if (cursors.telemetry_through && (!telemetry_through_ || *cursors.telemetry_through > *telemetry_through_))
+        if (auto s = set_meta("telemetry_through_ms", to_epoch_ms(*cursors.telemetry_through)); !s) return fail(s.error());
     if (auto s = exec("COMMIT"); !s) return fail(s.error());
     last_seq_ = seq;
-    if (ticket_event_id) ticket_cursor_ = *ticket_event_id;
+    if (cursors.ticket_event_id) ticket_cursor_ = *cursors.ticket_event_id;
+    if (cursors.telemetry_through && (!telemetry_through_ || *cursors.telemetry_through > *telemetry_through_))
+        telemetry_through_ = *cursors.telemetry_through;
     ++depth_;
     bytes_ += row_bytes(payload->size());
     return seq;

@@ -81,6 +81,8 @@ Status SyncEngine::append_telemetry(std::vector<domain::Sample> samples) {
     const TimePoint now = clock_.now();
     bool too_large = false;
     std::string payload_copy;
+    store::AppendCursors cursors;
+    for (const auto& s : samples) cursors.telemetry_through = std::max(cursors.telemetry_through.value_or(s.t), s.t);
     auto seq = outbox_.append(store::OutboxKind::telemetry, now, samples.size(), [&](protocol::Seq q) -> Result<std::string> {
         protocol::TelemetryBatch b;
         b.site_id = config_.site_id;
@@ -96,7 +98,7 @@ Status SyncEngine::append_telemetry(std::vector<domain::Sample> samples) {
         }
         payload_copy = *enc;
         return enc;
-    });
+    }, cursors);
     if (!seq && too_large) {
         const auto half = static_cast<std::ptrdiff_t>(samples.size() / 2);
         std::vector<domain::Sample> first(samples.begin(), samples.begin() + half);
@@ -121,7 +123,7 @@ Result<protocol::Seq> SyncEngine::add_ticket_event(const domain::TicketEvent& ev
             payload_copy = *enc;
             return enc;
         },
-        store_event_id);
+        store::AppendCursors{store_event_id, std::nullopt});
     if (!seq) return seq.error();
     queued(store::OutboxEntry{*seq, store::OutboxKind::ticket_event, std::move(payload_copy), now, false, 0});
     enforce_quota();
@@ -146,6 +148,19 @@ void SyncEngine::enforce_quota() {
                                      << " samples downsampled, " << r->dropped_samples << " dropped so far");
         publish_status();  // status reports the change
     }
+}
+
+Result<std::size_t> SyncEngine::resend(protocol::Seq from, protocol::Seq to) {
+    if (from < 1) return Error::at("from_seq", "must be at least 1");
+    if (to < from) return Error::at("to_seq", std::to_string(to) + " is below from_seq " + std::to_string(from));
+    auto rows = outbox_.after(from - 1, static_cast<std::size_t>(std::min<protocol::Seq>(to - from + 1, 1'000'000)));
+    if (!rows) return rows.error();
+    std::size_t n = 0;
+    for (const auto& r : *rows)
+        if (r.seq <= to && inflight_.count(r.seq) == 0) ++n;
+    backlog_cursor_ = std::min(backlog_cursor_, from - 1);
+    pump();
+    return n;
 }
 
 void SyncEngine::note_poll_ok(const std::string& device_id, TimePoint t) { polls_[device_id] = t; }

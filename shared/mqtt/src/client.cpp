@@ -113,8 +113,10 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
                 ssl.trust_store(options.tls->ca_file)
                     .enable_server_cert_auth(options.tls->verify_server)
                     .verify(options.tls->verify_server)
-                    .ssl_version(MQTT_SSL_VERSION_TLS_1_2)
-                    .error_handler([](const std::string& text) { PVF_LOG(debug, "mqtt", "TLS: " << text); });
+                    .ssl_version(MQTT_SSL_VERSION_TLS_1_2);
+                // No error_handler: Paho C++ 1.2 passes the ssl_options object itself as the handler's context,
+                // and that pointer dangles once the options are copied into the connect options (wild jump
+                // on the first TLS error). Failures still arrive as connect failures.
                 if (!options.tls->cert_file.empty()) ssl.key_store(options.tls->cert_file);
                 if (!options.tls->key_file.empty()) ssl.private_key(options.tls->key_file);
                 builder.ssl(ssl.finalize());

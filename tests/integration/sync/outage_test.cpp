@@ -109,3 +109,63 @@ TEST_CASE("sync over mosquitto: broker down then back, everything arrives, each 
               << " duplicate deliveries, " << statuses.size() << " status messages\n";
     (*svc)->stop();
 }
+
+TEST_CASE("mqtt client: username/password accepted, a wrong password refused") {
+    if (::pvfleet::test::find_program("mosquitto").empty() || ::pvfleet::test::find_program("mosquitto_passwd").empty()) {
+        MESSAGE("mosquitto or mosquitto_passwd not installed: skipped");
+        return;
+    }
+    ::pvfleet::test::TempDir dir;
+    const auto script = (::pvfleet::test::source_dir() / "scripts/pki").string();
+    std::filesystem::create_directories(dir / "pki");  // `pki password` expects the folder
+    const auto added = ::pvfleet::test::run_command({script, "password", (dir / "pki").string(), "site-a", "s3cret-pass"});
+    REQUIRE(added.status == 0);
+    const int port = test::free_tcp_port();
+    Mosquitto broker(dir / "broker", port,
+                     {"listener " + std::to_string(port) + " 127.0.0.1", "allow_anonymous false",
+                      "password_file " + (dir / "pki" / "passwords").string()});
+    REQUIRE(broker.start());
+    boost::asio::io_context ioc;
+    auto client_with = [&](const std::string& password) {
+        mqtt::ClientOptions o;
+        o.server_uri = "tcp://127.0.0.1:" + std::to_string(port);
+        o.client_id = "site-a-" + password;
+        o.username = "site-a";
+        o.password = password;
+        o.reconnect_min = 100ms;
+        auto c = mqtt::Client::create(ioc.get_executor(), o);
+        REQUIRE(c.ok());
+        (*c)->start();
+        return std::move(*c);
+    };
+    auto good = client_with("s3cret-pass");
+    auto bad = client_with("wrong");
+    CHECK(sync::itest::run_until(ioc, [&] { return good->connected(); }, 10s));
+    CHECK_FALSE(sync::itest::run_until(ioc, [&] { return bad->connected(); }, 1500ms));
+    Status published = Error{"not yet"};
+    bool done = false;
+    good->publish({"pvfleet/v1/sites/site-a/status", "{}", 1, false}, [&](Status s) {
+        published = s;
+        done = true;
+    });
+    CHECK(sync::itest::run_until(ioc, [&] { return done; }, 5s));
+    CHECK(published.ok());
+}
+
+TEST_CASE("mqtt client: option errors name the option") {
+    boost::asio::io_context ioc;
+    mqtt::ClientOptions o;
+    o.server_uri = "http://127.0.0.1:1883";
+    o.client_id = "x";
+    auto c = mqtt::Client::create(ioc.get_executor(), o);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().message == "server_uri: 'http://127.0.0.1:1883' must start with tcp:// or ssl://");
+    o.server_uri = "ssl://127.0.0.1:8883";
+    c = mqtt::Client::create(ioc.get_executor(), o);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().message == "tls: required for ssl://127.0.0.1:8883");
+    o.tls = mqtt::TlsOptions{"/nonexistent/ca.crt", "", "", true};
+    c = mqtt::Client::create(ioc.get_executor(), o);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().message == "tls/ca_file: '/nonexistent/ca.crt' is not a readable file");
+}

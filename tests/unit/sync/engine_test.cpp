@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "helpers.hpp"
+#include "pvfleet/fakes/fake_outbox.hpp"
 #include "pvfleet/fakes/fake_publisher.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/sync/engine.hpp"
@@ -166,6 +167,7 @@ TEST_CASE("engine: a restart resends what the outbox holds and continues the seq
     rig.pub.pending.clear();
     rig.make_engine();
     CHECK(rig.outbox->ticket_event_cursor() == 41);
+    CHECK(rig.outbox->telemetry_through() == t0());  // the agent re-feeds the store's samples after this
     rig.pub.all.clear();
     rig.connect();
     auto sent = rig.sent();
@@ -306,4 +308,65 @@ TEST_CASE("engine: config errors name the field") {
     e = sync::SyncEngine::create(c, **o, pub, clock);
     REQUIRE_FALSE(e.ok());
     CHECK(e.error().message.starts_with("max_inflight:"));
+}
+
+TEST_CASE("engine: when the outbox refuses a write the samples stay buffered and go with the next flush") {
+    fakes::FakeOutbox outbox;
+    fakes::FakePublisher pub;
+    ManualClock clock{t0()};
+    sync::SyncConfig c = small_batches();
+    c.site_id = "site-a";
+    c.config_version = "1";
+    auto e = sync::SyncEngine::create(c, outbox, pub, clock);
+    REQUIRE(e.ok());
+    auto& engine = **e;
+    engine.on_connected();
+    REQUIRE(engine.add_sample(sample("inv1", t0(), 1)).ok());
+    outbox.fail_appends = true;
+    auto s = engine.flush();
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().kind == ErrorKind::io);
+    CHECK(engine.buffered_samples() == 1);
+    CHECK(outbox.last_seq() == 0);
+    auto t = engine.add_ticket_event(sync::test::ticket_event("T-1", t0()));
+    CHECK_FALSE(t.ok());
+    outbox.fail_appends = false;
+    REQUIRE(engine.add_sample(sample("inv1", t0() + 10s, 2)).ok());
+    REQUIRE(engine.flush().ok());
+    REQUIRE(pub.on("/telemetry").size() == 1);
+    auto b = protocol::decode_telemetry(pub.on("/telemetry")[0].payload);
+    REQUIRE(b.ok());
+    CHECK(b->seq == 1);
+    CHECK(b->samples.size() == 2);
+    pub.ack_all();
+    CHECK(outbox.depth() == 0);
+}
+
+TEST_CASE("engine: resend sends what the outbox still holds of the range again, as backlog") {
+    Rig rig(small_batches());
+    rig.pub.is_connected = false;
+    for (int i = 0; i < 5; ++i) {
+        REQUIRE(rig.engine->add_sample(sample("inv1", t0() + i * 10s, 1)).ok());
+        REQUIRE(rig.engine->flush().ok());
+    }
+    rig.connect();  // burst: 1 and 2 go out
+    rig.pub.ack_all();
+    auto n = rig.engine->resend(1, 4);
+    REQUIRE(n.ok());
+    CHECK(*n == 2);  // 1 and 2 are acknowledged and gone; 3 and 4 are still held
+    auto bad = rig.engine->resend(5, 2);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().message == "to_seq: 2 is below from_seq 5");
+    for (int i = 0; i < 10 && rig.outbox->depth() > 0; ++i) {
+        rig.clock.advance(1s);
+        rig.engine->tick();
+        rig.pub.ack_all();
+    }
+    CHECK(rig.outbox->depth() == 0);
+    auto sent = rig.sent();
+    REQUIRE(sent.size() == 5);
+    for (std::size_t i = 0; i < 5; ++i) CHECK(sent[i] == std::pair<protocol::Seq, bool>{i + 1, true});
+    n = rig.engine->resend(1, 10);
+    REQUIRE(n.ok());
+    CHECK(*n == 0);
 }

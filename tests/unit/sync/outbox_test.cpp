@@ -24,7 +24,8 @@ Result<std::string> telemetry_payload(protocol::Seq seq, const std::vector<domai
 protocol::Seq append_minute(store::Outbox& o, int minute) {
     std::vector<domain::Sample> s;
     for (int i = 0; i < 6; ++i) s.push_back(sync::test::sample("inv1", sync::test::t0() + minute * 60s + i * 10s, 1000 + minute));
-    auto seq = o.append(OutboxKind::telemetry, sync::test::t0(), s.size(), [&](protocol::Seq q) { return telemetry_payload(q, s); });
+    auto seq = o.append(OutboxKind::telemetry, sync::test::t0(), s.size(), [&](protocol::Seq q) { return telemetry_payload(q, s); },
+                        store::AppendCursors{std::nullopt, s.back().t});
     REQUIRE(seq.ok());
     return *seq;
 }
@@ -32,7 +33,7 @@ protocol::Seq append_minute(store::Outbox& o, int minute) {
 protocol::Seq append_ticket(store::Outbox& o, const std::string& id, std::optional<long long> event_id = {}) {
     auto seq = o.append(OutboxKind::ticket_event, sync::test::t0(), 0, [&](protocol::Seq q) {
         return protocol::encode(protocol::TicketEventMessage{"site-a", q, false, sync::test::t0(), sync::test::ticket_event(id, sync::test::t0())});
-    }, event_id);
+    }, store::AppendCursors{event_id, std::nullopt});
     REQUIRE(seq.ok());
     return *seq;
 }
@@ -70,6 +71,7 @@ TEST_CASE("outbox: seq is monotonic, persisted, and never reused after the rows 
     REQUIRE(o.ok());
     CHECK((*o)->last_seq() == 3);
     CHECK((*o)->ticket_event_cursor() == 7);
+    CHECK((*o)->telemetry_through() == sync::test::t0() + 60s + 50s);  // newest sample of minute 1
     CHECK(append_minute(**o, 2) == 4);
 }
 

@@ -40,6 +40,15 @@ struct OutboxEntry {
     friend bool operator==(const OutboxEntry&, const OutboxEntry&) = default;
 };
 
+// Progress markers saved in the same transaction as an appended row, for a restart to resume from.
+struct AppendCursors {
+    // The store's event_id of the ticket event queued: a restart re-queues Store::events_after() it.
+    std::optional<long long> ticket_event_id;
+    // The newest sample time in the batch: a restart re-feeds the store's telemetry after it (the samples
+    // still buffered in memory when the process died).
+    std::optional<TimePoint> telemetry_through;
+};
+
 // The seam the sync engine uses; SqliteOutbox is the real one.
 class Outbox {
 public:
@@ -47,11 +56,10 @@ public:
     // Encodes a message for a given seq (the seq goes into the payload).
     using Encoder = std::function<Result<std::string>(protocol::Seq)>;
 
-    // Assigns last_seq()+1, encodes with it and stores the row, all in one transaction. `ticket_event_id`,
-    // when given, is saved in the same transaction as the ticket-event cursor (the store's event_id of the
-    // event queued), so a restart re-queues exactly the events after it.
+    // Assigns last_seq()+1, encodes with it and stores the row, all in one transaction together with the
+    // cursors given. A failed encoder rolls everything back (the seq is not used up).
     virtual Result<protocol::Seq> append(OutboxKind kind, TimePoint created_at, std::uint64_t samples,
-                                         const Encoder& encode, std::optional<long long> ticket_event_id = {}) = 0;
+                                         const Encoder& encode, AppendCursors cursors = {}) = 0;
     // Up to `limit` rows with seq > `after`, in seq order.
     [[nodiscard]] virtual Result<std::vector<OutboxEntry>> after(protocol::Seq after, std::size_t limit) const = 0;
     // Removes an acknowledged row (no error when it is already gone).
@@ -61,6 +69,7 @@ public:
     [[nodiscard]] virtual std::uint64_t bytes() const = 0;   // payload bytes plus a fixed per-row overhead
     [[nodiscard]] virtual protocol::Seq last_seq() const = 0;  // highest seq ever assigned (0: none)
     [[nodiscard]] virtual std::optional<long long> ticket_event_cursor() const = 0;
+    [[nodiscard]] virtual std::optional<TimePoint> telemetry_through() const = 0;
     [[nodiscard]] virtual protocol::QuotaReport quota_report() const = 0;
 
     // Applies the disk quota policy until bytes() <= max_bytes (or nothing is left to shrink).
@@ -81,13 +90,14 @@ public:
     SqliteOutbox& operator=(const SqliteOutbox&) = delete;
 
     Result<protocol::Seq> append(OutboxKind kind, TimePoint created_at, std::uint64_t samples, const Encoder& encode,
-                                 std::optional<long long> ticket_event_id = {}) override;
+                                 AppendCursors cursors = {}) override;
     [[nodiscard]] Result<std::vector<OutboxEntry>> after(protocol::Seq after, std::size_t limit) const override;
     Status remove(protocol::Seq seq) override;
     [[nodiscard]] std::uint64_t depth() const override { return depth_; }
     [[nodiscard]] std::uint64_t bytes() const override { return bytes_; }
     [[nodiscard]] protocol::Seq last_seq() const override { return last_seq_; }
     [[nodiscard]] std::optional<long long> ticket_event_cursor() const override { return ticket_cursor_; }
+    [[nodiscard]] std::optional<TimePoint> telemetry_through() const override { return telemetry_through_; }
     [[nodiscard]] protocol::QuotaReport quota_report() const override { return quota_; }
     Result<protocol::QuotaReport> enforce_quota(std::uint64_t max_bytes) override;
 
@@ -108,6 +118,7 @@ private:
     std::uint64_t bytes_ = 0;
     protocol::Seq last_seq_ = 0;
     std::optional<long long> ticket_cursor_;
+    std::optional<TimePoint> telemetry_through_;
     protocol::QuotaReport quota_;
 };
 

@@ -16,6 +16,11 @@
 //   backlog depth, last seq, last successful poll per device, config version, quota report); `status(offline)`
 //   is the last will.
 //
+// Restart: the outbox keeps, with every row, the store's ticket event_id (ticket_event_cursor()) and the
+// newest sample time written (telemetry_through()); samples still buffered when the process died are not in
+// the outbox, so the agent re-feeds Store::samples() after telemetry_through() and Store::events_after()
+// the ticket cursor at start-up.
+//
 // Single-threaded: call every member (and deliver Publisher completions) on one executor. Time comes from
 // the Clock; tick() does the timed work and is driven by SyncService's timer in production, by tests
 // directly with a ManualClock.
@@ -79,6 +84,11 @@ public:
     Result<protocol::Seq> add_ticket_event(const domain::TicketEvent& event, std::optional<long long> store_event_id = {});
     // Writes the buffered samples to the outbox now.
     Status flush();
+
+    // The server's `resend` command: sends the rows of from..to the outbox still holds again, as backlog
+    // (historical, original seq; rows the quota policy emptied go as empty batches). Rows acknowledged by the
+    // broker are gone from the outbox and are not sent. Returns how many rows of the range will be sent.
+    Result<std::size_t> resend(protocol::Seq from, protocol::Seq to);
 
     void note_poll_ok(const std::string& device_id, TimePoint t);
     void set_config_version(std::string version);
