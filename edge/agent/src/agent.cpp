@@ -300,7 +300,22 @@ void Agent::start() {
         w->session = modbus::make_session(w->spec.endpoint, wall, w->sleeper);
         w->thread = std::jthread([&i, wp = w.get()](std::stop_token st) { i.run_worker(*wp, st); });
     }
-    if (i.sync) i.sync->start();
+    if (i.sync) {
+        // Samples a previous run stored but still held in its unsent batch when it stopped (power cut, kill):
+        // the outbox knows the newest sample it has; everything stored after it goes into the first batch.
+        if (auto through = i.outbox->telemetry_through()) {
+            size_t refed = 0;
+            for (const auto& d : i.config.devices) {
+                auto rows = i.db->samples(d.id, *through + Millis{1}, i.clock.now() + std::chrono::hours(1));
+                if (!rows) continue;
+                for (auto& row : *rows) {
+                    if (i.sync->engine().add_sample(std::move(row))) ++refed;
+                }
+            }
+            if (refed > 0) PVF_LOG(info, "agent", "re-queued " << refed << " stored sample(s) not yet in the outbox");
+        }
+        i.sync->start();
+    }
     i.forward_ticket_events();  // what a previous run recorded but did not queue
     i.schedule_tick();
 }
