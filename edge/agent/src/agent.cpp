@@ -61,6 +61,7 @@ struct Agent::Impl {
     std::vector<std::unique_ptr<Worker>> workers;
     // Poll threads post here; stop() waits until every thread has left before it drains and flushes.
     std::shared_ptr<std::atomic<bool>> accepting = std::make_shared<std::atomic<bool>>(true);
+    std::atomic<int> running{0};  // poll threads still inside run_worker
 
     void run_worker(Worker& w, std::stop_token stop);
     void on_sample(domain::Sample s);
@@ -72,6 +73,11 @@ struct Agent::Impl {
 };
 
 void Agent::Impl::run_worker(Worker& w, std::stop_token stop) {
+    ++running;
+    struct Leave {
+        std::atomic<int>& n;
+        ~Leave() { --n; }
+    } leave{running};
     modbus::SystemSleeper sleeper;
     SystemClock wall;
     auto post = [this](auto fn) {
@@ -324,13 +330,15 @@ void Agent::stop(std::function<void()> done) {
     auto& i = *impl_;
     i.stopping = true;
     i.timer.cancel();
-    // 1. poll threads: no new samples once they are joined (each finishes or times out its current request).
+    // 1. poll threads: they leave between polls (checked every 500 ms). One blocked in a Modbus request to a
+    //    silent device may need its full timeout; it is not waited for beyond 1.5 s (see idle()).
     for (auto& w : i.workers) w->thread.request_stop();
     std::thread([&i, done = std::move(done)]() mutable {
-        for (auto& w : i.workers) {
-            if (w->thread.joinable()) w->thread.join();
-        }
-        // 2. back on the executor: what they posted is handled first (posts are FIFO), then flush and disconnect.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+        while (i.running.load() > 0 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        // 2. back on the executor: what they posted is handled first (posts are FIFO), then no more is taken,
+        //    the sync's batch goes to the outbox and the link closes.
         asio::post(i.executor, [&i, done = std::move(done)] {
             i.accepting->store(false);
             if (i.sync) i.sync->stop();
@@ -338,6 +346,8 @@ void Agent::stop(std::function<void()> done) {
         });
     }).detach();
 }
+
+bool Agent::idle() const { return impl_->running.load() == 0; }
 
 const AgentStats& Agent::stats() const { return impl_->stats; }
 const SiteConfig& Agent::config() const { return impl_->config; }

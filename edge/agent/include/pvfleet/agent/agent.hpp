@@ -37,6 +37,9 @@ public:
     // Staged: stop the poll threads (their in-flight request finishes or times out), drain what they posted,
     // flush the sync's batch to the outbox, disconnect. Call on the executor; `done` runs there.
     void stop(std::function<void()> done);
+    // False while a poll thread is still inside a Modbus request after stop(): everything worth keeping is
+    // committed by then, so the caller may exit without waiting for that request to time out.
+    [[nodiscard]] bool idle() const;
 
     [[nodiscard]] const AgentStats& stats() const;
     [[nodiscard]] const SiteConfig& config() const;
