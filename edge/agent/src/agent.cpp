@@ -13,6 +13,8 @@
 #include "pvfleet/detect/site.hpp"
 #include "pvfleet/devices/catalog.hpp"
 #include "pvfleet/modbus/session.hpp"
+#include "pvfleet/protocol/codec.hpp"
+#include "pvfleet/protocol/topics.hpp"
 #include "pvfleet/solar/position.hpp"
 #include "pvfleet/store/outbox.hpp"
 #include "pvfleet/store/persistent_detection.hpp"
@@ -70,7 +72,74 @@ struct Agent::Impl {
     void forward_ticket_events();
     void tick();
     void schedule_tick();
+    void on_command(const protocol::Command& cmd);
+    void send_ack(const protocol::Command& cmd, protocol::AckStatus status, std::string detail);
 };
+
+// Downlink commands (docs/protocol.md): acknowledge/resolve a ticket from the back office (recorded like a
+// technician's action on site, so the gateway's ticket list shows it and the change syncs back), resend a range
+// of seqs. A command id seen before is acked `duplicate` and not carried out again (ids are kept in the store);
+// an expired one is acked `stale`.
+void Agent::Impl::on_command(const protocol::Command& cmd) {
+    const std::string key = "command:" + cmd.command_id;
+    if (auto seen = db->cursor(key); seen && *seen) {
+        send_ack(cmd, protocol::AckStatus::duplicate, "already " + **seen);
+        return;
+    }
+    if (cmd.expires_at && *cmd.expires_at < clock.now()) {
+        send_ack(cmd, protocol::AckStatus::stale, "expired");
+        return;
+    }
+    protocol::AckStatus status = protocol::AckStatus::done;
+    std::string detail;
+    if (const auto* ack = std::get_if<protocol::AckTicketCommand>(&cmd.body)) {
+        auto r = store::PersistentDetection::acknowledge(*db, ack->ticket_id, ack->by, ack->note, clock.now());
+        if (!r) {
+            status = protocol::AckStatus::rejected;
+            detail = r.error().message;
+        }
+    } else if (const auto* res = std::get_if<protocol::ResolveTicketCommand>(&cmd.body)) {
+        auto r = store::PersistentDetection::resolve(*db, res->ticket_id, res->by, clock.now());
+        if (!r) {
+            status = protocol::AckStatus::rejected;
+            detail = r.error().message;
+        }
+    } else if (const auto* rs = std::get_if<protocol::ResendCommand>(&cmd.body)) {
+        auto n = sync->engine().resend(rs->from_seq, rs->to_seq);
+        if (n) detail = std::to_string(*n) + " message(s) queued again";
+        else {
+            status = protocol::AckStatus::failed;
+            detail = n.error().message;
+        }
+    } else {
+        status = protocol::AckStatus::rejected;
+        detail = "command '" + std::string(protocol::to_string(cmd.type())) + "' is not carried out by this agent version";
+    }
+    if (status == protocol::AckStatus::done) (void)db->save_cursor(key, std::string(protocol::to_string(status)));
+    PVF_LOG(info, "agent", "command " << cmd.command_id << " (" << protocol::to_string(cmd.type()) << "): "
+                                       << protocol::to_string(status) << (detail.empty() ? "" : ": " + detail));
+    forward_ticket_events();
+    send_ack(cmd, status, detail);
+}
+
+void Agent::Impl::send_ack(const protocol::Command& cmd, protocol::AckStatus status, std::string detail) {
+    protocol::CommandAck ack;
+    ack.site_id = config.site_id;
+    ack.command_id = cmd.command_id;
+    ack.command = cmd.type();
+    ack.status = status;
+    ack.at = clock.now();
+    ack.detail = std::move(detail);
+    auto payload = protocol::encode(ack);
+    if (!payload) {
+        PVF_LOG(error, "agent", "command ack: " << payload.error().message);
+        return;
+    }
+    mqtt::Message m{protocol::topic_for(config.site_id, protocol::MessageKind::command_ack), std::move(*payload), 1, false};
+    sync->client().publish(std::move(m), [](const Status& s) {
+        if (!s) PVF_LOG(warn, "agent", "command ack not sent: " << s.error().message);
+    });
+}
 
 void Agent::Impl::run_worker(Worker& w, std::stop_token stop) {
     ++running;
@@ -285,6 +354,7 @@ Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_exe
         auto service = sync::SyncService::create(executor, std::move(o), *impl->outbox, clock);
         if (!service) return Error{"mqtt: " + service.error().message};
         impl->sync = std::move(*service);
+        impl->sync->on_command = [i = impl.get()](const protocol::Command& cmd) { i->on_command(cmd); };
     }
 
     for (const auto& ep : c.endpoints) {

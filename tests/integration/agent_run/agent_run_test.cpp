@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -132,6 +133,46 @@ TEST_CASE("pvfleet-edge run: sim -> agent -> mosquitto; bad config exits 2; SIGT
     const auto log = test::read_file(dir / "agent.log");
     CHECK(log.find("effective config") != std::string::npos);
     CHECK(log.find("inv1: pvfleet SIM-8K serial SIM0001 (SunSpec at 40000") != std::string::npos);
+
+    // Downlink commands through the broker: each is answered on the acks topic.
+    {
+        test::ChildProcess acks({test::find_program("mosquitto_sub"), "-h", "127.0.0.1", "-p", std::to_string(port), "-q", "1",
+                                 "-t", "pvfleet/v1/sites/run-test-1/acks", "-C", "4", "-W", "30"},
+                                dir / "acks.log");
+        std::this_thread::sleep_for(500ms);  // subscribed before the commands go out
+        auto send = [&](const std::string& id, protocol::CommandBody body, std::optional<TimePoint> expires = {}) {
+            protocol::Command c;
+            c.site_id = "run-test-1";
+            c.command_id = id;
+            c.issued_at = SystemClock{}.now();
+            c.expires_at = expires;
+            c.body = std::move(body);
+            auto payload = protocol::encode(c);
+            REQUIRE(payload.ok());
+            auto r = test::run_command({test::find_program("mosquitto_pub"), "-h", "127.0.0.1", "-p", std::to_string(port),
+                                        "-q", "1", "-t", "pvfleet/v1/sites/run-test-1/commands", "-m", *payload}, 10s);
+            REQUIRE(r.status == 0);
+        };
+        send("c-1", protocol::AckTicketCommand{"no-such-ticket", "alice", "on my way"});
+        send("c-2", protocol::ResendCommand{1, 2});
+        send("c-2", protocol::ResendCommand{1, 2});  // a redelivery: not carried out twice
+        send("c-3", protocol::ResendCommand{1, 1}, SystemClock{}.now() - 1h);
+        REQUIRE(acks.wait(40s).has_value());
+        std::vector<protocol::CommandAck> got;
+        std::istringstream lines(test::read_file(dir / "acks.log"));
+        for (std::string line; std::getline(lines, line);) {
+            auto a = protocol::decode_command_ack(line);
+            REQUIRE_MESSAGE(a.ok(), line);
+            got.push_back(*a);
+        }
+        REQUIRE(got.size() == 4);
+        CHECK(got[0].command_id == "c-1");
+        CHECK(got[0].status == protocol::AckStatus::rejected);
+        CHECK(got[0].detail.find("no-such-ticket") != std::string::npos);
+        CHECK(got[1].status == protocol::AckStatus::done);
+        CHECK(got[2].status == protocol::AckStatus::duplicate);
+        CHECK(got[3].status == protocol::AckStatus::stale);
+    }
 
     const auto t0 = std::chrono::steady_clock::now();
     agent.signal(SIGTERM);
