@@ -11,7 +11,38 @@ namespace {
 
 constexpr const char* kLog = "sync";
 
+// Flags a stored message historical and stamps sent_at. The codec writes compact JSON with `historical` and
+// `sent_at` as top-level members, so the text is edited in place (no JSON parse and re-encode: draining a
+// backlog is dominated by this step); anything unexpected falls back to the full decode/encode.
+std::optional<std::string> flag_historical_in_text(std::string json, TimePoint now) {
+    const std::string_view live = "\"historical\":false";
+    const auto h = json.find(live);
+    const auto s = json.find("\"sent_at\":");
+    if (h == std::string::npos || s == std::string::npos || json.find(live, h + 1) != std::string::npos) return std::nullopt;
+    auto digits_begin = s + 10;
+    auto digits_end = json.find_first_not_of("0123456789", digits_begin);
+    if (digits_end == std::string::npos || digits_end == digits_begin) return std::nullopt;
+    // The later position first, so the earlier one stays valid.
+    const std::string stamp = std::to_string(to_epoch_ms(now));
+    if (s > h) {
+        json.replace(digits_begin, digits_end - digits_begin, stamp);
+        json.replace(h, live.size(), "\"historical\":true");
+    } else {
+        json.replace(h, live.size(), "\"historical\":true");
+        json.replace(digits_begin, digits_end - digits_begin, stamp);
+    }
+    return json;
+}
+
 Result<std::string> re_encode_historical(const store::OutboxEntry& e, TimePoint now) {
+    if (!e.aggregate) {
+        const bool compressed = protocol::is_compressed(e.payload);
+        auto text = compressed ? protocol::unframe(e.payload) : Result<std::string>(e.payload);
+        if (text) {
+            if (auto edited = flag_historical_in_text(std::move(*text), now))
+                return compressed ? protocol::deflate_payload(*edited) : std::move(*edited);
+        }
+    }
     if (e.kind == store::OutboxKind::telemetry) {
         auto b = protocol::decode_telemetry(e.payload);
         if (!b) return b.error();
@@ -221,28 +252,28 @@ void SyncEngine::pump() {
             }
             refill(clock_.now());
             if (tokens_ < 1.0) break;
-            constexpr std::size_t kScan = 32;
+            // One read of the outbox serves as many backlog messages as the window and the pacing allow
+            // (reading it again for every message costs more than the publish).
+            constexpr std::size_t kScan = 64;
             auto rows = outbox_.after(backlog_cursor_, kScan);
             if (!rows) {
                 PVF_LOG(error, kLog, "backlog: " << rows.error().message);
                 break;
             }
-            const store::OutboxEntry* next = nullptr;
+            bool sent = false;
             for (const auto& r : *rows) {
-                if (inflight_.count(r.seq) != 0) {
-                    backlog_cursor_ = r.seq;
-                    continue;
-                }
-                next = &r;
-                break;
+                if (inflight_.size() >= config_.max_inflight || tokens_ < 1.0 || !live_.empty()) break;
+                backlog_cursor_ = r.seq;
+                if (inflight_.count(r.seq) != 0) continue;
+                tokens_ -= 1.0;
+                const auto seq = r.seq;
+                publish_entry(r, true);
+                sent = true;
+                // A failure reported at once moved the cursor back (to send it again): rescan from there.
+                if (!connected_ || backlog_cursor_ < seq) break;
             }
-            if (next == nullptr) {
-                if (rows->size() < kScan) break;  // backlog done
-                continue;
-            }
-            tokens_ -= 1.0;
-            backlog_cursor_ = next->seq;
-            publish_entry(*next, true);
+            if (!sent && rows->size() < kScan) break;  // backlog done
+            if (!sent && !rows->empty() && backlog_cursor_ != rows->back().seq) break;  // window or pacing full
         }
     } while (pump_again_);
     pumping_ = false;
