@@ -227,11 +227,6 @@ Result<RegisterDef> parse_register(const json& r, const char* address_key, std::
     } else if (r.contains("index")) {
         return bad("index", "only with a point");
     }
-    if (!point->empty() && d.target.kind == PointTarget::Kind::point) {
-        // fine
-    } else if (r.contains("states") || r.contains("codes") || r.contains("bits")) {
-        // allowed on helper registers too (documentation); decoded only for state/events points
-    }
 
     if (auto it = r.find("absent"); it != r.end()) {
         if (!it->is_array()) return bad("absent", "expected an array of raw values, got " + kind_name(*it));
