@@ -1,6 +1,14 @@
 #include "pvfleet/server_app/cli.hpp"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <iostream>
+#include <memory>
+
+#include "pvfleet/ingest/ingestor.hpp"
+#include "pvfleet/server_app/config.hpp"
+#include "pvfleet/storage/store.hpp"
+#include "pvfleet/util/log.hpp"
 
 namespace pvfleet::server_app {
 namespace {
@@ -12,7 +20,107 @@ commands:
   user add ...                 create a user
   import customers FILE.csv    import customers and sites from a spreadsheet export
   version                      print the server version
+
+common options: --log-level debug|info|warn|error
 )";
+
+struct Common {
+    std::optional<std::string> config_path;
+    std::vector<std::string> rest;
+};
+
+Result<Common> parse_common(const std::vector<std::string>& args, std::size_t from) {
+    Common c;
+    for (std::size_t i = from; i < args.size(); ++i) {
+        if (args[i] == "--config" && i + 1 < args.size()) {
+            c.config_path = args[++i];
+        } else if (args[i] == "--log-level" && i + 1 < args.size()) {
+            log::Level level{};
+            if (!log::parse_level(args[++i], level)) return Error{"--log-level: unknown '" + args[i] + "'"};
+            log::set_level(level);
+        } else {
+            c.rest.push_back(args[i]);
+        }
+    }
+    return c;
+}
+
+Result<std::unique_ptr<storage::Store>> open_store(const ServerConfig& config, const Clock& clock) {
+    auto db = storage::open_db(config.database);
+    if (!db) return db.error();
+    auto store = std::make_unique<storage::Store>(std::move(*db), clock);
+    auto applied = store->migrate();
+    if (!applied) return applied.error();
+    if (*applied > 0) PVF_LOG(info, "server", "database: " << *applied << " migration(s) applied");
+    return store;
+}
+
+int cmd_migrate(const Common& common) {
+    if (!common.config_path) {
+        std::cerr << "pvfleet-server migrate: --config FILE is required\n";
+        return 2;
+    }
+    auto config = load_server_config(*common.config_path);
+    if (!config) {
+        std::cerr << "pvfleet-server: " << config.error().message << "\n";
+        return 2;
+    }
+    SystemClock clock;
+    auto store = open_store(*config, clock);
+    if (!store) {
+        std::cerr << "pvfleet-server migrate: " << store.error().message << "\n";
+        return 1;
+    }
+    std::cout << "database schema is up to date\n";
+    return 0;
+}
+
+int cmd_run(const Common& common) {
+    if (!common.config_path) {
+        std::cerr << "pvfleet-server run: --config FILE is required\n";
+        return 2;
+    }
+    auto config = load_server_config(*common.config_path);
+    if (!config) {
+        std::cerr << "pvfleet-server: " << config.error().message << "\n";
+        return 2;
+    }
+    PVF_LOG(info, "server", "pvfleet-server " << PVFLEET_VERSION << " config " << describe(*config));
+    SystemClock clock;
+    auto store = open_store(*config, clock);
+    if (!store) {
+        std::cerr << "pvfleet-server run: " << store.error().message << "\n";
+        return 1;
+    }
+
+    boost::asio::io_context ioc;
+    std::unique_ptr<ingest::Ingestor> ingestor;
+    if (config->mqtt_enabled) {
+        auto in = ingest::Ingestor::create(ioc.get_executor(), config->ingest, **store, clock);
+        if (!in) {
+            std::cerr << "pvfleet-server run: " << in.error().message << "\n";
+            return 2;
+        }
+        ingestor = std::move(*in);
+        ingestor->start();
+    }
+
+    // Staged shutdown: stop taking messages, commit what is held, disconnect, then leave the loop.
+    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        PVF_LOG(info, "server", "signal " << sig << ": stopping");
+        if (ingestor)
+            ingestor->stop([&ioc] { ioc.stop(); });
+        else
+            ioc.stop();
+    });
+    PVF_LOG(info, "server", "running");
+    ioc.run();
+    PVF_LOG(info, "server", "stopped");
+    return 0;
+}
+
 }  // namespace
 
 int run_cli(const std::vector<std::string>& args) {
@@ -24,6 +132,13 @@ int run_cli(const std::vector<std::string>& args) {
         std::cout << "pvfleet-server " << PVFLEET_VERSION << "\n";
         return 0;
     }
+    auto common = parse_common(args, 1);
+    if (!common) {
+        std::cerr << "pvfleet-server: " << common.error().message << "\n";
+        return 2;
+    }
+    if (args[0] == "run") return cmd_run(*common);
+    if (args[0] == "migrate") return cmd_migrate(*common);
     std::cerr << "pvfleet-server: unknown command '" << args[0] << "'\n" << kUsage;
     return 2;
 }

@@ -3,7 +3,9 @@
 // (a one-sample telemetry batch at t0 + k*10 s, or every 5th seq the ticket event "T-k"), so a test can check
 // that a re-sent seq repeats exactly the same message. Killed with SIGKILL at any moment and restarted, it
 // continues from the persisted outbox.
-//   sync_test_agent BROKER_URI DB_PATH SITE_ID COUNT
+// With LINGER_S it stays connected that long after the drain and answers the server's `resend` commands, as
+// the real agent does (the server ingest tests need that to close gaps left by a killed server).
+//   sync_test_agent BROKER_URI DB_PATH SITE_ID COUNT [LINGER_S]
 #include <cstdlib>
 #include <iostream>
 
@@ -16,8 +18,8 @@ using namespace pvfleet;
 using namespace std::chrono_literals;
 
 int main(int argc, char** argv) {
-    if (argc != 5) {
-        std::cerr << "usage: sync_test_agent BROKER_URI DB_PATH SITE_ID COUNT\n";
+    if (argc != 5 && argc != 6) {
+        std::cerr << "usage: sync_test_agent BROKER_URI DB_PATH SITE_ID COUNT [LINGER_S]\n";
         return 2;
     }
     log::set_level(log::Level::warn);
@@ -46,6 +48,12 @@ int main(int argc, char** argv) {
         return 1;
     }
     auto& engine = (*svc)->engine();
+    const long linger_s = argc == 6 ? std::strtol(argv[5], nullptr, 10) : 0;
+    std::optional<std::chrono::steady_clock::time_point> drained_at;
+    (*svc)->on_command = [&engine](const protocol::Command& cmd) {
+        if (const auto* rs = std::get_if<protocol::ResendCommand>(&cmd.body))
+            (void)engine.resend(rs->from_seq, rs->to_seq);
+    };
     (*svc)->start();
     boost::asio::steady_timer timer(ioc);
     int exit_code = 0;
@@ -74,9 +82,12 @@ int main(int argc, char** argv) {
                     }
                 }
             } else if ((*outbox)->depth() == 0) {
-                (*svc)->stop();
-                ioc.stop();
-                return;
+                if (!drained_at) drained_at = std::chrono::steady_clock::now();
+                if (std::chrono::steady_clock::now() - *drained_at >= std::chrono::seconds(linger_s)) {
+                    (*svc)->stop();
+                    ioc.stop();
+                    return;
+                }
             }
         }
         timer.expires_after(10ms);

@@ -1,0 +1,291 @@
+#include "migrations.hpp"
+
+#include <string>
+
+namespace pvfleet::storage {
+namespace {
+
+// Each migration is written once for both engines; {ID} and {BLOB} are the only dialect differences.
+// Times are epoch milliseconds (BIGINT); personal customer fields hold AES-256-GCM ciphertext (base64).
+constexpr Migration kMigrations[] = {
+    {1, "records, ingest, telemetry, tickets, work orders, users, audit", R"SQL(
+CREATE TABLE customers (
+  id {ID},
+  name_enc TEXT NOT NULL,
+  phone_enc TEXT,
+  email_enc TEXT,
+  address_enc TEXT,
+  notes_enc TEXT,
+  search_key TEXT NOT NULL DEFAULT '',
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  version BIGINT NOT NULL DEFAULT 1
+);
+CREATE TABLE sites (
+  site_id TEXT PRIMARY KEY,
+  customer_id BIGINT REFERENCES customers(id),
+  name TEXT NOT NULL DEFAULT '',
+  address TEXT NOT NULL DEFAULT '',
+  latitude DOUBLE PRECISION,
+  longitude DOUBLE PRECISION,
+  time_zone TEXT NOT NULL DEFAULT 'UTC',
+  arrays TEXT NOT NULL DEFAULT '[]',
+  roof_type TEXT NOT NULL DEFAULT '',
+  installed_on TEXT,
+  grid_connected_on TEXT,
+  warranty_end TEXT,
+  inspection_interval_days BIGINT NOT NULL DEFAULT 365,
+  first_seen_ms BIGINT,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  version BIGINT NOT NULL DEFAULT 1
+);
+CREATE INDEX sites_by_customer ON sites(customer_id);
+CREATE TABLE site_roles (
+  site_id TEXT NOT NULL REFERENCES sites(site_id),
+  role TEXT NOT NULL,
+  party TEXT NOT NULL,
+  PRIMARY KEY (site_id, role, party)
+);
+CREATE TABLE devices (
+  site_id TEXT NOT NULL REFERENCES sites(site_id),
+  device_id TEXT NOT NULL,
+  vendor TEXT NOT NULL DEFAULT '',
+  model TEXT NOT NULL DEFAULT '',
+  serial TEXT NOT NULL DEFAULT '',
+  firmware TEXT NOT NULL DEFAULT '',
+  unit_id BIGINT,
+  first_seen_ms BIGINT,
+  last_seen_ms BIGINT,
+  version BIGINT NOT NULL DEFAULT 1,
+  PRIMARY KEY (site_id, device_id)
+);
+CREATE TABLE device_history (
+  id {ID},
+  site_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  at_ms BIGINT NOT NULL,
+  old_serial TEXT NOT NULL,
+  new_serial TEXT NOT NULL,
+  work_order_id BIGINT,
+  note TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE site_seq (
+  site_id TEXT PRIMARY KEY,
+  contiguous_through BIGINT NOT NULL DEFAULT 0,
+  max_seen BIGINT NOT NULL DEFAULT 0,
+  edge_last_seq BIGINT NOT NULL DEFAULT 0,
+  gap_since_ms BIGINT,
+  resend_at_ms BIGINT,
+  resend_attempts BIGINT NOT NULL DEFAULT 0,
+  lost BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE received (
+  site_id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  historical BIGINT NOT NULL,
+  received_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (site_id, seq)
+);
+CREATE TABLE telemetry (
+  site_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  t_ms BIGINT NOT NULL,
+  seq BIGINT NOT NULL,
+  points TEXT NOT NULL,
+  PRIMARY KEY (site_id, device_id, t_ms)
+);
+CREATE TABLE telemetry_5min (
+  site_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  bucket_ms BIGINT NOT NULL,
+  point TEXT NOT NULL,
+  n BIGINT NOT NULL,
+  sum DOUBLE PRECISION NOT NULL,
+  min DOUBLE PRECISION NOT NULL,
+  max DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (site_id, device_id, bucket_ms, point)
+);
+CREATE TABLE telemetry_daily (
+  site_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  day TEXT NOT NULL,
+  point TEXT NOT NULL,
+  n BIGINT NOT NULL,
+  sum DOUBLE PRECISION NOT NULL,
+  min DOUBLE PRECISION NOT NULL,
+  max DOUBLE PRECISION NOT NULL,
+  first_t_ms BIGINT NOT NULL,
+  first DOUBLE PRECISION NOT NULL,
+  last_t_ms BIGINT NOT NULL,
+  last DOUBLE PRECISION NOT NULL,
+  PRIMARY KEY (site_id, device_id, day, point)
+);
+CREATE TABLE tickets (
+  site_id TEXT NOT NULL,
+  ticket_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  state TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  opened_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  last_seq BIGINT NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (site_id, ticket_id)
+);
+CREATE TABLE ticket_events (
+  site_id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  ticket_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  at_ms BIGINT NOT NULL,
+  historical BIGINT NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (site_id, seq)
+);
+CREATE TABLE site_status (
+  site_id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  sent_at_ms BIGINT NOT NULL,
+  received_at_ms BIGINT NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE TABLE ingest_rejects (
+  id {ID},
+  at_ms BIGINT NOT NULL,
+  topic TEXT NOT NULL,
+  bytes BIGINT NOT NULL,
+  reason TEXT NOT NULL
+);
+CREATE TABLE commands (
+  command_id TEXT PRIMARY KEY,
+  site_id TEXT NOT NULL,
+  command TEXT NOT NULL,
+  issued_at_ms BIGINT NOT NULL,
+  issued_by TEXT NOT NULL,
+  body TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'sent',
+  detail TEXT NOT NULL DEFAULT '',
+  acked_at_ms BIGINT
+);
+CREATE INDEX commands_by_site ON commands(site_id, issued_at_ms);
+CREATE TABLE work_orders (
+  id {ID},
+  site_id TEXT NOT NULL REFERENCES sites(site_id),
+  device_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  priority TEXT NOT NULL,
+  state TEXT NOT NULL,
+  is_open BIGINT NOT NULL,
+  ticket_id TEXT NOT NULL DEFAULT '',
+  summary TEXT NOT NULL DEFAULT '',
+  assignee TEXT,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  due_at_ms BIGINT NOT NULL,
+  closed_at_ms BIGINT,
+  body TEXT NOT NULL,
+  version BIGINT NOT NULL DEFAULT 1
+);
+-- One open work order per (site, device, fault kind): the database enforces what the rules promise, which
+-- also keeps two server instances from creating two orders for one fault.
+CREATE UNIQUE INDEX work_orders_one_open ON work_orders(site_id, device_id, kind) WHERE is_open = 1;
+CREATE INDEX work_orders_by_state ON work_orders(state, priority, due_at_ms);
+CREATE INDEX work_orders_by_assignee ON work_orders(assignee, state);
+CREATE TABLE work_order_notes (
+  id {ID},
+  work_order_id BIGINT NOT NULL REFERENCES work_orders(id),
+  at_ms BIGINT NOT NULL,
+  author TEXT NOT NULL,
+  text TEXT NOT NULL,
+  parts TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE users (
+  name TEXT PRIMARY KEY,
+  display_name TEXT NOT NULL DEFAULT '',
+  role TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  disabled BIGINT NOT NULL DEFAULT 0,
+  created_at_ms BIGINT NOT NULL,
+  version BIGINT NOT NULL DEFAULT 1
+);
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_name TEXT NOT NULL REFERENCES users(name),
+  created_at_ms BIGINT NOT NULL,
+  expires_at_ms BIGINT NOT NULL
+);
+CREATE TABLE audit_log (
+  id {ID},
+  at_ms BIGINT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  entity TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  before_json TEXT,
+  after_json TEXT
+);
+CREATE INDEX audit_by_entity ON audit_log(entity, entity_id, id);
+)SQL"},
+};
+
+std::string render(std::string_view sql, Engine engine) {
+    std::string out(sql);
+    const std::string id =
+        engine == Engine::sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
+    for (auto pos = out.find("{ID}"); pos != std::string::npos; pos = out.find("{ID}", pos))
+        out.replace(pos, 4, id);
+    return out;
+}
+
+}  // namespace
+
+std::span<const Migration> migrations() {
+    return kMigrations;
+}
+
+Result<int> migrate(Db& db, TimePoint now) {
+    if (auto s = db.run_script("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, "
+                               "description TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)");
+        !s)
+        return s.error();
+    int applied = 0;
+    for (const Migration& m : kMigrations) {
+        auto done = db.run("SELECT 1 FROM schema_migrations WHERE version = $1", {std::int64_t{m.version}});
+        if (!done) return done.error();
+        if (!done->rows.empty()) continue;
+        auto r = in_transaction(db, [&]() -> Status {
+            // PostgreSQL: two instances starting together must not both migrate.
+            if (db.engine() == Engine::postgres)
+                if (auto l = db.run("SELECT pg_advisory_xact_lock(727274)"); !l) return l.error();
+            auto again =
+                db.run("SELECT 1 FROM schema_migrations WHERE version = $1", {std::int64_t{m.version}});
+            if (!again) return again.error();
+            if (!again->rows.empty()) return {};
+            if (auto s = db.run_script(render(m.sql, db.engine())); !s)
+                return Error{"migration " + std::to_string(m.version) + ": " + s.error().message,
+                             s.error().kind};
+            if (auto s = db.run(
+                    "INSERT INTO schema_migrations (version, description, applied_at_ms) VALUES ($1, $2, $3)",
+                    {std::int64_t{m.version}, std::string(m.description), std::int64_t{to_epoch_ms(now)}});
+                !s)
+                return s.error();
+            ++applied;
+            return {};
+        });
+        if (!r) return r.error();
+    }
+    return applied;
+}
+
+Result<int> schema_version(Db& db) {
+    auto r = db.run("SELECT MAX(version) FROM schema_migrations");
+    if (!r) return r.error();
+    return r->rows.empty() ? 0 : static_cast<int>(r->rows[0].integer(0));
+}
+
+}  // namespace pvfleet::storage
