@@ -18,15 +18,23 @@ std::string sub(const std::string& path, std::string_view key) {
 
 std::string_view type_name(const json& j) {
     switch (j.type()) {
-        case json::value_t::null: return "null";
-        case json::value_t::boolean: return "boolean";
+        case json::value_t::null:
+            return "null";
+        case json::value_t::boolean:
+            return "boolean";
         case json::value_t::number_integer:
-        case json::value_t::number_unsigned: return "integer";
-        case json::value_t::number_float: return "number";
-        case json::value_t::string: return "string";
-        case json::value_t::array: return "array";
-        case json::value_t::object: return "object";
-        default: return "binary";
+        case json::value_t::number_unsigned:
+            return "integer";
+        case json::value_t::number_float:
+            return "number";
+        case json::value_t::string:
+            return "string";
+        case json::value_t::array:
+            return "array";
+        case json::value_t::object:
+            return "object";
+        default:
+            return "binary";
     }
 }
 
@@ -34,8 +42,12 @@ Error type_error(const std::string& path, std::string_view expected, const json&
     return Error::at(path, "expected " + std::string(expected) + ", got " + std::string(type_name(got)));
 }
 
-json time_json(TimePoint t) { return format_iso8601(t); }
-json optional_time_json(const std::optional<TimePoint>& t) { return t ? time_json(*t) : json(nullptr); }
+json time_json(TimePoint t) {
+    return format_iso8601(t);
+}
+json optional_time_json(const std::optional<TimePoint>& t) {
+    return t ? time_json(*t) : json(nullptr);
+}
 
 // A field of object `j`; missing and null are "absent".
 const json* field(const json& j, std::string_view key) {
@@ -66,7 +78,8 @@ Result<TimePoint> read_time(const json& v, const std::string& at) {
     return *t;
 }
 
-Result<std::optional<TimePoint>> read_optional_time(const json& j, std::string_view key, const std::string& path) {
+Result<std::optional<TimePoint>> read_optional_time(const json& j, std::string_view key,
+                                                    const std::string& path) {
     const json* v = field(j, key);
     if (!v) return std::optional<TimePoint>();
     auto t = read_time(*v, sub(path, key));
@@ -158,7 +171,8 @@ Result<WorkOrder> work_order_from_json(const json& j) {
     WorkOrder o;
 
     if (const json* id = field(j, "id")) {
-        if (!id->is_number_integer() || id->get<std::int64_t>() < 0) return Error::at("id", "expected an integer >= 0");
+        if (!id->is_number_integer() || id->get<std::int64_t>() < 0)
+            return Error::at("id", "expected an integer >= 0");
         o.id = id->get<std::int64_t>();
     }
     auto site = read_string(j, "site_id", root, true);
@@ -219,7 +233,8 @@ Result<WorkOrder> work_order_from_json(const json& j) {
 
     if (const json* assignee = field(j, "assignee")) {
         if (!assignee->is_string()) return type_error("assignee", "string or null", *assignee);
-        if (assignee->get_ref<const std::string&>().empty()) return Error::at("assignee", "must not be empty");
+        if (assignee->get_ref<const std::string&>().empty())
+            return Error::at("assignee", "must not be empty");
         o.assignee = assignee->get<std::string>();
     }
     auto closed_at = read_optional_time(j, "closed_at", root);
@@ -239,7 +254,9 @@ Result<WorkOrder> work_order_from_json(const json& j) {
     return o;
 }
 
-void to_json(json& j, const WorkOrder& order) { j = work_order_to_json(order); }
+void to_json(json& j, const WorkOrder& order) {
+    j = work_order_to_json(order);
+}
 
 void from_json(const json& j, WorkOrder& order) {
     auto parsed = work_order_from_json(j);

@@ -7,10 +7,14 @@ namespace pvfleet::workorders {
 
 const SeverityRule& Policy::rule_for(domain::Severity s) const {
     switch (s) {
-        case domain::Severity::critical: return for_critical;
-        case domain::Severity::major: return for_major;
-        case domain::Severity::minor: return for_minor;
-        case domain::Severity::info: return for_info;
+        case domain::Severity::critical:
+            return for_critical;
+        case domain::Severity::major:
+            return for_major;
+        case domain::Severity::minor:
+            return for_minor;
+        case domain::Severity::info:
+            return for_info;
     }
     return for_minor;  // unreachable with a valid enum value
 }
@@ -33,13 +37,15 @@ Status validate(const Policy& policy) {
         if (i == 0) continue;
         const auto& [lesser_key, lesser] = rules[i - 1];
         if (rule.priority < lesser.priority) {
-            return Error::at(std::string(key) + "/priority",
-                             "'" + std::string(to_string(rule.priority)) + "' is lower than " + lesser_key + "'s '" +
-                                 std::string(to_string(lesser.priority)) + "' (escalation must not lower priority)");
+            return Error::at(std::string(key) + "/priority", "'" + std::string(to_string(rule.priority)) +
+                                                                 "' is lower than " + lesser_key + "'s '" +
+                                                                 std::string(to_string(lesser.priority)) +
+                                                                 "' (escalation must not lower priority)");
         }
         if (rule.response_time > lesser.response_time) {
-            return Error::at(std::string(key) + "/response_time",
-                             "longer than " + std::string(lesser_key) + "'s (escalation must not move due later)");
+            return Error::at(
+                std::string(key) + "/response_time",
+                "longer than " + std::string(lesser_key) + "'s (escalation must not move due later)");
         }
     }
     if (policy.reopen_window.count() < 0) return Error::at("reopen_window", "must not be negative");

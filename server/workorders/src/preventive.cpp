@@ -6,7 +6,8 @@
 
 namespace pvfleet::workorders {
 
-std::optional<TimePoint> next_preventive_due(TimePoint commissioned_at, std::optional<TimePoint> last_inspection,
+std::optional<TimePoint> next_preventive_due(TimePoint commissioned_at,
+                                             std::optional<TimePoint> last_inspection,
                                              std::chrono::days interval) {
     if (interval.count() <= 0) return std::nullopt;
     const TimePoint from = last_inspection ? std::max(*last_inspection, commissioned_at) : commissioned_at;

@@ -10,8 +10,12 @@ constexpr detail::Names<SlaState, 3> kSlaStates{
 
 }  // namespace
 
-std::string_view to_string(SlaState v) { return detail::name_of(kSlaStates, v); }
-std::optional<SlaState> parse_sla_state(std::string_view s) { return detail::parse_name(kSlaStates, s); }
+std::string_view to_string(SlaState v) {
+    return detail::name_of(kSlaStates, v);
+}
+std::optional<SlaState> parse_sla_state(std::string_view s) {
+    return detail::parse_name(kSlaStates, s);
+}
 
 SlaState sla_state(const WorkOrder& order, TimePoint now) {
     // A finished order keeps the colour it had when it was finished; one stored without closed_at (should not

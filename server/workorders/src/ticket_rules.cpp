@@ -12,34 +12,39 @@ namespace {
 using domain::TicketEventKind;
 using Action = Decision::Action;
 
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string quoted(std::string_view s) {
+    return "'" + std::string(s) + "'";
+}
 
 std::string order_label(const WorkOrder& o) {
     return "work order #" + std::to_string(o.id) + " (" + std::string(to_string(o.state)) + ")";
 }
 
 // A caller passing orders of another key would merge unrelated faults: a programming error, not input.
-void check_order_key(const char* which, const WorkOrder& o, const std::string& site_id, const domain::Ticket& t) {
+void check_order_key(const char* which, const WorkOrder& o, const std::string& site_id,
+                     const domain::Ticket& t) {
     if (o.site_id != site_id || o.device_id != t.device_id || o.kind != t.kind) {
-        throw std::invalid_argument(std::string("on_ticket_event: ") + which + " " + order_label(o) + " is for (" +
-                                    o.site_id + ", " + o.device_id + ", " + std::string(domain::to_string(o.kind)) +
-                                    "), the event for (" + site_id + ", " + t.device_id + ", " +
-                                    std::string(domain::to_string(t.kind)) + ")");
+        throw std::invalid_argument(std::string("on_ticket_event: ") + which + " " + order_label(o) +
+                                    " is for (" + o.site_id + ", " + o.device_id + ", " +
+                                    std::string(domain::to_string(o.kind)) + "), the event for (" + site_id +
+                                    ", " + t.device_id + ", " + std::string(domain::to_string(t.kind)) + ")");
     }
 }
 
-void check_inputs(const std::string& site_id, const domain::Ticket& t, const std::optional<WorkOrder>& open_order,
-                  const std::optional<WorkOrder>& last_closed) {
+void check_inputs(const std::string& site_id, const domain::Ticket& t,
+                  const std::optional<WorkOrder>& open_order, const std::optional<WorkOrder>& last_closed) {
     if (open_order) {
         check_order_key("open_order", *open_order, site_id, t);
         if (!is_open(open_order->state)) {
-            throw std::invalid_argument("on_ticket_event: open_order " + order_label(*open_order) + " is not open");
+            throw std::invalid_argument("on_ticket_event: open_order " + order_label(*open_order) +
+                                        " is not open");
         }
     }
     if (last_closed) {
         check_order_key("last_closed", *last_closed, site_id, t);
         if (is_open(last_closed->state)) {
-            throw std::invalid_argument("on_ticket_event: last_closed " + order_label(*last_closed) + " is open");
+            throw std::invalid_argument("on_ticket_event: last_closed " + order_label(*last_closed) +
+                                        " is open");
         }
     }
 }
@@ -70,11 +75,13 @@ std::string escalate(WorkOrder& o, domain::Severity reported, TimePoint now, con
     o.severity = reported;
     o.priority = std::max(o.priority, rule.priority);
     o.due_at = std::min(o.due_at, now + rule.response_time);
-    return "; severity " + before + " -> " + std::string(domain::to_string(reported)) + ": " + priority_and_due(o);
+    return "; severity " + before + " -> " + std::string(domain::to_string(reported)) + ": " +
+           priority_and_due(o);
 }
 
 // The fault is (still or again) active: take the latest snapshot's text and evidence.
-std::string apply_active_snapshot(WorkOrder& o, const domain::Ticket& t, TimePoint now, const Policy& policy) {
+std::string apply_active_snapshot(WorkOrder& o, const domain::Ticket& t, TimePoint now,
+                                  const Policy& policy) {
     std::string note;
     if (o.ticket_id != t.id) {
         note += "; now follows edge ticket " + quoted(t.id) + " (was " + quoted(o.ticket_id) + ")";
@@ -93,7 +100,8 @@ std::string apply_active_snapshot(WorkOrder& o, const domain::Ticket& t, TimePoi
     return note;
 }
 
-WorkOrder new_order(const std::string& site_id, const domain::Ticket& t, TimePoint now, const Policy& policy) {
+WorkOrder new_order(const std::string& site_id, const domain::Ticket& t, TimePoint now,
+                    const Policy& policy) {
     const SeverityRule& rule = policy.rule_for(t.severity);
     WorkOrder o;
     o.site_id = site_id;
@@ -119,8 +127,8 @@ bool reopens(const WorkOrder& last, TimePoint now, const Policy& policy) {
 }
 
 Decision on_fault_active(const std::string& site_id, const domain::TicketEvent& event,
-                         const std::optional<WorkOrder>& open_order, const std::optional<WorkOrder>& last_closed,
-                         TimePoint now, const Policy& policy) {
+                         const std::optional<WorkOrder>& open_order,
+                         const std::optional<WorkOrder>& last_closed, TimePoint now, const Policy& policy) {
     const domain::Ticket& t = event.ticket;
     if (open_order) {
         WorkOrder o = *open_order;
@@ -154,10 +162,12 @@ Decision on_acknowledged(const domain::TicketEvent& event, const std::optional<W
                          TimePoint now) {
     const domain::Ticket& t = event.ticket;
     // An acknowledgement says someone saw the ticket, nothing about the fault: never a reason for an order.
-    if (!open_order) return ignore(open_order, describe_event(event) + ": no open work order, nothing to update");
+    if (!open_order)
+        return ignore(open_order, describe_event(event) + ": no open work order, nothing to update");
     if (open_order->ticket_id != t.id) {
         return ignore(open_order, describe_event(event) + ": " + order_label(*open_order) +
-                                      " follows edge ticket " + quoted(open_order->ticket_id) + ", not updated");
+                                      " follows edge ticket " + quoted(open_order->ticket_id) +
+                                      ", not updated");
     }
     WorkOrder o = *open_order;
     o.updated_at = now;
@@ -172,14 +182,17 @@ Decision on_acknowledged(const domain::TicketEvent& event, const std::optional<W
 Decision on_condition_cleared(const domain::TicketEvent& event, const std::optional<WorkOrder>& open_order,
                               TimePoint now) {
     const domain::Ticket& t = event.ticket;
-    if (!open_order) return ignore(open_order, describe_event(event) + ": no open work order, nothing to clear");
+    if (!open_order)
+        return ignore(open_order, describe_event(event) + ": no open work order, nothing to clear");
     // A late or repeated resolution of an earlier ticket must not clear an order a newer ticket reopened.
     if (open_order->ticket_id != t.id) {
         return ignore(open_order, describe_event(event) + ": " + order_label(*open_order) +
-                                      " follows edge ticket " + quoted(open_order->ticket_id) + ", not cleared");
+                                      " follows edge ticket " + quoted(open_order->ticket_id) +
+                                      ", not cleared");
     }
     if (open_order->condition_cleared) {
-        return ignore(open_order, describe_event(event) + ": " + order_label(*open_order) + " already cleared");
+        return ignore(open_order,
+                      describe_event(event) + ": " + order_label(*open_order) + " already cleared");
     }
     WorkOrder o = *open_order;
     o.condition_cleared = true;
@@ -203,23 +216,30 @@ Decision on_condition_cleared(const domain::TicketEvent& event, const std::optio
 
 std::string_view to_string(Decision::Action a) {
     switch (a) {
-        case Action::create: return "create";
-        case Action::update: return "update";
-        case Action::mark_cleared: return "mark_cleared";
-        case Action::close_cleared: return "close_cleared";
-        case Action::reopen: return "reopen";
-        case Action::ignore: return "ignore";
+        case Action::create:
+            return "create";
+        case Action::update:
+            return "update";
+        case Action::mark_cleared:
+            return "mark_cleared";
+        case Action::close_cleared:
+            return "close_cleared";
+        case Action::reopen:
+            return "reopen";
+        case Action::ignore:
+            return "ignore";
     }
     return "?";
 }
 
 Decision on_ticket_event(const std::string& site_id, const domain::TicketEvent& event,
-                         const std::optional<WorkOrder>& open_order, const std::optional<WorkOrder>& last_closed,
-                         TimePoint now, const Policy& policy) {
+                         const std::optional<WorkOrder>& open_order,
+                         const std::optional<WorkOrder>& last_closed, TimePoint now, const Policy& policy) {
     check_inputs(site_id, event.ticket, open_order, last_closed);
     if (event.ticket.kind == domain::FaultKind::preventive) {
-        return ignore(open_order, describe_event(event) + ": preventive work orders are made by the server, not "
-                                                          "from gateway tickets");
+        return ignore(open_order, describe_event(event) +
+                                      ": preventive work orders are made by the server, not "
+                                      "from gateway tickets");
     }
     switch (event.kind) {
         case TicketEventKind::opened:
@@ -227,9 +247,11 @@ Decision on_ticket_event(const std::string& site_id, const domain::TicketEvent& 
             // `updated` without an order is treated as `opened`: the opened event may have been lost, and
             // an active fault must not go without an order.
             return on_fault_active(site_id, event, open_order, last_closed, now, policy);
-        case TicketEventKind::acknowledged: return on_acknowledged(event, open_order, now);
+        case TicketEventKind::acknowledged:
+            return on_acknowledged(event, open_order, now);
         case TicketEventKind::resolved:
-        case TicketEventKind::closed: return on_condition_cleared(event, open_order, now);
+        case TicketEventKind::closed:
+            return on_condition_cleared(event, open_order, now);
     }
     return ignore(open_order, describe_event(event) + ": unknown event kind");
 }

@@ -24,11 +24,23 @@ constexpr Names<Role, 4> kRoles{{{Role::admin, "admin"},
 
 }  // namespace
 
-std::string_view to_string(WorkOrderState v) { return detail::name_of(kStates, v); }
-std::string_view to_string(Priority v) { return detail::name_of(kPriorities, v); }
-std::string_view to_string(Role v) { return detail::name_of(kRoles, v); }
-std::optional<WorkOrderState> parse_work_order_state(std::string_view s) { return detail::parse_name(kStates, s); }
-std::optional<Priority> parse_priority(std::string_view s) { return detail::parse_name(kPriorities, s); }
-std::optional<Role> parse_role(std::string_view s) { return detail::parse_name(kRoles, s); }
+std::string_view to_string(WorkOrderState v) {
+    return detail::name_of(kStates, v);
+}
+std::string_view to_string(Priority v) {
+    return detail::name_of(kPriorities, v);
+}
+std::string_view to_string(Role v) {
+    return detail::name_of(kRoles, v);
+}
+std::optional<WorkOrderState> parse_work_order_state(std::string_view s) {
+    return detail::parse_name(kStates, s);
+}
+std::optional<Priority> parse_priority(std::string_view s) {
+    return detail::parse_name(kPriorities, s);
+}
+std::optional<Role> parse_role(std::string_view s) {
+    return detail::parse_name(kRoles, s);
+}
 
 }  // namespace pvfleet::workorders

@@ -1,10 +1,11 @@
+#include "pvfleet/workorders/workorders.hpp"
+
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "pvfleet/util/time.hpp"
-#include "pvfleet/workorders/workorders.hpp"
 
 using namespace pvfleet;
 using namespace pvfleet::workorders;
@@ -41,7 +42,8 @@ domain::TicketEvent ticket_event(TicketEventKind kind, Severity severity, TimePo
     e.ticket.opened_at = when;
     e.ticket.updated_at = when;
     if (kind == TicketEventKind::resolved || kind == TicketEventKind::closed) {
-        e.ticket.state = kind == TicketEventKind::resolved ? domain::TicketState::resolved : domain::TicketState::closed;
+        e.ticket.state =
+            kind == TicketEventKind::resolved ? domain::TicketState::resolved : domain::TicketState::closed;
         e.ticket.resolved_at = when;
         e.ticket.resolved_by = "auto";
     }
@@ -50,8 +52,8 @@ domain::TicketEvent ticket_event(TicketEventKind kind, Severity severity, TimePo
 
 // A stored order created from an opened event at t0 (id 7 as storage would assign).
 WorkOrder created_order(Severity severity = Severity::minor, const Policy& policy = {}) {
-    auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::opened, severity, t0), std::nullopt, std::nullopt,
-                             t0, policy);
+    auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::opened, severity, t0), std::nullopt,
+                             std::nullopt, t0, policy);
     REQUIRE(d.action == Action::create);
     d.result.id = 7;
     return d.result;
@@ -82,7 +84,8 @@ TEST_CASE("enum names round trip") {
     for (auto p : {Priority::low, Priority::normal, Priority::high, Priority::urgent}) {
         CHECK(parse_priority(to_string(p)) == p);
     }
-    for (auto r : {Role::admin, Role::back_office, Role::technician, Role::manager}) CHECK(parse_role(to_string(r)) == r);
+    for (auto r : {Role::admin, Role::back_office, Role::technician, Role::manager})
+        CHECK(parse_role(to_string(r)) == r);
     CHECK_FALSE(parse_work_order_state("open").has_value());
     CHECK_FALSE(parse_priority("URGENT").has_value());
     CHECK(is_open(WorkOrderState::done));
@@ -107,12 +110,14 @@ TEST_CASE("policy defaults: priority and due date from severity") {
     bad.for_major.response_time = std::chrono::hours{20 * 24};
     auto s = validate(bad);
     REQUIRE_FALSE(s.ok());
-    CHECK(s.error().message == "for_major/response_time: longer than for_minor's (escalation must not move due later)");
+    CHECK(s.error().message ==
+          "for_major/response_time: longer than for_minor's (escalation must not move due later)");
     bad = Policy{};
     bad.for_critical.priority = Priority::normal;
     REQUIRE_FALSE(validate(bad).ok());
     CHECK(validate(bad).error().message ==
-          "for_critical/priority: 'normal' is lower than for_major's 'high' (escalation must not lower priority)");
+          "for_critical/priority: 'normal' is lower than for_major's 'high' (escalation must not lower "
+          "priority)");
     bad = Policy{};
     bad.for_info.response_time = 0h;
     CHECK(validate(bad).error().message == "for_info/response_time: must be positive");
@@ -155,7 +160,8 @@ TEST_CASE("one order per (site, device, kind): new evidence updates it") {
 
     SUBCASE("updated event: evidence replaced, same order, due unchanged") {
         auto e = ticket_event(TicketEventKind::updated, Severity::minor, later);
-        e.ticket.evidence = {{"ac_power_w", 1.0, 2500.0, "W", later}, {"energy_today_wh", 10.0, 9000.0, "Wh", later}};
+        e.ticket.evidence = {{"ac_power_w", 1.0, 2500.0, "W", later},
+                             {"energy_today_wh", 10.0, 9000.0, "Wh", later}};
         auto d = on_ticket_event(kSite, e, open, std::nullopt, later, Policy{});
         CHECK(d.action == Action::update);
         CHECK(d.result.id == 7);
@@ -172,8 +178,8 @@ TEST_CASE("one order per (site, device, kind): new evidence updates it") {
         CHECK(d.result.id == 7);
     }
     SUBCASE("escalation recomputes priority and moves the due date earlier") {
-        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::updated, Severity::critical, later), open,
-                                 std::nullopt, later, Policy{});
+        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::updated, Severity::critical, later),
+                                 open, std::nullopt, later, Policy{});
         CHECK(d.action == Action::update);
         CHECK(d.result.severity == Severity::critical);
         CHECK(d.result.priority == Priority::urgent);
@@ -191,8 +197,8 @@ TEST_CASE("one order per (site, device, kind): new evidence updates it") {
     SUBCASE("escalation keeps a higher priority set by the office") {
         WorkOrder raised = open;
         raised.priority = Priority::urgent;
-        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::updated, Severity::major, later), raised,
-                                 std::nullopt, later, Policy{});
+        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::updated, Severity::major, later),
+                                 raised, std::nullopt, later, Policy{});
         CHECK(d.result.priority == Priority::urgent);
     }
     SUBCASE("a lower severity is never applied automatically") {
@@ -211,8 +217,8 @@ TEST_CASE("one order per (site, device, kind): new evidence updates it") {
         cleared.assignee = "tom";
         cleared.condition_cleared = true;
         cleared.cleared_at = t0 + 1h;
-        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::opened, Severity::minor, later), cleared,
-                                 std::nullopt, later, Policy{});
+        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::opened, Severity::minor, later),
+                                 cleared, std::nullopt, later, Policy{});
         CHECK(d.action == Action::update);
         CHECK_FALSE(d.result.condition_cleared);
         CHECK_FALSE(d.result.cleared_at.has_value());
@@ -220,8 +226,9 @@ TEST_CASE("one order per (site, device, kind): new evidence updates it") {
         CHECK(d.result.assignee == "tom");
     }
     SUBCASE("a newer edge ticket for the same key is followed") {
-        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::opened, Severity::minor, later, "inv1-np-2"),
-                                 open, std::nullopt, later, Policy{});
+        auto d =
+            on_ticket_event(kSite, ticket_event(TicketEventKind::opened, Severity::minor, later, "inv1-np-2"),
+                            open, std::nullopt, later, Policy{});
         CHECK(d.action == Action::update);
         CHECK(d.result.ticket_id == "inv1-np-2");
     }
@@ -309,8 +316,8 @@ TEST_CASE("reopen after an auto-close") {
 
     SUBCASE("within the window: the same order comes back") {
         const TimePoint now = closed_at + policy.reopen_window;  // boundary included
-        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::opened, Severity::minor, now), std::nullopt,
-                                 last, now, policy);
+        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::opened, Severity::minor, now),
+                                 std::nullopt, last, now, policy);
         CHECK(d.action == Action::reopen);
         CHECK(d.result.id == 7);
         CHECK(d.result.state == WorkOrderState::new_order);
@@ -325,16 +332,16 @@ TEST_CASE("reopen after an auto-close") {
     }
     SUBCASE("reopened with a higher severity escalates") {
         const TimePoint now = closed_at + 2h;
-        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::opened, Severity::critical, now), std::nullopt,
-                                 last, now, policy);
+        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::opened, Severity::critical, now),
+                                 std::nullopt, last, now, policy);
         CHECK(d.action == Action::reopen);
         CHECK(d.result.priority == Priority::urgent);
         CHECK(d.result.due_at == now + 24h);
     }
     SUBCASE("after the window: a new order") {
         const TimePoint now = closed_at + policy.reopen_window + 1ms;
-        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::opened, Severity::minor, now), std::nullopt,
-                                 last, now, policy);
+        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::opened, Severity::minor, now),
+                                 std::nullopt, last, now, policy);
         CHECK(d.action == Action::create);
         CHECK(d.result.id == 0);
         CHECK(d.result.created_at == now);
@@ -344,13 +351,15 @@ TEST_CASE("reopen after an auto-close") {
         WorkOrder completed = in_state(WorkOrderState::closed);
         completed.closed_at = closed_at;
         completed.close_reason = std::string(kCloseReasonCompleted);
-        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::opened, Severity::minor, closed_at + 1h),
-                                 std::nullopt, completed, closed_at + 1h, policy);
+        auto d =
+            on_ticket_event(kSite, ticket_event(TicketEventKind::opened, Severity::minor, closed_at + 1h),
+                            std::nullopt, completed, closed_at + 1h, policy);
         CHECK(d.action == Action::create);
     }
     SUBCASE("an updated event without an order is treated as opened") {
-        auto d = on_ticket_event(kSite, ticket_event(TicketEventKind::updated, Severity::minor, closed_at + 1h),
-                                 std::nullopt, last, closed_at + 1h, policy);
+        auto d =
+            on_ticket_event(kSite, ticket_event(TicketEventKind::updated, Severity::minor, closed_at + 1h),
+                            std::nullopt, last, closed_at + 1h, policy);
         CHECK(d.action == Action::reopen);
     }
 }
@@ -361,31 +370,33 @@ TEST_CASE("preventive tickets from a gateway are ignored; wrong inputs are calle
 
     const WorkOrder open = created_order();
     auto other_kind = ticket_event(TicketEventKind::opened, Severity::minor, t0, "y", FaultKind::comm_lost);
-    CHECK_THROWS_AS(on_ticket_event(kSite, other_kind, open, std::nullopt, t0, Policy{}), std::invalid_argument);
-    CHECK_THROWS_AS(on_ticket_event("site-other", ticket_event(TicketEventKind::opened, Severity::minor, t0), open,
-                                    std::nullopt, t0, Policy{}),
+    CHECK_THROWS_AS(on_ticket_event(kSite, other_kind, open, std::nullopt, t0, Policy{}),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(on_ticket_event("site-other", ticket_event(TicketEventKind::opened, Severity::minor, t0),
+                                    open, std::nullopt, t0, Policy{}),
                     std::invalid_argument);
     WorkOrder not_open = open;
     not_open.state = WorkOrderState::closed;
-    CHECK_THROWS_AS(on_ticket_event(kSite, ticket_event(TicketEventKind::opened, Severity::minor, t0), not_open,
-                                    std::nullopt, t0, Policy{}),
+    CHECK_THROWS_AS(on_ticket_event(kSite, ticket_event(TicketEventKind::opened, Severity::minor, t0),
+                                    not_open, std::nullopt, t0, Policy{}),
                     std::invalid_argument);
 }
 
 TEST_CASE("transition table: every pair") {
     using S = WorkOrderState;
     const std::vector<S> all{S::new_order, S::assigned, S::in_progress, S::done, S::closed, S::cancelled};
-    const std::vector<std::pair<S, S>> allowed{
-        {S::new_order, S::assigned},   {S::new_order, S::cancelled}, {S::assigned, S::in_progress},
-        {S::assigned, S::new_order},   {S::assigned, S::cancelled},  {S::in_progress, S::done},
-        {S::in_progress, S::cancelled}, {S::done, S::closed},        {S::done, S::in_progress},
-        {S::done, S::cancelled}};
+    const std::vector<std::pair<S, S>> allowed{{S::new_order, S::assigned},    {S::new_order, S::cancelled},
+                                               {S::assigned, S::in_progress},  {S::assigned, S::new_order},
+                                               {S::assigned, S::cancelled},    {S::in_progress, S::done},
+                                               {S::in_progress, S::cancelled}, {S::done, S::closed},
+                                               {S::done, S::in_progress},      {S::done, S::cancelled}};
     const TimePoint now = t0 + 5h;
     for (S from : all) {
         for (S to : all) {
             CAPTURE(to_string(from));
             CAPTURE(to_string(to));
-            const bool expected = std::find(allowed.begin(), allowed.end(), std::pair{from, to}) != allowed.end();
+            const bool expected =
+                std::find(allowed.begin(), allowed.end(), std::pair{from, to}) != allowed.end();
             CHECK(is_allowed_transition(from, to) == expected);
             for (const Actor& office : {kAdmin, kOffice}) {
                 WorkOrder order = in_state(from);
@@ -397,8 +408,8 @@ TEST_CASE("transition table: every pair") {
                     CHECK(r->updated_at == now);
                 } else {
                     CHECK(r.error().kind == ErrorKind::invalid);
-                    CHECK(r.error().message == "state: cannot go from '" + std::string(to_string(from)) + "' to '" +
-                                                   std::string(to_string(to)) + "'");
+                    CHECK(r.error().message == "state: cannot go from '" + std::string(to_string(from)) +
+                                                   "' to '" + std::string(to_string(to)) + "'");
                 }
             }
         }
@@ -423,8 +434,8 @@ TEST_CASE("transition side effects") {
         REQUIRE(r.ok());
         CHECK(r->closed_at == now);
         CHECK(r->close_reason == "completed");
-        auto with_reason =
-            transition(in_state(WorkOrderState::done), WorkOrderState::closed, kOffice, now, "inverter replaced");
+        auto with_reason = transition(in_state(WorkOrderState::done), WorkOrderState::closed, kOffice, now,
+                                      "inverter replaced");
         CHECK(with_reason->close_reason == "inverter replaced");
     }
     SUBCASE("cancel sets closed_at and who") {
@@ -442,14 +453,16 @@ TEST_CASE("transition side effects") {
 
 TEST_CASE("technicians: only their own orders, only start and finish") {
     const TimePoint now = t0 + 5h;
-    auto start = transition(in_state(WorkOrderState::assigned, "tom"), WorkOrderState::in_progress, kTech, now);
+    auto start =
+        transition(in_state(WorkOrderState::assigned, "tom"), WorkOrderState::in_progress, kTech, now);
     REQUIRE(start.ok());
     CHECK(start->state == WorkOrderState::in_progress);
     auto finish = transition(*start, WorkOrderState::done, kTech, now);
     REQUIRE(finish.ok());
     CHECK(finish->state == WorkOrderState::done);
 
-    auto others = transition(in_state(WorkOrderState::assigned, "tom"), WorkOrderState::in_progress, kOtherTech, now);
+    auto others =
+        transition(in_state(WorkOrderState::assigned, "tom"), WorkOrderState::in_progress, kOtherTech, now);
     REQUIRE_FALSE(others.ok());
     CHECK(others.error().kind == ErrorKind::rejected);
     CHECK(others.error().message ==
@@ -478,10 +491,13 @@ TEST_CASE("managers are read-only") {
     auto r = transition(in_state(WorkOrderState::done), WorkOrderState::closed, kManager, now);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().kind == ErrorKind::rejected);
-    CHECK(r.error().message == "role: user 'max' is a manager: managers have read-only access to work orders");
-    CHECK(transition(in_state(WorkOrderState::new_order), WorkOrderState::cancelled, kManager, now).error().kind ==
+    CHECK(r.error().message ==
+          "role: user 'max' is a manager: managers have read-only access to work orders");
+    CHECK(transition(in_state(WorkOrderState::new_order), WorkOrderState::cancelled, kManager, now)
+              .error()
+              .kind == ErrorKind::rejected);
+    CHECK(assign(in_state(WorkOrderState::new_order), "tom", kManager, now).error().kind ==
           ErrorKind::rejected);
-    CHECK(assign(in_state(WorkOrderState::new_order), "tom", kManager, now).error().kind == ErrorKind::rejected);
 }
 
 TEST_CASE("assign") {
@@ -500,7 +516,8 @@ TEST_CASE("assign") {
     const WorkOrder same = in_state(WorkOrderState::assigned, "tom");
     CHECK(*assign(same, "tom", kOffice, now) == same);
 
-    CHECK(assign(in_state(WorkOrderState::new_order), "", kOffice, now).error().message == "assignee: must not be empty");
+    CHECK(assign(in_state(WorkOrderState::new_order), "", kOffice, now).error().message ==
+          "assignee: must not be empty");
     for (auto s : {WorkOrderState::done, WorkOrderState::closed, WorkOrderState::cancelled}) {
         auto bad = assign(in_state(s), "tina", kOffice, now);
         REQUIRE_FALSE(bad.ok());
@@ -542,7 +559,8 @@ TEST_CASE("preventive schedule") {
     const TimePoint inspected = at("2024-02-01T09:00:00Z");
     CHECK(next_preventive_due(commissioned, inspected, year) == inspected + year);
     // An inspection recorded before commissioning counts from commissioning.
-    CHECK(next_preventive_due(commissioned, commissioned - std::chrono::days{10}, year) == commissioned + year);
+    CHECK(next_preventive_due(commissioned, commissioned - std::chrono::days{10}, year) ==
+          commissioned + year);
     CHECK_FALSE(next_preventive_due(commissioned, std::nullopt, std::chrono::days{0}).has_value());
 
     const Policy policy;
@@ -607,11 +625,13 @@ TEST_CASE("JSON round trip") {
         CHECK(work_order_from_json(bad).error().message.rfind("due_at: ", 0) == 0);
         bad = j;
         bad["evidence"][1]["t"] = 5;
-        CHECK(work_order_from_json(bad).error().message == "evidence/1/t: expected ISO-8601 UTC string, got integer");
+        CHECK(work_order_from_json(bad).error().message ==
+              "evidence/1/t: expected ISO-8601 UTC string, got integer");
         bad = j;
         bad.erase("site_id");
         CHECK(work_order_from_json(bad).error().message == "site_id: missing");
         CHECK_THROWS_AS(bad.get<WorkOrder>(), nlohmann::json::other_error);
-        CHECK(work_order_from_json(nlohmann::json::array()).error().message == "(root): expected object, got array");
+        CHECK(work_order_from_json(nlohmann::json::array()).error().message ==
+              "(root): expected object, got array");
     }
 }

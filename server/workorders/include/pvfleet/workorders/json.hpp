@@ -12,8 +12,9 @@ nlohmann::json work_order_to_json(const WorkOrder& order);
 // Checks every field; errors name the JSON path ("evidence/2/t: ...").
 Result<WorkOrder> work_order_from_json(const nlohmann::json& j);
 
-// nlohmann ADL hooks (json j = order; order = j.get<WorkOrder>()). from_json throws nlohmann::json::other_error
-// with the message of work_order_from_json; use that directly for untrusted input.
+// nlohmann ADL hooks (json j = order; order = j.get<WorkOrder>()). from_json throws
+// nlohmann::json::other_error with the message of work_order_from_json; use that directly for untrusted
+// input.
 void to_json(nlohmann::json& j, const WorkOrder& order);
 void from_json(const nlohmann::json& j, WorkOrder& order);
 

@@ -14,8 +14,8 @@ namespace pvfleet::workorders {
 bool is_allowed_transition(WorkOrderState from, WorkOrderState to);
 
 // Moves `order` to `to` on behalf of `actor`. Errors:
-//  ErrorKind::invalid  "state: cannot go from 'new' to 'done'", or a precondition (assigned needs an assignee)
-//  ErrorKind::rejected the actor's role may not do it ("role: ...")
+//  ErrorKind::invalid  "state: cannot go from 'new' to 'done'", or a precondition (assigned needs an
+//  assignee) ErrorKind::rejected the actor's role may not do it ("role: ...")
 // `reason` goes into close_reason on closed/cancelled (default "completed" / "cancelled by <user>").
 Result<WorkOrder> transition(const WorkOrder& order, WorkOrderState to, const Actor& actor, TimePoint now,
                              std::string_view reason = {});

@@ -13,7 +13,8 @@ namespace pvfleet::workorders {
 // When the next inspection is due: `interval` after the last inspection, or after commissioning when there
 // was none (an inspection dated before commissioning counts from commissioning). No inspections
 // (std::nullopt) when the interval is not positive.
-std::optional<TimePoint> next_preventive_due(TimePoint commissioned_at, std::optional<TimePoint> last_inspection,
+std::optional<TimePoint> next_preventive_due(TimePoint commissioned_at,
+                                             std::optional<TimePoint> last_inspection,
                                              std::chrono::days interval);
 
 // Whether the scheduler should create the order now: within Policy::preventive_lead of the due date.

@@ -29,13 +29,14 @@ struct Decision {
 std::string_view to_string(Decision::Action a);
 
 // What one ticket event from site `site_id` does.
-//  open_order:  the open work order (is_open) for (site_id, event.ticket.device_id, event.ticket.kind), if any.
-//  last_closed: the most recently closed or cancelled order for the same key, if any (for reopening).
+//  open_order:  the open work order (is_open) for (site_id, event.ticket.device_id, event.ticket.kind), if
+//  any. last_closed: the most recently closed or cancelled order for the same key, if any (for reopening).
 //  now:         server time; all work-order times and due dates count from it (gateway clocks may drift and
 //               events may arrive late from the gateway's outbox).
-// Passing an order for another key, or an open_order that is not open, is a caller bug: std::invalid_argument.
+// Passing an order for another key, or an open_order that is not open, is a caller bug:
+// std::invalid_argument.
 Decision on_ticket_event(const std::string& site_id, const domain::TicketEvent& event,
-                         const std::optional<WorkOrder>& open_order, const std::optional<WorkOrder>& last_closed,
-                         TimePoint now, const Policy& policy);
+                         const std::optional<WorkOrder>& open_order,
+                         const std::optional<WorkOrder>& last_closed, TimePoint now, const Policy& policy);
 
 }  // namespace pvfleet::workorders

@@ -32,7 +32,9 @@ std::optional<Role> parse_role(std::string_view s);
 
 // Open = still needs someone: new, assigned, in_progress, and done (the technician finished, the back office
 // has not closed it yet). Only closed and cancelled are final.
-constexpr bool is_open(WorkOrderState s) { return s != WorkOrderState::closed && s != WorkOrderState::cancelled; }
+constexpr bool is_open(WorkOrderState s) {
+    return s != WorkOrderState::closed && s != WorkOrderState::cancelled;
+}
 
 // A technician has been sent: assigned or later in the normal flow (assigned, in_progress, done, closed).
 // A cancelled order may or may not have been dispatched; it counts as not dispatched because nobody will go.
@@ -43,7 +45,8 @@ constexpr bool is_dispatched(WorkOrderState s) {
 
 // Close reason set when an edge ticket resolved before anybody was dispatched. Only orders closed for this
 // reason are reopened by a recurrence (Policy::reopen_window).
-inline constexpr std::string_view kCloseReasonConditionCleared = "condition cleared at the edge before dispatch";
+inline constexpr std::string_view kCloseReasonConditionCleared =
+    "condition cleared at the edge before dispatch";
 // Close reason of done -> closed when the caller gives none.
 inline constexpr std::string_view kCloseReasonCompleted = "completed";
 
