@@ -2,7 +2,6 @@
 // first problem with its path, like the wire codec.
 #include "pvfleet/workorders/json.hpp"
 
-#include <cmath>
 #include <limits>
 
 #include "pvfleet/util/time.hpp"
