@@ -8,6 +8,7 @@
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/server_app/config.hpp"
 #include "pvfleet/storage/store.hpp"
+#include "pvfleet/storage/work_orders.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::server_app {
@@ -92,6 +93,10 @@ int cmd_run(const Common& common) {
         std::cerr << "pvfleet-server run: " << store.error().message << "\n";
         return 1;
     }
+
+    storage::WorkOrderSink
+        work_orders;  // every new ticket event becomes or updates a work order, in its transaction
+    (*store)->set_ticket_sink(&work_orders);
 
     boost::asio::io_context ioc;
     std::unique_ptr<ingest::Ingestor> ingestor;

@@ -1,0 +1,278 @@
+// The same cases on SQLite and PostgreSQL: migrations, idempotent ingest, gap bookkeeping, aggregates cut at
+// the site's local midnight, tickets becoming work orders exactly once.
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <iostream>
+
+#include "pvfleet/storage/store.hpp"
+#include "pvfleet/storage/work_orders.hpp"
+#include "support/paths.hpp"
+#include "support/postgres.hpp"
+
+using namespace pvfleet;
+using namespace std::chrono_literals;
+
+namespace {
+
+TimePoint t0() {
+    return from_epoch_ms(1782864000000);
+}  // 2026-07-01T00:00:00Z
+
+test::PostgresCluster& cluster() {
+    static test::PostgresCluster c;
+    return c;
+}
+
+struct Backend {
+    std::string name;
+    std::function<std::unique_ptr<storage::Db>()> open;
+};
+
+// Each call gives fresh databases: a new SQLite file, a new PostgreSQL database.
+std::vector<Backend> backends(test::TempDir& dir) {
+    static int counter = 0;
+    std::vector<Backend> out;
+    const auto path = (dir / ("s" + std::to_string(++counter) + ".db")).string();
+    out.push_back({"sqlite", [path] {
+                       storage::DbOptions o;
+                       o.sqlite_path = path;
+                       auto db = storage::open_db(o);
+                       REQUIRE_MESSAGE(db.ok(), (db.ok() ? "" : db.error().message));
+                       return std::move(*db);
+                   }});
+    if (!storage::postgres_available()) {
+        MESSAGE("this build has no libpqxx: PostgreSQL cases skipped");
+        return out;
+    }
+    if (!cluster().ok()) {
+        MESSAGE("PostgreSQL cases skipped: " << cluster().why());
+        return out;
+    }
+    const auto uri = cluster().create_database("t" + std::to_string(counter));
+    out.push_back({"postgres", [uri] {
+                       storage::DbOptions o;
+                       o.engine = storage::Engine::postgres;
+                       o.postgres_uri = uri;
+                       auto db = storage::open_db(o);
+                       REQUIRE_MESSAGE(db.ok(), (db.ok() ? "" : db.error().message));
+                       return std::move(*db);
+                   }});
+    return out;
+}
+
+domain::Sample sample(const std::string& dev, TimePoint t, double p) {
+    domain::Sample s;
+    s.device_id = dev;
+    s.t = t;
+    s.values["ac_power_w"] = p;
+    s.values["energy_total_wh"] = 1000 + p;
+    s.state = domain::InverterState::producing;
+    return s;
+}
+
+protocol::TelemetryBatch batch(const std::string& site, protocol::Seq seq,
+                               std::vector<domain::Sample> samples) {
+    protocol::TelemetryBatch b;
+    b.site_id = site;
+    b.seq = seq;
+    b.sent_at = t0();
+    b.samples = std::move(samples);
+    return b;
+}
+
+protocol::TicketEventMessage ticket(const std::string& site, protocol::Seq seq, const std::string& id,
+                                    domain::TicketEventKind kind, const std::string& device,
+                                    domain::FaultKind fault, domain::Severity sev, TimePoint at) {
+    protocol::TicketEventMessage m;
+    m.site_id = site;
+    m.seq = seq;
+    m.sent_at = at;
+    m.event.kind = kind;
+    m.event.at = at;
+    m.event.ticket.id = id;
+    m.event.ticket.device_id = device;
+    m.event.ticket.kind = fault;
+    m.event.ticket.severity = sev;
+    m.event.ticket.state =
+        kind == domain::TicketEventKind::resolved ? domain::TicketState::resolved : domain::TicketState::open;
+    m.event.ticket.summary = device + " " + std::string(domain::to_string(fault));
+    m.event.ticket.opened_at = at;
+    m.event.ticket.updated_at = at;
+    m.event.ticket.evidence.push_back({"ac_power_w", 0, 3000, "W", at});
+    return m;
+}
+
+long long scalar(storage::Db& db, const std::string& sql, const storage::Params& p = {}) {
+    auto r = db.run(sql, p);
+    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+    return r->rows.empty() ? 0 : r->rows[0].integer(0);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "storage: migrations apply once; ingest is idempotent on (site, seq); aggregates count each reading "
+    "once") {
+    test::TempDir dir;
+    for (auto& be : backends(dir)) {
+        CAPTURE(be.name);
+        ManualClock clock(t0());
+        storage::Store store(be.open(), clock);
+        auto first = store.migrate();
+        REQUIRE_MESSAGE(first.ok(), (first.ok() ? "" : first.error().message));
+        CHECK(*first >= 1);
+        CHECK(*store.migrate() == 0);
+
+        std::vector<protocol::Message> msgs{
+            batch("s1", 1, {sample("inv1", t0(), 100), sample("inv1", t0() + 10s, 200)}),
+            batch("s1", 2, {sample("inv1", t0() + 20s, 300)})};
+        auto r = store.ingest(msgs);
+        REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+        CHECK(r->applied == 2);
+        CHECK(r->samples == 3);
+        // Redelivered (QoS 1), and within one batch twice: nothing new.
+        auto again = store.ingest({msgs[1], msgs[0], msgs[1]});
+        REQUIRE(again.ok());
+        CHECK(again->applied == 0);
+        CHECK(again->duplicates == 3);
+        CHECK(*store.count("telemetry", "s1") == 3);
+        CHECK(*store.count("sites") == 1);  // created on first sight, unassigned
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM sites WHERE customer_id IS NULL") == 1);
+        CHECK(scalar(store.db(),
+                     "SELECT n FROM telemetry_5min WHERE site_id = 's1' AND point = 'ac_power_w'") == 3);
+        CHECK(scalar(store.db(),
+                     "SELECT CAST(sum AS BIGINT) FROM telemetry_5min WHERE point = 'ac_power_w'") == 600);
+        CHECK(scalar(store.db(),
+                     "SELECT CAST(max AS BIGINT) FROM telemetry_5min WHERE point = 'ac_power_w'") == 300);
+        CHECK(scalar(store.db(), "SELECT contiguous_through FROM site_seq WHERE site_id = 's1'") == 2);
+    }
+}
+
+TEST_CASE("storage: daily aggregates are cut at the site's local midnight") {
+    test::TempDir dir;
+    for (auto& be : backends(dir)) {
+        CAPTURE(be.name);
+        ManualClock clock(t0());
+        storage::Store store(be.open(), clock);
+        REQUIRE(store.migrate().ok());
+        REQUIRE(store.ingest({batch("sh", 1, {sample("inv0", t0(), 1)})}).ok());
+        REQUIRE(store.db().run("UPDATE sites SET time_zone = 'Asia/Shanghai' WHERE site_id = 'sh'").ok());
+        // 15:59:50Z and 16:00:10Z on 1 July are 23:59:50 and 00:00:10 in Shanghai: two local days.
+        const TimePoint before = t0() + 16h - 10s;
+        const TimePoint after = t0() + 16h + 10s;
+        REQUIRE(store.ingest({batch("sh", 2, {sample("inv1", before, 5), sample("inv1", after, 7)})}).ok());
+        CHECK(scalar(store.db(),
+                     "SELECT COUNT(*) FROM telemetry_daily WHERE site_id = 'sh' AND device_id = 'inv1' AND "
+                     "point = 'ac_power_w' AND day = '2026-07-01'") == 1);
+        CHECK(scalar(store.db(),
+                     "SELECT n FROM telemetry_daily WHERE site_id = 'sh' AND device_id = 'inv1' AND point = "
+                     "'ac_power_w' AND day = '2026-07-01'") == 1);
+        CHECK(scalar(store.db(),
+                     "SELECT n FROM telemetry_daily WHERE site_id = 'sh' AND point = 'ac_power_w' AND day = "
+                     "'2026-07-02'") == 1);
+    }
+}
+
+TEST_CASE(
+    "storage: holes start the grace clock, become resend requests, and count as lost after the last "
+    "attempt") {
+    test::TempDir dir;
+    for (auto& be : backends(dir)) {
+        CAPTURE(be.name);
+        ManualClock clock(t0());
+        storage::Store store(be.open(), clock);
+        REQUIRE(store.migrate().ok());
+        storage::GapPolicy policy;
+        policy.grace = 30s;
+        policy.retry = 60s;
+        policy.max_attempts = 2;
+        REQUIRE(store.ingest({batch("g", 1, {}), batch("g", 2, {}), batch("g", 6, {})}).ok());
+        CHECK(store.due_resends(policy)->empty());  // still within grace: may be in flight
+        clock.advance(31s);
+        auto due = store.due_resends(policy);
+        REQUIRE(due.ok());
+        REQUIRE(due->size() == 1);
+        CHECK((*due)[0].from_seq == 3);
+        CHECK((*due)[0].to_seq == 5);
+        CHECK(store.due_resends(policy)->empty());  // asked already; retry later
+        REQUIRE(store.ingest({batch("g", 3, {})}).ok());
+        clock.advance(61s);
+        due = store.due_resends(policy);
+        REQUIRE(due->size() == 1);
+        CHECK((*due)[0].from_seq == 4);
+        CHECK((*due)[0].attempt == 2);
+        clock.advance(61s);
+        CHECK(store.due_resends(policy)->empty());  // gave up: 4..5 counted lost
+        auto st = store.site_seq("g");
+        REQUIRE(st.ok());
+        REQUIRE(st->has_value());
+        CHECK((*st)->contiguous_through == 6);
+        CHECK((*st)->lost == 2);
+        // A tail gap: the status says seq 9 exists.
+        protocol::StatusMessage status;
+        status.site_id = "g";
+        status.sent_at = clock.now();
+        status.agent_version = "t";
+        status.uptime_s = 1;
+        status.backlog_depth = 0;
+        status.last_seq = 9;
+        status.config_version = "c1";
+        auto st_in = store.ingest({status});
+        REQUIRE_MESSAGE(st_in.ok(), (st_in.ok() ? "" : st_in.error().message));
+        clock.advance(31s);
+        due = store.due_resends(policy);
+        REQUIRE(due->size() == 1);
+        CHECK((*due)[0].from_seq == 7);
+        CHECK((*due)[0].to_seq == 9);
+    }
+}
+
+TEST_CASE(
+    "storage: a ticket becomes one work order; evidence updates it; redelivery and a cleared condition") {
+    test::TempDir dir;
+    for (auto& be : backends(dir)) {
+        CAPTURE(be.name);
+        ManualClock clock(t0());
+        storage::Store store(be.open(), clock);
+        storage::WorkOrderSink sink;
+        store.set_ticket_sink(&sink);
+        REQUIRE(store.migrate().ok());
+        using K = domain::TicketEventKind;
+        const auto opened = ticket("w", 1, "T1", K::opened, "inv1", domain::FaultKind::string_fault,
+                                   domain::Severity::minor, t0());
+        auto r = store.ingest({opened});
+        REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+        CHECK(r->work_orders_created == 1);
+        CHECK(store.ingest({opened})->work_orders_created == 0);  // redelivered: no second order
+        auto updated = ticket("w", 2, "T1", K::updated, "inv1", domain::FaultKind::string_fault,
+                              domain::Severity::major, t0() + 1h);
+        r = store.ingest({updated});
+        CHECK(r->work_orders_updated == 1);
+        CHECK(*store.count("work_orders", "w") == 1);
+        CHECK(scalar(store.db(),
+                     "SELECT COUNT(*) FROM work_orders WHERE site_id = 'w' AND severity = 'major' AND "
+                     "priority = 'high'") == 1);
+        // Another device, same fault: its own order.
+        r = store.ingest({ticket("w", 3, "T2", K::opened, "inv2", domain::FaultKind::string_fault,
+                                 domain::Severity::minor, t0())});
+        CHECK(r->work_orders_created == 1);
+        // Resolved at the edge before anyone was sent: closed, condition cleared.
+        r = store.ingest({ticket("w", 4, "T1", K::resolved, "inv1", domain::FaultKind::string_fault,
+                                 domain::Severity::major, t0() + 2h)});
+        CHECK(r->work_orders_updated == 1);
+        CHECK(scalar(store.db(),
+                     "SELECT COUNT(*) FROM work_orders WHERE device_id = 'inv1' AND state = 'closed' AND "
+                     "is_open = 0") == 1);
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE is_open = 1") == 1);
+        // Every change is in the audit log.
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM audit_log WHERE entity = 'work_order'") == 4);
+        // The database itself refuses a second open order for one (site, device, kind).
+        auto dup = store.db().run(
+            "INSERT INTO work_orders (site_id, device_id, kind, severity, priority, state, is_open, "
+            "created_at_ms, "
+            "updated_at_ms, due_at_ms, body) VALUES ('w', 'inv2', 'string_fault', 'minor', 'normal', 'new', "
+            "1, 0, 0, 0, '{}')");
+        CHECK_FALSE(dup.ok());
+    }
+}
