@@ -1,12 +1,11 @@
 #include "pvfleet/agent/agent.hpp"
 
 #include <atomic>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <mutex>
 #include <thread>
-
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "pvfleet/acquisition/poller.hpp"
 #include "pvfleet/detect/pipeline.hpp"
@@ -35,7 +34,8 @@ constexpr Millis kTick{5'000};
 }  // namespace
 
 struct Agent::Impl {
-    Impl(SiteConfig c, asio::any_io_executor e, const Clock& k) : config(std::move(c)), executor(e), clock(k), timer(e) {}
+    Impl(SiteConfig c, asio::any_io_executor e, const Clock& k)
+        : config(std::move(c)), executor(e), clock(k), timer(e) {}
 
     SiteConfig config;
     asio::any_io_executor executor;
@@ -67,7 +67,8 @@ struct Agent::Impl {
 
     void run_worker(Worker& w, std::stop_token stop);
     void on_sample(domain::Sample s);
-    void on_state(const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to, const std::string& why);
+    void on_state(const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,
+                  const std::string& why);
     void detect(const std::vector<store::DetectionInput>& inputs);
     void forward_ticket_events();
     void tick();
@@ -77,9 +78,9 @@ struct Agent::Impl {
 };
 
 // Downlink commands (docs/protocol.md): acknowledge/resolve a ticket from the back office (recorded like a
-// technician's action on site, so the gateway's ticket list shows it and the change syncs back), resend a range
-// of seqs. A command id seen before is acked `duplicate` and not carried out again (ids are kept in the store);
-// an expired one is acked `stale`.
+// technician's action on site, so the gateway's ticket list shows it and the change syncs back), resend a
+// range of seqs. A command id seen before is acked `duplicate` and not carried out again (ids are kept in the
+// store); an expired one is acked `stale`.
 void Agent::Impl::on_command(const protocol::Command& cmd) {
     const std::string key = "command:" + cmd.command_id;
     if (auto seen = db->cursor(key); seen && *seen) {
@@ -93,7 +94,8 @@ void Agent::Impl::on_command(const protocol::Command& cmd) {
     protocol::AckStatus status = protocol::AckStatus::done;
     std::string detail;
     if (const auto* ack = std::get_if<protocol::AckTicketCommand>(&cmd.body)) {
-        auto r = store::PersistentDetection::acknowledge(*db, ack->ticket_id, ack->by, ack->note, clock.now());
+        auto r =
+            store::PersistentDetection::acknowledge(*db, ack->ticket_id, ack->by, ack->note, clock.now());
         if (!r) {
             status = protocol::AckStatus::rejected;
             detail = r.error().message;
@@ -106,18 +108,22 @@ void Agent::Impl::on_command(const protocol::Command& cmd) {
         }
     } else if (const auto* rs = std::get_if<protocol::ResendCommand>(&cmd.body)) {
         auto n = sync->engine().resend(rs->from_seq, rs->to_seq);
-        if (n) detail = std::to_string(*n) + " message(s) queued again";
+        if (n)
+            detail = std::to_string(*n) + " message(s) queued again";
         else {
             status = protocol::AckStatus::failed;
             detail = n.error().message;
         }
     } else {
         status = protocol::AckStatus::rejected;
-        detail = "command '" + std::string(protocol::to_string(cmd.type())) + "' is not carried out by this agent version";
+        detail = "command '" + std::string(protocol::to_string(cmd.type())) +
+                 "' is not carried out by this agent version";
     }
-    if (status == protocol::AckStatus::done) (void)db->save_cursor(key, std::string(protocol::to_string(status)));
-    PVF_LOG(info, "agent", "command " << cmd.command_id << " (" << protocol::to_string(cmd.type()) << "): "
-                                       << protocol::to_string(status) << (detail.empty() ? "" : ": " + detail));
+    if (status == protocol::AckStatus::done)
+        (void)db->save_cursor(key, std::string(protocol::to_string(status)));
+    PVF_LOG(info, "agent",
+            "command " << cmd.command_id << " (" << protocol::to_string(cmd.type())
+                       << "): " << protocol::to_string(status) << (detail.empty() ? "" : ": " + detail));
     forward_ticket_events();
     send_ack(cmd, status, detail);
 }
@@ -135,7 +141,8 @@ void Agent::Impl::send_ack(const protocol::Command& cmd, protocol::AckStatus sta
         PVF_LOG(error, "agent", "command ack: " << payload.error().message);
         return;
     }
-    mqtt::Message m{protocol::topic_for(config.site_id, protocol::MessageKind::command_ack), std::move(*payload), 1, false};
+    mqtt::Message m{protocol::topic_for(config.site_id, protocol::MessageKind::command_ack),
+                    std::move(*payload), 1, false};
     sync->client().publish(std::move(m), [](const Status& s) {
         if (!s) PVF_LOG(warn, "agent", "command ack not sent: " << s.error().message);
     });
@@ -154,7 +161,8 @@ void Agent::Impl::run_worker(Worker& w, std::stop_token stop) {
     };
     acquisition::Poller poller(
         wall, sleeper, [&, post](const domain::Sample& s) { post([this, s] { on_sample(s); }); },
-        [&, post](const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to, const std::string& why) {
+        [&, post](const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,
+                  const std::string& why) {
             post([this, id, from, to, why] { on_state(id, from, to, why); });
         },
         [this](TimePoint t) { return solar::solar_position(t, location).apparent_elevation_deg < 0; });
@@ -183,11 +191,15 @@ void Agent::Impl::run_worker(Worker& w, std::stop_token stop) {
             } else {
                 auto found = devices::identify(*w.session, unit, catalog, d.profile, d.sunspec_device);
                 if (found) {
-                    PVF_LOG(info, "agent", d.id << ": " << found->identity.vendor << " " << found->identity.model << " serial "
-                                               << found->identity.serial << " (" << found->how << ")");
+                    PVF_LOG(info, "agent",
+                            d.id << ": " << found->identity.vendor << " " << found->identity.model
+                                 << " serial " << found->identity.serial << " (" << found->how << ")");
                     map = std::move(found->map);
                 } else {
-                    if (!it->warned) PVF_LOG(warn, "agent", d.id << ": not identified yet, retrying every minute: " << found.error().message);
+                    if (!it->warned)
+                        PVF_LOG(
+                            warn, "agent",
+                            d.id << ": not identified yet, retrying every minute: " << found.error().message);
                     it->warned = true;
                     it->next = now + kIdentifyRetry;
                     ++it;
@@ -214,10 +226,12 @@ void Agent::Impl::run_worker(Worker& w, std::stop_token stop) {
 
 void Agent::Impl::on_sample(domain::Sample s) {
     ++stats.samples;
-    if (auto st = db->insert_sample(s); !st) PVF_LOG(error, "agent", "telemetry not stored: " << st.error().message);
+    if (auto st = db->insert_sample(s); !st)
+        PVF_LOG(error, "agent", "telemetry not stored: " << st.error().message);
     if (sync) {
         sync->engine().note_poll_ok(s.device_id, s.t);
-        if (auto st = sync->engine().add_sample(s); !st) PVF_LOG(error, "agent", "sync: " << st.error().message);
+        if (auto st = sync->engine().add_sample(s); !st)
+            PVF_LOG(error, "agent", "sync: " << st.error().message);
     }
     detect({store::DetectionInput{std::move(s)}});
 }
@@ -225,8 +239,9 @@ void Agent::Impl::on_sample(domain::Sample s) {
 void Agent::Impl::on_state(const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,
                            const std::string& why) {
     states[id] = to;
-    PVF_LOG(info, "agent", id << ": " << acquisition::to_string(from) << " -> " << acquisition::to_string(to)
-                               << (why.empty() ? "" : " (" + why + ")"));
+    PVF_LOG(info, "agent",
+            id << ": " << acquisition::to_string(from) << " -> " << acquisition::to_string(to)
+               << (why.empty() ? "" : " (" + why + ")"));
     if (to == acquisition::DeviceState::offline) detect({store::NoAnswer{id, clock.now()}});
 }
 
@@ -238,8 +253,9 @@ void Agent::Impl::detect(const std::vector<store::DetectionInput>& inputs) {
     }
     for (const auto& e : *events) {
         ++stats.ticket_events;
-        PVF_LOG(info, "agent", "ticket " << domain::to_string(e.kind) << " " << e.ticket.id << " ("
-                                          << domain::to_string(e.ticket.kind) << ", " << e.ticket.device_id << ")");
+        PVF_LOG(info, "agent",
+                "ticket " << domain::to_string(e.kind) << " " << e.ticket.id << " ("
+                          << domain::to_string(e.ticket.kind) << ", " << e.ticket.device_id << ")");
     }
     forward_ticket_events();
 }
@@ -297,7 +313,8 @@ Agent::~Agent() {
     }
 }
 
-Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_executor executor, const Clock& clock) {
+Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_executor executor,
+                                             const Clock& clock) {
     auto impl = std::make_unique<Impl>(std::move(config), executor, clock);
     auto& c = impl->config;
     auto dir = devices::find_devices_dir(c.maps_dir);
@@ -310,7 +327,8 @@ Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_exe
         if (d.profile != "auto" && d.profile != "sunspec" && impl->catalog.find(d.profile) == nullptr) {
             std::string list;
             for (const auto& p : impl->catalog.profiles()) list += ", " + p;
-            return Error::at("devices/" + d.id + "/profile", "unknown '" + d.profile + "' (expected auto, sunspec" + list + ")");
+            return Error::at("devices/" + d.id + "/profile",
+                             "unknown '" + d.profile + "' (expected auto, sunspec" + list + ")");
         }
     }
     std::error_code ec;
@@ -388,7 +406,8 @@ void Agent::start() {
                     if (i.sync->engine().add_sample(std::move(row))) ++refed;
                 }
             }
-            if (refed > 0) PVF_LOG(info, "agent", "re-queued " << refed << " stored sample(s) not yet in the outbox");
+            if (refed > 0)
+                PVF_LOG(info, "agent", "re-queued " << refed << " stored sample(s) not yet in the outbox");
         }
         i.sync->start();
     }
@@ -417,9 +436,15 @@ void Agent::stop(std::function<void()> done) {
     }).detach();
 }
 
-bool Agent::idle() const { return impl_->running.load() == 0; }
+bool Agent::idle() const {
+    return impl_->running.load() == 0;
+}
 
-const AgentStats& Agent::stats() const { return impl_->stats; }
-const SiteConfig& Agent::config() const { return impl_->config; }
+const AgentStats& Agent::stats() const {
+    return impl_->stats;
+}
+const SiteConfig& Agent::config() const {
+    return impl_->config;
+}
 
 }  // namespace pvfleet::agent

@@ -4,14 +4,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "commands.hpp"
 #include "pvfleet/agent/agent.hpp"
@@ -20,7 +19,8 @@
 namespace pvfleet::edge_app {
 namespace {
 
-constexpr const char* kRunUsage = R"(usage: pvfleet-edge run --config SITE.json [--log-level debug|info|warn|error]
+constexpr const char* kRunUsage =
+    R"(usage: pvfleet-edge run --config SITE.json [--log-level debug|info|warn|error]
 Runs the gateway agent: polls the devices of the site config, detects anomalies, keeps tickets, syncs to the
 broker. The config format is documented in docs/site-config.md (schema: firmware-config/sites/).
 )";
@@ -70,7 +70,8 @@ int cmd_run(const Args& args) {
     }
     auto config = agent::load_site_config(*config_path);
     if (!config) {
-        std::cerr << "pvfleet-edge run: " << *config_path << ": bad site config:\n" << config.error().message << "\n";
+        std::cerr << "pvfleet-edge run: " << *config_path << ": bad site config:\n"
+                  << config.error().message << "\n";
         return 2;
     }
     PVF_LOG(info, "agent", "effective config: " << agent::describe(*config).dump());
@@ -104,7 +105,8 @@ int cmd_run(const Args& args) {
         watchdog.cancel();
         (*agent)->stop([&] {
             const auto& s = (*agent)->stats();
-            PVF_LOG(info, "agent", "stopped: " << s.samples << " samples, " << s.ticket_events << " ticket events");
+            PVF_LOG(info, "agent",
+                    "stopped: " << s.samples << " samples, " << s.ticket_events << " ticket events");
             io.stop();
         });
     });

@@ -3,10 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "../sync/broker.hpp"
 #include "pvfleet/agent/site_config.hpp"
@@ -18,10 +17,7 @@ using namespace pvfleet;
 using namespace std::chrono_literals;
 using sync::itest::Mosquitto;
 
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("site config: every error at once, each with its key path") {
     const auto doc = nlohmann::json::parse(R"({
@@ -48,7 +44,8 @@ TEST_CASE("site config: every error at once, each with its key path") {
         CHECK_MESSAGE(m.find(expected) != std::string::npos, expected);
     }
     // the shipped example is valid (its certificate files do not exist here: only those errors)
-    auto example = agent::load_site_config(test::source_dir() / "firmware-config/sites/example-household.json");
+    auto example =
+        agent::load_site_config(test::source_dir() / "firmware-config/sites/example-household.json");
     REQUIRE_FALSE(example.ok());
     CHECK(example.error().message ==
           "mqtt/ca_file: no file /etc/pvfleet/ca.crt\nmqtt/cert_file: no file /etc/pvfleet/site.crt\n"
@@ -62,7 +59,8 @@ TEST_CASE("pvfleet-edge run: sim -> agent -> mosquitto; bad config exits 2; SIGT
     }
     test::TempDir dir;
     const int port = test::free_tcp_port();
-    Mosquitto broker(dir / "broker", port, {"listener " + std::to_string(port) + " 127.0.0.1", "allow_anonymous true"});
+    Mosquitto broker(dir / "broker", port,
+                     {"listener " + std::to_string(port) + " 127.0.0.1", "allow_anonymous true"});
     REQUIRE(broker.start());
 
     sync::itest::Recorder recorder;
@@ -86,7 +84,8 @@ TEST_CASE("pvfleet-edge run: sim -> agent -> mosquitto; bad config exits 2; SIGT
         {"id": "b", "device": "inv1", "mppt": 2, "dc_kwp": 4.0, "tilt_deg": 35, "azimuth_deg": 180},
         {"id": "c", "device": "inv2", "mppt": 1, "dc_kwp": 5.5, "tilt_deg": 30, "azimuth_deg": 180},
         {"id": "d", "device": "inv2", "mppt": 2, "dc_kwp": 5.5, "tilt_deg": 30, "azimuth_deg": 180}]})";
-    test::ChildProcess sim({PVFLEET_SIM_EXE, "--site", (dir / "sim.json").string(), "--listen", "127.0.0.1:0"}, dir / "sim.log");
+    test::ChildProcess sim(
+        {PVFLEET_SIM_EXE, "--site", (dir / "sim.json").string(), "--listen", "127.0.0.1:0"}, dir / "sim.log");
     const auto tcp = test::wait_for_log_line(dir / "sim.log", "listening tcp ");
     REQUIRE_MESSAGE(!tcp.empty(), test::read_file(dir / "sim.log"));
     const std::string where = tcp.substr(0, tcp.find(' '));
@@ -113,10 +112,11 @@ TEST_CASE("pvfleet-edge run: sim -> agent -> mosquitto; bad config exits 2; SIGT
     auto refused = test::run_command({PVFLEET_EDGE_EXE, "run", "--config", (dir / "bad.json").string()}, 60s);
     CHECK(refused.status == 2);
 
-    test::ChildProcess agent({PVFLEET_EDGE_EXE, "run", "--config", (dir / "site.json").string()}, dir / "agent.log");
-    // inv3 is a unit nobody answers (the simulator stays silent): its requests time out, so at the SIGTERM below
-    // the poll thread is often blocked in one — the stop must not wait for it.
-    // Telemetry of the answering inverters and an online status arrive at the "server".
+    test::ChildProcess agent({PVFLEET_EDGE_EXE, "run", "--config", (dir / "site.json").string()},
+                             dir / "agent.log");
+    // inv3 is a unit nobody answers (the simulator stays silent): its requests time out, so at the SIGTERM
+    // below the poll thread is often blocked in one — the stop must not wait for it. Telemetry of the
+    // answering inverters and an online status arrive at the "server".
     const bool arrived = sync::itest::wait_until(
         [&] {
             size_t batches = 0;
@@ -136,11 +136,13 @@ TEST_CASE("pvfleet-edge run: sim -> agent -> mosquitto; bad config exits 2; SIGT
 
     // Downlink commands through the broker: each is answered on the acks topic.
     {
-        test::ChildProcess acks({test::find_program("mosquitto_sub"), "-h", "127.0.0.1", "-p", std::to_string(port), "-q", "1",
-                                 "-t", "pvfleet/v1/sites/run-test-1/acks", "-C", "4", "-W", "30"},
-                                dir / "acks.log");
+        test::ChildProcess acks(
+            {test::find_program("mosquitto_sub"), "-h", "127.0.0.1", "-p", std::to_string(port), "-q", "1",
+             "-t", "pvfleet/v1/sites/run-test-1/acks", "-C", "4", "-W", "30"},
+            dir / "acks.log");
         std::this_thread::sleep_for(500ms);  // subscribed before the commands go out
-        auto send = [&](const std::string& id, protocol::CommandBody body, std::optional<TimePoint> expires = {}) {
+        auto send = [&](const std::string& id, protocol::CommandBody body,
+                        std::optional<TimePoint> expires = {}) {
             protocol::Command c;
             c.site_id = "run-test-1";
             c.command_id = id;
@@ -149,8 +151,10 @@ TEST_CASE("pvfleet-edge run: sim -> agent -> mosquitto; bad config exits 2; SIGT
             c.body = std::move(body);
             auto payload = protocol::encode(c);
             REQUIRE(payload.ok());
-            auto r = test::run_command({test::find_program("mosquitto_pub"), "-h", "127.0.0.1", "-p", std::to_string(port),
-                                        "-q", "1", "-t", "pvfleet/v1/sites/run-test-1/commands", "-m", *payload}, 10s);
+            auto r = test::run_command(
+                {test::find_program("mosquitto_pub"), "-h", "127.0.0.1", "-p", std::to_string(port), "-q",
+                 "1", "-t", "pvfleet/v1/sites/run-test-1/commands", "-m", *payload},
+                10s);
             REQUIRE(r.status == 0);
         };
         send("c-1", protocol::AckTicketCommand{"no-such-ticket", "alice", "on my way"});

@@ -6,12 +6,11 @@
 //
 // Devices with profile auto/sunspec are identified on their endpoint's thread at start and, while they do not
 // answer (asleep at night, offline), again every `identify_retry` until they do.
+#include <boost/asio/any_io_executor.hpp>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include "pvfleet/agent/site_config.hpp"
 #include "pvfleet/util/clock.hpp"
