@@ -315,7 +315,12 @@ Result<SiteConfig> load_site_config(const std::filesystem::path& file) {
     } catch (const json::parse_error& ex) {
         return Error{file.string() + ": not JSON: " + ex.what()};
     }
-    return parse_site_config(doc, file.parent_path());
+    auto config = parse_site_config(doc, file.parent_path());
+    if (!config) return config;
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(file, ec);
+    config->config_file = ec ? file : absolute;
+    return config;
 }
 
 json describe(const SiteConfig& c) {
@@ -341,6 +346,7 @@ json describe(const SiteConfig& c) {
         {"location",
          {{"latitude", c.detection_site.value("latitude", 0.0)},
           {"longitude", c.detection_site.value("longitude", 0.0)}}}};
+    if (c.config_file) out["config_file"] = c.config_file->string();
     if (c.mqtt)
         out["mqtt"] = {{"uri", c.mqtt->uri},
                        {"tls", c.mqtt->ca_file.has_value()},

@@ -56,7 +56,10 @@ Result<std::unique_ptr<SyncService>> SyncService::create(boost::asio::any_io_exe
     auto engine = SyncEngine::create(std::move(options.sync), outbox, *svc->publisher_, clock);
     if (!engine) return engine.error().under("sync");
     svc->engine_ = std::move(*engine);
-    svc->client_->on_connected = [self] { self->engine_->on_connected(); };
+    svc->client_->on_connected = [self] {
+        self->engine_->on_connected();
+        if (self->on_connected) self->on_connected();
+    };
     svc->client_->on_connection_lost = [self](const std::string&) { self->engine_->on_disconnected(); };
     svc->client_->on_message = [self](const mqtt::Message& msg) {
         auto decoded = protocol::decode_for_topic(msg.topic, msg.payload);

@@ -51,6 +51,8 @@ struct SiteConfig {
     std::optional<MqttSpec> mqtt;
     std::optional<std::filesystem::path> maps_dir;
     int batch_interval_s = 60;
+    // The file it was loaded from (load_site_config): `set_config` replaces this file. Not a key of the file.
+    std::optional<std::filesystem::path> config_file;
 };
 
 // `base_dir` resolves relative paths (the config file's folder).

@@ -51,6 +51,9 @@ public:
     mqtt::Client& client() { return *client_; }
     // Decoded commands for this site (invalid ones are logged and dropped). Set before start().
     std::function<void(const protocol::Command&)> on_command;
+    // After every connect, once the engine has published its status (e.g. to send acks that waited for the
+    // link).
+    std::function<void()> on_connected;
 
 private:
     SyncService(boost::asio::any_io_executor executor, Millis tick_interval);
