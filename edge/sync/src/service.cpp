@@ -93,7 +93,10 @@ void SyncService::stop() {
     if (auto s = engine_->flush(); !s) PVF_LOG(warn, "sync", "flush at stop: " << s.error().message);
     running_ = false;
     timer_->timer.cancel();
-    client_->stop();
+    // A short grace for publishes in flight: what the broker has not acknowledged stays in the outbox and
+    // goes again at the next connect, while Paho waits out the whole grace whenever one is in flight — with
+    // its default 2 s the agent's stop (and a set_config restart) overran its 2 s.
+    client_->stop(std::chrono::milliseconds{300});
     engine_->on_disconnected();
 }
 
