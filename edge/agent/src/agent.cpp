@@ -1,17 +1,21 @@
 #include "pvfleet/agent/agent.hpp"
 
+#include <algorithm>
 #include <atomic>
-#include <map>
-#include <mutex>
-#include <thread>
-
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
 #include "pvfleet/acquisition/poller.hpp"
+#include "pvfleet/agent/commands.hpp"
 #include "pvfleet/detect/pipeline.hpp"
 #include "pvfleet/detect/site.hpp"
 #include "pvfleet/devices/catalog.hpp"
+#include "pvfleet/devices/map_model.hpp"
 #include "pvfleet/modbus/session.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/protocol/topics.hpp"
@@ -32,10 +36,30 @@ namespace asio = boost::asio;
 namespace {
 constexpr Millis kIdentifyRetry{60'000};
 constexpr Millis kTick{5'000};
+
+// Command ids carried out are kept in the store under this key: a redelivery, even after a restart, is
+// answered `duplicate`.
+std::string command_key(const std::string& command_id) {
+    return "command:" + command_id;
+}
+
+struct CommandOutcome {
+    protocol::AckStatus status = protocol::AckStatus::done;
+    std::string detail;
+};
+
+// A device's register map as the poll thread resolved it: what a probe reads with.
+struct MappedDevice {
+    devices::RegisterMap map;
+    uint8_t unit = 1;
+    devices::DeviceIdentity identity;
+    std::string how;  // how it was identified; empty for a configured map
+};
 }  // namespace
 
 struct Agent::Impl {
-    Impl(SiteConfig c, asio::any_io_executor e, const Clock& k) : config(std::move(c)), executor(e), clock(k), timer(e) {}
+    Impl(SiteConfig c, asio::any_io_executor e, const Clock& k)
+        : config(std::move(c)), executor(e), clock(k), timer(e) {}
 
     SiteConfig config;
     asio::any_io_executor executor;
@@ -52,13 +76,23 @@ struct Agent::Impl {
     AgentStats stats;
     std::map<std::string, acquisition::DeviceState> states;  // executor only
     bool stopping = false;
+    RestartHandler restart_handler;
+    bool restarting = false;                 // a set_config is installed; this agent is about to be replaced
+    std::set<std::string> probes_in_flight;  // command ids, executor only
+    std::vector<protocol::CommandAck> acks_waiting_for_link;  // sent at the next connect
 
+    struct ProbeRequest {
+        std::string command_id;
+        std::string device_id;
+    };
     struct Worker {
         EndpointSpec spec;
         std::vector<DeviceSpec> devices;
         modbus::SystemSleeper sleeper;  // the session's pacing and backoff
         std::unique_ptr<modbus::Session> session;
         std::jthread thread;
+        std::mutex probe_mutex;  // the executor queues, the poll thread takes
+        std::vector<ProbeRequest> probes;
     };
     std::vector<std::unique_ptr<Worker>> workers;
     // Poll threads post here; stop() waits until every thread has left before it drains and flushes.
@@ -66,79 +100,253 @@ struct Agent::Impl {
     std::atomic<int> running{0};  // poll threads still inside run_worker
 
     void run_worker(Worker& w, std::stop_token stop);
+    Result<MappedDevice> map_device(Worker& w, const DeviceSpec& d);
+    Result<std::string> probe_device(Worker& w, std::map<std::string, MappedDevice>& mapped,
+                                     const std::string& id);
     void on_sample(domain::Sample s);
-    void on_state(const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to, const std::string& why);
+    void on_state(const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,
+                  const std::string& why);
     void detect(const std::vector<store::DetectionInput>& inputs);
     void forward_ticket_events();
     void tick();
     void schedule_tick();
     void on_command(const protocol::Command& cmd);
-    void send_ack(const protocol::Command& cmd, protocol::AckStatus status, std::string detail);
+    // nullopt: answered later (a probe runs on a poll thread; a set_config restarts the agent).
+    std::optional<CommandOutcome> carry_out(const protocol::Command& cmd);
+    std::optional<CommandOutcome> set_config(const protocol::Command& cmd,
+                                             const protocol::SetConfigCommand& set);
+    std::optional<CommandOutcome> start_probe(const std::string& command_id, const std::string& device_id);
+    void finish_probe(const std::string& command_id, const Result<std::string>& detail);
+    void finish_command(const std::string& command_id, protocol::CommandType type,
+                        const CommandOutcome& outcome);
+    protocol::CommandAck make_ack(const std::string& command_id, protocol::CommandType type,
+                                  protocol::AckStatus status, std::string detail) const;
+    void send_ack(const std::string& command_id, protocol::CommandType type, protocol::AckStatus status,
+                  std::string detail);
+    void send_ack(protocol::CommandAck ack);
+    void send_waiting_acks();
 };
 
 // Downlink commands (docs/protocol.md): acknowledge/resolve a ticket from the back office (recorded like a
-// technician's action on site, so the gateway's ticket list shows it and the change syncs back), resend a range
-// of seqs. A command id seen before is acked `duplicate` and not carried out again (ids are kept in the store);
-// an expired one is acked `stale`.
+// technician's action on site, so the gateway's ticket list shows it and the change syncs back), resend a
+// range of seqs, install a new site config (set_config), read one device now (probe). A command id carried
+// out before is acked `duplicate` and not carried out again (ids are kept in the store); an expired one is
+// acked `stale`.
 void Agent::Impl::on_command(const protocol::Command& cmd) {
-    const std::string key = "command:" + cmd.command_id;
-    if (auto seen = db->cursor(key); seen && *seen) {
-        send_ack(cmd, protocol::AckStatus::duplicate, "already " + **seen);
+    if (restarting) {
+        // Not recorded: the agent that comes next carries it out when the server sends it again.
+        send_ack(cmd.command_id, cmd.type(), protocol::AckStatus::failed,
+                 "the agent is restarting to apply a new config; send the command again");
+        return;
+    }
+    if (auto seen = db->cursor(command_key(cmd.command_id)); seen && *seen) {
+        send_ack(cmd.command_id, cmd.type(), protocol::AckStatus::duplicate, "already " + **seen);
+        return;
+    }
+    if (probes_in_flight.contains(cmd.command_id)) {
+        send_ack(cmd.command_id, cmd.type(), protocol::AckStatus::duplicate, "already in progress");
         return;
     }
     if (cmd.expires_at && *cmd.expires_at < clock.now()) {
-        send_ack(cmd, protocol::AckStatus::stale, "expired");
+        send_ack(cmd.command_id, cmd.type(), protocol::AckStatus::stale, "expired");
         return;
     }
-    protocol::AckStatus status = protocol::AckStatus::done;
-    std::string detail;
-    if (const auto* ack = std::get_if<protocol::AckTicketCommand>(&cmd.body)) {
-        auto r = store::PersistentDetection::acknowledge(*db, ack->ticket_id, ack->by, ack->note, clock.now());
-        if (!r) {
-            status = protocol::AckStatus::rejected;
-            detail = r.error().message;
-        }
-    } else if (const auto* res = std::get_if<protocol::ResolveTicketCommand>(&cmd.body)) {
-        auto r = store::PersistentDetection::resolve(*db, res->ticket_id, res->by, clock.now());
-        if (!r) {
-            status = protocol::AckStatus::rejected;
-            detail = r.error().message;
-        }
-    } else if (const auto* rs = std::get_if<protocol::ResendCommand>(&cmd.body)) {
-        auto n = sync->engine().resend(rs->from_seq, rs->to_seq);
-        if (n) detail = std::to_string(*n) + " message(s) queued again";
-        else {
-            status = protocol::AckStatus::failed;
-            detail = n.error().message;
-        }
-    } else {
-        status = protocol::AckStatus::rejected;
-        detail = "command '" + std::string(protocol::to_string(cmd.type())) + "' is not carried out by this agent version";
-    }
-    if (status == protocol::AckStatus::done) (void)db->save_cursor(key, std::string(protocol::to_string(status)));
-    PVF_LOG(info, "agent", "command " << cmd.command_id << " (" << protocol::to_string(cmd.type()) << "): "
-                                       << protocol::to_string(status) << (detail.empty() ? "" : ": " + detail));
-    forward_ticket_events();
-    send_ack(cmd, status, detail);
+    if (auto outcome = carry_out(cmd)) finish_command(cmd.command_id, cmd.type(), *outcome);
 }
 
-void Agent::Impl::send_ack(const protocol::Command& cmd, protocol::AckStatus status, std::string detail) {
+std::optional<CommandOutcome> Agent::Impl::carry_out(const protocol::Command& cmd) {
+    using protocol::AckStatus;
+    if (const auto* ack = std::get_if<protocol::AckTicketCommand>(&cmd.body)) {
+        auto r =
+            store::PersistentDetection::acknowledge(*db, ack->ticket_id, ack->by, ack->note, clock.now());
+        if (!r) return CommandOutcome{AckStatus::rejected, r.error().message};
+        return CommandOutcome{};
+    }
+    if (const auto* res = std::get_if<protocol::ResolveTicketCommand>(&cmd.body)) {
+        auto r = store::PersistentDetection::resolve(*db, res->ticket_id, res->by, clock.now());
+        if (!r) return CommandOutcome{AckStatus::rejected, r.error().message};
+        return CommandOutcome{};
+    }
+    if (const auto* rs = std::get_if<protocol::ResendCommand>(&cmd.body)) {
+        auto n = sync->engine().resend(rs->from_seq, rs->to_seq);
+        if (!n) return CommandOutcome{AckStatus::failed, n.error().message};
+        return CommandOutcome{AckStatus::done, std::to_string(*n) + " message(s) queued again"};
+    }
+    if (const auto* set = std::get_if<protocol::SetConfigCommand>(&cmd.body)) return set_config(cmd, *set);
+    if (const auto* probe = std::get_if<protocol::ProbeCommand>(&cmd.body))
+        return start_probe(cmd.command_id, probe->device_id);
+    return CommandOutcome{AckStatus::rejected, "command '" + std::string(protocol::to_string(cmd.type())) +
+                                                   "' is not carried out by this agent version"};
+}
+
+// set_config (docs/site-config.md, "Changing the config remotely"): checked here completely — ordering, every
+// key path of the parser, the site id — then installed as the config file, and only then applied, by
+// replacing this agent with one created from the new config (the caller's restart handler). Decision: a
+// restart in the same process rather than changing the running pipeline piece by piece, because every part
+// (endpoints, maps, store, detection, broker link) may change, and a fresh Agent::create checks all of them
+// exactly as at start-up. The ack waits for the outcome: the next agent acks `done`; when it cannot be
+// created, the handler puts the previous file back, starts the previous config again, and that agent acks
+// `failed` with the reason.
+std::optional<CommandOutcome> Agent::Impl::set_config(const protocol::Command& cmd,
+                                                      const protocol::SetConfigCommand& set) {
+    using protocol::AckStatus;
+    if (!restart_handler || !config.config_file)
+        return CommandOutcome{AckStatus::failed,
+                              "this agent was not started from a config file it can replace"};
+    auto applied = db->cursor(std::string(kAppliedConfigIssuedAtKey));
+    if (!applied) return CommandOutcome{AckStatus::failed, "store: " + applied.error().message};
+    const std::optional<TimePoint> last = *applied ? decode_issued_at(**applied) : std::nullopt;
+    if (is_stale_config(cmd.issued_at, last))
+        return CommandOutcome{AckStatus::stale, "issued " + format_iso8601(cmd.issued_at) +
+                                                    ", before the config applied last (issued " +
+                                                    format_iso8601(*last) + ")"};
+    auto next = check_pushed_config(set.config_json, config);
+    if (!next) return CommandOutcome{AckStatus::rejected, "config refused:\n" + next.error().message};
+    // Written the way an installer keeps it: indented, keys in the order the server sent them.
+    const auto ordered = nlohmann::ordered_json::parse(set.config_json, nullptr, false);
+    const auto text = ordered.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+    if (auto s = install_config_file(*config.config_file, text); !s)
+        return CommandOutcome{AckStatus::failed, "config not installed: " + s.error().message};
+    restarting = true;
+    PVF_LOG(info, "agent",
+            "command " << cmd.command_id << " (set_config): config " << next->config_version
+                       << " installed as " << config.config_file->string() << " (the previous one kept as "
+                       << previous_config_path(*config.config_file).string() << "); restarting with it");
+    // Posted: the handler stops and destroys this agent, which must not happen inside its own MQTT callback.
+    asio::post(executor, [handler = restart_handler,
+                          change = ConfigChange{cmd.command_id, cmd.issued_at, std::move(*next)}]() mutable {
+        handler(std::move(change));
+    });
+    return std::nullopt;
+}
+
+// probe: queued for the poll thread of the device's endpoint, which owns that Modbus session (the executor
+// never waits on a device); the thread posts the reading back and finish_probe() acks it.
+std::optional<CommandOutcome> Agent::Impl::start_probe(const std::string& command_id,
+                                                       const std::string& device_id) {
+    for (auto& w : workers) {
+        for (const auto& d : w->devices) {
+            if (d.id != device_id) continue;
+            {
+                std::lock_guard lock(w->probe_mutex);
+                w->probes.push_back({command_id, device_id});
+            }
+            probes_in_flight.insert(command_id);
+            return std::nullopt;
+        }
+    }
+    std::string known;
+    for (const auto& d : config.devices) known += (known.empty() ? "" : ", ") + d.id;
+    return CommandOutcome{protocol::AckStatus::rejected,
+                          "no device '" + device_id + "' in this site's config (devices: " + known + ")"};
+}
+
+void Agent::Impl::finish_probe(const std::string& command_id, const Result<std::string>& detail) {
+    probes_in_flight.erase(command_id);
+    finish_command(command_id, protocol::CommandType::probe,
+                   detail ? CommandOutcome{protocol::AckStatus::done, *detail}
+                          : CommandOutcome{protocol::AckStatus::failed, detail.error().message});
+}
+
+void Agent::Impl::finish_command(const std::string& command_id, protocol::CommandType type,
+                                 const CommandOutcome& outcome) {
+    if (outcome.status == protocol::AckStatus::done)
+        (void)db->save_cursor(command_key(command_id), std::string(protocol::to_string(outcome.status)));
+    constexpr size_t kLoggedDetail = 300;  // a probe's detail can be kilobytes
+    PVF_LOG(info, "agent",
+            "command " << command_id << " (" << protocol::to_string(type)
+                       << "): " << protocol::to_string(outcome.status)
+                       << (outcome.detail.empty() ? "" : ": " + outcome.detail.substr(0, kLoggedDetail))
+                       << (outcome.detail.size() > kLoggedDetail ? "..." : ""));
+    forward_ticket_events();
+    send_ack(command_id, type, outcome.status, outcome.detail);
+}
+
+protocol::CommandAck Agent::Impl::make_ack(const std::string& command_id, protocol::CommandType type,
+                                           protocol::AckStatus status, std::string detail) const {
     protocol::CommandAck ack;
     ack.site_id = config.site_id;
-    ack.command_id = cmd.command_id;
-    ack.command = cmd.type();
+    ack.command_id = command_id;
+    ack.command = type;
     ack.status = status;
     ack.at = clock.now();
     ack.detail = std::move(detail);
+    return ack;
+}
+
+void Agent::Impl::send_ack(const std::string& command_id, protocol::CommandType type,
+                           protocol::AckStatus status, std::string detail) {
+    send_ack(make_ack(command_id, type, status, std::move(detail)));
+}
+
+void Agent::Impl::send_ack(protocol::CommandAck ack) {
+    if (!sync) return;
     auto payload = protocol::encode(ack);
     if (!payload) {
         PVF_LOG(error, "agent", "command ack: " << payload.error().message);
         return;
     }
-    mqtt::Message m{protocol::topic_for(config.site_id, protocol::MessageKind::command_ack), std::move(*payload), 1, false};
+    mqtt::Message m{protocol::topic_for(config.site_id, protocol::MessageKind::command_ack),
+                    std::move(*payload), 1, false};
     sync->client().publish(std::move(m), [](const Status& s) {
         if (!s) PVF_LOG(warn, "agent", "command ack not sent: " << s.error().message);
     });
+}
+
+void Agent::Impl::send_waiting_acks() {
+    auto waiting = std::move(acks_waiting_for_link);
+    acks_waiting_for_link.clear();
+    for (auto& ack : waiting) send_ack(std::move(ack));
+}
+
+Result<MappedDevice> Agent::Impl::map_device(Worker& w, const DeviceSpec& d) {
+    if (d.profile != "auto" && d.profile != "sunspec") {
+        const devices::RegisterMap& map = *catalog.find(d.profile);  // checked at create()
+        MappedDevice m{map, d.unit.value_or(map.default_unit.value_or(1)), {}, {}};
+        m.identity.profile = d.profile;
+        m.identity.vendor = map.vendor;
+        return m;
+    }
+    const uint8_t unit = d.unit.value_or(1);
+    auto found = devices::identify(*w.session, unit, catalog, d.profile, d.sunspec_device);
+    if (!found) return found.error();
+    return MappedDevice{std::move(found->map), unit, std::move(found->identity), std::move(found->how)};
+}
+
+// One reading of the fast and the slow registers (the energy counters too), as `pvfleet-edge probe` reads.
+// Runs on the endpoint's poll thread, between polls. It goes beside the poller: its state (backoff, offline
+// counting) is left as it is, and the reading is not stored.
+Result<std::string> Agent::Impl::probe_device(Worker& w, std::map<std::string, MappedDevice>& mapped,
+                                              const std::string& id) {
+    auto it = mapped.find(id);
+    if (it == mapped.end()) {
+        // Not identified yet (asleep or silent at start): try now, as an installer's probe would.
+        const auto spec =
+            std::find_if(w.devices.begin(), w.devices.end(), [&](const auto& d) { return d.id == id; });
+        auto found = map_device(w, *spec);
+        if (!found) return Error{id + ": not identified: " + found.error().message, found.error().kind};
+        it = mapped.emplace(id, std::move(*found)).first;
+    }
+    const MappedDevice& device = it->second;
+    SystemClock wall;
+    domain::Sample reading;
+    reading.device_id = id;
+    reading.t = wall.now();
+    const devices::MapDeviceModel model(device.map);
+    for (auto poll : {devices::PollClass::fast, devices::PollClass::slow}) {
+        auto decoded = model.read(*w.session, device.unit, poll);
+        if (!decoded) {
+            return Error{id + ": " + device.identity.profile + " on " + w.session->describe() + " unit " +
+                             std::to_string(device.unit) + ": " + decoded.error().message,
+                         decoded.error().kind};
+        }
+        auto& r = decoded->reading;
+        reading.values.merge(r.values);
+        reading.arrays.merge(r.arrays);
+        if (r.state) reading.state = r.state;
+        reading.events.insert(reading.events.end(), r.events.begin(), r.events.end());
+    }
+    return probe_detail(reading, device.identity);
 }
 
 void Agent::Impl::run_worker(Worker& w, std::stop_token stop) {
@@ -149,12 +357,18 @@ void Agent::Impl::run_worker(Worker& w, std::stop_token stop) {
     } leave{running};
     modbus::SystemSleeper sleeper;
     SystemClock wall;
-    auto post = [this](auto fn) {
-        if (accepting->load()) asio::post(executor, std::move(fn));
+    // Checked again when the handler runs: after stop() drained the executor, a handler that was posted late
+    // must not reach this Impl — a restart (set_config) destroys it while the executor goes on.
+    auto post = [this, open = accepting](auto fn) {
+        if (!open->load()) return;
+        asio::post(executor, [open, fn = std::move(fn)]() mutable {
+            if (open->load()) fn();
+        });
     };
     acquisition::Poller poller(
         wall, sleeper, [&, post](const domain::Sample& s) { post([this, s] { on_sample(s); }); },
-        [&, post](const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to, const std::string& why) {
+        [&, post](const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,
+                  const std::string& why) {
             post([this, id, from, to, why] { on_state(id, from, to, why); });
         },
         [this](TimePoint t) { return solar::solar_position(t, location).apparent_elevation_deg < 0; });
@@ -166,8 +380,18 @@ void Agent::Impl::run_worker(Worker& w, std::stop_token stop) {
     };
     std::vector<Pending> pending;
     for (const auto& d : w.devices) pending.push_back({d});
+    std::map<std::string, MappedDevice> mapped;  // what probes read with
     size_t polled = 0;
     while (!stop.stop_requested()) {
+        std::vector<ProbeRequest> probes;
+        {
+            std::lock_guard lock(w.probe_mutex);
+            probes.swap(w.probes);
+        }
+        for (const auto& p : probes) {
+            auto detail = probe_device(w, mapped, p.device_id);
+            post([this, id = p.command_id, detail = std::move(detail)] { finish_probe(id, detail); });
+        }
         const TimePoint now = wall.now();
         for (auto it = pending.begin(); it != pending.end();) {
             if (it->next > now) {
@@ -175,32 +399,28 @@ void Agent::Impl::run_worker(Worker& w, std::stop_token stop) {
                 continue;
             }
             const auto& d = it->spec;
-            std::optional<devices::RegisterMap> map;
-            uint8_t unit = d.unit.value_or(1);
-            if (d.profile != "auto" && d.profile != "sunspec") {
-                map = *catalog.find(d.profile);  // checked at create()
-                unit = d.unit.value_or(map->default_unit.value_or(1));
-            } else {
-                auto found = devices::identify(*w.session, unit, catalog, d.profile, d.sunspec_device);
-                if (found) {
-                    PVF_LOG(info, "agent", d.id << ": " << found->identity.vendor << " " << found->identity.model << " serial "
-                                               << found->identity.serial << " (" << found->how << ")");
-                    map = std::move(found->map);
-                } else {
-                    if (!it->warned) PVF_LOG(warn, "agent", d.id << ": not identified yet, retrying every minute: " << found.error().message);
-                    it->warned = true;
-                    it->next = now + kIdentifyRetry;
-                    ++it;
-                    continue;
-                }
+            auto found = map_device(w, d);
+            if (!found) {
+                if (!it->warned)
+                    PVF_LOG(warn, "agent",
+                            d.id << ": not identified yet, retrying every minute: " << found.error().message);
+                it->warned = true;
+                it->next = now + kIdentifyRetry;
+                ++it;
+                continue;
             }
+            if (!found->how.empty())
+                PVF_LOG(info, "agent",
+                        d.id << ": " << found->identity.vendor << " " << found->identity.model << " serial "
+                             << found->identity.serial << " (" << found->how << ")");
             acquisition::DeviceConfig dc;
             dc.id = d.id;
             dc.bus = w.session.get();
-            dc.unit = unit;
-            dc.model = std::make_unique<devices::MapDeviceModel>(std::move(*map));
+            dc.unit = found->unit;
+            dc.model = std::make_unique<devices::MapDeviceModel>(found->map);
             dc.intervals = config.intervals;
             poller.add_device(std::move(dc));
+            mapped.insert_or_assign(d.id, std::move(*found));
             ++polled;
             it = pending.erase(it);
         }
@@ -214,10 +434,12 @@ void Agent::Impl::run_worker(Worker& w, std::stop_token stop) {
 
 void Agent::Impl::on_sample(domain::Sample s) {
     ++stats.samples;
-    if (auto st = db->insert_sample(s); !st) PVF_LOG(error, "agent", "telemetry not stored: " << st.error().message);
+    if (auto st = db->insert_sample(s); !st)
+        PVF_LOG(error, "agent", "telemetry not stored: " << st.error().message);
     if (sync) {
         sync->engine().note_poll_ok(s.device_id, s.t);
-        if (auto st = sync->engine().add_sample(s); !st) PVF_LOG(error, "agent", "sync: " << st.error().message);
+        if (auto st = sync->engine().add_sample(s); !st)
+            PVF_LOG(error, "agent", "sync: " << st.error().message);
     }
     detect({store::DetectionInput{std::move(s)}});
 }
@@ -225,8 +447,9 @@ void Agent::Impl::on_sample(domain::Sample s) {
 void Agent::Impl::on_state(const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,
                            const std::string& why) {
     states[id] = to;
-    PVF_LOG(info, "agent", id << ": " << acquisition::to_string(from) << " -> " << acquisition::to_string(to)
-                               << (why.empty() ? "" : " (" + why + ")"));
+    PVF_LOG(info, "agent",
+            id << ": " << acquisition::to_string(from) << " -> " << acquisition::to_string(to)
+               << (why.empty() ? "" : " (" + why + ")"));
     if (to == acquisition::DeviceState::offline) detect({store::NoAnswer{id, clock.now()}});
 }
 
@@ -238,8 +461,9 @@ void Agent::Impl::detect(const std::vector<store::DetectionInput>& inputs) {
     }
     for (const auto& e : *events) {
         ++stats.ticket_events;
-        PVF_LOG(info, "agent", "ticket " << domain::to_string(e.kind) << " " << e.ticket.id << " ("
-                                          << domain::to_string(e.ticket.kind) << ", " << e.ticket.device_id << ")");
+        PVF_LOG(info, "agent",
+                "ticket " << domain::to_string(e.kind) << " " << e.ticket.id << " ("
+                          << domain::to_string(e.ticket.kind) << ", " << e.ticket.device_id << ")");
     }
     forward_ticket_events();
 }
@@ -297,7 +521,8 @@ Agent::~Agent() {
     }
 }
 
-Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_executor executor, const Clock& clock) {
+Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_executor executor,
+                                             const Clock& clock) {
     auto impl = std::make_unique<Impl>(std::move(config), executor, clock);
     auto& c = impl->config;
     auto dir = devices::find_devices_dir(c.maps_dir);
@@ -310,7 +535,8 @@ Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_exe
         if (d.profile != "auto" && d.profile != "sunspec" && impl->catalog.find(d.profile) == nullptr) {
             std::string list;
             for (const auto& p : impl->catalog.profiles()) list += ", " + p;
-            return Error::at("devices/" + d.id + "/profile", "unknown '" + d.profile + "' (expected auto, sunspec" + list + ")");
+            return Error::at("devices/" + d.id + "/profile",
+                             "unknown '" + d.profile + "' (expected auto, sunspec" + list + ")");
         }
     }
     std::error_code ec;
@@ -355,6 +581,7 @@ Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_exe
         if (!service) return Error{"mqtt: " + service.error().message};
         impl->sync = std::move(*service);
         impl->sync->on_command = [i = impl.get()](const protocol::Command& cmd) { i->on_command(cmd); };
+        impl->sync->on_connected = [i = impl.get()] { i->send_waiting_acks(); };
     }
 
     for (const auto& ep : c.endpoints) {
@@ -388,7 +615,8 @@ void Agent::start() {
                     if (i.sync->engine().add_sample(std::move(row))) ++refed;
                 }
             }
-            if (refed > 0) PVF_LOG(info, "agent", "re-queued " << refed << " stored sample(s) not yet in the outbox");
+            if (refed > 0)
+                PVF_LOG(info, "agent", "re-queued " << refed << " stored sample(s) not yet in the outbox");
         }
         i.sync->start();
     }
@@ -408,8 +636,10 @@ void Agent::stop(std::function<void()> done) {
         while (i.running.load() > 0 && std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         // 2. back on the executor: what they posted is handled first (posts are FIFO), then no more is taken,
-        //    the sync's batch goes to the outbox and the link closes.
-        asio::post(i.executor, [&i, done = std::move(done)] {
+        //    the sync's batch goes to the outbox and the link closes. The executor is copied: `done` may
+        //    destroy the agent (a restart) before this thread has left post().
+        const auto executor = i.executor;
+        asio::post(executor, [&i, done = std::move(done)] {
             i.accepting->store(false);
             if (i.sync) i.sync->stop();
             done();
@@ -417,9 +647,43 @@ void Agent::stop(std::function<void()> done) {
     }).detach();
 }
 
-bool Agent::idle() const { return impl_->running.load() == 0; }
+void Agent::on_restart_requested(RestartHandler handler) {
+    impl_->restart_handler = std::move(handler);
+}
 
-const AgentStats& Agent::stats() const { return impl_->stats; }
-const SiteConfig& Agent::config() const { return impl_->config; }
+void Agent::finish_config_change(const ConfigChange& change, const Status& outcome) {
+    auto& i = *impl_;
+    CommandOutcome result;
+    if (outcome) {
+        if (auto s =
+                i.db->save_cursor(std::string(kAppliedConfigIssuedAtKey), encode_issued_at(change.issued_at));
+            !s)
+            PVF_LOG(error, "agent", "set_config: applied time not stored: " << s.error().message);
+        result = {protocol::AckStatus::done, "config " + i.config.config_version + " applied"};
+    } else {
+        result = {protocol::AckStatus::failed, "config " + change.config.config_version + " did not start (" +
+                                                   outcome.error().message + "); config " +
+                                                   i.config.config_version + " restored"};
+    }
+    // Recorded either way: a redelivery must not restart the agent again (a config that failed fails again).
+    (void)i.db->save_cursor(command_key(change.command_id), std::string(protocol::to_string(result.status)));
+    PVF_LOG(info, "agent",
+            "command " << change.command_id << " (set_config): " << protocol::to_string(result.status) << ": "
+                       << result.detail);
+    // The link is not up yet: the ack goes out at the connect.
+    i.acks_waiting_for_link.push_back(
+        i.make_ack(change.command_id, protocol::CommandType::set_config, result.status, result.detail));
+}
+
+bool Agent::idle() const {
+    return impl_->running.load() == 0;
+}
+
+const AgentStats& Agent::stats() const {
+    return impl_->stats;
+}
+const SiteConfig& Agent::config() const {
+    return impl_->config;
+}
 
 }  // namespace pvfleet::agent

@@ -16,10 +16,13 @@ using nlohmann::json;
 struct Errors {
     std::vector<std::string> list;
     void add(const std::string& path, const std::string& detail) { list.push_back(path + ": " + detail); }
-    void add(const Error& e, const std::string& parent = "") { list.push_back(parent.empty() ? e.message : e.under(parent).message); }
+    void add(const Error& e, const std::string& parent = "") {
+        list.push_back(parent.empty() ? e.message : e.under(parent).message);
+    }
 };
 
-void check_keys(const json& obj, const std::string& path, std::initializer_list<std::string_view> allowed, Errors& errors) {
+void check_keys(const json& obj, const std::string& path, std::initializer_list<std::string_view> allowed,
+                Errors& errors) {
     for (const auto& [k, v] : obj.items()) {
         bool ok = false;
         for (auto a : allowed) ok = ok || a == k;
@@ -31,22 +34,27 @@ void check_keys(const json& obj, const std::string& path, std::initializer_list<
     }
 }
 
-std::string at(const std::string& path, const std::string& key) { return path.empty() ? key : path + "/" + key; }
+std::string at(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "/" + key;
+}
 
-std::optional<std::string> get_string(const json& obj, const std::string& path, const char* key, bool required, Errors& e) {
+std::optional<std::string> get_string(const json& obj, const std::string& path, const char* key,
+                                      bool required, Errors& e) {
     auto it = obj.find(key);
     if (it == obj.end()) {
         if (required) e.add(at(path, key), "required");
         return std::nullopt;
     }
     if (!it->is_string() || it->get<std::string>().empty()) {
-        e.add(at(path, key), "expected a non-empty string, got " + std::string(it->is_string() ? "\"\"" : it->type_name()));
+        e.add(at(path, key),
+              "expected a non-empty string, got " + std::string(it->is_string() ? "\"\"" : it->type_name()));
         return std::nullopt;
     }
     return it->get<std::string>();
 }
 
-std::optional<double> get_number(const json& obj, const std::string& path, const char* key, double lo, double hi, Errors& e) {
+std::optional<double> get_number(const json& obj, const std::string& path, const char* key, double lo,
+                                 double hi, Errors& e) {
     auto it = obj.find(key);
     if (it == obj.end()) return std::nullopt;
     if (!it->is_number()) {
@@ -73,8 +81,10 @@ void parse_timing(const json& j, const std::string& path, modbus::SessionTiming&
         e.add(path, "expected an object");
         return;
     }
-    check_keys(j, path, {"pause_after_connect_ms", "pause_between_units_ms", "timeout_min_ms", "timeout_max_ms",
-                         "retries", "reconnect_max_ms"}, e);
+    check_keys(j, path,
+               {"pause_after_connect_ms", "pause_between_units_ms", "timeout_min_ms", "timeout_max_ms",
+                "retries", "reconnect_max_ms"},
+               e);
     auto ms = [&](const char* key, Millis& field) {
         if (auto v = get_number(j, path, key, 0, 600000, e)) field = Millis{static_cast<long long>(*v)};
     };
@@ -93,14 +103,17 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
     if (!doc.is_object()) return Error{std::string("expected an object, got ") + doc.type_name()};
     Errors e;
     SiteConfig c;
-    check_keys(doc, "", {"$schema", "$comment", "format", "site_id", "config_version", "latitude", "longitude",
-                         "elevation_m", "time_zone", "endpoints", "inverters", "meters", "batteries", "arrays", "poll",
-                         "store", "mqtt", "detection", "maps_dir", "sync"}, e);
+    check_keys(doc, "", {"$schema",   "$comment",  "format",      "site_id",   "config_version",
+                         "latitude",  "longitude", "elevation_m", "time_zone", "endpoints",
+                         "inverters", "meters",    "batteries",   "arrays",    "poll",
+                         "store",     "mqtt",      "detection",   "maps_dir",  "sync"},
+               e);
     if (auto f = doc.find("format"); f == doc.end() || !f->is_number_integer() || f->get<int>() != 1)
         e.add("format", "expected 1");
     if (auto id = get_string(doc, "", "site_id", true, e)) {
         static const std::regex kSite("[a-z0-9][a-z0-9-]{0,62}");
-        if (!std::regex_match(*id, kSite)) e.add("site_id", "'" + *id + "' must match [a-z0-9][a-z0-9-]{0,62}");
+        if (!std::regex_match(*id, kSite))
+            e.add("site_id", "'" + *id + "' must match [a-z0-9][a-z0-9-]{0,62}");
         c.site_id = *id;
     }
     if (auto v = get_string(doc, "", "config_version", true, e)) c.config_version = *v;
@@ -129,8 +142,10 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
             } else if (j.contains("tcp")) {
                 if (auto t = get_string(j, path, "tcp", true, e)) {
                     auto addr = modbus::parse_tcp_address(*t);
-                    if (addr) ep.endpoint.address = *addr;
-                    else e.add(path + "/tcp", addr.error().message);
+                    if (addr)
+                        ep.endpoint.address = *addr;
+                    else
+                        e.add(path + "/tcp", addr.error().message);
                 }
             } else {
                 const auto& r = j["rtu"];
@@ -144,22 +159,28 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
                     if (auto b = get_number(r, rp, "baud", 300, 921600, e)) rtu.baud = static_cast<int>(*b);
                     if (auto p = get_string(r, rp, "parity", false, e)) {
                         auto parity = modbus::parse_parity(*p);
-                        if (parity) rtu.parity = *parity;
-                        else e.add(rp + "/parity", parity.error().message);
+                        if (parity)
+                            rtu.parity = *parity;
+                        else
+                            e.add(rp + "/parity", parity.error().message);
                     }
-                    if (auto b = get_number(r, rp, "data_bits", 7, 8, e)) rtu.data_bits = static_cast<int>(*b);
-                    if (auto b = get_number(r, rp, "stop_bits", 1, 2, e)) rtu.stop_bits = static_cast<int>(*b);
+                    if (auto b = get_number(r, rp, "data_bits", 7, 8, e))
+                        rtu.data_bits = static_cast<int>(*b);
+                    if (auto b = get_number(r, rp, "stop_bits", 1, 2, e))
+                        rtu.stop_bits = static_cast<int>(*b);
                     ep.endpoint.address = rtu;
                 }
             }
-            if (auto t = j.find("timing"); t != j.end()) parse_timing(*t, path + "/timing", ep.endpoint.timing, e);
+            if (auto t = j.find("timing"); t != j.end())
+                parse_timing(*t, path + "/timing", ep.endpoint.timing, e);
             c.endpoints.push_back(std::move(ep));
         }
     }
 
     // Devices: inverters (also what detection judges), meters, batteries.
     std::set<std::string> device_ids;
-    for (auto [key, role] : {std::pair{"inverters", DeviceRole::inverter}, {"meters", DeviceRole::meter},
+    for (auto [key, role] : {std::pair{"inverters", DeviceRole::inverter},
+                             {"meters", DeviceRole::meter},
                              {"batteries", DeviceRole::battery}}) {
         auto it = doc.find(key);
         if (it == doc.end()) {
@@ -177,7 +198,9 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
                 e.add(path, "expected an object");
                 continue;
             }
-            check_keys(j, path, {"id", "endpoint", "unit", "profile", "sunspec_device", "ac_kw", "efficiency", "comment"}, e);
+            check_keys(
+                j, path,
+                {"id", "endpoint", "unit", "profile", "sunspec_device", "ac_kw", "efficiency", "comment"}, e);
             DeviceSpec d;
             d.role = role;
             if (auto id = get_string(j, path, "id", true, e)) {
@@ -190,12 +213,14 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
             }
             if (auto u = get_number(j, path, "unit", 0, 247, e)) d.unit = static_cast<uint8_t>(*u);
             if (auto p = get_string(j, path, "profile", false, e)) d.profile = *p;
-            if (auto s = get_number(j, path, "sunspec_device", 0, 16, e)) d.sunspec_device = static_cast<int>(*s);
+            if (auto s = get_number(j, path, "sunspec_device", 0, 16, e))
+                d.sunspec_device = static_cast<int>(*s);
             c.devices.push_back(std::move(d));
         }
     }
 
-    // Detection's view (location, inverters' AC ratings, arrays, detector overrides): its own parser checks it.
+    // Detection's view (location, inverters' AC ratings, arrays, detector overrides): its own parser checks
+    // it.
     c.detection_site = json::object();
     for (const char* key : {"latitude", "longitude", "elevation_m", "inverters", "arrays", "detection"}) {
         if (doc.contains(key)) c.detection_site[key] = doc[key];
@@ -210,7 +235,8 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
         } else {
             check_keys(*it, "poll", {"fast_s", "slow_s", "asleep_s", "offline_max_s"}, e);
             auto secs = [&](const char* key, Millis& field, double lo, double hi) {
-                if (auto v = get_number(*it, "poll", key, lo, hi, e)) field = Millis{static_cast<long long>(*v * 1000)};
+                if (auto v = get_number(*it, "poll", key, lo, hi, e))
+                    field = Millis{static_cast<long long>(*v * 1000)};
             };
             secs("fast_s", c.intervals.fast, 1, 3600);
             secs("slow_s", c.intervals.slow, 1, 86400);
@@ -223,20 +249,24 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
     } else {
         check_keys(*it, "store", {"path", "quota_mb"}, e);
         if (auto p = get_string(*it, "store", "path", true, e)) c.store_path = resolve(base_dir, *p);
-        if (auto q = get_number(*it, "store", "quota_mb", 1, 1 << 20, e)) c.quota_bytes = static_cast<uint64_t>(*q * 1024 * 1024);
+        if (auto q = get_number(*it, "store", "quota_mb", 1, 1 << 20, e))
+            c.quota_bytes = static_cast<uint64_t>(*q * 1024 * 1024);
     }
     if (auto it = doc.find("sync"); it != doc.end()) {
-        if (!it->is_object()) e.add("sync", "expected an object");
+        if (!it->is_object())
+            e.add("sync", "expected an object");
         else {
             check_keys(*it, "sync", {"batch_interval_s"}, e);
-            if (auto b = get_number(*it, "sync", "batch_interval_s", 1, 3600, e)) c.batch_interval_s = static_cast<int>(*b);
+            if (auto b = get_number(*it, "sync", "batch_interval_s", 1, 3600, e))
+                c.batch_interval_s = static_cast<int>(*b);
         }
     }
     if (auto it = doc.find("mqtt"); it != doc.end()) {
         if (!it->is_object()) {
             e.add("mqtt", "expected an object");
         } else {
-            check_keys(*it, "mqtt", {"uri", "ca_file", "cert_file", "key_file", "username", "password_file"}, e);
+            check_keys(*it, "mqtt", {"uri", "ca_file", "cert_file", "key_file", "username", "password_file"},
+                       e);
             MqttSpec m;
             if (auto u = get_string(*it, "mqtt", "uri", true, e)) {
                 m.uri = *u;
@@ -247,7 +277,8 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
                 if (auto f = get_string(*it, "mqtt", key, false, e)) {
                     field = resolve(base_dir, *f);
                     std::error_code ec;
-                    if (!std::filesystem::is_regular_file(*field, ec)) e.add(std::string("mqtt/") + key, "no file " + field->string());
+                    if (!std::filesystem::is_regular_file(*field, ec))
+                        e.add(std::string("mqtt/") + key, "no file " + field->string());
                 }
             };
             file("ca_file", m.ca_file);
@@ -260,7 +291,8 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
                 std::getline(in, m.password);
             }
             if (m.uri.rfind("ssl://", 0) == 0 && !m.ca_file) e.add("mqtt/ca_file", "required for ssl://");
-            if (m.cert_file.has_value() != m.key_file.has_value()) e.add("mqtt", "cert_file and key_file go together");
+            if (m.cert_file.has_value() != m.key_file.has_value())
+                e.add("mqtt", "cert_file and key_file go together");
             c.mqtt = std::move(m);
         }
     }
@@ -283,23 +315,42 @@ Result<SiteConfig> load_site_config(const std::filesystem::path& file) {
     } catch (const json::parse_error& ex) {
         return Error{file.string() + ": not JSON: " + ex.what()};
     }
-    return parse_site_config(doc, file.parent_path());
+    auto config = parse_site_config(doc, file.parent_path());
+    if (!config) return config;
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(file, ec);
+    config->config_file = ec ? file : absolute;
+    return config;
 }
 
 json describe(const SiteConfig& c) {
     json endpoints = json::array();
-    for (const auto& ep : c.endpoints) endpoints.push_back({{"id", ep.id}, {"address", modbus::describe(ep.endpoint.address)}});
+    for (const auto& ep : c.endpoints)
+        endpoints.push_back({{"id", ep.id}, {"address", modbus::describe(ep.endpoint.address)}});
     json devices = json::array();
     for (const auto& d : c.devices) {
-        devices.push_back({{"id", d.id}, {"endpoint", d.endpoint}, {"unit", d.unit ? json(*d.unit) : json("map default")},
+        devices.push_back({{"id", d.id},
+                           {"endpoint", d.endpoint},
+                           {"unit", d.unit ? json(*d.unit) : json("map default")},
                            {"profile", d.profile}});
     }
-    json out = {{"site_id", c.site_id}, {"config_version", c.config_version}, {"time_zone", c.time_zone},
-                {"endpoints", endpoints}, {"devices", devices},
-                {"poll", {{"fast_s", c.intervals.fast.count() / 1000.0}, {"slow_s", c.intervals.slow.count() / 1000.0}}},
-                {"store", {{"path", c.store_path.string()}, {"quota_mb", c.quota_bytes / (1024 * 1024)}}},
-                {"location", {{"latitude", c.detection_site.value("latitude", 0.0)}, {"longitude", c.detection_site.value("longitude", 0.0)}}}};
-    if (c.mqtt) out["mqtt"] = {{"uri", c.mqtt->uri}, {"tls", c.mqtt->ca_file.has_value()}, {"client_cert", c.mqtt->cert_file.has_value()}};
+    json out = {
+        {"site_id", c.site_id},
+        {"config_version", c.config_version},
+        {"time_zone", c.time_zone},
+        {"endpoints", endpoints},
+        {"devices", devices},
+        {"poll",
+         {{"fast_s", c.intervals.fast.count() / 1000.0}, {"slow_s", c.intervals.slow.count() / 1000.0}}},
+        {"store", {{"path", c.store_path.string()}, {"quota_mb", c.quota_bytes / (1024 * 1024)}}},
+        {"location",
+         {{"latitude", c.detection_site.value("latitude", 0.0)},
+          {"longitude", c.detection_site.value("longitude", 0.0)}}}};
+    if (c.config_file) out["config_file"] = c.config_file->string();
+    if (c.mqtt)
+        out["mqtt"] = {{"uri", c.mqtt->uri},
+                       {"tls", c.mqtt->ca_file.has_value()},
+                       {"client_cert", c.mqtt->cert_file.has_value()}};
     return out;
 }
 

@@ -1,26 +1,29 @@
 // pvfleet-edge run --config SITE.json: the gateway agent. Refuses a bad config at start (every error with its
-// key path, exit 2); logs the effective config; SIGINT/SIGTERM stop it in stages within 2 s.
+// key path, exit 2); logs the effective config; SIGINT/SIGTERM stop it in stages within 2 s; a set_config
+// command restarts the agent in this process with the new config (or the previous one, when the new one does
+// not start).
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include "commands.hpp"
 #include "pvfleet/agent/agent.hpp"
+#include "pvfleet/agent/commands.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::edge_app {
 namespace {
 
-constexpr const char* kRunUsage = R"(usage: pvfleet-edge run --config SITE.json [--log-level debug|info|warn|error]
+constexpr const char* kRunUsage =
+    R"(usage: pvfleet-edge run --config SITE.json [--log-level debug|info|warn|error]
 Runs the gateway agent: polls the devices of the site config, detects anomalies, keeps tickets, syncs to the
 broker. The config format is documented in docs/site-config.md (schema: firmware-config/sites/).
 )";
@@ -40,6 +43,115 @@ void sd_notify(const char* state) {
                    static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + std::strlen(path)));
     ::close(fd);
 }
+
+// Owns the running agent and replaces it when a set_config asks to (Agent::on_restart_requested): the staged
+// stop, then an agent created from the new config in this process — or, when that cannot be created, the
+// previous config file put back and the previous config started again (docs/site-config.md).
+class AgentRunner {
+public:
+    AgentRunner(boost::asio::io_context& io, const Clock& clock) : io_(io), clock_(clock) {}
+
+    Status start(agent::SiteConfig config) {
+        auto created = create(std::move(config));
+        if (!created) return created.error();
+        agent_ = std::move(*created);
+        agent_->start();
+        return {};
+    }
+
+    // The staged stop of whichever agent runs; `done` runs on the executor once it has stopped.
+    void stop(std::function<void()> done) {
+        stop_requested_ = true;
+        if (restarting_) {
+            stopped_ =
+                std::move(done);  // the restart under way ends there instead of starting the next agent
+            return;
+        }
+        if (!agent_) {
+            done();
+            return;
+        }
+        agent_->stop([this, done = std::move(done)] {
+            log_stopped();
+            done();
+        });
+    }
+
+    // False while a poll thread of the running agent is still inside a Modbus request (see Agent::idle()).
+    [[nodiscard]] bool idle() const { return !agent_ || agent_->idle(); }
+    [[nodiscard]] int exit_status() const { return exit_status_; }
+
+private:
+    Result<std::unique_ptr<agent::Agent>> create(agent::SiteConfig config) {
+        auto created = agent::Agent::create(std::move(config), io_.get_executor(), clock_);
+        if (!created) return created.error();
+        (*created)->on_restart_requested([this](agent::ConfigChange change) { restart(std::move(change)); });
+        return created;
+    }
+
+    void log_stopped() {
+        const auto& s = agent_->stats();
+        PVF_LOG(info, "agent",
+                "stopped: " << s.samples << " samples, " << s.ticket_events << " ticket events");
+    }
+
+    void restart(agent::ConfigChange change) {
+        // A signal came first: the new file is in place and the next start reads it; the server sends the
+        // unanswered command again.
+        if (stop_requested_) return;
+        restarting_ = true;
+        sd_notify("RELOADING=1");
+        PVF_LOG(info, "agent", "restarting with config " << change.config.config_version);
+        agent_->stop([this, change = std::move(change)] {
+            log_stopped();
+            agent::SiteConfig previous = agent_->config();
+            // Joins the poll threads: one inside a request to a silent device holds this up to its timeout,
+            // so the next agent never shares a serial line or a one-connection inverter with the old one.
+            agent_.reset();
+            restarting_ = false;
+            if (stop_requested_) {
+                stopped_();
+                return;
+            }
+            PVF_LOG(info, "agent", "effective config: " << agent::describe(change.config).dump());
+            auto next = create(change.config);
+            Status outcome;
+            if (!next) {
+                outcome = next.error();
+                PVF_LOG(error, "agent",
+                        "config " << change.config.config_version
+                                  << " does not start: " << next.error().message << "; going back to config "
+                                  << previous.config_version);
+                if (previous.config_file) {
+                    if (auto s = agent::restore_previous_config_file(*previous.config_file); !s)
+                        PVF_LOG(error, "agent", "previous config file not restored: " << s.error().message);
+                }
+                PVF_LOG(info, "agent", "effective config: " << agent::describe(previous).dump());
+                next = create(std::move(previous));
+                if (!next) {
+                    // Nothing runs: exit and let the service manager start us again from the restored file.
+                    PVF_LOG(error, "agent",
+                            "the previous config does not start either: " << next.error().message);
+                    exit_status_ = 1;
+                    io_.stop();
+                    return;
+                }
+            }
+            (*next)->finish_config_change(change, outcome);
+            agent_ = std::move(*next);
+            agent_->start();
+            sd_notify("READY=1");
+        });
+    }
+
+    boost::asio::io_context& io_;
+    const Clock& clock_;
+    std::unique_ptr<agent::Agent> agent_;
+    bool restarting_ = false;
+    bool stop_requested_ = false;
+    std::function<void()> stopped_;
+    int exit_status_ = 0;
+};
 
 }  // namespace
 
@@ -70,19 +182,19 @@ int cmd_run(const Args& args) {
     }
     auto config = agent::load_site_config(*config_path);
     if (!config) {
-        std::cerr << "pvfleet-edge run: " << *config_path << ": bad site config:\n" << config.error().message << "\n";
+        std::cerr << "pvfleet-edge run: " << *config_path << ": bad site config:\n"
+                  << config.error().message << "\n";
         return 2;
     }
     PVF_LOG(info, "agent", "effective config: " << agent::describe(*config).dump());
 
     boost::asio::io_context io;
     SystemClock clock;
-    auto agent = agent::Agent::create(std::move(*config), io.get_executor(), clock);
-    if (!agent) {
-        std::cerr << "pvfleet-edge run: " << agent.error().message << "\n";
+    AgentRunner runner(io, clock);
+    if (auto started = runner.start(std::move(*config)); !started) {
+        std::cerr << "pvfleet-edge run: " << started.error().message << "\n";
         return 2;
     }
-    (*agent)->start();
     sd_notify("READY=1");
 
     // Watchdog: ping from the executor, so a stuck executor stops the pings and systemd restarts us.
@@ -102,20 +214,16 @@ int cmd_run(const Args& args) {
         PVF_LOG(info, "agent", "signal " << sig << ": stopping");
         sd_notify("STOPPING=1");
         watchdog.cancel();
-        (*agent)->stop([&] {
-            const auto& s = (*agent)->stats();
-            PVF_LOG(info, "agent", "stopped: " << s.samples << " samples, " << s.ticket_events << " ticket events");
-            io.stop();
-        });
+        runner.stop([&] { io.stop(); });
     });
     io.run();
-    if (!(*agent)->idle()) {
+    if (!runner.idle()) {
         // A poll thread is blocked in a request to a silent device; its timeout must not hold up the stop.
         PVF_LOG(info, "agent", "exiting without waiting for an outstanding Modbus request");
         std::fflush(nullptr);
-        std::_Exit(0);
+        std::_Exit(runner.exit_status());
     }
-    return 0;
+    return runner.exit_status();
 }
 
 }  // namespace pvfleet::edge_app

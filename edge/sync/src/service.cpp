@@ -8,8 +8,9 @@
 namespace pvfleet::sync {
 
 void MqttPublisher::publish(PublishRequest request, Completion done) {
-    client_.publish(mqtt::Message{std::move(request.topic), std::move(request.payload), request.qos, request.retained},
-                    std::move(done));
+    client_.publish(
+        mqtt::Message{std::move(request.topic), std::move(request.payload), request.qos, request.retained},
+        std::move(done));
 }
 
 struct SyncService::Timer {
@@ -18,7 +19,9 @@ struct SyncService::Timer {
 };
 
 SyncService::SyncService(boost::asio::any_io_executor executor, Millis tick_interval)
-    : executor_(std::move(executor)), tick_interval_(tick_interval), timer_(std::make_unique<Timer>(executor_)) {}
+    : executor_(std::move(executor)),
+      tick_interval_(tick_interval),
+      timer_(std::make_unique<Timer>(executor_)) {}
 
 SyncService::~SyncService() {
     running_ = false;
@@ -27,8 +30,9 @@ SyncService::~SyncService() {
     client_.reset();
 }
 
-Result<std::unique_ptr<SyncService>> SyncService::create(boost::asio::any_io_executor executor, SyncServiceOptions options,
-                                                         store::Outbox& outbox, const Clock& clock) {
+Result<std::unique_ptr<SyncService>> SyncService::create(boost::asio::any_io_executor executor,
+                                                         SyncServiceOptions options, store::Outbox& outbox,
+                                                         const Clock& clock) {
     if (!protocol::is_valid_site_id(options.sync.site_id))
         return Error::at("sync/site_id", "'" + options.sync.site_id + "' is not a valid site id");
     if (options.tick_interval.count() <= 0) return Error::at("tick_interval", "must be positive");
@@ -41,7 +45,8 @@ Result<std::unique_ptr<SyncService>> SyncService::create(boost::asio::any_io_exe
         if (!self->engine_) return std::nullopt;
         auto enc = protocol::encode(self->engine_->status(protocol::SiteState::offline));
         if (!enc) return std::nullopt;
-        return mqtt::Message{protocol::topic_for(site, protocol::MessageKind::status), std::move(*enc), 1, true};
+        return mqtt::Message{protocol::topic_for(site, protocol::MessageKind::status), std::move(*enc), 1,
+                             true};
     };
     m.subscriptions = {{protocol::topic_for(site, protocol::MessageKind::command), 1}};
     auto client = mqtt::Client::create(executor, std::move(m));
@@ -51,7 +56,10 @@ Result<std::unique_ptr<SyncService>> SyncService::create(boost::asio::any_io_exe
     auto engine = SyncEngine::create(std::move(options.sync), outbox, *svc->publisher_, clock);
     if (!engine) return engine.error().under("sync");
     svc->engine_ = std::move(*engine);
-    svc->client_->on_connected = [self] { self->engine_->on_connected(); };
+    svc->client_->on_connected = [self] {
+        self->engine_->on_connected();
+        if (self->on_connected) self->on_connected();
+    };
     svc->client_->on_connection_lost = [self](const std::string&) { self->engine_->on_disconnected(); };
     svc->client_->on_message = [self](const mqtt::Message& msg) {
         auto decoded = protocol::decode_for_topic(msg.topic, msg.payload);
@@ -59,7 +67,8 @@ Result<std::unique_ptr<SyncService>> SyncService::create(boost::asio::any_io_exe
             PVF_LOG(warn, "sync", msg.topic << ": " << decoded.error().message);
             return;
         }
-        if (const auto* cmd = std::get_if<protocol::Command>(&*decoded); cmd && self->on_command) self->on_command(*cmd);
+        if (const auto* cmd = std::get_if<protocol::Command>(&*decoded); cmd && self->on_command)
+            self->on_command(*cmd);
     };
     return svc;
 }
@@ -84,7 +93,10 @@ void SyncService::stop() {
     if (auto s = engine_->flush(); !s) PVF_LOG(warn, "sync", "flush at stop: " << s.error().message);
     running_ = false;
     timer_->timer.cancel();
-    client_->stop();
+    // A short grace for publishes in flight: what the broker has not acknowledged stays in the outbox and
+    // goes again at the next connect, while Paho waits out the whole grace whenever one is in flight — with
+    // its default 2 s the agent's stop (and a set_config restart) overran its 2 s.
+    client_->stop(std::chrono::milliseconds{300});
     engine_->on_disconnected();
 }
 

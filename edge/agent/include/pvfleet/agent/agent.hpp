@@ -6,12 +6,12 @@
 //
 // Devices with profile auto/sunspec are identified on their endpoint's thread at start and, while they do not
 // answer (asleep at night, offline), again every `identify_retry` until they do.
+#include <boost/asio/any_io_executor.hpp>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include "pvfleet/agent/site_config.hpp"
 #include "pvfleet/util/clock.hpp"
@@ -25,6 +25,15 @@ struct AgentStats {
     uint64_t no_answers = 0;
 };
 
+// A set_config that passed every check and is installed as the config file: the agent that received it asks
+// to be replaced by one running `config` (docs/site-config.md, "Changing the config remotely").
+struct ConfigChange {
+    std::string command_id;
+    TimePoint issued_at;
+    SiteConfig config;
+};
+using RestartHandler = std::function<void(ConfigChange)>;
+
 class Agent {
 public:
     static Result<std::unique_ptr<Agent>> create(SiteConfig config, boost::asio::any_io_executor executor,
@@ -32,6 +41,14 @@ public:
     ~Agent();
     Agent(const Agent&) = delete;
     Agent& operator=(const Agent&) = delete;
+
+    // Where a set_config goes once installed (runs on the executor; the handler stops this agent and creates
+    // the next). Without one, set_config is answered `failed`: nothing could apply it. Set before start().
+    void on_restart_requested(RestartHandler handler);
+    // After the restart for `change`: records the outcome in the store (the command id, and when applied the
+    // issued_at that later set_configs are ordered against) and acks the command `done`, or `failed` with
+    // the outcome's error, as soon as the broker link is up. Call before start().
+    void finish_config_change(const ConfigChange& change, const Status& outcome);
 
     void start();
     // Staged: stop the poll threads (their in-flight request finishes or times out), drain what they posted,

@@ -4,11 +4,10 @@
 // every error names its key path, and all errors are reported together.
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "pvfleet/acquisition/poller.hpp"
 #include "pvfleet/modbus/endpoint.hpp"
@@ -26,24 +25,24 @@ enum class DeviceRole { inverter, meter, battery };
 struct DeviceSpec {
     std::string id;
     DeviceRole role = DeviceRole::inverter;
-    std::string endpoint;            // EndpointSpec::id
-    std::optional<uint8_t> unit;     // none: the map's default unit
-    std::string profile = "auto";    // auto, sunspec or a register-map name
+    std::string endpoint;          // EndpointSpec::id
+    std::optional<uint8_t> unit;   // none: the map's default unit
+    std::string profile = "auto";  // auto, sunspec or a register-map name
     int sunspec_device = 0;
 };
 
 struct MqttSpec {
-    std::string uri;                 // tcp://host:1883 or ssl://host:8883
+    std::string uri;  // tcp://host:1883 or ssl://host:8883
     std::optional<std::filesystem::path> ca_file, cert_file, key_file, password_file;
     std::optional<std::string> username;
-    std::string password;            // read from password_file
+    std::string password;  // read from password_file
 };
 
 struct SiteConfig {
     std::string site_id;
     std::string config_version;
     std::string time_zone = "UTC";
-    nlohmann::json detection_site;   // the part detection reads (detect::parse_site_detection)
+    nlohmann::json detection_site;  // the part detection reads (detect::parse_site_detection)
     std::vector<EndpointSpec> endpoints;
     std::vector<DeviceSpec> devices;
     acquisition::PollIntervals intervals;
@@ -52,6 +51,8 @@ struct SiteConfig {
     std::optional<MqttSpec> mqtt;
     std::optional<std::filesystem::path> maps_dir;
     int batch_interval_s = 60;
+    // The file it was loaded from (load_site_config): `set_config` replaces this file. Not a key of the file.
+    std::optional<std::filesystem::path> config_file;
 };
 
 // `base_dir` resolves relative paths (the config file's folder).

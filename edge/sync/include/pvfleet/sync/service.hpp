@@ -2,10 +2,9 @@
 // Production wiring of the sync: a pvfleet::mqtt::Client (TLS, reconnect, last will = offline status,
 // subscription to the site's commands topic), an MqttPublisher over it, the SyncEngine, and a timer that
 // ticks the engine. Everything runs on the executor given to create().
+#include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <memory>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include "pvfleet/mqtt/client.hpp"
 #include "pvfleet/protocol/messages.hpp"
@@ -27,8 +26,8 @@ private:
 };
 
 struct SyncServiceOptions {
-    // server_uri, credentials and TLS are used as given; client_id defaults to "pvfleet-edge-{site}"; the will
-    // and the commands subscription are filled in by the service.
+    // server_uri, credentials and TLS are used as given; client_id defaults to "pvfleet-edge-{site}"; the
+    // will and the commands subscription are filled in by the service.
     mqtt::ClientOptions mqtt;
     SyncConfig sync;
     Millis tick_interval{1000};
@@ -36,8 +35,9 @@ struct SyncServiceOptions {
 
 class SyncService {
 public:
-    static Result<std::unique_ptr<SyncService>> create(boost::asio::any_io_executor executor, SyncServiceOptions options,
-                                                       store::Outbox& outbox, const Clock& clock);
+    static Result<std::unique_ptr<SyncService>> create(boost::asio::any_io_executor executor,
+                                                       SyncServiceOptions options, store::Outbox& outbox,
+                                                       const Clock& clock);
     ~SyncService();
     SyncService(const SyncService&) = delete;
     SyncService& operator=(const SyncService&) = delete;
@@ -51,6 +51,9 @@ public:
     mqtt::Client& client() { return *client_; }
     // Decoded commands for this site (invalid ones are logged and dropped). Set before start().
     std::function<void(const protocol::Command&)> on_command;
+    // After every connect, once the engine has published its status (e.g. to send acks that waited for the
+    // link).
+    std::function<void()> on_connected;
 
 private:
     SyncService(boost::asio::any_io_executor executor, Millis tick_interval);

@@ -1,0 +1,51 @@
+#pragma once
+// The parts of the downlink commands `set_config` and `probe` that need no running agent (docs/protocol.md,
+// docs/site-config.md): checking a pushed config, ordering set_configs, installing the config file
+// atomically and rolling it back, and the probe's ack detail.
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pvfleet/agent/site_config.hpp"
+#include "pvfleet/devices/map_model.hpp"
+#include "pvfleet/domain/sample.hpp"
+#include "pvfleet/util/clock.hpp"
+#include "pvfleet/util/result.hpp"
+
+namespace pvfleet::agent {
+
+// A set_config's config against the running one: parsed like the config file (relative paths from the
+// running config file's folder; every error with its key path) and refused when it names another site.
+// The result carries the running config's `config_file`.
+Result<SiteConfig> check_pushed_config(std::string_view config_json, const SiteConfig& running);
+
+// A set_config issued before the one applied last is stale: commands that crossed in flight never roll the
+// site back. The same instant is not stale (a retry of the applied one is answered `duplicate` by its id).
+bool is_stale_config(TimePoint issued_at, std::optional<TimePoint> last_applied);
+
+// The store key under which the applied set_config's issued_at is kept (epoch milliseconds as text).
+inline constexpr std::string_view kAppliedConfigIssuedAtKey = "set_config:issued_at";
+std::string encode_issued_at(TimePoint t);
+std::optional<TimePoint> decode_issued_at(std::string_view text);
+
+// `file` + ".new" and + ".prev".
+std::filesystem::path new_config_path(const std::filesystem::path& file);
+std::filesystem::path previous_config_path(const std::filesystem::path& file);
+
+// Replaces `file` with `text` so that a power cut at any moment leaves either the old or the new config:
+// writes FILE.new and fsyncs it, keeps a synced copy of the current FILE as FILE.prev, renames FILE.new over
+// FILE and fsyncs the folder. On failure FILE is unchanged.
+Status install_config_file(const std::filesystem::path& file, std::string_view text);
+// Puts FILE.prev back as FILE (atomic rename, folder fsynced): the rollback when the new config cannot start.
+Status restore_previous_config_file(const std::filesystem::path& file);
+
+// The probe ack's `detail`: compact JSON {"device_id", "t", "device": {profile, vendor, ...}, "points":
+// {...}} (the points in `pvfleet-edge probe --json`'s shape). Above `max_bytes` the per-MPPT/per-phase arrays
+// go first, then the points ("truncated": true says so), so the ack stays small whatever the map reads.
+inline constexpr std::size_t kMaxProbeDetailBytes = 16 * 1024;
+std::string probe_detail(const domain::Sample& reading, const devices::DeviceIdentity& identity,
+                         std::size_t max_bytes = kMaxProbeDetailBytes);
+
+}  // namespace pvfleet::agent
