@@ -2,10 +2,14 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
+#include "pvfleet/api/api.hpp"
+#include "pvfleet/api/http_server.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
+#include "pvfleet/records/crypto.hpp"
 #include "pvfleet/server_app/config.hpp"
 #include "pvfleet/storage/store.hpp"
 #include "pvfleet/storage/work_orders.hpp"
@@ -44,6 +48,14 @@ Result<Common> parse_common(const std::vector<std::string>& args, std::size_t fr
         }
     }
     return c;
+}
+
+// The AES key of personal customer fields: the configured file, or secret.key beside the SQLite database.
+std::string key_file_of(const ServerConfig& config) {
+    if (!config.secret_key_file.empty()) return config.secret_key_file;
+    if (config.database.engine == storage::Engine::sqlite)
+        return (std::filesystem::path(config.database.sqlite_path).parent_path() / "secret.key").string();
+    return "secret.key";
 }
 
 Result<std::unique_ptr<storage::Store>> open_store(const ServerConfig& config, const Clock& clock) {
@@ -98,6 +110,18 @@ int cmd_run(const Common& common) {
         work_orders;  // every new ticket event becomes or updates a work order, in its transaction
     (*store)->set_ticket_sink(&work_orders);
 
+    auto cipher = records::FieldCipher::load_or_create(key_file_of(*config));
+    if (!cipher) {
+        std::cerr << "pvfleet-server run: " << cipher.error().message << "\n";
+        return 2;
+    }
+    // The API has its own connection: SQLite in WAL mode lets it read while ingest writes.
+    auto api_db = storage::open_db(config->database);
+    if (!api_db) {
+        std::cerr << "pvfleet-server run: " << api_db.error().message << "\n";
+        return 1;
+    }
+
     boost::asio::io_context ioc;
     std::unique_ptr<ingest::Ingestor> ingestor;
     if (config->mqtt_enabled) {
@@ -110,11 +134,43 @@ int cmd_run(const Common& common) {
         ingestor->start();
     }
 
+    api::ApiContext api_context;
+    api_context.db = api_db->get();
+    api_context.cipher = &*cipher;
+    api_context.clock = &clock;
+    api_context.web_root = config->web_root;
+    if (ingestor) {
+        api_context.send_command = [&ingestor](const protocol::Command& c, const std::string& by) {
+            return ingestor->send_command(c, by);
+        };
+        api_context.ingest_stats = [&ingestor] {
+            const auto& s = ingestor->stats();
+            return nlohmann::json{{"connected", ingestor->connected()}, {"received", s.received}, {"applied", s.applied},
+                                  {"duplicates", s.duplicates},           {"rejected", s.rejected}, {"samples", s.samples},
+                                  {"ticket_events", s.ticket_events},     {"resend_requests", s.resend_requests},
+                                  {"work_orders_created", s.work_orders_created}};
+        };
+    }
+    api::Router router;
+    api::add_routes(router, api_context);
+    api::HttpServerOptions http_options;
+    http_options.address = config->http.listen;
+    http_options.port = config->http.port;
+    auto http = api::HttpServer::create(ioc.get_executor(), http_options, router);
+    if (!http) {
+        std::cerr << "pvfleet-server run: " << http.error().message << "\n";
+        return 2;
+    }
+    (*http)->start();
+    // Tests and scripts read the port from this line (the config may ask for port 0).
+    PVF_LOG(info, "server", "http listening on " << config->http.listen << ":" << (*http)->port());
+
     // Staged shutdown: stop taking messages, commit what is held, disconnect, then leave the loop.
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int sig) {
         if (ec) return;
         PVF_LOG(info, "server", "signal " << sig << ": stopping");
+        (*http)->stop();
         if (ingestor)
             ingestor->stop([&ioc] { ioc.stop(); });
         else

@@ -60,7 +60,7 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
     Errors e;
     ServerConfig c;
     if (!doc.is_object()) return Error{"config: expected a JSON object"};
-    check_keys(doc, "", {"database", "mqtt", "http", "ingest", "secret_key_file"}, e);
+    check_keys(doc, "", {"database", "mqtt", "http", "ingest", "secret_key_file", "web_root"}, e);
 
     if (const auto db = doc.find("database"); db == doc.end() || !db->is_object()) {
         e.add("database", "required object");
@@ -145,6 +145,8 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
         }
     }
     if (auto k = text(doc, "", "secret_key_file", false, e)) c.secret_key_file = resolve(base_dir, *k);
+    c.web_root = PVFLEET_DEFAULT_WEB_ROOT;
+    if (auto w = text(doc, "", "web_root", false, e)) c.web_root = resolve(base_dir, *w);
 
     if (!e.list.empty()) {
         std::string all;

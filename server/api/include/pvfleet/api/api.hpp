@@ -1,0 +1,41 @@
+#pragma once
+// The REST API of pvfleet-server: routes over the records, tickets, telemetry and work orders, auth by session
+// token (Authorization: Bearer or the pvfleet_session cookie), roles, problem+json errors, ETag/If-Match,
+// cursor pagination, the OpenAPI document and the static web app. docs/api.md lists every route.
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "pvfleet/api/http.hpp"
+#include "pvfleet/protocol/messages.hpp"
+#include "pvfleet/records/crypto.hpp"
+#include "pvfleet/storage/db.hpp"
+#include "pvfleet/util/clock.hpp"
+#include "pvfleet/workorders/policy.hpp"
+
+namespace pvfleet::api {
+
+struct ApiContext {
+    storage::Db* db = nullptr;  // the API's own connection (not the ingest's)
+    const records::FieldCipher* cipher = nullptr;
+    const Clock* clock = nullptr;
+    // Sends a downlink command to a gateway (ticket acknowledgements from the back office); may be empty when the
+    // server runs without MQTT.
+    std::function<Status(const protocol::Command&, const std::string& issued_by)> send_command;
+    std::function<nlohmann::json()> ingest_stats;
+    std::filesystem::path web_root;  // static web app; empty: none
+    workorders::Policy policy;
+    int login_failures_allowed = 5;            // per user name and peer within the window
+    std::chrono::minutes login_window{5};
+};
+
+// Builds every route into `router` (the context must outlive it).
+void add_routes(Router& router, ApiContext& context);
+
+// The OpenAPI 3.1 document of the routes in `router`.
+nlohmann::json openapi_document(const Router& router);
+
+}  // namespace pvfleet::api

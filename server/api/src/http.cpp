@@ -1,0 +1,151 @@
+#include "pvfleet/api/http.hpp"
+
+#include <exception>
+
+#include "pvfleet/util/log.hpp"
+
+namespace pvfleet::api {
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
+    out.clear();
+    out.reserve(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        const char c = in[i];
+        if (c == '%') {
+            if (i + 2 >= in.size()) return false;
+            const int hi = hex_value(in[i + 1]);
+            const int lo = hex_value(in[i + 2]);
+            if (hi < 0 || lo < 0) return false;
+            out.push_back(static_cast<char>(hi * 16 + lo));
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            out.push_back(' ');
+        } else {
+            out.push_back(c);
+        }
+    }
+    return true;
+}
+
+std::vector<std::string_view> split_path(std::string_view p) {
+    std::vector<std::string_view> parts;
+    std::size_t start = 1;
+    while (start <= p.size()) {
+        const auto slash = p.find('/', start);
+        const auto end = slash == std::string_view::npos ? p.size() : slash;
+        parts.push_back(p.substr(start, end - start));
+        if (slash == std::string_view::npos) break;
+        start = slash + 1;
+    }
+    return parts;
+}
+
+bool match(std::string_view pattern, std::string_view path, std::map<std::string, std::string>& params) {
+    const auto pp = split_path(pattern);
+    const auto ap = split_path(path);
+    if (pp.size() != ap.size()) return false;
+    std::map<std::string, std::string> found;
+    for (std::size_t i = 0; i < pp.size(); ++i) {
+        if (pp[i].size() > 2 && pp[i].front() == '{' && pp[i].back() == '}') {
+            if (ap[i].empty()) return false;
+            found.emplace(std::string(pp[i].substr(1, pp[i].size() - 2)), std::string(ap[i]));
+        } else if (pp[i] != ap[i]) {
+            return false;
+        }
+    }
+    params = std::move(found);
+    return true;
+}
+
+}  // namespace
+
+std::optional<std::string> Request::header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::nullopt : std::optional<std::string>(it->second);
+}
+std::optional<std::string> Request::query_param(const std::string& name) const {
+    auto it = query.find(name);
+    return it == query.end() ? std::nullopt : std::optional<std::string>(it->second);
+}
+
+Response json_response(int status, const nlohmann::json& body) {
+    Response r;
+    r.status = status;
+    r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return r;
+}
+
+Response problem(int status, std::string_view title, std::string_view detail, std::string_view field) {
+    nlohmann::json j = {{"type", "about:blank"}, {"title", title}, {"status", status}, {"detail", detail}};
+    if (!field.empty()) j["field"] = field;
+    Response r = json_response(status, j);
+    r.content_type = "application/problem+json";
+    return r;
+}
+
+bool parse_target(std::string_view target, std::string& path, std::map<std::string, std::string>& query) {
+    const auto q = target.find('?');
+    if (!percent_decode(target.substr(0, q), path, false)) return false;
+    query.clear();
+    if (q == std::string_view::npos) return true;
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+        const auto amp = rest.find('&');
+        const auto pair = rest.substr(0, amp);
+        const auto eq = pair.find('=');
+        std::string k;
+        std::string v;
+        if (!percent_decode(pair.substr(0, eq), k, true)) return false;
+        if (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), v, true)) return false;
+        if (!k.empty()) query[k] = v;
+        if (amp == std::string_view::npos) break;
+        rest = rest.substr(amp + 1);
+    }
+    return true;
+}
+
+void Router::add(std::string method, std::string pattern, RouteInfo info, Handler handler) {
+    routes_.push_back({std::move(method), std::move(pattern), std::move(info), std::move(handler)});
+}
+
+Response Router::handle(Request& request) const {
+    try {
+        bool path_known = false;
+        std::vector<std::string> allowed;
+        for (const auto& route : routes_) {
+            std::map<std::string, std::string> params;
+            if (!match(route.pattern, request.path, params)) continue;
+            path_known = true;
+            if (route.method != request.method) {
+                allowed.push_back(route.method);
+                continue;
+            }
+            request.params = std::move(params);
+            if (before)
+                if (auto stop = before(request, route)) return *stop;
+            return route.handler(request);
+        }
+        if (path_known) {
+            Response r = problem(405, "Method Not Allowed", request.method + " is not allowed on " + request.path);
+            std::string list;
+            for (const auto& m : allowed) list += (list.empty() ? "" : ", ") + m;
+            r.headers.emplace_back("Allow", list);
+            return r;
+        }
+        if (fallback && request.path.rfind("/api/", 0) != 0) return fallback(request);
+        return problem(404, "Not Found", "no resource at " + request.path);
+    } catch (const std::exception& e) {
+        PVF_LOG(error, "api", request.method << " " << request.path << ": " << e.what());
+        return problem(500, "Internal Server Error", "the server could not complete the request");
+    }
+}
+
+}  // namespace pvfleet::api
