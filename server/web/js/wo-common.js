@@ -64,7 +64,7 @@ export function stateButtons(ctx, { onDone, onError, big = false } = {}) {
       }
       try {
         const res = await patchOrder(ctx, reason ? { state: to, reason } : { state: to });
-        toast(t('move.done', { state: tEnum('state', res.data.state) }), 'success');
+        toast(t('move.done_msg', { state: tEnum('state', res.data.state) }), 'success');
         onDone?.(res);
       } catch (e) { onError?.(e); }
     }));
