@@ -56,11 +56,12 @@ export function lineChart({ series, from, to, xFmt, yFmt = String, hoverFmt, mar
     xa.append(s('text', { x: x(ms), y: height - 8, 'text-anchor': i === 0 ? 'start' : i === xTicks ? 'end' : 'middle', class: 'tick' }, xFmt(ms)));
   }
   svg.append(xa);
-  for (const m of markers) {
-    if (m.x < from || m.x > to) continue;
+  markers.forEach((m, i) => {
+    if (m.x < from || m.x > to) return;
     svg.append(s('line', { x1: x(m.x), x2: x(m.x), y1: PAD.t, y2: height - PAD.b, class: `marker ${m.class || ''}` }));
-    svg.append(s('text', { x: x(m.x) + 4, y: PAD.t + 10, class: `marker-label ${m.class || ''}` }, m.label));
-  }
+    const left = i % 2 === 1 || x(m.x) > W - 90;
+    svg.append(s('text', { x: x(m.x) + (left ? -4 : 4), y: PAD.t + 10 + i * 14, 'text-anchor': left ? 'end' : 'start', class: `marker-label ${m.class || ''}` }, m.label));
+  });
   for (const se of series) {
     if (!se.points.length) continue;
     // Break the line where readings are missing (gap > 3 × the usual spacing).

@@ -79,7 +79,7 @@ export function generationCard(site, { signal } = {}) {
         mount(body, lineChart({
           series: [{ label: t('gen.power'), color: 'var(--chart-1)', points: pts, area: true }],
           from, to, xFmt: (ms) => fmtWith(ms, { hour: '2-digit', minute: '2-digit', timeZone: tz }),
-          yFmt: (v) => `${fmtNumber(v, v < 10 && v % 1 ? 1 : 0)} kW`,
+          yFmt: (v) => `${fmtNumber(v, 2, { min: 0 })} kW`,
           hoverFmt: (pt) => `${fmtWith(pt[0], { hour: '2-digit', minute: '2-digit', timeZone: tz })} · ${fmtNumber(pt[1], 2)} kW`,
           emptyText: t('gen.no_data'), testid: 'gen-svg',
         }));

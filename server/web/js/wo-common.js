@@ -106,7 +106,7 @@ export function faultChart(wo, tz, signal) {
       const xf = (ms) => fmtWith(ms, { hour: '2-digit', minute: '2-digit', ...(tz ? { timeZone: tz } : {}) });
       mount(host, lineChart({
         series, from, to, markers, xTicks: 7, xFmt: xf,
-        yFmt: (v) => `${fmtNumber(v, v && v < 10 ? 1 : 0)} kW`,
+        yFmt: (v) => `${fmtNumber(v, 2, { min: 0 })} kW`,
         hoverFmt: (p) => `${xf(p[0])} · ${fmtNumber(p[1], 2)} kW`,
         emptyText: t('chart.no_readings'), testid: 'wo-fault-svg',
       }));
@@ -128,7 +128,7 @@ export function notesList(wo) {
   return h('ul', { class: 'notes', testid: 'wo-notes' }, notes.map((n) => h('li', { class: 'note' },
     h('div', { class: 'note-meta' }, h('b', {}, n.author), ' · ', fmtDateTime(n.at)),
     h('div', { class: 'pre' }, n.text),
-    (n.parts || []).length ? h('ul', { class: 'parts' }, n.parts.map((p) => h('li', {}, '🔧 ', p.part,
+    (n.parts || []).length ? h('ul', { class: 'parts' }, n.parts.map((p) => h('li', {}, p.part,
       p.device_id ? [' — ', h('code', {}, p.device_id)] : null,
       p.new_serial ? [' → ', t('notes.new_serial'), ' ', h('code', {}, p.new_serial)] : null))) : null)));
 }

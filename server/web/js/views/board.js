@@ -35,9 +35,9 @@ function woCard(w, siteName) {
     h('div', { class: 'wo-card-title' }, tEnum('fault', w.fault_kind)),
     h('div', { class: 'wo-card-site' }, siteName || w.site_id, ' · ', h('code', {}, w.device_id)),
     h('div', { class: 'wo-card-foot' },
-      h('span', { title: fmtDateTime(w.created_at) }, '⏱ ', age(w.created_at)),
+      h('span', { title: fmtDateTime(w.created_at) }, age(w.created_at)),
       h('span', { class: overdue ? 'overdue' : '', title: t('wo.due') }, t('wo.due_short', { date: fmtDate(w.due_at, { month: 'short', day: 'numeric' }) })),
-      h('span', { class: 'wo-assignee' }, w.assignee ? ['👤 ', w.assignee] : h('span', { class: 'muted' }, t('wo.unassigned')))));
+      h('span', { class: 'wo-assignee' }, w.assignee ? w.assignee : h('span', { class: 'muted' }, t('wo.unassigned')))));
 }
 
 export async function boardView(root, { query, signal }) {

@@ -13,10 +13,10 @@ function contactButtons(wo) {
   const m = mapLinks(site);
   const c = wo.customer;
   return h('div', { class: 'big-links' },
-    m.usable ? h('a', { class: 'btn btn-lg btn-primary', href: m.geo, testid: `navigate-${wo.id}` }, '🧭 ', t('my.navigate')) : null,
-    m.usable ? h('a', { class: 'btn btn-lg btn-secondary', href: m.web, target: '_blank', rel: 'noopener', testid: `map-${wo.id}` }, '🗺 ', t('site.open_map')) : null,
-    c?.phone ? h('a', { class: 'btn btn-lg btn-secondary', href: tel(c.phone), testid: `call-${wo.id}` }, '📞 ', t('my.call')) : null,
-    c?.email ? h('a', { class: 'btn btn-lg btn-secondary', href: `mailto:${c.email}`, testid: `mail-${wo.id}` }, '✉ ', t('my.email')) : null);
+    m.usable ? h('a', { class: 'btn btn-lg btn-primary', href: m.geo, testid: `navigate-${wo.id}` }, t('my.navigate')) : null,
+    m.usable ? h('a', { class: 'btn btn-lg btn-secondary', href: m.web, target: '_blank', rel: 'noopener', testid: `map-${wo.id}` }, t('site.open_map')) : null,
+    c?.phone ? h('a', { class: 'btn btn-lg btn-secondary', href: tel(c.phone), testid: `call-${wo.id}` }, t('my.call')) : null,
+    c?.email ? h('a', { class: 'btn btn-lg btn-secondary', href: `mailto:${c.email}`, testid: `mail-${wo.id}` }, t('my.email')) : null);
 }
 
 export async function myView(root, { signal }) {
@@ -29,8 +29,8 @@ export async function myView(root, { signal }) {
       h('a', { class: 'my-card-main', href: `#/my/${wo.id}`, testid: `open-${wo.id}` },
         h('div', { class: 'wo-card-top' }, h('span', { class: 'wo-id' }, `#${wo.id}`), priorityChip(wo.priority), slaChip(wo.sla), stateChip(wo.state)),
         h('div', { class: 'my-title' }, tEnum('fault', wo.fault_kind), ' · ', h('code', {}, wo.device_id)),
-        h('div', { class: 'my-addr' }, '📍 ', wo.site?.address || wo.site_id),
-        wo.customer ? h('div', { class: 'muted' }, '👤 ', wo.customer.name) : null,
+        h('div', { class: 'my-addr' }, wo.site?.address || wo.site_id),
+        wo.customer ? h('div', { class: 'muted' }, wo.customer.name) : null,
         h('div', { class: 'muted small' }, t('wo.created'), ' ', age(wo.created_at), ' · ', t('wo.due'), ' ', fmtDateTime(wo.due_at))),
       contactButtons(wo)))
       : h('div', { class: 'empty big' }, t('my.none'))));
@@ -64,7 +64,7 @@ export async function myOrderView(root, { params, signal }) {
       moves ? h('section', { class: 'my-section' }, moves) : null,
       h('section', { class: 'my-section' }, h('h2', {}, t('my.where')),
         h('div', { class: 'my-addr big' }, wo.site?.address || wo.site_id),
-        wo.customer ? h('div', {}, '👤 ', wo.customer.name, wo.customer.phone ? [' · ', h('a', { href: tel(wo.customer.phone) }, wo.customer.phone)] : null) : h('div', { class: 'alert alert-warn' }, t('wo.site_unassigned')),
+        wo.customer ? h('div', {}, wo.customer.name, wo.customer.phone ? [' · ', h('a', { href: tel(wo.customer.phone) }, wo.customer.phone)] : null) : h('div', { class: 'alert alert-warn' }, t('wo.site_unassigned')),
         contactButtons(wo)),
       h('section', { class: 'my-section' }, h('h2', {}, t('my.device')),
         kv([
