@@ -26,6 +26,8 @@ Response serve_static(const std::filesystem::path& root, const Request& req) {
     if (req.method != "GET" && req.method != "HEAD") return problem(405, "Method Not Allowed", "static files are read-only");
     std::string rel = req.path == "/" ? "index.html" : req.path.substr(1);
     if (rel.find("..") != std::string::npos) return problem(400, "Bad Request", "path: '..' is not allowed");
+    // dev/ holds the front-end's mock server and smoke test: sources, not part of the app.
+    if (rel.rfind("dev/", 0) == 0) return problem(404, "Not Found", "no file " + req.path);
     std::filesystem::path file = root / rel;
     std::error_code ec;
     if (!std::filesystem::is_regular_file(file, ec)) {
