@@ -1,0 +1,1 @@
+#include "pvfleet/records/import.hpp"
