@@ -207,19 +207,20 @@ Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& ci
         c.email = row.get("email");
         c.address = row.get("address");
         c.notes = row.get("notes");
-        bool ok = row.check("customer_name", detail::check_customer_name(c.name));
-        ok &= row.check("phone", detail::check_phone(c.phone));
-        ok &= row.check("email", detail::check_email(c.email));
-        ok &= row.check("address", detail::check_text(c.address, 500));
-        ok &= row.check("notes", detail::check_text(c.notes, 10'000));
+        bool customer_ok = row.check("customer_name", detail::check_customer_name(c.name));
+        customer_ok &= row.check("phone", detail::check_phone(c.phone));
+        customer_ok &= row.check("email", detail::check_email(c.email));
+        customer_ok &= row.check("address", detail::check_text(c.address, 500));
+        customer_ok &= row.check("notes", detail::check_text(c.notes, 10'000));
         auto site = read_site(row);
-        if (site) {
-            if (auto [it, inserted] = site_line.emplace(site->site_id, record.line); !inserted) {
-                row.error("site_id", "site " + site->site_id + " is also on line " + std::to_string(it->second));
-                ok = false;
+        // Checked even when the site columns have errors, so a fixed file does not reveal new ones.
+        if (const auto site_id = row.get("site_id"); !site_id.empty()) {
+            if (auto [it, inserted] = site_line.emplace(site_id, record.line); !inserted) {
+                row.error("site_id", "site " + site_id + " is also on line " + std::to_string(it->second));
+                site.reset();
             }
         }
-        if (!ok) continue;
+        if (!customer_ok) continue;
         const auto key = customer_key(c);
         auto [it, inserted] = group_by_key.emplace(key, groups.size());
         if (inserted) {
@@ -258,7 +259,7 @@ Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& ci
                 const auto& before = *on_record;
                 if (before && before->customer_id && before->customer_id != g.existing_id)
                     errors.push_back(ImportRowError{s.line, "site_id",
-                                                    "site " + s.site.site_id + " belongs to another customer (" +
+                                                    "site " + s.site.site_id + " belongs to another customer (id " +
                                                         std::to_string(*before->customer_id) + ")"});
                 sites_on_record[s.site.site_id] = before;
             }
