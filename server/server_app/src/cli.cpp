@@ -3,13 +3,19 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <set>
+#include <sstream>
 
 #include "pvfleet/api/api.hpp"
 #include "pvfleet/api/http_server.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/records/crypto.hpp"
+#include "pvfleet/records/import.hpp"
+#include "pvfleet/records/users.hpp"
 #include "pvfleet/server_app/config.hpp"
 #include "pvfleet/storage/store.hpp"
 #include "pvfleet/storage/work_orders.hpp"
@@ -22,8 +28,11 @@ constexpr const char* kUsage = R"(usage: pvfleet-server <command> [options]
 commands:
   run --config FILE            ingest MQTT, serve the REST API and the web app
   migrate --config FILE        bring the database schema up to date
-  user add ...                 create a user
-  import customers FILE.csv    import customers and sites from a spreadsheet export
+  user add --config FILE --name N --role R [--display-name D] [--password-file F]
+                               create a user (admin, back_office, technician, manager); the password is
+                               the first line of stdin, or of F
+  import customers FILE.csv --config FILE
+                               import customers and sites from a spreadsheet export (all or nothing)
   version                      print the server version
 
 common options: --log-level debug|info|warn|error
@@ -182,6 +191,145 @@ int cmd_run(const Common& common) {
     return 0;
 }
 
+// Loads the config named by --config, or says why not (exit code 2).
+std::optional<ServerConfig> config_or_complain(const Common& common, const std::string& verb) {
+    if (!common.config_path) {
+        std::cerr << "pvfleet-server " << verb << ": --config FILE is required\n";
+        return std::nullopt;
+    }
+    auto config = load_server_config(*common.config_path);
+    if (!config) {
+        std::cerr << "pvfleet-server: " << config.error().message << "\n";
+        return std::nullopt;
+    }
+    return std::move(*config);
+}
+
+// The key of the personal customer fields: the configured file, else secret.key beside the SQLite database
+// (or beside the config for PostgreSQL), created on first use.
+Result<records::FieldCipher> field_cipher(const ServerConfig& config, const std::string& config_path) {
+    if (!config.secret_key_file.empty()) return records::FieldCipher::from_key_file(config.secret_key_file);
+    const std::filesystem::path beside = config.database.engine == storage::Engine::sqlite
+                                             ? std::filesystem::path(config.database.sqlite_path).parent_path()
+                                             : std::filesystem::path(config_path).parent_path();
+    return records::FieldCipher::load_or_create((beside / "secret.key").string());
+}
+
+// Options after the verb: "--name N" pairs; anything else is an error.
+Result<std::map<std::string, std::string>> parse_options(const std::vector<std::string>& rest, std::size_t from,
+                                                         const std::set<std::string>& known) {
+    std::map<std::string, std::string> out;
+    for (std::size_t i = from; i < rest.size(); ++i) {
+        if (known.count(rest[i]) == 0) return Error{"unexpected argument '" + rest[i] + "'"};
+        if (i + 1 >= rest.size()) return Error{rest[i] + ": value missing"};
+        out[rest[i]] = rest[i + 1];
+        ++i;
+    }
+    return out;
+}
+
+std::string first_line(std::istream& in) {
+    std::string line;
+    std::getline(in, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+}
+
+int cmd_user(const Common& common) {
+    const auto& rest = common.rest;
+    if (rest.empty() || rest[0] != "add") {
+        std::cerr << "pvfleet-server user: expected 'user add --config FILE --name N --role R'\n";
+        return 2;
+    }
+    auto options = parse_options(rest, 1, {"--name", "--role", "--display-name", "--password-file"});
+    if (!options) {
+        std::cerr << "pvfleet-server user add: " << options.error().message << "\n";
+        return 2;
+    }
+    auto& o = *options;
+    if (o["--name"].empty() || o["--role"].empty()) {
+        std::cerr << "pvfleet-server user add: --name and --role are required\n";
+        return 2;
+    }
+    const auto role = records::parse_role(o["--role"]);
+    if (!role) {
+        std::cerr << "pvfleet-server user add: --role: unknown '" << o["--role"]
+                  << "' (expected admin, back_office, technician, manager)\n";
+        return 2;
+    }
+    auto config = config_or_complain(common, "user add");
+    if (!config) return 2;
+    // The password never appears on the command line, where other users could see it in the process list.
+    std::string password;
+    if (!o["--password-file"].empty()) {
+        std::ifstream in(o["--password-file"]);
+        if (!in) {
+            std::cerr << "pvfleet-server user add: " << o["--password-file"] << ": cannot read\n";
+            return 2;
+        }
+        password = first_line(in);
+    } else {
+        password = first_line(std::cin);
+    }
+    SystemClock clock;
+    auto store = open_store(*config, clock);
+    if (!store) {
+        std::cerr << "pvfleet-server user add: " << store.error().message << "\n";
+        return 1;
+    }
+    auto user = records::create_user((*store)->db(), o["--name"], o["--display-name"], *role, password, "cli",
+                                     clock.now());
+    if (!user) {
+        std::cerr << "pvfleet-server user add: " << user.error().message << "\n";
+        return 1;
+    }
+    std::cout << "user " << user->name << " created (" << records::to_string(user->role) << ")\n";
+    return 0;
+}
+
+int cmd_import(const Common& common) {
+    const auto& rest = common.rest;
+    if (rest.size() != 2 || rest[0] != "customers") {
+        std::cerr << "pvfleet-server import: expected 'import customers FILE.csv --config FILE'\n";
+        return 2;
+    }
+    auto config = config_or_complain(common, "import customers");
+    if (!config) return 2;
+    std::ifstream in(rest[1], std::ios::binary);
+    if (!in) {
+        std::cerr << "pvfleet-server import customers: " << rest[1] << ": cannot read\n";
+        return 2;
+    }
+    std::ostringstream csv;
+    csv << in.rdbuf();
+    auto cipher = field_cipher(*config, *common.config_path);
+    if (!cipher) {
+        std::cerr << "pvfleet-server import customers: " << cipher.error().message << "\n";
+        return 1;
+    }
+    SystemClock clock;
+    auto store = open_store(*config, clock);
+    if (!store) {
+        std::cerr << "pvfleet-server import customers: " << store.error().message << "\n";
+        return 1;
+    }
+    auto report = records::import_customers_csv((*store)->db(), *cipher, csv.str(), "cli:import", clock.now());
+    if (!report) {
+        std::cerr << "pvfleet-server import customers: " << report.error().message << "\n";
+        return 1;
+    }
+    std::cout << rest[1] << ": " << report->rows << " rows\n";
+    if (report->committed) {
+        std::cout << "imported: " << report->customers_created << " customers created, " << report->sites_created
+                  << " sites created, " << report->sites_linked << " existing sites linked\n";
+        return 0;
+    }
+    std::cout << report->errors.size() << " error(s), nothing imported:\n";
+    for (const auto& e : report->errors)
+        std::cout << "line " << e.line << (e.column.empty() ? "" : ", " + e.column) << ": " << e.message << "\n";
+    return 1;
+}
+
 }  // namespace
 
 int run_cli(const std::vector<std::string>& args) {
@@ -200,6 +348,8 @@ int run_cli(const std::vector<std::string>& args) {
     }
     if (args[0] == "run") return cmd_run(*common);
     if (args[0] == "migrate") return cmd_migrate(*common);
+    if (args[0] == "user") return cmd_user(*common);
+    if (args[0] == "import") return cmd_import(*common);
     std::cerr << "pvfleet-server: unknown command '" << args[0] << "'\n" << kUsage;
     return 2;
 }

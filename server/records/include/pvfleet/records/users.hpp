@@ -1,0 +1,49 @@
+#pragma once
+// Server users (back office, technicians, managers, admins) and their login sessions. Passwords are stored
+// as PBKDF2 hashes (passwords.hpp); session tokens are handed out once and only their SHA-256 is stored, so a
+// copy of the database does not let anyone log in.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pvfleet/storage/db.hpp"
+#include "pvfleet/util/clock.hpp"
+#include "pvfleet/util/result.hpp"
+
+namespace pvfleet::records {
+
+enum class Role { admin, back_office, technician, manager };
+std::string_view to_string(Role role);
+std::optional<Role> parse_role(std::string_view text);
+
+struct User {
+    std::string name, display_name;
+    Role role = Role::technician;
+    bool disabled = false;
+    std::int64_t version = 1;
+};
+
+// name [a-z0-9._-]{2,64}; password at least 10 characters. ErrorKind::conflict when the name is taken.
+Result<User> create_user(storage::Db& db, const std::string& name, const std::string& display_name, Role role,
+                         std::string_view password, const std::string& actor, TimePoint now);
+Result<std::vector<User>> list_users(storage::Db& db);  // ordered by name
+// nullopt for an unknown name, a wrong password or a disabled user (the caller cannot tell which).
+Result<std::optional<User>> authenticate(storage::Db& db, const std::string& name, std::string_view password);
+
+struct Session {
+    std::string token;  // 32 random bytes as hex; returned once, only its SHA-256 is stored
+    std::string user;
+    Role role = Role::technician;
+    TimePoint expires_at;
+};
+
+Result<Session> create_session(storage::Db& db, const User& user, TimePoint now,
+                               std::chrono::hours ttl = std::chrono::hours(12));
+// nullopt for an unknown or expired token and for a user disabled since the login.
+Result<std::optional<User>> user_for_token(storage::Db& db, const std::string& token, TimePoint now);
+Status delete_session(storage::Db& db, const std::string& token);  // logging out twice is fine
+
+}  // namespace pvfleet::records

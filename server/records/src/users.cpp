@@ -1,0 +1,185 @@
+#include "pvfleet/records/users.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "encoding.hpp"
+#include "pvfleet/records/passwords.hpp"
+#include "pvfleet/storage/work_orders.hpp"
+#include "validate.hpp"
+
+namespace pvfleet::records {
+namespace {
+
+using storage::Row;
+
+constexpr std::size_t kMinPasswordCharacters = 10;
+constexpr std::size_t kMaxPasswordBytes = 1024;  // PBKDF2 hashes any length; this keeps requests small
+constexpr std::size_t kTokenBytes = 32;
+
+std::size_t utf8_characters(std::string_view s) {
+    std::size_t n = 0;
+    for (const char c : s)
+        if ((static_cast<unsigned char>(c) & 0xc0) != 0x80) ++n;
+    return n;
+}
+
+bool valid_user_name(std::string_view name) {
+    if (name.size() < 2 || name.size() > 64) return false;
+    for (const char c : name)
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) return false;
+    return true;
+}
+
+Result<User> user_from_row(const Row& row) {
+    auto role = parse_role(row.text(2));
+    if (!role) return Error{"user " + row.text(0) + ": stored role '" + row.text(2) + "' is unknown", ErrorKind::io};
+    return User{row.text(0), row.text(1), *role, row.integer(3) != 0, row.integer(4)};
+}
+
+// A staff member's display name is personal data too: the audit log keeps only its length.
+std::string user_audit_json(const User& u) {
+    return nlohmann::json{{"name", u.name},
+                          {"display_name", detail::mask(u.display_name)},
+                          {"role", to_string(u.role)},
+                          {"disabled", u.disabled},
+                          {"version", u.version}}
+        .dump();
+}
+
+// Compared against when the user name is unknown, so a wrong name takes as long as a wrong password and
+// response times do not tell which names exist.
+const std::string& dummy_hash() {
+    static const std::string hash = hash_password(detail::random_bytes(16));
+    return hash;
+}
+
+}  // namespace
+
+std::string_view to_string(Role role) {
+    switch (role) {
+        case Role::admin: return "admin";
+        case Role::back_office: return "back_office";
+        case Role::technician: return "technician";
+        case Role::manager: return "manager";
+    }
+    return "unknown";
+}
+
+std::optional<Role> parse_role(std::string_view text) {
+    for (const Role r : {Role::admin, Role::back_office, Role::technician, Role::manager})
+        if (to_string(r) == text) return r;
+    return std::nullopt;
+}
+
+Result<User> create_user(storage::Db& db, const std::string& name, const std::string& display_name, Role role,
+                         std::string_view password, const std::string& actor, TimePoint now) {
+    if (!valid_user_name(name))
+        return Error::at("name", "2 to 64 characters of a-z, 0-9, '.', '_' and '-'");
+    const std::string display = detail::trim(display_name);
+    if (auto p = detail::check_text(display, 200)) return Error::at("display_name", *p);
+    if (utf8_characters(password) < kMinPasswordCharacters)
+        return Error::at("password", "at least " + std::to_string(kMinPasswordCharacters) + " characters");
+    if (password.size() > kMaxPasswordBytes)
+        return Error::at("password", "at most " + std::to_string(kMaxPasswordBytes) + " bytes");
+    const std::string hash = hash_password(password);  // slow: outside the transaction
+    const User user{name, display, role, false, 1};
+    return storage::in_transaction(db, [&]() -> Result<User> {
+        auto existing = db.run("SELECT 1 FROM users WHERE name = $1", {name});
+        if (!existing) return existing.error();
+        if (!existing->rows.empty())
+            return Error::at("name", "user '" + name + "' already exists", ErrorKind::conflict);
+        auto r = db.run(
+            "INSERT INTO users (name, display_name, role, password_hash, disabled, created_at_ms, version) VALUES "
+            "($1, $2, $3, $4, 0, $5, 1)",
+            {name, display, std::string(to_string(role)), hash, std::int64_t{to_epoch_ms(now)}});
+        if (!r) return r.error();
+        if (auto a = storage::append_audit(db, now, actor, "create", "user", name, std::nullopt,
+                                           user_audit_json(user));
+            !a)
+            return a.error();
+        return user;
+    });
+}
+
+Result<std::vector<User>> list_users(storage::Db& db) {
+    auto r = db.run("SELECT name, display_name, role, disabled, version FROM users ORDER BY name");
+    if (!r) return r.error();
+    std::vector<User> out;
+    for (const Row& row : r->rows) {
+        auto u = user_from_row(row);
+        if (!u) return u.error();
+        out.push_back(std::move(*u));
+    }
+    return out;
+}
+
+Result<std::optional<User>> authenticate(storage::Db& db, const std::string& name, std::string_view password) {
+    auto r = db.run("SELECT name, display_name, role, disabled, version, password_hash FROM users WHERE name = $1",
+                    {name});
+    if (!r) return r.error();
+    if (r->rows.empty()) {
+        (void)verify_password(password, dummy_hash());
+        return std::optional<User>{};
+    }
+    const Row& row = r->rows[0];
+    const bool password_ok = verify_password(password, row.text(5));
+    if (!password_ok || row.integer(3) != 0) return std::optional<User>{};
+    auto u = user_from_row(row);
+    if (!u) return u.error();
+    return std::optional<User>{std::move(*u)};
+}
+
+Result<Session> create_session(storage::Db& db, const User& user, TimePoint now, std::chrono::hours ttl) {
+    if (ttl <= std::chrono::hours(0)) return Error::at("ttl", "must be positive");
+    const std::string token = detail::hex_encode(detail::random_bytes(kTokenBytes));
+    const TimePoint expires = now + ttl;
+    return storage::in_transaction(db, [&]() -> Result<Session> {
+        auto u = db.run("SELECT disabled, role FROM users WHERE name = $1", {user.name});
+        if (!u) return u.error();
+        if (u->rows.empty()) return Error{"user " + user.name + ": not found", ErrorKind::not_found};
+        if (u->rows[0].integer(0) != 0) return Error{"user " + user.name + ": disabled", ErrorKind::rejected};
+        auto role = parse_role(u->rows[0].text(1));
+        if (!role) return Error{"user " + user.name + ": stored role is unknown", ErrorKind::io};
+        // Housekeeping: expired sessions are useless and would only grow the table.
+        if (auto d = db.run("DELETE FROM sessions WHERE expires_at_ms <= $1", {std::int64_t{to_epoch_ms(now)}}); !d)
+            return d.error();
+        auto r = db.run(
+            "INSERT INTO sessions (token_hash, user_name, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4)",
+            {detail::sha256_hex(token), user.name, std::int64_t{to_epoch_ms(now)},
+             std::int64_t{to_epoch_ms(expires)}});
+        if (!r) return r.error();
+        if (auto a = storage::append_audit(db, now, user.name, "login", "user", user.name, std::nullopt,
+                                           nlohmann::json{{"expires_at_ms", to_epoch_ms(expires)}}.dump());
+            !a)
+            return a.error();
+        return Session{token, user.name, *role, expires};
+    });
+}
+
+Result<std::optional<User>> user_for_token(storage::Db& db, const std::string& token, TimePoint now) {
+    if (token.size() != 2 * kTokenBytes || !detail::hex_decode(token)) return std::optional<User>{};
+    auto r = db.run(
+        "SELECT u.name, u.display_name, u.role, u.disabled, u.version FROM sessions s JOIN users u ON u.name = "
+        "s.user_name WHERE s.token_hash = $1 AND s.expires_at_ms > $2 AND u.disabled = 0",
+        {detail::sha256_hex(token), std::int64_t{to_epoch_ms(now)}});
+    if (!r) return r.error();
+    if (r->rows.empty()) return std::optional<User>{};
+    auto u = user_from_row(r->rows[0]);
+    if (!u) return u.error();
+    return std::optional<User>{std::move(*u)};
+}
+
+Status delete_session(storage::Db& db, const std::string& token) {
+    return storage::in_transaction(db, [&]() -> Status {
+        const std::string hash = detail::sha256_hex(token);
+        auto r = db.run("DELETE FROM sessions WHERE token_hash = $1 RETURNING user_name", {hash});
+        if (!r) return r.error();
+        if (r->rows.empty()) return {};
+        const std::string user = r->rows[0].text(0);
+        // Logging out has no clock parameter; the audit time is the server's.
+        const auto now = std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now());
+        return storage::append_audit(db, now, user, "logout", "user", user, std::nullopt, std::nullopt);
+    });
+}
+
+}  // namespace pvfleet::records
