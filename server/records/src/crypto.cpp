@@ -75,8 +75,7 @@ FieldCipher FieldCipher::from_key(std::array<unsigned char, 32> key) {
 
 Result<FieldCipher> FieldCipher::from_key_file(const std::string& path) {
     std::error_code ec;
-    if (!std::filesystem::exists(path, ec))
-        return Error{path + ": key file not found", ErrorKind::not_found};
+    if (!std::filesystem::exists(path, ec)) return Error{path + ": key file not found", ErrorKind::not_found};
     std::ifstream in(path, std::ios::binary);
     if (!in) return Error{path + ": cannot read key file: " + std::strerror(errno), ErrorKind::io};
     std::ostringstream buffer;

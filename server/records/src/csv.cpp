@@ -44,13 +44,15 @@ CsvDocument parse_csv(std::string_view text) {
                     return doc;
                 }
                 if (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
-                    doc.problems.push_back({line, "text after a closing quote (write \"\" for a quote inside)"});
+                    doc.problems.push_back(
+                        {line, "text after a closing quote (write \"\" for a quote inside)"});
                     failed = true;
                 }
             } else {
                 while (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
                     if (text[i] == '"' && !failed) {
-                        doc.problems.push_back({line, "quote inside an unquoted field (quote the whole field)"});
+                        doc.problems.push_back(
+                            {line, "quote inside an unquoted field (quote the whole field)"});
                         failed = true;
                     }
                     field += text[i++];

@@ -47,8 +47,11 @@ std::string audit_json(std::int64_t id, const EncryptedFields& f, std::int64_t v
 Result<Customer> decrypt_row(const FieldCipher& cipher, const Row& row) {
     Customer c;
     c.id = row.integer(0);
-    const std::pair<const char*, std::string*> fields[] = {
-        {"name", &c.name}, {"phone", &c.phone}, {"email", &c.email}, {"address", &c.address}, {"notes", &c.notes}};
+    const std::pair<const char*, std::string*> fields[] = {{"name", &c.name},
+                                                           {"phone", &c.phone},
+                                                           {"email", &c.email},
+                                                           {"address", &c.address},
+                                                           {"notes", &c.notes}};
     for (std::size_t i = 0; i < std::size(fields); ++i) {
         auto plain = cipher.decrypt(row.text(i + 1));
         if (!plain)
@@ -103,8 +106,8 @@ std::vector<Error> validate_customer(const Customer& c) {
 
 namespace detail {
 
-Result<Customer> insert_customer(storage::Db& db, const FieldCipher& cipher, Customer c, const std::string& actor,
-                                 const std::string& action, TimePoint now) {
+Result<Customer> insert_customer(storage::Db& db, const FieldCipher& cipher, Customer c,
+                                 const std::string& actor, const std::string& action, TimePoint now) {
     const auto enc = encrypt_fields(cipher, c);
     auto r = db.run(
         "INSERT INTO customers (name_enc, phone_enc, email_enc, address_enc, notes_enc, created_at_ms, "
@@ -149,8 +152,9 @@ Result<std::vector<Customer>> list_customers(storage::Db& db, const FieldCipher&
     // The fields are ciphertext, so SQL cannot filter: read pages in id order until the page is full.
     const int page = folded.empty() ? query.limit : kScanPage;
     for (;;) {
-        auto r = db.run(std::string("SELECT ") + kColumns + " FROM customers WHERE id > $1 ORDER BY id LIMIT $2",
-                        {after, std::int64_t{page}});
+        auto r =
+            db.run(std::string("SELECT ") + kColumns + " FROM customers WHERE id > $1 ORDER BY id LIMIT $2",
+                   {after, std::int64_t{page}});
         if (!r) return r.error();
         for (const Row& row : r->rows) {
             auto c = decrypt_row(cipher, row);
@@ -172,12 +176,13 @@ Result<std::optional<Customer>> get_customer(storage::Db& db, const FieldCipher&
     return std::optional<Customer>{std::move(*c)};
 }
 
-Result<Customer> create_customer(storage::Db& db, const FieldCipher& cipher, Customer c, const std::string& actor,
-                                 TimePoint now) {
+Result<Customer> create_customer(storage::Db& db, const FieldCipher& cipher, Customer c,
+                                 const std::string& actor, TimePoint now) {
     if (auto errors = validate_customer(c); !errors.empty()) return errors.front();
     normalize(c);
-    return storage::in_transaction(
-        db, [&]() -> Result<Customer> { return detail::insert_customer(db, cipher, c, actor, "create", now); });
+    return storage::in_transaction(db, [&]() -> Result<Customer> {
+        return detail::insert_customer(db, cipher, c, actor, "create", now);
+    });
 }
 
 Result<Customer> update_customer(storage::Db& db, const FieldCipher& cipher, Customer c,
@@ -195,8 +200,8 @@ Result<Customer> update_customer(storage::Db& db, const FieldCipher& cipher, Cus
         if (before->version != expected_version)
             return Error::at("version",
                              "customer " + std::to_string(c.id) + " is at version " +
-                                 std::to_string(before->version) + ", not " + std::to_string(expected_version) +
-                                 " (changed by someone else: reload it)",
+                                 std::to_string(before->version) + ", not " +
+                                 std::to_string(expected_version) + " (changed by someone else: reload it)",
                              ErrorKind::conflict);
         std::vector<std::string> changed;
         if (c.name != before->name) changed.emplace_back("name");
@@ -207,13 +212,15 @@ Result<Customer> update_customer(storage::Db& db, const FieldCipher& cipher, Cus
         if (changed.empty()) return *before;  // nothing to write, nothing to audit
         const auto enc = encrypt_fields(cipher, c);
         auto u = db.run(
-            "UPDATE customers SET name_enc = $1, phone_enc = $2, email_enc = $3, address_enc = $4, notes_enc = $5, "
+            "UPDATE customers SET name_enc = $1, phone_enc = $2, email_enc = $3, address_enc = $4, notes_enc "
+            "= $5, "
             "updated_at_ms = $6, version = version + 1 WHERE id = $7 AND version = $8",
             {enc.name, enc.phone, enc.email, enc.address, enc.notes, std::int64_t{to_epoch_ms(now)}, c.id,
              expected_version});
         if (!u) return u.error();
         if (u->affected == 0)
-            return Error::at("version", "customer " + std::to_string(c.id) + " was changed meanwhile: reload it",
+            return Error::at("version",
+                             "customer " + std::to_string(c.id) + " was changed meanwhile: reload it",
                              ErrorKind::conflict);
         c.created_at = before->created_at;
         c.updated_at = now;

@@ -14,11 +14,11 @@ namespace pvfleet::records {
 namespace {
 
 constexpr std::array<std::string_view, 15> kColumns = {
-    "customer_name", "phone",         "email",    "address",   "notes",     "site_id", "site_name", "site_address",
-    "latitude",      "longitude",     "time_zone", "kwp",      "tilt",      "azimuth", "installed_on"};
-constexpr std::array<std::string_view, 9> kSiteColumns = {"site_name", "site_address", "latitude", "longitude",
-                                                          "time_zone", "kwp",          "tilt",     "azimuth",
-                                                          "installed_on"};
+    "customer_name", "phone",     "email",     "address", "notes", "site_id", "site_name",   "site_address",
+    "latitude",      "longitude", "time_zone", "kwp",     "tilt",  "azimuth", "installed_on"};
+constexpr std::array<std::string_view, 9> kSiteColumns = {"site_name", "site_address", "latitude",
+                                                          "longitude", "time_zone",    "kwp",
+                                                          "tilt",      "azimuth",      "installed_on"};
 
 std::string expected_columns() {
     std::string out;
@@ -158,15 +158,17 @@ Site merged(const Site& existing, const SiteRow& row, std::int64_t customer_id) 
 
 }  // namespace
 
-Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& cipher, std::string_view csv_text,
-                                          const std::string& actor, TimePoint now) {
+Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& cipher,
+                                          std::string_view csv_text, const std::string& actor,
+                                          TimePoint now) {
     ImportReport report;
     auto& errors = report.errors;
     const auto doc = detail::parse_csv(csv_text);
     for (const auto& p : doc.problems) errors.push_back(ImportRowError{p.line, "", p.message});
     if (doc.records.empty() || doc.records.front().line != 1) {
         if (doc.problems.empty() || doc.problems.front().line != 1)
-            errors.insert(errors.begin(), ImportRowError{1, "", "header row required (first line: column names)"});
+            errors.insert(errors.begin(),
+                          ImportRowError{1, "", "header row required (first line: column names)"});
         return report;
     }
 
@@ -196,8 +198,8 @@ Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& ci
         ++report.rows;
         if (record.fields.size() != header.size()) {
             errors.push_back(ImportRowError{record.line, "",
-                                            std::to_string(record.fields.size()) + " fields, the header has " +
-                                                std::to_string(header.size())});
+                                            std::to_string(record.fields.size()) +
+                                                " fields, the header has " + std::to_string(header.size())});
             continue;
         }
         RowReader row(columns, record, errors);
@@ -249,7 +251,8 @@ Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& ci
         auto existing = detail::all_customers(db, cipher);
         if (!existing) return existing.error();
         for (const auto& c : *existing)
-            if (auto it = group_by_key.find(customer_key(c)); it != group_by_key.end() && !groups[it->second].existing_id)
+            if (auto it = group_by_key.find(customer_key(c));
+                it != group_by_key.end() && !groups[it->second].existing_id)
                 groups[it->second].existing_id = c.id;
         std::map<std::string, std::optional<Site>> sites_on_record;
         for (const auto& g : groups)
@@ -259,7 +262,8 @@ Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& ci
                 const auto& before = *on_record;
                 if (before && before->customer_id && before->customer_id != g.existing_id)
                     errors.push_back(ImportRowError{s.line, "site_id",
-                                                    "site " + s.site.site_id + " belongs to another customer (id " +
+                                                    "site " + s.site.site_id +
+                                                        " belongs to another customer (id " +
                                                         std::to_string(*before->customer_id) + ")"});
                 sites_on_record[s.site.site_id] = before;
             }
@@ -280,13 +284,17 @@ Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& ci
                 if (!before) {
                     row.site.customer_id = customer_id;
                     auto w = detail::write_site(db, row.site, std::nullopt, actor, "import", now);
-                    if (!w) return Error{"line " + std::to_string(row.line) + ": " + w.error().message, w.error().kind};
+                    if (!w)
+                        return Error{"line " + std::to_string(row.line) + ": " + w.error().message,
+                                     w.error().kind};
                     ++report.sites_created;
                 } else if (!before->customer_id) {
                     // A gateway that already reports (site created by ingest) is attached to its customer.
-                    auto w = detail::write_site(db, merged(*before, row, customer_id),
-                                                before, actor, "import: link to customer", now);
-                    if (!w) return Error{"line " + std::to_string(row.line) + ": " + w.error().message, w.error().kind};
+                    auto w = detail::write_site(db, merged(*before, row, customer_id), before, actor,
+                                                "import: link to customer", now);
+                    if (!w)
+                        return Error{"line " + std::to_string(row.line) + ": " + w.error().message,
+                                     w.error().kind};
                     ++report.sites_linked;
                 }
                 // else: already this customer's site; left as it is.

@@ -11,8 +11,8 @@
 namespace pvfleet::records::detail {
 
 // Trims and validates nothing: the caller has validated.
-Result<Customer> insert_customer(storage::Db& db, const FieldCipher& cipher, Customer c, const std::string& actor,
-                                 const std::string& action, TimePoint now);
+Result<Customer> insert_customer(storage::Db& db, const FieldCipher& cipher, Customer c,
+                                 const std::string& actor, const std::string& action, TimePoint now);
 // Every customer, decrypted, ordered by id.
 Result<std::vector<Customer>> all_customers(storage::Db& db, const FieldCipher& cipher);
 

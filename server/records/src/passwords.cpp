@@ -59,8 +59,8 @@ std::string hash_password(std::string_view password) {
     const int iterations = kdf_iterations();
     const std::string salt = detail::random_bytes(kSaltBytes);
     std::string hash = pbkdf2(password, salt, iterations, kHashBytes);
-    std::string out = std::string(kScheme) + "$" + std::to_string(iterations) + "$" + detail::base64_encode(salt) +
-                      "$" + detail::base64_encode(hash);
+    std::string out = std::string(kScheme) + "$" + std::to_string(iterations) + "$" +
+                      detail::base64_encode(salt) + "$" + detail::base64_encode(hash);
     OPENSSL_cleanse(hash.data(), hash.size());
     return out;
 }

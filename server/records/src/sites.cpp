@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <tuple>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "internal.hpp"
 #include "pvfleet/storage/work_orders.hpp"
@@ -41,7 +41,8 @@ Value nullable(const std::optional<T>& v) {
 json arrays_json(const std::vector<PvArray>& arrays) {
     json out = json::array();
     for (const auto& a : arrays)
-        out.push_back({{"name", a.name}, {"kwp", a.kwp}, {"tilt_deg", a.tilt_deg}, {"azimuth_deg", a.azimuth_deg}});
+        out.push_back(
+            {{"name", a.name}, {"kwp", a.kwp}, {"tilt_deg", a.tilt_deg}, {"azimuth_deg", a.azimuth_deg}});
     return out;
 }
 
@@ -49,8 +50,8 @@ Result<std::vector<PvArray>> parse_arrays(const std::string& site_id, const std:
     try {
         std::vector<PvArray> out;
         for (const auto& a : json::parse(text))
-            out.push_back(PvArray{a.value("name", std::string()), a.value("kwp", 0.0), a.value("tilt_deg", 0.0),
-                                  a.value("azimuth_deg", 180.0)});
+            out.push_back(PvArray{a.value("name", std::string()), a.value("kwp", 0.0),
+                                  a.value("tilt_deg", 0.0), a.value("azimuth_deg", 180.0)});
         return out;
     } catch (const json::exception& e) {
         return Error{"site " + site_id + "/arrays: stored value is not valid: " + e.what(), ErrorKind::io};
@@ -86,7 +87,9 @@ std::string site_audit_json(const Site& s) {
         if (!v) return nullptr;
         return std::round(*v * 100) / 100;
     };
-    auto text_or_null = [](const std::optional<std::string>& v) -> json { return v ? json(*v) : json(nullptr); };
+    auto text_or_null = [](const std::optional<std::string>& v) -> json {
+        return v ? json(*v) : json(nullptr);
+    };
     return json{{"site_id", s.site_id},
                 {"customer_id", s.customer_id ? json(*s.customer_id) : json(nullptr)},
                 {"name", s.name},
@@ -120,16 +123,23 @@ Device device_from_row(const Row& row) {
 }
 
 std::string device_audit_json(const Device& d, std::optional<std::int64_t> work_order_id = {}) {
-    json j{{"site_id", d.site_id},   {"device_id", d.device_id}, {"vendor", d.vendor},
-           {"model", d.model},       {"serial", d.serial},       {"firmware", d.firmware},
-           {"unit_id", d.unit_id ? json(*d.unit_id) : json(nullptr)}, {"version", d.version}};
+    json j{{"site_id", d.site_id},
+           {"device_id", d.device_id},
+           {"vendor", d.vendor},
+           {"model", d.model},
+           {"serial", d.serial},
+           {"firmware", d.firmware},
+           {"unit_id", d.unit_id ? json(*d.unit_id) : json(nullptr)},
+           {"version", d.version}};
     if (work_order_id) j["work_order_id"] = *work_order_id;
     return j.dump();
 }
 
-Result<std::optional<Device>> load_device(storage::Db& db, const std::string& site_id, const std::string& device_id) {
-    auto r = db.run(std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE site_id = $1 AND device_id = $2",
-                    {site_id, device_id});
+Result<std::optional<Device>> load_device(storage::Db& db, const std::string& site_id,
+                                          const std::string& device_id) {
+    auto r = db.run(
+        std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE site_id = $1 AND device_id = $2",
+        {site_id, device_id});
     if (!r) return r.error();
     if (r->rows.empty()) return std::optional<Device>{};
     return std::optional<Device>{device_from_row(r->rows[0])};
@@ -248,14 +258,17 @@ Result<Site> write_site(storage::Db& db, Site s, const std::optional<Site>& befo
         p.push_back(nullable(s.first_seen));
         auto r = db.run(
             "INSERT INTO sites (site_id, customer_id, name, address, latitude, longitude, time_zone, arrays, "
-            "roof_type, installed_on, grid_connected_on, warranty_end, inspection_interval_days, created_at_ms, "
-            "updated_at_ms, first_seen_ms, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+            "roof_type, installed_on, grid_connected_on, warranty_end, inspection_interval_days, "
+            "created_at_ms, "
+            "updated_at_ms, first_seen_ms, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+            "$12, $13, "
             "$14, $14, $15, 1) ON CONFLICT (site_id) DO NOTHING",
             p);
         if (!r) return r.error();
         // A gateway reported this site for the first time while we were writing it.
         if (r->affected == 0)
-            return Error::at("site_id", "site " + s.site_id + " was created meanwhile: retry", ErrorKind::conflict);
+            return Error::at("site_id", "site " + s.site_id + " was created meanwhile: retry",
+                             ErrorKind::conflict);
         s.version = 1;
     } else {
         p.push_back(before->version);
@@ -272,9 +285,9 @@ Result<Site> write_site(storage::Db& db, Site s, const std::optional<Site>& befo
         s.version = before->version + 1;
         s.first_seen = before->first_seen;
     }
-    if (auto a = storage::append_audit(db, now, actor, action, "site", s.site_id,
-                                       before ? std::optional<std::string>(site_audit_json(*before)) : std::nullopt,
-                                       site_audit_json(s));
+    if (auto a = storage::append_audit(
+            db, now, actor, action, "site", s.site_id,
+            before ? std::optional<std::string>(site_audit_json(*before)) : std::nullopt, site_audit_json(s));
         !a)
         return a.error();
     return s;
@@ -282,8 +295,8 @@ Result<Site> write_site(storage::Db& db, Site s, const std::optional<Site>& befo
 
 }  // namespace detail
 
-Result<std::vector<Site>> list_sites(storage::Db& db, std::optional<std::int64_t> customer_id, bool unassigned_only,
-                                     const std::string& after_site_id, int limit) {
+Result<std::vector<Site>> list_sites(storage::Db& db, std::optional<std::int64_t> customer_id,
+                                     bool unassigned_only, const std::string& after_site_id, int limit) {
     if (limit < 1 || limit > kMaxLimit)
         return Error::at("limit", "must be between 1 and " + std::to_string(kMaxLimit));
     if (customer_id && unassigned_only)
@@ -320,13 +333,13 @@ Result<Site> upsert_site(storage::Db& db, Site s, std::optional<std::int64_t> ex
         if (s.customer_id) {
             auto c = db.run("SELECT 1 FROM customers WHERE id = $1", {*s.customer_id});
             if (!c) return c.error();
-            if (c->rows.empty()) return Error::at("customer_id", "no customer " + std::to_string(*s.customer_id));
+            if (c->rows.empty())
+                return Error::at("customer_id", "no customer " + std::to_string(*s.customer_id));
         }
         auto before = detail::load_site(db, s.site_id);
         if (!before) return before.error();
         if (!*before) {
-            if (expected_version)
-                return Error{"site " + s.site_id + ": not found", ErrorKind::not_found};
+            if (expected_version) return Error{"site " + s.site_id + ": not found", ErrorKind::not_found};
             return detail::write_site(db, s, std::nullopt, actor, "create", now);
         }
         if (expected_version && *expected_version != (*before)->version)
@@ -341,8 +354,9 @@ Result<Site> upsert_site(storage::Db& db, Site s, std::optional<std::int64_t> ex
 
 Result<std::vector<Device>> list_devices(storage::Db& db, const std::string& site_id) {
     if (auto s = site_must_exist(db, site_id); !s) return s.error();
-    auto r = db.run(std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE site_id = $1 ORDER BY device_id",
-                    {site_id});
+    auto r = db.run(
+        std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE site_id = $1 ORDER BY device_id",
+        {site_id});
     if (!r) return r.error();
     std::vector<Device> out;
     out.reserve(r->rows.size());
@@ -351,7 +365,8 @@ Result<std::vector<Device>> list_devices(storage::Db& db, const std::string& sit
 }
 
 Result<Device> update_device(storage::Db& db, Device d, std::optional<std::int64_t> expected_version,
-                             const std::string& actor, TimePoint now, std::optional<std::int64_t> work_order_id) {
+                             const std::string& actor, TimePoint now,
+                             std::optional<std::int64_t> work_order_id) {
     for (auto* field : {&d.vendor, &d.model, &d.serial, &d.firmware}) *field = detail::trim(*field);
     if (auto errors = validate_device(d); !errors.empty()) return errors.front();
     return storage::in_transaction(db, [&]() -> Result<Device> {
@@ -366,10 +381,10 @@ Result<Device> update_device(storage::Db& db, Device d, std::optional<std::int64
         if (!before) return before.error();
         const std::string entity_id = d.site_id + "/" + d.device_id;
         if (!*before) {
-            if (expected_version)
-                return Error{"device " + entity_id + ": not found", ErrorKind::not_found};
+            if (expected_version) return Error{"device " + entity_id + ": not found", ErrorKind::not_found};
             auto r = db.run(
-                "INSERT INTO devices (site_id, device_id, vendor, model, serial, firmware, unit_id, version) VALUES "
+                "INSERT INTO devices (site_id, device_id, vendor, model, serial, firmware, unit_id, version) "
+                "VALUES "
                 "($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT (site_id, device_id) DO NOTHING",
                 {d.site_id, d.device_id, d.vendor, d.model, d.serial, d.firmware, nullable(d.unit_id)});
             if (!r) return r.error();
@@ -388,14 +403,16 @@ Result<Device> update_device(storage::Db& db, Device d, std::optional<std::int64
         const Device& old = **before;
         if (expected_version && *expected_version != old.version)
             return Error::at("version",
-                             "device " + entity_id + " is at version " + std::to_string(old.version) + ", not " +
-                                 std::to_string(*expected_version) + " (changed by someone else: reload it)",
+                             "device " + entity_id + " is at version " + std::to_string(old.version) +
+                                 ", not " + std::to_string(*expected_version) +
+                                 " (changed by someone else: reload it)",
                              ErrorKind::conflict);
         if (same_device_fields(d, old)) return old;
         auto r = db.run(
             "UPDATE devices SET vendor = $3, model = $4, serial = $5, firmware = $6, unit_id = $7, version = "
             "version + 1 WHERE site_id = $1 AND device_id = $2 AND version = $8",
-            {d.site_id, d.device_id, d.vendor, d.model, d.serial, d.firmware, nullable(d.unit_id), old.version});
+            {d.site_id, d.device_id, d.vendor, d.model, d.serial, d.firmware, nullable(d.unit_id),
+             old.version});
         if (!r) return r.error();
         if (r->affected == 0)
             return Error::at("version", "device " + entity_id + " was changed meanwhile: reload it",
@@ -404,7 +421,8 @@ Result<Device> update_device(storage::Db& db, Device d, std::optional<std::int64
         // was in place when.
         if (d.serial != old.serial) {
             auto h = db.run(
-                "INSERT INTO device_history (site_id, device_id, at_ms, old_serial, new_serial, work_order_id) "
+                "INSERT INTO device_history (site_id, device_id, at_ms, old_serial, new_serial, "
+                "work_order_id) "
                 "VALUES ($1, $2, $3, $4, $5, $6)",
                 {d.site_id, d.device_id, std::int64_t{to_epoch_ms(now)}, old.serial, d.serial,
                  nullable(work_order_id)});
@@ -413,9 +431,9 @@ Result<Device> update_device(storage::Db& db, Device d, std::optional<std::int64
         d.version = old.version + 1;
         d.first_seen = old.first_seen;
         d.last_seen = old.last_seen;
-        if (auto a = storage::append_audit(db, now, actor, d.serial != old.serial ? "replace serial" : "update",
-                                           "device", entity_id, device_audit_json(old),
-                                           device_audit_json(d, work_order_id));
+        if (auto a = storage::append_audit(
+                db, now, actor, d.serial != old.serial ? "replace serial" : "update", "device", entity_id,
+                device_audit_json(old), device_audit_json(d, work_order_id));
             !a)
             return a.error();
         return d;
@@ -431,8 +449,8 @@ Result<std::vector<DeviceHistoryEntry>> device_history(storage::Db& db, const st
     if (!r) return r.error();
     std::vector<DeviceHistoryEntry> out;
     for (const Row& row : r->rows)
-        out.push_back(DeviceHistoryEntry{site_id, device_id, from_epoch_ms(row.integer(0)), row.text(1), row.text(2),
-                                         row.opt_integer(3)});
+        out.push_back(DeviceHistoryEntry{site_id, device_id, from_epoch_ms(row.integer(0)), row.text(1),
+                                         row.text(2), row.opt_integer(3)});
     return out;
 }
 
@@ -452,7 +470,8 @@ Status set_site_roles(storage::Db& db, const std::string& site_id, const std::ve
         const auto base = "roles/" + std::to_string(i) + "/";
         SiteRole r{detail::trim(roles[i].role), detail::trim(roles[i].party)};
         if (std::find(std::begin(kRoles), std::end(kRoles), r.role) == std::end(kRoles))
-            return Error::at(base + "role", "unknown '" + r.role + "' (expected owner, installer, om_contractor)");
+            return Error::at(base + "role",
+                             "unknown '" + r.role + "' (expected owner, installer, om_contractor)");
         if (r.party.empty()) return Error::at(base + "party", "required");
         if (auto p = detail::check_text(r.party, 200)) return Error::at(base + "party", *p);
         for (std::size_t j = 0; j < wanted.size(); ++j)
@@ -460,15 +479,15 @@ Status set_site_roles(storage::Db& db, const std::string& site_id, const std::ve
                 return Error::at("roles/" + std::to_string(i), "same as roles/" + std::to_string(j));
         wanted.push_back(std::move(r));
     }
-    std::sort(wanted.begin(), wanted.end(),
-              [](const SiteRole& a, const SiteRole& b) { return std::tie(a.role, a.party) < std::tie(b.role, b.party); });
+    std::sort(wanted.begin(), wanted.end(), [](const SiteRole& a, const SiteRole& b) {
+        return std::tie(a.role, a.party) < std::tie(b.role, b.party);
+    });
     return storage::in_transaction(db, [&]() -> Status {
         auto before = site_roles(db, site_id);
         if (!before) return before.error();
-        const bool same = std::equal(before->begin(), before->end(), wanted.begin(), wanted.end(),
-                                     [](const SiteRole& a, const SiteRole& b) {
-                                         return a.role == b.role && a.party == b.party;
-                                     });
+        const bool same = std::equal(
+            before->begin(), before->end(), wanted.begin(), wanted.end(),
+            [](const SiteRole& a, const SiteRole& b) { return a.role == b.role && a.party == b.party; });
         if (same) return {};
         if (auto d = db.run("DELETE FROM site_roles WHERE site_id = $1", {site_id}); !d) return d.error();
         for (const auto& r : wanted)

@@ -26,13 +26,15 @@ std::size_t utf8_characters(std::string_view s) {
 bool valid_user_name(std::string_view name) {
     if (name.size() < 2 || name.size() > 64) return false;
     for (const char c : name)
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
     return true;
 }
 
 Result<User> user_from_row(const Row& row) {
     auto role = parse_role(row.text(2));
-    if (!role) return Error{"user " + row.text(0) + ": stored role '" + row.text(2) + "' is unknown", ErrorKind::io};
+    if (!role)
+        return Error{"user " + row.text(0) + ": stored role '" + row.text(2) + "' is unknown", ErrorKind::io};
     return User{row.text(0), row.text(1), *role, row.integer(3) != 0, row.integer(4)};
 }
 
@@ -57,10 +59,14 @@ const std::string& dummy_hash() {
 
 std::string_view to_string(Role role) {
     switch (role) {
-        case Role::admin: return "admin";
-        case Role::back_office: return "back_office";
-        case Role::technician: return "technician";
-        case Role::manager: return "manager";
+        case Role::admin:
+            return "admin";
+        case Role::back_office:
+            return "back_office";
+        case Role::technician:
+            return "technician";
+        case Role::manager:
+            return "manager";
     }
     return "unknown";
 }
@@ -73,8 +79,7 @@ std::optional<Role> parse_role(std::string_view text) {
 
 Result<User> create_user(storage::Db& db, const std::string& name, const std::string& display_name, Role role,
                          std::string_view password, const std::string& actor, TimePoint now) {
-    if (!valid_user_name(name))
-        return Error::at("name", "2 to 64 characters of a-z, 0-9, '.', '_' and '-'");
+    if (!valid_user_name(name)) return Error::at("name", "2 to 64 characters of a-z, 0-9, '.', '_' and '-'");
     const std::string display = detail::trim(display_name);
     if (auto p = detail::check_text(display, 200)) return Error::at("display_name", *p);
     if (utf8_characters(password) < kMinPasswordCharacters)
@@ -89,7 +94,8 @@ Result<User> create_user(storage::Db& db, const std::string& name, const std::st
         if (!existing->rows.empty())
             return Error::at("name", "user '" + name + "' already exists", ErrorKind::conflict);
         auto r = db.run(
-            "INSERT INTO users (name, display_name, role, password_hash, disabled, created_at_ms, version) VALUES "
+            "INSERT INTO users (name, display_name, role, password_hash, disabled, created_at_ms, version) "
+            "VALUES "
             "($1, $2, $3, $4, 0, $5, 1)",
             {name, display, std::string(to_string(role)), hash, std::int64_t{to_epoch_ms(now)}});
         if (!r) return r.error();
@@ -113,9 +119,11 @@ Result<std::vector<User>> list_users(storage::Db& db) {
     return out;
 }
 
-Result<std::optional<User>> authenticate(storage::Db& db, const std::string& name, std::string_view password) {
-    auto r = db.run("SELECT name, display_name, role, disabled, version, password_hash FROM users WHERE name = $1",
-                    {name});
+Result<std::optional<User>> authenticate(storage::Db& db, const std::string& name,
+                                         std::string_view password) {
+    auto r =
+        db.run("SELECT name, display_name, role, disabled, version, password_hash FROM users WHERE name = $1",
+               {name});
     if (!r) return r.error();
     if (r->rows.empty()) {
         (void)verify_password(password, dummy_hash());
@@ -141,10 +149,13 @@ Result<Session> create_session(storage::Db& db, const User& user, TimePoint now,
         auto role = parse_role(u->rows[0].text(1));
         if (!role) return Error{"user " + user.name + ": stored role is unknown", ErrorKind::io};
         // Housekeeping: expired sessions are useless and would only grow the table.
-        if (auto d = db.run("DELETE FROM sessions WHERE expires_at_ms <= $1", {std::int64_t{to_epoch_ms(now)}}); !d)
+        if (auto d =
+                db.run("DELETE FROM sessions WHERE expires_at_ms <= $1", {std::int64_t{to_epoch_ms(now)}});
+            !d)
             return d.error();
         auto r = db.run(
-            "INSERT INTO sessions (token_hash, user_name, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO sessions (token_hash, user_name, created_at_ms, expires_at_ms) VALUES ($1, $2, $3, "
+            "$4)",
             {detail::sha256_hex(token), user.name, std::int64_t{to_epoch_ms(now)},
              std::int64_t{to_epoch_ms(expires)}});
         if (!r) return r.error();
@@ -159,7 +170,8 @@ Result<Session> create_session(storage::Db& db, const User& user, TimePoint now,
 Result<std::optional<User>> user_for_token(storage::Db& db, const std::string& token, TimePoint now) {
     if (token.size() != 2 * kTokenBytes || !detail::hex_decode(token)) return std::optional<User>{};
     auto r = db.run(
-        "SELECT u.name, u.display_name, u.role, u.disabled, u.version FROM sessions s JOIN users u ON u.name = "
+        "SELECT u.name, u.display_name, u.role, u.disabled, u.version FROM sessions s JOIN users u ON u.name "
+        "= "
         "s.user_name WHERE s.token_hash = $1 AND s.expires_at_ms > $2 AND u.disabled = 0",
         {detail::sha256_hex(token), std::int64_t{to_epoch_ms(now)}});
     if (!r) return r.error();

@@ -32,7 +32,8 @@ char32_t next_code_point(std::string_view s, std::size_t& i) {
         return cp;
     }
     if ((b & 0xf0) == 0xe0 && is_cont(1) && is_cont(2)) {
-        const char32_t cp = (static_cast<char32_t>(b & 0x0f) << 12) | (static_cast<char32_t>(cont(1)) << 6) | cont(2);
+        const char32_t cp =
+            (static_cast<char32_t>(b & 0x0f) << 12) | (static_cast<char32_t>(cont(1)) << 6) | cont(2);
         i += 3;
         return cp;
     }
@@ -66,7 +67,7 @@ void append_utf8(std::string& out, char32_t cp) {
 
 char32_t lower(char32_t cp) {
     if (cp >= 'A' && cp <= 'Z') return cp + 32;
-    if (cp >= 0xc0 && cp <= 0xde && cp != 0xd7) return cp + 32;                  // Latin-1: À..Þ
+    if (cp >= 0xc0 && cp <= 0xde && cp != 0xd7) return cp + 32;  // Latin-1: À..Þ
     if (cp >= 0x100 && cp <= 0x17f && cp != 0x130 && cp != 0x131 && cp != 0x138 && cp != 0x149) {
         // Latin Extended-A comes in upper/lower pairs; the pairing flips at U+0139 and again at U+014A.
         const bool odd_upper = (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17e);
@@ -74,8 +75,8 @@ char32_t lower(char32_t cp) {
         return cp;
     }
     if (cp >= 0x391 && cp <= 0x3ab && cp != 0x3a2) return cp + 32;  // Greek
-    if (cp >= 0x410 && cp <= 0x42f) return cp + 32;                  // Cyrillic А..Я
-    if (cp >= 0x400 && cp <= 0x40f) return cp + 80;                  // Cyrillic Ѐ..Џ
+    if (cp >= 0x410 && cp <= 0x42f) return cp + 32;                 // Cyrillic А..Я
+    if (cp >= 0x400 && cp <= 0x40f) return cp + 80;                 // Cyrillic Ѐ..Џ
     return cp;
 }
 
@@ -114,8 +115,8 @@ Problem check_email(std::string_view email) {
         domain.find("..") != std::string_view::npos)
         return "not an e-mail address";
     for (const char c : email)
-        if (static_cast<unsigned char>(c) <= 0x20 || c == ',' || c == ';' || c == '<' || c == '>' || c == '"' ||
-            c == '(' || c == ')' || c == '[' || c == ']' || c == '\\')
+        if (static_cast<unsigned char>(c) <= 0x20 || c == ',' || c == ';' || c == '<' || c == '>' ||
+            c == '"' || c == '(' || c == ')' || c == '[' || c == ']' || c == '\\')
             return "not an e-mail address";
     return std::nullopt;
 }

@@ -209,14 +209,16 @@ std::optional<ServerConfig> config_or_complain(const Common& common, const std::
 // (or beside the config for PostgreSQL), created on first use.
 Result<records::FieldCipher> field_cipher(const ServerConfig& config, const std::string& config_path) {
     if (!config.secret_key_file.empty()) return records::FieldCipher::from_key_file(config.secret_key_file);
-    const std::filesystem::path beside = config.database.engine == storage::Engine::sqlite
-                                             ? std::filesystem::path(config.database.sqlite_path).parent_path()
-                                             : std::filesystem::path(config_path).parent_path();
+    const std::filesystem::path beside =
+        config.database.engine == storage::Engine::sqlite
+            ? std::filesystem::path(config.database.sqlite_path).parent_path()
+            : std::filesystem::path(config_path).parent_path();
     return records::FieldCipher::load_or_create((beside / "secret.key").string());
 }
 
 // Options after the verb: "--name N" pairs; anything else is an error.
-Result<std::map<std::string, std::string>> parse_options(const std::vector<std::string>& rest, std::size_t from,
+Result<std::map<std::string, std::string>> parse_options(const std::vector<std::string>& rest,
+                                                         std::size_t from,
                                                          const std::set<std::string>& known) {
     std::map<std::string, std::string> out;
     for (std::size_t i = from; i < rest.size(); ++i) {
@@ -313,20 +315,23 @@ int cmd_import(const Common& common) {
         std::cerr << "pvfleet-server import customers: " << store.error().message << "\n";
         return 1;
     }
-    auto report = records::import_customers_csv((*store)->db(), *cipher, csv.str(), "cli:import", clock.now());
+    auto report =
+        records::import_customers_csv((*store)->db(), *cipher, csv.str(), "cli:import", clock.now());
     if (!report) {
         std::cerr << "pvfleet-server import customers: " << report.error().message << "\n";
         return 1;
     }
     std::cout << rest[1] << ": " << report->rows << " rows\n";
     if (report->committed) {
-        std::cout << "imported: " << report->customers_created << " customers created, " << report->sites_created
-                  << " sites created, " << report->sites_linked << " existing sites linked\n";
+        std::cout << "imported: " << report->customers_created << " customers created, "
+                  << report->sites_created << " sites created, " << report->sites_linked
+                  << " existing sites linked\n";
         return 0;
     }
     std::cout << report->errors.size() << " error(s), nothing imported:\n";
     for (const auto& e : report->errors)
-        std::cout << "line " << e.line << (e.column.empty() ? "" : ", " + e.column) << ": " << e.message << "\n";
+        std::cout << "line " << e.line << (e.column.empty() ? "" : ", " + e.column) << ": " << e.message
+                  << "\n";
     return 1;
 }
 

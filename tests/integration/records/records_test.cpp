@@ -1,6 +1,6 @@
-// Customer records on SQLite and PostgreSQL: personal fields encrypted at rest (and in the audit log), password
-// hashes, optimistic concurrency, site validation, device serial history, sessions, and the CSV import with its
-// golden files.
+// Customer records on SQLite and PostgreSQL: personal fields encrypted at rest (and in the audit log),
+// password hashes, optimistic concurrency, site validation, device serial history, sessions, and the CSV
+// import with its golden files.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -119,11 +119,14 @@ T ok(Result<T> r) {
 
 void write_private(const std::string& path, const std::string& content) {
     std::ofstream(path, std::ios::binary) << content;
-    std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    std::filesystem::permissions(path,
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
 }
 
-Customer customer(std::string name, std::string phone = "", std::string email = "", std::string address = "") {
-    return Customer{0, std::move(name), std::move(phone), std::move(email), std::move(address), "", {}, {}, 1};
+Customer customer(std::string name, std::string phone = "", std::string email = "",
+                  std::string address = "") {
+    return Customer{0, std::move(name), std::move(phone), std::move(email), std::move(address), "", {}, {},
+                    1};
 }
 
 Site site(const std::string& id, std::optional<std::int64_t> customer_id = {}) {
@@ -219,7 +222,7 @@ TEST_CASE("records: password hashes") {
     CHECK_FALSE(verify_password("correct horse battery", "plain text"));
     CHECK_FALSE(verify_password("correct horse battery", "pbkdf2-sha256$1$AAAA$AAAA"));
     CHECK_FALSE(verify_password("x", "pbkdf2-sha256$999999999$AAAA$AAAA"));  // absurd cost refused
-    ::setenv("PVFLEET_KDF_ITERATIONS", "5", 1);  // never below the minimum
+    ::setenv("PVFLEET_KDF_ITERATIONS", "5", 1);                              // never below the minimum
     CHECK(kdf_iterations() == 1000);
     ::setenv("PVFLEET_KDF_ITERATIONS", "1000", 1);
 }
@@ -245,20 +248,21 @@ TEST_CASE("records: customers are encrypted at rest and in the audit log; versio
         CHECK(schmidt.id > 0);
         CHECK(schmidt.name == "Gerlinde Schmidtbauer");  // trimmed
         CHECK(schmidt.version == 1);
-        const auto mueller = ok(create_customer(f.db(), cipher,
-                                                customer("JÖRG MÜLLER", "089 / 123 456", "joerg@example.de"),
-                                                "anna", t0() + 1s));
+        const auto mueller = ok(create_customer(
+            f.db(), cipher, customer("JÖRG MÜLLER", "089 / 123 456", "joerg@example.de"), "anna", t0() + 1s));
         const auto third = ok(create_customer(f.db(), cipher, customer("Kerstin Bauer"), "anna", t0() + 2s));
 
         // Nothing personal in plain text: not in the table, not in the audit log, not in the SQLite files.
-        const auto stored = all_text(f.db(), "SELECT name_enc, phone_enc, email_enc, address_enc FROM customers") +
-                            all_text(f.db(), "SELECT before_json, after_json FROM audit_log");
+        const auto stored =
+            all_text(f.db(), "SELECT name_enc, phone_enc, email_enc, address_enc FROM customers") +
+            all_text(f.db(), "SELECT before_json, after_json FROM audit_log");
         for (const char* secret : {"Schmidtbauer", "2345678", "gerlinde@", "Hauptstr", "MÜLLER"})
             CHECK_MESSAGE(stored.find(secret) == std::string::npos, secret);
         if (!be.sqlite_path.empty()) {
             std::string files;
             for (const char* suffix : {"", "-wal"})
-                if (std::filesystem::exists(be.sqlite_path + suffix)) files += test::read_file(be.sqlite_path + suffix);
+                if (std::filesystem::exists(be.sqlite_path + suffix))
+                    files += test::read_file(be.sqlite_path + suffix);
             CHECK(!files.empty());
             CHECK(files.find("Schmidtbauer") == std::string::npos);
             CHECK(files.find("2345678") == std::string::npos);
@@ -293,8 +297,8 @@ TEST_CASE("records: customers are encrypted at rest and in the audit log; versio
         Customer ghost = changed;
         ghost.id = 9999;
         CHECK(update_customer(f.db(), cipher, ghost, 1, "carl", t0()).error().kind == ErrorKind::not_found);
-        CHECK(scalar(f.db(), "SELECT COUNT(*) FROM audit_log WHERE entity = 'customer' AND action = 'update'") ==
-              1);
+        CHECK(scalar(f.db(),
+                     "SELECT COUNT(*) FROM audit_log WHERE entity = 'customer' AND action = 'update'") == 1);
         const auto update_audit = nlohmann::json::parse(all_text(
             f.db(), "SELECT after_json FROM audit_log WHERE entity = 'customer' AND action = 'update'"));
         CHECK(update_audit["changed"] == nlohmann::json{"email"});
@@ -402,18 +406,22 @@ TEST_CASE("records: sites validate every field by name; versions; roles") {
             return out;
         };
         CHECK(ids(ok(list_sites(f.db(), owner.id, false, "", 50))) == std::vector<std::string>{"berlin-001"});
-        CHECK(ids(ok(list_sites(f.db(), std::nullopt, true, "", 50))) == std::vector<std::string>{"unassigned-1"});
+        CHECK(ids(ok(list_sites(f.db(), std::nullopt, true, "", 50))) ==
+              std::vector<std::string>{"unassigned-1"});
         CHECK(ids(ok(list_sites(f.db(), std::nullopt, false, "berlin-001", 50))) ==
               std::vector<std::string>{"unassigned-1"});
-        CHECK(ids(ok(list_sites(f.db(), std::nullopt, false, "", 1))) == std::vector<std::string>{"berlin-001"});
+        CHECK(ids(ok(list_sites(f.db(), std::nullopt, false, "", 1))) ==
+              std::vector<std::string>{"berlin-001"});
         CHECK_FALSE(list_sites(f.db(), owner.id, true, "", 50).ok());
 
         // Roles: replaced as a whole; unknown roles and duplicates refused.
         CHECK(ok(site_roles(f.db(), "berlin-001")).empty());
-        REQUIRE(set_site_roles(f.db(), "berlin-001",
-                               {{"owner", "Anna Schmidt"}, {"installer", "Sonnenbau GmbH"}, {"om_contractor", "PV Care"}},
-                               "anna", t0())
-                    .ok());
+        REQUIRE(
+            set_site_roles(
+                f.db(), "berlin-001",
+                {{"owner", "Anna Schmidt"}, {"installer", "Sonnenbau GmbH"}, {"om_contractor", "PV Care"}},
+                "anna", t0())
+                .ok());
         const auto roles = ok(site_roles(f.db(), "berlin-001"));
         REQUIRE(roles.size() == 3);
         CHECK(roles[0].role == "installer");
@@ -437,16 +445,20 @@ TEST_CASE("records: a device serial swap writes history with its work order") {
         CAPTURE(be.name);
         Fixture f(be);
         // The gateway reports first: ingest creates the site (unassigned) and the device.
-        REQUIRE(f.db().run("INSERT INTO sites (site_id, first_seen_ms, created_at_ms, updated_at_ms) VALUES "
-                           "('gw-1', 1, 1, 1)")
+        REQUIRE(f.db()
+                    .run("INSERT INTO sites (site_id, first_seen_ms, created_at_ms, updated_at_ms) VALUES "
+                         "('gw-1', 1, 1, 1)")
                     .ok());
-        REQUIRE(f.db().run("INSERT INTO devices (site_id, device_id, first_seen_ms, last_seen_ms) VALUES ('gw-1', "
-                           "'inv1', 5, 9)")
-                    .ok());
-        const auto wo = scalar(f.db(),
-                               "INSERT INTO work_orders (site_id, device_id, kind, severity, priority, state, "
-                               "is_open, created_at_ms, updated_at_ms, due_at_ms, body) VALUES ('gw-1', 'inv1', "
-                               "'inverter_fault', 'major', 'high', 'open', 1, 1, 1, 1, '{}') RETURNING id");
+        REQUIRE(
+            f.db()
+                .run("INSERT INTO devices (site_id, device_id, first_seen_ms, last_seen_ms) VALUES ('gw-1', "
+                     "'inv1', 5, 9)")
+                .ok());
+        const auto wo =
+            scalar(f.db(),
+                   "INSERT INTO work_orders (site_id, device_id, kind, severity, priority, state, "
+                   "is_open, created_at_ms, updated_at_ms, due_at_ms, body) VALUES ('gw-1', 'inv1', "
+                   "'inverter_fault', 'major', 'high', 'open', 1, 1, 1, 1, '{}') RETURNING id");
 
         auto devices = ok(list_devices(f.db(), "gw-1"));
         REQUIRE(devices.size() == 1);
@@ -471,8 +483,10 @@ TEST_CASE("records: a device serial swap writes history with its work order") {
         CHECK(history[1].new_serial == "SN-2000");
         CHECK(history[1].work_order_id == wo);
         CHECK(history[1].at == t0() + 1h);
-        CHECK(scalar(f.db(), "SELECT COUNT(*) FROM audit_log WHERE entity = 'device' AND action = 'replace serial'") ==
-              2);
+        CHECK(
+            scalar(f.db(),
+                   "SELECT COUNT(*) FROM audit_log WHERE entity = 'device' AND action = 'replace serial'") ==
+            2);
 
         // Same values again: nothing written. Stale version: conflict. Unknown work order: named.
         CHECK(ok(update_device(f.db(), d, 3, "tom", t0())).version == 3);
@@ -491,15 +505,16 @@ TEST_CASE("records: users, passwords, sessions and their expiry") {
     for (auto& be : backends(dir)) {
         CAPTURE(be.name);
         Fixture f(be);
-        CHECK(error_of(create_user(f.db(), "A", "", Role::admin, "long enough pw", "setup", t0())).rfind("name: ", 0) ==
-              0);
-        CHECK(error_of(create_user(f.db(), "anna", "", Role::admin, "short", "setup", t0())).rfind("password: ", 0) ==
-              0);
-        const auto anna =
-            ok(create_user(f.db(), "anna", "Anna Admin", Role::admin, "correct horse battery", "setup", t0()));
+        CHECK(error_of(create_user(f.db(), "A", "", Role::admin, "long enough pw", "setup", t0()))
+                  .rfind("name: ", 0) == 0);
+        CHECK(error_of(create_user(f.db(), "anna", "", Role::admin, "short", "setup", t0()))
+                  .rfind("password: ", 0) == 0);
+        const auto anna = ok(
+            create_user(f.db(), "anna", "Anna Admin", Role::admin, "correct horse battery", "setup", t0()));
         CHECK(anna.role == Role::admin);
-        CHECK(create_user(f.db(), "anna", "", Role::manager, "another password", "setup", t0()).error().kind ==
-              ErrorKind::conflict);
+        CHECK(
+            create_user(f.db(), "anna", "", Role::manager, "another password", "setup", t0()).error().kind ==
+            ErrorKind::conflict);
         ok(create_user(f.db(), "tom.t", "Tom", Role::technician, "wrench wrench wrench", "anna", t0()));
         const auto users = ok(list_users(f.db()));
         REQUIRE(users.size() == 2);
@@ -546,10 +561,12 @@ TEST_CASE("records: CSV import of a multi-site customer, linking a site the gate
         Fixture f(be);
         const auto cipher = test_cipher();
         // gw-7f3a reports already: ingest created it without a customer.
-        REQUIRE(f.db().run("INSERT INTO sites (site_id, first_seen_ms, created_at_ms, updated_at_ms) VALUES "
-                           "('gw-7f3a', 1, 1, 1)")
+        REQUIRE(f.db()
+                    .run("INSERT INTO sites (site_id, first_seen_ms, created_at_ms, updated_at_ms) VALUES "
+                         "('gw-7f3a', 1, 1, 1)")
                     .ok());
-        const auto report = ok(import_customers_csv(f.db(), cipher, test::read_file(golden("good.csv")), "anna", t0()));
+        const auto report =
+            ok(import_customers_csv(f.db(), cipher, test::read_file(golden("good.csv")), "anna", t0()));
         check_report(report, "good.expected.json");
 
         const auto customers = ok(list_customers(f.db(), cipher, CustomerQuery{"", 0, 50}));
@@ -577,7 +594,8 @@ TEST_CASE("records: CSV import of a multi-site customer, linking a site the gate
         CHECK(scalar(f.db(), "SELECT COUNT(*) FROM audit_log WHERE actor = 'anna'") == 6);
 
         // Importing the same file again changes nothing: the customers and sites are on record.
-        const auto again = ok(import_customers_csv(f.db(), cipher, test::read_file(golden("good.csv")), "anna", t0()));
+        const auto again =
+            ok(import_customers_csv(f.db(), cipher, test::read_file(golden("good.csv")), "anna", t0()));
         CHECK(again.committed);
         CHECK(again.customers_created == 0);
         CHECK(again.sites_created == 0);
@@ -596,7 +614,8 @@ TEST_CASE("records: a CSV with errors writes nothing and reports every error wit
         ok(upsert_site(f.db(), site("taken-1", owner.id), std::nullopt, "anna", t0()));
         const auto audit_before = scalar(f.db(), "SELECT COUNT(*) FROM audit_log");
 
-        const auto report = ok(import_customers_csv(f.db(), cipher, test::read_file(golden("bad.csv")), "anna", t0()));
+        const auto report =
+            ok(import_customers_csv(f.db(), cipher, test::read_file(golden("bad.csv")), "anna", t0()));
         check_report(report, "bad.expected.json");
         CHECK_FALSE(report.committed);
         CHECK(scalar(f.db(), "SELECT COUNT(*) FROM customers") == 1);
@@ -628,7 +647,8 @@ TEST_CASE("records: CSV quoting: BOM, CRLF, commas, quotes and line breaks insid
         const std::string csv =
             "\xEF\xBB\xBF"
             "Customer_Name,notes,address,site_id,site_address\r\n"
-            "\"Bauer, Kerstin\",\"line one\r\nline two, with \"\"quotes\"\"\",\"Am Hang 3\r\n01067 Dresden\",dd-1,"
+            "\"Bauer, Kerstin\",\"line one\r\nline two, with \"\"quotes\"\"\",\"Am Hang 3\r\n01067 "
+            "Dresden\",dd-1,"
             "\"Am Hang 3, Dresden\"\r\n"
             "\r\n"
             "Plain Name,,,,\r\n"

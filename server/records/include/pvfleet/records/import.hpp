@@ -29,8 +29,8 @@ struct ImportReport {
 };
 
 // Database failures are the Error; problems in the file are in the report (committed = false).
-Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& cipher, std::string_view csv_text,
-                                          const std::string& actor, TimePoint now);
+Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& cipher,
+                                          std::string_view csv_text, const std::string& actor, TimePoint now);
 
 // {"rows":…, "customers_created":…, "sites_created":…, "sites_linked":…, "committed":…,
 //  "errors":[{"line":…, "column":…, "message":…}]}
