@@ -59,12 +59,15 @@ Result<Common> parse_common(const std::vector<std::string>& args, std::size_t fr
     return c;
 }
 
-// The AES key of personal customer fields: the configured file, or secret.key beside the SQLite database.
-std::string key_file_of(const ServerConfig& config) {
-    if (!config.secret_key_file.empty()) return config.secret_key_file;
-    if (config.database.engine == storage::Engine::sqlite)
-        return (std::filesystem::path(config.database.sqlite_path).parent_path() / "secret.key").string();
-    return "secret.key";
+// The key of the personal customer fields: the configured file, else secret.key beside the SQLite database
+// (or beside the config for PostgreSQL), created on first use.
+Result<records::FieldCipher> field_cipher(const ServerConfig& config, const std::string& config_path) {
+    if (!config.secret_key_file.empty()) return records::FieldCipher::from_key_file(config.secret_key_file);
+    const std::filesystem::path beside =
+        config.database.engine == storage::Engine::sqlite
+            ? std::filesystem::path(config.database.sqlite_path).parent_path()
+            : std::filesystem::path(config_path).parent_path();
+    return records::FieldCipher::load_or_create((beside / "secret.key").string());
 }
 
 Result<std::unique_ptr<storage::Store>> open_store(const ServerConfig& config, const Clock& clock) {
@@ -119,7 +122,7 @@ int cmd_run(const Common& common) {
         work_orders;  // every new ticket event becomes or updates a work order, in its transaction
     (*store)->set_ticket_sink(&work_orders);
 
-    auto cipher = records::FieldCipher::load_or_create(key_file_of(*config));
+    auto cipher = field_cipher(*config, *common.config_path);
     if (!cipher) {
         std::cerr << "pvfleet-server run: " << cipher.error().message << "\n";
         return 2;
@@ -205,16 +208,6 @@ std::optional<ServerConfig> config_or_complain(const Common& common, const std::
     return std::move(*config);
 }
 
-// The key of the personal customer fields: the configured file, else secret.key beside the SQLite database
-// (or beside the config for PostgreSQL), created on first use.
-Result<records::FieldCipher> field_cipher(const ServerConfig& config, const std::string& config_path) {
-    if (!config.secret_key_file.empty()) return records::FieldCipher::from_key_file(config.secret_key_file);
-    const std::filesystem::path beside =
-        config.database.engine == storage::Engine::sqlite
-            ? std::filesystem::path(config.database.sqlite_path).parent_path()
-            : std::filesystem::path(config_path).parent_path();
-    return records::FieldCipher::load_or_create((beside / "secret.key").string());
-}
 
 // Options after the verb: "--name N" pairs; anything else is an error.
 Result<std::map<std::string, std::string>> parse_options(const std::vector<std::string>& rest,

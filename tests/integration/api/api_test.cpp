@@ -173,7 +173,9 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
         sync::itest::IoThread io;
         std::unique_ptr<mqtt::Client> client;
         io.run([&] {
-            client = std::move(*mqtt::Client::create(io.context().get_executor(), o));
+            auto created = mqtt::Client::create(io.context().get_executor(), o);
+            REQUIRE(created.ok());
+            client = std::move(*created);
             client->start();
         });
         REQUIRE(sync::itest::wait_until([&] { bool c = false; io.run([&] { c = client->connected(); }); return c; }, 10s));
