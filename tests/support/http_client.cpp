@@ -9,8 +9,9 @@
 
 namespace pvfleet::test {
 
-HttpResponse http_request(const std::string& host, int port, const std::string& method, const std::string& target,
-                          const std::string& body, const std::map<std::string, std::string>& headers) {
+HttpResponse http_request(const std::string& host, int port, const std::string& method,
+                          const std::string& target, const std::string& body,
+                          const std::map<std::string, std::string>& headers) {
     namespace beast = boost::beast;
     namespace http = beast::http;
     HttpResponse out;
@@ -23,7 +24,8 @@ HttpResponse http_request(const std::string& host, int port, const std::string& 
         http::request<http::string_body> req{http::string_to_verb(method), target, 11};
         req.set(http::field::host, host);
         for (const auto& [k, v] : headers) req.set(k, v);
-        if (!body.empty() && headers.count("Content-Type") == 0) req.set(http::field::content_type, "application/json");
+        if (!body.empty() && headers.count("Content-Type") == 0)
+            req.set(http::field::content_type, "application/json");
         req.body() = body;
         req.prepare_payload();
         http::write(stream, req);
@@ -34,7 +36,8 @@ HttpResponse http_request(const std::string& host, int port, const std::string& 
         out.body = res.body();
         for (const auto& f : res) {
             std::string name(f.name_string());
-            std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            std::transform(name.begin(), name.end(), name.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
             out.headers[name] = std::string(f.value());
         }
         beast::error_code ec;

@@ -15,7 +15,8 @@ struct HttpResponse {
     }
 };
 
-HttpResponse http_request(const std::string& host, int port, const std::string& method, const std::string& target,
-                          const std::string& body = {}, const std::map<std::string, std::string>& headers = {});
+HttpResponse http_request(const std::string& host, int port, const std::string& method,
+                          const std::string& target, const std::string& body = {},
+                          const std::map<std::string, std::string>& headers = {});
 
 }  // namespace pvfleet::test

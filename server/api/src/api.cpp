@@ -23,7 +23,8 @@ std::string content_type_for(const std::filesystem::path& p) {
 // Static files of the web app; unknown paths without an extension get index.html (client-side routes).
 Response serve_static(const std::filesystem::path& root, const Request& req) {
     if (root.empty()) return problem(404, "Not Found", "no web app configured");
-    if (req.method != "GET" && req.method != "HEAD") return problem(405, "Method Not Allowed", "static files are read-only");
+    if (req.method != "GET" && req.method != "HEAD")
+        return problem(405, "Method Not Allowed", "static files are read-only");
     std::string rel = req.path == "/" ? "index.html" : req.path.substr(1);
     if (rel.find("..") != std::string::npos) return problem(400, "Bad Request", "path: '..' is not allowed");
     // dev/ holds the front-end's mock server and smoke test: sources, not part of the app.
@@ -31,7 +32,8 @@ Response serve_static(const std::filesystem::path& root, const Request& req) {
     std::filesystem::path file = root / rel;
     std::error_code ec;
     if (!std::filesystem::is_regular_file(file, ec)) {
-        if (std::filesystem::path(rel).has_extension()) return problem(404, "Not Found", "no file " + req.path);
+        if (std::filesystem::path(rel).has_extension())
+            return problem(404, "Not Found", "no file " + req.path);
         file = root / "index.html";
     }
     std::ifstream in(file, std::ios::binary);
@@ -54,34 +56,54 @@ nlohmann::json openapi_document(const Router& router) {
     for (const auto& route : router.routes()) {
         json op = {{"summary", route.info.summary}, {"tags", json::array({route.info.tag})}};
         json params = json::array();
-        for (std::size_t p = route.pattern.find('{'); p != std::string::npos; p = route.pattern.find('{', p + 1)) {
+        for (std::size_t p = route.pattern.find('{'); p != std::string::npos;
+             p = route.pattern.find('{', p + 1)) {
             const auto e = route.pattern.find('}', p);
-            params.push_back({{"name", route.pattern.substr(p + 1, e - p - 1)}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
+            params.push_back({{"name", route.pattern.substr(p + 1, e - p - 1)},
+                              {"in", "path"},
+                              {"required", true},
+                              {"schema", {{"type", "string"}}}});
         }
         if (!params.empty()) op["parameters"] = params;
-        if (route.info.roles.empty()) op["security"] = json::array();
-        else op["x-roles"] = route.info.roles;
-        json responses = {{"200", {{"description", "OK"}, {"content", {{"application/json", json::object()}}}}},
-                          {"default", {{"description", "error"}, {"content", {{"application/problem+json", {{"schema", {{"$ref", "#/components/schemas/Problem"}}}}}}}}}};
+        if (route.info.roles.empty())
+            op["security"] = json::array();
+        else
+            op["x-roles"] = route.info.roles;
+        json responses = {
+            {"200", {{"description", "OK"}, {"content", {{"application/json", json::object()}}}}},
+            {"default",
+             {{"description", "error"},
+              {"content",
+               {{"application/problem+json", {{"schema", {{"$ref", "#/components/schemas/Problem"}}}}}}}}}};
         if (!route.info.roles.empty()) responses["401"] = {{"description", "not logged in"}};
         op["responses"] = responses;
         if (route.method == "POST" || route.method == "PATCH" || route.method == "PUT")
             op["requestBody"] = {{"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}};
         std::string method = route.method;
-        std::transform(method.begin(), method.end(), method.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        std::transform(method.begin(), method.end(), method.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
         paths[route.pattern][method] = op;
     }
     return {{"openapi", "3.1.0"},
-            {"info", {{"title", "pvfleet server API"}, {"version", "1"}, {"description", "Back office REST API; see docs/api.md"}}},
+            {"info",
+             {{"title", "pvfleet server API"},
+              {"version", "1"},
+              {"description", "Back office REST API; see docs/api.md"}}},
             {"servers", json::array({{{"url", "/"}}})},
             {"paths", paths},
             {"components",
-             {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}, {"cookie", {{"type", "apiKey"}, {"in", "cookie"}, {"name", "pvfleet_session"}}}}},
+             {{"securitySchemes",
+               {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}},
+                {"cookie", {{"type", "apiKey"}, {"in", "cookie"}, {"name", "pvfleet_session"}}}}},
               {"schemas",
                {{"Problem",
                  {{"type", "object"},
                   {"properties",
-                   {{"type", {{"type", "string"}}}, {"title", {{"type", "string"}}}, {"status", {{"type", "integer"}}}, {"detail", {{"type", "string"}}}, {"field", {{"type", "string"}}}}}}}}}}},
+                   {{"type", {{"type", "string"}}},
+                    {"title", {{"type", "string"}}},
+                    {"status", {{"type", "integer"}}},
+                    {"detail", {{"type", "string"}}},
+                    {"field", {{"type", "string"}}}}}}}}}}},
             {"security", json::array({{{"bearer", json::array()}}, {{"cookie", json::array()}}})}};
 }
 

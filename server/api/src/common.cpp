@@ -27,22 +27,31 @@ std::optional<Response> parse_body(const Request& req, const std::set<std::strin
 
 Response bad_request(const Error& e) {
     const auto colon = e.message.find(": ");
-    const std::string field = colon != std::string::npos && e.message.find(' ') > colon ? e.message.substr(0, colon) : "";
+    const std::string field =
+        colon != std::string::npos && e.message.find(' ') > colon ? e.message.substr(0, colon) : "";
     return problem(400, "Bad Request", e.message, field);
 }
 
 Response from_error(const Error& e) {
     switch (e.kind) {
-        case ErrorKind::invalid: return bad_request(e);
-        case ErrorKind::not_found: return problem(404, "Not Found", e.message);
-        case ErrorKind::conflict: return problem(412, "Precondition Failed", e.message);
-        case ErrorKind::rejected: return problem(403, "Forbidden", e.message);
-        case ErrorKind::busy: return problem(503, "Service Unavailable", e.message);
-        default: return problem(500, "Internal Server Error", "the server could not complete the request");
+        case ErrorKind::invalid:
+            return bad_request(e);
+        case ErrorKind::not_found:
+            return problem(404, "Not Found", e.message);
+        case ErrorKind::conflict:
+            return problem(412, "Precondition Failed", e.message);
+        case ErrorKind::rejected:
+            return problem(403, "Forbidden", e.message);
+        case ErrorKind::busy:
+            return problem(503, "Service Unavailable", e.message);
+        default:
+            return problem(500, "Internal Server Error", "the server could not complete the request");
     }
 }
 
-std::string etag_of(std::int64_t version) { return "\"v" + std::to_string(version) + "\""; }
+std::string etag_of(std::int64_t version) {
+    return "\"v" + std::to_string(version) + "\"";
+}
 
 std::optional<std::int64_t> if_match_version(const Request& req) {
     auto h = req.header("if-match");
@@ -59,18 +68,21 @@ std::optional<std::int64_t> if_match_version(const Request& req) {
 
 std::optional<Response> check_if_match(const Request& req, std::int64_t version) {
     if (!req.header("if-match"))
-        return problem(428, "Precondition Required", "send If-Match with the ETag you read, so concurrent edits are not lost");
+        return problem(428, "Precondition Required",
+                       "send If-Match with the ETag you read, so concurrent edits are not lost");
     const auto v = if_match_version(req);
     if (!v || *v != version) {
-        Response r = problem(412, "Precondition Failed",
-                             "the resource changed since you read it (now " + etag_of(version) + "); reload and retry");
+        Response r = problem(
+            412, "Precondition Failed",
+            "the resource changed since you read it (now " + etag_of(version) + "); reload and retry");
         r.headers.emplace_back("ETag", etag_of(version));
         return r;
     }
     return std::nullopt;
 }
 
-std::optional<Response> query_int(const Request& req, const std::string& name, long long lo, long long hi, long long& out) {
+std::optional<Response> query_int(const Request& req, const std::string& name, long long lo, long long hi,
+                                  long long& out) {
     auto v = req.query_param(name);
     if (!v) return std::nullopt;
     try {
@@ -81,11 +93,13 @@ std::optional<Response> query_int(const Request& req, const std::string& name, l
         return std::nullopt;
     } catch (const std::exception&) {
         return problem(400, "Bad Request",
-                       name + ": expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi), name);
+                       name + ": expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi),
+                       name);
     }
 }
 
-std::optional<Response> query_time(const Request& req, const std::string& name, std::optional<TimePoint>& out) {
+std::optional<Response> query_time(const Request& req, const std::string& name,
+                                   std::optional<TimePoint>& out) {
     auto v = req.query_param(name);
     if (!v) return std::nullopt;
     auto t = parse_iso8601(*v);

@@ -1,10 +1,9 @@
 #pragma once
 // Helpers shared by the route files: JSON bodies with unknown-field checks, ETags, paging, times.
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "pvfleet/api/api.hpp"
 #include "pvfleet/api/http.hpp"
@@ -30,16 +29,20 @@ std::optional<Response> check_if_match(const Request& req, std::int64_t version)
 std::optional<std::int64_t> if_match_version(const Request& req);
 
 // Query integer with bounds; a 400 problem naming the parameter otherwise.
-std::optional<Response> query_int(const Request& req, const std::string& name, long long lo, long long hi, long long& out);
-std::optional<Response> query_time(const Request& req, const std::string& name, std::optional<TimePoint>& out);
+std::optional<Response> query_int(const Request& req, const std::string& name, long long lo, long long hi,
+                                  long long& out);
+std::optional<Response> query_time(const Request& req, const std::string& name,
+                                   std::optional<TimePoint>& out);
 
-inline json time_json(std::optional<TimePoint> t) { return t ? json(format_iso8601(*t)) : json(nullptr); }
+inline json time_json(std::optional<TimePoint> t) {
+    return t ? json(format_iso8601(*t)) : json(nullptr);
+}
 
 bool has_role(const Request& req, std::initializer_list<const char*> roles);
 
-extern const std::vector<std::string> kAllRoles;      // admin, back_office, technician, manager
-extern const std::vector<std::string> kOfficeRoles;   // admin, back_office
-extern const std::vector<std::string> kReadRoles;     // admin, back_office, manager
+extern const std::vector<std::string> kAllRoles;     // admin, back_office, technician, manager
+extern const std::vector<std::string> kOfficeRoles;  // admin, back_office
+extern const std::vector<std::string> kReadRoles;    // admin, back_office, manager
 
 void add_auth_routes(Router& router, ApiContext& ctx);
 void add_record_routes(Router& router, ApiContext& ctx);

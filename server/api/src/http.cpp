@@ -134,7 +134,8 @@ Response Router::handle(Request& request) const {
             return route.handler(request);
         }
         if (path_known) {
-            Response r = problem(405, "Method Not Allowed", request.method + " is not allowed on " + request.path);
+            Response r =
+                problem(405, "Method Not Allowed", request.method + " is not allowed on " + request.path);
             std::string list;
             for (const auto& m : allowed) list += (list.empty() ? "" : ", ") + m;
             r.headers.emplace_back("Allow", list);

@@ -25,13 +25,15 @@ constexpr const char* kLog = "http";
 
 std::string lower(std::string_view s) {
     std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return out;
 }
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
-    Impl(asio::any_io_executor ex, HttpServerOptions o, const Router& r) : executor(ex), options(std::move(o)), router(r), acceptor(ex) {}
+    Impl(asio::any_io_executor ex, HttpServerOptions o, const Router& r)
+        : executor(ex), options(std::move(o)), router(r), acceptor(ex) {}
     asio::any_io_executor executor;
     HttpServerOptions options;
     const Router& router;
@@ -42,7 +44,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     asio::awaitable<void> accept_loop() {
         auto self = shared_from_this();
         while (!stopped) {
-            auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(executor), asio::as_tuple(asio::use_awaitable));
+            auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(executor),
+                                                               asio::as_tuple(asio::use_awaitable));
             if (ec) {
                 if (stopped || ec == asio::error::operation_aborted) co_return;
                 PVF_LOG(warn, kLog, "accept: " << ec.message());
@@ -56,7 +59,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         }
     }
 
-    static asio::awaitable<void> session(std::shared_ptr<Impl> self, std::shared_ptr<beast::tcp_stream> stream) {
+    static asio::awaitable<void> session(std::shared_ptr<Impl> self,
+                                         std::shared_ptr<beast::tcp_stream> stream) {
         beast::flat_buffer buffer;
         std::string remote;
         beast::error_code ep_ec;
@@ -66,10 +70,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
             http::request_parser<http::string_body> parser;
             parser.body_limit(self->options.body_limit);
             stream->expires_after(kIdleTimeout);
-            auto [ec, n] = co_await http::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+            auto [ec, n] =
+                co_await http::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
             (void)n;
-            if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-                ec == asio::error::connection_reset || ec == asio::error::eof)
+            if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+                ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+                ec == asio::error::eof)
                 break;
             http::response<http::string_body> res;
             bool keep_alive = false;
@@ -77,7 +83,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 // Malformed or too large: answer once, then close.
                 const bool too_big = ec == http::error::body_limit;
                 Response p = problem(too_big ? 413 : 400, too_big ? "Payload Too Large" : "Bad Request",
-                                     too_big ? "request bodies are limited to " + std::to_string(self->options.body_limit) + " bytes"
+                                     too_big ? "request bodies are limited to " +
+                                                   std::to_string(self->options.body_limit) + " bytes"
                                              : "malformed HTTP request: " + ec.message());
                 res.result(static_cast<http::status>(p.status));
                 res.set(http::field::content_type, p.content_type);
@@ -92,15 +99,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 for (const auto& f : req) r.headers[lower(f.name_string())] = std::string(f.value());
                 r.body = std::move(req.body());
                 Response out;
-                if (!parse_target(r.target, r.path, r.query)) out = problem(400, "Bad Request", "malformed percent-encoding in the URL");
-                else out = self->router.handle(r);
+                if (!parse_target(r.target, r.path, r.query))
+                    out = problem(400, "Bad Request", "malformed percent-encoding in the URL");
+                else
+                    out = self->router.handle(r);
                 res.version(req.version());
                 res.result(static_cast<http::status>(out.status));
                 res.set(http::field::content_type, out.content_type);
                 res.set(http::field::server, "pvfleet");
                 for (const auto& [k, v] : out.headers) res.set(k, v);
-                if (r.method == "HEAD") res.body().clear();
-                else res.body() = std::move(out.body);
+                if (r.method == "HEAD")
+                    res.body().clear();
+                else
+                    res.body() = std::move(out.body);
             }
             res.keep_alive(keep_alive);
             res.prepare_payload();
@@ -114,8 +125,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
 };
 
-Result<std::unique_ptr<HttpServer>> HttpServer::create(asio::any_io_executor executor, HttpServerOptions options,
-                                                       const Router& router) {
+Result<std::unique_ptr<HttpServer>> HttpServer::create(asio::any_io_executor executor,
+                                                       HttpServerOptions options, const Router& router) {
     auto impl = std::make_shared<Impl>(executor, std::move(options), router);
     beast::error_code ec;
     const auto address = asio::ip::make_address(impl->options.address, ec);
@@ -126,8 +137,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::create(asio::any_io_executor exe
     if (!ec) impl->acceptor.bind(ep, ec);
     if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec)
-        return Error{"http/listen: cannot listen on " + impl->options.address + ":" + std::to_string(impl->options.port) + ": " +
-                         ec.message(),
+        return Error{"http/listen: cannot listen on " + impl->options.address + ":" +
+                         std::to_string(impl->options.port) + ": " + ec.message(),
                      ErrorKind::io};
     return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
@@ -141,7 +152,9 @@ HttpServer::~HttpServer() {
     }
 }
 
-void HttpServer::start() { asio::co_spawn(impl_->executor, impl_->accept_loop(), asio::detached); }
+void HttpServer::start() {
+    asio::co_spawn(impl_->executor, impl_->accept_loop(), asio::detached);
+}
 
 void HttpServer::stop() {
     impl_->stopped = true;
@@ -152,6 +165,8 @@ void HttpServer::stop() {
     impl_->connections.clear();
 }
 
-int HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+int HttpServer::port() const {
+    return impl_->acceptor.local_endpoint().port();
+}
 
 }  // namespace pvfleet::api

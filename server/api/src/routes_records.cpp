@@ -18,23 +18,30 @@ std::optional<std::string> token_of(const Request& req) {
         auto p = c->find(key);
         if (p != std::string::npos) {
             auto end = c->find(';', p);
-            return c->substr(p + key.size(), end == std::string::npos ? std::string::npos : end - p - key.size());
+            return c->substr(p + key.size(),
+                             end == std::string::npos ? std::string::npos : end - p - key.size());
         }
     }
     return std::nullopt;
 }
 
 json customer_json(const records::Customer& c) {
-    return {{"id", c.id},           {"name", c.name},
-            {"phone", c.phone},     {"email", c.email},
-            {"address", c.address}, {"notes", c.notes},
-            {"created_at", format_iso8601(c.created_at)}, {"updated_at", format_iso8601(c.updated_at)},
+    return {{"id", c.id},
+            {"name", c.name},
+            {"phone", c.phone},
+            {"email", c.email},
+            {"address", c.address},
+            {"notes", c.notes},
+            {"created_at", format_iso8601(c.created_at)},
+            {"updated_at", format_iso8601(c.updated_at)},
             {"version", c.version}};
 }
 
 json site_json(const records::Site& s) {
     json arrays = json::array();
-    for (const auto& a : s.arrays) arrays.push_back({{"name", a.name}, {"kwp", a.kwp}, {"tilt_deg", a.tilt_deg}, {"azimuth_deg", a.azimuth_deg}});
+    for (const auto& a : s.arrays)
+        arrays.push_back(
+            {{"name", a.name}, {"kwp", a.kwp}, {"tilt_deg", a.tilt_deg}, {"azimuth_deg", a.azimuth_deg}});
     return {{"site_id", s.site_id},
             {"customer_id", s.customer_id ? json(*s.customer_id) : json(nullptr)},
             {"name", s.name},
@@ -53,9 +60,16 @@ json site_json(const records::Site& s) {
 }
 
 json device_json(const records::Device& d) {
-    return {{"site_id", d.site_id}, {"device_id", d.device_id}, {"vendor", d.vendor},   {"model", d.model},
-            {"serial", d.serial},   {"firmware", d.firmware},   {"unit_id", d.unit_id ? json(*d.unit_id) : json(nullptr)},
-            {"first_seen", time_json(d.first_seen)}, {"last_seen", time_json(d.last_seen)}, {"version", d.version}};
+    return {{"site_id", d.site_id},
+            {"device_id", d.device_id},
+            {"vendor", d.vendor},
+            {"model", d.model},
+            {"serial", d.serial},
+            {"firmware", d.firmware},
+            {"unit_id", d.unit_id ? json(*d.unit_id) : json(nullptr)},
+            {"first_seen", time_json(d.first_seen)},
+            {"last_seen", time_json(d.last_seen)},
+            {"version", d.version}};
 }
 
 // Fields of a customer body; a missing optional field keeps the stored value.
@@ -64,11 +78,16 @@ std::optional<Response> customer_from(const json& b, records::Customer& c) {
         if (!b.contains(k)) continue;
         if (!b[k].is_string()) return problem(400, "Bad Request", std::string(k) + ": expected a string", k);
         std::string v = b[k];
-        if (std::string_view(k) == "name") c.name = v;
-        else if (std::string_view(k) == "phone") c.phone = v;
-        else if (std::string_view(k) == "email") c.email = v;
-        else if (std::string_view(k) == "address") c.address = v;
-        else c.notes = v;
+        if (std::string_view(k) == "name")
+            c.name = v;
+        else if (std::string_view(k) == "phone")
+            c.phone = v;
+        else if (std::string_view(k) == "email")
+            c.email = v;
+        else if (std::string_view(k) == "address")
+            c.address = v;
+        else
+            c.notes = v;
     }
     return std::nullopt;
 }
@@ -82,16 +101,22 @@ std::optional<Response> site_from(const json& b, records::Site& s) {
     };
     auto opt_str = [&](const char* k, std::optional<std::string>& out) -> std::optional<Response> {
         if (!b.contains(k)) return std::nullopt;
-        if (b[k].is_null()) out.reset();
-        else if (!b[k].is_string()) return problem(400, "Bad Request", std::string(k) + ": expected a date YYYY-MM-DD or null", k);
-        else out = b[k].get<std::string>();
+        if (b[k].is_null())
+            out.reset();
+        else if (!b[k].is_string())
+            return problem(400, "Bad Request", std::string(k) + ": expected a date YYYY-MM-DD or null", k);
+        else
+            out = b[k].get<std::string>();
         return std::nullopt;
     };
     auto opt_num = [&](const char* k, std::optional<double>& out) -> std::optional<Response> {
         if (!b.contains(k)) return std::nullopt;
-        if (b[k].is_null()) out.reset();
-        else if (!b[k].is_number()) return problem(400, "Bad Request", std::string(k) + ": expected a number", k);
-        else out = b[k].get<double>();
+        if (b[k].is_null())
+            out.reset();
+        else if (!b[k].is_number())
+            return problem(400, "Bad Request", std::string(k) + ": expected a number", k);
+        else
+            out = b[k].get<double>();
         return std::nullopt;
     };
     if (auto p = str("name", s.name)) return p;
@@ -104,17 +129,22 @@ std::optional<Response> site_from(const json& b, records::Site& s) {
     if (auto p = opt_num("latitude", s.latitude)) return p;
     if (auto p = opt_num("longitude", s.longitude)) return p;
     if (b.contains("customer_id")) {
-        if (b["customer_id"].is_null()) s.customer_id.reset();
-        else if (!b["customer_id"].is_number_integer()) return problem(400, "Bad Request", "customer_id: expected an integer or null", "customer_id");
-        else s.customer_id = b["customer_id"].get<std::int64_t>();
+        if (b["customer_id"].is_null())
+            s.customer_id.reset();
+        else if (!b["customer_id"].is_number_integer())
+            return problem(400, "Bad Request", "customer_id: expected an integer or null", "customer_id");
+        else
+            s.customer_id = b["customer_id"].get<std::int64_t>();
     }
     if (b.contains("inspection_interval_days")) {
         if (!b["inspection_interval_days"].is_number_integer())
-            return problem(400, "Bad Request", "inspection_interval_days: expected an integer", "inspection_interval_days");
+            return problem(400, "Bad Request", "inspection_interval_days: expected an integer",
+                           "inspection_interval_days");
         s.inspection_interval_days = b["inspection_interval_days"];
     }
     if (b.contains("arrays")) {
-        if (!b["arrays"].is_array()) return problem(400, "Bad Request", "arrays: expected an array", "arrays");
+        if (!b["arrays"].is_array())
+            return problem(400, "Bad Request", "arrays: expected an array", "arrays");
         s.arrays.clear();
         for (std::size_t i = 0; i < b["arrays"].size(); ++i) {
             const auto& a = b["arrays"][i];
@@ -122,11 +152,20 @@ std::optional<Response> site_from(const json& b, records::Site& s) {
             if (!a.is_object()) return problem(400, "Bad Request", path + ": expected an object", path);
             records::PvArray pa;
             for (const auto& [k, v] : a.items()) {
-                if (k == "name" && v.is_string()) pa.name = v;
-                else if (k == "kwp" && v.is_number()) pa.kwp = v;
-                else if (k == "tilt_deg" && v.is_number()) pa.tilt_deg = v;
-                else if (k == "azimuth_deg" && v.is_number()) pa.azimuth_deg = v;
-                else return problem(400, "Bad Request", path + "/" + k + ": unknown field or wrong type (expected name, kwp, tilt_deg, azimuth_deg)", path + "/" + k);
+                if (k == "name" && v.is_string())
+                    pa.name = v;
+                else if (k == "kwp" && v.is_number())
+                    pa.kwp = v;
+                else if (k == "tilt_deg" && v.is_number())
+                    pa.tilt_deg = v;
+                else if (k == "azimuth_deg" && v.is_number())
+                    pa.azimuth_deg = v;
+                else
+                    return problem(
+                        400, "Bad Request",
+                        path + "/" + k +
+                            ": unknown field or wrong type (expected name, kwp, tilt_deg, azimuth_deg)",
+                        path + "/" + k);
             }
             s.arrays.push_back(pa);
         }
@@ -164,7 +203,8 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
         if (route.info.roles.empty()) return std::nullopt;
         auto token = token_of(req);
         auto unauthorized = [] {
-            Response r = problem(401, "Unauthorized", "log in first (POST /api/login), then send Authorization: Bearer <token>");
+            Response r = problem(401, "Unauthorized",
+                                 "log in first (POST /api/login), then send Authorization: Bearer <token>");
             r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"pvfleet\"");
             return r;
         };
@@ -176,50 +216,59 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
         req.role = std::string(records::to_string((*user)->role));
         for (const auto& r : route.info.roles)
             if (r == req.role) return std::nullopt;
-        return problem(403, "Forbidden", "the role " + req.role + " may not " + route.method + " " + route.pattern);
+        return problem(403, "Forbidden",
+                       "the role " + req.role + " may not " + route.method + " " + route.pattern);
     };
 
     auto limiter = std::make_shared<LoginLimiter>();
-    router.add("POST", "/api/login", {"Log in with user name and password; returns a session token (also set as a cookie)", {}, "auth"},
-               [&ctx, limiter](Request& req) {
-                   json body;
-                   if (auto p = parse_body(req, {"user", "password"}, body)) return *p;
-                   if (!body.contains("user") || !body["user"].is_string()) return problem(400, "Bad Request", "user: required", "user");
-                   if (!body.contains("password") || !body["password"].is_string())
-                       return problem(400, "Bad Request", "password: required", "password");
-                   const std::string name = body["user"];
-                   const std::string key = name + "|" + req.remote;
-                   const TimePoint now = ctx.clock->now();
-                   if (limiter->blocked(key, now, ctx.login_failures_allowed, ctx.login_window)) {
-                       Response r = problem(429, "Too Many Requests", "too many failed logins; try again in a few minutes");
-                       r.headers.emplace_back("Retry-After", std::to_string(std::chrono::seconds(ctx.login_window).count()));
-                       return r;
-                   }
-                   auto user = records::authenticate(*ctx.db, name, body["password"].get<std::string>());
-                   if (!user) return from_error(user.error());
-                   if (!*user) {
-                       limiter->failed(key, now);
-                       return problem(401, "Unauthorized", "wrong user name or password");
-                   }
-                   limiter->succeeded(key);
-                   auto session = records::create_session(*ctx.db, **user, now);
-                   if (!session) return from_error(session.error());
-                   Response r = json_response(200, {{"token", session->token},
-                                                    {"user", session->user},
-                                                    {"display_name", (*user)->display_name},
-                                                    {"role", records::to_string(session->role)},
-                                                    {"expires_at", format_iso8601(session->expires_at)}});
-                   r.headers.emplace_back("Set-Cookie", "pvfleet_session=" + session->token + "; Path=/; HttpOnly; SameSite=Strict");
-                   return r;
-               });
+    router.add(
+        "POST", "/api/login",
+        {"Log in with user name and password; returns a session token (also set as a cookie)", {}, "auth"},
+        [&ctx, limiter](Request& req) {
+            json body;
+            if (auto p = parse_body(req, {"user", "password"}, body)) return *p;
+            if (!body.contains("user") || !body["user"].is_string())
+                return problem(400, "Bad Request", "user: required", "user");
+            if (!body.contains("password") || !body["password"].is_string())
+                return problem(400, "Bad Request", "password: required", "password");
+            const std::string name = body["user"];
+            const std::string key = name + "|" + req.remote;
+            const TimePoint now = ctx.clock->now();
+            if (limiter->blocked(key, now, ctx.login_failures_allowed, ctx.login_window)) {
+                Response r =
+                    problem(429, "Too Many Requests", "too many failed logins; try again in a few minutes");
+                r.headers.emplace_back("Retry-After",
+                                       std::to_string(std::chrono::seconds(ctx.login_window).count()));
+                return r;
+            }
+            auto user = records::authenticate(*ctx.db, name, body["password"].get<std::string>());
+            if (!user) return from_error(user.error());
+            if (!*user) {
+                limiter->failed(key, now);
+                return problem(401, "Unauthorized", "wrong user name or password");
+            }
+            limiter->succeeded(key);
+            auto session = records::create_session(*ctx.db, **user, now);
+            if (!session) return from_error(session.error());
+            Response r = json_response(200, {{"token", session->token},
+                                             {"user", session->user},
+                                             {"display_name", (*user)->display_name},
+                                             {"role", records::to_string(session->role)},
+                                             {"expires_at", format_iso8601(session->expires_at)}});
+            r.headers.emplace_back(
+                "Set-Cookie", "pvfleet_session=" + session->token + "; Path=/; HttpOnly; SameSite=Strict");
+            return r;
+        });
     router.add("POST", "/api/logout", {"End the session", kAllRoles, "auth"}, [&ctx](Request& req) {
         if (auto t = token_of(req)) (void)records::delete_session(*ctx.db, *t);
         Response r = json_response(200, {{"logged_out", true}});
-        r.headers.emplace_back("Set-Cookie", "pvfleet_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+        r.headers.emplace_back("Set-Cookie",
+                               "pvfleet_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
         return r;
     });
-    router.add("GET", "/api/me", {"The logged-in user", kAllRoles, "auth"},
-               [](Request& req) { return json_response(200, {{"user", req.user}, {"role", req.role}}); });
+    router.add("GET", "/api/me", {"The logged-in user", kAllRoles, "auth"}, [](Request& req) {
+        return json_response(200, {{"user", req.user}, {"role", req.role}});
+    });
 }
 
 void add_record_routes(Router& router, ApiContext& ctx) {
@@ -228,118 +277,139 @@ void add_record_routes(Router& router, ApiContext& ctx) {
         if (!users) return from_error(users.error());
         json items = json::array();
         for (const auto& u : *users)
-            items.push_back({{"name", u.name}, {"display_name", u.display_name}, {"role", records::to_string(u.role)}, {"disabled", u.disabled}});
+            items.push_back({{"name", u.name},
+                             {"display_name", u.display_name},
+                             {"role", records::to_string(u.role)},
+                             {"disabled", u.disabled}});
         return json_response(200, {{"items", items}});
     });
     router.add("POST", "/api/users", {"Create a user (admin)", {"admin"}, "users"}, [&ctx](Request& req) {
         json b;
         if (auto p = parse_body(req, {"name", "display_name", "role", "password"}, b)) return *p;
         for (const char* k : {"name", "role", "password"})
-            if (!b.contains(k) || !b[k].is_string()) return problem(400, "Bad Request", std::string(k) + ": required", k);
+            if (!b.contains(k) || !b[k].is_string())
+                return problem(400, "Bad Request", std::string(k) + ": required", k);
         auto role = records::parse_role(b["role"].get<std::string>());
-        if (!role) return problem(400, "Bad Request", "role: unknown '" + b["role"].get<std::string>() + "' (expected admin, back_office, technician, manager)", "role");
-        auto u = records::create_user(*ctx.db, b["name"], b.value("display_name", std::string()), *role, b["password"].get<std::string>(),
-                                      req.user, ctx.clock->now());
+        if (!role)
+            return problem(400, "Bad Request",
+                           "role: unknown '" + b["role"].get<std::string>() +
+                               "' (expected admin, back_office, technician, manager)",
+                           "role");
+        auto u = records::create_user(*ctx.db, b["name"], b.value("display_name", std::string()), *role,
+                                      b["password"].get<std::string>(), req.user, ctx.clock->now());
         if (!u) return from_error(u.error());
-        return json_response(201, {{"name", u->name}, {"display_name", u->display_name}, {"role", records::to_string(u->role)}});
+        return json_response(
+            201,
+            {{"name", u->name}, {"display_name", u->display_name}, {"role", records::to_string(u->role)}});
     });
 
-    router.add("GET", "/api/customers", {"Customers (q: search text; cursor pagination)", kReadRoles, "customers"}, [&ctx](Request& req) {
-        long long limit = 50;
-        long long cursor = 0;
-        if (auto p = query_int(req, "limit", 1, 500, limit)) return *p;
-        if (auto p = query_int(req, "cursor", 0, INT64_MAX, cursor)) return *p;
-        records::CustomerQuery q;
-        q.text = req.query_param("q").value_or("");
-        q.after_id = cursor;
-        q.limit = static_cast<int>(limit + 1);
-        auto list = records::list_customers(*ctx.db, *ctx.cipher, q);
-        if (!list) return from_error(list.error());
-        json items = json::array();
-        std::optional<std::int64_t> next;
-        for (std::size_t i = 0; i < list->size(); ++i) {
-            if (static_cast<long long>(i) == limit) {
-                next = (*list)[i - 1].id;
-                break;
+    router.add(
+        "GET", "/api/customers", {"Customers (q: search text; cursor pagination)", kReadRoles, "customers"},
+        [&ctx](Request& req) {
+            long long limit = 50;
+            long long cursor = 0;
+            if (auto p = query_int(req, "limit", 1, 500, limit)) return *p;
+            if (auto p = query_int(req, "cursor", 0, INT64_MAX, cursor)) return *p;
+            records::CustomerQuery q;
+            q.text = req.query_param("q").value_or("");
+            q.after_id = cursor;
+            q.limit = static_cast<int>(limit + 1);
+            auto list = records::list_customers(*ctx.db, *ctx.cipher, q);
+            if (!list) return from_error(list.error());
+            json items = json::array();
+            std::optional<std::int64_t> next;
+            for (std::size_t i = 0; i < list->size(); ++i) {
+                if (static_cast<long long>(i) == limit) {
+                    next = (*list)[i - 1].id;
+                    break;
+                }
+                items.push_back(customer_json((*list)[i]));
             }
-            items.push_back(customer_json((*list)[i]));
-        }
-        return json_response(200, {{"items", items}, {"next_cursor", next ? json(std::to_string(*next)) : json(nullptr)}});
-    });
-    router.add("POST", "/api/customers", {"Create a customer", kOfficeRoles, "customers"}, [&ctx](Request& req) {
-        json b;
-        if (auto p = parse_body(req, {"name", "phone", "email", "address", "notes"}, b)) return *p;
-        records::Customer c;
-        if (auto p = customer_from(b, c)) return *p;
-        auto created = records::create_customer(*ctx.db, *ctx.cipher, c, req.user, ctx.clock->now());
-        if (!created) return from_error(created.error());
-        Response r = json_response(201, customer_json(*created));
-        r.headers.emplace_back("ETag", etag_of(created->version));
-        r.headers.emplace_back("Location", "/api/customers/" + std::to_string(created->id));
-        return r;
-    });
-    router.add("GET", "/api/customers/{id}", {"One customer with their sites", kReadRoles, "customers"}, [&ctx](Request& req) {
-        std::int64_t id = 0;
-        try {
-            id = std::stoll(req.params.at("id"));
-        } catch (const std::exception&) {
-            return problem(400, "Bad Request", "id: expected a customer number", "id");
-        }
-        auto c = records::get_customer(*ctx.db, *ctx.cipher, id);
-        if (!c) return from_error(c.error());
-        if (!*c) return problem(404, "Not Found", "no customer " + std::to_string(id));
-        json j = customer_json(**c);
-        auto sites = records::list_sites(*ctx.db, id, false, "", 500);
-        json sj = json::array();
-        if (sites)
-            for (const auto& s : *sites) sj.push_back(site_json(s));
-        j["sites"] = sj;
-        Response r = json_response(200, j);
-        r.headers.emplace_back("ETag", etag_of((*c)->version));
-        return r;
-    });
-    router.add("PATCH", "/api/customers/{id}", {"Change a customer (If-Match required)", kOfficeRoles, "customers"}, [&ctx](Request& req) {
-        json b;
-        if (auto p = parse_body(req, {"name", "phone", "email", "address", "notes"}, b)) return *p;
-        std::int64_t id = 0;
-        try {
-            id = std::stoll(req.params.at("id"));
-        } catch (const std::exception&) {
-            return problem(400, "Bad Request", "id: expected a customer number", "id");
-        }
-        auto c = records::get_customer(*ctx.db, *ctx.cipher, id);
-        if (!c) return from_error(c.error());
-        if (!*c) return problem(404, "Not Found", "no customer " + std::to_string(id));
-        if (auto p = check_if_match(req, (*c)->version)) return *p;
-        records::Customer next = **c;
-        if (auto p = customer_from(b, next)) return *p;
-        auto saved = records::update_customer(*ctx.db, *ctx.cipher, next, (*c)->version, req.user, ctx.clock->now());
-        if (!saved) return from_error(saved.error());
-        Response r = json_response(200, customer_json(*saved));
-        r.headers.emplace_back("ETag", etag_of(saved->version));
-        return r;
-    });
+            return json_response(
+                200, {{"items", items}, {"next_cursor", next ? json(std::to_string(*next)) : json(nullptr)}});
+        });
+    router.add(
+        "POST", "/api/customers", {"Create a customer", kOfficeRoles, "customers"}, [&ctx](Request& req) {
+            json b;
+            if (auto p = parse_body(req, {"name", "phone", "email", "address", "notes"}, b)) return *p;
+            records::Customer c;
+            if (auto p = customer_from(b, c)) return *p;
+            auto created = records::create_customer(*ctx.db, *ctx.cipher, c, req.user, ctx.clock->now());
+            if (!created) return from_error(created.error());
+            Response r = json_response(201, customer_json(*created));
+            r.headers.emplace_back("ETag", etag_of(created->version));
+            r.headers.emplace_back("Location", "/api/customers/" + std::to_string(created->id));
+            return r;
+        });
+    router.add("GET", "/api/customers/{id}", {"One customer with their sites", kReadRoles, "customers"},
+               [&ctx](Request& req) {
+                   std::int64_t id = 0;
+                   try {
+                       id = std::stoll(req.params.at("id"));
+                   } catch (const std::exception&) {
+                       return problem(400, "Bad Request", "id: expected a customer number", "id");
+                   }
+                   auto c = records::get_customer(*ctx.db, *ctx.cipher, id);
+                   if (!c) return from_error(c.error());
+                   if (!*c) return problem(404, "Not Found", "no customer " + std::to_string(id));
+                   json j = customer_json(**c);
+                   auto sites = records::list_sites(*ctx.db, id, false, "", 500);
+                   json sj = json::array();
+                   if (sites)
+                       for (const auto& s : *sites) sj.push_back(site_json(s));
+                   j["sites"] = sj;
+                   Response r = json_response(200, j);
+                   r.headers.emplace_back("ETag", etag_of((*c)->version));
+                   return r;
+               });
+    router.add("PATCH", "/api/customers/{id}",
+               {"Change a customer (If-Match required)", kOfficeRoles, "customers"}, [&ctx](Request& req) {
+                   json b;
+                   if (auto p = parse_body(req, {"name", "phone", "email", "address", "notes"}, b)) return *p;
+                   std::int64_t id = 0;
+                   try {
+                       id = std::stoll(req.params.at("id"));
+                   } catch (const std::exception&) {
+                       return problem(400, "Bad Request", "id: expected a customer number", "id");
+                   }
+                   auto c = records::get_customer(*ctx.db, *ctx.cipher, id);
+                   if (!c) return from_error(c.error());
+                   if (!*c) return problem(404, "Not Found", "no customer " + std::to_string(id));
+                   if (auto p = check_if_match(req, (*c)->version)) return *p;
+                   records::Customer next = **c;
+                   if (auto p = customer_from(b, next)) return *p;
+                   auto saved = records::update_customer(*ctx.db, *ctx.cipher, next, (*c)->version, req.user,
+                                                         ctx.clock->now());
+                   if (!saved) return from_error(saved.error());
+                   Response r = json_response(200, customer_json(*saved));
+                   r.headers.emplace_back("ETag", etag_of(saved->version));
+                   return r;
+               });
 
-    router.add("GET", "/api/sites", {"Sites (customer_id, unassigned=1; cursor pagination by site id)", kReadRoles, "sites"}, [&ctx](Request& req) {
-        long long limit = 100;
-        long long customer = 0;
-        if (auto p = query_int(req, "limit", 1, 1000, limit)) return *p;
-        if (auto p = query_int(req, "customer_id", 1, INT64_MAX, customer)) return *p;
-        auto list = records::list_sites(*ctx.db, customer > 0 ? std::optional<std::int64_t>(customer) : std::nullopt,
-                                        req.query_param("unassigned").value_or("") == "1", req.query_param("cursor").value_or(""),
-                                        static_cast<int>(limit + 1));
-        if (!list) return from_error(list.error());
-        json items = json::array();
-        std::optional<std::string> next;
-        for (std::size_t i = 0; i < list->size(); ++i) {
-            if (static_cast<long long>(i) == limit) {
-                next = (*list)[i - 1].site_id;
-                break;
-            }
-            items.push_back(site_json((*list)[i]));
-        }
-        return json_response(200, {{"items", items}, {"next_cursor", next ? json(*next) : json(nullptr)}});
-    });
+    router.add("GET", "/api/sites",
+               {"Sites (customer_id, unassigned=1; cursor pagination by site id)", kReadRoles, "sites"},
+               [&ctx](Request& req) {
+                   long long limit = 100;
+                   long long customer = 0;
+                   if (auto p = query_int(req, "limit", 1, 1000, limit)) return *p;
+                   if (auto p = query_int(req, "customer_id", 1, INT64_MAX, customer)) return *p;
+                   auto list = records::list_sites(
+                       *ctx.db, customer > 0 ? std::optional<std::int64_t>(customer) : std::nullopt,
+                       req.query_param("unassigned").value_or("") == "1",
+                       req.query_param("cursor").value_or(""), static_cast<int>(limit + 1));
+                   if (!list) return from_error(list.error());
+                   json items = json::array();
+                   std::optional<std::string> next;
+                   for (std::size_t i = 0; i < list->size(); ++i) {
+                       if (static_cast<long long>(i) == limit) {
+                           next = (*list)[i - 1].site_id;
+                           break;
+                       }
+                       items.push_back(site_json((*list)[i]));
+                   }
+                   return json_response(
+                       200, {{"items", items}, {"next_cursor", next ? json(*next) : json(nullptr)}});
+               });
     router.add("GET", "/api/sites/{site_id}", {"One site", kAllRoles, "sites"}, [&ctx](Request& req) {
         auto s = records::get_site(*ctx.db, req.params.at("site_id"));
         if (!s) return from_error(s.error());
@@ -348,11 +418,14 @@ void add_record_routes(Router& router, ApiContext& ctx) {
         r.headers.emplace_back("ETag", etag_of((*s)->version));
         return r;
     });
-    router.add("PUT", "/api/sites/{site_id}", {"Create or change a site (If-Match required when it exists)", kOfficeRoles, "sites"},
+    router.add("PUT", "/api/sites/{site_id}",
+               {"Create or change a site (If-Match required when it exists)", kOfficeRoles, "sites"},
                [&ctx](Request& req) {
                    json b;
-                   if (auto p = parse_body(req, {"customer_id", "name", "address", "latitude", "longitude", "time_zone", "arrays", "roof_type",
-                                                 "installed_on", "grid_connected_on", "warranty_end", "inspection_interval_days"},
+                   if (auto p = parse_body(req,
+                                           {"customer_id", "name", "address", "latitude", "longitude",
+                                            "time_zone", "arrays", "roof_type", "installed_on",
+                                            "grid_connected_on", "warranty_end", "inspection_interval_days"},
                                            b))
                        return *p;
                    auto existing = records::get_site(*ctx.db, req.params.at("site_id"));
@@ -372,39 +445,50 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                    r.headers.emplace_back("ETag", etag_of(saved->version));
                    return r;
                });
-    router.add("GET", "/api/sites/{site_id}/devices", {"Devices of a site", kAllRoles, "sites"}, [&ctx](Request& req) {
-        auto list = records::list_devices(*ctx.db, req.params.at("site_id"));
-        if (!list) return from_error(list.error());
-        json items = json::array();
-        for (const auto& d : *list) items.push_back(device_json(d));
-        return json_response(200, {{"items", items}});
-    });
-    router.add("PATCH", "/api/sites/{site_id}/devices/{device_id}", {"Change a device's vendor, model, serial, firmware (If-Match)", kOfficeRoles, "sites"},
+    router.add("GET", "/api/sites/{site_id}/devices", {"Devices of a site", kAllRoles, "sites"},
+               [&ctx](Request& req) {
+                   auto list = records::list_devices(*ctx.db, req.params.at("site_id"));
+                   if (!list) return from_error(list.error());
+                   json items = json::array();
+                   for (const auto& d : *list) items.push_back(device_json(d));
+                   return json_response(200, {{"items", items}});
+               });
+    router.add("PATCH", "/api/sites/{site_id}/devices/{device_id}",
+               {"Change a device's vendor, model, serial, firmware (If-Match)", kOfficeRoles, "sites"},
                [&ctx](Request& req) {
                    json b;
-                   if (auto p = parse_body(req, {"vendor", "model", "serial", "firmware", "unit_id"}, b)) return *p;
+                   if (auto p = parse_body(req, {"vendor", "model", "serial", "firmware", "unit_id"}, b))
+                       return *p;
                    auto list = records::list_devices(*ctx.db, req.params.at("site_id"));
                    if (!list) return from_error(list.error());
                    const records::Device* found = nullptr;
                    for (const auto& d : *list)
                        if (d.device_id == req.params.at("device_id")) found = &d;
-                   if (found == nullptr) return problem(404, "Not Found", "no device " + req.params.at("device_id"));
+                   if (found == nullptr)
+                       return problem(404, "Not Found", "no device " + req.params.at("device_id"));
                    if (auto p = check_if_match(req, found->version)) return *p;
                    records::Device d = *found;
                    for (const char* k : {"vendor", "model", "serial", "firmware"}) {
                        if (!b.contains(k)) continue;
-                       if (!b[k].is_string()) return problem(400, "Bad Request", std::string(k) + ": expected a string", k);
+                       if (!b[k].is_string())
+                           return problem(400, "Bad Request", std::string(k) + ": expected a string", k);
                        const std::string v = b[k];
-                       if (std::string_view(k) == "vendor") d.vendor = v;
-                       else if (std::string_view(k) == "model") d.model = v;
-                       else if (std::string_view(k) == "serial") d.serial = v;
-                       else d.firmware = v;
+                       if (std::string_view(k) == "vendor")
+                           d.vendor = v;
+                       else if (std::string_view(k) == "model")
+                           d.model = v;
+                       else if (std::string_view(k) == "serial")
+                           d.serial = v;
+                       else
+                           d.firmware = v;
                    }
                    if (b.contains("unit_id")) {
-                       if (!b["unit_id"].is_number_integer()) return problem(400, "Bad Request", "unit_id: expected an integer", "unit_id");
+                       if (!b["unit_id"].is_number_integer())
+                           return problem(400, "Bad Request", "unit_id: expected an integer", "unit_id");
                        d.unit_id = b["unit_id"].get<std::int64_t>();
                    }
-                   auto saved = records::update_device(*ctx.db, d, found->version, req.user, ctx.clock->now());
+                   auto saved =
+                       records::update_device(*ctx.db, d, found->version, req.user, ctx.clock->now());
                    if (!saved) return from_error(saved.error());
                    Response r = json_response(200, device_json(*saved));
                    r.headers.emplace_back("ETag", etag_of(saved->version));

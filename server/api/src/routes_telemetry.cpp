@@ -10,171 +10,216 @@ constexpr std::int64_t kMaxRawRows = 20'000;
 }
 
 void add_telemetry_routes(Router& router, ApiContext& ctx) {
-    router.add("GET", "/api/sites/{site_id}/telemetry",
-               {"Telemetry of a site: resolution raw|5min|day, from/to (ISO-8601), optional device and point", kAllRoles,
-                "telemetry"},
-               [&ctx](Request& req) {
-                   const std::string site = req.params.at("site_id");
-                   std::optional<TimePoint> from;
-                   std::optional<TimePoint> to;
-                   if (auto p = query_time(req, "from", from)) return *p;
-                   if (auto p = query_time(req, "to", to)) return *p;
-                   const TimePoint now = ctx.clock->now();
-                   const TimePoint t_to = to.value_or(now);
-                   const TimePoint t_from = from.value_or(t_to - std::chrono::hours(24));
-                   if (t_from > t_to) return problem(400, "Bad Request", "from: after to", "from");
-                   const std::string resolution = req.query_param("resolution").value_or("5min");
-                   const auto device = req.query_param("device");
-                   const auto point = req.query_param("point");
-                   if (req.role == "technician") {
-                       auto mine = ctx.db->run("SELECT COUNT(*) FROM work_orders WHERE site_id = $1 AND assignee = $2", {site, req.user});
-                       if (!mine) return from_error(mine.error());
-                       if (mine->rows[0].integer(0) == 0) return problem(404, "Not Found", "no site " + site + " among your work orders");
-                   }
-                   json series = json::array();
-                   if (resolution == "raw") {
-                       std::string sql = "SELECT device_id, t_ms, points FROM telemetry WHERE site_id = $1 AND t_ms >= $2 AND t_ms <= $3";
-                       storage::Params p{site, to_epoch_ms(t_from), to_epoch_ms(t_to)};
-                       if (device) {
-                           p.push_back(*device);
-                           sql += " AND device_id = $4";
-                       }
-                       p.push_back(kMaxRawRows);
-                       sql += " ORDER BY t_ms LIMIT $" + std::to_string(p.size());
-                       auto rows = ctx.db->run(sql, p);
-                       if (!rows) return from_error(rows.error());
-                       for (const auto& r : rows->rows) {
-                           json pts = json::parse(r.text(2));
-                           if (point) {
-                               json v = pts.contains("values") && pts["values"].contains(*point) ? pts["values"][*point] : json(nullptr);
-                               pts = {{"values", {{*point, v}}}};
-                           }
-                           series.push_back({{"device_id", r.text(0)}, {"t", format_iso8601(from_epoch_ms(r.integer(1)))}, {"points", pts}});
-                       }
-                       return json_response(200, {{"site_id", site}, {"resolution", "raw"}, {"items", series}});
-                   }
-                   if (resolution != "5min" && resolution != "day")
-                       return problem(400, "Bad Request", "resolution: unknown '" + resolution + "' (expected raw, 5min, day)", "resolution");
-                   std::string sql;
-                   storage::Params p{site};
-                   if (resolution == "5min") {
-                       sql = "SELECT device_id, bucket_ms, point, n, sum, min, max FROM telemetry_5min WHERE site_id = $1 AND bucket_ms >= $2 "
-                             "AND bucket_ms <= $3";
-                       p.push_back(to_epoch_ms(t_from));
-                       p.push_back(to_epoch_ms(t_to));
-                   } else {
-                       // Days are the site's local calendar days; from/to select by the day's UTC date range loosely.
-                       sql = "SELECT device_id, day, point, n, sum, min, max, first, last FROM telemetry_daily WHERE site_id = $1 AND day >= $2 "
-                             "AND day <= $3";
-                       p.push_back(date::format("%F", date::floor<date::days>(t_from - std::chrono::hours(14))));
-                       p.push_back(date::format("%F", date::floor<date::days>(t_to + std::chrono::hours(14))));
-                   }
-                   if (device) {
-                       p.push_back(*device);
-                       sql += " AND device_id = $" + std::to_string(p.size());
-                   }
-                   if (point) {
-                       p.push_back(*point);
-                       sql += " AND point = $" + std::to_string(p.size());
-                   }
-                   sql += resolution == "5min" ? " ORDER BY bucket_ms, device_id, point LIMIT 50000" : " ORDER BY day, device_id, point LIMIT 50000";
-                   auto rows = ctx.db->run(sql, p);
-                   if (!rows) return from_error(rows.error());
-                   for (const auto& r : rows->rows) {
-                       json item = {{"device_id", r.text(0)},
-                                    {"point", r.text(2)},
-                                    {"n", r.integer(3)},
-                                    {"mean", r.real(4) / static_cast<double>(std::max<std::int64_t>(1, r.integer(3)))},
-                                    {"min", r.real(5)},
-                                    {"max", r.real(6)}};
-                       if (resolution == "5min") item["t"] = format_iso8601(from_epoch_ms(r.integer(1)));
-                       else {
-                           item["day"] = r.text(1);
-                           item["first"] = r.real(7);
-                           item["last"] = r.real(8);
-                       }
-                       series.push_back(std::move(item));
-                   }
-                   return json_response(200, {{"site_id", site}, {"resolution", resolution}, {"items", series}});
-               });
+    router.add(
+        "GET", "/api/sites/{site_id}/telemetry",
+        {"Telemetry of a site: resolution raw|5min|day, from/to (ISO-8601), optional device and point",
+         kAllRoles, "telemetry"},
+        [&ctx](Request& req) {
+            const std::string site = req.params.at("site_id");
+            std::optional<TimePoint> from;
+            std::optional<TimePoint> to;
+            if (auto p = query_time(req, "from", from)) return *p;
+            if (auto p = query_time(req, "to", to)) return *p;
+            const TimePoint now = ctx.clock->now();
+            const TimePoint t_to = to.value_or(now);
+            const TimePoint t_from = from.value_or(t_to - std::chrono::hours(24));
+            if (t_from > t_to) return problem(400, "Bad Request", "from: after to", "from");
+            const std::string resolution = req.query_param("resolution").value_or("5min");
+            const auto device = req.query_param("device");
+            const auto point = req.query_param("point");
+            if (req.role == "technician") {
+                auto mine =
+                    ctx.db->run("SELECT COUNT(*) FROM work_orders WHERE site_id = $1 AND assignee = $2",
+                                {site, req.user});
+                if (!mine) return from_error(mine.error());
+                if (mine->rows[0].integer(0) == 0)
+                    return problem(404, "Not Found", "no site " + site + " among your work orders");
+            }
+            json series = json::array();
+            if (resolution == "raw") {
+                std::string sql =
+                    "SELECT device_id, t_ms, points FROM telemetry WHERE site_id = $1 AND t_ms >= $2 AND "
+                    "t_ms <= $3";
+                storage::Params p{site, to_epoch_ms(t_from), to_epoch_ms(t_to)};
+                if (device) {
+                    p.push_back(*device);
+                    sql += " AND device_id = $4";
+                }
+                p.push_back(kMaxRawRows);
+                sql += " ORDER BY t_ms LIMIT $" + std::to_string(p.size());
+                auto rows = ctx.db->run(sql, p);
+                if (!rows) return from_error(rows.error());
+                for (const auto& r : rows->rows) {
+                    json pts = json::parse(r.text(2));
+                    if (point) {
+                        json v = pts.contains("values") && pts["values"].contains(*point)
+                                     ? pts["values"][*point]
+                                     : json(nullptr);
+                        pts = {{"values", {{*point, v}}}};
+                    }
+                    series.push_back({{"device_id", r.text(0)},
+                                      {"t", format_iso8601(from_epoch_ms(r.integer(1)))},
+                                      {"points", pts}});
+                }
+                return json_response(200, {{"site_id", site}, {"resolution", "raw"}, {"items", series}});
+            }
+            if (resolution != "5min" && resolution != "day")
+                return problem(400, "Bad Request",
+                               "resolution: unknown '" + resolution + "' (expected raw, 5min, day)",
+                               "resolution");
+            std::string sql;
+            storage::Params p{site};
+            if (resolution == "5min") {
+                sql =
+                    "SELECT device_id, bucket_ms, point, n, sum, min, max FROM telemetry_5min WHERE site_id "
+                    "= $1 AND bucket_ms >= $2 "
+                    "AND bucket_ms <= $3";
+                p.push_back(to_epoch_ms(t_from));
+                p.push_back(to_epoch_ms(t_to));
+            } else {
+                // Days are the site's local calendar days; from/to select by the day's UTC date range
+                // loosely.
+                sql =
+                    "SELECT device_id, day, point, n, sum, min, max, first, last FROM telemetry_daily WHERE "
+                    "site_id = $1 AND day >= $2 "
+                    "AND day <= $3";
+                p.push_back(date::format("%F", date::floor<date::days>(t_from - std::chrono::hours(14))));
+                p.push_back(date::format("%F", date::floor<date::days>(t_to + std::chrono::hours(14))));
+            }
+            if (device) {
+                p.push_back(*device);
+                sql += " AND device_id = $" + std::to_string(p.size());
+            }
+            if (point) {
+                p.push_back(*point);
+                sql += " AND point = $" + std::to_string(p.size());
+            }
+            sql += resolution == "5min" ? " ORDER BY bucket_ms, device_id, point LIMIT 50000"
+                                        : " ORDER BY day, device_id, point LIMIT 50000";
+            auto rows = ctx.db->run(sql, p);
+            if (!rows) return from_error(rows.error());
+            for (const auto& r : rows->rows) {
+                json item = {
+                    {"device_id", r.text(0)},
+                    {"point", r.text(2)},
+                    {"n", r.integer(3)},
+                    {"mean", r.real(4) / static_cast<double>(std::max<std::int64_t>(1, r.integer(3)))},
+                    {"min", r.real(5)},
+                    {"max", r.real(6)}};
+                if (resolution == "5min")
+                    item["t"] = format_iso8601(from_epoch_ms(r.integer(1)));
+                else {
+                    item["day"] = r.text(1);
+                    item["first"] = r.real(7);
+                    item["last"] = r.real(8);
+                }
+                series.push_back(std::move(item));
+            }
+            return json_response(200, {{"site_id", site}, {"resolution", resolution}, {"items", series}});
+        });
 
-    router.add("GET", "/api/sites/{site_id}/status", {"The gateway's last status (online/offline, backlog, polls)", kAllRoles, "sites"},
+    router.add("GET", "/api/sites/{site_id}/status",
+               {"The gateway's last status (online/offline, backlog, polls)", kAllRoles, "sites"},
                [&ctx](Request& req) {
-                   auto r = ctx.db->run("SELECT body, received_at_ms FROM site_status WHERE site_id = $1", {req.params.at("site_id")});
+                   auto r = ctx.db->run("SELECT body, received_at_ms FROM site_status WHERE site_id = $1",
+                                        {req.params.at("site_id")});
                    if (!r) return from_error(r.error());
-                   if (r->rows.empty()) return problem(404, "Not Found", "no status from site " + req.params.at("site_id") + " yet");
+                   if (r->rows.empty())
+                       return problem(404, "Not Found",
+                                      "no status from site " + req.params.at("site_id") + " yet");
                    json j = json::parse(r->rows[0].text(0));
                    j["received_at"] = format_iso8601(from_epoch_ms(r->rows[0].integer(1)));
                    return json_response(200, j);
                });
 
-    router.add("GET", "/api/stats", {"Fleet statistics for the dashboard", kReadRoles, "stats"}, [&ctx](Request&) {
-        const TimePoint now = ctx.clock->now();
-        const std::int64_t now_ms = to_epoch_ms(now);
-        json out;
-        auto count = [&](const std::string& sql, const storage::Params& p = {}) -> std::int64_t {
-            auto r = ctx.db->run(sql, p);
-            return r && !r->rows.empty() ? r->rows[0].integer(0) : 0;
-        };
-        out["sites"] = count("SELECT COUNT(*) FROM sites");
-        out["sites_unassigned"] = count("SELECT COUNT(*) FROM sites WHERE customer_id IS NULL");
-        // Online: the retained status says online and a heartbeat arrived within 15 minutes.
-        out["sites_online"] = count("SELECT COUNT(*) FROM site_status WHERE state = 'online' AND received_at_ms >= $1",
-                                    {now_ms - 15 * 60 * 1000});
-        out["sites_offline"] = out["sites"].get<std::int64_t>() - out["sites_online"].get<std::int64_t>();
-        json by_sev = json::object();
-        for (const char* s : {"critical", "major", "minor", "info"})
-            by_sev[s] = count("SELECT COUNT(*) FROM work_orders WHERE is_open = 1 AND severity = $1", {std::string(s)});
-        out["open_work_orders_by_severity"] = by_sev;
-        json by_age = json::object();
-        by_age["under_1d"] = count("SELECT COUNT(*) FROM work_orders WHERE is_open = 1 AND created_at_ms >= $1", {now_ms - 86'400'000});
-        by_age["1d_to_7d"] = count("SELECT COUNT(*) FROM work_orders WHERE is_open = 1 AND created_at_ms < $1 AND created_at_ms >= $2",
-                                   {now_ms - 86'400'000, now_ms - 7 * 86'400'000LL});
-        by_age["over_7d"] = count("SELECT COUNT(*) FROM work_orders WHERE is_open = 1 AND created_at_ms < $1", {now_ms - 7 * 86'400'000LL});
-        out["open_work_orders_by_age"] = by_age;
-        // SLA colours of open orders, from the same rule the work-order view uses.
-        json sla = {{"green", 0}, {"yellow", 0}, {"red", 0}};
-        auto open = ctx.db->run("SELECT created_at_ms, due_at_ms FROM work_orders WHERE is_open = 1");
-        if (open)
-            for (const auto& r : open->rows) {
-                workorders::WorkOrder w;
-                w.state = workorders::WorkOrderState::new_order;
-                w.created_at = from_epoch_ms(r.integer(0));
-                w.due_at = from_epoch_ms(r.integer(1));
-                sla[std::string(workorders::to_string(workorders::sla_state(w, now)))] = sla[std::string(workorders::to_string(workorders::sla_state(w, now)))].get<int>() + 1;
-            }
-        out["sla"] = sla;
-        // Mean time to repair: created → closed, over orders closed by a technician's work in the last 30 days.
-        auto mttr = ctx.db->run("SELECT AVG(closed_at_ms - created_at_ms), COUNT(*) FROM work_orders WHERE state = 'closed' AND "
-                                "closed_at_ms >= $1 AND assignee IS NOT NULL",
-                                {now_ms - 30 * 86'400'000LL});
-        out["mttr_hours"] = mttr && !mttr->rows.empty() && mttr->rows[0].integer(1) > 0 ? json(mttr->rows[0].real(0) / 3.6e6) : json(nullptr);
-        // Generation today: per device, last − first of the energy counter on the site's local day (UTC day as the
-        // key for sites without readings today is fine: they contribute nothing).
-        const std::string today = date::format("%F", date::floor<date::days>(now));
-        const std::string yesterday = date::format("%F", date::floor<date::days>(now - std::chrono::hours(24)));
-        auto gen = ctx.db->run("SELECT COALESCE(SUM(last - first), 0) FROM telemetry_daily WHERE point = 'energy_total_wh' AND day = $1",
-                               {today});
-        out["generation_today_kwh"] = gen && !gen->rows.empty() ? gen->rows[0].real(0) / 1000.0 : 0.0;
-        auto gen_y = ctx.db->run("SELECT COALESCE(SUM(last - first), 0) FROM telemetry_daily WHERE point = 'energy_total_wh' AND day = $1",
-                                 {yesterday});
-        out["generation_yesterday_kwh"] = gen_y && !gen_y->rows.empty() ? gen_y->rows[0].real(0) / 1000.0 : 0.0;
-        // Expected: installed kWp × clear-sky-free rule of thumb is misleading; report the fleet's kWp so the UI can
-        // show specific yield (kWh/kWp) instead.
-        double kwp = 0;
-        auto arrays = ctx.db->run("SELECT arrays FROM sites");
-        if (arrays)
-            for (const auto& r : arrays->rows) {
-                try {
-                    for (const auto& a : json::parse(r.text(0))) kwp += a.value("kwp", 0.0);
-                } catch (const std::exception&) {
+    router.add(
+        "GET", "/api/stats", {"Fleet statistics for the dashboard", kReadRoles, "stats"}, [&ctx](Request&) {
+            const TimePoint now = ctx.clock->now();
+            const std::int64_t now_ms = to_epoch_ms(now);
+            json out;
+            auto count = [&](const std::string& sql, const storage::Params& p = {}) -> std::int64_t {
+                auto r = ctx.db->run(sql, p);
+                return r && !r->rows.empty() ? r->rows[0].integer(0) : 0;
+            };
+            out["sites"] = count("SELECT COUNT(*) FROM sites");
+            out["sites_unassigned"] = count("SELECT COUNT(*) FROM sites WHERE customer_id IS NULL");
+            // Online: the retained status says online and a heartbeat arrived within 15 minutes.
+            out["sites_online"] =
+                count("SELECT COUNT(*) FROM site_status WHERE state = 'online' AND received_at_ms >= $1",
+                      {now_ms - 15 * 60 * 1000});
+            out["sites_offline"] = out["sites"].get<std::int64_t>() - out["sites_online"].get<std::int64_t>();
+            json by_sev = json::object();
+            for (const char* s : {"critical", "major", "minor", "info"})
+                by_sev[s] = count("SELECT COUNT(*) FROM work_orders WHERE is_open = 1 AND severity = $1",
+                                  {std::string(s)});
+            out["open_work_orders_by_severity"] = by_sev;
+            json by_age = json::object();
+            by_age["under_1d"] =
+                count("SELECT COUNT(*) FROM work_orders WHERE is_open = 1 AND created_at_ms >= $1",
+                      {now_ms - 86'400'000});
+            by_age["1d_to_7d"] = count(
+                "SELECT COUNT(*) FROM work_orders WHERE is_open = 1 AND created_at_ms < $1 AND created_at_ms "
+                ">= $2",
+                {now_ms - 86'400'000, now_ms - 7 * 86'400'000LL});
+            by_age["over_7d"] =
+                count("SELECT COUNT(*) FROM work_orders WHERE is_open = 1 AND created_at_ms < $1",
+                      {now_ms - 7 * 86'400'000LL});
+            out["open_work_orders_by_age"] = by_age;
+            // SLA colours of open orders, from the same rule the work-order view uses.
+            json sla = {{"green", 0}, {"yellow", 0}, {"red", 0}};
+            auto open = ctx.db->run("SELECT created_at_ms, due_at_ms FROM work_orders WHERE is_open = 1");
+            if (open)
+                for (const auto& r : open->rows) {
+                    workorders::WorkOrder w;
+                    w.state = workorders::WorkOrderState::new_order;
+                    w.created_at = from_epoch_ms(r.integer(0));
+                    w.due_at = from_epoch_ms(r.integer(1));
+                    sla[std::string(workorders::to_string(workorders::sla_state(w, now)))] =
+                        sla[std::string(workorders::to_string(workorders::sla_state(w, now)))].get<int>() + 1;
                 }
-            }
-        out["installed_kwp"] = kwp;
-        if (ctx.ingest_stats) out["ingest"] = ctx.ingest_stats();
-        out["at"] = format_iso8601(now);
-        return json_response(200, out);
-    });
+            out["sla"] = sla;
+            // Mean time to repair: created → closed, over orders closed by a technician's work in the last 30
+            // days.
+            auto mttr = ctx.db->run(
+                "SELECT AVG(closed_at_ms - created_at_ms), COUNT(*) FROM work_orders WHERE state = 'closed' "
+                "AND "
+                "closed_at_ms >= $1 AND assignee IS NOT NULL",
+                {now_ms - 30 * 86'400'000LL});
+            out["mttr_hours"] = mttr && !mttr->rows.empty() && mttr->rows[0].integer(1) > 0
+                                    ? json(mttr->rows[0].real(0) / 3.6e6)
+                                    : json(nullptr);
+            // Generation today: per device, last − first of the energy counter on the site's local day (UTC
+            // day as the key for sites without readings today is fine: they contribute nothing).
+            const std::string today = date::format("%F", date::floor<date::days>(now));
+            const std::string yesterday =
+                date::format("%F", date::floor<date::days>(now - std::chrono::hours(24)));
+            auto gen = ctx.db->run(
+                "SELECT COALESCE(SUM(last - first), 0) FROM telemetry_daily WHERE point = 'energy_total_wh' "
+                "AND day = $1",
+                {today});
+            out["generation_today_kwh"] = gen && !gen->rows.empty() ? gen->rows[0].real(0) / 1000.0 : 0.0;
+            auto gen_y = ctx.db->run(
+                "SELECT COALESCE(SUM(last - first), 0) FROM telemetry_daily WHERE point = 'energy_total_wh' "
+                "AND day = $1",
+                {yesterday});
+            out["generation_yesterday_kwh"] =
+                gen_y && !gen_y->rows.empty() ? gen_y->rows[0].real(0) / 1000.0 : 0.0;
+            // Expected: installed kWp × clear-sky-free rule of thumb is misleading; report the fleet's kWp so
+            // the UI can show specific yield (kWh/kWp) instead.
+            double kwp = 0;
+            auto arrays = ctx.db->run("SELECT arrays FROM sites");
+            if (arrays)
+                for (const auto& r : arrays->rows) {
+                    try {
+                        for (const auto& a : json::parse(r.text(0))) kwp += a.value("kwp", 0.0);
+                    } catch (const std::exception&) {
+                    }
+                }
+            out["installed_kwp"] = kwp;
+            if (ctx.ingest_stats) out["ingest"] = ctx.ingest_stats();
+            out["at"] = format_iso8601(now);
+            return json_response(200, out);
+        });
 }
 
 }  // namespace pvfleet::api::detail

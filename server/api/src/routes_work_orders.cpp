@@ -54,229 +54,262 @@ std::optional<Response> load_visible(ApiContext& ctx, const Request& req, Loaded
 }  // namespace
 
 void add_work_order_routes(Router& router, ApiContext& ctx) {
-    router.add("GET", "/api/work-orders",
-               {"List work orders (filters: state, open, assignee, priority, site_id, customer_id; sort=urgency|newest; "
-                "cursor pagination)",
-                kAllRoles, "work orders"},
-               [&ctx](Request& req) {
-                   long long limit = 50;
-                   long long cursor = 0;
-                   if (auto p = query_int(req, "limit", 1, 500, limit)) return *p;
-                   if (auto p = query_int(req, "cursor", 0, INT64_MAX, cursor)) return *p;
-                   std::string sql =
-                       "SELECT w.id, w.body, w.version FROM work_orders w LEFT JOIN sites s ON s.site_id = w.site_id WHERE 1 = 1";
-                   storage::Params params;
-                   auto add = [&](const std::string& clause, storage::Value v) {
-                       params.push_back(std::move(v));
-                       sql += " AND " + clause + " $" + std::to_string(params.size());
-                   };
-                   if (auto s = req.query_param("state")) {
-                       if (!workorders::parse_work_order_state(*s))
-                           return problem(400, "Bad Request", "state: unknown '" + *s + "'", "state");
-                       add("w.state =", *s);
-                   }
-                   if (auto o = req.query_param("open")) add("w.is_open =", std::int64_t{*o == "1" || *o == "true" ? 1 : 0});
-                   if (auto p = req.query_param("priority")) {
-                       if (!workorders::parse_priority(*p))
-                           return problem(400, "Bad Request", "priority: unknown '" + *p + "'", "priority");
-                       add("w.priority =", *p);
-                   }
-                   if (auto s = req.query_param("site_id")) add("w.site_id =", *s);
-                   if (auto c = req.query_param("customer_id")) {
-                       long long cid = 0;
-                       if (auto p = query_int(req, "customer_id", 1, INT64_MAX, cid)) return *p;
-                       add("s.customer_id =", std::int64_t{cid});
-                   }
-                   if (auto a = req.query_param("assignee")) add("w.assignee =", *a);
-                   if (req.role == "technician") add("w.assignee =", req.user);  // only their own
-                   if (req.query_param("unassigned_site").value_or("") == "1") sql += " AND s.customer_id IS NULL";
-                   const bool urgency = req.query_param("sort").value_or("newest") == "urgency";
-                   if (!urgency && cursor > 0) add("w.id <", std::int64_t{cursor});
-                   sql += urgency ? " ORDER BY w.is_open DESC, CASE w.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN "
-                                    "'normal' THEN 2 ELSE 3 END, w.due_at_ms, w.id"
-                                  : " ORDER BY w.id DESC";
-                   params.push_back(std::int64_t{limit + 1});
-                   sql += " LIMIT $" + std::to_string(params.size());
-                   auto rows = ctx.db->run(sql, params);
-                   if (!rows) return from_error(rows.error());
-                   json items = json::array();
-                   const TimePoint now = ctx.clock->now();
-                   std::optional<std::int64_t> next;
-                   for (std::size_t i = 0; i < rows->rows.size(); ++i) {
-                       const auto& r = rows->rows[i];
-                       if (static_cast<long long>(i) == limit) {
-                           if (!urgency) next = rows->rows[i - 1].integer(0);
-                           break;
-                       }
-                       auto wo = workorders::work_order_from_json(json::parse(r.text(1)));
-                       if (!wo) return from_error(wo.error());
-                       wo->id = r.integer(0);
-                       items.push_back(order_json(*wo, r.integer(2), now));
-                   }
-                   return json_response(200, {{"items", items}, {"next_cursor", next ? json(std::to_string(*next)) : json(nullptr)}});
-               });
+    router.add(
+        "GET", "/api/work-orders",
+        {"List work orders (filters: state, open, assignee, priority, site_id, customer_id; "
+         "sort=urgency|newest; "
+         "cursor pagination)",
+         kAllRoles, "work orders"},
+        [&ctx](Request& req) {
+            long long limit = 50;
+            long long cursor = 0;
+            if (auto p = query_int(req, "limit", 1, 500, limit)) return *p;
+            if (auto p = query_int(req, "cursor", 0, INT64_MAX, cursor)) return *p;
+            std::string sql =
+                "SELECT w.id, w.body, w.version FROM work_orders w LEFT JOIN sites s ON s.site_id = "
+                "w.site_id WHERE 1 = 1";
+            storage::Params params;
+            auto add = [&](const std::string& clause, storage::Value v) {
+                params.push_back(std::move(v));
+                sql += " AND " + clause + " $" + std::to_string(params.size());
+            };
+            if (auto s = req.query_param("state")) {
+                if (!workorders::parse_work_order_state(*s))
+                    return problem(400, "Bad Request", "state: unknown '" + *s + "'", "state");
+                add("w.state =", *s);
+            }
+            if (auto o = req.query_param("open"))
+                add("w.is_open =", std::int64_t{*o == "1" || *o == "true" ? 1 : 0});
+            if (auto p = req.query_param("priority")) {
+                if (!workorders::parse_priority(*p))
+                    return problem(400, "Bad Request", "priority: unknown '" + *p + "'", "priority");
+                add("w.priority =", *p);
+            }
+            if (auto s = req.query_param("site_id")) add("w.site_id =", *s);
+            if (auto c = req.query_param("customer_id")) {
+                long long cid = 0;
+                if (auto p = query_int(req, "customer_id", 1, INT64_MAX, cid)) return *p;
+                add("s.customer_id =", std::int64_t{cid});
+            }
+            if (auto a = req.query_param("assignee")) add("w.assignee =", *a);
+            if (req.role == "technician") add("w.assignee =", req.user);  // only their own
+            if (req.query_param("unassigned_site").value_or("") == "1") sql += " AND s.customer_id IS NULL";
+            const bool urgency = req.query_param("sort").value_or("newest") == "urgency";
+            if (!urgency && cursor > 0) add("w.id <", std::int64_t{cursor});
+            sql += urgency ? " ORDER BY w.is_open DESC, CASE w.priority WHEN 'urgent' THEN 0 WHEN 'high' "
+                             "THEN 1 WHEN "
+                             "'normal' THEN 2 ELSE 3 END, w.due_at_ms, w.id"
+                           : " ORDER BY w.id DESC";
+            params.push_back(std::int64_t{limit + 1});
+            sql += " LIMIT $" + std::to_string(params.size());
+            auto rows = ctx.db->run(sql, params);
+            if (!rows) return from_error(rows.error());
+            json items = json::array();
+            const TimePoint now = ctx.clock->now();
+            std::optional<std::int64_t> next;
+            for (std::size_t i = 0; i < rows->rows.size(); ++i) {
+                const auto& r = rows->rows[i];
+                if (static_cast<long long>(i) == limit) {
+                    if (!urgency) next = rows->rows[i - 1].integer(0);
+                    break;
+                }
+                auto wo = workorders::work_order_from_json(json::parse(r.text(1)));
+                if (!wo) return from_error(wo.error());
+                wo->id = r.integer(0);
+                items.push_back(order_json(*wo, r.integer(2), now));
+            }
+            return json_response(
+                200, {{"items", items}, {"next_cursor", next ? json(std::to_string(*next)) : json(nullptr)}});
+        });
 
-    router.add("GET", "/api/work-orders/{id}",
-               {"One work order with its site, customer contact, notes and history", kAllRoles, "work orders"},
-               [&ctx](Request& req) {
-                   Loaded l;
-                   if (auto p = load_visible(ctx, req, l)) return *p;
-                   json j = order_json(l.order, l.version, ctx.clock->now());
-                   auto site = ctx.db->run("SELECT site_id, name, address, latitude, longitude, time_zone, customer_id FROM sites "
-                                           "WHERE site_id = $1",
-                                           {l.order.site_id});
-                   if (site && !site->rows.empty()) {
-                       const auto& s = site->rows[0];
-                       j["site"] = {{"site_id", s.text(0)},
-                                    {"name", s.text(1)},
-                                    {"address", s.text(2)},
-                                    {"latitude", s.is_null(3) ? json(nullptr) : json(s.real(3))},
-                                    {"longitude", s.is_null(4) ? json(nullptr) : json(s.real(4))},
-                                    {"time_zone", s.text(5)}};
-                       if (auto cid = s.opt_integer(6)) {
-                           auto c = records::get_customer(*ctx.db, *ctx.cipher, *cid);
-                           if (c && *c)
-                               j["customer"] = {{"id", (*c)->id},
-                                                {"name", (*c)->name},
-                                                {"phone", (*c)->phone},
-                                                {"email", (*c)->email},
-                                                {"address", (*c)->address}};
-                       }
-                   }
-                   auto notes = ctx.db->run("SELECT at_ms, author, text, parts FROM work_order_notes WHERE work_order_id = $1 ORDER BY id",
-                                            {l.order.id});
-                   json nj = json::array();
-                   if (notes)
-                       for (const auto& n : notes->rows)
-                           nj.push_back({{"at", format_iso8601(from_epoch_ms(n.integer(0)))},
-                                         {"author", n.text(1)},
-                                         {"text", n.text(2)},
-                                         {"parts", json::parse(n.text(3))}});
-                   j["notes"] = nj;
-                   auto hist = ctx.db->run("SELECT at_ms, actor, action FROM audit_log WHERE entity = 'work_order' AND entity_id = $1 "
-                                           "ORDER BY id",
-                                           {std::to_string(l.order.id)});
-                   json hj = json::array();
-                   if (hist)
-                       for (const auto& h : hist->rows)
-                           hj.push_back({{"at", format_iso8601(from_epoch_ms(h.integer(0)))}, {"actor", h.text(1)}, {"action", h.text(2)}});
-                   j["history"] = hj;
-                   Response r = json_response(200, j);
-                   r.headers.emplace_back("ETag", etag_of(l.version));
-                   return r;
-               });
+    router.add(
+        "GET", "/api/work-orders/{id}",
+        {"One work order with its site, customer contact, notes and history", kAllRoles, "work orders"},
+        [&ctx](Request& req) {
+            Loaded l;
+            if (auto p = load_visible(ctx, req, l)) return *p;
+            json j = order_json(l.order, l.version, ctx.clock->now());
+            auto site = ctx.db->run(
+                "SELECT site_id, name, address, latitude, longitude, time_zone, customer_id FROM sites "
+                "WHERE site_id = $1",
+                {l.order.site_id});
+            if (site && !site->rows.empty()) {
+                const auto& s = site->rows[0];
+                j["site"] = {{"site_id", s.text(0)},
+                             {"name", s.text(1)},
+                             {"address", s.text(2)},
+                             {"latitude", s.is_null(3) ? json(nullptr) : json(s.real(3))},
+                             {"longitude", s.is_null(4) ? json(nullptr) : json(s.real(4))},
+                             {"time_zone", s.text(5)}};
+                if (auto cid = s.opt_integer(6)) {
+                    auto c = records::get_customer(*ctx.db, *ctx.cipher, *cid);
+                    if (c && *c)
+                        j["customer"] = {{"id", (*c)->id},
+                                         {"name", (*c)->name},
+                                         {"phone", (*c)->phone},
+                                         {"email", (*c)->email},
+                                         {"address", (*c)->address}};
+                }
+            }
+            auto notes = ctx.db->run(
+                "SELECT at_ms, author, text, parts FROM work_order_notes WHERE work_order_id = $1 ORDER BY "
+                "id",
+                {l.order.id});
+            json nj = json::array();
+            if (notes)
+                for (const auto& n : notes->rows)
+                    nj.push_back({{"at", format_iso8601(from_epoch_ms(n.integer(0)))},
+                                  {"author", n.text(1)},
+                                  {"text", n.text(2)},
+                                  {"parts", json::parse(n.text(3))}});
+            j["notes"] = nj;
+            auto hist = ctx.db->run(
+                "SELECT at_ms, actor, action FROM audit_log WHERE entity = 'work_order' AND entity_id = $1 "
+                "ORDER BY id",
+                {std::to_string(l.order.id)});
+            json hj = json::array();
+            if (hist)
+                for (const auto& h : hist->rows)
+                    hj.push_back({{"at", format_iso8601(from_epoch_ms(h.integer(0)))},
+                                  {"actor", h.text(1)},
+                                  {"action", h.text(2)}});
+            j["history"] = hj;
+            Response r = json_response(200, j);
+            r.headers.emplace_back("ETag", etag_of(l.version));
+            return r;
+        });
 
-    router.add("PATCH", "/api/work-orders/{id}",
-               {"Change state or assignee (If-Match required); technicians move their own orders assigned → in_progress → done",
-                kAllRoles, "work orders"},
-               [&ctx](Request& req) {
-                   json body;
-                   if (auto p = parse_body(req, {"state", "assignee", "reason"}, body)) return *p;
-                   Loaded l;
-                   if (auto p = load_visible(ctx, req, l)) return *p;
-                   if (auto p = check_if_match(req, l.version)) return *p;
-                   const TimePoint now = ctx.clock->now();
-                   const workorders::Actor actor{req.user, role_of(req)};
-                   workorders::WorkOrder next = l.order;
-                   if (body.contains("assignee")) {
-                       if (!body["assignee"].is_string()) return problem(400, "Bad Request", "assignee: expected a user name", "assignee");
-                       const std::string tech = body["assignee"];
-                       auto u = ctx.db->run("SELECT role FROM users WHERE name = $1 AND disabled = 0", {tech});
-                       if (!u) return from_error(u.error());
-                       if (u->rows.empty() || u->rows[0].text(0) != "technician")
-                           return problem(400, "Bad Request", "assignee: '" + tech + "' is not an active technician", "assignee");
-                       auto a = workorders::assign(next, tech, actor, now);
-                       if (!a) return from_error(a.error());
-                       next = std::move(*a);
-                   }
-                   if (body.contains("state")) {
-                       if (!body["state"].is_string()) return problem(400, "Bad Request", "state: expected a string", "state");
-                       auto to = workorders::parse_work_order_state(body["state"].get<std::string>());
-                       if (!to) return problem(400, "Bad Request", "state: unknown '" + body["state"].get<std::string>() + "'", "state");
-                       const std::string reason = body.value("reason", std::string());
-                       if (*to != next.state) {
-                           auto t = workorders::transition(next, *to, actor, now, reason);
-                           if (!t) return from_error(t.error());
-                           next = std::move(*t);
-                       }
-                   }
-                   auto saved = storage::in_transaction(*ctx.db, [&]() -> Result<workorders::WorkOrder> {
-                       // Re-check the version inside the transaction: another edit may have landed meanwhile.
-                       auto v = ctx.db->run("SELECT version FROM work_orders WHERE id = $1", {l.order.id});
-                       if (!v) return v.error();
-                       if (v->rows.empty() || v->rows[0].integer(0) != l.version)
-                           return Error{"work order changed meanwhile", ErrorKind::conflict};
-                       return storage::save_work_order(*ctx.db, next, l.order, req.user, "edit", now);
-                   });
-                   if (!saved) return from_error(saved.error());
-                   Response r = json_response(200, order_json(*saved, l.version + 1, now));
-                   r.headers.emplace_back("ETag", etag_of(l.version + 1));
-                   return r;
-               });
+    router.add(
+        "PATCH", "/api/work-orders/{id}",
+        {"Change state or assignee (If-Match required); technicians move their own orders assigned → "
+         "in_progress → done",
+         kAllRoles, "work orders"},
+        [&ctx](Request& req) {
+            json body;
+            if (auto p = parse_body(req, {"state", "assignee", "reason"}, body)) return *p;
+            Loaded l;
+            if (auto p = load_visible(ctx, req, l)) return *p;
+            if (auto p = check_if_match(req, l.version)) return *p;
+            const TimePoint now = ctx.clock->now();
+            const workorders::Actor actor{req.user, role_of(req)};
+            workorders::WorkOrder next = l.order;
+            if (body.contains("assignee")) {
+                if (!body["assignee"].is_string())
+                    return problem(400, "Bad Request", "assignee: expected a user name", "assignee");
+                const std::string tech = body["assignee"];
+                auto u = ctx.db->run("SELECT role FROM users WHERE name = $1 AND disabled = 0", {tech});
+                if (!u) return from_error(u.error());
+                if (u->rows.empty() || u->rows[0].text(0) != "technician")
+                    return problem(400, "Bad Request", "assignee: '" + tech + "' is not an active technician",
+                                   "assignee");
+                auto a = workorders::assign(next, tech, actor, now);
+                if (!a) return from_error(a.error());
+                next = std::move(*a);
+            }
+            if (body.contains("state")) {
+                if (!body["state"].is_string())
+                    return problem(400, "Bad Request", "state: expected a string", "state");
+                auto to = workorders::parse_work_order_state(body["state"].get<std::string>());
+                if (!to)
+                    return problem(400, "Bad Request",
+                                   "state: unknown '" + body["state"].get<std::string>() + "'", "state");
+                const std::string reason = body.value("reason", std::string());
+                if (*to != next.state) {
+                    auto t = workorders::transition(next, *to, actor, now, reason);
+                    if (!t) return from_error(t.error());
+                    next = std::move(*t);
+                }
+            }
+            auto saved = storage::in_transaction(*ctx.db, [&]() -> Result<workorders::WorkOrder> {
+                // Re-check the version inside the transaction: another edit may have landed meanwhile.
+                auto v = ctx.db->run("SELECT version FROM work_orders WHERE id = $1", {l.order.id});
+                if (!v) return v.error();
+                if (v->rows.empty() || v->rows[0].integer(0) != l.version)
+                    return Error{"work order changed meanwhile", ErrorKind::conflict};
+                return storage::save_work_order(*ctx.db, next, l.order, req.user, "edit", now);
+            });
+            if (!saved) return from_error(saved.error());
+            Response r = json_response(200, order_json(*saved, l.version + 1, now));
+            r.headers.emplace_back("ETag", etag_of(l.version + 1));
+            return r;
+        });
 
-    router.add("POST", "/api/work-orders/{id}/notes",
-               {"Record a visit: notes and parts replaced (a swapped device serial goes into the device history)", kAllRoles,
-                "work orders"},
-               [&ctx](Request& req) {
-                   json body;
-                   if (auto p = parse_body(req, {"text", "parts"}, body)) return *p;
-                   if (req.role == "manager") return problem(403, "Forbidden", "managers have read-only access");
-                   Loaded l;
-                   if (auto p = load_visible(ctx, req, l)) return *p;
-                   if (!body.contains("text") || !body["text"].is_string() || body["text"].get<std::string>().empty())
-                       return problem(400, "Bad Request", "text: required", "text");
-                   json parts = body.value("parts", json::array());
-                   if (!parts.is_array()) return problem(400, "Bad Request", "parts: expected an array", "parts");
-                   for (std::size_t i = 0; i < parts.size(); ++i) {
-                       const auto& p = parts[i];
-                       const std::string path = "parts/" + std::to_string(i);
-                       if (!p.is_object()) return problem(400, "Bad Request", path + ": expected an object", path);
-                       for (const auto& [k, v] : p.items())
-                           if (k != "part" && k != "device_id" && k != "new_serial")
-                               return problem(400, "Bad Request", path + "/" + k + ": unknown field (expected part, device_id, new_serial)", path + "/" + k);
-                       if (!p.contains("part") || !p["part"].is_string())
-                           return problem(400, "Bad Request", path + "/part: required", path + "/part");
-                   }
-                   const TimePoint now = ctx.clock->now();
-                   auto done = storage::in_transaction(*ctx.db, [&]() -> Status {
-                       for (const auto& p : parts) {
-                           if (!p.contains("device_id") || !p.contains("new_serial")) continue;
-                           const std::string dev = p["device_id"].get<std::string>();
-                           auto old = ctx.db->run("SELECT serial FROM devices WHERE site_id = $1 AND device_id = $2", {l.order.site_id, dev});
-                           if (!old) return old.error();
-                           if (old->rows.empty()) return Error::at("parts", "no device '" + dev + "' at site " + l.order.site_id);
-                           const std::string new_serial = p["new_serial"].get<std::string>();
-                           if (auto r = ctx.db->run("INSERT INTO device_history (site_id, device_id, at_ms, old_serial, new_serial, "
-                                                    "work_order_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                                                    {l.order.site_id, dev, to_epoch_ms(now), old->rows[0].text(0), new_serial,
-                                                     l.order.id, p["part"].get<std::string>()});
-                               !r)
-                               return r.error();
-                           if (auto r = ctx.db->run("UPDATE devices SET serial = $3, version = version + 1 WHERE site_id = $1 AND "
-                                                    "device_id = $2",
-                                                    {l.order.site_id, dev, new_serial});
-                               !r)
-                               return r.error();
-                           if (auto s = storage::append_audit(*ctx.db, now, req.user, "serial swapped", "device",
-                                                              l.order.site_id + "/" + dev,
-                                                              json{{"serial", old->rows[0].text(0)}}.dump(),
-                                                              json{{"serial", new_serial}}.dump());
-                               !s)
-                               return s;
-                       }
-                       if (auto r = ctx.db->run("INSERT INTO work_order_notes (work_order_id, at_ms, author, text, parts) VALUES ($1, "
-                                                "$2, $3, $4, $5)",
-                                                {l.order.id, to_epoch_ms(now), req.user, body["text"].get<std::string>(), parts.dump()});
-                           !r)
-                           return r.error();
-                       return storage::append_audit(*ctx.db, now, req.user, "note", "work_order", std::to_string(l.order.id),
-                                                    std::nullopt, json{{"text", body["text"]}, {"parts", parts}}.dump());
-                   });
-                   if (!done) return from_error(done.error());
-                   return json_response(201, {{"work_order_id", l.order.id}, {"at", format_iso8601(now)}});
-               });
+    router.add(
+        "POST", "/api/work-orders/{id}/notes",
+        {"Record a visit: notes and parts replaced (a swapped device serial goes into the device history)",
+         kAllRoles, "work orders"},
+        [&ctx](Request& req) {
+            json body;
+            if (auto p = parse_body(req, {"text", "parts"}, body)) return *p;
+            if (req.role == "manager") return problem(403, "Forbidden", "managers have read-only access");
+            Loaded l;
+            if (auto p = load_visible(ctx, req, l)) return *p;
+            if (!body.contains("text") || !body["text"].is_string() ||
+                body["text"].get<std::string>().empty())
+                return problem(400, "Bad Request", "text: required", "text");
+            json parts = body.value("parts", json::array());
+            if (!parts.is_array()) return problem(400, "Bad Request", "parts: expected an array", "parts");
+            for (std::size_t i = 0; i < parts.size(); ++i) {
+                const auto& p = parts[i];
+                const std::string path = "parts/" + std::to_string(i);
+                if (!p.is_object()) return problem(400, "Bad Request", path + ": expected an object", path);
+                for (const auto& [k, v] : p.items())
+                    if (k != "part" && k != "device_id" && k != "new_serial")
+                        return problem(
+                            400, "Bad Request",
+                            path + "/" + k + ": unknown field (expected part, device_id, new_serial)",
+                            path + "/" + k);
+                if (!p.contains("part") || !p["part"].is_string())
+                    return problem(400, "Bad Request", path + "/part: required", path + "/part");
+            }
+            const TimePoint now = ctx.clock->now();
+            auto done = storage::in_transaction(*ctx.db, [&]() -> Status {
+                for (const auto& p : parts) {
+                    if (!p.contains("device_id") || !p.contains("new_serial")) continue;
+                    const std::string dev = p["device_id"].get<std::string>();
+                    auto old = ctx.db->run("SELECT serial FROM devices WHERE site_id = $1 AND device_id = $2",
+                                           {l.order.site_id, dev});
+                    if (!old) return old.error();
+                    if (old->rows.empty())
+                        return Error::at("parts", "no device '" + dev + "' at site " + l.order.site_id);
+                    const std::string new_serial = p["new_serial"].get<std::string>();
+                    if (auto r = ctx.db->run(
+                            "INSERT INTO device_history (site_id, device_id, at_ms, old_serial, new_serial, "
+                            "work_order_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                            {l.order.site_id, dev, to_epoch_ms(now), old->rows[0].text(0), new_serial,
+                             l.order.id, p["part"].get<std::string>()});
+                        !r)
+                        return r.error();
+                    if (auto r = ctx.db->run(
+                            "UPDATE devices SET serial = $3, version = version + 1 WHERE site_id = $1 AND "
+                            "device_id = $2",
+                            {l.order.site_id, dev, new_serial});
+                        !r)
+                        return r.error();
+                    if (auto s = storage::append_audit(*ctx.db, now, req.user, "serial swapped", "device",
+                                                       l.order.site_id + "/" + dev,
+                                                       json{{"serial", old->rows[0].text(0)}}.dump(),
+                                                       json{{"serial", new_serial}}.dump());
+                        !s)
+                        return s;
+                }
+                if (auto r = ctx.db->run("INSERT INTO work_order_notes (work_order_id, at_ms, author, text, "
+                                         "parts) VALUES ($1, "
+                                         "$2, $3, $4, $5)",
+                                         {l.order.id, to_epoch_ms(now), req.user,
+                                          body["text"].get<std::string>(), parts.dump()});
+                    !r)
+                    return r.error();
+                return storage::append_audit(*ctx.db, now, req.user, "note", "work_order",
+                                             std::to_string(l.order.id), std::nullopt,
+                                             json{{"text", body["text"]}, {"parts", parts}}.dump());
+            });
+            if (!done) return from_error(done.error());
+            return json_response(201, {{"work_order_id", l.order.id}, {"at", format_iso8601(now)}});
+        });
 
-    router.add("GET", "/api/tickets", {"Gateway tickets (filters: site_id, state; cursor pagination)", kReadRoles, "tickets"},
+    router.add("GET", "/api/tickets",
+               {"Gateway tickets (filters: site_id, state; cursor pagination)", kReadRoles, "tickets"},
                [&ctx](Request& req) {
                    long long limit = 100;
                    if (auto p = query_int(req, "limit", 1, 500, limit)) return *p;
@@ -297,58 +330,72 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                    json items = json::array();
                    for (const auto& r : rows->rows) {
                        json t = json::parse(r.text(2));
-                       items.push_back({{"site_id", r.text(0)}, {"ticket", t.value("ticket", json::object())}, {"event", t.value("event", "")}});
+                       items.push_back({{"site_id", r.text(0)},
+                                        {"ticket", t.value("ticket", json::object())},
+                                        {"event", t.value("event", "")}});
                    }
                    return json_response(200, {{"items", items}});
                });
 
-    // Acknowledge / resolve a gateway ticket from the back office: sent to the gateway as a command; the gateway's
-    // ticket event comes back through ingest and updates the work order.
+    // Acknowledge / resolve a gateway ticket from the back office: sent to the gateway as a command; the
+    // gateway's ticket event comes back through ingest and updates the work order.
     for (const std::string action : {"acknowledge", "resolve"}) {
-        router.add("POST", "/api/sites/{site_id}/tickets/{ticket_id}/" + action,
-                   {action == "acknowledge" ? "Acknowledge a gateway ticket (sent to the gateway as a command)"
-                                            : "Resolve a gateway ticket (sent to the gateway as a command)",
-                    {"admin", "back_office", "technician"}, "tickets"},
-                   [&ctx, action](Request& req) {
-                       json body;
-                       if (!req.body.empty())
-                           if (auto p = parse_body(req, {"note"}, body)) return *p;
-                       const std::string site = req.params.at("site_id");
-                       const std::string ticket = req.params.at("ticket_id");
-                       auto t = ctx.db->run("SELECT device_id FROM tickets WHERE site_id = $1 AND ticket_id = $2", {site, ticket});
-                       if (!t) return from_error(t.error());
-                       if (t->rows.empty()) return problem(404, "Not Found", "no ticket " + ticket + " at site " + site);
-                       if (!ctx.send_command) return problem(503, "Service Unavailable", "this server has no MQTT link to the gateways");
-                       protocol::Command cmd;
-                       cmd.site_id = site;
-                       cmd.issued_at = ctx.clock->now();
-                       cmd.command_id = "api-" + std::to_string(to_epoch_ms(cmd.issued_at)) + "-" + ticket;
-                       cmd.expires_at = cmd.issued_at + std::chrono::hours(24);
-                       const std::string note = body.is_object() ? body.value("note", std::string()) : std::string();
-                       if (action == "acknowledge") cmd.body = protocol::AckTicketCommand{ticket, req.user, note};
-                       else cmd.body = protocol::ResolveTicketCommand{ticket, req.user, note};
-                       if (auto s = ctx.send_command(cmd, req.user); !s) return from_error(s.error());
-                       return json_response(202, {{"command_id", cmd.command_id}, {"status", "sent"}});
-                   });
+        router.add(
+            "POST", "/api/sites/{site_id}/tickets/{ticket_id}/" + action,
+            {action == "acknowledge" ? "Acknowledge a gateway ticket (sent to the gateway as a command)"
+                                     : "Resolve a gateway ticket (sent to the gateway as a command)",
+             {"admin", "back_office", "technician"},
+             "tickets"},
+            [&ctx, action](Request& req) {
+                json body;
+                if (!req.body.empty())
+                    if (auto p = parse_body(req, {"note"}, body)) return *p;
+                const std::string site = req.params.at("site_id");
+                const std::string ticket = req.params.at("ticket_id");
+                auto t = ctx.db->run("SELECT device_id FROM tickets WHERE site_id = $1 AND ticket_id = $2",
+                                     {site, ticket});
+                if (!t) return from_error(t.error());
+                if (t->rows.empty())
+                    return problem(404, "Not Found", "no ticket " + ticket + " at site " + site);
+                if (!ctx.send_command)
+                    return problem(503, "Service Unavailable",
+                                   "this server has no MQTT link to the gateways");
+                protocol::Command cmd;
+                cmd.site_id = site;
+                cmd.issued_at = ctx.clock->now();
+                cmd.command_id = "api-" + std::to_string(to_epoch_ms(cmd.issued_at)) + "-" + ticket;
+                cmd.expires_at = cmd.issued_at + std::chrono::hours(24);
+                const std::string note = body.is_object() ? body.value("note", std::string()) : std::string();
+                if (action == "acknowledge")
+                    cmd.body = protocol::AckTicketCommand{ticket, req.user, note};
+                else
+                    cmd.body = protocol::ResolveTicketCommand{ticket, req.user, note};
+                if (auto s = ctx.send_command(cmd, req.user); !s) return from_error(s.error());
+                return json_response(202, {{"command_id", cmd.command_id}, {"status", "sent"}});
+            });
     }
 
-    router.add("GET", "/api/sites/{site_id}/commands", {"Commands sent to a gateway and their acknowledgements", kReadRoles, "sites"},
-               [&ctx](Request& req) {
-                   auto rows = ctx.db->run("SELECT command_id, command, issued_at_ms, issued_by, status, detail, acked_at_ms FROM "
-                                           "commands WHERE site_id = $1 ORDER BY issued_at_ms DESC LIMIT 200",
-                                           {req.params.at("site_id")});
-                   if (!rows) return from_error(rows.error());
-                   json items = json::array();
-                   for (const auto& r : rows->rows)
-                       items.push_back({{"command_id", r.text(0)},
-                                        {"command", r.text(1)},
-                                        {"issued_at", format_iso8601(from_epoch_ms(r.integer(2)))},
-                                        {"issued_by", r.text(3)},
-                                        {"status", r.text(4)},
-                                        {"detail", r.text(5)},
-                                        {"acked_at", r.is_null(6) ? json(nullptr) : json(format_iso8601(from_epoch_ms(r.integer(6))))}});
-                   return json_response(200, {{"items", items}});
-               });
+    router.add(
+        "GET", "/api/sites/{site_id}/commands",
+        {"Commands sent to a gateway and their acknowledgements", kReadRoles, "sites"}, [&ctx](Request& req) {
+            auto rows = ctx.db->run(
+                "SELECT command_id, command, issued_at_ms, issued_by, status, detail, acked_at_ms FROM "
+                "commands WHERE site_id = $1 ORDER BY issued_at_ms DESC LIMIT 200",
+                {req.params.at("site_id")});
+            if (!rows) return from_error(rows.error());
+            json items = json::array();
+            for (const auto& r : rows->rows)
+                items.push_back(
+                    {{"command_id", r.text(0)},
+                     {"command", r.text(1)},
+                     {"issued_at", format_iso8601(from_epoch_ms(r.integer(2)))},
+                     {"issued_by", r.text(3)},
+                     {"status", r.text(4)},
+                     {"detail", r.text(5)},
+                     {"acked_at",
+                      r.is_null(6) ? json(nullptr) : json(format_iso8601(from_epoch_ms(r.integer(6))))}});
+            return json_response(200, {{"items", items}});
+        });
 }
 
 }  // namespace pvfleet::api::detail

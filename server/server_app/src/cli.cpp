@@ -157,9 +157,14 @@ int cmd_run(const Common& common) {
         };
         api_context.ingest_stats = [&ingestor] {
             const auto& s = ingestor->stats();
-            return nlohmann::json{{"connected", ingestor->connected()}, {"received", s.received}, {"applied", s.applied},
-                                  {"duplicates", s.duplicates},           {"rejected", s.rejected}, {"samples", s.samples},
-                                  {"ticket_events", s.ticket_events},     {"resend_requests", s.resend_requests},
+            return nlohmann::json{{"connected", ingestor->connected()},
+                                  {"received", s.received},
+                                  {"applied", s.applied},
+                                  {"duplicates", s.duplicates},
+                                  {"rejected", s.rejected},
+                                  {"samples", s.samples},
+                                  {"ticket_events", s.ticket_events},
+                                  {"resend_requests", s.resend_requests},
                                   {"work_orders_created", s.work_orders_created}};
         };
     }
@@ -207,7 +212,6 @@ std::optional<ServerConfig> config_or_complain(const Common& common, const std::
     }
     return std::move(*config);
 }
-
 
 // Options after the verb: "--name N" pairs; anything else is an error.
 Result<std::map<std::string, std::string>> parse_options(const std::vector<std::string>& rest,

@@ -1,6 +1,6 @@
 // Every route of the REST API over real HTTP: auth and its failures, role limits, bad JSON, unknown fields,
-// If-Match conflicts, pagination, and the work-order flow from an ingested gateway ticket to closed. The OpenAPI
-// document is checked against the real routes.
+// If-Match conflicts, pagination, and the work-order flow from an ingested gateway ticket to closed. The
+// OpenAPI document is checked against the real routes.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -25,8 +25,10 @@ struct Api {
     std::string token;
     test::HttpResponse call(const std::string& method, const std::string& target, const json& body = nullptr,
                             std::map<std::string, std::string> headers = {}) const {
-        if (!token.empty() && headers.count("Authorization") == 0) headers["Authorization"] = "Bearer " + token;
-        return test::http_request("127.0.0.1", port, method, target, body.is_null() ? std::string() : body.dump(), headers);
+        if (!token.empty() && headers.count("Authorization") == 0)
+            headers["Authorization"] = "Bearer " + token;
+        return test::http_request("127.0.0.1", port, method, target,
+                                  body.is_null() ? std::string() : body.dump(), headers);
     }
 };
 
@@ -45,8 +47,8 @@ int http_port_from_log(const std::string& log) {
     return std::stoi(log.substr(colon + 1));
 }
 
-std::string ticket_payload(const std::string& site, protocol::Seq seq, const std::string& id, const std::string& device,
-                           domain::TicketEventKind kind) {
+std::string ticket_payload(const std::string& site, protocol::Seq seq, const std::string& id,
+                           const std::string& device, domain::TicketEventKind kind) {
     protocol::TicketEventMessage m;
     m.site_id = site;
     m.seq = seq;
@@ -69,7 +71,8 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     }
     test::TempDir dir;
     const int mport = test::free_tcp_port();
-    sync::itest::Mosquitto broker(dir / "broker", mport, {"listener " + std::to_string(mport) + " 127.0.0.1", "allow_anonymous true"});
+    sync::itest::Mosquitto broker(
+        dir / "broker", mport, {"listener " + std::to_string(mport) + " 127.0.0.1", "allow_anonymous true"});
     REQUIRE(broker.start());
     itest::ServerProcessOptions so;
     so.broker_uri = "tcp://127.0.0.1:" + std::to_string(mport);
@@ -77,8 +80,9 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     // The first admin comes from the CLI, as on a fresh installation.
     {
         std::ofstream(dir / "pw") << "correct horse battery\n";
-        const auto r = test::run_command({PVFLEET_SERVER_BIN, "user", "add", "--config", (dir / "server" / "server.json").string(), "--name",
-                                          "admin", "--role", "admin", "--password-file", (dir / "pw").string()});
+        const auto r = test::run_command({PVFLEET_SERVER_BIN, "user", "add", "--config",
+                                          (dir / "server" / "server.json").string(), "--name", "admin",
+                                          "--role", "admin", "--password-file", (dir / "pw").string()});
         REQUIRE_MESSAGE(r.status == 0, r.out);
     }
     REQUIRE_MESSAGE(server.start(), server.log());
@@ -90,11 +94,14 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     CHECK(anon.call("GET", "/api/health").status == 200);
     CHECK(anon.call("GET", "/api/work-orders").status == 401);
     CHECK(anon.call("GET", "/api/work-orders").header("content-type") == "application/problem+json");
-    CHECK(anon.call("POST", "/api/login", {{"user", "admin"}, {"password", "wrong password"}}, {{"Content-Type", "application/json"}}).status == 401);
+    CHECK(anon.call("POST", "/api/login", {{"user", "admin"}, {"password", "wrong password"}},
+                    {{"Content-Type", "application/json"}})
+              .status == 401);
     auto login = [&](const std::string& user, const std::string& pw) {
         Api a;
         a.port = anon.port;
-        auto r = anon.call("POST", "/api/login", {{"user", user}, {"password", pw}}, {{"Content-Type", "application/json"}});
+        auto r = anon.call("POST", "/api/login", {{"user", user}, {"password", pw}},
+                           {{"Content-Type", "application/json"}});
         REQUIRE_MESSAGE(r.status == 200, r.body);
         a.token = parse(r)["token"];
         CHECK(r.header("set-cookie").find("HttpOnly") != std::string::npos);
@@ -108,35 +115,50 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
 
     // Bad JSON, wrong content type, unknown fields, missing fields.
     const std::map<std::string, std::string> json_ct{{"Content-Type", "application/json"}};
-    auto raw = test::http_request("127.0.0.1", anon.port, "POST", "/api/customers", "{not json",
-                                  {{"Authorization", "Bearer " + admin.token}, {"Content-Type", "application/json"}});
+    auto raw = test::http_request(
+        "127.0.0.1", anon.port, "POST", "/api/customers", "{not json",
+        {{"Authorization", "Bearer " + admin.token}, {"Content-Type", "application/json"}});
     CHECK(raw.status == 400);
     CHECK(parse(raw)["title"] == "Bad Request");
-    raw = test::http_request("127.0.0.1", anon.port, "POST", "/api/customers", "name=x",
-                             {{"Authorization", "Bearer " + admin.token}, {"Content-Type", "application/x-www-form-urlencoded"}});
+    raw = test::http_request(
+        "127.0.0.1", anon.port, "POST", "/api/customers", "name=x",
+        {{"Authorization", "Bearer " + admin.token}, {"Content-Type", "application/x-www-form-urlencoded"}});
     CHECK(raw.status == 415);
     auto r = admin.call("POST", "/api/customers", {{"name", "Li Wei"}, {"colour", "red"}}, json_ct);
     CHECK(r.status == 400);
     CHECK(parse(r)["field"] == "colour");
-    r = admin.call("POST", "/api/users", {{"name", "tech1"}, {"role", "plumber"}, {"password", "long enough password"}}, json_ct);
+    r = admin.call("POST", "/api/users",
+                   {{"name", "tech1"}, {"role", "plumber"}, {"password", "long enough password"}}, json_ct);
     CHECK(r.status == 400);
     CHECK(parse(r)["field"] == "role");
 
     // Users of each role.
-    for (const auto& [name, role] : std::vector<std::pair<std::string, std::string>>{
-             {"office", "back_office"}, {"tech1", "technician"}, {"tech2", "technician"}, {"boss", "manager"}}) {
-        r = admin.call("POST", "/api/users", {{"name", name}, {"role", role}, {"password", "password of " + name}}, json_ct);
+    for (const auto& [name, role] :
+         std::vector<std::pair<std::string, std::string>>{{"office", "back_office"},
+                                                          {"tech1", "technician"},
+                                                          {"tech2", "technician"},
+                                                          {"boss", "manager"}}) {
+        r = admin.call("POST", "/api/users",
+                       {{"name", name}, {"role", role}, {"password", "password of " + name}}, json_ct);
         REQUIRE_MESSAGE(r.status == 201, r.body);
     }
     Api office = login("office", "password of office");
     Api tech1 = login("tech1", "password of tech1");
     Api tech2 = login("tech2", "password of tech2");
     Api boss = login("boss", "password of boss");
-    CHECK(office.call("POST", "/api/users", {{"name", "x1"}, {"role", "admin"}, {"password", "password of x1"}}, json_ct).status == 403);
+    CHECK(office
+              .call("POST", "/api/users", {{"name", "x1"}, {"role", "admin"}, {"password", "password of x1"}},
+                    json_ct)
+              .status == 403);
     CHECK(tech1.call("GET", "/api/customers").status == 403);
 
     // ---- customers and sites ----
-    r = office.call("POST", "/api/customers", {{"name", "王芳"}, {"phone", "+86 138 0000 1234"}, {"email", "wang.fang@example.cn"}, {"address", "上海市浦东新区 1 号"}}, json_ct);
+    r = office.call("POST", "/api/customers",
+                    {{"name", "王芳"},
+                     {"phone", "+86 138 0000 1234"},
+                     {"email", "wang.fang@example.cn"},
+                     {"address", "上海市浦东新区 1 号"}},
+                    json_ct);
     REQUIRE_MESSAGE(r.status == 201, r.body);
     const auto customer = parse(r);
     const std::int64_t cid = customer["id"];
@@ -145,21 +167,27 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     CHECK(boss.call("POST", "/api/customers", {{"name", "x"}}, json_ct).status == 403);  // managers read only
     CHECK(boss.call("GET", "/api/customers/" + std::to_string(cid)).status == 200);
     // If-Match: missing → 428, stale → 412, right → 200 and a new ETag.
-    CHECK(office.call("PATCH", "/api/customers/" + std::to_string(cid), {{"notes", "gate code 1234"}}, json_ct).status == 428);
+    CHECK(
+        office.call("PATCH", "/api/customers/" + std::to_string(cid), {{"notes", "gate code 1234"}}, json_ct)
+            .status == 428);
     auto headers = json_ct;
     headers["If-Match"] = "\"v999\"";
-    CHECK(office.call("PATCH", "/api/customers/" + std::to_string(cid), {{"notes", "x"}}, headers).status == 412);
+    CHECK(office.call("PATCH", "/api/customers/" + std::to_string(cid), {{"notes", "x"}}, headers).status ==
+          412);
     headers["If-Match"] = etag;
     r = office.call("PATCH", "/api/customers/" + std::to_string(cid), {{"notes", "gate code 1234"}}, headers);
     CHECK_MESSAGE(r.status == 200, r.body);
     CHECK(r.header("etag") != etag);
-    CHECK(office.call("PATCH", "/api/customers/" + std::to_string(cid), {{"notes", "lost update"}}, headers).status == 412);
+    CHECK(office.call("PATCH", "/api/customers/" + std::to_string(cid), {{"notes", "lost update"}}, headers)
+              .status == 412);
     // Search and pagination.
-    for (int i = 0; i < 3; ++i) office.call("POST", "/api/customers", {{"name", "Customer " + std::to_string(i)}}, json_ct);
+    for (int i = 0; i < 3; ++i)
+        office.call("POST", "/api/customers", {{"name", "Customer " + std::to_string(i)}}, json_ct);
     auto page = parse(office.call("GET", "/api/customers?limit=2"));
     CHECK(page["items"].size() == 2);
     REQUIRE(page["next_cursor"].is_string());
-    auto page2 = parse(office.call("GET", "/api/customers?limit=2&cursor=" + page["next_cursor"].get<std::string>()));
+    auto page2 =
+        parse(office.call("GET", "/api/customers?limit=2&cursor=" + page["next_cursor"].get<std::string>()));
     CHECK(page2["items"].size() == 2);
     CHECK(page2["items"][0]["id"] != page["items"][0]["id"]);
     CHECK(parse(office.call("GET", "/api/customers?q=wang.fang"))["items"].size() == 1);
@@ -178,17 +206,26 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
             client = std::move(*created);
             client->start();
         });
-        REQUIRE(sync::itest::wait_until([&] { bool c = false; io.run([&] { c = client->connected(); }); return c; }, 10s));
+        REQUIRE(sync::itest::wait_until(
+            [&] {
+                bool c = false;
+                io.run([&] { c = client->connected(); });
+                return c;
+            },
+            10s));
         std::atomic<int> done{0};
         io.run([&] {
-            client->publish({protocol::topic_for("sh-01", protocol::MessageKind::ticket_event),
-                             ticket_payload("sh-01", 1, "T-1", "inv1", domain::TicketEventKind::opened), 1, false},
-                            [&](Status) { ++done; });
+            client->publish(
+                {protocol::topic_for("sh-01", protocol::MessageKind::ticket_event),
+                 ticket_payload("sh-01", 1, "T-1", "inv1", domain::TicketEventKind::opened), 1, false},
+                [&](Status) { ++done; });
         });
         REQUIRE(sync::itest::wait_until([&] { return done.load() == 1; }, 10s));
         io.run([&] { client.reset(); });
     }
-    REQUIRE(sync::itest::wait_until([&] { return parse(office.call("GET", "/api/work-orders?unassigned_site=1"))["items"].size() == 1; }, 20s));
+    REQUIRE(sync::itest::wait_until(
+        [&] { return parse(office.call("GET", "/api/work-orders?unassigned_site=1"))["items"].size() == 1; },
+        20s));
     auto wo = parse(office.call("GET", "/api/work-orders?unassigned_site=1"))["items"][0];
     const std::string wo_path = "/api/work-orders/" + std::to_string(wo["id"].get<std::int64_t>());
     CHECK(wo["site_id"] == "sh-01");
@@ -198,16 +235,23 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     REQUIRE(r.status == 200);
     headers = json_ct;
     headers["If-Match"] = r.header("etag");
-    r = office.call("PUT", "/api/sites/sh-01",
-                    {{"customer_id", cid}, {"name", "Wang home"}, {"time_zone", "Asia/Shanghai"}, {"latitude", 31.2}, {"longitude", 121.5},
-                     {"arrays", json::array({{{"name", "roof"}, {"kwp", 6.4}, {"tilt_deg", 25}, {"azimuth_deg", 180}}})}},
-                    headers);
+    r = office.call(
+        "PUT", "/api/sites/sh-01",
+        {{"customer_id", cid},
+         {"name", "Wang home"},
+         {"time_zone", "Asia/Shanghai"},
+         {"latitude", 31.2},
+         {"longitude", 121.5},
+         {"arrays", json::array({{{"name", "roof"}, {"kwp", 6.4}, {"tilt_deg", 25}, {"azimuth_deg", 180}}})}},
+        headers);
     REQUIRE_MESSAGE(r.status == 200, r.body);
-    r = office.call("PUT", "/api/sites/sh-01", {{"time_zone", "Mars/Olympus"}}, {{"Content-Type", "application/json"}, {"If-Match", r.header("etag")}});
+    r = office.call("PUT", "/api/sites/sh-01", {{"time_zone", "Mars/Olympus"}},
+                    {{"Content-Type", "application/json"}, {"If-Match", r.header("etag")}});
     CHECK(r.status == 400);
     CHECK(parse(r)["field"] == "time_zone");
     CHECK(parse(office.call("GET", "/api/work-orders?unassigned_site=1"))["items"].empty());
-    CHECK(parse(office.call("GET", "/api/work-orders?customer_id=" + std::to_string(cid)))["items"].size() == 1);
+    CHECK(parse(office.call("GET", "/api/work-orders?customer_id=" + std::to_string(cid)))["items"].size() ==
+          1);
 
     // ---- the work-order flow ----
     r = office.call("GET", wo_path);
@@ -216,7 +260,8 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     CHECK(tech1.call("GET", wo_path).status == 404);  // not theirs yet
     headers = json_ct;
     headers["If-Match"] = r.header("etag");
-    CHECK(office.call("PATCH", wo_path, {{"assignee", "office"}}, headers).status == 400);  // not a technician
+    CHECK(office.call("PATCH", wo_path, {{"assignee", "office"}}, headers).status ==
+          400);  // not a technician
     r = office.call("PATCH", wo_path, {{"assignee", "tech1"}}, headers);
     REQUIRE_MESSAGE(r.status == 200, r.body);
     CHECK(parse(r)["state"] == "assigned");
@@ -226,12 +271,16 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     CHECK(parse(tech2.call("GET", "/api/work-orders"))["items"].empty());
     r = tech1.call("GET", wo_path);
     headers["If-Match"] = r.header("etag");
-    CHECK(tech1.call("PATCH", wo_path, {{"state", "closed"}}, headers).status != 200);  // technicians do not close
+    CHECK(tech1.call("PATCH", wo_path, {{"state", "closed"}}, headers).status !=
+          200);  // technicians do not close
     r = tech1.call("PATCH", wo_path, {{"state", "in_progress"}}, headers);
     REQUIRE_MESSAGE(r.status == 200, r.body);
     headers["If-Match"] = r.header("etag");
     CHECK(boss.call("POST", wo_path + "/notes", {{"text", "x"}}, json_ct).status == 403);
-    r = tech1.call("POST", wo_path + "/notes", {{"text", "String 2 connector burnt; replaced"}, {"parts", json::array({{{"part", "MC4 connector"}}})}}, json_ct);
+    r = tech1.call("POST", wo_path + "/notes",
+                   {{"text", "String 2 connector burnt; replaced"},
+                    {"parts", json::array({{{"part", "MC4 connector"}}})}},
+                   json_ct);
     CHECK_MESSAGE(r.status == 201, r.body);
     r = tech1.call("PATCH", wo_path, {{"state", "done"}}, headers);
     REQUIRE_MESSAGE(r.status == 200, r.body);
@@ -244,8 +293,12 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     CHECK(parse(r)["state"] == "closed");
 
     // Ticket commands go to the gateway through the broker.
-    CHECK(office.call("POST", "/api/sites/sh-01/tickets/T-1/acknowledge", {{"note", "seen"}}, json_ct).status == 202);
-    CHECK(office.call("POST", "/api/sites/sh-01/tickets/T-404/acknowledge", {{"note", "x"}}, json_ct).status == 404);
+    CHECK(
+        office.call("POST", "/api/sites/sh-01/tickets/T-1/acknowledge", {{"note", "seen"}}, json_ct).status ==
+        202);
+    CHECK(
+        office.call("POST", "/api/sites/sh-01/tickets/T-404/acknowledge", {{"note", "x"}}, json_ct).status ==
+        404);
     CHECK(parse(office.call("GET", "/api/sites/sh-01/commands"))["items"].size() == 1);
     CHECK(parse(office.call("GET", "/api/tickets?site_id=sh-01"))["items"].size() == 1);
     CHECK(office.call("GET", "/api/sites/sh-01/telemetry?resolution=5min").status == 200);
@@ -285,6 +338,7 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     for (int i = 0; i < 6; ++i)
         last = anon.call("POST", "/api/login", {{"user", "boss"}, {"password", "nope"}}, json_ct).status;
     CHECK(last == 429);
-    CHECK(anon.call("POST", "/api/login", {{"user", "boss"}, {"password", "password of boss"}}, json_ct).status == 429);
+    CHECK(anon.call("POST", "/api/login", {{"user", "boss"}, {"password", "password of boss"}}, json_ct)
+              .status == 429);
     CHECK(server.stop() == 0);
 }

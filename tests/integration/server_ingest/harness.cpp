@@ -13,8 +13,9 @@ ServerProcess::ServerProcess(std::filesystem::path dir, ServerProcessOptions opt
     std::filesystem::create_directories(dir_);
     std::ofstream conf(dir_ / "server.json");
     conf << "{\"database\": "
-         << (options_.database_json.empty() ? "{\"kind\": \"sqlite\", \"path\": \"server.db\"}"
-                                            : options_.database_json)
+         << (options_.postgres_uri.empty()
+                 ? "{\"kind\": \"sqlite\", \"path\": \"server.db\"}"
+                 : "{\"kind\": \"postgres\", \"uri\": \"" + options_.postgres_uri + "\"}")
          << ", \"mqtt\": {\"uri\": \"" << options_.broker_uri << "\", \"client_id\": \"" << options_.client_id
          << "\""
          << (options_.shared_group.empty() ? "" : ", \"shared_group\": \"" + options_.shared_group + "\"")
@@ -77,6 +78,10 @@ long long ServerProcess::scalar(const std::string& sql, const storage::Params& p
     if (!db_) {
         storage::DbOptions o;
         o.sqlite_path = db_path_.string();
+        if (!options_.postgres_uri.empty()) {
+            o.engine = storage::Engine::postgres;
+            o.postgres_uri = options_.postgres_uri;
+        }
         auto db = storage::open_db(o);
         if (!db) return -1;
         db_ = std::move(*db);

@@ -16,7 +16,7 @@ struct ServerProcessOptions {
     int gap_grace_s = 1;
     int gap_retry_s = 2;
     int gap_max_attempts = 20;
-    std::string database_json;  // overrides the SQLite default
+    std::string postgres_uri;  // non-empty: use this PostgreSQL database instead of a SQLite file
 };
 
 class ServerProcess {

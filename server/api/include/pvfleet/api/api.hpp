@@ -1,13 +1,13 @@
 #pragma once
-// The REST API of pvfleet-server: routes over the records, tickets, telemetry and work orders, auth by session
-// token (Authorization: Bearer or the pvfleet_session cookie), roles, problem+json errors, ETag/If-Match,
-// cursor pagination, the OpenAPI document and the static web app. docs/api.md lists every route.
+// The REST API of pvfleet-server: routes over the records, tickets, telemetry and work orders, auth by
+// session token (Authorization: Bearer or the pvfleet_session cookie), roles, problem+json errors,
+// ETag/If-Match, cursor pagination, the OpenAPI document and the static web app. docs/api.md lists every
+// route.
 #include <filesystem>
 #include <functional>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "pvfleet/api/http.hpp"
 #include "pvfleet/protocol/messages.hpp"
@@ -22,13 +22,13 @@ struct ApiContext {
     storage::Db* db = nullptr;  // the API's own connection (not the ingest's)
     const records::FieldCipher* cipher = nullptr;
     const Clock* clock = nullptr;
-    // Sends a downlink command to a gateway (ticket acknowledgements from the back office); may be empty when the
-    // server runs without MQTT.
+    // Sends a downlink command to a gateway (ticket acknowledgements from the back office); may be empty when
+    // the server runs without MQTT.
     std::function<Status(const protocol::Command&, const std::string& issued_by)> send_command;
     std::function<nlohmann::json()> ingest_stats;
     std::filesystem::path web_root;  // static web app; empty: none
     workorders::Policy policy;
-    int login_failures_allowed = 5;            // per user name and peer within the window
+    int login_failures_allowed = 5;  // per user name and peer within the window
     std::chrono::minutes login_window{5};
 };
 

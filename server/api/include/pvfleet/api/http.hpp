@@ -1,14 +1,14 @@
 #pragma once
 // HTTP request/response values and the router of the REST API. Handlers are plain functions of a Request: the
-// Beast transport (http_server.hpp) stays apart from what the routes do, so routes are testable without sockets.
+// Beast transport (http_server.hpp) stays apart from what the routes do, so routes are testable without
+// sockets.
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace pvfleet::api {
 
@@ -19,10 +19,10 @@ struct Request {
     std::map<std::string, std::string> query;
     std::map<std::string, std::string> headers;  // names lower-cased
     std::string body;
-    std::string remote;                           // peer address (rate limits, logs)
-    std::map<std::string, std::string> params;    // path parameters, filled by the router ({id} → "42")
-    std::string user;                             // authenticated user name (set by the auth hook)
-    std::string role;                             // their role: admin, back_office, technician, manager
+    std::string remote;                         // peer address (rate limits, logs)
+    std::map<std::string, std::string> params;  // path parameters, filled by the router ({id} → "42")
+    std::string user;                           // authenticated user name (set by the auth hook)
+    std::string role;                           // their role: admin, back_office, technician, manager
     [[nodiscard]] std::optional<std::string> header(const std::string& lower_name) const;
     [[nodiscard]] std::optional<std::string> query_param(const std::string& name) const;
 };
@@ -35,8 +35,8 @@ struct Response {
 };
 
 Response json_response(int status, const nlohmann::json& body);
-// RFC 9457 problem details: {"type","title","status","detail"} as application/problem+json; `field` (optional)
-// names the offending member of the request.
+// RFC 9457 problem details: {"type","title","status","detail"} as application/problem+json; `field`
+// (optional) names the offending member of the request.
 Response problem(int status, std::string_view title, std::string_view detail, std::string_view field = {});
 
 using Handler = std::function<Response(Request&)>;

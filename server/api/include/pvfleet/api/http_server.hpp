@@ -1,11 +1,10 @@
 #pragma once
 // The HTTP/1.1 transport (Boost.Beast): one coroutine and one strand per connection, keep-alive, a 30-s idle
 // timeout, 1 MiB request bodies at most. Each request is handed to a Router on the connection's strand.
+#include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include "pvfleet/api/http.hpp"
 #include "pvfleet/util/result.hpp"
@@ -21,8 +20,8 @@ struct HttpServerOptions {
 class HttpServer {
 public:
     // Binds and listens (errors name the address); requests go to `router`, which must outlive the server.
-    static Result<std::unique_ptr<HttpServer>> create(boost::asio::any_io_executor executor, HttpServerOptions options,
-                                                      const Router& router);
+    static Result<std::unique_ptr<HttpServer>> create(boost::asio::any_io_executor executor,
+                                                      HttpServerOptions options, const Router& router);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
