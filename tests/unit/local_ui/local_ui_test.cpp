@@ -249,6 +249,7 @@ TEST_CASE("site config: local_ui is validated with key paths") {
       "format": 1, "site_id": "s1", "config_version": "1", "latitude": 47.99, "longitude": 7.85,
       "endpoints": [{"id": "lan", "tcp": "10.0.0.1:502"}],
       "inverters": [{"id": "inv1", "endpoint": "lan", "unit": 1, "ac_kw": 5}],
+      "arrays": [{"inverter": "inv1", "dc_kw": 5, "tilt": 30, "azimuth": 180}],
       "store": {"path": "edge.db"}})");
     auto doc = base;
     doc["local_ui"] = {{"listen", "0.0.0.0"}, {"port", 8090}, {"password_hash", kHash}};
