@@ -1,10 +1,10 @@
 #include "pvfleet/agent/agent.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -138,7 +138,8 @@ struct Agent::Impl {
     bool queue_probe(const std::string& device_id, std::function<void(Result<std::string>)> done);
     std::string known_devices() const;
     Status install_and_restart(ConfigChange change, std::string_view config_json);
-    Result<domain::TicketEvent> acknowledge(const std::string& id, const std::string& by, const std::string& note);
+    Result<domain::TicketEvent> acknowledge(const std::string& id, const std::string& by,
+                                            const std::string& note);
     Result<domain::TicketEvent> resolve(const std::string& id, const std::string& by);
     void note_latest(const domain::Sample& s);
     [[nodiscard]] long long solar_day(TimePoint t) const;
@@ -228,7 +229,8 @@ std::optional<CommandOutcome> Agent::Impl::set_config(const protocol::Command& c
                                                     format_iso8601(*last) + ")"};
     auto next = check_pushed_config(set.config_json, config);
     if (!next) return CommandOutcome{AckStatus::rejected, "config refused:\n" + next.error().message};
-    if (auto s = install_and_restart(ConfigChange{cmd.command_id, cmd.issued_at, std::move(*next)}, set.config_json);
+    if (auto s = install_and_restart(ConfigChange{cmd.command_id, cmd.issued_at, std::move(*next)},
+                                     set.config_json);
         !s)
         return CommandOutcome{AckStatus::failed, s.error().message};
     return std::nullopt;
@@ -245,9 +247,9 @@ Status Agent::Impl::install_and_restart(ConfigChange change, std::string_view co
     restarting = true;
     PVF_LOG(info, "agent",
             (change.command_id.empty() ? "local page" : "command " + change.command_id + " (set_config)")
-                << ": config " << change.config.config_version << " installed as " << config.config_file->string()
-                << " (the previous one kept as " << previous_config_path(*config.config_file).string()
-                << "); restarting with it");
+                << ": config " << change.config.config_version << " installed as "
+                << config.config_file->string() << " (the previous one kept as "
+                << previous_config_path(*config.config_file).string() << "); restarting with it");
     // Posted: the handler stops and destroys this agent, which must not happen inside its own MQTT callback
     // or HTTP request.
     asio::post(executor, [handler = restart_handler, change = std::move(change)]() mutable {
@@ -269,12 +271,14 @@ Result<domain::TicketEvent> Agent::Impl::resolve(const std::string& id, const st
 // never waits on a device); the thread posts the reading back and finish_probe() acks it.
 std::optional<CommandOutcome> Agent::Impl::start_probe(const std::string& command_id,
                                                        const std::string& device_id) {
-    if (queue_probe(device_id, [this, command_id](Result<std::string> detail) { finish_probe(command_id, detail); })) {
+    if (queue_probe(device_id,
+                    [this, command_id](Result<std::string> detail) { finish_probe(command_id, detail); })) {
         probes_in_flight.insert(command_id);
         return std::nullopt;
     }
-    return CommandOutcome{protocol::AckStatus::rejected,
-                          "no device '" + device_id + "' in this site's config (devices: " + known_devices() + ")"};
+    return CommandOutcome{
+        protocol::AckStatus::rejected,
+        "no device '" + device_id + "' in this site's config (devices: " + known_devices() + ")"};
 }
 
 bool Agent::Impl::queue_probe(const std::string& device_id, std::function<void(Result<std::string>)> done) {
@@ -524,7 +528,8 @@ void Agent::Impl::note_latest(const domain::Sample& s) {
     if (d.day != day) {
         d = DayEnergy{day, {}, {}};
         // After a restart the day's first counter reading is in the store: one query per device and day.
-        const TimePoint start{Millis{day * 86'400'000LL - static_cast<long long>(location.longitude_deg / 15.0 * 3'600'000)}};
+        const TimePoint start{
+            Millis{day * 86'400'000LL - static_cast<long long>(location.longitude_deg / 15.0 * 3'600'000)}};
         if (auto rows = db->samples(s.device_id, start, s.t)) {
             for (const auto& row : *rows) {
                 if (auto first = row.value("energy_total_wh")) {
@@ -549,7 +554,8 @@ nlohmann::json Agent::Impl::today_json() const {
     using nlohmann::json;
     const TimePoint now = clock.now();
     const long long day = solar_day(now);
-    const TimePoint start{Millis{day * 86'400'000LL - static_cast<long long>(location.longitude_deg / 15.0 * 3'600'000)}};
+    const TimePoint start{
+        Millis{day * 86'400'000LL - static_cast<long long>(location.longitude_deg / 15.0 * 3'600'000)}};
     if (expected && expected_day != day) {
         expected_today = expected->daily_energy_around(now);
         expected_day = day;
@@ -563,9 +569,12 @@ nlohmann::json Agent::Impl::today_json() const {
     double total = 0;
     bool any = false;
     for (const auto& d : config.devices) {
-        json row = {{"id", d.id}, {"energy_kwh", nullptr}, {"expected_kwh", nullptr}, {"expected_so_far_kwh", nullptr}};
-        if (auto it = day_energy.find(d.id); it != day_energy.end() && it->second.day == day && it->second.first_wh &&
-                                               it->second.last_wh) {
+        json row = {{"id", d.id},
+                    {"energy_kwh", nullptr},
+                    {"expected_kwh", nullptr},
+                    {"expected_so_far_kwh", nullptr}};
+        if (auto it = day_energy.find(d.id);
+            it != day_energy.end() && it->second.day == day && it->second.first_wh && it->second.last_wh) {
             const double kwh = std::max(0.0, *it->second.last_wh - *it->second.first_wh) / 1000.0;
             row["energy_kwh"] = kwh;
             total += kwh;
@@ -588,7 +597,8 @@ nlohmann::json Agent::Impl::today_json() const {
             {"devices", devices},
             {"energy_kwh", any ? json(total) : json(nullptr)},
             {"expected_kwh", expected ? json(expected_today.total_ac_wh / 1000.0) : json(nullptr)},
-            {"expected_so_far_kwh", expected && expected_so_far ? json(expected_so_far->total_ac_wh / 1000.0) : json(nullptr)}};
+            {"expected_so_far_kwh",
+             expected && expected_so_far ? json(expected_so_far->total_ac_wh / 1000.0) : json(nullptr)}};
 }
 
 void Agent::Impl::on_state(const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,
@@ -819,7 +829,8 @@ void Agent::finish_config_change(const ConfigChange& change, const Status& outco
     }
     if (change.command_id.empty()) {
         // Saved on the local page: no command to answer; the status heartbeat reports the config_version.
-        PVF_LOG(info, "agent", "local page config change: " << protocol::to_string(result.status) << ": " << result.detail);
+        PVF_LOG(info, "agent",
+                "local page config change: " << protocol::to_string(result.status) << ": " << result.detail);
         i.last_local_change = result.detail;
         return;
     }
@@ -844,7 +855,9 @@ nlohmann::json ticket_json(const domain::Ticket& t) {
                             {"unit", e.unit},
                             {"t", format_iso8601(e.t)}});
     }
-    auto time = [](const std::optional<TimePoint>& at) { return at ? json(format_iso8601(*at)) : json(nullptr); };
+    auto time = [](const std::optional<TimePoint>& at) {
+        return at ? json(format_iso8601(*at)) : json(nullptr);
+    };
     return {{"id", t.id},
             {"device_id", t.device_id},
             {"kind", domain::to_string(t.kind)},
@@ -863,9 +876,12 @@ nlohmann::json ticket_json(const domain::Ticket& t) {
 // acquisition state is beside it).
 std::string_view page_state(acquisition::DeviceState s) {
     switch (s) {
-        case acquisition::DeviceState::ok: return "ok";
-        case acquisition::DeviceState::asleep: return "asleep";
-        default: return "offline";
+        case acquisition::DeviceState::ok:
+            return "ok";
+        case acquisition::DeviceState::asleep:
+            return "asleep";
+        default:
+            return "offline";
     }
 }
 }  // namespace
@@ -877,7 +893,9 @@ nlohmann::json Agent::local_state() const {
     for (const auto& d : i.config.devices) {
         const auto st = i.states.contains(d.id) ? i.states.at(d.id) : acquisition::DeviceState::unknown;
         json row = {{"id", d.id},
-                    {"role", d.role == DeviceRole::inverter ? "inverter" : d.role == DeviceRole::meter ? "meter" : "battery"},
+                    {"role", d.role == DeviceRole::inverter ? "inverter"
+                             : d.role == DeviceRole::meter  ? "meter"
+                                                            : "battery"},
                     {"endpoint", d.endpoint},
                     {"state", page_state(st)},
                     {"poll_state", acquisition::to_string(st)},
@@ -894,13 +912,15 @@ nlohmann::json Agent::local_state() const {
             }
             json values = json::object();
             for (const auto& [k, v] : s.values) values[k] = v;
-            row["readings"] = {{"t", format_iso8601(s.t)},
-                               {"ac_power_w", s.value("ac_power_w") ? json(*s.value("ac_power_w")) : json(nullptr)},
-                               {"energy_total_wh", s.value("energy_total_wh") ? json(*s.value("energy_total_wh")) : json(nullptr)},
-                               {"inverter_state", s.state ? json(domain::to_string(*s.state)) : json(nullptr)},
-                               {"events", s.events},
-                               {"arrays", arrays},
-                               {"values", values}};
+            row["readings"] = {
+                {"t", format_iso8601(s.t)},
+                {"ac_power_w", s.value("ac_power_w") ? json(*s.value("ac_power_w")) : json(nullptr)},
+                {"energy_total_wh",
+                 s.value("energy_total_wh") ? json(*s.value("energy_total_wh")) : json(nullptr)},
+                {"inverter_state", s.state ? json(domain::to_string(*s.state)) : json(nullptr)},
+                {"events", s.events},
+                {"arrays", arrays},
+                {"values", values}};
         }
         devices.push_back(std::move(row));
     }
@@ -957,8 +977,9 @@ Status Agent::probe(const std::string& device_id, std::function<void(Result<std:
     auto& i = *impl_;
     if (i.restarting) return Error{"the agent is restarting to apply a new config", ErrorKind::busy};
     if (!i.queue_probe(device_id, std::move(done)))
-        return Error{"no device '" + device_id + "' in this site's config (devices: " + i.known_devices() + ")",
-                     ErrorKind::not_found};
+        return Error{
+            "no device '" + device_id + "' in this site's config (devices: " + i.known_devices() + ")",
+            ErrorKind::not_found};
     return {};
 }
 

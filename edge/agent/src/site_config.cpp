@@ -1,12 +1,12 @@
 #include "pvfleet/agent/site_config.hpp"
 
+#include <arpa/inet.h>
+
 #include <cctype>
 #include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include <arpa/inet.h>
 
 #include "pvfleet/detect/site.hpp"
 #include "pvfleet/local_ui/password.hpp"
@@ -107,11 +107,10 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
     if (!doc.is_object()) return Error{std::string("expected an object, got ") + doc.type_name()};
     Errors e;
     SiteConfig c;
-    check_keys(doc, "", {"$schema",   "$comment",  "format",      "site_id",   "config_version",
-                         "latitude",  "longitude", "elevation_m", "time_zone", "endpoints",
-                         "inverters", "meters",    "batteries",   "arrays",    "poll",
-                         "store",     "mqtt",      "detection",   "maps_dir",  "sync",
-                         "local_ui"},
+    check_keys(doc, "", {"$schema",   "$comment",    "format",    "site_id",   "config_version", "latitude",
+                         "longitude", "elevation_m", "time_zone", "endpoints", "inverters",      "meters",
+                         "batteries", "arrays",      "poll",      "store",     "mqtt",           "detection",
+                         "maps_dir",  "sync",        "local_ui"},
                e);
     if (auto f = doc.find("format"); f == doc.end() || !f->is_number_integer() || f->get<int>() != 1)
         e.add("format", "expected 1");
@@ -310,7 +309,8 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
             LocalUiSpec ui;
             if (auto l = get_string(*it, "local_ui", "listen", false, e)) {
                 in6_addr buf{};
-                if (::inet_pton(AF_INET, l->c_str(), &buf) != 1 && ::inet_pton(AF_INET6, l->c_str(), &buf) != 1)
+                if (::inet_pton(AF_INET, l->c_str(), &buf) != 1 &&
+                    ::inet_pton(AF_INET6, l->c_str(), &buf) != 1)
                     e.add("local_ui/listen", "'" + *l + "' is not an IP address");
                 ui.listen = *l;
             }
@@ -331,14 +331,16 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
                     e.add(hash_path, "cannot read " + ui.password_file->string());
                 } else {
                     std::getline(in, ui.password_hash);
-                    while (!ui.password_hash.empty() && std::isspace(static_cast<unsigned char>(ui.password_hash.back())))
+                    while (!ui.password_hash.empty() &&
+                           std::isspace(static_cast<unsigned char>(ui.password_hash.back())))
                         ui.password_hash.pop_back();
                 }
             } else if (hash) {
                 ui.password_hash = *hash;
             }
             if (!ui.password_hash.empty()) {
-                if (auto h = local_ui::parse_password_hash(ui.password_hash); !h) e.add(hash_path, h.error().message);
+                if (auto h = local_ui::parse_password_hash(ui.password_hash); !h)
+                    e.add(hash_path, h.error().message);
             }
             c.local_ui = std::move(ui);
         }

@@ -30,8 +30,8 @@ int run_cli(const std::vector<std::string>& args) {
         return 0;
     }
     static const std::map<std::string, int (*)(const Args&)> verbs{
-        {"run", cmd_run}, {"probe", cmd_probe}, {"scan", cmd_scan}, {"replay", cmd_replay}, {"tickets", cmd_tickets},
-        {"hash-password", cmd_hash_password}};
+        {"run", cmd_run},       {"probe", cmd_probe},     {"scan", cmd_scan},
+        {"replay", cmd_replay}, {"tickets", cmd_tickets}, {"hash-password", cmd_hash_password}};
     if (auto it = verbs.find(args[0]); it != verbs.end()) {
         return it->second(Args(args.begin() + 1, args.end()));
     }

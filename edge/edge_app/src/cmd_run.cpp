@@ -164,8 +164,8 @@ private:
 };
 
 // The local page (docs/local-ui.md): served by this process on the agent's executor for as long as it runs,
-// across restarts; rebound only when a new config changes its local_ui. A page that cannot listen (port taken)
-// is logged and left out: polling and detection matter more than the page.
+// across restarts; rebound only when a new config changes its local_ui. A page that cannot listen (port
+// taken) is logged and left out: polling and detection matter more than the page.
 class LocalPage {
 public:
     LocalPage(boost::asio::io_context& io, const Clock& clock, AgentRunner& runner)

@@ -1,9 +1,8 @@
 // pvfleet-edge scan: which unit ids answer on a bus. A unit that answers with a Modbus exception is present
 // too (it is there, it just does not have that register). Exit 0: something answered, 1: nothing did
 // (the message says what was tried), 2: usage.
-#include <nlohmann/json.hpp>
-
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 
@@ -16,12 +15,12 @@
 namespace pvfleet::edge_app {
 namespace {
 
-constexpr const char* kScanUsage = R"(usage: pvfleet-edge scan (--tcp HOST:PORT | --rtu DEVICE --baud B [--parity N|E|O] [--stop-bits 1|2])
+constexpr const char* kScanUsage =
+    R"(usage: pvfleet-edge scan (--tcp HOST:PORT | --rtu DEVICE --baud B [--parity N|E|O] [--stop-bits 1|2])
                          [--units 1-247] [--register ADDR] [--input] [--timeout MS] [--json]
 Asks every unit id for one register (default holding 40000, the SunSpec base) and lists those that answer,
 with data or with a Modbus exception.
 )";
-
 
 }  // namespace
 
@@ -62,7 +61,8 @@ int cmd_scan(const Args& args) {
                 continue;
             }
             auto n = to_int(*v);
-            if (!n || *n < 0 || (a == "--register" && *n > 65535) || (a == "--timeout" && (*n < 10 || *n > 60000))) {
+            if (!n || *n < 0 || (a == "--register" && *n > 65535) ||
+                (a == "--timeout" && (*n < 10 || *n > 60000))) {
                 std::cerr << "pvfleet-edge scan: " << a << ": bad value '" << *v << "'\n";
                 return 2;
             }
@@ -79,24 +79,28 @@ int cmd_scan(const Args& args) {
     }
 
     // Each failing unit would log a reconnect warning; the summary below says it once.
-    if (log::level() == log::Level::info || log::level() == log::Level::warn) log::set_level(log::Level::error);
+    if (log::level() == log::Level::info || log::level() == log::Level::warn)
+        log::set_level(log::Level::error);
     SystemClock clock;
     modbus::SystemSleeper sleeper;
-    auto session = modbus::make_session({endpoint->address, modbus::scan_timing(Millis{timeout_ms})}, clock, sleeper);
+    auto session =
+        modbus::make_session({endpoint->address, modbus::scan_timing(Millis{timeout_ms})}, clock, sleeper);
     const auto result = modbus::scan_units(*session, {*units, kind, static_cast<uint16_t>(reg)});
 
     nlohmann::json found = nlohmann::json::array();
     for (const auto& hit : result.found) {
         found.push_back({{"unit", hit.unit}, {"answer", hit.answer}, {"detail", hit.detail}});
-        if (!json) std::cout << "unit " << int{hit.unit} << ": answers (" << hit.answer << ": " << hit.detail << ")\n";
+        if (!json)
+            std::cout << "unit " << int{hit.unit} << ": answers (" << hit.answer << ": " << hit.detail
+                      << ")\n";
     }
     if (json) {
         std::cout << nlohmann::json{{"endpoint", result.endpoint}, {"units", found}}.dump() << "\n";
     }
     if (found.empty()) {
-        std::cerr << "pvfleet-edge scan: no unit answered on " << result.endpoint << " (tried units " << units_text << ", "
-                  << (kind == modbus::RegisterKind::holding ? "holding" : "input") << " register " << reg
-                  << ", timeout " << timeout_ms << " ms)";
+        std::cerr << "pvfleet-edge scan: no unit answered on " << result.endpoint << " (tried units "
+                  << units_text << ", " << (kind == modbus::RegisterKind::holding ? "holding" : "input")
+                  << " register " << reg << ", timeout " << timeout_ms << " ms)";
         if (!result.link_error.empty()) std::cerr << "; last error: " << result.link_error;
         std::cerr << "\n";
         return 1;

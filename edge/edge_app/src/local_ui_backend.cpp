@@ -33,8 +33,10 @@ json ticket_json(const domain::Ticket& t) {
 
 json scan_json(const modbus::ScanResult& r) {
     json units = json::array();
-    for (const auto& h : r.found) units.push_back({{"unit", h.unit}, {"answer", h.answer}, {"detail", h.detail}});
-    return {{"endpoint", r.endpoint}, {"units", units}, {"link_error", r.link_error}, {"link_down", r.link_down}};
+    for (const auto& h : r.found)
+        units.push_back({{"unit", h.unit}, {"answer", h.answer}, {"detail", h.detail}});
+    return {
+        {"endpoint", r.endpoint}, {"units", units}, {"link_error", r.link_error}, {"link_down", r.link_down}};
 }
 
 std::vector<uint8_t> unit_range(uint8_t from, uint8_t to) {
@@ -45,8 +47,8 @@ std::vector<uint8_t> unit_range(uint8_t from, uint8_t to) {
 
 // What `pvfleet-edge probe` does: identify the device, then one reading of its fast and slow registers, in
 // the probe command's detail shape (agent::probe_detail).
-Result<json> probe_on(modbus::ModbusBus& bus, uint8_t unit, const std::optional<std::filesystem::path>& maps_dir,
-                      const std::string& profile) {
+Result<json> probe_on(modbus::ModbusBus& bus, uint8_t unit,
+                      const std::optional<std::filesystem::path>& maps_dir, const std::string& profile) {
     auto dir = devices::find_devices_dir(maps_dir);
     if (!dir) return dir.error();
     auto catalog = devices::Catalog::load(*dir);
@@ -61,9 +63,10 @@ Result<json> probe_on(modbus::ModbusBus& bus, uint8_t unit, const std::optional<
     reading.t = SystemClock{}.now();
     for (auto poll : {devices::PollClass::fast, devices::PollClass::slow}) {
         auto d = model.read(bus, unit, poll);
-        if (!d) return Error{found->identity.profile + " on " + bus.describe() + " unit " + std::to_string(unit) +
-                                 ": " + d.error().message,
-                             d.error().kind};
+        if (!d)
+            return Error{found->identity.profile + " on " + bus.describe() + " unit " + std::to_string(unit) +
+                             ": " + d.error().message,
+                         d.error().kind};
         auto& r = d->reading;
         reading.values.merge(r.values);
         reading.arrays.merge(r.arrays);
@@ -113,19 +116,22 @@ Result<json> AgentLocalUiBackend::resolve(const std::string& ticket_id, const st
     auto a = agent();
     if (!a) return a.error();
     // The resolve_ticket command carries no note, and neither does the ticket's resolution: it is logged.
-    if (!note.empty()) PVF_LOG(info, "local-ui", "ticket " << ticket_id << " resolved by " << by << ": " << note);
+    if (!note.empty())
+        PVF_LOG(info, "local-ui", "ticket " << ticket_id << " resolved by " << by << ": " << note);
     auto t = (*a)->resolve_ticket(ticket_id, by);
     if (!t) return t.error();
     return ticket_json(*t);
 }
 
 void AgentLocalUiBackend::post_result(local_ui::JsonDone done, Result<json> result) {
-    boost::asio::post(executor_, [alive = alive_, done = std::move(done), result = std::move(result)]() mutable {
-        if (*alive) done(std::move(result));
-    });
+    boost::asio::post(executor_,
+                      [alive = alive_, done = std::move(done), result = std::move(result)]() mutable {
+                          if (*alive) done(std::move(result));
+                      });
 }
 
-void AgentLocalUiBackend::on_worker(std::function<Result<json>(std::stop_token)> work, local_ui::JsonDone done) {
+void AgentLocalUiBackend::on_worker(std::function<Result<json>(std::stop_token)> work,
+                                    local_ui::JsonDone done) {
     workers_.remove_if([](const Worker& w) { return w.finished->load(); });  // joins the finished ones
     if (workers_.size() >= kMaxWorkers) {
         done(Error{"two scans or probes are already running; wait for them", ErrorKind::busy});

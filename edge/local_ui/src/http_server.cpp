@@ -48,8 +48,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     asio::awaitable<void> accept_loop() {
         auto self = shared_from_this();
         while (!stopped) {
-            auto [ec, socket] =
-                co_await acceptor.async_accept(asio::make_strand(executor), asio::as_tuple(asio::use_awaitable));
+            auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(executor),
+                                                               asio::as_tuple(asio::use_awaitable));
             if (ec) {
                 if (stopped || ec == asio::error::operation_aborted) co_return;
                 PVF_LOG(warn, kLog, "accept: " << ec.message());
@@ -68,7 +68,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         }
     }
 
-    static asio::awaitable<void> session(std::shared_ptr<Impl> self, std::shared_ptr<beast::tcp_stream> stream) {
+    static asio::awaitable<void> session(std::shared_ptr<Impl> self,
+                                         std::shared_ptr<beast::tcp_stream> stream) {
         beast::flat_buffer buffer;
         std::string remote;
         beast::error_code ep_ec;
@@ -78,10 +79,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
             http::request_parser<http::string_body> parser;
             parser.body_limit(self->options.body_limit);
             stream->expires_after(kIdleTimeout);
-            auto [ec, n] = co_await http::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+            auto [ec, n] =
+                co_await http::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
             (void)n;
             if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-                ec == asio::error::operation_aborted || ec == asio::error::connection_reset || ec == asio::error::eof)
+                ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+                ec == asio::error::eof)
                 break;
             http::response<http::string_body> res;
             bool keep_alive = false;
@@ -90,7 +93,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 const bool too_big = ec == http::error::body_limit;
                 res.result(too_big ? http::status::payload_too_large : http::status::bad_request);
                 res.set(http::field::content_type, "application/json");
-                res.body() = too_big ? R"({"error":"request body too large"})" : R"({"error":"malformed request"})";
+                res.body() =
+                    too_big ? R"({"error":"request body too large"})" : R"({"error":"malformed request"})";
             } else {
                 auto req = parser.release();
                 keep_alive = req.keep_alive();
@@ -103,7 +107,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 Response out = self->ui.handle(r);
                 res.version(req.version());
                 res.result(static_cast<http::status>(out.status));
-                if (!out.body.empty() || out.status != 204) res.set(http::field::content_type, out.content_type);
+                if (!out.body.empty() || out.status != 204)
+                    res.set(http::field::content_type, out.content_type);
                 res.set(http::field::server, "pvfleet-edge");
                 for (const auto& [k, v] : out.headers) res.set(k, v);
                 if (r.method == "HEAD")
@@ -123,8 +128,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
 };
 
-Result<std::unique_ptr<HttpServer>> HttpServer::create(asio::any_io_executor executor, HttpServerOptions options,
-                                                       LocalUi& ui) {
+Result<std::unique_ptr<HttpServer>> HttpServer::create(asio::any_io_executor executor,
+                                                       HttpServerOptions options, LocalUi& ui) {
     auto impl = std::make_shared<HttpServer::Impl>(executor, std::move(options), ui);
     beast::error_code ec;
     const auto address = asio::ip::make_address(impl->options.address, ec);

@@ -12,6 +12,7 @@ namespace {
 using nlohmann::json;
 constexpr const char* kCookie = "pvfleet_session";
 constexpr const char* kLog = "local-ui";
+constexpr Millis kJobTimeout{10 * 60 * 1000};
 
 Response json_response(int status, const json& body) {
     Response r;
@@ -27,12 +28,21 @@ Response problem(int status, const std::string& detail) {
 Response error_response(const Error& e) {
     int status = 422;
     switch (e.kind) {
-        case ErrorKind::not_found: status = 404; break;
-        case ErrorKind::conflict: status = 409; break;
-        case ErrorKind::busy: status = 503; break;
+        case ErrorKind::not_found:
+            status = 404;
+            break;
+        case ErrorKind::conflict:
+            status = 409;
+            break;
+        case ErrorKind::busy:
+            status = 503;
+            break;
         case ErrorKind::io:
-        case ErrorKind::timeout: status = 502; break;
-        default: break;
+        case ErrorKind::timeout:
+            status = 502;
+            break;
+        default:
+            break;
     }
     return problem(status, e.message);
 }
@@ -52,7 +62,8 @@ std::vector<std::string> segments(std::string_view path) {
     std::size_t start = 0;
     while (start <= path.size()) {
         const auto slash = path.find('/', start);
-        const auto part = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+        const auto part =
+            path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
         if (!part.empty()) out.emplace_back(part);
         if (slash == std::string_view::npos) break;
         start = slash + 1;
@@ -104,8 +115,10 @@ Response LocalUi::handle(const Request& request) {
     std::string path = request.target.substr(0, request.target.find('?'));
     Response r;
     if (path == "/" || path == "/local" || path == "/local/") {
-        if (request.method != "GET" && request.method != "HEAD") r = problem(405, "method not allowed");
-        else r = asset("text/html; charset=utf-8", assets::kIndexHtml);
+        if (request.method != "GET" && request.method != "HEAD")
+            r = problem(405, "method not allowed");
+        else
+            r = asset("text/html; charset=utf-8", assets::kIndexHtml);
     } else if (path == "/local/app.js") {
         r = asset("text/javascript; charset=utf-8", assets::kAppJs);
     } else if (path == "/local/app.css") {
@@ -155,7 +168,8 @@ Response LocalUi::login(const Request& request) {
     auto& failed = failures_[request.remote];
     while (!failed.empty() && failed.front() + options_.failure_window <= now) failed.pop_front();
     if (static_cast<int>(failed.size()) >= options_.max_failures) {
-        const auto wait = std::chrono::duration_cast<std::chrono::seconds>(failed.front() + options_.failure_window - now);
+        const auto wait =
+            std::chrono::duration_cast<std::chrono::seconds>(failed.front() + options_.failure_window - now);
         Response r = problem(429, "too many failed logins from this address; try again in " +
                                       std::to_string(wait.count() + 1) + " s");
         r.headers["Retry-After"] = std::to_string(wait.count() + 1);
@@ -165,8 +179,9 @@ Response LocalUi::login(const Request& request) {
     const std::string password = body ? string_field(*body, "password", 1024) : std::string{};
     if (password.empty() || !verify_password(options_.password, password)) {
         failed.push_back(now);
-        PVF_LOG(warn, kLog, "failed login from " << request.remote << " (" << failed.size() << " in the last "
-                                                  << options_.failure_window.count() / 60000 << " min)");
+        PVF_LOG(warn, kLog,
+                "failed login from " << request.remote << " (" << failed.size() << " in the last "
+                                     << options_.failure_window.count() / 60000 << " min)");
         return problem(401, "wrong password");
     }
     failures_.erase(request.remote);
@@ -181,7 +196,8 @@ Response LocalUi::login(const Request& request) {
     PVF_LOG(info, kLog, "login from " << request.remote);
     Response r;
     r.status = 204;
-    r.headers["Set-Cookie"] = std::string(kCookie) + "=" + token + "; Path=/local; HttpOnly; SameSite=Strict; Max-Age=" +
+    r.headers["Set-Cookie"] = std::string(kCookie) + "=" + token +
+                              "; Path=/local; HttpOnly; SameSite=Strict; Max-Age=" +
                               std::to_string(options_.session_lifetime.count() / 1000);
     return r;
 }
@@ -189,8 +205,9 @@ Response LocalUi::login(const Request& request) {
 std::string LocalUi::start_job(const std::string& kind) {
     // Only the newest results are worth keeping: the page polls its own job and then forgets it.
     while (jobs_.size() >= options_.kept_jobs) {
-        auto oldest = std::min_element(jobs_.begin(), jobs_.end(),
-                                       [](const auto& a, const auto& b) { return a.second.started < b.second.started; });
+        auto oldest = std::min_element(jobs_.begin(), jobs_.end(), [](const auto& a, const auto& b) {
+            return a.second.started < b.second.started;
+        });
         jobs_.erase(oldest);
     }
     const std::string id = "j" + std::to_string(next_job_++);
@@ -212,6 +229,13 @@ void LocalUi::finish_job(const std::string& id, Result<nlohmann::json> result) {
 
 nlohmann::json LocalUi::job_json(const std::string& id, const Job& job) const {
     json j = {{"id", id}, {"kind", job.kind}, {"state", job.state}};
+    // A job queued to a poll thread is dropped when the agent restarts: the page must not wait for ever.
+    if (job.state == "running" && clock_.now() - job.started > kJobTimeout) {
+        j["state"] = "failed";
+        j["error"] = "no result after " + std::to_string(kJobTimeout.count() / 60000) +
+                     " minutes (the agent restarted, or the scan is still going)";
+        return j;
+    }
     if (job.state == "done") j["result"] = job.result;
     if (job.state == "failed") j["error"] = job.error;
     return j;
@@ -240,7 +264,8 @@ Response LocalUi::api(const Request& request, const std::string& path) {
         if (auto token = session_token(request)) sessions_.erase(*token);
         Response r;
         r.status = 204;
-        r.headers["Set-Cookie"] = std::string(kCookie) + "=; Path=/local; HttpOnly; SameSite=Strict; Max-Age=0";
+        r.headers["Set-Cookie"] =
+            std::string(kCookie) + "=; Path=/local; HttpOnly; SameSite=Strict; Max-Age=0";
         return r;
     }
     if (path == "state" && m == "GET") {
@@ -256,7 +281,8 @@ Response LocalUi::api(const Request& request, const std::string& path) {
         auto t = parts[2] == "acknowledge" ? backend_.acknowledge(parts[1], by, note)
                                            : backend_.resolve(parts[1], by, note);
         if (!t) return error_response(t.error());
-        PVF_LOG(info, kLog, "ticket " << parts[1] << " " << parts[2] << "d by " << by << " from " << request.remote);
+        PVF_LOG(info, kLog,
+                "ticket " << parts[1] << " " << parts[2] << "d by " << by << " from " << request.remote);
         return json_response(200, *t);
     }
     if (path == "scan" || path == "probe") {
@@ -266,7 +292,8 @@ Response LocalUi::api(const Request& request, const std::string& path) {
             auto it = b.find(key);
             if (it == b.end()) return fallback;
             if (!it->is_number_integer() || it->get<int>() < lo || it->get<int>() > hi)
-                return Error::at(key, "expected an integer " + std::to_string(lo) + ".." + std::to_string(hi));
+                return Error::at(key,
+                                 "expected an integer " + std::to_string(lo) + ".." + std::to_string(hi));
             return it->get<int>();
         };
         const std::string endpoint = string_field(b, "endpoint", 100);
@@ -291,7 +318,8 @@ Response LocalUi::api(const Request& request, const std::string& path) {
             }
             if (endpoint.empty() == tcp.empty()) {
                 jobs_.erase(id);
-                return problem(422, "scan: give exactly one of endpoint (a configured endpoint id), tcp (HOST:PORT)");
+                return problem(
+                    422, "scan: give exactly one of endpoint (a configured endpoint id), tcp (HOST:PORT)");
             }
             if (*from > *to) {
                 jobs_.erase(id);
@@ -318,7 +346,9 @@ Response LocalUi::api(const Request& request, const std::string& path) {
             const int given = int{!p.device_id.empty()} + int{!endpoint.empty()} + int{!tcp.empty()};
             if (given != 1) {
                 jobs_.erase(id);
-                return problem(422, "probe: give exactly one of device_id, endpoint (+ unit, profile), tcp (+ unit, profile)");
+                return problem(422,
+                               "probe: give exactly one of device_id, endpoint (+ unit, profile), tcp (+ "
+                               "unit, profile)");
             }
             backend_.probe(p, done);
         }
@@ -350,7 +380,8 @@ Response LocalUi::api(const Request& request, const std::string& path) {
             if (saved.error().kind != ErrorKind::invalid) return error_response(saved.error());
             return json_response(422, {{"valid", false}, {"errors", lines(saved.error().message)}});
         }
-        PVF_LOG(info, kLog, "config " << *saved << " saved from " << request.remote << "; the agent restarts with it");
+        PVF_LOG(info, kLog,
+                "config " << *saved << " saved from " << request.remote << "; the agent restarts with it");
         return json_response(202, {{"valid", true}, {"config_version", *saved}, {"restarting", true}});
     }
     return problem(404, "no such API route");

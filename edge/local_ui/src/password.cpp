@@ -18,8 +18,9 @@ constexpr int kMaxIterations = 10'000'000;
 
 std::string base64(std::string_view raw) {
     std::string out(4 * ((raw.size() + 2) / 3) + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
+    const int n =
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                        reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
     out.resize(static_cast<std::size_t>(n));
     return out;
 }
@@ -27,8 +28,9 @@ std::string base64(std::string_view raw) {
 std::optional<std::string> unbase64(std::string_view text) {
     if (text.empty() || text.size() % 4 != 0) return std::nullopt;
     std::string out(text.size() / 4 * 3 + 1, '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+    const int n =
+        EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                        reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
     if (n < 0) return std::nullopt;
     // EVP_DecodeBlock counts the padding as zero bytes.
     std::size_t len = static_cast<std::size_t>(n);
@@ -51,11 +53,13 @@ std::optional<std::string> derive(std::string_view password, std::string_view sa
 }  // namespace
 
 Result<PasswordHash> parse_password_hash(std::string_view text) {
-    const auto expected = Error{"expected pbkdf2-sha256$ITERATIONS$SALT$HASH (base64; see pvfleet-edge hash-password)"};
+    const auto expected =
+        Error{"expected pbkdf2-sha256$ITERATIONS$SALT$HASH (base64; see pvfleet-edge hash-password)"};
     std::vector<std::string_view> parts;
     for (std::size_t start = 0;;) {
         const auto dollar = text.find('$', start);
-        parts.push_back(text.substr(start, dollar == std::string_view::npos ? std::string_view::npos : dollar - start));
+        parts.push_back(
+            text.substr(start, dollar == std::string_view::npos ? std::string_view::npos : dollar - start));
         if (dollar == std::string_view::npos) break;
         start = dollar + 1;
     }
@@ -64,7 +68,8 @@ Result<PasswordHash> parse_password_hash(std::string_view text) {
     const auto [end, ec] = std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), h.iterations);
     if (ec != std::errc{} || end != parts[1].data() + parts[1].size() || h.iterations < kMinIterations ||
         h.iterations > kMaxIterations)
-        return Error{"iterations: expected " + std::to_string(kMinIterations) + ".." + std::to_string(kMaxIterations)};
+        return Error{"iterations: expected " + std::to_string(kMinIterations) + ".." +
+                     std::to_string(kMaxIterations)};
     auto salt = unbase64(parts[2]);
     auto hash = unbase64(parts[3]);
     if (!salt || salt->size() < 8) return Error{"salt: expected base64 of at least 8 bytes"};
@@ -75,7 +80,8 @@ Result<PasswordHash> parse_password_hash(std::string_view text) {
 }
 
 std::string format_password_hash(const PasswordHash& h) {
-    return std::string(kScheme) + "$" + std::to_string(h.iterations) + "$" + base64(h.salt) + "$" + base64(h.hash);
+    return std::string(kScheme) + "$" + std::to_string(h.iterations) + "$" + base64(h.salt) + "$" +
+           base64(h.hash);
 }
 
 Result<std::string> make_password_hash(std::string_view password, int iterations) {

@@ -2,11 +2,10 @@
 // pvfleet-sim; a raw-socket HTTP client logs in, reads the state, is limited after failed logins, and
 // acknowledges a ticket, which lands in the store and, as a ticket event, in the sync outbox.
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <doctest/doctest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -48,7 +47,8 @@ HttpReply http(int port, const std::string& method, const std::string& path, con
     REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
     std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
     if (!cookie.empty()) req += "Cookie: " + cookie + "\r\n";
-    if (method == "POST") req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    if (method == "POST")
+        req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
     req += "\r\n" + body;
     for (size_t sent = 0; sent < req.size();) {
         const ssize_t n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
@@ -77,7 +77,8 @@ HttpReply http(int port, const std::string& method, const std::string& path, con
     return reply;
 }
 
-std::string find_after(const std::filesystem::path& log, const std::string& marker, std::chrono::seconds timeout) {
+std::string find_after(const std::filesystem::path& log, const std::string& marker,
+                       std::chrono::seconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         const auto text = test::read_file(log);
@@ -96,7 +97,8 @@ json wait_for_job(int port, const std::string& cookie, HttpReply started, std::c
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (job["state"] == "running" && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(200ms);
-        job = json::parse(http(port, "GET", "/local/api/jobs/" + job["id"].get<std::string>(), "", cookie).body);
+        job = json::parse(
+            http(port, "GET", "/local/api/jobs/" + job["id"].get<std::string>(), "", cookie).body);
     }
     return job;
 }
@@ -176,7 +178,8 @@ TEST_CASE("pvfleet-edge run: local page over HTTP (login, limits, state, ticket 
 
     // Wrong passwords: 401 five times, then 429 (the session above stays valid).
     for (int i = 0; i < 5; ++i)
-        CHECK(http(port, "POST", "/local/api/login", json{{"password", "guess" + std::to_string(i)}}.dump()).status == 401);
+        CHECK(http(port, "POST", "/local/api/login", json{{"password", "guess" + std::to_string(i)}}.dump())
+                  .status == 401);
     auto limited = http(port, "POST", "/local/api/login", json{{"password", "guess5"}}.dump());
     CHECK(limited.status == 429);
     CHECK(http(port, "POST", "/local/api/login", json{{"password", password}}.dump()).status == 429);
@@ -214,8 +217,8 @@ TEST_CASE("pvfleet-edge run: local page over HTTP (login, limits, state, ticket 
     CHECK(state["tickets"][0]["state"] == "open");
 
     // Acknowledge: in the store, and queued in the outbox as a ticket event.
-    auto ack = http(port, "POST", "/local/api/tickets/t-local-1/acknowledge", json{{"note", "checking the meter"}}.dump(),
-                    cookie);
+    auto ack = http(port, "POST", "/local/api/tickets/t-local-1/acknowledge",
+                    json{{"note", "checking the meter"}}.dump(), cookie);
     CHECK_MESSAGE(ack.status == 200, ack.body);
     CHECK(http(port, "POST", "/local/api/tickets/t-local-1/acknowledge", "{}", cookie).status == 409);
     CHECK(http(port, "POST", "/local/api/tickets/no-such/acknowledge", "{}", cookie).status == 404);
@@ -247,13 +250,16 @@ TEST_CASE("pvfleet-edge run: local page over HTTP (login, limits, state, ticket 
     CHECK(state["tickets"][0]["state"] == "acknowledged");
 
     // Commissioning: probe the configured inverter (on its poll thread) and scan the simulator.
-    auto probed = wait_for_job(port, cookie, http(port, "POST", "/local/api/probe", json{{"device_id", "inv1"}}.dump(), cookie), 40s);
+    auto probed =
+        wait_for_job(port, cookie,
+                     http(port, "POST", "/local/api/probe", json{{"device_id", "inv1"}}.dump(), cookie), 40s);
     CHECK_MESSAGE(probed["state"] == "done", probed.dump());
     CHECK(probed["result"]["device"]["serial"] == "SIM0001");
     CHECK_FALSE(probed["result"]["points"].empty());
-    auto scanned = wait_for_job(
-        port, cookie,
-        http(port, "POST", "/local/api/scan", json{{"tcp", where}, {"unit_from", 1}, {"unit_to", 3}}.dump(), cookie), 40s);
+    auto scanned = wait_for_job(port, cookie,
+                                http(port, "POST", "/local/api/scan",
+                                     json{{"tcp", where}, {"unit_from", 1}, {"unit_to", 3}}.dump(), cookie),
+                                40s);
     CHECK_MESSAGE(scanned["state"] == "done", scanned.dump());
     REQUIRE(scanned["result"]["units"].is_array());
     REQUIRE_FALSE(scanned["result"]["units"].empty());
@@ -265,7 +271,8 @@ TEST_CASE("pvfleet-edge run: local page over HTTP (login, limits, state, ticket 
     bad["poll"]["fast_s"] = 0;
     auto validated = http(port, "POST", "/local/api/config/validate", bad.dump(), cookie);
     CHECK(validated.status == 422);
-    CHECK_MESSAGE(validated.body.find("poll/fast_s: expected 1..3600, got 0") != std::string::npos, validated.body);
+    CHECK_MESSAGE(validated.body.find("poll/fast_s: expected 1..3600, got 0") != std::string::npos,
+                  validated.body);
     CHECK(http(port, "POST", "/local/api/config/validate", site.dump(), cookie).status == 200);
     CHECK(test::read_file(dir / "site.json") == before);
 

@@ -1,10 +1,11 @@
 // The local page's routes without sockets: LocalUi::handle() over a fake agent (LocalUiBackend).
+#include "pvfleet/local_ui/local_ui.hpp"
+
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "pvfleet/agent/site_config.hpp"
-#include "pvfleet/local_ui/local_ui.hpp"
 #include "pvfleet/local_ui/password.hpp"
 
 using namespace pvfleet;
@@ -99,7 +100,8 @@ TEST_CASE("password hash: format, verify, constant-time compare of the right len
     CHECK_FALSE(verify_password(*h, "correct horsE"));
     CHECK_FALSE(verify_password(*h, ""));
     // A hash made elsewhere (Python: hashlib.pbkdf2_hmac('sha256', b'password', b'saltsalt', 1000)).
-    auto known = parse_password_hash("pbkdf2-sha256$1000$c2FsdHNhbHQ=$E196ZhRPzw+wA84EjzHwJO1cv/MFJdO6C/sxmUeTYqY=");
+    auto known =
+        parse_password_hash("pbkdf2-sha256$1000$c2FsdHNhbHQ=$E196ZhRPzw+wA84EjzHwJO1cv/MFJdO6C/sxmUeTYqY=");
     REQUIRE(known.ok());
     CHECK(verify_password(*known, "password"));
     CHECK_FALSE(verify_password(*known, "Password"));
@@ -144,7 +146,8 @@ TEST_CASE("login: cookie attributes, 401 for a wrong password, 429 from the 6th 
 TEST_CASE("logout ends the session; POSTs must be JSON") {
     Fixture f;
     REQUIRE(f.login("correct horse").status == 204);
-    CHECK(f.call("POST", "/local/api/tickets/t-1/acknowledge", "note=x", "192.168.1.50", false).status == 415);
+    CHECK(f.call("POST", "/local/api/tickets/t-1/acknowledge", "note=x", "192.168.1.50", false).status ==
+          415);
     CHECK(f.call("POST", "/local/api/login", "password=correct+horse", "192.168.1.50", false).status == 415);
     CHECK(f.call("POST", "/local/api/logout", "{}").status == 204);
     CHECK(f.call("GET", "/local/api/state").status == 401);
@@ -190,13 +193,15 @@ TEST_CASE("tickets: acknowledge and resolve go to the backend with the note and 
 TEST_CASE("scan and probe run as jobs: 202 at once, the result when the backend calls back") {
     Fixture f;
     REQUIRE(f.login("correct horse").status == 204);
-    auto r = f.call("POST", "/local/api/scan", json{{"tcp", "10.0.0.5:502"}, {"unit_from", 1}, {"unit_to", 3}}.dump());
+    auto r = f.call("POST", "/local/api/scan",
+                    json{{"tcp", "10.0.0.5:502"}, {"unit_from", 1}, {"unit_to", 3}}.dump());
     REQUIRE(r.status == 202);
     const auto job = json::parse(r.body);
     CHECK(job["state"] == "running");
     CHECK(f.backend.last_scan.tcp == "10.0.0.5:502");
     CHECK(f.backend.last_scan.unit_to == 3);
-    CHECK(json::parse(f.call("GET", "/local/api/jobs/" + job["id"].get<std::string>()).body)["state"] == "running");
+    CHECK(json::parse(f.call("GET", "/local/api/jobs/" + job["id"].get<std::string>()).body)["state"] ==
+          "running");
     f.backend.pending_scan(json{{"units", json::array({{{"unit", 1}, {"answer", "data"}}})}});
     auto done = json::parse(f.call("GET", "/local/api/jobs/" + job["id"].get<std::string>()).body);
     CHECK(done["state"] == "done");
@@ -206,7 +211,8 @@ TEST_CASE("scan and probe run as jobs: 202 at once, the result when the backend 
     // bad requests are refused before anything starts
     CHECK(f.call("POST", "/local/api/scan", json{{"tcp", "x"}, {"endpoint", "lan"}}.dump()).status == 422);
     CHECK(f.call("POST", "/local/api/scan", json{{"tcp", "x"}, {"unit_to", 300}}.dump()).status == 422);
-    CHECK(f.call("POST", "/local/api/scan", json{{"tcp", "x"}, {"unit_from", 9}, {"unit_to", 3}}.dump()).status == 422);
+    CHECK(f.call("POST", "/local/api/scan", json{{"tcp", "x"}, {"unit_from", 9}, {"unit_to", 3}}.dump())
+              .status == 422);
 
     r = f.call("POST", "/local/api/probe", json{{"device_id", "inv1"}}.dump());
     REQUIRE(r.status == 202);
@@ -219,7 +225,8 @@ TEST_CASE("scan and probe run as jobs: 202 at once, the result when the backend 
     // the backend refuses at once: the job says so in the 202 already
     r = f.call("POST", "/local/api/probe", json{{"device_id", "nope"}}.dump());
     CHECK(json::parse(r.body)["state"] == "failed");
-    r = f.call("POST", "/local/api/probe", json{{"tcp", "10.0.0.5:502"}, {"unit", 3}, {"profile", "goodwe-et"}}.dump());
+    r = f.call("POST", "/local/api/probe",
+               json{{"tcp", "10.0.0.5:502"}, {"unit", 3}, {"profile", "goodwe-et"}}.dump());
     CHECK(r.status == 202);
     CHECK(f.backend.last_probe.unit == 3);
     CHECK(f.backend.last_probe.profile == "goodwe-et");
@@ -235,7 +242,8 @@ TEST_CASE("config: read, validate with key paths, save") {
     auto errors = json::parse(bad.body)["errors"];
     REQUIRE(errors.size() == 2);
     CHECK(errors[0] == "poll/fast_s: expected 1..3600, got 0");
-    CHECK(json::parse(f.call("POST", "/local/api/config/validate", R"({"site_id": "s1"})").body)["valid"] == true);
+    CHECK(json::parse(f.call("POST", "/local/api/config/validate", R"({"site_id": "s1"})").body)["valid"] ==
+          true);
     CHECK(f.backend.saved.empty());  // validate never saves
     CHECK(f.call("POST", "/local/api/config/save", R"({"site_id": "bad"})").status == 422);
     auto saved = f.call("POST", "/local/api/config/save", R"({"site_id": "s1"})");
@@ -261,7 +269,8 @@ TEST_CASE("site config: local_ui is validated with key paths") {
     CHECK(agent::describe(*ok)["local_ui"]["port"] == 8090);
     CHECK(agent::describe(*ok).dump().find(kHash) == std::string::npos);  // no secret in the log
 
-    doc["local_ui"] = {{"listen", "gateway.local"}, {"port", 70000}, {"password_hash", "plain"}, {"colour", 1}};
+    doc["local_ui"] = {
+        {"listen", "gateway.local"}, {"port", 70000}, {"password_hash", "plain"}, {"colour", 1}};
     auto bad = agent::parse_site_config(doc, "/tmp");
     REQUIRE_FALSE(bad.ok());
     const auto& m = bad.error().message;
@@ -272,9 +281,11 @@ TEST_CASE("site config: local_ui is validated with key paths") {
     CHECK(m.find("local_ui/colour: unknown key") != std::string::npos);
 
     doc["local_ui"] = {{"port", 8090}};
-    CHECK(agent::parse_site_config(doc, "/tmp").error().message.find("local_ui: needs one of password_file, password_hash") !=
-          std::string::npos);
+    CHECK(agent::parse_site_config(doc, "/tmp")
+              .error()
+              .message.find("local_ui: needs one of password_file, password_hash") != std::string::npos);
     doc["local_ui"] = {{"password_file", "no-such-file"}};
-    CHECK(agent::parse_site_config(doc, "/tmp").error().message.find("local_ui/password_file: cannot read /tmp/no-such-file") !=
-          std::string::npos);
+    CHECK(agent::parse_site_config(doc, "/tmp")
+              .error()
+              .message.find("local_ui/password_file: cannot read /tmp/no-such-file") != std::string::npos);
 }

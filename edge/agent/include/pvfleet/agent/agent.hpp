@@ -67,7 +67,8 @@ public:
     // link and the open/acknowledged tickets: the page's GET /local/api/state.
     [[nodiscard]] nlohmann::json local_state() const;
     // The downlink ack_ticket / resolve_ticket path: recorded in the store, the event queued for the server.
-    Result<domain::Ticket> acknowledge_ticket(const std::string& id, const std::string& by, const std::string& note);
+    Result<domain::Ticket> acknowledge_ticket(const std::string& id, const std::string& by,
+                                              const std::string& note);
     Result<domain::Ticket> resolve_ticket(const std::string& id, const std::string& by);
     // The probe command's reading of a configured device, on its endpoint's poll thread; `done` runs on the
     // executor with the probe detail (JSON text). Refused at once for an unknown device.

@@ -12,7 +12,7 @@ namespace pvfleet::local_ui {
 
 struct HttpServerOptions {
     std::string address = "0.0.0.0";
-    int port = 8090;  // 0: any free port (tests); port() tells which
+    int port = 8090;                      // 0: any free port (tests); port() tells which
     std::size_t body_limit = 256 * 1024;  // a site config is a few kB
 };
 

@@ -23,7 +23,7 @@ namespace pvfleet::local_ui {
 
 struct Request {
     std::string method;
-    std::string target;  // path and query as received
+    std::string target;                          // path and query as received
     std::map<std::string, std::string> headers;  // lower-case names
     std::string body;
     std::string remote;  // client IP
@@ -75,7 +75,7 @@ private:
     LocalUiBackend& backend_;
     LocalUiOptions options_;
     const Clock& clock_;
-    std::map<std::string, TimePoint> sessions_;            // token -> expiry
+    std::map<std::string, TimePoint> sessions_;              // token -> expiry
     std::map<std::string, std::deque<TimePoint>> failures_;  // client IP -> failed logins in the window
     std::map<std::string, Job> jobs_;
     long long next_job_ = 1;

@@ -33,7 +33,8 @@ struct ScanResult {
 
 // Asks every unit of `options.units` for one register, in order. Stops after three link errors in a row
 // (scanning on would only repeat the connect error), or when `cancelled` returns true between units.
-ScanResult scan_units(ModbusBus& bus, const ScanOptions& options, const std::function<bool()>& cancelled = {});
+ScanResult scan_units(ModbusBus& bus, const ScanOptions& options,
+                      const std::function<bool()>& cancelled = {});
 
 // A scan wants a quick yes/no per unit: fixed short timeout, no retries, short settle pause.
 SessionTiming scan_timing(Millis timeout);
