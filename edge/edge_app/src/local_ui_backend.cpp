@@ -155,10 +155,10 @@ void AgentLocalUiBackend::scan(const local_ui::ScanRequest& request, local_ui::J
         // A configured endpoint: its poll thread owns the link (one serial line, or a one-connection TCP
         // gateway), so the scan runs there, with that endpoint's timing; polling waits meanwhile.
         auto queued = (*a)->run_on_endpoint(
-            request.endpoint_id, [this, alive = alive_, options, done](modbus::ModbusBus& bus) {
+            request.endpoint_id, [ex = executor_, alive = alive_, options, done](modbus::ModbusBus& bus) {
                 auto result = scan_json(modbus::scan_units(bus, options));
-                // `this` is only touched once the post has come back to the executor and `alive` holds.
-                boost::asio::post(executor_, [alive, done, result = std::move(result)]() mutable {
+                // Runs on the poll thread: only copies are touched here, the backend only back on the executor.
+                boost::asio::post(ex, [alive, done, result = std::move(result)]() mutable {
                     if (*alive) done(std::move(result));
                 });
             });
@@ -195,9 +195,9 @@ void AgentLocalUiBackend::probe(const local_ui::ProbeRequest& request, local_ui:
     const auto maps_dir = (*a)->config().maps_dir;
     if (!request.endpoint_id.empty()) {
         auto queued = (*a)->run_on_endpoint(
-            request.endpoint_id, [this, alive = alive_, request, maps_dir, done](modbus::ModbusBus& bus) {
+            request.endpoint_id, [ex = executor_, alive = alive_, request, maps_dir, done](modbus::ModbusBus& bus) {
                 auto result = probe_on(bus, request.unit, maps_dir, request.profile);
-                boost::asio::post(executor_, [alive, done, result = std::move(result)]() mutable {
+                boost::asio::post(ex, [alive, done, result = std::move(result)]() mutable {
                     if (*alive) done(std::move(result));
                 });
             });

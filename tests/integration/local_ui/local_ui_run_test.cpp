@@ -81,7 +81,8 @@ std::string find_after(const std::filesystem::path& log, const std::string& mark
                        std::chrono::seconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-        const auto text = test::read_file(log);
+        std::ifstream in(log);  // the child may not have created it yet
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         if (auto at = text.find(marker); at != std::string::npos) {
             const auto end = text.find_first_of(" \n", at + marker.size());
             if (end != std::string::npos) return text.substr(at + marker.size(), end - at - marker.size());
@@ -203,7 +204,8 @@ TEST_CASE("pvfleet-edge run: local page over HTTP (login, limits, state, ticket 
     REQUIRE(state["devices"].size() == 1);
     const auto& inv1 = state["devices"][0];
     CHECK(inv1["id"] == "inv1");
-    CHECK(inv1["state"] == "ok");
+    // Answering: ok by day, asleep at night (the simulator follows the real sun at the site).
+    CHECK((inv1["state"] == "ok" || inv1["state"] == "asleep"));
     CHECK(inv1["last_ok_poll"].is_string());
     CHECK(inv1["readings"]["ac_power_w"].is_number());
     CHECK(inv1["readings"]["energy_total_wh"].is_number());
