@@ -4,6 +4,7 @@
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@
 #include "pvfleet/modbus/session.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/protocol/topics.hpp"
+#include "pvfleet/solar/expected_power.hpp"
 #include "pvfleet/solar/position.hpp"
 #include "pvfleet/store/outbox.hpp"
 #include "pvfleet/store/persistent_detection.hpp"
@@ -81,9 +83,25 @@ struct Agent::Impl {
     std::set<std::string> probes_in_flight;  // command ids, executor only
     std::vector<protocol::CommandAck> acks_waiting_for_link;  // sent at the next connect
 
+    // For the local page (executor only): each device's newest values, merged over its fast and slow polls,
+    // and its energy counter at the first sample of the mean-solar day (detection's "day").
+    struct DayEnergy {
+        long long day = -1;
+        std::optional<double> first_wh;
+        std::optional<double> last_wh;
+    };
+    std::map<std::string, domain::Sample> latest;
+    std::string last_local_change;  // outcome of a config saved on the local page, shown there
+    std::map<std::string, DayEnergy> day_energy;
+    std::optional<solar::ExpectedPowerModel> expected;  // only when the config has arrays
+    mutable long long expected_day = -1;
+    mutable solar::DailyEnergy expected_today;
+    mutable TimePoint expected_so_far_at{};
+    mutable std::optional<solar::DailyEnergy> expected_so_far;
+
     struct ProbeRequest {
-        std::string command_id;
         std::string device_id;
+        std::function<void(Result<std::string>)> done;  // posted to the executor
     };
     struct Worker {
         EndpointSpec spec;
@@ -93,6 +111,7 @@ struct Agent::Impl {
         std::jthread thread;
         std::mutex probe_mutex;  // the executor queues, the poll thread takes
         std::vector<ProbeRequest> probes;
+        std::vector<std::function<void(modbus::ModbusBus&)>> tasks;  // the local page's scans
     };
     std::vector<std::unique_ptr<Worker>> workers;
     // Poll threads post here; stop() waits until every thread has left before it drains and flushes.
@@ -116,6 +135,15 @@ struct Agent::Impl {
     std::optional<CommandOutcome> set_config(const protocol::Command& cmd,
                                              const protocol::SetConfigCommand& set);
     std::optional<CommandOutcome> start_probe(const std::string& command_id, const std::string& device_id);
+    bool queue_probe(const std::string& device_id, std::function<void(Result<std::string>)> done);
+    std::string known_devices() const;
+    Status install_and_restart(ConfigChange change, std::string_view config_json);
+    Result<domain::TicketEvent> acknowledge(const std::string& id, const std::string& by,
+                                            const std::string& note);
+    Result<domain::TicketEvent> resolve(const std::string& id, const std::string& by);
+    void note_latest(const domain::Sample& s);
+    [[nodiscard]] long long solar_day(TimePoint t) const;
+    [[nodiscard]] nlohmann::json today_json() const;
     void finish_probe(const std::string& command_id, const Result<std::string>& detail);
     void finish_command(const std::string& command_id, protocol::CommandType type,
                         const CommandOutcome& outcome);
@@ -157,13 +185,12 @@ void Agent::Impl::on_command(const protocol::Command& cmd) {
 std::optional<CommandOutcome> Agent::Impl::carry_out(const protocol::Command& cmd) {
     using protocol::AckStatus;
     if (const auto* ack = std::get_if<protocol::AckTicketCommand>(&cmd.body)) {
-        auto r =
-            store::PersistentDetection::acknowledge(*db, ack->ticket_id, ack->by, ack->note, clock.now());
+        auto r = acknowledge(ack->ticket_id, ack->by, ack->note);
         if (!r) return CommandOutcome{AckStatus::rejected, r.error().message};
         return CommandOutcome{};
     }
     if (const auto* res = std::get_if<protocol::ResolveTicketCommand>(&cmd.body)) {
-        auto r = store::PersistentDetection::resolve(*db, res->ticket_id, res->by, clock.now());
+        auto r = resolve(res->ticket_id, res->by);
         if (!r) return CommandOutcome{AckStatus::rejected, r.error().message};
         return CommandOutcome{};
     }
@@ -202,43 +229,74 @@ std::optional<CommandOutcome> Agent::Impl::set_config(const protocol::Command& c
                                                     format_iso8601(*last) + ")"};
     auto next = check_pushed_config(set.config_json, config);
     if (!next) return CommandOutcome{AckStatus::rejected, "config refused:\n" + next.error().message};
-    // Written the way an installer keeps it: indented, keys in the order the server sent them.
-    const auto ordered = nlohmann::ordered_json::parse(set.config_json, nullptr, false);
+    if (auto s = install_and_restart(ConfigChange{cmd.command_id, cmd.issued_at, std::move(*next)},
+                                     set.config_json);
+        !s)
+        return CommandOutcome{AckStatus::failed, s.error().message};
+    return std::nullopt;
+}
+
+// The part of set_config the local page's "save" shares: install the checked config as the file, then
+// restart with it through the caller's handler.
+Status Agent::Impl::install_and_restart(ConfigChange change, std::string_view config_json) {
+    // Written the way an installer keeps it: indented, keys in the order they were sent.
+    const auto ordered = nlohmann::ordered_json::parse(config_json, nullptr, false);
     const auto text = ordered.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     if (auto s = install_config_file(*config.config_file, text); !s)
-        return CommandOutcome{AckStatus::failed, "config not installed: " + s.error().message};
+        return Error{"config not installed: " + s.error().message, s.error().kind};
     restarting = true;
     PVF_LOG(info, "agent",
-            "command " << cmd.command_id << " (set_config): config " << next->config_version
-                       << " installed as " << config.config_file->string() << " (the previous one kept as "
-                       << previous_config_path(*config.config_file).string() << "); restarting with it");
-    // Posted: the handler stops and destroys this agent, which must not happen inside its own MQTT callback.
-    asio::post(executor, [handler = restart_handler,
-                          change = ConfigChange{cmd.command_id, cmd.issued_at, std::move(*next)}]() mutable {
+            (change.command_id.empty() ? "local page" : "command " + change.command_id + " (set_config)")
+                << ": config " << change.config.config_version << " installed as "
+                << config.config_file->string() << " (the previous one kept as "
+                << previous_config_path(*config.config_file).string() << "); restarting with it");
+    // Posted: the handler stops and destroys this agent, which must not happen inside its own MQTT callback
+    // or HTTP request.
+    asio::post(executor, [handler = restart_handler, change = std::move(change)]() mutable {
         handler(std::move(change));
     });
-    return std::nullopt;
+    return {};
+}
+
+Result<domain::TicketEvent> Agent::Impl::acknowledge(const std::string& id, const std::string& by,
+                                                     const std::string& note) {
+    return store::PersistentDetection::acknowledge(*db, id, by, note, clock.now());
+}
+
+Result<domain::TicketEvent> Agent::Impl::resolve(const std::string& id, const std::string& by) {
+    return store::PersistentDetection::resolve(*db, id, by, clock.now());
 }
 
 // probe: queued for the poll thread of the device's endpoint, which owns that Modbus session (the executor
 // never waits on a device); the thread posts the reading back and finish_probe() acks it.
 std::optional<CommandOutcome> Agent::Impl::start_probe(const std::string& command_id,
                                                        const std::string& device_id) {
+    if (queue_probe(device_id,
+                    [this, command_id](Result<std::string> detail) { finish_probe(command_id, detail); })) {
+        probes_in_flight.insert(command_id);
+        return std::nullopt;
+    }
+    return CommandOutcome{
+        protocol::AckStatus::rejected,
+        "no device '" + device_id + "' in this site's config (devices: " + known_devices() + ")"};
+}
+
+bool Agent::Impl::queue_probe(const std::string& device_id, std::function<void(Result<std::string>)> done) {
     for (auto& w : workers) {
         for (const auto& d : w->devices) {
             if (d.id != device_id) continue;
-            {
-                std::lock_guard lock(w->probe_mutex);
-                w->probes.push_back({command_id, device_id});
-            }
-            probes_in_flight.insert(command_id);
-            return std::nullopt;
+            std::lock_guard lock(w->probe_mutex);
+            w->probes.push_back({device_id, std::move(done)});
+            return true;
         }
     }
+    return false;
+}
+
+std::string Agent::Impl::known_devices() const {
     std::string known;
     for (const auto& d : config.devices) known += (known.empty() ? "" : ", ") + d.id;
-    return CommandOutcome{protocol::AckStatus::rejected,
-                          "no device '" + device_id + "' in this site's config (devices: " + known + ")"};
+    return known;
 }
 
 void Agent::Impl::finish_probe(const std::string& command_id, const Result<std::string>& detail) {
@@ -384,13 +442,19 @@ void Agent::Impl::run_worker(Worker& w, std::stop_token stop) {
     size_t polled = 0;
     while (!stop.stop_requested()) {
         std::vector<ProbeRequest> probes;
+        std::vector<std::function<void(modbus::ModbusBus&)>> tasks;
         {
             std::lock_guard lock(w.probe_mutex);
             probes.swap(w.probes);
+            tasks.swap(w.tasks);
         }
-        for (const auto& p : probes) {
+        for (auto& p : probes) {
             auto detail = probe_device(w, mapped, p.device_id);
-            post([this, id = p.command_id, detail = std::move(detail)] { finish_probe(id, detail); });
+            post([done = std::move(p.done), detail = std::move(detail)] { done(detail); });
+        }
+        for (auto& task : tasks) {
+            if (stop.stop_requested()) break;
+            task(*w.session);
         }
         const TimePoint now = wall.now();
         for (auto it = pending.begin(); it != pending.end();) {
@@ -434,6 +498,7 @@ void Agent::Impl::run_worker(Worker& w, std::stop_token stop) {
 
 void Agent::Impl::on_sample(domain::Sample s) {
     ++stats.samples;
+    note_latest(s);
     if (auto st = db->insert_sample(s); !st)
         PVF_LOG(error, "agent", "telemetry not stored: " << st.error().message);
     if (sync) {
@@ -442,6 +507,98 @@ void Agent::Impl::on_sample(domain::Sample s) {
             PVF_LOG(error, "agent", "sync: " << st.error().message);
     }
     detect({store::DetectionInput{std::move(s)}});
+}
+
+void Agent::Impl::note_latest(const domain::Sample& s) {
+    auto& l = latest[s.device_id];
+    // A fast poll carries power, state and events; a slow one energy and temperatures: the page shows the
+    // newest of each, so a slow sample must not clear the events of the fast one before it.
+    const bool fast = s.state.has_value() || s.values.contains("ac_power_w");
+    l.device_id = s.device_id;
+    l.t = std::max(l.t, s.t);
+    for (const auto& [k, v] : s.values) l.values.insert_or_assign(k, v);
+    for (const auto& [k, v] : s.arrays) l.arrays.insert_or_assign(k, v);
+    if (s.state) l.state = s.state;
+    if (fast) l.events = s.events;
+
+    const auto wh = s.value("energy_total_wh");
+    if (!wh) return;
+    auto& d = day_energy[s.device_id];
+    const long long day = solar_day(s.t);
+    if (d.day != day) {
+        d = DayEnergy{day, {}, {}};
+        // After a restart the day's first counter reading is in the store: one query per device and day.
+        const TimePoint start{
+            Millis{day * 86'400'000LL - static_cast<long long>(location.longitude_deg / 15.0 * 3'600'000)}};
+        if (auto rows = db->samples(s.device_id, start, s.t)) {
+            for (const auto& row : *rows) {
+                if (auto first = row.value("energy_total_wh")) {
+                    d.first_wh = first;
+                    break;
+                }
+            }
+        }
+        if (!d.first_wh) d.first_wh = wh;
+    }
+    d.last_wh = wh;
+}
+
+// The local mean-solar day (midnight to midnight in mean solar time), as detection counts days: no time zone
+// needed, and it matches the clear-sky expectation of solar::ExpectedPowerModel::daily_energy_around().
+long long Agent::Impl::solar_day(TimePoint t) const {
+    const double solar_ms = static_cast<double>(to_epoch_ms(t)) + location.longitude_deg / 15.0 * 3'600'000.0;
+    return static_cast<long long>(std::floor(solar_ms / 86'400'000.0));
+}
+
+nlohmann::json Agent::Impl::today_json() const {
+    using nlohmann::json;
+    const TimePoint now = clock.now();
+    const long long day = solar_day(now);
+    const TimePoint start{
+        Millis{day * 86'400'000LL - static_cast<long long>(location.longitude_deg / 15.0 * 3'600'000)}};
+    if (expected && expected_day != day) {
+        expected_today = expected->daily_energy_around(now);
+        expected_day = day;
+    }
+    // The expectation so far is an integration over the day: once a minute is fresh enough for the page.
+    if (expected && (!expected_so_far || now - expected_so_far_at > Millis{60'000})) {
+        expected_so_far = expected->energy_between(start, now);
+        expected_so_far_at = now;
+    }
+    json devices = json::array();
+    double total = 0;
+    bool any = false;
+    for (const auto& d : config.devices) {
+        json row = {{"id", d.id},
+                    {"energy_kwh", nullptr},
+                    {"expected_kwh", nullptr},
+                    {"expected_so_far_kwh", nullptr}};
+        if (auto it = day_energy.find(d.id);
+            it != day_energy.end() && it->second.day == day && it->second.first_wh && it->second.last_wh) {
+            const double kwh = std::max(0.0, *it->second.last_wh - *it->second.first_wh) / 1000.0;
+            row["energy_kwh"] = kwh;
+            total += kwh;
+            any = true;
+        }
+        if (expected) {
+            const auto& inverters = expected->site().inverters;
+            for (size_t i = 0; i < inverters.size(); ++i) {
+                if (inverters[i].id != d.id) continue;
+                if (i < expected_today.inverter_ac_wh.size())
+                    row["expected_kwh"] = expected_today.inverter_ac_wh[i] / 1000.0;
+                if (expected_so_far && i < expected_so_far->inverter_ac_wh.size())
+                    row["expected_so_far_kwh"] = expected_so_far->inverter_ac_wh[i] / 1000.0;
+            }
+        }
+        devices.push_back(std::move(row));
+    }
+    return {{"day_start", format_iso8601(start)},
+            {"basis", "mean solar day; expected = clear sky"},
+            {"devices", devices},
+            {"energy_kwh", any ? json(total) : json(nullptr)},
+            {"expected_kwh", expected ? json(expected_today.total_ac_wh / 1000.0) : json(nullptr)},
+            {"expected_so_far_kwh",
+             expected && expected_so_far ? json(expected_so_far->total_ac_wh / 1000.0) : json(nullptr)}};
 }
 
 void Agent::Impl::on_state(const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,
@@ -555,6 +712,11 @@ Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_exe
     if (!sun) return sun.error();
     impl->sun = std::move(*sun);
     impl->pipeline = std::make_unique<detect::DetectionPipeline>(site->config, *impl->sun, clock);
+    // The local page's expectation for today: the same clear-sky model detection judges with, when the
+    // config describes arrays (without them there is nothing to expect, and the page says so).
+    if (!site->model.arrays.empty()) {
+        if (auto model = solar::ExpectedPowerModel::create(site->model)) impl->expected = std::move(*model);
+    }
     impl->detection = std::make_unique<store::PersistentDetection>(*impl->db, *impl->pipeline);
     if (auto s = impl->detection->resume(); !s) return Error{"detector state: " + s.error().message};
 
@@ -665,6 +827,13 @@ void Agent::finish_config_change(const ConfigChange& change, const Status& outco
                                                    outcome.error().message + "); config " +
                                                    i.config.config_version + " restored"};
     }
+    if (change.command_id.empty()) {
+        // Saved on the local page: no command to answer; the status heartbeat reports the config_version.
+        PVF_LOG(info, "agent",
+                "local page config change: " << protocol::to_string(result.status) << ": " << result.detail);
+        i.last_local_change = result.detail;
+        return;
+    }
     // Recorded either way: a redelivery must not restart the agent again (a config that failed fails again).
     (void)i.db->save_cursor(command_key(change.command_id), std::string(protocol::to_string(result.status)));
     PVF_LOG(info, "agent",
@@ -673,6 +842,177 @@ void Agent::finish_config_change(const ConfigChange& change, const Status& outco
     // The link is not up yet: the ack goes out at the connect.
     i.acks_waiting_for_link.push_back(
         i.make_ack(change.command_id, protocol::CommandType::set_config, result.status, result.detail));
+}
+
+namespace {
+nlohmann::json ticket_json(const domain::Ticket& t) {
+    using nlohmann::json;
+    json evidence = json::array();
+    for (const auto& e : t.evidence) {
+        evidence.push_back({{"name", e.name},
+                            {"observed", e.observed},
+                            {"expected", e.expected ? json(*e.expected) : json(nullptr)},
+                            {"unit", e.unit},
+                            {"t", format_iso8601(e.t)}});
+    }
+    auto time = [](const std::optional<TimePoint>& at) {
+        return at ? json(format_iso8601(*at)) : json(nullptr);
+    };
+    return {{"id", t.id},
+            {"device_id", t.device_id},
+            {"kind", domain::to_string(t.kind)},
+            {"severity", domain::to_string(t.severity)},
+            {"state", domain::to_string(t.state)},
+            {"summary", t.summary},
+            {"evidence", evidence},
+            {"opened_at", format_iso8601(t.opened_at)},
+            {"updated_at", format_iso8601(t.updated_at)},
+            {"acknowledged_at", time(t.acknowledged_at)},
+            {"acknowledged_by", t.acknowledged_by},
+            {"acknowledge_note", t.acknowledge_note}};
+}
+
+// The page's three states: a device not polled yet or whose map does not fit counts as offline (the raw
+// acquisition state is beside it).
+std::string_view page_state(acquisition::DeviceState s) {
+    switch (s) {
+        case acquisition::DeviceState::ok:
+            return "ok";
+        case acquisition::DeviceState::asleep:
+            return "asleep";
+        default:
+            return "offline";
+    }
+}
+}  // namespace
+
+nlohmann::json Agent::local_state() const {
+    using nlohmann::json;
+    const auto& i = *impl_;
+    json devices = json::array();
+    for (const auto& d : i.config.devices) {
+        const auto st = i.states.contains(d.id) ? i.states.at(d.id) : acquisition::DeviceState::unknown;
+        json row = {{"id", d.id},
+                    {"role", d.role == DeviceRole::inverter ? "inverter"
+                             : d.role == DeviceRole::meter  ? "meter"
+                                                            : "battery"},
+                    {"endpoint", d.endpoint},
+                    {"state", page_state(st)},
+                    {"poll_state", acquisition::to_string(st)},
+                    {"last_ok_poll", nullptr},
+                    {"readings", nullptr}};
+        if (auto it = i.latest.find(d.id); it != i.latest.end()) {
+            const auto& s = it->second;
+            row["last_ok_poll"] = format_iso8601(s.t);
+            json arrays = json::object();
+            for (const auto& [k, v] : s.arrays) {
+                json a = json::array();
+                for (const auto& x : v) a.push_back(x ? json(*x) : json(nullptr));
+                arrays[k] = a;
+            }
+            json values = json::object();
+            for (const auto& [k, v] : s.values) values[k] = v;
+            row["readings"] = {
+                {"t", format_iso8601(s.t)},
+                {"ac_power_w", s.value("ac_power_w") ? json(*s.value("ac_power_w")) : json(nullptr)},
+                {"energy_total_wh",
+                 s.value("energy_total_wh") ? json(*s.value("energy_total_wh")) : json(nullptr)},
+                {"inverter_state", s.state ? json(domain::to_string(*s.state)) : json(nullptr)},
+                {"events", s.events},
+                {"arrays", arrays},
+                {"values", values}};
+        }
+        devices.push_back(std::move(row));
+    }
+    json link = {{"configured", i.sync != nullptr},
+                 {"broker_connected", i.sync ? i.sync->client().connected() : false},
+                 {"backlog_depth", i.outbox->depth()},
+                 {"last_status_at", nullptr}};
+    if (i.sync) {
+        if (auto at = i.sync->engine().last_status_at()) link["last_status_at"] = format_iso8601(*at);
+        link["buffered_samples"] = i.sync->engine().buffered_samples();
+    }
+    json tickets = json::array();
+    if (auto all = i.db->tickets(false)) {
+        for (const auto& t : *all) {
+            if (t.state == domain::TicketState::open || t.state == domain::TicketState::acknowledged)
+                tickets.push_back(ticket_json(t));
+        }
+    } else {
+        PVF_LOG(error, "agent", "local page: tickets: " << all.error().message);
+    }
+    json endpoints = json::array();
+    for (const auto& ep : i.config.endpoints) endpoints.push_back(ep.id);
+    json out = {{"site_id", i.config.site_id},
+                {"config_version", i.config.config_version},
+                {"now", format_iso8601(i.clock.now())},
+                {"restarting", i.restarting},
+                {"endpoints", endpoints},
+                {"devices", devices},
+                {"today", i.today_json()},
+                {"link", link},
+                {"tickets", tickets}};
+    if (!i.last_local_change.empty()) out["last_config_change"] = i.last_local_change;
+    return out;
+}
+
+Result<domain::Ticket> Agent::acknowledge_ticket(const std::string& id, const std::string& by,
+                                                 const std::string& note) {
+    auto& i = *impl_;
+    auto r = i.acknowledge(id, by, note);
+    if (!r) return r.error();
+    i.forward_ticket_events();  // as finish_command does for the downlink command
+    return r->ticket;
+}
+
+Result<domain::Ticket> Agent::resolve_ticket(const std::string& id, const std::string& by) {
+    auto& i = *impl_;
+    auto r = i.resolve(id, by);
+    if (!r) return r.error();
+    i.forward_ticket_events();
+    return r->ticket;
+}
+
+Status Agent::probe(const std::string& device_id, std::function<void(Result<std::string>)> done) {
+    auto& i = *impl_;
+    if (i.restarting) return Error{"the agent is restarting to apply a new config", ErrorKind::busy};
+    if (!i.queue_probe(device_id, std::move(done)))
+        return Error{
+            "no device '" + device_id + "' in this site's config (devices: " + i.known_devices() + ")",
+            ErrorKind::not_found};
+    return {};
+}
+
+Status Agent::run_on_endpoint(const std::string& endpoint_id, std::function<void(modbus::ModbusBus&)> task) {
+    auto& i = *impl_;
+    if (i.restarting) return Error{"the agent is restarting to apply a new config", ErrorKind::busy};
+    for (auto& w : i.workers) {
+        if (w->spec.id != endpoint_id) continue;
+        std::lock_guard lock(w->probe_mutex);
+        w->tasks.push_back(std::move(task));
+        return {};
+    }
+    std::string known;
+    for (const auto& w : i.workers) known += (known.empty() ? "" : ", ") + w->spec.id;
+    return Error{"no polled endpoint '" + endpoint_id + "' (endpoints: " + known + ")", ErrorKind::not_found};
+}
+
+Result<SiteConfig> Agent::check_config(std::string_view config_json) const {
+    return check_pushed_config(config_json, impl_->config);
+}
+
+Result<std::string> Agent::apply_config(std::string_view config_json) {
+    auto& i = *impl_;
+    if (i.restarting) return Error{"a config change is already being applied", ErrorKind::busy};
+    if (!i.restart_handler || !i.config.config_file)
+        return Error{"this agent was not started from a config file it can replace", ErrorKind::unsupported};
+    auto next = check_pushed_config(config_json, i.config);
+    if (!next) return next.error();
+    std::string version = next->config_version;
+    // Ordered like a set_config issued now: a set_config the server issued before this save is stale.
+    if (auto s = i.install_and_restart(ConfigChange{"", i.clock.now(), std::move(*next)}, config_json); !s)
+        return Error{s.error().message, ErrorKind::io};
+    return version;
 }
 
 bool Agent::idle() const {

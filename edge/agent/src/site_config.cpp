@@ -1,11 +1,15 @@
 #include "pvfleet/agent/site_config.hpp"
 
+#include <arpa/inet.h>
+
+#include <cctype>
 #include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
 
 #include "pvfleet/detect/site.hpp"
+#include "pvfleet/local_ui/password.hpp"
 
 namespace pvfleet::agent {
 namespace {
@@ -103,10 +107,10 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
     if (!doc.is_object()) return Error{std::string("expected an object, got ") + doc.type_name()};
     Errors e;
     SiteConfig c;
-    check_keys(doc, "", {"$schema",   "$comment",  "format",      "site_id",   "config_version",
-                         "latitude",  "longitude", "elevation_m", "time_zone", "endpoints",
-                         "inverters", "meters",    "batteries",   "arrays",    "poll",
-                         "store",     "mqtt",      "detection",   "maps_dir",  "sync"},
+    check_keys(doc, "", {"$schema",   "$comment",    "format",    "site_id",   "config_version", "latitude",
+                         "longitude", "elevation_m", "time_zone", "endpoints", "inverters",      "meters",
+                         "batteries", "arrays",      "poll",      "store",     "mqtt",           "detection",
+                         "maps_dir",  "sync",        "local_ui"},
                e);
     if (auto f = doc.find("format"); f == doc.end() || !f->is_number_integer() || f->get<int>() != 1)
         e.add("format", "expected 1");
@@ -297,6 +301,50 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
         }
     }
     if (auto m = get_string(doc, "", "maps_dir", false, e)) c.maps_dir = resolve(base_dir, *m);
+    if (auto it = doc.find("local_ui"); it != doc.end()) {
+        if (!it->is_object()) {
+            e.add("local_ui", "expected an object");
+        } else {
+            check_keys(*it, "local_ui", {"listen", "port", "password_file", "password_hash"}, e);
+            LocalUiSpec ui;
+            if (auto l = get_string(*it, "local_ui", "listen", false, e)) {
+                in6_addr buf{};
+                if (::inet_pton(AF_INET, l->c_str(), &buf) != 1 &&
+                    ::inet_pton(AF_INET6, l->c_str(), &buf) != 1)
+                    e.add("local_ui/listen", "'" + *l + "' is not an IP address");
+                ui.listen = *l;
+            }
+            if (auto p = get_number(*it, "local_ui", "port", 0, 65535, e)) ui.port = static_cast<int>(*p);
+            auto file = get_string(*it, "local_ui", "password_file", false, e);
+            auto hash = get_string(*it, "local_ui", "password_hash", false, e);
+            // The page is never served without a password: one of the two is required.
+            const bool has_file = it->contains("password_file");
+            const bool has_hash = it->contains("password_hash");
+            if (!has_file && !has_hash) e.add("local_ui", "needs one of password_file, password_hash");
+            if (has_file && has_hash) e.add("local_ui", "password_file and password_hash exclude each other");
+            std::string hash_path = "local_ui/password_hash";
+            if (file) {
+                ui.password_file = resolve(base_dir, *file);
+                hash_path = "local_ui/password_file";
+                std::ifstream in(*ui.password_file);
+                if (!in) {
+                    e.add(hash_path, "cannot read " + ui.password_file->string());
+                } else {
+                    std::getline(in, ui.password_hash);
+                    while (!ui.password_hash.empty() &&
+                           std::isspace(static_cast<unsigned char>(ui.password_hash.back())))
+                        ui.password_hash.pop_back();
+                }
+            } else if (hash) {
+                ui.password_hash = *hash;
+            }
+            if (!ui.password_hash.empty()) {
+                if (auto h = local_ui::parse_password_hash(ui.password_hash); !h)
+                    e.add(hash_path, h.error().message);
+            }
+            c.local_ui = std::move(ui);
+        }
+    }
 
     if (!e.list.empty()) {
         std::string all;
@@ -347,6 +395,7 @@ json describe(const SiteConfig& c) {
          {{"latitude", c.detection_site.value("latitude", 0.0)},
           {"longitude", c.detection_site.value("longitude", 0.0)}}}};
     if (c.config_file) out["config_file"] = c.config_file->string();
+    if (c.local_ui) out["local_ui"] = {{"listen", c.local_ui->listen}, {"port", c.local_ui->port}};
     if (c.mqtt)
         out["mqtt"] = {{"uri", c.mqtt->uri},
                        {"tls", c.mqtt->ca_file.has_value()},

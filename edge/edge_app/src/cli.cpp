@@ -15,6 +15,7 @@ commands:
   scan     --tcp HOST:PORT | --rtu DEVICE   list the unit ids that answer
   replay   --csv FILE ...         run the detectors over a recorded time series
   tickets  list | show ID | ack ID | resolve ID
+  hash-password < PASSWORD        the local page's password hash (local_ui in the site config)
   version                         print the agent version
 )";
 }  // namespace
@@ -29,7 +30,8 @@ int run_cli(const std::vector<std::string>& args) {
         return 0;
     }
     static const std::map<std::string, int (*)(const Args&)> verbs{
-        {"run", cmd_run}, {"probe", cmd_probe}, {"scan", cmd_scan}, {"replay", cmd_replay}, {"tickets", cmd_tickets}};
+        {"run", cmd_run},       {"probe", cmd_probe},     {"scan", cmd_scan},
+        {"replay", cmd_replay}, {"tickets", cmd_tickets}, {"hash-password", cmd_hash_password}};
     if (auto it = verbs.find(args[0]); it != verbs.end()) {
         return it->second(Args(args.begin() + 1, args.end()));
     }

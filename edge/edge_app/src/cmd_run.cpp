@@ -15,8 +15,11 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "local_ui_backend.hpp"
 #include "pvfleet/agent/agent.hpp"
 #include "pvfleet/agent/commands.hpp"
+#include "pvfleet/local_ui/http_server.hpp"
+#include "pvfleet/local_ui/local_ui.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::edge_app {
@@ -56,8 +59,14 @@ public:
         if (!created) return created.error();
         agent_ = std::move(*created);
         agent_->start();
+        if (on_started) on_started(agent_->config());
         return {};
     }
+
+    // The running agent; nullptr while a restart replaces it (the local page answers 503 meanwhile).
+    [[nodiscard]] agent::Agent* current() const { return restarting_ ? nullptr : agent_.get(); }
+    // After every start, the first and each restart's (the local page follows a changed local_ui).
+    std::function<void(const agent::SiteConfig&)> on_started;
 
     // The staged stop of whichever agent runs; `done` runs on the executor once it has stopped.
     void stop(std::function<void()> done) {
@@ -140,6 +149,7 @@ private:
             (*next)->finish_config_change(change, outcome);
             agent_ = std::move(*next);
             agent_->start();
+            if (on_started) on_started(agent_->config());
             sd_notify("READY=1");
         });
     }
@@ -151,6 +161,57 @@ private:
     bool stop_requested_ = false;
     std::function<void()> stopped_;
     int exit_status_ = 0;
+};
+
+// The local page (docs/local-ui.md): served by this process on the agent's executor for as long as it runs,
+// across restarts; rebound only when a new config changes its local_ui. A page that cannot listen (port
+// taken) is logged and left out: polling and detection matter more than the page.
+class LocalPage {
+public:
+    LocalPage(boost::asio::io_context& io, const Clock& clock, AgentRunner& runner)
+        : io_(io), clock_(clock), backend_(io.get_executor(), [&runner] { return runner.current(); }) {}
+    ~LocalPage() { close(); }
+
+    void follow(const agent::SiteConfig& config) {
+        if (config.local_ui == spec_ && (server_ || !config.local_ui)) return;
+        close();
+        if (!config.local_ui) return;
+        auto hash = local_ui::parse_password_hash(config.local_ui->password_hash);  // checked by the parser
+        if (!hash) {
+            PVF_LOG(error, "local-ui", "not served: " << hash.error().message);
+            return;
+        }
+        local_ui::LocalUiOptions options;
+        options.password = *hash;
+        ui_ = std::make_unique<local_ui::LocalUi>(backend_, options, clock_);
+        auto server = local_ui::HttpServer::create(io_.get_executor(),
+                                                   {config.local_ui->listen, config.local_ui->port}, *ui_);
+        if (!server) {
+            PVF_LOG(error, "local-ui", "not served: " << server.error().message);
+            ui_.reset();
+            return;
+        }
+        server_ = std::move(*server);
+        server_->start();
+        spec_ = config.local_ui;
+        PVF_LOG(info, "local-ui",
+                "local ui listening on " << server_->address() << ":" << server_->port() << " (page "
+                                         << local_ui::LocalUi::asset_bytes() << " bytes)");
+    }
+
+    void close() {
+        server_.reset();  // before the routes it calls into
+        ui_.reset();
+        spec_.reset();
+    }
+
+private:
+    boost::asio::io_context& io_;
+    const Clock& clock_;
+    AgentLocalUiBackend backend_;
+    std::unique_ptr<local_ui::LocalUi> ui_;
+    std::unique_ptr<local_ui::HttpServer> server_;
+    std::optional<agent::LocalUiSpec> spec_;
 };
 
 }  // namespace
@@ -191,6 +252,8 @@ int cmd_run(const Args& args) {
     boost::asio::io_context io;
     SystemClock clock;
     AgentRunner runner(io, clock);
+    LocalPage page(io, clock, runner);
+    runner.on_started = [&page](const agent::SiteConfig& c) { page.follow(c); };
     if (auto started = runner.start(std::move(*config)); !started) {
         std::cerr << "pvfleet-edge run: " << started.error().message << "\n";
         return 2;
@@ -214,6 +277,7 @@ int cmd_run(const Args& args) {
         PVF_LOG(info, "agent", "signal " << sig << ": stopping");
         sd_notify("STOPPING=1");
         watchdog.cancel();
+        page.close();
         runner.stop([&] { io.stop(); });
     });
     io.run();

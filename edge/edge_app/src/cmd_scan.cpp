@@ -1,26 +1,26 @@
 // pvfleet-edge scan: which unit ids answer on a bus. A unit that answers with a Modbus exception is present
 // too (it is there, it just does not have that register). Exit 0: something answered, 1: nothing did
 // (the message says what was tried), 2: usage.
-#include <nlohmann/json.hpp>
-
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 
 #include "commands.hpp"
 #include "pvfleet/modbus/endpoint_args.hpp"
+#include "pvfleet/modbus/scan.hpp"
 #include "pvfleet/modbus/session.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::edge_app {
 namespace {
 
-constexpr const char* kScanUsage = R"(usage: pvfleet-edge scan (--tcp HOST:PORT | --rtu DEVICE --baud B [--parity N|E|O] [--stop-bits 1|2])
+constexpr const char* kScanUsage =
+    R"(usage: pvfleet-edge scan (--tcp HOST:PORT | --rtu DEVICE --baud B [--parity N|E|O] [--stop-bits 1|2])
                          [--units 1-247] [--register ADDR] [--input] [--timeout MS] [--json]
 Asks every unit id for one register (default holding 40000, the SunSpec base) and lists those that answer,
 with data or with a Modbus exception.
 )";
-
 
 }  // namespace
 
@@ -61,7 +61,8 @@ int cmd_scan(const Args& args) {
                 continue;
             }
             auto n = to_int(*v);
-            if (!n || *n < 0 || (a == "--register" && *n > 65535) || (a == "--timeout" && (*n < 10 || *n > 60000))) {
+            if (!n || *n < 0 || (a == "--register" && *n > 65535) ||
+                (a == "--timeout" && (*n < 10 || *n > 60000))) {
                 std::cerr << "pvfleet-edge scan: " << a << ": bad value '" << *v << "'\n";
                 return 2;
             }
@@ -77,57 +78,30 @@ int cmd_scan(const Args& args) {
         return 2;
     }
 
-    // A scan wants a quick yes/no per unit: fixed short timeout, no retries, short settle pause.
-    modbus::SessionTiming timing;
-    timing.timeout_min = timing.timeout_max = timing.timeout_initial = Millis{timeout_ms};
-    timing.retries = 0;
-    timing.pause_after_connect = Millis{200};
-    timing.pause_between_units = Millis{20};
-    timing.reconnect_backoff_min = Millis{1};
-    timing.reconnect_backoff_max = Millis{1};
     // Each failing unit would log a reconnect warning; the summary below says it once.
-    if (log::level() == log::Level::info || log::level() == log::Level::warn) log::set_level(log::Level::error);
+    if (log::level() == log::Level::info || log::level() == log::Level::warn)
+        log::set_level(log::Level::error);
     SystemClock clock;
     modbus::SystemSleeper sleeper;
-    auto session = modbus::make_session({endpoint->address, timing}, clock, sleeper);
-    const std::string where = session->describe();
+    auto session =
+        modbus::make_session({endpoint->address, modbus::scan_timing(Millis{timeout_ms})}, clock, sleeper);
+    const auto result = modbus::scan_units(*session, {*units, kind, static_cast<uint16_t>(reg)});
 
     nlohmann::json found = nlohmann::json::array();
-    std::string link_error;
-    int consecutive_link_errors = 0;
-    for (uint8_t unit : *units) {
-        auto r = session->read_registers(unit, kind, static_cast<uint16_t>(reg), 1);
-        std::string answer;
-        std::string detail;
-        if (r) {
-            answer = "data";
-            detail = "register " + std::to_string(reg) + " = " + std::to_string(r->front());
-        } else if (r.error().kind == ErrorKind::rejected || r.error().kind == ErrorKind::busy) {
-            answer = "exception";
-            const auto& m = r.error().message;
-            detail = m.substr(m.rfind(": ") == std::string::npos ? 0 : m.rfind(": ") + 2);
-        } else {
-            if (r.error().kind == ErrorKind::io) {
-                if (link_error.empty()) link_error = r.error().message;  // the connect error itself
-                // The link itself is down (refused, unreachable): scanning on would only repeat that.
-                if (++consecutive_link_errors >= 3) break;
-            } else {
-                consecutive_link_errors = 0;
-            }
-            continue;
-        }
-        consecutive_link_errors = 0;
-        found.push_back({{"unit", unit}, {"answer", answer}, {"detail", detail}});
-        if (!json) std::cout << "unit " << int{unit} << ": answers (" << answer << ": " << detail << ")\n";
+    for (const auto& hit : result.found) {
+        found.push_back({{"unit", hit.unit}, {"answer", hit.answer}, {"detail", hit.detail}});
+        if (!json)
+            std::cout << "unit " << int{hit.unit} << ": answers (" << hit.answer << ": " << hit.detail
+                      << ")\n";
     }
     if (json) {
-        std::cout << nlohmann::json{{"endpoint", where}, {"units", found}}.dump() << "\n";
+        std::cout << nlohmann::json{{"endpoint", result.endpoint}, {"units", found}}.dump() << "\n";
     }
     if (found.empty()) {
-        std::cerr << "pvfleet-edge scan: no unit answered on " << where << " (tried units " << units_text << ", "
-                  << (kind == modbus::RegisterKind::holding ? "holding" : "input") << " register " << reg
-                  << ", timeout " << timeout_ms << " ms)";
-        if (!link_error.empty()) std::cerr << "; last error: " << link_error;
+        std::cerr << "pvfleet-edge scan: no unit answered on " << result.endpoint << " (tried units "
+                  << units_text << ", " << (kind == modbus::RegisterKind::holding ? "holding" : "input")
+                  << " register " << reg << ", timeout " << timeout_ms << " ms)";
+        if (!result.link_error.empty()) std::cerr << "; last error: " << result.link_error;
         std::cerr << "\n";
         return 1;
     }

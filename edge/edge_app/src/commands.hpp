@@ -20,10 +20,11 @@ inline std::optional<int> to_int(const std::string& s) {
     }
 }
 
-int cmd_run(const Args& args);      // the agent: poll, detect, sync
-int cmd_probe(const Args& args);    // identify one device, print one reading
-int cmd_scan(const Args& args);     // list unit ids that answer on a bus
-int cmd_replay(const Args& args);   // detectors over a CSV time series
-int cmd_tickets(const Args& args);  // technician's view of local tickets
+int cmd_run(const Args& args);            // the agent: poll, detect, sync
+int cmd_probe(const Args& args);          // identify one device, print one reading
+int cmd_scan(const Args& args);           // list unit ids that answer on a bus
+int cmd_replay(const Args& args);         // detectors over a CSV time series
+int cmd_tickets(const Args& args);        // technician's view of local tickets
+int cmd_hash_password(const Args& args);  // the local page's password as a PBKDF2 hash
 
 }  // namespace pvfleet::edge_app

@@ -10,10 +10,14 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pvfleet/agent/site_config.hpp"
+#include "pvfleet/domain/ticket.hpp"
+#include "pvfleet/modbus/bus.hpp"
 #include "pvfleet/util/clock.hpp"
 #include "pvfleet/util/result.hpp"
 
@@ -28,7 +32,7 @@ struct AgentStats {
 // A set_config that passed every check and is installed as the config file: the agent that received it asks
 // to be replaced by one running `config` (docs/site-config.md, "Changing the config remotely").
 struct ConfigChange {
-    std::string command_id;
+    std::string command_id;  // empty: saved from the local page (no command to ack)
     TimePoint issued_at;
     SiteConfig config;
 };
@@ -57,6 +61,27 @@ public:
     // False while a poll thread is still inside a Modbus request after stop(): everything worth keeping is
     // committed by then, so the caller may exit without waiting for that request to time out.
     [[nodiscard]] bool idle() const;
+
+    // ---- the gateway's local page (edge/local_ui, docs/local-ui.md); call on the executor ----
+    // Site, devices with their latest readings, today's energy against the clear-sky expectation, the broker
+    // link and the open/acknowledged tickets: the page's GET /local/api/state.
+    [[nodiscard]] nlohmann::json local_state() const;
+    // The downlink ack_ticket / resolve_ticket path: recorded in the store, the event queued for the server.
+    Result<domain::Ticket> acknowledge_ticket(const std::string& id, const std::string& by,
+                                              const std::string& note);
+    Result<domain::Ticket> resolve_ticket(const std::string& id, const std::string& by);
+    // The probe command's reading of a configured device, on its endpoint's poll thread; `done` runs on the
+    // executor with the probe detail (JSON text). Refused at once for an unknown device.
+    Status probe(const std::string& device_id, std::function<void(Result<std::string>)> done);
+    // Runs `task` on the poll thread of a configured endpoint, between polls, with its Modbus session: the
+    // one link a serial line or a one-connection inverter allows. The task posts its own result back.
+    // Dropped without running when the agent stops first.
+    Status run_on_endpoint(const std::string& endpoint_id, std::function<void(modbus::ModbusBus&)> task);
+    // A config for this site checked like a set_config's (every key path; the site id must stay), not saved.
+    [[nodiscard]] Result<SiteConfig> check_config(std::string_view config_json) const;
+    // Checked, installed atomically as the config file, and applied by the set_config restart; returns the
+    // config_version being applied. ErrorKind::invalid: refused (every error with its key path).
+    Result<std::string> apply_config(std::string_view config_json);
 
     [[nodiscard]] const AgentStats& stats() const;
     [[nodiscard]] const SiteConfig& config() const;

@@ -38,6 +38,15 @@ struct MqttSpec {
     std::string password;  // read from password_file
 };
 
+// The gateway's local page (edge/local_ui, docs/local-ui.md). Without it no page is served.
+struct LocalUiSpec {
+    std::string listen = "0.0.0.0";  // an IP address of the gateway (0.0.0.0: every interface)
+    int port = 8090;                 // 0: any free port (tests); the agent logs the one it bound
+    std::optional<std::filesystem::path> password_file;  // holds the hash (first line)
+    std::string password_hash;  // pbkdf2-sha256$…, given or read from password_file; checked at parse time
+    friend bool operator==(const LocalUiSpec&, const LocalUiSpec&) = default;
+};
+
 struct SiteConfig {
     std::string site_id;
     std::string config_version;
@@ -51,6 +60,7 @@ struct SiteConfig {
     std::optional<MqttSpec> mqtt;
     std::optional<std::filesystem::path> maps_dir;
     int batch_interval_s = 60;
+    std::optional<LocalUiSpec> local_ui;
     // The file it was loaded from (load_site_config): `set_config` replaces this file. Not a key of the file.
     std::optional<std::filesystem::path> config_file;
 };

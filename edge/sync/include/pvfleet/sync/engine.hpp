@@ -104,6 +104,8 @@ public:
     [[nodiscard]] std::size_t inflight() const { return inflight_.size(); }
     [[nodiscard]] std::size_t buffered_samples() const { return pending_.size(); }
     [[nodiscard]] const SyncConfig& config() const { return config_; }
+    // When the last status message was published (nullopt: none since start).
+    [[nodiscard]] std::optional<TimePoint> last_status_at() const { return last_status_; }
 
 private:
     SyncEngine(SyncConfig config, store::Outbox& outbox, Publisher& publisher, const Clock& clock);
