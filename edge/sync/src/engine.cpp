@@ -69,6 +69,7 @@ Result<std::unique_ptr<SyncEngine>> SyncEngine::create(SyncConfig config, store:
     if (config.batch_interval.count() <= 0) return Error::at("batch_interval", "must be positive");
     if (config.batch_max_samples == 0) return Error::at("batch_max_samples", "must be positive");
     if (config.max_inflight == 0) return Error::at("max_inflight", "must be positive");
+    if (config.ack_batch == 0) return Error::at("ack_batch", "must be positive");
     if (config.backlog_per_second <= 0) return Error::at("backlog_per_second", "must be positive");
     if (config.backlog_burst < 1) return Error::at("backlog_burst", "must be at least 1");
     if (config.heartbeat_interval.count() <= 0) return Error::at("heartbeat_interval", "must be positive");
@@ -82,7 +83,28 @@ SyncEngine::SyncEngine(SyncConfig config, store::Outbox& outbox, Publisher& publ
     for (const auto& d : config_.devices) polls_[d] = std::nullopt;
 }
 
-SyncEngine::~SyncEngine() { *alive_ = false; }
+SyncEngine::~SyncEngine() {
+    *alive_ = false;
+    (void)remove_acked();
+}
+
+Status SyncEngine::remove_acked() {
+    if (acked_.empty()) return {};
+    const std::vector<protocol::Seq> seqs(acked_.begin(), acked_.end());
+    if (auto s = outbox_.remove_acked(seqs); !s) {
+        PVF_LOG(error, kLog, "removing " << seqs.size() << " acknowledged rows: " << s.error().message);
+        return s;
+    }
+    acked_.clear();
+    return {};
+}
+
+std::uint64_t SyncEngine::backlog_depth() const {
+    // Every seq in acked_ is still an outbox row (only remove_acked() deletes them); the clamp covers a seq
+    // acknowledged twice (a late PUBACK from the previous connection after it was resent and removed).
+    const std::uint64_t depth = outbox_.depth();
+    return depth - std::min<std::uint64_t>(depth, acked_.size());
+}
 
 Status SyncEngine::add_sample(domain::Sample sample) {
     if (pending_.empty()) batch_started_ = clock_.now();
@@ -168,6 +190,8 @@ void SyncEngine::queued(store::OutboxEntry entry) {
 
 void SyncEngine::enforce_quota() {
     if (outbox_.bytes() <= config_.quota_bytes) return;
+    // Acknowledged rows must not be counted, nor downsampled.
+    if (!acked_.empty() && remove_acked().ok() && outbox_.bytes() <= config_.quota_bytes) return;
     const auto before = outbox_.quota_report();
     auto r = outbox_.enforce_quota(config_.quota_bytes);
     if (!r) {
@@ -175,6 +199,7 @@ void SyncEngine::enforce_quota() {
         return;
     }
     if (!(*r == before)) {
+        backlog_rows_.clear();  // rows read ahead may have been rewritten
         PVF_LOG(warn, kLog, "quota " << config_.quota_bytes << " B reached: " << r->downsampled_samples
                                      << " samples downsampled, " << r->dropped_samples << " dropped so far");
         publish_status();  // status reports the change
@@ -184,12 +209,16 @@ void SyncEngine::enforce_quota() {
 Result<std::size_t> SyncEngine::resend(protocol::Seq from, protocol::Seq to) {
     if (from < 1) return Error::at("from_seq", "must be at least 1");
     if (to < from) return Error::at("to_seq", std::to_string(to) + " is below from_seq " + std::to_string(from));
+    (void)remove_acked();
     auto rows = outbox_.after(from - 1, static_cast<std::size_t>(std::min<protocol::Seq>(to - from + 1, 1'000'000)));
     if (!rows) return rows.error();
     std::size_t n = 0;
     for (const auto& r : *rows)
-        if (r.seq <= to && inflight_.count(r.seq) == 0) ++n;
-    backlog_cursor_ = std::min(backlog_cursor_, from - 1);
+        if (r.seq <= to && inflight_.count(r.seq) == 0 && acked_.count(r.seq) == 0) ++n;
+    if (from - 1 < backlog_cursor_) {
+        backlog_cursor_ = from - 1;
+        backlog_rows_.clear();
+    }
     pump();
     return n;
 }
@@ -204,6 +233,7 @@ void SyncEngine::set_config_version(std::string version) {
 void SyncEngine::tick() {
     const TimePoint now = clock_.now();
     if (!pending_.empty() && now - batch_started_ >= config_.batch_interval) (void)flush();
+    (void)remove_acked();
     if (connected_ && (!last_status_ || now - *last_status_ >= config_.heartbeat_interval)) publish_status();
     pump();
 }
@@ -213,7 +243,9 @@ void SyncEngine::on_connected() {
     ++epoch_;
     inflight_.clear();
     live_.clear();
+    (void)remove_acked();
     backlog_cursor_ = 0;
+    backlog_rows_.clear();
     tokens_ = config_.backlog_burst;
     refilled_at_ = clock_.now();
     publish_status();
@@ -225,6 +257,8 @@ void SyncEngine::on_disconnected() {
     ++epoch_;
     inflight_.clear();
     live_.clear();  // still in the outbox: backlog after the reconnect
+    backlog_rows_.clear();
+    (void)remove_acked();
 }
 
 void SyncEngine::refill(TimePoint now) {
@@ -252,28 +286,32 @@ void SyncEngine::pump() {
             }
             refill(clock_.now());
             if (tokens_ < 1.0) break;
-            // One read of the outbox serves as many backlog messages as the window and the pacing allow
-            // (reading it again for every message costs more than the publish).
-            constexpr std::size_t kScan = 64;
-            auto rows = outbox_.after(backlog_cursor_, kScan);
-            if (!rows) {
-                PVF_LOG(error, kLog, "backlog: " << rows.error().message);
+            if (backlog_rows_.empty()) {
+                // One read of the outbox serves many backlog messages (reading it again for every message
+                // costs more than the publish).
+                constexpr std::size_t kReadAhead = 64;
+                auto rows = outbox_.after(backlog_cursor_, kReadAhead);
+                if (!rows) {
+                    PVF_LOG(error, kLog, "backlog: " << rows.error().message);
+                    break;
+                }
+                if (rows->empty()) break;  // backlog done
+                backlog_rows_.assign(std::make_move_iterator(rows->begin()),
+                                     std::make_move_iterator(rows->end()));
+            }
+            auto e = std::move(backlog_rows_.front());
+            backlog_rows_.pop_front();
+            backlog_cursor_ = e.seq;
+            // Live messages sent on this connection: in flight, or acknowledged and waiting for removal.
+            if (inflight_.count(e.seq) != 0 || acked_.count(e.seq) != 0) continue;
+            tokens_ -= 1.0;
+            publish_entry(e, true);
+            // Refused at once (the publisher is not connected after all): on_done moved the cursor back; try
+            // again on the next tick or event rather than spin here.
+            if (!connected_ || backlog_cursor_ < e.seq) {
+                pump_again_ = false;
                 break;
             }
-            bool sent = false;
-            for (const auto& r : *rows) {
-                if (inflight_.size() >= config_.max_inflight || tokens_ < 1.0 || !live_.empty()) break;
-                backlog_cursor_ = r.seq;
-                if (inflight_.count(r.seq) != 0) continue;
-                tokens_ -= 1.0;
-                const auto seq = r.seq;
-                publish_entry(r, true);
-                sent = true;
-                // A failure reported at once moved the cursor back (to send it again): rescan from there.
-                if (!connected_ || backlog_cursor_ < seq) break;
-            }
-            if (!sent && rows->size() < kScan) break;  // backlog done
-            if (!sent && !rows->empty() && backlog_cursor_ != rows->back().seq) break;  // window or pacing full
         }
     } while (pump_again_);
     pumping_ = false;
@@ -320,15 +358,20 @@ void SyncEngine::publish_entry(const store::OutboxEntry& e, bool historical) {
 void SyncEngine::on_done(protocol::Seq seq, std::uint64_t epoch, const Status& s) {
     if (s) {
         ++stats_.acked;
-        if (auto r = outbox_.remove(seq); !r) PVF_LOG(error, kLog, "remove seq " << seq << ": " << r.error().message);
+        acked_.insert(seq);
+        if (acked_.size() >= config_.ack_batch) (void)remove_acked();
     } else {
         ++stats_.failed;
         PVF_LOG(debug, kLog, "seq " << seq << " not acknowledged: " << s.error().message);
     }
     if (epoch != epoch_) return;  // a connection ago: its in-flight set is gone already
     inflight_.erase(seq);
-    if (!s) backlog_cursor_ = std::min(backlog_cursor_, seq - 1);  // send it again (as backlog)
+    if (!s && seq - 1 < backlog_cursor_) {  // send it again (as backlog)
+        backlog_cursor_ = seq - 1;
+        backlog_rows_.clear();
+    }
     pump();
+    if (inflight_.empty()) (void)remove_acked();  // idle: nothing more to batch with
 }
 
 protocol::StatusMessage SyncEngine::status(protocol::SiteState state) const {
@@ -341,7 +384,7 @@ protocol::StatusMessage SyncEngine::status(protocol::SiteState state) const {
     m.config_version = config_.config_version;
     if (state == protocol::SiteState::offline) return m;
     m.uptime_s = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(now - started_).count());
-    m.backlog_depth = outbox_.depth();
+    m.backlog_depth = backlog_depth();
     if (outbox_.last_seq() > 0) m.last_seq = outbox_.last_seq();
     std::set<std::string> seen;
     for (const auto& d : config_.devices) {
@@ -358,6 +401,7 @@ protocol::StatusMessage SyncEngine::status(protocol::SiteState state) const {
 
 void SyncEngine::publish_status() {
     if (!connected_) return;
+    (void)remove_acked();  // the reported depth is then what the outbox holds
     last_status_ = clock_.now();
     auto enc = protocol::encode(status(protocol::SiteState::online));
     if (!enc) {
