@@ -21,7 +21,9 @@ std::optional<std::string> flag_historical_in_text(std::string json, TimePoint n
     if (h == std::string::npos || s == std::string::npos || json.find(live, h + 1) != std::string::npos) return std::nullopt;
     auto digits_begin = s + 10;
     auto digits_end = json.find_first_not_of("0123456789", digits_begin);
-    if (digits_end == std::string::npos || digits_end == digits_begin) return std::nullopt;
+    if (digits_end == std::string::npos)
+        digits_end = json.size();  // the head of a head-split payload ends there
+    if (digits_end == digits_begin) return std::nullopt;
     // The later position first, so the earlier one stays valid.
     const std::string stamp = std::to_string(to_epoch_ms(now));
     if (s > h) {
@@ -34,8 +36,28 @@ std::optional<std::string> flag_historical_in_text(std::string json, TimePoint n
     return json;
 }
 
+// Where the members flag_historical_in_text() edits end: the length of the head of a head-split payload (see
+// protocol::deflate_payload_split), or 0 when the text does not have them at the front.
+std::size_t historical_head(std::string_view json) {
+    constexpr std::string_view live = "\"historical\":false";
+    constexpr std::string_view sent = "\"sent_at\":";
+    constexpr std::size_t kMaxHead = 1024;  // the envelope members come first; never look into the data
+    const auto h = json.substr(0, kMaxHead).find(live);
+    const auto s = json.substr(0, kMaxHead).find(sent);
+    if (h == std::string_view::npos || s == std::string_view::npos) return 0;
+    const auto end = json.find_first_not_of("0123456789", s + sent.size());
+    if (end == std::string_view::npos || end == s + sent.size()) return 0;
+    return std::max(end, h + live.size());
+}
+
 Result<std::string> re_encode_historical(const store::OutboxEntry& e, TimePoint now) {
     if (!e.aggregate) {
+        // Head-split payload: edit the uncompressed head and keep the compressed rest as it is.
+        if (auto head = protocol::split_payload_head(e.payload)) {
+            if (auto edited = flag_historical_in_text(std::string(*head), now))
+                if (auto payload = protocol::replace_payload_head(e.payload, *edited))
+                    return std::move(*payload);
+        }
         const bool compressed = protocol::is_compressed(e.payload);
         auto text = compressed ? protocol::unframe(e.payload) : Result<std::string>(e.payload);
         if (text) {
@@ -133,7 +155,7 @@ Status SyncEngine::flush() {
 Status SyncEngine::append_telemetry(std::vector<domain::Sample> samples) {
     const TimePoint now = clock_.now();
     bool too_large = false;
-    std::string payload_copy;
+    std::string payload_copy;  // what goes out live
     store::AppendCursors cursors;
     for (const auto& s : samples) cursors.telemetry_through = std::max(cursors.telemetry_through.value_or(s.t), s.t);
     auto seq = outbox_.append(store::OutboxKind::telemetry, now, samples.size(), [&](protocol::Seq q) -> Result<std::string> {
@@ -143,14 +165,24 @@ Status SyncEngine::append_telemetry(std::vector<domain::Sample> samples) {
         b.sent_at = now;
         b.resolution_s = config_.resolution_s;
         b.samples = samples;
-        auto enc = protocol::encode(b, {.compress = true});
-        if (!enc) return enc.error().under("telemetry");
-        if (enc->size() > config_.max_payload_bytes && samples.size() > 1) {
+        auto live = protocol::encode(b, {.compress = true});
+        if (!live) return live.error().under("telemetry");
+        // Live, the batch goes out compressed as usual. The outbox keeps it head-split, at a few dozen bytes
+        // more: should it be sent as backlog, flagging it historical then edits the stored head instead of
+        // inflating and compressing the whole batch again (that was most of the CPU of a drain).
+        std::string stored = *live;
+        if (auto text = protocol::unframe(*live)) {
+            if (const std::size_t head = historical_head(*text); head > 0) {
+                if (auto split = protocol::deflate_payload_split(*text, head); !split.empty())
+                    stored = std::move(split);
+            }
+        }
+        if (std::max(live->size(), stored.size()) > config_.max_payload_bytes && samples.size() > 1) {
             too_large = true;
             return Error{"telemetry: batch too large", ErrorKind::unsupported};
         }
-        payload_copy = *enc;
-        return enc;
+        payload_copy = std::move(*live);
+        return stored;
     }, cursors);
     if (!seq && too_large) {
         const auto half = static_cast<std::ptrdiff_t>(samples.size() / 2);

@@ -97,6 +97,12 @@ TEST_CASE("engine: samples are batched by count and by time, written before publ
     REQUIRE(first.ok());
     CHECK(first->samples.size() == 12);
     CHECK(protocol::is_compressed(rig.pub.on("/telemetry")[0].payload));
+    // The outbox keeps telemetry head-split, so re-flagging it historical only rewrote the stored head.
+    auto stored = rig.outbox->after(0, 1);
+    REQUIRE(stored.ok());
+    REQUIRE(stored->size() == 1);
+    CHECK(protocol::split_payload_head((*stored)[0].payload).has_value());
+    CHECK(protocol::split_payload_head(rig.pub.on("/telemetry")[0].payload).has_value());
     CHECK(rig.outbox->depth() == 2);  // not acknowledged yet
     CHECK(rig.engine->backlog_depth() == 2);
     rig.pub.ack();
