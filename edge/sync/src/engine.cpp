@@ -92,6 +92,7 @@ Result<std::unique_ptr<SyncEngine>> SyncEngine::create(SyncConfig config, store:
     if (config.batch_max_samples == 0) return Error::at("batch_max_samples", "must be positive");
     if (config.max_inflight == 0) return Error::at("max_inflight", "must be positive");
     if (config.ack_batch == 0) return Error::at("ack_batch", "must be positive");
+    if (config.ack_flush_interval.count() < 0) return Error::at("ack_flush_interval", "must not be negative");
     if (config.backlog_per_second <= 0) return Error::at("backlog_per_second", "must be positive");
     if (config.backlog_burst < 1) return Error::at("backlog_burst", "must be at least 1");
     if (config.heartbeat_interval.count() <= 0) return Error::at("heartbeat_interval", "must be positive");
@@ -265,7 +266,7 @@ void SyncEngine::set_config_version(std::string version) {
 void SyncEngine::tick() {
     const TimePoint now = clock_.now();
     if (!pending_.empty() && now - batch_started_ >= config_.batch_interval) (void)flush();
-    (void)remove_acked();
+    if (!acked_.empty() && now - acked_since_ >= config_.ack_flush_interval) (void)remove_acked();
     if (connected_ && (!last_status_ || now - *last_status_ >= config_.heartbeat_interval)) publish_status();
     pump();
 }
@@ -390,6 +391,7 @@ void SyncEngine::publish_entry(const store::OutboxEntry& e, bool historical) {
 void SyncEngine::on_done(protocol::Seq seq, std::uint64_t epoch, const Status& s) {
     if (s) {
         ++stats_.acked;
+        if (acked_.empty()) acked_since_ = clock_.now();
         acked_.insert(seq);
         if (acked_.size() >= config_.ack_batch) (void)remove_acked();
     } else {

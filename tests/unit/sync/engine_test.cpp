@@ -411,7 +411,11 @@ TEST_CASE(
     }
     auto st = rig.engine->status(protocol::SiteState::online);
     CHECK(st.backlog_depth == 1u);  // seq 7 is acknowledged, only 8 is backlog
-    rig.engine->tick();             // a tick removes what is waiting
+    rig.clock.advance(999ms);
+    rig.engine->tick();  // seq 7 has not waited ack_flush_interval yet
+    CHECK(held().count(7) == 1);
+    rig.clock.advance(1ms);
+    rig.engine->tick();  // now it has: the tick removes it
     CHECK(held() == std::set<protocol::Seq>{8});
     rig.pub.ack();  // the last one: nothing in flight any more, removed at once
     CHECK(held().empty());
@@ -472,6 +476,7 @@ TEST_CASE("engine: a failed removal keeps the acknowledged rows queued, unsent, 
     engine.on_connected();
     CHECK(pub.on("/telemetry").empty());
     outbox.fail_removes = false;
+    clock.advance(c.ack_flush_interval);
     engine.tick();
     CHECK(outbox.depth() == 0);
     CHECK(engine.acked_pending() == 0);

@@ -6,14 +6,15 @@
 //   zlib-compressed. Ticket events go to the outbox at once. Both get the site's next seq there, BEFORE any
 //   publish.
 // - Publishing is QoS 1 with at most `max_inflight` unacknowledged messages; a row leaves the outbox only on
-//   PUBACK. Acknowledged rows are removed in batches, one outbox transaction per `ack_batch` acknowledgements
-//   or whenever the engine ticks, runs out of work in flight, connects, disconnects, stops or is destroyed
-//   (one commit per PUBACK was the bottleneck of draining a backlog). Until then they stay in the outbox but
-//   are never sent again by this engine; a crash in between only sends them once more (same seq, which the
-//   server drops). What was queued while connected is "live" and goes first, unflagged; everything else in
-//   the outbox (what a previous run or an outage left, what failed) is the backlog: sent in seq order with
-//   `historical: true`, paced by a token bucket (`backlog_per_second`, `backlog_burst`). After a reconnect
-//   every unacknowledged row is backlog again, so nothing is lost and duplicates only ever repeat a seq.
+//   PUBACK. Acknowledged rows are removed in batches, one outbox transaction per `ack_batch`
+//   acknowledgements, at the first tick after the oldest has waited `ack_flush_interval`, and whenever the
+//   engine runs out of work in flight, connects, disconnects, stops or is destroyed (one commit per PUBACK
+//   was the bottleneck of draining a backlog). Until then they stay in the outbox but are never sent again by
+//   this engine; a crash in between only sends them once more (same seq, which the server drops). What was
+//   queued while connected is "live" and goes first, unflagged; everything else in the outbox (what a
+//   previous run or an outage left, what failed) is the backlog: sent in seq order with `historical: true`,
+//   paced by a token bucket (`backlog_per_second`, `backlog_burst`). After a reconnect every unacknowledged
+//   row is backlog again, so nothing is lost and duplicates only ever repeat a seq.
 // - Disk quota: after each append, when the outbox passes `quota_bytes` the outbox's quota policy runs
 //   (ticket events kept, oldest raw telemetry → 5-minute aggregates, then oldest aggregates emptied).
 // - Status: retained `online` status at every connect and every `heartbeat_interval` (agent version, uptime,
@@ -60,6 +61,7 @@ struct SyncConfig {
     std::size_t max_payload_bytes = 512 * 1024;  // split batches above this (the wire limit is 1 MiB)
     std::size_t max_inflight = 16;
     std::size_t ack_batch = 64;  // acknowledged rows removed from the outbox per transaction (at most)
+    Millis ack_flush_interval{1000};  // longest an acknowledged row waits for its batch (checked on tick)
     double backlog_per_second = 5.0;
     double backlog_burst = 10.0;
     Millis heartbeat_interval{300000};
@@ -150,6 +152,7 @@ private:
     // whenever the cursor moves back or the quota policy rewrites rows.
     std::deque<store::OutboxEntry> backlog_rows_;
     std::set<protocol::Seq> acked_;  // acknowledged, not yet removed from the outbox
+    TimePoint acked_since_{};        // when the oldest of acked_ was acknowledged
     double tokens_ = 0;
     TimePoint refilled_at_{};
     std::optional<TimePoint> last_status_;
