@@ -40,7 +40,9 @@ std::string_view to_string(OutboxKind k);
 struct OutboxEntry {
     protocol::Seq seq = 0;
     OutboxKind kind = OutboxKind::telemetry;
-    // The encoded payload as first written (historical=false; telemetry zlib-compressed). Empty when the quota
+    // The encoded payload as first written (historical=false; telemetry zlib-compressed, by the sync engine in
+    // the head-split framing of protocol::deflate_payload_split, so that it can be flagged historical without
+    // recompressing). Empty when the quota
     // policy deleted the data: the sync then sends an empty telemetry batch with this seq.
     std::string payload;
     TimePoint created_at;
