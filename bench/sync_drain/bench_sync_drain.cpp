@@ -1,7 +1,7 @@
 // bench_sync_drain --broker tcp://127.0.0.1:PORT [--days 7] [--inflight 32] [--rounds 3]
 //   Builds a backlog of `days` of telemetry for a site of two inverters at 10 s (60-s batches, compressed, as
 //   the agent writes them) in a SQLite outbox, then drains it (a) through our sync — the SyncEngine publishing
-//   from the outbox via pvfleet::mqtt with QoS 1, removing each row on PUBACK — and (b) through a bare Paho
+//   from the outbox via pvfleet::mqtt with QoS 1, removing rows after their PUBACK — and (b) through a bare Paho
 //   loop publishing the same payloads with QoS 1 and the same in-flight window. Prints messages/s and
 //   samples/s of each and the ratio (target: ours >= 70 % of bare). Backlog pacing is lifted for (a): the
 //   pacing is a policy (docs/protocol.md), the benchmark measures what the machinery can do.

@@ -44,6 +44,7 @@ public:
         return *this;
     }
     int step() { return sqlite3_step(stmt_); }
+    void reset() { sqlite3_reset(stmt_); }
     [[nodiscard]] long long integer(int col) const { return sqlite3_column_int64(stmt_, col); }
     [[nodiscard]] std::string text(int col) const {
         const auto* p = sqlite3_column_text(stmt_, col);
@@ -142,6 +143,7 @@ Status SqliteOutbox::init() {
 
 Result<protocol::Seq> SqliteOutbox::append(OutboxKind kind, TimePoint created_at, std::uint64_t samples,
                                            const Encoder& encode, AppendCursors cursors) {
+    if (auto s = set_synchronous_full(true); !s) return s.error();
     if (auto s = exec("BEGIN IMMEDIATE"); !s) return s.error();
     auto fail = [this](Error e) -> Result<protocol::Seq> {
         (void)exec("ROLLBACK");
@@ -194,24 +196,52 @@ Result<std::vector<OutboxEntry>> SqliteOutbox::after(protocol::Seq after, std::s
     return out;
 }
 
-Status SqliteOutbox::remove(protocol::Seq seq) {
-    Stmt st(db_, "DELETE FROM outbox WHERE seq = ?1 RETURNING LENGTH(payload)");
-    if (!st.ok()) return st.error("delete");
-    st.bind(1, static_cast<long long>(seq));
-    int rc = st.step();
-    if (rc == SQLITE_ROW) {
-        const auto len = static_cast<std::uint64_t>(st.integer(0));
-        rc = st.step();
-        if (rc != SQLITE_DONE) return st.error("delete seq " + std::to_string(seq));
-        --depth_;
-        bytes_ -= std::min(bytes_, row_bytes(len));
-        return {};
-    }
-    if (rc != SQLITE_DONE) return st.error("delete seq " + std::to_string(seq));
+Status SqliteOutbox::set_synchronous_full(bool full) {
+    if (synchronous_full_ == full) return {};
+    if (auto s = exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s) return s;
+    synchronous_full_ = full;
     return {};
 }
 
+Status SqliteOutbox::remove_acked(std::span<const protocol::Seq> seqs) {
+    if (seqs.empty()) return {};
+    // NORMAL for this commit only (see outbox.hpp: a lost removal means a resend, never a lost row).
+    if (auto s = set_synchronous_full(false); !s) return s;
+    auto result = [&]() -> Status {
+        if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
+        auto fail = [this](Error e) -> Status {
+            (void)exec("ROLLBACK");
+            return e;
+        };
+        Stmt st(db_, "DELETE FROM outbox WHERE seq = ?1 RETURNING LENGTH(payload)");
+        if (!st.ok()) return fail(st.error("delete"));
+        std::uint64_t rows = 0;
+        std::uint64_t freed = 0;
+        for (const auto seq : seqs) {
+            st.reset();
+            st.bind(1, static_cast<long long>(seq));
+            int rc = st.step();
+            if (rc == SQLITE_ROW) {
+                ++rows;
+                freed += row_bytes(static_cast<std::size_t>(st.integer(0)));
+                rc = st.step();
+            }
+            if (rc != SQLITE_DONE) return fail(st.error("delete seq " + std::to_string(seq)));
+        }
+        st.reset();  // a statement still running would keep the commit from finishing
+        if (auto s = exec("COMMIT"); !s) return fail(s.error());
+        depth_ -= std::min(depth_, rows);
+        bytes_ -= std::min(bytes_, freed);
+        return {};
+    }();
+    // Appends must find FULL again; if it cannot be restored here, append() retries and fails rather than
+    // commit a row without fsync.
+    if (auto s = set_synchronous_full(true); !s && result) return s;
+    return result;
+}
+
 Result<protocol::QuotaReport> SqliteOutbox::enforce_quota(std::uint64_t max_bytes) {
+    if (auto s = set_synchronous_full(true); !s) return s.error();
     while (bytes_ > max_bytes) {
         auto did = downsample_step();
         if (!did) return did.error();

@@ -21,7 +21,9 @@ std::optional<std::string> flag_historical_in_text(std::string json, TimePoint n
     if (h == std::string::npos || s == std::string::npos || json.find(live, h + 1) != std::string::npos) return std::nullopt;
     auto digits_begin = s + 10;
     auto digits_end = json.find_first_not_of("0123456789", digits_begin);
-    if (digits_end == std::string::npos || digits_end == digits_begin) return std::nullopt;
+    if (digits_end == std::string::npos)
+        digits_end = json.size();  // the head of a head-split payload ends there
+    if (digits_end == digits_begin) return std::nullopt;
     // The later position first, so the earlier one stays valid.
     const std::string stamp = std::to_string(to_epoch_ms(now));
     if (s > h) {
@@ -34,8 +36,28 @@ std::optional<std::string> flag_historical_in_text(std::string json, TimePoint n
     return json;
 }
 
+// Where the members flag_historical_in_text() edits end: the length of the head of a head-split payload (see
+// protocol::deflate_payload_split), or 0 when the text does not have them at the front.
+std::size_t historical_head(std::string_view json) {
+    constexpr std::string_view live = "\"historical\":false";
+    constexpr std::string_view sent = "\"sent_at\":";
+    constexpr std::size_t kMaxHead = 1024;  // the envelope members come first; never look into the data
+    const auto h = json.substr(0, kMaxHead).find(live);
+    const auto s = json.substr(0, kMaxHead).find(sent);
+    if (h == std::string_view::npos || s == std::string_view::npos) return 0;
+    const auto end = json.find_first_not_of("0123456789", s + sent.size());
+    if (end == std::string_view::npos || end == s + sent.size()) return 0;
+    return std::max(end, h + live.size());
+}
+
 Result<std::string> re_encode_historical(const store::OutboxEntry& e, TimePoint now) {
     if (!e.aggregate) {
+        // Head-split payload: edit the uncompressed head and keep the compressed rest as it is.
+        if (auto head = protocol::split_payload_head(e.payload)) {
+            if (auto edited = flag_historical_in_text(std::string(*head), now))
+                if (auto payload = protocol::replace_payload_head(e.payload, *edited))
+                    return std::move(*payload);
+        }
         const bool compressed = protocol::is_compressed(e.payload);
         auto text = compressed ? protocol::unframe(e.payload) : Result<std::string>(e.payload);
         if (text) {
@@ -69,6 +91,8 @@ Result<std::unique_ptr<SyncEngine>> SyncEngine::create(SyncConfig config, store:
     if (config.batch_interval.count() <= 0) return Error::at("batch_interval", "must be positive");
     if (config.batch_max_samples == 0) return Error::at("batch_max_samples", "must be positive");
     if (config.max_inflight == 0) return Error::at("max_inflight", "must be positive");
+    if (config.ack_batch == 0) return Error::at("ack_batch", "must be positive");
+    if (config.ack_flush_interval.count() < 0) return Error::at("ack_flush_interval", "must not be negative");
     if (config.backlog_per_second <= 0) return Error::at("backlog_per_second", "must be positive");
     if (config.backlog_burst < 1) return Error::at("backlog_burst", "must be at least 1");
     if (config.heartbeat_interval.count() <= 0) return Error::at("heartbeat_interval", "must be positive");
@@ -82,7 +106,28 @@ SyncEngine::SyncEngine(SyncConfig config, store::Outbox& outbox, Publisher& publ
     for (const auto& d : config_.devices) polls_[d] = std::nullopt;
 }
 
-SyncEngine::~SyncEngine() { *alive_ = false; }
+SyncEngine::~SyncEngine() {
+    *alive_ = false;
+    (void)remove_acked();
+}
+
+Status SyncEngine::remove_acked() {
+    if (acked_.empty()) return {};
+    const std::vector<protocol::Seq> seqs(acked_.begin(), acked_.end());
+    if (auto s = outbox_.remove_acked(seqs); !s) {
+        PVF_LOG(error, kLog, "removing " << seqs.size() << " acknowledged rows: " << s.error().message);
+        return s;
+    }
+    acked_.clear();
+    return {};
+}
+
+std::uint64_t SyncEngine::backlog_depth() const {
+    // Every seq in acked_ is still an outbox row (only remove_acked() deletes them); the clamp covers a seq
+    // acknowledged twice (a late PUBACK from the previous connection after it was resent and removed).
+    const std::uint64_t depth = outbox_.depth();
+    return depth - std::min<std::uint64_t>(depth, acked_.size());
+}
 
 Status SyncEngine::add_sample(domain::Sample sample) {
     if (pending_.empty()) batch_started_ = clock_.now();
@@ -111,7 +156,7 @@ Status SyncEngine::flush() {
 Status SyncEngine::append_telemetry(std::vector<domain::Sample> samples) {
     const TimePoint now = clock_.now();
     bool too_large = false;
-    std::string payload_copy;
+    std::string payload_copy;  // what goes out live
     store::AppendCursors cursors;
     for (const auto& s : samples) cursors.telemetry_through = std::max(cursors.telemetry_through.value_or(s.t), s.t);
     auto seq = outbox_.append(store::OutboxKind::telemetry, now, samples.size(), [&](protocol::Seq q) -> Result<std::string> {
@@ -121,14 +166,24 @@ Status SyncEngine::append_telemetry(std::vector<domain::Sample> samples) {
         b.sent_at = now;
         b.resolution_s = config_.resolution_s;
         b.samples = samples;
-        auto enc = protocol::encode(b, {.compress = true});
-        if (!enc) return enc.error().under("telemetry");
-        if (enc->size() > config_.max_payload_bytes && samples.size() > 1) {
+        auto live = protocol::encode(b, {.compress = true});
+        if (!live) return live.error().under("telemetry");
+        // Live, the batch goes out compressed as usual. The outbox keeps it head-split, at a few dozen bytes
+        // more: should it be sent as backlog, flagging it historical then edits the stored head instead of
+        // inflating and compressing the whole batch again (that was most of the CPU of a drain).
+        std::string stored = *live;
+        if (auto text = protocol::unframe(*live)) {
+            if (const std::size_t head = historical_head(*text); head > 0) {
+                if (auto split = protocol::deflate_payload_split(*text, head); !split.empty())
+                    stored = std::move(split);
+            }
+        }
+        if (std::max(live->size(), stored.size()) > config_.max_payload_bytes && samples.size() > 1) {
             too_large = true;
             return Error{"telemetry: batch too large", ErrorKind::unsupported};
         }
-        payload_copy = *enc;
-        return enc;
+        payload_copy = std::move(*live);
+        return stored;
     }, cursors);
     if (!seq && too_large) {
         const auto half = static_cast<std::ptrdiff_t>(samples.size() / 2);
@@ -168,6 +223,8 @@ void SyncEngine::queued(store::OutboxEntry entry) {
 
 void SyncEngine::enforce_quota() {
     if (outbox_.bytes() <= config_.quota_bytes) return;
+    // Acknowledged rows must not be counted, nor downsampled.
+    if (!acked_.empty() && remove_acked().ok() && outbox_.bytes() <= config_.quota_bytes) return;
     const auto before = outbox_.quota_report();
     auto r = outbox_.enforce_quota(config_.quota_bytes);
     if (!r) {
@@ -175,6 +232,7 @@ void SyncEngine::enforce_quota() {
         return;
     }
     if (!(*r == before)) {
+        backlog_rows_.clear();  // rows read ahead may have been rewritten
         PVF_LOG(warn, kLog, "quota " << config_.quota_bytes << " B reached: " << r->downsampled_samples
                                      << " samples downsampled, " << r->dropped_samples << " dropped so far");
         publish_status();  // status reports the change
@@ -184,12 +242,16 @@ void SyncEngine::enforce_quota() {
 Result<std::size_t> SyncEngine::resend(protocol::Seq from, protocol::Seq to) {
     if (from < 1) return Error::at("from_seq", "must be at least 1");
     if (to < from) return Error::at("to_seq", std::to_string(to) + " is below from_seq " + std::to_string(from));
+    (void)remove_acked();
     auto rows = outbox_.after(from - 1, static_cast<std::size_t>(std::min<protocol::Seq>(to - from + 1, 1'000'000)));
     if (!rows) return rows.error();
     std::size_t n = 0;
     for (const auto& r : *rows)
-        if (r.seq <= to && inflight_.count(r.seq) == 0) ++n;
-    backlog_cursor_ = std::min(backlog_cursor_, from - 1);
+        if (r.seq <= to && inflight_.count(r.seq) == 0 && acked_.count(r.seq) == 0) ++n;
+    if (from - 1 < backlog_cursor_) {
+        backlog_cursor_ = from - 1;
+        backlog_rows_.clear();
+    }
     pump();
     return n;
 }
@@ -204,6 +266,7 @@ void SyncEngine::set_config_version(std::string version) {
 void SyncEngine::tick() {
     const TimePoint now = clock_.now();
     if (!pending_.empty() && now - batch_started_ >= config_.batch_interval) (void)flush();
+    if (!acked_.empty() && now - acked_since_ >= config_.ack_flush_interval) (void)remove_acked();
     if (connected_ && (!last_status_ || now - *last_status_ >= config_.heartbeat_interval)) publish_status();
     pump();
 }
@@ -213,7 +276,9 @@ void SyncEngine::on_connected() {
     ++epoch_;
     inflight_.clear();
     live_.clear();
+    (void)remove_acked();
     backlog_cursor_ = 0;
+    backlog_rows_.clear();
     tokens_ = config_.backlog_burst;
     refilled_at_ = clock_.now();
     publish_status();
@@ -225,6 +290,8 @@ void SyncEngine::on_disconnected() {
     ++epoch_;
     inflight_.clear();
     live_.clear();  // still in the outbox: backlog after the reconnect
+    backlog_rows_.clear();
+    (void)remove_acked();
 }
 
 void SyncEngine::refill(TimePoint now) {
@@ -252,28 +319,32 @@ void SyncEngine::pump() {
             }
             refill(clock_.now());
             if (tokens_ < 1.0) break;
-            // One read of the outbox serves as many backlog messages as the window and the pacing allow
-            // (reading it again for every message costs more than the publish).
-            constexpr std::size_t kScan = 64;
-            auto rows = outbox_.after(backlog_cursor_, kScan);
-            if (!rows) {
-                PVF_LOG(error, kLog, "backlog: " << rows.error().message);
+            if (backlog_rows_.empty()) {
+                // One read of the outbox serves many backlog messages (reading it again for every message
+                // costs more than the publish).
+                constexpr std::size_t kReadAhead = 64;
+                auto rows = outbox_.after(backlog_cursor_, kReadAhead);
+                if (!rows) {
+                    PVF_LOG(error, kLog, "backlog: " << rows.error().message);
+                    break;
+                }
+                if (rows->empty()) break;  // backlog done
+                backlog_rows_.assign(std::make_move_iterator(rows->begin()),
+                                     std::make_move_iterator(rows->end()));
+            }
+            auto e = std::move(backlog_rows_.front());
+            backlog_rows_.pop_front();
+            backlog_cursor_ = e.seq;
+            // Live messages sent on this connection: in flight, or acknowledged and waiting for removal.
+            if (inflight_.count(e.seq) != 0 || acked_.count(e.seq) != 0) continue;
+            tokens_ -= 1.0;
+            publish_entry(e, true);
+            // Refused at once (the publisher is not connected after all): on_done moved the cursor back; try
+            // again on the next tick or event rather than spin here.
+            if (!connected_ || backlog_cursor_ < e.seq) {
+                pump_again_ = false;
                 break;
             }
-            bool sent = false;
-            for (const auto& r : *rows) {
-                if (inflight_.size() >= config_.max_inflight || tokens_ < 1.0 || !live_.empty()) break;
-                backlog_cursor_ = r.seq;
-                if (inflight_.count(r.seq) != 0) continue;
-                tokens_ -= 1.0;
-                const auto seq = r.seq;
-                publish_entry(r, true);
-                sent = true;
-                // A failure reported at once moved the cursor back (to send it again): rescan from there.
-                if (!connected_ || backlog_cursor_ < seq) break;
-            }
-            if (!sent && rows->size() < kScan) break;  // backlog done
-            if (!sent && !rows->empty() && backlog_cursor_ != rows->back().seq) break;  // window or pacing full
         }
     } while (pump_again_);
     pumping_ = false;
@@ -320,15 +391,21 @@ void SyncEngine::publish_entry(const store::OutboxEntry& e, bool historical) {
 void SyncEngine::on_done(protocol::Seq seq, std::uint64_t epoch, const Status& s) {
     if (s) {
         ++stats_.acked;
-        if (auto r = outbox_.remove(seq); !r) PVF_LOG(error, kLog, "remove seq " << seq << ": " << r.error().message);
+        if (acked_.empty()) acked_since_ = clock_.now();
+        acked_.insert(seq);
+        if (acked_.size() >= config_.ack_batch) (void)remove_acked();
     } else {
         ++stats_.failed;
         PVF_LOG(debug, kLog, "seq " << seq << " not acknowledged: " << s.error().message);
     }
     if (epoch != epoch_) return;  // a connection ago: its in-flight set is gone already
     inflight_.erase(seq);
-    if (!s) backlog_cursor_ = std::min(backlog_cursor_, seq - 1);  // send it again (as backlog)
+    if (!s && seq - 1 < backlog_cursor_) {  // send it again (as backlog)
+        backlog_cursor_ = seq - 1;
+        backlog_rows_.clear();
+    }
     pump();
+    if (inflight_.empty()) (void)remove_acked();  // idle: nothing more to batch with
 }
 
 protocol::StatusMessage SyncEngine::status(protocol::SiteState state) const {
@@ -341,7 +418,7 @@ protocol::StatusMessage SyncEngine::status(protocol::SiteState state) const {
     m.config_version = config_.config_version;
     if (state == protocol::SiteState::offline) return m;
     m.uptime_s = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(now - started_).count());
-    m.backlog_depth = outbox_.depth();
+    m.backlog_depth = backlog_depth();
     if (outbox_.last_seq() > 0) m.last_seq = outbox_.last_seq();
     std::set<std::string> seen;
     for (const auto& d : config_.devices) {
@@ -358,6 +435,7 @@ protocol::StatusMessage SyncEngine::status(protocol::SiteState state) const {
 
 void SyncEngine::publish_status() {
     if (!connected_) return;
+    (void)remove_acked();  // the reported depth is then what the outbox holds
     last_status_ = clock_.now();
     auto enc = protocol::encode(status(protocol::SiteState::online));
     if (!enc) {

@@ -1,10 +1,12 @@
 #include "pvfleet/mqtt/client.hpp"
 
+#include <mqtt/async_client.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
-
-#include <mqtt/async_client.h>
+#include <mutex>
+#include <vector>
 
 #include "pvfleet/asio/asio.hpp"
 #include "pvfleet/util/log.hpp"
@@ -76,13 +78,13 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
         };
         publish_listener.success = [weak](const ::mqtt::token& tok) {
             const auto id = context_id(tok);
-            if (auto self = weak.lock()) self->post([id](Impl& s) { s.complete(id, {}); });
+            if (auto self = weak.lock()) self->queue_completion(id, {});
         };
         publish_listener.failure = [weak](const ::mqtt::token& tok) {
             const auto id = context_id(tok);
             const int rc = tok.get_return_code();
             if (auto self = weak.lock())
-                self->post([id, rc](Impl& s) { s.complete(id, io_error("publish failed (rc " + std::to_string(rc) + ")")); });
+                self->queue_completion(id, io_error("publish failed (rc " + std::to_string(rc) + ")"));
         };
         paho->set_connection_lost_handler([weak](const std::string& cause) {
             if (auto self = weak.lock()) self->post([cause](Impl& s) { s.handle_connection_lost(cause); });
@@ -95,6 +97,31 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
                     if (s.owner && s.owner->on_message) s.owner->on_message(msg);
                 });
         });
+    }
+
+    // Publish completions from Paho's threads are queued and handed to the executor in batches: one post (and
+    // one wake-up of the executor's thread) per burst of PUBACKs instead of one per message. Under a backlog
+    // drain the per-message wake-ups kept the executor thread and Paho's threads taking turns on Paho's lock.
+    std::mutex completions_mutex;
+    std::vector<std::pair<std::uintptr_t, Status>> completions;  // guarded by completions_mutex
+
+    void queue_completion(std::uintptr_t id, Status s) {  // on a Paho thread
+        bool first = false;
+        {
+            std::lock_guard lock(completions_mutex);
+            first = completions.empty();
+            completions.emplace_back(id, std::move(s));
+        }
+        if (first) post([](Impl& self) { self.run_completions(); });
+    }
+
+    void run_completions() {
+        std::vector<std::pair<std::uintptr_t, Status>> batch;
+        {
+            std::lock_guard lock(completions_mutex);
+            batch.swap(completions);
+        }
+        for (auto& [id, s] : batch) complete(id, std::move(s));
     }
 
     void connect_now() {
@@ -272,7 +299,10 @@ void Client::publish(Message message, Completion done) {
     const auto id = ++impl_->next_publish_id;
     impl_->pending.emplace(id, std::move(done));
     try {
-        auto msg = ::mqtt::make_message(message.topic, message.payload, message.qos, message.retained);
+        // Moved, not copied: a backlog drain publishes thousands of payloads a second.
+        auto msg =
+            ::mqtt::make_message(std::move(message.topic), ::mqtt::binary_ref(std::move(message.payload)),
+                                 message.qos, message.retained);
         impl_->paho->publish(msg, reinterpret_cast<void*>(id), impl_->publish_listener);
     } catch (const ::mqtt::exception& ex) {
         auto it = impl_->pending.find(id);

@@ -97,11 +97,19 @@ TEST_CASE("engine: samples are batched by count and by time, written before publ
     REQUIRE(first.ok());
     CHECK(first->samples.size() == 12);
     CHECK(protocol::is_compressed(rig.pub.on("/telemetry")[0].payload));
+    // The outbox keeps telemetry head-split, so re-flagging it historical only rewrote the stored head.
+    auto stored = rig.outbox->after(0, 1);
+    REQUIRE(stored.ok());
+    REQUIRE(stored->size() == 1);
+    CHECK(protocol::split_payload_head((*stored)[0].payload).has_value());
+    CHECK(protocol::split_payload_head(rig.pub.on("/telemetry")[0].payload).has_value());
     CHECK(rig.outbox->depth() == 2);  // not acknowledged yet
+    CHECK(rig.engine->backlog_depth() == 2);
     rig.pub.ack();
-    CHECK(rig.outbox->depth() == 1);
+    CHECK(rig.engine->backlog_depth() == 1);  // seq 1 acknowledged: no longer backlog...
+    CHECK(rig.outbox->depth() == 2);          // ...but removed with the next batch (seq 2 is in flight)
     rig.pub.ack();
-    CHECK(rig.outbox->depth() == 0);
+    CHECK(rig.outbox->depth() == 0);  // nothing in flight any more: the batch is removed at once
     CHECK(rig.engine->stats().acked == 2);
 }
 
@@ -369,4 +377,107 @@ TEST_CASE("engine: resend sends what the outbox still holds of the range again, 
     n = rig.engine->resend(1, 10);
     REQUIRE(n.ok());
     CHECK(*n == 0);
+}
+
+TEST_CASE(
+    "engine: acknowledged rows are removed in batches, never before their PUBACK, and never left behind") {
+    auto cfg = small_batches();
+    cfg.ack_batch = 3;
+    cfg.max_inflight = 8;
+    cfg.backlog_per_second = 1000;
+    cfg.backlog_burst = 1000;
+    Rig rig(cfg);
+    rig.pub.is_connected = false;
+    for (int i = 0; i < 8; ++i) {
+        REQUIRE(rig.engine->add_sample(sample("inv1", t0() + i * 10s, 1)).ok());
+        REQUIRE(rig.engine->flush().ok());
+    }
+    rig.connect();
+    REQUIRE(rig.sent().size() == 8);
+    auto held = [&] {
+        std::set<protocol::Seq> seqs;
+        auto rows = rig.outbox->after(0, 100);
+        REQUIRE(rows.ok());
+        for (const auto& r : *rows) seqs.insert(r.seq);
+        return seqs;
+    };
+    for (protocol::Seq acked = 1; acked <= 7; ++acked) {
+        rig.pub.ack();
+        const auto rows = held();
+        for (protocol::Seq q = acked + 1; q <= 8; ++q) CHECK(rows.count(q) == 1);  // not acknowledged: kept
+        CHECK(rows.size() == 8 - (acked / 3) * 3);                                 // removed three at a time
+        CHECK(rig.engine->backlog_depth() == 8 - acked);
+        CHECK(rig.engine->acked_pending() == acked % 3);
+    }
+    auto st = rig.engine->status(protocol::SiteState::online);
+    CHECK(st.backlog_depth == 1u);  // seq 7 is acknowledged, only 8 is backlog
+    rig.clock.advance(999ms);
+    rig.engine->tick();  // seq 7 has not waited ack_flush_interval yet
+    CHECK(held().count(7) == 1);
+    rig.clock.advance(1ms);
+    rig.engine->tick();  // now it has: the tick removes it
+    CHECK(held() == std::set<protocol::Seq>{8});
+    rig.pub.ack();  // the last one: nothing in flight any more, removed at once
+    CHECK(held().empty());
+    CHECK(rig.sent().size() == 8);  // nothing went twice
+}
+
+TEST_CASE(
+    "engine: acknowledged rows waiting for removal are not sent again, and the destructor removes them") {
+    auto cfg = small_batches();
+    cfg.ack_batch = 100;
+    Rig rig(cfg);
+    rig.connect();
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(rig.engine->add_sample(sample("inv1", t0() + i * 10s, 1)).ok());
+        REQUIRE(rig.engine->flush().ok());
+    }
+    rig.pub.ack(2);  // 1 and 2 acknowledged, 3 in flight: 1 and 2 wait in the outbox
+    CHECK(rig.outbox->depth() == 3);
+    rig.clock.advance(10s);  // tokens for the backlog scan, which must skip them
+    REQUIRE(rig.engine->add_ticket_event(sync::test::ticket_event("T-1", t0())).ok());
+    auto sent = rig.sent();
+    REQUIRE(sent.size() == 4);
+    for (std::size_t i = 0; i < sent.size(); ++i)
+        CHECK(sent[i] == std::pair<protocol::Seq, bool>{i + 1, false});
+    rig.engine.reset();               // e.g. the agent stops
+    CHECK(rig.outbox->depth() == 2);  // 3 and 4 were never acknowledged
+    auto rows = rig.outbox->after(0, 10);
+    REQUIRE(rows.ok());
+    REQUIRE(rows->size() == 2);
+    CHECK((*rows)[0].seq == 3);
+}
+
+TEST_CASE("engine: a failed removal keeps the acknowledged rows queued, unsent, until it succeeds") {
+    fakes::FakeOutbox outbox;
+    fakes::FakePublisher pub;
+    ManualClock clock{t0()};
+    sync::SyncConfig c = small_batches();
+    c.site_id = "site-a";
+    c.config_version = "1";
+    auto e = sync::SyncEngine::create(c, outbox, pub, clock);
+    REQUIRE(e.ok());
+    auto& engine = **e;
+    engine.on_connected();
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(engine.add_sample(sample("inv1", t0() + i * 10s, 1)).ok());
+        REQUIRE(engine.flush().ok());
+    }
+    outbox.fail_removes = true;
+    pub.ack_all();
+    CHECK(outbox.depth() == 3);
+    CHECK(engine.acked_pending() == 3);
+    CHECK(engine.backlog_depth() == 0);
+    // A reconnect re-sends the backlog; acknowledged rows are not part of it even though still stored.
+    pub.drop();
+    engine.on_disconnected();
+    pub.all.clear();
+    pub.is_connected = true;
+    engine.on_connected();
+    CHECK(pub.on("/telemetry").empty());
+    outbox.fail_removes = false;
+    clock.advance(c.ack_flush_interval);
+    engine.tick();
+    CHECK(outbox.depth() == 0);
+    CHECK(engine.acked_pending() == 0);
 }

@@ -66,6 +66,7 @@ TEST_CASE("outbox: seq is monotonic, persisted, and never reused after the rows 
         REQUIRE((*o)->remove(2).ok());
         REQUIRE((*o)->remove(3).ok());
         CHECK((*o)->depth() == 0);
+        CHECK((*o)->bytes() == 0);
     }
     auto o = store::SqliteOutbox::open(path);
     REQUIRE(o.ok());
@@ -148,4 +149,34 @@ TEST_CASE("outbox: when only aggregates are left the oldest are dropped, ticket 
     REQUIRE(rows->size() == 25);
     for (std::size_t i = 0; i < 20; ++i) CHECK((*rows)[i].payload.empty());
     for (std::size_t i = 20; i < 25; ++i) CHECK(protocol::decode_ticket_event((*rows)[i].payload).ok());
+}
+
+TEST_CASE("outbox: acknowledged rows are removed in one call, the rest stays, also after reopening") {
+    test::TempDir dir;
+    const auto path = (dir / "edge.db").string();
+    std::uint64_t bytes_of_4_and_5 = 0;
+    {
+        auto o = store::SqliteOutbox::open(path);
+        REQUIRE(o.ok());
+        for (int m = 0; m < 5; ++m) append_minute(**o, m);
+        auto rows = (*o)->after(3, 10);
+        REQUIRE(rows.ok());
+        for (const auto& r : *rows)
+            bytes_of_4_and_5 += r.payload.size() + store::SqliteOutbox::kRowOverheadBytes;
+        const std::vector<protocol::Seq> acked{1, 3, 2, 9};  // any order; 9 never existed
+        REQUIRE((*o)->remove_acked(acked).ok());
+        CHECK((*o)->depth() == 2);
+        CHECK((*o)->bytes() == bytes_of_4_and_5);
+        REQUIRE((*o)->remove_acked({}).ok());
+        CHECK(append_minute(**o, 5) == 6);  // appends work after a removal (and commit with FULL again)
+    }
+    auto o = store::SqliteOutbox::open(path);
+    REQUIRE(o.ok());
+    CHECK((*o)->depth() == 3);
+    auto rows = (*o)->after(0, 10);
+    REQUIRE(rows.ok());
+    REQUIRE(rows->size() == 3);
+    CHECK((*rows)[0].seq == 4);
+    CHECK((*rows)[1].seq == 5);
+    CHECK((*rows)[2].seq == 6);
 }

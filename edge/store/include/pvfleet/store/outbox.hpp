@@ -1,10 +1,18 @@
 #pragma once
-// The sync outbox: every uplink message that carries a wire sequence number (telemetry batches, ticket events)
-// is written here, with the site's next `seq`, BEFORE it is published, and removed only once the broker has
-// acknowledged it (PUBACK). `SqliteOutbox` keeps it in SQLite (WAL, synchronous=FULL): after a kill -9 or a
-// power cut everything committed is still there and is sent again in seq order (the server dedups on
-// (site, seq)). The highest seq ever assigned is persisted separately, so seq never repeats even when the
-// outbox has been emptied.
+// The sync outbox: every uplink message that carries a wire sequence number (telemetry batches, ticket
+// events) is written here, with the site's next `seq`, BEFORE it is published, and removed only once the
+// broker has acknowledged it (PUBACK). `SqliteOutbox` keeps it in SQLite (WAL): after a kill -9 or a power
+// cut every appended row is still there and is sent again in seq order (the server dedups on (site, seq)).
+// The highest seq ever assigned is persisted separately, so seq never repeats even when the outbox has been
+// emptied.
+//
+// Durability is asymmetric on purpose. Appends commit with synchronous=FULL (the WAL is fsynced before
+// append() returns): losing an appended row would lose data. Removals of acknowledged rows come in batches
+// (remove_acked(), one transaction for many seqs) and commit with synchronous=NORMAL: in WAL mode a NORMAL
+// commit may be rolled back by a power cut but never corrupts the database, and a removal that is rolled back
+// only makes its rows go out once more (a duplicate seq, which the server drops). The next FULL append fsyncs
+// the WAL, and with it every removal before it. PRAGMA synchronous is per connection, so the store's own
+// connection to a shared edge.db is not affected.
 //
 // Disk quota policy (enforce_quota): ticket events are never dropped; raw telemetry is replaced, oldest
 // first, by 5-minute aggregates (`aggregate: true`, resolution 300 s) under the seq of the first merged
@@ -15,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,7 +40,9 @@ std::string_view to_string(OutboxKind k);
 struct OutboxEntry {
     protocol::Seq seq = 0;
     OutboxKind kind = OutboxKind::telemetry;
-    // The encoded payload as first written (historical=false; telemetry zlib-compressed). Empty when the quota
+    // The encoded payload as first written (historical=false; telemetry zlib-compressed, by the sync engine in
+    // the head-split framing of protocol::deflate_payload_split, so that it can be flagged historical without
+    // recompressing). Empty when the quota
     // policy deleted the data: the sync then sends an empty telemetry batch with this seq.
     std::string payload;
     TimePoint created_at;
@@ -62,8 +73,11 @@ public:
                                          const Encoder& encode, AppendCursors cursors = {}) = 0;
     // Up to `limit` rows with seq > `after`, in seq order.
     [[nodiscard]] virtual Result<std::vector<OutboxEntry>> after(protocol::Seq after, std::size_t limit) const = 0;
-    // Removes an acknowledged row (no error when it is already gone).
-    virtual Status remove(protocol::Seq seq) = 0;
+    // Removes acknowledged rows, all in one transaction (no error for rows already gone). Call it only with
+    // seqs the broker has acknowledged: a removed row is never sent again.
+    virtual Status remove_acked(std::span<const protocol::Seq> seqs) = 0;
+    // One acknowledged row.
+    Status remove(protocol::Seq seq) { return remove_acked(std::span<const protocol::Seq>(&seq, 1)); }
 
     [[nodiscard]] virtual std::uint64_t depth() const = 0;   // rows not yet acknowledged
     [[nodiscard]] virtual std::uint64_t bytes() const = 0;   // payload bytes plus a fixed per-row overhead
@@ -92,7 +106,7 @@ public:
     Result<protocol::Seq> append(OutboxKind kind, TimePoint created_at, std::uint64_t samples, const Encoder& encode,
                                  AppendCursors cursors = {}) override;
     [[nodiscard]] Result<std::vector<OutboxEntry>> after(protocol::Seq after, std::size_t limit) const override;
-    Status remove(protocol::Seq seq) override;
+    Status remove_acked(std::span<const protocol::Seq> seqs) override;
     [[nodiscard]] std::uint64_t depth() const override { return depth_; }
     [[nodiscard]] std::uint64_t bytes() const override { return bytes_; }
     [[nodiscard]] protocol::Seq last_seq() const override { return last_seq_; }
@@ -109,11 +123,13 @@ private:
     Status init();
     Status exec(const char* sql);
     Status set_meta(const char* key, long long value);
+    Status set_synchronous_full(bool full);
     Result<bool> downsample_step();
     Result<bool> drop_step();
 
     sqlite3* db_;
     OutboxOptions options_;
+    bool synchronous_full_ = true;  // set by init()
     std::uint64_t depth_ = 0;
     std::uint64_t bytes_ = 0;
     protocol::Seq last_seq_ = 0;

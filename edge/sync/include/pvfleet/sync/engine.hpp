@@ -6,14 +6,20 @@
 //   zlib-compressed. Ticket events go to the outbox at once. Both get the site's next seq there, BEFORE any
 //   publish.
 // - Publishing is QoS 1 with at most `max_inflight` unacknowledged messages; a row leaves the outbox only on
-//   PUBACK. What was queued while connected is "live" and goes first, unflagged; everything else in the outbox
-//   (what a previous run or an outage left, what failed) is the backlog: sent in seq order with
-//   `historical: true`, paced by a token bucket (`backlog_per_second`, `backlog_burst`). After a reconnect
-//   every unacknowledged row is backlog again, so nothing is lost and duplicates only ever repeat a seq.
+//   PUBACK. Acknowledged rows are removed in batches, one outbox transaction per `ack_batch`
+//   acknowledgements, at the first tick after the oldest has waited `ack_flush_interval`, and whenever the
+//   engine runs out of work in flight, connects, disconnects, stops or is destroyed (one commit per PUBACK
+//   was the bottleneck of draining a backlog). Until then they stay in the outbox but are never sent again by
+//   this engine; a crash in between only sends them once more (same seq, which the server drops). What was
+//   queued while connected is "live" and goes first, unflagged; everything else in the outbox (what a
+//   previous run or an outage left, what failed) is the backlog: sent in seq order with `historical: true`,
+//   paced by a token bucket (`backlog_per_second`, `backlog_burst`). After a reconnect every unacknowledged
+//   row is backlog again, so nothing is lost and duplicates only ever repeat a seq.
 // - Disk quota: after each append, when the outbox passes `quota_bytes` the outbox's quota policy runs
 //   (ticket events kept, oldest raw telemetry → 5-minute aggregates, then oldest aggregates emptied).
 // - Status: retained `online` status at every connect and every `heartbeat_interval` (agent version, uptime,
-//   backlog depth, last seq, last successful poll per device, config version, quota report); `status(offline)`
+//   backlog depth = rows not yet acknowledged: acknowledged rows awaiting their batched removal do not count,
+//   last seq, last successful poll per device, config version, quota report); `status(offline)`
 //   is the last will.
 //
 // Restart: the outbox keeps, with every row, the store's ticket event_id (ticket_event_cursor()) and the
@@ -54,6 +60,8 @@ struct SyncConfig {
     std::optional<std::uint32_t> resolution_s = 10;
     std::size_t max_payload_bytes = 512 * 1024;  // split batches above this (the wire limit is 1 MiB)
     std::size_t max_inflight = 16;
+    std::size_t ack_batch = 64;  // acknowledged rows removed from the outbox per transaction (at most)
+    Millis ack_flush_interval{1000};  // longest an acknowledged row waits for its batch (checked on tick)
     double backlog_per_second = 5.0;
     double backlog_burst = 10.0;
     Millis heartbeat_interval{300000};
@@ -93,8 +101,12 @@ public:
     void note_poll_ok(const std::string& device_id, TimePoint t);
     void set_config_version(std::string version);
 
-    // Timed work: flush a due batch, heartbeat, pace the backlog. Call often (e.g. every second).
+    // Timed work: flush a due batch, remove acknowledged rows, heartbeat, pace the backlog. Call often (e.g.
+    // every second).
     void tick();
+    // Removes the acknowledged rows still waiting for their batch from the outbox now (SyncService::stop()
+    // calls it; the engine also does on its own, see above). On failure they stay queued for the next try.
+    Status remove_acked();
     // Connection events from the MQTT side.
     void on_connected();
     void on_disconnected();
@@ -102,6 +114,10 @@ public:
     [[nodiscard]] protocol::StatusMessage status(protocol::SiteState state) const;
     [[nodiscard]] const SyncStats& stats() const { return stats_; }
     [[nodiscard]] std::size_t inflight() const { return inflight_.size(); }
+    // Outbox rows not yet acknowledged (what status reports as backlog_depth).
+    [[nodiscard]] std::uint64_t backlog_depth() const;
+    // Acknowledged rows still in the outbox, waiting for their batched removal.
+    [[nodiscard]] std::size_t acked_pending() const { return acked_.size(); }
     [[nodiscard]] std::size_t buffered_samples() const { return pending_.size(); }
     [[nodiscard]] const SyncConfig& config() const { return config_; }
     // When the last status message was published (nullopt: none since start).
@@ -134,6 +150,11 @@ private:
     std::set<protocol::Seq> inflight_;
     std::deque<store::OutboxEntry> live_;
     protocol::Seq backlog_cursor_ = 0;
+    // Rows read ahead from the outbox after backlog_cursor_ (one read serves many publishes); dropped
+    // whenever the cursor moves back or the quota policy rewrites rows.
+    std::deque<store::OutboxEntry> backlog_rows_;
+    std::set<protocol::Seq> acked_;  // acknowledged, not yet removed from the outbox
+    TimePoint acked_since_{};        // when the oldest of acked_ was acknowledged
     double tokens_ = 0;
     TimePoint refilled_at_{};
     std::optional<TimePoint> last_status_;

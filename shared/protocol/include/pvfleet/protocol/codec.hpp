@@ -3,6 +3,7 @@
 // message starts with the JSON path of the offending field ("devices/0/points/ac_power_w/3: expected number
 // or null, got string"). Encoding validates the same rules, so a producer bug is caught where it is made.
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -52,5 +53,19 @@ Result<std::string> unframe(std::string_view payload);
 bool is_compressed(std::string_view payload);
 // The zlib framing of a JSON text (what EncodeOptions::compress produces); empty only if zlib fails.
 std::string deflate_payload(std::string_view json_text);
+
+// Head-split zlib framing, for payloads stored to be sent again with a few bytes at the front changed (the
+// sync outbox: `historical` and `sent_at`). The first `head` bytes of the JSON text go into a stored
+// (uncompressed) deflate block, the rest is compressed on its own, without references into the head. It is
+// an ordinary zlib stream to any reader (unframe() and every other inflater read it as usual); it costs a few
+// dozen bytes more than deflate_payload(), and in exchange replace_head() swaps the head without compressing
+// the rest again. Empty only if zlib fails or the head is longer than a stored block (65 535 bytes).
+std::string deflate_payload_split(std::string_view json_text, std::size_t head);
+// The head text of a head-split payload; nullopt when `payload` does not have that framing.
+std::optional<std::string_view> split_payload_head(std::string_view payload);
+// `payload` (head-split framing) with its head replaced by `new_head`: the rest is copied as it is, only the
+// checksum is recomputed (which needs the rest inflated once, not compressed). nullopt when `payload` does not
+// have that framing or fails its checksum.
+std::optional<std::string> replace_payload_head(std::string_view payload, std::string_view new_head);
 
 }  // namespace pvfleet::protocol

@@ -26,9 +26,10 @@ public:
         for (auto it = rows.upper_bound(after); it != rows.end() && out.size() < limit; ++it) out.push_back(it->second);
         return out;
     }
-    Status remove(protocol::Seq seq) override {
+    Status remove_acked(std::span<const protocol::Seq> seqs) override {
         if (fail_removes) return Error{"fake outbox: disk I/O error", ErrorKind::io};
-        rows.erase(seq);
+        for (const auto seq : seqs) rows.erase(seq);
+        ++remove_calls;
         return {};
     }
     [[nodiscard]] std::uint64_t depth() const override { return rows.size(); }
@@ -45,6 +46,7 @@ public:
 
     bool fail_appends = false;
     bool fail_removes = false;
+    std::size_t remove_calls = 0;  // remove_acked() transactions
     protocol::QuotaReport report;
     std::map<protocol::Seq, store::OutboxEntry> rows;
 
