@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS outbox (
   created_ms INTEGER NOT NULL,
   aggregate INTEGER NOT NULL DEFAULT 0,
   samples INTEGER NOT NULL DEFAULT 0,
-  payload BLOB NOT NULL
+  payload BLOB NOT NULL,
+  acked_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_raw_telemetry ON outbox(kind, aggregate, seq);
 CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -119,6 +120,14 @@ Status SqliteOutbox::init() {
     if (auto s = exec("PRAGMA synchronous=FULL"); !s) return s;
     if (auto s = exec(kSchema); !s) return s;
     {
+        // Outboxes written before acknowledged rows were kept have no acked_ms column.
+        Stmt cols(db_, "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'acked_ms'");
+        if (!cols.ok() || cols.step() != SQLITE_ROW) return cols.error("read columns");
+        if (cols.integer(0) == 0)
+            if (auto s = exec("ALTER TABLE outbox ADD COLUMN acked_ms INTEGER"); !s) return s;
+    }
+    if (auto s = exec("CREATE INDEX IF NOT EXISTS outbox_acked ON outbox(acked_ms) WHERE acked_ms IS NOT NULL"); !s) return s;
+    {
         Stmt st(db_, "SELECT key, value FROM outbox_meta");
         if (!st.ok()) return st.error("read meta");
         while (st.step() == SQLITE_ROW) {
@@ -132,10 +141,11 @@ Status SqliteOutbox::init() {
             else if (key == "downsampled_before_ms") quota_.downsampled_before = from_epoch_ms(v);
         }
     }
-    Stmt st(db_, "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0), COALESCE(MAX(seq), 0) FROM outbox");
+    Stmt st(db_, "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0), COALESCE(MAX(seq), 0), "
+                 "COALESCE(SUM(acked_ms IS NULL), 0) FROM outbox");
     if (!st.ok() || st.step() != SQLITE_ROW) return st.error("count rows");
-    depth_ = static_cast<std::uint64_t>(st.integer(0));
-    bytes_ = static_cast<std::uint64_t>(st.integer(1)) + depth_ * kRowOverheadBytes;
+    depth_ = static_cast<std::uint64_t>(st.integer(3));
+    bytes_ = static_cast<std::uint64_t>(st.integer(1)) + static_cast<std::uint64_t>(st.integer(0)) * kRowOverheadBytes;
     // A row can never be above the persisted last_seq; be safe if meta was lost.
     last_seq_ = std::max<protocol::Seq>(last_seq_, static_cast<protocol::Seq>(st.integer(2)));
     return {};
@@ -174,10 +184,9 @@ Result<protocol::Seq> SqliteOutbox::append(OutboxKind kind, TimePoint created_at
     return seq;
 }
 
-Result<std::vector<OutboxEntry>> SqliteOutbox::after(protocol::Seq after, std::size_t limit) const {
-    Stmt st(db_, "SELECT seq, kind, created_ms, aggregate, samples, payload FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2");
-    if (!st.ok()) return st.error("select");
-    st.bind(1, static_cast<long long>(after)).bind(2, static_cast<long long>(limit));
+namespace {
+// Rows of a SELECT seq, kind, created_ms, aggregate, samples, payload.
+Result<std::vector<OutboxEntry>> read_entries(Stmt& st) {
     std::vector<OutboxEntry> out;
     int rc = 0;
     while ((rc = st.step()) == SQLITE_ROW) {
@@ -195,6 +204,24 @@ Result<std::vector<OutboxEntry>> SqliteOutbox::after(protocol::Seq after, std::s
     if (rc != SQLITE_DONE) return st.error("select");
     return out;
 }
+}  // namespace
+
+Result<std::vector<OutboxEntry>> SqliteOutbox::after(protocol::Seq after, std::size_t limit) const {
+    Stmt st(db_, "SELECT seq, kind, created_ms, aggregate, samples, payload FROM outbox WHERE seq > ?1 AND acked_ms IS NULL "
+                 "ORDER BY seq LIMIT ?2");
+    if (!st.ok()) return st.error("select");
+    st.bind(1, static_cast<long long>(after)).bind(2, static_cast<long long>(limit));
+    return read_entries(st);
+}
+
+Result<std::vector<OutboxEntry>> SqliteOutbox::range(protocol::Seq from, protocol::Seq to, std::size_t limit) const {
+    Stmt st(db_, "SELECT seq, kind, created_ms, aggregate, samples, payload FROM outbox WHERE seq >= ?1 AND seq <= ?2 "
+                 "ORDER BY seq LIMIT ?3");
+    if (!st.ok()) return st.error("select range");
+    st.bind(1, static_cast<long long>(from)).bind(2, static_cast<long long>(to)).bind(3, static_cast<long long>(limit));
+    return read_entries(st);
+}
+
 
 Status SqliteOutbox::set_synchronous_full(bool full) {
     if (synchronous_full_ == full) return {};
@@ -213,22 +240,26 @@ Status SqliteOutbox::remove_acked(std::span<const protocol::Seq> seqs) {
             (void)exec("ROLLBACK");
             return e;
         };
-        Stmt st(db_, "DELETE FROM outbox WHERE seq = ?1 RETURNING LENGTH(payload)");
-        if (!st.ok()) return fail(st.error("delete"));
+        const long long now_ms = to_epoch_ms(std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now()));
+        Stmt st(db_, "UPDATE outbox SET acked_ms = ?2 WHERE seq = ?1 AND acked_ms IS NULL");
+        if (!st.ok()) return fail(st.error("acknowledge"));
         std::uint64_t rows = 0;
         std::uint64_t freed = 0;
         for (const auto seq : seqs) {
             st.reset();
-            st.bind(1, static_cast<long long>(seq));
-            int rc = st.step();
-            if (rc == SQLITE_ROW) {
-                ++rows;
-                freed += row_bytes(static_cast<std::size_t>(st.integer(0)));
-                rc = st.step();
-            }
-            if (rc != SQLITE_DONE) return fail(st.error("delete seq " + std::to_string(seq)));
+            st.bind(1, static_cast<long long>(seq)).bind(2, now_ms);
+            if (st.step() != SQLITE_DONE) return fail(st.error("acknowledge seq " + std::to_string(seq)));
+            rows += static_cast<std::uint64_t>(sqlite3_changes(db_));
         }
-        st.reset();  // a statement still running would keep the commit from finishing
+        st.reset();
+        // Acknowledged rows past the retention go for good.
+        Stmt purge(db_, "DELETE FROM outbox WHERE acked_ms IS NOT NULL AND acked_ms <= ?1 RETURNING LENGTH(payload)");
+        if (!purge.ok()) return fail(purge.error("purge"));
+        purge.bind(1, now_ms - static_cast<long long>(std::chrono::duration_cast<Millis>(options_.acked_retention).count()));
+        int rc = 0;
+        while ((rc = purge.step()) == SQLITE_ROW) freed += row_bytes(static_cast<std::size_t>(purge.integer(0)));
+        if (rc != SQLITE_DONE) return fail(purge.error("purge"));
+        purge.reset();
         if (auto s = exec("COMMIT"); !s) return fail(s.error());
         depth_ -= std::min(depth_, rows);
         bytes_ -= std::min(bytes_, freed);
@@ -242,6 +273,17 @@ Status SqliteOutbox::remove_acked(std::span<const protocol::Seq> seqs) {
 
 Result<protocol::QuotaReport> SqliteOutbox::enforce_quota(std::uint64_t max_bytes) {
     if (auto s = set_synchronous_full(true); !s) return s.error();
+    if (bytes_ > max_bytes) {
+        // Acknowledged rows kept for resends go first, oldest first: they have reached the broker once.
+        Stmt st(db_, "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE acked_ms IS NOT NULL ORDER BY seq) "
+                     "RETURNING LENGTH(payload)");
+        if (!st.ok()) return st.error("delete acknowledged");
+        std::uint64_t freed = 0;
+        int rc = 0;
+        while ((rc = st.step()) == SQLITE_ROW) freed += row_bytes(static_cast<std::size_t>(st.integer(0)));
+        if (rc != SQLITE_DONE) return st.error("delete acknowledged");
+        bytes_ -= std::min(bytes_, freed);
+    }
     while (bytes_ > max_bytes) {
         auto did = downsample_step();
         if (!did) return did.error();

@@ -118,6 +118,8 @@ Status SyncEngine::remove_acked() {
         PVF_LOG(error, kLog, "removing " << seqs.size() << " acknowledged rows: " << s.error().message);
         return s;
     }
+    // Rows read ahead before their PUBACK (a resend, a live message) must not go out again from that copy.
+    std::erase_if(backlog_rows_, [this](const store::OutboxEntry& e) { return acked_.count(e.seq) != 0; });
     acked_.clear();
     return {};
 }
@@ -243,14 +245,16 @@ Result<std::size_t> SyncEngine::resend(protocol::Seq from, protocol::Seq to) {
     if (from < 1) return Error::at("from_seq", "must be at least 1");
     if (to < from) return Error::at("to_seq", std::to_string(to) + " is below from_seq " + std::to_string(from));
     (void)remove_acked();
-    auto rows = outbox_.after(from - 1, static_cast<std::size_t>(std::min<protocol::Seq>(to - from + 1, 1'000'000)));
+    // Acknowledged rows included: the broker's PUBACK is not the server's commit, and the server asks for
+    // exactly what it lacks.
+    auto rows = outbox_.range(from, to, static_cast<std::size_t>(std::min<protocol::Seq>(to - from + 1, 100'000)));
     if (!rows) return rows.error();
     std::size_t n = 0;
-    for (const auto& r : *rows)
-        if (r.seq <= to && inflight_.count(r.seq) == 0 && acked_.count(r.seq) == 0) ++n;
-    if (from - 1 < backlog_cursor_) {
-        backlog_cursor_ = from - 1;
-        backlog_rows_.clear();
+    for (auto& r : *rows) {
+        if (inflight_.count(r.seq) != 0 || queued_resends_.count(r.seq) != 0) continue;
+        queued_resends_.insert(r.seq);
+        resend_rows_.push_back(std::move(r));
+        ++n;
     }
     pump();
     return n;
@@ -319,6 +323,17 @@ void SyncEngine::pump() {
             }
             refill(clock_.now());
             if (tokens_ < 1.0) break;
+            if (!resend_rows_.empty()) {
+                // Asked for by the server: before the rest of the backlog, paced like it.
+                auto e = std::move(resend_rows_.front());
+                resend_rows_.pop_front();
+                queued_resends_.erase(e.seq);
+                if (inflight_.count(e.seq) != 0) continue;
+                tokens_ -= 1.0;
+                publish_entry(e, true);
+                if (!connected_) break;
+                continue;
+            }
             if (backlog_rows_.empty()) {
                 // One read of the outbox serves many backlog messages (reading it again for every message
                 // costs more than the publish).

@@ -40,11 +40,18 @@ protocol::Seq append_ticket(store::Outbox& o, const std::string& id, std::option
 
 }  // namespace
 
+// Acknowledged rows deleted at once (no retention for resends), as the quota policy leaves them.
+store::OutboxOptions no_retention() {
+    store::OutboxOptions o;
+    o.acked_retention = std::chrono::hours(0);
+    return o;
+}
+
 TEST_CASE("outbox: seq is monotonic, persisted, and never reused after the rows are removed") {
     test::TempDir dir;
     const auto path = (dir / "edge.db").string();
     {
-        auto o = store::SqliteOutbox::open(path);
+        auto o = store::SqliteOutbox::open(path, no_retention());
         REQUIRE(o.ok());
         CHECK((*o)->last_seq() == 0);
         CHECK(append_minute(**o, 0) == 1);
@@ -156,7 +163,7 @@ TEST_CASE("outbox: acknowledged rows are removed in one call, the rest stays, al
     const auto path = (dir / "edge.db").string();
     std::uint64_t bytes_of_4_and_5 = 0;
     {
-        auto o = store::SqliteOutbox::open(path);
+        auto o = store::SqliteOutbox::open(path, no_retention());
         REQUIRE(o.ok());
         for (int m = 0; m < 5; ++m) append_minute(**o, m);
         auto rows = (*o)->after(3, 10);
@@ -179,4 +186,38 @@ TEST_CASE("outbox: acknowledged rows are removed in one call, the rest stays, al
     CHECK((*rows)[0].seq == 4);
     CHECK((*rows)[1].seq == 5);
     CHECK((*rows)[2].seq == 6);
+}
+
+TEST_CASE("outbox: acknowledged rows leave the backlog but stay for a resend until the retention passes") {
+    test::TempDir dir;
+    const auto path = (dir / "edge.db").string();
+    auto o = store::SqliteOutbox::open(path);  // default retention: 48 h
+    REQUIRE(o.ok());
+    for (int m = 0; m < 4; ++m) append_minute(**o, m);
+    const auto bytes_before = (*o)->bytes();
+    const std::vector<protocol::Seq> acked{1, 2};
+    REQUIRE((*o)->remove_acked(acked).ok());
+    CHECK((*o)->depth() == 2);
+    CHECK((*o)->bytes() == bytes_before);  // still on disk
+    auto backlog = (*o)->after(0, 10);
+    REQUIRE(backlog.ok());
+    REQUIRE(backlog->size() == 2);
+    CHECK((*backlog)[0].seq == 3);
+    auto kept = (*o)->range(1, 3, 10);
+    REQUIRE(kept.ok());
+    REQUIRE(kept->size() == 3);
+    CHECK((*kept)[0].seq == 1);
+    CHECK(protocol::decode_telemetry((*kept)[0].payload).ok());
+    // A second acknowledgement of the same row changes nothing; the state survives reopening.
+    REQUIRE((*o)->remove_acked(acked).ok());
+    CHECK((*o)->depth() == 2);
+    o = store::SqliteOutbox::open(path);
+    REQUIRE(o.ok());
+    CHECK((*o)->depth() == 2);
+    CHECK((*o)->range(1, 4, 10)->size() == 4);
+    // Over quota, acknowledged rows are the first to go (before any unsent telemetry is downsampled).
+    REQUIRE((*o)->enforce_quota(bytes_before - 1).ok());
+    CHECK((*o)->range(1, 2, 10)->empty());
+    CHECK((*o)->after(0, 10)->size() == 2);
+    CHECK((*o)->quota_report().downsampled_samples == 0);
 }

@@ -20,6 +20,7 @@
 // when no raw telemetry is left are the oldest aggregates emptied too. What was done is kept as a
 // protocol::QuotaReport for the status message.
 #include <cstdint>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -71,10 +72,16 @@ public:
     // cursors given. A failed encoder rolls everything back (the seq is not used up).
     virtual Result<protocol::Seq> append(OutboxKind kind, TimePoint created_at, std::uint64_t samples,
                                          const Encoder& encode, AppendCursors cursors = {}) = 0;
-    // Up to `limit` rows with seq > `after`, in seq order.
+    // Up to `limit` rows not yet acknowledged with seq > `after`, in seq order (the backlog).
     [[nodiscard]] virtual Result<std::vector<OutboxEntry>> after(protocol::Seq after, std::size_t limit) const = 0;
-    // Removes acknowledged rows, all in one transaction (no error for rows already gone). Call it only with
-    // seqs the broker has acknowledged: a removed row is never sent again.
+    // Up to `limit` rows with from <= seq <= to, acknowledged or not, in seq order: what a `resend` command
+    // asks for. A broker PUBACK is not the server's commit (a server killed in between loses the message), so
+    // acknowledged rows are kept for OutboxOptions::acked_retention.
+    [[nodiscard]] virtual Result<std::vector<OutboxEntry>> range(protocol::Seq from, protocol::Seq to,
+                                                                 std::size_t limit) const = 0;
+    // Takes acknowledged rows out of the backlog, all in one transaction (no error for rows already gone or
+    // already acknowledged), and deletes acknowledged rows older than the retention. Call it only with seqs the
+    // broker has acknowledged: an acknowledged row is sent again only on a `resend`.
     virtual Status remove_acked(std::span<const protocol::Seq> seqs) = 0;
     // One acknowledged row.
     Status remove(protocol::Seq seq) { return remove_acked(std::span<const protocol::Seq>(&seq, 1)); }
@@ -92,6 +99,9 @@ public:
 
 struct OutboxOptions {
     int busy_timeout_ms = 5000;
+    // How long acknowledged rows stay for the server's `resend` (0: deleted at once). They are the first thing
+    // the disk quota policy deletes.
+    std::chrono::hours acked_retention{48};
     std::size_t merge_rows = 120;  // raw batches merged into aggregates per quota step (about 2 h of 60-s batches)
 };
 
@@ -106,6 +116,7 @@ public:
     Result<protocol::Seq> append(OutboxKind kind, TimePoint created_at, std::uint64_t samples, const Encoder& encode,
                                  AppendCursors cursors = {}) override;
     [[nodiscard]] Result<std::vector<OutboxEntry>> after(protocol::Seq after, std::size_t limit) const override;
+    [[nodiscard]] Result<std::vector<OutboxEntry>> range(protocol::Seq from, protocol::Seq to, std::size_t limit) const override;
     Status remove_acked(std::span<const protocol::Seq> seqs) override;
     [[nodiscard]] std::uint64_t depth() const override { return depth_; }
     [[nodiscard]] std::uint64_t bytes() const override { return bytes_; }

@@ -93,7 +93,8 @@ public:
     // Writes the buffered samples to the outbox now.
     Status flush();
 
-    // The server's `resend` command: sends the rows of from..to the outbox still holds again, as backlog
+    // The server's `resend` command: sends the rows of from..to the outbox still holds (acknowledged ones too,
+    // see Outbox::range) again, as backlog, ahead of the rest of the backlog
     // (historical, original seq; rows the quota policy emptied go as empty batches). Rows acknowledged by the
     // broker are gone from the outbox and are not sent. Returns how many rows of the range will be sent.
     Result<std::size_t> resend(protocol::Seq from, protocol::Seq to);
@@ -154,6 +155,8 @@ private:
     // whenever the cursor moves back or the quota policy rewrites rows.
     std::deque<store::OutboxEntry> backlog_rows_;
     std::set<protocol::Seq> acked_;  // acknowledged, not yet removed from the outbox
+    std::deque<store::OutboxEntry> resend_rows_;  // rows a `resend` command asked for, acknowledged or not
+    std::set<protocol::Seq> queued_resends_;
     TimePoint acked_since_{};        // when the oldest of acked_ was acknowledged
     double tokens_ = 0;
     TimePoint refilled_at_{};

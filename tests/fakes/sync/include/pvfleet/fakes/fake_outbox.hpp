@@ -26,6 +26,13 @@ public:
         for (auto it = rows.upper_bound(after); it != rows.end() && out.size() < limit; ++it) out.push_back(it->second);
         return out;
     }
+    [[nodiscard]] Result<std::vector<store::OutboxEntry>> range(protocol::Seq from, protocol::Seq to,
+                                                                std::size_t limit) const override {
+        std::vector<store::OutboxEntry> out;
+        for (auto it = rows.lower_bound(from); it != rows.end() && it->first <= to && out.size() < limit; ++it)
+            out.push_back(it->second);
+        return out;
+    }
     Status remove_acked(std::span<const protocol::Seq> seqs) override {
         if (fail_removes) return Error{"fake outbox: disk I/O error", ErrorKind::io};
         for (const auto seq : seqs) rows.erase(seq);
