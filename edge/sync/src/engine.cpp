@@ -421,6 +421,9 @@ void SyncEngine::on_done(protocol::Seq seq, std::uint64_t epoch, const Status& s
     }
     pump();
     if (inflight_.empty()) (void)remove_acked();  // idle: nothing more to batch with
+    // The moment everything has reached the broker, say so: the status carries last_seq, which is how the
+    // server finds a tail gap (messages lost after the broker took them) without waiting for the heartbeat.
+    if (s && inflight_.empty() && backlog_depth() == 0 && outbox_.last_seq() != last_seq_reported_) publish_status();
 }
 
 protocol::StatusMessage SyncEngine::status(protocol::SiteState state) const {
@@ -452,6 +455,7 @@ void SyncEngine::publish_status() {
     if (!connected_) return;
     (void)remove_acked();  // the reported depth is then what the outbox holds
     last_status_ = clock_.now();
+    last_seq_reported_ = outbox_.last_seq();
     auto enc = protocol::encode(status(protocol::SiteState::online));
     if (!enc) {
         PVF_LOG(error, kLog, "status: " << enc.error().message);

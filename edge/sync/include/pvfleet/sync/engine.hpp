@@ -17,7 +17,8 @@
 //   row is backlog again, so nothing is lost and duplicates only ever repeat a seq.
 // - Disk quota: after each append, when the outbox passes `quota_bytes` the outbox's quota policy runs
 //   (ticket events kept, oldest raw telemetry → 5-minute aggregates, then oldest aggregates emptied).
-// - Status: retained `online` status at every connect and every `heartbeat_interval` (agent version, uptime,
+// - Status: retained `online` status at every connect, every `heartbeat_interval` and whenever the outbox has
+//   drained past the last_seq last reported (agent version, uptime,
 //   backlog depth = rows not yet acknowledged: acknowledged rows awaiting their batched removal do not count,
 //   last seq, last successful poll per device, config version, quota report); `status(offline)`
 //   is the last will.
@@ -157,6 +158,7 @@ private:
     std::set<protocol::Seq> acked_;  // acknowledged, not yet removed from the outbox
     std::deque<store::OutboxEntry> resend_rows_;  // rows a `resend` command asked for, acknowledged or not
     std::set<protocol::Seq> queued_resends_;
+    protocol::Seq last_seq_reported_ = 0;  // last_seq in the newest status sent
     TimePoint acked_since_{};        // when the oldest of acked_ was acknowledged
     double tokens_ = 0;
     TimePoint refilled_at_{};
