@@ -288,7 +288,10 @@ Status Store::advance_seq(const std::string& site_id) {
         if (!moved || next->rows.size() < 1000) break;
     }
     const bool gap = through < target;
+    const bool advanced = through > st->rows[0].integer(0);
     const std::int64_t now_ms = to_epoch_ms(clock_.now());
+    if (gap && had_gap && advanced)  // the gateway is answering: the attempts count again from here
+        PVF_CHECK(db_->run("UPDATE site_seq SET resend_attempts = 0 WHERE site_id = $1", {site_id}));
     if (gap && !had_gap)
         return db_->run("UPDATE site_seq SET contiguous_through = $2, gap_since_ms = $3 WHERE site_id = $1",
                         {site_id, through, now_ms})
@@ -320,39 +323,47 @@ Result<std::vector<ResendRequest>> Store::due_resends(const GapPolicy& policy) {
             const std::int64_t through = r.integer(1);
             const std::int64_t target = std::max(r.integer(2), r.integer(3));
             const std::int64_t attempts = r.integer(6);
-            // The first hole: from the seq after the contiguous prefix to the seq before the next one
-            // received.
-            auto next =
-                db_->run("SELECT MIN(seq) FROM received WHERE site_id = $1 AND seq > $2", {site, through});
-            if (!next) return next.error();
-            const std::int64_t hole_end =
-                next->rows.empty() || next->rows[0].is_null(0) ? target : next->rows[0].integer(0) - 1;
-            if (hole_end <= through) continue;
+            // Every hole after the contiguous prefix (up to 32 per check), so many small holes left by one
+            // crash are asked for together rather than one per check.
+            auto received = db_->run("SELECT seq FROM received WHERE site_id = $1 AND seq > $2 ORDER BY seq LIMIT 20000",
+                                     {site, through});
+            if (!received) return received.error();
+            constexpr std::size_t kMaxHoles = 32;
+            std::vector<std::pair<std::int64_t, std::int64_t>> holes;
+            std::int64_t prev = through;
+            for (const auto& row : received->rows) {
+                const std::int64_t seq = row.integer(0);
+                if (seq > prev + 1) holes.emplace_back(prev + 1, seq - 1);
+                prev = seq;
+                if (holes.size() >= kMaxHoles) break;
+            }
+            if (holes.size() < kMaxHoles && prev < target && received->rows.size() < 20000) holes.emplace_back(prev + 1, target);
+            if (holes.empty()) continue;
             if (attempts >= policy.max_attempts) {
-                // The gateway no longer has these (quota, or it was replaced): count them lost, close the
-                // hole.
-                const std::int64_t lost = hole_end - through;
-                PVF_LOG(warn, "ingest",
-                        "site " << site << ": seq " << through + 1 << ".." << hole_end << " lost after "
-                                << attempts << " resend requests");
-                PVF_CHECK(db_->run(
-                    "UPDATE site_seq SET contiguous_through = $2, lost = lost + $3, resend_attempts = 0, "
-                    "resend_at_ms = NULL, gap_since_ms = $4 WHERE site_id = $1",
-                    {site, hole_end, lost, now_ms}));
+                // The gateway no longer has the first hole (quota, or it was replaced): count it lost, move on.
+                const auto [lost_from, lost_to] = holes.front();
+                PVF_LOG(warn, "ingest", "site " << site << ": seq " << lost_from << ".." << lost_to << " lost after "
+                                                << attempts << " resend requests");
+                PVF_CHECK(db_->run("UPDATE site_seq SET contiguous_through = $2, lost = lost + $3, resend_attempts = 0, "
+                                   "resend_at_ms = NULL, gap_since_ms = $4 WHERE site_id = $1",
+                                   {site, lost_to, lost_to - lost_from + 1, now_ms}));
                 PVF_CHECK(advance_seq(site));
                 continue;
             }
-            ResendRequest req;
-            req.site_id = site;
-            req.from_seq = static_cast<protocol::Seq>(through + 1);
-            req.to_seq = std::min<protocol::Seq>(static_cast<protocol::Seq>(hole_end),
-                                                 req.from_seq + policy.max_range - 1);
-            req.attempt = static_cast<int>(attempts + 1);
-            PVF_CHECK(
-                db_->run("UPDATE site_seq SET resend_at_ms = $2, resend_attempts = resend_attempts + 1 WHERE "
-                         "site_id = $1",
-                         {site, now_ms}));
-            out.push_back(std::move(req));
+            protocol::Seq budget = policy.max_range;
+            for (const auto& [from, to] : holes) {
+                if (budget == 0) break;
+                ResendRequest req;
+                req.site_id = site;
+                req.from_seq = static_cast<protocol::Seq>(from);
+                req.to_seq = std::min<protocol::Seq>(static_cast<protocol::Seq>(to), req.from_seq + budget - 1);
+                budget -= req.to_seq - req.from_seq + 1;
+                req.attempt = static_cast<int>(attempts + 1);
+                out.push_back(std::move(req));
+            }
+            PVF_CHECK(db_->run("UPDATE site_seq SET resend_at_ms = $2, resend_attempts = resend_attempts + 1 WHERE "
+                               "site_id = $1",
+                               {site, now_ms}));
         }
         return out;
     });

@@ -201,6 +201,10 @@ TEST_CASE(
         due = store.due_resends(policy);
         REQUIRE(due->size() == 1);
         CHECK((*due)[0].from_seq == 4);
+        CHECK((*due)[0].attempt == 1);  // 3 arrived: the gateway answers, so the attempts start again
+        clock.advance(61s);
+        due = store.due_resends(policy);
+        REQUIRE(due->size() == 1);
         CHECK((*due)[0].attempt == 2);
         clock.advance(61s);
         CHECK(store.due_resends(policy)->empty());  // gave up: 4..5 counted lost
@@ -209,22 +213,33 @@ TEST_CASE(
         REQUIRE(st->has_value());
         CHECK((*st)->contiguous_through == 6);
         CHECK((*st)->lost == 2);
-        // A tail gap: the status says seq 9 exists.
+        // Several holes at once are asked for together: 8, 10..11 (and the tail 13..14 from the status below).
+        REQUIRE(store.ingest({batch("g", 7, {}), batch("g", 9, {}), batch("g", 12, {})}).ok());
+        clock.advance(31s);
+        due = store.due_resends(policy);
+        REQUIRE(due->size() == 2);
+        CHECK((*due)[0].from_seq == 8);
+        CHECK((*due)[0].to_seq == 8);
+        CHECK((*due)[1].from_seq == 10);
+        CHECK((*due)[1].to_seq == 11);
+        REQUIRE(store.ingest({batch("g", 8, {}), batch("g", 10, {}), batch("g", 11, {})}).ok());
+        CHECK((*store.site_seq("g"))->contiguous_through == 12);
+        // A tail gap: the status says seq 14 exists.
         protocol::StatusMessage status;
         status.site_id = "g";
         status.sent_at = clock.now();
         status.agent_version = "t";
         status.uptime_s = 1;
         status.backlog_depth = 0;
-        status.last_seq = 9;
+        status.last_seq = 14;
         status.config_version = "c1";
         auto st_in = store.ingest({status});
         REQUIRE_MESSAGE(st_in.ok(), (st_in.ok() ? "" : st_in.error().message));
         clock.advance(31s);
         due = store.due_resends(policy);
         REQUIRE(due->size() == 1);
-        CHECK((*due)[0].from_seq == 7);
-        CHECK((*due)[0].to_seq == 9);
+        CHECK((*due)[0].from_seq == 13);
+        CHECK((*due)[0].to_seq == 14);
     }
 }
 

@@ -1,0 +1,684 @@
+#!/usr/bin/env python3
+"""End-to-end browser test: real broker, server, simulators and edge agents on localhost, headless Chromium.
+
+    python3 tests/e2e/e2e_test.py --bin-dir build/dev --source-dir . [--screenshots docs/screenshots]
+
+1. A stack like scripts/demo: mosquitto on a free port, pvfleet-server (SQLite, http port 0) with the users
+   office / tech / manager and three customers with a site each, one pvfleet-sim per site with an injected
+   fault, one pvfleet-edge per site with its local page (local_ui, port 0, a known password) and the demo's
+   short detection debounces.
+2. Back office (office) in the browser: the board is reloaded until the García site's ground fault is a work
+   order card; its detail page names the customer Lucía García.
+3. A technician acknowledges the ticket on the gateway's local page (log in with the gateway password, click
+   ack-<ticket id>); the acknowledgement flows edge -> broker -> server: GET /api/tickets?site_id= (from the
+   page) shows ticket.state == acknowledged and the work order's history on the detail page shows it.
+4. The other two injected faults are work orders on the right customers too (detail pages).
+5. Office assigns the order to tech (assign-select / assign-submit); tech (own browser context) moves it
+   assigned -> in progress -> done on #/my/<id>; office closes it (state-btn-closed, closing note).
+6. With --screenshots DIR: dashboard, board, work-order detail, customer page, technician view (#/my at
+   400x800) and the gateway page as PNG.
+
+Exit status 0 when every check passed (or "skipped: ..." when chromium or mosquitto is missing), 1 otherwise,
+with what failed and the tail of each component's log. Every child process is stopped on the way out.
+"""
+
+import argparse
+import csv
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cdp import Browser, CdpError  # noqa: E402
+
+PASSWORDS = {"office": "e2e-office-pw", "tech": "e2e-tech-pw", "manager": "e2e-manager-pw"}
+GATEWAY_PASSWORD = "gateway-e2e-pw"
+
+# (site id, register profile, model, injected fault, expected fault kind, customer, site name)
+SITES = [
+    ("demo-garcia", "goodwe-et", "GW10K-ET", {"at": "+30s", "device": "inv1", "fault": "event", "event": "ground_fault"},
+     "inverter_fault", "Lucía García", "García home"),
+    ("demo-muller", "sunspec", "SIM-8K", {"at": "+40s", "device": "inv1", "fault": "offline"},
+     "comm_lost", "Jonas Müller", "Müller home"),
+    ("demo-chen", "goodwe-dt", "GW8K-DT", {"at": "+30s", "device": "inv1", "fault": "string_loss", "mppt": 2},
+     "string_fault", "陈静", "陈家"),
+]
+TARGET = SITES[0]  # the order the whole flow is driven on
+FAULT_LABEL = {"inverter_fault": "Inverter fault", "comm_lost": "Communication lost", "string_fault": "String fault"}
+
+TOTAL_BUDGET_S = 345  # keep the whole run under ~6 min
+TARGET_WAIT_S = 280  # how long the first work order may take (faults surface within ~2-3 min)
+
+
+class StepFailed(Exception):
+    pass
+
+
+class Terminated(BaseException):
+    pass
+
+
+def log(msg):
+    print("[%6.1f s] %s" % (time.monotonic() - T0, msg), flush=True)
+
+
+T0 = time.monotonic()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _die_with_parent():
+    """Child processes get SIGKILL should this script be killed outright (ctest timeout)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+class Stack:
+    """The child processes and their logs."""
+
+    def __init__(self, bin_dir, work):
+        self.bin = bin_dir
+        self.work = work
+        self.procs = []  # (name, Popen)
+        self.logs = {}  # name -> path
+
+    def binary(self, rel):
+        path = os.path.join(self.bin, rel)
+        for _ in range(60):  # may be missing for a moment while another build re-links it
+            if os.access(path, os.X_OK):
+                return path
+            time.sleep(1)
+        raise StepFailed("binary missing: %s" % path)
+
+    def start(self, name, args, cwd=None):
+        path = os.path.join(self.work, name + ".log")
+        out = open(path, "ab")
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                cwd=cwd or self.work, preexec_fn=_die_with_parent)
+        out.close()
+        self.procs.append((name, proc))
+        self.logs[name] = path
+        return proc
+
+    def wait_log(self, name, pattern, timeout=15):
+        """The first match of the regex in the component's log; fails when the process exits first."""
+        rx = re.compile(pattern)
+        proc = dict(self.procs)[name]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.logs[name], encoding="utf-8", errors="replace") as f:
+                m = rx.search(f.read())
+            if m:
+                return m
+            if proc.poll() is not None:
+                raise StepFailed("%s exited with status %s before logging /%s/" % (name, proc.returncode, pattern))
+            time.sleep(0.1)
+        raise StepFailed("%s did not log /%s/ within %s s" % (name, pattern, timeout))
+
+    def check_alive(self):
+        dead = ["%s (exit %s)" % (n, p.returncode) for n, p in self.procs if p.poll() is not None]
+        if dead:
+            raise StepFailed("component(s) exited: " + ", ".join(dead))
+
+    def stop(self):
+        for _, p in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    p.terminate()
+                except OSError:
+                    pass
+        deadline = time.monotonic() + 5
+        for _, p in self.procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def tail(self, lines=15):
+        out = []
+        for name, path in self.logs.items():
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    text = f.read().splitlines()
+            except OSError:
+                continue
+            out.append("---- %s (%s) ----" % (name, path))
+            out.extend(text[-lines:])
+        return "\n".join(out)
+
+
+def setup_stack(stack, source_dir):
+    work = stack.work
+    server = stack.binary("server/server_app/pvfleet-server")
+    edge = stack.binary("edge/edge_app/pvfleet-edge")
+    sim = stack.binary("edge/sim/pvfleet-sim")
+
+    # Broker.
+    mqtt_port = free_port()
+    with open(os.path.join(work, "mosquitto.conf"), "w") as f:
+        f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n"
+                % mqtt_port)
+        if os.getuid() == 0:
+            f.write("user root\n")
+    stack.start("mosquitto", [shutil.which("mosquitto"), "-c", os.path.join(work, "mosquitto.conf")])
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", mqtt_port), timeout=1).close()
+            break
+        except OSError:
+            stack.check_alive()
+            if time.monotonic() > deadline:
+                raise StepFailed("mosquitto does not accept connections on port %d" % mqtt_port)
+            time.sleep(0.1)
+
+    # Longitude where the sun is about 2 h before its highest point now (as scripts/demo).
+    g = time.gmtime()
+    lon = round(((10.5 - (g.tm_hour + g.tm_min / 60)) * 15 + 180) % 360 - 180, 2)
+
+    # Server: users and customers first, then run.
+    with open(os.path.join(work, "server.json"), "w") as f:
+        json.dump({"database": {"kind": "sqlite", "path": "server.db"},
+                   "mqtt": {"uri": "tcp://127.0.0.1:%d" % mqtt_port, "client_id": "pvfleet-server-e2e"},
+                   "http": {"listen": "127.0.0.1", "port": 0},
+                   "ingest": {"gap_grace_s": 10, "gap_retry_s": 30}}, f)
+    cfg = ["--config", os.path.join(work, "server.json")]
+    for name, role, display in [("office", "back_office", "Olivia Office"), ("tech", "technician", "Tomás Tech"),
+                                ("manager", "manager", "Mia Manager")]:
+        r = subprocess.run([server, "user", "add", *cfg, "--name", name, "--role", role, "--display-name", display],
+                           input=PASSWORDS[name] + "\n", capture_output=True, text=True, cwd=work, timeout=30)
+        if r.returncode != 0:
+            raise StepFailed("pvfleet-server user add %s: %s%s" % (name, r.stdout, r.stderr))
+    with open(os.path.join(work, "customers.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["customer_name", "phone", "email", "address", "notes", "site_id", "site_name", "site_address",
+                    "latitude", "longitude", "time_zone", "kwp", "tilt", "azimuth"])
+        contact = {"demo-garcia": ["+34 612 555 020", "lucia.garcia@example.es", "Calle Mayor 12, Zaragoza",
+                                   "dog in garden", "Calle Mayor 12"],
+                   "demo-muller": ["+49 171 555 0101", "jonas.mueller@example.de", "Lindenweg 4, 79100 Freiburg", "",
+                                   "Lindenweg 4"],
+                   "demo-chen": ["+86 138 5550 0303", "chen.jing@example.cn", "上海市浦东新区 88 号", "", "浦东新区 88 号"]}
+        for site, _, _, _, _, customer, site_name in SITES:
+            c = contact[site]
+            w.writerow([customer, c[0], c[1], c[2], c[3], site, site_name, c[4], 45.0, lon, "UTC", 9.0, 30, 180])
+        w.writerow(["Oskar Lindqvist", "+46 70 555 0404", "oskar@example.se", "Storgatan 2, Uppsala",
+                    "no gateway yet", "", "", "", "", "", "", "", "", ""])
+    r = subprocess.run([server, "import", "customers", os.path.join(work, "customers.csv"), *cfg],
+                       capture_output=True, text=True, cwd=work, timeout=60)
+    if r.returncode != 0:
+        raise StepFailed("pvfleet-server import customers: %s%s" % (r.stdout, r.stderr))
+    stack.start("server", [server, "run", *cfg])
+    m = stack.wait_log("server", r"http listening on ([0-9.]+):(\d+)", timeout=30)
+    base = "http://%s:%s" % (m.group(1), m.group(2))
+
+    # The gateways' local page password.
+    r = subprocess.run([edge, "hash-password"], input=GATEWAY_PASSWORD + "\n", capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode != 0 or not r.stdout.startswith("pbkdf2-sha256$"):
+        raise StepFailed("pvfleet-edge hash-password: %s%s" % (r.stdout, r.stderr))
+    pw_hash = r.stdout.strip()
+
+    local_pages = {}
+    for i, (site, profile, model, fault, _, _, _) in enumerate(SITES):
+        unit = {"sunspec": 1, "goodwe-et": 247, "goodwe-dt": 127}[profile]
+        sim_cfg = {"name": site, "latitude_deg": 45.0, "longitude_deg": lon, "elevation_m": 200, "time_zone": "UTC",
+                   "clouds": "none", "listen": {"host": "127.0.0.1", "port": 0},
+                   "devices": [{"name": "inv1", "unit": unit, "profile": profile, "ac_kw": 8.0, "phases": 3, "mppts": 2,
+                                "manufacturer": "GoodWe" if profile.startswith("goodwe") else "pvfleet",
+                                "model": model, "serial": "E2E%04d" % i}],
+                   "arrays": [{"id": "a", "device": "inv1", "mppt": 1, "dc_kwp": 4.5, "tilt_deg": 30, "azimuth_deg": 180},
+                              {"id": "b", "device": "inv1", "mppt": 2, "dc_kwp": 4.5, "tilt_deg": 30, "azimuth_deg": 180}]}
+        with open(os.path.join(work, site + "-sim.json"), "w") as f:
+            json.dump(sim_cfg, f, indent=1)
+        with open(os.path.join(work, site + "-scenario.json"), "w") as f:
+            json.dump({"events": [fault]}, f, indent=1)
+        stack.start(site + "-sim", [sim, "--site", os.path.join(work, site + "-sim.json"), "--listen", "127.0.0.1:0",
+                                    "--scenario", os.path.join(work, site + "-scenario.json")])
+        addr = stack.wait_log(site + "-sim", r"(?m)^listening tcp (\S+)").group(1)
+        edge_cfg = {"format": 1, "site_id": site, "config_version": "e2e-1", "latitude": 45.0, "longitude": lon,
+                    "elevation_m": 200, "time_zone": "UTC",
+                    "endpoints": [{"id": "lan", "tcp": addr,
+                                   "timing": {"pause_after_connect_ms": 0, "timeout_max_ms": 1000, "retries": 1}}],
+                    "inverters": [{"id": "inv1", "endpoint": "lan", "unit": unit, "profile": "auto", "ac_kw": 8.0}],
+                    "arrays": [{"inverter": "inv1", "dc_kw": 9.0, "tilt": 30, "azimuth": 180}],
+                    "poll": {"fast_s": 5, "slow_s": 30, "offline_max_s": 10},
+                    "store": {"path": site + ".db"}, "sync": {"batch_interval_s": 10},
+                    "mqtt": {"uri": "tcp://127.0.0.1:%d" % mqtt_port},
+                    "detection": {"not_producing": {"debounce_min": 2}, "comm_lost": {"debounce_min": 1},
+                                  "string_fault": {"debounce_min": 2, "open_debounce_min": 1}},
+                    "local_ui": {"listen": "127.0.0.1", "port": 0, "password_hash": pw_hash}}
+        with open(os.path.join(work, site + "-edge.json"), "w") as f:
+            json.dump(edge_cfg, f, indent=1)
+        stack.start(site + "-edge", [edge, "run", "--config", site + "-edge.json"])
+    for site, *_ in SITES:
+        m = stack.wait_log(site + "-edge", r"local ui listening on ([0-9.]+):(\d+)", timeout=30)
+        local_pages[site] = "http://%s:%s/" % (m.group(1), m.group(2))
+    return base, local_pages, lon
+
+
+class Checks:
+    def __init__(self):
+        self.results = []  # (name, ok, detail)
+
+    def ok(self, name, detail=""):
+        self.results.append((name, True, detail))
+        log("PASS %s%s" % (name, (": " + detail) if detail else ""))
+
+    def fail(self, name, detail):
+        self.results.append((name, False, detail))
+        log("FAIL %s: %s" % (name, detail))
+
+    def require(self, name, cond, detail=""):
+        if cond:
+            self.ok(name, detail if cond is True else detail)
+        else:
+            self.fail(name, detail)
+            raise StepFailed(name + ": " + detail)
+
+    def failed(self):
+        return [r for r in self.results if not r[1]]
+
+
+class E2E:
+    def __init__(self, base, local_pages, browser, checks, shots_dir):
+        self.base = base
+        self.local_pages = local_pages
+        self.browser = browser
+        self.c = checks
+        self.shots = shots_dir
+        self.office = None
+        self.tech = None
+        self.gateway = None
+
+    # --- helpers ---
+
+    def shot(self, page, name):
+        if not self.shots:
+            return
+        page.eval("document.activeElement && document.activeElement.blur && document.activeElement.blur()")
+        time.sleep(0.4)  # transitions, chart drawing
+        path = os.path.join(self.shots, name + ".png")
+        data = page.screenshot(path)
+        log("screenshot %s (%d kB)" % (path, len(data) // 1024))
+        if len(data) > 300 * 1024:
+            self.c.fail("screenshot size " + name, "%d kB > 300 kB" % (len(data) // 1024))
+
+    def api(self, page, path):
+        """GET an API path from the page (the logged-in user's token and cookie)."""
+        res = page.eval("""(async () => {
+          const s = JSON.parse(sessionStorage.getItem('pvfleet.session') || 'null');
+          const r = await fetch(%s, {headers: s && s.token ? {Authorization: 'Bearer ' + s.token} : {},
+                                     credentials: 'same-origin'});
+          return {status: r.status, body: await r.text()};
+        })()""" % json.dumps(path))
+        if res["status"] != 200:
+            raise StepFailed("GET %s from the page: HTTP %s %s" % (path, res["status"], res["body"][:300]))
+        return json.loads(res["body"])
+
+    def route(self, page, hash_, ready_testid, timeout=20):
+        """Go to a hash route and wait until the new view shows the element (not the previous view's)."""
+        changed = page.eval("""(() => { if (location.hash === %s) return false;
+          document.querySelectorAll('[data-testid]').forEach(e => e.setAttribute('data-e2e-stale', '1'));
+          location.hash = %s; return true; })()""" % (json.dumps(hash_), json.dumps(hash_)))
+        sel = page.sel(ready_testid) + (":not([data-e2e-stale])" if changed else "")
+        page.wait_for("location.hash === %s && !!document.querySelector(%s)" % (json.dumps(hash_), json.dumps(sel)),
+                      timeout=timeout, what="%s showing [data-testid=%s]" % (hash_, ready_testid))
+
+    def login(self, page, user, landing):
+        page.goto(self.base + "/#/login")
+        page.wait_testid("login-user")
+        page.fill("login-user", user)
+        page.fill("login-password", PASSWORDS[user])
+        page.click("login-submit")
+        try:
+            page.wait_for("location.hash === %s" % json.dumps(landing), timeout=15)
+        except CdpError:
+            raise StepFailed("login as %s: still on %s, login-error %r" % (
+                user, page.eval("location.hash"), page.text("login-error")))
+        shown = page.wait_for("(%s || {}).textContent" % page.q("current-user"), timeout=10)
+        self.c.require("login as %s lands on %s" % (user, landing), True, "header shows %r" % shown.strip())
+
+    def board_cards(self, page):
+        return page.eval("""[...document.querySelectorAll('[data-testid^="wo-card-"]')].map(c => ({
+          id: c.dataset.testid.slice(8), state: c.dataset.state, priority: c.dataset.priority,
+          title: (c.querySelector('.wo-card-title') || {}).textContent || '',
+          site: (c.querySelector('.wo-card-site') || {}).textContent || ''}))""")
+
+    def find_card(self, cards, site_name, kind):
+        for card in cards:
+            if card["site"].startswith(site_name + " ") and card["title"] == FAULT_LABEL[kind]:
+                return card
+        return None
+
+    def check_detail(self, wo_id, site, kind, customer):
+        """The work-order detail page names the customer (and the site and fault)."""
+        p = self.office
+        self.route(p, "#/work-orders/%s" % wo_id, "wo-facts")
+        cust = p.wait_for("""(document.querySelector('#main a[href^="#/customers/"]') || {}).textContent""",
+                          timeout=10, what="customer link on the detail page")
+        facts = p.text("wo-facts") or ""
+        self.c.require("work order #%s is on customer %s" % (wo_id, customer), cust == customer,
+                       "detail page shows customer %r; facts %r" % (cust, facts[:200]))
+        self.c.require("work order #%s detail: site %s, fault %s" % (wo_id, site, kind),
+                       site in facts and FAULT_LABEL[kind] in facts, "facts: %r" % facts[:300])
+
+    # --- the flow ---
+
+    def run(self, deadline):
+        b = self.browser
+        self.office = b.new_page(width=1280, height=900)
+        self.login(self.office, "office", "#/dashboard")
+        self.office.wait_testid("dashboard")
+
+        # 2. the board until the target fault is a card
+        site, _, _, _, kind, customer, site_name = TARGET
+        log("waiting for the %s work order of %s on the board (up to %d s)" % (kind, site, TARGET_WAIT_S))
+        target_deadline = min(deadline, T0 + TARGET_WAIT_S + 30)
+        card = None
+        seen = []
+        while True:
+            self.route(self.office, "#/work-orders", "wo-board")
+            cards = self.board_cards(self.office)
+            seen = cards
+            card = self.find_card(cards, site_name, kind)
+            if card:
+                break
+            if time.monotonic() > target_deadline:
+                raise StepFailed("no %s work order card for %s on the board after %.0f s; cards: %s"
+                                 % (kind, site_name, time.monotonic() - T0, json.dumps(cards, ensure_ascii=False)))
+            self.browser_check()
+            time.sleep(8)
+            self.office.eval("location.hash = '#/dashboard'")  # leave and come back: the board reloads
+            self.office.wait_testid("dashboard", timeout=15)
+        wo_id = card["id"]
+        self.c.ok("board shows the %s work order #%s for %s" % (kind, wo_id, site_name),
+                  "after %.0f s, %d card(s) on the board" % (time.monotonic() - T0, len(seen)))
+        self.office.click("wo-card-%s" % wo_id)
+        self.office.wait_for("location.hash === '#/work-orders/%s' && !!%s" % (wo_id, self.office.q("wo-facts")),
+                             timeout=15, what="detail page after clicking the card")
+        self.check_detail(wo_id, site, kind, customer)
+        wo = self.api(self.office, "/api/work-orders/%s" % wo_id)
+        ticket_id = wo.get("ticket_id")
+        self.c.require("work order #%s follows a gateway ticket" % wo_id, bool(ticket_id), json.dumps(wo)[:300])
+        facts = self.office.text("wo-facts")
+        self.c.require("detail page shows ticket %s" % ticket_id, ticket_id in facts, facts[:300])
+
+        # 3. acknowledge on the gateway's local page
+        self.ack_on_gateway(site, ticket_id)
+        self.wait_ack_in_back_office(wo_id, site, ticket_id, deadline)
+
+        # 4. the other faults are work orders on the right customers
+        self.check_other_sites(deadline)
+
+        # screenshots of the office screens while the orders are open
+        if self.shots:
+            self.route(self.office, "#/dashboard", "dashboard")
+            self.office.wait_for("!!%s && %s.textContent.trim() !== ''" % (self.office.q("kpi-generation"),
+                                                                        self.office.q("kpi-generation")), timeout=10)
+            self.shot(self.office, "dashboard")
+            self.route(self.office, "#/work-orders", "wo-board")
+            self.shot(self.office, "work-order-board")
+            cust_id = wo["customer"]["id"]
+            self.route(self.office, "#/customers/%s" % cust_id, "customer-contact")
+            self.office.wait_for("!!%s" % self.office.q("gen-svg"), timeout=15, what="generation chart")
+            hist = self.office.text("customer-work-orders") or ""
+            self.c.require("customer page lists work order #%s" % wo_id, "#%s" % wo_id in hist, hist[:300])
+            self.shot(self.office, "customer")
+
+        # 5. assign, technician's moves, close
+        self.assign(wo_id)
+        self.technician(wo_id, customer)
+        self.close(wo_id)
+
+    def ack_on_gateway(self, site, ticket_id):
+        url = self.local_pages[site]
+        g = self.gateway = self.browser.new_page(new_context=True, width=420, height=900)
+        g.goto(url)
+        g.wait_for("!document.getElementById('login').hidden", timeout=15, what="the gateway's login form")
+        g.fill("login-password", "not-the-password")
+        g.click("login-submit")
+        g.wait_for("(%s || {}).textContent" % g.q("login-error"), timeout=10, what="login-error after a wrong password")
+        self.c.ok("gateway page refuses a wrong password", repr(g.text("login-error")))
+        g.fill("login-password", GATEWAY_PASSWORD)
+        g.click("login-submit")
+        try:
+            g.wait_for("!document.getElementById('app').hidden", timeout=15)
+        except CdpError:
+            raise StepFailed("gateway login at %s failed: login-error %r" % (url, g.text("login-error")))
+        g.wait_testid("ticket-" + ticket_id, timeout=20)
+        state_text = g.text("ticket-state-" + ticket_id)
+        self.c.require("gateway page %s lists ticket %s as open" % (url, ticket_id),
+                       state_text and state_text.endswith(" · open"), "ticket-state: %r" % state_text)
+        # The list is rebuilt every 5 s; type and click right after a refresh.
+        g.wait_for("(document.getElementById('updated') || {}).textContent.startsWith('updated')", timeout=10)
+        g.fill("note-" + ticket_id, "on site, e2e test")
+        g.click("ack-" + ticket_id)
+        g.wait_for("(%s || {textContent: ''}).textContent.endsWith(' · acknowledged')" % g.q("ticket-state-" + ticket_id),
+                   timeout=15, what="ticket-state-%s 'acknowledged' on the gateway page" % ticket_id)
+        card_text = g.text("ticket-" + ticket_id)
+        if g.dialogs:
+            self.c.fail("gateway ack without error dialog", "dialogs: %s" % g.dialogs)
+        self.c.require("gateway page shows ticket %s acknowledged" % ticket_id,
+                       "acknowledged by local page" in card_text, "ticket card: %r" % card_text)
+        self.shot(g, "gateway-local-page")
+
+    def wait_ack_in_back_office(self, wo_id, site, ticket_id, deadline):
+        p = self.office
+        t_start = time.monotonic()
+        ticket = None
+        while True:
+            items = self.api(p, "/api/tickets?site_id=%s" % site)["items"]
+            ticket = next((it["ticket"] for it in items if it["ticket"].get("id") == ticket_id), None)
+            if ticket and ticket.get("state") == "acknowledged":
+                break
+            if time.monotonic() > min(deadline, t_start + 90):
+                raise StepFailed("GET /api/tickets?site_id=%s: ticket %s is %s, not acknowledged, %.0f s after the "
+                                 "ack on the gateway" % (site, ticket_id, ticket and ticket.get("state"),
+                                                         time.monotonic() - t_start))
+            time.sleep(2)
+        self.c.ok("server has ticket %s acknowledged" % ticket_id,
+                  "after %.0f s, by %r" % (time.monotonic() - t_start, ticket.get("acknowledged_by")))
+        # The UI: the work order's history records the acknowledgement at the edge.
+        self.route(p, "#/work-orders/%s" % wo_id, "wo-facts")
+        t_ui = time.monotonic()
+        while True:
+            hist = p.eval("(%s || {textContent: ''}).textContent" % p.q("wo-history"))
+            if "acknowledged at the edge" in hist:
+                break
+            if time.monotonic() > t_ui + 30:
+                raise StepFailed("work-order detail #/work-orders/%s: wo-history does not show the edge "
+                                 "acknowledgement: %r" % (wo_id, hist[:500]))
+            time.sleep(2)
+            p.reload()
+            p.wait_testid("wo-facts")
+        self.c.ok("work-order detail history shows the acknowledgement", re.sub(r"\s+", " ", hist)[:160])
+
+    def check_other_sites(self, deadline):
+        p = self.office
+        pending = [s for s in SITES if s is not TARGET]
+        found = {}
+        while pending:
+            self.route(p, "#/work-orders", "wo-board")
+            cards = self.board_cards(p)
+            for s in list(pending):
+                card = self.find_card(cards, s[6], s[4])
+                if card:
+                    found[s[0]] = card
+                    pending.remove(s)
+            if not pending:
+                break
+            if time.monotonic() > deadline - 100:  # leave time for the rest of the flow
+                for s in pending:
+                    self.c.fail("board shows the %s work order for %s" % (s[4], s[6]),
+                                "not on the board after %.0f s; cards: %s" % (
+                                    time.monotonic() - T0, json.dumps(cards, ensure_ascii=False)))
+                break
+            time.sleep(5)
+            p.eval("location.hash = '#/dashboard'")
+            p.wait_testid("dashboard", timeout=15)
+        for s in SITES:
+            if s[0] in found:
+                self.c.ok("board shows the %s work order #%s for %s" % (s[4], found[s[0]]["id"], s[6]))
+                try:
+                    self.check_detail(found[s[0]]["id"], s[0], s[4], s[5])
+                except StepFailed:
+                    pass  # recorded; the main flow goes on
+
+    def assign(self, wo_id):
+        p = self.office
+        self.route(p, "#/work-orders/%s" % wo_id, "assign-select")
+        p.select("assign-select", "tech")
+        p.click("assign-submit")
+        p.wait_for("(%s || {textContent: ''}).textContent.trim() === 'Assigned'" % p.q("wo-state"), timeout=15,
+                   what="wo-state 'Assigned' after assign-submit")
+        facts = p.text("wo-facts")
+        self.c.require("office assigned #%s to tech" % wo_id, "tech" in facts, "facts: %r" % facts[:300])
+        self.shot(p, "work-order-detail")
+
+    def technician(self, wo_id, customer):
+        t = self.tech = self.browser.new_page(new_context=True, width=400, height=800)
+        t.set_viewport(400, 800, mobile=True, scale=1)
+        self.login(t, "tech", "#/my")
+        t.wait_testid("wo-card-%s" % wo_id, timeout=15)
+        card = t.text("wo-card-%s" % wo_id)
+        self.c.require("technician's #/my lists #%s with the customer" % wo_id, customer in card, repr(card[:200]))
+        self.shot(t, "technician-my")
+        t.click("open-%s" % wo_id)
+        t.wait_for("location.hash === '#/my/%s' && !!%s" % (wo_id, t.q("my-order")), timeout=15)
+        for target, label in (("in_progress", "In progress"), ("done", "Done")):
+            t.click("state-btn-" + target)
+            try:
+                t.wait_for("(%s || {textContent: ''}).textContent.trim() === %s" % (t.q("wo-state"), json.dumps(label)),
+                           timeout=15)
+            except CdpError:
+                raise StepFailed("technician: #/my/%s after state-btn-%s shows %r; page: %r" % (
+                    wo_id, target, t.text("wo-state"), (t.text("my-order") or "")[:300]))
+            self.c.ok("technician moved #%s to %s" % (wo_id, target))
+
+    def close(self, wo_id):
+        p = self.office
+        self.route(p, "#/work-orders/%s" % wo_id, "wo-facts")
+        p.wait_for("(%s || {textContent: ''}).textContent.trim() === 'Done'" % p.q("wo-state"), timeout=15,
+                   what="office sees #%s done" % wo_id)
+        p.dialog_text = "repaired, e2e test"
+        p.click("state-btn-closed")
+        p.wait_for("(%s || {textContent: ''}).textContent.trim() === 'Closed'" % p.q("wo-state"), timeout=15,
+                   what="wo-state 'Closed' after state-btn-closed")
+        wo = self.api(p, "/api/work-orders/%s" % wo_id)
+        self.c.require("office closed #%s" % wo_id,
+                       wo["state"] == "closed" and wo.get("close_reason") == "repaired, e2e test"
+                       and wo.get("assignee") == "tech",
+                       "state %s, close_reason %r, assignee %r" % (wo["state"], wo.get("close_reason"),
+                                                                  wo.get("assignee")))
+        facts = p.text("wo-facts")
+        self.c.require("detail page shows the closing note", "repaired, e2e test" in facts, facts[:400])
+
+    def browser_check(self):
+        if self.browser.proc.poll() is not None:
+            raise StepFailed("chromium exited with status %s" % self.browser.proc.returncode)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin-dir", required=True)
+    ap.add_argument("--source-dir", default=".")
+    ap.add_argument("--screenshots", help="save PNG screenshots of the main screens to this folder")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = ap.parse_args()
+
+    chromium = Browser.find_chromium()
+    if not chromium:
+        print("skipped: chromium not found")
+        return 0
+    if not shutil.which("mosquitto"):
+        print("skipped: mosquitto not found")
+        return 0
+    bin_dir = os.path.abspath(args.bin_dir)
+    shots = os.path.abspath(args.screenshots) if args.screenshots else None
+    if shots:
+        os.makedirs(shots, exist_ok=True)
+
+    def on_signal(signum, _frame):
+        raise Terminated("signal %d" % signum)
+
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, on_signal)
+
+    work = tempfile.mkdtemp(prefix="pvfleet-e2e.")
+    stack = Stack(bin_dir, work)
+    checks = Checks()
+    browser = None
+    e2e = None
+    error = None
+    try:
+        base, local_pages, lon = setup_stack(stack, os.path.abspath(args.source_dir))
+        log("stack up: web app %s, gateway pages %s, longitude %s, logs in %s" % (base, local_pages, lon, work))
+        browser = Browser.launch(chromium, log_path=os.path.join(work, "chromium.log"))
+        stack.logs["chromium"] = os.path.join(work, "chromium.log")
+        e2e = E2E(base, local_pages, browser, checks, shots)
+        e2e.run(T0 + TOTAL_BUDGET_S)
+        stack.check_alive()
+    except (StepFailed, CdpError) as e:
+        error = str(e)
+    except Terminated as e:
+        error = "terminated by " + str(e)
+    except Exception:
+        error = traceback.format_exc()
+    finally:
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)  # no second interruption of the clean-up
+        failed = checks.failed()
+        if error or failed:
+            print("\n==== e2e_browser FAILED ====")
+            if error:
+                print("stopped at: " + error)
+            for name, _, detail in failed:
+                print("failed check: %s: %s" % (name, detail))
+            if e2e:
+                for label, page in (("office", e2e.office), ("tech", e2e.tech), ("gateway", e2e.gateway)):
+                    if page and (page.errors or page.http_errors):
+                        print("%s page: errors %s; HTTP errors %s" % (label, page.errors[-5:], page.http_errors[-5:]))
+                    if page:
+                        try:
+                            print("%s page at %s" % (label, page.eval("location.href", timeout=5)))
+                        except Exception:
+                            pass
+            print(stack.tail())
+        if browser:
+            try:
+                browser.close()
+            except Exception:
+                browser.kill()
+        stack.stop()
+        if not (args.keep or error or failed):
+            shutil.rmtree(work, ignore_errors=True)
+        elif args.keep or error or failed:
+            print("work folder kept: " + work)
+    passed = sum(1 for r in checks.results if r[1])
+    if error or failed:
+        return 1
+    print("e2e_browser: %d checks passed in %.0f s" % (passed, time.monotonic() - T0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
