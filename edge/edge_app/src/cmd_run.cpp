@@ -18,7 +18,7 @@
 #include "local_ui_backend.hpp"
 #include "pvfleet/agent/agent.hpp"
 #include "pvfleet/agent/commands.hpp"
-#include "pvfleet/local_ui/http_server.hpp"
+#include "pvfleet/http/server.hpp"
 #include "pvfleet/local_ui/local_ui.hpp"
 #include "pvfleet/util/log.hpp"
 
@@ -184,8 +184,13 @@ public:
         local_ui::LocalUiOptions options;
         options.password = *hash;
         ui_ = std::make_unique<local_ui::LocalUi>(backend_, options, clock_);
-        auto server = local_ui::HttpServer::create(io_.get_executor(),
-                                                   {config.local_ui->listen, config.local_ui->port}, *ui_);
+        http::HttpServerOptions http_options;
+        http_options.address = config.local_ui->listen;
+        http_options.port = config.local_ui->port;
+        http_options.body_limit = 256 * 1024;  // a site config is a few kB
+        http_options.config_key = "local_ui/listen";
+        auto server = http::HttpServer::create(io_.get_executor(), http_options,
+                                               [ui = ui_.get()](http::Request& r) { return ui->handle(r); });
         if (!server) {
             PVF_LOG(error, "local-ui", "not served: " << server.error().message);
             ui_.reset();
@@ -210,7 +215,7 @@ private:
     const Clock& clock_;
     AgentLocalUiBackend backend_;
     std::unique_ptr<local_ui::LocalUi> ui_;
-    std::unique_ptr<local_ui::HttpServer> server_;
+    std::unique_ptr<http::HttpServer> server_;
     std::optional<agent::LocalUiSpec> spec_;
 };
 

@@ -43,8 +43,8 @@ Response serve_static(const std::filesystem::path& root, const Request& req) {
     Response r;
     r.content_type = content_type_for(file);
     r.body = ss.str();
-    r.headers.emplace_back("Cache-Control", "no-cache");
-    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    r.headers.emplace("Cache-Control", "no-cache");
+    r.headers.emplace("X-Content-Type-Options", "nosniff");
     return r;
 }
 

@@ -75,7 +75,7 @@ std::optional<Response> check_if_match(const Request& req, std::int64_t version)
         Response r = problem(
             412, "Precondition Failed",
             "the resource changed since you read it (now " + etag_of(version) + "); reload and retry");
-        r.headers.emplace_back("ETag", etag_of(version));
+        r.headers.emplace("ETag", etag_of(version));
         return r;
     }
     return std::nullopt;

@@ -6,7 +6,6 @@
 #include <string>
 
 #include "pvfleet/api/api.hpp"
-#include "pvfleet/api/http.hpp"
 #include "pvfleet/util/time.hpp"
 
 namespace pvfleet::api::detail {

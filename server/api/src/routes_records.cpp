@@ -205,7 +205,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
         auto unauthorized = [] {
             Response r = problem(401, "Unauthorized",
                                  "log in first (POST /api/login), then send Authorization: Bearer <token>");
-            r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"pvfleet\"");
+            r.headers.emplace("WWW-Authenticate", "Bearer realm=\"pvfleet\"");
             return r;
         };
         if (!token || token->empty()) return unauthorized();
@@ -237,8 +237,8 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
             if (limiter->blocked(key, now, ctx.login_failures_allowed, ctx.login_window)) {
                 Response r =
                     problem(429, "Too Many Requests", "too many failed logins; try again in a few minutes");
-                r.headers.emplace_back("Retry-After",
-                                       std::to_string(std::chrono::seconds(ctx.login_window).count()));
+                r.headers.emplace("Retry-After",
+                                  std::to_string(std::chrono::seconds(ctx.login_window).count()));
                 return r;
             }
             auto user = records::authenticate(*ctx.db, name, body["password"].get<std::string>());
@@ -255,15 +255,14 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
                                              {"display_name", (*user)->display_name},
                                              {"role", records::to_string(session->role)},
                                              {"expires_at", format_iso8601(session->expires_at)}});
-            r.headers.emplace_back(
-                "Set-Cookie", "pvfleet_session=" + session->token + "; Path=/; HttpOnly; SameSite=Strict");
+            r.headers.emplace("Set-Cookie",
+                              "pvfleet_session=" + session->token + "; Path=/; HttpOnly; SameSite=Strict");
             return r;
         });
     router.add("POST", "/api/logout", {"End the session", kAllRoles, "auth"}, [&ctx](Request& req) {
         if (auto t = token_of(req)) (void)records::delete_session(*ctx.db, *t);
         Response r = json_response(200, {{"logged_out", true}});
-        r.headers.emplace_back("Set-Cookie",
-                               "pvfleet_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+        r.headers.emplace("Set-Cookie", "pvfleet_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
         return r;
     });
     router.add("GET", "/api/me", {"The logged-in user", kAllRoles, "auth"}, [](Request& req) {
@@ -337,8 +336,8 @@ void add_record_routes(Router& router, ApiContext& ctx) {
             auto created = records::create_customer(*ctx.db, *ctx.cipher, c, req.user, ctx.clock->now());
             if (!created) return from_error(created.error());
             Response r = json_response(201, customer_json(*created));
-            r.headers.emplace_back("ETag", etag_of(created->version));
-            r.headers.emplace_back("Location", "/api/customers/" + std::to_string(created->id));
+            r.headers.emplace("ETag", etag_of(created->version));
+            r.headers.emplace("Location", "/api/customers/" + std::to_string(created->id));
             return r;
         });
     router.add("GET", "/api/customers/{id}", {"One customer with their sites", kReadRoles, "customers"},
@@ -359,7 +358,7 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                        for (const auto& s : *sites) sj.push_back(site_json(s));
                    j["sites"] = sj;
                    Response r = json_response(200, j);
-                   r.headers.emplace_back("ETag", etag_of((*c)->version));
+                   r.headers.emplace("ETag", etag_of((*c)->version));
                    return r;
                });
     router.add("PATCH", "/api/customers/{id}",
@@ -382,7 +381,7 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                                                          ctx.clock->now());
                    if (!saved) return from_error(saved.error());
                    Response r = json_response(200, customer_json(*saved));
-                   r.headers.emplace_back("ETag", etag_of(saved->version));
+                   r.headers.emplace("ETag", etag_of(saved->version));
                    return r;
                });
 
@@ -415,7 +414,7 @@ void add_record_routes(Router& router, ApiContext& ctx) {
         if (!s) return from_error(s.error());
         if (!*s) return problem(404, "Not Found", "no site " + req.params.at("site_id"));
         Response r = json_response(200, site_json(**s));
-        r.headers.emplace_back("ETag", etag_of((*s)->version));
+        r.headers.emplace("ETag", etag_of((*s)->version));
         return r;
     });
     router.add("PUT", "/api/sites/{site_id}",
@@ -442,7 +441,7 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                    auto saved = records::upsert_site(*ctx.db, s, expected, req.user, ctx.clock->now());
                    if (!saved) return from_error(saved.error());
                    Response r = json_response(*existing ? 200 : 201, site_json(*saved));
-                   r.headers.emplace_back("ETag", etag_of(saved->version));
+                   r.headers.emplace("ETag", etag_of(saved->version));
                    return r;
                });
     router.add("GET", "/api/sites/{site_id}/devices", {"Devices of a site", kAllRoles, "sites"},
@@ -491,7 +490,7 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                        records::update_device(*ctx.db, d, found->version, req.user, ctx.clock->now());
                    if (!saved) return from_error(saved.error());
                    Response r = json_response(200, device_json(*saved));
-                   r.headers.emplace_back("ETag", etag_of(saved->version));
+                   r.headers.emplace("ETag", etag_of(saved->version));
                    return r;
                });
 }

@@ -175,7 +175,7 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                                   {"action", h.text(2)}});
             j["history"] = hj;
             Response r = json_response(200, j);
-            r.headers.emplace_back("ETag", etag_of(l.version));
+            r.headers.emplace("ETag", etag_of(l.version));
             return r;
         });
 
@@ -230,7 +230,7 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
             });
             if (!saved) return from_error(saved.error());
             Response r = json_response(200, order_json(*saved, l.version + 1, now));
-            r.headers.emplace_back("ETag", etag_of(l.version + 1));
+            r.headers.emplace("ETag", etag_of(l.version + 1));
             return r;
         });
 

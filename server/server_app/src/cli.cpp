@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "pvfleet/api/api.hpp"
-#include "pvfleet/api/http_server.hpp"
+#include "pvfleet/http/server.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/records/crypto.hpp"
 #include "pvfleet/records/import.hpp"
@@ -170,10 +170,11 @@ int cmd_run(const Common& common) {
     }
     api::Router router;
     api::add_routes(router, api_context);
-    api::HttpServerOptions http_options;
+    http::HttpServerOptions http_options;
     http_options.address = config->http.listen;
     http_options.port = config->http.port;
-    auto http = api::HttpServer::create(ioc.get_executor(), http_options, router);
+    auto http = http::HttpServer::create(ioc.get_executor(), http_options,
+                                         [&router](http::Request& r) { return router.handle(r); });
     if (!http) {
         std::cerr << "pvfleet-server run: " << http.error().message << "\n";
         return 2;

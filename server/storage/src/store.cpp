@@ -325,8 +325,9 @@ Result<std::vector<ResendRequest>> Store::due_resends(const GapPolicy& policy) {
             const std::int64_t attempts = r.integer(6);
             // Every hole after the contiguous prefix (up to 32 per check), so many small holes left by one
             // crash are asked for together rather than one per check.
-            auto received = db_->run("SELECT seq FROM received WHERE site_id = $1 AND seq > $2 ORDER BY seq LIMIT 20000",
-                                     {site, through});
+            auto received =
+                db_->run("SELECT seq FROM received WHERE site_id = $1 AND seq > $2 ORDER BY seq LIMIT 20000",
+                         {site, through});
             if (!received) return received.error();
             constexpr std::size_t kMaxHoles = 32;
             std::vector<std::pair<std::int64_t, std::int64_t>> holes;
@@ -337,16 +338,20 @@ Result<std::vector<ResendRequest>> Store::due_resends(const GapPolicy& policy) {
                 prev = seq;
                 if (holes.size() >= kMaxHoles) break;
             }
-            if (holes.size() < kMaxHoles && prev < target && received->rows.size() < 20000) holes.emplace_back(prev + 1, target);
+            if (holes.size() < kMaxHoles && prev < target && received->rows.size() < 20000)
+                holes.emplace_back(prev + 1, target);
             if (holes.empty()) continue;
             if (attempts >= policy.max_attempts) {
-                // The gateway no longer has the first hole (quota, or it was replaced): count it lost, move on.
+                // The gateway no longer has the first hole (quota, or it was replaced): count it lost, move
+                // on.
                 const auto [lost_from, lost_to] = holes.front();
-                PVF_LOG(warn, "ingest", "site " << site << ": seq " << lost_from << ".." << lost_to << " lost after "
-                                                << attempts << " resend requests");
-                PVF_CHECK(db_->run("UPDATE site_seq SET contiguous_through = $2, lost = lost + $3, resend_attempts = 0, "
-                                   "resend_at_ms = NULL, gap_since_ms = $4 WHERE site_id = $1",
-                                   {site, lost_to, lost_to - lost_from + 1, now_ms}));
+                PVF_LOG(warn, "ingest",
+                        "site " << site << ": seq " << lost_from << ".." << lost_to << " lost after "
+                                << attempts << " resend requests");
+                PVF_CHECK(db_->run(
+                    "UPDATE site_seq SET contiguous_through = $2, lost = lost + $3, resend_attempts = 0, "
+                    "resend_at_ms = NULL, gap_since_ms = $4 WHERE site_id = $1",
+                    {site, lost_to, lost_to - lost_from + 1, now_ms}));
                 PVF_CHECK(advance_seq(site));
                 continue;
             }
@@ -356,14 +361,16 @@ Result<std::vector<ResendRequest>> Store::due_resends(const GapPolicy& policy) {
                 ResendRequest req;
                 req.site_id = site;
                 req.from_seq = static_cast<protocol::Seq>(from);
-                req.to_seq = std::min<protocol::Seq>(static_cast<protocol::Seq>(to), req.from_seq + budget - 1);
+                req.to_seq =
+                    std::min<protocol::Seq>(static_cast<protocol::Seq>(to), req.from_seq + budget - 1);
                 budget -= req.to_seq - req.from_seq + 1;
                 req.attempt = static_cast<int>(attempts + 1);
                 out.push_back(std::move(req));
             }
-            PVF_CHECK(db_->run("UPDATE site_seq SET resend_at_ms = $2, resend_attempts = resend_attempts + 1 WHERE "
-                               "site_id = $1",
-                               {site, now_ms}));
+            PVF_CHECK(
+                db_->run("UPDATE site_seq SET resend_at_ms = $2, resend_attempts = resend_attempts + 1 WHERE "
+                         "site_id = $1",
+                         {site, now_ms}));
         }
         return out;
     });

@@ -213,7 +213,8 @@ TEST_CASE(
         REQUIRE(st->has_value());
         CHECK((*st)->contiguous_through == 6);
         CHECK((*st)->lost == 2);
-        // Several holes at once are asked for together: 8, 10..11 (and the tail 13..14 from the status below).
+        // Several holes at once are asked for together: 8, 10..11 (and the tail 13..14 from the status
+        // below).
         REQUIRE(store.ingest({batch("g", 7, {}), batch("g", 9, {}), batch("g", 12, {})}).ok());
         clock.advance(31s);
         due = store.due_resends(policy);

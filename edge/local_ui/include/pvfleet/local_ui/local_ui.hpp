@@ -15,26 +15,16 @@
 #include <optional>
 #include <string>
 
+#include "pvfleet/http/http.hpp"
 #include "pvfleet/local_ui/backend.hpp"
 #include "pvfleet/local_ui/password.hpp"
 #include "pvfleet/util/clock.hpp"
 
 namespace pvfleet::local_ui {
 
-struct Request {
-    std::string method;
-    std::string target;                          // path and query as received
-    std::map<std::string, std::string> headers;  // lower-case names
-    std::string body;
-    std::string remote;  // client IP
-};
-
-struct Response {
-    int status = 200;
-    std::string content_type = "application/json";
-    std::string body;
-    std::map<std::string, std::string> headers;
-};
+// The request/response values of shared/http (the page is served by http::HttpServer).
+using Request = http::Request;
+using Response = http::Response;
 
 struct LocalUiOptions {
     PasswordHash password;

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "pvfleet/api/http.hpp"
+#include "pvfleet/http/http.hpp"
 #include "pvfleet/protocol/messages.hpp"
 #include "pvfleet/records/crypto.hpp"
 #include "pvfleet/storage/db.hpp"
@@ -17,6 +17,15 @@
 #include "pvfleet/workorders/policy.hpp"
 
 namespace pvfleet::api {
+
+// The HTTP values and router are shared with the gateway's local page (shared/http).
+using http::json_response;
+using http::problem;
+using http::Request;
+using http::Response;
+using http::Route;
+using http::RouteInfo;
+using http::Router;
 
 struct ApiContext {
     storage::Db* db = nullptr;  // the API's own connection (not the ingest's)

@@ -1,10 +1,10 @@
-#include "pvfleet/api/http.hpp"
+#include "pvfleet/http/http.hpp"
 
 #include <exception>
 
 #include "pvfleet/util/log.hpp"
 
-namespace pvfleet::api {
+namespace pvfleet::http {
 namespace {
 
 int hex_value(char c) {
@@ -138,15 +138,15 @@ Response Router::handle(Request& request) const {
                 problem(405, "Method Not Allowed", request.method + " is not allowed on " + request.path);
             std::string list;
             for (const auto& m : allowed) list += (list.empty() ? "" : ", ") + m;
-            r.headers.emplace_back("Allow", list);
+            r.headers.emplace("Allow", list);
             return r;
         }
         if (fallback && request.path.rfind("/api/", 0) != 0) return fallback(request);
         return problem(404, "Not Found", "no resource at " + request.path);
     } catch (const std::exception& e) {
-        PVF_LOG(error, "api", request.method << " " << request.path << ": " << e.what());
+        PVF_LOG(error, "http", request.method << " " << request.path << ": " << e.what());
         return problem(500, "Internal Server Error", "the server could not complete the request");
     }
 }
 
-}  // namespace pvfleet::api
+}  // namespace pvfleet::http

@@ -1,27 +1,32 @@
 #pragma once
 // The HTTP/1.1 transport (Boost.Beast): one coroutine and one strand per connection, keep-alive, a 30-s idle
-// timeout, 1 MiB request bodies at most. Each request is handed to a Router on the connection's strand.
+// timeout, a request body limit. Each request is handed to a handler (a Router, the local page) on the
+// connection's strand; the handler must run on that executor's thread (the servers here use one thread).
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <memory>
 #include <string>
 
-#include "pvfleet/api/http.hpp"
+#include "pvfleet/http/http.hpp"
 #include "pvfleet/util/result.hpp"
 
-namespace pvfleet::api {
+namespace pvfleet::http {
 
 struct HttpServerOptions {
     std::string address = "127.0.0.1";
     int port = 8080;  // 0: any free port
     std::size_t body_limit = 1024 * 1024;
+    std::string config_key = "http/listen";  // named in errors
 };
+
+using RequestHandler = std::function<Response(Request&)>;
 
 class HttpServer {
 public:
-    // Binds and listens (errors name the address); requests go to `router`, which must outlive the server.
+    // Binds and listens (errors name config_key and the address); requests go to `handler`. No request
+    // reaches it after stop() or the destructor.
     static Result<std::unique_ptr<HttpServer>> create(boost::asio::any_io_executor executor,
-                                                      HttpServerOptions options, const Router& router);
+                                                      HttpServerOptions options, RequestHandler handler);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
@@ -30,6 +35,7 @@ public:
     // Stops accepting and closes open connections. Call on the executor.
     void stop();
     [[nodiscard]] int port() const;
+    [[nodiscard]] std::string address() const;
 
     struct Impl;
 
@@ -38,4 +44,4 @@ private:
     std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace pvfleet::api
+}  // namespace pvfleet::http

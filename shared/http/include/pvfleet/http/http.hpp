@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace pvfleet::api {
+namespace pvfleet::http {
 
 struct Request {
     std::string method;  // "GET", "POST", …
@@ -31,7 +31,7 @@ struct Response {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
-    std::vector<std::pair<std::string, std::string>> headers;
+    std::map<std::string, std::string> headers;
 };
 
 Response json_response(int status, const nlohmann::json& body);
@@ -73,4 +73,4 @@ private:
 // Splits "a/b?x=1&y=%20" into a decoded path and query map; false if the percent-encoding is broken.
 bool parse_target(std::string_view target, std::string& path, std::map<std::string, std::string>& query);
 
-}  // namespace pvfleet::api
+}  // namespace pvfleet::http

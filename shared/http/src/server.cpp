@@ -1,4 +1,4 @@
-#include "pvfleet/local_ui/http_server.hpp"
+#include "pvfleet/http/server.hpp"
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -14,15 +14,14 @@
 
 #include "pvfleet/util/log.hpp"
 
-namespace pvfleet::local_ui {
+namespace pvfleet::http {
 namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
-constexpr const char* kLog = "local-ui";
-constexpr std::size_t kMaxConnections = 32;  // a site LAN has a handful of phones; more is someone probing
+constexpr const char* kLog = "http";
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -32,15 +31,12 @@ std::string lower(std::string_view s) {
 }
 }  // namespace
 
-// The pattern of server/api's HttpServer (the gateway build has no server/): an accept loop, and one
-// coroutine per connection on its own strand. LocalUi itself is not thread-safe: the agent runs its
-// io_context on one thread, so every strand's handlers run on that thread too.
 struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
-    Impl(asio::any_io_executor ex, HttpServerOptions o, LocalUi& u)
-        : executor(ex), options(std::move(o)), ui(u), acceptor(ex) {}
+    Impl(asio::any_io_executor ex, HttpServerOptions o, RequestHandler h)
+        : executor(ex), options(std::move(o)), handler(std::move(h)), acceptor(ex) {}
     asio::any_io_executor executor;
     HttpServerOptions options;
-    LocalUi& ui;
+    RequestHandler handler;
     tcp::acceptor acceptor;
     bool stopped = false;
     std::list<std::weak_ptr<beast::tcp_stream>> connections;
@@ -55,13 +51,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 PVF_LOG(warn, kLog, "accept: " << ec.message());
                 continue;
             }
-            connections.remove_if([](const auto& w) { return w.expired(); });
-            if (connections.size() >= kMaxConnections) {
-                beast::error_code ignored;
-                socket.close(ignored);
-                continue;
-            }
             auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+            connections.remove_if([](const auto& w) { return w.expired(); });
             connections.push_back(stream);
             auto strand = stream->get_executor();
             asio::co_spawn(strand, session(self, stream), asio::detached);
@@ -76,25 +67,28 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         const auto ep = stream->socket().remote_endpoint(ep_ec);
         if (!ep_ec) remote = ep.address().to_string();
         for (;;) {
-            http::request_parser<http::string_body> parser;
+            bhttp::request_parser<bhttp::string_body> parser;
             parser.body_limit(self->options.body_limit);
             stream->expires_after(kIdleTimeout);
             auto [ec, n] =
-                co_await http::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+                co_await bhttp::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
             (void)n;
-            if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+            if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
                 ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
                 ec == asio::error::eof)
                 break;
-            http::response<http::string_body> res;
+            bhttp::response<bhttp::string_body> res;
             bool keep_alive = false;
-            if (ec || self->stopped) {
+            if (ec) {
                 // Malformed or too large: answer once, then close.
-                const bool too_big = ec == http::error::body_limit;
-                res.result(too_big ? http::status::payload_too_large : http::status::bad_request);
-                res.set(http::field::content_type, "application/json");
-                res.body() =
-                    too_big ? R"({"error":"request body too large"})" : R"({"error":"malformed request"})";
+                const bool too_big = ec == bhttp::error::body_limit;
+                Response p = problem(too_big ? 413 : 400, too_big ? "Payload Too Large" : "Bad Request",
+                                     too_big ? "request bodies are limited to " +
+                                                   std::to_string(self->options.body_limit) + " bytes"
+                                             : "malformed HTTP request: " + ec.message());
+                res.result(static_cast<bhttp::status>(p.status));
+                res.set(bhttp::field::content_type, p.content_type);
+                res.body() = std::move(p.body);
             } else {
                 auto req = parser.release();
                 keep_alive = req.keep_alive();
@@ -104,12 +98,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 r.remote = remote;
                 for (const auto& f : req) r.headers[lower(f.name_string())] = std::string(f.value());
                 r.body = std::move(req.body());
-                Response out = self->ui.handle(r);
+                Response out;
+                if (!parse_target(r.target, r.path, r.query))
+                    out = problem(400, "Bad Request", "malformed percent-encoding in the URL");
+                else if (self->stopped)
+                    break;  // the handler may be gone
+                else
+                    out = self->handler(r);
                 res.version(req.version());
-                res.result(static_cast<http::status>(out.status));
-                if (!out.body.empty() || out.status != 204)
-                    res.set(http::field::content_type, out.content_type);
-                res.set(http::field::server, "pvfleet-edge");
+                res.result(static_cast<bhttp::status>(out.status));
+                res.set(bhttp::field::content_type, out.content_type);
+                res.set(bhttp::field::server, "pvfleet");
                 for (const auto& [k, v] : out.headers) res.set(k, v);
                 if (r.method == "HEAD")
                     res.body().clear();
@@ -118,7 +117,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
             }
             res.keep_alive(keep_alive);
             res.prepare_payload();
-            auto [wec, wn] = co_await http::async_write(*stream, res, asio::as_tuple(asio::use_awaitable));
+            auto [wec, wn] = co_await bhttp::async_write(*stream, res, asio::as_tuple(asio::use_awaitable));
             (void)wn;
             if (wec || !keep_alive) break;
         }
@@ -129,23 +128,24 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 };
 
 Result<std::unique_ptr<HttpServer>> HttpServer::create(asio::any_io_executor executor,
-                                                       HttpServerOptions options, LocalUi& ui) {
-    auto impl = std::make_shared<HttpServer::Impl>(executor, std::move(options), ui);
+                                                       HttpServerOptions options, RequestHandler handler) {
+    auto impl = std::make_shared<Impl>(executor, std::move(options), std::move(handler));
     beast::error_code ec;
     const auto address = asio::ip::make_address(impl->options.address, ec);
-    if (ec) return Error::at("local_ui/listen", "not an IP address: '" + impl->options.address + "'");
+    if (ec) return Error::at(impl->options.config_key, "not an IP address: '" + impl->options.address + "'");
     const tcp::endpoint ep(address, static_cast<unsigned short>(impl->options.port));
     impl->acceptor.open(ep.protocol(), ec);
     if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) impl->acceptor.bind(ep, ec);
     if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec)
-        return Error{"local_ui: cannot listen on " + impl->options.address + ":" +
+        return Error{impl->options.config_key + ": cannot listen on " + impl->options.address + ":" +
                          std::to_string(impl->options.port) + ": " + ec.message(),
                      ErrorKind::io};
     return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
+HttpServer::HttpServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() {
     if (impl_) stop();
 }
@@ -166,11 +166,10 @@ void HttpServer::stop() {
 int HttpServer::port() const {
     beast::error_code ec;
     const auto ep = impl_->acceptor.local_endpoint(ec);
-    return ec ? impl_->options.port : ep.port();
+    return ec ? 0 : ep.port();
 }
-
 std::string HttpServer::address() const {
     return impl_->options.address;
 }
 
-}  // namespace pvfleet::local_ui
+}  // namespace pvfleet::http
