@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -183,11 +184,28 @@ int cmd_run(const Common& common) {
     // Tests and scripts read the port from this line (the config may ask for port 0).
     PVF_LOG(info, "server", "http listening on " << config->http.listen << ":" << (*http)->port());
 
+    // Preventive inspections: checked at start and every hour (on the API's connection: ingest keeps its
+    // own).
+    boost::asio::steady_timer preventive_timer(ioc);
+    std::function<void()> check_preventive = [&] {
+        auto created = storage::create_due_preventive_orders(**api_db, clock.now(), workorders::Policy{});
+        if (!created)
+            PVF_LOG(warn, "server", "preventive inspections: " << created.error().message);
+        else if (*created > 0)
+            PVF_LOG(info, "server", *created << " preventive inspection work order(s) created");
+        preventive_timer.expires_after(std::chrono::hours(1));
+        preventive_timer.async_wait([&](boost::system::error_code ec) {
+            if (!ec) check_preventive();
+        });
+    };
+    check_preventive();
+
     // Staged shutdown: stop taking messages, commit what is held, disconnect, then leave the loop.
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code ec, int sig) {
         if (ec) return;
         PVF_LOG(info, "server", "signal " << sig << ": stopping");
+        preventive_timer.cancel();
         (*http)->stop();
         if (ingestor)
             ingestor->stop([&ioc] { ioc.stop(); });

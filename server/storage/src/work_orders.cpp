@@ -3,7 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include "pvfleet/util/log.hpp"
+#include "pvfleet/util/time.hpp"
 #include "pvfleet/workorders/json.hpp"
+#include "pvfleet/workorders/preventive.hpp"
 #include "pvfleet/workorders/ticket_rules.hpp"
 
 namespace pvfleet::storage {
@@ -110,6 +112,38 @@ Result<workorders::WorkOrder> save_work_order(Db& db, workorders::WorkOrder orde
         !s)
         return s.error();
     return order;
+}
+
+Result<int> create_due_preventive_orders(Db& db, TimePoint now, const workorders::Policy& policy) {
+    auto sites = db.run(
+        "SELECT s.site_id, s.inspection_interval_days, s.installed_on, s.first_seen_ms, s.created_at_ms, "
+        "(SELECT MAX(w.closed_at_ms) FROM work_orders w WHERE w.site_id = s.site_id AND w.kind = "
+        "'preventive' AND "
+        "w.state IN ('done', 'closed')), "
+        "(SELECT COUNT(*) FROM work_orders w WHERE w.site_id = s.site_id AND w.kind = 'preventive' AND "
+        "w.is_open = 1) "
+        "FROM sites s WHERE s.inspection_interval_days > 0");
+    if (!sites) return sites.error();
+    int created = 0;
+    for (const auto& r : sites->rows) {
+        if (r.integer(6) > 0) continue;  // one is open already
+        TimePoint commissioned = from_epoch_ms(r.is_null(3) ? r.integer(4) : r.integer(3));
+        if (auto installed = r.opt_text(2))
+            if (auto t = parse_iso8601(*installed + "T00:00:00Z")) commissioned = *t;
+        const std::optional<TimePoint> last =
+            r.is_null(5) ? std::nullopt : std::optional<TimePoint>(from_epoch_ms(r.integer(5)));
+        const auto due = workorders::next_preventive_due(commissioned, last, std::chrono::days(r.integer(1)));
+        if (!due || !workorders::preventive_order_due(*due, now, policy)) continue;
+        auto order = workorders::make_preventive_work_order(r.text(0), *due, now, policy);
+        auto saved = in_transaction(db, [&]() -> Result<workorders::WorkOrder> {
+            return save_work_order(db, order, std::nullopt, "scheduler",
+                                   "preventive inspection due " + format_iso8601(*due), now);
+        });
+        // A concurrent instance may have created it first (the one-open index refuses a second).
+        if (!saved && saved.error().kind != ErrorKind::conflict) return saved.error();
+        if (saved) ++created;
+    }
+    return created;
 }
 
 Status WorkOrderSink::on_ticket_event(Db& db, const std::string& site_id, const domain::TicketEvent& event,

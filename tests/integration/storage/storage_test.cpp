@@ -292,3 +292,33 @@ TEST_CASE(
         CHECK_FALSE(dup.ok());
     }
 }
+
+TEST_CASE("storage: preventive inspections are created on each site's schedule, once") {
+    test::TempDir dir;
+    for (auto& be : backends(dir)) {
+        CAPTURE(be.name);
+        ManualClock clock(t0());
+        storage::Store store(be.open(), clock);
+        REQUIRE(store.migrate().ok());
+        REQUIRE(store.ingest({batch("p", 1, {})}).ok());
+        // Installed 2025-07-20, yearly inspections, orders created 30 days ahead: due on 2026-07-20, created
+        // now.
+        REQUIRE(store.db()
+                    .run("UPDATE sites SET installed_on = '2025-07-20', inspection_interval_days = 365 WHERE "
+                         "site_id = 'p'")
+                    .ok());
+        workorders::Policy policy;
+        auto created = storage::create_due_preventive_orders(store.db(), clock.now(), policy);
+        REQUIRE_MESSAGE(created.ok(), (created.ok() ? "" : created.error().message));
+        CHECK(*created == 1);
+        CHECK(*storage::create_due_preventive_orders(store.db(), clock.now(), policy) ==
+              0);  // one open at a time
+        CHECK(scalar(store.db(),
+                     "SELECT COUNT(*) FROM work_orders WHERE site_id = 'p' AND kind = 'preventive' AND "
+                     "device_id = 'site'") == 1);
+        // A site installed last month is not due.
+        REQUIRE(store.ingest({batch("q", 1, {})}).ok());
+        REQUIRE(store.db().run("UPDATE sites SET installed_on = '2026-06-01' WHERE site_id = 'q'").ok());
+        CHECK(*storage::create_due_preventive_orders(store.db(), clock.now(), policy) == 0);
+    }
+}

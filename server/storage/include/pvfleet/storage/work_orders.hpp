@@ -26,6 +26,11 @@ Status append_audit(Db& db, TimePoint at, const std::string& actor, const std::s
                     const std::optional<std::string>& before_json,
                     const std::optional<std::string>& after_json);
 
+// Preventive inspections on each site's schedule (sites.inspection_interval_days, counted from the last
+// preventive visit, else from installed_on, else from when the gateway was first seen): creates the work order
+// once it is within the policy's lead time, unless one is open already. Returns how many were created.
+Result<int> create_due_preventive_orders(Db& db, TimePoint now, const workorders::Policy& policy);
+
 // The ingest hook: applies workorders::on_ticket_event to the open (or last auto-closed) order of the
 // ticket's (site, device, fault kind).
 class WorkOrderSink final : public TicketEventSink {
