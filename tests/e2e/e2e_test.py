@@ -319,7 +319,8 @@ class E2E:
     def shot(self, page, name):
         if not self.shots:
             return
-        page.eval("document.activeElement && document.activeElement.blur && document.activeElement.blur()")
+        page.eval("document.activeElement && document.activeElement.blur && document.activeElement.blur(); "
+                  "window.scrollTo(0, 0)")
         time.sleep(0.4)  # transitions, chart drawing
         path = os.path.join(self.shots, name + ".png")
         data = page.screenshot(path)
@@ -344,7 +345,9 @@ class E2E:
         changed = page.eval("""(() => { if (location.hash === %s) return false;
           document.querySelectorAll('[data-testid]').forEach(e => e.setAttribute('data-e2e-stale', '1'));
           location.hash = %s; return true; })()""" % (json.dumps(hash_), json.dumps(hash_)))
-        sel = page.sel(ready_testid) + (":not([data-e2e-stale])" if changed else "")
+        if not changed:  # already there: load the page again for fresh data
+            page.reload()
+        sel = page.sel(ready_testid) + ":not([data-e2e-stale])"
         page.wait_for("location.hash === %s && !!document.querySelector(%s)" % (json.dumps(hash_), json.dumps(sel)),
                       timeout=timeout, what="%s showing [data-testid=%s]" % (hash_, ready_testid))
 
@@ -413,9 +416,7 @@ class E2E:
                 raise StepFailed("no %s work order card for %s on the board after %.0f s; cards: %s"
                                  % (kind, site_name, time.monotonic() - T0, json.dumps(cards, ensure_ascii=False)))
             self.browser_check()
-            time.sleep(8)
-            self.office.eval("location.hash = '#/dashboard'")  # leave and come back: the board reloads
-            self.office.wait_testid("dashboard", timeout=15)
+            time.sleep(5)
         wo_id = card["id"]
         self.c.ok("board shows the %s work order #%s for %s" % (kind, wo_id, site_name),
                   "after %.0f s, %d card(s) on the board" % (time.monotonic() - T0, len(seen)))
@@ -462,7 +463,8 @@ class E2E:
 
     # Responses >= 400 the flow itself causes: the session probe before a login, the gateway page's state
     # before its login, the wrong gateway password tried on purpose.
-    EXPECTED_HTTP = [(401, r"/api/me$"), (401, r"/local/api/state$"), (401, r"/local/api/login$")]
+    EXPECTED_HTTP = [(401, r"/api/me$"), (401, r"/local/api/state$"), (401, r"/local/api/login$"),
+                     (404, r"/favicon\.ico$")]
 
     def audit_http(self):
         seen = set()
@@ -494,6 +496,12 @@ class E2E:
         except CdpError:
             raise StepFailed("gateway login at %s failed: login-error %r" % (url, g.text("login-error")))
         g.wait_testid("ticket-" + ticket_id, timeout=20)
+        login_display = g.eval("getComputedStyle(document.getElementById('login')).display")
+        if login_display != "none":
+            self.c.warn("gateway page hides its login form once logged in",
+                        "%s: <form id=login> has the hidden attribute but is displayed (computed display %r: "
+                        "app.css 'form{display:flex}' overrides [hidden]); password field and 'Log in' button stay "
+                        "above the live view" % (url, login_display))
         state_text = g.text("ticket-state-" + ticket_id)
         self.c.require("gateway page %s lists ticket %s as open" % (url, ticket_id),
                        state_text and state_text.endswith(" · open"), "ticket-state: %r" % state_text)
@@ -562,8 +570,6 @@ class E2E:
                                     time.monotonic() - T0, json.dumps(cards, ensure_ascii=False)))
                 break
             time.sleep(5)
-            p.eval("location.hash = '#/dashboard'")
-            p.wait_testid("dashboard", timeout=15)
         for s in SITES:
             if s[0] in found:
                 self.c.ok("board shows the %s work order #%s for %s" % (s[4], found[s[0]]["id"], s[6]))
@@ -632,6 +638,8 @@ def main():
     ap.add_argument("--source-dir", default=".")
     ap.add_argument("--screenshots", help="save PNG screenshots of the main screens to this folder")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--strict", action="store_true",
+                    help="fail on product problems that do not block the flow too (reported as warnings otherwise)")
     args = ap.parse_args()
 
     chromium = Browser.find_chromium()
@@ -676,6 +684,8 @@ def main():
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(s, signal.SIG_IGN)  # no second interruption of the clean-up
         failed = checks.failed()
+        if args.strict:
+            failed += [(name, False, detail) for name, detail in checks.warnings]
         if error or failed:
             print("\n==== e2e_browser FAILED ====")
             if error:
