@@ -77,6 +77,11 @@ class Browser:
         def wire_fds():  # runs in the child between fork and exec
             os.dup2(child_in, 3)  # dup2 makes the new fd inheritable
             os.dup2(child_out, 4)
+            try:  # the browser goes when its parent dies (PR_SET_PDEATHSIG), even on SIGKILL
+                import ctypes
+                ctypes.CDLL("libc.so.6").prctl(1, 9)
+            except Exception:
+                pass
 
         args = [executable, "--headless=new", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
                 "--user-data-dir=" + profile, "--no-first-run", "--no-default-browser-check",
