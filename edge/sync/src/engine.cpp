@@ -55,7 +55,8 @@ Result<std::string> re_encode_historical(const store::OutboxEntry& e, TimePoint 
         // Head-split payload: edit the uncompressed head and keep the compressed rest as it is.
         if (auto head = protocol::split_payload_head(e.payload)) {
             if (auto edited = flag_historical_in_text(std::string(*head), now))
-                if (auto payload = protocol::replace_payload_head(e.payload, *edited))
+                if (auto payload = e.split_rest ? protocol::replace_payload_head(e.payload, *edited, *e.split_rest)
+                                                : protocol::replace_payload_head(e.payload, *edited))
                     return std::move(*payload);
         }
         const bool compressed = protocol::is_compressed(e.payload);
@@ -195,7 +196,7 @@ Status SyncEngine::append_telemetry(std::vector<domain::Sample> samples) {
         return append_telemetry(std::move(second));
     }
     if (!seq) return seq.error();
-    queued(store::OutboxEntry{*seq, store::OutboxKind::telemetry, std::move(payload_copy), now, false, samples.size()});
+    queued(store::OutboxEntry{*seq, store::OutboxKind::telemetry, std::move(payload_copy), now, false, samples.size(), {}});
     return {};
 }
 
@@ -213,7 +214,7 @@ Result<protocol::Seq> SyncEngine::add_ticket_event(const domain::TicketEvent& ev
         },
         store::AppendCursors{store_event_id, std::nullopt});
     if (!seq) return seq.error();
-    queued(store::OutboxEntry{*seq, store::OutboxKind::ticket_event, std::move(payload_copy), now, false, 0});
+    queued(store::OutboxEntry{*seq, store::OutboxKind::ticket_event, std::move(payload_copy), now, false, 0, {}});
     enforce_quota();
     pump();
     return *seq;
