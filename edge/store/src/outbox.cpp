@@ -36,7 +36,12 @@ Error sql_error(sqlite3* db, const std::string& what) {
 class Stmt {
 public:
     Stmt(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-    ~Stmt() { sqlite3_finalize(stmt_); }
+    // Borrows a cached statement: reset (not finalized) when done, ready for the next use.
+    Stmt(sqlite3* db, sqlite3_stmt* cached) : db_(db), stmt_(cached), owned_(false) {}
+    ~Stmt() {
+        if (owned_) sqlite3_finalize(stmt_);
+        else sqlite3_reset(stmt_);
+    }
     Stmt(const Stmt&) = delete;
     Stmt& operator=(const Stmt&) = delete;
     [[nodiscard]] bool ok() const { return rc_ == SQLITE_OK; }
@@ -70,6 +75,7 @@ public:
 private:
     sqlite3* db_;
     sqlite3_stmt* stmt_ = nullptr;
+    bool owned_ = true;
     int rc_ = SQLITE_OK;
 };
 
@@ -101,14 +107,14 @@ Result<std::unique_ptr<SqliteOutbox>> SqliteOutbox::open(const std::string& path
 
 SqliteOutbox::~SqliteOutbox() {
     // sqlite3_close() refuses while statements are still prepared.
-    ack_stmt_.reset();
-    purge_stmt_.reset();
+    for (auto* slot : {&ack_stmt_, &purge_stmt_, &after_stmt_, &begin_stmt_, &commit_stmt_, &sync_full_stmt_, &sync_normal_stmt_})
+        slot->reset();
     sqlite3_close(db_);
 }
 
 void SqliteOutbox::Finalize::operator()(sqlite3_stmt* st) const { sqlite3_finalize(st); }
 
-Result<sqlite3_stmt*> SqliteOutbox::cached(CachedStmt& slot, const char* sql) {
+Result<sqlite3_stmt*> SqliteOutbox::cached(CachedStmt& slot, const char* sql) const {
     if (!slot) {
         sqlite3_stmt* st = nullptr;
         if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK) {
@@ -118,6 +124,15 @@ Result<sqlite3_stmt*> SqliteOutbox::cached(CachedStmt& slot, const char* sql) {
         slot.reset(st);
     }
     return slot.get();
+}
+
+Status SqliteOutbox::run(CachedStmt& slot, const char* sql) {
+    auto st = cached(slot, sql);
+    if (!st) return st.error();
+    const int rc = sqlite3_step(*st);
+    sqlite3_reset(*st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return sql_error(db_, sql);
+    return {};
 }
 
 Status SqliteOutbox::exec(const char* sql) {
@@ -247,9 +262,10 @@ Result<std::vector<OutboxEntry>> read_entries(Stmt& st) {
 }  // namespace
 
 Result<std::vector<OutboxEntry>> SqliteOutbox::after(protocol::Seq after, std::size_t limit) const {
-    Stmt st(db_, "SELECT seq, kind, created_ms, aggregate, samples, payload, rest_adler, rest_len FROM outbox WHERE seq > ?1 AND acked_ms IS NULL "
-                 "ORDER BY seq LIMIT ?2");
-    if (!st.ok()) return st.error("select");
+    auto cached_st = cached(after_stmt_, "SELECT seq, kind, created_ms, aggregate, samples, payload, rest_adler, rest_len FROM outbox "
+                                        "WHERE seq > ?1 AND acked_ms IS NULL ORDER BY seq LIMIT ?2");
+    if (!cached_st) return cached_st.error();
+    Stmt st(db_, *cached_st);
     st.bind(1, static_cast<long long>(after)).bind(2, static_cast<long long>(limit));
     return read_entries(st);
 }
@@ -265,7 +281,8 @@ Result<std::vector<OutboxEntry>> SqliteOutbox::range(protocol::Seq from, protoco
 
 Status SqliteOutbox::set_synchronous_full(bool full) {
     if (synchronous_full_ == full) return {};
-    if (auto s = exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s) return s;
+    auto s = full ? run(sync_full_stmt_, "PRAGMA synchronous=FULL") : run(sync_normal_stmt_, "PRAGMA synchronous=NORMAL");
+    if (!s) return s;
     synchronous_full_ = full;
     return {};
 }
@@ -283,7 +300,7 @@ Status SqliteOutbox::remove_acked(std::span<const protocol::Seq> seqs) {
     const bool purge_due = options_.acked_retention.count() <= 0 || !last_purge_ ||
                            steady_now - *last_purge_ >= options_.acked_purge_interval;
     auto result = [&]() -> Status {
-        if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
+        if (auto s = run(begin_stmt_, "BEGIN IMMEDIATE"); !s) return s;
         auto fail = [this](Error e) -> Status {
             (void)exec("ROLLBACK");
             return e;
@@ -309,7 +326,7 @@ Status SqliteOutbox::remove_acked(std::span<const protocol::Seq> seqs) {
             sqlite3_reset(del);
             if (rc != SQLITE_DONE) return fail(sql_error(db_, "purge"));
         }
-        if (auto s = exec("COMMIT"); !s) return fail(s.error());
+        if (auto s = run(commit_stmt_, "COMMIT"); !s) return fail(s.error());
         if (purge_due) last_purge_ = steady_now;
         depth_ -= std::min(depth_, rows);
         bytes_ -= std::min(bytes_, freed);

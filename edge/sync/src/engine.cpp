@@ -409,19 +409,23 @@ void SyncEngine::on_done(protocol::Seq seq, std::uint64_t epoch, const Status& s
         ++stats_.acked;
         if (acked_.empty()) acked_since_ = clock_.now();
         acked_.insert(seq);
-        if (acked_.size() >= config_.ack_batch) (void)remove_acked();
     } else {
         ++stats_.failed;
         PVF_LOG(debug, kLog, "seq " << seq << " not acknowledged: " << s.error().message);
     }
-    if (epoch != epoch_) return;  // a connection ago: its in-flight set is gone already
+    if (epoch != epoch_) {  // a connection ago: its in-flight set is gone already
+        if (acked_.size() >= config_.ack_batch) (void)remove_acked();
+        return;
+    }
     inflight_.erase(seq);
     if (!s && seq - 1 < backlog_cursor_) {  // send it again (as backlog)
         backlog_cursor_ = seq - 1;
         backlog_rows_.clear();
     }
+    // Refill the in-flight window before the outbox transaction: the broker works on those messages while
+    // the removal commits, instead of the window running dry behind it.
     pump();
-    if (inflight_.empty()) (void)remove_acked();  // idle: nothing more to batch with
+    if (acked_.size() >= config_.ack_batch || inflight_.empty()) (void)remove_acked();  // a full batch, or idle
     // The moment everything has reached the broker, say so: the status carries last_seq, which is how the
     // server finds a tail gap (messages lost after the broker took them) without waiting for the heartbeat.
     if (s && inflight_.empty() && backlog_depth() == 0 && outbox_.last_seq() != last_seq_reported_) publish_status();

@@ -144,7 +144,9 @@ private:
         void operator()(sqlite3_stmt* st) const;
     };
     using CachedStmt = std::unique_ptr<sqlite3_stmt, Finalize>;
-    Result<sqlite3_stmt*> cached(CachedStmt& slot, const char* sql);
+    Result<sqlite3_stmt*> cached(CachedStmt& slot, const char* sql) const;
+    // Runs a statement without results (BEGIN, COMMIT, PRAGMA) from a cache slot.
+    Status run(CachedStmt& slot, const char* sql);
 
     SqliteOutbox(sqlite3* db, OutboxOptions options) : db_(db), options_(options) {}
     Status init();
@@ -164,8 +166,14 @@ private:
     std::optional<TimePoint> telemetry_through_;
     protocol::QuotaReport quota_;
     // remove_acked() runs once per batch of PUBACKs while a backlog drains: its statements are prepared once.
+    // So are the backlog read (once per read-ahead) and the transaction and synchronous switches around it.
     CachedStmt ack_stmt_;
     CachedStmt purge_stmt_;
+    mutable CachedStmt after_stmt_;
+    CachedStmt begin_stmt_;
+    CachedStmt commit_stmt_;
+    CachedStmt sync_full_stmt_;
+    CachedStmt sync_normal_stmt_;
     std::optional<std::chrono::steady_clock::time_point> last_purge_;
 };
 
