@@ -289,7 +289,7 @@ Status SqliteOutbox::set_synchronous_full(bool full) {
 
 Status SqliteOutbox::remove_acked(std::span<const protocol::Seq> seqs) {
     if (seqs.empty()) return {};
-    auto ack = cached(ack_stmt_, "UPDATE outbox SET acked_ms = ?2 WHERE seq = ?1 AND acked_ms IS NULL");
+    auto ack = cached(ack_stmt_, "UPDATE outbox SET acked_ms = ?3 WHERE seq BETWEEN ?1 AND ?2 AND acked_ms IS NULL");
     if (!ack) return ack.error();
     auto purge = cached(purge_stmt_, "DELETE FROM outbox WHERE acked_ms IS NOT NULL AND acked_ms <= ?1 RETURNING LENGTH(payload)");
     if (!purge) return purge.error();
@@ -309,13 +309,24 @@ Status SqliteOutbox::remove_acked(std::span<const protocol::Seq> seqs) {
         sqlite3_stmt* st = *ack;
         std::uint64_t rows = 0;
         std::uint64_t freed = 0;
-        for (const auto seq : seqs) {
-            sqlite3_bind_int64(st, 1, static_cast<long long>(seq));
-            sqlite3_bind_int64(st, 2, now_ms);
+        // PUBACKs of a drain come in seq order: one statement per run of consecutive seqs, not one per seq.
+        std::vector<protocol::Seq> sorted;
+        if (!std::is_sorted(seqs.begin(), seqs.end())) {
+            sorted.assign(seqs.begin(), seqs.end());
+            std::sort(sorted.begin(), sorted.end());
+            seqs = sorted;
+        }
+        for (std::size_t i = 0; i < seqs.size();) {
+            std::size_t j = i + 1;
+            while (j < seqs.size() && seqs[j] <= seqs[j - 1] + 1) ++j;  // duplicates stay in the run
+            sqlite3_bind_int64(st, 1, static_cast<long long>(seqs[i]));
+            sqlite3_bind_int64(st, 2, static_cast<long long>(seqs[j - 1]));
+            sqlite3_bind_int64(st, 3, now_ms);
             const int rc = sqlite3_step(st);
             sqlite3_reset(st);
-            if (rc != SQLITE_DONE) return fail(sql_error(db_, "acknowledge seq " + std::to_string(seq)));
+            if (rc != SQLITE_DONE) return fail(sql_error(db_, "acknowledge seq " + std::to_string(seqs[i])));
             rows += static_cast<std::uint64_t>(sqlite3_changes(db_));
+            i = j;
         }
         if (purge_due) {
             // Acknowledged rows past the retention go for good.

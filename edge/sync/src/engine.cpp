@@ -313,16 +313,18 @@ void SyncEngine::pump() {
         return;
     }
     pumping_ = true;
+    // One clock read per pump (it fills the whole in-flight window at once), not two per message.
+    const TimePoint now = clock_.now();
     do {
         pump_again_ = false;
         while (connected_ && inflight_.size() < config_.max_inflight) {
             if (!live_.empty()) {
                 auto e = std::move(live_.front());
                 live_.pop_front();
-                publish_entry(e, false);
+                publish_entry(e, false, now);
                 continue;
             }
-            refill(clock_.now());
+            refill(now);
             if (tokens_ < 1.0) break;
             if (!resend_rows_.empty()) {
                 // Asked for by the server: before the rest of the backlog, paced like it.
@@ -331,7 +333,7 @@ void SyncEngine::pump() {
                 queued_resends_.erase(e.seq);
                 if (inflight_.count(e.seq) != 0) continue;
                 tokens_ -= 1.0;
-                publish_entry(e, true);
+                publish_entry(e, true, now);
                 if (!connected_) break;
                 continue;
             }
@@ -354,7 +356,7 @@ void SyncEngine::pump() {
             // Live messages sent on this connection: in flight, or acknowledged and waiting for removal.
             if (inflight_.count(e.seq) != 0 || acked_.count(e.seq) != 0) continue;
             tokens_ -= 1.0;
-            publish_entry(e, true);
+            publish_entry(e, true, now);
             // Refused at once (the publisher is not connected after all): on_done moved the cursor back; try
             // again on the next tick or event rather than spin here.
             if (!connected_ || backlog_cursor_ < e.seq) {
@@ -366,8 +368,7 @@ void SyncEngine::pump() {
     pumping_ = false;
 }
 
-void SyncEngine::publish_entry(const store::OutboxEntry& e, bool historical) {
-    const TimePoint now = clock_.now();
+void SyncEngine::publish_entry(const store::OutboxEntry& e, bool historical, TimePoint now) {
     std::string payload;
     if (e.payload.empty()) {
         // Deleted by the quota policy: an empty batch closes the gap at the server.

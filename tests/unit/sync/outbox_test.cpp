@@ -266,3 +266,22 @@ TEST_CASE("outbox: a head-split row keeps its rest's length and checksum, which 
     REQUIRE(rewritten.ok());
     for (const auto& r : *rewritten) CHECK_FALSE(r.split_rest.has_value());
 }
+
+TEST_CASE("outbox: acknowledgements in any order, with gaps and repeats, each count once") {
+    test::TempDir dir;
+    auto o = store::SqliteOutbox::open((dir / "edge.db").string());
+    REQUIRE(o.ok());
+    for (int m = 0; m < 8; ++m) append_minute(**o, m);  // seq 1..8
+    const std::vector<protocol::Seq> acked{7, 3, 2, 3, 4, 42};
+    REQUIRE((*o)->remove_acked(acked).ok());
+    CHECK((*o)->depth() == 4);
+    auto backlog = (*o)->after(0, 10);
+    REQUIRE(backlog.ok());
+    std::vector<protocol::Seq> left;
+    for (const auto& r : *backlog) left.push_back(r.seq);
+    CHECK(left == std::vector<protocol::Seq>{1, 5, 6, 8});
+    const std::vector<protocol::Seq> more{1, 2, 5, 6};  // 2 again: no change for it
+    REQUIRE((*o)->remove_acked(more).ok());
+    CHECK((*o)->depth() == 1);
+    CHECK((*o)->range(1, 8, 10)->size() == 8);  // all kept for resends
+}
