@@ -100,7 +100,9 @@ Rate drain_ours(const Options& o, const std::string& site, boost::asio::io_conte
     const auto depth = outbox.depth();
     const auto t0 = Steady::now();
     (*svc)->start();
-    while (outbox.depth() > 0) io.run_for(50ms);
+    // Checked after every handler: with run_for(50ms) the drain was timed in 50-ms steps, which added up to
+    // 50 ms (about 15 % of a 7-day drain) to our side while the bare loop stops its clock at the last PUBACK.
+    while (outbox.depth() > 0) io.run_one_for(50ms);
     Rate r{std::chrono::duration<double>(Steady::now() - t0).count(), depth};
     (*svc)->stop();
     io.run_for(200ms);

@@ -19,16 +19,29 @@ CREATE TABLE IF NOT EXISTS outbox (
   aggregate INTEGER NOT NULL DEFAULT 0,
   samples INTEGER NOT NULL DEFAULT 0,
   payload BLOB NOT NULL,
-  acked_ms INTEGER
+  acked_ms INTEGER,
+  rest_adler INTEGER,
+  rest_len INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_raw_telemetry ON outbox(kind, aggregate, seq);
 CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 )SQL";
 
+Error sql_error(sqlite3* db, const std::string& what) {
+    const int code = sqlite3_errcode(db);
+    return Error{"outbox: " + what + ": " + sqlite3_errmsg(db),
+                 (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? ErrorKind::busy : ErrorKind::io};
+}
+
 class Stmt {
 public:
     Stmt(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-    ~Stmt() { sqlite3_finalize(stmt_); }
+    // Borrows a cached statement: reset (not finalized) when done, ready for the next use.
+    Stmt(sqlite3* db, sqlite3_stmt* cached) : db_(db), stmt_(cached), owned_(false) {}
+    ~Stmt() {
+        if (owned_) sqlite3_finalize(stmt_);
+        else sqlite3_reset(stmt_);
+    }
     Stmt(const Stmt&) = delete;
     Stmt& operator=(const Stmt&) = delete;
     [[nodiscard]] bool ok() const { return rc_ == SQLITE_OK; }
@@ -47,6 +60,7 @@ public:
     int step() { return sqlite3_step(stmt_); }
     void reset() { sqlite3_reset(stmt_); }
     [[nodiscard]] long long integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+    [[nodiscard]] bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
     [[nodiscard]] std::string text(int col) const {
         const auto* p = sqlite3_column_text(stmt_, col);
         return p ? std::string(reinterpret_cast<const char*>(p)) : std::string();
@@ -56,15 +70,12 @@ public:
         const int n = sqlite3_column_bytes(stmt_, col);
         return p ? std::string(p, static_cast<std::size_t>(n)) : std::string();
     }
-    [[nodiscard]] Error error(const std::string& what) const {
-        const int code = sqlite3_errcode(db_);
-        return Error{"outbox: " + what + ": " + sqlite3_errmsg(db_),
-                     (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? ErrorKind::busy : ErrorKind::io};
-    }
+    [[nodiscard]] Error error(const std::string& what) const { return sql_error(db_, what); }
 
 private:
     sqlite3* db_;
     sqlite3_stmt* stmt_ = nullptr;
+    bool owned_ = true;
     int rc_ = SQLITE_OK;
 };
 
@@ -94,7 +105,35 @@ Result<std::unique_ptr<SqliteOutbox>> SqliteOutbox::open(const std::string& path
     return outbox;
 }
 
-SqliteOutbox::~SqliteOutbox() { sqlite3_close(db_); }
+SqliteOutbox::~SqliteOutbox() {
+    // sqlite3_close() refuses while statements are still prepared.
+    for (auto* slot : {&ack_stmt_, &purge_stmt_, &after_stmt_, &begin_stmt_, &commit_stmt_, &sync_full_stmt_, &sync_normal_stmt_})
+        slot->reset();
+    sqlite3_close(db_);
+}
+
+void SqliteOutbox::Finalize::operator()(sqlite3_stmt* st) const { sqlite3_finalize(st); }
+
+Result<sqlite3_stmt*> SqliteOutbox::cached(CachedStmt& slot, const char* sql) const {
+    if (!slot) {
+        sqlite3_stmt* st = nullptr;
+        if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK) {
+            sqlite3_finalize(st);
+            return sql_error(db_, "prepare");
+        }
+        slot.reset(st);
+    }
+    return slot.get();
+}
+
+Status SqliteOutbox::run(CachedStmt& slot, const char* sql) {
+    auto st = cached(slot, sql);
+    if (!st) return st.error();
+    const int rc = sqlite3_step(*st);
+    sqlite3_reset(*st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return sql_error(db_, sql);
+    return {};
+}
 
 Status SqliteOutbox::exec(const char* sql) {
     char* err = nullptr;
@@ -125,6 +164,16 @@ Status SqliteOutbox::init() {
         if (!cols.ok() || cols.step() != SQLITE_ROW) return cols.error("read columns");
         if (cols.integer(0) == 0)
             if (auto s = exec("ALTER TABLE outbox ADD COLUMN acked_ms INTEGER"); !s) return s;
+    }
+    {
+        // Outboxes written before the rest's checksum was kept have no rest_adler/rest_len: their rows inflate
+        // the rest whenever they are flagged historical.
+        Stmt cols(db_, "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'rest_adler'");
+        if (!cols.ok() || cols.step() != SQLITE_ROW) return cols.error("read columns");
+        if (cols.integer(0) == 0) {
+            if (auto s = exec("ALTER TABLE outbox ADD COLUMN rest_adler INTEGER"); !s) return s;
+            if (auto s = exec("ALTER TABLE outbox ADD COLUMN rest_len INTEGER"); !s) return s;
+        }
     }
     if (auto s = exec("CREATE INDEX IF NOT EXISTS outbox_acked ON outbox(acked_ms) WHERE acked_ms IS NOT NULL"); !s) return s;
     {
@@ -163,10 +212,14 @@ Result<protocol::Seq> SqliteOutbox::append(OutboxKind kind, TimePoint created_at
     auto payload = encode(seq);
     if (!payload) return fail(payload.error());
     {
-        Stmt st(db_, "INSERT INTO outbox(seq, kind, created_ms, aggregate, samples, payload) VALUES (?1, ?2, ?3, 0, ?4, ?5)");
+        // Inflating the rest once here spares it on every later send as backlog (and checks the payload).
+        const auto rest = protocol::split_payload_rest(*payload);
+        Stmt st(db_, "INSERT INTO outbox(seq, kind, created_ms, aggregate, samples, payload, rest_adler, rest_len) "
+                     "VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)");
         if (!st.ok()) return fail(st.error("insert"));
         st.bind(1, static_cast<long long>(seq)).bind(2, std::string(to_string(kind))).bind(3, to_epoch_ms(created_at));
         st.bind(4, static_cast<long long>(samples)).bind_blob(5, *payload);
+        if (rest) st.bind(6, static_cast<long long>(rest->adler)).bind(7, static_cast<long long>(rest->length));
         if (st.step() != SQLITE_DONE) return fail(st.error("insert seq " + std::to_string(seq)));
     }
     if (auto s = set_meta("last_seq", static_cast<long long>(seq)); !s) return fail(s.error());
@@ -185,7 +238,7 @@ Result<protocol::Seq> SqliteOutbox::append(OutboxKind kind, TimePoint created_at
 }
 
 namespace {
-// Rows of a SELECT seq, kind, created_ms, aggregate, samples, payload.
+// Rows of a SELECT seq, kind, created_ms, aggregate, samples, payload, rest_adler, rest_len.
 Result<std::vector<OutboxEntry>> read_entries(Stmt& st) {
     std::vector<OutboxEntry> out;
     int rc = 0;
@@ -199,6 +252,8 @@ Result<std::vector<OutboxEntry>> read_entries(Stmt& st) {
         e.aggregate = st.integer(3) != 0;
         e.samples = static_cast<std::uint64_t>(st.integer(4));
         e.payload = st.blob(5);
+        if (!st.is_null(6) && !st.is_null(7))
+            e.split_rest = protocol::SplitRest{static_cast<std::uint32_t>(st.integer(6)), static_cast<std::uint32_t>(st.integer(7))};
         out.push_back(std::move(e));
     }
     if (rc != SQLITE_DONE) return st.error("select");
@@ -207,15 +262,16 @@ Result<std::vector<OutboxEntry>> read_entries(Stmt& st) {
 }  // namespace
 
 Result<std::vector<OutboxEntry>> SqliteOutbox::after(protocol::Seq after, std::size_t limit) const {
-    Stmt st(db_, "SELECT seq, kind, created_ms, aggregate, samples, payload FROM outbox WHERE seq > ?1 AND acked_ms IS NULL "
-                 "ORDER BY seq LIMIT ?2");
-    if (!st.ok()) return st.error("select");
+    auto cached_st = cached(after_stmt_, "SELECT seq, kind, created_ms, aggregate, samples, payload, rest_adler, rest_len FROM outbox "
+                                        "WHERE seq > ?1 AND acked_ms IS NULL ORDER BY seq LIMIT ?2");
+    if (!cached_st) return cached_st.error();
+    Stmt st(db_, *cached_st);
     st.bind(1, static_cast<long long>(after)).bind(2, static_cast<long long>(limit));
     return read_entries(st);
 }
 
 Result<std::vector<OutboxEntry>> SqliteOutbox::range(protocol::Seq from, protocol::Seq to, std::size_t limit) const {
-    Stmt st(db_, "SELECT seq, kind, created_ms, aggregate, samples, payload FROM outbox WHERE seq >= ?1 AND seq <= ?2 "
+    Stmt st(db_, "SELECT seq, kind, created_ms, aggregate, samples, payload, rest_adler, rest_len FROM outbox WHERE seq >= ?1 AND seq <= ?2 "
                  "ORDER BY seq LIMIT ?3");
     if (!st.ok()) return st.error("select range");
     st.bind(1, static_cast<long long>(from)).bind(2, static_cast<long long>(to)).bind(3, static_cast<long long>(limit));
@@ -225,42 +281,64 @@ Result<std::vector<OutboxEntry>> SqliteOutbox::range(protocol::Seq from, protoco
 
 Status SqliteOutbox::set_synchronous_full(bool full) {
     if (synchronous_full_ == full) return {};
-    if (auto s = exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s) return s;
+    auto s = full ? run(sync_full_stmt_, "PRAGMA synchronous=FULL") : run(sync_normal_stmt_, "PRAGMA synchronous=NORMAL");
+    if (!s) return s;
     synchronous_full_ = full;
     return {};
 }
 
 Status SqliteOutbox::remove_acked(std::span<const protocol::Seq> seqs) {
     if (seqs.empty()) return {};
+    auto ack = cached(ack_stmt_, "UPDATE outbox SET acked_ms = ?3 WHERE seq BETWEEN ?1 AND ?2 AND acked_ms IS NULL");
+    if (!ack) return ack.error();
+    auto purge = cached(purge_stmt_, "DELETE FROM outbox WHERE acked_ms IS NOT NULL AND acked_ms <= ?1 RETURNING LENGTH(payload)");
+    if (!purge) return purge.error();
     // NORMAL for this commit only (see outbox.hpp: a lost removal means a resend, never a lost row).
     if (auto s = set_synchronous_full(false); !s) return s;
+    const auto steady_now = std::chrono::steady_clock::now();
+    // Without retention acknowledged rows go at once; with it, looking for expired ones once a minute is enough.
+    const bool purge_due = options_.acked_retention.count() <= 0 || !last_purge_ ||
+                           steady_now - *last_purge_ >= options_.acked_purge_interval;
     auto result = [&]() -> Status {
-        if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
+        if (auto s = run(begin_stmt_, "BEGIN IMMEDIATE"); !s) return s;
         auto fail = [this](Error e) -> Status {
             (void)exec("ROLLBACK");
             return e;
         };
         const long long now_ms = to_epoch_ms(std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now()));
-        Stmt st(db_, "UPDATE outbox SET acked_ms = ?2 WHERE seq = ?1 AND acked_ms IS NULL");
-        if (!st.ok()) return fail(st.error("acknowledge"));
+        sqlite3_stmt* st = *ack;
         std::uint64_t rows = 0;
         std::uint64_t freed = 0;
-        for (const auto seq : seqs) {
-            st.reset();
-            st.bind(1, static_cast<long long>(seq)).bind(2, now_ms);
-            if (st.step() != SQLITE_DONE) return fail(st.error("acknowledge seq " + std::to_string(seq)));
-            rows += static_cast<std::uint64_t>(sqlite3_changes(db_));
+        // PUBACKs of a drain come in seq order: one statement per run of consecutive seqs, not one per seq.
+        std::vector<protocol::Seq> sorted;
+        if (!std::is_sorted(seqs.begin(), seqs.end())) {
+            sorted.assign(seqs.begin(), seqs.end());
+            std::sort(sorted.begin(), sorted.end());
+            seqs = sorted;
         }
-        st.reset();
-        // Acknowledged rows past the retention go for good.
-        Stmt purge(db_, "DELETE FROM outbox WHERE acked_ms IS NOT NULL AND acked_ms <= ?1 RETURNING LENGTH(payload)");
-        if (!purge.ok()) return fail(purge.error("purge"));
-        purge.bind(1, now_ms - static_cast<long long>(std::chrono::duration_cast<Millis>(options_.acked_retention).count()));
-        int rc = 0;
-        while ((rc = purge.step()) == SQLITE_ROW) freed += row_bytes(static_cast<std::size_t>(purge.integer(0)));
-        if (rc != SQLITE_DONE) return fail(purge.error("purge"));
-        purge.reset();
-        if (auto s = exec("COMMIT"); !s) return fail(s.error());
+        for (std::size_t i = 0; i < seqs.size();) {
+            std::size_t j = i + 1;
+            while (j < seqs.size() && seqs[j] <= seqs[j - 1] + 1) ++j;  // duplicates stay in the run
+            sqlite3_bind_int64(st, 1, static_cast<long long>(seqs[i]));
+            sqlite3_bind_int64(st, 2, static_cast<long long>(seqs[j - 1]));
+            sqlite3_bind_int64(st, 3, now_ms);
+            const int rc = sqlite3_step(st);
+            sqlite3_reset(st);
+            if (rc != SQLITE_DONE) return fail(sql_error(db_, "acknowledge seq " + std::to_string(seqs[i])));
+            rows += static_cast<std::uint64_t>(sqlite3_changes(db_));
+            i = j;
+        }
+        if (purge_due) {
+            // Acknowledged rows past the retention go for good.
+            sqlite3_stmt* del = *purge;
+            sqlite3_bind_int64(del, 1, now_ms - static_cast<long long>(std::chrono::duration_cast<Millis>(options_.acked_retention).count()));
+            int rc = 0;
+            while ((rc = sqlite3_step(del)) == SQLITE_ROW) freed += row_bytes(static_cast<std::size_t>(sqlite3_column_int64(del, 0)));
+            sqlite3_reset(del);
+            if (rc != SQLITE_DONE) return fail(sql_error(db_, "purge"));
+        }
+        if (auto s = run(commit_stmt_, "COMMIT"); !s) return fail(s.error());
+        if (purge_due) last_purge_ = steady_now;
         depth_ -= std::min(depth_, rows);
         bytes_ -= std::min(bytes_, freed);
         return {};
@@ -354,7 +432,7 @@ Result<bool> SqliteOutbox::downsample_step() {
     };
     std::uint64_t freed = 0;
     for (std::size_t i = 0; i < rows.size(); ++i) {
-        Stmt st(db_, "UPDATE outbox SET aggregate = 1, samples = ?2, payload = ?3 WHERE seq = ?1");
+        Stmt st(db_, "UPDATE outbox SET aggregate = 1, samples = ?2, payload = ?3, rest_adler = NULL, rest_len = NULL WHERE seq = ?1");
         if (!st.ok()) return fail(st.error("update"));
         const std::string& p = i == 0 ? first_payload : std::string();
         st.bind(1, static_cast<long long>(rows[i].seq)).bind(2, static_cast<long long>(i == 0 ? aggregates.size() : 0)).bind_blob(3, p);
@@ -382,7 +460,7 @@ Result<bool> SqliteOutbox::drop_step() {
     const auto samples = static_cast<std::uint64_t>(st.integer(1));
     const auto len = static_cast<std::uint64_t>(st.integer(2));
     if (auto s = exec("BEGIN IMMEDIATE"); !s) return s.error();
-    Stmt up(db_, "UPDATE outbox SET aggregate = 1, samples = 0, payload = X'' WHERE seq = ?1");
+    Stmt up(db_, "UPDATE outbox SET aggregate = 1, samples = 0, payload = X'', rest_adler = NULL, rest_len = NULL WHERE seq = ?1");
     if (!up.ok()) {
         (void)exec("ROLLBACK");
         return up.error("update");

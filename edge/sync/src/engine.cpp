@@ -55,7 +55,8 @@ Result<std::string> re_encode_historical(const store::OutboxEntry& e, TimePoint 
         // Head-split payload: edit the uncompressed head and keep the compressed rest as it is.
         if (auto head = protocol::split_payload_head(e.payload)) {
             if (auto edited = flag_historical_in_text(std::string(*head), now))
-                if (auto payload = protocol::replace_payload_head(e.payload, *edited))
+                if (auto payload = e.split_rest ? protocol::replace_payload_head(e.payload, *edited, *e.split_rest)
+                                                : protocol::replace_payload_head(e.payload, *edited))
                     return std::move(*payload);
         }
         const bool compressed = protocol::is_compressed(e.payload);
@@ -195,7 +196,7 @@ Status SyncEngine::append_telemetry(std::vector<domain::Sample> samples) {
         return append_telemetry(std::move(second));
     }
     if (!seq) return seq.error();
-    queued(store::OutboxEntry{*seq, store::OutboxKind::telemetry, std::move(payload_copy), now, false, samples.size()});
+    queued(store::OutboxEntry{*seq, store::OutboxKind::telemetry, std::move(payload_copy), now, false, samples.size(), {}});
     return {};
 }
 
@@ -213,7 +214,7 @@ Result<protocol::Seq> SyncEngine::add_ticket_event(const domain::TicketEvent& ev
         },
         store::AppendCursors{store_event_id, std::nullopt});
     if (!seq) return seq.error();
-    queued(store::OutboxEntry{*seq, store::OutboxKind::ticket_event, std::move(payload_copy), now, false, 0});
+    queued(store::OutboxEntry{*seq, store::OutboxKind::ticket_event, std::move(payload_copy), now, false, 0, {}});
     enforce_quota();
     pump();
     return *seq;
@@ -312,16 +313,18 @@ void SyncEngine::pump() {
         return;
     }
     pumping_ = true;
+    // One clock read per pump (it fills the whole in-flight window at once), not two per message.
+    const TimePoint now = clock_.now();
     do {
         pump_again_ = false;
         while (connected_ && inflight_.size() < config_.max_inflight) {
             if (!live_.empty()) {
                 auto e = std::move(live_.front());
                 live_.pop_front();
-                publish_entry(e, false);
+                publish_entry(e, false, now);
                 continue;
             }
-            refill(clock_.now());
+            refill(now);
             if (tokens_ < 1.0) break;
             if (!resend_rows_.empty()) {
                 // Asked for by the server: before the rest of the backlog, paced like it.
@@ -330,7 +333,7 @@ void SyncEngine::pump() {
                 queued_resends_.erase(e.seq);
                 if (inflight_.count(e.seq) != 0) continue;
                 tokens_ -= 1.0;
-                publish_entry(e, true);
+                publish_entry(e, true, now);
                 if (!connected_) break;
                 continue;
             }
@@ -353,7 +356,7 @@ void SyncEngine::pump() {
             // Live messages sent on this connection: in flight, or acknowledged and waiting for removal.
             if (inflight_.count(e.seq) != 0 || acked_.count(e.seq) != 0) continue;
             tokens_ -= 1.0;
-            publish_entry(e, true);
+            publish_entry(e, true, now);
             // Refused at once (the publisher is not connected after all): on_done moved the cursor back; try
             // again on the next tick or event rather than spin here.
             if (!connected_ || backlog_cursor_ < e.seq) {
@@ -365,8 +368,7 @@ void SyncEngine::pump() {
     pumping_ = false;
 }
 
-void SyncEngine::publish_entry(const store::OutboxEntry& e, bool historical) {
-    const TimePoint now = clock_.now();
+void SyncEngine::publish_entry(const store::OutboxEntry& e, bool historical, TimePoint now) {
     std::string payload;
     if (e.payload.empty()) {
         // Deleted by the quota policy: an empty batch closes the gap at the server.
@@ -408,19 +410,23 @@ void SyncEngine::on_done(protocol::Seq seq, std::uint64_t epoch, const Status& s
         ++stats_.acked;
         if (acked_.empty()) acked_since_ = clock_.now();
         acked_.insert(seq);
-        if (acked_.size() >= config_.ack_batch) (void)remove_acked();
     } else {
         ++stats_.failed;
         PVF_LOG(debug, kLog, "seq " << seq << " not acknowledged: " << s.error().message);
     }
-    if (epoch != epoch_) return;  // a connection ago: its in-flight set is gone already
+    if (epoch != epoch_) {  // a connection ago: its in-flight set is gone already
+        if (acked_.size() >= config_.ack_batch) (void)remove_acked();
+        return;
+    }
     inflight_.erase(seq);
     if (!s && seq - 1 < backlog_cursor_) {  // send it again (as backlog)
         backlog_cursor_ = seq - 1;
         backlog_rows_.clear();
     }
+    // Refill the in-flight window before the outbox transaction: the broker works on those messages while
+    // the removal commits, instead of the window running dry behind it.
     pump();
-    if (inflight_.empty()) (void)remove_acked();  // idle: nothing more to batch with
+    if (acked_.size() >= config_.ack_batch || inflight_.empty()) (void)remove_acked();  // a full batch, or idle
     // The moment everything has reached the broker, say so: the status carries last_seq, which is how the
     // server finds a tail gap (messages lost after the broker took them) without waiting for the heartbeat.
     if (s && inflight_.empty() && backlog_depth() == 0 && outbox_.last_seq() != last_seq_reported_) publish_status();

@@ -175,15 +175,23 @@ std::optional<std::string_view> split_payload_head(std::string_view payload) {
     return payload.substr(kSplitPrefix, len);
 }
 
-std::optional<std::string> replace_payload_head(std::string_view payload, std::string_view new_head) {
-    const auto head = split_payload_head(payload);
-    if (!head || new_head.size() > kMaxStoredBlock) return std::nullopt;
-    const std::string_view rest = payload.substr(kSplitPrefix + head->size(), payload.size() - kSplitPrefix - head->size() - 4);
-    uLong stored_adler = 0;
-    for (std::size_t i = payload.size() - 4; i < payload.size(); ++i) stored_adler = (stored_adler << 8) | byte_at(payload, i);
+namespace {
+uLong stored_adler_of(std::string_view payload) {
+    uLong v = 0;
+    for (std::size_t i = payload.size() - 4; i < payload.size(); ++i) v = (v << 8) | byte_at(payload, i);
+    return v;
+}
 
-    // The checksum covers the whole text, so the rest's length and Adler-32 are needed: inflate it (a fraction
-    // of the cost of compressing it) into a buffer kept per thread.
+// The compressed rest of a head-split payload (between the head and the checksum).
+std::string_view compressed_rest(std::string_view payload, std::string_view head) {
+    return payload.substr(kSplitPrefix + head.size(), payload.size() - kSplitPrefix - head.size() - 4);
+}
+}  // namespace
+
+std::optional<SplitRest> split_payload_rest(std::string_view payload) {
+    const auto head = split_payload_head(payload);
+    if (!head) return std::nullopt;
+    const std::string_view rest = compressed_rest(payload, *head);
     thread_local Inflater raw(-15);
     thread_local std::string text;
     z_stream* zs = raw.get();
@@ -203,11 +211,21 @@ std::optional<std::string> replace_payload_head(std::string_view payload, std::s
         if (rc == Z_BUF_ERROR && zs->avail_in == 0) break;
     }
     if (rc != Z_STREAM_END || zs->avail_in != 0) return std::nullopt;  // corrupt, truncated or trailing bytes
-    const auto rest_len = static_cast<z_off_t>(zs->total_out);
-    if (adler32_combine(adler_of(*head), rest_adler, rest_len) != stored_adler) return std::nullopt;
+    const SplitRest sum{static_cast<std::uint32_t>(rest_adler), static_cast<std::uint32_t>(zs->total_out)};
+    if (adler32_combine(adler_of(*head), sum.adler, static_cast<z_off_t>(sum.length)) != stored_adler_of(payload))
+        return std::nullopt;
+    return sum;
+}
 
+std::optional<std::string> replace_payload_head(std::string_view payload, std::string_view new_head, SplitRest rest) {
+    const auto head = split_payload_head(payload);
+    if (!head || new_head.size() > kMaxStoredBlock) return std::nullopt;
+    const auto rest_len = static_cast<z_off_t>(rest.length);
+    // Cheap (a few dozen bytes hashed): catches a sum kept with the wrong row or a payload rewritten without it.
+    if (adler32_combine(adler_of(*head), rest.adler, rest_len) != stored_adler_of(payload)) return std::nullopt;
+    const std::string_view compressed = compressed_rest(payload, *head);
     std::string out;
-    out.reserve(kSplitPrefix + new_head.size() + rest.size() + 4);
+    out.reserve(kSplitPrefix + new_head.size() + compressed.size() + 4);
     out.append(payload.substr(0, 3));
     const auto len = static_cast<unsigned>(new_head.size());
     for (unsigned v : {len, ~len & 0xffffu}) {
@@ -215,9 +233,15 @@ std::optional<std::string> replace_payload_head(std::string_view payload, std::s
         out.push_back(static_cast<char>((v >> 8) & 0xff));
     }
     out.append(new_head);
-    out.append(rest);
-    put_be32(out, adler32_combine(adler_of(new_head), rest_adler, rest_len));
+    out.append(compressed);
+    put_be32(out, adler32_combine(adler_of(new_head), rest.adler, rest_len));
     return out;
+}
+
+std::optional<std::string> replace_payload_head(std::string_view payload, std::string_view new_head) {
+    const auto rest = split_payload_rest(payload);
+    if (!rest) return std::nullopt;
+    return replace_payload_head(payload, new_head, *rest);
 }
 
 }  // namespace pvfleet::protocol

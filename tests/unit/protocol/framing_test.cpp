@@ -61,3 +61,45 @@ TEST_CASE("framing: payloads without a replaceable head are refused, corrupt one
     CHECK(deflate_payload_split(t, 0).size() > 0);  // an empty head is still a valid stream
     CHECK(unframe(deflate_payload_split(t, 0)).value() == t);
 }
+
+TEST_CASE("framing: a kept SplitRest replaces the head without inflating, with the checksum a full inflate finds") {
+    const std::string t = text();
+    const std::string split = deflate_payload_split(t, kHead.size());
+    const auto rest = split_payload_rest(split);
+    REQUIRE(rest.has_value());
+    const std::string tail = t.substr(kHead.size());
+    CHECK(rest->length == tail.size());
+    CHECK(rest->adler == adler32(adler32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(tail.data()), static_cast<uInt>(tail.size())));
+
+    for (const std::string& new_head : {std::string(R"({"v":1,"kind":"telemetry","site_id":"s","seq":7,"historical":true,"sent_at":1500000000123)"),
+                                       std::string("{"), std::string(), kHead}) {
+        CAPTURE(new_head);
+        auto fast = replace_payload_head(split, new_head, *rest);
+        REQUIRE(fast.has_value());
+        CHECK(*fast == replace_payload_head(split, new_head).value());  // the inflating path agrees byte for byte
+        // zlib's own reader inflates it, checksum included, to the edited text.
+        std::string out(t.size() + 64, '\0');
+        uLongf n = out.size();
+        REQUIRE(uncompress(reinterpret_cast<Bytef*>(out.data()), &n, reinterpret_cast<const Bytef*>(fast->data()), fast->size()) == Z_OK);
+        CHECK(out.substr(0, n) == new_head + tail);
+        // The rest is unchanged, so the same SplitRest serves the next replacement too.
+        auto again = replace_payload_head(*fast, kHead, *rest);
+        REQUIRE(again.has_value());
+        CHECK(*again == split);
+    }
+}
+
+TEST_CASE("framing: a SplitRest that does not belong to the payload is refused") {
+    const std::string t = text();
+    const std::string split = deflate_payload_split(t, kHead.size());
+    const auto rest = split_payload_rest(split).value();
+    CHECK_FALSE(replace_payload_head(split, kHead, SplitRest{rest.adler ^ 1, rest.length}).has_value());
+    CHECK_FALSE(replace_payload_head(split, kHead, SplitRest{rest.adler, rest.length + 1}).has_value());
+    const std::string other = deflate_payload_split(t + " ", kHead.size());
+    CHECK_FALSE(replace_payload_head(other, kHead, rest).has_value());
+    CHECK_FALSE(replace_payload_head(deflate_payload(t), kHead, rest).has_value());  // not head-split
+    CHECK_FALSE(split_payload_rest(deflate_payload(t)).has_value());
+    std::string bad_sum = split;
+    bad_sum.back() = static_cast<char>(bad_sum.back() ^ 1);
+    CHECK_FALSE(split_payload_rest(bad_sum).has_value());
+}

@@ -221,3 +221,67 @@ TEST_CASE("outbox: acknowledged rows leave the backlog but stay for a resend unt
     CHECK((*o)->after(0, 10)->size() == 2);
     CHECK((*o)->quota_report().downsampled_samples == 0);
 }
+
+TEST_CASE("outbox: a head-split row keeps its rest's length and checksum, which replace its head without inflating") {
+    test::TempDir dir;
+    const auto path = (dir / "edge.db").string();
+    auto opened = store::SqliteOutbox::open(path, {.merge_rows = 2});
+    REQUIRE(opened.ok());
+    auto& o = **opened;
+    std::vector<domain::Sample> s;
+    for (int i = 0; i < 6; ++i) s.push_back(sync::test::sample("inv1", sync::test::t0() + i * 10s, 1000));
+    std::string head;
+    auto seq = o.append(OutboxKind::telemetry, sync::test::t0(), s.size(), [&](protocol::Seq q) -> Result<std::string> {
+        auto text = protocol::unframe(telemetry_payload(q, s).value()).value();
+        const auto at = text.find("\"sent_at\":");
+        REQUIRE(at != std::string::npos);
+        const auto end = text.find_first_not_of("0123456789", at + 10);
+        head = text.substr(0, end);
+        return protocol::deflate_payload_split(text, end);
+    });
+    REQUIRE(seq.ok());
+    append_minute(o, 1);  // an ordinary zlib stream: nothing to keep
+    append_ticket(o, "T-1");
+
+    auto rows = o.after(0, 10);
+    REQUIRE(rows.ok());
+    REQUIRE(rows->size() == 3);
+    const auto& split = (*rows)[0];
+    REQUIRE(split.split_rest.has_value());
+    CHECK(*split.split_rest == protocol::split_payload_rest(split.payload).value());
+    CHECK_FALSE((*rows)[1].split_rest.has_value());
+    CHECK_FALSE((*rows)[2].split_rest.has_value());
+    const std::string new_head = head.substr(0, head.rfind(':') + 1) + "1500000000123";
+    auto fast = protocol::replace_payload_head(split.payload, new_head, *split.split_rest);
+    REQUIRE(fast.has_value());
+    auto text = protocol::unframe(*fast);  // inflated in full, checksum included
+    REQUIRE(text.ok());
+    CHECK(text->substr(0, new_head.size()) == new_head);
+    CHECK(protocol::decode_telemetry(*fast).ok());
+    CHECK(o.range(1, 1, 1)->at(0).split_rest == split.split_rest);  // acknowledged or not, it comes along
+
+    // A row the quota policy rewrites (aggregates, emptied) no longer has one.
+    REQUIRE(o.enforce_quota(1).ok());
+    auto rewritten = o.after(0, 10);
+    REQUIRE(rewritten.ok());
+    for (const auto& r : *rewritten) CHECK_FALSE(r.split_rest.has_value());
+}
+
+TEST_CASE("outbox: acknowledgements in any order, with gaps and repeats, each count once") {
+    test::TempDir dir;
+    auto o = store::SqliteOutbox::open((dir / "edge.db").string());
+    REQUIRE(o.ok());
+    for (int m = 0; m < 8; ++m) append_minute(**o, m);  // seq 1..8
+    const std::vector<protocol::Seq> acked{7, 3, 2, 3, 4, 42};
+    REQUIRE((*o)->remove_acked(acked).ok());
+    CHECK((*o)->depth() == 4);
+    auto backlog = (*o)->after(0, 10);
+    REQUIRE(backlog.ok());
+    std::vector<protocol::Seq> left;
+    for (const auto& r : *backlog) left.push_back(r.seq);
+    CHECK(left == std::vector<protocol::Seq>{1, 5, 6, 8});
+    const std::vector<protocol::Seq> more{1, 2, 5, 6};  // 2 again: no change for it
+    REQUIRE((*o)->remove_acked(more).ok());
+    CHECK((*o)->depth() == 1);
+    CHECK((*o)->range(1, 8, 10)->size() == 8);  // all kept for resends
+}

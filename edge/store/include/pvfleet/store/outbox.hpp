@@ -28,10 +28,12 @@
 #include <string>
 #include <vector>
 
+#include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/protocol/messages.hpp"
 #include "pvfleet/util/result.hpp"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace pvfleet::store {
 
@@ -49,6 +51,10 @@ struct OutboxEntry {
     TimePoint created_at;
     bool aggregate = false;     // payload holds quota aggregates (or nothing)
     std::uint64_t samples = 0;  // samples carried (telemetry)
+    // For a head-split payload, the length and Adler-32 of its uncompressed rest, computed once when the row
+    // was appended: flagging the row historical then needs no inflate (protocol::replace_payload_head). Not
+    // set for other payloads, nor for rows written before it was kept (those inflate the rest each time).
+    std::optional<protocol::SplitRest> split_rest;
     friend bool operator==(const OutboxEntry&, const OutboxEntry&) = default;
 };
 
@@ -100,8 +106,11 @@ public:
 struct OutboxOptions {
     int busy_timeout_ms = 5000;
     // How long acknowledged rows stay for the server's `resend` (0: deleted at once). They are the first thing
-    // the disk quota policy deletes.
+    // the disk quota policy deletes. remove_acked() deletes the expired ones at most once per
+    // `acked_purge_interval` (looking for them on every batch cost a statement per batch for nothing), so they
+    // may stay up to that much longer.
     std::chrono::hours acked_retention{48};
+    std::chrono::seconds acked_purge_interval{60};
     std::size_t merge_rows = 120;  // raw batches merged into aggregates per quota step (about 2 h of 60-s batches)
 };
 
@@ -130,6 +139,15 @@ public:
     static constexpr std::uint64_t kRowOverheadBytes = 64;
 
 private:
+    // A statement prepared once and kept for the outbox's lifetime (finalized before the connection closes).
+    struct Finalize {
+        void operator()(sqlite3_stmt* st) const;
+    };
+    using CachedStmt = std::unique_ptr<sqlite3_stmt, Finalize>;
+    Result<sqlite3_stmt*> cached(CachedStmt& slot, const char* sql) const;
+    // Runs a statement without results (BEGIN, COMMIT, PRAGMA) from a cache slot.
+    Status run(CachedStmt& slot, const char* sql);
+
     SqliteOutbox(sqlite3* db, OutboxOptions options) : db_(db), options_(options) {}
     Status init();
     Status exec(const char* sql);
@@ -147,6 +165,16 @@ private:
     std::optional<long long> ticket_cursor_;
     std::optional<TimePoint> telemetry_through_;
     protocol::QuotaReport quota_;
+    // remove_acked() runs once per batch of PUBACKs while a backlog drains: its statements are prepared once.
+    // So are the backlog read (once per read-ahead) and the transaction and synchronous switches around it.
+    CachedStmt ack_stmt_;
+    CachedStmt purge_stmt_;
+    mutable CachedStmt after_stmt_;
+    CachedStmt begin_stmt_;
+    CachedStmt commit_stmt_;
+    CachedStmt sync_full_stmt_;
+    CachedStmt sync_normal_stmt_;
+    std::optional<std::chrono::steady_clock::time_point> last_purge_;
 };
 
 }  // namespace pvfleet::store

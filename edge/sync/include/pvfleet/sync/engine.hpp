@@ -131,7 +131,7 @@ private:
     void queued(store::OutboxEntry entry);
     void enforce_quota();
     void pump();
-    void publish_entry(const store::OutboxEntry& entry, bool historical);
+    void publish_entry(const store::OutboxEntry& entry, bool historical, TimePoint now);
     void on_done(protocol::Seq seq, std::uint64_t epoch, const Status& s);
     void publish_status();
     void refill(TimePoint now);

@@ -3,6 +3,7 @@
 // message starts with the JSON path of the offending field ("devices/0/points/ac_power_w/3: expected number
 // or null, got string"). Encoding validates the same rules, so a producer bug is caught where it is made.
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,9 +64,24 @@ std::string deflate_payload(std::string_view json_text);
 std::string deflate_payload_split(std::string_view json_text, std::size_t head);
 // The head text of a head-split payload; nullopt when `payload` does not have that framing.
 std::optional<std::string_view> split_payload_head(std::string_view payload);
+// The uncompressed rest of a head-split payload (the text after the head): its length and Adler-32. The zlib
+// checksum covers the whole text, adler32_combine(adler32(head), adler, length), so with these kept next to a
+// stored payload its head can be replaced without inflating the rest (SqliteOutbox keeps them per row).
+struct SplitRest {
+    std::uint32_t adler = 1;  // Adler-32 of no bytes
+    std::uint32_t length = 0;
+    friend bool operator==(const SplitRest&, const SplitRest&) = default;
+};
+// Of a head-split payload, by inflating the rest once and checking the payload's checksum with it; nullopt when
+// `payload` does not have that framing or is corrupt.
+std::optional<SplitRest> split_payload_rest(std::string_view payload);
 // `payload` (head-split framing) with its head replaced by `new_head`: the rest is copied as it is, only the
-// checksum is recomputed (which needs the rest inflated once, not compressed). nullopt when `payload` does not
-// have that framing or fails its checksum.
+// checksum is recomputed, from `rest` (see SplitRest) without inflating anything. nullopt when `payload` does
+// not have that framing or `rest` does not add up to its checksum with its current head (the sum belongs to
+// another payload). The compressed rest itself is not checked: a corrupt one fails the receiver's checksum.
+std::optional<std::string> replace_payload_head(std::string_view payload, std::string_view new_head, SplitRest rest);
+// The same for a payload whose SplitRest is not known: inflates the rest once for it (split_payload_rest), so
+// a corrupt payload is refused here.
 std::optional<std::string> replace_payload_head(std::string_view payload, std::string_view new_head);
 
 }  // namespace pvfleet::protocol
