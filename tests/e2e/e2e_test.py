@@ -39,7 +39,6 @@ import sys
 import tempfile
 import time
 import traceback
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cdp import Browser, CdpError  # noqa: E402
@@ -171,6 +170,7 @@ class Stack:
 
 def setup_stack(stack, source_dir):
     work = stack.work
+    maps = os.path.join(source_dir, "firmware-config", "devices")  # register maps of this source tree
     server = stack.binary("server/server_app/pvfleet-server")
     edge = stack.binary("edge/edge_app/pvfleet-edge")
     sim = stack.binary("edge/sim/pvfleet-sim")
@@ -255,7 +255,7 @@ def setup_stack(stack, source_dir):
         with open(os.path.join(work, site + "-scenario.json"), "w") as f:
             json.dump({"events": [fault]}, f, indent=1)
         stack.start(site + "-sim", [sim, "--site", os.path.join(work, site + "-sim.json"), "--listen", "127.0.0.1:0",
-                                    "--scenario", os.path.join(work, site + "-scenario.json")])
+                                    "--scenario", os.path.join(work, site + "-scenario.json"), "--maps", maps])
         addr = stack.wait_log(site + "-sim", r"(?m)^listening tcp (\S+)").group(1)
         edge_cfg = {"format": 1, "site_id": site, "config_version": "e2e-1", "latitude": 45.0, "longitude": lon,
                     "elevation_m": 200, "time_zone": "UTC",
@@ -268,6 +268,7 @@ def setup_stack(stack, source_dir):
                     "mqtt": {"uri": "tcp://127.0.0.1:%d" % mqtt_port},
                     "detection": {"not_producing": {"debounce_min": 2}, "comm_lost": {"debounce_min": 1},
                                   "string_fault": {"debounce_min": 2, "open_debounce_min": 1}},
+                    "maps_dir": maps,
                     "local_ui": {"listen": "127.0.0.1", "port": 0, "password_hash": pw_hash}}
         with open(os.path.join(work, site + "-edge.json"), "w") as f:
             json.dump(edge_cfg, f, indent=1)
