@@ -6,7 +6,7 @@ namespace pvfleet::local_ui::assets {
 const std::string_view kIndexHtml = R"html(<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
-<title>pvfleet gateway</title><link rel="stylesheet" href="/local/app.css">
+<title>pvfleet gateway</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/local/app.css">
 <script src="/local/app.js" defer></script></head>
 <body>
 <header><b id="site">pvfleet gateway</b> <span id="version"></span>
@@ -242,7 +242,7 @@ h2{font-size:1.1em;margin:1.2em 0 .4em}h3{font-size:1em;margin:0 0 .3em}
 nav{display:flex;gap:.5em}nav button.on{background:#1d3557;color:#fff}
 button,input,select{font:inherit;padding:.5em .7em;border:1px solid #aab;border-radius:6px;background:#fff;min-height:2.6em}
 button{cursor:pointer}input,select{max-width:100%}
-form{display:flex;flex-wrap:wrap;gap:.5em}
+form{display:flex;flex-wrap:wrap;gap:.5em}[hidden]{display:none!important}
 #login{flex-direction:column;max-width:20em;margin:3em auto}
 #devices,#tickets{display:grid;gap:.6em;grid-template-columns:repeat(auto-fill,minmax(16em,1fr))}
 .card{background:#fff;border-radius:8px;padding:.7em;border-left:5px solid #2a9d8f}

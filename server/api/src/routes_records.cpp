@@ -395,8 +395,12 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                    auto list = records::list_sites(
                        *ctx.db, customer > 0 ? std::optional<std::int64_t>(customer) : std::nullopt,
                        req.query_param("unassigned").value_or("") == "1",
-                       req.query_param("cursor").value_or(""), static_cast<int>(limit + 1));
+                       req.query_param("cursor").value_or(""),
+                       static_cast<int>(std::min<long long>(limit + 1, 1000)));
                    if (!list) return from_error(list.error());
+                   // At the largest page one more row cannot be fetched: a full page gets a cursor (the next
+                   // page may then be empty).
+                   if (limit == 1000 && list->size() == 1000) limit = 999;
                    json items = json::array();
                    std::optional<std::string> next;
                    for (std::size_t i = 0; i < list->size(); ++i) {

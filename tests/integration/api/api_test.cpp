@@ -192,6 +192,9 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     CHECK(page2["items"][0]["id"] != page["items"][0]["id"]);
     CHECK(parse(office.call("GET", "/api/customers?q=wang.fang"))["items"].size() == 1);
     CHECK(office.call("GET", "/api/customers?limit=0").status == 400);
+    CHECK(office.call("GET", "/api/sites?limit=1000").status ==
+          200);  // the largest page the web app asks for
+    CHECK(office.call("GET", "/api/sites?limit=1001").status == 400);
 
     // ---- a gateway reports a fault before it is linked: unassigned queue ----
     {
