@@ -1,13 +1,87 @@
 // Telemetry (raw, 5-minute, daily), site status, and the fleet statistics of the dashboard.
 #include <date/tz.h>
 
+#include <map>
+#include <sstream>
+
 #include "common.hpp"
+#include "pvfleet/solar/expected_power.hpp"
 #include "pvfleet/workorders/sla.hpp"
 
 namespace pvfleet::api::detail {
 namespace {
 constexpr std::int64_t kMaxRawRows = 20'000;
+
+// The clear-sky model of a site from its record: location and PV arrays (one inverter sized to the arrays, as
+// the record has no AC rating). nullopt when the record lacks a location or arrays.
+struct SiteExpectation {
+    solar::ExpectedPowerModel model;
+    const date::time_zone* zone;
+};
+
+std::optional<SiteExpectation> site_expectation(storage::Db& db, const std::string& site_id) {
+    auto r = db.run("SELECT latitude, longitude, arrays, time_zone FROM sites WHERE site_id = $1", {site_id});
+    if (!r || r->rows.empty() || r->rows[0].is_null(0) || r->rows[0].is_null(1)) return std::nullopt;
+    solar::SiteModel m;
+    m.latitude_deg = r->rows[0].real(0);
+    m.longitude_deg = r->rows[0].real(1);
+    double kwp = 0;
+    try {
+        int i = 0;
+        for (const auto& a : json::parse(r->rows[0].text(2))) {
+            solar::ArrayConfig c;
+            c.id = "a" + std::to_string(i++);
+            c.inverter_id = "inv";
+            c.dc_kwp = a.value("kwp", 0.0);
+            c.tilt_deg = a.value("tilt_deg", 0.0);
+            c.azimuth_deg = a.value("azimuth_deg", 180.0);
+            if (c.dc_kwp <= 0) continue;
+            kwp += c.dc_kwp;
+            m.arrays.push_back(c);
+        }
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    if (m.arrays.empty()) return std::nullopt;
+    m.inverters.push_back({"inv", kwp, 0.96});
+    auto model = solar::ExpectedPowerModel::create(std::move(m));
+    if (!model) return std::nullopt;
+    const date::time_zone* zone = nullptr;
+    try {
+        zone = date::locate_zone(r->rows[0].text(3));
+    } catch (const std::exception&) {
+        zone = date::locate_zone("UTC");
+    }
+    return SiteExpectation{std::move(*model), zone};
 }
+
+// UTC instants of the local midnights that start `day` and the day after.
+std::pair<TimePoint, TimePoint> local_day_bounds(const date::time_zone* zone, date::local_days day) {
+    const auto start = zone->to_sys(day, date::choose::earliest);
+    const auto end = zone->to_sys(day + date::days(1), date::choose::earliest);
+    return {std::chrono::time_point_cast<Millis>(start), std::chrono::time_point_cast<Millis>(end)};
+}
+
+std::optional<date::local_days> parse_day(const std::string& text) {
+    std::istringstream in(text);
+    date::local_days d;
+    in >> date::parse("%F", d);
+    if (in.fail()) return std::nullopt;
+    return d;
+}
+
+// Clear-sky expected energy of a site's local day, cached: the model is not cheap and the answer never changes.
+double expected_day_kwh(const std::string& site_id, const SiteExpectation& e, date::local_days day) {
+    static std::map<std::string, double> cache;  // the API runs on one thread
+    const std::string key = site_id + "|" + date::format("%F", day);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+    const auto [from, to] = local_day_bounds(e.zone, day);
+    const double kwh = e.model.energy_between(from, to, std::chrono::minutes(10)).total_ac_wh / 1000.0;
+    if (cache.size() > 100'000) cache.clear();
+    cache.emplace(key, kwh);
+    return kwh;
+}
+}  // namespace
 
 void add_telemetry_routes(Router& router, ApiContext& ctx) {
     router.add(
@@ -118,6 +192,44 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
             return json_response(200, {{"site_id", site}, {"resolution", resolution}, {"items", series}});
         });
 
+    router.add("GET", "/api/sites/{site_id}/expected",
+               {"Clear-sky expected generation of a site from its location and arrays: kWh per local day "
+                "(from/to as YYYY-MM-DD), or the power curve of one day (day=YYYY-MM-DD&resolution=5min)",
+                kAllRoles, "telemetry"},
+               [&ctx](Request& req) {
+                   const std::string site = req.params.at("site_id");
+                   auto e = site_expectation(*ctx.db, site);
+                   if (!e)
+                       return problem(404, "Not Found",
+                                      "site " + site + " has no location or PV arrays on record: nothing to expect");
+                   if (auto day_text = req.query_param("day")) {
+                       auto day = parse_day(*day_text);
+                       if (!day) return problem(400, "Bad Request", "day: expected YYYY-MM-DD", "day");
+                       const auto [from, to] = local_day_bounds(e->zone, *day);
+                       json points = json::array();
+                       solar::ExpectedPower out;
+                       for (TimePoint t = from; t <= to; t += std::chrono::minutes(5)) {
+                           e->model.at(t, {}, out);
+                           points.push_back({{"t", format_iso8601(t)}, {"kw", out.total_ac_w / 1000.0}});
+                       }
+                       return json_response(200, {{"site_id", site},
+                                                  {"basis", "clear-sky"},
+                                                  {"day", *day_text},
+                                                  {"kwh", expected_day_kwh(site, *e, *day)},
+                                                  {"points", points}});
+                   }
+                   auto from = parse_day(req.query_param("from").value_or(""));
+                   auto to = parse_day(req.query_param("to").value_or(""));
+                   if (!from) return problem(400, "Bad Request", "from: expected YYYY-MM-DD", "from");
+                   if (!to) return problem(400, "Bad Request", "to: expected YYYY-MM-DD", "to");
+                   if (*to < *from || *to - *from > date::days(400))
+                       return problem(400, "Bad Request", "to: must be from..from + 400 days", "to");
+                   json days = json::array();
+                   for (auto d = *from; d <= *to; d += date::days(1))
+                       days.push_back({{"day", date::format("%F", d)}, {"kwh", expected_day_kwh(site, *e, d)}});
+                   return json_response(200, {{"site_id", site}, {"basis", "clear-sky"}, {"days", days}});
+               });
+
     router.add("GET", "/api/sites/{site_id}/status",
                {"The gateway's last status (online/offline, backlog, polls)", kAllRoles, "sites"},
                [&ctx](Request& req) {
@@ -216,6 +328,25 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
                     }
                 }
             out["installed_kwp"] = kwp;
+        // Clear-sky expectation of today (each site's local day) for the sites with a location and arrays: the
+        // whole day and the part up to now, so "today so far" can be compared with "expected so far".
+        double expected_day = 0;
+        double expected_so_far = 0;
+        int sites_with_model = 0;
+        auto site_ids = ctx.db->run("SELECT site_id FROM sites WHERE latitude IS NOT NULL AND longitude IS NOT NULL");
+        if (site_ids)
+            for (const auto& r : site_ids->rows) {
+                auto e = site_expectation(*ctx.db, r.text(0));
+                if (!e) continue;
+                ++sites_with_model;
+                const auto local_today = date::floor<date::days>(e->zone->to_local(now));
+                expected_day += expected_day_kwh(r.text(0), *e, local_today);
+                const auto bounds = local_day_bounds(e->zone, local_today);
+                expected_so_far += e->model.energy_between(bounds.first, now, std::chrono::minutes(10)).total_ac_wh / 1000.0;
+            }
+        out["expected_today_kwh"] = sites_with_model > 0 ? json(expected_day) : json(nullptr);
+        out["expected_so_far_kwh"] = sites_with_model > 0 ? json(expected_so_far) : json(nullptr);
+        out["sites_with_expectation"] = sites_with_model;
             if (ctx.ingest_stats) out["ingest"] = ctx.ingest_stats();
             out["at"] = format_iso8601(now);
             return json_response(200, out);

@@ -1,5 +1,6 @@
 // Generation chart of one site: day (5-minute AC power), month (daily energy), year (daily energy summed by
-// month). Measured values only; specific yield (kWh/kWp) from the site's array kWp — no invented "expected".
+// month). Measured against the server's clear-sky expectation (GET /api/sites/{id}/expected: the site's location
+// and arrays; an upper bound on a sunny day), and specific yield (kWh/kWp) from the site's array kWp.
 import { h, mount } from './dom.js';
 import { t, fmtNumber, fmtWith, fmtDate } from './i18n.js';
 import { get, qs } from './api.js';
@@ -18,6 +19,16 @@ export function energyByDay(items) {
     out.set(it.day, (out.get(it.day) || 0) + wh / 1000);
   }
   return out;
+}
+
+// The server's clear-sky expectation, or null when the site has no location or arrays on record (404).
+async function expectedOf(site, params, signal) {
+  try {
+    return await get(`/api/sites/${encodeURIComponent(site.site_id)}/expected${qs(params)}`, { signal });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    return null;
+  }
 }
 
 export function generationCard(site, { signal } = {}) {
@@ -62,9 +73,10 @@ export function generationCard(site, { signal } = {}) {
         const from = zonedMidnight(state.y, state.m, state.d, tz);
         const to = zonedMidnight(state.y, state.m, state.d + 1, tz);
         label.textContent = fmtWith(from + 12 * 3600e3, { dateStyle: 'full', timeZone: tz });
-        const [p, e] = await Promise.all([
+        const [p, e, x] = await Promise.all([
           get(`/api/sites/${encodeURIComponent(site.site_id)}/telemetry${qs({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), resolution: '5min', point: 'ac_power_w' })}`, { signal }),
           get(`/api/sites/${encodeURIComponent(site.site_id)}/telemetry${qs({ from: new Date(from).toISOString(), to: new Date(to - 1).toISOString(), resolution: 'day', point: 'energy_total_wh' })}`, { signal }),
+          expectedOf(site, { day: isoDay(state.y, state.m, state.d) }, signal),
         ]);
         if (my !== seq) return;
         const byT = new Map();
@@ -77,7 +89,8 @@ export function generationCard(site, { signal } = {}) {
         const kwh = energyByDay(e.items).get(isoDay(state.y, state.m, state.d));
         const peak = pts.reduce((a, x) => Math.max(a, x[1]), 0);
         mount(body, lineChart({
-          series: [{ label: t('gen.power'), color: 'var(--chart-1)', points: pts, area: true }],
+          series: [{ label: t('gen.power'), color: 'var(--chart-1)', points: pts, area: true },
+            ...(x ? [{ label: t('gen.expected'), color: 'var(--chart-2, #9aa5b1)', points: x.points.map((q) => [Date.parse(q.t), q.kw]) }] : [])],
           from, to, xFmt: (ms) => fmtWith(ms, { hour: '2-digit', minute: '2-digit', timeZone: tz }),
           yFmt: (v) => `${fmtNumber(v, 2, { min: 0 })} kW`,
           hoverFmt: (pt) => `${fmtWith(pt[0], { hour: '2-digit', minute: '2-digit', timeZone: tz })} · ${fmtNumber(pt[1], 2)} kW`,
@@ -85,6 +98,7 @@ export function generationCard(site, { signal } = {}) {
         }));
         mount(summary,
           stat(t('gen.energy'), kwh != null ? `${kwhFmt(kwh)} kWh` : '—'),
+          stat(t('gen.expected'), x ? `${kwhFmt(x.kwh)} kWh${kwh != null && x.kwh > 0 ? ` · ${fmtNumber((100 * kwh) / x.kwh, 0)} %` : ''}` : '—'),
           stat(t('gen.specific_yield'), kwh != null && kwp ? `${fmtNumber(kwh / kwp, 2)} kWh/kWp` : '—'),
           stat(t('gen.peak'), pts.length ? `${fmtNumber(peak, 2)} kW` : '—'),
           stat(t('gen.kwp'), kwp ? `${fmtNumber(kwp, 1)} kWp` : '—'));
@@ -93,9 +107,13 @@ export function generationCard(site, { signal } = {}) {
         const from = yearly ? zonedMidnight(state.y, 0, 1, tz) : zonedMidnight(state.y, state.m, 1, tz);
         const to = yearly ? zonedMidnight(state.y + 1, 0, 1, tz) : zonedMidnight(state.y, state.m + 1, 1, tz);
         label.textContent = yearly ? fmtWith(from + 12 * 3600e3, { year: 'numeric', timeZone: tz }) : fmtWith(from + 12 * 3600e3, { year: 'numeric', month: 'long', timeZone: tz });
-        const res = await get(`/api/sites/${encodeURIComponent(site.site_id)}/telemetry${qs({ from: new Date(from).toISOString(), to: new Date(to - 1).toISOString(), resolution: 'day', point: 'energy_total_wh' })}`, { signal });
+        const [res, x] = await Promise.all([
+          get(`/api/sites/${encodeURIComponent(site.site_id)}/telemetry${qs({ from: new Date(from).toISOString(), to: new Date(to - 1).toISOString(), resolution: 'day', point: 'energy_total_wh' })}`, { signal }),
+          expectedOf(site, { from: yearly ? `${state.y}-01-01` : isoDay(state.y, state.m, 1), to: yearly ? `${state.y}-12-31` : isoDay(state.y, state.m, daysInMonth(state.y, state.m)) }, signal),
+        ]);
         if (my !== seq) return;
         const days = energyByDay(res.items);
+        const expectedDays = new Map((x?.days || []).map((d) => [d.day, d.kwh]));
         const todayIso = isoDay(today.y, today.m, today.d);
         let bars;
         if (yearly) {
@@ -117,8 +135,12 @@ export function generationCard(site, { signal } = {}) {
         const total = bars.reduce((a, b) => a + b.value, 0);
         const withData = bars.filter((b) => b.value > 0).length;
         mount(body, barChart({ bars, yFmt: (v) => `${fmtNumber(v)} kWh`, labelEvery: yearly ? 1 : 2, emptyText: t('gen.no_data'), testid: 'gen-svg' }));
+        // Expected over the days that have measurements, so a month in progress compares like with like.
+        let expectedTotal = 0;
+        for (const [day] of days) expectedTotal += expectedDays.get(day) || 0;
         mount(summary,
           stat(t('gen.energy'), `${kwhFmt(total)} kWh`),
+          stat(t('gen.expected'), x && expectedTotal > 0 ? `${kwhFmt(expectedTotal)} kWh · ${fmtNumber((100 * total) / expectedTotal, 0)} %` : '—'),
           stat(t('gen.specific_yield'), kwp ? `${fmtNumber(total / kwp, yearly ? 0 : 1)} kWh/kWp` : '—'),
           stat(yearly ? t('gen.avg_month') : t('gen.avg_day'), withData ? `${kwhFmt(total / withData)} kWh` : '—'),
           stat(t('gen.kwp'), kwp ? `${fmtNumber(kwp, 1)} kWp` : '—'));

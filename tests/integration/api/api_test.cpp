@@ -253,6 +253,15 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     CHECK(r.status == 400);
     CHECK(parse(r)["field"] == "time_zone");
     CHECK(parse(office.call("GET", "/api/work-orders?unassigned_site=1"))["items"].empty());
+    // Clear-sky expectation from the site's location and arrays: a June day in Shanghai for 6.4 kWp.
+    auto expected = parse(office.call("GET", "/api/sites/sh-01/expected?from=2026-06-20&to=2026-06-21"));
+    REQUIRE(expected["days"].size() == 2);
+    CHECK(expected["days"][0]["kwh"].get<double>() > 25.0);
+    CHECK(expected["days"][0]["kwh"].get<double>() < 55.0);
+    auto curve = parse(office.call("GET", "/api/sites/sh-01/expected?day=2026-06-21"));
+    CHECK(curve["points"].size() == 289);
+    CHECK(office.call("GET", "/api/sites/sh-01/expected?from=2026-06-21&to=2025-01-01").status == 400);
+    CHECK(office.call("GET", "/api/sites/nowhere/expected?from=2026-06-21&to=2026-06-21").status == 404);
     CHECK(parse(office.call("GET", "/api/work-orders?customer_id=" + std::to_string(cid)))["items"].size() ==
           1);
 
@@ -310,6 +319,8 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     auto stats = parse(boss.call("GET", "/api/stats"));
     CHECK(stats["sites"] == 1);
     CHECK(stats.contains("sla"));
+    CHECK(stats["expected_today_kwh"].is_number());
+    CHECK(stats["sites_with_expectation"] == 1);
     CHECK(office.call("DELETE", "/api/customers/" + std::to_string(cid)).status == 405);
     CHECK(office.call("GET", "/api/nothing-here").status == 404);
 

@@ -33,7 +33,10 @@ function render(st, urgent) {
 
   const kpis = h('div', { class: 'kpis' },
     kpi(t('dash.gen_today'), h('span', {}, fmtNumber(today, 1), h('small', {}, ' kWh')),
-      h('span', {}, t('dash.yesterday'), ' ', h('b', {}, `${fmtNumber(yesterday, 1)} kWh`), delta !== null ? h('span', { class: `delta ${delta >= 0 ? 'up' : 'down'}`, title: t('dash.delta_hint') }, fmtPercent(delta)) : null),
+      h('span', {}, t('dash.yesterday'), ' ', h('b', {}, `${fmtNumber(yesterday, 1)} kWh`), delta !== null ? h('span', { class: `delta ${delta >= 0 ? 'up' : 'down'}`, title: t('dash.delta_hint') }, fmtPercent(delta)) : null,
+        st.expected_so_far_kwh != null ? h('span', { testid: 'kpi-expected', title: t('dash.expected_hint') }, ' · ', t('dash.expected'), ' ',
+          h('b', {}, `${fmtNumber(st.expected_so_far_kwh, 1)} / ${fmtNumber(st.expected_today_kwh, 1)} kWh`),
+          st.expected_so_far_kwh > 0 ? h('span', { class: 'delta' }, fmtPercent(today / st.expected_so_far_kwh - 1)) : null) : null),
       'kpi-generation'),
     kpi(t('dash.specific_yield'), h('span', {}, fmtNumber(sy(today), 2), h('small', {}, ' kWh/kWp')),
       h('span', {}, t('dash.yesterday'), ' ', h('b', {}, `${fmtNumber(sy(yesterday), 2)} kWh/kWp`), ' · ', t('dash.installed', { kwp: fmtNumber(kwp, 1) })),
