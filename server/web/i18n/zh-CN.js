@@ -42,7 +42,7 @@ export default {
   'gen.day': '日', 'gen.month': '月', 'gen.year': '年', 'gen.prev': '上一个', 'gen.next': '下一个', 'gen.power': '交流功率',
   'gen.expected': '晴空预期', 'dash.expected': '预期（截至目前/全天）', 'dash.expected_hint': '按各电站位置和组件阵列计算的晴空预期发电量：晴天上限',
   'gen.energy': '发电量', 'gen.specific_yield': '等效利用小时', 'gen.peak': '峰值功率', 'gen.kwp': '装机容量', 'gen.avg_day': '日均', 'gen.avg_month': '月均',
-  'gen.no_data': '该时段没有测量数据。', 'gen.hint': '实测数据；按站点时区（{tz}）划分日期。等效利用小时 = 发电量 ÷ 装机 kWp。',
+  'gen.no_data': '该时段没有测量数据。', 'gen.hint': '实测值与按站点位置和阵列计算的晴空预期对比；按站点时区（{tz}）划分日期。等效利用小时 = 发电量 ÷ 装机 kWp。',
 
   'wo.board_title': '工单', 'wo.board_sub': '未完成 {n} 个，最紧急的在前', 'wo.unassigned_title': '未归属站点队列', 'wo.unassigned_sub': '尚未关联客户的站点上的未完成工单',
   'wo.col_empty': '无', 'wo.none': '没有工单。', 'wo.count': '{n} 个工单',
