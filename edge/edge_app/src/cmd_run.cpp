@@ -173,7 +173,8 @@ public:
     ~LocalPage() { close(); }
 
     void follow(const agent::SiteConfig& config) {
-        if (config.local_ui == spec_ && (server_ || !config.local_ui)) return;
+        const bool same = config.local_ui ? (spec_ && *spec_ == *config.local_ui) : !spec_;
+        if (same && (server_ || !config.local_ui)) return;
         close();
         if (!config.local_ui) return;
         auto hash = local_ui::parse_password_hash(config.local_ui->password_hash);  // checked by the parser
@@ -198,7 +199,7 @@ public:
         }
         server_ = std::move(*server);
         server_->start();
-        spec_ = config.local_ui;
+        spec_ = std::make_unique<agent::LocalUiSpec>(*config.local_ui);
         PVF_LOG(info, "local-ui",
                 "local ui listening on " << server_->address() << ":" << server_->port() << " (page "
                                          << local_ui::LocalUi::asset_bytes() << " bytes)");
@@ -216,7 +217,9 @@ private:
     AgentLocalUiBackend backend_;
     std::unique_ptr<local_ui::LocalUi> ui_;
     std::unique_ptr<http::HttpServer> server_;
-    std::optional<agent::LocalUiSpec> spec_;
+    // Held by pointer, not std::optional: GCC 12 at -O2 for aarch64 reports a false maybe-uninitialized on
+    // the optional's strings.
+    std::unique_ptr<agent::LocalUiSpec> spec_;
 };
 
 }  // namespace

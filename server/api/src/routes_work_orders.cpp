@@ -186,7 +186,7 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
          kAllRoles, "work orders"},
         [&ctx](Request& req) {
             json body;
-            if (auto p = parse_body(req, {"state", "assignee", "reason"}, body)) return *p;
+            if (auto p = parse_body(req, {"state", "assignee", "reason", "due_at"}, body)) return *p;
             Loaded l;
             if (auto p = load_visible(ctx, req, l)) return *p;
             if (auto p = check_if_match(req, l.version)) return *p;
@@ -205,6 +205,23 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                 auto a = workorders::assign(next, tech, actor, now);
                 if (!a) return from_error(a.error());
                 next = std::move(*a);
+            }
+            if (body.contains("due_at")) {
+                // The back office may move a due date (a customer asks for another day); technicians may not.
+                if (req.role != "admin" && req.role != "back_office")
+                    return problem(403, "Forbidden", "due_at: only the back office changes due dates",
+                                   "due_at");
+                if (!body["due_at"].is_string())
+                    return problem(400, "Bad Request", "due_at: expected an ISO-8601 time", "due_at");
+                auto due = parse_iso8601(body["due_at"].get<std::string>());
+                if (!due) return problem(400, "Bad Request", "due_at: " + due.error().message, "due_at");
+                if (!workorders::is_open(next.state))
+                    return problem(
+                        400, "Bad Request",
+                        "due_at: the work order is " + std::string(workorders::to_string(next.state)),
+                        "due_at");
+                next.due_at = *due;
+                next.updated_at = now;
             }
             if (body.contains("state")) {
                 if (!body["state"].is_string())

@@ -41,7 +41,7 @@ export default {
   'dev.id': 'Device', 'dev.vendor': 'Vendor', 'dev.model': 'Model', 'dev.serial': 'Serial no.', 'dev.firmware': 'Firmware', 'dev.last_seen': 'Last seen', 'dev.none': 'No devices reported yet.',
 
   'gen.day': 'Day', 'gen.month': 'Month', 'gen.year': 'Year', 'gen.prev': 'Previous', 'gen.next': 'Next', 'gen.power': 'AC power',
-  'gen.expected': 'Clear-sky expected', 'dash.expected': 'Expected so far / all day', 'dash.expected_hint': "Clear-sky expectation from each site's location and PV arrays: a sunny-day upper bound",
+  'wo.set_due': 'Set due date', 'wo.due_set': 'Due date changed', 'gen.expected': 'Clear-sky expected', 'dash.expected': 'Expected so far / all day', 'dash.expected_hint': "Clear-sky expectation from each site's location and PV arrays: a sunny-day upper bound",
   'gen.energy': 'Energy', 'gen.specific_yield': 'Specific yield', 'gen.peak': 'Peak power', 'gen.kwp': 'Installed', 'gen.avg_day': 'Average per day', 'gen.avg_month': 'Average per month',
   'gen.no_data': 'No measurements for this period.', 'gen.hint': 'Measured against the clear-sky expectation from the site’s location and arrays; days in the site’s time zone ({tz}). Specific yield = energy ÷ installed kWp.',
 

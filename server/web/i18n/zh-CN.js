@@ -40,7 +40,7 @@ export default {
   'dev.id': '设备', 'dev.vendor': '厂商', 'dev.model': '型号', 'dev.serial': '序列号', 'dev.firmware': '固件', 'dev.last_seen': '最后通信', 'dev.none': '尚未上报设备。',
 
   'gen.day': '日', 'gen.month': '月', 'gen.year': '年', 'gen.prev': '上一个', 'gen.next': '下一个', 'gen.power': '交流功率',
-  'gen.expected': '晴空预期', 'dash.expected': '预期（截至目前/全天）', 'dash.expected_hint': '按各电站位置和组件阵列计算的晴空预期发电量：晴天上限',
+  'wo.set_due': '设置截止时间', 'wo.due_set': '截止时间已更改', 'gen.expected': '晴空预期', 'dash.expected': '预期（截至目前/全天）', 'dash.expected_hint': '按各电站位置和组件阵列计算的晴空预期发电量：晴天上限',
   'gen.energy': '发电量', 'gen.specific_yield': '等效利用小时', 'gen.peak': '峰值功率', 'gen.kwp': '装机容量', 'gen.avg_day': '日均', 'gen.avg_month': '月均',
   'gen.no_data': '该时段没有测量数据。', 'gen.hint': '实测值与按站点位置和阵列计算的晴空预期对比；按站点时区（{tz}）划分日期。等效利用小时 = 发电量 ÷ 装机 kWp。',
 

@@ -278,6 +278,11 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     REQUIRE_MESSAGE(r.status == 200, r.body);
     CHECK(parse(r)["state"] == "assigned");
     CHECK(office.call("PATCH", wo_path, {{"state", "done"}}, headers).status == 412);  // stale ETag
+    headers["If-Match"] = r.header("etag");
+    CHECK(office.call("PATCH", wo_path, {{"due_at", "next tuesday"}}, headers).status == 400);
+    r = office.call("PATCH", wo_path, {{"due_at", "2030-01-15T09:00:00Z"}}, headers);
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    CHECK(parse(r)["due_at"] == "2030-01-15T09:00:00.000Z");
     CHECK(tech2.call("GET", wo_path).status == 404);
     CHECK(parse(tech1.call("GET", "/api/work-orders"))["items"].size() == 1);
     CHECK(parse(tech2.call("GET", "/api/work-orders"))["items"].empty());

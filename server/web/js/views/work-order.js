@@ -50,7 +50,27 @@ export async function workOrderView(root, { params, signal }) {
       assign = h('div', { class: 'assign' }, h('label', { class: 'field-label' }, t('wo.technician')), h('div', { class: 'inline' }, sel, btn));
     }
     const moves = stateButtons(ctx, { onDone: reload, onError: fail });
-    return card(t('wo.actions'), [assign, moves ? [h('div', { class: 'field-label' }, t('wo.change_state')), moves] : null,
+    // Due date: the back office may move it (the rules only ever bring it forward on escalation).
+    let dueEdit = null;
+    if (canEdit() && !['closed', 'cancelled'].includes(wo.state)) {
+      const pad = (n) => String(n).padStart(2, '0');
+      const d = new Date(Date.parse(wo.due_at));
+      const input = h('input', { type: 'datetime-local', testid: 'due-input', 'aria-label': t('wo.due'),
+        value: `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}` });
+      const btn = h('button', { class: 'btn', type: 'button', testid: 'due-submit' }, t('wo.set_due'));
+      btn.addEventListener('click', () => busy(btn, async () => {
+        const ms = Date.parse(input.value);
+        if (Number.isNaN(ms)) { input.focus(); return; }
+        try {
+          const res = await patchOrder(ctx, { due_at: new Date(ms).toISOString() });
+          ctx.etag = res.etag;
+          toast(t('wo.due_set'), 'success');
+          await reload();
+        } catch (e) { fail(e); }
+      }));
+      dueEdit = h('div', { class: 'assign' }, h('label', { class: 'field-label' }, t('wo.due')), h('div', { class: 'inline' }, input, btn));
+    }
+    return card(t('wo.actions'), [assign, dueEdit, moves ? [h('div', { class: 'field-label' }, t('wo.change_state')), moves] : null,
       !assign && !moves ? h('p', { class: 'muted' }, t('wo.final')) : null,
       ticketActions(wo)], { testid: 'wo-actions' });
   }
