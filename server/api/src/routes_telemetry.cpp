@@ -70,16 +70,56 @@ std::optional<date::local_days> parse_day(const std::string& text) {
     return d;
 }
 
-// Clear-sky expected energy of a site's local day, cached: the model is not cheap and the answer never changes.
-double expected_day_kwh(const std::string& site_id, const SiteExpectation& e, date::local_days day) {
-    static std::map<std::string, double> cache;  // the API runs on one thread
-    const std::string key = site_id + "|" + date::format("%F", day);
-    if (auto it = cache.find(key); it != cache.end()) return it->second;
-    const auto [from, to] = local_day_bounds(e.zone, day);
-    const double kwh = e.model.energy_between(from, to, std::chrono::minutes(10)).total_ac_wh / 1000.0;
-    if (cache.size() > 100'000) cache.clear();
-    cache.emplace(key, kwh);
-    return kwh;
+// A site's clear-sky expectation for one local day as cumulative energy every 10 minutes from local midnight,
+// computed once per (site, record version, day) and cached: the dashboard asks for every site every 30 s, and
+// the model is far too costly to run for a fleet on each request (the API runs on one thread, so no lock).
+struct DayCurve {
+    TimePoint start;
+    std::vector<double> cumulative_kwh;  // [i] = energy from start to start + i * kStep
+};
+constexpr auto kStep = std::chrono::minutes(10);
+
+const DayCurve* day_curve(storage::Db& db, const std::string& site_id, std::int64_t version,
+                          date::local_days day) {
+    static std::map<std::string, std::optional<DayCurve>> cache;
+    const std::string key = site_id + "|" + std::to_string(version) + "|" + date::format("%F", day);
+    if (auto it = cache.find(key); it != cache.end()) return it->second ? &*it->second : nullptr;
+    if (cache.size() > 50'000) cache.clear();
+    auto e = site_expectation(db, site_id);
+    if (!e) {
+        cache.emplace(key, std::nullopt);
+        return nullptr;
+    }
+    const auto [from, to] = local_day_bounds(e->zone, day);
+    DayCurve curve;
+    curve.start = from;
+    curve.cumulative_kwh.push_back(0.0);
+    solar::ExpectedPower out;
+    e->model.at(from, {}, out);
+    double prev_w = out.total_ac_w;
+    for (TimePoint t = from + kStep; t <= to; t += kStep) {
+        e->model.at(t, {}, out);
+        const double hours = std::chrono::duration<double>(kStep).count() / 3600.0;
+        curve.cumulative_kwh.push_back(curve.cumulative_kwh.back() +
+                                       (prev_w + out.total_ac_w) / 2.0 * hours / 1000.0);
+        prev_w = out.total_ac_w;
+    }
+    return &*cache.emplace(key, std::move(curve)).first->second;
+}
+
+// Expected energy from the start of the curve's day up to `t` (linear between steps).
+double expected_until(const DayCurve& c, TimePoint t) {
+    if (t <= c.start) return 0.0;
+    const double steps = std::chrono::duration<double>(t - c.start) / std::chrono::duration<double>(kStep);
+    const auto i = static_cast<std::size_t>(steps);
+    if (i + 1 >= c.cumulative_kwh.size()) return c.cumulative_kwh.back();
+    return c.cumulative_kwh[i] +
+           (steps - static_cast<double>(i)) * (c.cumulative_kwh[i + 1] - c.cumulative_kwh[i]);
+}
+
+std::int64_t site_version(storage::Db& db, const std::string& site_id) {
+    auto r = db.run("SELECT version FROM sites WHERE site_id = $1", {site_id});
+    return r && !r->rows.empty() ? r->rows[0].integer(0) : 0;
 }
 }  // namespace
 
@@ -192,43 +232,50 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
             return json_response(200, {{"site_id", site}, {"resolution", resolution}, {"items", series}});
         });
 
-    router.add("GET", "/api/sites/{site_id}/expected",
-               {"Clear-sky expected generation of a site from its location and arrays: kWh per local day "
-                "(from/to as YYYY-MM-DD), or the power curve of one day (day=YYYY-MM-DD&resolution=5min)",
-                kAllRoles, "telemetry"},
-               [&ctx](Request& req) {
-                   const std::string site = req.params.at("site_id");
-                   auto e = site_expectation(*ctx.db, site);
-                   if (!e)
-                       return problem(404, "Not Found",
-                                      "site " + site + " has no location or PV arrays on record: nothing to expect");
-                   if (auto day_text = req.query_param("day")) {
-                       auto day = parse_day(*day_text);
-                       if (!day) return problem(400, "Bad Request", "day: expected YYYY-MM-DD", "day");
-                       const auto [from, to] = local_day_bounds(e->zone, *day);
-                       json points = json::array();
-                       solar::ExpectedPower out;
-                       for (TimePoint t = from; t <= to; t += std::chrono::minutes(5)) {
-                           e->model.at(t, {}, out);
-                           points.push_back({{"t", format_iso8601(t)}, {"kw", out.total_ac_w / 1000.0}});
-                       }
-                       return json_response(200, {{"site_id", site},
-                                                  {"basis", "clear-sky"},
-                                                  {"day", *day_text},
-                                                  {"kwh", expected_day_kwh(site, *e, *day)},
-                                                  {"points", points}});
-                   }
-                   auto from = parse_day(req.query_param("from").value_or(""));
-                   auto to = parse_day(req.query_param("to").value_or(""));
-                   if (!from) return problem(400, "Bad Request", "from: expected YYYY-MM-DD", "from");
-                   if (!to) return problem(400, "Bad Request", "to: expected YYYY-MM-DD", "to");
-                   if (*to < *from || *to - *from > date::days(400))
-                       return problem(400, "Bad Request", "to: must be from..from + 400 days", "to");
-                   json days = json::array();
-                   for (auto d = *from; d <= *to; d += date::days(1))
-                       days.push_back({{"day", date::format("%F", d)}, {"kwh", expected_day_kwh(site, *e, d)}});
-                   return json_response(200, {{"site_id", site}, {"basis", "clear-sky"}, {"days", days}});
-               });
+    router.add(
+        "GET", "/api/sites/{site_id}/expected",
+        {"Clear-sky expected generation of a site from its location and arrays: kWh per local day "
+         "(from/to as YYYY-MM-DD), or the power curve of one day (day=YYYY-MM-DD&resolution=5min)",
+         kAllRoles, "telemetry"},
+        [&ctx](Request& req) {
+            const std::string site = req.params.at("site_id");
+            auto e = site_expectation(*ctx.db, site);
+            if (!e)
+                return problem(404, "Not Found",
+                               "site " + site + " has no location or PV arrays on record: nothing to expect");
+            if (auto day_text = req.query_param("day")) {
+                auto day = parse_day(*day_text);
+                if (!day) return problem(400, "Bad Request", "day: expected YYYY-MM-DD", "day");
+                const auto [from, to] = local_day_bounds(e->zone, *day);
+                json points = json::array();
+                solar::ExpectedPower out;
+                for (TimePoint t = from; t <= to; t += std::chrono::minutes(5)) {
+                    e->model.at(t, {}, out);
+                    points.push_back({{"t", format_iso8601(t)}, {"kw", out.total_ac_w / 1000.0}});
+                }
+                return json_response(
+                    200,
+                    {{"site_id", site},
+                     {"basis", "clear-sky"},
+                     {"day", *day_text},
+                     {"kwh",
+                      day_curve(*ctx.db, site, site_version(*ctx.db, site), *day)->cumulative_kwh.back()},
+                     {"points", points}});
+            }
+            auto from = parse_day(req.query_param("from").value_or(""));
+            auto to = parse_day(req.query_param("to").value_or(""));
+            if (!from) return problem(400, "Bad Request", "from: expected YYYY-MM-DD", "from");
+            if (!to) return problem(400, "Bad Request", "to: expected YYYY-MM-DD", "to");
+            if (*to < *from || *to - *from > date::days(400))
+                return problem(400, "Bad Request", "to: must be from..from + 400 days", "to");
+            json days = json::array();
+            const auto version = site_version(*ctx.db, site);
+            for (auto d = *from; d <= *to; d += date::days(1)) {
+                const DayCurve* c = day_curve(*ctx.db, site, version, d);
+                days.push_back({{"day", date::format("%F", d)}, {"kwh", c ? c->cumulative_kwh.back() : 0.0}});
+            }
+            return json_response(200, {{"site_id", site}, {"basis", "clear-sky"}, {"days", days}});
+        });
 
     router.add("GET", "/api/sites/{site_id}/status",
                {"The gateway's last status (online/offline, backlog, polls)", kAllRoles, "sites"},
@@ -328,25 +375,33 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
                     }
                 }
             out["installed_kwp"] = kwp;
-        // Clear-sky expectation of today (each site's local day) for the sites with a location and arrays: the
-        // whole day and the part up to now, so "today so far" can be compared with "expected so far".
-        double expected_day = 0;
-        double expected_so_far = 0;
-        int sites_with_model = 0;
-        auto site_ids = ctx.db->run("SELECT site_id FROM sites WHERE latitude IS NOT NULL AND longitude IS NOT NULL");
-        if (site_ids)
-            for (const auto& r : site_ids->rows) {
-                auto e = site_expectation(*ctx.db, r.text(0));
-                if (!e) continue;
-                ++sites_with_model;
-                const auto local_today = date::floor<date::days>(e->zone->to_local(now));
-                expected_day += expected_day_kwh(r.text(0), *e, local_today);
-                const auto bounds = local_day_bounds(e->zone, local_today);
-                expected_so_far += e->model.energy_between(bounds.first, now, std::chrono::minutes(10)).total_ac_wh / 1000.0;
-            }
-        out["expected_today_kwh"] = sites_with_model > 0 ? json(expected_day) : json(nullptr);
-        out["expected_so_far_kwh"] = sites_with_model > 0 ? json(expected_so_far) : json(nullptr);
-        out["sites_with_expectation"] = sites_with_model;
+            // Clear-sky expectation of today (each site's local day) for the sites with a location and
+            // arrays: the whole day and the part up to now, so "today so far" can be compared with "expected
+            // so far".
+            double expected_day = 0;
+            double expected_so_far = 0;
+            int sites_with_model = 0;
+            auto site_rows = ctx.db->run(
+                "SELECT site_id, version, time_zone FROM sites WHERE latitude IS NOT NULL AND "
+                "longitude IS NOT NULL AND arrays <> '[]'");
+            if (site_rows)
+                for (const auto& r : site_rows->rows) {
+                    const date::time_zone* zone = nullptr;
+                    try {
+                        zone = date::locate_zone(r.text(2));
+                    } catch (const std::exception&) {
+                        zone = date::locate_zone("UTC");
+                    }
+                    const auto local_today = date::floor<date::days>(zone->to_local(now));
+                    const DayCurve* c = day_curve(*ctx.db, r.text(0), r.integer(1), local_today);
+                    if (c == nullptr) continue;
+                    ++sites_with_model;
+                    expected_day += c->cumulative_kwh.back();
+                    expected_so_far += expected_until(*c, now);
+                }
+            out["expected_today_kwh"] = sites_with_model > 0 ? json(expected_day) : json(nullptr);
+            out["expected_so_far_kwh"] = sites_with_model > 0 ? json(expected_so_far) : json(nullptr);
+            out["sites_with_expectation"] = sites_with_model;
             if (ctx.ingest_stats) out["ingest"] = ctx.ingest_stats();
             out["at"] = format_iso8601(now);
             return json_response(200, out);

@@ -326,6 +326,8 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     CHECK(stats.contains("sla"));
     CHECK(stats["expected_today_kwh"].is_number());
     CHECK(stats["sites_with_expectation"] == 1);
+    CHECK(stats["expected_so_far_kwh"].get<double>() <= stats["expected_today_kwh"].get<double>() + 1e-9);
+    CHECK(stats["expected_today_kwh"].get<double>() > 0.0);
     CHECK(office.call("DELETE", "/api/customers/" + std::to_string(cid)).status == 405);
     CHECK(office.call("GET", "/api/nothing-here").status == 404);
 
