@@ -231,6 +231,11 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_by_entity ON audit_log(entity, entity_id, id);
 )SQL"},
+    {2, "work orders by site and fault kind", R"SQL(
+-- The per-site questions (preventive schedule, a site's history, the list filtered by site) must not scan every
+-- work order of the fleet.
+CREATE INDEX work_orders_by_site ON work_orders(site_id, kind, closed_at_ms);
+)SQL"},
 };
 
 std::string render(std::string_view sql, Engine engine) {
