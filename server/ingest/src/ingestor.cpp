@@ -105,6 +105,7 @@ struct Ingestor::Impl {
                 stats.ticket_events += r->ticket_events;
                 stats.work_orders_created += r->work_orders_created;
                 stats.work_orders_updated += r->work_orders_updated;
+                if (options.on_committed) options.on_committed(decoded);
                 return;
             }
             if (r.error().kind == ErrorKind::busy && attempt < 5)

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "pvfleet/mqtt/client.hpp"
 #include "pvfleet/protocol/messages.hpp"
@@ -29,6 +30,9 @@ struct IngestOptions {
     std::size_t max_batch = 512;  // messages per transaction
     Millis max_delay{25};         // longest a received message waits for its group commit
     Millis gap_check_interval{5'000};
+    // Called on the ingest strand after each successful commit with the messages it stored (metrics, the
+    // ingest benchmark's publish-to-commit latency).
+    std::function<void(const std::vector<protocol::Message>&)> on_committed;
 };
 
 struct IngestStats {
