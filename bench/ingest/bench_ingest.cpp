@@ -15,7 +15,9 @@
 // message is kept, and the ingest's commit hook turns it into a publish-to-commit latency.
 //
 // Prints one JSON object: offered and achieved messages/s and points/s, latency percentiles, CPU time.
+#include <pthread.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -370,7 +372,14 @@ int run(const Options& o) {
         bare->connect(conn)->wait();
         bare->subscribe(protocol::subscription_for(protocol::MessageKind::telemetry), 1)->wait();
     }
-    std::thread ingest_thread([&] { io.run(); });
+    std::atomic<double> ingest_thread_cpu{0};
+    std::thread ingest_thread([&] {
+        pthread_setname_np(pthread_self(), "ingest");
+        io.run();
+        timespec ts{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        ingest_thread_cpu = static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+    });
     if (ingestor) {
         const auto deadline = Steady::now() + 10s;
         while (!ingestor->connected() && Steady::now() < deadline) std::this_thread::sleep_for(10ms);
@@ -416,6 +425,11 @@ int run(const Options& o) {
     out["points_per_s"] = std::round(done * kSamplesPerBatch * kPointsPerSample / span_s);
     out["publisher_max_lag_ms"] = std::round(pub.max_lag_s() * 1000);
     out["cpu_s"] = std::round(cpu * 100) / 100;
+    // The ingest thread's own CPU (decode, store, commit): what one core can take is messages / this.
+    if (o.consumer == "ingest") {
+        out["ingest_thread_cpu_s"] = std::round(ingest_thread_cpu.load() * 100) / 100;
+        out["ingest_capacity_per_core"] = std::round(done / ingest_thread_cpu.load());
+    }
     if (o.consumer == "ingest") {
         out["latency_ms"] = {{"p50", std::round(percentile(latencies_ms, 0.5))},
                              {"p90", std::round(percentile(latencies_ms, 0.9))},

@@ -7,6 +7,7 @@
 #include <set>
 #include <tuple>
 
+#include "bulk.hpp"
 #include "migrations.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/util/log.hpp"
@@ -45,13 +46,6 @@ std::string sample_json(const domain::Sample& s) {
     return j.dump();
 }
 
-// Local calendar day of `t` in the site's time zone ("2026-06-21"): daily aggregates are cut at local
-// midnight.
-std::string local_day(TimePoint t, const date::time_zone* zone) {
-    const auto local = zone->to_local(t);
-    return date::format("%F", date::floor<date::days>(local));
-}
-
 const date::time_zone* zone_or_utc(const std::string& name) {
     try {
         return date::locate_zone(name);
@@ -69,49 +63,169 @@ Result<int> Store::migrate() {
     return storage::migrate(*db_, clock_.now());
 }
 
-Status Store::ensure_site(const std::string& site_id, TimePoint now, std::map<std::string, bool>& sites) {
-    if (sites.count(site_id) != 0) return {};
-    const std::int64_t ms = to_epoch_ms(now);
-    PVF_CHECK(db_->run(
-        "INSERT INTO sites (site_id, first_seen_ms, created_at_ms, updated_at_ms) VALUES ($1, $2, $2, $2) "
-        "ON CONFLICT (site_id) DO NOTHING",
-        {site_id, ms}));
-    PVF_CHECK(
-        db_->run("INSERT INTO site_seq (site_id) VALUES ($1) ON CONFLICT (site_id) DO NOTHING", {site_id}));
-    if (db_->engine() == Engine::postgres) {
-        // Serialises ingest of one site across server instances (shared subscriptions): sequence bookkeeping
-        // and the one-open-work-order rule see each other's commits.
-        PVF_CHECK(db_->run("SELECT site_id FROM site_seq WHERE site_id = $1 FOR UPDATE", {site_id}));
+namespace {
+
+// Keys of the in-memory aggregation of one group commit. Views point into the messages being ingested.
+struct BucketKey {
+    std::string_view site, device, point;
+    std::int64_t bucket_ms;
+    auto operator<=>(const BucketKey&) const = default;
+};
+struct DayKey {
+    std::string_view site, device, point;
+    std::int64_t day;  // local days since 1970-01-01
+    auto operator<=>(const DayKey&) const = default;
+};
+struct Stats {
+    std::int64_t n = 0;
+    double sum = 0, min = 0, max = 0;
+    std::int64_t first_t = 0, last_t = 0;
+    double first = 0, last = 0;
+    void add(double v, std::int64_t t) {
+        if (n == 0 || v < min) min = v;
+        if (n == 0 || v > max) max = v;
+        if (n == 0 || t < first_t) first_t = t, first = v;
+        if (n == 0 || t > last_t) last_t = t, last = v;
+        ++n;
+        sum += v;
     }
-    sites.emplace(site_id, false);
+};
+
+std::string format_day(std::int64_t day) {
+    return date::format("%F", date::sys_days{date::days{day}});
+}
+
+}  // namespace
+
+const date::time_zone* Store::zone(const std::string& name) {
+    auto it = zones_.find(name);
+    if (it != zones_.end()) return it->second;
+    return zones_.emplace(name, zone_or_utc(name)).first->second;
+}
+
+// Sites not on record are created unassigned (never dropped). On PostgreSQL the batch's sites are locked in
+// one sorted statement: it serialises ingest of a site across server instances (shared subscriptions), so the
+// sequence bookkeeping and the one-open-work-order rule see each other's commits, and two instances never
+// deadlock on each other's batches.
+Status Store::prepare_sites(const std::vector<std::string>& sites, std::int64_t now_ms,
+                            std::vector<std::string>& created) {
+    std::vector<Value> site_rows, seq_rows;
+    for (const auto& s : sites) {
+        if (known_sites_.count(s) != 0) continue;
+        site_rows.insert(site_rows.end(), {s, now_ms, now_ms, now_ms});
+        seq_rows.emplace_back(s);
+        created.push_back(s);
+    }
+    if (!seq_rows.empty()) {
+        PVF_CHECK(run_bulk(*db_,
+                           {"INSERT INTO sites (site_id, first_seen_ms, created_at_ms, updated_at_ms) VALUES ",
+                            "(?, ?, ?, ?)", " ON CONFLICT (site_id) DO NOTHING", 4},
+                           site_rows));
+        PVF_CHECK(run_bulk(*db_, {"INSERT INTO site_seq (site_id) VALUES ", "(?)", " ON CONFLICT (site_id) DO NOTHING", 1},
+                           seq_rows));
+    }
+    if (db_->engine() == Engine::postgres) {
+        std::vector<Value> all(sites.begin(), sites.end());
+        PVF_CHECK(run_bulk(*db_, {"SELECT site_id FROM site_seq WHERE site_id IN (", "?", ") ORDER BY site_id FOR UPDATE", 1},
+                           all));
+    }
     return {};
 }
 
 Result<IngestOutcome> Store::ingest(const std::vector<protocol::Message>& messages) {
     const TimePoint now = clock_.now();
-    // Lock sites in a stable order so two instances never deadlock on each other's batches.
+    const std::int64_t now_ms = to_epoch_ms(now);
+    // Site order (then seq) for a stable lock order and deterministic processing.
     std::vector<const protocol::Message*> ordered;
     ordered.reserve(messages.size());
     for (const auto& m : messages) ordered.push_back(&m);
-    std::stable_sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
-        return protocol::site_of(*a) < protocol::site_of(*b);
+    auto seq_of = [](const protocol::Message& m) -> protocol::Seq {
+        if (const auto* b = std::get_if<protocol::TelemetryBatch>(&m)) return b->seq;
+        if (const auto* t = std::get_if<protocol::TicketEventMessage>(&m)) return t->seq;
+        return 0;
+    };
+    std::stable_sort(ordered.begin(), ordered.end(), [&](const auto* a, const auto* b) {
+        const auto& sa = protocol::site_of(*a);
+        const auto& sb = protocol::site_of(*b);
+        if (sa != sb) return sa < sb;
+        return seq_of(*a) < seq_of(*b);
     });
-    return in_transaction(*db_, [&]() -> Result<IngestOutcome> {
+    std::vector<std::string> sites;
+    for (const auto* m : ordered)
+        if (sites.empty() || sites.back() != protocol::site_of(*m)) sites.push_back(protocol::site_of(*m));
+
+    std::vector<std::string> created;
+    auto result = in_transaction(*db_, [&]() -> Result<IngestOutcome> {
+        created.clear();
         IngestOutcome out;
-        std::map<std::string, bool> sites;  // site -> a sequenced message was applied (seq bookkeeping due)
-        for (const auto* m : ordered) PVF_CHECK(ingest_one(*m, now, out, sites));
-        for (const auto& [site, touched] : sites)
-            if (touched) PVF_CHECK(advance_seq(site));
+        PVF_CHECK(prepare_sites(sites, now_ms, created));
+        std::map<std::string, std::vector<std::int64_t>> touched;  // site -> seqs applied now (seq bookkeeping due)
+
+        // Status, acks, echoed commands: few, one by one.
+        std::vector<const protocol::Message*> sequenced;
+        for (const auto* m : ordered) {
+            if (std::holds_alternative<protocol::TelemetryBatch>(*m) ||
+                std::holds_alternative<protocol::TicketEventMessage>(*m)) {
+                sequenced.push_back(m);
+                continue;
+            }
+            PVF_CHECK(ingest_unsequenced(*m, now_ms, out, touched));
+        }
+        if (!sequenced.empty()) {
+            // (site, seq) is the idempotency key: the rows RETURNING gives back are the messages stored now.
+            std::vector<Value> rows;
+            rows.reserve(sequenced.size() * 5);
+            const protocol::Message* prev = nullptr;
+            std::vector<const protocol::Message*> unique;
+            for (const auto* m : sequenced) {
+                if (prev != nullptr && protocol::site_of(*prev) == protocol::site_of(*m) && seq_of(*prev) == seq_of(*m)) {
+                    ++out.duplicates;  // delivered twice within one batch
+                    continue;
+                }
+                prev = m;
+                unique.push_back(m);
+                const bool tel = std::holds_alternative<protocol::TelemetryBatch>(*m);
+                const bool hist = tel ? std::get<protocol::TelemetryBatch>(*m).historical
+                                      : std::get<protocol::TicketEventMessage>(*m).historical;
+                rows.insert(rows.end(), {protocol::site_of(*m), i64(seq_of(*m)),
+                                         std::string(tel ? "telemetry" : "ticket_event"),
+                                         std::int64_t{hist ? 1 : 0}, now_ms});
+            }
+            auto inserted = run_bulk(*db_,
+                                     {"INSERT INTO received (site_id, seq, kind, historical, received_at_ms) VALUES ",
+                                      "(?, ?, ?, ?, ?)", " ON CONFLICT (site_id, seq) DO NOTHING RETURNING site_id, seq",
+                                      5},
+                                     rows);
+            if (!inserted) return inserted.error();
+            std::set<std::pair<std::string, std::int64_t>> fresh;
+            for (const auto& r : inserted->rows) fresh.emplace(r.text(0), r.integer(1));
+            std::vector<const protocol::TelemetryBatch*> batches;
+            for (const auto* m : unique) {
+                const auto& site = protocol::site_of(*m);
+                const std::int64_t seq = i64(seq_of(*m));
+                if (fresh.count({site, seq}) == 0) {
+                    ++out.duplicates;
+                    continue;
+                }
+                ++out.applied;
+                touched[site].push_back(seq);
+                if (const auto* b = std::get_if<protocol::TelemetryBatch>(m))
+                    batches.push_back(b);
+                else
+                    PVF_CHECK(apply_ticket_event(std::get<protocol::TicketEventMessage>(*m), now, out));
+            }
+            PVF_CHECK(store_telemetry(batches, out));
+        }
+        PVF_CHECK(update_seq_state(touched));
         return out;
     });
+    if (result) known_sites_.insert(created.begin(), created.end());
+    return result;
 }
 
-Status Store::ingest_one(const protocol::Message& m, TimePoint now, IngestOutcome& out,
-                         std::map<std::string, bool>& sites) {
+Status Store::ingest_unsequenced(const protocol::Message& m, std::int64_t now_ms, IngestOutcome& out,
+                                 std::map<std::string, std::vector<std::int64_t>>& touched) {
     const std::string& site = protocol::site_of(m);
-    PVF_CHECK(ensure_site(site, now, sites));
-    const std::int64_t now_ms = to_epoch_ms(now);
-
     if (const auto* status = std::get_if<protocol::StatusMessage>(&m)) {
         auto body = protocol::encode(*status);
         if (!body) return body.error();
@@ -133,7 +247,7 @@ Status Store::ingest_one(const protocol::Message& m, TimePoint now, IngestOutcom
                     "INSERT INTO devices (site_id, device_id, first_seen_ms, last_seen_ms) VALUES ($1, $2, "
                     "$3, $3) ON CONFLICT (site_id, device_id) DO NOTHING",
                     {site, d.device_id, to_epoch_ms(*d.last_ok_poll)}));
-        sites[site] = true;  // a newer edge_last_seq may reveal a tail gap
+        touched[site];  // a newer edge_last_seq may reveal a tail gap
         ++out.statuses;
         return {};
     }
@@ -148,102 +262,138 @@ Status Store::ingest_one(const protocol::Message& m, TimePoint now, IngestOutcom
         ++out.acks;
         return {};
     }
-    if (std::holds_alternative<protocol::Command>(m)) return {};  // our own downlink echoed: nothing to do
+    return {};  // our own downlink echoed: nothing to do
+}
 
-    // Sequenced: telemetry or ticket event. The (site, seq) row is the idempotency key.
-    const bool is_telemetry = std::holds_alternative<protocol::TelemetryBatch>(m);
-    const protocol::Seq seq = is_telemetry ? std::get<protocol::TelemetryBatch>(m).seq
-                                           : std::get<protocol::TicketEventMessage>(m).seq;
-    const bool historical = is_telemetry ? std::get<protocol::TelemetryBatch>(m).historical
-                                         : std::get<protocol::TicketEventMessage>(m).historical;
-    auto first = db_->run(
-        "INSERT INTO received (site_id, seq, kind, historical, received_at_ms) VALUES ($1, $2, $3, $4, "
-        "$5) ON CONFLICT (site_id, seq) DO NOTHING",
-        {site, i64(seq), std::string(is_telemetry ? "telemetry" : "ticket_event"),
-         std::int64_t{historical ? 1 : 0}, now_ms});
-    if (!first) return first.error();
-    if (first->affected == 0) {
-        ++out.duplicates;
-        return {};
-    }
-    ++out.applied;
-    sites[site] = true;
-    PVF_CHECK(
-        db_->run("UPDATE site_seq SET max_seen = $2 WHERE site_id = $1 AND max_seen < $2", {site, i64(seq)}));
+// Raw samples and their aggregates for the batches stored now, a few statements for the whole group commit:
+// the 5-minute and local-day aggregates are summed in memory first, so each (device, bucket, point) is one
+// upsert however many samples feed it.
+Status Store::store_telemetry(const std::vector<const protocol::TelemetryBatch*>& batches, IngestOutcome& out) {
+    if (batches.empty()) return {};
+    std::vector<Value> site_list;
+    for (const auto* b : batches)
+        if (site_list.empty() || std::get<std::string>(site_list.back()) != b->site_id) site_list.emplace_back(b->site_id);
+    auto tz = run_bulk(*db_, {"SELECT site_id, time_zone FROM sites WHERE site_id IN (", "?", ")", 1}, site_list);
+    if (!tz) return tz.error();
+    std::map<std::string, const date::time_zone*, std::less<>> zones;
+    for (const auto& r : tz->rows) zones.emplace(r.text(0), zone(r.text(1)));
 
-    if (is_telemetry) {
-        const auto& batch = std::get<protocol::TelemetryBatch>(m);
-        if (batch.samples.empty()) return {};
-        auto tz = db_->run("SELECT time_zone FROM sites WHERE site_id = $1", {site});
-        if (!tz) return tz.error();
-        const date::time_zone* zone = zone_or_utc(tz->rows.empty() ? "UTC" : tz->rows[0].text(0));
-        std::set<std::string> devices;
-        for (const auto& s : batch.samples) {
-            if (devices.insert(s.device_id).second)
-                PVF_CHECK(db_->run(
-                    "INSERT INTO devices (site_id, device_id, first_seen_ms, last_seen_ms) VALUES ($1, $2, "
-                    "$3, $3) ON CONFLICT (site_id, device_id) DO UPDATE SET last_seen_ms = "
-                    "excluded.last_seen_ms WHERE devices.last_seen_ms IS NULL OR devices.last_seen_ms < "
-                    "excluded.last_seen_ms",
-                    {site, s.device_id, to_epoch_ms(s.t)}));
-            auto raw = db_->run(
-                "INSERT INTO telemetry (site_id, device_id, t_ms, seq, points) VALUES ($1, $2, $3, $4, $5) "
-                "ON CONFLICT (site_id, device_id, t_ms) DO NOTHING",
-                {site, s.device_id, to_epoch_ms(s.t), i64(seq), sample_json(s)});
-            if (!raw) return raw.error();
-            if (raw->affected == 0)
-                continue;  // same reading already stored: aggregates must not count it twice
+    // Devices seen (first and newest sample), raw rows.
+    struct Seen {
+        std::int64_t first, last;
+    };
+    std::map<std::pair<std::string_view, std::string_view>, Seen> devices;
+    std::vector<Value> raw;
+    std::size_t sample_count = 0;
+    for (const auto* b : batches)
+        for (const auto& s : b->samples) {
+            const std::int64_t t = to_epoch_ms(s.t);
+            auto [it, added] = devices.try_emplace({b->site_id, s.device_id}, Seen{t, t});
+            if (!added) {
+                it->second.first = std::min(it->second.first, t);
+                it->second.last = std::max(it->second.last, t);
+            }
+            raw.insert(raw.end(), {b->site_id, s.device_id, t, i64(b->seq), sample_json(s)});
+            ++sample_count;
+        }
+    std::vector<Value> device_rows;
+    for (const auto& [key, seen] : devices)
+        device_rows.insert(device_rows.end(), {std::string(key.first), std::string(key.second), seen.first, seen.last});
+    PVF_CHECK(run_bulk(*db_,
+                       {"INSERT INTO devices (site_id, device_id, first_seen_ms, last_seen_ms) VALUES ", "(?, ?, ?, ?)",
+                        " ON CONFLICT (site_id, device_id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms WHERE "
+                        "devices.last_seen_ms IS NULL OR devices.last_seen_ms < excluded.last_seen_ms",
+                        4},
+                       device_rows));
+    auto inserted = run_bulk(*db_,
+                             {"INSERT INTO telemetry (site_id, device_id, t_ms, seq, points) VALUES ", "(?, ?, ?, ?, ?)",
+                              " ON CONFLICT (site_id, device_id, t_ms) DO NOTHING RETURNING site_id, device_id, t_ms",
+                              5},
+                             raw);
+    if (!inserted) return inserted.error();
+    // A reading already stored (same device and time under another seq) must not be counted twice.
+    std::set<std::tuple<std::string, std::string, std::int64_t>> stored;
+    const bool all_new = inserted->rows.size() == sample_count;
+    if (!all_new)
+        for (const auto& r : inserted->rows) stored.emplace(r.text(0), r.text(1), r.integer(2));
+
+    std::map<BucketKey, Stats> five;
+    std::map<DayKey, Stats> daily;
+    for (const auto* b : batches) {
+        auto z = zones.find(b->site_id);
+        const date::time_zone* site_zone = z != zones.end() ? z->second : zone("UTC");
+        // Local day boundaries of the last sample, reused while samples stay within that day.
+        std::int64_t day_from = 1, day_to = 0, day = 0;
+        for (const auto& s : b->samples) {
+            const std::int64_t t = to_epoch_ms(s.t);
+            if (!all_new && stored.count({b->site_id, s.device_id, t}) == 0) continue;
             ++out.samples;
-            const std::int64_t t_ms = to_epoch_ms(s.t);
-            // Aggregates cover raw readings only; a quota aggregate batch (already 5-minute means) feeds them
-            // as one reading per bucket, which is what it is.
-            const std::int64_t bucket = t_ms - (((t_ms % kFiveMinutesMs) + kFiveMinutesMs) % kFiveMinutesMs);
-            const std::string day = local_day(s.t, zone);
+            if (t < day_from || t >= day_to) {
+                const auto local_day = date::floor<date::days>(site_zone->to_local(s.t));
+                day = local_day.time_since_epoch().count();
+                day_from = to_epoch_ms(site_zone->to_sys(date::local_seconds{local_day}, date::choose::earliest));
+                day_to = to_epoch_ms(
+                    site_zone->to_sys(date::local_seconds{local_day + date::days{1}}, date::choose::earliest));
+            }
+            // Aggregates cover raw readings only; a quota aggregate batch (already 5-minute means) feeds them as
+            // one reading per bucket, which is what it is.
+            const std::int64_t bucket = t - (((t % kFiveMinutesMs) + kFiveMinutesMs) % kFiveMinutesMs);
             for (const auto& [point, value] : s.values) {
                 ++out.points;
-                PVF_CHECK(db_->run(
-                    "INSERT INTO telemetry_5min (site_id, device_id, bucket_ms, point, n, sum, min, max) "
-                    "VALUES ($1, $2, $3, $4, 1, $5, $5, $5) ON CONFLICT (site_id, device_id, bucket_ms, "
-                    "point) DO UPDATE SET n = telemetry_5min.n + 1, sum = telemetry_5min.sum + excluded.sum, "
-                    "min = CASE WHEN excluded.min < telemetry_5min.min THEN excluded.min ELSE "
-                    "telemetry_5min.min END, max = CASE WHEN excluded.max > telemetry_5min.max THEN "
-                    "excluded.max ELSE telemetry_5min.max END",
-                    {site, s.device_id, bucket, point, value}));
-                PVF_CHECK(db_->run(
-                    "INSERT INTO telemetry_daily (site_id, device_id, day, point, n, sum, min, max, "
-                    "first_t_ms, first, "
-                    "last_t_ms, last) VALUES ($1, $2, $3, $4, 1, $5, $5, $5, $6, $5, $6, $5) ON CONFLICT "
-                    "(site_id, "
-                    "device_id, day, point) DO UPDATE SET n = telemetry_daily.n + 1, sum = "
-                    "telemetry_daily.sum + "
-                    "excluded.sum, min = CASE WHEN excluded.min < telemetry_daily.min THEN excluded.min ELSE "
-                    "telemetry_daily.min END, max = CASE WHEN excluded.max > telemetry_daily.max THEN "
-                    "excluded.max ELSE "
-                    "telemetry_daily.max END, first_t_ms = CASE WHEN excluded.first_t_ms < "
-                    "telemetry_daily.first_t_ms "
-                    "THEN excluded.first_t_ms ELSE telemetry_daily.first_t_ms END, first = CASE WHEN "
-                    "excluded.first_t_ms "
-                    "< telemetry_daily.first_t_ms THEN excluded.first ELSE telemetry_daily.first END, "
-                    "last_t_ms = CASE "
-                    "WHEN excluded.last_t_ms > telemetry_daily.last_t_ms THEN excluded.last_t_ms ELSE "
-                    "telemetry_daily.last_t_ms END, last = CASE WHEN excluded.last_t_ms > "
-                    "telemetry_daily.last_t_ms THEN "
-                    "excluded.last ELSE telemetry_daily.last END",
-                    {site, s.device_id, day, point, value, t_ms}));
+                five[BucketKey{b->site_id, s.device_id, point, bucket}].add(value, t);
+                daily[DayKey{b->site_id, s.device_id, point, day}].add(value, t);
             }
         }
-        return {};
     }
+    std::vector<Value> rows;
+    rows.reserve(five.size() * 8);
+    for (const auto& [k, st] : five)
+        rows.insert(rows.end(), {std::string(k.site), std::string(k.device), k.bucket_ms, std::string(k.point), st.n,
+                                 st.sum, st.min, st.max});
+    PVF_CHECK(run_bulk(
+        *db_,
+        {"INSERT INTO telemetry_5min (site_id, device_id, bucket_ms, point, n, sum, min, max) VALUES ",
+         "(?, ?, ?, ?, ?, ?, ?, ?)",
+         " ON CONFLICT (site_id, device_id, bucket_ms, point) DO UPDATE SET n = telemetry_5min.n + excluded.n, sum = "
+         "telemetry_5min.sum + excluded.sum, min = CASE WHEN excluded.min < telemetry_5min.min THEN excluded.min ELSE "
+         "telemetry_5min.min END, max = CASE WHEN excluded.max > telemetry_5min.max THEN excluded.max ELSE "
+         "telemetry_5min.max END",
+         8},
+        rows));
+    rows.clear();
+    rows.reserve(daily.size() * 12);
+    for (const auto& [k, st] : daily)
+        rows.insert(rows.end(), {std::string(k.site), std::string(k.device), format_day(k.day), std::string(k.point),
+                                 st.n, st.sum, st.min, st.max, st.first_t, st.first, st.last_t, st.last});
+    PVF_CHECK(run_bulk(
+        *db_,
+        {"INSERT INTO telemetry_daily (site_id, device_id, day, point, n, sum, min, max, first_t_ms, first, "
+         "last_t_ms, last) VALUES ",
+         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         " ON CONFLICT (site_id, device_id, day, point) DO UPDATE SET n = telemetry_daily.n + excluded.n, sum = "
+         "telemetry_daily.sum + excluded.sum, min = CASE WHEN excluded.min < telemetry_daily.min THEN excluded.min "
+         "ELSE telemetry_daily.min END, max = CASE WHEN excluded.max > telemetry_daily.max THEN excluded.max ELSE "
+         "telemetry_daily.max END, first_t_ms = CASE WHEN excluded.first_t_ms < telemetry_daily.first_t_ms THEN "
+         "excluded.first_t_ms ELSE telemetry_daily.first_t_ms END, first = CASE WHEN excluded.first_t_ms < "
+         "telemetry_daily.first_t_ms THEN excluded.first ELSE telemetry_daily.first END, last_t_ms = CASE WHEN "
+         "excluded.last_t_ms > telemetry_daily.last_t_ms THEN excluded.last_t_ms ELSE telemetry_daily.last_t_ms "
+         "END, last = CASE WHEN excluded.last_t_ms > telemetry_daily.last_t_ms THEN excluded.last ELSE "
+         "telemetry_daily.last END",
+         12},
+        rows));
+    return {};
+}
 
-    const auto& te = std::get<protocol::TicketEventMessage>(m);
+Status Store::apply_ticket_event(const protocol::TicketEventMessage& te, TimePoint now, IngestOutcome& out) {
+    const std::string& site = te.site_id;
     auto body = protocol::encode(te);
     if (!body) return body.error();
     const auto& t = te.event.ticket;
     PVF_CHECK(db_->run(
         "INSERT INTO ticket_events (site_id, seq, ticket_id, kind, at_ms, historical, body) VALUES ($1, $2, "
         "$3, $4, $5, $6, $7)",
-        {site, i64(seq), t.id, std::string(domain::to_string(te.event.kind)), to_epoch_ms(te.event.at),
-         std::int64_t{historical ? 1 : 0}, *body}));
+        {site, i64(te.seq), t.id, std::string(domain::to_string(te.event.kind)), to_epoch_ms(te.event.at),
+         std::int64_t{te.historical ? 1 : 0}, *body}));
     // The ticket row holds the newest snapshot by seq: an older event arriving late changes nothing.
     auto up = db_->run(
         "INSERT INTO tickets (site_id, ticket_id, device_id, kind, severity, state, summary, opened_at_ms, "
@@ -256,54 +406,92 @@ Status Store::ingest_one(const protocol::Message& m, TimePoint now, IngestOutcom
         "excluded.last_seq, body = excluded.body WHERE tickets.last_seq < excluded.last_seq",
         {site, t.id, t.device_id, std::string(domain::to_string(t.kind)),
          std::string(domain::to_string(t.severity)), std::string(domain::to_string(t.state)), t.summary,
-         to_epoch_ms(t.opened_at), to_epoch_ms(t.updated_at), i64(seq), *body});
+         to_epoch_ms(t.opened_at), to_epoch_ms(t.updated_at), i64(te.seq), *body});
     if (!up) return up.error();
     ++out.ticket_events;
     if (up->affected > 0 && sink_ != nullptr)
-        PVF_CHECK(sink_->on_ticket_event(*db_, site, te.event, historical, now, out));
+        PVF_CHECK(sink_->on_ticket_event(*db_, site, te.event, te.historical, now, out));
     return {};
 }
 
-// Moves contiguous_through over every seq that has arrived since; a hole stops it and starts the grace clock.
-Status Store::advance_seq(const std::string& site_id) {
-    auto st = db_->run(
-        "SELECT contiguous_through, max_seen, edge_last_seq, gap_since_ms FROM site_seq WHERE site_id = $1",
-        {site_id});
+// Moves contiguous_through over every seq that has arrived; a hole stops it and starts the grace clock. The
+// seqs stored in this transaction are known, so the database is asked for more only when seqs beyond a hole
+// arrived earlier (out of order). All touched sites are read in one statement and written in one.
+Status Store::update_seq_state(const std::map<std::string, std::vector<std::int64_t>>& touched) {
+    if (touched.empty()) return {};
+    std::vector<Value> keys;
+    for (const auto& [site, seqs] : touched) keys.emplace_back(site);
+    auto st = run_bulk(*db_,
+                       {"SELECT site_id, contiguous_through, max_seen, edge_last_seq, gap_since_ms, resend_at_ms, "
+                        "resend_attempts FROM site_seq WHERE site_id IN (",
+                        "?", ")", 1},
+                       keys);
     if (!st) return st.error();
-    if (st->rows.empty()) return {};
-    std::int64_t through = st->rows[0].integer(0);
-    const std::int64_t target = std::max(st->rows[0].integer(1), st->rows[0].integer(2));
-    const bool had_gap = !st->rows[0].is_null(3);
-    for (;;) {
-        auto next =
-            db_->run("SELECT seq FROM received WHERE site_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000",
-                     {site_id, through});
-        if (!next) return next.error();
-        bool moved = false;
-        for (const auto& r : next->rows) {
-            if (r.integer(0) != through + 1) break;
-            through = r.integer(0);
-            moved = true;
-        }
-        if (!moved || next->rows.size() < 1000) break;
-    }
-    const bool gap = through < target;
-    const bool advanced = through > st->rows[0].integer(0);
     const std::int64_t now_ms = to_epoch_ms(clock_.now());
-    if (gap && had_gap && advanced)  // the gateway is answering: the attempts count again from here
-        PVF_CHECK(db_->run("UPDATE site_seq SET resend_attempts = 0 WHERE site_id = $1", {site_id}));
-    if (gap && !had_gap)
-        return db_->run("UPDATE site_seq SET contiguous_through = $2, gap_since_ms = $3 WHERE site_id = $1",
-                        {site_id, through, now_ms})
-                   ? Status{}
-                   : Status{Error{"site_seq update failed", ErrorKind::io}};
-    PVF_CHECK(db_->run(
-        gap ? "UPDATE site_seq SET contiguous_through = $2 WHERE site_id = $1"
-            : "UPDATE site_seq SET contiguous_through = $2, gap_since_ms = NULL, resend_at_ms = NULL, "
-              "resend_attempts = 0 WHERE site_id = $1",
-        {site_id, through}));
+    std::vector<Value> updates;
+    for (const auto& row : st->rows) {
+        const std::string site = row.text(0);
+        const auto& seqs = touched.at(site);
+        const std::int64_t through0 = row.integer(1);
+        const std::int64_t max_seen0 = row.integer(2);
+        std::int64_t max_seen = max_seen0;
+        for (auto s : seqs) max_seen = std::max(max_seen, s);
+        const std::int64_t target = std::max(max_seen, row.integer(3));
+        std::int64_t through = through0;
+        for (auto s : seqs) {  // sorted
+            if (s <= through) continue;
+            if (s != through + 1) break;
+            through = s;
+        }
+        if (through < target && through < max_seen0) {
+            // Seqs beyond a hole were stored before: continue over them from the database.
+            for (;;) {
+                auto next = db_->run(
+                    "SELECT seq FROM received WHERE site_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000", {site, through});
+                if (!next) return next.error();
+                bool moved = false;
+                for (const auto& r : next->rows) {
+                    if (r.integer(0) != through + 1) break;
+                    through = r.integer(0);
+                    moved = true;
+                }
+                if (!moved || next->rows.size() < 1000) break;
+            }
+        }
+        const bool gap = through < target;
+        const bool had_gap = !row.is_null(4);
+        Value gap_since = row.cols[4];
+        Value resend_at = row.cols[5];
+        std::int64_t attempts = row.integer(6);
+        if (!gap) {
+            gap_since = nullptr;
+            resend_at = nullptr;
+            attempts = 0;
+        } else if (!had_gap) {
+            gap_since = now_ms;
+        } else if (through > through0) {
+            attempts = 0;  // the gateway is answering: the attempts count again from here
+        }
+        if (through == through0 && max_seen == max_seen0 && gap_since == row.cols[4] && resend_at == row.cols[5] &&
+            attempts == row.integer(6))
+            continue;
+        updates.insert(updates.end(), {site, max_seen, through, gap_since, resend_at, attempts});
+    }
+    PVF_CHECK(run_bulk(*db_,
+                       {"WITH v(sid, ms, th, gs, ra, att) AS (VALUES ",
+                        "(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS "
+                        "BIGINT), CAST(? AS BIGINT))",
+                        ") UPDATE site_seq SET max_seen = v.ms, contiguous_through = v.th, gap_since_ms = v.gs, "
+                        "resend_at_ms = v.ra, resend_attempts = v.att FROM v WHERE site_seq.site_id = v.sid",
+                        6},
+                       updates));
     return {};
 }
+
+Status Store::advance_seq(const std::string& site_id) {
+    return update_seq_state({{site_id, {}}});
+}
+
 
 Result<std::vector<ResendRequest>> Store::due_resends(const GapPolicy& policy) {
     const std::int64_t now_ms = to_epoch_ms(clock_.now());

@@ -91,12 +91,34 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
         });
         paho->set_message_callback([weak](::mqtt::const_message_ptr m) {
             if (!m) return;
-            Message msg{m->get_topic(), m->to_string(), m->get_qos(), m->is_retained()};
             if (auto self = weak.lock())
-                self->post([msg = std::move(msg)](Impl& s) {
-                    if (s.owner && s.owner->on_message) s.owner->on_message(msg);
-                });
+                self->queue_message(Message{m->get_topic(), m->to_string(), m->get_qos(), m->is_retained()});
         });
+    }
+
+    // Incoming messages are handed over the same way: one post per burst, not one wake-up per message (the
+    // server's ingest receives thousands per second).
+    std::mutex arrivals_mutex;
+    std::vector<Message> arrivals;  // guarded by arrivals_mutex
+
+    void queue_message(Message m) {  // on a Paho thread
+        bool first = false;
+        {
+            std::lock_guard lock(arrivals_mutex);
+            first = arrivals.empty();
+            arrivals.push_back(std::move(m));
+        }
+        if (first) post([](Impl& self) { self.deliver_arrivals(); });
+    }
+
+    void deliver_arrivals() {
+        std::vector<Message> batch;
+        {
+            std::lock_guard lock(arrivals_mutex);
+            batch.swap(arrivals);
+        }
+        for (const auto& m : batch)
+            if (owner && owner->on_message) owner->on_message(m);
     }
 
     // Publish completions from Paho's threads are queued and handed to the executor in batches: one post (and

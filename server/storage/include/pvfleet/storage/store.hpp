@@ -7,11 +7,17 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "pvfleet/protocol/messages.hpp"
 #include "pvfleet/storage/db.hpp"
 #include "pvfleet/util/clock.hpp"
+
+namespace date {
+class time_zone;
+}
 
 namespace pvfleet::storage {
 
@@ -94,14 +100,20 @@ public:
     Result<std::uint64_t> count(const std::string& table, const std::string& site_id = {});
 
 private:
-    Status ingest_one(const protocol::Message& m, TimePoint now, IngestOutcome& out,
-                      std::map<std::string, bool>& sites);
-    Status ensure_site(const std::string& site_id, TimePoint now, std::map<std::string, bool>& sites);
+    Status prepare_sites(const std::vector<std::string>& sites, std::int64_t now_ms, std::vector<std::string>& created);
+    Status ingest_unsequenced(const protocol::Message& m, std::int64_t now_ms, IngestOutcome& out,
+                              std::map<std::string, std::vector<std::int64_t>>& touched);
+    Status store_telemetry(const std::vector<const protocol::TelemetryBatch*>& batches, IngestOutcome& out);
+    Status apply_ticket_event(const protocol::TicketEventMessage& te, TimePoint now, IngestOutcome& out);
+    Status update_seq_state(const std::map<std::string, std::vector<std::int64_t>>& touched);
     Status advance_seq(const std::string& site_id);
+    const date::time_zone* zone(const std::string& name);
 
     std::unique_ptr<Db> db_;
     const Clock& clock_;
     TicketEventSink* sink_ = nullptr;
+    std::unordered_set<std::string> known_sites_;  // on record (sites are never deleted)
+    std::unordered_map<std::string, const date::time_zone*> zones_;
 };
 
 }  // namespace pvfleet::storage
