@@ -120,8 +120,9 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                           "'normal' THEN 2 ELSE 3 END, w.due_at_ms, w.id"
                         : " ORDER BY w.id DESC";
             params.push_back(std::int64_t{limit + 1});
-            const std::string sql = "SELECT w.id, w.body, w.version FROM work_orders w WHERE w.id IN (SELECT w.id" +
-                                    where + order + " LIMIT $" + std::to_string(params.size()) + ")" + order;
+            const std::string sql =
+                "SELECT w.id, w.body, w.version FROM work_orders w WHERE w.id IN (SELECT w.id" + where +
+                order + " LIMIT $" + std::to_string(params.size()) + ")" + order;
             auto rows = ctx.db->run(sql, params);
             if (!rows) return from_error(rows.error());
             json items = json::array();

@@ -238,11 +238,11 @@ CREATE INDEX work_orders_by_site ON work_orders(site_id, kind, closed_at_ms);
 )SQL"},
     // (3 is left to another change in flight; versions are applied by number, a gap does no harm.)
     {4, "work-order list: indexes in the list's orders", R"SQL(
--- The work-order list (GET /api/work-orders) pages newest first (id, with a cursor on id) or by urgency (open
--- first, priority rank, due date, id). The broad filters get an index in that order, so a page reads its rows
--- instead of sorting every open order, every order of a state or every order of a technician. The open orders'
--- indexes are partial: a query that does not ask for open orders (by site, the preventive check) cannot pick
--- them over its own index.
+-- The work-order list (GET /api/work-orders) pages newest first (id, with a cursor on id) or by urgency
+-- (open first, priority rank, due date, id). The broad filters get an index in that order, so a page reads
+-- its rows instead of sorting every open order, every order of a state or every order of a technician. The
+-- open orders' indexes are partial: a query that does not ask for open orders (by site, the preventive
+-- check) cannot pick them over its own index.
 CREATE INDEX work_orders_open_newest ON work_orders(id) WHERE is_open = 1;
 CREATE INDEX work_orders_open_by_assignee ON work_orders(assignee, id) WHERE is_open = 1;
 CREATE INDEX work_orders_state_newest ON work_orders(state, id);
