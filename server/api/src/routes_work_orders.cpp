@@ -139,8 +139,8 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                 wo->id = r.integer(0);
                 items.push_back(order_json(*wo, r.integer(2), now));
             }
-            return json_response(
-                200, {{"items", items}, {"next_cursor", next ? json(std::to_string(*next)) : json(nullptr)}});
+            return json_response(200, {{"items", std::move(items)},
+                                       {"next_cursor", next ? json(std::to_string(*next)) : json(nullptr)}});
         });
 
     router.add(
