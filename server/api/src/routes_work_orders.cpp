@@ -65,25 +65,42 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
             long long cursor = 0;
             if (auto p = query_int(req, "limit", 1, 500, limit)) return *p;
             if (auto p = query_int(req, "cursor", 0, INT64_MAX, cursor)) return *p;
-            std::string sql =
-                "SELECT w.id, w.body, w.version FROM work_orders w LEFT JOIN sites s ON s.site_id = "
-                "w.site_id WHERE 1 = 1";
+            // Two steps in one statement: the filter and the ordering pick the ids of the page (from an index
+            // when one serves them, else by sorting ids only), then the page's rows are read by id.
+            std::string where = " FROM work_orders w LEFT JOIN sites s ON s.site_id = w.site_id WHERE 1 = 1";
             storage::Params params;
+            // Which index a query uses must not be left to chance (SQLite has no statistics to go by): a site
+            // or customer narrows the list to a handful of orders, an assignee to a few thousand, whereas
+            // open / state / priority each keep tens of thousands. The narrow filter drives; the broad
+            // ones are written so that no index serves them (`x || ''`, `x + 0`: same value, same result),
+            // else an index that also gives the order could win and scan most of the table. An assignee
+            // keeps the open flag and the state usable: (assignee, id) of the open orders and
+            // (assignee, state) are indexes of their own.
+            const bool by_place = req.query_param("site_id") || req.query_param("customer_id");
+            const bool by_person = req.query_param("assignee") || req.role == "technician";
+            const bool urgency = req.query_param("sort").value_or("newest") == "urgency";
+            auto text_col = [](const char* col, bool indexed) {
+                return indexed ? std::string(col) : "(" + std::string(col) + " || '')";
+            };
             auto add = [&](const std::string& clause, storage::Value v) {
                 params.push_back(std::move(v));
-                sql += " AND " + clause + " $" + std::to_string(params.size());
+                where += " AND " + clause + " $" + std::to_string(params.size());
             };
             if (auto s = req.query_param("state")) {
                 if (!workorders::parse_work_order_state(*s))
                     return problem(400, "Bad Request", "state: unknown '" + *s + "'", "state");
-                add("w.state =", *s);
+                add(text_col("w.state", !by_place) + " =", *s);
             }
-            if (auto o = req.query_param("open"))
-                add("w.is_open =", std::int64_t{*o == "1" || *o == "true" ? 1 : 0});
+            if (auto o = req.query_param("open")) {
+                // a literal, not a parameter: the open orders' indexes are partial (WHERE is_open = 1)
+                const bool open = *o == "1" || *o == "true";
+                where += by_place ? " AND (w.is_open + 0) = " : " AND w.is_open = ";
+                where += open ? "1" : "0";
+            }
             if (auto p = req.query_param("priority")) {
                 if (!workorders::parse_priority(*p))
                     return problem(400, "Bad Request", "priority: unknown '" + *p + "'", "priority");
-                add("w.priority =", *p);
+                add(text_col("w.priority", !by_place && !by_person) + " =", *p);
             }
             if (auto s = req.query_param("site_id")) add("w.site_id =", *s);
             if (auto c = req.query_param("customer_id")) {
@@ -91,17 +108,21 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                 if (auto p = query_int(req, "customer_id", 1, INT64_MAX, cid)) return *p;
                 add("s.customer_id =", std::int64_t{cid});
             }
-            if (auto a = req.query_param("assignee")) add("w.assignee =", *a);
-            if (req.role == "technician") add("w.assignee =", req.user);  // only their own
-            if (req.query_param("unassigned_site").value_or("") == "1") sql += " AND s.customer_id IS NULL";
-            const bool urgency = req.query_param("sort").value_or("newest") == "urgency";
+            if (auto a = req.query_param("assignee")) add(text_col("w.assignee", !by_place) + " =", *a);
+            if (req.role == "technician")
+                add(text_col("w.assignee", !by_place) + " =", req.user);  // only their own
+            if (req.query_param("unassigned_site").value_or("") == "1") where += " AND s.customer_id IS NULL";
             if (!urgency && cursor > 0) add("w.id <", std::int64_t{cursor});
-            sql += urgency ? " ORDER BY w.is_open DESC, CASE w.priority WHEN 'urgent' THEN 0 WHEN 'high' "
-                             "THEN 1 WHEN "
-                             "'normal' THEN 2 ELSE 3 END, w.due_at_ms, w.id"
-                           : " ORDER BY w.id DESC";
+            // Both orders end with the id: the page is the same whichever way it is found.
+            const std::string order =
+                urgency ? " ORDER BY w.is_open DESC, CASE w.priority WHEN 'urgent' THEN 0 WHEN 'high' "
+                          "THEN 1 WHEN "
+                          "'normal' THEN 2 ELSE 3 END, w.due_at_ms, w.id"
+                        : " ORDER BY w.id DESC";
             params.push_back(std::int64_t{limit + 1});
-            sql += " LIMIT $" + std::to_string(params.size());
+            const std::string sql =
+                "SELECT w.id, w.body, w.version FROM work_orders w WHERE w.id IN (SELECT w.id" + where +
+                order + " LIMIT $" + std::to_string(params.size()) + ")" + order;
             auto rows = ctx.db->run(sql, params);
             if (!rows) return from_error(rows.error());
             json items = json::array();
@@ -118,8 +139,8 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                 wo->id = r.integer(0);
                 items.push_back(order_json(*wo, r.integer(2), now));
             }
-            return json_response(
-                200, {{"items", items}, {"next_cursor", next ? json(std::to_string(*next)) : json(nullptr)}});
+            return json_response(200, {{"items", std::move(items)},
+                                       {"next_cursor", next ? json(std::to_string(*next)) : json(nullptr)}});
         });
 
     router.add(
