@@ -11,6 +11,7 @@
 
 namespace pvfleet::ingest {
 namespace {
+using Decoded = Result<protocol::Message>;
 constexpr const char* kLog = "ingest";
 // Rejected payloads are logged one by one up to this many per minute, then summarised: a misbehaving client
 // must not flood the log.
@@ -35,7 +36,7 @@ struct Ingestor::Impl {
     boost::asio::steady_timer gap_timer;
     bool flush_armed = false;
     bool stopping = false;
-    std::vector<mqtt::Message> pending;
+    std::vector<mqtt::Message> pending;  // each with its decoded payload (Decoded) in `prepared`
     IngestStats stats;
     TimePoint reject_window_start{};
     std::uint64_t reject_logs_in_window = 0;
@@ -81,8 +82,9 @@ struct Ingestor::Impl {
         batch.swap(pending);
         std::vector<protocol::Message> decoded;
         decoded.reserve(batch.size());
-        for (const auto& m : batch) {
-            auto d = protocol::decode_for_topic(m.topic, m.payload);
+        for (auto& m : batch) {
+            auto* prepared = static_cast<Decoded*>(m.prepared.get());
+            Decoded d = prepared != nullptr ? std::move(*prepared) : protocol::decode_for_topic(m.topic, m.payload);
             if (!d) {
                 reject(m, d.error().message);
                 continue;
@@ -181,6 +183,12 @@ Result<std::unique_ptr<Ingestor>> Ingestor::create(boost::asio::any_io_executor 
                                                    IngestOptions options, storage::Store& store,
                                                    const Clock& clock) {
     auto impl = std::make_unique<Impl>(executor, std::move(options), store, clock);
+    if (store.db().engine() == storage::Engine::postgres) {
+        // Like SQLite's synchronous=NORMAL: a commit is not waited on to reach the disk. A power cut may take
+        // the last fraction of a second of commits with it, which the gap check then asks the gateways for
+        // again (they keep sent messages); a crash of the server or of PostgreSQL itself loses nothing.
+        if (auto s = store.db().run("SET synchronous_commit TO off"); !s) return s.error();
+    }
     auto& mo = impl->options.mqtt;
     mo.subscriptions.clear();
     for (auto kind : {protocol::MessageKind::telemetry, protocol::MessageKind::ticket_event,
@@ -195,6 +203,10 @@ Result<std::unique_ptr<Ingestor>> Ingestor::create(boost::asio::any_io_executor 
     impl->client = std::move(*client);
     Impl* raw = impl.get();
     impl->client->on_message = [raw](const mqtt::Message& m) { raw->on_message(m); };
+    // Payloads are inflated and parsed on Paho's receive thread, beside the commits on the strand.
+    impl->client->prepare = [](mqtt::Message& m) {
+        m.prepared = std::make_shared<Decoded>(protocol::decode_for_topic(m.topic, m.payload));
+    };
     impl->client->on_connected = [raw] {
         PVF_LOG(info, kLog,
                 "connected to " << raw->options.mqtt.server_uri << " as " << raw->options.mqtt.client_id

@@ -1,5 +1,8 @@
 #include "db_engines.hpp"
 
+#include <map>
+#include <string>
+
 #if PVFLEET_HAVE_PQXX
 #include <pqxx/pqxx>
 #endif
@@ -43,8 +46,11 @@ public:
         for (std::size_t i = 0; i < params.size(); ++i)
             if (!std::holds_alternative<std::nullptr_t>(params[i])) args[i] = storage[i].c_str();
         try {
+            // Statements with parameters are prepared once per connection and reused: ingest runs the same
+            // multi-row statements thousands of times, and parsing and planning them was most of their cost.
             const pqxx::result r =
-                work_->exec_params(std::string(sql), pqxx::prepare::make_dynamic_params(args));
+                params.empty() ? work_->exec(std::string(sql))
+                               : work_->exec_prepared(statement_name(sql), pqxx::prepare::make_dynamic_params(args));
             QueryResult out;
             out.affected = static_cast<std::int64_t>(r.affected_rows());
             out.rows.reserve(r.size());
@@ -105,9 +111,20 @@ public:
     }
 
 private:
+    const std::string& statement_name(std::string_view sql) {
+        auto it = prepared_.find(sql);
+        if (it == prepared_.end()) {
+            std::string name = "pvf" + std::to_string(prepared_.size() + 1);
+            conn_->prepare(name, std::string(sql));
+            it = prepared_.emplace(std::string(sql), std::move(name)).first;
+        }
+        return it->second;
+    }
+
     std::unique_ptr<pqxx::connection> conn_;
     std::unique_ptr<pqxx::nontransaction> work_;
     bool in_tx_ = false;
+    std::map<std::string, std::string, std::less<>> prepared_;  // SQL text -> prepared statement name
 };
 
 }  // namespace

@@ -42,6 +42,7 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
     ClientOptions options;
     boost::asio::steady_timer timer;
     Client* owner = nullptr;  // cleared by ~Client; handlers are looked up through it
+    std::function<void(Message&)> prepare;  // copied from the owner at start(); called on Paho's thread
     // Declared before `paho` so that Paho is torn down first.
     Listener connect_listener;
     Listener publish_listener;
@@ -91,8 +92,11 @@ struct Client::Impl : std::enable_shared_from_this<Impl> {
         });
         paho->set_message_callback([weak](::mqtt::const_message_ptr m) {
             if (!m) return;
-            if (auto self = weak.lock())
-                self->queue_message(Message{m->get_topic(), m->to_string(), m->get_qos(), m->is_retained()});
+            if (auto self = weak.lock()) {
+                Message msg{m->get_topic(), m->to_string(), m->get_qos(), m->is_retained(), nullptr};
+                if (self->prepare) self->prepare(msg);
+                self->queue_message(std::move(msg));
+            }
         });
     }
 
@@ -293,6 +297,7 @@ Client::~Client() {
 void Client::start() {
     if (impl_->started) return;
     impl_->started = true;
+    impl_->prepare = prepare;  // before connecting: Paho's thread reads it from the first message on
     impl_->connect_now();
 }
 

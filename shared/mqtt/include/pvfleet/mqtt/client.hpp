@@ -32,6 +32,8 @@ struct Message {
     std::string payload;
     int qos = 1;
     bool retained = false;
+    // What `prepare` (below) made of the message on Paho's thread, for the on_message handler.
+    std::shared_ptr<void> prepared{};
 };
 
 struct ClientOptions {
@@ -77,6 +79,10 @@ public:
     std::function<void()> on_connected;
     std::function<void(const std::string& cause)> on_connection_lost;
     std::function<void(const Message&)> on_message;
+    // Optional; runs on Paho's receive thread for every incoming message before it is queued for the
+    // executor, and may fill Message::prepared. For work that is safe on any thread and worth taking off the
+    // executor (the server decodes payloads here, in parallel with its database commits). Set before start().
+    std::function<void(Message&)> prepare;
 
     struct Impl;
 
