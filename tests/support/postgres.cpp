@@ -41,7 +41,7 @@ std::string PostgresCluster::run_as_owner(const std::string& command) const {
     return status == 0 ? std::string() : (out.empty() ? "exit " + std::to_string(status) : out);
 }
 
-PostgresCluster::PostgresCluster() {
+PostgresCluster::PostgresCluster(Durability durability) {
     const auto bin = pg_bin();
     if (bin.empty()) {
         why_ = "PostgreSQL server not installed (postgresql-15)";
@@ -63,11 +63,14 @@ PostgresCluster::PostgresCluster() {
         why_ = "initdb: " + e;
         return;
     }
-    // Loopback only, sockets in our folder, no fsync (throwaway data), enough connections for two instances.
+    // Loopback only, sockets in our folder, enough connections for two instances. Tests: no fsync (throwaway
+    // data). Benchmarks: the durable settings docs/server.md recommends for a fleet server.
     const std::string opts =
         "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port_) +
-        " -c unix_socket_directories=" + dir_.string() +
-        " -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=60";
+        " -c unix_socket_directories=" + dir_.string() + " -c max_connections=60" +
+        (durability == Durability::throwaway
+             ? " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+             : " -c shared_buffers=256MB -c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_compression=lz4");
     if (auto e = run_as_owner(bin.string() + "/pg_ctl -D " + data + " -l " + (dir_ / "log").string() +
                               " -w -t 30 -o \"" + opts + "\" start");
         !e.empty()) {

@@ -9,7 +9,11 @@ namespace pvfleet::test {
 
 class PostgresCluster {
 public:
-    PostgresCluster();
+    enum class Durability {
+        throwaway,  // fsync off: tests
+        durable,    // fsync and full-page writes on, sized for heavy writes: benchmarks
+    };
+    explicit PostgresCluster(Durability durability = Durability::throwaway);
     ~PostgresCluster();
     PostgresCluster(const PostgresCluster&) = delete;
     PostgresCluster& operator=(const PostgresCluster&) = delete;

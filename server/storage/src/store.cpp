@@ -307,15 +307,23 @@ Status Store::store_telemetry(const std::vector<const protocol::TelemetryBatch*>
                        device_rows));
     auto inserted = run_bulk(*db_,
                              {"INSERT INTO telemetry (site_id, device_id, t_ms, seq, points) VALUES ", "(?, ?, ?, ?, ?)",
-                              " ON CONFLICT (site_id, device_id, t_ms) DO NOTHING RETURNING site_id, device_id, t_ms",
-                              5},
+                              " ON CONFLICT (site_id, device_id, t_ms) DO NOTHING", 5},
                              raw);
     if (!inserted) return inserted.error();
-    // A reading already stored (same device and time under another seq) must not be counted twice.
+    // A reading already stored (same device and time under another seq) must not be counted twice. That is
+    // rare: normally every row is new. Otherwise the rows stored now are those carrying this batch's seq (a
+    // (site, seq) is stored once, so an older row never has it).
     std::set<std::tuple<std::string, std::string, std::int64_t>> stored;
-    const bool all_new = inserted->rows.size() == sample_count;
+    const bool all_new = static_cast<std::size_t>(inserted->affected) == sample_count;
     if (!all_new)
-        for (const auto& r : inserted->rows) stored.emplace(r.text(0), r.text(1), r.integer(2));
+        for (const auto* b : batches)
+            for (const auto& s : b->samples) {
+                auto r = db_->run("SELECT seq FROM telemetry WHERE site_id = $1 AND device_id = $2 AND t_ms = $3",
+                                  {b->site_id, s.device_id, to_epoch_ms(s.t)});
+                if (!r) return r.error();
+                if (!r->rows.empty() && r->rows[0].integer(0) == i64(b->seq))
+                    stored.emplace(b->site_id, s.device_id, to_epoch_ms(s.t));
+            }
 
     std::map<BucketKey, Stats> five;
     std::map<DayKey, Stats> daily;

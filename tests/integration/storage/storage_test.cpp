@@ -358,8 +358,22 @@ TEST_CASE("storage: a large group commit (several statements per table) counts e
         CHECK(scalar(bulk.db(), "SELECT CAST(SUM(sum) * 10 AS BIGINT) FROM telemetry_daily WHERE point = 'ac_power_w'") ==
               (4 * (699 * 700 / 2) * 10 + 700 * 15));
         CHECK(scalar(bulk.db(), "SELECT COUNT(*) FROM site_seq WHERE gap_since_ms IS NOT NULL") == 0);
-        CHECK(scalar(bulk.db(), "SELECT COUNT(*) FROM site_seq WHERE contiguous_through = 3") == 100);
-        CHECK(scalar(bulk.db(), "SELECT COUNT(*) FROM site_seq WHERE contiguous_through = 2") == 200);
+        // A new seq carrying one reading already stored (same device and time) and one new reading: only the
+        // new one is stored and counted.
+        auto r3 = bulk.ingest({batch("site-150", 3, {sample("inv1", t0(), 999), sample("inv1", t0() + 20s, 1)})});
+        REQUIRE_MESSAGE(r3.ok(), (r3.ok() ? "" : r3.error().message));
+        CHECK(r3->applied == 1);
+        CHECK(r3->samples == 1);
+        CHECK(scalar(bulk.db(), "SELECT COUNT(*) FROM telemetry") == 2101);
+        CHECK(scalar(bulk.db(), "SELECT SUM(n) FROM telemetry_5min WHERE point = 'ac_power_w'") == 2101);
+        CHECK(scalar(bulk.db(), "SELECT n FROM telemetry_5min WHERE site_id = 'site-150' AND device_id = 'inv1' "
+                                "AND point = 'ac_power_w' AND bucket_ms = $1",
+                     {to_epoch_ms(t0())}) == 5);
+        CHECK(scalar(bulk.db(), "SELECT CAST(max * 10 AS BIGINT) FROM telemetry_5min WHERE site_id = 'site-150' AND "
+                                "device_id = 'inv1' AND point = 'ac_power_w' AND bucket_ms = $1",
+                     {to_epoch_ms(t0())}) == 4515);  // 451.5 from seq 2; not the 999 of the repeated reading
+        CHECK(scalar(bulk.db(), "SELECT COUNT(*) FROM site_seq WHERE contiguous_through = 3") == 101);  // + site-150
+        CHECK(scalar(bulk.db(), "SELECT COUNT(*) FROM site_seq WHERE contiguous_through = 2") == 199);
         CHECK(scalar(bulk.db(), "SELECT COUNT(*) FROM devices") == 600);
         // Daily first/last of one site and device: the earliest and the latest reading.
         CHECK(scalar(bulk.db(),

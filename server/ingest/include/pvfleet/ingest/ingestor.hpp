@@ -27,7 +27,7 @@ struct IngestOptions {
     mqtt::ClientOptions mqtt;  // subscriptions are filled in by the ingestor
     std::string shared_group;  // non-empty: subscribe as "$share/<group>/…"
     storage::GapPolicy gaps;
-    std::size_t max_batch = 512;  // messages per transaction
+    std::size_t max_batch = 2048;  // messages per transaction (a backlog fills them; live traffic commits every max_delay)
     Millis max_delay{25};         // longest a received message waits for its group commit
     Millis gap_check_interval{5'000};
     // Called on the ingest strand after each successful commit with the messages it stored (metrics, the
