@@ -274,8 +274,6 @@ int run(const Options& o) {
     const std::string uri = "tcp://127.0.0.1:" + std::to_string(port);
 
     auto plan = make_plan(o);
-    std::size_t total_points = 0;
-    for (std::size_t k = 0; k < plan.size(); ++k) total_points += kSamplesPerBatch * kPointsPerSample;
     std::vector<std::atomic<std::int64_t>> published_ns(plan.size());
     for (auto& p : published_ns) p.store(-1);
     // (site, seq) -> plan index, for the commit hook.
