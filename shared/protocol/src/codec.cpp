@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "framing.hpp"
 #include "pvfleet/domain/points.hpp"
 
 namespace pvfleet::protocol {
@@ -39,6 +40,30 @@ std::string sub(const std::string& path, std::string_view key) {
 }
 std::string sub(const std::string& path, std::size_t index) { return sub(path, std::to_string(index)); }
 
+// The decoder's JSON path: a parent and one key or index, spelled out (as sub() spells it) only when an error is
+// reported, so that a valid payload costs no path strings (it cost several allocations per array element). It
+// refers to its parent and its text, never owns them: build it on the stack from longer-lived ones.
+class Path {
+public:
+    Path(const char* root) : key_(root) {}          // NOLINT(google-explicit-constructor): "", "quota", ...
+    Path(const std::string& root) : key_(root) {}   // NOLINT(google-explicit-constructor)
+    Path(const Path& parent, std::string_view key) : parent_(&parent), key_(key) {}
+    Path(const Path& parent, std::size_t index) : parent_(&parent), index_(index) {}
+    // A temporary parent would dangle.
+    Path(Path&& parent, std::string_view key) = delete;
+    Path(Path&& parent, std::size_t index) = delete;
+
+    std::string str() const {
+        std::string key = index_ ? std::to_string(*index_) : std::string(key_);
+        return parent_ ? sub(parent_->str(), key) : key;
+    }
+
+private:
+    const Path* parent_ = nullptr;
+    std::string_view key_;
+    std::optional<std::size_t> index_;
+};
+
 std::string_view type_name(const json& j) {
     switch (j.type()) {
         case json::value_t::null: return "null";
@@ -53,8 +78,8 @@ std::string_view type_name(const json& j) {
     }
 }
 
-Error type_error(const std::string& path, std::string_view expected, const json& got) {
-    return Error::at(path, "expected " + std::string(expected) + ", got " + std::string(type_name(got)));
+Error type_error(const Path& path, std::string_view expected, const json& got) {
+    return Error::at(path.str(), "expected " + std::string(expected) + ", got " + std::string(type_name(got)));
 }
 
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
@@ -66,59 +91,59 @@ const json* optional_field(const json& obj, const char* key) {
     return &*it;
 }
 
-Result<const json*> required_field(const json& obj, const char* key, const std::string& path) {
+Result<const json*> required_field(const json& obj, const char* key, const Path& path) {
     auto it = obj.find(key);
-    if (it == obj.end()) return Error::at(sub(path, key), "missing required field");
+    if (it == obj.end()) return Error::at(Path(path, key).str(), "missing required field");
     return &*it;
 }
 
-Result<std::uint64_t> read_u64(const json& j, const std::string& path) {
+Result<std::uint64_t> read_u64(const json& j, const Path& path) {
     if (j.is_number_unsigned()) return j.get<std::uint64_t>();
-    if (j.is_number_integer()) return Error::at(path, "expected non-negative integer, got " + std::to_string(j.get<std::int64_t>()));
+    if (j.is_number_integer()) return Error::at(path.str(), "expected non-negative integer, got " + std::to_string(j.get<std::int64_t>()));
     return type_error(path, "integer", j);
 }
 
-Result<Seq> read_seq(const json& j, const std::string& path) {
+Result<Seq> read_seq(const json& j, const Path& path) {
     PVF_TRY(auto v, read_u64(j, path));
-    if (v == 0) return Error::at(path, "must be at least 1");
+    if (v == 0) return Error::at(path.str(), "must be at least 1");
     return v;
 }
 
-Result<TimePoint> read_time(const json& j, const std::string& path) {
+Result<TimePoint> read_time(const json& j, const Path& path) {
     if (!j.is_number_integer()) return type_error(path, "UTC timestamp in ms (integer)", j);
-    if (!j.is_number_unsigned()) return Error::at(path, "timestamp " + std::to_string(j.get<std::int64_t>()) + " is before 1970");
+    if (!j.is_number_unsigned()) return Error::at(path.str(), "timestamp " + std::to_string(j.get<std::int64_t>()) + " is before 1970");
     const auto v = j.get<std::uint64_t>();
-    if (v > kMaxTimeMs) return Error::at(path, "timestamp " + std::to_string(v) + " is after the year 3000");
+    if (v > kMaxTimeMs) return Error::at(path.str(), "timestamp " + std::to_string(v) + " is after the year 3000");
     return from_epoch_ms(static_cast<long long>(v));
 }
 
-Result<bool> read_bool(const json& j, const std::string& path) {
+Result<bool> read_bool(const json& j, const Path& path) {
     if (!j.is_boolean()) return type_error(path, "boolean", j);
     return j.get<bool>();
 }
 
-Result<std::string> read_string(const json& j, const std::string& path) {
+Result<std::string> read_string(const json& j, const Path& path) {
     if (!j.is_string()) return type_error(path, "string", j);
     return j.get<std::string>();
 }
 
-Result<std::string> read_nonempty(const json& j, const std::string& path, std::size_t max_length = kMaxIdLength) {
+Result<std::string> read_nonempty(const json& j, const Path& path, std::size_t max_length = kMaxIdLength) {
     PVF_TRY(auto s, read_string(j, path));
-    if (s.empty()) return Error::at(path, "must not be empty");
-    if (s.size() > max_length) return Error::at(path, "longer than " + std::to_string(max_length) + " bytes");
+    if (s.empty()) return Error::at(path.str(), "must not be empty");
+    if (s.size() > max_length) return Error::at(path.str(), "longer than " + std::to_string(max_length) + " bytes");
     return s;
 }
 
-Result<double> read_number(const json& j, const std::string& path) {
+Result<double> read_number(const json& j, const Path& path) {
     if (!j.is_number()) return type_error(path, "number", j);
     const double v = j.get<double>();
-    if (!std::isfinite(v)) return Error::at(path, "number out of range");
+    if (!std::isfinite(v)) return Error::at(path.str(), "number out of range");
     return v;
 }
 
-Result<std::string> read_device_id(const json& j, const std::string& path) {
+Result<std::string> read_device_id(const json& j, const Path& path) {
     PVF_TRY(auto s, read_string(j, path));
-    if (!is_valid_device_id(s)) return Error::at(path, in_quotes(s) + " is not a valid device id");
+    if (!is_valid_device_id(s)) return Error::at(path.str(), in_quotes(s) + " is not a valid device id");
     return s;
 }
 
@@ -133,29 +158,29 @@ bool is_valid_command_id(std::string_view id) {
 }
 
 template <class E, class Parse>
-Result<E> read_enum(const json& j, const std::string& path, Parse parse, std::string_view expected) {
+Result<E> read_enum(const json& j, const Path& path, Parse parse, std::string_view expected) {
     PVF_TRY(auto s, read_string(j, path));
     if (auto v = parse(s)) return *v;
-    return Error::at(path, "unknown " + in_quotes(s) + " (expected " + std::string(expected) + ")");
+    return Error::at(path.str(), "unknown " + in_quotes(s) + " (expected " + std::string(expected) + ")");
 }
 
 // Required-field shorthands: read obj[key] with reader `fn`.
 template <class Fn>
-auto need(const json& obj, const char* key, const std::string& path, Fn fn)
-    -> decltype(fn(std::declval<const json&>(), std::string())) {
+auto need(const json& obj, const char* key, const Path& path, Fn fn)
+    -> decltype(fn(std::declval<const json&>(), std::declval<const Path&>())) {
     PVF_TRY(const json* field, required_field(obj, key, path));
-    return fn(*field, sub(path, key));
+    return fn(*field, Path(path, key));
 }
 
-Result<const json*> need_object(const json& obj, const char* key, const std::string& path) {
+Result<const json*> need_object(const json& obj, const char* key, const Path& path) {
     PVF_TRY(const json* field, required_field(obj, key, path));
-    if (!field->is_object()) return type_error(sub(path, key), "object", *field);
+    if (!field->is_object()) return type_error(Path(path, key), "object", *field);
     return field;
 }
 
-Result<const json*> need_array(const json& obj, const char* key, const std::string& path) {
+Result<const json*> need_array(const json& obj, const char* key, const Path& path) {
     PVF_TRY(const json* field, required_field(obj, key, path));
-    if (!field->is_array()) return type_error(sub(path, key), "array", *field);
+    if (!field->is_array()) return type_error(Path(path, key), "array", *field);
     return field;
 }
 
@@ -228,12 +253,88 @@ Status check_depth(std::string_view text) {
     return {};
 }
 
+// A SAX handler that builds the same DOM as json::parse (same values, same key order; of a repeated key, the last
+// value in the place of the first) with each array and object allocated once, at its final size: values wait on
+// a stack until their container closes. json::parse grows each container element by element, which was a fifth
+// of the parse. Errors are thrown as json::parse throws them (nlohmann's parse_error or out_of_range).
+class DomBuilder {
+public:
+    DomBuilder() {
+        values_.reserve(32);
+        keys_.reserve(16);
+        open_.reserve(kMaxJsonDepth + 1);
+    }
+    bool null() { return add(nullptr); }
+    bool boolean(bool v) { return add(v); }
+    bool number_integer(json::number_integer_t v) { return add(v); }
+    bool number_unsigned(json::number_unsigned_t v) { return add(v); }
+    bool number_float(json::number_float_t v, const json::string_t& /*text*/) { return add(v); }
+    bool string(json::string_t& v) { return add(std::move(v)); }
+    bool binary(json::binary_t& v) { return add(json::binary(std::move(v))); }
+    bool start_object(std::size_t /*unknown*/) {
+        open_.push_back({values_.size(), keys_.size()});
+        return true;
+    }
+    bool key(json::string_t& k) {
+        keys_.push_back(std::move(k));
+        return true;
+    }
+    bool end_object() {
+        const auto [first, first_key] = open_.back();
+        open_.pop_back();
+        json object(json::value_t::object);
+        auto& members = object.get_ref<json::object_t&>();
+        members.reserve(values_.size() - first);
+        for (std::size_t i = first; i < values_.size(); ++i) {
+            auto& k = keys_[first_key + (i - first)];
+            if (auto it = members.find(k); it != members.end()) it->second = std::move(values_[i]);
+            else members.emplace_back(std::move(k), std::move(values_[i]));
+        }
+        values_.resize(first);
+        keys_.resize(first_key);
+        return add(std::move(object));
+    }
+    bool start_array(std::size_t /*unknown*/) {
+        open_.push_back({values_.size(), keys_.size()});
+        return true;
+    }
+    bool end_array() {
+        const std::size_t first = open_.back().first;
+        open_.pop_back();
+        json array(json::value_t::array);
+        auto& elements = array.get_ref<json::array_t&>();
+        elements.reserve(values_.size() - first);
+        std::move(values_.begin() + static_cast<std::ptrdiff_t>(first), values_.end(), std::back_inserter(elements));
+        values_.resize(first);
+        return add(std::move(array));
+    }
+    template <class Exception>
+    bool parse_error(std::size_t /*position*/, const std::string& /*token*/, const Exception& e) {
+        throw e;
+    }
+    // The parsed value, once sax_parse has returned.
+    json take() { return std::move(values_.back()); }
+
+private:
+    template <class V>
+    bool add(V&& v) {
+        values_.emplace_back(std::forward<V>(v));
+        return true;
+    }
+
+    std::vector<json> values_;         // values whose container has not closed yet, innermost last
+    std::vector<json::string_t> keys_;  // their keys, for the objects among those containers
+    std::vector<std::pair<std::size_t, std::size_t>> open_;  // per open container: its first value and key
+};
+
 Result<json> parse_json(std::string_view payload) {
-    PVF_TRY(std::string text, unframe(payload));
+    PVF_TRY(std::string_view text, unframe_view(payload));  // no copy of the text
     PVF_CHECK(check_depth(text));
     json root;
     try {
-        root = json::parse(text);
+        DomBuilder builder;
+        json::sax_parse(text.begin(), text.end(), &builder);  // strict: nothing may follow the value
+        root = builder.take();
     } catch (const json::parse_error& e) {
         return Error::at("payload", "invalid JSON at byte " + std::to_string(e.byte));
     } catch (const json::out_of_range& e) {
@@ -292,30 +393,30 @@ bool is_vendor_point(std::string_view name) {
 }
 
 // The shape of a point name, or an error naming it when it is neither canonical nor a vendor extension.
-Result<PointShape> shape_of(std::string_view name, const std::string& path) {
+Result<PointShape> shape_of(std::string_view name, const Path& path) {
     if (const auto* p = domain::find_point(name)) return p->shape;
     if (is_vendor_point(name)) return PointShape::scalar;
-    return Error::at(path, "unknown point (not canonical and no valid '" + std::string(kVendorPointPrefix) +
+    return Error::at(path.str(), "unknown point (not canonical and no valid '" + std::string(kVendorPointPrefix) +
                                "' vendor prefix)");
 }
 
-Result<std::optional<double>> read_optional_number(const json& j, const std::string& path) {
+Result<std::optional<double>> read_optional_number(const json& j, const Path& path) {
     if (j.is_null()) return std::optional<double>{};
     if (!j.is_number()) return type_error(path, "number or null", j);
     PVF_TRY(double v, read_number(j, path));
     return std::optional<double>(v);
 }
 
-Status read_column(const std::string& name, PointShape shape, const json& column, const std::string& path,
+Status read_column(const std::string& name, PointShape shape, const json& column, const Path& path,
                    std::vector<domain::Sample>& samples) {
     if (!column.is_array()) return type_error(path, "array", column);
     if (column.size() != samples.size()) {
-        return Error::at(path, std::to_string(column.size()) + " entries, expected " + std::to_string(samples.size()) +
+        return Error::at(path.str(), std::to_string(column.size()) + " entries, expected " + std::to_string(samples.size()) +
                                    " (one per entry of dt)");
     }
     for (std::size_t i = 0; i < samples.size(); ++i) {
         const json& entry = column[i];
-        const std::string at = sub(path, i);
+        const Path at(path, i);
         auto& sample = samples[i];
         switch (shape) {
             case PointShape::scalar: {
@@ -330,7 +431,7 @@ Status read_column(const std::string& name, PointShape shape, const json& column
                 std::vector<std::optional<double>> values;
                 values.reserve(entry.size());
                 for (std::size_t k = 0; k < entry.size(); ++k) {
-                    PVF_TRY(auto v, read_optional_number(entry[k], sub(at, k)));
+                    PVF_TRY(auto v, read_optional_number(entry[k], {at, k}));
                     values.push_back(v);
                 }
                 sample.arrays.emplace(name, std::move(values));
@@ -347,7 +448,7 @@ Status read_column(const std::string& name, PointShape shape, const json& column
                 if (entry.is_null()) break;
                 if (!entry.is_array()) return type_error(at, "array or null", entry);
                 for (std::size_t k = 0; k < entry.size(); ++k) {
-                    PVF_TRY(auto ev, read_nonempty(entry[k], sub(at, k), 64));
+                    PVF_TRY(auto ev, read_nonempty(entry[k], {at, k}, 64));
                     sample.events.push_back(std::move(ev));
                 }
                 break;
@@ -357,34 +458,34 @@ Status read_column(const std::string& name, PointShape shape, const json& column
     return {};
 }
 
-Result<std::vector<domain::Sample>> read_device_block(const json& block, const std::string& path) {
+Result<std::vector<domain::Sample>> read_device_block(const json& block, const Path& path) {
     if (!block.is_object()) return type_error(path, "object", block);
     PVF_TRY(std::string device_id, need(block, "device_id", path, read_device_id));
     PVF_TRY(TimePoint t0, need(block, "t0", path, read_time));
     PVF_TRY(const json* dt, need_array(block, "dt", path));
-    const std::string dt_path = sub(path, "dt");
-    if (dt->empty()) return Error::at(dt_path, "must not be empty");
+    const Path dt_path(path, "dt");
+    if (dt->empty()) return Error::at(dt_path.str(), "must not be empty");
     std::vector<domain::Sample> samples(dt->size());
     TimePoint t = t0;
     for (std::size_t i = 0; i < dt->size(); ++i) {
         const json& d = (*dt)[i];
-        const std::string at = sub(dt_path, i);
+        const Path at(dt_path, i);
         if (d.is_number_integer() && !d.is_number_unsigned()) {
-            return Error::at(at, "negative delta " + std::to_string(d.get<std::int64_t>()) +
+            return Error::at(at.str(), "negative delta " + std::to_string(d.get<std::int64_t>()) +
                                      " (samples must be in time order)");
         }
         PVF_TRY(std::uint64_t delta, read_u64(d, at));
         if (delta > kMaxTimeMs || static_cast<std::uint64_t>(to_epoch_ms(t)) + delta > kMaxTimeMs) {
-            return Error::at(at, "timestamp after the year 3000");
+            return Error::at(at.str(), "timestamp after the year 3000");
         }
         t += Millis{static_cast<long long>(delta)};
         samples[i].device_id = device_id;
         samples[i].t = t;
     }
     PVF_TRY(const json* points, need_object(block, "points", path));
-    const std::string points_path = sub(path, "points");
+    const Path points_path(path, "points");
     for (const auto& [name, column] : points->items()) {
-        const std::string at = sub(points_path, name);
+        const Path at(points_path, name);
         PVF_TRY(PointShape shape, shape_of(name, at));
         PVF_CHECK(read_column(name, shape, column, at, samples));
     }
@@ -405,62 +506,65 @@ Result<TelemetryBatch> telemetry_body(const json& root, std::string site) {
     if (const json* a = optional_field(root, "aggregate")) { PVF_TRY(m.aggregate, read_bool(*a, "aggregate")); }
     if (m.aggregate && !m.resolution_s) return Error::at("resolution_s", "required when aggregate is true");
     PVF_TRY(const json* devices, need_array(root, "devices", ""));
+    const Path devices_path = "devices";
     std::vector<std::string> seen;
     for (std::size_t i = 0; i < devices->size(); ++i) {
-        const std::string at = sub("devices", i);
+        const Path at(devices_path, i);
         PVF_TRY(auto samples, read_device_block((*devices)[i], at));
         const std::string& id = samples.front().device_id;
         if (std::find(seen.begin(), seen.end(), id) != seen.end()) {
-            return Error::at(sub(at, "device_id"), in_quotes(id) + " appears in more than one block");
+            return Error::at(Path(at, "device_id").str(), in_quotes(id) + " appears in more than one block");
         }
         seen.push_back(id);
-        std::move(samples.begin(), samples.end(), std::back_inserter(m.samples));
+        // The first block's vector becomes the batch's: most batches carry one device.
+        if (m.samples.empty()) m.samples = std::move(samples);
+        else std::move(samples.begin(), samples.end(), std::back_inserter(m.samples));
     }
     return m;
 }
 
 // ---- ticket events ----
 
-Result<domain::EvidenceItem> read_evidence(const json& j, const std::string& path) {
+Result<domain::EvidenceItem> read_evidence(const json& j, const Path& path) {
     if (!j.is_object()) return type_error(path, "object", j);
     domain::EvidenceItem e;
-    PVF_TRY(e.name, need(j, "name", path, [](const json& v, const std::string& p) { return read_nonempty(v, p); }));
+    PVF_TRY(e.name, need(j, "name", path, [](const json& v, const Path& p) { return read_nonempty(v, p); }));
     PVF_TRY(e.observed, need(j, "observed", path, read_number));
-    if (const json* x = optional_field(j, "expected")) { PVF_TRY(e.expected, read_number(*x, sub(path, "expected"))); }
-    if (const json* u = optional_field(j, "unit")) { PVF_TRY(e.unit, read_string(*u, sub(path, "unit"))); }
+    if (const json* x = optional_field(j, "expected")) { PVF_TRY(e.expected, read_number(*x, {path, "expected"})); }
+    if (const json* u = optional_field(j, "unit")) { PVF_TRY(e.unit, read_string(*u, {path, "unit"})); }
     PVF_TRY(e.t, need(j, "t", path, read_time));
     return e;
 }
 
-Result<domain::Ticket> read_ticket(const json& j, const std::string& path) {
+Result<domain::Ticket> read_ticket(const json& j, const Path& path) {
     domain::Ticket t;
-    PVF_TRY(t.id, need(j, "id", path, [](const json& v, const std::string& p) { return read_nonempty(v, p); }));
+    PVF_TRY(t.id, need(j, "id", path, [](const json& v, const Path& p) { return read_nonempty(v, p); }));
     PVF_TRY(t.device_id, need(j, "device_id", path, read_device_id));
-    PVF_TRY(t.kind, need(j, "fault_kind", path, [](const json& v, const std::string& p) {
+    PVF_TRY(t.kind, need(j, "fault_kind", path, [](const json& v, const Path& p) {
                 return read_enum<domain::FaultKind>(v, p, domain::parse_fault_kind, kFaultKindNames);
             }));
-    PVF_TRY(t.severity, need(j, "severity", path, [](const json& v, const std::string& p) {
+    PVF_TRY(t.severity, need(j, "severity", path, [](const json& v, const Path& p) {
                 return read_enum<domain::Severity>(v, p, domain::parse_severity, kSeverityNames);
             }));
-    PVF_TRY(t.state, need(j, "state", path, [](const json& v, const std::string& p) {
+    PVF_TRY(t.state, need(j, "state", path, [](const json& v, const Path& p) {
                 return read_enum<domain::TicketState>(v, p, domain::parse_ticket_state, kTicketStateNames);
             }));
     PVF_TRY(t.summary, need(j, "summary", path, read_string));
     if (const json* ev = optional_field(j, "evidence")) {
-        const std::string at = sub(path, "evidence");
+        const Path at(path, "evidence");
         if (!ev->is_array()) return type_error(at, "array", *ev);
         for (std::size_t i = 0; i < ev->size(); ++i) {
-            PVF_TRY(auto item, read_evidence((*ev)[i], sub(at, i)));
+            PVF_TRY(auto item, read_evidence((*ev)[i], {at, i}));
             t.evidence.push_back(std::move(item));
         }
     }
     PVF_TRY(t.opened_at, need(j, "opened_at", path, read_time));
     PVF_TRY(t.updated_at, need(j, "updated_at", path, read_time));
-    if (const json* x = optional_field(j, "acknowledged_at")) { PVF_TRY(t.acknowledged_at, read_time(*x, sub(path, "acknowledged_at"))); }
-    if (const json* x = optional_field(j, "acknowledged_by")) { PVF_TRY(t.acknowledged_by, read_string(*x, sub(path, "acknowledged_by"))); }
-    if (const json* x = optional_field(j, "acknowledge_note")) { PVF_TRY(t.acknowledge_note, read_string(*x, sub(path, "acknowledge_note"))); }
-    if (const json* x = optional_field(j, "resolved_at")) { PVF_TRY(t.resolved_at, read_time(*x, sub(path, "resolved_at"))); }
-    if (const json* x = optional_field(j, "resolved_by")) { PVF_TRY(t.resolved_by, read_string(*x, sub(path, "resolved_by"))); }
+    if (const json* x = optional_field(j, "acknowledged_at")) { PVF_TRY(t.acknowledged_at, read_time(*x, {path, "acknowledged_at"})); }
+    if (const json* x = optional_field(j, "acknowledged_by")) { PVF_TRY(t.acknowledged_by, read_string(*x, {path, "acknowledged_by"})); }
+    if (const json* x = optional_field(j, "acknowledge_note")) { PVF_TRY(t.acknowledge_note, read_string(*x, {path, "acknowledge_note"})); }
+    if (const json* x = optional_field(j, "resolved_at")) { PVF_TRY(t.resolved_at, read_time(*x, {path, "resolved_at"})); }
+    if (const json* x = optional_field(j, "resolved_by")) { PVF_TRY(t.resolved_by, read_string(*x, {path, "resolved_by"})); }
     return t;
 }
 
@@ -470,7 +574,7 @@ Result<TicketEventMessage> ticket_event_body(const json& root, std::string site)
     PVF_TRY(m.seq, need(root, "seq", "", read_seq));
     if (const json* h = optional_field(root, "historical")) { PVF_TRY(m.historical, read_bool(*h, "historical")); }
     PVF_TRY(m.sent_at, need(root, "sent_at", "", read_time));
-    PVF_TRY(m.event.kind, need(root, "event", "", [](const json& v, const std::string& p) {
+    PVF_TRY(m.event.kind, need(root, "event", "", [](const json& v, const Path& p) {
                 return read_enum<domain::TicketEventKind>(v, p, domain::parse_ticket_event_kind, kTicketEventNames);
             }));
     PVF_TRY(m.event.at, need(root, "at", "", read_time));
@@ -484,11 +588,11 @@ Result<TicketEventMessage> ticket_event_body(const json& root, std::string site)
 Result<StatusMessage> status_body(const json& root, std::string site) {
     StatusMessage m;
     m.site_id = std::move(site);
-    PVF_TRY(m.state, need(root, "state", "", [](const json& v, const std::string& p) {
+    PVF_TRY(m.state, need(root, "state", "", [](const json& v, const Path& p) {
                 return read_enum<SiteState>(v, p, parser_for(kSiteState), "online, offline");
             }));
     PVF_TRY(m.sent_at, need(root, "sent_at", "", read_time));
-    PVF_TRY(m.agent_version, need(root, "agent_version", "", [](const json& v, const std::string& p) {
+    PVF_TRY(m.agent_version, need(root, "agent_version", "", [](const json& v, const Path& p) {
                 return read_nonempty(v, p, 64);
             }));
     const bool online = m.state == SiteState::online;
@@ -507,13 +611,14 @@ Result<StatusMessage> status_body(const json& root, std::string site) {
     PVF_TRY(const json* devices, field("devices"));
     if (devices) {
         if (!devices->is_array()) return type_error("devices", "array", *devices);
+        const Path devices_path = "devices";
         for (std::size_t i = 0; i < devices->size(); ++i) {
             const json& d = (*devices)[i];
-            const std::string at = sub("devices", i);
+            const Path at(devices_path, i);
             if (!d.is_object()) return type_error(at, "object", d);
             DevicePollStatus s;
             PVF_TRY(s.device_id, need(d, "device_id", at, read_device_id));
-            if (const json* x = optional_field(d, "last_ok_poll")) { PVF_TRY(s.last_ok_poll, read_time(*x, sub(at, "last_ok_poll"))); }
+            if (const json* x = optional_field(d, "last_ok_poll")) { PVF_TRY(s.last_ok_poll, read_time(*x, {at, "last_ok_poll"})); }
             m.devices.push_back(std::move(s));
         }
     }
@@ -530,13 +635,13 @@ Result<StatusMessage> status_body(const json& root, std::string site) {
 
 // ---- commands ----
 
-Result<std::string> read_command_id(const json& j, const std::string& path) {
+Result<std::string> read_command_id(const json& j, const Path& path) {
     PVF_TRY(std::string id, read_string(j, path));
-    if (!is_valid_command_id(id)) return Error::at(path, in_quotes(id) + " is not a valid command id");
+    if (!is_valid_command_id(id)) return Error::at(path.str(), in_quotes(id) + " is not a valid command id");
     return id;
 }
 
-Result<CommandType> read_command_type(const json& j, const std::string& path) {
+Result<CommandType> read_command_type(const json& j, const Path& path) {
     return read_enum<CommandType>(j, path, parser_for(kCommandType),
                                   "ack_ticket, resolve_ticket, set_config, resend, probe");
 }
@@ -544,7 +649,7 @@ Result<CommandType> read_command_type(const json& j, const std::string& path) {
 template <class T>
 Result<T> ticket_args(const json& args) {
     T c;
-    auto nonempty = [](const json& v, const std::string& p) { return read_nonempty(v, p); };
+    auto nonempty = [](const json& v, const Path& p) { return read_nonempty(v, p); };
     PVF_TRY(c.ticket_id, need(args, "ticket_id", "args", nonempty));
     PVF_TRY(c.by, need(args, "by", "args", nonempty));
     if (const json* n = optional_field(args, "note")) { PVF_TRY(c.note, read_string(*n, "args/note")); }
@@ -599,7 +704,7 @@ Result<CommandAck> command_ack_body(const json& root, std::string site) {
     m.site_id = std::move(site);
     PVF_TRY(m.command_id, need(root, "command_id", "", read_command_id));
     PVF_TRY(m.command, need(root, "command", "", read_command_type));
-    PVF_TRY(m.status, need(root, "status", "", [](const json& v, const std::string& p) {
+    PVF_TRY(m.status, need(root, "status", "", [](const json& v, const Path& p) {
                 return read_enum<AckStatus>(v, p, parser_for(kAckStatus),
                                             "accepted, done, duplicate, stale, rejected, failed");
             }));

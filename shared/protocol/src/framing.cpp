@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "pvfleet/protocol/codec.hpp"
+#include "framing.hpp"
 
 namespace pvfleet::protocol {
 namespace {
@@ -74,13 +75,13 @@ bool is_compressed(std::string_view payload) {
     return !payload.empty() && static_cast<unsigned char>(payload.front()) == kZlibMarker;
 }
 
-Result<std::string> unframe(std::string_view payload) {
+Result<std::string_view> unframe_view(std::string_view payload) {
     if (payload.size() > kMaxPayloadBytes) {
         return Error::at("payload", std::to_string(payload.size()) + " bytes exceeds the " +
                                         std::to_string(kMaxPayloadBytes) + "-byte limit");
     }
     if (payload.empty()) return Error::at("payload", "empty");
-    if (payload.front() == '{') return std::string(payload);
+    if (payload.front() == '{') return payload;
     if (!is_compressed(payload)) {
         return Error::at("payload", "first byte " + hex_byte(static_cast<unsigned char>(payload.front())) +
                                         " is neither '{' (JSON) nor 0x78 (zlib)");
@@ -90,24 +91,27 @@ Result<std::string> unframe(std::string_view payload) {
     if (!zs) return Error::at("payload", "zlib inflateInit failed", ErrorKind::io);
     zs->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(payload.data()));
     zs->avail_in = static_cast<uInt>(payload.size());
-    std::string out;
+    // The output buffer is kept per thread and its size only grows (geometrically, from a guess: columnar JSON
+    // inflates 3 to 6 times), so a steady stream of payloads inflates without allocating or clearing memory:
+    // a fresh string per payload cost a large-block malloc each time, which also consolidated the heap.
+    // One grown past kKeepBytes by an outsized payload is given back at the next call.
+    constexpr std::size_t kKeepBytes = 256 * 1024;
+    constexpr std::size_t kLimit = kMaxInflatedBytes + 1;  // one byte over the limit tells "too large"
+    thread_local std::string buffer;
+    if (buffer.size() > kKeepBytes) std::string().swap(buffer);
+    const std::size_t guess = std::clamp<std::size_t>(payload.size() * 8, 1024, 64 * 1024);
+    std::size_t produced = 0;
     int rc = Z_OK;
-    // Output room grows geometrically from a guess (columnar JSON inflates 3 to 6 times), so a small payload
-    // does not pay for clearing a large buffer.
-    constexpr std::size_t kMaxChunk = 64 * 1024;
-    std::size_t chunk = std::clamp<std::size_t>(payload.size() * 8, 1024, kMaxChunk);
     while (rc == Z_OK) {
-        if (out.size() >= kMaxInflatedBytes + 1) break;
-        const std::size_t old = out.size();
-        const std::size_t room = std::min(chunk, kMaxInflatedBytes + 1 - old);
-        chunk = std::min(chunk * 2, kMaxChunk);
-        out.resize(old + room);
-        zs->next_out = reinterpret_cast<Bytef*>(out.data() + old);
-        zs->avail_out = static_cast<uInt>(room);
+        if (produced >= kLimit) break;
+        if (produced == buffer.size()) buffer.resize(std::min(std::max(buffer.size() * 2, guess), kLimit));
+        zs->next_out = reinterpret_cast<Bytef*>(buffer.data() + produced);
+        zs->avail_out = static_cast<uInt>(buffer.size() - produced);
         rc = inflate(zs, Z_NO_FLUSH);
-        out.resize(old + (room - zs->avail_out));
+        produced = buffer.size() - zs->avail_out;
         if (rc == Z_BUF_ERROR && zs->avail_in == 0) break;  // input ended before the stream did
     }
+    const std::string_view out(buffer.data(), produced);
     const bool ended = rc == Z_STREAM_END;
     const bool trailing = ended && zs->avail_in != 0;
     const std::string zmsg = zs->msg ? zs->msg : "";
@@ -120,6 +124,12 @@ Result<std::string> unframe(std::string_view payload) {
     if (trailing) return Error::at("payload", "trailing bytes after the zlib stream");
     if (out.empty() || out.front() != '{') return Error::at("payload", "inflated content is not a JSON object");
     return out;
+}
+
+Result<std::string> unframe(std::string_view payload) {
+    auto text = unframe_view(payload);
+    if (!text) return text.error();
+    return std::string(*text);
 }
 
 std::string deflate_payload(std::string_view json_text) {

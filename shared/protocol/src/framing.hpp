@@ -1,0 +1,13 @@
+#pragma once
+// Framing internals shared by codec.cpp and framing.cpp.
+#include <string_view>
+
+#include "pvfleet/util/result.hpp"
+
+namespace pvfleet::protocol {
+
+// unframe() without the copy: the JSON text is `payload` itself when plain, else a view of a per-thread buffer
+// that stays valid until the next call on the same thread. Same checks and errors as unframe().
+Result<std::string_view> unframe_view(std::string_view payload);
+
+}  // namespace pvfleet::protocol
