@@ -1,11 +1,14 @@
 // Telemetry (raw, 5-minute, daily), site status, and the fleet statistics of the dashboard.
 #include <date/tz.h>
 
+#include <algorithm>
+#include <limits>
 #include <map>
-#include <sstream>
+#include <tuple>
 
 #include "common.hpp"
 #include "pvfleet/solar/expected_power.hpp"
+#include "pvfleet/storage/store.hpp"
 #include "pvfleet/workorders/sla.hpp"
 
 namespace pvfleet::api::detail {
@@ -62,12 +65,24 @@ std::pair<TimePoint, TimePoint> local_day_bounds(const date::time_zone* zone, da
     return {std::chrono::time_point_cast<Millis>(start), std::chrono::time_point_cast<Millis>(end)};
 }
 
+// A calendar day written YYYY-MM-DD, nothing before or after. (date::parse accepted trailing text, and its
+// inlined stream code tripped GCC's maybe-uninitialized warning in optimised builds.)
 std::optional<date::local_days> parse_day(const std::string& text) {
-    std::istringstream in(text);
-    date::local_days d;
-    in >> date::parse("%F", d);
-    if (in.fail()) return std::nullopt;
-    return d;
+    if (text.size() != 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
+    auto number = [&](std::size_t at, std::size_t n) -> std::optional<int> {
+        int v = 0;
+        for (std::size_t i = at; i < at + n; ++i) {
+            if (text[i] < '0' || text[i] > '9') return std::nullopt;
+            v = v * 10 + (text[i] - '0');
+        }
+        return v;
+    };
+    const auto y = number(0, 4), m = number(5, 2), d = number(8, 2);
+    if (!y || !m || !d) return std::nullopt;
+    const date::year_month_day ymd{date::year{*y}, date::month{static_cast<unsigned>(*m)},
+                                   date::day{static_cast<unsigned>(*d)}};
+    if (!ymd.ok()) return std::nullopt;
+    return date::local_days{ymd};
 }
 
 // A site's clear-sky expectation for one local day as cumulative energy every 10 minutes from local midnight,
@@ -151,31 +166,65 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
             }
             json series = json::array();
             if (resolution == "raw") {
+                // Rows hold one device's readings from one batch and span less than kRawRowSpanMs, so every row
+                // with a reading in [from, to] starts in [from - span, to]. Rows come in start order; when the
+                // row limit cuts the list, only readings before the first row left out are certainly complete.
+                const std::int64_t from_ms = to_epoch_ms(t_from);
+                const std::int64_t to_ms = to_epoch_ms(t_to);
                 std::string sql =
-                    "SELECT device_id, t_ms, points FROM telemetry WHERE site_id = $1 AND t_ms >= $2 AND "
-                    "t_ms <= $3";
-                storage::Params p{site, to_epoch_ms(t_from), to_epoch_ms(t_to)};
+                    "SELECT device_id, t_first_ms, samples FROM telemetry_raw WHERE site_id = $1 AND t_first_ms > $2 "
+                    "AND t_first_ms <= $3 AND t_last_ms >= $4";
+                storage::Params p{site, from_ms - storage::kRawRowSpanMs, to_ms, from_ms};
                 if (device) {
                     p.push_back(*device);
-                    sql += " AND device_id = $4";
+                    sql += " AND device_id = $5";
                 }
-                p.push_back(kMaxRawRows);
-                sql += " ORDER BY t_ms LIMIT $" + std::to_string(p.size());
+                p.push_back(kMaxRawRows + 1);
+                sql += " ORDER BY t_first_ms LIMIT $" + std::to_string(p.size());
                 auto rows = ctx.db->run(sql, p);
                 if (!rows) return from_error(rows.error());
+                std::int64_t cut_ms = std::numeric_limits<std::int64_t>::max();
+                if (rows->rows.size() > static_cast<std::size_t>(kMaxRawRows)) {
+                    cut_ms = rows->rows.back().integer(1);
+                    rows->rows.pop_back();
+                }
+                struct Reading {
+                    std::int64_t t;
+                    std::string device;
+                    json points;
+                };
+                std::vector<Reading> readings;
                 for (const auto& r : rows->rows) {
-                    json pts = json::parse(r.text(2));
+                    json samples = json::parse(r.text(2), nullptr, false);
+                    if (!samples.is_array()) continue;
+                    for (auto& s : samples) {
+                        if (!s.is_object() || !s.contains("t") || !s["t"].is_number_integer()) continue;
+                        const std::int64_t t = s["t"].get<std::int64_t>();
+                        if (t < from_ms || t > to_ms || t >= cut_ms) continue;
+                        s.erase("t");
+                        readings.push_back({t, r.text(0), std::move(s)});
+                    }
+                }
+                std::sort(readings.begin(), readings.end(),
+                          [](const Reading& a, const Reading& b) { return std::tie(a.t, a.device) < std::tie(b.t, b.device); });
+                // A cut list says so: the client asks again from the last reading it got.
+                const bool truncated = cut_ms != std::numeric_limits<std::int64_t>::max() ||
+                                       readings.size() > static_cast<std::size_t>(kMaxRawRows);
+                if (readings.size() > static_cast<std::size_t>(kMaxRawRows)) readings.resize(static_cast<std::size_t>(kMaxRawRows));
+                for (auto& rd : readings) {
+                    json pts = std::move(rd.points);
                     if (point) {
                         json v = pts.contains("values") && pts["values"].contains(*point)
                                      ? pts["values"][*point]
                                      : json(nullptr);
                         pts = {{"values", {{*point, v}}}};
                     }
-                    series.push_back({{"device_id", r.text(0)},
-                                      {"t", format_iso8601(from_epoch_ms(r.integer(1)))},
-                                      {"points", pts}});
+                    series.push_back({{"device_id", rd.device},
+                                      {"t", format_iso8601(from_epoch_ms(rd.t))},
+                                      {"points", std::move(pts)}});
                 }
-                return json_response(200, {{"site_id", site}, {"resolution", "raw"}, {"items", series}});
+                return json_response(
+                    200, {{"site_id", site}, {"resolution", "raw"}, {"items", series}, {"truncated", truncated}});
             }
             if (resolution != "5min" && resolution != "day")
                 return problem(400, "Bad Request",

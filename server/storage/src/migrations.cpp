@@ -255,6 +255,29 @@ CREATE INDEX work_orders_open_urgency ON work_orders(
 CREATE INDEX work_orders_state_urgency ON work_orders(state, is_open DESC,
   (CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END), due_at_ms, id);
 )SQL"},
+    {5, "raw telemetry: one row per device and batch", R"SQL(
+-- A row per reading made raw telemetry the largest share of every group commit's writes. A row now holds one
+-- device's readings from one batch (split so that no row spans more than an hour, which bounds the time-range
+-- lookups below): samples is a JSON array of {"t": ms, "values": {...}, "arrays": {...}, "state": ...,
+-- "events": [...]}, in time order. A reading (site, device, t) is still stored once: ingest checks the rows
+-- whose span overlaps a new batch's before storing it.
+CREATE TABLE telemetry_raw (
+  site_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  t_first_ms BIGINT NOT NULL,
+  seq BIGINT NOT NULL,
+  t_last_ms BIGINT NOT NULL,
+  n BIGINT NOT NULL,
+  samples TEXT NOT NULL,
+  PRIMARY KEY (site_id, device_id, t_first_ms, seq)
+);
+INSERT INTO telemetry_raw (site_id, device_id, t_first_ms, seq, t_last_ms, n, samples)
+  SELECT site_id, device_id, t_ms, seq, t_ms, 1,
+         '[{"t":' || CAST(t_ms AS TEXT) ||
+         CASE WHEN points = '{}' THEN '' ELSE ',' || substr(points, 2, length(points) - 2) END || '}]'
+  FROM telemetry;
+DROP TABLE telemetry;
+)SQL"},
 };
 
 std::string render(std::string_view sql, Engine engine) {

@@ -3,6 +3,9 @@
 #include <date/tz.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
@@ -29,21 +32,96 @@ std::int64_t i64(std::uint64_t v) {
     return static_cast<std::int64_t>(v);
 }
 
-std::string sample_json(const domain::Sample& s) {
-    json j = json::object();
-    if (!s.values.empty()) j["values"] = s.values;
-    if (!s.arrays.empty()) {
-        json a = json::object();
-        for (const auto& [name, arr] : s.arrays) {
-            json items = json::array();
-            for (const auto& v : arr) items.push_back(v ? json(*v) : json(nullptr));
-            a[name] = std::move(items);
+// The raw sample as stored: {"values":{…},"arrays":{…},"state":"…","events":[…]}, the keys in this order and
+// each left out when empty. Written directly rather than through a JSON tree: it runs for every sample ingested.
+void append_json_string(std::string& out, std::string_view s) {
+    out += '"';
+    for (const char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+                    out += buf;
+                } else {
+                    out += c;
+                }
         }
-        j["arrays"] = std::move(a);
     }
-    if (s.state) j["state"] = domain::to_string(*s.state);
-    if (!s.events.empty()) j["events"] = s.events;
-    return j.dump();
+    out += '"';
+}
+
+void append_json_number(std::string& out, double v) {
+    if (!std::isfinite(v)) {  // JSON has no NaN or infinity
+        out += "null";
+        return;
+    }
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that reads back as v
+    out.append(buf, r.ptr);
+}
+
+std::string sample_json(const domain::Sample& s) {
+    std::string out;
+    out.reserve(32 + 32 * s.values.size() + 48 * s.arrays.size());
+    out += '{';
+    bool first_key = true;
+    auto key = [&](std::string_view k) {
+        if (!first_key) out += ',';
+        first_key = false;
+        append_json_string(out, k);
+        out += ':';
+    };
+    if (!s.values.empty()) {
+        key("values");
+        out += '{';
+        bool first = true;
+        for (const auto& [name, v] : s.values) {
+            if (!first) out += ',';
+            first = false;
+            append_json_string(out, name);
+            out += ':';
+            append_json_number(out, v);
+        }
+        out += '}';
+    }
+    if (!s.arrays.empty()) {
+        key("arrays");
+        out += '{';
+        bool first = true;
+        for (const auto& [name, arr] : s.arrays) {
+            if (!first) out += ',';
+            first = false;
+            append_json_string(out, name);
+            out += ":[";
+            for (std::size_t i = 0; i < arr.size(); ++i) {
+                if (i != 0) out += ',';
+                if (arr[i])
+                    append_json_number(out, *arr[i]);
+                else
+                    out += "null";
+            }
+            out += ']';
+        }
+        out += '}';
+    }
+    if (s.state) {
+        key("state");
+        append_json_string(out, domain::to_string(*s.state));
+    }
+    if (!s.events.empty()) {
+        key("events");
+        out += '[';
+        for (std::size_t i = 0; i < s.events.size(); ++i) {
+            if (i != 0) out += ',';
+            append_json_string(out, s.events[i]);
+        }
+        out += ']';
+    }
+    out += '}';
+    return out;
 }
 
 const date::time_zone* zone_or_utc(const std::string& name) {
@@ -92,7 +170,11 @@ struct Stats {
 };
 
 std::string format_day(std::int64_t day) {
-    return date::format("%F", date::sys_days{date::days{day}});
+    const date::year_month_day ymd{date::sys_days{date::days{day}}};
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                  static_cast<unsigned>(ymd.day()));
+    return buf;
 }
 
 }  // namespace
@@ -265,9 +347,62 @@ Status Store::ingest_unsequenced(const protocol::Message& m, std::int64_t now_ms
     return {};  // our own downlink echoed: nothing to do
 }
 
-// Raw samples and their aggregates for the batches stored now, a few statements for the whole group commit:
-// the 5-minute and local-day aggregates are summed in memory first, so each (device, bucket, point) is one
-// upsert however many samples feed it.
+namespace {
+
+// One device's readings from one batch, in time order, at most kRawRowSpanMs from first to last: one row of
+// telemetry_raw.
+struct RawChunk {
+    const protocol::TelemetryBatch* batch = nullptr;
+    std::string_view device;
+    std::vector<const domain::Sample*> samples;
+    std::int64_t first = 0, last = 0;
+};
+
+// Splits each batch into chunks: per device, time-sorted, a time repeated within the batch kept once.
+std::vector<RawChunk> chunk_batches(const std::vector<const protocol::TelemetryBatch*>& batches) {
+    std::vector<RawChunk> chunks;
+    std::vector<std::pair<std::string_view, std::vector<const domain::Sample*>>> by_device;
+    for (const auto* b : batches) {
+        by_device.clear();
+        for (const auto& s : b->samples) {
+            auto it = std::find_if(by_device.begin(), by_device.end(), [&](const auto& d) { return d.first == s.device_id; });
+            if (it == by_device.end()) it = by_device.insert(by_device.end(), {s.device_id, {}});
+            it->second.push_back(&s);
+        }
+        for (auto& [device, samples] : by_device) {
+            std::stable_sort(samples.begin(), samples.end(), [](const auto* x, const auto* y) { return x->t < y->t; });
+            std::size_t open = chunks.size();  // none yet
+            for (const auto* s : samples) {
+                const std::int64_t t = to_epoch_ms(s->t);
+                if (open < chunks.size() && t == chunks[open].last) continue;
+                if (open == chunks.size() || t - chunks[open].first >= kRawRowSpanMs) {
+                    open = chunks.size();
+                    chunks.push_back(RawChunk{b, device, {}, t, t});
+                }
+                chunks[open].samples.push_back(s);
+                chunks[open].last = t;
+            }
+        }
+    }
+    return chunks;
+}
+
+void append_sample_json(std::string& out, const domain::Sample& s, std::int64_t t) {
+    out += "{\"t\":";
+    out += std::to_string(t);
+    const std::string body = sample_json(s);
+    if (body.size() > 2) {
+        out += ',';
+        out.append(body, 1, body.size() - 2);
+    }
+    out += '}';
+}
+
+}  // namespace
+
+// Raw readings and their aggregates for the batches stored now, a few statements for the whole group commit:
+// one raw row per device and batch, and the 5-minute and local-day aggregates summed in memory first, so each
+// (device, bucket, point) is one upsert however many samples feed it.
 Status Store::store_telemetry(const std::vector<const protocol::TelemetryBatch*>& batches, IngestOutcome& out) {
     if (batches.empty()) return {};
     std::vector<Value> site_list;
@@ -278,13 +413,12 @@ Status Store::store_telemetry(const std::vector<const protocol::TelemetryBatch*>
     std::map<std::string, const date::time_zone*, std::less<>> zones;
     for (const auto& r : tz->rows) zones.emplace(r.text(0), zone(r.text(1)));
 
-    // Devices seen (first and newest sample), raw rows.
+    // Devices seen (first and newest sample).
     struct Seen {
         std::int64_t first, last;
     };
-    std::map<std::pair<std::string_view, std::string_view>, Seen> devices;
-    std::vector<Value> raw;
-    std::size_t sample_count = 0;
+    using DeviceKey = std::pair<std::string_view, std::string_view>;
+    std::map<DeviceKey, Seen> devices;
     for (const auto* b : batches)
         for (const auto& s : b->samples) {
             const std::int64_t t = to_epoch_ms(s.t);
@@ -293,8 +427,6 @@ Status Store::store_telemetry(const std::vector<const protocol::TelemetryBatch*>
                 it->second.first = std::min(it->second.first, t);
                 it->second.last = std::max(it->second.last, t);
             }
-            raw.insert(raw.end(), {b->site_id, s.device_id, t, i64(b->seq), sample_json(s)});
-            ++sample_count;
         }
     std::vector<Value> device_rows;
     for (const auto& [key, seen] : devices)
@@ -305,36 +437,80 @@ Status Store::store_telemetry(const std::vector<const protocol::TelemetryBatch*>
                         "devices.last_seen_ms IS NULL OR devices.last_seen_ms < excluded.last_seen_ms",
                         4},
                        device_rows));
-    auto inserted = run_bulk(*db_,
-                             {"INSERT INTO telemetry (site_id, device_id, t_ms, seq, points) VALUES ", "(?, ?, ?, ?, ?)",
-                              " ON CONFLICT (site_id, device_id, t_ms) DO NOTHING", 5},
-                             raw);
-    if (!inserted) return inserted.error();
-    // A reading already stored (same device and time under another seq) must not be counted twice. That is
-    // rare: normally every row is new. Otherwise the rows stored now are those carrying this batch's seq (a
-    // (site, seq) is stored once, so an older row never has it).
-    std::set<std::tuple<std::string, std::string, std::int64_t>> stored;
-    const bool all_new = static_cast<std::size_t>(inserted->affected) == sample_count;
-    if (!all_new)
-        for (const auto* b : batches)
-            for (const auto& s : b->samples) {
-                auto r = db_->run("SELECT seq FROM telemetry WHERE site_id = $1 AND device_id = $2 AND t_ms = $3",
-                                  {b->site_id, s.device_id, to_epoch_ms(s.t)});
-                if (!r) return r.error();
-                if (!r->rows.empty() && r->rows[0].integer(0) == i64(b->seq))
-                    stored.emplace(b->site_id, s.device_id, to_epoch_ms(s.t));
-            }
+
+    // A reading already stored (same device and time, under another seq) is not stored or counted again. The
+    // rows that could hold one are those whose span overlaps a chunk's; normally there are none.
+    std::vector<RawChunk> chunks = chunk_batches(batches);
+    std::vector<Value> probe;
+    probe.reserve(chunks.size() * 4);
+    for (const auto& c : chunks)
+        probe.insert(probe.end(), {c.batch->site_id, std::string(c.device), c.first, c.last});
+    auto overlapping = run_bulk(
+        *db_,
+        {"WITH v(s, d, a, b) AS (VALUES ",
+         "(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT))",
+         ") SELECT r.site_id, r.device_id, r.samples FROM v JOIN telemetry_raw r ON r.site_id = v.s AND r.device_id = "
+         "v.d AND r.t_first_ms > v.a - " + std::to_string(kRawRowSpanMs) + " AND r.t_first_ms <= v.b AND r.t_last_ms >= v.a",
+         4},
+        probe);
+    if (!overlapping) return overlapping.error();
+    std::map<std::pair<std::string, std::string>, std::set<std::int64_t>> taken;  // rare: only readings seen again
+    for (const auto& r : overlapping->rows) {
+        auto& times = taken[{r.text(0), r.text(1)}];
+        const auto stored = nlohmann::json::parse(r.text(2), nullptr, false);
+        if (!stored.is_array()) continue;
+        for (const auto& s : stored)
+            if (s.is_object() && s.contains("t") && s["t"].is_number_integer()) times.insert(s["t"].get<std::int64_t>());
+    }
+    // Chunks of one commit may overlap each other too (a reading sent again in a batch of the same commit).
+    std::map<DeviceKey, std::vector<const RawChunk*>> kept_by_device;
+    std::vector<Value> raw;
+    raw.reserve(chunks.size() * 7);
+    std::vector<const RawChunk*> kept;
+    std::string text;
+    for (auto& c : chunks) {
+        auto& earlier = kept_by_device[{c.batch->site_id, c.device}];
+        const auto t_it = taken.find({c.batch->site_id, std::string(c.device)});
+        const bool overlaps_commit = std::any_of(earlier.begin(), earlier.end(), [&](const RawChunk* e) {
+            return e->first <= c.last && e->last >= c.first;
+        });
+        if (t_it != taken.end() || overlaps_commit) {
+            std::set<std::int64_t> seen = t_it != taken.end() ? t_it->second : std::set<std::int64_t>{};
+            for (const RawChunk* e : earlier)
+                for (const auto* s : e->samples) seen.insert(to_epoch_ms(s->t));
+            std::erase_if(c.samples, [&](const domain::Sample* s) { return seen.count(to_epoch_ms(s->t)) != 0; });
+            if (c.samples.empty()) continue;
+            c.first = to_epoch_ms(c.samples.front()->t);
+            c.last = to_epoch_ms(c.samples.back()->t);
+        }
+        text.clear();
+        text += '[';
+        for (std::size_t i = 0; i < c.samples.size(); ++i) {
+            if (i != 0) text += ',';
+            append_sample_json(text, *c.samples[i], to_epoch_ms(c.samples[i]->t));
+        }
+        text += ']';
+        raw.insert(raw.end(), {c.batch->site_id, std::string(c.device), c.first, i64(c.batch->seq), c.last,
+                               static_cast<std::int64_t>(c.samples.size()), text});
+        earlier.push_back(&c);
+        kept.push_back(&c);
+    }
+    PVF_CHECK(run_bulk(*db_,
+                       {"INSERT INTO telemetry_raw (site_id, device_id, t_first_ms, seq, t_last_ms, n, samples) VALUES ",
+                        "(?, ?, ?, ?, ?, ?, ?)", " ON CONFLICT (site_id, device_id, t_first_ms, seq) DO NOTHING", 7},
+                       raw));
 
     std::map<BucketKey, Stats> five;
     std::map<DayKey, Stats> daily;
-    for (const auto* b : batches) {
+    for (const RawChunk* c : kept) {
+        const auto* b = c->batch;
         auto z = zones.find(b->site_id);
         const date::time_zone* site_zone = z != zones.end() ? z->second : zone("UTC");
         // Local day boundaries of the last sample, reused while samples stay within that day.
         std::int64_t day_from = 1, day_to = 0, day = 0;
-        for (const auto& s : b->samples) {
+        for (const domain::Sample* sp : c->samples) {
+            const domain::Sample& s = *sp;
             const std::int64_t t = to_epoch_ms(s.t);
-            if (!all_new && stored.count({b->site_id, s.device_id, t}) == 0) continue;
             ++out.samples;
             if (t < day_from || t >= day_to) {
                 const auto local_day = date::floor<date::days>(site_zone->to_local(s.t));
@@ -618,8 +794,9 @@ Result<std::uint64_t> Store::count(const std::string& table, const std::string& 
         "telemetry", "tickets", "ticket_events", "received",       "work_orders",
         "sites",     "devices", "commands",      "telemetry_5min", "telemetry_daily"};
     if (kTables.count(table) == 0) return Error::at("table", "unknown '" + table + "'");
-    auto r = site_id.empty() ? db_->run("SELECT COUNT(*) FROM " + table)
-                             : db_->run("SELECT COUNT(*) FROM " + table + " WHERE site_id = $1", {site_id});
+    // "telemetry" counts raw readings (stored several to a row).
+    const std::string what = table == "telemetry" ? "CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM telemetry_raw" : "COUNT(*) FROM " + table;
+    auto r = site_id.empty() ? db_->run("SELECT " + what) : db_->run("SELECT " + what + " WHERE site_id = $1", {site_id});
     if (!r) return r.error();
     return static_cast<std::uint64_t>(r->rows[0].integer(0));
 }

@@ -223,7 +223,28 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
                  ticket_payload("sh-01", 1, "T-1", "inv1", domain::TicketEventKind::opened), 1, false},
                 [&](Status) { ++done; });
         });
-        REQUIRE(sync::itest::wait_until([&] { return done.load() == 1; }, 10s));
+        // Telemetry of two batches; the second repeats one reading of the first (a replay after a restart),
+        // which is stored once: the first value stands.
+        using sync::test::sample;
+        const TimePoint t = sync::test::t0();
+        protocol::TelemetryBatch b2;
+        b2.site_id = "sh-01";
+        b2.seq = 2;
+        b2.sent_at = t + 3min;
+        b2.samples = {sample("inv1", t, 100), sample("inv1", t + 60s, 200), sample("inv1", t + 120s, 300),
+                      sample("inv2", t + 90s, 50)};
+        protocol::TelemetryBatch b3 = b2;
+        b3.seq = 3;
+        b3.sent_at = t + 4min;
+        b3.samples = {sample("inv1", t + 120s, 999), sample("inv1", t + 180s, 400)};
+        io.run([&] {
+            for (const auto* b : {&b2, &b3}) {
+                client->publish({protocol::topic_for("sh-01", protocol::MessageKind::telemetry), *protocol::encode(*b),
+                                 1, false},
+                                [&](Status) { ++done; });
+            }
+        });
+        REQUIRE(sync::itest::wait_until([&] { return done.load() == 3; }, 10s));
         io.run([&] { client.reset(); });
     }
     REQUIRE(sync::itest::wait_until(
@@ -319,6 +340,25 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     CHECK(parse(office.call("GET", "/api/sites/sh-01/commands"))["items"].size() == 1);
     CHECK(parse(office.call("GET", "/api/tickets?site_id=sh-01"))["items"].size() == 1);
     CHECK(office.call("GET", "/api/sites/sh-01/telemetry?resolution=5min").status == 200);
+    {
+        // Raw readings in [from, to], in time order across devices, each once.
+        const std::string raw_path = "/api/sites/sh-01/telemetry?resolution=raw&from=2016-07-19T08:01:00Z"
+                                "&to=2016-07-19T08:03:00Z";
+        auto items = parse(office.call("GET", raw_path))["items"];
+        REQUIRE(items.size() == 4);
+        CHECK(items[0]["t"] == "2016-07-19T08:01:00.000Z");
+        CHECK(items[1]["device_id"] == "inv2");
+        CHECK(items[1]["t"] == "2016-07-19T08:01:30.000Z");
+        CHECK(items[2]["points"]["values"]["ac_power_w"] == 300);
+        CHECK(items[2]["points"]["arrays"]["dc_voltage_v"].size() == 2);
+        CHECK(items[3]["t"] == "2016-07-19T08:03:00.000Z");
+        CHECK(items[3]["points"]["values"]["ac_power_w"] == 400);
+        CHECK(parse(office.call("GET", raw_path))["truncated"] == false);
+        items = parse(office.call("GET", raw_path + "&device=inv1&point=energy_total_wh"))["items"];
+        REQUIRE(items.size() == 3);
+        CHECK(items[0]["points"] == json{{"values", {{"energy_total_wh", 1020}}}});
+        CHECK(parse(office.call("GET", raw_path + "&device=inv3"))["items"].empty());
+    }
     CHECK(office.call("GET", "/api/sites/sh-01/telemetry?resolution=hourly").status == 400);
     CHECK(office.call("GET", "/api/sites/sh-01/telemetry?from=yesterday").status == 400);
     auto stats = parse(boss.call("GET", "/api/stats"));

@@ -144,7 +144,7 @@ TEST_CASE(
         // Every 5th seq is a ticket event, the rest one-sample telemetry batches: no loss, no duplicate row.
         CHECK(server.scalar("SELECT COUNT(*) FROM ticket_events WHERE site_id = $1", {site}) == kCount / 5);
         CHECK(server.scalar("SELECT COUNT(*) FROM tickets WHERE site_id = $1", {site}) == kCount / 5);
-        CHECK(server.scalar("SELECT COUNT(*) FROM telemetry WHERE site_id = $1", {site}) ==
+        CHECK(server.scalar("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM telemetry_raw WHERE site_id = $1", {site}) ==
               kCount - kCount / 5);
         CHECK(server.scalar("SELECT contiguous_through FROM site_seq WHERE site_id = $1", {site}) == kCount);
         CHECK(server.scalar("SELECT lost FROM site_seq WHERE site_id = $1", {site}) == 0);
@@ -222,7 +222,7 @@ TEST_CASE(
             return server.scalar("SELECT contiguous_through FROM site_seq WHERE site_id = 'site-z'") == 5;
         },
         20s));
-    CHECK(server.scalar("SELECT COUNT(*) FROM telemetry WHERE site_id = 'site-z'") == 5);
+    CHECK(server.scalar("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM telemetry_raw WHERE site_id = 'site-z'") == 5);
     CHECK(server.scalar("SELECT COUNT(*) FROM commands WHERE site_id = 'site-z' AND command = 'resend'") >=
           1);
 }
@@ -304,7 +304,7 @@ TEST_CASE("server ingest: a 7-day backlog drains completely while live data keep
     CHECK(server.scalar("SELECT COUNT(*) FROM received WHERE site_id = 'site-week' AND seq <= $1",
                         {backlog}) == backlog);
     CHECK(received() == backlog + live_batches);
-    CHECK(server.scalar("SELECT COUNT(*) FROM telemetry WHERE site_id = 'site-week'") ==
+    CHECK(server.scalar("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM telemetry_raw WHERE site_id = 'site-week'") ==
           2 * (7 * 8640LL + live_batches));
     CHECK(live_seen_during_drain > 0);
     CHECK(server.scalar(

@@ -34,6 +34,11 @@ struct IngestOutcome {
     std::uint64_t work_orders_updated = 0;
 };
 
+// Raw readings are stored one row per device and batch (table telemetry_raw); no row spans this long or more
+// from its first reading to its last, so a time-range query finds every row it needs among those starting at
+// most this long before its range.
+inline constexpr std::int64_t kRawRowSpanMs = 60 * 60 * 1000;
+
 // A gap the server should ask the gateway to fill.
 struct ResendRequest {
     std::string site_id;
