@@ -445,14 +445,22 @@ Status Store::store_telemetry(const std::vector<const protocol::TelemetryBatch*>
     probe.reserve(chunks.size() * 4);
     for (const auto& c : chunks)
         probe.insert(probe.end(), {c.batch->site_id, std::string(c.device), c.first, c.last});
-    auto overlapping = run_bulk(
-        *db_,
-        {"WITH v(s, d, a, b) AS (VALUES ",
-         "(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT))",
-         ") SELECT r.site_id, r.device_id, r.samples FROM v JOIN telemetry_raw r ON r.site_id = v.s AND r.device_id = "
-         "v.d AND r.t_first_ms > v.a - " + std::to_string(kRawRowSpanMs) + " AND r.t_first_ms <= v.b AND r.t_last_ms >= v.a",
-         4},
-        probe);
+    // One primary-key range lookup per chunk. PostgreSQL gets LATERAL with OFFSET 0 (which keeps the subquery from
+    // being merged into a plain join) to keep it so: with the table's statistics behind its growth (a young
+    // database) its planner chose a hash join over a full scan, 55 ms per commit at 100 000 rows and growing.
+    // SQLite has no LATERAL and always loops over v with the index.
+    const std::string overlaps = "r.site_id = v.s AND r.device_id = v.d AND r.t_first_ms > v.a - " +
+                                 std::to_string(kRawRowSpanMs) + " AND r.t_first_ms <= v.b AND r.t_last_ms >= v.a";
+    const std::string probe_tail =
+        db_->engine() == Engine::postgres
+            ? ") SELECT x.site_id, x.device_id, x.samples FROM v CROSS JOIN LATERAL (SELECT r.site_id, r.device_id, "
+              "r.samples FROM telemetry_raw r WHERE " + overlaps + " OFFSET 0) x"
+            : ") SELECT r.site_id, r.device_id, r.samples FROM v JOIN telemetry_raw r ON " + overlaps;
+    auto overlapping = run_bulk(*db_,
+                                {"WITH v(s, d, a, b) AS (VALUES ",
+                                 "(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT))",
+                                 probe_tail, 4},
+                                probe);
     if (!overlapping) return overlapping.error();
     std::map<std::pair<std::string, std::string>, std::set<std::int64_t>> taken;  // rare: only readings seen again
     for (const auto& r : overlapping->rows) {
