@@ -9,6 +9,10 @@
 // (historical batches, oldest first) so that the total offered load is `rate` messages/s for `seconds`.
 // --rate 0 publishes everything as fast as the broker takes it (capacity).
 //
+// The fleet runs in a process of its own (forked before the server side starts), as a real fleet is not inside
+// the server: its MQTT client library shares no threads or locks with the server's. Both processes share the
+// machine's two cores, and publish times travel back through shared memory (the monotonic clock is system-wide).
+//
 // The consumer is either our ingest — pvfleet::ingest::Ingestor and pvfleet::storage::Store exactly as
 // `pvfleet-server run` wires them (persistent session, group commits) — or a bare Paho subscriber that only
 // counts messages (the yardstick). Payloads are encoded before the clock starts; the publish time of every
@@ -16,8 +20,12 @@
 //
 // Prints one JSON object: offered and achieved messages/s and points/s, latency percentiles, CPU time.
 #include <pthread.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,12 +33,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <condition_variable>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <MQTTClient.h>
 #include <mqtt/async_client.h>
 #include <map>
 #include <mutex>
@@ -75,6 +86,7 @@ struct Planned {
     bool historical = false;
     std::uint32_t minute = 0;  // fleet minute the batch covers (replayed batches: minutes before the run)
     double at_s = 0;           // publish time relative to the start
+    std::string topic;
     std::string payload;
 };
 
@@ -163,7 +175,10 @@ std::vector<Planned> make_plan(const Options& o) {
     std::vector<std::thread> pool;
     for (unsigned t = 0; t < threads; ++t)
         pool.emplace_back([&, t] {
-            for (std::size_t k = t; k < plan.size(); k += threads) plan[k].payload = encode_batch(plan[k].site, plan[k]);
+            for (std::size_t k = t; k < plan.size(); k += threads) {
+                plan[k].topic = protocol::topic_for(site_name(plan[k].site), protocol::MessageKind::telemetry);
+                plan[k].payload = encode_batch(plan[k].site, plan[k]);
+            }
         });
     for (auto& th : pool) th.join();
     std::fprintf(stderr, "plan: %zu live + %zu replayed batches\n", live, replay);
@@ -185,27 +200,90 @@ double cpu_seconds() {
 }
 
 // Publishes the plan on schedule from `o.publishers` connections (a site always on the same one, so its
-// batches stay in order); records each message's publish time.
+// batches stay in order) at QoS 1, as gateways do; records each message's publish time. The fleet uses Paho's
+// synchronous C client: the publishing thread writes to the socket itself and one background thread per
+// connection reads the PUBACKs, so the simulation costs little of the shared machine (the asynchronous client
+// also hands every message to a send thread).
 class Publisher {
 public:
     Publisher(const Options& o, const std::string& broker, const std::vector<Planned>& plan,
-              std::vector<std::atomic<std::int64_t>>& published_ns)
+              std::atomic<std::int64_t>* published_ns)
         : o_(o), broker_(broker), plan_(plan), published_ns_(published_ns) {}
 
     void run(Steady::time_point start) {
         std::vector<std::thread> threads;
         for (int p = 0; p < o_.publishers; ++p)
-            threads.emplace_back([this, p, start] { run_one(p, start); });
+            threads.emplace_back([this, p, start] {
+                try {
+                    run_one(p, start);
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "fleet publisher %d: %s\n", p, e.what());
+                    failed_ = true;
+                }
+            });
         for (auto& t : threads) t.join();
+        if (failed_) throw std::runtime_error("a publisher failed");
     }
-    double max_lag_s() const { return max_lag_ns_.load() / 1e9; }
+    double max_lag_s() const { return static_cast<double>(max_lag_ns_.load()) / 1e9; }
 
 private:
+    // Unacknowledged messages of one connection; Paho's reader thread counts the PUBACKs.
+    struct Window {
+        std::mutex mutex;
+        std::condition_variable acked_cv;
+        std::uint64_t sent = 0;
+        std::uint64_t acked = 0;
+        bool waiting = false;
+        bool lost = false;
+    };
+
+    static void check(int rc, const char* what) {
+        if (rc != MQTTCLIENT_SUCCESS) throw std::runtime_error(std::string(what) + " failed: rc " + std::to_string(rc));
+    }
+    static void on_delivered(void* context, MQTTClient_deliveryToken) {
+        auto* w = static_cast<Window*>(context);
+        std::lock_guard lock(w->mutex);
+        ++w->acked;
+        if (w->waiting) w->acked_cv.notify_one();
+    }
+    static int on_message(void*, char* topic, int, MQTTClient_message* m) {  // never subscribed
+        MQTTClient_freeMessage(&m);
+        MQTTClient_free(topic);
+        return 1;
+    }
+    static void on_lost(void* context, char*) {
+        auto* w = static_cast<Window*>(context);
+        std::lock_guard lock(w->mutex);
+        w->lost = true;
+        w->acked_cv.notify_one();
+    }
+    // Blocks until fewer than `limit` messages are unacknowledged.
+    static void wait_below(Window& w, std::uint64_t limit) {
+        std::unique_lock lock(w.mutex);
+        w.waiting = true;
+        if (!w.acked_cv.wait_for(lock, 30s, [&] { return w.sent - w.acked < limit || w.lost; }))
+            throw std::runtime_error("no PUBACK for 30 s");
+        w.waiting = false;
+        if (w.lost) throw std::runtime_error("connection lost");
+    }
+
     void run_one(int index, Steady::time_point start) {
-        ::mqtt::async_client client(broker_, "bench-pub-" + std::to_string(index), 4 * o_.inflight);
-        auto conn = ::mqtt::connect_options_builder().clean_session(true).max_inflight(o_.inflight).finalize();
-        client.connect(conn)->wait();
-        std::deque<::mqtt::delivery_token_ptr> window;
+        MQTTClient client = nullptr;
+        const std::string id = "bench-pub-" + std::to_string(index);
+        check(MQTTClient_create(&client, broker_.c_str(), id.c_str(), MQTTCLIENT_PERSISTENCE_NONE, nullptr),
+              "MQTTClient_create");
+        struct Destroy {
+            MQTTClient& c;
+            ~Destroy() { MQTTClient_destroy(&c); }
+        } destroy{client};
+        Window window;
+        check(MQTTClient_setCallbacks(client, &window, on_lost, on_message, on_delivered), "MQTTClient_setCallbacks");
+        MQTTClient_connectOptions conn = MQTTClient_connectOptions_initializer;
+        conn.cleansession = 1;
+        conn.keepAliveInterval = 60;
+        conn.maxInflightMessages = o_.inflight;
+        check(MQTTClient_connect(client, &conn), "MQTTClient_connect");
+        const auto limit = static_cast<std::uint64_t>(o_.inflight);
         std::int64_t max_lag = 0;
         for (std::size_t k = 0; k < plan_.size(); ++k) {
             const auto& m = plan_[k];
@@ -218,16 +296,25 @@ private:
             } else {
                 max_lag = std::max<std::int64_t>(max_lag, (now - due).count());
             }
-            while (window.size() >= static_cast<std::size_t>(o_.inflight)) {
-                window.front()->wait();
-                window.pop_front();
-            }
+            wait_below(window, limit);
             published_ns_[k].store((now - start).count(), std::memory_order_relaxed);
-            window.push_back(client.publish(protocol::topic_for(site_name(m.site), protocol::MessageKind::telemetry),
-                                            m.payload.data(), m.payload.size(), 1, false));
+            {
+                std::lock_guard lock(window.mutex);
+                ++window.sent;
+            }
+            MQTTClient_deliveryToken token = 0;
+            for (;;) {
+                const int rc = MQTTClient_publish(client, m.topic.c_str(), static_cast<int>(m.payload.size()),
+                                                  m.payload.data(), 1, 0, &token);
+                if (rc != MQTTCLIENT_MAX_MESSAGES_INFLIGHT) {
+                    check(rc, "MQTTClient_publish");
+                    break;
+                }
+                wait_below(window, limit - 1);  // Paho counts a little differently: let one more ack in
+            }
         }
-        for (auto& t : window) t->wait();
-        client.disconnect()->wait();
+        wait_below(window, 1);
+        MQTTClient_disconnect(client, 10'000);
         std::int64_t prev = max_lag_ns_.load();
         while (prev < max_lag && !max_lag_ns_.compare_exchange_weak(prev, max_lag)) {
         }
@@ -236,9 +323,68 @@ private:
     const Options& o_;
     std::string broker_;
     const std::vector<Planned>& plan_;
-    std::vector<std::atomic<std::int64_t>>& published_ns_;
+    std::atomic<std::int64_t>* published_ns_;
     std::atomic<std::int64_t> max_lag_ns_{0};
+    std::atomic<bool> failed_{false};
 };
+
+// What the fleet process and the server side share: the start signal's time, the fleet's outcome, and every
+// message's publish time (ns after the start; -1 until published).
+struct SharedFleetState {
+    std::atomic<std::int64_t> start_ns{0};  // steady clock
+    std::atomic<std::int64_t> end_ns{0};
+    std::atomic<std::int64_t> max_lag_ns{0};
+    std::atomic<std::int64_t> cpu_us{0};
+    std::atomic<int> failed{0};
+};
+
+struct FleetProcess {
+    SharedFleetState* state = nullptr;
+    std::atomic<std::int64_t>* published_ns = nullptr;
+    pid_t pid = -1;
+    int go_fd = -1;
+};
+
+// Forks the fleet: it waits for the start signal, publishes the plan, records its outcome and exits. Must run
+// before the server side creates threads or MQTT clients.
+FleetProcess fork_fleet(const Options& o, const std::string& uri, const std::vector<Planned>& plan) {
+    const std::size_t bytes = sizeof(SharedFleetState) + plan.size() * sizeof(std::atomic<std::int64_t>);
+    void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) throw std::runtime_error("mmap failed");
+    FleetProcess f;
+    f.state = new (mem) SharedFleetState;
+    f.published_ns = reinterpret_cast<std::atomic<std::int64_t>*>(static_cast<char*>(mem) + sizeof(SharedFleetState));
+    for (std::size_t k = 0; k < plan.size(); ++k) new (&f.published_ns[k]) std::atomic<std::int64_t>(-1);
+    int fds[2];
+    if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+    std::fflush(nullptr);
+    f.pid = fork();
+    if (f.pid < 0) throw std::runtime_error("fork failed");
+    if (f.pid == 0) {
+        close(fds[1]);
+        prctl(PR_SET_NAME, "fleet");
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        char go = 0;
+        if (read(fds[0], &go, 1) != 1 || go != 'g') _exit(0);  // the server side gave up before the start
+        int rc = 0;
+        try {
+            const Steady::time_point start{std::chrono::nanoseconds(f.state->start_ns.load())};
+            Publisher pub(o, uri, plan, f.published_ns);
+            pub.run(start);
+            f.state->end_ns = Steady::now().time_since_epoch().count();
+            f.state->max_lag_ns = static_cast<std::int64_t>(pub.max_lag_s() * 1e9);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "fleet: %s\n", e.what());
+            f.state->failed = 1;
+            rc = 1;
+        }
+        f.state->cpu_us = static_cast<std::int64_t>(cpu_seconds() * 1e6);
+        _exit(rc);  // no destructors: the broker and the work directory belong to the parent
+    }
+    close(fds[0]);
+    f.go_fd = fds[1];
+    return f;
+}
 
 int parse_site(const std::string& id) {
     return std::atoi(id.c_str() + 6);  // "bench-00042"
@@ -274,8 +420,15 @@ int run(const Options& o) {
     const std::string uri = "tcp://127.0.0.1:" + std::to_string(port);
 
     auto plan = make_plan(o);
-    std::vector<std::atomic<std::int64_t>> published_ns(plan.size());
-    for (auto& p : published_ns) p.store(-1);
+    FleetProcess fleet = fork_fleet(o, uri, plan);
+    struct FleetReaper {  // an early return must not leave the fleet waiting
+        FleetProcess& f;
+        ~FleetReaper() {
+            if (f.go_fd >= 0) close(f.go_fd);
+            if (f.pid > 0) waitpid(f.pid, nullptr, 0);
+        }
+    } reaper{fleet};
+    std::atomic<std::int64_t>* published_ns = fleet.published_ns;
     // (site, seq) -> plan index, for the commit hook.
     std::vector<std::vector<std::uint32_t>> index_of(static_cast<std::size_t>(o.sites));
     for (std::size_t k = 0; k < plan.size(); ++k) {
@@ -398,9 +551,23 @@ int run(const Options& o) {
     const double cpu0 = cpu_seconds();
     start = Steady::now();
     started = true;
-    Publisher pub(o, uri, plan, published_ns);
-    pub.run(start);
-    const double publish_s = std::chrono::duration<double>(Steady::now() - start).count();
+    fleet.state->start_ns = start.time_since_epoch().count();
+    const char go = 'g';
+    if (write(fleet.go_fd, &go, 1) != 1) {
+        std::fprintf(stderr, "could not start the fleet process\n");
+        return 2;
+    }
+    close(fleet.go_fd);
+    fleet.go_fd = -1;
+    int fleet_status = 0;
+    waitpid(fleet.pid, &fleet_status, 0);
+    fleet.pid = -1;
+    if (fleet.state->failed.load() != 0 || !WIFEXITED(fleet_status) || WEXITSTATUS(fleet_status) != 0) {
+        std::fprintf(stderr, "the fleet process failed\n");
+        return 2;
+    }
+    const double publish_s =
+        static_cast<double>(fleet.state->end_ns.load() - fleet.state->start_ns.load()) / 1e9;
     const auto deadline = Steady::now() + std::chrono::seconds(static_cast<int>(120 + o.seconds));
     while (consumed.load() < plan.size() && Steady::now() < deadline) std::this_thread::sleep_for(20ms);
     const double cpu = cpu_seconds() - cpu0;
@@ -441,8 +608,10 @@ int run(const Options& o) {
     out["span_s"] = std::round(span_s * 100) / 100;
     out["msgs_per_s"] = std::round(done / span_s);
     out["points_per_s"] = std::round(done * kSamplesPerBatch * kPointsPerSample / span_s);
-    out["publisher_max_lag_ms"] = std::round(pub.max_lag_s() * 1000);
+    out["publisher_max_lag_ms"] = std::round(static_cast<double>(fleet.state->max_lag_ns.load()) / 1e6);
+    // The server side's CPU (consumer, and for PostgreSQL not the database's own processes) and the fleet's.
     out["cpu_s"] = std::round(cpu * 100) / 100;
+    out["fleet_cpu_s"] = std::round(static_cast<double>(fleet.state->cpu_us.load()) / 1e4) / 100;
     // The ingest thread's own CPU (decode, store, commit): what one core can take is messages / this.
     if (o.consumer == "ingest") {
         out["ingest_thread_cpu_s"] = std::round(ingest_thread_cpu.load() * 100) / 100;
