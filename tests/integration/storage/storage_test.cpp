@@ -2,8 +2,10 @@
 // the site's local midnight, tickets becoming work orders exactly once.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <functional>
 #include <iostream>
+#include <thread>
 
 #include "pvfleet/storage/store.hpp"
 #include "pvfleet/storage/work_orders.hpp"
@@ -442,4 +444,26 @@ TEST_CASE("storage: raw rows hold one device's readings of one batch, span under
         CHECK(r->samples == 1);
         CHECK(*store.count("telemetry", "s2") == 3);
     }
+}
+
+TEST_CASE("storage: under steady writes the SQLite WAL is checkpointed and starts over, so it stays bounded") {
+    // 120 commits of 1 MiB each, back to back as a busy ingest writes them. Checkpoints run on their own thread
+    // from 16 MiB of WAL on; without them the WAL would hold all 120 MiB.
+    test::TempDir dir;
+    const auto path = (dir / "wal.db").string();
+    storage::DbOptions o;
+    o.sqlite_path = path;
+    auto db = storage::open_db(o);
+    REQUIRE(db.ok());
+    REQUIRE((*db)->run_script("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)").ok());
+    const std::string body(1 << 20, 'x');
+    for (int i = 0; i < 120; ++i) {
+        REQUIRE((*db)->begin().ok());
+        REQUIRE((*db)->run("INSERT INTO filler (body) VALUES ($1)", {body}).ok());
+        REQUIRE((*db)->commit().ok());
+        std::this_thread::sleep_for(2ms);  // a writer pauses between commits, as ingest does
+    }
+    const auto wal_bytes = std::filesystem::file_size(path + "-wal");
+    CHECK(wal_bytes < 80u * 1024 * 1024);
+    CHECK(scalar(**db, "SELECT COUNT(*) FROM filler") == 120);
 }
