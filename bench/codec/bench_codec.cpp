@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "../ingest/fleet_sample.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/protocol/topics.hpp"
 
@@ -24,24 +25,6 @@ using Steady = std::chrono::steady_clock;
 
 namespace {
 
-// As bench_ingest's sample(): a producing inverter at site 1.
-domain::Sample sample(int site, TimePoint t) {
-    const double tod = static_cast<double>((to_epoch_ms(t) / 1000) % 86400) / 3600.0;
-    const double p = tod > 6 && tod < 20 ? (3000 + site % 5000) * std::sin((tod - 6) / 14 * 3.14159) : 0;
-    domain::Sample s;
-    s.device_id = "inv1";
-    s.t = t;
-    s.values["ac_power_w"] = std::round(p);
-    s.values["energy_total_wh"] = std::round(8e6 + static_cast<double>(to_epoch_ms(t)) / 1e6);
-    s.values["ac_frequency_hz"] = 50.0 + 0.01 * static_cast<double>((to_epoch_ms(t) / 10000) % 7);
-    s.values["temperature_c"] = 30.0 + std::round(p / 500);
-    s.arrays["dc_voltage_v"] = {412.3 + site % 7, 398.7};
-    s.arrays["dc_current_a"] = {std::round(p / 2 / 412.3 * 100) / 100, std::round(p / 2 / 398.7 * 100) / 100};
-    s.arrays["ac_voltage_v"] = {230.1, 231.4, 229.8};
-    s.state = p > 0 ? domain::InverterState::producing : domain::InverterState::sleeping;
-    return s;
-}
-
 std::string encode_batch(const std::string& site_id, int site) {
     protocol::TelemetryBatch b;
     b.site_id = site_id;
@@ -49,7 +32,7 @@ std::string encode_batch(const std::string& site_id, int site) {
     const TimePoint minute_start = from_epoch_ms(1782036000000);  // 2026-06-21T10:00:00Z, mid-morning: producing
     b.sent_at = minute_start + std::chrono::seconds(60);
     b.resolution_s = 10;
-    for (int k = 0; k < 6; ++k) b.samples.push_back(sample(site, minute_start + std::chrono::seconds(10 * k)));
+    for (int k = 0; k < 6; ++k) b.samples.push_back(bench::fleet_sample(site, minute_start + std::chrono::seconds(10 * k)));
     auto e = protocol::encode(b, {.compress = true});
     if (!e) throw std::runtime_error(e.error().message);
     return std::move(*e);

@@ -50,6 +50,7 @@
 #include <thread>
 #include <vector>
 
+#include "fleet_sample.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/protocol/topics.hpp"
@@ -99,23 +100,6 @@ std::string site_name(int i) {
     return buf;
 }
 
-domain::Sample sample(int site, TimePoint t) {
-    const double tod = static_cast<double>((to_epoch_ms(t) / 1000) % 86400) / 3600.0;
-    const double p = tod > 6 && tod < 20 ? (3000 + site % 5000) * std::sin((tod - 6) / 14 * 3.14159) : 0;
-    domain::Sample s;
-    s.device_id = "inv1";
-    s.t = t;
-    s.values["ac_power_w"] = std::round(p);
-    s.values["energy_total_wh"] = std::round(8e6 + static_cast<double>(to_epoch_ms(t)) / 1e6);
-    s.values["ac_frequency_hz"] = 50.0 + 0.01 * static_cast<double>((to_epoch_ms(t) / 10000) % 7);
-    s.values["temperature_c"] = 30.0 + std::round(p / 500);
-    s.arrays["dc_voltage_v"] = {412.3 + site % 7, 398.7};
-    s.arrays["dc_current_a"] = {std::round(p / 2 / 412.3 * 100) / 100, std::round(p / 2 / 398.7 * 100) / 100};
-    s.arrays["ac_voltage_v"] = {230.1, 231.4, 229.8};
-    s.state = p > 0 ? domain::InverterState::producing : domain::InverterState::sleeping;
-    return s;
-}
-
 // The fleet clock: minute 0 of the run is this instant; replayed backlog lies before it.
 const TimePoint kFleetStart = from_epoch_ms(1782036000000);  // 2026-06-21T10:00:00Z
 
@@ -129,7 +113,7 @@ std::string encode_batch(int site, const Planned& p) {
     b.sent_at = minute_start + std::chrono::seconds(60);
     b.resolution_s = 10;
     for (int k = 0; k < kSamplesPerBatch; ++k)
-        b.samples.push_back(sample(site, minute_start + std::chrono::seconds(10 * k)));
+        b.samples.push_back(bench::fleet_sample(site, minute_start + std::chrono::seconds(10 * k)));
     auto e = protocol::encode(b, {.compress = true});
     if (!e) throw std::runtime_error(e.error().message);
     return std::move(*e);
