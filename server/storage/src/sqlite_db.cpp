@@ -50,11 +50,11 @@ private:
     static constexpr int kPagesForced = 16000;  // ~64 MiB of WAL, as journal_size_limit
 
     // The WAL starts over from its beginning (and the file is cut back to journal_size_limit) only when a writer
-    // finds every frame in it checkpointed. Under steady ingest a single PASSIVE checkpoint never gets there —
-    // the writer commits again while it runs — and the WAL grew without bound (over 1 GiB in 35 s at 5 000
-    // msg/s). So passes repeat, each copying only what the writer added meanwhile, until one ends with nothing
-    // left; past kPagesForced the WAL is bounded at the price of a brief stall: a RESTART checkpoint makes the
-    // writer wait while it copies the remainder.
+    // finds every frame in it checkpointed. A PASSIVE pass copies the frames there when it started; a writer
+    // that commits while it runs leaves new ones behind (with back-to-back commits, as in the storage test, one
+    // pass never got there). So passes repeat, each copying only what the writer added meanwhile, until one finds
+    // nothing new; past kPagesForced the WAL is bounded at the price of a brief stall: a RESTART checkpoint makes
+    // the writer wait while it copies the remainder.
     void catch_up(sqlite3* db) {
         // A connection learns that the file is in WAL mode when it reads it; until then a checkpoint is a silent
         // no-op (it reports -1 frames), and every checkpoint was one. A new database only turns to WAL mode on

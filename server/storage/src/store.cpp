@@ -32,8 +32,6 @@ std::int64_t i64(std::uint64_t v) {
     return static_cast<std::int64_t>(v);
 }
 
-// The raw sample as stored: {"values":{…},"arrays":{…},"state":"…","events":[…]}, the keys in this order and
-// each left out when empty. Written directly rather than through a JSON tree: it runs for every sample ingested.
 void append_json_string(std::string& out, std::string_view s) {
     out += '"';
     for (const char c : s) {
@@ -63,57 +61,46 @@ void append_json_number(std::string& out, double v) {
     out.append(buf, r.ptr);
 }
 
-std::string sample_json(const domain::Sample& s) {
-    std::string out;
-    out.reserve(32 + 32 * s.values.size() + 48 * s.arrays.size());
-    out += '{';
-    bool first_key = true;
-    auto key = [&](std::string_view k) {
-        if (!first_key) out += ',';
-        first_key = false;
-        append_json_string(out, k);
-        out += ':';
-    };
-    if (!s.values.empty()) {
-        key("values");
-        out += '{';
+// One reading as stored in a raw row: {"t":ms,"values":{…},"arrays":{…},"state":"…","events":[…]}, the keys in
+// this order and each left out when empty. Written straight into the row's text rather than through a JSON tree
+// or a string per reading: it runs for every reading ingested.
+void append_sample_json(std::string& out, const domain::Sample& s) {
+    out += "{\"t\":";
+    out += std::to_string(to_epoch_ms(s.t));
+    // ,"key":{"name":…,…} for a map by point name; `item` writes one value.
+    auto members = [&](std::string_view key, const auto& by_name, auto item) {
+        if (by_name.empty()) return;
+        out += ',';
+        append_json_string(out, key);
+        out += ":{";
         bool first = true;
-        for (const auto& [name, v] : s.values) {
+        for (const auto& [name, v] : by_name) {
             if (!first) out += ',';
             first = false;
             append_json_string(out, name);
             out += ':';
-            append_json_number(out, v);
+            item(v);
         }
         out += '}';
-    }
-    if (!s.arrays.empty()) {
-        key("arrays");
-        out += '{';
-        bool first = true;
-        for (const auto& [name, arr] : s.arrays) {
-            if (!first) out += ',';
-            first = false;
-            append_json_string(out, name);
-            out += ":[";
-            for (std::size_t i = 0; i < arr.size(); ++i) {
-                if (i != 0) out += ',';
-                if (arr[i])
-                    append_json_number(out, *arr[i]);
-                else
-                    out += "null";
-            }
-            out += ']';
+    };
+    members("values", s.values, [&](double v) { append_json_number(out, v); });
+    members("arrays", s.arrays, [&](const auto& arr) {
+        out += '[';
+        for (std::size_t i = 0; i < arr.size(); ++i) {
+            if (i != 0) out += ',';
+            if (arr[i])
+                append_json_number(out, *arr[i]);
+            else
+                out += "null";
         }
-        out += '}';
-    }
+        out += ']';
+    });
     if (s.state) {
-        key("state");
+        out += ",\"state\":";
         append_json_string(out, domain::to_string(*s.state));
     }
     if (!s.events.empty()) {
-        key("events");
-        out += '[';
+        out += ",\"events\":[";
         for (std::size_t i = 0; i < s.events.size(); ++i) {
             if (i != 0) out += ',';
             append_json_string(out, s.events[i]);
@@ -121,7 +108,6 @@ std::string sample_json(const domain::Sample& s) {
         out += ']';
     }
     out += '}';
-    return out;
 }
 
 const date::time_zone* zone_or_utc(const std::string& name) {
@@ -387,16 +373,6 @@ std::vector<RawChunk> chunk_batches(const std::vector<const protocol::TelemetryB
     return chunks;
 }
 
-void append_sample_json(std::string& out, const domain::Sample& s, std::int64_t t) {
-    out += "{\"t\":";
-    out += std::to_string(t);
-    const std::string body = sample_json(s);
-    if (body.size() > 2) {
-        out += ',';
-        out.append(body, 1, body.size() - 2);
-    }
-    out += '}';
-}
 
 }  // namespace
 
@@ -495,7 +471,7 @@ Status Store::store_telemetry(const std::vector<const protocol::TelemetryBatch*>
         text += '[';
         for (std::size_t i = 0; i < c.samples.size(); ++i) {
             if (i != 0) text += ',';
-            append_sample_json(text, *c.samples[i], to_epoch_ms(c.samples[i]->t));
+            append_sample_json(text, *c.samples[i]);
         }
         text += ']';
         raw.insert(raw.end(), {c.batch->site_id, std::string(c.device), c.first, i64(c.batch->seq), c.last,
