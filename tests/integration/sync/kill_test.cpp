@@ -39,7 +39,12 @@ TEST_CASE("sync: edge killed mid-publish and restarted, no loss, duplicates only
     std::uniform_int_distribution<int> pause_ms(150, 700);
     int kills = 0;
     for (int round = 0; round < 8; ++round) {
+        const std::size_t statuses_before = recorder.statuses().size();
         ::pvfleet::test::ChildProcess agent(argv, dir / ("agent-" + std::to_string(round) + ".log"));
+        // Kill only a connected agent (its online status arrived): a kill before it connects tests nothing, and on
+        // a loaded machine connecting can take longer than the whole pause.
+        sync::itest::wait_until([&] { return recorder.statuses().size() > statuses_before || !agent.running(); },
+                                10s);
         std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
         if (!agent.running()) break;  // finished already
         agent.signal(SIGKILL);
