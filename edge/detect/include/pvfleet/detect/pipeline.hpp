@@ -1,6 +1,8 @@
 #pragma once
 // The one detection path shared by the live agent and `replay`: samples (and "device did not answer")
 // in, detectors, ticket rules, ticket events out. Pure: no I/O; time comes from the samples and a Clock.
+// The rules themselves live one per file in src/rules/ (rule.hpp lists them); the pipeline keeps the bookkeeping
+// they share and dispatches.
 #include <map>
 #include <memory>
 #include <string>
@@ -18,7 +20,7 @@
 
 namespace pvfleet::detect {
 
-struct DeviceState;  // per-device detector state (detectors.hpp)
+struct DeviceState;  // per-device detector state (src/device_state.hpp)
 
 class DetectionPipeline {
 public:
@@ -52,7 +54,6 @@ public:
 
 private:
     DeviceState& device(const std::string& id);
-    void grid_outage_rule(TimePoint t, std::vector<domain::TicketEvent>& out);
 
     DetectionConfig config_;
     const SunModel& sun_;
