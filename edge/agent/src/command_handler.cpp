@@ -1,0 +1,234 @@
+#include "command_handler.hpp"
+
+#include <boost/asio/post.hpp>
+#include <nlohmann/json.hpp>
+
+#include "pvfleet/agent/commands.hpp"
+#include "pvfleet/protocol/codec.hpp"
+#include "pvfleet/protocol/topics.hpp"
+#include "pvfleet/store/persistent_detection.hpp"
+#include "pvfleet/util/log.hpp"
+#include "pvfleet/util/time.hpp"
+
+namespace pvfleet::agent {
+namespace asio = boost::asio;
+
+namespace {
+// Command ids carried out are kept in the store under this key: a redelivery, even after a restart, is
+// answered `duplicate`.
+std::string command_key(const std::string& command_id) {
+    return "command:" + command_id;
+}
+}  // namespace
+
+void CommandHandler::on_command(const protocol::Command& cmd) {
+    if (restarting_) {
+        // Not recorded: the agent that comes next carries it out when the server sends it again.
+        send_ack(cmd.command_id, cmd.type(), protocol::AckStatus::failed,
+                 "the agent is restarting to apply a new config; send the command again");
+        return;
+    }
+    if (auto seen = p_.db.cursor(command_key(cmd.command_id)); seen && *seen) {
+        send_ack(cmd.command_id, cmd.type(), protocol::AckStatus::duplicate, "already " + **seen);
+        return;
+    }
+    if (probes_in_flight_.contains(cmd.command_id)) {
+        send_ack(cmd.command_id, cmd.type(), protocol::AckStatus::duplicate, "already in progress");
+        return;
+    }
+    if (cmd.expires_at && *cmd.expires_at < p_.clock.now()) {
+        send_ack(cmd.command_id, cmd.type(), protocol::AckStatus::stale, "expired");
+        return;
+    }
+    if (auto outcome = carry_out(cmd)) finish_command(cmd.command_id, cmd.type(), *outcome);
+}
+
+std::optional<CommandOutcome> CommandHandler::carry_out(const protocol::Command& cmd) {
+    using protocol::AckStatus;
+    if (const auto* ack = std::get_if<protocol::AckTicketCommand>(&cmd.body)) {
+        auto r = acknowledge(ack->ticket_id, ack->by, ack->note);
+        if (!r) return CommandOutcome{AckStatus::rejected, r.error().message};
+        return CommandOutcome{};
+    }
+    if (const auto* res = std::get_if<protocol::ResolveTicketCommand>(&cmd.body)) {
+        auto r = resolve(res->ticket_id, res->by);
+        if (!r) return CommandOutcome{AckStatus::rejected, r.error().message};
+        return CommandOutcome{};
+    }
+    if (const auto* rs = std::get_if<protocol::ResendCommand>(&cmd.body)) {
+        auto n = p_.sync->engine().resend(rs->from_seq, rs->to_seq);
+        if (!n) return CommandOutcome{AckStatus::failed, n.error().message};
+        return CommandOutcome{AckStatus::done, std::to_string(*n) + " message(s) queued again"};
+    }
+    if (const auto* set = std::get_if<protocol::SetConfigCommand>(&cmd.body)) return set_config(cmd, *set);
+    if (const auto* probe = std::get_if<protocol::ProbeCommand>(&cmd.body))
+        return start_probe(cmd.command_id, probe->device_id);
+    return CommandOutcome{AckStatus::rejected, "command '" + std::string(protocol::to_string(cmd.type())) +
+                                                   "' is not carried out by this agent version"};
+}
+
+// set_config (docs/site-config.md, "Changing the config remotely"): checked here completely — ordering, every
+// key path of the parser, the site id — then installed as the config file, and only then applied, by
+// replacing this agent with one created from the new config (the caller's restart handler). Decision: a
+// restart in the same process rather than changing the running pipeline piece by piece, because every part
+// (endpoints, maps, store, detection, broker link) may change, and a fresh Agent::create checks all of them
+// exactly as at start-up. The ack waits for the outcome: the next agent acks `done`; when it cannot be
+// created, the handler puts the previous file back, starts the previous config again, and that agent acks
+// `failed` with the reason.
+std::optional<CommandOutcome> CommandHandler::set_config(const protocol::Command& cmd,
+                                                      const protocol::SetConfigCommand& set) {
+    using protocol::AckStatus;
+    if (!can_restart())
+        return CommandOutcome{AckStatus::failed,
+                              "this agent was not started from a config file it can replace"};
+    auto applied = p_.db.cursor(std::string(kAppliedConfigIssuedAtKey));
+    if (!applied) return CommandOutcome{AckStatus::failed, "store: " + applied.error().message};
+    const std::optional<TimePoint> last = *applied ? decode_issued_at(**applied) : std::nullopt;
+    if (is_stale_config(cmd.issued_at, last))
+        return CommandOutcome{AckStatus::stale, "issued " + format_iso8601(cmd.issued_at) +
+                                                    ", before the config applied last (issued " +
+                                                    format_iso8601(*last) + ")"};
+    auto next = check_pushed_config(set.config_json, p_.config);
+    if (!next) return CommandOutcome{AckStatus::rejected, "config refused:\n" + next.error().message};
+    if (auto s = install_and_restart(ConfigChange{cmd.command_id, cmd.issued_at, std::move(*next)},
+                                     set.config_json);
+        !s)
+        return CommandOutcome{AckStatus::failed, s.error().message};
+    return std::nullopt;
+}
+
+// The part of set_config the local page's "save" shares: install the checked config as the file, then
+// restart with it through the caller's handler.
+Status CommandHandler::install_and_restart(ConfigChange change, std::string_view config_json) {
+    // Written the way an installer keeps it: indented, keys in the order they were sent.
+    const auto ordered = nlohmann::ordered_json::parse(config_json, nullptr, false);
+    const auto text = ordered.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+    if (auto s = install_config_file(*p_.config.config_file, text); !s)
+        return Error{"config not installed: " + s.error().message, s.error().kind};
+    restarting_ = true;
+    PVF_LOG(info, "agent",
+            (change.command_id.empty() ? "local page" : "command " + change.command_id + " (set_config)")
+                << ": config " << change.config.config_version << " installed as "
+                << p_.config.config_file->string() << " (the previous one kept as "
+                << previous_config_path(*p_.config.config_file).string() << "); restarting with it");
+    // Posted: the handler stops and destroys this agent, which must not happen inside its own MQTT callback
+    // or HTTP request.
+    asio::post(p_.executor, [handler = restart_handler_, change = std::move(change)]() mutable {
+        handler(std::move(change));
+    });
+    return {};
+}
+
+Result<domain::TicketEvent> CommandHandler::acknowledge(const std::string& id, const std::string& by,
+                                                     const std::string& note) {
+    return store::PersistentDetection::acknowledge(p_.db, id, by, note, p_.clock.now());
+}
+
+Result<domain::TicketEvent> CommandHandler::resolve(const std::string& id, const std::string& by) {
+    return store::PersistentDetection::resolve(p_.db, id, by, p_.clock.now());
+}
+
+// probe: queued for the poll thread of the device's endpoint, which owns that Modbus session (the executor
+// never waits on a device); the thread posts the reading back and finish_probe() acks it.
+std::optional<CommandOutcome> CommandHandler::start_probe(const std::string& command_id,
+                                                       const std::string& device_id) {
+    if (p_.workers.queue_probe(device_id, [this, command_id](Result<std::string> detail) {
+            finish_probe(command_id, detail);
+        })) {
+        probes_in_flight_.insert(command_id);
+        return std::nullopt;
+    }
+    return CommandOutcome{
+        protocol::AckStatus::rejected,
+        "no device '" + device_id + "' in this site's config (devices: " + p_.workers.known_devices() + ")"};
+}
+
+void CommandHandler::finish_probe(const std::string& command_id, const Result<std::string>& detail) {
+    probes_in_flight_.erase(command_id);
+    finish_command(command_id, protocol::CommandType::probe,
+                   detail ? CommandOutcome{protocol::AckStatus::done, *detail}
+                          : CommandOutcome{protocol::AckStatus::failed, detail.error().message});
+}
+
+void CommandHandler::finish_command(const std::string& command_id, protocol::CommandType type,
+                                 const CommandOutcome& outcome) {
+    if (outcome.status == protocol::AckStatus::done)
+        (void)p_.db.save_cursor(command_key(command_id), std::string(protocol::to_string(outcome.status)));
+    constexpr size_t kLoggedDetail = 300;  // a probe's detail can be kilobytes
+    PVF_LOG(info, "agent",
+            "command " << command_id << " (" << protocol::to_string(type)
+                       << "): " << protocol::to_string(outcome.status)
+                       << (outcome.detail.empty() ? "" : ": " + outcome.detail.substr(0, kLoggedDetail))
+                       << (outcome.detail.size() > kLoggedDetail ? "..." : ""));
+    p_.forward_ticket_events();
+    send_ack(command_id, type, outcome.status, outcome.detail);
+}
+
+protocol::CommandAck CommandHandler::make_ack(const std::string& command_id, protocol::CommandType type,
+                                           protocol::AckStatus status, std::string detail) const {
+    protocol::CommandAck ack;
+    ack.site_id = p_.config.site_id;
+    ack.command_id = command_id;
+    ack.command = type;
+    ack.status = status;
+    ack.at = p_.clock.now();
+    ack.detail = std::move(detail);
+    return ack;
+}
+
+void CommandHandler::send_ack(const std::string& command_id, protocol::CommandType type,
+                           protocol::AckStatus status, std::string detail) {
+    send_ack(make_ack(command_id, type, status, std::move(detail)));
+}
+
+void CommandHandler::send_ack(protocol::CommandAck ack) {
+    if (p_.sync == nullptr) return;
+    auto payload = protocol::encode(ack);
+    if (!payload) {
+        PVF_LOG(error, "agent", "command ack: " << payload.error().message);
+        return;
+    }
+    mqtt::Message m{protocol::topic_for(p_.config.site_id, protocol::MessageKind::command_ack),
+                    std::move(*payload), 1, false};
+    p_.sync->client().publish(std::move(m), [](const Status& s) {
+        if (!s) PVF_LOG(warn, "agent", "command ack not sent: " << s.error().message);
+    });
+}
+
+void CommandHandler::send_waiting_acks() {
+    auto waiting = std::move(acks_waiting_for_link_);
+    acks_waiting_for_link_.clear();
+    for (auto& ack : waiting) send_ack(std::move(ack));
+}
+
+void CommandHandler::finish_config_change(const ConfigChange& change, const Status& outcome) {
+    CommandOutcome result;
+    if (outcome) {
+        if (auto s =
+                p_.db.save_cursor(std::string(kAppliedConfigIssuedAtKey), encode_issued_at(change.issued_at));
+            !s)
+            PVF_LOG(error, "agent", "set_config: applied time not stored: " << s.error().message);
+        result = {protocol::AckStatus::done, "config " + p_.config.config_version + " applied"};
+    } else {
+        result = {protocol::AckStatus::failed, "config " + change.config.config_version + " did not start (" +
+                                                   outcome.error().message + "); config " +
+                                                   p_.config.config_version + " restored"};
+    }
+    if (change.command_id.empty()) {
+        // Saved on the local page: no command to answer; the status heartbeat reports the config_version.
+        PVF_LOG(info, "agent",
+                "local page config change: " << protocol::to_string(result.status) << ": " << result.detail);
+        last_local_change_ = result.detail;
+        return;
+    }
+    // Recorded either way: a redelivery must not restart the agent again (a config that failed fails again).
+    (void)p_.db.save_cursor(command_key(change.command_id), std::string(protocol::to_string(result.status)));
+    PVF_LOG(info, "agent",
+            "command " << change.command_id << " (set_config): " << protocol::to_string(result.status) << ": "
+                       << result.detail);
+    // The link is not up yet: the ack goes out at the connect.
+    acks_waiting_for_link_.push_back(
+        make_ack(change.command_id, protocol::CommandType::set_config, result.status, result.detail));
+}
+
+}  // namespace pvfleet::agent
