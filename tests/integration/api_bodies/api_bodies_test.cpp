@@ -345,6 +345,14 @@ TEST_CASE("api roles: a read-only role's write is refused whole, and a no-op PAT
     CHECK_MESSAGE(same.status == 200, describe(same));
     CHECK(same.headers.at("ETag") == site.headers.at("ETag"));
     CHECK(f.fingerprint() == before);
+    // And an empty PATCH of a customer or a device.
+    const std::string customer = "/api/customers/" + std::to_string(f.customer_id);
+    auto c = f.call("PATCH", customer, "office", "{}",
+                    {{"if-match", f.call("GET", customer, "office").headers.at("ETag")}});
+    CHECK_MESSAGE(c.status == 200, describe(c));
+    auto d = f.call("PATCH", "/api/sites/site-a/devices/inv1", "office", "{}", {{"if-match", "\"v1\""}});
+    CHECK_MESSAGE(d.status == 200, describe(d));
+    CHECK(f.fingerprint() == before);
 }
 
 TEST_CASE("api bodies: the issue's examples") {
