@@ -360,6 +360,13 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
             if (auto p = read_visit_note(body, note)) return *p;
             Loaded l;
             if (auto p = load_visible(ctx, req, l)) return *p;
+            // As with tickets: a technician's writes at a site need an open order there (no late serial swaps
+            // on a closed job); the back office may still annotate closed orders.
+            if (req.role == "technician" && !workorders::is_open(l.order.state))
+                return problem(403, "Forbidden",
+                               "work order " + std::to_string(l.order.id) + " is " +
+                                   std::string(workorders::to_string(l.order.state)) +
+                                   ": technicians record visits on open orders only");
             const TimePoint now = ctx.clock->now();
             auto done = storage::in_transaction(*ctx.db, [&]() -> Status {
                 for (std::size_t i = 0; i < note.parts.size(); ++i) {

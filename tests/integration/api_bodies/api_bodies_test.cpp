@@ -273,6 +273,13 @@ TEST_CASE("api roles: technicians act on a gateway's tickets only where a work o
         CHECK_MESSAGE(office.status == 202, describe(office));
         CHECK(f.sent.size() == sent + 2);
     }
+    // Nor do they record visits (serial swaps) on their order once it is over.
+    const auto before = f.fingerprint();
+    auto late =
+        f.call("POST", "/api/work-orders/" + std::to_string(f.order_of_site.at("site-d")) + "/notes", "tech",
+               R"({"text": "x", "parts": [{"part": "fan", "device_id": "inv1", "new_serial": "9"}]})");
+    CHECK_MESSAGE(late.status == 403, describe(late));
+    CHECK(f.fingerprint() == before);
 }
 
 TEST_CASE("api roles: technicians read only the sites of their work orders") {
