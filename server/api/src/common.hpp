@@ -42,7 +42,7 @@ public:
     [[nodiscard]] const std::optional<Response>& problem() const { return problem_; }
 
 private:
-    // The member to read: nullptr when absent (or null and `null_ok`) or after a problem.
+    // The member to read: nullptr when absent (a problem when required) or after an earlier problem.
     const json* member(const char* key, bool required);
     const json& object_;
     std::string base_;
