@@ -1,6 +1,63 @@
 #include "common.hpp"
 
+#include <cmath>
+#include <limits>
+
 namespace pvfleet::api::detail {
+namespace {
+
+// Follows the parser through the text, keeping the path of the value being read, and stops at the first
+// error: the path is then that of the value the parser could not take.
+class PathAtError final : public nlohmann::json_sax<json> {
+public:
+    std::string path;
+    bool null() override { return value(); }
+    bool boolean(bool) override { return value(); }
+    bool number_integer(number_integer_t) override { return value(); }
+    bool number_unsigned(number_unsigned_t) override { return value(); }
+    bool number_float(number_float_t, const string_t&) override { return value(); }
+    bool string(string_t&) override { return value(); }
+    bool binary(binary_t&) override { return value(); }
+    bool start_object(std::size_t) override {
+        frames_.push_back({false, {}, 0});
+        return true;
+    }
+    bool key(string_t& k) override {
+        frames_.back().key = k;
+        return true;
+    }
+    bool end_object() override {
+        frames_.pop_back();
+        return value();
+    }
+    bool start_array(std::size_t) override {
+        frames_.push_back({true, {}, 0});
+        return true;
+    }
+    bool end_array() override {
+        frames_.pop_back();
+        return value();
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+        for (const auto& f : frames_)
+            path += (path.empty() ? "" : "/") + (f.array ? std::to_string(f.index) : f.key);
+        return false;
+    }
+
+private:
+    struct Frame {
+        bool array;
+        std::string key;
+        std::size_t index;
+    };
+    bool value() {
+        if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
+        return true;
+    }
+    std::vector<Frame> frames_;
+};
+
+}  // namespace
 
 const std::vector<std::string> kAllRoles{"admin", "back_office", "technician", "manager"};
 const std::vector<std::string> kOfficeRoles{"admin", "back_office"};
@@ -14,6 +71,11 @@ std::optional<Response> parse_body(const Request& req, const std::set<std::strin
         out = json::parse(req.body);
     } catch (const json::parse_error& e) {
         return problem(400, "Bad Request", std::string("body is not valid JSON: ") + e.what());
+    } catch (const json::out_of_range&) {
+        // A number beyond double's range (1e400): named by its path, like any other bad value.
+        const std::string path = overflowing_number_path(req.body);
+        return problem(400, "Bad Request",
+                       (path.empty() ? std::string("body") : path) + ": number out of range", path);
     }
     if (!out.is_object()) return problem(400, "Bad Request", "body must be a JSON object");
     for (const auto& [k, v] : out.items())
@@ -23,6 +85,114 @@ std::optional<Response> parse_body(const Request& req, const std::set<std::strin
             return problem(400, "Bad Request", k + ": unknown field (expected " + list + ")", k);
         }
     return std::nullopt;
+}
+
+std::string overflowing_number_path(const std::string& text) {
+    PathAtError sax;
+    (void)json::sax_parse(text, &sax);
+    return sax.path;
+}
+
+const json* BodyReader::member(const char* key, bool required) {
+    if (problem_) return nullptr;
+    const auto it = object_.find(key);
+    if (it == object_.end()) {
+        if (required) fail(key, "required");
+        return nullptr;
+    }
+    return &*it;
+}
+
+BodyReader& BodyReader::fail(const char* key, const std::string& detail) {
+    if (!problem_) {
+        const std::string path = base_ + key;
+        problem_ = http::problem(400, "Bad Request", path + ": " + detail, path);
+    }
+    return *this;
+}
+
+BodyReader& BodyReader::text(const char* key, std::string& out, std::size_t max_bytes, bool required) {
+    const json* v = member(key, required);
+    if (v == nullptr) return *this;
+    if (!v->is_string()) return fail(key, "expected a string");
+    const auto& s = v->get_ref<const std::string&>();
+    if (s.size() > max_bytes) return fail(key, "at most " + std::to_string(max_bytes) + " bytes");
+    out = s;
+    return *this;
+}
+
+BodyReader& BodyReader::nullable_text(const char* key, std::optional<std::string>& out,
+                                      std::size_t max_bytes) {
+    const json* v = member(key, false);
+    if (v == nullptr) return *this;
+    if (v->is_null()) {
+        out.reset();
+        return *this;
+    }
+    std::string s;
+    text(key, s, max_bytes);
+    if (!problem_) out = std::move(s);
+    return *this;
+}
+
+BodyReader& BodyReader::number(const char* key, double& out) {
+    const json* v = member(key, false);
+    if (v == nullptr) return *this;
+    if (!v->is_number()) return fail(key, "expected a number");
+    const double d = v->get<double>();
+    if (!std::isfinite(d)) return fail(key, "number out of range");
+    out = d;
+    return *this;
+}
+
+BodyReader& BodyReader::nullable_number(const char* key, std::optional<double>& out) {
+    const json* v = member(key, false);
+    if (v == nullptr) return *this;
+    if (v->is_null()) {
+        out.reset();
+        return *this;
+    }
+    double d = 0;
+    number(key, d);
+    if (!problem_) out = d;
+    return *this;
+}
+
+BodyReader& BodyReader::integer(const char* key, std::int64_t& out, std::int64_t lo, std::int64_t hi) {
+    const json* v = member(key, false);
+    if (v == nullptr) return *this;
+    const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
+    if (!v->is_number_integer()) return fail(key, "expected an integer in " + range);
+    const bool too_big =
+        v->is_number_unsigned() &&
+        v->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    const std::int64_t n = too_big ? 0 : v->get<std::int64_t>();
+    if (too_big || n < lo || n > hi) return fail(key, "expected an integer in " + range);
+    out = n;
+    return *this;
+}
+
+BodyReader& BodyReader::nullable_integer(const char* key, std::optional<std::int64_t>& out, std::int64_t lo,
+                                         std::int64_t hi) {
+    const json* v = member(key, false);
+    if (v == nullptr) return *this;
+    if (v->is_null()) {
+        out.reset();
+        return *this;
+    }
+    std::int64_t n = 0;
+    integer(key, n, lo, hi);
+    if (!problem_) out = n;
+    return *this;
+}
+
+BodyReader& BodyReader::array(const char* key, const json*& out, std::size_t max_items) {
+    const json* v = member(key, false);
+    if (v == nullptr) return *this;
+    if (!v->is_array()) return fail(key, "expected an array");
+    if (v->size() > max_items) return fail(key, "at most " + std::to_string(max_items) + " items");
+    out = v;
+    return *this;
 }
 
 Response bad_request(const Error& e) {
@@ -112,6 +282,30 @@ bool has_role(const Request& req, std::initializer_list<const char*> roles) {
     for (const char* r : roles)
         if (req.role == r) return true;
     return false;
+}
+
+std::optional<Response> check_site_visible(ApiContext& ctx, const Request& req, const std::string& site_id) {
+    if (req.role != "technician") return std::nullopt;
+    auto mine = ctx.db->run("SELECT 1 FROM work_orders WHERE site_id = $1 AND assignee = $2 LIMIT 1",
+                            {site_id, req.user});
+    if (!mine) return from_error(mine.error());
+    if (mine->rows.empty())
+        return problem(404, "Not Found", "no site " + site_id + " among your work orders");
+    return std::nullopt;
+}
+
+std::optional<Response> check_site_actionable(ApiContext& ctx, const Request& req,
+                                              const std::string& site_id) {
+    if (req.role != "technician") return std::nullopt;
+    auto mine =
+        ctx.db->run("SELECT 1 FROM work_orders WHERE site_id = $1 AND assignee = $2 AND is_open = 1 LIMIT 1",
+                    {site_id, req.user});
+    if (!mine) return from_error(mine.error());
+    if (mine->rows.empty())
+        return problem(403, "Forbidden",
+                       "technician " + req.user + " has no open work order at site " + site_id +
+                           ": only the back office or the assigned technician may act on its gateway");
+    return std::nullopt;
 }
 
 }  // namespace pvfleet::api::detail

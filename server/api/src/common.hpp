@@ -16,6 +16,39 @@ using nlohmann::json;
 // member (or 415 when the content type is not JSON).
 std::optional<Response> parse_body(const Request& req, const std::set<std::string>& allowed, json& out);
 
+// The JSON path ("arrays/0/kwp") of the number a JSON text cannot hold (1e400): nlohmann rejects such a
+// number with out_of_range 406, which carries no path. "" when the text has no such number.
+std::string overflowing_number_path(const std::string& text);
+
+// Typed reads of a body object's members, for handlers that must never throw on a client's value. Each read
+// of a present member checks its type (and range or length) and otherwise records a 400 problem naming the
+// member's path (base + key); a missing member leaves `out` as it is (PATCH keeps the stored value) unless
+// it is required. After the first problem, further reads do nothing: check problem() once at the end.
+class BodyReader {
+public:
+    explicit BodyReader(const json& object, std::string base = {})
+        : object_(object), base_(std::move(base)) {}
+    BodyReader& text(const char* key, std::string& out, std::size_t max_bytes, bool required = false);
+    BodyReader& nullable_text(const char* key, std::optional<std::string>& out, std::size_t max_bytes);
+    // Any finite number; ranges with their own message are left to the record's validation.
+    BodyReader& number(const char* key, double& out);
+    BodyReader& nullable_number(const char* key, std::optional<double>& out);
+    BodyReader& integer(const char* key, std::int64_t& out, std::int64_t lo, std::int64_t hi);
+    BodyReader& nullable_integer(const char* key, std::optional<std::int64_t>& out, std::int64_t lo,
+                                 std::int64_t hi);
+    // An array member (count bounded); its elements are the caller's to read.
+    BodyReader& array(const char* key, const json*& out, std::size_t max_items);
+    BodyReader& fail(const char* key, const std::string& detail);
+    [[nodiscard]] const std::optional<Response>& problem() const { return problem_; }
+
+private:
+    // The member to read: nullptr when absent (a problem when required) or after an earlier problem.
+    const json* member(const char* key, bool required);
+    const json& object_;
+    std::string base_;
+    std::optional<Response> problem_;
+};
+
 // A 400 problem from an Error whose message starts with a key path ("email: not an e-mail address").
 Response bad_request(const Error& e);
 // Maps an Error kind to a status: invalid 400, not_found 404, conflict 409/412, rejected 403, other 500.
@@ -38,6 +71,14 @@ inline json time_json(std::optional<TimePoint> t) {
 }
 
 bool has_role(const Request& req, std::initializer_list<const char*> roles);
+
+// Technicians reach a site's records only through the work orders assigned to them (any state, as with the
+// orders themselves): 404 for any other site, so its existence is not confirmed. Other roles pass.
+std::optional<Response> check_site_visible(ApiContext& ctx, const Request& req, const std::string& site_id);
+// Technicians act on a site's gateway only while a work order there is open and assigned to them: 403
+// otherwise. Other roles pass (the route's declared roles decide who gets here).
+std::optional<Response> check_site_actionable(ApiContext& ctx, const Request& req,
+                                              const std::string& site_id);
 
 extern const std::vector<std::string> kAllRoles;     // admin, back_office, technician, manager
 extern const std::vector<std::string> kOfficeRoles;  // admin, back_office

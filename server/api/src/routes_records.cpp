@@ -1,5 +1,6 @@
 // Login/logout, users, customers, sites and devices.
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -72,103 +73,67 @@ json device_json(const records::Device& d) {
             {"version", d.version}};
 }
 
-// Fields of a customer body; a missing optional field keeps the stored value.
+// Fields of a customer body; a missing optional field keeps the stored value. Lengths are bounded here, the
+// finer rules (e-mail, phone, name) are the record's.
 std::optional<Response> customer_from(const json& b, records::Customer& c) {
-    for (const char* k : {"name", "phone", "email", "address", "notes"}) {
-        if (!b.contains(k)) continue;
-        if (!b[k].is_string()) return problem(400, "Bad Request", std::string(k) + ": expected a string", k);
-        std::string v = b[k];
-        if (std::string_view(k) == "name")
-            c.name = v;
-        else if (std::string_view(k) == "phone")
-            c.phone = v;
-        else if (std::string_view(k) == "email")
-            c.email = v;
-        else if (std::string_view(k) == "address")
-            c.address = v;
-        else
-            c.notes = v;
-    }
-    return std::nullopt;
+    BodyReader read(b);
+    read.text("name", c.name, 1000)
+        .text("phone", c.phone, 1000)
+        .text("email", c.email, 1000)
+        .text("address", c.address, 1000)
+        .text("notes", c.notes, 10'000);
+    return read.problem();
 }
 
+// Fields of a device body; a missing field keeps the stored value.
+std::optional<Response> device_from(const json& b, records::Device& d) {
+    BodyReader read(b);
+    read.text("vendor", d.vendor, 1000)
+        .text("model", d.model, 1000)
+        .text("serial", d.serial, 1000)
+        .text("firmware", d.firmware, 1000)
+        .nullable_integer("unit_id", d.unit_id, 0, 255);
+    return read.problem();
+}
+
+constexpr std::size_t kMaxArraysPerSite = 50;
+
 std::optional<Response> site_from(const json& b, records::Site& s) {
-    auto str = [&](const char* k, std::string& out) -> std::optional<Response> {
-        if (!b.contains(k)) return std::nullopt;
-        if (!b[k].is_string()) return problem(400, "Bad Request", std::string(k) + ": expected a string", k);
-        out = b[k];
-        return std::nullopt;
-    };
-    auto opt_str = [&](const char* k, std::optional<std::string>& out) -> std::optional<Response> {
-        if (!b.contains(k)) return std::nullopt;
-        if (b[k].is_null())
-            out.reset();
-        else if (!b[k].is_string())
-            return problem(400, "Bad Request", std::string(k) + ": expected a date YYYY-MM-DD or null", k);
-        else
-            out = b[k].get<std::string>();
-        return std::nullopt;
-    };
-    auto opt_num = [&](const char* k, std::optional<double>& out) -> std::optional<Response> {
-        if (!b.contains(k)) return std::nullopt;
-        if (b[k].is_null())
-            out.reset();
-        else if (!b[k].is_number())
-            return problem(400, "Bad Request", std::string(k) + ": expected a number", k);
-        else
-            out = b[k].get<double>();
-        return std::nullopt;
-    };
-    if (auto p = str("name", s.name)) return p;
-    if (auto p = str("address", s.address)) return p;
-    if (auto p = str("time_zone", s.time_zone)) return p;
-    if (auto p = str("roof_type", s.roof_type)) return p;
-    if (auto p = opt_str("installed_on", s.installed_on)) return p;
-    if (auto p = opt_str("grid_connected_on", s.grid_connected_on)) return p;
-    if (auto p = opt_str("warranty_end", s.warranty_end)) return p;
-    if (auto p = opt_num("latitude", s.latitude)) return p;
-    if (auto p = opt_num("longitude", s.longitude)) return p;
-    if (b.contains("customer_id")) {
-        if (b["customer_id"].is_null())
-            s.customer_id.reset();
-        else if (!b["customer_id"].is_number_integer())
-            return problem(400, "Bad Request", "customer_id: expected an integer or null", "customer_id");
-        else
-            s.customer_id = b["customer_id"].get<std::int64_t>();
-    }
-    if (b.contains("inspection_interval_days")) {
-        if (!b["inspection_interval_days"].is_number_integer())
-            return problem(400, "Bad Request", "inspection_interval_days: expected an integer",
-                           "inspection_interval_days");
-        s.inspection_interval_days = b["inspection_interval_days"];
-    }
-    if (b.contains("arrays")) {
-        if (!b["arrays"].is_array())
-            return problem(400, "Bad Request", "arrays: expected an array", "arrays");
-        s.arrays.clear();
-        for (std::size_t i = 0; i < b["arrays"].size(); ++i) {
-            const auto& a = b["arrays"][i];
-            const std::string path = "arrays/" + std::to_string(i);
-            if (!a.is_object()) return problem(400, "Bad Request", path + ": expected an object", path);
-            records::PvArray pa;
-            for (const auto& [k, v] : a.items()) {
-                if (k == "name" && v.is_string())
-                    pa.name = v;
-                else if (k == "kwp" && v.is_number())
-                    pa.kwp = v;
-                else if (k == "tilt_deg" && v.is_number())
-                    pa.tilt_deg = v;
-                else if (k == "azimuth_deg" && v.is_number())
-                    pa.azimuth_deg = v;
-                else
-                    return problem(
-                        400, "Bad Request",
-                        path + "/" + k +
-                            ": unknown field or wrong type (expected name, kwp, tilt_deg, azimuth_deg)",
-                        path + "/" + k);
-            }
-            s.arrays.push_back(pa);
-        }
+    BodyReader read(b);
+    std::int64_t interval = s.inspection_interval_days;
+    const json* arrays = nullptr;
+    // Number ranges (latitude, kWp, tilt, …) are the record's rules (records::validate_site), named there.
+    read.text("name", s.name, 1000)
+        .text("address", s.address, 1000)
+        .text("time_zone", s.time_zone, 64)
+        .text("roof_type", s.roof_type, 1000)
+        .nullable_text("installed_on", s.installed_on, 32)
+        .nullable_text("grid_connected_on", s.grid_connected_on, 32)
+        .nullable_text("warranty_end", s.warranty_end, 32)
+        .nullable_number("latitude", s.latitude)
+        .nullable_number("longitude", s.longitude)
+        .nullable_integer("customer_id", s.customer_id, 1, std::numeric_limits<std::int64_t>::max())
+        .integer("inspection_interval_days", interval, 1, 3650)
+        .array("arrays", arrays, kMaxArraysPerSite);
+    if (read.problem()) return read.problem();
+    s.inspection_interval_days = static_cast<int>(interval);
+    if (arrays == nullptr) return std::nullopt;
+    s.arrays.clear();
+    for (std::size_t i = 0; i < arrays->size(); ++i) {
+        const auto& a = (*arrays)[i];
+        const std::string path = "arrays/" + std::to_string(i);
+        if (!a.is_object()) return problem(400, "Bad Request", path + ": expected an object", path);
+        for (const auto& [k, v] : a.items())
+            if (k != "name" && k != "kwp" && k != "tilt_deg" && k != "azimuth_deg")
+                return problem(400, "Bad Request",
+                               path + "/" + k + ": unknown field (expected name, kwp, tilt_deg, azimuth_deg)",
+                               path + "/" + k);
+        records::PvArray pa;
+        BodyReader item(a, path + "/");
+        item.text("name", pa.name, 1000).number("kwp", pa.kwp).number("tilt_deg", pa.tilt_deg);
+        item.number("azimuth_deg", pa.azimuth_deg);
+        if (item.problem()) return item.problem();
+        s.arrays.push_back(pa);
     }
     return std::nullopt;
 }
@@ -285,17 +250,24 @@ void add_record_routes(Router& router, ApiContext& ctx) {
     router.add("POST", "/api/users", {"Create a user (admin)", {"admin"}, "users"}, [&ctx](Request& req) {
         json b;
         if (auto p = parse_body(req, {"name", "display_name", "role", "password"}, b)) return *p;
-        for (const char* k : {"name", "role", "password"})
-            if (!b.contains(k) || !b[k].is_string())
-                return problem(400, "Bad Request", std::string(k) + ": required", k);
-        auto role = records::parse_role(b["role"].get<std::string>());
+        std::string name;
+        std::string display_name;
+        std::string role_name;
+        std::string password;
+        BodyReader read(b);
+        read.text("name", name, 64, true)
+            .text("display_name", display_name, 1000)
+            .text("role", role_name, 64, true)
+            .text("password", password, 1024, true);
+        if (read.problem()) return *read.problem();
+        auto role = records::parse_role(role_name);
         if (!role)
-            return problem(400, "Bad Request",
-                           "role: unknown '" + b["role"].get<std::string>() +
-                               "' (expected admin, back_office, technician, manager)",
-                           "role");
-        auto u = records::create_user(*ctx.db, b["name"], b.value("display_name", std::string()), *role,
-                                      b["password"].get<std::string>(), req.user, ctx.clock->now());
+            return problem(
+                400, "Bad Request",
+                "role: unknown '" + role_name + "' (expected admin, back_office, technician, manager)",
+                "role");
+        auto u =
+            records::create_user(*ctx.db, name, display_name, *role, password, req.user, ctx.clock->now());
         if (!u) return from_error(u.error());
         return json_response(
             201,
@@ -365,6 +337,9 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                {"Change a customer (If-Match required)", kOfficeRoles, "customers"}, [&ctx](Request& req) {
                    json b;
                    if (auto p = parse_body(req, {"name", "phone", "email", "address", "notes"}, b)) return *p;
+                   // Every member's type first: a bad body is a 400 whatever the stored record.
+                   records::Customer unused;
+                   if (auto p = customer_from(b, unused)) return *p;
                    std::int64_t id = 0;
                    try {
                        id = std::stoll(req.params.at("id"));
@@ -413,14 +388,17 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                    return json_response(
                        200, {{"items", items}, {"next_cursor", next ? json(*next) : json(nullptr)}});
                });
-    router.add("GET", "/api/sites/{site_id}", {"One site", kAllRoles, "sites"}, [&ctx](Request& req) {
-        auto s = records::get_site(*ctx.db, req.params.at("site_id"));
-        if (!s) return from_error(s.error());
-        if (!*s) return problem(404, "Not Found", "no site " + req.params.at("site_id"));
-        Response r = json_response(200, site_json(**s));
-        r.headers.emplace("ETag", etag_of((*s)->version));
-        return r;
-    });
+    router.add("GET", "/api/sites/{site_id}",
+               {"One site (technicians: sites of their work orders)", kAllRoles, "sites"},
+               [&ctx](Request& req) {
+                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id"))) return *p;
+                   auto s = records::get_site(*ctx.db, req.params.at("site_id"));
+                   if (!s) return from_error(s.error());
+                   if (!*s) return problem(404, "Not Found", "no site " + req.params.at("site_id"));
+                   Response r = json_response(200, site_json(**s));
+                   r.headers.emplace("ETag", etag_of((*s)->version));
+                   return r;
+               });
     router.add("PUT", "/api/sites/{site_id}",
                {"Create or change a site (If-Match required when it exists)", kOfficeRoles, "sites"},
                [&ctx](Request& req) {
@@ -431,6 +409,8 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                                             "grid_connected_on", "warranty_end", "inspection_interval_days"},
                                            b))
                        return *p;
+                   records::Site unused;
+                   if (auto p = site_from(b, unused)) return *p;
                    auto existing = records::get_site(*ctx.db, req.params.at("site_id"));
                    if (!existing) return from_error(existing.error());
                    records::Site s;
@@ -442,14 +422,22 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                        expected = (*existing)->version;
                    }
                    if (auto p = site_from(b, s)) return *p;
+                   if (*existing && site_json(s) == site_json(**existing)) {
+                       // Nothing changes: no new version, no audit entry.
+                       Response r = json_response(200, site_json(**existing));
+                       r.headers.emplace("ETag", etag_of((*existing)->version));
+                       return r;
+                   }
                    auto saved = records::upsert_site(*ctx.db, s, expected, req.user, ctx.clock->now());
                    if (!saved) return from_error(saved.error());
                    Response r = json_response(*existing ? 200 : 201, site_json(*saved));
                    r.headers.emplace("ETag", etag_of(saved->version));
                    return r;
                });
-    router.add("GET", "/api/sites/{site_id}/devices", {"Devices of a site", kAllRoles, "sites"},
+    router.add("GET", "/api/sites/{site_id}/devices",
+               {"Devices of a site (technicians: sites of their work orders)", kAllRoles, "sites"},
                [&ctx](Request& req) {
+                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id"))) return *p;
                    auto list = records::list_devices(*ctx.db, req.params.at("site_id"));
                    if (!list) return from_error(list.error());
                    json items = json::array();
@@ -462,34 +450,18 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                    json b;
                    if (auto p = parse_body(req, {"vendor", "model", "serial", "firmware", "unit_id"}, b))
                        return *p;
+                   records::Device d;
+                   if (auto p = device_from(b, d)) return *p;
                    auto list = records::list_devices(*ctx.db, req.params.at("site_id"));
                    if (!list) return from_error(list.error());
                    const records::Device* found = nullptr;
-                   for (const auto& d : *list)
-                       if (d.device_id == req.params.at("device_id")) found = &d;
+                   for (const auto& dev : *list)
+                       if (dev.device_id == req.params.at("device_id")) found = &dev;
                    if (found == nullptr)
                        return problem(404, "Not Found", "no device " + req.params.at("device_id"));
                    if (auto p = check_if_match(req, found->version)) return *p;
-                   records::Device d = *found;
-                   for (const char* k : {"vendor", "model", "serial", "firmware"}) {
-                       if (!b.contains(k)) continue;
-                       if (!b[k].is_string())
-                           return problem(400, "Bad Request", std::string(k) + ": expected a string", k);
-                       const std::string v = b[k];
-                       if (std::string_view(k) == "vendor")
-                           d.vendor = v;
-                       else if (std::string_view(k) == "model")
-                           d.model = v;
-                       else if (std::string_view(k) == "serial")
-                           d.serial = v;
-                       else
-                           d.firmware = v;
-                   }
-                   if (b.contains("unit_id")) {
-                       if (!b["unit_id"].is_number_integer())
-                           return problem(400, "Bad Request", "unit_id: expected an integer", "unit_id");
-                       d.unit_id = b["unit_id"].get<std::int64_t>();
-                   }
+                   d = *found;
+                   if (auto p = device_from(b, d)) return *p;
                    auto saved =
                        records::update_device(*ctx.db, d, found->version, req.user, ctx.clock->now());
                    if (!saved) return from_error(saved.error());

@@ -156,14 +156,7 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
             const std::string resolution = req.query_param("resolution").value_or("5min");
             const auto device = req.query_param("device");
             const auto point = req.query_param("point");
-            if (req.role == "technician") {
-                auto mine =
-                    ctx.db->run("SELECT COUNT(*) FROM work_orders WHERE site_id = $1 AND assignee = $2",
-                                {site, req.user});
-                if (!mine) return from_error(mine.error());
-                if (mine->rows[0].integer(0) == 0)
-                    return problem(404, "Not Found", "no site " + site + " among your work orders");
-            }
+            if (auto p = check_site_visible(ctx, req, site)) return *p;
             json series = json::array();
             if (resolution == "raw") {
                 // Rows hold one device's readings from one batch and span less than kRawRowSpanMs, so every row
@@ -288,6 +281,7 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
          kAllRoles, "telemetry"},
         [&ctx](Request& req) {
             const std::string site = req.params.at("site_id");
+            if (auto p = check_site_visible(ctx, req, site)) return *p;
             auto e = site_expectation(*ctx.db, site);
             if (!e)
                 return problem(404, "Not Found",
@@ -329,6 +323,7 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
     router.add("GET", "/api/sites/{site_id}/status",
                {"The gateway's last status (online/offline, backlog, polls)", kAllRoles, "sites"},
                [&ctx](Request& req) {
+                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id"))) return *p;
                    auto r = ctx.db->run("SELECT body, received_at_ms FROM site_status WHERE site_id = $1",
                                         {req.params.at("site_id")});
                    if (!r) return from_error(r.error());

@@ -51,6 +51,113 @@ std::optional<Response> load_visible(ApiContext& ctx, const Request& req, Loaded
     return std::nullopt;
 }
 
+// Who may change work orders: everyone but the read-only manager.
+const std::vector<std::string> kWriteRoles{"admin", "back_office", "technician"};
+
+// A PATCH body, every member type-checked before anything is loaded.
+struct OrderPatch {
+    std::optional<workorders::WorkOrderState> state;
+    std::optional<std::string> assignee;
+    std::optional<TimePoint> due_at;
+    std::string reason;
+};
+
+std::optional<Response> read_order_patch(const json& body, OrderPatch& out) {
+    BodyReader read(body);
+    std::optional<std::string> state;
+    std::optional<std::string> assignee;
+    std::optional<std::string> due;
+    if (body.contains("state")) read.text("state", state.emplace(), 64);
+    if (body.contains("assignee")) read.text("assignee", assignee.emplace(), 64);
+    if (body.contains("due_at")) read.text("due_at", due.emplace(), 64);
+    read.text("reason", out.reason, 1000);
+    if (read.problem()) return read.problem();
+    if (state) {
+        out.state = workorders::parse_work_order_state(*state);
+        if (!out.state) return problem(400, "Bad Request", "state: unknown '" + *state + "'", "state");
+    }
+    if (due) {
+        auto t = parse_iso8601(*due);
+        if (!t) return problem(400, "Bad Request", "due_at: " + t.error().message, "due_at");
+        out.due_at = *t;
+    }
+    out.assignee = std::move(assignee);
+    return std::nullopt;
+}
+
+// `next`: the order as the patch leaves it. Members the patch does not change stay exactly as they were, so
+// a no-op is recognisable.
+std::optional<Response> apply_patch(ApiContext& ctx, const Request& req, const OrderPatch& patch,
+                                    TimePoint now, workorders::WorkOrder& next) {
+    const workorders::Actor actor{req.user, role_of(req)};
+    if (patch.assignee) {
+        auto u = ctx.db->run("SELECT role FROM users WHERE name = $1 AND disabled = 0", {*patch.assignee});
+        if (!u) return from_error(u.error());
+        if (u->rows.empty() || u->rows[0].text(0) != "technician")
+            return problem(400, "Bad Request",
+                           "assignee: '" + *patch.assignee + "' is not an active technician", "assignee");
+        auto a = workorders::assign(next, *patch.assignee, actor, now);
+        if (!a) return from_error(a.error());
+        next = std::move(*a);
+    }
+    if (patch.due_at && *patch.due_at != next.due_at) {
+        if (!workorders::is_open(next.state))
+            return problem(400, "Bad Request",
+                           "due_at: the work order is " + std::string(workorders::to_string(next.state)),
+                           "due_at");
+        next.due_at = *patch.due_at;
+        next.updated_at = now;
+    }
+    if (patch.state && *patch.state != next.state) {
+        auto t = workorders::transition(next, *patch.state, actor, now, patch.reason);
+        if (!t) return from_error(t.error());
+        next = std::move(*t);
+    }
+    return std::nullopt;
+}
+
+// A visit note: its text and the parts replaced, a device's serial swapped when both are given.
+struct VisitNote {
+    struct Part {
+        std::string part;
+        std::optional<std::string> device_id;
+        std::optional<std::string> new_serial;
+    };
+    std::string text;
+    std::vector<Part> parts;
+    json parts_json = json::array();  // as sent (members checked): stored with the note
+};
+constexpr std::size_t kMaxNoteBytes = 10'000;
+constexpr std::size_t kMaxPartsPerNote = 100;
+
+std::optional<Response> read_visit_note(const json& body, VisitNote& out) {
+    BodyReader read(body);
+    const json* parts = nullptr;
+    read.text("text", out.text, kMaxNoteBytes, true).array("parts", parts, kMaxPartsPerNote);
+    if (read.problem()) return read.problem();
+    if (out.text.empty()) return problem(400, "Bad Request", "text: required", "text");
+    if (parts == nullptr) return std::nullopt;
+    for (std::size_t i = 0; i < parts->size(); ++i) {
+        const json& p = (*parts)[i];
+        const std::string path = "parts/" + std::to_string(i);
+        if (!p.is_object()) return problem(400, "Bad Request", path + ": expected an object", path);
+        for (const auto& [k, v] : p.items())
+            if (k != "part" && k != "device_id" && k != "new_serial")
+                return problem(400, "Bad Request",
+                               path + "/" + k + ": unknown field (expected part, device_id, new_serial)",
+                               path + "/" + k);
+        VisitNote::Part part;
+        BodyReader item(p, path + "/");
+        item.text("part", part.part, 200, true);
+        if (p.contains("device_id")) item.text("device_id", part.device_id.emplace(), 64);
+        if (p.contains("new_serial")) item.text("new_serial", part.new_serial.emplace(), 128);
+        if (item.problem()) return item.problem();
+        out.parts.push_back(std::move(part));
+    }
+    out.parts_json = *parts;
+    return std::nullopt;
+}
+
 }  // namespace
 
 void add_work_order_routes(Router& router, ApiContext& ctx) {
@@ -200,122 +307,84 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
             return r;
         });
 
-    router.add(
-        "PATCH", "/api/work-orders/{id}",
-        {"Change state or assignee (If-Match required); technicians move their own orders assigned → "
-         "in_progress → done",
-         kAllRoles, "work orders"},
-        [&ctx](Request& req) {
-            json body;
-            if (auto p = parse_body(req, {"state", "assignee", "reason", "due_at"}, body)) return *p;
-            Loaded l;
-            if (auto p = load_visible(ctx, req, l)) return *p;
-            if (auto p = check_if_match(req, l.version)) return *p;
-            const TimePoint now = ctx.clock->now();
-            const workorders::Actor actor{req.user, role_of(req)};
-            workorders::WorkOrder next = l.order;
-            if (body.contains("assignee")) {
-                if (!body["assignee"].is_string())
-                    return problem(400, "Bad Request", "assignee: expected a user name", "assignee");
-                const std::string tech = body["assignee"];
-                auto u = ctx.db->run("SELECT role FROM users WHERE name = $1 AND disabled = 0", {tech});
-                if (!u) return from_error(u.error());
-                if (u->rows.empty() || u->rows[0].text(0) != "technician")
-                    return problem(400, "Bad Request", "assignee: '" + tech + "' is not an active technician",
-                                   "assignee");
-                auto a = workorders::assign(next, tech, actor, now);
-                if (!a) return from_error(a.error());
-                next = std::move(*a);
-            }
-            if (body.contains("due_at")) {
-                // The back office may move a due date (a customer asks for another day); technicians may not.
-                if (req.role != "admin" && req.role != "back_office")
-                    return problem(403, "Forbidden", "due_at: only the back office changes due dates",
-                                   "due_at");
-                if (!body["due_at"].is_string())
-                    return problem(400, "Bad Request", "due_at: expected an ISO-8601 time", "due_at");
-                auto due = parse_iso8601(body["due_at"].get<std::string>());
-                if (!due) return problem(400, "Bad Request", "due_at: " + due.error().message, "due_at");
-                if (!workorders::is_open(next.state))
-                    return problem(
-                        400, "Bad Request",
-                        "due_at: the work order is " + std::string(workorders::to_string(next.state)),
-                        "due_at");
-                next.due_at = *due;
-                next.updated_at = now;
-            }
-            if (body.contains("state")) {
-                if (!body["state"].is_string())
-                    return problem(400, "Bad Request", "state: expected a string", "state");
-                auto to = workorders::parse_work_order_state(body["state"].get<std::string>());
-                if (!to)
-                    return problem(400, "Bad Request",
-                                   "state: unknown '" + body["state"].get<std::string>() + "'", "state");
-                const std::string reason = body.value("reason", std::string());
-                if (*to != next.state) {
-                    auto t = workorders::transition(next, *to, actor, now, reason);
-                    if (!t) return from_error(t.error());
-                    next = std::move(*t);
-                }
-            }
-            auto saved = storage::in_transaction(*ctx.db, [&]() -> Result<workorders::WorkOrder> {
-                // Re-check the version inside the transaction: another edit may have landed meanwhile.
-                auto v = ctx.db->run("SELECT version FROM work_orders WHERE id = $1", {l.order.id});
-                if (!v) return v.error();
-                if (v->rows.empty() || v->rows[0].integer(0) != l.version)
-                    return Error{"work order changed meanwhile", ErrorKind::conflict};
-                return storage::save_work_order(*ctx.db, next, l.order, req.user, "edit", now);
-            });
-            if (!saved) return from_error(saved.error());
-            Response r = json_response(200, order_json(*saved, l.version + 1, now));
-            r.headers.emplace("ETag", etag_of(l.version + 1));
-            return r;
-        });
+    router.add("PATCH", "/api/work-orders/{id}",
+               {"Change state or assignee (If-Match required); technicians move their own orders assigned → "
+                "in_progress → done; a request that changes nothing writes nothing",
+                kWriteRoles, "work orders"},
+               [&ctx](Request& req) {
+                   json body;
+                   if (auto p = parse_body(req, {"state", "assignee", "reason", "due_at"}, body)) return *p;
+                   OrderPatch patch;
+                   if (auto p = read_order_patch(body, patch)) return *p;
+                   // The back office may move a due date (a customer asks for another day); technicians may
+                   // not.
+                   if (patch.due_at && req.role != "admin" && req.role != "back_office")
+                       return problem(403, "Forbidden", "due_at: only the back office changes due dates",
+                                      "due_at");
+                   Loaded l;
+                   if (auto p = load_visible(ctx, req, l)) return *p;
+                   if (auto p = check_if_match(req, l.version)) return *p;
+                   const TimePoint now = ctx.clock->now();
+                   workorders::WorkOrder next = l.order;
+                   if (auto p = apply_patch(ctx, req, patch, now, next)) return *p;
+                   Response r;
+                   if (next == l.order) {
+                       // Nothing changes: no new version, no audit entry (a no-op must not make others' ETags
+                       // stale).
+                       r = json_response(200, order_json(l.order, l.version, now));
+                       r.headers.emplace("ETag", etag_of(l.version));
+                       return r;
+                   }
+                   auto saved = storage::in_transaction(*ctx.db, [&]() -> Result<workorders::WorkOrder> {
+                       // Re-check the version inside the transaction: another edit may have landed meanwhile.
+                       auto v = ctx.db->run("SELECT version FROM work_orders WHERE id = $1", {l.order.id});
+                       if (!v) return v.error();
+                       if (v->rows.empty() || v->rows[0].integer(0) != l.version)
+                           return Error{"work order changed meanwhile", ErrorKind::conflict};
+                       return storage::save_work_order(*ctx.db, next, l.order, req.user, "edit", now);
+                   });
+                   if (!saved) return from_error(saved.error());
+                   r = json_response(200, order_json(*saved, l.version + 1, now));
+                   r.headers.emplace("ETag", etag_of(l.version + 1));
+                   return r;
+               });
 
     router.add(
         "POST", "/api/work-orders/{id}/notes",
         {"Record a visit: notes and parts replaced (a swapped device serial goes into the device history)",
-         kAllRoles, "work orders"},
+         kWriteRoles, "work orders"},
         [&ctx](Request& req) {
             json body;
             if (auto p = parse_body(req, {"text", "parts"}, body)) return *p;
-            if (req.role == "manager") return problem(403, "Forbidden", "managers have read-only access");
+            VisitNote note;
+            if (auto p = read_visit_note(body, note)) return *p;
             Loaded l;
             if (auto p = load_visible(ctx, req, l)) return *p;
-            if (!body.contains("text") || !body["text"].is_string() ||
-                body["text"].get<std::string>().empty())
-                return problem(400, "Bad Request", "text: required", "text");
-            json parts = body.value("parts", json::array());
-            if (!parts.is_array()) return problem(400, "Bad Request", "parts: expected an array", "parts");
-            for (std::size_t i = 0; i < parts.size(); ++i) {
-                const auto& p = parts[i];
-                const std::string path = "parts/" + std::to_string(i);
-                if (!p.is_object()) return problem(400, "Bad Request", path + ": expected an object", path);
-                for (const auto& [k, v] : p.items())
-                    if (k != "part" && k != "device_id" && k != "new_serial")
-                        return problem(
-                            400, "Bad Request",
-                            path + "/" + k + ": unknown field (expected part, device_id, new_serial)",
-                            path + "/" + k);
-                if (!p.contains("part") || !p["part"].is_string())
-                    return problem(400, "Bad Request", path + "/part: required", path + "/part");
-            }
+            // As with tickets: a technician's writes at a site need an open order there (no late serial swaps
+            // on a closed job); the back office may still annotate closed orders.
+            if (req.role == "technician" && !workorders::is_open(l.order.state))
+                return problem(403, "Forbidden",
+                               "work order " + std::to_string(l.order.id) + " is " +
+                                   std::string(workorders::to_string(l.order.state)) +
+                                   ": technicians record visits on open orders only");
             const TimePoint now = ctx.clock->now();
             auto done = storage::in_transaction(*ctx.db, [&]() -> Status {
-                for (const auto& p : parts) {
-                    if (!p.contains("device_id") || !p.contains("new_serial")) continue;
-                    const std::string dev = p["device_id"].get<std::string>();
+                for (std::size_t i = 0; i < note.parts.size(); ++i) {
+                    const auto& p = note.parts[i];
+                    if (!p.device_id || !p.new_serial) continue;
+                    const std::string& dev = *p.device_id;
                     auto old = ctx.db->run("SELECT serial FROM devices WHERE site_id = $1 AND device_id = $2",
                                            {l.order.site_id, dev});
                     if (!old) return old.error();
                     if (old->rows.empty())
-                        return Error::at("parts", "no device '" + dev + "' at site " + l.order.site_id);
-                    const std::string new_serial = p["new_serial"].get<std::string>();
+                        return Error::at("parts/" + std::to_string(i) + "/device_id",
+                                         "no device '" + dev + "' at site " + l.order.site_id);
+                    const std::string& new_serial = *p.new_serial;
                     if (auto r = ctx.db->run(
                             "INSERT INTO device_history (site_id, device_id, at_ms, old_serial, new_serial, "
                             "work_order_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                             {l.order.site_id, dev, to_epoch_ms(now), old->rows[0].text(0), new_serial,
-                             l.order.id, p["part"].get<std::string>()});
+                             l.order.id, p.part});
                         !r)
                         return r.error();
                     if (auto r = ctx.db->run(
@@ -331,16 +400,16 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                         !s)
                         return s;
                 }
-                if (auto r = ctx.db->run("INSERT INTO work_order_notes (work_order_id, at_ms, author, text, "
-                                         "parts) VALUES ($1, "
-                                         "$2, $3, $4, $5)",
-                                         {l.order.id, to_epoch_ms(now), req.user,
-                                          body["text"].get<std::string>(), parts.dump()});
+                if (auto r = ctx.db->run(
+                        "INSERT INTO work_order_notes (work_order_id, at_ms, author, text, "
+                        "parts) VALUES ($1, "
+                        "$2, $3, $4, $5)",
+                        {l.order.id, to_epoch_ms(now), req.user, note.text, note.parts_json.dump()});
                     !r)
                     return r.error();
                 return storage::append_audit(*ctx.db, now, req.user, "note", "work_order",
                                              std::to_string(l.order.id), std::nullopt,
-                                             json{{"text", body["text"]}, {"parts", parts}}.dump());
+                                             json{{"text", note.text}, {"parts", note.parts_json}}.dump());
             });
             if (!done) return from_error(done.error());
             return json_response(201, {{"work_order_id", l.order.id}, {"at", format_iso8601(now)}});
@@ -375,21 +444,25 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                    return json_response(200, {{"items", items}});
                });
 
-    // Acknowledge / resolve a gateway ticket from the back office: sent to the gateway as a command; the
-    // gateway's ticket event comes back through ingest and updates the work order.
+    // Acknowledge / resolve a gateway ticket from the back office, or by the technician who has an open work
+    // order at the site: sent to the gateway as a command; the gateway's ticket event comes back through
+    // ingest and updates the work order.
     for (const std::string action : {"acknowledge", "resolve"}) {
         router.add(
             "POST", "/api/sites/{site_id}/tickets/{ticket_id}/" + action,
             {action == "acknowledge" ? "Acknowledge a gateway ticket (sent to the gateway as a command)"
                                      : "Resolve a gateway ticket (sent to the gateway as a command)",
-             {"admin", "back_office", "technician"},
-             "tickets"},
+             kWriteRoles, "tickets"},
             [&ctx, action](Request& req) {
-                json body;
+                json body = json::object();
                 if (!req.body.empty())
                     if (auto p = parse_body(req, {"note"}, body)) return *p;
+                std::string note;
+                if (auto p = BodyReader(body).text("note", note, 1000).problem()) return *p;
                 const std::string site = req.params.at("site_id");
                 const std::string ticket = req.params.at("ticket_id");
+                // Before the ticket is looked up: others' sites are not even confirmed to have it.
+                if (auto p = check_site_actionable(ctx, req, site)) return *p;
                 auto t = ctx.db->run("SELECT device_id FROM tickets WHERE site_id = $1 AND ticket_id = $2",
                                      {site, ticket});
                 if (!t) return from_error(t.error());
@@ -403,7 +476,6 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                 cmd.issued_at = ctx.clock->now();
                 cmd.command_id = "api-" + std::to_string(to_epoch_ms(cmd.issued_at)) + "-" + ticket;
                 cmd.expires_at = cmd.issued_at + std::chrono::hours(24);
-                const std::string note = body.is_object() ? body.value("note", std::string()) : std::string();
                 if (action == "acknowledge")
                     cmd.body = protocol::AckTicketCommand{ticket, req.user, note};
                 else

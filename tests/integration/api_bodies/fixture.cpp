@@ -1,0 +1,159 @@
+#include "fixture.hpp"
+
+#include <doctest/doctest.h>
+
+#include "pvfleet/records/customers.hpp"
+#include "pvfleet/records/sites.hpp"
+#include "pvfleet/records/users.hpp"
+#include "pvfleet/workorders/lifecycle.hpp"
+
+namespace pvfleet::api_test {
+namespace {
+
+constexpr TimePoint kStart{Millis{1'468'915'200'000}};  // 2016-07-19 08:00 UTC
+
+protocol::TicketEventMessage ticket_opened(const std::string& site, const std::string& ticket) {
+    protocol::TicketEventMessage m;
+    m.site_id = site;
+    m.seq = 1;
+    m.sent_at = kStart;
+    m.event.kind = domain::TicketEventKind::opened;
+    m.event.at = kStart;
+    m.event.ticket.id = ticket;
+    m.event.ticket.device_id = "inv1";
+    m.event.ticket.kind = domain::FaultKind::comm_lost;
+    m.event.ticket.severity = domain::Severity::major;
+    m.event.ticket.state = domain::TicketState::open;
+    m.event.ticket.summary = "inv1 silent";
+    m.event.ticket.opened_at = kStart;
+    m.event.ticket.updated_at = kStart;
+    return m;
+}
+
+std::unique_ptr<storage::Db> open(const std::filesystem::path& file) {
+    storage::DbOptions options;
+    options.sqlite_path = file.string();
+    auto db = storage::open_db(options);
+    REQUIRE_MESSAGE(db, (db ? "" : db.error().message));
+    return std::move(*db);
+}
+
+}  // namespace
+
+Fixture::Fixture(const std::string& password) : clock(kStart) {
+    store = std::make_unique<storage::Store>(open(dir / "pvfleet.db"), clock);
+    REQUIRE(store->migrate());
+    store->set_ticket_sink(&sink);
+    api_db = open(dir / "pvfleet.db");
+    std::array<unsigned char, 32> key{};
+    key.fill(0x5a);
+    cipher = std::make_unique<records::FieldCipher>(records::FieldCipher::from_key(key));
+
+    const TimePoint now = clock.now();
+    const std::vector<std::pair<std::string, records::Role>> users{{"admin", records::Role::admin},
+                                                                   {"office", records::Role::back_office},
+                                                                   {"tech", records::Role::technician},
+                                                                   {"tech2", records::Role::technician},
+                                                                   {"manager", records::Role::manager}};
+    for (const auto& [name, role] : users)
+        REQUIRE(records::create_user(*api_db, name, name, role, password, "setup", now));
+    records::Customer c;
+    c.name = "Max Mustermann";
+    auto created = records::create_customer(*api_db, *cipher, c, "setup", now);
+    REQUIRE(created);
+    customer_id = created->id;
+
+    // Each site's gateway reports a ticket: ingest creates the site, the ticket and its work order.
+    for (const std::string site : {"site-a", "site-b", "site-c", "site-d"}) {
+        ticket_of_site[site] = "t-" + site;
+        auto in = store->ingest({ticket_opened(site, ticket_of_site[site])});
+        REQUIRE_MESSAGE(in, (in ? "" : in.error().message));
+        records::Device d;
+        d.site_id = site;
+        d.device_id = "inv1";
+        d.vendor = "SMA";
+        d.serial = "3001234500";
+        REQUIRE(records::update_device(*api_db, d, std::nullopt, "setup", now));
+        auto id = api_db->run("SELECT id FROM work_orders WHERE site_id = $1", {site});
+        REQUIRE(id);
+        REQUIRE(id->rows.size() == 1);
+        order_of_site[site] = id->rows[0].integer(0);
+    }
+    const workorders::Actor office{"office", workorders::Role::back_office};
+    auto dispatch = [&](const std::string& site, const std::string& tech, bool cancel) {
+        auto before = storage::load_work_order(*api_db, order_of_site[site]);
+        REQUIRE(before);
+        REQUIRE(*before);
+        auto next = workorders::assign(**before, tech, office, now);
+        REQUIRE(next);
+        if (cancel) {
+            next = workorders::transition(*next, workorders::WorkOrderState::cancelled, office, now, "");
+            REQUIRE(next);
+        }
+        REQUIRE(storage::save_work_order(*api_db, *next, **before, "office", "edit", now));
+    };
+    dispatch("site-a", "tech", false);
+    dispatch("site-b", "tech2", false);
+    dispatch("site-d", "tech", true);
+
+    context.db = api_db.get();
+    context.cipher = cipher.get();
+    context.clock = &clock;
+    context.send_command = [this](const protocol::Command& command, const std::string&) -> Status {
+        sent.push_back(command);
+        return {};
+    };
+    api::add_routes(router, context);
+}
+
+http::Response Fixture::call(const std::string& method, const std::string& path, const std::string& user,
+                             const std::string& body, std::map<std::string, std::string> headers) {
+    http::Request r;
+    r.method = method;
+    r.target = path;
+    REQUIRE(http::parse_target(path, r.path, r.query));
+    r.remote = "192.0.2.10";
+    r.body = body;
+    if (method != "GET" && method != "HEAD") r.headers["content-type"] = "application/json";
+    if (!user.empty()) {
+        auto users = records::list_users(*api_db);
+        REQUIRE(users);
+        const records::User* found = nullptr;
+        for (const auto& u : *users)
+            if (u.name == user) found = &u;
+        REQUIRE(found != nullptr);
+        auto session = records::create_session(*api_db, *found, clock.now());
+        REQUIRE(session);
+        r.headers["authorization"] = "Bearer " + session->token;
+    }
+    for (auto& [k, v] : headers) r.headers[k] = v;
+    return router.handle(r);
+}
+
+std::int64_t Fixture::count(const std::string& sql) {
+    auto r = api_db->run(sql);
+    REQUIRE(r);
+    return r->rows.at(0).integer(0);
+}
+
+std::int64_t Fixture::order_version(std::int64_t id) {
+    auto r = api_db->run("SELECT version FROM work_orders WHERE id = $1", {id});
+    REQUIRE(r);
+    return r->rows.at(0).integer(0);
+}
+
+std::vector<std::int64_t> Fixture::fingerprint() {
+    std::vector<std::int64_t> f;
+    for (const char* sql :
+         {"SELECT COUNT(*) FROM audit_log WHERE action NOT IN ('login', 'logout')",
+          "SELECT COUNT(*) FROM users", "SELECT COUNT(*) FROM customers", "SELECT COUNT(*) FROM sites",
+          "SELECT COUNT(*) FROM work_order_notes", "SELECT COUNT(*) FROM device_history",
+          "SELECT COALESCE(SUM(version), 0) FROM work_orders",
+          "SELECT COALESCE(SUM(version), 0) FROM customers", "SELECT COALESCE(SUM(version), 0) FROM sites",
+          "SELECT COALESCE(SUM(version), 0) FROM devices"})
+        f.push_back(count(sql));
+    f.push_back(static_cast<std::int64_t>(sent.size()));
+    return f;
+}
+
+}  // namespace pvfleet::api_test

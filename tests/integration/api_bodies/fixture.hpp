@@ -1,0 +1,49 @@
+#pragma once
+// The REST API's router over a real SQLite file (schema from the storage migrations), without sockets: users
+// of every role, a customer, and sites whose gateway tickets became work orders through the real ingest path.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pvfleet/api/api.hpp"
+#include "pvfleet/storage/store.hpp"
+#include "pvfleet/storage/work_orders.hpp"
+#include "support/paths.hpp"
+
+namespace pvfleet::api_test {
+
+// Users of the fixture: one per role, and a second technician.
+inline const std::map<std::string, std::string> kUserOfRole{
+    {"admin", "admin"}, {"back_office", "office"}, {"technician", "tech"}, {"manager", "manager"}};
+
+struct Fixture {
+    // `password`: every user's password (the documented login example's).
+    explicit Fixture(const std::string& password = "correct horse battery");
+
+    // A request through Router::handle as `user` ("" = no session; a fresh session per call, so a logout
+    // cannot end the next call's). Writes carry Content-Type: application/json.
+    http::Response call(const std::string& method, const std::string& path, const std::string& user,
+                        const std::string& body = {}, std::map<std::string, std::string> headers = {});
+    // Everything a write could change, as one comparable value (row counts, version sums, commands sent).
+    std::vector<std::int64_t> fingerprint();
+    std::int64_t order_version(std::int64_t id);
+    std::int64_t count(const std::string& sql);
+
+    test::TempDir dir;
+    ManualClock clock;
+    std::unique_ptr<storage::Store> store;  // ingest's connection
+    std::unique_ptr<storage::Db> api_db;    // the API's own, as in the server
+    std::unique_ptr<records::FieldCipher> cipher;
+    storage::WorkOrderSink sink;
+    api::ApiContext context;
+    http::Router router;
+    std::vector<protocol::Command> sent;  // commands the API sent to gateways
+
+    std::int64_t customer_id = 0;
+    // Sites: a (order open, assigned to tech), b (open, tech2), c (open, nobody), d (cancelled, tech).
+    std::map<std::string, std::int64_t> order_of_site;
+    std::map<std::string, std::string> ticket_of_site;
+};
+
+}  // namespace pvfleet::api_test
