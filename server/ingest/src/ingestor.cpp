@@ -3,6 +3,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <atomic>
+#include <future>
+#include <mutex>
 #include <vector>
 
 #include "pvfleet/protocol/codec.hpp"
@@ -37,10 +40,18 @@ struct Ingestor::Impl {
     bool flush_armed = false;
     bool stopping = false;
     std::vector<mqtt::Message> pending;  // each with its decoded payload (Decoded) in `prepared`
-    IngestStats stats;
+    IngestStats stats;  // the strand's own; published to `snapshot` for other threads
+    mutable std::mutex snapshot_mutex;
+    IngestStats snapshot;
+    std::atomic<bool> is_connected{false};
     TimePoint reject_window_start{};
     std::uint64_t reject_logs_in_window = 0;
     std::uint64_t command_counter = 0;
+
+    void publish_stats() {
+        std::lock_guard lock(snapshot_mutex);
+        snapshot = stats;
+    }
 
     void on_message(mqtt::Message m) {
         ++stats.received;
@@ -49,6 +60,7 @@ struct Ingestor::Impl {
             flush();
             return;
         }
+        publish_stats();
         if (!flush_armed) {
             flush_armed = true;
             flush_timer.expires_after(options.max_delay);
@@ -78,6 +90,11 @@ struct Ingestor::Impl {
 
     void flush() {
         if (pending.empty()) return;
+        flush_pending();
+        publish_stats();
+    }
+
+    void flush_pending() {
         std::vector<mqtt::Message> batch;
         batch.swap(pending);
         std::vector<protocol::Message> decoded;
@@ -162,6 +179,7 @@ struct Ingestor::Impl {
                 PVF_LOG(warn, kLog, "resend command: " << s.error().message);
             ++stats.resend_requests;
         }
+        publish_stats();
     }
 
     Status send(const protocol::Command& cmd, const std::string& issued_by) {
@@ -208,11 +226,13 @@ Result<std::unique_ptr<Ingestor>> Ingestor::create(boost::asio::any_io_executor 
         m.prepared = std::make_shared<Decoded>(protocol::decode_for_topic(m.topic, m.payload));
     };
     impl->client->on_connected = [raw] {
+        raw->is_connected = true;
         PVF_LOG(info, kLog,
                 "connected to " << raw->options.mqtt.server_uri << " as " << raw->options.mqtt.client_id
                                 << (raw->options.mqtt.clean_session ? "" : " (persistent session)"));
     };
-    impl->client->on_connection_lost = [](const std::string& cause) {
+    impl->client->on_connection_lost = [raw](const std::string& cause) {
+        raw->is_connected = false;
         PVF_LOG(warn, kLog, "broker connection lost: " << cause);
     };
     return std::unique_ptr<Ingestor>(new Ingestor(std::move(impl)));
@@ -237,6 +257,7 @@ void Ingestor::stop(std::function<void()> done) {
         i->gap_timer.cancel();
         // Disconnect first so nothing new arrives, then commit what is held.
         i->client->stop(std::chrono::milliseconds(1000));
+        i->is_connected = false;
         i->flush();
         PVF_LOG(info, kLog,
                 "stopped: " << i->stats.received << " received, " << i->stats.applied << " stored, "
@@ -245,14 +266,29 @@ void Ingestor::stop(std::function<void()> done) {
     });
 }
 
-Status Ingestor::send_command(const protocol::Command& command, const std::string& issued_by) {
-    return impl_->send(command, issued_by);
+Status Ingestor::send_command(const protocol::Command& command, const std::string& issued_by, Millis timeout) {
+    if (impl_->strand.running_in_this_thread()) return impl_->send(command, issued_by);
+    // The command is recorded on the ingest's database connection, which only the strand uses.
+    auto done = std::make_shared<std::promise<Status>>();
+    auto result = done->get_future();
+    boost::asio::post(impl_->strand, [i = impl_.get(), done, command, issued_by] {
+        if (i->stopping) {
+            done->set_value(Error{"ingest is stopping: command not sent", ErrorKind::busy});
+            return;
+        }
+        done->set_value(i->send(command, issued_by));
+    });
+    if (result.wait_for(timeout) != std::future_status::ready)
+        return Error{"ingest did not take the command within " + std::to_string(timeout.count()) + " ms",
+                     ErrorKind::busy};
+    return result.get();
 }
-const IngestStats& Ingestor::stats() const {
-    return impl_->stats;
+IngestStats Ingestor::stats() const {
+    std::lock_guard lock(impl_->snapshot_mutex);
+    return impl_->snapshot;
 }
 bool Ingestor::connected() const {
-    return impl_->client && impl_->client->connected();
+    return impl_->is_connected;
 }
 
 }  // namespace pvfleet::ingest

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -157,6 +158,16 @@ Result<std::string> FieldCipher::decrypt(std::string_view encoded) const {
         return Error{"encrypted field: authentication failed (data changed or another key)"};
     }
     return plain;
+}
+
+std::string FieldCipher::check_value() const {
+    static constexpr std::string_view kLabel = "pvfleet field key check v1";
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_length = 0;
+    if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), bytes(kLabel), kLabel.size(), mac,
+             &mac_length) == nullptr)
+        throw std::runtime_error("HMAC-SHA256 failed");
+    return detail::hex_encode(std::string_view(reinterpret_cast<const char*>(mac), mac_length));
 }
 
 }  // namespace pvfleet::records

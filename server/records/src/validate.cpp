@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "pvfleet/protocol/topics.hpp"
+
 namespace pvfleet::records::detail {
 namespace {
 
@@ -145,6 +147,7 @@ Problem check_site_id(std::string_view site_id) {
     if (!lower_alnum(site_id.front())) return "must start with a lower-case letter or digit";
     for (const char c : site_id)
         if (!lower_alnum(c) && c != '-') return "only lower-case letters, digits and '-' are allowed";
+    if (protocol::is_reserved_site_id(site_id)) return "reserved for the broker and the server (broker, ca, pvfleet-…)";
     return std::nullopt;
 }
 

@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <fstream>
@@ -10,12 +11,14 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "pvfleet/api/api.hpp"
 #include "pvfleet/http/server.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/records/crypto.hpp"
 #include "pvfleet/records/import.hpp"
+#include "pvfleet/records/key_check.hpp"
 #include "pvfleet/records/users.hpp"
 #include "pvfleet/server_app/config.hpp"
 #include "pvfleet/storage/store.hpp"
@@ -61,15 +64,41 @@ Result<Common> parse_common(const std::vector<std::string>& args, std::size_t fr
 }
 
 // The key of the personal customer fields: the configured file, else secret.key beside the SQLite database
-// (or beside the config for PostgreSQL), created on first use.
-Result<records::FieldCipher> field_cipher(const ServerConfig& config, const std::string& config_path) {
-    if (!config.secret_key_file.empty()) return records::FieldCipher::from_key_file(config.secret_key_file);
-    const std::filesystem::path beside =
-        config.database.engine == storage::Engine::sqlite
-            ? std::filesystem::path(config.database.sqlite_path).parent_path()
-            : std::filesystem::path(config_path).parent_path();
-    return records::FieldCipher::load_or_create((beside / "secret.key").string());
+// (or beside the config for PostgreSQL), created on first use. Checked against the database's key check value
+// (records/key_check.hpp): a wrong key, or a missing one for a database with encrypted data, is refused.
+Result<records::FieldCipher> field_cipher(const ServerConfig& config, const std::string& config_path,
+                                          storage::Db& db, const Clock& clock) {
+    records::KeyFileOptions key;
+    if (!config.secret_key_file.empty()) {
+        key.path = config.secret_key_file;
+    } else {
+        const std::filesystem::path beside =
+            config.database.engine == storage::Engine::sqlite
+                ? std::filesystem::path(config.database.sqlite_path).parent_path()
+                : std::filesystem::path(config_path).parent_path();
+        key.path = (beside / "secret.key").string();
+        key.create_if_missing = true;
+    }
+    return records::open_field_cipher(db, key, clock.now());
 }
+
+// Ingest runs on an io_context and thread of its own: a long group commit never delays the HTTP API.
+struct IngestThread {
+    boost::asio::io_context ioc;
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{ioc.get_executor()};
+    std::thread thread;
+
+    void start() {
+        thread = std::thread([this] { ioc.run(); });
+    }
+    // After the ingestor's staged stop has run (or when it never started).
+    void join() {
+        work.reset();
+        ioc.stop();
+        if (thread.joinable()) thread.join();
+    }
+    ~IngestThread() { join(); }
+};
 
 Result<std::unique_ptr<storage::Store>> open_store(const ServerConfig& config, const Clock& clock) {
     auto db = storage::open_db(config.database);
@@ -123,7 +152,7 @@ int cmd_run(const Common& common) {
         work_orders;  // every new ticket event becomes or updates a work order, in its transaction
     (*store)->set_ticket_sink(&work_orders);
 
-    auto cipher = field_cipher(*config, *common.config_path);
+    auto cipher = field_cipher(*config, *common.config_path, (*store)->db(), clock);
     if (!cipher) {
         std::cerr << "pvfleet-server run: " << cipher.error().message << "\n";
         return 2;
@@ -135,16 +164,16 @@ int cmd_run(const Common& common) {
         return 1;
     }
 
-    boost::asio::io_context ioc;
+    boost::asio::io_context ioc;  // the HTTP API, the preventive check and the signals
+    IngestThread ingest_thread;
     std::unique_ptr<ingest::Ingestor> ingestor;
     if (config->mqtt_enabled) {
-        auto in = ingest::Ingestor::create(ioc.get_executor(), config->ingest, **store, clock);
+        auto in = ingest::Ingestor::create(ingest_thread.ioc.get_executor(), config->ingest, **store, clock);
         if (!in) {
             std::cerr << "pvfleet-server run: " << in.error().message << "\n";
             return 2;
         }
         ingestor = std::move(*in);
-        ingestor->start();
     }
 
     api::ApiContext api_context;
@@ -157,7 +186,7 @@ int cmd_run(const Common& common) {
             return ingestor->send_command(c, by);
         };
         api_context.ingest_stats = [&ingestor] {
-            const auto& s = ingestor->stats();
+            const auto s = ingestor->stats();
             return nlohmann::json{{"connected", ingestor->connected()},
                                   {"received", s.received},
                                   {"applied", s.applied},
@@ -183,6 +212,10 @@ int cmd_run(const Common& common) {
     (*http)->start();
     // Tests and scripts read the port from this line (the config may ask for port 0).
     PVF_LOG(info, "server", "http listening on " << config->http.listen << ":" << (*http)->port());
+    if (ingestor) {
+        ingest_thread.start();
+        ingestor->start();
+    }
 
     // Preventive inspections: checked at start and every hour (on the API's connection: ingest keeps its
     // own).
@@ -208,12 +241,13 @@ int cmd_run(const Common& common) {
         preventive_timer.cancel();
         (*http)->stop();
         if (ingestor)
-            ingestor->stop([&ioc] { ioc.stop(); });
+            ingestor->stop([&ioc] { ioc.stop(); });  // runs on the ingest thread once all is committed
         else
             ioc.stop();
     });
     PVF_LOG(info, "server", "running");
     ioc.run();
+    ingest_thread.join();
     PVF_LOG(info, "server", "stopped");
     return 0;
 }
@@ -320,15 +354,15 @@ int cmd_import(const Common& common) {
     }
     std::ostringstream csv;
     csv << in.rdbuf();
-    auto cipher = field_cipher(*config, *common.config_path);
-    if (!cipher) {
-        std::cerr << "pvfleet-server import customers: " << cipher.error().message << "\n";
-        return 1;
-    }
     SystemClock clock;
     auto store = open_store(*config, clock);
     if (!store) {
         std::cerr << "pvfleet-server import customers: " << store.error().message << "\n";
+        return 1;
+    }
+    auto cipher = field_cipher(*config, *common.config_path, (*store)->db(), clock);
+    if (!cipher) {
+        std::cerr << "pvfleet-server import customers: " << cipher.error().message << "\n";
         return 1;
     }
     auto report =

@@ -289,6 +289,16 @@ DROP TABLE telemetry;
 --postgres: ALTER TABLE site_seq SET (fillfactor = 50);
 --postgres: ALTER TABLE devices SET (fillfactor = 50);
 )SQL"},
+    // (7 is left to the login lockouts, another change in flight; versions are applied by number.)
+    {8, "personal-data key check value", R"SQL(
+-- HMAC-SHA256 of a fixed label under the key of the personal customer fields (hex), stored on first start: the
+-- server refuses to start with another key, and never creates a new key for a database that holds one.
+CREATE TABLE field_key_check (
+  purpose TEXT PRIMARY KEY,
+  check_value TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL
+);
+)SQL"},
 };
 
 std::string render(std::string_view sql, Engine engine) {

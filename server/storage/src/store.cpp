@@ -306,9 +306,9 @@ Status Store::ingest_unsequenced(const protocol::Message& m, std::int64_t now_ms
             {site, std::string(protocol::to_string(status->state)), to_epoch_ms(status->sent_at), now_ms,
              *body}));
         if (status->last_seq)
-            PVF_CHECK(
-                db_->run("UPDATE site_seq SET edge_last_seq = $2 WHERE site_id = $1 AND edge_last_seq < $2",
-                         {site, i64(*status->last_seq)}));
+            PVF_CHECK(db_->run("UPDATE site_seq SET edge_last_seq = $2 WHERE site_id = $1 AND edge_last_seq < $2 "
+                               "AND $2 <= max_seen + $3",
+                               {site, i64(*status->last_seq), i64(kMaxTailAhead)}));
         for (const auto& d : status->devices)
             if (d.last_ok_poll)
                 PVF_CHECK(db_->run(
@@ -696,6 +696,26 @@ Result<std::vector<ResendRequest>> Store::due_resends(const GapPolicy& policy) {
             }
             if (holes.size() < kMaxHoles && prev < target && received->rows.size() < 20000)
                 holes.emplace_back(prev + 1, target);
+            if (holes.empty()) continue;
+            // A jump: pass over it now, before anything is asked for. Only the first hole moves the contiguous
+            // prefix; the holes before a later jump are asked for first, and the jump is passed once it is the
+            // first.
+            for (std::size_t i = 0; i < holes.size(); ++i) {
+                const auto [from, to] = holes[i];
+                if (static_cast<protocol::Seq>(to - from + 1) <= policy.max_gap) continue;
+                holes.resize(i);
+                if (i > 0) break;
+                PVF_LOG(warn, "ingest",
+                        "site " << site << ": seq jumped over " << from << ".." << to << " ("
+                                << (to - from + 1) << " seqs, more than " << policy.max_gap
+                                << "): not asked for, not counted lost");
+                PVF_CHECK(db_->run(
+                    "UPDATE site_seq SET contiguous_through = $2, resend_attempts = 0, resend_at_ms = NULL, "
+                    "gap_since_ms = $3 WHERE site_id = $1",
+                    {site, to, now_ms}));
+                PVF_CHECK(advance_seq(site));
+                break;
+            }
             if (holes.empty()) continue;
             if (attempts >= policy.max_attempts) {
                 // The gateway no longer has the first hole (quota, or it was replaced): count it lost, move

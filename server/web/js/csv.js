@@ -1,8 +1,17 @@
 // CSV export, client-side: RFC 4180 (fields with comma, quote, CR or LF quoted; quotes doubled; CRLF line ends)
 // with a UTF-8 byte-order mark so Excel opens Chinese text correctly.
+//
+// Formula injection (OWASP "CSV Injection"): a spreadsheet runs a cell that starts with = + - @ TAB or CR as a
+// formula (`=HYPERLINK(...)` in a customer's name), some also after leading spaces. Such a text cell gets a
+// single quote in front, inside a quoted field, so it shows as the text it is. Only strings are neutralised: a
+// JavaScript number (an id, an energy figure such as -12.5) stays a number the spreadsheet can sum.
+const FORMULA_START = /^(?:[\t\r]|\s*[=+\-@])/;
+
 export function csvField(v) {
   if (v === null || v === undefined) return '';
-  const s = typeof v === 'string' ? v : String(v);
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  const s = String(v);
+  if (FORMULA_START.test(s)) return `"'${s.replace(/"/g, '""')}"`;
   return /[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

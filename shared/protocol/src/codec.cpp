@@ -106,7 +106,38 @@ Result<std::uint64_t> read_u64(const json& j, const Path& path) {
 Result<Seq> read_seq(const json& j, const Path& path) {
     PVF_TRY(auto v, read_u64(j, path));
     if (v == 0) return Error::at(path.str(), "must be at least 1");
+    if (v > kMaxSeq) return Error::at(path.str(), std::to_string(v) + " exceeds the largest seq " + std::to_string(kMaxSeq));
     return v;
+}
+
+Status check_seq(Seq v, const std::string& path) {
+    if (v == 0) return Error::at(path, "must be at least 1");
+    if (v > kMaxSeq) return Error::at(path, std::to_string(v) + " exceeds the largest seq " + std::to_string(kMaxSeq));
+    return {};
+}
+
+// What one telemetry batch may still hold (see kMaxBatchSamples and its neighbours).
+struct BatchBudget {
+    std::size_t samples = kMaxBatchSamples;
+    std::size_t readings = kMaxBatchReadings;
+
+    Status take_samples(std::size_t n, const Path& path) {
+        if (n > samples) return Error::at(path.str(), "the batch has more than " + std::to_string(kMaxBatchSamples) + " samples");
+        samples -= n;
+        return {};
+    }
+    Status take_readings(std::size_t n, const Path& path) {
+        if (n > readings) return Error::at(path.str(), "the batch has more than " + std::to_string(kMaxBatchReadings) + " readings");
+        readings -= n;
+        return {};
+    }
+};
+
+Status check_entries(const json& list, const Path& path) {
+    if (list.size() > kMaxValueEntries) {
+        return Error::at(path.str(), std::to_string(list.size()) + " entries, more than " + std::to_string(kMaxValueEntries));
+    }
+    return {};
 }
 
 Result<TimePoint> read_time(const json& j, const Path& path) {
@@ -408,7 +439,7 @@ Result<std::optional<double>> read_optional_number(const json& j, const Path& pa
 }
 
 Status read_column(const std::string& name, PointShape shape, const json& column, const Path& path,
-                   std::vector<domain::Sample>& samples) {
+                   std::vector<domain::Sample>& samples, BatchBudget& budget) {
     if (!column.is_array()) return type_error(path, "array", column);
     if (column.size() != samples.size()) {
         return Error::at(path.str(), std::to_string(column.size()) + " entries, expected " + std::to_string(samples.size()) +
@@ -421,13 +452,18 @@ Status read_column(const std::string& name, PointShape shape, const json& column
         switch (shape) {
             case PointShape::scalar: {
                 PVF_TRY(auto v, read_optional_number(entry, at));
-                if (v) sample.values.emplace(name, *v);
+                if (v) {
+                    PVF_CHECK(budget.take_readings(1, at));
+                    sample.values.emplace(name, *v);
+                }
                 break;
             }
             case PointShape::per_mppt:
             case PointShape::per_phase: {
                 if (entry.is_null()) break;
                 if (!entry.is_array()) return type_error(at, "array or null", entry);
+                PVF_CHECK(check_entries(entry, at));
+                PVF_CHECK(budget.take_readings(entry.size(), at));
                 std::vector<std::optional<double>> values;
                 values.reserve(entry.size());
                 for (std::size_t k = 0; k < entry.size(); ++k) {
@@ -447,6 +483,8 @@ Status read_column(const std::string& name, PointShape shape, const json& column
             case PointShape::event_list: {
                 if (entry.is_null()) break;
                 if (!entry.is_array()) return type_error(at, "array or null", entry);
+                PVF_CHECK(check_entries(entry, at));
+                PVF_CHECK(budget.take_readings(entry.size(), at));
                 for (std::size_t k = 0; k < entry.size(); ++k) {
                     PVF_TRY(auto ev, read_nonempty(entry[k], {at, k}, 64));
                     sample.events.push_back(std::move(ev));
@@ -458,13 +496,15 @@ Status read_column(const std::string& name, PointShape shape, const json& column
     return {};
 }
 
-Result<std::vector<domain::Sample>> read_device_block(const json& block, const Path& path) {
+Result<std::vector<domain::Sample>> read_device_block(const json& block, const Path& path, BatchBudget& budget) {
     if (!block.is_object()) return type_error(path, "object", block);
     PVF_TRY(std::string device_id, need(block, "device_id", path, read_device_id));
     PVF_TRY(TimePoint t0, need(block, "t0", path, read_time));
     PVF_TRY(const json* dt, need_array(block, "dt", path));
     const Path dt_path(path, "dt");
     if (dt->empty()) return Error::at(dt_path.str(), "must not be empty");
+    // Before anything is allocated for them.
+    PVF_CHECK(budget.take_samples(dt->size(), dt_path));
     std::vector<domain::Sample> samples(dt->size());
     TimePoint t = t0;
     for (std::size_t i = 0; i < dt->size(); ++i) {
@@ -484,10 +524,13 @@ Result<std::vector<domain::Sample>> read_device_block(const json& block, const P
     }
     PVF_TRY(const json* points, need_object(block, "points", path));
     const Path points_path(path, "points");
+    if (points->size() > kMaxDevicePoints) {
+        return Error::at(points_path.str(), std::to_string(points->size()) + " points, more than " + std::to_string(kMaxDevicePoints));
+    }
     for (const auto& [name, column] : points->items()) {
         const Path at(points_path, name);
         PVF_TRY(PointShape shape, shape_of(name, at));
-        PVF_CHECK(read_column(name, shape, column, at, samples));
+        PVF_CHECK(read_column(name, shape, column, at, samples, budget));
     }
     return samples;
 }
@@ -507,10 +550,14 @@ Result<TelemetryBatch> telemetry_body(const json& root, std::string site) {
     if (m.aggregate && !m.resolution_s) return Error::at("resolution_s", "required when aggregate is true");
     PVF_TRY(const json* devices, need_array(root, "devices", ""));
     const Path devices_path = "devices";
+    if (devices->size() > kMaxBatchDevices) {
+        return Error::at(devices_path.str(), std::to_string(devices->size()) + " device blocks, more than " + std::to_string(kMaxBatchDevices));
+    }
+    BatchBudget budget;
     std::vector<std::string> seen;
     for (std::size_t i = 0; i < devices->size(); ++i) {
         const Path at(devices_path, i);
-        PVF_TRY(auto samples, read_device_block((*devices)[i], at));
+        PVF_TRY(auto samples, read_device_block((*devices)[i], at, budget));
         const std::string& id = samples.front().device_id;
         if (std::find(seen.begin(), seen.end(), id) != seen.end()) {
             return Error::at(Path(at, "device_id").str(), in_quotes(id) + " appears in more than one block");
@@ -860,7 +907,10 @@ std::string_view to_string(AckStatus v) { return name_in(kAckStatus, v); }
 
 Result<std::string> encode(const TelemetryBatch& m, EncodeOptions options) {
     PVF_CHECK(check_site(m.site_id));
-    if (m.seq == 0) return Error::at("seq", "must be at least 1");
+    PVF_CHECK(check_seq(m.seq, "seq"));
+    if (m.samples.size() > kMaxBatchSamples) {
+        return Error::at("samples", std::to_string(m.samples.size()) + " samples, more than " + std::to_string(kMaxBatchSamples) + " in one batch");
+    }
     PVF_CHECK(check_time(m.sent_at, "sent_at"));
     if (m.resolution_s && (*m.resolution_s == 0 || *m.resolution_s > 86400)) {
         return Error::at("resolution_s", std::to_string(*m.resolution_s) + " is outside 1..86400");
@@ -899,7 +949,7 @@ Result<std::string> encode(const TelemetryBatch& m, EncodeOptions options) {
 
 Result<std::string> encode(const TicketEventMessage& m, EncodeOptions options) {
     PVF_CHECK(check_site(m.site_id));
-    if (m.seq == 0) return Error::at("seq", "must be at least 1");
+    PVF_CHECK(check_seq(m.seq, "seq"));
     PVF_CHECK(check_time(m.sent_at, "sent_at"));
     PVF_CHECK(check_time(m.event.at, "at"));
     const auto& t = m.event.ticket;
@@ -967,7 +1017,7 @@ Result<std::string> encode(const StatusMessage& m, EncodeOptions options) {
     if (m.config_version && (m.config_version->empty() || m.config_version->size() > 64)) {
         return Error::at("config_version", "must be 1..64 bytes");
     }
-    if (m.last_seq && *m.last_seq == 0) return Error::at("last_seq", "must be at least 1");
+    if (m.last_seq) PVF_CHECK(check_seq(*m.last_seq, "last_seq"));
     json j = header("status", m.site_id);
     j["state"] = to_string(m.state);
     j["sent_at"] = time_json(m.sent_at);
@@ -1037,7 +1087,8 @@ Result<std::string> encode(const Command& m, EncodeOptions options) {
         if (parsed.is_discarded() || !parsed.is_object()) return Error::at("args/config", "config_json is not a JSON object");
         args["config"] = std::move(parsed);
     } else if (const auto* resend = std::get_if<ResendCommand>(&m.body)) {
-        if (resend->from_seq == 0) return Error::at("args/from_seq", "must be at least 1");
+        PVF_CHECK(check_seq(resend->from_seq, "args/from_seq"));
+        PVF_CHECK(check_seq(resend->to_seq, "args/to_seq"));
         if (resend->to_seq < resend->from_seq) {
             return Error::at("args/to_seq", std::to_string(resend->to_seq) + " is below from_seq " + std::to_string(resend->from_seq));
         }

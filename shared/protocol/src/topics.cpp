@@ -20,12 +20,16 @@ const TopicInfo& info(MessageKind kind) { return kTopics[static_cast<std::size_t
 
 std::string_view to_string(MessageKind kind) { return info(kind).payload_kind; }
 
+bool is_reserved_site_id(std::string_view id) {
+    return id == "broker" || id == "ca" || id == "pvfleet" || id.starts_with("pvfleet-");
+}
+
 bool is_valid_site_id(std::string_view id) {
     if (id.empty() || id.size() > 63 || !is_lower_alnum(id.front())) return false;
     for (char c : id) {
         if (!is_lower_alnum(c) && c != '-') return false;
     }
-    return true;
+    return !is_reserved_site_id(id);
 }
 
 bool is_valid_device_id(std::string_view id) {

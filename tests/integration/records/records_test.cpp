@@ -3,6 +3,7 @@
 // import with its golden files.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "pvfleet/records/crypto.hpp"
 #include "pvfleet/records/customers.hpp"
 #include "pvfleet/records/import.hpp"
+#include "pvfleet/records/key_check.hpp"
 #include "pvfleet/records/passwords.hpp"
 #include "pvfleet/records/sites.hpp"
 #include "pvfleet/records/users.hpp"
@@ -208,6 +210,81 @@ TEST_CASE("records: field cipher round trip, fresh nonces, tamper and wrong-key 
     CHECK(test::read_file(new_path).size() == 65);
     const auto reloaded = ok(FieldCipher::load_or_create(new_path));
     CHECK(ok(reloaded.decrypt(created.encrypt("same key"))) == "same key");
+}
+
+TEST_CASE("records: the key check value is stored on first start; a wrong or missing key is refused") {
+    test::TempDir dir;
+    for (auto& be : backends(dir)) {
+        CAPTURE(be.name);
+        Fixture f(be);
+        const auto key_path = (dir / (be.name + "-secret.key")).string();
+        auto check_rows = [&] { return scalar(f.db(), "SELECT COUNT(*) FROM field_key_check"); };
+        // First start: a new key, and its check value stored.
+        REQUIRE(check_rows() == 0);
+        const auto first = ok(open_field_cipher(f.db(), {key_path, true}, t0()));
+        CHECK(std::filesystem::exists(key_path));
+        CHECK(check_rows() == 1);
+        CHECK(all_text(f.db(), "SELECT check_value FROM field_key_check") == first.check_value() + "\n");
+        CHECK(first.check_value().size() == 64);
+        CHECK(first.check_value() != test_cipher().check_value());
+        // The same key again: accepted.
+        const auto again = ok(open_field_cipher(f.db(), {key_path, true}, t0()));
+        CHECK(ok(again.decrypt(first.encrypt("x"))) == "x");
+        // Another key: refused, naming the key file.
+        const auto wrong_path = (dir / (be.name + "-wrong.key")).string();
+        write_private(wrong_path, std::string(64, 'b') + "\n");
+        const auto wrong = open_field_cipher(f.db(), {wrong_path, false}, t0());
+        REQUIRE_FALSE(wrong.ok());
+        CHECK(wrong.error().message.find(wrong_path) != std::string::npos);
+        CHECK(wrong.error().message.find("key check value") != std::string::npos);
+        // The key file gone while the database holds a check value: refused, and no new key written.
+        std::filesystem::remove(key_path);
+        const auto missing = open_field_cipher(f.db(), {key_path, true}, t0());
+        REQUIRE_FALSE(missing.ok());
+        CHECK(missing.error().message.find(key_path) != std::string::npos);
+        CHECK(missing.error().message.find("not found") != std::string::npos);
+        CHECK_FALSE(std::filesystem::exists(key_path));
+    }
+}
+
+TEST_CASE("records: a database with customers and no check value takes only the key its data decrypts with") {
+    test::TempDir dir;
+    for (auto& be : backends(dir)) {
+        CAPTURE(be.name);
+        Fixture f(be);
+        // Customers written before the check value existed (an older server).
+        const auto key = test_cipher(3);
+        ok(create_customer(f.db(), key, customer("Jörg Müller"), "test", t0()));
+        ok(create_customer(f.db(), key, customer("Ana Li"), "test", t0()));
+        REQUIRE(f.db().run("DELETE FROM field_key_check").ok());
+        const auto right_path = (dir / (be.name + "-right.key")).string();
+        const auto wrong_path = (dir / (be.name + "-wrong.key")).string();
+        std::string right_hex;
+        for (std::size_t i = 0; i < 32; ++i) {
+            char two[16];
+            std::snprintf(two, sizeof two, "%02x", static_cast<unsigned>((3 + i * 13) & 0xff));
+            right_hex += two;
+        }
+        write_private(right_path, right_hex + "\n");
+        write_private(wrong_path, std::string(64, 'c'));
+        // A missing key file: refused, none created.
+        const auto absent_path = (dir / (be.name + "-absent.key")).string();
+        const auto absent = open_field_cipher(f.db(), {absent_path, true}, t0());
+        REQUIRE_FALSE(absent.ok());
+        CHECK(absent.error().message.find(absent_path) != std::string::npos);
+        CHECK_FALSE(std::filesystem::exists(absent_path));
+        // The wrong key: refused, and no check value stored for it.
+        const auto wrong = open_field_cipher(f.db(), {wrong_path, false}, t0());
+        REQUIRE_FALSE(wrong.ok());
+        CHECK(wrong.error().message.find(wrong_path) != std::string::npos);
+        CHECK(wrong.error().message.find("does not decrypt") != std::string::npos);
+        CHECK(scalar(f.db(), "SELECT COUNT(*) FROM field_key_check") == 0);
+        // The right key: accepted, its check value stored from now on.
+        const auto right = ok(open_field_cipher(f.db(), {right_path, false}, t0()));
+        CHECK(right.check_value() == key.check_value());
+        CHECK(all_text(f.db(), "SELECT check_value FROM field_key_check") == key.check_value() + "\n");
+        CHECK_FALSE(open_field_cipher(f.db(), {wrong_path, false}, t0()).ok());
+    }
 }
 
 TEST_CASE("records: password hashes") {

@@ -22,7 +22,9 @@ ServerProcess::ServerProcess(std::filesystem::path dir, ServerProcessOptions opt
          << "}"
          << ", \"ingest\": {\"gap_grace_s\": " << options_.gap_grace_s
          << ", \"gap_retry_s\": " << options_.gap_retry_s
-         << ", \"gap_max_attempts\": " << options_.gap_max_attempts << "}, \"http\": {\"port\": 0}}\n";
+         << ", \"gap_max_attempts\": " << options_.gap_max_attempts << "}, \"http\": {\"port\": 0}"
+         << (options_.secret_key_file.empty() ? "" : ", \"secret_key_file\": \"" + options_.secret_key_file + "\"")
+         << "}\n";
 }
 
 ServerProcess::~ServerProcess() {

@@ -17,6 +17,7 @@ struct ServerProcessOptions {
     int gap_retry_s = 2;
     int gap_max_attempts = 20;
     std::string postgres_uri;  // non-empty: use this PostgreSQL database instead of a SQLite file
+    std::string secret_key_file;  // non-empty: the personal-data key (instances on one database share it)
 };
 
 class ServerProcess {

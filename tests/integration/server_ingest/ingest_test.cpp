@@ -1,7 +1,7 @@
 // Server ingest end to end: real mosquitto, gateway sync processes (tests/integration/sync/agent_main.cpp)
 // and the pvfleet-server binary with its SQLite file. Checks exactly-once storage across server kills, the
-// broker queue of the persistent session, gap detection with resend, rejection of bad payloads, and a 7-day
-// backlog drain while live data keeps flowing.
+// broker queue of the persistent session, gap detection with resend, rejection of bad and hostile payloads,
+// and a 7-day backlog drain while live data keeps flowing.
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -194,6 +194,63 @@ TEST_CASE("server ingest: bad payloads are rejected, counted and logged; the ser
     const std::string log = server.log();
     CHECK(log.find("rejected") != std::string::npos);
     CHECK(log.find("site_id") != std::string::npos);  // the reason names the field
+    CHECK(server.stop() == 0);
+}
+
+TEST_CASE("server ingest: hostile payloads (sample bomb, seq and last_seq beyond 2^53 - 1, reserved site, site "
+          "not the topic's, oversized) store nothing; the ingest keeps going") {
+    if (!have_mosquitto()) return;
+    Env env;
+    REQUIRE(env.broker.start());
+    itest::ServerProcess server(env.dir / "server", server_options(env.uri));
+    REQUIRE_MESSAGE(server.start(), server.log());
+    RawClient client(env.uri, "hostile-client");
+    const std::string topic = protocol::topic_for("site-h", protocol::MessageKind::telemetry);
+    // A few kB of zlib inflating to 450 000 samples (what stalled the server before samples were bounded).
+    std::string bomb_json = R"({"v":1,"kind":"telemetry","site_id":"site-h","seq":3,"sent_at":1468915230000,)"
+                            R"("devices":[{"device_id":"inv1","t0":1468915200000,"dt":[0)";
+    for (int i = 1; i < 450000; ++i) bomb_json += ",0";
+    bomb_json += R"(],"points":{}}]})";
+    const std::string bomb = protocol::deflate_payload(bomb_json);
+    REQUIRE(bomb.size() < 10000);
+    std::string huge_seq = telemetry_payload("site-h", 4);
+    huge_seq.replace(huge_seq.find("\"seq\":4"), 7, "\"seq\":9007199254740992");
+    const std::string huge_last_seq =
+        R"({"v":1,"kind":"status","site_id":"site-h","state":"offline","sent_at":1468915230000,)"
+        R"("agent_version":"x","last_seq":4611686018427387904})";
+    std::string reserved = telemetry_payload("site-h", 5);
+    reserved.replace(reserved.find("site-h"), 6, "pvfleet-server");
+
+    client.publish(topic, bomb);
+    client.publish(topic, huge_seq);
+    client.publish(protocol::topic_for("site-h", protocol::MessageKind::status), huge_last_seq);
+    client.publish("pvfleet/v1/sites/pvfleet-server/telemetry", reserved);
+    client.publish(topic, telemetry_payload("site-q", 6));                        // site not the topic's
+    client.publish(topic, protocol::deflate_payload(std::string(5 << 20, ' ')));  // inflates past 4 MiB
+    client.publish(topic, telemetry_payload("site-h", 1));                        // a good one still goes in
+    REQUIRE_MESSAGE(sync::itest::wait_until(
+                        [&] { return server.scalar("SELECT COUNT(*) FROM ingest_rejects") == 6; }, 20s),
+                    server.log());
+    CHECK(sync::itest::wait_until(
+        [&] { return server.scalar("SELECT COUNT(*) FROM received WHERE site_id = 'site-h'") == 1; }, 20s));
+    CHECK(server.scalar("SELECT COUNT(*) FROM received") == 1);
+    CHECK(server.scalar("SELECT COUNT(*) FROM telemetry_raw WHERE site_id <> 'site-h'") == 0);
+    CHECK(server.scalar("SELECT COUNT(*) FROM site_status") == 0);
+    CHECK(server.scalar("SELECT COALESCE(MAX(max_seen), 0) FROM site_seq") == 1);
+    auto rejected_for = [&](const std::string& reason) {
+        return server.scalar("SELECT COUNT(*) FROM ingest_rejects WHERE reason LIKE $1", {"%" + reason + "%"});
+    };
+    CHECK(rejected_for("devices/0/dt: the batch has more than 20000 samples") == 1);
+    CHECK(rejected_for("seq: 9007199254740992 exceeds the largest seq 9007199254740991") == 1);
+    CHECK(rejected_for("last_seq: 4611686018427387904 exceeds the largest seq") == 1);
+    CHECK(rejected_for("'pvfleet-server' is not a valid site id") == 1);
+    CHECK(rejected_for("inflated size exceeds") == 1);
+    CHECK(server.running());
+    // Still ingesting after all that.
+    client.publish(topic, telemetry_payload("site-h", 2));
+    CHECK(sync::itest::wait_until(
+        [&] { return server.scalar("SELECT contiguous_through FROM site_seq WHERE site_id = 'site-h'") == 2; },
+        20s));
     CHECK(server.stop() == 0);
 }
 

@@ -3,6 +3,9 @@
 // once and each (site, device, fault kind) has exactly one work order.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include <iostream>
 
 #include "../sync/broker.hpp"
@@ -31,8 +34,13 @@ TEST_CASE("two server instances, one PostgreSQL, shared subscription: no loss, n
     REQUIRE(broker.start());
     const std::string uri = "tcp://127.0.0.1:" + std::to_string(port);
 
+    // Instances on one database share its personal-data key (the second would refuse to start with its own).
+    const auto key = dir / "secret.key";
+    std::ofstream(key) << std::string(64, 'e') << "\n";
+    std::filesystem::permissions(key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     auto options = [&](const std::string& id) {
         itest::ServerProcessOptions o;
+        o.secret_key_file = key.string();
         o.broker_uri = uri;
         o.client_id = id;
         o.shared_group = "fleet";

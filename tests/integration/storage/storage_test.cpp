@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/storage/store.hpp"
 #include "pvfleet/storage/work_orders.hpp"
 #include "support/paths.hpp"
@@ -249,6 +250,62 @@ TEST_CASE(
         REQUIRE(due->size() == 1);
         CHECK((*due)[0].from_seq == 13);
         CHECK((*due)[0].to_seq == 14);
+    }
+}
+
+TEST_CASE("storage: a jump of the sequence (huge seq or last_seq) is passed over: bounded resends, sane lost") {
+    test::TempDir dir;
+    for (auto& be : backends(dir)) {
+        CAPTURE(be.name);
+        ManualClock clock(t0());
+        storage::Store store(be.open(), clock);
+        REQUIRE(store.migrate().ok());
+        storage::GapPolicy policy;
+        policy.grace = 30s;
+        policy.retry = 60s;
+        policy.max_attempts = 2;
+        REQUIRE(store.ingest({batch("j", 1, {}), batch("j", 2, {})}).ok());
+        // A status claiming seq 2^52 exists is not believed: no tail gap, nothing asked for.
+        protocol::StatusMessage status;
+        status.site_id = "j";
+        status.sent_at = clock.now();
+        status.agent_version = "t";
+        status.uptime_s = 1;
+        status.backlog_depth = 0;
+        status.last_seq = protocol::Seq{1} << 52;
+        status.config_version = "c1";
+        REQUIRE(store.ingest({status}).ok());
+        clock.advance(31s);
+        CHECK(store.due_resends(policy)->empty());
+        CHECK((*store.site_seq("j"))->edge_last_seq == 0);
+        // One stored message with the largest seq: a small hole before it is asked for, the jump is not.
+        REQUIRE(store.ingest({batch("j", 4, {}), batch("j", protocol::kMaxSeq, {})}).ok());
+        clock.advance(31s);
+        auto due = store.due_resends(policy);
+        REQUIRE(due.ok());
+        REQUIRE(due->size() == 1);
+        CHECK((*due)[0].from_seq == 3);
+        CHECK((*due)[0].to_seq == 3);
+        REQUIRE(store.ingest({batch("j", 3, {})}).ok());
+        // Now the jump is the first hole: passed over at the next check, neither asked for nor lost.
+        clock.advance(61s);
+        CHECK(store.due_resends(policy)->empty());
+        auto st = *store.site_seq("j");
+        REQUIRE(st.has_value());
+        CHECK(st->contiguous_through == protocol::kMaxSeq);
+        CHECK(st->max_seen == protocol::kMaxSeq);
+        CHECK(st->lost == 0);
+        for (int i = 0; i < 5; ++i) {
+            clock.advance(61s);
+            CHECK(store.due_resends(policy)->empty());
+        }
+        // A hole just within the bound is still asked for, at most max_range seqs a command.
+        REQUIRE(store.ingest({batch("k", 1, {}), batch("k", 1 + policy.max_gap + 1, {})}).ok());
+        clock.advance(31s);
+        due = store.due_resends(policy);
+        REQUIRE(due->size() == 1);
+        CHECK((*due)[0].from_seq == 2);
+        CHECK((*due)[0].to_seq == 1 + policy.max_range);
     }
 }
 

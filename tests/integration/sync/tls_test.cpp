@@ -47,6 +47,14 @@ TEST_CASE("sync over TLS: client certificates, the ACL keeps a site to its own t
         argv.insert(argv.end(), args.begin() + 1, args.end());
         REQUIRE_MESSAGE(::pvfleet::test::run_command(argv).status == 0, "scripts/pki " << args[0]);
     }
+    // No site certificate with a reserved or malformed name: one named pvfleet-server would be the server at
+    // the broker (the broker takes the certificate's CN as the user name).
+    for (const std::string id : {"pvfleet-server", "pvfleet", "pvfleet-backup", "broker", "ca", "Bad_Id", "a/b", ""}) {
+        CAPTURE(id);
+        CHECK(::pvfleet::test::run_command({script, "site", pki.string(), id}).status != 0);
+        CHECK_FALSE(fs::exists(pki / ("site-" + id + ".crt")));
+        CHECK_FALSE(fs::exists(pki / ("site-" + id + ".key")));
+    }
     const int port = ::pvfleet::test::free_tcp_port();
     // The production settings of firmware-config/broker/mosquitto.conf, on a test port and paths.
     sync::itest::Mosquitto broker(dir / "broker", port,

@@ -1,6 +1,7 @@
 // Every validation path of the decoder, with the exact error text: the path of the field, then what is wrong.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <functional>
 #include <nlohmann/json.hpp>
 
@@ -100,6 +101,10 @@ TEST_CASE("telemetry validation errors") {
         {"seq negative", [](json& j) { j["seq"] = -4; }, "seq: expected non-negative integer, got -4"},
         {"seq text", [](json& j) { j["seq"] = "12"; }, "seq: expected integer, got string"},
         {"seq float", [](json& j) { j["seq"] = 12.5; }, "seq: expected integer, got number"},
+        {"seq 2^53", [](json& j) { j["seq"] = 9007199254740992ULL; },
+         "seq: 9007199254740992 exceeds the largest seq 9007199254740991"},
+        {"seq 2^63", [](json& j) { j["seq"] = 9223372036854775808ULL; },
+         "seq: 9223372036854775808 exceeds the largest seq 9007199254740991"},
         {"historical text", [](json& j) { j["historical"] = "yes"; }, "historical: expected boolean, got string"},
         {"sent_at missing", [](json& j) { j.erase("sent_at"); }, "sent_at: missing required field"},
         {"sent_at iso text", [](json& j) { j["sent_at"] = "2016-07-19T08:00:00Z"; },
@@ -152,7 +157,66 @@ TEST_CASE("telemetry validation errors") {
          "devices/0/points/events/0: expected array or null, got string"},
         {"event empty", [](json& j) { j["devices"][0]["points"]["events"][3][1] = ""; },
          "devices/0/points/events/3/1: must not be empty"},
+        {"mppt entries beyond the bound", [](json& j) { j["devices"][0]["points"]["dc_voltage_v"][1] = json(std::vector<double>(65, 600.0)); },
+         "devices/0/points/dc_voltage_v/1: 65 entries, more than 64"},
+        {"events beyond the bound", [](json& j) { j["devices"][0]["points"]["events"][3] = json(std::vector<std::string>(65, "fan_warning")); },
+         "devices/0/points/events/3: 65 entries, more than 64"},
     });
+    // The largest seq passes.
+    json j = json::parse(encode(test::telemetry_batch()).value());
+    j["seq"] = kMaxSeq;
+    CHECK(decode_error(MessageKind::telemetry, j.dump()) == "(decoded fine)");
+}
+
+namespace {
+// A telemetry payload with `devices` blocks of `samples` samples each and `points` vendor scalar columns.
+json sized_batch(std::size_t devices, std::size_t samples, std::size_t points) {
+    json j = json::parse(encode(test::telemetry_batch()).value());
+    json blocks = json::array();
+    for (std::size_t d = 0; d < devices; ++d) {
+        json block{{"device_id", "inv" + std::to_string(d)}, {"t0", 1468915200000}};
+        block["dt"] = json(std::vector<int>(samples, 0));
+        json columns = json::object();
+        for (std::size_t p = 0; p < points; ++p) {
+            char name[32];
+            std::snprintf(name, sizeof name, "x_p%03zu", p);
+            columns[name] = json(std::vector<double>(samples, 1.5));
+        }
+        block["points"] = std::move(columns);
+        blocks.push_back(std::move(block));
+    }
+    j["devices"] = std::move(blocks);
+    return j;
+}
+}  // namespace
+
+TEST_CASE("telemetry batch bounds: samples, devices, points and readings per message, named") {
+    REQUIRE(kMaxBatchSamples == 20000);
+    CHECK(decode_error(MessageKind::telemetry, sized_batch(1, 20000, 1).dump()) == "(decoded fine)");
+    CHECK(decode_error(MessageKind::telemetry, sized_batch(1, 20001, 0).dump()) ==
+          "devices/0/dt: the batch has more than 20000 samples");
+    CHECK(decode_error(MessageKind::telemetry, sized_batch(2, 10001, 0).dump()) ==
+          "devices/1/dt: the batch has more than 20000 samples");
+    CHECK(decode_error(MessageKind::telemetry, sized_batch(256, 1, 1).dump()) == "(decoded fine)");
+    CHECK(decode_error(MessageKind::telemetry, sized_batch(257, 1, 1).dump()) ==
+          "devices: 257 device blocks, more than 256");
+    CHECK(decode_error(MessageKind::telemetry, sized_batch(1, 1, 256).dump()) == "(decoded fine)");
+    CHECK(decode_error(MessageKind::telemetry, sized_batch(1, 1, 257).dump()) ==
+          "devices/0/points: 257 points, more than 256");
+    // 20 000 samples of 11 points: the eleventh column passes 200 000 readings.
+    const std::string many_readings = sized_batch(1, 20000, 11).dump();
+    REQUIRE(many_readings.size() < kMaxPayloadBytes);
+    CHECK(decode_error(MessageKind::telemetry, many_readings) ==
+          "devices/0/points/x_p010/0: the batch has more than 200000 readings");
+    // The reported attack: a few kB of zlib inflating to 450 000 samples.
+    const std::string bomb = deflate_payload(sized_batch(1, 450000, 0).dump());
+    CHECK(bomb.size() < 10000);
+    CHECK(decode_error(MessageKind::telemetry, bomb) == "devices/0/dt: the batch has more than 20000 samples");
+
+    // The encoder refuses what the decoder would.
+    auto batch = test::telemetry_batch();
+    batch.samples.resize(kMaxBatchSamples + 1, batch.samples[0]);
+    CHECK(encode(batch).error().message == "samples: 20001 samples, more than 20000 in one batch");
 }
 
 TEST_CASE("a number too large for a double is refused, not turned into infinity") {
@@ -208,6 +272,9 @@ TEST_CASE("status validation errors") {
          "devices/0/last_ok_poll: expected UTC timestamp in ms (integer), got number"},
         {"quota field", [](json& j) { j["quota"].erase("dropped_samples"); },
          "quota/dropped_samples: missing required field"},
+        {"last_seq zero", [](json& j) { j["last_seq"] = 0; }, "last_seq: must be at least 1"},
+        {"last_seq 2^62", [](json& j) { j["last_seq"] = 4611686018427387904ULL; },
+         "last_seq: 4611686018427387904 exceeds the largest seq 9007199254740991"},
         {"offline will may omit uptime, not mistype it", [](json& j) { j["state"] = "offline"; j["uptime_s"] = "1h"; },
          "uptime_s: expected integer, got string"},
     });
@@ -230,6 +297,8 @@ TEST_CASE("command validation errors") {
     run_cases(MessageKind::command, encode(commands[3]).value(), {
         {"from zero", [](json& j) { j["args"]["from_seq"] = 0; }, "args/from_seq: must be at least 1"},
         {"to below from", [](json& j) { j["args"]["to_seq"] = 999; }, "args/to_seq: 999 is below from_seq 1000"},
+        {"to beyond the largest seq", [](json& j) { j["args"]["to_seq"] = 9007199254740992ULL; },
+         "args/to_seq: 9007199254740992 exceeds the largest seq 9007199254740991"},
     });
     run_cases(MessageKind::command, encode(commands[4]).value(), {
         {"probe device", [](json& j) { j["args"]["device_id"] = "#"; }, "args/device_id: '#' is not a valid device id"},
@@ -265,6 +334,14 @@ TEST_CASE("encoding refuses what decoding would refuse, naming the field") {
     batch = test::telemetry_batch();
     batch.seq = 0;
     CHECK(encode(batch).error().message == "seq: must be at least 1");
+    batch.seq = kMaxSeq + 1;
+    CHECK(encode(batch).error().message == "seq: 9007199254740992 exceeds the largest seq 9007199254740991");
+    auto last = test::status_online();
+    last.last_seq = std::uint64_t{1} << 62;
+    CHECK(encode(last).error().message == "last_seq: 4611686018427387904 exceeds the largest seq 9007199254740991");
+    auto resend = test::commands()[3];
+    std::get<ResendCommand>(resend.body).to_seq = kMaxSeq + 1;
+    CHECK(encode(resend).error().message == "args/to_seq: 9007199254740992 exceeds the largest seq 9007199254740991");
     auto status = test::status_online();
     status.uptime_s.reset();
     CHECK(encode(status).error().message == "uptime_s: required when online");

@@ -58,6 +58,17 @@ TEST_CASE("site id rule: [a-z0-9][a-z0-9-]{0,62}") {
     CHECK_FALSE(is_valid_site_id("with/slash"));
     CHECK_FALSE(is_valid_site_id("wild#"));
     CHECK_FALSE(is_valid_site_id("under_score"));
+    // The broker's own identities are never sites.
+    for (const char* reserved : {"pvfleet-server", "pvfleet", "pvfleet-x", "broker", "ca"}) {
+        CAPTURE(reserved);
+        CHECK(is_reserved_site_id(reserved));
+        CHECK_FALSE(is_valid_site_id(reserved));
+    }
+    CHECK(is_valid_site_id("pvfleetsite"));
+    CHECK(is_valid_site_id("cab"));
+    CHECK(is_valid_site_id("broker-2"));
+    CHECK(parse_topic("pvfleet/v1/sites/pvfleet-server/telemetry").error().message ==
+          "topic: 'pvfleet-server' is not a valid site id");
     CHECK(is_valid_device_id("inv1"));
     CHECK(is_valid_device_id("Meter_main.2-a"));
     CHECK_FALSE(is_valid_device_id("_x"));

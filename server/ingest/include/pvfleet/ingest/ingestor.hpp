@@ -4,7 +4,8 @@
 // split the load. Received messages are decoded and checked against their topic, then written in group
 // commits (one transaction per up to max_batch messages or max_delay); the store makes (site, seq)
 // idempotent. A timer watches per-site sequence gaps and asks the gateway to resend. Everything runs on one
-// strand: the Store is not shared.
+// strand: the Store is not shared. The server gives the ingest an io_context and thread of its own, so a long
+// commit never holds up the HTTP API; send_command(), stats() and connected() may be called from any thread.
 //
 // Paho acknowledges a QoS 1 PUBLISH when it arrives, before the commit. A server killed between the two loses
 // what it held in memory; the gap check finds the hole and the gateway, which keeps sent messages for a
@@ -63,10 +64,13 @@ public:
     // Commits what is pending, disconnects; `done` runs on the executor.
     void stop(std::function<void()> done);
 
-    // Publishes a downlink command to the site (QoS 1) and records it. Call on the executor.
-    Status send_command(const protocol::Command& command, const std::string& issued_by);
+    // Publishes a downlink command to the site (QoS 1) and records it. From another thread it runs on the ingest
+    // strand and waits for it (ErrorKind::busy when the strand does not take it within `timeout`).
+    Status send_command(const protocol::Command& command, const std::string& issued_by,
+                        Millis timeout = Millis{10'000});
 
-    [[nodiscard]] const IngestStats& stats() const;
+    // A snapshot, updated after each message, commit and gap check.
+    [[nodiscard]] IngestStats stats() const;
     [[nodiscard]] bool connected() const;
 
     struct Impl;

@@ -26,6 +26,9 @@ public:
     [[nodiscard]] std::string encrypt(std::string_view plaintext) const;
     // Fails (ErrorKind::invalid) when the text is not ours, was changed, or was written with another key.
     [[nodiscard]] Result<std::string> decrypt(std::string_view encoded) const;
+    // HMAC-SHA256 of a fixed label under the key, hex: tells whether a key is the database's without storing
+    // anything that helps recover the key (key_check.hpp).
+    [[nodiscard]] std::string check_value() const;
 
 private:
     explicit FieldCipher(std::array<unsigned char, 32> key) : key_(key) {}

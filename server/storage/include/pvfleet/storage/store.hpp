@@ -52,7 +52,13 @@ struct GapPolicy {
     Millis retry{120'000};  // ask again after this long without the hole closing
     int max_attempts = 5;   // then count the seqs as lost and move on (the gateway no longer has them)
     protocol::Seq max_range = 10'000;  // one command asks for at most this many seqs
+    // A hole wider than this is a jump of the sequence, not lost messages (a gateway whose outbox was replaced,
+    // or a hostile message with a huge seq): it is passed over at once, neither asked for nor counted lost.
+    // 100 000 seqs are ten weeks of one batch a minute.
+    protocol::Seq max_gap = 100'000;
 };
+// A status `last_seq` further than this ahead of the highest seq received is not believed (see max_gap).
+inline constexpr protocol::Seq kMaxTailAhead = 100'000;
 
 struct SiteSeqState {
     std::string site_id;

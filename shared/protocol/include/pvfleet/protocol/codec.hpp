@@ -20,6 +20,20 @@ inline constexpr std::size_t kMaxPayloadBytes = 1024 * 1024;
 inline constexpr std::size_t kMaxInflatedBytes = 4 * 1024 * 1024;
 // Deepest JSON nesting accepted (v1 payloads need 5).
 inline constexpr int kMaxJsonDepth = 16;
+// Largest sequence number (seq, last_seq, resend from_seq/to_seq): 2^53 - 1, exact in JSON readers that hold
+// numbers as doubles (JavaScript) and far from the signed 64-bit columns that store it. A gateway publishing
+// one message a second needs 285 million years to reach it.
+inline constexpr std::uint64_t kMaxSeq = (std::uint64_t{1} << 53) - 1;
+// Bounds of one telemetry batch, far above what a gateway sends (the edge flushes at 720 samples; its quota
+// policy merges at most 120 batches into 5-minute aggregates, fewer samples still) and low enough that one
+// message cannot hold the ingest for long or take much memory: samples over all device blocks, device
+// blocks, point columns per block, entries of one per-MPPT/per-phase value or event list, and readings (every
+// value, array entry and event) over the whole batch.
+inline constexpr std::size_t kMaxBatchSamples = 20'000;
+inline constexpr std::size_t kMaxBatchDevices = 256;
+inline constexpr std::size_t kMaxDevicePoints = 256;
+inline constexpr std::size_t kMaxValueEntries = 64;
+inline constexpr std::size_t kMaxBatchReadings = 200'000;
 // Vendor-specific scalar points carry this prefix ("x_string_insulation_kohm"); any other name must be canonical.
 inline constexpr std::string_view kVendorPointPrefix = "x_";
 

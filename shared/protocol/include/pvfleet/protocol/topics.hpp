@@ -32,7 +32,10 @@ std::string_view to_string(MessageKind kind);  // the payload kind name, e.g. "t
 
 // Site id rule: [a-z0-9][a-z0-9-]{0,62}. No MQTT wildcards, slashes, upper case or spaces, so a site id is
 // always exactly one topic level and safe in file names and URLs.
+// Names of the broker's own identities are never site ids (a site certificate with the server's name would get
+// the server's rights at the broker): "broker", "ca", "pvfleet" and anything starting "pvfleet-".
 bool is_valid_site_id(std::string_view site_id);
+bool is_reserved_site_id(std::string_view site_id);
 // Device id rule (ids from the site config, e.g. "inv1", "meter-main"): [A-Za-z0-9][A-Za-z0-9_.-]{0,63}.
 bool is_valid_device_id(std::string_view device_id);
 
