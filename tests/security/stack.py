@@ -19,7 +19,7 @@ USERS = {"sec-admin": "admin", "sec-office": "back_office", "sec-tech": "technic
 GATEWAY_PASSWORD = "gateway-security-pw"
 GATEWAY_SITE = "sec-gw"
 # The server runs with a small descriptor limit so that a connection flood reaches EMFILE (accept back-off).
-SERVER_NOFILE = 512
+SERVER_NOFILE = 256
 
 
 class StackError(Exception):
