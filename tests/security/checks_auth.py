@@ -119,6 +119,10 @@ def check_ticket_ownership(ctx):
             "ack_ticket", "resolve_ticket")]
         c.check("no command reached %s's gateway for the technician" % why, not by_tech and not heard,
                 "commands recorded %d, published %d" % (len(by_tech), len(heard)))
+    # Not part of the agreed behaviour (reported, not failed): what a technician reads of a site not theirs.
+    reads = ["%s→%d" % (p, ctx.server.request("GET", "/api/sites/sec-b" + p, token=tech).status)
+             for p in ("", "/devices", "/status", "/telemetry")]
+    c.note("technician reads of another technician's site: " + ", ".join(reads))
     r = ctx.server.json_request("POST", "/api/sites/sec-a/tickets/T-A-1/acknowledge", {"note": "on my way"},
                                 token=tech)
     c.check("technician acknowledges a ticket on the site of their open work order → 202", r.status == 202,
