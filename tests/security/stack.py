@@ -1,0 +1,244 @@
+"""The components under attack, on loopback with free ports and a temporary folder: mosquitto, pvfleet-server
+(SQLite, its personal-data key in its data folder), one pvfleet-sim and one pvfleet-edge with its LAN page.
+Every child gets SIGKILL should the suite itself be killed (ctest timeout)."""
+
+import ctypes
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+# The role of every seeded user; the suite logs each one in.
+USERS = {"sec-admin": "admin", "sec-office": "back_office", "sec-tech": "technician",
+         "sec-tech2": "technician", "sec-manager": "manager", "sec-victim": "technician"}
+GATEWAY_PASSWORD = "gateway-security-pw"
+GATEWAY_SITE = "sec-gw"
+# The server runs with a small descriptor limit so that a connection flood reaches EMFILE (accept back-off).
+SERVER_NOFILE = 256
+
+
+class StackError(Exception):
+    pass
+
+
+def password_of(user):
+    return "pw-%s-0123456789" % user
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _child_setup(nofile=None):
+    def setup():
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except Exception:
+            pass
+        if nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    return setup
+
+
+def child_env(marker):
+    env = dict(os.environ)
+    # ASan keeps freed memory in a quarantine (256 MB by default): without a small one, memory measurements
+    # would count what the sanitizer holds back rather than what the server keeps.
+    env["ASAN_OPTIONS"] = ":".join(x for x in (env.get("ASAN_OPTIONS", ""), "quarantine_size_mb=8") if x)
+    env["PVFLEET_SECURITY_MARKER"] = marker  # must never come back in a response (/proc/self/environ)
+    return env
+
+
+class Stack:
+    def __init__(self, bin_dir, source_dir, work, marker):
+        self.bin = bin_dir
+        self.src = source_dir
+        self.work = work
+        self.marker = marker
+        self.data = os.path.join(work, "data")
+        os.makedirs(self.data)
+        self.procs = {}  # name -> Popen
+        self.logs = {}  # name -> path
+        self.mqtt_port = None
+        self.server_port = None
+        self.gateway_port = None
+        self.server_config = os.path.join(work, "server.json")
+
+    def binary(self, rel):
+        path = os.path.join(self.bin, rel)
+        if not os.access(path, os.X_OK):
+            raise StackError("binary missing: %s (build pvfleet-server pvfleet-edge pvfleet-sim)" % path)
+        return path
+
+    @property
+    def server_bin(self):
+        return self.binary("server/server_app/pvfleet-server")
+
+    def start(self, name, args, nofile=None):
+        path = os.path.join(self.work, name + ".log")
+        out = open(path, "ab")
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                cwd=self.work, preexec_fn=_child_setup(nofile), env=child_env(self.marker))
+        out.close()
+        self.procs[name] = proc
+        self.logs[name] = path
+        return proc
+
+    def log_text(self, name):
+        with open(self.logs[name], encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, name, pattern, timeout=30, after=0):
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = rx.search(self.log_text(name), after)
+            if m:
+                return m
+            if self.procs[name].poll() is not None:
+                raise StackError("%s exited with status %s before logging /%s/" % (
+                    name, self.procs[name].returncode, pattern))
+            time.sleep(0.1)
+        raise StackError("%s did not log /%s/ within %s s" % (name, pattern, timeout))
+
+    def stop(self, name, timeout=10):
+        p = self.procs.get(name)
+        if p is None or p.poll() is not None:
+            return
+        p.terminate()
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+    def stop_all(self):
+        for name in reversed(list(self.procs)):
+            self.stop(name, timeout=5)
+
+    def tail(self, lines=12):
+        out = []
+        for name, path in self.logs.items():
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    text = f.read().splitlines()
+            except OSError:
+                continue
+            out.append("---- %s (%s) ----" % (name, path))
+            out.extend(line[:400] for line in text[-lines:])
+        return "\n".join(out)
+
+    # ---- components ----
+
+    def start_broker(self):
+        self.mqtt_port = free_port()
+        conf = os.path.join(self.work, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % self.mqtt_port)
+            if os.getuid() == 0:
+                f.write("user root\n")
+        self.start("mosquitto", [shutil.which("mosquitto"), "-c", conf])
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.mqtt_port), timeout=1).close()
+                return
+            except OSError:
+                if self.procs["mosquitto"].poll() is not None or time.monotonic() > deadline:
+                    raise StackError("mosquitto does not accept connections on port %d" % self.mqtt_port)
+                time.sleep(0.1)
+
+    def write_server_config(self, path, **extra):
+        cfg = {"database": {"kind": "sqlite", "path": os.path.join(self.data, "server.db")},
+               "mqtt": {"uri": "tcp://127.0.0.1:%d" % self.mqtt_port, "client_id": "pvfleet-server-security"},
+               "http": {"listen": "127.0.0.1", "port": 0},
+               "ingest": {"gap_grace_s": 1, "gap_retry_s": 2, "gap_max_attempts": 3},
+               "web_root": os.path.join(self.src, "server", "web")}
+        cfg.update(extra)
+        with open(path, "w") as f:
+            json.dump(cfg, f, indent=1)
+
+    def seed_users(self):
+        self.write_server_config(self.server_config)
+        # Cheap hashes for the seeded users (the server itself keeps the full cost for unknown names).
+        env = dict(child_env(self.marker), PVFLEET_KDF_ITERATIONS="1000")
+        for name, role in USERS.items():
+            r = subprocess.run([self.server_bin, "user", "add", "--config", self.server_config, "--name", name,
+                                "--role", role], input=password_of(name) + "\n", capture_output=True, text=True,
+                               cwd=self.work, timeout=60, env=env)
+            if r.returncode != 0:
+                raise StackError("pvfleet-server user add %s: %s%s" % (name, r.stdout, r.stderr))
+
+    def start_server(self, name="server"):
+        if name in self.procs:
+            self.stop(name)
+            os.rename(self.logs[name], self.logs[name] + ".%d" % time.monotonic_ns())
+        self.start(name, [self.server_bin, "run", "--config", self.server_config], nofile=SERVER_NOFILE)
+        m = self.wait_log(name, r"http listening on ([0-9.]+):(\d+)", timeout=60)
+        self.server_port = int(m.group(2))
+        return self.server_port
+
+    def server_pid(self):
+        return self.procs["server"].pid
+
+    def start_gateway(self):
+        maps = os.path.join(self.src, "firmware-config", "devices")
+        sim_cfg = {"name": GATEWAY_SITE, "latitude_deg": 45.0, "longitude_deg": 7.0, "elevation_m": 200,
+                   "time_zone": "UTC", "clouds": "none", "listen": {"host": "127.0.0.1", "port": 0},
+                   "devices": [{"name": "inv1", "unit": 1, "profile": "sunspec", "ac_kw": 5.0, "phases": 1,
+                                "mppts": 1, "manufacturer": "pvfleet", "model": "SIM-5K", "serial": "SEC0001"}],
+                   "arrays": [{"id": "a", "device": "inv1", "mppt": 1, "dc_kwp": 5.0, "tilt_deg": 30,
+                               "azimuth_deg": 180}]}
+        with open(os.path.join(self.work, "sim.json"), "w") as f:
+            json.dump(sim_cfg, f)
+        self.start("sim", [self.binary("edge/sim/pvfleet-sim"), "--site", os.path.join(self.work, "sim.json"),
+                           "--listen", "127.0.0.1:0", "--maps", maps])
+        addr = self.wait_log("sim", r"(?m)^listening tcp (\S+)").group(1)
+        edge = self.binary("edge/edge_app/pvfleet-edge")
+        r = subprocess.run([edge, "hash-password"], input=GATEWAY_PASSWORD + "\n", capture_output=True, text=True,
+                           timeout=60, env=child_env(self.marker))
+        if r.returncode != 0 or not r.stdout.startswith("pbkdf2-sha256$"):
+            raise StackError("pvfleet-edge hash-password: %s%s" % (r.stdout, r.stderr))
+        edge_cfg = {"format": 1, "site_id": GATEWAY_SITE, "config_version": "sec-1", "latitude": 45.0,
+                    "longitude": 7.0, "elevation_m": 200, "time_zone": "UTC",
+                    "endpoints": [{"id": "lan", "tcp": addr,
+                                   "timing": {"pause_after_connect_ms": 0, "timeout_max_ms": 1000, "retries": 1}}],
+                    "inverters": [{"id": "inv1", "endpoint": "lan", "unit": 1, "profile": "auto", "ac_kw": 5.0}],
+                    "arrays": [{"inverter": "inv1", "dc_kw": 5.0, "tilt": 30, "azimuth": 180}],
+                    "poll": {"fast_s": 5, "slow_s": 30, "offline_max_s": 10},
+                    "store": {"path": "edge.db"}, "sync": {"batch_interval_s": 10},
+                    "mqtt": {"uri": "tcp://127.0.0.1:%d" % self.mqtt_port},
+                    "maps_dir": maps,
+                    "local_ui": {"listen": "127.0.0.1", "port": 0, "password_hash": r.stdout.strip()}}
+        with open(os.path.join(self.work, "edge.json"), "w") as f:
+            json.dump(edge_cfg, f)
+        self.start("edge", [edge, "run", "--config", "edge.json"])
+        m = self.wait_log("edge", r"local ui listening on ([0-9.]+):(\d+)", timeout=60)
+        self.gateway_port = int(m.group(2))
+        return self.gateway_port
+
+
+# ---- process measurements (Linux /proc) ----
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
