@@ -289,6 +289,16 @@ DROP TABLE telemetry;
 --postgres: ALTER TABLE site_seq SET (fillfactor = 50);
 --postgres: ALTER TABLE devices SET (fillfactor = 50);
 )SQL"},
+    {7, "failed logins per account, kept across restarts", R"SQL(
+-- Failed logins of existing users (records::record_login_failure): a lockout holds for the account from every
+-- address and outlives a restart. Unknown names are never stored, so the table has at most one row per user.
+CREATE TABLE login_failures (
+  user_name TEXT PRIMARY KEY,
+  failures BIGINT NOT NULL,
+  window_start_ms BIGINT NOT NULL
+);
+)SQL"},
+    // 8 is the personal-data key check, added with that change.
 };
 
 std::string render(std::string_view sql, Engine engine) {
