@@ -1,30 +1,12 @@
-// Login/logout, users, customers, sites and devices.
-#include <deque>
-#include <limits>
-#include <map>
-#include <mutex>
-
+// Users, customers, sites and devices.
 #include "common.hpp"
 #include "pvfleet/records/customers.hpp"
 #include "pvfleet/records/sites.hpp"
 #include "pvfleet/records/users.hpp"
+#include "routes_auth.hpp"
 
 namespace pvfleet::api::detail {
 namespace {
-
-std::optional<std::string> token_of(const Request& req) {
-    if (auto a = req.header("authorization"); a && a->rfind("Bearer ", 0) == 0) return a->substr(7);
-    if (auto c = req.header("cookie")) {
-        const std::string key = "pvfleet_session=";
-        auto p = c->find(key);
-        if (p != std::string::npos) {
-            auto end = c->find(';', p);
-            return c->substr(p + key.size(),
-                             end == std::string::npos ? std::string::npos : end - p - key.size());
-        }
-    }
-    return std::nullopt;
-}
 
 json customer_json(const records::Customer& c) {
     return {{"id", c.id},
@@ -138,102 +120,7 @@ std::optional<Response> site_from(const json& b, records::Site& s) {
     return std::nullopt;
 }
 
-class LoginLimiter {
-public:
-    // True when `key` has used up its failures within the window.
-    bool blocked(const std::string& key, TimePoint now, int allowed, std::chrono::minutes window) {
-        std::lock_guard lock(mu_);
-        auto& q = failures_[key];
-        while (!q.empty() && now - q.front() > window) q.pop_front();
-        return static_cast<int>(q.size()) >= allowed;
-    }
-    void failed(const std::string& key, TimePoint now) {
-        std::lock_guard lock(mu_);
-        failures_[key].push_back(now);
-    }
-    void succeeded(const std::string& key) {
-        std::lock_guard lock(mu_);
-        failures_.erase(key);
-    }
-
-private:
-    std::mutex mu_;
-    std::map<std::string, std::deque<TimePoint>> failures_;
-};
-
 }  // namespace
-
-void add_auth_routes(Router& router, ApiContext& ctx) {
-    router.before = [&ctx](Request& req, const Route& route) -> std::optional<Response> {
-        if (route.info.roles.empty()) return std::nullopt;
-        auto token = token_of(req);
-        auto unauthorized = [] {
-            Response r = problem(401, "Unauthorized",
-                                 "log in first (POST /api/login), then send Authorization: Bearer <token>");
-            r.headers.emplace("WWW-Authenticate", "Bearer realm=\"pvfleet\"");
-            return r;
-        };
-        if (!token || token->empty()) return unauthorized();
-        auto user = records::user_for_token(*ctx.db, *token, ctx.clock->now());
-        if (!user) return from_error(user.error());
-        if (!*user) return unauthorized();
-        req.user = (*user)->name;
-        req.role = std::string(records::to_string((*user)->role));
-        for (const auto& r : route.info.roles)
-            if (r == req.role) return std::nullopt;
-        return problem(403, "Forbidden",
-                       "the role " + req.role + " may not " + route.method + " " + route.pattern);
-    };
-
-    auto limiter = std::make_shared<LoginLimiter>();
-    router.add(
-        "POST", "/api/login",
-        {"Log in with user name and password; returns a session token (also set as a cookie)", {}, "auth"},
-        [&ctx, limiter](Request& req) {
-            json body;
-            if (auto p = parse_body(req, {"user", "password"}, body)) return *p;
-            if (!body.contains("user") || !body["user"].is_string())
-                return problem(400, "Bad Request", "user: required", "user");
-            if (!body.contains("password") || !body["password"].is_string())
-                return problem(400, "Bad Request", "password: required", "password");
-            const std::string name = body["user"];
-            const std::string key = name + "|" + req.remote;
-            const TimePoint now = ctx.clock->now();
-            if (limiter->blocked(key, now, ctx.login_failures_allowed, ctx.login_window)) {
-                Response r =
-                    problem(429, "Too Many Requests", "too many failed logins; try again in a few minutes");
-                r.headers.emplace("Retry-After",
-                                  std::to_string(std::chrono::seconds(ctx.login_window).count()));
-                return r;
-            }
-            auto user = records::authenticate(*ctx.db, name, body["password"].get<std::string>());
-            if (!user) return from_error(user.error());
-            if (!*user) {
-                limiter->failed(key, now);
-                return problem(401, "Unauthorized", "wrong user name or password");
-            }
-            limiter->succeeded(key);
-            auto session = records::create_session(*ctx.db, **user, now);
-            if (!session) return from_error(session.error());
-            Response r = json_response(200, {{"token", session->token},
-                                             {"user", session->user},
-                                             {"display_name", (*user)->display_name},
-                                             {"role", records::to_string(session->role)},
-                                             {"expires_at", format_iso8601(session->expires_at)}});
-            r.headers.emplace("Set-Cookie",
-                              "pvfleet_session=" + session->token + "; Path=/; HttpOnly; SameSite=Strict");
-            return r;
-        });
-    router.add("POST", "/api/logout", {"End the session", kAllRoles, "auth"}, [&ctx](Request& req) {
-        if (auto t = token_of(req)) (void)records::delete_session(*ctx.db, *t);
-        Response r = json_response(200, {{"logged_out", true}});
-        r.headers.emplace("Set-Cookie", "pvfleet_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-        return r;
-    });
-    router.add("GET", "/api/me", {"The logged-in user", kAllRoles, "auth"}, [](Request& req) {
-        return json_response(200, {{"user", req.user}, {"role", req.role}});
-    });
-}
 
 void add_record_routes(Router& router, ApiContext& ctx) {
     router.add("GET", "/api/users", {"Users (admin)", {"admin", "back_office"}, "users"}, [&ctx](Request&) {
@@ -247,32 +134,8 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                              {"disabled", u.disabled}});
         return json_response(200, {{"items", items}});
     });
-    router.add("POST", "/api/users", {"Create a user (admin)", {"admin"}, "users"}, [&ctx](Request& req) {
-        json b;
-        if (auto p = parse_body(req, {"name", "display_name", "role", "password"}, b)) return *p;
-        std::string name;
-        std::string display_name;
-        std::string role_name;
-        std::string password;
-        BodyReader read(b);
-        read.text("name", name, 64, true)
-            .text("display_name", display_name, 1000)
-            .text("role", role_name, 64, true)
-            .text("password", password, 1024, true);
-        if (read.problem()) return *read.problem();
-        auto role = records::parse_role(role_name);
-        if (!role)
-            return problem(
-                400, "Bad Request",
-                "role: unknown '" + role_name + "' (expected admin, back_office, technician, manager)",
-                "role");
-        auto u =
-            records::create_user(*ctx.db, name, display_name, *role, password, req.user, ctx.clock->now());
-        if (!u) return from_error(u.error());
-        return json_response(
-            201,
-            {{"name", u->name}, {"display_name", u->display_name}, {"role", records::to_string(u->role)}});
-    });
+    router.add_async("POST", "/api/users", {"Create a user (admin)", {"admin"}, "users"},
+                     [&ctx](Request& req) { return create_user(ctx, req); });
 
     router.add(
         "GET", "/api/customers", {"Customers (q: search text; cursor pagination)", kReadRoles, "customers"},

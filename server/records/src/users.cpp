@@ -1,5 +1,6 @@
 #include "pvfleet/records/users.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "encoding.hpp"
@@ -77,16 +78,29 @@ std::optional<Role> parse_role(std::string_view text) {
     return std::nullopt;
 }
 
-Result<User> create_user(storage::Db& db, const std::string& name, const std::string& display_name, Role role,
-                         std::string_view password, const std::string& actor, TimePoint now) {
+Status check_new_user(const std::string& name, const std::string& display_name, std::string_view password) {
     if (!valid_user_name(name)) return Error::at("name", "2 to 64 characters of a-z, 0-9, '.', '_' and '-'");
-    const std::string display = detail::trim(display_name);
-    if (auto p = detail::check_text(display, 200)) return Error::at("display_name", *p);
+    if (auto p = detail::check_text(detail::trim(display_name), 200)) return Error::at("display_name", *p);
     if (utf8_characters(password) < kMinPasswordCharacters)
         return Error::at("password", "at least " + std::to_string(kMinPasswordCharacters) + " characters");
     if (password.size() > kMaxPasswordBytes)
         return Error::at("password", "at most " + std::to_string(kMaxPasswordBytes) + " bytes");
-    const std::string hash = hash_password(password);  // slow: outside the transaction
+    return {};
+}
+
+Result<User> create_user(storage::Db& db, const std::string& name, const std::string& display_name, Role role,
+                         std::string_view password, const std::string& actor, TimePoint now) {
+    if (auto c = check_new_user(name, display_name, password); !c) return c.error();
+    return create_user_with_hash(db, name, display_name, role, hash_password(password), actor, now);
+}
+
+Result<User> create_user_with_hash(storage::Db& db, const std::string& name, const std::string& display_name,
+                                   Role role, const std::string& password_hash, const std::string& actor,
+                                   TimePoint now) {
+    if (!valid_user_name(name)) return Error::at("name", "2 to 64 characters of a-z, 0-9, '.', '_' and '-'");
+    const std::string display = detail::trim(display_name);
+    if (auto p = detail::check_text(display, 200)) return Error::at("display_name", *p);
+    const std::string& hash = password_hash;
     const User user{name, display, role, false, 1};
     return storage::in_transaction(db, [&]() -> Result<User> {
         auto existing = db.run("SELECT 1 FROM users WHERE name = $1", {name});
@@ -119,22 +133,74 @@ Result<std::vector<User>> list_users(storage::Db& db) {
     return out;
 }
 
-Result<std::optional<User>> authenticate(storage::Db& db, const std::string& name,
-                                         std::string_view password) {
+Result<LoginCandidate> find_login(storage::Db& db, const std::string& name) {
     auto r =
         db.run("SELECT name, display_name, role, disabled, version, password_hash FROM users WHERE name = $1",
                {name});
     if (!r) return r.error();
-    if (r->rows.empty()) {
-        (void)verify_password(password, dummy_hash());
-        return std::optional<User>{};
-    }
+    if (r->rows.empty()) return LoginCandidate{};
     const Row& row = r->rows[0];
-    const bool password_ok = verify_password(password, row.text(5));
-    if (!password_ok || row.integer(3) != 0) return std::optional<User>{};
     auto u = user_from_row(row);
     if (!u) return u.error();
-    return std::optional<User>{std::move(*u)};
+    return LoginCandidate{std::move(*u), row.text(5)};
+}
+
+bool password_matches(const LoginCandidate& candidate, std::string_view password) {
+    if (!candidate.user) {
+        (void)verify_password(password, dummy_hash());
+        return false;
+    }
+    const bool password_ok = verify_password(password, candidate.password_hash);
+    return password_ok && !candidate.user->disabled;
+}
+
+Result<std::optional<User>> authenticate(storage::Db& db, const std::string& name,
+                                         std::string_view password) {
+    auto candidate = find_login(db, name);
+    if (!candidate) return candidate.error();
+    if (!password_matches(*candidate, password)) return std::optional<User>{};
+    return std::optional<User>{std::move(candidate->user)};
+}
+
+Result<std::optional<std::chrono::seconds>> account_lockout(storage::Db& db, const std::string& name,
+                                                            TimePoint now, const LockoutPolicy& policy) {
+    auto r = db.run("SELECT failures, window_start_ms FROM login_failures WHERE user_name = $1", {name});
+    if (!r) return r.error();
+    if (r->rows.empty()) return std::optional<std::chrono::seconds>{};
+    const TimePoint window_end = from_epoch_ms(r->rows[0].integer(1)) + policy.window;
+    if (r->rows[0].integer(0) < policy.failures_allowed || now >= window_end)
+        return std::optional<std::chrono::seconds>{};
+    return std::optional<std::chrono::seconds>{
+        std::max(std::chrono::ceil<std::chrono::seconds>(window_end - now), std::chrono::seconds(1))};
+}
+
+Status record_login_failure(storage::Db& db, const std::string& name, TimePoint now,
+                            const LockoutPolicy& policy) {
+    // One statement: a new window when the last one has ended, else one more failure in it. The SELECT
+    // inserts nothing for an unknown name.
+    auto r = db.run(
+        "INSERT INTO login_failures (user_name, failures, window_start_ms) "
+        "SELECT name, 1, CAST($2 AS BIGINT) FROM users WHERE name = $1 "
+        "ON CONFLICT (user_name) DO UPDATE SET "
+        "failures = CASE WHEN login_failures.window_start_ms + CAST($3 AS BIGINT) <= CAST($2 AS BIGINT) "
+        "THEN 1 ELSE login_failures.failures + 1 END, "
+        "window_start_ms = CASE WHEN login_failures.window_start_ms + CAST($3 AS BIGINT) <= CAST($2 AS "
+        "BIGINT) "
+        "THEN CAST($2 AS BIGINT) ELSE login_failures.window_start_ms END",
+        {name, std::int64_t{to_epoch_ms(now)},
+         std::int64_t{std::chrono::duration_cast<Millis>(policy.window).count()}});
+    if (!r) return r.error();
+    return {};
+}
+
+Status clear_login_failures(storage::Db& db, const std::string& name) {
+    // Most logins have nothing to clear: a read then, not a write transaction.
+    auto found = db.run("SELECT 1 FROM login_failures WHERE user_name = $1", {name});
+    if (!found) return found.error();
+    if (found->rows.empty()) return {};
+    auto r = db.run("DELETE FROM login_failures WHERE user_name = $1", {name});
+    if (!r) return r.error();
+    return {};
 }
 
 Result<Session> create_session(storage::Db& db, const User& user, TimePoint now, std::chrono::hours ttl) {

@@ -15,6 +15,7 @@
 
 #include "pvfleet/api/api.hpp"
 #include "pvfleet/http/server.hpp"
+#include "pvfleet/http/work_pool.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/records/crypto.hpp"
 #include "pvfleet/records/import.hpp"
@@ -166,6 +167,10 @@ int cmd_run(const Common& common) {
 
     boost::asio::io_context ioc;  // the HTTP API, the preventive check and the signals
     IngestThread ingest_thread;
+    // Declared after the io_context: destroyed (joined) first, while the coroutines awaiting it can still
+    // be resumed or dropped.
+    http::WorkPool work_pool({static_cast<std::size_t>(config->http.worker_threads),
+                              static_cast<std::size_t>(config->http.worker_queue)});
     std::unique_ptr<ingest::Ingestor> ingestor;
     if (config->mqtt_enabled) {
         auto in = ingest::Ingestor::create(ingest_thread.ioc.get_executor(), config->ingest, **store, clock);
@@ -181,6 +186,8 @@ int cmd_run(const Common& common) {
     api_context.cipher = &*cipher;
     api_context.clock = &clock;
     api_context.web_root = config->web_root;
+    api_context.work_pool = &work_pool;
+    api_context.served_over_tls = config->http.served_over_tls();
     if (ingestor) {
         api_context.send_command = [&ingestor](const protocol::Command& c, const std::string& by) {
             return ingestor->send_command(c, by);
@@ -204,7 +211,7 @@ int cmd_run(const Common& common) {
     http_options.address = config->http.listen;
     http_options.port = config->http.port;
     auto http = http::HttpServer::create(ioc.get_executor(), http_options,
-                                         [&router](http::Request& r) { return router.handle(r); });
+                                         [&router](http::Request& r) { return router.handle_async(r); });
     if (!http) {
         std::cerr << "pvfleet-server run: " << http.error().message << "\n";
         return 2;

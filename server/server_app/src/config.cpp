@@ -49,6 +49,31 @@ std::optional<long long> integer(const json& obj, const std::string& path, const
     return it->get<long long>();
 }
 
+// http/public_url: scheme http or https (lower case), a host, an optional port and path; nothing else.
+std::optional<std::string> public_url_problem(const std::string& url) {
+    const auto scheme_end = url.find("://");
+    if (scheme_end == std::string::npos) return "expected http://HOST[:PORT][/PATH] or https://…";
+    const std::string scheme = url.substr(0, scheme_end);
+    if (scheme != "http" && scheme != "https") return "scheme '" + scheme + "' (expected http or https)";
+    const std::string rest = url.substr(scheme_end + 3);
+    const std::string authority = rest.substr(0, rest.find('/'));
+    if (authority.empty()) return "host missing";
+    for (const char c : url)
+        if (static_cast<unsigned char>(c) <= ' ' || c == '?' || c == '#' || c == '\\' || c == '"' ||
+            static_cast<unsigned char>(c) >= 0x7f)
+            return "no blanks, control characters, query or fragment allowed";
+    if (authority.find('@') != std::string::npos) return "no user name or password allowed";
+    const auto colon = authority.rfind(':');
+    if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+        const std::string port = authority.substr(colon + 1);
+        if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoi(port) == 0 || std::stoi(port) > 65535)
+            return "port '" + port + "' (expected 1..65535)";
+        if (colon == 0) return "host missing";
+    }
+    return std::nullopt;
+}
+
 std::string resolve(const std::filesystem::path& base, const std::string& p) {
     const std::filesystem::path path(p);
     return path.is_absolute() ? p : (base / path).lexically_normal().string();
@@ -121,9 +146,19 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
         if (!h->is_object()) {
             e.add("http", "expected an object");
         } else {
-            check_keys(*h, "http", {"listen", "port"}, e);
+            check_keys(*h, "http", {"listen", "port", "public_url", "worker_threads", "worker_queue"}, e);
             if (auto l = text(*h, "http", "listen", false, e)) c.http.listen = *l;
             if (auto p = integer(*h, "http", "port", 0, 65535, e)) c.http.port = static_cast<int>(*p);
+            if (auto u = text(*h, "http", "public_url", false, e)) {
+                if (auto problem = public_url_problem(*u))
+                    e.add("http/public_url", *problem);
+                else
+                    c.http.public_url = *u;
+            }
+            if (auto t = integer(*h, "http", "worker_threads", 1, 64, e))
+                c.http.worker_threads = static_cast<int>(*t);
+            if (auto q = integer(*h, "http", "worker_queue", 0, 10000, e))
+                c.http.worker_queue = static_cast<int>(*q);
         }
     }
 
@@ -174,7 +209,12 @@ std::string describe(const ServerConfig& c) {
     json out = {
         {"database",
          {{"kind", std::string(storage::to_string(c.database.engine))}, {"path", c.database.sqlite_path}}},
-        {"http", {{"listen", c.http.listen}, {"port", c.http.port}}}};
+        {"http",
+         {{"listen", c.http.listen},
+          {"port", c.http.port},
+          {"public_url", c.http.public_url},
+          {"worker_threads", c.http.worker_threads},
+          {"worker_queue", c.http.worker_queue}}}};
     if (c.database.engine == storage::Engine::postgres) {
         // libpq URIs may carry a password: show only host and database.
         const auto at = c.database.postgres_uri.find('@');

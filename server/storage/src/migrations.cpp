@@ -289,7 +289,15 @@ DROP TABLE telemetry;
 --postgres: ALTER TABLE site_seq SET (fillfactor = 50);
 --postgres: ALTER TABLE devices SET (fillfactor = 50);
 )SQL"},
-    // (7 is left to the login lockouts, another change in flight; versions are applied by number.)
+    {7, "failed logins per account, kept across restarts", R"SQL(
+-- Failed logins of existing users (records::record_login_failure): a lockout holds for the account from every
+-- address and outlives a restart. Unknown names are never stored, so the table has at most one row per user.
+CREATE TABLE login_failures (
+  user_name TEXT PRIMARY KEY,
+  failures BIGINT NOT NULL,
+  window_start_ms BIGINT NOT NULL
+);
+)SQL"},
     {8, "personal-data key check value", R"SQL(
 -- HMAC-SHA256 of a fixed label under the key of the personal customer fields (hex), stored on first start: the
 -- server refuses to start with another key, and never creates a new key for a database that holds one.

@@ -1,5 +1,8 @@
 #include "pvfleet/http/http.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <exception>
 
 #include "pvfleet/util/log.hpp"
@@ -65,7 +68,43 @@ bool match(std::string_view pattern, std::string_view path, std::map<std::string
     return true;
 }
 
+// A 500 problem without internals; the cause goes to the log.
+Response internal_error(const Request& request, const std::exception_ptr& failure) {
+    try {
+        std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+        PVF_LOG(error, "http", request.method << " " << request.path << ": " << e.what());
+    } catch (...) {
+        PVF_LOG(error, "http", request.method << " " << request.path << ": unknown exception");
+    }
+    return problem(500, "Internal Server Error", "the server could not complete the request");
+}
+
 }  // namespace
+
+std::optional<std::string> cookie_value(std::string_view cookie_header, std::string_view name) {
+    constexpr std::string_view kBlank = " \t";
+    while (!cookie_header.empty()) {
+        const auto semi = cookie_header.find(';');
+        std::string_view pair = cookie_header.substr(0, semi);
+        cookie_header = semi == std::string_view::npos ? std::string_view{} : cookie_header.substr(semi + 1);
+        const auto first = pair.find_first_not_of(kBlank);
+        if (first == std::string_view::npos) continue;
+        pair = pair.substr(first, pair.find_last_not_of(kBlank) - first + 1);
+        const auto eq = pair.find('=');
+        if (eq == std::string_view::npos) continue;
+        std::string_view key = pair.substr(0, eq);
+        key = key.substr(0, key.find_last_not_of(kBlank) + 1);
+        if (key != name) continue;
+        std::string_view value = pair.substr(eq + 1);
+        const auto v = value.find_first_not_of(kBlank);
+        value = v == std::string_view::npos ? std::string_view{} : value.substr(v);
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+            value = value.substr(1, value.size() - 2);
+        return std::string(value);
+    }
+    return std::nullopt;
+}
 
 std::optional<std::string> Request::header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);
@@ -113,10 +152,48 @@ bool parse_target(std::string_view target, std::string& path, std::map<std::stri
 }
 
 void Router::add(std::string method, std::string pattern, RouteInfo info, Handler handler) {
-    routes_.push_back({std::move(method), std::move(pattern), std::move(info), std::move(handler)});
+    routes_.push_back({std::move(method), std::move(pattern), std::move(info), std::move(handler), {}});
+}
+
+void Router::add_async(std::string method, std::string pattern, RouteInfo info, AsyncHandler handler) {
+    routes_.push_back({std::move(method), std::move(pattern), std::move(info), {}, std::move(handler)});
 }
 
 Response Router::handle(Request& request) const {
+    const Route* async_route = nullptr;
+    Response out = dispatch(request, async_route);
+    if (async_route != nullptr) {
+        boost::asio::io_context local;
+        std::exception_ptr failure;
+        boost::asio::co_spawn(local, async_route->async_handler(request),
+                              [&](std::exception_ptr e, Response r) {
+                                  failure = e;
+                                  out = std::move(r);
+                              });
+        local.run();
+        if (failure) out = internal_error(request, failure);
+    }
+    if (after) after(request, out);
+    return out;
+}
+
+boost::asio::awaitable<Response> Router::handle_async(Request& request) const {
+    const Route* async_route = nullptr;
+    Response out = dispatch(request, async_route);
+    if (async_route != nullptr) {
+        std::exception_ptr failure;
+        try {
+            out = co_await async_route->async_handler(request);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (failure) out = internal_error(request, failure);
+    }
+    if (after) after(request, out);
+    co_return out;
+}
+
+Response Router::dispatch(Request& request, const Route*& async_route) const {
     try {
         bool path_known = false;
         std::vector<std::string> allowed;
@@ -131,6 +208,10 @@ Response Router::handle(Request& request) const {
             request.params = std::move(params);
             if (before)
                 if (auto stop = before(request, route)) return *stop;
+            if (route.async_handler) {
+                async_route = &route;
+                return {};
+            }
             return route.handler(request);
         }
         if (path_known) {

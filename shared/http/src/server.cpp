@@ -32,11 +32,11 @@ std::string lower(std::string_view s) {
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
-    Impl(asio::any_io_executor ex, HttpServerOptions o, RequestHandler h)
+    Impl(asio::any_io_executor ex, HttpServerOptions o, AsyncRequestHandler h)
         : executor(ex), options(std::move(o)), handler(std::move(h)), acceptor(ex) {}
     asio::any_io_executor executor;
     HttpServerOptions options;
-    RequestHandler handler;
+    AsyncRequestHandler handler;
     tcp::acceptor acceptor;
     bool stopped = false;
     std::list<std::weak_ptr<beast::tcp_stream>> connections;
@@ -104,7 +104,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 else if (self->stopped)
                     break;  // the handler may be gone
                 else
-                    out = self->handler(r);
+                    out = co_await self->handler(r);
                 res.version(req.version());
                 res.result(static_cast<bhttp::status>(out.status));
                 res.set(bhttp::field::content_type, out.content_type);
@@ -129,6 +129,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
 Result<std::unique_ptr<HttpServer>> HttpServer::create(asio::any_io_executor executor,
                                                        HttpServerOptions options, RequestHandler handler) {
+    return create(executor, std::move(options),
+                  [h = std::move(handler)](Request& r) -> asio::awaitable<Response> { co_return h(r); });
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::create(asio::any_io_executor executor,
+                                                       HttpServerOptions options,
+                                                       AsyncRequestHandler handler) {
     auto impl = std::make_shared<Impl>(executor, std::move(options), std::move(handler));
     beast::error_code ec;
     const auto address = asio::ip::make_address(impl->options.address, ec);

@@ -112,6 +112,14 @@ TEST_CASE("api: auth, roles, records, work orders, errors and the OpenAPI docume
     // Cookie auth works as the web app uses it.
     CHECK(anon.call("GET", "/api/me", nullptr, {{"Cookie", "pvfleet_session=" + admin.token}}).status == 200);
     CHECK(anon.call("GET", "/api/me", nullptr, {{"Authorization", "Bearer nonsense"}}).status == 401);
+    // Only the exact cookie name; a user name over 128 bytes is refused before anything else.
+    CHECK(anon.call("GET", "/api/me", nullptr, {{"Cookie", "notpvfleet_session=" + admin.token}}).status ==
+          401);
+    const auto long_name =
+        anon.call("POST", "/api/login", {{"user", std::string(129, 'a')}, {"password", "x"}},
+                  {{"Content-Type", "application/json"}});
+    CHECK(long_name.status == 400);
+    CHECK(parse(long_name)["field"] == "user");
 
     // Bad JSON, wrong content type, unknown fields, missing fields.
     const std::map<std::string, std::string> json_ct{{"Content-Type", "application/json"}};

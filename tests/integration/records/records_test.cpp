@@ -631,6 +631,34 @@ TEST_CASE("records: users, passwords, sessions and their expiry") {
     }
 }
 
+TEST_CASE("records: failed logins of existing users are kept per account; a window locks, then ends") {
+    test::TempDir dir;
+    for (auto& be : backends(dir)) {
+        CAPTURE(be.name);
+        Fixture f(be);
+        ok(create_user(f.db(), "anna", "", Role::admin, "correct horse battery", "setup", t0()));
+        const LockoutPolicy policy{3, std::chrono::seconds(300)};
+        CHECK_FALSE(ok(account_lockout(f.db(), "anna", t0(), policy)));
+        for (int i = 0; i < 3; ++i) {
+            CHECK_FALSE(ok(account_lockout(f.db(), "anna", t0() + std::chrono::seconds(i), policy)));
+            REQUIRE(record_login_failure(f.db(), "anna", t0() + std::chrono::seconds(i), policy).ok());
+        }
+        const auto wait = ok(account_lockout(f.db(), "anna", t0() + std::chrono::seconds(10), policy));
+        REQUIRE(wait);
+        CHECK(*wait == std::chrono::seconds(290));  // the window began at the first failure
+        CHECK_FALSE(ok(account_lockout(f.db(), "anna", t0() + std::chrono::seconds(300), policy)));
+        // A failure after the window starts a new one.
+        REQUIRE(record_login_failure(f.db(), "anna", t0() + std::chrono::seconds(400), policy).ok());
+        CHECK_FALSE(ok(account_lockout(f.db(), "anna", t0() + std::chrono::seconds(401), policy)));
+        // Unknown names leave no row; clearing forgets the account.
+        REQUIRE(record_login_failure(f.db(), "nobody", t0(), policy).ok());
+        CHECK(scalar(f.db(), "SELECT COUNT(*) FROM login_failures") == 1);
+        REQUIRE(clear_login_failures(f.db(), "anna").ok());
+        REQUIRE(clear_login_failures(f.db(), "anna").ok());
+        CHECK(scalar(f.db(), "SELECT COUNT(*) FROM login_failures") == 0);
+    }
+}
+
 TEST_CASE("records: CSV import of a multi-site customer, linking a site the gateway already reports") {
     test::TempDir dir;
     for (auto& be : backends(dir)) {

@@ -9,7 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "pvfleet/api/login_limiter.hpp"
 #include "pvfleet/http/http.hpp"
+#include "pvfleet/http/work_pool.hpp"
 #include "pvfleet/protocol/messages.hpp"
 #include "pvfleet/records/crypto.hpp"
 #include "pvfleet/storage/db.hpp"
@@ -37,8 +39,14 @@ struct ApiContext {
     std::function<nlohmann::json()> ingest_stats;
     std::filesystem::path web_root;  // static web app; empty: none
     workorders::Policy policy;
-    int login_failures_allowed = 5;  // per user name and peer within the window
-    std::chrono::minutes login_window{5};
+    LoginLimits login_limits;
+    // Failed logins in memory; nullptr: add_routes makes one from login_limits.
+    std::shared_ptr<LoginLimiter> login_limiter;
+    // Password hashing runs here; nullptr: on the thread serving the request (tests, tools).
+    http::WorkPool* work_pool = nullptr;
+    // Clients reach the server over HTTPS (http/public_url is https://…, or a TLS listener of its own):
+    // the session cookie gets Secure and every response Strict-Transport-Security.
+    bool served_over_tls = false;
 };
 
 // Builds every route into `router` (the context must outlive it).

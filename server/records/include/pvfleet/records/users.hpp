@@ -33,6 +33,38 @@ Result<std::vector<User>> list_users(storage::Db& db);  // ordered by name
 // nullopt for an unknown name, a wrong password or a disabled user (the caller cannot tell which).
 Result<std::optional<User>> authenticate(storage::Db& db, const std::string& name, std::string_view password);
 
+// authenticate() in two steps, so that the slow password check can run on a worker thread while the
+// database stays with its connection's thread: find_login reads the user, password_matches (pure CPU, no
+// database) checks the password.
+struct LoginCandidate {
+    std::optional<User> user;   // nullopt: no such user
+    std::string password_hash;  // empty for an unknown name (a dummy hash is checked instead)
+};
+Result<LoginCandidate> find_login(storage::Db& db, const std::string& name);
+// False for an unknown name, a wrong password or a disabled user; as slow in each case.
+bool password_matches(const LoginCandidate& candidate, std::string_view password);
+
+// create_user in steps for the same reason: check the input, hash the password (slow, any thread), store.
+Status check_new_user(const std::string& name, const std::string& display_name, std::string_view password);
+Result<User> create_user_with_hash(storage::Db& db, const std::string& name, const std::string& display_name,
+                                   Role role, const std::string& password_hash, const std::string& actor,
+                                   TimePoint now);
+
+// Failed logins of existing users, kept in the database so that a lockout outlives a restart. A window
+// starts at the first failure; `failures_allowed` failures within it lock the account until it ends.
+struct LockoutPolicy {
+    int failures_allowed = 5;
+    std::chrono::seconds window{300};
+};
+// How long `name` must wait before its next login attempt; nullopt: it may try now.
+Result<std::optional<std::chrono::seconds>> account_lockout(storage::Db& db, const std::string& name,
+                                                            TimePoint now, const LockoutPolicy& policy);
+// Counts a failed login of `name` if such a user exists: unknown names are not stored (they cannot fill the
+// table).
+Status record_login_failure(storage::Db& db, const std::string& name, TimePoint now,
+                            const LockoutPolicy& policy);
+Status clear_login_failures(storage::Db& db, const std::string& name);
+
 struct Session {
     std::string token;  // 32 random bytes as hex; returned once, only its SHA-256 is stored
     std::string user;

@@ -14,6 +14,12 @@ namespace pvfleet::server_app {
 struct HttpConfig {
     std::string listen = "127.0.0.1";
     int port = 8080;  // 0: any free port (tests)
+    // The address clients use (e.g. https://pv.example.com behind a TLS proxy); empty: not configured.
+    std::string public_url;
+    int worker_threads = 2;  // password hashing off the thread that serves requests
+    int worker_queue = 32;   // jobs waiting for a worker before requests get 503
+    // Clients reach the server over HTTPS: the session cookie is Secure and responses carry HSTS.
+    [[nodiscard]] bool served_over_tls() const { return public_url.rfind("https://", 0) == 0; }
 };
 
 struct ServerConfig {

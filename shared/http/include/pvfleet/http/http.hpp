@@ -1,7 +1,8 @@
 #pragma once
 // HTTP request/response values and the router of the REST API. Handlers are plain functions of a Request: the
 // Beast transport (http_server.hpp) stays apart from what the routes do, so routes are testable without
-// sockets.
+// sockets. A handler that hands CPU-heavy work to a worker (work_pool.hpp) is a coroutine (add_async).
+#include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -40,6 +41,8 @@ Response json_response(int status, const nlohmann::json& body);
 Response problem(int status, std::string_view title, std::string_view detail, std::string_view field = {});
 
 using Handler = std::function<Response(Request&)>;
+// Runs on the connection's executor and may co_await (e.g. WorkPool::run); the request outlives it.
+using AsyncHandler = std::function<boost::asio::awaitable<Response>(Request&)>;
 
 struct RouteInfo {
     std::string summary;
@@ -51,24 +54,37 @@ struct Route {
     std::string method;
     std::string pattern;  // "/api/work-orders/{id}"
     RouteInfo info;
-    Handler handler;
+    Handler handler;  // exactly one of handler and async_handler is set
+    AsyncHandler async_handler;
 };
 
 class Router {
 public:
     void add(std::string method, std::string pattern, RouteInfo info, Handler handler);
+    void add_async(std::string method, std::string pattern, RouteInfo info, AsyncHandler handler);
     // Finds the route (404 / 405 problems otherwise), fills request.params, runs `before` (auth) then the
-    // handler; an exception becomes a 500 problem without internals.
+    // handler, then `after`; an exception becomes a 500 problem without internals. The transport awaits
+    // handle_async on the connection's executor; handle runs an async route to completion on a private
+    // io_context on the calling thread (tests, callers without an executor).
     Response handle(Request& request) const;
+    boost::asio::awaitable<Response> handle_async(Request& request) const;
     [[nodiscard]] const std::vector<Route>& routes() const { return routes_; }
     // Called after a route matched and before its handler; a returned response short-circuits (401, 403).
     std::function<std::optional<Response>(Request&, const Route&)> before;
     // Paths not under /api/ go here (static web assets); nullptr: 404.
     Handler fallback;
+    // Called on every response, whichever produced it (headers every response carries).
+    std::function<void(const Request&, Response&)> after;
 
 private:
+    // Everything but running an async route: that one is returned in `async_route` for the caller to run.
+    Response dispatch(Request& request, const Route*& async_route) const;
     std::vector<Route> routes_;
 };
+
+// The value of cookie `name` in a Cookie header ("a=1; b=2"): pairs are split at ';', blanks around them
+// ignored, and the name must match exactly (neither "xname" nor "name2"); nullopt when absent.
+std::optional<std::string> cookie_value(std::string_view cookie_header, std::string_view name);
 
 // Splits "a/b?x=1&y=%20" into a decoded path and query map; false if the percent-encoding is broken.
 bool parse_target(std::string_view target, std::string& path, std::map<std::string, std::string>& query);

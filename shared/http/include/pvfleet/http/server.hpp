@@ -1,7 +1,8 @@
 #pragma once
 // The HTTP/1.1 transport (Boost.Beast): one coroutine and one strand per connection, keep-alive, a 30-s idle
 // timeout, a request body limit. Each request is handed to a handler (a Router, the local page) on the
-// connection's strand; the handler must run on that executor's thread (the servers here use one thread).
+// connection's strand; the handler must run on that executor's thread (the servers here use one thread). An
+// async handler is awaited there, so a request waiting for a worker (WorkPool) does not hold up the others.
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <memory>
@@ -20,6 +21,7 @@ struct HttpServerOptions {
 };
 
 using RequestHandler = std::function<Response(Request&)>;
+using AsyncRequestHandler = std::function<boost::asio::awaitable<Response>(Request&)>;
 
 class HttpServer {
 public:
@@ -27,6 +29,8 @@ public:
     // reaches it after stop() or the destructor.
     static Result<std::unique_ptr<HttpServer>> create(boost::asio::any_io_executor executor,
                                                       HttpServerOptions options, RequestHandler handler);
+    static Result<std::unique_ptr<HttpServer>> create(boost::asio::any_io_executor executor,
+                                                      HttpServerOptions options, AsyncRequestHandler handler);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
