@@ -121,9 +121,11 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
         if (!h->is_object()) {
             e.add("http", "expected an object");
         } else {
-            check_keys(*h, "http", {"listen", "port"}, e);
+            check_keys(*h, "http", {"listen", "port", "max_connections"}, e);
             if (auto l = text(*h, "http", "listen", false, e)) c.http.listen = *l;
             if (auto p = integer(*h, "http", "port", 0, 65535, e)) c.http.port = static_cast<int>(*p);
+            if (auto m = integer(*h, "http", "max_connections", 1, 100000, e))
+                c.http.max_connections = static_cast<int>(*m);
         }
     }
 
@@ -174,7 +176,7 @@ std::string describe(const ServerConfig& c) {
     json out = {
         {"database",
          {{"kind", std::string(storage::to_string(c.database.engine))}, {"path", c.database.sqlite_path}}},
-        {"http", {{"listen", c.http.listen}, {"port", c.http.port}}}};
+        {"http", {{"listen", c.http.listen}, {"port", c.http.port}, {"max_connections", c.http.max_connections}}}};
     if (c.database.engine == storage::Engine::postgres) {
         // libpq URIs may carry a password: show only host and database.
         const auto at = c.database.postgres_uri.find('@');

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "pvfleet/api/web_assets.hpp"
 #include "pvfleet/http/http.hpp"
 #include "pvfleet/protocol/messages.hpp"
 #include "pvfleet/records/crypto.hpp"
@@ -35,7 +36,7 @@ struct ApiContext {
     // the server runs without MQTT.
     std::function<Status(const protocol::Command&, const std::string& issued_by)> send_command;
     std::function<nlohmann::json()> ingest_stats;
-    std::filesystem::path web_root;  // static web app; empty: none
+    const WebAssets* web_assets = nullptr;  // the web app's files (loaded at start); nullptr: none
     workorders::Policy policy;
     int login_failures_allowed = 5;  // per user name and peer within the window
     std::chrono::minutes login_window{5};
