@@ -182,8 +182,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         auto self = shared_from_this();
         auto backoff = std::chrono::milliseconds(0);
         while (!stopped) {
-            // redirect_error rather than structured bindings: GCC 12 mis-handles those across suspension
-            // points in a loop (a garbage error_category after the backoff wait).
             beast::error_code ec;
             auto socket = co_await acceptor.async_accept(asio::make_strand(executor),
                                                          asio::redirect_error(asio::use_awaitable, ec));
