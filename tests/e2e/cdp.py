@@ -218,7 +218,7 @@ class Browser:
         session_id = self.send("Target.attachToTarget", {"targetId": target_id, "flatten": True})["sessionId"]
         page = Page(self, target_id, session_id, context_id)
         self._sessions[session_id] = page
-        for domain in ("Page", "Runtime", "Network"):
+        for domain in ("Page", "Runtime", "Network", "Log"):
             page.send(domain + ".enable")
         page.set_viewport(width, height)
         return page
@@ -237,7 +237,7 @@ class Page:
         self.target_id = target_id
         self.session_id = session_id
         self.context_id = context_id
-        self.errors = []  # uncaught exceptions and console.error texts
+        self.errors = []  # uncaught exceptions, console.error texts and CSP violations
         self.dialogs = []  # (type, message) of every dialog, accepted automatically
         self.dialog_text = ""  # what a prompt() answers
         self.http_errors = []  # (status, url) of responses >= 400
@@ -261,6 +261,9 @@ class Page:
         elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
             self.errors.append("console.error: " + " ".join(
                 str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("source") == "security":
+            # Content-Security-Policy violations: the server's CSP must let the app run unchanged.
+            self.errors.append("security: " + str(params["entry"].get("text", "")))
         elif method == "Network.responseReceived":
             r = params.get("response", {})
             if r.get("status", 0) >= 400:

@@ -189,6 +189,7 @@ public:
         http_options.address = config.local_ui->listen;
         http_options.port = config.local_ui->port;
         http_options.body_limit = 256 * 1024;  // a site config is a few kB
+        http_options.max_connections = 32;     // docs/local-ui.md: a few technicians' phones and laptops
         http_options.config_key = "local_ui/listen";
         auto server = http::HttpServer::create(io_.get_executor(), http_options,
                                                [ui = ui_.get()](http::Request& r) { return ui->handle(r); });

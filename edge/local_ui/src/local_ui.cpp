@@ -119,21 +119,21 @@ Response LocalUi::handle(const Request& request) {
             r = problem(405, "method not allowed");
         else
             r = asset("text/html; charset=utf-8", assets::kIndexHtml);
-    } else if (path == "/local/app.js") {
-        r = asset("text/javascript; charset=utf-8", assets::kAppJs);
-    } else if (path == "/local/app.css") {
-        r = asset("text/css; charset=utf-8", assets::kAppCss);
+    } else if (path == "/local/app.js" || path == "/local/app.css") {
+        if (request.method != "GET" && request.method != "HEAD")
+            r = problem(405, "method not allowed");
+        else if (path == "/local/app.js")
+            r = asset("text/javascript; charset=utf-8", assets::kAppJs);
+        else
+            r = asset("text/css; charset=utf-8", assets::kAppCss);
     } else if (path.rfind("/local/api/", 0) == 0) {
         r = api(request, path.substr(std::string_view("/local/api/").size()));
         r.headers["Cache-Control"] = "no-store";
     } else {
         r = problem(404, "no such page");
     }
-    // The page loads only its own script and style; nobody may frame it (clickjacking on the ack buttons).
-    r.headers["Content-Security-Policy"] =
-        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
-    r.headers["X-Content-Type-Options"] = "nosniff";
-    r.headers["Referrer-Policy"] = "no-referrer";
+    // The security headers (the page loads only its own script and style; nobody may frame it: clickjacking
+    // on the ack buttons) come from the transport, http::security_headers(), on every response.
     return r;
 }
 
@@ -243,12 +243,10 @@ nlohmann::json LocalUi::job_json(const std::string& id, const Job& job) const {
 
 Response LocalUi::api(const Request& request, const std::string& path) {
     const auto& m = request.method;
-    if (m == "POST") {
-        // JSON only: a cross-site form can post text/plain or form data, never application/json.
-        auto ct = request.headers.find("content-type");
-        if (ct == request.headers.end() || ct->second.rfind("application/json", 0) != 0)
-            return problem(415, "POST bodies must be application/json");
-    }
+    // JSON only, also for an empty body: a cross-site form can post text/plain or form data, never
+    // application/json.
+    if (http::require_json_content_type(request))
+        return problem(415, m + " requests must be sent as Content-Type: application/json");
     if (path == "login") {
         if (m != "POST") return problem(405, "method not allowed");
         return login(request);

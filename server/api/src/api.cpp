@@ -1,54 +1,10 @@
 #include "pvfleet/api/api.hpp"
 
-#include <fstream>
-#include <sstream>
+#include <algorithm>
 
 #include "common.hpp"
 
 namespace pvfleet::api {
-namespace {
-
-std::string content_type_for(const std::filesystem::path& p) {
-    const auto ext = p.extension().string();
-    if (ext == ".html") return "text/html; charset=utf-8";
-    if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
-    if (ext == ".css") return "text/css; charset=utf-8";
-    if (ext == ".json") return "application/json";
-    if (ext == ".svg") return "image/svg+xml";
-    if (ext == ".png") return "image/png";
-    if (ext == ".ico") return "image/x-icon";
-    return "application/octet-stream";
-}
-
-// Static files of the web app; unknown paths without an extension get index.html (client-side routes).
-Response serve_static(const std::filesystem::path& root, const Request& req) {
-    if (root.empty()) return problem(404, "Not Found", "no web app configured");
-    if (req.method != "GET" && req.method != "HEAD")
-        return problem(405, "Method Not Allowed", "static files are read-only");
-    std::string rel = req.path == "/" ? "index.html" : req.path.substr(1);
-    if (rel.find("..") != std::string::npos) return problem(400, "Bad Request", "path: '..' is not allowed");
-    // dev/ holds the front-end's mock server and smoke test: sources, not part of the app.
-    if (rel.rfind("dev/", 0) == 0) return problem(404, "Not Found", "no file " + req.path);
-    std::filesystem::path file = root / rel;
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(file, ec)) {
-        if (std::filesystem::path(rel).has_extension())
-            return problem(404, "Not Found", "no file " + req.path);
-        file = root / "index.html";
-    }
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return problem(404, "Not Found", "no file " + req.path);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    Response r;
-    r.content_type = content_type_for(file);
-    r.body = ss.str();
-    r.headers.emplace("Cache-Control", "no-cache");
-    r.headers.emplace("X-Content-Type-Options", "nosniff");
-    return r;
-}
-
-}  // namespace
 
 nlohmann::json openapi_document(const Router& router) {
     using nlohmann::json;
@@ -118,7 +74,9 @@ void add_routes(Router& router, ApiContext& ctx) {
     });
     router.add("GET", "/api/openapi.json", {"This API's OpenAPI document", {}, "meta"},
                [&router](Request&) { return json_response(200, openapi_document(router)); });
-    router.fallback = [root = ctx.web_root](Request& req) { return serve_static(root, req); };
+    router.fallback = [assets = ctx.web_assets](Request& req) {
+        return assets ? assets->serve(req) : problem(404, "Not Found", "no web app configured");
+    };
 }
 
 }  // namespace pvfleet::api

@@ -1,7 +1,9 @@
 #include "common.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string_view>
 
 namespace pvfleet::api::detail {
 namespace {
@@ -63,10 +65,44 @@ const std::vector<std::string> kAllRoles{"admin", "back_office", "technician", "
 const std::vector<std::string> kOfficeRoles{"admin", "back_office"};
 const std::vector<std::string> kReadRoles{"admin", "back_office", "manager"};
 
+namespace {
+
+constexpr int kMaxBodyDepth = 64;
+
+// The deepest nesting of arrays and objects in `text` (brackets inside strings do not count); only
+// meaningful for valid JSON, which the parser checks afterwards.
+int nesting_depth(std::string_view text) {
+    int depth = 0;
+    int deepest = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            deepest = std::max(deepest, ++depth);
+        } else if (c == ']' || c == '}') {
+            --depth;
+        }
+    }
+    return deepest;
+}
+
+}  // namespace
+
 std::optional<Response> parse_body(const Request& req, const std::set<std::string>& allowed, json& out) {
     const auto ct = req.header("content-type").value_or("");
     if (ct.rfind("application/json", 0) != 0)
         return problem(415, "Unsupported Media Type", "send the body as application/json");
+    // Bounded before parsing: every level costs the parser and whoever walks the document later.
+    if (nesting_depth(req.body) > kMaxBodyDepth)
+        return problem(400, "Bad Request",
+                       "body: arrays and objects nest deeper than " + std::to_string(kMaxBodyDepth) + " levels");
     try {
         out = json::parse(req.body);
     } catch (const json::parse_error& e) {

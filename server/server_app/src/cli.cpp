@@ -142,6 +142,15 @@ int cmd_run(const Common& common) {
         return 2;
     }
     PVF_LOG(info, "server", "pvfleet-server " << PVFLEET_VERSION << " config " << describe(*config));
+    // The web app is served from memory: read once here, so no request path ever reaches the file system.
+    auto web_assets = api::WebAssets::load(config->web_root);
+    if (!web_assets) {
+        std::cerr << "pvfleet-server run: " << web_assets.error().message << "\n";
+        return 2;
+    }
+    PVF_LOG(info, "server",
+            "web app: " << web_assets->file_count() << " files, " << web_assets->total_bytes() << " bytes from "
+                        << config->web_root);
     SystemClock clock;
     auto store = open_store(*config, clock);
     if (!store) {
@@ -185,7 +194,7 @@ int cmd_run(const Common& common) {
     api_context.db = api_db->get();
     api_context.cipher = &*cipher;
     api_context.clock = &clock;
-    api_context.web_root = config->web_root;
+    api_context.web_assets = &*web_assets;
     api_context.work_pool = &work_pool;
     api_context.served_over_tls = config->http.served_over_tls();
     if (ingestor) {
@@ -210,6 +219,7 @@ int cmd_run(const Common& common) {
     http::HttpServerOptions http_options;
     http_options.address = config->http.listen;
     http_options.port = config->http.port;
+    http_options.max_connections = static_cast<std::size_t>(config->http.max_connections);
     auto http = http::HttpServer::create(ioc.get_executor(), http_options,
                                          [&router](http::Request& r) { return router.handle_async(r); });
     if (!http) {

@@ -146,7 +146,8 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
         if (!h->is_object()) {
             e.add("http", "expected an object");
         } else {
-            check_keys(*h, "http", {"listen", "port", "public_url", "worker_threads", "worker_queue"}, e);
+            check_keys(*h, "http",
+                       {"listen", "port", "max_connections", "public_url", "worker_threads", "worker_queue"}, e);
             if (auto l = text(*h, "http", "listen", false, e)) c.http.listen = *l;
             if (auto p = integer(*h, "http", "port", 0, 65535, e)) c.http.port = static_cast<int>(*p);
             if (auto u = text(*h, "http", "public_url", false, e)) {
@@ -159,6 +160,8 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
                 c.http.worker_threads = static_cast<int>(*t);
             if (auto q = integer(*h, "http", "worker_queue", 0, 10000, e))
                 c.http.worker_queue = static_cast<int>(*q);
+            if (auto m = integer(*h, "http", "max_connections", 1, 100000, e))
+                c.http.max_connections = static_cast<int>(*m);
         }
     }
 
@@ -212,6 +215,7 @@ std::string describe(const ServerConfig& c) {
         {"http",
          {{"listen", c.http.listen},
           {"port", c.http.port},
+          {"max_connections", c.http.max_connections},
           {"public_url", c.http.public_url},
           {"worker_threads", c.http.worker_threads},
           {"worker_queue", c.http.worker_queue}}}};

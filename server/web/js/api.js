@@ -39,7 +39,8 @@ export function qs(params) {
 export async function request(method, path, { body, ifMatch, signal } = {}) {
   const headers = { Accept: 'application/json, application/problem+json' };
   if (session?.token) headers.Authorization = `Bearer ${session.token}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // The server answers 415 to any state-changing request not typed as JSON, even without a body.
+  if (body !== undefined || (method !== 'GET' && method !== 'HEAD')) headers['Content-Type'] = 'application/json';
   if (ifMatch) headers['If-Match'] = ifMatch;
   let res;
   try {

@@ -1,5 +1,7 @@
 #include "pvfleet/http/http.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -130,6 +132,37 @@ Response problem(int status, std::string_view title, std::string_view detail, st
     return r;
 }
 
+std::optional<Response> require_json_content_type(const Request& request) {
+    const auto& m = request.method;
+    if (m != "POST" && m != "PUT" && m != "PATCH" && m != "DELETE") return std::nullopt;
+    const auto value = request.header("content-type").value_or("");
+    std::string_view media(value);
+    media = media.substr(0, media.find(';'));
+    const auto first = media.find_first_not_of(" \t");
+    const auto last = media.find_last_not_of(" \t");
+    media = first == std::string_view::npos ? std::string_view() : media.substr(first, last - first + 1);
+    constexpr std::string_view kJson = "application/json";
+    const bool is_json = media.size() == kJson.size() &&
+                         std::equal(media.begin(), media.end(), kJson.begin(), [](char a, char b) {
+                             return std::tolower(static_cast<unsigned char>(a)) == b;
+                         });
+    if (is_json) return std::nullopt;
+    return problem(415, "Unsupported Media Type",
+                   m + " requests must be sent as Content-Type: application/json, also without a body");
+}
+
+const std::map<std::string, std::string>& security_headers() {
+    static const std::map<std::string, std::string> headers{
+        {"Content-Security-Policy",
+         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"},
+        {"X-Frame-Options", "DENY"},
+        {"Referrer-Policy", "no-referrer"},
+        {"X-Content-Type-Options", "nosniff"},
+    };
+    return headers;
+}
+
 bool parse_target(std::string_view target, std::string& path, std::map<std::string, std::string>& query) {
     const auto q = target.find('?');
     if (!percent_decode(target.substr(0, q), path, false)) return false;
@@ -206,6 +239,7 @@ Response Router::dispatch(Request& request, const Route*& async_route) const {
                 continue;
             }
             request.params = std::move(params);
+            if (auto unsupported = require_json_content_type(request)) return *unsupported;
             if (before)
                 if (auto stop = before(request, route)) return *stop;
             if (route.async_handler) {

@@ -1,16 +1,21 @@
 #include "pvfleet/http/server.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
+#include <atomic>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <list>
+#include <sstream>
 
 #include "pvfleet/util/log.hpp"
 
@@ -20,7 +25,16 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
-constexpr auto kIdleTimeout = std::chrono::seconds(30);
+using namespace std::chrono_literals;
+constexpr auto kIdleTimeout = 30s;    // a kept-alive connection waiting for its next request; a body
+constexpr auto kHeaderTimeout = 10s;  // the request head, from accept or from its first byte
+constexpr std::size_t kHeaderLimit = 16 * 1024;
+constexpr std::size_t kTargetLimit = 8 * 1024;
+constexpr std::size_t kReadChunk = 4096;
+constexpr auto kMinBackoff = 50ms;
+constexpr auto kMaxBackoff = 1000ms;
+constexpr auto kAcceptLogInterval = 10s;
+constexpr std::size_t kReservedFiles = 32;  // descriptors kept for everything but HTTP connections
 constexpr const char* kLog = "http";
 
 std::string lower(std::string_view s) {
@@ -29,28 +43,169 @@ std::string lower(std::string_view s) {
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return out;
 }
+
+// What the bytes received so far say about the request head, before Beast parses it.
+enum class Head { incomplete, complete, target_too_long, too_large, obs_fold };
+
+Head scan_head(std::string_view buf) {
+    const auto crlf = buf.find("\r\n\r\n");
+    const auto lf = buf.find("\n\n");  // bare LF: complete enough for the parser to reject it
+    std::size_t end = std::string_view::npos;
+    if (crlf != std::string_view::npos) end = crlf + 4;
+    if (lf != std::string_view::npos) end = std::min(end, lf + 2);
+    const std::string_view head = buf.substr(0, end);
+    const auto line_end = head.find('\n');
+    const std::string_view line = head.substr(0, line_end);
+    const auto target_start = line.find(' ');
+    if (target_start != std::string_view::npos) {
+        // While the request line is still arriving, all of its rest counts as target.
+        const auto target_end = line_end == std::string_view::npos ? line.size() : line.rfind(' ');
+        if (target_end > target_start && target_end - target_start - 1 > kTargetLimit)
+            return Head::target_too_long;
+    }
+    if (end == std::string_view::npos) return buf.size() > kHeaderLimit ? Head::too_large : Head::incomplete;
+    if (end > kHeaderLimit) return Head::too_large;
+    // obs-fold (a field line starting with SP or HT) is obsolete; proxies may read it differently.
+    for (auto pos = line_end + 1; pos < head.size();) {
+        if (head[pos] == ' ' || head[pos] == '\t') return Head::obs_fold;
+        const auto next = head.find('\n', pos);
+        if (next == std::string_view::npos) break;
+        pos = next + 1;
+    }
+    return Head::complete;
+}
+
+// Errors that concern one connection only (accept again at once); anything else — above all running out of
+// descriptors or memory — would fail again immediately.
+bool per_connection_error(const beast::error_code& ec) {
+    return ec == asio::error::connection_aborted || ec == asio::error::connection_reset ||
+           ec == asio::error::would_block || ec == asio::error::try_again || ec == asio::error::interrupted ||
+           ec == asio::error::no_permission;
+}
+
+// One line per interval; the lines held back in between are counted.
+class RateLimitedLog {
+public:
+    explicit RateLimitedLog(std::chrono::steady_clock::duration interval) : interval_(interval) {}
+    // True when a line may be written now; `suppressed` is then how many were held back since the last one.
+    bool allow(std::size_t& suppressed) {
+        const auto now = std::chrono::steady_clock::now();
+        if (logged_ && now - last_ < interval_) {
+            ++held_;
+            return false;
+        }
+        logged_ = true;
+        last_ = now;
+        suppressed = held_;
+        held_ = 0;
+        return true;
+    }
+
+private:
+    std::chrono::steady_clock::duration interval_;
+    std::chrono::steady_clock::time_point last_{};
+    bool logged_ = false;
+    std::size_t held_ = 0;
+};
+
+std::string suppressed_note(std::size_t n) {
+    return n == 0 ? std::string() : " (" + std::to_string(n) + " more since the last such line)";
+}
+
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     Impl(asio::any_io_executor ex, HttpServerOptions o, AsyncRequestHandler h)
-        : executor(ex), options(std::move(o)), handler(std::move(h)), acceptor(ex) {}
+        : executor(ex), options(std::move(o)), handler(std::move(h)), acceptor(ex), backoff_timer(ex) {}
     asio::any_io_executor executor;
     HttpServerOptions options;
     AsyncRequestHandler handler;
     tcp::acceptor acceptor;
+    asio::steady_timer backoff_timer;
     bool stopped = false;
+    std::atomic<std::size_t> active{0};
     std::list<std::weak_ptr<beast::tcp_stream>> connections;
+    RateLimitedLog accept_log{kAcceptLogInterval};
+    RateLimitedLog busy_log{kAcceptLogInterval};
+    std::string busy_response;
+
+    // Holds one of max_connections for as long as a session runs.
+    struct Slot {
+        explicit Slot(std::atomic<std::size_t>& c) : count(c) {}
+        ~Slot() { --count; }
+        Slot(const Slot&) = delete;
+        Slot& operator=(const Slot&) = delete;
+        std::atomic<std::size_t>& count;
+    };
+
+    void add_default_headers(bhttp::response<bhttp::string_body>& res) const {
+        res.set(bhttp::field::server, "pvfleet");
+        for (const auto& [k, v] : options.default_headers) res.set(k, v);
+    }
+
+    // A response the transport writes itself (malformed, too large, busy); the connection closes after it.
+    bhttp::response<bhttp::string_body> error_response(int status, std::string_view title,
+                                                       std::string_view detail) const {
+        const Response p = problem(status, title, detail);
+        bhttp::response<bhttp::string_body> res;
+        res.result(static_cast<bhttp::status>(p.status));
+        add_default_headers(res);
+        res.set(bhttp::field::content_type, p.content_type);
+        res.body() = p.body;
+        res.keep_alive(false);
+        res.prepare_payload();
+        return res;
+    }
+
+    static std::string serialize(const bhttp::response<bhttp::string_body>& res) {
+        std::ostringstream out;
+        out << res;
+        return out.str();
+    }
+
+    // Over the cap: a 503 written without waiting (a fresh socket's send buffer is empty), then closed.
+    template <class Socket>
+    void turn_away(Socket& socket) {
+        std::size_t suppressed = 0;
+        if (busy_log.allow(suppressed))
+            PVF_LOG(warn, kLog,
+                    "connection limit of " << options.max_connections << " reached: new connections get 503"
+                                           << suppressed_note(suppressed));
+        beast::error_code ec;
+        socket.non_blocking(true, ec);
+        if (!ec) socket.write_some(asio::buffer(busy_response), ec);
+        socket.shutdown(tcp::socket::shutdown_both, ec);
+        socket.close(ec);
+    }
 
     asio::awaitable<void> accept_loop() {
         auto self = shared_from_this();
+        auto backoff = std::chrono::milliseconds(0);
         while (!stopped) {
-            auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(executor),
-                                                               asio::as_tuple(asio::use_awaitable));
+            beast::error_code ec;
+            auto socket = co_await acceptor.async_accept(asio::make_strand(executor),
+                                                         asio::redirect_error(asio::use_awaitable, ec));
+            if (stopped || ec == asio::error::operation_aborted) co_return;
+            if (ec && per_connection_error(ec)) continue;
             if (ec) {
-                if (stopped || ec == asio::error::operation_aborted) co_return;
-                PVF_LOG(warn, kLog, "accept: " << ec.message());
+                // Accepting again at once would fail again (and spin): wait, longer each time.
+                backoff = std::clamp(backoff * 2, std::chrono::milliseconds(kMinBackoff), kMaxBackoff);
+                std::size_t suppressed = 0;
+                if (accept_log.allow(suppressed))
+                    PVF_LOG(warn, kLog,
+                            "accept: " << ec.message() << "; retrying in " << backoff.count() << " ms"
+                                       << suppressed_note(suppressed));
+                backoff_timer.expires_after(backoff);
+                beast::error_code wait_ec;
+                co_await backoff_timer.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
                 continue;
             }
+            backoff = std::chrono::milliseconds(0);
+            if (active >= options.max_connections) {
+                turn_away(socket);
+                continue;
+            }
+            ++active;
             auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
             connections.remove_if([](const auto& w) { return w.expired(); });
             connections.push_back(stream);
@@ -59,67 +214,109 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         }
     }
 
+    // Reads until the buffer holds a whole request head (or a reason to refuse it); false when the peer went
+    // away or the deadline passed.
+    static asio::awaitable<bool> read_head(beast::tcp_stream& stream, beast::flat_buffer& buffer, Head& head) {
+        for (;;) {
+            const auto data = buffer.cdata();
+            head = scan_head(std::string_view(static_cast<const char*>(data.data()), data.size()));
+            if (head != Head::incomplete) co_return true;
+            beast::error_code ec;
+            const std::size_t n = co_await stream.async_read_some(buffer.prepare(kReadChunk),
+                                                                  asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return false;
+            buffer.commit(n);
+        }
+    }
+
+    // Awaited on the connection's strand: an async route waiting for a worker holds up no other connection.
+    asio::awaitable<Response> call_handler(bhttp::request<bhttp::string_body>& req, const std::string& remote) {
+        Request r;
+        r.method = std::string(req.method_string());
+        r.target = std::string(req.target());
+        r.remote = remote;
+        for (const auto& f : req) r.headers[lower(f.name_string())] = std::string(f.value());
+        r.body = std::move(req.body());
+        if (!parse_target(r.target, r.path, r.query))
+            co_return problem(400, "Bad Request", "malformed percent-encoding in the URL");
+        Response out = co_await handler(r);
+        if (r.method == "HEAD") out.body.clear();
+        co_return out;
+    }
+
     static asio::awaitable<void> session(std::shared_ptr<Impl> self,
                                          std::shared_ptr<beast::tcp_stream> stream) {
+        const Slot slot(self->active);
         beast::flat_buffer buffer;
         std::string remote;
         beast::error_code ep_ec;
         const auto ep = stream->socket().remote_endpoint(ep_ec);
         if (!ep_ec) remote = ep.address().to_string();
-        for (;;) {
-            bhttp::request_parser<bhttp::string_body> parser;
-            parser.body_limit(self->options.body_limit);
-            stream->expires_after(kIdleTimeout);
-            auto [ec, n] =
-                co_await bhttp::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-            (void)n;
-            if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
-                ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-                ec == asio::error::eof)
-                break;
-            bhttp::response<bhttp::string_body> res;
-            bool keep_alive = false;
-            if (ec) {
-                // Malformed or too large: answer once, then close.
-                const bool too_big = ec == bhttp::error::body_limit;
-                Response p = problem(too_big ? 413 : 400, too_big ? "Payload Too Large" : "Bad Request",
-                                     too_big ? "request bodies are limited to " +
-                                                   std::to_string(self->options.body_limit) + " bytes"
-                                             : "malformed HTTP request: " + ec.message());
-                res.result(static_cast<bhttp::status>(p.status));
-                res.set(bhttp::field::content_type, p.content_type);
-                res.body() = std::move(p.body);
-            } else {
-                auto req = parser.release();
-                keep_alive = req.keep_alive();
-                Request r;
-                r.method = std::string(req.method_string());
-                r.target = std::string(req.target());
-                r.remote = remote;
-                for (const auto& f : req) r.headers[lower(f.name_string())] = std::string(f.value());
-                r.body = std::move(req.body());
-                Response out;
-                if (!parse_target(r.target, r.path, r.query))
-                    out = problem(400, "Bad Request", "malformed percent-encoding in the URL");
-                else if (self->stopped)
-                    break;  // the handler may be gone
-                else
-                    out = co_await self->handler(r);
-                res.version(req.version());
-                res.result(static_cast<bhttp::status>(out.status));
-                res.set(bhttp::field::content_type, out.content_type);
-                res.set(bhttp::field::server, "pvfleet");
-                for (const auto& [k, v] : out.headers) res.set(k, v);
-                if (r.method == "HEAD")
-                    res.body().clear();
-                else
-                    res.body() = std::move(out.body);
+        for (bool fresh = true;; fresh = false) {
+            if (!fresh && buffer.size() == 0) {
+                // Kept alive: the next request may take the idle timeout to start.
+                stream->expires_after(kIdleTimeout);
+                beast::error_code ec;
+                const std::size_t n = co_await stream->async_read_some(
+                    buffer.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
+                if (ec) break;
+                buffer.commit(n);
             }
-            res.keep_alive(keep_alive);
-            res.prepare_payload();
-            auto [wec, wn] = co_await bhttp::async_write(*stream, res, asio::as_tuple(asio::use_awaitable));
-            (void)wn;
-            if (wec || !keep_alive) break;
+            stream->expires_after(kHeaderTimeout);
+            Head head = Head::incomplete;
+            if (!co_await read_head(*stream, buffer, head)) break;
+            bhttp::response<bhttp::string_body> res;
+            if (head == Head::target_too_long)
+                res = self->error_response(414, "URI Too Long",
+                                           "request targets are limited to " + std::to_string(kTargetLimit) +
+                                               " bytes");
+            else if (head == Head::too_large)
+                res = self->error_response(431, "Request Header Fields Too Large",
+                                           "request heads are limited to " + std::to_string(kHeaderLimit) +
+                                               " bytes");
+            else if (head == Head::obs_fold)
+                res = self->error_response(400, "Bad Request", "folded header lines (obs-fold) are not accepted");
+            else {
+                bhttp::request_parser<bhttp::string_body> parser;
+                parser.header_limit(static_cast<std::uint32_t>(kHeaderLimit + 4));
+                parser.body_limit(self->options.body_limit);
+                stream->expires_after(kIdleTimeout);  // the body
+                beast::error_code ec;
+                co_await bhttp::async_read(*stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+                if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
+                    ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+                    ec == asio::error::eof)
+                    break;
+                if (ec == bhttp::error::body_limit) {
+                    res = self->error_response(413, "Payload Too Large",
+                                               "request bodies are limited to " +
+                                                   std::to_string(self->options.body_limit) + " bytes");
+                } else if (ec) {
+                    res = self->error_response(400, "Bad Request", "malformed HTTP request: " + ec.message());
+                } else {
+                    auto req = parser.release();
+                    const auto te = req.count(bhttp::field::transfer_encoding);
+                    if (te > 1 || (te == 1 && !beast::iequals(req[bhttp::field::transfer_encoding], "chunked"))) {
+                        // Beast would read such a body as empty and the rest as the next request.
+                        res = self->error_response(400, "Bad Request",
+                                                   "Transfer-Encoding: only a single \"chunked\" is accepted");
+                    } else {
+                        if (self->stopped) break;  // the handler may be gone
+                        const Response out = co_await self->call_handler(req, remote);
+                        res.version(req.version());
+                        res.result(static_cast<bhttp::status>(out.status));
+                        self->add_default_headers(res);
+                        res.set(bhttp::field::content_type, out.content_type);
+                        for (const auto& [k, v] : out.headers) res.set(k, v);
+                        res.body() = out.body;
+                        res.keep_alive(req.keep_alive());
+                        res.prepare_payload();
+                    }
+                }
+            }
+            beast::error_code wec;
+            co_await bhttp::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, wec));
+            if (wec || !res.keep_alive()) break;
         }
         beast::error_code ignored;
         stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -149,6 +346,22 @@ Result<std::unique_ptr<HttpServer>> HttpServer::create(asio::any_io_executor exe
         return Error{impl->options.config_key + ": cannot listen on " + impl->options.address + ":" +
                          std::to_string(impl->options.port) + ": " + ec.message(),
                      ErrorKind::io};
+    auto& cap = impl->options.max_connections;
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+        // Connections stop short of the open-file limit, so a flood meets the cap (503) and not EMFILE, and
+        // the rest of the process (database, broker, logs) keeps descriptors to work with.
+        const auto limit = static_cast<std::size_t>(files.rlim_cur);
+        const std::size_t allowed = limit > 2 * kReservedFiles ? limit - kReservedFiles : std::max<std::size_t>(1, limit / 2);
+        if (allowed < cap) {
+            PVF_LOG(warn, kLog,
+                    impl->options.config_key << ": the open-file limit (" << limit << ") allows " << allowed
+                                             << " connections, not " << cap << ": raise LimitNOFILE");
+            cap = allowed;
+        }
+    }
+    impl->busy_response = Impl::serialize(impl->error_response(
+        503, "Service Unavailable", "the server is at its limit of " + std::to_string(cap) + " connections"));
     return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
@@ -165,6 +378,7 @@ void HttpServer::stop() {
     impl_->stopped = true;
     beast::error_code ec;
     impl_->acceptor.close(ec);
+    impl_->backoff_timer.cancel();
     for (auto& w : impl_->connections)
         if (auto s = w.lock()) asio::post(s->get_executor(), [s] { s->cancel(); });
     impl_->connections.clear();

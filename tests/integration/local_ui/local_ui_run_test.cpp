@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -169,6 +170,53 @@ TEST_CASE("pvfleet-edge run: local page over HTTP (login, limits, state, ticket 
     CHECK(page.status == 200);
     CHECK(page.body.find("data-testid=\"login-password\"") != std::string::npos);
     CHECK(http(port, "GET", "/local/api/state").status == 401);
+    // The transport's security headers, the same as the server's, on pages, API answers and errors.
+    for (const auto& r : {page, http(port, "GET", "/local/api/state"), http(port, "GET", "/nope")}) {
+        CHECK(r.headers.at("content-security-policy").find("frame-ancestors 'none'") != std::string::npos);
+        CHECK(r.headers.at("content-security-policy").find("script-src 'self'") != std::string::npos);
+        CHECK(r.headers.at("x-frame-options") == "DENY");
+        CHECK(r.headers.at("referrer-policy") == "no-referrer");
+        CHECK(r.headers.at("x-content-type-options") == "nosniff");
+    }
+    // At most 32 connections (docs/local-ui.md): the 33rd is turned away at once, a freed slot serves again.
+    {
+        std::vector<int> held;
+        auto open_connection = [port] {
+            const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+            sockaddr_in addr{};
+            addr.sin_family = AF_INET;
+            addr.sin_port = htons(static_cast<uint16_t>(port));
+            addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            timeval tv{5, 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            return ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ? fd : -1;
+        };
+        for (int i = 0; i < 32; ++i) held.push_back(open_connection());
+        const int extra = open_connection();
+        REQUIRE(extra >= 0);
+        char buf[4096];
+        std::string reply;
+        ssize_t got = 0;
+        while ((got = ::recv(extra, buf, sizeof buf, 0)) > 0) reply.append(buf, static_cast<size_t>(got));
+        const bool closed_at_once = got == 0 || errno == ECONNRESET;  // not the 5-s receive timeout
+        CHECK(closed_at_once);
+        CHECK((reply.empty() || reply.rfind("HTTP/1.1 503", 0) == 0));
+        ::close(extra);
+        for (const int fd : held) ::close(fd);
+        // The server notices the closes on its own time: ask until a slot is free again.
+        bool served = false;
+        for (int i = 0; i < 40 && !served; ++i) {
+            const int fd = open_connection();
+            const std::string get = "GET /local/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+            ::send(fd, get.data(), get.size(), MSG_NOSIGNAL);
+            reply.clear();
+            for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) reply.append(buf, static_cast<size_t>(n));
+            ::close(fd);
+            served = reply.rfind("HTTP/1.1 200", 0) == 0;
+            if (!served) std::this_thread::sleep_for(50ms);
+        }
+        CHECK(served);
+    }
 
     auto login = http(port, "POST", "/local/api/login", json{{"password", password}}.dump());
     REQUIRE_MESSAGE(login.status == 204, login.body);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "pvfleet/api/login_limiter.hpp"
+#include "pvfleet/api/web_assets.hpp"
 #include "pvfleet/http/http.hpp"
 #include "pvfleet/http/work_pool.hpp"
 #include "pvfleet/protocol/messages.hpp"
@@ -37,7 +38,7 @@ struct ApiContext {
     // the server runs without MQTT.
     std::function<Status(const protocol::Command&, const std::string& issued_by)> send_command;
     std::function<nlohmann::json()> ingest_stats;
-    std::filesystem::path web_root;  // static web app; empty: none
+    const WebAssets* web_assets = nullptr;  // the web app's files (loaded at start); nullptr: none
     workorders::Policy policy;
     LoginLimits login_limits;
     // Failed logins in memory; nullptr: add_routes makes one from login_limits.

@@ -14,6 +14,7 @@ namespace pvfleet::server_app {
 struct HttpConfig {
     std::string listen = "127.0.0.1";
     int port = 8080;  // 0: any free port (tests)
+    int max_connections = 512;  // served at once (fits the default open-file limit of 1024)
     // The address clients use (e.g. https://pv.example.com behind a TLS proxy); empty: not configured.
     std::string public_url;
     int worker_threads = 2;  // password hashing off the thread that serves requests

@@ -40,6 +40,16 @@ Response json_response(int status, const nlohmann::json& body);
 // (optional) names the offending member of the request.
 Response problem(int status, std::string_view title, std::string_view detail, std::string_view field = {});
 
+// 415 unless a state-changing request (POST, PUT, PATCH, DELETE) declares Content-Type: application/json
+// (parameters such as "; charset=utf-8" allowed), also when its body is empty: a cross-site form or a
+// no-cors fetch cannot send that type without a CORS preflight, which is never granted. nullopt: fine.
+std::optional<Response> require_json_content_type(const Request& request);
+
+// The headers every response of both servers carries (HttpServerOptions::default_headers): a
+// Content-Security-Policy that allows only the app's own files (no inline script or style) and no framing,
+// X-Frame-Options, Referrer-Policy and X-Content-Type-Options.
+const std::map<std::string, std::string>& security_headers();
+
 using Handler = std::function<Response(Request&)>;
 // Runs on the connection's executor and may co_await (e.g. WorkPool::run); the request outlives it.
 using AsyncHandler = std::function<boost::asio::awaitable<Response>(Request&)>;
@@ -62,10 +72,11 @@ class Router {
 public:
     void add(std::string method, std::string pattern, RouteInfo info, Handler handler);
     void add_async(std::string method, std::string pattern, RouteInfo info, AsyncHandler handler);
-    // Finds the route (404 / 405 problems otherwise), fills request.params, runs `before` (auth) then the
-    // handler, then `after`; an exception becomes a 500 problem without internals. The transport awaits
-    // handle_async on the connection's executor; handle runs an async route to completion on a private
-    // io_context on the calling thread (tests, callers without an executor).
+    // Finds the route (404 / 405 problems otherwise), fills request.params, checks the content type of
+    // state-changing requests (415, before anything else runs), runs `before` (auth) then the handler, then
+    // `after`; an exception becomes a 500 problem without internals. The transport awaits handle_async on the
+    // connection's executor; handle runs an async route to completion on a private io_context on the calling
+    // thread (tests, callers without an executor).
     Response handle(Request& request) const;
     boost::asio::awaitable<Response> handle_async(Request& request) const;
     [[nodiscard]] const std::vector<Route>& routes() const { return routes_; }

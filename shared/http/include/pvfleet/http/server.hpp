@@ -3,8 +3,19 @@
 // timeout, a request body limit. Each request is handed to a handler (a Router, the local page) on the
 // connection's strand; the handler must run on that executor's thread (the servers here use one thread). An
 // async handler is awaited there, so a request waiting for a worker (WorkPool) does not hold up the others.
+//
+// What a hostile client meets before a handler runs: the request head must be complete within 10 s (from
+// accept, or from the first byte of a kept-alive connection's next request), at most 16 kB (431) with a target of
+// at most 8 kB (414); obs-fold, a Transfer-Encoding other than "chunked", and the conflicts Beast's parser
+// rejects (Content-Length with Transfer-Encoding, differing Content-Lengths) get 400 and the connection is
+// closed. At most max_connections are served at once (never more than the open-file limit allows with 32
+// descriptors to spare); beyond that a connection gets a 503 and is closed at once. When accept fails for want
+// of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM) the loop waits 50 ms, doubling up to 1 s, and logs one line
+// per 10 s with the count of the failures it did not log.
 #include <boost/asio/any_io_executor.hpp>
+#include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -17,6 +28,11 @@ struct HttpServerOptions {
     std::string address = "127.0.0.1";
     int port = 8080;  // 0: any free port
     std::size_t body_limit = 1024 * 1024;
+    // Served at once; beyond: 503 and closed. Lowered at start to the open-file limit minus 32 (logged).
+    std::size_t max_connections = 512;
+    // Set on every response, including the 400/413/414/431/503 the transport writes itself; a header the
+    // handler sets wins.
+    std::map<std::string, std::string> default_headers = security_headers();
     std::string config_key = "http/listen";  // named in errors
 };
 
