@@ -226,6 +226,7 @@ def run(ctx, args):
     group(ctx, "the login flood", checks_auth.check_login_flood_memory, ctx, args.login_name_kb * 1024)
     group(ctx, "concurrent logins", checks_auth.check_login_cpu_isolation, ctx)
     locked = group(ctx, "login rate limits", checks_auth.check_login_rate_limits, ctx)
+    group(ctx, "X-Forwarded-For from the trusted proxy only", checks_auth.check_forwarded_for, ctx)
     group(ctx, "the gateway connection cap", checks_http.check_gateway_cap, ctx)
     group(ctx, "the connection flood", checks_http.check_server_flood, ctx)
 

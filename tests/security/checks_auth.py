@@ -119,10 +119,12 @@ def check_ticket_ownership(ctx):
             "ack_ticket", "resolve_ticket")]
         c.check("no command reached %s's gateway for the technician" % why, not by_tech and not heard,
                 "commands recorded %d, published %d" % (len(by_tech), len(heard)))
-    # Not part of the agreed behaviour (reported, not failed): what a technician reads of a site not theirs.
-    reads = ["%s→%d" % (p, ctx.server.request("GET", "/api/sites/sec-b" + p, token=tech).status)
+    # A technician reads nothing of a site without a work order of theirs (household address, coordinates,
+    # serials): 404, as for a site that does not exist.
+    reads = [(p, ctx.server.request("GET", "/api/sites/sec-b" + p, token=tech).status)
              for p in ("", "/devices", "/status", "/telemetry")]
-    c.note("technician reads of another technician's site: " + ", ".join(reads))
+    c.check("technician reads of another technician's site → 404", all(st == 404 for _, st in reads),
+            ", ".join("%s→%d" % (p or "/", st) for p, st in reads))
     r = ctx.server.json_request("POST", "/api/sites/sec-a/tickets/T-A-1/acknowledge", {"note": "on my way"},
                                 token=tech)
     c.check("technician acknowledges a ticket on the site of their open work order → 202", r.status == 202,
@@ -195,6 +197,27 @@ def check_login_rate_limits(ctx, max_tries=30, max_tries_per_address=60):
             "429 after %d attempts from %d addresses, Retry-After %s" % (tries, tries, r.headers.get("retry-after"))
             if r else "no 429 in %d attempts from %d addresses" % (tries, tries))
     return ok
+
+
+def check_forwarded_for(ctx, max_tries=60):
+    """The server trusts X-Forwarded-For from 127.0.0.1 only (its configured reverse proxy)."""
+    c = ctx.checks
+    via_proxy = lambda client: {"X-Forwarded-For": "203.0.113.9, " + client}  # the left entry is the client's lie
+    tries, r = _until_429(ctx, [lambda i: ctx.server.json_request(
+        "POST", "/api/login", {"user": "xff-nobody-%d" % i, "password": "wrong"},
+        headers=via_proxy("198.51.100.7"), src="127.0.0.1")] * max_tries)
+    c.check("behind the trusted proxy, failed logins are limited per client address (X-Forwarded-For → 429)",
+            r is not None, "429 after %d attempts" % tries if r else "no 429 in %d attempts" % tries)
+    other = ctx.server.json_request("POST", "/api/login", {"user": "xff-other", "password": "wrong"},
+                                    headers=via_proxy("198.51.100.8"), src="127.0.0.1")
+    c.check("another client behind the same proxy is not locked out (401, not 429)", other.status == 401,
+            repr(other))
+    # From an address that is not a trusted proxy the header is ignored: a spoofed one does not reset the limit.
+    tries, r = _until_429(ctx, [lambda i: ctx.server.json_request(
+        "POST", "/api/login", {"user": "xff-spoof-%d" % i, "password": "wrong"},
+        headers={"X-Forwarded-For": "198.51.100.%d" % (20 + i)}, src="127.0.0.70")] * max_tries)
+    c.check("X-Forwarded-For from an untrusted peer is ignored (the peer's own limit → 429)", r is not None,
+            "429 after %d attempts" % tries if r else "no 429 in %d attempts with spoofed headers" % tries)
 
 
 def check_lockout_after_restart(ctx):

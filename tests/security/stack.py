@@ -160,7 +160,7 @@ class Stack:
     def write_server_config(self, path, **extra):
         cfg = {"database": {"kind": "sqlite", "path": os.path.join(self.data, "server.db")},
                "mqtt": {"uri": "tcp://127.0.0.1:%d" % self.mqtt_port, "client_id": "pvfleet-server-security"},
-               "http": {"listen": "127.0.0.1", "port": 0},
+               "http": {"listen": "127.0.0.1", "port": 0, "trusted_proxies": ["127.0.0.1"]},
                "ingest": {"gap_grace_s": 1, "gap_retry_s": 2, "gap_max_attempts": 3},
                "web_root": os.path.join(self.src, "server", "web")}
         cfg.update(extra)

@@ -220,6 +220,7 @@ int cmd_run(const Common& common) {
     http_options.address = config->http.listen;
     http_options.port = config->http.port;
     http_options.max_connections = static_cast<std::size_t>(config->http.max_connections);
+    http_options.trusted_proxies = config->http.trusted_proxies;
     auto http = http::HttpServer::create(ioc.get_executor(), http_options,
                                          [&router](http::Request& r) { return router.handle_async(r); });
     if (!http) {

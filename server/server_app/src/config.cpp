@@ -1,5 +1,6 @@
 #include "pvfleet/server_app/config.hpp"
 
+#include <boost/asio/ip/address.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -147,7 +148,9 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
             e.add("http", "expected an object");
         } else {
             check_keys(*h, "http",
-                       {"listen", "port", "max_connections", "public_url", "worker_threads", "worker_queue"}, e);
+                       {"listen", "port", "max_connections", "public_url", "worker_threads", "worker_queue",
+                        "trusted_proxies"},
+                       e);
             if (auto l = text(*h, "http", "listen", false, e)) c.http.listen = *l;
             if (auto p = integer(*h, "http", "port", 0, 65535, e)) c.http.port = static_cast<int>(*p);
             if (auto u = text(*h, "http", "public_url", false, e)) {
@@ -162,6 +165,22 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
                 c.http.worker_queue = static_cast<int>(*q);
             if (auto m = integer(*h, "http", "max_connections", 1, 100000, e))
                 c.http.max_connections = static_cast<int>(*m);
+            if (const auto t = h->find("trusted_proxies"); t != h->end()) {
+                if (!t->is_array() || t->size() > 64) {
+                    e.add("http/trusted_proxies", "expected an array of at most 64 IP addresses");
+                } else {
+                    for (std::size_t i = 0; i < t->size(); ++i) {
+                        const auto& a = (*t)[i];
+                        boost::system::error_code ec;
+                        if (a.is_string()) (void)boost::asio::ip::make_address(a.get<std::string>(), ec);
+                        if (!a.is_string() || ec)
+                            e.add("http/trusted_proxies/" + std::to_string(i),
+                                  "expected an IP address, got " + a.dump());
+                        else
+                            c.http.trusted_proxies.push_back(a.get<std::string>());
+                    }
+                }
+            }
         }
     }
 
@@ -216,6 +235,7 @@ std::string describe(const ServerConfig& c) {
          {{"listen", c.http.listen},
           {"port", c.http.port},
           {"max_connections", c.http.max_connections},
+          {"trusted_proxies", c.http.trusted_proxies},
           {"public_url", c.http.public_url},
           {"worker_threads", c.http.worker_threads},
           {"worker_queue", c.http.worker_queue}}}};

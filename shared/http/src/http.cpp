@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
@@ -161,6 +162,43 @@ const std::map<std::string, std::string>& security_headers() {
         {"X-Content-Type-Options", "nosniff"},
     };
     return headers;
+}
+
+namespace {
+std::string_view trim_blanks(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// The address in canonical text form, or nullopt when `s` is not one.
+std::optional<std::string> canonical_address(std::string_view s) {
+    boost::system::error_code ec;
+    const auto a = boost::asio::ip::make_address(std::string(s), ec);
+    if (ec) return std::nullopt;
+    return a.to_string();
+}
+}  // namespace
+
+std::string client_address(std::string_view peer, const std::optional<std::string>& forwarded_for,
+                           const std::vector<std::string>& trusted_proxies) {
+    auto trusted = [&](const std::string& address) {
+        for (const auto& t : trusted_proxies)
+            if (canonical_address(t) == address) return true;
+        return false;
+    };
+    const auto self = canonical_address(peer);
+    if (!self || !forwarded_for || !trusted(*self)) return std::string(peer);
+    std::string_view rest = *forwarded_for;
+    while (!rest.empty()) {
+        const auto comma = rest.rfind(',');
+        const std::string_view entry = trim_blanks(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(0, comma);
+        const auto address = canonical_address(entry);
+        if (!address) return std::string(peer);
+        if (!trusted(*address)) return *address;
+    }
+    return std::string(peer);
 }
 
 bool parse_target(std::string_view target, std::string& path, std::map<std::string, std::string>& query) {

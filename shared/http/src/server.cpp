@@ -234,9 +234,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         Request r;
         r.method = std::string(req.method_string());
         r.target = std::string(req.target());
-        r.remote = remote;
         for (const auto& f : req) r.headers[lower(f.name_string())] = std::string(f.value());
         r.body = std::move(req.body());
+        r.remote = client_address(remote, r.header("x-forwarded-for"), options.trusted_proxies);
         if (!parse_target(r.target, r.path, r.query))
             co_return problem(400, "Bad Request", "malformed percent-encoding in the URL");
         Response out = co_await handler(r);

@@ -354,6 +354,12 @@ TEST_CASE("config: http/public_url, http/worker_threads, http/worker_queue") {
     auto threads = parse_http({{"worker_threads", 0}});
     REQUIRE_FALSE(threads.ok());
     CHECK(threads.error().message.find("http/worker_threads") != std::string::npos);
+    auto proxies = parse_http({{"trusted_proxies", {"127.0.0.1", "::1"}}});
+    REQUIRE(proxies.ok());
+    CHECK(proxies->http.trusted_proxies == std::vector<std::string>{"127.0.0.1", "::1"});
+    auto bad_proxy = parse_http({{"trusted_proxies", {"127.0.0.1", "proxy.local"}}});
+    REQUIRE_FALSE(bad_proxy.ok());
+    CHECK(bad_proxy.error().message.find("http/trusted_proxies/1: expected an IP address") != std::string::npos);
     auto queue = parse_http({{"worker_threads", 4}, {"worker_queue", 8}});
     REQUIRE(queue.ok());
     CHECK(queue->http.worker_threads == 4);

@@ -4,6 +4,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/storage/db.hpp"
@@ -19,6 +20,8 @@ struct HttpConfig {
     std::string public_url;
     int worker_threads = 2;  // password hashing off the thread that serves requests
     int worker_queue = 32;   // jobs waiting for a worker before requests get 503
+    // Reverse proxies in front of the server: their X-Forwarded-For names the client (login limits per address).
+    std::vector<std::string> trusted_proxies;
     // Clients reach the server over HTTPS: the session cookie is Secure and responses carry HSTS.
     [[nodiscard]] bool served_over_tls() const { return public_url.rfind("https://", 0) == 0; }
 };

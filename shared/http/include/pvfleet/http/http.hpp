@@ -97,6 +97,13 @@ private:
 // ignored, and the name must match exactly (neither "xname" nor "name2"); nullopt when absent.
 std::optional<std::string> cookie_value(std::string_view cookie_header, std::string_view name);
 
+// The client's address for rate limits and logs. `peer` is the TCP peer; only when it is one of `trusted_proxies`
+// (a reverse proxy the operator runs) is X-Forwarded-For believed, and then only its right-most entry that is not
+// itself a trusted proxy — the entries to the left of it are whatever the client chose to send. A malformed entry
+// there, or no header, leaves the peer's address.
+std::string client_address(std::string_view peer, const std::optional<std::string>& forwarded_for,
+                           const std::vector<std::string>& trusted_proxies);
+
 // Splits "a/b?x=1&y=%20" into a decoded path and query map; false if the percent-encoding is broken.
 bool parse_target(std::string_view target, std::string& path, std::map<std::string, std::string>& query);
 

@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "pvfleet/http/http.hpp"
 #include "pvfleet/util/result.hpp"
@@ -34,6 +35,8 @@ struct HttpServerOptions {
     // handler sets wins.
     std::map<std::string, std::string> default_headers = security_headers();
     std::string config_key = "http/listen";  // named in errors
+    // Reverse proxies whose X-Forwarded-For names the client (Request::remote; see client_address()).
+    std::vector<std::string> trusted_proxies;
 };
 
 using RequestHandler = std::function<Response(Request&)>;
