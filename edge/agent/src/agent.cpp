@@ -47,14 +47,14 @@ struct Agent::Impl {
     std::unique_ptr<detect::SolarSunModel> sun;
     std::unique_ptr<detect::DetectionPipeline> pipeline;
     std::unique_ptr<store::PersistentDetection> detection;
-    std::unique_ptr<sync::SyncService> sync;
     std::unique_ptr<PageModel> page;
     std::unique_ptr<CommandHandler> commands;
-    std::unique_ptr<PollWorkers> workers;  // last: destroyed first, its threads joined before the rest goes
+    std::unique_ptr<sync::SyncService> sync;  // after `commands`: destroyed before it, its callbacks use it
     solar::Location location;
     AgentStats stats;
     std::map<std::string, acquisition::DeviceState> states;  // executor only
     bool stopping = false;
+    std::unique_ptr<PollWorkers> workers;  // last: destroyed first, its threads joined before the rest goes
 
     void on_sample(domain::Sample s);
     void on_state(const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,

@@ -1,7 +1,9 @@
 // Work orders, tickets and ticket commands. Technicians see and change only the orders assigned to them.
 #include <map>
+#include <variant>
 
 #include "common.hpp"
+#include "offload.hpp"
 #include "pvfleet/domain/ticket.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/records/customers.hpp"
@@ -158,6 +160,34 @@ std::optional<Response> read_visit_note(const json& body, VisitNote& out) {
     return std::nullopt;
 }
 
+// The command a ticket action sends, or the problem that stops it. Checked on the thread serving requests (the
+// API's database connection is used there only).
+std::variant<Response, protocol::Command> ticket_command(ApiContext& ctx, Request& req, const std::string& action) {
+    json body = json::object();
+    if (!req.body.empty())
+        if (auto p = parse_body(req, {"note"}, body)) return *p;
+    std::string note;
+    if (auto p = BodyReader(body).text("note", note, 1000).problem()) return *p;
+    const std::string site = req.params.at("site_id");
+    const std::string ticket = req.params.at("ticket_id");
+    // Before the ticket is looked up: others' sites are not even confirmed to have it.
+    if (auto p = check_site_actionable(ctx, req, site)) return *p;
+    auto t = ctx.db->run("SELECT device_id FROM tickets WHERE site_id = $1 AND ticket_id = $2", {site, ticket});
+    if (!t) return from_error(t.error());
+    if (t->rows.empty()) return problem(404, "Not Found", "no ticket " + ticket + " at site " + site);
+    if (!ctx.send_command)
+        return problem(503, "Service Unavailable", "this server has no MQTT link to the gateways");
+    protocol::Command cmd;
+    cmd.site_id = site;
+    cmd.issued_at = ctx.clock->now();
+    cmd.command_id = "api-" + std::to_string(to_epoch_ms(cmd.issued_at)) + "-" + ticket;
+    cmd.expires_at = cmd.issued_at + std::chrono::hours(24);
+    if (action == "acknowledge")
+        cmd.body = protocol::AckTicketCommand{ticket, req.user, note};
+    else
+        cmd.body = protocol::ResolveTicketCommand{ticket, req.user, note};
+    return cmd;
+}
 }  // namespace
 
 void add_work_order_routes(Router& router, ApiContext& ctx) {
@@ -448,40 +478,22 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
     // order at the site: sent to the gateway as a command; the gateway's ticket event comes back through
     // ingest and updates the work order.
     for (const std::string action : {"acknowledge", "resolve"}) {
-        router.add(
+        router.add_async(
             "POST", "/api/sites/{site_id}/tickets/{ticket_id}/" + action,
             {action == "acknowledge" ? "Acknowledge a gateway ticket (sent to the gateway as a command)"
                                      : "Resolve a gateway ticket (sent to the gateway as a command)",
              kWriteRoles, "tickets"},
-            [&ctx, action](Request& req) {
-                json body = json::object();
-                if (!req.body.empty())
-                    if (auto p = parse_body(req, {"note"}, body)) return *p;
-                std::string note;
-                if (auto p = BodyReader(body).text("note", note, 1000).problem()) return *p;
-                const std::string site = req.params.at("site_id");
-                const std::string ticket = req.params.at("ticket_id");
-                // Before the ticket is looked up: others' sites are not even confirmed to have it.
-                if (auto p = check_site_actionable(ctx, req, site)) return *p;
-                auto t = ctx.db->run("SELECT device_id FROM tickets WHERE site_id = $1 AND ticket_id = $2",
-                                     {site, ticket});
-                if (!t) return from_error(t.error());
-                if (t->rows.empty())
-                    return problem(404, "Not Found", "no ticket " + ticket + " at site " + site);
-                if (!ctx.send_command)
-                    return problem(503, "Service Unavailable",
-                                   "this server has no MQTT link to the gateways");
-                protocol::Command cmd;
-                cmd.site_id = site;
-                cmd.issued_at = ctx.clock->now();
-                cmd.command_id = "api-" + std::to_string(to_epoch_ms(cmd.issued_at)) + "-" + ticket;
-                cmd.expires_at = cmd.issued_at + std::chrono::hours(24);
-                if (action == "acknowledge")
-                    cmd.body = protocol::AckTicketCommand{ticket, req.user, note};
-                else
-                    cmd.body = protocol::ResolveTicketCommand{ticket, req.user, note};
-                if (auto s = ctx.send_command(cmd, req.user); !s) return from_error(s.error());
-                return json_response(202, {{"command_id", cmd.command_id}, {"status", "sent"}});
+            [&ctx, action](Request& req) -> boost::asio::awaitable<Response> {
+                auto prepared = ticket_command(ctx, req, action);
+                if (auto* refused = std::get_if<Response>(&prepared)) co_return *refused;
+                const auto& cmd = std::get<protocol::Command>(prepared);
+                // Handing the command to the ingest's thread may wait for its current group commit: that wait
+                // is a worker's, not the thread's that serves every request.
+                auto sending = [&ctx, cmd, user = req.user] { return ctx.send_command(cmd, user); };
+                auto sent = co_await offload(ctx, std::move(sending));
+                if (!sent) co_return busy(sent.error());
+                if (!*sent) co_return from_error(sent->error());
+                co_return json_response(202, {{"command_id", cmd.command_id}, {"status", "sent"}});
             });
     }
 

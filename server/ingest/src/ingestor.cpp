@@ -268,19 +268,32 @@ void Ingestor::stop(std::function<void()> done) {
 
 Status Ingestor::send_command(const protocol::Command& command, const std::string& issued_by, Millis timeout) {
     if (impl_->strand.running_in_this_thread()) return impl_->send(command, issued_by);
-    // The command is recorded on the ingest's database connection, which only the strand uses.
-    auto done = std::make_shared<std::promise<Status>>();
-    auto result = done->get_future();
-    boost::asio::post(impl_->strand, [i = impl_.get(), done, command, issued_by] {
+    // The command is recorded on the ingest's database connection, which only the strand uses. A caller that
+    // gave up waiting was told "not sent": the strand must then not send it after all (a retry would send it
+    // twice), so whichever comes first — the strand taking it or the caller giving up — decides.
+    enum : int { kPending, kTaken, kAbandoned };
+    struct Handoff {
+        std::promise<Status> done;
+        std::atomic<int> state{kPending};
+    };
+    auto handoff = std::make_shared<Handoff>();
+    auto result = handoff->done.get_future();
+    boost::asio::post(impl_->strand, [i = impl_.get(), handoff, command, issued_by] {
+        int expected = kPending;
+        if (!handoff->state.compare_exchange_strong(expected, kTaken)) return;
         if (i->stopping) {
-            done->set_value(Error{"ingest is stopping: command not sent", ErrorKind::busy});
+            handoff->done.set_value(Error{"ingest is stopping: command not sent", ErrorKind::busy});
             return;
         }
-        done->set_value(i->send(command, issued_by));
+        handoff->done.set_value(i->send(command, issued_by));
     });
-    if (result.wait_for(timeout) != std::future_status::ready)
-        return Error{"ingest did not take the command within " + std::to_string(timeout.count()) + " ms",
-                     ErrorKind::busy};
+    if (result.wait_for(timeout) != std::future_status::ready) {
+        int expected = kPending;
+        if (handoff->state.compare_exchange_strong(expected, kAbandoned))
+            return Error{"ingest did not take the command within " + std::to_string(timeout.count()) + " ms",
+                         ErrorKind::busy};
+        result.wait();  // taken meanwhile: recording and queueing it is quick
+    }
     return result.get();
 }
 IngestStats Ingestor::stats() const {

@@ -176,6 +176,9 @@ std::optional<std::string> canonical_address(std::string_view s) {
     boost::system::error_code ec;
     const auto a = boost::asio::ip::make_address(std::string(s), ec);
     if (ec) return std::nullopt;
+    // A server listening on :: sees an IPv4 proxy as ::ffff:a.b.c.d: the same host as a.b.c.d.
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).to_string();
     return a.to_string();
 }
 }  // namespace

@@ -28,6 +28,7 @@ using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 constexpr auto kIdleTimeout = 30s;    // a kept-alive connection waiting for its next request; a body
 constexpr auto kHeaderTimeout = 10s;  // the request head, from accept or from its first byte
+constexpr auto kWriteTimeout = 30s;   // a response to a client that does not read it
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 constexpr std::size_t kTargetLimit = 8 * 1024;
 constexpr std::size_t kReadChunk = 4096;
@@ -302,6 +303,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                                                    "Transfer-Encoding: only a single \"chunked\" is accepted");
                     } else {
                         if (self->stopped) break;  // the handler may be gone
+                        // The handler may await a worker: no read deadline runs out meanwhile.
+                        stream->expires_never();
                         const Response out = co_await self->call_handler(req, remote);
                         res.version(req.version());
                         res.result(static_cast<bhttp::status>(out.status));
@@ -315,6 +318,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 }
             }
             beast::error_code wec;
+            // A deadline of its own: one left over from reading may already have passed.
+            stream->expires_after(kWriteTimeout);
             co_await bhttp::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, wec));
             if (wec || !res.keep_alive()) break;
         }

@@ -22,6 +22,9 @@ TEST_CASE("client_address: behind a trusted proxy, the right-most entry that is 
           "198.51.100.7");
     // IPv6, written differently by the proxy than in the config, is compared in canonical form.
     CHECK(client_address("::1", std::string("2001:db8:0:0::1"), {"0:0:0:0:0:0:0:1"}) == "2001:db8::1");
+    // A server on :: sees an IPv4 proxy as an IPv4-mapped address: still the configured proxy.
+    CHECK(client_address("::ffff:10.0.0.2", std::string("198.51.100.7"), proxies) == "198.51.100.7");
+    CHECK(client_address("::ffff:10.0.0.2", std::string("::ffff:198.51.100.7"), proxies) == "198.51.100.7");
 }
 
 TEST_CASE("client_address: no usable entry leaves the proxy's own address") {
