@@ -109,6 +109,9 @@ struct Ingestor::Impl {
             decoded.push_back(std::move(*d));
         }
         if (decoded.empty()) return;
+        // The rejects are published before the commit makes the batch visible: whoever sees a later message
+        // stored also sees the rejects of the messages that came before it.
+        publish_stats();
         commit(decoded);
     }
 
