@@ -1,11 +1,10 @@
 #include "pvfleet/http/http.hpp"
 
+#include "internal.hpp"
+
 #include <algorithm>
 #include <cctype>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/address.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <exception>
 
 #include "pvfleet/util/log.hpp"
@@ -71,17 +70,6 @@ bool match(std::string_view pattern, std::string_view path, std::map<std::string
     return true;
 }
 
-// A 500 problem without internals; the cause goes to the log.
-Response internal_error(const Request& request, const std::exception_ptr& failure) {
-    try {
-        std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-        PVF_LOG(error, "http", request.method << " " << request.path << ": " << e.what());
-    } catch (...) {
-        PVF_LOG(error, "http", request.method << " " << request.path << ": unknown exception");
-    }
-    return problem(500, "Internal Server Error", "the server could not complete the request");
-}
 
 }  // namespace
 
@@ -195,7 +183,8 @@ std::string client_address(std::string_view peer, const std::optional<std::strin
     std::string_view rest = *forwarded_for;
     while (!rest.empty()) {
         const auto comma = rest.rfind(',');
-        const std::string_view entry = trim_blanks(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+        const std::string_view entry =
+            trim_blanks(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
         rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(0, comma);
         const auto address = canonical_address(entry);
         if (!address) return std::string(peer);
@@ -231,40 +220,6 @@ void Router::add(std::string method, std::string pattern, RouteInfo info, Handle
 
 void Router::add_async(std::string method, std::string pattern, RouteInfo info, AsyncHandler handler) {
     routes_.push_back({std::move(method), std::move(pattern), std::move(info), {}, std::move(handler)});
-}
-
-Response Router::handle(Request& request) const {
-    const Route* async_route = nullptr;
-    Response out = dispatch(request, async_route);
-    if (async_route != nullptr) {
-        boost::asio::io_context local;
-        std::exception_ptr failure;
-        boost::asio::co_spawn(local, async_route->async_handler(request),
-                              [&](std::exception_ptr e, Response r) {
-                                  failure = e;
-                                  out = std::move(r);
-                              });
-        local.run();
-        if (failure) out = internal_error(request, failure);
-    }
-    if (after) after(request, out);
-    return out;
-}
-
-boost::asio::awaitable<Response> Router::handle_async(Request& request) const {
-    const Route* async_route = nullptr;
-    Response out = dispatch(request, async_route);
-    if (async_route != nullptr) {
-        std::exception_ptr failure;
-        try {
-            out = co_await async_route->async_handler(request);
-        } catch (...) {
-            failure = std::current_exception();
-        }
-        if (failure) out = internal_error(request, failure);
-    }
-    if (after) after(request, out);
-    co_return out;
 }
 
 Response Router::dispatch(Request& request, const Route*& async_route) const {
@@ -304,5 +259,19 @@ Response Router::dispatch(Request& request, const Route*& async_route) const {
         return problem(500, "Internal Server Error", "the server could not complete the request");
     }
 }
+
+namespace detail {
+// A 500 problem without internals; the cause goes to the log.
+Response internal_error(const Request& request, const std::exception_ptr& failure) {
+    try {
+        std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+        PVF_LOG(error, "http", request.method << " " << request.path << ": " << e.what());
+    } catch (...) {
+        PVF_LOG(error, "http", request.method << " " << request.path << ": unknown exception");
+    }
+    return problem(500, "Internal Server Error", "the server could not complete the request");
+}
+}  // namespace detail
 
 }  // namespace pvfleet::http
