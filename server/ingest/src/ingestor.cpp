@@ -1,13 +1,14 @@
 #include "pvfleet/ingest/ingestor.hpp"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <atomic>
 #include <future>
-#include <mutex>
 #include <vector>
 
+#include "pvfleet/asio/time_system.hpp"
+#include "pvfleet/ingest/group_committer.hpp"
+#include "pvfleet/ingest/ledger.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/protocol/topics.hpp"
 #include "pvfleet/util/log.hpp"
@@ -16,9 +17,6 @@ namespace pvfleet::ingest {
 namespace {
 using Decoded = Result<protocol::Message>;
 constexpr const char* kLog = "ingest";
-// Rejected payloads are logged one by one up to this many per minute, then summarised: a misbehaving client
-// must not flood the log.
-constexpr std::uint64_t kRejectLogsPerMinute = 20;
 }  // namespace
 
 struct Ingestor::Impl {
@@ -26,163 +24,26 @@ struct Ingestor::Impl {
         : strand(boost::asio::make_strand(ex)),
           options(std::move(opts)),
           store(st),
-          clock(c),
-          flush_timer(strand),
-          gap_timer(strand) {}
+          ledger(st.db(), c),
+          time(strand),
+          committer(options, store, ledger, time,
+                    Downlink{[this] { return client != nullptr && client->connected(); },
+                             [this](const protocol::Command& cmd) { return send(cmd, "ingest"); }}) {}
 
     boost::asio::strand<boost::asio::any_io_executor> strand;
     IngestOptions options;
     storage::Store& store;
-    const Clock& clock;
+    Ledger ledger;
+    asio::AsioTimeSystem time;  // on the strand: the committer's timers fire beside everything else
+    GroupCommitter committer;
     std::unique_ptr<mqtt::Client> client;
-    boost::asio::steady_timer flush_timer;
-    boost::asio::steady_timer gap_timer;
-    bool flush_armed = false;
-    bool stopping = false;
-    std::vector<mqtt::Message> pending;  // each with its decoded payload (Decoded) in `prepared`
-    IngestStats stats;  // the strand's own; published to `snapshot` for other threads
-    mutable std::mutex snapshot_mutex;
-    IngestStats snapshot;
     std::atomic<bool> is_connected{false};
-    TimePoint reject_window_start{};
-    std::uint64_t reject_logs_in_window = 0;
-    std::uint64_t command_counter = 0;
-
-    void publish_stats() {
-        std::lock_guard lock(snapshot_mutex);
-        snapshot = stats;
-    }
+    bool stopping = false;
 
     void on_message(mqtt::Message m) {
-        ++stats.received;
-        pending.push_back(std::move(m));
-        if (pending.size() >= options.max_batch) {
-            flush();
-            return;
-        }
-        publish_stats();
-        if (!flush_armed) {
-            flush_armed = true;
-            flush_timer.expires_after(options.max_delay);
-            flush_timer.async_wait([this](boost::system::error_code ec) {
-                flush_armed = false;
-                if (!ec) flush();
-            });
-        }
-    }
-
-    void reject(const mqtt::Message& m, const std::string& reason) {
-        ++stats.rejected;
-        const TimePoint now = clock.now();
-        if (now - reject_window_start > std::chrono::minutes(1)) {
-            if (reject_logs_in_window > kRejectLogsPerMinute)
-                PVF_LOG(warn, kLog,
-                        (reject_logs_in_window - kRejectLogsPerMinute) << " more payloads rejected");
-            reject_window_start = now;
-            reject_logs_in_window = 0;
-        }
-        if (++reject_logs_in_window <= kRejectLogsPerMinute)
-            PVF_LOG(warn, kLog,
-                    "rejected " << m.payload.size() << " B on " << m.topic.substr(0, 200) << ": " << reason);
-        if (auto s = store.record_reject(m.topic, m.payload.size(), reason); !s)
-            PVF_LOG(error, kLog, "recording a rejected payload: " << s.error().message);
-    }
-
-    void flush() {
-        if (pending.empty()) return;
-        flush_pending();
-        publish_stats();
-    }
-
-    void flush_pending() {
-        std::vector<mqtt::Message> batch;
-        batch.swap(pending);
-        std::vector<protocol::Message> decoded;
-        decoded.reserve(batch.size());
-        for (auto& m : batch) {
-            auto* prepared = static_cast<Decoded*>(m.prepared.get());
-            Decoded d = prepared != nullptr ? std::move(*prepared) : protocol::decode_for_topic(m.topic, m.payload);
-            if (!d) {
-                reject(m, d.error().message);
-                continue;
-            }
-            decoded.push_back(std::move(*d));
-        }
-        if (decoded.empty()) return;
-        // The rejects are published before the commit makes the batch visible: whoever sees a later message
-        // stored also sees the rejects of the messages that came before it.
-        publish_stats();
-        commit(decoded);
-    }
-
-    void commit(const std::vector<protocol::Message>& decoded) {
-        for (int attempt = 0;; ++attempt) {
-            auto r = store.ingest(decoded);
-            if (r) {
-                ++stats.commits;
-                stats.applied += r->applied;
-                stats.duplicates += r->duplicates;
-                stats.samples += r->samples;
-                stats.points += r->points;
-                stats.ticket_events += r->ticket_events;
-                stats.work_orders_created += r->work_orders_created;
-                stats.work_orders_updated += r->work_orders_updated;
-                if (options.on_committed) options.on_committed(decoded);
-                return;
-            }
-            if (r.error().kind == ErrorKind::busy && attempt < 5)
-                continue;  // lock or serialisation conflict: retry
-            ++stats.store_errors;
-            if (decoded.size() == 1) {
-                // One message the store cannot take. It is not retried for ever: the gap check asks for it
-                // again.
-                PVF_LOG(error, kLog,
-                        "storing " << protocol::to_string(protocol::kind_of(decoded[0])) << " of site "
-                                   << protocol::site_of(decoded[0]) << ": " << r.error().message);
-                return;
-            }
-            // Isolate the message that fails so the rest of the batch is stored.
-            PVF_LOG(warn, kLog,
-                    "batch of " << decoded.size() << " failed (" << r.error().message << "); one by one");
-            for (const auto& m : decoded) commit(std::vector<protocol::Message>{m});
-            return;
-        }
-    }
-
-    void schedule_gap_check() {
-        if (stopping) return;
-        gap_timer.expires_after(options.gap_check_interval);
-        gap_timer.async_wait([this](boost::system::error_code ec) {
-            if (ec || stopping) return;
-            check_gaps();
-            schedule_gap_check();
-        });
-    }
-
-    void check_gaps() {
-        if (client == nullptr || !client->connected()) return;  // a resend now would only queue up
-        flush();
-        auto due = store.due_resends(options.gaps);
-        if (!due) {
-            PVF_LOG(error, kLog, "gap check: " << due.error().message);
-            return;
-        }
-        for (const auto& req : *due) {
-            protocol::Command cmd;
-            cmd.site_id = req.site_id;
-            cmd.issued_at = clock.now();
-            cmd.command_id = "resend-" + std::to_string(to_epoch_ms(cmd.issued_at)) + "-" +
-                             std::to_string(++command_counter) + "-" + options.mqtt.client_id;
-            cmd.expires_at = cmd.issued_at + std::chrono::minutes(10);
-            cmd.body = protocol::ResendCommand{req.from_seq, req.to_seq};
-            PVF_LOG(info, kLog,
-                    "site " << req.site_id << ": asking for seq " << req.from_seq << ".." << req.to_seq
-                            << " (attempt " << req.attempt << ")");
-            if (auto s = send(cmd, "ingest"); !s)
-                PVF_LOG(warn, kLog, "resend command: " << s.error().message);
-            ++stats.resend_requests;
-        }
-        publish_stats();
+        auto* prepared = static_cast<Decoded*>(m.prepared.get());
+        Decoded d = prepared != nullptr ? std::move(*prepared) : protocol::decode_for_topic(m.topic, m.payload);
+        committer.add(Received{std::move(m.topic), m.payload.size(), std::move(d)});
     }
 
     Status send(const protocol::Command& cmd, const std::string& issued_by) {
@@ -202,14 +63,12 @@ struct Ingestor::Impl {
 
 Result<std::unique_ptr<Ingestor>> Ingestor::create(boost::asio::any_io_executor executor,
                                                    IngestOptions options, storage::Store& store,
-                                                   const Clock& clock) {
+                                                   const Clock& clock, storage::TicketEventSink* ticket_sink) {
     auto impl = std::make_unique<Impl>(executor, std::move(options), store, clock);
-    if (store.db().engine() == storage::Engine::postgres) {
-        // Like SQLite's synchronous=NORMAL: a commit is not waited on to reach the disk. A power cut may take
-        // the last fraction of a second of commits with it, which the gap check then asks the gateways for
-        // again (they keep sent messages); a crash of the server or of PostgreSQL itself loses nothing.
-        if (auto s = store.db().run("SET synchronous_commit TO off"); !s) return s.error();
-    }
+    impl->ledger.set_ticket_sink(ticket_sink);
+    // What a power cut may take from the last fraction of a second of commits, the gap check asks the gateways
+    // for again (they keep sent messages).
+    if (auto s = store.relax_commit_durability(); !s) return s.error();
     auto& mo = impl->options.mqtt;
     mo.subscriptions.clear();
     for (auto kind : {protocol::MessageKind::telemetry, protocol::MessageKind::ticket_event,
@@ -249,22 +108,22 @@ Ingestor::~Ingestor() {
 void Ingestor::start() {
     boost::asio::post(impl_->strand, [i = impl_.get()] {
         i->client->start();
-        i->schedule_gap_check();
+        i->committer.start();
     });
 }
 
 void Ingestor::stop(std::function<void()> done) {
     boost::asio::post(impl_->strand, [i = impl_.get(), done = std::move(done)] {
         i->stopping = true;
-        i->flush_timer.cancel();
-        i->gap_timer.cancel();
+        i->committer.stop_timers();
         // Disconnect first so nothing new arrives, then commit what is held.
         i->client->stop(std::chrono::milliseconds(1000));
         i->is_connected = false;
-        i->flush();
+        i->committer.flush();
+        const IngestStats s = i->committer.stats();
         PVF_LOG(info, kLog,
-                "stopped: " << i->stats.received << " received, " << i->stats.applied << " stored, "
-                            << i->stats.duplicates << " duplicates, " << i->stats.rejected << " rejected");
+                "stopped: " << s.received << " received, " << s.applied << " stored, " << s.duplicates
+                            << " duplicates, " << s.rejected << " rejected");
         if (done) done();
     });
 }
@@ -300,8 +159,7 @@ Status Ingestor::send_command(const protocol::Command& command, const std::strin
     return result.get();
 }
 IngestStats Ingestor::stats() const {
-    std::lock_guard lock(impl_->snapshot_mutex);
-    return impl_->snapshot;
+    return impl_->committer.stats();
 }
 bool Ingestor::connected() const {
     return impl_->is_connected;

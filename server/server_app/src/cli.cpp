@@ -160,7 +160,6 @@ int cmd_run(const Common& common) {
 
     storage::WorkOrderSink
         work_orders;  // every new ticket event becomes or updates a work order, in its transaction
-    (*store)->set_ticket_sink(&work_orders);
 
     auto cipher = field_cipher(*config, *common.config_path, (*store)->db(), clock);
     if (!cipher) {
@@ -182,7 +181,8 @@ int cmd_run(const Common& common) {
                               static_cast<std::size_t>(config->http.worker_queue)});
     std::unique_ptr<ingest::Ingestor> ingestor;
     if (config->mqtt_enabled) {
-        auto in = ingest::Ingestor::create(ingest_thread.ioc.get_executor(), config->ingest, **store, clock);
+        auto in = ingest::Ingestor::create(ingest_thread.ioc.get_executor(), config->ingest, **store, clock,
+                                           &work_orders);
         if (!in) {
             std::cerr << "pvfleet-server run: " << in.error().message << "\n";
             return 2;

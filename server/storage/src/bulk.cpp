@@ -1,4 +1,4 @@
-#include "bulk.hpp"
+#include "pvfleet/storage/bulk.hpp"
 
 #include <algorithm>
 

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "pvfleet/ingest/ledger.hpp"
 #include "pvfleet/records/customers.hpp"
 #include "pvfleet/records/sites.hpp"
 #include "pvfleet/records/users.hpp"
@@ -43,7 +44,6 @@ std::unique_ptr<storage::Db> open(const std::filesystem::path& file) {
 Fixture::Fixture(const std::string& password) : clock(kStart) {
     store = std::make_unique<storage::Store>(open(dir / "pvfleet.db"), clock);
     REQUIRE(store->migrate());
-    store->set_ticket_sink(&sink);
     api_db = open(dir / "pvfleet.db");
     std::array<unsigned char, 32> key{};
     key.fill(0x5a);
@@ -64,9 +64,11 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
     customer_id = created->id;
 
     // Each site's gateway reports a ticket: ingest creates the site, the ticket and its work order.
+    ingest::Ledger ledger(store->db(), clock);
+    ledger.set_ticket_sink(&sink);
     for (const std::string site : {"site-a", "site-b", "site-c", "site-d"}) {
         ticket_of_site[site] = "t-" + site;
-        auto in = store->ingest({ticket_opened(site, ticket_of_site[site])});
+        auto in = ledger.ingest({ticket_opened(site, ticket_of_site[site])});
         REQUIRE_MESSAGE(in, (in ? "" : in.error().message));
         records::Device d;
         d.site_id = site;

@@ -1,5 +1,5 @@
-// The same cases on SQLite and PostgreSQL: migrations, idempotent ingest, gap bookkeeping, aggregates cut at
-// the site's local midnight, tickets becoming work orders exactly once.
+// The same cases on SQLite and PostgreSQL: migrations, and the ingest ledger over them: idempotent ingest, gap
+// bookkeeping, aggregates cut at the site's local midnight, tickets becoming work orders exactly once.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "pvfleet/ingest/ledger.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/storage/store.hpp"
 #include "pvfleet/storage/work_orders.hpp"
@@ -122,6 +123,7 @@ TEST_CASE(
         CAPTURE(be.name);
         ManualClock clock(t0());
         storage::Store store(be.open(), clock);
+        ingest::Ledger ledger(store.db(), clock);
         auto first = store.migrate();
         REQUIRE_MESSAGE(first.ok(), (first.ok() ? "" : first.error().message));
         CHECK(*first >= 1);
@@ -136,12 +138,12 @@ TEST_CASE(
         std::vector<protocol::Message> msgs{
             batch("s1", 1, {sample("inv1", t0(), 100), sample("inv1", t0() + 10s, 200)}),
             batch("s1", 2, {sample("inv1", t0() + 20s, 300)})};
-        auto r = store.ingest(msgs);
+        auto r = ledger.ingest(msgs);
         REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
         CHECK(r->applied == 2);
         CHECK(r->samples == 3);
         // Redelivered (QoS 1), and within one batch twice: nothing new.
-        auto again = store.ingest({msgs[1], msgs[0], msgs[1]});
+        auto again = ledger.ingest({msgs[1], msgs[0], msgs[1]});
         REQUIRE(again.ok());
         CHECK(again->applied == 0);
         CHECK(again->duplicates == 3);
@@ -164,13 +166,14 @@ TEST_CASE("storage: daily aggregates are cut at the site's local midnight") {
         CAPTURE(be.name);
         ManualClock clock(t0());
         storage::Store store(be.open(), clock);
+        ingest::Ledger ledger(store.db(), clock);
         REQUIRE(store.migrate().ok());
-        REQUIRE(store.ingest({batch("sh", 1, {sample("inv0", t0(), 1)})}).ok());
+        REQUIRE(ledger.ingest({batch("sh", 1, {sample("inv0", t0(), 1)})}).ok());
         REQUIRE(store.db().run("UPDATE sites SET time_zone = 'Asia/Shanghai' WHERE site_id = 'sh'").ok());
         // 15:59:50Z and 16:00:10Z on 1 July are 23:59:50 and 00:00:10 in Shanghai: two local days.
         const TimePoint before = t0() + 16h - 10s;
         const TimePoint after = t0() + 16h + 10s;
-        REQUIRE(store.ingest({batch("sh", 2, {sample("inv1", before, 5), sample("inv1", after, 7)})}).ok());
+        REQUIRE(ledger.ingest({batch("sh", 2, {sample("inv1", before, 5), sample("inv1", after, 7)})}).ok());
         CHECK(scalar(store.db(),
                      "SELECT COUNT(*) FROM telemetry_daily WHERE site_id = 'sh' AND device_id = 'inv1' AND "
                      "point = 'ac_power_w' AND day = '2026-07-01'") == 1);
@@ -191,49 +194,50 @@ TEST_CASE(
         CAPTURE(be.name);
         ManualClock clock(t0());
         storage::Store store(be.open(), clock);
+        ingest::Ledger ledger(store.db(), clock);
         REQUIRE(store.migrate().ok());
-        storage::GapPolicy policy;
+        ingest::GapPolicy policy;
         policy.grace = 30s;
         policy.retry = 60s;
         policy.max_attempts = 2;
-        REQUIRE(store.ingest({batch("g", 1, {}), batch("g", 2, {}), batch("g", 6, {})}).ok());
-        CHECK(store.due_resends(policy)->empty());  // still within grace: may be in flight
+        REQUIRE(ledger.ingest({batch("g", 1, {}), batch("g", 2, {}), batch("g", 6, {})}).ok());
+        CHECK(ledger.due_resends(policy)->empty());  // still within grace: may be in flight
         clock.advance(31s);
-        auto due = store.due_resends(policy);
+        auto due = ledger.due_resends(policy);
         REQUIRE(due.ok());
         REQUIRE(due->size() == 1);
         CHECK((*due)[0].from_seq == 3);
         CHECK((*due)[0].to_seq == 5);
-        CHECK(store.due_resends(policy)->empty());  // asked already; retry later
-        REQUIRE(store.ingest({batch("g", 3, {})}).ok());
+        CHECK(ledger.due_resends(policy)->empty());  // asked already; retry later
+        REQUIRE(ledger.ingest({batch("g", 3, {})}).ok());
         clock.advance(61s);
-        due = store.due_resends(policy);
+        due = ledger.due_resends(policy);
         REQUIRE(due->size() == 1);
         CHECK((*due)[0].from_seq == 4);
         CHECK((*due)[0].attempt == 1);  // 3 arrived: the gateway answers, so the attempts start again
         clock.advance(61s);
-        due = store.due_resends(policy);
+        due = ledger.due_resends(policy);
         REQUIRE(due->size() == 1);
         CHECK((*due)[0].attempt == 2);
         clock.advance(61s);
-        CHECK(store.due_resends(policy)->empty());  // gave up: 4..5 counted lost
-        auto st = store.site_seq("g");
+        CHECK(ledger.due_resends(policy)->empty());  // gave up: 4..5 counted lost
+        auto st = ledger.site_seq("g");
         REQUIRE(st.ok());
         REQUIRE(st->has_value());
         CHECK((*st)->contiguous_through == 6);
         CHECK((*st)->lost == 2);
         // Several holes at once are asked for together: 8, 10..11 (and the tail 13..14 from the status
         // below).
-        REQUIRE(store.ingest({batch("g", 7, {}), batch("g", 9, {}), batch("g", 12, {})}).ok());
+        REQUIRE(ledger.ingest({batch("g", 7, {}), batch("g", 9, {}), batch("g", 12, {})}).ok());
         clock.advance(31s);
-        due = store.due_resends(policy);
+        due = ledger.due_resends(policy);
         REQUIRE(due->size() == 2);
         CHECK((*due)[0].from_seq == 8);
         CHECK((*due)[0].to_seq == 8);
         CHECK((*due)[1].from_seq == 10);
         CHECK((*due)[1].to_seq == 11);
-        REQUIRE(store.ingest({batch("g", 8, {}), batch("g", 10, {}), batch("g", 11, {})}).ok());
-        CHECK((*store.site_seq("g"))->contiguous_through == 12);
+        REQUIRE(ledger.ingest({batch("g", 8, {}), batch("g", 10, {}), batch("g", 11, {})}).ok());
+        CHECK((*ledger.site_seq("g"))->contiguous_through == 12);
         // A tail gap: the status says seq 14 exists.
         protocol::StatusMessage status;
         status.site_id = "g";
@@ -243,10 +247,10 @@ TEST_CASE(
         status.backlog_depth = 0;
         status.last_seq = 14;
         status.config_version = "c1";
-        auto st_in = store.ingest({status});
+        auto st_in = ledger.ingest({status});
         REQUIRE_MESSAGE(st_in.ok(), (st_in.ok() ? "" : st_in.error().message));
         clock.advance(31s);
-        due = store.due_resends(policy);
+        due = ledger.due_resends(policy);
         REQUIRE(due->size() == 1);
         CHECK((*due)[0].from_seq == 13);
         CHECK((*due)[0].to_seq == 14);
@@ -259,12 +263,13 @@ TEST_CASE("storage: a jump of the sequence (huge seq or last_seq) is passed over
         CAPTURE(be.name);
         ManualClock clock(t0());
         storage::Store store(be.open(), clock);
+        ingest::Ledger ledger(store.db(), clock);
         REQUIRE(store.migrate().ok());
-        storage::GapPolicy policy;
+        ingest::GapPolicy policy;
         policy.grace = 30s;
         policy.retry = 60s;
         policy.max_attempts = 2;
-        REQUIRE(store.ingest({batch("j", 1, {}), batch("j", 2, {})}).ok());
+        REQUIRE(ledger.ingest({batch("j", 1, {}), batch("j", 2, {})}).ok());
         // A status claiming seq 2^52 exists is not believed: no tail gap, nothing asked for.
         protocol::StatusMessage status;
         status.site_id = "j";
@@ -274,35 +279,35 @@ TEST_CASE("storage: a jump of the sequence (huge seq or last_seq) is passed over
         status.backlog_depth = 0;
         status.last_seq = protocol::Seq{1} << 52;
         status.config_version = "c1";
-        REQUIRE(store.ingest({status}).ok());
+        REQUIRE(ledger.ingest({status}).ok());
         clock.advance(31s);
-        CHECK(store.due_resends(policy)->empty());
-        CHECK((*store.site_seq("j"))->edge_last_seq == 0);
+        CHECK(ledger.due_resends(policy)->empty());
+        CHECK((*ledger.site_seq("j"))->edge_last_seq == 0);
         // One stored message with the largest seq: a small hole before it is asked for, the jump is not.
-        REQUIRE(store.ingest({batch("j", 4, {}), batch("j", protocol::kMaxSeq, {})}).ok());
+        REQUIRE(ledger.ingest({batch("j", 4, {}), batch("j", protocol::kMaxSeq, {})}).ok());
         clock.advance(31s);
-        auto due = store.due_resends(policy);
+        auto due = ledger.due_resends(policy);
         REQUIRE(due.ok());
         REQUIRE(due->size() == 1);
         CHECK((*due)[0].from_seq == 3);
         CHECK((*due)[0].to_seq == 3);
-        REQUIRE(store.ingest({batch("j", 3, {})}).ok());
+        REQUIRE(ledger.ingest({batch("j", 3, {})}).ok());
         // Now the jump is the first hole: passed over at the next check, neither asked for nor lost.
         clock.advance(61s);
-        CHECK(store.due_resends(policy)->empty());
-        auto st = *store.site_seq("j");
+        CHECK(ledger.due_resends(policy)->empty());
+        auto st = *ledger.site_seq("j");
         REQUIRE(st.has_value());
         CHECK(st->contiguous_through == protocol::kMaxSeq);
         CHECK(st->max_seen == protocol::kMaxSeq);
         CHECK(st->lost == 0);
         for (int i = 0; i < 5; ++i) {
             clock.advance(61s);
-            CHECK(store.due_resends(policy)->empty());
+            CHECK(ledger.due_resends(policy)->empty());
         }
         // A hole just within the bound is still asked for, at most max_range seqs a command.
-        REQUIRE(store.ingest({batch("k", 1, {}), batch("k", 1 + policy.max_gap + 1, {})}).ok());
+        REQUIRE(ledger.ingest({batch("k", 1, {}), batch("k", 1 + policy.max_gap + 1, {})}).ok());
         clock.advance(31s);
-        due = store.due_resends(policy);
+        due = ledger.due_resends(policy);
         REQUIRE(due->size() == 1);
         CHECK((*due)[0].from_seq == 2);
         CHECK((*due)[0].to_seq == 1 + policy.max_range);
@@ -316,30 +321,31 @@ TEST_CASE(
         CAPTURE(be.name);
         ManualClock clock(t0());
         storage::Store store(be.open(), clock);
+        ingest::Ledger ledger(store.db(), clock);
         storage::WorkOrderSink sink;
-        store.set_ticket_sink(&sink);
+        ledger.set_ticket_sink(&sink);
         REQUIRE(store.migrate().ok());
         using K = domain::TicketEventKind;
         const auto opened = ticket("w", 1, "T1", K::opened, "inv1", domain::FaultKind::string_fault,
                                    domain::Severity::minor, t0());
-        auto r = store.ingest({opened});
+        auto r = ledger.ingest({opened});
         REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
         CHECK(r->work_orders_created == 1);
-        CHECK(store.ingest({opened})->work_orders_created == 0);  // redelivered: no second order
+        CHECK(ledger.ingest({opened})->work_orders_created == 0);  // redelivered: no second order
         auto updated = ticket("w", 2, "T1", K::updated, "inv1", domain::FaultKind::string_fault,
                               domain::Severity::major, t0() + 1h);
-        r = store.ingest({updated});
+        r = ledger.ingest({updated});
         CHECK(r->work_orders_updated == 1);
         CHECK(*store.count("work_orders", "w") == 1);
         CHECK(scalar(store.db(),
                      "SELECT COUNT(*) FROM work_orders WHERE site_id = 'w' AND severity = 'major' AND "
                      "priority = 'high'") == 1);
         // Another device, same fault: its own order.
-        r = store.ingest({ticket("w", 3, "T2", K::opened, "inv2", domain::FaultKind::string_fault,
+        r = ledger.ingest({ticket("w", 3, "T2", K::opened, "inv2", domain::FaultKind::string_fault,
                                  domain::Severity::minor, t0())});
         CHECK(r->work_orders_created == 1);
         // Resolved at the edge before anyone was sent: closed, condition cleared.
-        r = store.ingest({ticket("w", 4, "T1", K::resolved, "inv1", domain::FaultKind::string_fault,
+        r = ledger.ingest({ticket("w", 4, "T1", K::resolved, "inv1", domain::FaultKind::string_fault,
                                  domain::Severity::major, t0() + 2h)});
         CHECK(r->work_orders_updated == 1);
         CHECK(scalar(store.db(),
@@ -364,8 +370,9 @@ TEST_CASE("storage: preventive inspections are created on each site's schedule, 
         CAPTURE(be.name);
         ManualClock clock(t0());
         storage::Store store(be.open(), clock);
+        ingest::Ledger ledger(store.db(), clock);
         REQUIRE(store.migrate().ok());
-        REQUIRE(store.ingest({batch("p", 1, {})}).ok());
+        REQUIRE(ledger.ingest({batch("p", 1, {})}).ok());
         // Installed 2025-07-20, yearly inspections, orders created 30 days ahead: due on 2026-07-20, created
         // now.
         REQUIRE(store.db()
@@ -382,7 +389,7 @@ TEST_CASE("storage: preventive inspections are created on each site's schedule, 
                      "SELECT COUNT(*) FROM work_orders WHERE site_id = 'p' AND kind = 'preventive' AND "
                      "device_id = 'site'") == 1);
         // A site installed last month is not due.
-        REQUIRE(store.ingest({batch("q", 1, {})}).ok());
+        REQUIRE(ledger.ingest({batch("q", 1, {})}).ok());
         REQUIRE(store.db().run("UPDATE sites SET installed_on = '2026-06-01' WHERE site_id = 'q'").ok());
         CHECK(*storage::create_due_preventive_orders(store.db(), clock.now(), policy) == 0);
     }
@@ -396,6 +403,7 @@ TEST_CASE("storage: a large group commit (several statements per table) counts e
         CAPTURE(be.name);
         ManualClock clock(t0());
         storage::Store bulk(be.open(), clock);
+        ingest::Ledger ledger(bulk.db(), clock);
         REQUIRE(bulk.migrate().ok());
         std::vector<protocol::Message> msgs;
         for (int k = 0; k < 700; ++k) {
@@ -406,10 +414,10 @@ TEST_CASE("storage: a large group commit (several statements per table) counts e
         }
         // Seq 3 of the first 100 sites comes first, alone; then everything (seq 3 again: duplicates).
         std::vector<protocol::Message> early(msgs.begin() + 600, msgs.end());
-        auto r1 = bulk.ingest(early);
+        auto r1 = ledger.ingest(early);
         REQUIRE_MESSAGE(r1.ok(), (r1.ok() ? "" : r1.error().message));
         CHECK(scalar(bulk.db(), "SELECT COUNT(*) FROM site_seq WHERE gap_since_ms IS NOT NULL") == 100);
-        auto r2 = bulk.ingest(msgs);
+        auto r2 = ledger.ingest(msgs);
         REQUIRE_MESSAGE(r2.ok(), (r2.ok() ? "" : r2.error().message));
         CHECK(r2->applied == 600);
         CHECK(r2->duplicates == 100);
@@ -425,7 +433,7 @@ TEST_CASE("storage: a large group commit (several statements per table) counts e
         CHECK(scalar(bulk.db(), "SELECT COUNT(*) FROM site_seq WHERE gap_since_ms IS NOT NULL") == 0);
         // A new seq carrying one reading already stored (same device and time) and one new reading: only the
         // new one is stored and counted.
-        auto r3 = bulk.ingest({batch("site-150", 3, {sample("inv1", t0(), 999), sample("inv1", t0() + 20s, 1)})});
+        auto r3 = ledger.ingest({batch("site-150", 3, {sample("inv1", t0(), 999), sample("inv1", t0() + 20s, 1)})});
         REQUIRE_MESSAGE(r3.ok(), (r3.ok() ? "" : r3.error().message));
         CHECK(r3->applied == 1);
         CHECK(r3->samples == 1);
@@ -457,12 +465,13 @@ TEST_CASE("storage: raw rows hold one device's readings of one batch, span under
         CAPTURE(be.name);
         ManualClock clock(t0());
         storage::Store store(be.open(), clock);
+        ingest::Ledger ledger(store.db(), clock);
         REQUIRE(store.migrate().ok());
         // A replay burst: 3 hours of one inverter at 5-minute steps (37 readings) and one meter reading.
         std::vector<domain::Sample> burst;
         for (int i = 0; i <= 36; ++i) burst.push_back(sample("inv1", t0() + std::chrono::minutes(5 * i), i));
         burst.push_back(sample("meter1", t0(), 7));
-        auto r = store.ingest({batch("s1", 1, burst)});
+        auto r = ledger.ingest({batch("s1", 1, burst)});
         REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
         CHECK(r->samples == 38);
         CHECK(*store.count("telemetry", "s1") == 38);
@@ -475,7 +484,7 @@ TEST_CASE("storage: raw rows hold one device's readings of one batch, span under
         // The same hours again under a new seq, with one new reading in the middle of a stored row's span:
         // only that one is new.
         burst.push_back(sample("inv1", t0() + 62min, 99));
-        r = store.ingest({batch("s1", 2, burst)});
+        r = ledger.ingest({batch("s1", 2, burst)});
         REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
         CHECK(r->samples == 1);
         CHECK(*store.count("telemetry", "s1") == 39);
@@ -502,7 +511,7 @@ TEST_CASE("storage: raw rows hold one device's readings of one batch, span under
         CHECK_FALSE(store.db().run("SELECT COUNT(*) FROM telemetry").ok());
         // Readings stored before the migration are still recognised as stored.
         domain::Sample again = sample("inv1", from_epoch_ms(2000), 1);
-        r = store.ingest({batch("s2", 5, {again, sample("inv1", from_epoch_ms(3000), 2)})});
+        r = ledger.ingest({batch("s2", 5, {again, sample("inv1", from_epoch_ms(3000), 2)})});
         REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
         CHECK(r->samples == 1);
         CHECK(*store.count("telemetry", "s2") == 3);
