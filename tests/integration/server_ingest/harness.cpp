@@ -4,6 +4,7 @@
 #include <fstream>
 #include <thread>
 
+#include "../sync/broker.hpp"
 #include "support/paths.hpp"
 
 namespace pvfleet::itest {
@@ -39,14 +40,11 @@ bool ServerProcess::start() {
         std::vector<std::string>{PVFLEET_SERVER_BIN, "run", "--config", (dir_ / "server.json").string()},
         log_path);
     // "connected to" is logged by the ingest once the broker accepted the session.
-    for (int i = 0; i < 400; ++i) {
-        if (std::filesystem::exists(log_path) &&
-            test::read_file(log_path).find("connected to") != std::string::npos)
-            return true;
-        if (!proc_->running()) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    const auto connected = [&] {
+        return std::filesystem::exists(log_path) && test::read_file(log_path).find("connected to") != std::string::npos;
+    };
+    sync::itest::wait_until([&] { return connected() || !proc_->running(); }, std::chrono::seconds(20));
+    return connected();
 }
 
 void ServerProcess::kill() {

@@ -111,6 +111,16 @@ TEST_CASE(
     itest::ServerProcess server(env.dir / "server", server_options(env.uri));
     REQUIRE_MESSAGE(server.start(), server.log());
 
+    // What the gateways publish, seen from beside the server (its own session: the server's is untouched).
+    sync::itest::Recorder published;
+    mqtt::ClientOptions watch;
+    watch.server_uri = env.uri;
+    watch.client_id = "test-watcher";
+    watch.reconnect_min = 100ms;
+    watch.subscriptions = sync::itest::all_uplink_subscriptions();
+    sync::itest::Subscriber watcher(watch, published);
+    REQUIRE(sync::itest::wait_until([&] { return watcher.connected(); }, 10s));
+
     constexpr int kCount = 500;
     const std::vector<std::string> argv_a{
         SYNC_TEST_AGENT, env.uri, (env.dir / "edge-a.db").string(), "site-a", std::to_string(kCount), "60"};
@@ -119,16 +129,23 @@ TEST_CASE(
     test::ChildProcess agent_a(argv_a, env.dir / "agent-a.log");
     test::ChildProcess agent_b(argv_b, env.dir / "agent-b.log");
 
-    // Kill the server at random moments while both gateways publish; each restart resumes the persistent
-    // session (the broker kept what arrived meanwhile) and the gap check asks for what died in memory.
-    std::mt19937 rng(20261201);
-    std::uniform_int_distribution<int> pause_ms(300, 1200);
+    // Kill the server mid-ingest while both gateways publish; each restart resumes the persistent session (the
+    // broker kept what arrived meanwhile) and the gap check asks for what died in memory. The moments are points
+    // of progress rather than pauses, so every kill lands mid-stream however fast the machine is: after the
+    // server stored another fifth of all messages, and it stays down until the gateways published another 100
+    // (or everything).
+    const auto stored = [&] { return server.scalar("SELECT COUNT(*) FROM received"); };
     int kills = 0;
     for (int round = 0; round < 4; ++round) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+        const long long target = (round + 1) * 2LL * kCount / 5;
+        CHECK_MESSAGE(sync::itest::wait_until([&] { return stored() >= target; }, 60s), server.log());
         server.kill();
         ++kills;
-        std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+        const std::size_t seen = published.seqs().size();
+        sync::itest::wait_until([&] {
+            const std::size_t now = published.seqs().size();
+            return now >= seen + 100 || now >= 2u * kCount;
+        }, 30s);
         REQUIRE_MESSAGE(server.start(), server.log());
     }
     const auto complete = [&](const std::string& site) {

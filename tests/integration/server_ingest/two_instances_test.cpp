@@ -3,6 +3,7 @@
 // once and each (site, device, fault kind) has exactly one work order.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -60,9 +61,15 @@ TEST_CASE("two server instances, one PostgreSQL, shared subscription: no loss, n
             std::vector<std::string>{SYNC_TEST_AGENT, uri, (dir / (site + ".db")).string(), site,
                                      std::to_string(kCount), "60"},
             dir / (site + ".log")));
-    std::this_thread::sleep_for(1500ms);
-    b.kill();  // mid-run: its share of in-flight messages must come back through the gap check
-    std::this_thread::sleep_for(1000ms);
+    // Mid-run by progress, not by a pause: b is killed once a third of all messages is stored (its share of
+    // those in flight must come back through the gap check), and restarted once a alone stored another 150 (or
+    // everything).
+    const auto stored = [&] { return a.scalar("SELECT COUNT(*) FROM received"); };
+    const long long total = static_cast<long long>(sites.size()) * kCount;
+    CHECK_MESSAGE(sync::itest::wait_until([&] { return stored() >= total / 3; }, 60s), (a.log() + b.log()));
+    b.kill();
+    const long long at_kill = stored();
+    sync::itest::wait_until([&] { return stored() >= std::min(at_kill + 150, total); }, 30s);
     REQUIRE_MESSAGE(b.start(), b.log());
 
     const auto complete = [&] {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "pvfleet/fakes/failing_db.hpp"
 #include "pvfleet/ingest/group_committer.hpp"
 #include "pvfleet/ingest/ledger.hpp"
 #include "pvfleet/storage/store.hpp"
@@ -42,13 +43,16 @@ struct Rig {
     bool connected = true;
     std::vector<protocol::Command> sent;
     std::unique_ptr<ingest::GroupCommitter> committer;
+    fakes::FailingDb* db = nullptr;  // owned by store; fails nothing until told to
 
     Rig() {
         storage::DbOptions o;
         o.sqlite_path = (dir / "ingest.db").string();
-        auto db = storage::open_db(o);
-        REQUIRE(db.ok());
-        store = std::make_unique<storage::Store>(std::move(*db), time);
+        auto opened = storage::open_db(o);
+        REQUIRE(opened.ok());
+        auto failing = std::make_unique<fakes::FailingDb>(std::move(*opened));
+        db = failing.get();
+        store = std::make_unique<storage::Store>(std::move(failing), time);
         REQUIRE(store->migrate().ok());
         ledger = std::make_unique<ingest::Ledger>(store->db(), time);
         options.max_batch = 3;
@@ -138,4 +142,29 @@ TEST_CASE("ingest gap check: a hole becomes a resend command after the grace per
     CHECK(rig.committer->stats().applied == 2);
     rig.committer->flush();
     CHECK(rig.committer->stats().applied == 3);
+}
+
+TEST_CASE("ingest group commit: a busy database is retried; a failing batch is stored one by one") {
+    Rig rig;
+    // The first statement of the commit finds the database locked: the same batch again, committed once.
+    rig.db->fail_with(ErrorKind::busy);
+    rig.db->fail_at(1);
+    rig.committer->add(telemetry("s", 1));
+    rig.time.advance(25ms);
+    CHECK(rig.db->failed());
+    CHECK(rig.committer->stats().commits == 1);
+    CHECK(rig.committer->stats().store_errors == 0);
+    CHECK(rig.committer->stats().applied == 1);
+
+    // Another error: the batch of two fails once, then each message is committed on its own.
+    rig.db->fail_with(ErrorKind::io);
+    rig.db->fail_at(1);
+    rig.committer->add(telemetry("s", 2));
+    rig.committer->add(telemetry("t", 1));
+    rig.time.advance(25ms);
+    CHECK(rig.db->failed());
+    CHECK(rig.committer->stats().store_errors == 1);
+    CHECK(rig.committer->stats().commits == 3);
+    CHECK(rig.committer->stats().applied == 3);
+    CHECK(*rig.store->count("received") == 3);
 }

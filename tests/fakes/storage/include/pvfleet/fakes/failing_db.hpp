@@ -23,6 +23,8 @@ public:
         count_ = 0;
         failed_ = false;
     }
+    // The kind of the injected error (io: a lost connection; busy: a lock the caller may retry).
+    void fail_with(ErrorKind kind) { kind_ = kind; }
     [[nodiscard]] std::size_t statements() const { return count_; }
     [[nodiscard]] bool failed() const { return failed_; }  // the planned failure happened
 
@@ -51,12 +53,13 @@ private:
         failed_ = true;
         return true;
     }
-    Error injected() const { return Error{"injected failure of statement " + std::to_string(count_), ErrorKind::io}; }
+    Error injected() const { return Error{"injected failure of statement " + std::to_string(count_), kind_}; }
 
     std::unique_ptr<storage::Db> inner_;
     std::size_t fail_at_ = 0;
     std::size_t count_ = 0;
     bool failed_ = false;
+    ErrorKind kind_ = ErrorKind::io;
 };
 
 }  // namespace pvfleet::fakes
