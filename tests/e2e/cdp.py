@@ -224,6 +224,43 @@ class Browser:
         return page
 
 
+# In-page wait for Page.wait_for: resolves with {ok: true, value} once the expression is truthy, or with
+# {ok: false, error} when the slice ends. One check at a time; a check is due on every DOM mutation, hash change
+# and interval tick.
+_WAIT_JS = """(() => new Promise((resolve) => {
+  let finished = false, running = false, again = false, lastError = null;
+  const evaluate = async () => (%(expr)s);
+  const finish = (result) => {
+    if (finished) return;
+    finished = true;
+    observer.disconnect();
+    window.removeEventListener('hashchange', check);
+    clearInterval(tick);
+    clearTimeout(stop);
+    resolve(result);
+  };
+  async function check() {
+    if (finished) return;
+    if (running) { again = true; return; }
+    running = true;
+    try {
+      const value = await evaluate();
+      if (value) finish({ok: true, value});
+    } catch (e) {
+      lastError = String(e);
+    }
+    running = false;
+    if (again && !finished) { again = false; check(); }
+  }
+  const observer = new MutationObserver(check);
+  observer.observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+  window.addEventListener('hashchange', check);
+  const tick = setInterval(check, %(interval_ms)d);
+  const stop = setTimeout(() => finish({ok: false, error: lastError}), %(slice_ms)d);
+  check();
+}))()"""
+
+
 def _dup_high(fd):
     import fcntl
     return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
@@ -295,20 +332,28 @@ class Page:
         return res.get("result", {}).get("value")
 
     def wait_for(self, expression, timeout=20, interval=0.25, what=None):
-        """Poll until the expression is truthy; returns its value, raises CdpError on timeout."""
+        """Until the expression is truthy; returns its value, raises CdpError on timeout.
+
+        The page does the waiting: it checks the expression again on every DOM change and hash change, and every
+        `interval` s for what no event announces (an `await fetch(...)` in the expression), so the answer comes as
+        soon as the page has it. The wait runs in slices, so a navigation that ends a slice early starts the next
+        one on the new document."""
         deadline = time.monotonic() + timeout
         last_err = None
         while True:
+            slice_s = max(0.1, min(5.0, deadline - time.monotonic()))
             try:
-                value = self.eval(expression)
-                if value:
-                    return value
-            except CdpError as e:
+                res = self.eval(_WAIT_JS % {"expr": expression, "interval_ms": int(interval * 1000),
+                                            "slice_ms": int(slice_s * 1000)}, timeout=slice_s + 30)
+                if res and res.get("ok"):
+                    return res["value"]
+                if res and res.get("error"):
+                    last_err = res["error"]
+            except CdpError as e:  # e.g. the execution context went away with a navigation
                 last_err = e
             if time.monotonic() > deadline:
                 raise CdpError("timed out after %s s waiting for %s%s" % (
                     timeout, what or expression, " (last error: %s)" % last_err if last_err else ""))
-            time.sleep(interval)
 
     # --- elements by data-testid ---
 

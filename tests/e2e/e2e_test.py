@@ -27,21 +27,22 @@ with what failed and the tail of each component's log. Every child process is st
 
 import argparse
 import csv
-import ctypes
 import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from cdp import Browser, CdpError  # noqa: E402
+from pvfleet_stack import LOCAL_UI_LISTENING, SERVER_LISTENING, Processes, StackError  # noqa: E402
 
 PASSWORDS = {"office": "e2e-office-pw", "tech": "e2e-tech-pw", "manager": "e2e-manager-pw"}
 GATEWAY_PASSWORD = "gateway-e2e-pw"
@@ -62,7 +63,7 @@ TOTAL_BUDGET_S = 345  # keep the whole run under ~6 min
 TARGET_WAIT_S = 280  # how long the first work order may take (faults surface within ~2-3 min)
 
 
-class StepFailed(Exception):
+class StepFailed(StackError):
     pass
 
 
@@ -77,122 +78,14 @@ def log(msg):
 T0 = time.monotonic()
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def _die_with_parent():
-    """Child processes get SIGKILL should this script be killed outright (ctest timeout)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
-class Stack:
-    """The child processes and their logs."""
-
-    def __init__(self, bin_dir, work):
-        self.bin = bin_dir
-        self.work = work
-        self.procs = []  # (name, Popen)
-        self.logs = {}  # name -> path
-
-    def binary(self, rel):
-        path = os.path.join(self.bin, rel)
-        for _ in range(60):  # may be missing for a moment while another build re-links it
-            if os.access(path, os.X_OK):
-                return path
-            time.sleep(1)
-        raise StepFailed("binary missing: %s" % path)
-
-    def start(self, name, args, cwd=None):
-        path = os.path.join(self.work, name + ".log")
-        out = open(path, "ab")
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                cwd=cwd or self.work, preexec_fn=_die_with_parent)
-        out.close()
-        self.procs.append((name, proc))
-        self.logs[name] = path
-        return proc
-
-    def wait_log(self, name, pattern, timeout=15):
-        """The first match of the regex in the component's log; fails when the process exits first."""
-        rx = re.compile(pattern)
-        proc = dict(self.procs)[name]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with open(self.logs[name], encoding="utf-8", errors="replace") as f:
-                m = rx.search(f.read())
-            if m:
-                return m
-            if proc.poll() is not None:
-                raise StepFailed("%s exited with status %s before logging /%s/" % (name, proc.returncode, pattern))
-            time.sleep(0.1)
-        raise StepFailed("%s did not log /%s/ within %s s" % (name, pattern, timeout))
-
-    def check_alive(self):
-        dead = ["%s (exit %s)" % (n, p.returncode) for n, p in self.procs if p.poll() is not None]
-        if dead:
-            raise StepFailed("component(s) exited: " + ", ".join(dead))
-
-    def stop(self):
-        for _, p in reversed(self.procs):
-            if p.poll() is None:
-                try:
-                    p.terminate()
-                except OSError:
-                    pass
-        deadline = time.monotonic() + 5
-        for _, p in self.procs:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-    def tail(self, lines=15):
-        out = []
-        for name, path in self.logs.items():
-            try:
-                with open(path, encoding="utf-8", errors="replace") as f:
-                    text = f.read().splitlines()
-            except OSError:
-                continue
-            out.append("---- %s (%s) ----" % (name, path))
-            out.extend(text[-lines:])
-        return "\n".join(out)
-
-
 def setup_stack(stack, source_dir):
     work = stack.work
     maps = os.path.join(source_dir, "firmware-config", "devices")  # register maps of this source tree
     server = stack.binary("server/server_app/pvfleet-server")
     edge = stack.binary("edge/edge_app/pvfleet-edge")
-    sim = stack.binary("edge/sim/pvfleet-sim")
 
     # Broker.
-    mqtt_port = free_port()
-    with open(os.path.join(work, "mosquitto.conf"), "w") as f:
-        f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n"
-                % mqtt_port)
-        if os.getuid() == 0:
-            f.write("user root\n")
-    stack.start("mosquitto", [shutil.which("mosquitto"), "-c", os.path.join(work, "mosquitto.conf")])
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", mqtt_port), timeout=1).close()
-            break
-        except OSError:
-            stack.check_alive()
-            if time.monotonic() > deadline:
-                raise StepFailed("mosquitto does not accept connections on port %d" % mqtt_port)
-            time.sleep(0.1)
+    mqtt_port = stack.start_mosquitto(extra_conf="max_queued_messages 100000\n")
 
     # Longitude where the sun is about 2 h before its highest point now (as scripts/demo).
     g = time.gmtime()
@@ -229,16 +122,11 @@ def setup_stack(stack, source_dir):
                        capture_output=True, text=True, cwd=work, timeout=60)
     if r.returncode != 0:
         raise StepFailed("pvfleet-server import customers: %s%s" % (r.stdout, r.stderr))
-    stack.start("server", [server, "run", *cfg])
-    m = stack.wait_log("server", r"http listening on ([0-9.]+):(\d+)", timeout=30)
-    base = "http://%s:%s" % (m.group(1), m.group(2))
+    base = "http://%s:%s" % stack.start_and_wait_listening("server", [server, "run", *cfg], SERVER_LISTENING,
+                                                             timeout=30)
 
     # The gateways' local page password.
-    r = subprocess.run([edge, "hash-password"], input=GATEWAY_PASSWORD + "\n", capture_output=True, text=True,
-                       timeout=60)
-    if r.returncode != 0 or not r.stdout.startswith("pbkdf2-sha256$"):
-        raise StepFailed("pvfleet-edge hash-password: %s%s" % (r.stdout, r.stderr))
-    pw_hash = r.stdout.strip()
+    pw_hash = stack.hash_password(GATEWAY_PASSWORD)
 
     local_pages = {}
     for i, (site, profile, model, fault, _, _, _) in enumerate(SITES):
@@ -254,9 +142,9 @@ def setup_stack(stack, source_dir):
             json.dump(sim_cfg, f, indent=1)
         with open(os.path.join(work, site + "-scenario.json"), "w") as f:
             json.dump({"events": [fault]}, f, indent=1)
-        stack.start(site + "-sim", [sim, "--site", os.path.join(work, site + "-sim.json"), "--listen", "127.0.0.1:0",
-                                    "--scenario", os.path.join(work, site + "-scenario.json"), "--maps", maps])
-        addr = stack.wait_log(site + "-sim", r"(?m)^listening tcp (\S+)").group(1)
+        addr = stack.start_sim(site + "-sim", ["--site", os.path.join(work, site + "-sim.json"), "--listen",
+                                               "127.0.0.1:0", "--scenario", os.path.join(work, site + "-scenario.json"),
+                                               "--maps", maps], timeout=15)
         edge_cfg = {"format": 1, "site_id": site, "config_version": "e2e-1", "latitude": 45.0, "longitude": lon,
                     "elevation_m": 200, "time_zone": "UTC",
                     "endpoints": [{"id": "lan", "tcp": addr,
@@ -274,7 +162,7 @@ def setup_stack(stack, source_dir):
             json.dump(edge_cfg, f, indent=1)
         stack.start(site + "-edge", [edge, "run", "--config", site + "-edge.json"])
     for site, *_ in SITES:
-        m = stack.wait_log(site + "-edge", r"local ui listening on ([0-9.]+):(\d+)", timeout=30)
+        m = stack.wait_log(site + "-edge", LOCAL_UI_LISTENING, timeout=30)
         local_pages[site] = "http://%s:%s/" % (m.group(1), m.group(2))
     return base, local_pages, lon
 
@@ -325,7 +213,11 @@ class E2E:
             return
         page.eval("document.activeElement && document.activeElement.blur && document.activeElement.blur(); "
                   "window.scrollTo(0, 0)")
-        time.sleep(0.4)  # transitions, chart drawing
+        # Transitions and chart drawing finished: no running animation after two frames.
+        page.wait_for("""(async () => {
+          await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+          return document.getAnimations().every(a => a.playState !== 'running'); })()""",
+                      timeout=10, what="animations to finish before the screenshot")
         path = os.path.join(self.shots, name + ".png")
         data = page.screenshot(path)
         log("screenshot %s (%d kB)" % (path, len(data) // 1024))
@@ -369,6 +261,26 @@ class E2E:
         shown = page.wait_for("(%s || {}).textContent" % page.q("current-user"), timeout=10)
         self.c.require("login as %s lands on %s" % (user, landing), True, "header shows %r" % shown.strip())
 
+    def wait_api(self, page, path, predicate, timeout, what):
+        """Until `predicate` (a JavaScript expression on `body`) holds for GET `path` from the page: a row appearing
+        in the server's database, asked every second. Returns the predicate's value, None after the timeout."""
+        try:
+            return page.wait_for("""(async () => {
+              const s = JSON.parse(sessionStorage.getItem('pvfleet.session') || 'null');
+              const r = await fetch(%s, {headers: s && s.token ? {Authorization: 'Bearer ' + s.token} : {},
+                                         credentials: 'same-origin'});
+              if (r.status !== 200) return false;
+              const body = await r.json();
+              return %s; })()""" % (json.dumps(path), predicate), timeout=max(0.1, timeout), interval=1, what=what)
+        except CdpError:
+            return None
+
+    def wait_work_order(self, site_id, kind, timeout):
+        """Until the server lists a work order of this fault kind on the site (the board shows it from then on)."""
+        return self.wait_api(self.office, "/api/work-orders?site_id=" + site_id,
+                             "(body.items || []).some(w => w.fault_kind === %s)" % json.dumps(kind), timeout,
+                             "a %s work order of %s" % (kind, site_id))
+
     def board_cards(self, page):
         return page.eval("""[...document.querySelectorAll('[data-testid^="wo-card-"]')].map(c => ({
           id: c.dataset.testid.slice(8), state: c.dataset.state, priority: c.dataset.priority,
@@ -410,6 +322,8 @@ class E2E:
         card = None
         seen = []
         while True:
+            self.browser_check()
+            self.wait_work_order(site, kind, target_deadline - time.monotonic())
             self.route(self.office, "#/work-orders", "wo-board")
             cards = self.board_cards(self.office)
             seen = cards
@@ -419,8 +333,6 @@ class E2E:
             if time.monotonic() > target_deadline:
                 raise StepFailed("no %s work order card for %s on the board after %.0f s; cards: %s"
                                  % (kind, site_name, time.monotonic() - T0, json.dumps(cards, ensure_ascii=False)))
-            self.browser_check()
-            time.sleep(5)
         wo_id = card["id"]
         self.c.ok("board shows the %s work order #%s for %s" % (kind, wo_id, site_name),
                   "after %.0f s, %d card(s) on the board" % (time.monotonic() - T0, len(seen)))
@@ -532,32 +444,29 @@ class E2E:
     def wait_ack_in_back_office(self, wo_id, site, ticket_id, deadline):
         p = self.office
         t_start = time.monotonic()
-        ticket = None
-        while True:
-            items = self.api(p, "/api/tickets?site_id=%s" % site)["items"]
+        path = "/api/tickets?site_id=%s" % site
+        acknowledged = "(body.items || []).map(it => it.ticket).find(t => t.id === %s && t.state === 'acknowledged')"
+        ticket = self.wait_api(p, path, acknowledged % json.dumps(ticket_id), min(deadline, t_start + 90) - t_start,
+                               "ticket %s acknowledged" % ticket_id)
+        if not ticket:
+            items = self.api(p, path)["items"]
             ticket = next((it["ticket"] for it in items if it["ticket"].get("id") == ticket_id), None)
-            if ticket and ticket.get("state") == "acknowledged":
-                break
-            if time.monotonic() > min(deadline, t_start + 90):
-                raise StepFailed("GET /api/tickets?site_id=%s: ticket %s is %s, not acknowledged, %.0f s after the "
-                                 "ack on the gateway" % (site, ticket_id, ticket and ticket.get("state"),
-                                                         time.monotonic() - t_start))
-            time.sleep(2)
+            raise StepFailed("GET /api/tickets?site_id=%s: ticket %s is %s, not acknowledged, %.0f s after the "
+                             "ack on the gateway" % (site, ticket_id, ticket and ticket.get("state"),
+                                                     time.monotonic() - t_start))
         self.c.ok("server has ticket %s acknowledged" % ticket_id,
                   "after %.0f s, by %r" % (time.monotonic() - t_start, ticket.get("acknowledged_by")))
-        # The UI: the work order's history records the acknowledgement at the edge.
+        # The UI: the work order's history records the acknowledgement at the edge (once the server has it, the
+        # detail page loaded after that shows it).
+        self.wait_api(p, "/api/work-orders/%s" % wo_id, "JSON.stringify(body).includes('acknowledged at the edge')",
+                      30, "the edge acknowledgement in the history of work order #%s" % wo_id)
         self.route(p, "#/work-orders/%s" % wo_id, "wo-facts")
-        t_ui = time.monotonic()
-        while True:
-            hist = p.eval("(%s || {textContent: ''}).textContent" % p.q("wo-history"))
-            if "acknowledged at the edge" in hist:
-                break
-            if time.monotonic() > t_ui + 30:
-                raise StepFailed("work-order detail #/work-orders/%s: wo-history does not show the edge "
-                                 "acknowledgement: %r" % (wo_id, hist[:500]))
-            time.sleep(2)
-            p.reload()
-            p.wait_testid("wo-facts")
+        history = "(%s || {textContent: ''}).textContent" % p.q("wo-history")
+        try:
+            hist = p.wait_for("(h => h.includes('acknowledged at the edge') && h)(%s)" % history, timeout=10)
+        except CdpError:
+            raise StepFailed("work-order detail #/work-orders/%s: wo-history does not show the edge "
+                             "acknowledgement: %r" % (wo_id, p.eval(history)[:500]))
         self.c.ok("work-order detail history shows the acknowledgement", re.sub(r"\s+", " ", hist)[:160])
 
     def check_other_sites(self, deadline):
@@ -565,6 +474,8 @@ class E2E:
         pending = [s for s in SITES if s is not TARGET]
         found = {}
         while pending:
+            for s in pending:
+                self.wait_work_order(s[0], s[4], deadline - 100 - time.monotonic())
             self.route(p, "#/work-orders", "wo-board")
             cards = self.board_cards(p)
             for s in list(pending):
@@ -580,7 +491,6 @@ class E2E:
                                 "not on the board after %.0f s; cards: %s" % (
                                     time.monotonic() - T0, json.dumps(cards, ensure_ascii=False)))
                 break
-            time.sleep(5)
         for s in SITES:
             if s[0] in found:
                 self.c.ok("board shows the %s work order #%s for %s" % (s[4], found[s[0]]["id"], s[6]))
@@ -672,7 +582,8 @@ def main():
         signal.signal(s, on_signal)
 
     work = tempfile.mkdtemp(prefix="pvfleet-e2e.")
-    stack = Stack(bin_dir, work)
+    # A binary may be missing for a moment while another build re-links it.
+    stack = Processes(bin_dir, work, binary_grace_s=60)
     checks = Checks()
     browser = None
     e2e = None
@@ -685,7 +596,7 @@ def main():
         e2e = E2E(base, local_pages, browser, checks, shots)
         e2e.run(T0 + TOTAL_BUDGET_S)
         stack.check_alive()
-    except (StepFailed, CdpError) as e:
+    except (StackError, CdpError) as e:
         error = str(e)
     except Terminated as e:
         error = "terminated by " + str(e)
@@ -718,7 +629,7 @@ def main():
                 browser.close()
             except Exception:
                 browser.kill()
-        stack.stop()
+        stack.stop_all()
         if not (args.keep or error or failed):
             shutil.rmtree(work, ignore_errors=True)
         elif args.keep or error or failed:

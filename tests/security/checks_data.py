@@ -13,6 +13,7 @@ import zlib
 
 from hostile import NoResponse
 from stack import child_env
+from pvfleet_stack import wait_until  # noqa: E402 (on the path once stack is imported)
 
 TOPIC = "pvfleet/v1/sites/%s/%s"
 DEFAULT_MAX_SAMPLES = 450000  # used until docs/protocol.md documents the limit
@@ -99,12 +100,7 @@ def site_known(ctx, site, timeout=15.0):
 
 
 def wait_for(pred, timeout, step=0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
+    return wait_until(pred, timeout, step)
 
 
 def documented_max_samples(source_dir):

@@ -2,16 +2,14 @@
 (SQLite, its personal-data key in its data folder), one pvfleet-sim and one pvfleet-edge with its LAN page.
 Every child gets SIGKILL should the suite itself be killed (ctest timeout)."""
 
-import ctypes
 import json
 import os
-import re
-import resource
-import shutil
-import signal
-import socket
 import subprocess
+import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from pvfleet_stack import LOCAL_UI_LISTENING, SERVER_LISTENING, Processes, StackError  # noqa: E402,F401
 
 # The role of every seeded user; the suite logs each one in.
 USERS = {"sec-admin": "admin", "sec-office": "back_office", "sec-tech": "technician",
@@ -22,31 +20,8 @@ GATEWAY_SITE = "sec-gw"
 SERVER_NOFILE = 256
 
 
-class StackError(Exception):
-    pass
-
-
 def password_of(user):
     return "pw-%s-0123456789" % user
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def _child_setup(nofile=None):
-    def setup():
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except Exception:
-            pass
-        if nofile:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-    return setup
 
 
 def child_env(marker):
@@ -58,104 +33,26 @@ def child_env(marker):
     return env
 
 
-class Stack:
+class Stack(Processes):
     def __init__(self, bin_dir, source_dir, work, marker):
-        self.bin = bin_dir
+        super().__init__(bin_dir, work, env=child_env(marker))
         self.src = source_dir
-        self.work = work
         self.marker = marker
         self.data = os.path.join(work, "data")
         os.makedirs(self.data)
-        self.procs = {}  # name -> Popen
-        self.logs = {}  # name -> path
         self.mqtt_port = None
         self.server_port = None
         self.gateway_port = None
         self.server_config = os.path.join(work, "server.json")
 
-    def binary(self, rel):
-        path = os.path.join(self.bin, rel)
-        if not os.access(path, os.X_OK):
-            raise StackError("binary missing: %s (build pvfleet-server pvfleet-edge pvfleet-sim)" % path)
-        return path
-
     @property
     def server_bin(self):
         return self.binary("server/server_app/pvfleet-server")
 
-    def start(self, name, args, nofile=None):
-        path = os.path.join(self.work, name + ".log")
-        out = open(path, "ab")
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                cwd=self.work, preexec_fn=_child_setup(nofile), env=child_env(self.marker))
-        out.close()
-        self.procs[name] = proc
-        self.logs[name] = path
-        return proc
-
-    def log_text(self, name):
-        with open(self.logs[name], encoding="utf-8", errors="replace") as f:
-            return f.read()
-
-    def wait_log(self, name, pattern, timeout=30, after=0):
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            m = rx.search(self.log_text(name), after)
-            if m:
-                return m
-            if self.procs[name].poll() is not None:
-                raise StackError("%s exited with status %s before logging /%s/" % (
-                    name, self.procs[name].returncode, pattern))
-            time.sleep(0.1)
-        raise StackError("%s did not log /%s/ within %s s" % (name, pattern, timeout))
-
-    def stop(self, name, timeout=10):
-        p = self.procs.get(name)
-        if p is None or p.poll() is not None:
-            return
-        p.terminate()
-        try:
-            p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-    def stop_all(self):
-        for name in reversed(list(self.procs)):
-            self.stop(name, timeout=5)
-
-    def tail(self, lines=12):
-        out = []
-        for name, path in self.logs.items():
-            try:
-                with open(path, encoding="utf-8", errors="replace") as f:
-                    text = f.read().splitlines()
-            except OSError:
-                continue
-            out.append("---- %s (%s) ----" % (name, path))
-            out.extend(line[:400] for line in text[-lines:])
-        return "\n".join(out)
-
     # ---- components ----
 
     def start_broker(self):
-        self.mqtt_port = free_port()
-        conf = os.path.join(self.work, "mosquitto.conf")
-        with open(conf, "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % self.mqtt_port)
-            if os.getuid() == 0:
-                f.write("user root\n")
-        self.start("mosquitto", [shutil.which("mosquitto"), "-c", conf])
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.mqtt_port), timeout=1).close()
-                return
-            except OSError:
-                if self.procs["mosquitto"].poll() is not None or time.monotonic() > deadline:
-                    raise StackError("mosquitto does not accept connections on port %d" % self.mqtt_port)
-                time.sleep(0.1)
+        self.mqtt_port = self.start_mosquitto()
 
     def write_server_config(self, path, **extra):
         cfg = {"database": {"kind": "sqlite", "path": os.path.join(self.data, "server.db")},
@@ -182,9 +79,8 @@ class Stack:
         if name in self.procs:
             self.stop(name)
             os.rename(self.logs[name], self.logs[name] + ".%d" % time.monotonic_ns())
-        self.start(name, [self.server_bin, "run", "--config", self.server_config], nofile=SERVER_NOFILE)
-        m = self.wait_log(name, r"http listening on ([0-9.]+):(\d+)", timeout=60)
-        self.server_port = int(m.group(2))
+        _, self.server_port = self.start_and_wait_listening(
+            name, [self.server_bin, "run", "--config", self.server_config], SERVER_LISTENING, nofile=SERVER_NOFILE)
         return self.server_port
 
     def server_pid(self):
@@ -200,14 +96,9 @@ class Stack:
                                "azimuth_deg": 180}]}
         with open(os.path.join(self.work, "sim.json"), "w") as f:
             json.dump(sim_cfg, f)
-        self.start("sim", [self.binary("edge/sim/pvfleet-sim"), "--site", os.path.join(self.work, "sim.json"),
-                           "--listen", "127.0.0.1:0", "--maps", maps])
-        addr = self.wait_log("sim", r"(?m)^listening tcp (\S+)").group(1)
-        edge = self.binary("edge/edge_app/pvfleet-edge")
-        r = subprocess.run([edge, "hash-password"], input=GATEWAY_PASSWORD + "\n", capture_output=True, text=True,
-                           timeout=60, env=child_env(self.marker))
-        if r.returncode != 0 or not r.stdout.startswith("pbkdf2-sha256$"):
-            raise StackError("pvfleet-edge hash-password: %s%s" % (r.stdout, r.stderr))
+        addr = self.start_sim("sim", ["--site", os.path.join(self.work, "sim.json"), "--listen", "127.0.0.1:0",
+                                      "--maps", maps])
+        password_hash = self.hash_password(GATEWAY_PASSWORD)
         edge_cfg = {"format": 1, "site_id": GATEWAY_SITE, "config_version": "sec-1", "latitude": 45.0,
                     "longitude": 7.0, "elevation_m": 200, "time_zone": "UTC",
                     "endpoints": [{"id": "lan", "tcp": addr,
@@ -218,12 +109,11 @@ class Stack:
                     "store": {"path": "edge.db"}, "sync": {"batch_interval_s": 10},
                     "mqtt": {"uri": "tcp://127.0.0.1:%d" % self.mqtt_port},
                     "maps_dir": maps,
-                    "local_ui": {"listen": "127.0.0.1", "port": 0, "password_hash": r.stdout.strip()}}
+                    "local_ui": {"listen": "127.0.0.1", "port": 0, "password_hash": password_hash}}
         with open(os.path.join(self.work, "edge.json"), "w") as f:
             json.dump(edge_cfg, f)
-        self.start("edge", [edge, "run", "--config", "edge.json"])
-        m = self.wait_log("edge", r"local ui listening on ([0-9.]+):(\d+)", timeout=60)
-        self.gateway_port = int(m.group(2))
+        _, self.gateway_port = self.start_and_wait_listening(
+            "edge", [self.binary("edge/edge_app/pvfleet-edge"), "run", "--config", "edge.json"], LOCAL_UI_LISTENING)
         return self.gateway_port
 
 

@@ -1,6 +1,7 @@
 #include "support/process.hpp"
 
 #include "support/paths.hpp"
+#include "support/wait.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -74,19 +75,18 @@ int free_tcp_port() {
 }
 
 bool wait_for_tcp_port(int port, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = htons(static_cast<uint16_t>(port));
-        const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-        ::close(fd);
-        if (ok) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds{20});
-    }
-    return false;
+    return wait_until(
+        [port] {
+            const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+            sockaddr_in addr{};
+            addr.sin_family = AF_INET;
+            addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            addr.sin_port = htons(static_cast<uint16_t>(port));
+            const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+            ::close(fd);
+            return ok;
+        },
+        timeout);
 }
 
 ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path,
@@ -205,16 +205,20 @@ std::string find_program(const std::string& name) {
 namespace pvfleet::test {
 
 std::string wait_for_log_line(const std::filesystem::path& log, const std::string& prefix, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        std::ifstream in(log);
-        std::string line;
-        while (std::getline(in, line)) {
-            if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return {};
+    std::string rest;
+    wait_until(
+        [&] {
+            std::ifstream in(log);
+            for (std::string line; std::getline(in, line);) {
+                if (line.rfind(prefix, 0) == 0) {
+                    rest = line.substr(prefix.size());
+                    return true;
+                }
+            }
+            return false;
+        },
+        timeout);
+    return rest;
 }
 
 }  // namespace pvfleet::test

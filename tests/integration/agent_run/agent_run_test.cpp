@@ -6,14 +6,12 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <sstream>
-#include <thread>
 
-#include "../sync/broker.hpp"
 #include "pvfleet/agent/site_config.hpp"
 #include "pvfleet/mqtt/client.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/protocol/topics.hpp"
+#include "support/mqtt_broker.hpp"
 #include "support/paths.hpp"
 #include "support/process.hpp"
 
@@ -31,14 +29,20 @@ public:
         mqtt::ClientOptions o;
         o.server_uri = server_uri;
         o.client_id = "test-acks";
-        o.subscriptions = {{protocol::topic_for(site, protocol::MessageKind::command_ack), 1}};
+        // The probe topic last: the broker handles a client's subscriptions in order, so once a probe comes
+        // back on it, the acks subscription is in place too.
+        o.subscriptions = {{protocol::topic_for(site, protocol::MessageKind::command_ack), 1}, {kProbeTopic, 1}};
         io_.run([&] {
             auto c = mqtt::Client::create(io_.context().get_executor(), std::move(o));
             REQUIRE_MESSAGE(c.ok(), (c.ok() ? "" : c.error().message));
             client_ = std::move(*c);
             client_->on_message = [this](const mqtt::Message& m) {
-                auto ack = protocol::decode_command_ack(m.payload);
                 std::lock_guard lock(mu_);
+                if (m.topic == kProbeTopic) {
+                    probe_seen_ = true;
+                    return;
+                }
+                auto ack = protocol::decode_command_ack(m.payload);
                 if (ack)
                     acks_.push_back(std::move(*ack));
                 else
@@ -54,6 +58,30 @@ public:
         bool c = false;
         io_.run([&] { c = client_->connected(); });
         return c;
+    }
+    // Connected and subscribed: a probe published to ourselves came back (published again while it does not).
+    bool subscribed(std::chrono::milliseconds timeout) {
+        return sync::itest::wait_until(
+            [&] {
+                if (!connected()) return false;
+                {
+                    std::lock_guard lock(mu_);
+                    if (probe_seen_) return true;
+                }
+                io_.run([&] { client_->publish({kProbeTopic, "probe", 1, false}, [](Status) {}); });
+                return sync::itest::wait_until(
+                    [&] {
+                        std::lock_guard lock(mu_);
+                        return probe_seen_;
+                    },
+                    500ms);
+            },
+            timeout);
+    }
+    // The acks received so far, in arrival order.
+    std::vector<protocol::CommandAck> acks() {
+        std::lock_guard lock(mu_);
+        return acks_;
     }
     // The nth ack (0: the first) of a command id, waiting for it up to `timeout`.
     std::optional<protocol::CommandAck> wait_for(const std::string& command_id, size_t nth,
@@ -82,6 +110,8 @@ private:
     std::mutex mu_;
     std::vector<protocol::CommandAck> acks_;
     size_t undecodable_ = 0;
+    bool probe_seen_ = false;
+    static constexpr const char* kProbeTopic = "pvfleet-test/acks-probe";
 };
 
 }  // namespace
@@ -219,24 +249,16 @@ TEST_CASE("pvfleet-edge run: sim -> agent -> mosquitto; bad config exits 2; SIGT
         REQUIRE(r.status == 0);
     };
     {
-        test::ChildProcess acks(
-            {test::find_program("mosquitto_sub"), "-h", "127.0.0.1", "-p", std::to_string(port), "-q", "1",
-             "-t", "pvfleet/v1/sites/run-test-1/acks", "-C", "4", "-W", "30"},
-            dir / "acks.log");
-        std::this_thread::sleep_for(500ms);  // subscribed before the commands go out
+        AckListener acks("tcp://127.0.0.1:" + std::to_string(port), "run-test-1");
+        REQUIRE(acks.subscribed(10s));  // before the commands go out
         send("c-1", protocol::AckTicketCommand{"no-such-ticket", "alice", "on my way"});
         send("c-2", protocol::ResendCommand{1, 2});
         send("c-2", protocol::ResendCommand{1, 2});  // a redelivery: not carried out twice
         send("c-3", protocol::ResendCommand{1, 1}, SystemClock{}.now() - 1h);
-        REQUIRE(acks.wait(40s).has_value());
-        std::vector<protocol::CommandAck> got;
-        std::istringstream lines(test::read_file(dir / "acks.log"));
-        for (std::string line; std::getline(lines, line);) {
-            auto a = protocol::decode_command_ack(line);
-            REQUIRE_MESSAGE(a.ok(), line);
-            got.push_back(*a);
-        }
-        REQUIRE(got.size() == 4);
+        REQUIRE(sync::itest::wait_until([&] { return acks.acks().size() >= 4; }, 40s));
+        CHECK(acks.undecodable() == 0);
+        auto got = acks.acks();
+        got.resize(4);  // the first four, as a subscriber counting four would see them
         CHECK(got[0].command_id == "c-1");
         CHECK(got[0].status == protocol::AckStatus::rejected);
         CHECK(got[0].detail.find("no-such-ticket") != std::string::npos);
@@ -248,8 +270,7 @@ TEST_CASE("pvfleet-edge run: sim -> agent -> mosquitto; bad config exits 2; SIGT
     // probe and set_config.
     {
         AckListener acks("tcp://127.0.0.1:" + std::to_string(port), "run-test-1");
-        REQUIRE(sync::itest::wait_until([&] { return acks.connected(); }, 10s));
-        std::this_thread::sleep_for(500ms);  // subscribed before the commands go out
+        REQUIRE(acks.subscribed(10s));  // before the commands go out
         auto agent_log = [&] { return test::read_file(dir / "agent.log"); };
 
         // probe: one reading of a configured device, in the ack's detail.

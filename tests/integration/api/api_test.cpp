@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "../../unit/sync/helpers.hpp"
-#include "../sync/broker.hpp"
+#include "support/sync_samples.hpp"
+#include "support/mqtt_broker.hpp"
 #include "harness.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "support/http_client.hpp"

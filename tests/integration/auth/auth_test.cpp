@@ -21,6 +21,7 @@
 #include "pvfleet/storage/store.hpp"
 #include "support/http_client.hpp"
 #include "support/paths.hpp"
+#include "support/wait.hpp"
 
 using namespace pvfleet;
 using namespace std::chrono_literals;
@@ -306,8 +307,7 @@ TEST_CASE("password checks run on the bounded worker pool: other requests go on,
         asio::detached);
     std::thread side_thread([&] { side.run(); });
     auto wait_in_flight = [&](std::size_t n) {
-        for (int i = 0; i < 5000 && pool.in_flight() != n; ++i) std::this_thread::sleep_for(1ms);
-        return pool.in_flight() == n;
+        return test::wait_until([&] { return pool.in_flight() == n; }, 5s, 1ms);
     };
     REQUIRE(wait_in_flight(1));
     // A login waits in the queue for the worker...

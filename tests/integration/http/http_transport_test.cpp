@@ -13,6 +13,7 @@
 #include "server_process.hpp"
 #include "support/http_client.hpp"
 #include "support/paths.hpp"
+#include "support/wait.hpp"
 
 using namespace pvfleet;
 using namespace std::chrono_literals;
@@ -358,11 +359,9 @@ TEST_CASE("beyond max_connections a connection is turned away at once; a freed s
         check_security_headers(raw, "503");
     }
     held.front()->close();
+    // The server notices the close on its own time: ask until the freed slot serves.
     int status = 0;
-    for (int i = 0; i < 40 && status != 200; ++i) {
-        status = get(port, "/api/health").status;
-        if (status != 200) std::this_thread::sleep_for(50ms);
-    }
+    test::wait_until([&] { return (status = get(port, "/api/health").status) == 200; }, 10s, 50ms);
     CHECK(status == 200);
     CHECK(count_lines_with(server.log(), "connection limit of 4 reached") == 1);
 }
@@ -384,7 +383,10 @@ TEST_CASE("a connection flood under a low open-file limit: no spinning, little l
         flood.push_back(std::make_unique<itest::RawConnection>(port, 2s));
         REQUIRE(flood.back()->connected());
     }
-    std::this_thread::sleep_for(200ms);  // let the server reach its limit
+    CHECK(test::wait_until([&] { return count_lines_with(server.log(), "connection limit of 32 reached") > 0; },
+                           10s));
+    // Time itself is what is measured here: the CPU the server spends over 3 s while the flood holds it at
+    // its limit (a busy accept loop would use all of it).
     const double cpu_before = cpu_seconds(server.pid());
     std::this_thread::sleep_for(3s);
     const double cpu = cpu_seconds(server.pid()) - cpu_before;
@@ -398,11 +400,13 @@ TEST_CASE("a connection flood under a low open-file limit: no spinning, little l
     flood.clear();
     int status = 0;
     std::string error;
-    for (int i = 0; i < 100 && status != 200; ++i) {
-        const auto r = get(port, "/api/health");
-        status = r.status;
-        error = r.body;
-        if (status != 200) std::this_thread::sleep_for(50ms);
-    }
+    test::wait_until(
+        [&] {
+            const auto r = get(port, "/api/health");
+            status = r.status;
+            error = r.body;
+            return status == 200;
+        },
+        10s, 50ms);
     CHECK_MESSAGE(status == 200, error << "\n" << server.log());
 }

@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <fstream>
-#include <thread>
 
 #include "support/paths.hpp"
+#include "support/wait.hpp"
 
 namespace pvfleet::itest {
 
@@ -32,18 +32,21 @@ ApiServer::ApiServer(std::filesystem::path dir, ApiServerOptions options)
 }
 
 bool ApiServer::start() {
-    for (int i = 0; i < 600; ++i) {
-        const std::string log = this->log();
-        const auto p = log.rfind("http listening on ");
-        if (p != std::string::npos && log.find('\n', p) != std::string::npos) {
-            const auto colon = log.find(':', p + 18);
-            port_ = std::stoi(log.substr(colon + 1));
-            return port_ > 0;
-        }
-        if (!proc_->running()) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    bool exited = false;
+    const bool listening = test::wait_until(
+        [&] {
+            const std::string log = this->log();
+            const auto p = log.rfind("http listening on ");
+            if (p != std::string::npos && log.find('\n', p) != std::string::npos) {
+                const auto colon = log.find(':', p + 18);
+                port_ = std::stoi(log.substr(colon + 1));
+                return true;
+            }
+            exited = !proc_->running();
+            return exited;
+        },
+        std::chrono::seconds{30}, std::chrono::milliseconds{50});
+    return listening && !exited && port_ > 0;
 }
 
 std::string ApiServer::log() const {

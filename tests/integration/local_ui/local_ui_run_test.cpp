@@ -12,7 +12,6 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "pvfleet/local_ui/password.hpp"
 #include "pvfleet/protocol/codec.hpp"
@@ -20,6 +19,7 @@
 #include "pvfleet/store/store.hpp"
 #include "support/paths.hpp"
 #include "support/process.hpp"
+#include "support/wait.hpp"
 
 using namespace pvfleet;
 using namespace std::chrono_literals;
@@ -80,28 +80,32 @@ HttpReply http(int port, const std::string& method, const std::string& path, con
 
 std::string find_after(const std::filesystem::path& log, const std::string& marker,
                        std::chrono::seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        std::ifstream in(log);  // the child may not have created it yet
-        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (auto at = text.find(marker); at != std::string::npos) {
-            const auto end = text.find_first_of(" \n", at + marker.size());
-            if (end != std::string::npos) return text.substr(at + marker.size(), end - at - marker.size());
-        }
-        std::this_thread::sleep_for(50ms);
-    }
-    return {};
+    std::string found;
+    test::wait_until(
+        [&] {
+            std::ifstream in(log);  // the child may not have created it yet
+            const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            if (auto at = text.find(marker); at != std::string::npos) {
+                const auto end = text.find_first_of(" \n", at + marker.size());
+                if (end != std::string::npos) found = text.substr(at + marker.size(), end - at - marker.size());
+            }
+            return !found.empty();
+        },
+        timeout, 50ms);
+    return found;
 }
 
 json wait_for_job(int port, const std::string& cookie, HttpReply started, std::chrono::seconds timeout) {
     REQUIRE_MESSAGE(started.status == 202, started.body);
     auto job = json::parse(started.body);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (job["state"] == "running" && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(200ms);
-        job = json::parse(
-            http(port, "GET", "/local/api/jobs/" + job["id"].get<std::string>(), "", cookie).body);
-    }
+    const std::string id = job["id"].get<std::string>();
+    test::wait_until(
+        [&] {
+            if (job["state"] != "running") return true;
+            job = json::parse(http(port, "GET", "/local/api/jobs/" + id, "", cookie).body);
+            return job["state"] != "running";
+        },
+        timeout, 200ms);
     return job;
 }
 
@@ -204,17 +208,17 @@ TEST_CASE("pvfleet-edge run: local page over HTTP (login, limits, state, ticket 
         ::close(extra);
         for (const int fd : held) ::close(fd);
         // The server notices the closes on its own time: ask until a slot is free again.
-        bool served = false;
-        for (int i = 0; i < 40 && !served; ++i) {
-            const int fd = open_connection();
-            const std::string get = "GET /local/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-            ::send(fd, get.data(), get.size(), MSG_NOSIGNAL);
-            reply.clear();
-            for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) reply.append(buf, static_cast<size_t>(n));
-            ::close(fd);
-            served = reply.rfind("HTTP/1.1 200", 0) == 0;
-            if (!served) std::this_thread::sleep_for(50ms);
-        }
+        const bool served = test::wait_until(
+            [&] {
+                const int fd = open_connection();
+                const std::string get = "GET /local/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+                ::send(fd, get.data(), get.size(), MSG_NOSIGNAL);
+                reply.clear();
+                for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) reply.append(buf, static_cast<size_t>(n));
+                ::close(fd);
+                return reply.rfind("HTTP/1.1 200", 0) == 0;
+            },
+            10s, 50ms);
         CHECK(served);
     }
 
@@ -235,17 +239,16 @@ TEST_CASE("pvfleet-edge run: local page over HTTP (login, limits, state, ticket 
 
     // State: the inverter with readings, the link down with a backlog, the open ticket.
     json state;
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (std::chrono::steady_clock::now() < deadline) {
-        auto r = http(port, "GET", "/local/api/state", "", cookie);
-        REQUIRE_MESSAGE(r.status == 200, r.body);
-        state = json::parse(r.body);
-        const auto& d = state["devices"][0];
-        if (d["readings"].is_object() && d["readings"]["energy_total_wh"].is_number() &&
-            d["readings"]["ac_power_w"].is_number())
-            break;
-        std::this_thread::sleep_for(500ms);
-    }
+    test::wait_until(
+        [&] {
+            auto r = http(port, "GET", "/local/api/state", "", cookie);
+            REQUIRE_MESSAGE(r.status == 200, r.body);
+            state = json::parse(r.body);
+            const auto& d = state["devices"][0];
+            return d["readings"].is_object() && d["readings"]["energy_total_wh"].is_number() &&
+                   d["readings"]["ac_power_w"].is_number();
+        },
+        60s, 100ms);
     CAPTURE(state.dump());
     CHECK(state["site_id"] == "local-ui-1");
     CHECK(state["config_version"] == "u1");
@@ -332,13 +335,12 @@ TEST_CASE("pvfleet-edge run: local page over HTTP (login, limits, state, ticket 
     next["config_version"] = "u2";
     auto saved = http(port, "POST", "/local/api/config/save", next.dump(), cookie);
     CHECK_MESSAGE(saved.status == 202, saved.body);
-    bool restarted = false;
-    const auto until = std::chrono::steady_clock::now() + 60s;
-    while (!restarted && std::chrono::steady_clock::now() < until) {
-        std::this_thread::sleep_for(500ms);
-        auto r = http(port, "GET", "/local/api/state", "", cookie);
-        restarted = r.status == 200 && json::parse(r.body)["config_version"] == "u2";
-    }
+    const bool restarted = test::wait_until(
+        [&] {
+            auto r = http(port, "GET", "/local/api/state", "", cookie);
+            return r.status == 200 && json::parse(r.body)["config_version"] == "u2";
+        },
+        60s, 100ms);
     CHECK_MESSAGE(restarted, test::read_file(dir / "agent.log"));
     CHECK(test::read_file(dir / "site.json.prev") == before);
     CHECK(test::read_file(dir / "site.json").find("\"u2\"") != std::string::npos);

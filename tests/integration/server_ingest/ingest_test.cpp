@@ -8,8 +8,8 @@
 #include <iostream>
 #include <random>
 
-#include "../../unit/sync/helpers.hpp"
-#include "../sync/broker.hpp"
+#include "support/sync_samples.hpp"
+#include "support/mqtt_broker.hpp"
 #include "harness.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/store/outbox.hpp"

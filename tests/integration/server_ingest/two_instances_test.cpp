@@ -9,7 +9,7 @@
 
 #include <iostream>
 
-#include "../sync/broker.hpp"
+#include "support/mqtt_broker.hpp"
 #include "harness.hpp"
 #include "support/paths.hpp"
 #include "support/postgres.hpp"

@@ -8,8 +8,6 @@
 
 #include <doctest/doctest.h>
 
-#include <cerrno>
-
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -19,6 +17,7 @@
 
 #include "support/paths.hpp"
 #include "support/process.hpp"
+#include "support/wait.hpp"
 
 using namespace std::chrono_literals;
 namespace t = pvfleet::test;
@@ -79,6 +78,14 @@ struct Sim {
         ::close(fd);
         return reply;
     }
+
+    // Minutes since midnight of the simulator's clock ("time" on the control port answers "ok <ISO-8601> ...").
+    int sim_minute_of_day() const {
+        const std::string reply = command("time");
+        const auto t = reply.find('T');
+        if (reply.rfind("ok ", 0) != 0 || t == std::string::npos || reply.size() < t + 6) return -1;
+        return std::stoi(reply.substr(t + 1, 2)) * 60 + std::stoi(reply.substr(t + 4, 2));
+    }
 };
 
 struct Poll {
@@ -134,7 +141,10 @@ TEST_CASE("mbpoll reads a clear-sky noon: SunSpec markers, power, state, energy 
     CHECK(model.values[2 + 31] < 700);
     CHECK(model.values[2 + 29] > w);  // DCW above AC power: inverter losses
     const uint32_t wh_before = u32(model, 2 + 22);
-    std::this_thread::sleep_for(2500ms);  // 25 sim minutes
+    // 25 sim minutes on the simulator's own clock (2.5 s at --speed 600).
+    const int minute_before = sim.sim_minute_of_day();
+    REQUIRE(minute_before >= 0);
+    REQUIRE(t::wait_until([&] { return sim.sim_minute_of_day() >= minute_before + 25; }, 60s, 100ms));
     auto later = mbpoll(tcp(sim.port), 1, reg_wh, 2);
     REQUIRE(later.values.size() == 2);
     const uint32_t gained = u32(later, 0) - wh_before;
@@ -158,7 +168,9 @@ TEST_CASE("night: the inverter sleeps with zero power; with refuse_tcp the port 
     doc["night"] = "refuse_tcp";
     std::ofstream(dir / "site.json") << doc.dump();
     Sim night({"--start", "2026-06-21T23:00:00Z", "--speed", "1"}, (dir / "site.json").string());
-    std::this_thread::sleep_for(500ms);  // first tick closes the listener
+    // The first tick closes the listener, and says so.
+    CHECK(t::wait_until([&] { return t::read_file(night.dir / "sim.log").find("tcp listener closed") != std::string::npos; },
+                        10s));
     CHECK_FALSE(t::wait_for_tcp_port(night.port, 300ms));
     CHECK(night.command("jump 2026-06-22T09:00:00Z").rfind("ok 2026-06-22T09:00:00", 0) == 0);
     CHECK(t::wait_for_tcp_port(night.port, 3s));
@@ -180,15 +192,14 @@ TEST_CASE("an endpoint that takes one TCP client closes the second") {
     addr.sin_port = htons(static_cast<uint16_t>(sim.port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     // Take the single slot. Under load the simulator may not yet have seen mbpoll's connection close and
-    // then closes ours instead: retry until our connection is the one it keeps.
+    // then closes ours instead: retry until our connection is the one it keeps. Kept means not closed within
+    // 200 ms: only the absence of the close can tell, so the wait for it (poll) has a bound.
     int holder = -1;
     for (int attempt = 0; attempt < 20 && holder < 0; ++attempt) {
         holder = ::socket(AF_INET, SOCK_STREAM, 0);
         REQUIRE(::connect(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-        std::this_thread::sleep_for(200ms);
-        char byte = 0;
-        const auto n = ::recv(holder, &byte, 1, MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {  // closed by the simulator
+        pollfd closed{holder, POLLIN | POLLRDHUP, 0};
+        if (::poll(&closed, 1, 200) > 0) {  // closed by the simulator (it sends nothing unasked)
             ::close(holder);
             holder = -1;
         }
@@ -196,8 +207,8 @@ TEST_CASE("an endpoint that takes one TCP client closes the second") {
     REQUIRE(holder >= 0);
     CHECK(mbpoll(tcp(sim.port), 1, 40000, 2).values.empty());
     ::close(holder);
-    std::this_thread::sleep_for(200ms);
-    CHECK(mbpoll(tcp(sim.port), 1, 40000, 2).values.size() == 2);
+    // The simulator frees the slot once it sees the close.
+    CHECK(t::wait_until([&] { return mbpoll(tcp(sim.port), 1, 40000, 2).values.size() == 2; }, 10s, 50ms));
 }
 
 TEST_CASE("unit routing and exception replies") {
@@ -254,6 +265,8 @@ TEST_CASE("each fault over the control port, as mbpoll sees it") {
         CHECK(sim.command("fault inv1 slow 4s") == "ok fault inv1 slow");
         t::run_command({"/bin/sh", "-c", t::find_program("mbpoll") + " -m tcp -p " + std::to_string(sim.port) +
                                              " -a 1 -r 40001 -c 2 -1 -o 6 127.0.0.1 >/dev/null 2>&1 &"});
+        // No event tells when the simulator has read the background request and holds its reply: a bounded
+        // pause is the only way to have it in flight (the one fixed pause left in this file).
         std::this_thread::sleep_for(300ms);
         const auto started = std::chrono::steady_clock::now();
         CHECK(mbpoll(tcp(sim.port), 2, 40000, 2, 3).values.size() == 2);

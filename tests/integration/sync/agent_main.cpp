@@ -9,10 +9,10 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "../../unit/sync/helpers.hpp"
 #include "pvfleet/asio/asio.hpp"
 #include "pvfleet/sync/service.hpp"
 #include "pvfleet/util/log.hpp"
+#include "support/sync_samples.hpp"
 
 using namespace pvfleet;
 using namespace std::chrono_literals;

@@ -7,7 +7,7 @@
 #include <iostream>
 #include <random>
 
-#include "broker.hpp"
+#include "support/mqtt_broker.hpp"
 #include "support/paths.hpp"
 
 using namespace pvfleet;
@@ -45,6 +45,7 @@ TEST_CASE("sync: edge killed mid-publish and restarted, no loss, duplicates only
         // a loaded machine connecting can take longer than the whole pause.
         sync::itest::wait_until([&] { return recorder.statuses().size() > statuses_before || !agent.running(); },
                                 10s);
+        // The random moment of the kill is what is under test, so a pause of random length is the point here.
         std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
         if (!agent.running()) break;  // finished already
         agent.signal(SIGKILL);

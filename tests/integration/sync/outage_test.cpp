@@ -5,10 +5,10 @@
 
 #include <iostream>
 
-#include "../../unit/sync/helpers.hpp"
-#include "broker.hpp"
 #include "pvfleet/sync/service.hpp"
+#include "support/mqtt_broker.hpp"
 #include "support/paths.hpp"
+#include "support/sync_samples.hpp"
 
 using namespace pvfleet;
 using namespace std::chrono_literals;

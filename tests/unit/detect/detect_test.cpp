@@ -3,9 +3,9 @@
 
 #include <functional>
 
-#include "fake_sun.hpp"
 #include "pvfleet/detect/pipeline.hpp"
 #include "pvfleet/domain/points.hpp"
+#include "support/fake_sun.hpp"
 
 using namespace pvfleet;
 using namespace std::chrono_literals;

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <limits>
 
-#include "fixtures.hpp"
 #include "pvfleet/protocol/codec.hpp"
+#include "support/protocol_fixtures.hpp"
 
 using namespace pvfleet;
 using namespace pvfleet::protocol;

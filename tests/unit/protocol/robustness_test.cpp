@@ -5,8 +5,8 @@
 #include <iterator>
 #include <random>
 
-#include "fixtures.hpp"
 #include "pvfleet/protocol/codec.hpp"
+#include "support/protocol_fixtures.hpp"
 
 using namespace pvfleet;
 using namespace pvfleet::protocol;

@@ -3,8 +3,8 @@
 
 #include <cstdio>
 
-#include "fixtures.hpp"
 #include "pvfleet/protocol/codec.hpp"
+#include "support/protocol_fixtures.hpp"
 
 using namespace pvfleet;
 using namespace pvfleet::protocol;

@@ -10,7 +10,7 @@
 #include <random>
 #include <thread>
 
-#include "../detect/fake_sun.hpp"
+#include "support/fake_sun.hpp"
 #include "pvfleet/domain/points.hpp"
 #include "pvfleet/store/persistent_detection.hpp"
 #include "support/paths.hpp"
@@ -120,6 +120,8 @@ TEST_CASE("ticket store: SIGKILL at random points neither loses nor duplicates a
         const pid_t pid = fork();
         REQUIRE(pid >= 0);
         if (pid == 0) _exit(feed(path, inputs, sun));
+        // The random moment of the kill is what is under test (a power cut at any point of a write), so a
+        // sleep of random length is the point here, not a wait for something.
         std::this_thread::sleep_for(std::chrono::microseconds(delay_us(rng)));
         const bool killed = kill(pid, SIGKILL) == 0;
         int status = 0;

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "../detect/fake_sun.hpp"
+#include "support/fake_sun.hpp"
 #include "pvfleet/domain/points.hpp"
 #include "pvfleet/store/persistent_detection.hpp"
 #include "support/paths.hpp"

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "helpers.hpp"
+#include "support/sync_samples.hpp"
 #include "pvfleet/store/downsample.hpp"
 
 using namespace pvfleet;

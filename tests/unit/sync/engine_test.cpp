@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "helpers.hpp"
+#include "support/sync_samples.hpp"
 #include "pvfleet/fakes/fake_outbox.hpp"
 #include "pvfleet/fakes/fake_publisher.hpp"
 #include "pvfleet/protocol/codec.hpp"

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "helpers.hpp"
+#include "support/sync_samples.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/store/outbox.hpp"
 #include "support/paths.hpp"

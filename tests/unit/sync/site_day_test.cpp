@@ -6,11 +6,11 @@
 
 #include <iostream>
 
-#include "../protocol/fixtures.hpp"
 #include "pvfleet/fakes/fake_publisher.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/sync/engine.hpp"
 #include "support/paths.hpp"
+#include "support/protocol_fixtures.hpp"
 
 using namespace pvfleet;
 using namespace std::chrono_literals;

@@ -1,6 +1,6 @@
 #pragma once
-// Support for the sync integration tests: a real mosquitto on a free loopback port, a subscriber that
-// counts what arrives by (site, seq), and a loop helper.
+// A real mosquitto on a free loopback port, a subscriber that counts what arrives by (site, seq), and a loop
+// helper: for the tests of the sync, the agent, the server's ingest and the API.
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -16,6 +16,7 @@
 #include "pvfleet/mqtt/client.hpp"
 #include "pvfleet/protocol/messages.hpp"
 #include "support/process.hpp"
+#include "support/wait.hpp"
 
 namespace pvfleet::sync::itest {
 
@@ -80,8 +81,7 @@ private:
 
 // Runs `ioc` on the calling thread until `done()` or the timeout; returns done().
 bool run_until(boost::asio::io_context& ioc, const std::function<bool()>& done, std::chrono::milliseconds timeout);
-// Polls `done()` (sleeping) until true or the timeout; returns done().
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+using ::pvfleet::test::wait_until;
 
 // A subscriber over pvfleet::mqtt on an IoThread, recording into a Recorder.
 class Subscriber {

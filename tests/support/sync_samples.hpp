@@ -1,4 +1,6 @@
 #pragma once
+// Values for the tests of the sync, the server's ingest and the API: a fixed start time, a producing
+// inverter's sample, an opened ticket.
 #include <string>
 
 #include "pvfleet/domain/sample.hpp"

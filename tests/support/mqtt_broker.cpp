@@ -1,4 +1,4 @@
-#include "broker.hpp"
+#include "support/mqtt_broker.hpp"
 
 #include <unistd.h>
 
@@ -146,15 +146,6 @@ bool run_until(boost::asio::io_context& ioc, const std::function<bool()>& done, 
         if (std::chrono::steady_clock::now() >= deadline) return false;
         ioc.restart();
         ioc.run_for(std::chrono::milliseconds{20});
-    }
-    return true;
-}
-
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds{20});
     }
     return true;
 }

@@ -1,5 +1,5 @@
 #pragma once
-// Realistic messages for protocol tests.
+// Realistic protocol messages and a measured site-day, for the protocol and sync tests.
 #include <string>
 #include <vector>
 

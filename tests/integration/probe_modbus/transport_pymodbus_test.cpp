@@ -1,15 +1,15 @@
 // Our Modbus session over real TCP against an independent implementation: Debian's python3-pymodbus server
-// (tests/integration/probe_modbus/pymodbus_server.py). Unit u holds u*1000+a at holding address a (0..99),
+// (tests/support/pymodbus_server.py). Unit u holds u*1000+a at holding address a (0..99),
 // u*1000+500+a at input address a; other addresses answer "illegal data address"; unlisted units are silent.
 #include <doctest/doctest.h>
 
 #include <filesystem>
 #include <memory>
-#include <thread>
 
 #include "pvfleet/modbus/session.hpp"
 #include "support/paths.hpp"
 #include "support/process.hpp"
+#include "support/wait.hpp"
 
 using namespace pvfleet;
 using namespace pvfleet::modbus;
@@ -117,12 +117,8 @@ TEST_CASE("session against pymodbus: unit routing, input registers, exceptions, 
         REQUIRE_FALSE(down);
         CHECK(down.error().kind == ErrorKind::io);
         server = start_server(port, dir, {"1", "3"});
-        bool back = false;
-        for (int i = 0; i < 50 && !back; ++i) {
-            back = session->read_registers(1, RegisterKind::holding, 0, 1).ok();
-            if (!back) std::this_thread::sleep_for(100ms);
-        }
-        CHECK(back);
+        CHECK(test::wait_until([&] { return session->read_registers(1, RegisterKind::holding, 0, 1).ok(); }, 5s,
+                               100ms));
         CHECK(session->stats().connects == 2);
     }
 }

@@ -1,4 +1,4 @@
-#include "fixtures.hpp"
+#include "support/protocol_fixtures.hpp"
 
 #include <algorithm>
 #include <cmath>
