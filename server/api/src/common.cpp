@@ -5,6 +5,8 @@
 #include <limits>
 #include <string_view>
 
+#include "pvfleet/storage/work_orders.hpp"
+
 namespace pvfleet::api::detail {
 namespace {
 
@@ -322,10 +324,9 @@ bool has_role(const Request& req, std::initializer_list<const char*> roles) {
 
 std::optional<Response> check_site_visible(ApiContext& ctx, const Request& req, const std::string& site_id) {
     if (req.role != "technician") return std::nullopt;
-    auto mine = ctx.db->run("SELECT 1 FROM work_orders WHERE site_id = $1 AND assignee = $2 LIMIT 1",
-                            {site_id, req.user});
+    auto mine = storage::has_work_order_at_site(*ctx.db, site_id, req.user, false);
     if (!mine) return from_error(mine.error());
-    if (mine->rows.empty())
+    if (!*mine)
         return problem(404, "Not Found", "no site " + site_id + " among your work orders");
     return std::nullopt;
 }
@@ -333,11 +334,9 @@ std::optional<Response> check_site_visible(ApiContext& ctx, const Request& req, 
 std::optional<Response> check_site_actionable(ApiContext& ctx, const Request& req,
                                               const std::string& site_id) {
     if (req.role != "technician") return std::nullopt;
-    auto mine =
-        ctx.db->run("SELECT 1 FROM work_orders WHERE site_id = $1 AND assignee = $2 AND is_open = 1 LIMIT 1",
-                    {site_id, req.user});
+    auto mine = storage::has_work_order_at_site(*ctx.db, site_id, req.user, true);
     if (!mine) return from_error(mine.error());
-    if (mine->rows.empty())
+    if (!*mine)
         return problem(403, "Forbidden",
                        "technician " + req.user + " has no open work order at site " + site_id +
                            ": only the back office or the assigned technician may act on its gateway");
