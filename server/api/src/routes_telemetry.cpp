@@ -332,8 +332,8 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
             const std::string site = req.params.at("site_id");
             std::optional<TimePoint> from;
             std::optional<TimePoint> to;
-            if (auto p = query_time(req, "from", from)) return *p;
-            if (auto p = query_time(req, "to", to)) return *p;
+            if (auto p = query_time(req, "from", from); !p) return p.refusal();
+            if (auto p = query_time(req, "to", to); !p) return p.refusal();
             const TimePoint now = ctx.clock->now();
             const TimePoint t_to = to.value_or(now);
             const TimePoint t_from = from.value_or(t_to - std::chrono::hours(24));
@@ -341,7 +341,7 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
             const std::string resolution = req.query_param("resolution").value_or("5min");
             const auto device = req.query_param("device");
             const auto point = req.query_param("point");
-            if (auto p = check_site_visible(ctx, req, site)) return *p;
+            if (auto p = check_site_visible(ctx, req, site); !p) return p.refusal();
             const TelemetryQuery q{site, t_from, t_to, device, point};
             if (resolution == "raw") return raw_series(*ctx.db, q);
             if (resolution != "5min" && resolution != "day")
@@ -358,7 +358,7 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
          kAllRoles, "telemetry"},
         [&ctx](Request& req) {
             const std::string site = req.params.at("site_id");
-            if (auto p = check_site_visible(ctx, req, site)) return *p;
+            if (auto p = check_site_visible(ctx, req, site); !p) return p.refusal();
             auto e = site_expectation(*ctx.db, site);
             if (!e)
                 return problem(404, "Not Found",
@@ -400,7 +400,7 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
     router.add("GET", "/api/sites/{site_id}/status",
                {"The gateway's last status (online/offline, backlog, polls)", kAllRoles, "sites"},
                [&ctx](Request& req) {
-                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id"))) return *p;
+                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id")); !p) return p.refusal();
                    auto r = storage::site_status(*ctx.db, req.params.at("site_id"));
                    if (!r) return from_error(r.error());
                    if (!*r)

@@ -1,6 +1,5 @@
 // Work orders, tickets and ticket commands. Technicians see and change only the orders assigned to them.
 #include <map>
-#include <variant>
 
 #include "common.hpp"
 #include "offload.hpp"
@@ -35,7 +34,7 @@ json order_json(const workorders::WorkOrder& wo, std::int64_t version, TimePoint
 using Loaded = storage::VersionedWorkOrder;
 
 // Loads an order the caller may see: 404 for a missing one and for a technician's look at someone else's.
-std::optional<Response> load_visible(ApiContext& ctx, const Request& req, Loaded& out) {
+Checked<> load_visible(ApiContext& ctx, const Request& req, Loaded& out) {
     std::int64_t id = 0;
     try {
         id = std::stoll(req.params.at("id"));
@@ -47,7 +46,7 @@ std::optional<Response> load_visible(ApiContext& ctx, const Request& req, Loaded
     if (!*wo || (req.role == "technician" && (*wo)->order.assignee != req.user))
         return problem(404, "Not Found", "no work order " + std::to_string(id));
     out = std::move(**wo);
-    return std::nullopt;
+    return {};
 }
 
 // Who may change work orders: everyone but the read-only manager.
@@ -61,7 +60,7 @@ struct OrderPatch {
     std::string reason;
 };
 
-std::optional<Response> read_order_patch(const json& body, OrderPatch& out) {
+Checked<> read_order_patch(const json& body, OrderPatch& out) {
     BodyReader read(body);
     std::optional<std::string> state;
     std::optional<std::string> assignee;
@@ -70,7 +69,7 @@ std::optional<Response> read_order_patch(const json& body, OrderPatch& out) {
     if (body.contains("assignee")) read.text("assignee", assignee.emplace(), 64);
     if (body.contains("due_at")) read.text("due_at", due.emplace(), 64);
     read.text("reason", out.reason, 1000);
-    if (read.problem()) return read.problem();
+    if (auto checked = read.status(); !checked) return checked;
     if (state) {
         out.state = workorders::parse_work_order_state(*state);
         if (!out.state) return problem(400, "Bad Request", "state: unknown '" + *state + "'", "state");
@@ -81,12 +80,12 @@ std::optional<Response> read_order_patch(const json& body, OrderPatch& out) {
         out.due_at = *t;
     }
     out.assignee = std::move(assignee);
-    return std::nullopt;
+    return {};
 }
 
 // `next`: the order as the patch leaves it. Members the patch does not change stay exactly as they were, so
 // a no-op is recognisable.
-std::optional<Response> apply_patch(ApiContext& ctx, const Request& req, const OrderPatch& patch,
+Checked<> apply_patch(ApiContext& ctx, const Request& req, const OrderPatch& patch,
                                     TimePoint now, workorders::WorkOrder& next) {
     const workorders::Actor actor{req.user, role_of(req)};
     if (patch.assignee) {
@@ -112,7 +111,7 @@ std::optional<Response> apply_patch(ApiContext& ctx, const Request& req, const O
         if (!t) return from_error(t.error());
         next = std::move(*t);
     }
-    return std::nullopt;
+    return {};
 }
 
 // A visit note: its text and the parts replaced, a device's serial swapped when both are given.
@@ -129,13 +128,13 @@ struct VisitNote {
 constexpr std::size_t kMaxNoteBytes = 10'000;
 constexpr std::size_t kMaxPartsPerNote = 100;
 
-std::optional<Response> read_visit_note(const json& body, VisitNote& out) {
+Checked<> read_visit_note(const json& body, VisitNote& out) {
     BodyReader read(body);
     const json* parts = nullptr;
     read.text("text", out.text, kMaxNoteBytes, true).array("parts", parts, kMaxPartsPerNote);
-    if (read.problem()) return read.problem();
+    if (auto checked = read.status(); !checked) return checked;
     if (out.text.empty()) return problem(400, "Bad Request", "text: required", "text");
-    if (parts == nullptr) return std::nullopt;
+    if (parts == nullptr) return {};
     for (std::size_t i = 0; i < parts->size(); ++i) {
         const json& p = (*parts)[i];
         const std::string path = "parts/" + std::to_string(i);
@@ -150,11 +149,11 @@ std::optional<Response> read_visit_note(const json& body, VisitNote& out) {
         item.text("part", part.part, 200, true);
         if (p.contains("device_id")) item.text("device_id", part.device_id.emplace(), 64);
         if (p.contains("new_serial")) item.text("new_serial", part.new_serial.emplace(), 128);
-        if (item.problem()) return item.problem();
+        if (auto checked = item.status(); !checked) return checked;
         out.parts.push_back(std::move(part));
     }
     out.parts_json = *parts;
-    return std::nullopt;
+    return {};
 }
 
 // A visit in one transaction: each serial swapped (a device the site lacks names the part that gave it), then
@@ -200,12 +199,12 @@ void add_site_and_customer(ApiContext& ctx, const std::string& site_id, json& vi
 
 // The filters, order and page of GET /api/work-orders, or the problem with them. A technician sees only their
 // own orders.
-std::variant<Response, storage::WorkOrderQuery> work_order_query(const Request& req) {
+Checked<storage::WorkOrderQuery> work_order_query(const Request& req) {
     storage::WorkOrderQuery q;
     long long limit = 50;
     long long cursor = 0;
-    if (auto p = query_int(req, "limit", 1, 500, limit)) return *p;
-    if (auto p = query_int(req, "cursor", 0, INT64_MAX, cursor)) return *p;
+    if (auto p = query_int(req, "limit", 1, 500, limit); !p) return p.refusal();
+    if (auto p = query_int(req, "cursor", 0, INT64_MAX, cursor); !p) return p.refusal();
     q.limit = limit;
     q.after_id = cursor;
     q.by_urgency = req.query_param("sort").value_or("newest") == "urgency";
@@ -223,7 +222,7 @@ std::variant<Response, storage::WorkOrderQuery> work_order_query(const Request& 
     q.site_id = req.query_param("site_id");
     if (req.query_param("customer_id")) {
         long long cid = 0;
-        if (auto p = query_int(req, "customer_id", 1, INT64_MAX, cid)) return *p;
+        if (auto p = query_int(req, "customer_id", 1, INT64_MAX, cid); !p) return p.refusal();
         q.customer_id = cid;
     }
     q.assignee = req.query_param("assignee");
@@ -234,16 +233,16 @@ std::variant<Response, storage::WorkOrderQuery> work_order_query(const Request& 
 
 // The command a ticket action sends, or the problem that stops it. Checked on the thread serving requests
 // (the API's database connection is used there only).
-std::variant<Response, protocol::Command> ticket_command(ApiContext& ctx, Request& req, const std::string& action) {
+Checked<protocol::Command> ticket_command(ApiContext& ctx, Request& req, const std::string& action) {
     json body = json::object();
     if (!req.body.empty())
-        if (auto p = parse_body(req, {"note"}, body)) return *p;
+        if (auto p = parse_body(req, {"note"}, body); !p) return p.refusal();
     std::string note;
-    if (auto p = BodyReader(body).text("note", note, 1000).problem()) return *p;
+    if (auto p = BodyReader(body).text("note", note, 1000).status(); !p) return p.refusal();
     const std::string site = req.params.at("site_id");
     const std::string ticket = req.params.at("ticket_id");
     // Before the ticket is looked up: others' sites are not even confirmed to have it.
-    if (auto p = check_site_actionable(ctx, req, site)) return *p;
+    if (auto p = check_site_actionable(ctx, req, site); !p) return p.refusal();
     auto known = storage::ticket_exists(*ctx.db, site, ticket);
     if (!known) return from_error(known.error());
     if (!*known) return problem(404, "Not Found", "no ticket " + ticket + " at site " + site);
@@ -271,15 +270,14 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
          kAllRoles, "work orders"},
         [&ctx](Request& req) {
             auto query = work_order_query(req);
-            if (auto* refused = std::get_if<Response>(&query)) return *refused;
-            auto page = storage::list_work_orders(*ctx.db, std::get<storage::WorkOrderQuery>(query));
+            if (!query) return query.refusal();
+            auto page = storage::list_work_orders(*ctx.db, *query);
             if (!page) return from_error(page.error());
             json items = json::array();
             const TimePoint now = ctx.clock->now();
             for (const auto& item : page->items) items.push_back(order_json(item.order, item.version, now));
-            return json_response(200, {{"items", std::move(items)},
-                                       {"next_cursor", page->next_cursor ? json(std::to_string(*page->next_cursor))
-                                                                         : json(nullptr)}});
+            const json next = page->next_cursor ? json(std::to_string(*page->next_cursor)) : json(nullptr);
+            return json_response(200, {{"items", std::move(items)}, {"next_cursor", next}});
         });
 
     router.add(
@@ -287,7 +285,7 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
         {"One work order with its site, customer contact, notes and history", kAllRoles, "work orders"},
         [&ctx](Request& req) {
             Loaded l;
-            if (auto p = load_visible(ctx, req, l)) return *p;
+            if (auto p = load_visible(ctx, req, l); !p) return p.refusal();
             json j = order_json(l.order, l.version, ctx.clock->now());
             add_site_and_customer(ctx, l.order.site_id, j);
             json nj = json::array();
@@ -314,20 +312,20 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                 kWriteRoles, "work orders"},
                [&ctx](Request& req) {
                    json body;
-                   if (auto p = parse_body(req, {"state", "assignee", "reason", "due_at"}, body)) return *p;
+                   if (auto p = parse_body(req, {"state", "assignee", "reason", "due_at"}, body); !p) return p.refusal();
                    OrderPatch patch;
-                   if (auto p = read_order_patch(body, patch)) return *p;
+                   if (auto p = read_order_patch(body, patch); !p) return p.refusal();
                    // The back office may move a due date (a customer asks for another day); technicians may
                    // not.
                    if (patch.due_at && req.role != "admin" && req.role != "back_office")
                        return problem(403, "Forbidden", "due_at: only the back office changes due dates",
                                       "due_at");
                    Loaded l;
-                   if (auto p = load_visible(ctx, req, l)) return *p;
-                   if (auto p = check_if_match(req, l.version)) return *p;
+                   if (auto p = load_visible(ctx, req, l); !p) return p.refusal();
+                   if (auto p = check_if_match(req, l.version); !p) return p.refusal();
                    const TimePoint now = ctx.clock->now();
                    workorders::WorkOrder next = l.order;
-                   if (auto p = apply_patch(ctx, req, patch, now, next)) return *p;
+                   if (auto p = apply_patch(ctx, req, patch, now, next); !p) return p.refusal();
                    Response r;
                    if (next == l.order) {
                        // Nothing changes: no new version, no audit entry (a no-op must not make others' ETags
@@ -336,8 +334,8 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                        r.headers.emplace("ETag", etag_of(l.version));
                        return r;
                    }
-                   auto saved =
-                       storage::save_work_order_at_version(*ctx.db, next, l.order, l.version, req.user, "edit", now);
+                   auto saved = storage::save_work_order_at_version(*ctx.db, next, l.order, l.version,
+                                                                    req.user, "edit", now);
                    if (!saved) return from_error(saved.error());
                    r = json_response(200, order_json(*saved, l.version + 1, now));
                    r.headers.emplace("ETag", etag_of(l.version + 1));
@@ -350,11 +348,11 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
          kWriteRoles, "work orders"},
         [&ctx](Request& req) {
             json body;
-            if (auto p = parse_body(req, {"text", "parts"}, body)) return *p;
+            if (auto p = parse_body(req, {"text", "parts"}, body); !p) return p.refusal();
             VisitNote note;
-            if (auto p = read_visit_note(body, note)) return *p;
+            if (auto p = read_visit_note(body, note); !p) return p.refusal();
             Loaded l;
-            if (auto p = load_visible(ctx, req, l)) return *p;
+            if (auto p = load_visible(ctx, req, l); !p) return p.refusal();
             // As with tickets: a technician's writes at a site need an open order there (no late serial swaps
             // on a closed job); the back office may still annotate closed orders.
             if (req.role == "technician" && !workorders::is_open(l.order.state))
@@ -372,7 +370,7 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                {"Gateway tickets (filters: site_id, state; cursor pagination)", kReadRoles, "tickets"},
                [&ctx](Request& req) {
                    long long limit = 100;
-                   if (auto p = query_int(req, "limit", 1, 500, limit)) return *p;
+                   if (auto p = query_int(req, "limit", 1, 500, limit); !p) return p.refusal();
                    storage::TicketFilter filter;
                    filter.site_id = req.query_param("site_id");
                    filter.state = req.query_param("state");
@@ -400,8 +398,8 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
              kWriteRoles, "tickets"},
             [&ctx, action](Request& req) -> boost::asio::awaitable<Response> {
                 auto prepared = ticket_command(ctx, req, action);
-                if (auto* refused = std::get_if<Response>(&prepared)) co_return *refused;
-                const auto& cmd = std::get<protocol::Command>(prepared);
+                if (!prepared) co_return prepared.refusal();
+                const protocol::Command& cmd = *prepared;
                 // Handing the command to the ingest's thread may wait for its current group commit: that wait
                 // is a worker's, not the thread's that serves every request.
                 auto sending = [&ctx, cmd, user = req.user] { return ctx.send_command(cmd, user); };
@@ -426,7 +424,8 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                      {"issued_by", r.issued_by},
                      {"status", r.status},
                      {"detail", r.detail},
-                     {"acked_at", r.acked_at_ms ? json(format_iso8601(from_epoch_ms(*r.acked_at_ms))) : json(nullptr)}});
+                     {"acked_at",
+                      r.acked_at_ms ? json(format_iso8601(from_epoch_ms(*r.acked_at_ms))) : json(nullptr)}});
             return json_response(200, {{"items", items}});
         });
 }

@@ -50,11 +50,10 @@ struct Api {
         context.clock = &clock;
         api::add_routes(router, context);
         if (!role) return;
-        router.before = [role = *role](http::Request& req,
-                                       const http::Route&) -> std::optional<http::Response> {
+        router.before = [role = *role](http::Request& req, const http::Route&) -> http::Checked<> {
             req.user = "someone";
             req.role = role;
-            return std::nullopt;
+            return {};
         };
     }
     http::Response call(const std::string& method, const std::string& target, const std::string& body = {}) {
@@ -190,4 +189,15 @@ TEST_CASE("api routes: rows from the repository become the route's JSON") {
     CHECK(c.at("issued_by") == "office");
     CHECK(c.at("status") == "acked");
     CHECK(c.at("acked_at").is_null());
+}
+
+TEST_CASE("api routes: a refusal keeps its status and headers through the router (401 before any statement)") {
+    Api api(std::nullopt);
+    http::Request req;
+    req.method = "GET";
+    req.target = req.path = "/api/tickets";
+    const auto r = api.router.handle(req);
+    CHECK(r.status == 401);
+    CHECK(r.headers.at("WWW-Authenticate") == "Bearer realm=\"pvfleet\"");
+    CHECK(api.db.statements == 0);
 }
