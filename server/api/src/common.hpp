@@ -86,6 +86,7 @@ extern const std::vector<std::string> kReadRoles;    // admin, back_office, mana
 void add_auth_routes(Router& router, ApiContext& ctx);
 void add_record_routes(Router& router, ApiContext& ctx);
 void add_work_order_routes(Router& router, ApiContext& ctx);
+void add_ticket_routes(Router& router, ApiContext& ctx);
 void add_telemetry_routes(Router& router, ApiContext& ctx);
 
 }  // namespace pvfleet::api::detail

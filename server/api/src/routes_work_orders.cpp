@@ -366,6 +366,10 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
             return json_response(201, {{"work_order_id", l.order.id}, {"at", format_iso8601(now)}});
         });
 
+}
+
+// Gateway tickets and the commands sent to gateways.
+void add_ticket_routes(Router& router, ApiContext& ctx) {
     router.add("GET", "/api/tickets",
                {"Gateway tickets (filters: site_id, state; cursor pagination)", kReadRoles, "tickets"},
                [&ctx](Request& req) {
