@@ -77,11 +77,11 @@ const Router& router() {
                 json_body_handler);
         out.add("POST", "/api/customers", {"create", {"admin"}, "c"}, json_body_handler);
         out.add("GET", "/api/sites/{site_id}/devices/{device_id}", {"device", {}, "s"}, params_handler);
-        out.before = [](Request& req, const Route& route) -> std::optional<Response> {
-            if (route.info.roles.empty()) return std::nullopt;
+        out.before = [](Request& req, const Route& route) -> pvfleet::http::Checked<> {
+            if (route.info.roles.empty()) return {};
             if (!req.header("authorization")) return pvfleet::http::problem(401, "Unauthorized", "log in");
             req.role = "admin";
-            return std::nullopt;
+            return {};
         };
         out.fallback = [](Request& req) {
             if (req.path.find('\0') != std::string::npos) return pvfleet::http::problem(404, "Not Found", "nul");

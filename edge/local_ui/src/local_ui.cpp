@@ -245,7 +245,7 @@ Response LocalUi::api(const Request& request, const std::string& path) {
     const auto& m = request.method;
     // JSON only, also for an empty body: a cross-site form can post text/plain or form data, never
     // application/json.
-    if (http::require_json_content_type(request))
+    if (!http::require_json_content_type(request))
         return problem(415, m + " requests must be sent as Content-Type: application/json");
     if (path == "login") {
         if (m != "POST") return problem(405, "method not allowed");

@@ -67,6 +67,7 @@ void add_routes(Router& router, ApiContext& ctx) {
     detail::add_auth_routes(router, ctx);
     detail::add_record_routes(router, ctx);
     detail::add_work_order_routes(router, ctx);
+    detail::add_ticket_routes(router, ctx);
     detail::add_telemetry_routes(router, ctx);
     router.add("GET", "/api/health", {"Liveness: 200 when the server answers", {}, "meta"}, [&ctx](Request&) {
         nlohmann::json j = {{"status", "ok"}, {"at", format_iso8601(ctx.clock->now())}};

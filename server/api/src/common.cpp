@@ -5,6 +5,8 @@
 #include <limits>
 #include <string_view>
 
+#include "pvfleet/storage/work_orders.hpp"
+
 namespace pvfleet::api::detail {
 namespace {
 
@@ -95,7 +97,7 @@ int nesting_depth(std::string_view text) {
 
 }  // namespace
 
-std::optional<Response> parse_body(const Request& req, const std::set<std::string>& allowed, json& out) {
+Checked<> parse_body(const Request& req, const std::set<std::string>& allowed, json& out) {
     const auto ct = req.header("content-type").value_or("");
     if (ct.rfind("application/json", 0) != 0)
         return problem(415, "Unsupported Media Type", "send the body as application/json");
@@ -120,7 +122,7 @@ std::optional<Response> parse_body(const Request& req, const std::set<std::strin
             for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
             return problem(400, "Bad Request", k + ": unknown field (expected " + list + ")", k);
         }
-    return std::nullopt;
+    return {};
 }
 
 std::string overflowing_number_path(const std::string& text) {
@@ -130,7 +132,7 @@ std::string overflowing_number_path(const std::string& text) {
 }
 
 const json* BodyReader::member(const char* key, bool required) {
-    if (problem_) return nullptr;
+    if (!status_) return nullptr;
     const auto it = object_.find(key);
     if (it == object_.end()) {
         if (required) fail(key, "required");
@@ -140,9 +142,9 @@ const json* BodyReader::member(const char* key, bool required) {
 }
 
 BodyReader& BodyReader::fail(const char* key, const std::string& detail) {
-    if (!problem_) {
+    if (status_) {
         const std::string path = base_ + key;
-        problem_ = http::problem(400, "Bad Request", path + ": " + detail, path);
+        status_ = http::problem(400, "Bad Request", path + ": " + detail, path);
     }
     return *this;
 }
@@ -167,7 +169,7 @@ BodyReader& BodyReader::nullable_text(const char* key, std::optional<std::string
     }
     std::string s;
     text(key, s, max_bytes);
-    if (!problem_) out = std::move(s);
+    if (status_) out = std::move(s);
     return *this;
 }
 
@@ -190,7 +192,7 @@ BodyReader& BodyReader::nullable_number(const char* key, std::optional<double>& 
     }
     double d = 0;
     number(key, d);
-    if (!problem_) out = d;
+    if (status_) out = d;
     return *this;
 }
 
@@ -218,7 +220,7 @@ BodyReader& BodyReader::nullable_integer(const char* key, std::optional<std::int
     }
     std::int64_t n = 0;
     integer(key, n, lo, hi);
-    if (!problem_) out = n;
+    if (status_) out = n;
     return *this;
 }
 
@@ -272,7 +274,7 @@ std::optional<std::int64_t> if_match_version(const Request& req) {
     }
 }
 
-std::optional<Response> check_if_match(const Request& req, std::int64_t version) {
+Checked<> check_if_match(const Request& req, std::int64_t version) {
     if (!req.header("if-match"))
         return problem(428, "Precondition Required",
                        "send If-Match with the ETag you read, so concurrent edits are not lost");
@@ -284,19 +286,19 @@ std::optional<Response> check_if_match(const Request& req, std::int64_t version)
         r.headers.emplace("ETag", etag_of(version));
         return r;
     }
-    return std::nullopt;
+    return {};
 }
 
-std::optional<Response> query_int(const Request& req, const std::string& name, long long lo, long long hi,
+Checked<> query_int(const Request& req, const std::string& name, long long lo, long long hi,
                                   long long& out) {
     auto v = req.query_param(name);
-    if (!v) return std::nullopt;
+    if (!v) return {};
     try {
         std::size_t used = 0;
         const long long n = std::stoll(*v, &used);
         if (used != v->size() || n < lo || n > hi) throw std::out_of_range(name);
         out = n;
-        return std::nullopt;
+        return {};
     } catch (const std::exception&) {
         return problem(400, "Bad Request",
                        name + ": expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi),
@@ -304,14 +306,14 @@ std::optional<Response> query_int(const Request& req, const std::string& name, l
     }
 }
 
-std::optional<Response> query_time(const Request& req, const std::string& name,
+Checked<> query_time(const Request& req, const std::string& name,
                                    std::optional<TimePoint>& out) {
     auto v = req.query_param(name);
-    if (!v) return std::nullopt;
+    if (!v) return {};
     auto t = parse_iso8601(*v);
     if (!t) return problem(400, "Bad Request", name + ": " + t.error().message, name);
     out = *t;
-    return std::nullopt;
+    return {};
 }
 
 bool has_role(const Request& req, std::initializer_list<const char*> roles) {
@@ -320,28 +322,25 @@ bool has_role(const Request& req, std::initializer_list<const char*> roles) {
     return false;
 }
 
-std::optional<Response> check_site_visible(ApiContext& ctx, const Request& req, const std::string& site_id) {
-    if (req.role != "technician") return std::nullopt;
-    auto mine = ctx.db->run("SELECT 1 FROM work_orders WHERE site_id = $1 AND assignee = $2 LIMIT 1",
-                            {site_id, req.user});
+Checked<> check_site_visible(ApiContext& ctx, const Request& req, const std::string& site_id) {
+    if (req.role != "technician") return {};
+    auto mine = storage::has_work_order_at_site(*ctx.db, site_id, req.user, false);
     if (!mine) return from_error(mine.error());
-    if (mine->rows.empty())
+    if (!*mine)
         return problem(404, "Not Found", "no site " + site_id + " among your work orders");
-    return std::nullopt;
+    return {};
 }
 
-std::optional<Response> check_site_actionable(ApiContext& ctx, const Request& req,
+Checked<> check_site_actionable(ApiContext& ctx, const Request& req,
                                               const std::string& site_id) {
-    if (req.role != "technician") return std::nullopt;
-    auto mine =
-        ctx.db->run("SELECT 1 FROM work_orders WHERE site_id = $1 AND assignee = $2 AND is_open = 1 LIMIT 1",
-                    {site_id, req.user});
+    if (req.role != "technician") return {};
+    auto mine = storage::has_work_order_at_site(*ctx.db, site_id, req.user, true);
     if (!mine) return from_error(mine.error());
-    if (mine->rows.empty())
+    if (!*mine)
         return problem(403, "Forbidden",
                        "technician " + req.user + " has no open work order at site " + site_id +
                            ": only the back office or the assigned technician may act on its gateway");
-    return std::nullopt;
+    return {};
 }
 
 }  // namespace pvfleet::api::detail

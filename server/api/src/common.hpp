@@ -14,7 +14,7 @@ using nlohmann::json;
 
 // The request body as a JSON object whose members are all in `allowed`; otherwise a 400 problem naming the
 // member (or 415 when the content type is not JSON).
-std::optional<Response> parse_body(const Request& req, const std::set<std::string>& allowed, json& out);
+Checked<> parse_body(const Request& req, const std::set<std::string>& allowed, json& out);
 
 // The JSON path ("arrays/0/kwp") of the number a JSON text cannot hold (1e400): nlohmann rejects such a
 // number with out_of_range 406, which carries no path. "" when the text has no such number.
@@ -23,7 +23,7 @@ std::string overflowing_number_path(const std::string& text);
 // Typed reads of a body object's members, for handlers that must never throw on a client's value. Each read
 // of a present member checks its type (and range or length) and otherwise records a 400 problem naming the
 // member's path (base + key); a missing member leaves `out` as it is (PATCH keeps the stored value) unless
-// it is required. After the first problem, further reads do nothing: check problem() once at the end.
+// it is required. After the first problem, further reads do nothing: check status() once at the end.
 class BodyReader {
 public:
     explicit BodyReader(const json& object, std::string base = {})
@@ -39,14 +39,14 @@ public:
     // An array member (count bounded); its elements are the caller's to read.
     BodyReader& array(const char* key, const json*& out, std::size_t max_items);
     BodyReader& fail(const char* key, const std::string& detail);
-    [[nodiscard]] const std::optional<Response>& problem() const { return problem_; }
+    [[nodiscard]] const Checked<>& status() const { return status_; }
 
 private:
     // The member to read: nullptr when absent (a problem when required) or after an earlier problem.
     const json* member(const char* key, bool required);
     const json& object_;
     std::string base_;
-    std::optional<Response> problem_;
+    Checked<> status_;  // the first problem met
 };
 
 // A 400 problem from an Error whose message starts with a key path ("email: not an e-mail address").
@@ -55,16 +55,15 @@ Response bad_request(const Error& e);
 Response from_error(const Error& e);
 
 std::string etag_of(std::int64_t version);
-// 428 when If-Match is missing, 412 when it does not name `version`; nullopt when it matches.
-std::optional<Response> check_if_match(const Request& req, std::int64_t version);
+// 428 when If-Match is missing, 412 (with the current ETag) when it does not name `version`.
+Checked<> check_if_match(const Request& req, std::int64_t version);
 // The version an If-Match header names ("\"v7\"" or "W/\"v7\"" → 7); nullopt when absent or malformed.
 std::optional<std::int64_t> if_match_version(const Request& req);
 
 // Query integer with bounds; a 400 problem naming the parameter otherwise.
-std::optional<Response> query_int(const Request& req, const std::string& name, long long lo, long long hi,
-                                  long long& out);
-std::optional<Response> query_time(const Request& req, const std::string& name,
-                                   std::optional<TimePoint>& out);
+// A parameter that is absent leaves `out` as it is.
+Checked<> query_int(const Request& req, const std::string& name, long long lo, long long hi, long long& out);
+Checked<> query_time(const Request& req, const std::string& name, std::optional<TimePoint>& out);
 
 inline json time_json(std::optional<TimePoint> t) {
     return t ? json(format_iso8601(*t)) : json(nullptr);
@@ -74,10 +73,10 @@ bool has_role(const Request& req, std::initializer_list<const char*> roles);
 
 // Technicians reach a site's records only through the work orders assigned to them (any state, as with the
 // orders themselves): 404 for any other site, so its existence is not confirmed. Other roles pass.
-std::optional<Response> check_site_visible(ApiContext& ctx, const Request& req, const std::string& site_id);
+Checked<> check_site_visible(ApiContext& ctx, const Request& req, const std::string& site_id);
 // Technicians act on a site's gateway only while a work order there is open and assigned to them: 403
 // otherwise. Other roles pass (the route's declared roles decide who gets here).
-std::optional<Response> check_site_actionable(ApiContext& ctx, const Request& req,
+Checked<> check_site_actionable(ApiContext& ctx, const Request& req,
                                               const std::string& site_id);
 
 extern const std::vector<std::string> kAllRoles;     // admin, back_office, technician, manager
@@ -87,6 +86,7 @@ extern const std::vector<std::string> kReadRoles;    // admin, back_office, mana
 void add_auth_routes(Router& router, ApiContext& ctx);
 void add_record_routes(Router& router, ApiContext& ctx);
 void add_work_order_routes(Router& router, ApiContext& ctx);
+void add_ticket_routes(Router& router, ApiContext& ctx);
 void add_telemetry_routes(Router& router, ApiContext& ctx);
 
 }  // namespace pvfleet::api::detail

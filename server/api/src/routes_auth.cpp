@@ -41,10 +41,10 @@ Response too_many_logins(std::chrono::seconds wait) {
     return r;
 }
 
-// The body of POST /api/login: a 400 problem naming the field, or nullopt.
-std::optional<Response> login_fields(const Request& req, std::string& name, std::string& password) {
+// The body of POST /api/login, or a 400 problem naming the field.
+Checked<> login_fields(const Request& req, std::string& name, std::string& password) {
     json body;
-    if (auto p = parse_body(req, {"user", "password"}, body)) return p;
+    if (auto p = parse_body(req, {"user", "password"}, body); !p) return p;
     if (!body.contains("user") || !body["user"].is_string())
         return problem(400, "Bad Request", "user: required", "user");
     if (!body.contains("password") || !body["password"].is_string())
@@ -57,13 +57,13 @@ std::optional<Response> login_fields(const Request& req, std::string& name, std:
     if (password.size() > kMaxLoginPasswordBytes)
         return problem(400, "Bad Request",
                        "password: at most " + std::to_string(kMaxLoginPasswordBytes) + " bytes", "password");
-    return std::nullopt;
+    return {};
 }
 
 boost::asio::awaitable<Response> login(ApiContext& ctx, LoginLimiter& limiter, Request& req) {
     std::string name;
     std::string password;
-    if (auto p = login_fields(req, name, password)) co_return *p;
+    if (auto p = login_fields(req, name, password); !p) co_return p.refusal();
     const TimePoint now = ctx.clock->now();
     const records::LockoutPolicy policy{limiter.limits().per_account, limiter.limits().window};
     // The account's lockout as stored (it outlives restarts), then the limits in memory.
@@ -110,7 +110,7 @@ boost::asio::awaitable<Response> login(ApiContext& ctx, LoginLimiter& limiter, R
 
 boost::asio::awaitable<Response> create_user(ApiContext& ctx, Request& req) {
     json b;
-    if (auto p = parse_body(req, {"name", "display_name", "role", "password"}, b)) co_return *p;
+    if (auto p = parse_body(req, {"name", "display_name", "role", "password"}, b); !p) co_return p.refusal();
     std::string name;
     std::string display_name;
     std::string role_name;
@@ -120,7 +120,7 @@ boost::asio::awaitable<Response> create_user(ApiContext& ctx, Request& req) {
         .text("display_name", display_name, 1000)
         .text("role", role_name, 64, true)
         .text("password", password, kMaxLoginPasswordBytes, true);
-    if (read.problem()) co_return *read.problem();
+    if (auto s = read.status(); !s) co_return s.refusal();
     auto role = records::parse_role(role_name);
     if (!role)
         co_return problem(400, "Bad Request",
@@ -139,8 +139,8 @@ boost::asio::awaitable<Response> create_user(ApiContext& ctx, Request& req) {
 }
 
 void add_auth_routes(Router& router, ApiContext& ctx) {
-    router.before = [&ctx](Request& req, const Route& route) -> std::optional<Response> {
-        if (route.info.roles.empty()) return std::nullopt;
+    router.before = [&ctx](Request& req, const Route& route) -> Checked<> {
+        if (route.info.roles.empty()) return {};
         auto token = token_of(req);
         auto unauthorized = [] {
             Response r = problem(401, "Unauthorized",
@@ -155,7 +155,7 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
         req.user = (*user)->name;
         req.role = std::string(records::to_string((*user)->role));
         for (const auto& r : route.info.roles)
-            if (r == req.role) return std::nullopt;
+            if (r == req.role) return {};
         return problem(403, "Forbidden",
                        "the role " + req.role + " may not " + route.method + " " + route.pattern);
     };

@@ -57,30 +57,30 @@ json device_json(const records::Device& d) {
 
 // Fields of a customer body; a missing optional field keeps the stored value. Lengths are bounded here, the
 // finer rules (e-mail, phone, name) are the record's.
-std::optional<Response> customer_from(const json& b, records::Customer& c) {
+Checked<> customer_from(const json& b, records::Customer& c) {
     BodyReader read(b);
     read.text("name", c.name, 1000)
         .text("phone", c.phone, 1000)
         .text("email", c.email, 1000)
         .text("address", c.address, 1000)
         .text("notes", c.notes, 10'000);
-    return read.problem();
+    return read.status();
 }
 
 // Fields of a device body; a missing field keeps the stored value.
-std::optional<Response> device_from(const json& b, records::Device& d) {
+Checked<> device_from(const json& b, records::Device& d) {
     BodyReader read(b);
     read.text("vendor", d.vendor, 1000)
         .text("model", d.model, 1000)
         .text("serial", d.serial, 1000)
         .text("firmware", d.firmware, 1000)
         .nullable_integer("unit_id", d.unit_id, 0, 255);
-    return read.problem();
+    return read.status();
 }
 
 constexpr std::size_t kMaxArraysPerSite = 50;
 
-std::optional<Response> site_from(const json& b, records::Site& s) {
+Checked<> site_from(const json& b, records::Site& s) {
     BodyReader read(b);
     std::int64_t interval = s.inspection_interval_days;
     const json* arrays = nullptr;
@@ -97,9 +97,9 @@ std::optional<Response> site_from(const json& b, records::Site& s) {
         .nullable_integer("customer_id", s.customer_id, 1, std::numeric_limits<std::int64_t>::max())
         .integer("inspection_interval_days", interval, 1, 3650)
         .array("arrays", arrays, kMaxArraysPerSite);
-    if (read.problem()) return read.problem();
+    if (auto checked = read.status(); !checked) return checked;
     s.inspection_interval_days = static_cast<int>(interval);
-    if (arrays == nullptr) return std::nullopt;
+    if (arrays == nullptr) return {};
     s.arrays.clear();
     for (std::size_t i = 0; i < arrays->size(); ++i) {
         const auto& a = (*arrays)[i];
@@ -114,10 +114,10 @@ std::optional<Response> site_from(const json& b, records::Site& s) {
         BodyReader item(a, path + "/");
         item.text("name", pa.name, 1000).number("kwp", pa.kwp).number("tilt_deg", pa.tilt_deg);
         item.number("azimuth_deg", pa.azimuth_deg);
-        if (item.problem()) return item.problem();
+        if (auto checked = item.status(); !checked) return checked;
         s.arrays.push_back(pa);
     }
-    return std::nullopt;
+    return {};
 }
 
 }  // namespace
@@ -142,8 +142,8 @@ void add_record_routes(Router& router, ApiContext& ctx) {
         [&ctx](Request& req) {
             long long limit = 50;
             long long cursor = 0;
-            if (auto p = query_int(req, "limit", 1, 500, limit)) return *p;
-            if (auto p = query_int(req, "cursor", 0, INT64_MAX, cursor)) return *p;
+            if (auto p = query_int(req, "limit", 1, 500, limit); !p) return p.refusal();
+            if (auto p = query_int(req, "cursor", 0, INT64_MAX, cursor); !p) return p.refusal();
             records::CustomerQuery q;
             q.text = req.query_param("q").value_or("");
             q.after_id = cursor;
@@ -165,9 +165,9 @@ void add_record_routes(Router& router, ApiContext& ctx) {
     router.add(
         "POST", "/api/customers", {"Create a customer", kOfficeRoles, "customers"}, [&ctx](Request& req) {
             json b;
-            if (auto p = parse_body(req, {"name", "phone", "email", "address", "notes"}, b)) return *p;
+            if (auto p = parse_body(req, {"name", "phone", "email", "address", "notes"}, b); !p) return p.refusal();
             records::Customer c;
-            if (auto p = customer_from(b, c)) return *p;
+            if (auto p = customer_from(b, c); !p) return p.refusal();
             auto created = records::create_customer(*ctx.db, *ctx.cipher, c, req.user, ctx.clock->now());
             if (!created) return from_error(created.error());
             Response r = json_response(201, customer_json(*created));
@@ -199,10 +199,10 @@ void add_record_routes(Router& router, ApiContext& ctx) {
     router.add("PATCH", "/api/customers/{id}",
                {"Change a customer (If-Match required)", kOfficeRoles, "customers"}, [&ctx](Request& req) {
                    json b;
-                   if (auto p = parse_body(req, {"name", "phone", "email", "address", "notes"}, b)) return *p;
+                   if (auto p = parse_body(req, {"name", "phone", "email", "address", "notes"}, b); !p) return p.refusal();
                    // Every member's type first: a bad body is a 400 whatever the stored record.
                    records::Customer unused;
-                   if (auto p = customer_from(b, unused)) return *p;
+                   if (auto p = customer_from(b, unused); !p) return p.refusal();
                    std::int64_t id = 0;
                    try {
                        id = std::stoll(req.params.at("id"));
@@ -212,9 +212,9 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                    auto c = records::get_customer(*ctx.db, *ctx.cipher, id);
                    if (!c) return from_error(c.error());
                    if (!*c) return problem(404, "Not Found", "no customer " + std::to_string(id));
-                   if (auto p = check_if_match(req, (*c)->version)) return *p;
+                   if (auto p = check_if_match(req, (*c)->version); !p) return p.refusal();
                    records::Customer next = **c;
-                   if (auto p = customer_from(b, next)) return *p;
+                   if (auto p = customer_from(b, next); !p) return p.refusal();
                    auto saved = records::update_customer(*ctx.db, *ctx.cipher, next, (*c)->version, req.user,
                                                          ctx.clock->now());
                    if (!saved) return from_error(saved.error());
@@ -228,8 +228,8 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                [&ctx](Request& req) {
                    long long limit = 100;
                    long long customer = 0;
-                   if (auto p = query_int(req, "limit", 1, 1000, limit)) return *p;
-                   if (auto p = query_int(req, "customer_id", 1, INT64_MAX, customer)) return *p;
+                   if (auto p = query_int(req, "limit", 1, 1000, limit); !p) return p.refusal();
+                   if (auto p = query_int(req, "customer_id", 1, INT64_MAX, customer); !p) return p.refusal();
                    auto list = records::list_sites(
                        *ctx.db, customer > 0 ? std::optional<std::int64_t>(customer) : std::nullopt,
                        req.query_param("unassigned").value_or("") == "1",
@@ -254,7 +254,7 @@ void add_record_routes(Router& router, ApiContext& ctx) {
     router.add("GET", "/api/sites/{site_id}",
                {"One site (technicians: sites of their work orders)", kAllRoles, "sites"},
                [&ctx](Request& req) {
-                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id"))) return *p;
+                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id")); !p) return p.refusal();
                    auto s = records::get_site(*ctx.db, req.params.at("site_id"));
                    if (!s) return from_error(s.error());
                    if (!*s) return problem(404, "Not Found", "no site " + req.params.at("site_id"));
@@ -270,21 +270,22 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                                            {"customer_id", "name", "address", "latitude", "longitude",
                                             "time_zone", "arrays", "roof_type", "installed_on",
                                             "grid_connected_on", "warranty_end", "inspection_interval_days"},
-                                           b))
-                       return *p;
+                                           b);
+                       !p)
+                       return p.refusal();
                    records::Site unused;
-                   if (auto p = site_from(b, unused)) return *p;
+                   if (auto p = site_from(b, unused); !p) return p.refusal();
                    auto existing = records::get_site(*ctx.db, req.params.at("site_id"));
                    if (!existing) return from_error(existing.error());
                    records::Site s;
                    s.site_id = req.params.at("site_id");
                    std::optional<std::int64_t> expected;
                    if (*existing) {
-                       if (auto p = check_if_match(req, (*existing)->version)) return *p;
+                       if (auto p = check_if_match(req, (*existing)->version); !p) return p.refusal();
                        s = **existing;
                        expected = (*existing)->version;
                    }
-                   if (auto p = site_from(b, s)) return *p;
+                   if (auto p = site_from(b, s); !p) return p.refusal();
                    if (*existing && site_json(s) == site_json(**existing)) {
                        // Nothing changes: no new version, no audit entry.
                        Response r = json_response(200, site_json(**existing));
@@ -300,7 +301,7 @@ void add_record_routes(Router& router, ApiContext& ctx) {
     router.add("GET", "/api/sites/{site_id}/devices",
                {"Devices of a site (technicians: sites of their work orders)", kAllRoles, "sites"},
                [&ctx](Request& req) {
-                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id"))) return *p;
+                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id")); !p) return p.refusal();
                    auto list = records::list_devices(*ctx.db, req.params.at("site_id"));
                    if (!list) return from_error(list.error());
                    json items = json::array();
@@ -311,10 +312,10 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                {"Change a device's vendor, model, serial, firmware (If-Match)", kOfficeRoles, "sites"},
                [&ctx](Request& req) {
                    json b;
-                   if (auto p = parse_body(req, {"vendor", "model", "serial", "firmware", "unit_id"}, b))
-                       return *p;
+                   if (auto p = parse_body(req, {"vendor", "model", "serial", "firmware", "unit_id"}, b); !p)
+                       return p.refusal();
                    records::Device d;
-                   if (auto p = device_from(b, d)) return *p;
+                   if (auto p = device_from(b, d); !p) return p.refusal();
                    auto list = records::list_devices(*ctx.db, req.params.at("site_id"));
                    if (!list) return from_error(list.error());
                    const records::Device* found = nullptr;
@@ -322,9 +323,9 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                        if (dev.device_id == req.params.at("device_id")) found = &dev;
                    if (found == nullptr)
                        return problem(404, "Not Found", "no device " + req.params.at("device_id"));
-                   if (auto p = check_if_match(req, found->version)) return *p;
+                   if (auto p = check_if_match(req, found->version); !p) return p.refusal();
                    d = *found;
-                   if (auto p = device_from(b, d)) return *p;
+                   if (auto p = device_from(b, d); !p) return p.refusal();
                    auto saved =
                        records::update_device(*ctx.db, d, found->version, req.user, ctx.clock->now());
                    if (!saved) return from_error(saved.error());

@@ -8,7 +8,8 @@
 
 #include "common.hpp"
 #include "pvfleet/solar/expected_power.hpp"
-#include "pvfleet/storage/store.hpp"
+#include "pvfleet/storage/fleet_queries.hpp"
+#include "pvfleet/storage/telemetry_queries.hpp"
 #include "pvfleet/workorders/sla.hpp"
 
 namespace pvfleet::api::detail {
@@ -23,15 +24,16 @@ struct SiteExpectation {
 };
 
 std::optional<SiteExpectation> site_expectation(storage::Db& db, const std::string& site_id) {
-    auto r = db.run("SELECT latitude, longitude, arrays, time_zone FROM sites WHERE site_id = $1", {site_id});
-    if (!r || r->rows.empty() || r->rows[0].is_null(0) || r->rows[0].is_null(1)) return std::nullopt;
+    auto r = storage::site_model_inputs(db, site_id);
+    if (!r || !*r || !(*r)->latitude || !(*r)->longitude) return std::nullopt;
+    const storage::SiteModelInputs& in = **r;
     solar::SiteModel m;
-    m.latitude_deg = r->rows[0].real(0);
-    m.longitude_deg = r->rows[0].real(1);
+    m.latitude_deg = *in.latitude;
+    m.longitude_deg = *in.longitude;
     double kwp = 0;
     try {
         int i = 0;
-        for (const auto& a : json::parse(r->rows[0].text(2))) {
+        for (const auto& a : json::parse(in.arrays_json)) {
             solar::ArrayConfig c;
             c.id = "a" + std::to_string(i++);
             c.inverter_id = "inv";
@@ -51,7 +53,7 @@ std::optional<SiteExpectation> site_expectation(storage::Db& db, const std::stri
     if (!model) return std::nullopt;
     const date::time_zone* zone = nullptr;
     try {
-        zone = date::locate_zone(r->rows[0].text(3));
+        zone = date::locate_zone(in.time_zone);
     } catch (const std::exception&) {
         zone = date::locate_zone("UTC");
     }
@@ -132,9 +134,192 @@ double expected_until(const DayCurve& c, TimePoint t) {
            (steps - static_cast<double>(i)) * (c.cumulative_kwh[i + 1] - c.cumulative_kwh[i]);
 }
 
-std::int64_t site_version(storage::Db& db, const std::string& site_id) {
-    auto r = db.run("SELECT version FROM sites WHERE site_id = $1", {site_id});
-    return r && !r->rows.empty() ? r->rows[0].integer(0) : 0;
+std::int64_t site_record_version(storage::Db& db, const std::string& site_id) {
+    auto r = storage::site_version(db, site_id);
+    return r && *r ? **r : 0;
+}
+
+struct TelemetryQuery {
+    std::string site;
+    TimePoint from, to;
+    std::optional<std::string> device, point;
+};
+
+// Raw readings in [from, to], at most kMaxRawRows, in time order. Rows come in start order; when the row
+// limit cuts the list, only readings before the first row left out are certainly complete.
+Response raw_series(storage::Db& db, const TelemetryQuery& q) {
+    const std::int64_t from_ms = to_epoch_ms(q.from);
+    const std::int64_t to_ms = to_epoch_ms(q.to);
+    auto rows = storage::raw_telemetry(db, q.site, from_ms, to_ms, q.device, kMaxRawRows + 1);
+    if (!rows) return from_error(rows.error());
+    std::int64_t cut_ms = std::numeric_limits<std::int64_t>::max();
+    if (rows->size() > static_cast<std::size_t>(kMaxRawRows)) {
+        cut_ms = rows->back().t_first_ms;
+        rows->pop_back();
+    }
+    struct Reading {
+        std::int64_t t;
+        std::string device;
+        json points;
+    };
+    std::vector<Reading> readings;
+    for (const auto& r : *rows) {
+        json samples = json::parse(r.samples_json, nullptr, false);
+        if (!samples.is_array()) continue;
+        for (auto& s : samples) {
+            if (!s.is_object() || !s.contains("t") || !s["t"].is_number_integer()) continue;
+            const std::int64_t t = s["t"].get<std::int64_t>();
+            if (t < from_ms || t > to_ms || t >= cut_ms) continue;
+            s.erase("t");
+            readings.push_back({t, r.device_id, std::move(s)});
+        }
+    }
+    std::sort(readings.begin(), readings.end(), [](const Reading& a, const Reading& b) {
+        return std::tie(a.t, a.device) < std::tie(b.t, b.device);
+    });
+    // A cut list says so: the client asks again from the last reading it got.
+    const auto max_rows = static_cast<std::size_t>(kMaxRawRows);
+    const bool truncated = cut_ms != std::numeric_limits<std::int64_t>::max() || readings.size() > max_rows;
+    if (readings.size() > max_rows) readings.resize(max_rows);
+    json series = json::array();
+    for (auto& rd : readings) {
+        json pts = std::move(rd.points);
+        if (q.point) {
+            json v = pts.contains("values") && pts["values"].contains(*q.point) ? pts["values"][*q.point]
+                                                                                : json(nullptr);
+            pts = {{"values", {{*q.point, v}}}};
+        }
+        series.push_back({{"device_id", rd.device},
+                          {"t", format_iso8601(from_epoch_ms(rd.t))},
+                          {"points", std::move(pts)}});
+    }
+    return json_response(
+        200, {{"site_id", q.site}, {"resolution", "raw"}, {"items", series}, {"truncated", truncated}});
+}
+
+// 5-minute buckets or local days ("5min", "day"). Days are the site's local calendar days; from/to select
+// them by the day's UTC date range loosely.
+Response aggregate_series(storage::Db& db, const TelemetryQuery& q, const std::string& resolution) {
+    const storage::AggregateFilter filter{q.device, q.point};
+    auto rows =
+        resolution == "5min"
+            ? storage::five_minute_telemetry(db, q.site, to_epoch_ms(q.from), to_epoch_ms(q.to), filter)
+            : storage::daily_telemetry(
+                  db, q.site, date::format("%F", date::floor<date::days>(q.from - std::chrono::hours(14))),
+                  date::format("%F", date::floor<date::days>(q.to + std::chrono::hours(14))), filter);
+    if (!rows) return from_error(rows.error());
+    json series = json::array();
+    for (const auto& r : *rows) {
+        json item = {{"device_id", r.device_id},
+                     {"point", r.point},
+                     {"n", r.n},
+                     {"mean", r.sum / static_cast<double>(std::max<std::int64_t>(1, r.n))},
+                     {"min", r.min},
+                     {"max", r.max}};
+        if (resolution == "5min") {
+            item["t"] = format_iso8601(from_epoch_ms(r.bucket_ms));
+        } else {
+            item["day"] = r.day;
+            item["first"] = r.first;
+            item["last"] = r.last;
+        }
+        series.push_back(std::move(item));
+    }
+    return json_response(200, {{"site_id", q.site}, {"resolution", resolution}, {"items", series}});
+}
+
+// The dashboard's figures. Each comes from its own query; one that fails reads as 0 (or null), so the
+// dashboard shows what it can.
+json work_order_figures(storage::Db& db, TimePoint now) {
+    const std::int64_t now_ms = to_epoch_ms(now);
+    json out;
+    json by_sev = json::object();
+    for (const char* s : {"critical", "major", "minor", "info"})
+        by_sev[s] = storage::count_open_work_orders_of_severity(db, s).value_or(0);
+    out["open_work_orders_by_severity"] = by_sev;
+    json by_age = json::object();
+    by_age["under_1d"] = storage::count_open_work_orders_created(db, now_ms - 86'400'000, {}).value_or(0);
+    by_age["1d_to_7d"] =
+        storage::count_open_work_orders_created(db, now_ms - 7 * 86'400'000LL, now_ms - 86'400'000)
+            .value_or(0);
+    by_age["over_7d"] =
+        storage::count_open_work_orders_created(db, {}, now_ms - 7 * 86'400'000LL).value_or(0);
+    out["open_work_orders_by_age"] = by_age;
+    // SLA colours of open orders, from the same rule the work-order view uses.
+    json sla = {{"green", 0}, {"yellow", 0}, {"red", 0}};
+    if (auto open = storage::open_work_order_dates(db))
+        for (const auto& d : *open) {
+            workorders::WorkOrder w;
+            w.state = workorders::WorkOrderState::new_order;
+            w.created_at = from_epoch_ms(d.created_at_ms);
+            w.due_at = from_epoch_ms(d.due_at_ms);
+            const std::string colour(workorders::to_string(workorders::sla_state(w, now)));
+            sla[colour] = sla[colour].get<int>() + 1;
+        }
+    out["sla"] = sla;
+    // Mean time to repair: created → closed, over orders closed by a technician's work in the last 30 days.
+    auto mttr = storage::mean_repair_ms(db, now_ms - 30 * 86'400'000LL);
+    out["mttr_hours"] = mttr && *mttr ? json(**mttr / 3.6e6) : json(nullptr);
+    return out;
+}
+
+// Clear-sky expectation of today (each site's local day) for the sites with a location and arrays: the whole
+// day and the part up to now, so "today so far" can be compared with "expected so far".
+void add_expected_today(storage::Db& db, TimePoint now, json& out) {
+    double expected_day = 0;
+    double expected_so_far = 0;
+    int sites_with_model = 0;
+    if (auto sites = storage::sites_with_model(db))
+        for (const auto& site : *sites) {
+            const date::time_zone* zone = nullptr;
+            try {
+                zone = date::locate_zone(site.time_zone);
+            } catch (const std::exception&) {
+                zone = date::locate_zone("UTC");
+            }
+            const auto local_today = date::floor<date::days>(zone->to_local(now));
+            const DayCurve* c = day_curve(db, site.site_id, site.version, local_today);
+            if (c == nullptr) continue;
+            ++sites_with_model;
+            expected_day += c->cumulative_kwh.back();
+            expected_so_far += expected_until(*c, now);
+        }
+    out["expected_today_kwh"] = sites_with_model > 0 ? json(expected_day) : json(nullptr);
+    out["expected_so_far_kwh"] = sites_with_model > 0 ? json(expected_so_far) : json(nullptr);
+    out["sites_with_expectation"] = sites_with_model;
+}
+
+json fleet_stats(ApiContext& ctx) {
+    storage::Db& db = *ctx.db;
+    const TimePoint now = ctx.clock->now();
+    json out;
+    out["sites"] = storage::count_sites(db).value_or(0);
+    out["sites_unassigned"] = storage::count_unassigned_sites(db).value_or(0);
+    // Online: the retained status says online and a heartbeat arrived within 15 minutes.
+    out["sites_online"] = storage::count_sites_online(db, to_epoch_ms(now) - 15 * 60 * 1000).value_or(0);
+    out["sites_offline"] = out["sites"].get<std::int64_t>() - out["sites_online"].get<std::int64_t>();
+    out.update(work_order_figures(db, now));
+    // Generation today: per device, last − first of the energy counter on the site's local day (UTC day as
+    // the key for sites without readings today is fine: they contribute nothing).
+    const std::string today = date::format("%F", date::floor<date::days>(now));
+    const std::string yesterday = date::format("%F", date::floor<date::days>(now - std::chrono::hours(24)));
+    out["generation_today_kwh"] = storage::fleet_energy_of_day_wh(db, today).value_or(0.0) / 1000.0;
+    out["generation_yesterday_kwh"] = storage::fleet_energy_of_day_wh(db, yesterday).value_or(0.0) / 1000.0;
+    // Expected: installed kWp × clear-sky-free rule of thumb is misleading; report the fleet's kWp so the UI
+    // can show specific yield (kWh/kWp) instead.
+    double kwp = 0;
+    if (auto arrays = storage::site_arrays_json(db))
+        for (const auto& text : *arrays) {
+            try {
+                for (const auto& a : json::parse(text)) kwp += a.value("kwp", 0.0);
+            } catch (const std::exception&) {
+            }
+        }
+    out["installed_kwp"] = kwp;
+    add_expected_today(db, now, out);
+    if (ctx.ingest_stats) out["ingest"] = ctx.ingest_stats();
+    out["at"] = format_iso8601(now);
+    return out;
 }
 }  // namespace
 
@@ -147,8 +332,8 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
             const std::string site = req.params.at("site_id");
             std::optional<TimePoint> from;
             std::optional<TimePoint> to;
-            if (auto p = query_time(req, "from", from)) return *p;
-            if (auto p = query_time(req, "to", to)) return *p;
+            if (auto p = query_time(req, "from", from); !p) return p.refusal();
+            if (auto p = query_time(req, "to", to); !p) return p.refusal();
             const TimePoint now = ctx.clock->now();
             const TimePoint t_to = to.value_or(now);
             const TimePoint t_from = from.value_or(t_to - std::chrono::hours(24));
@@ -156,122 +341,14 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
             const std::string resolution = req.query_param("resolution").value_or("5min");
             const auto device = req.query_param("device");
             const auto point = req.query_param("point");
-            if (auto p = check_site_visible(ctx, req, site)) return *p;
-            json series = json::array();
-            if (resolution == "raw") {
-                // Rows hold one device's readings from one batch and span less than kRawRowSpanMs, so every row
-                // with a reading in [from, to] starts in [from - span, to]. Rows come in start order; when the
-                // row limit cuts the list, only readings before the first row left out are certainly complete.
-                const std::int64_t from_ms = to_epoch_ms(t_from);
-                const std::int64_t to_ms = to_epoch_ms(t_to);
-                std::string sql =
-                    "SELECT device_id, t_first_ms, samples FROM telemetry_raw WHERE site_id = $1 AND t_first_ms > $2 "
-                    "AND t_first_ms <= $3 AND t_last_ms >= $4";
-                storage::Params p{site, from_ms - storage::kRawRowSpanMs, to_ms, from_ms};
-                if (device) {
-                    p.push_back(*device);
-                    sql += " AND device_id = $5";
-                }
-                p.push_back(kMaxRawRows + 1);
-                sql += " ORDER BY t_first_ms LIMIT $" + std::to_string(p.size());
-                auto rows = ctx.db->run(sql, p);
-                if (!rows) return from_error(rows.error());
-                std::int64_t cut_ms = std::numeric_limits<std::int64_t>::max();
-                if (rows->rows.size() > static_cast<std::size_t>(kMaxRawRows)) {
-                    cut_ms = rows->rows.back().integer(1);
-                    rows->rows.pop_back();
-                }
-                struct Reading {
-                    std::int64_t t;
-                    std::string device;
-                    json points;
-                };
-                std::vector<Reading> readings;
-                for (const auto& r : rows->rows) {
-                    json samples = json::parse(r.text(2), nullptr, false);
-                    if (!samples.is_array()) continue;
-                    for (auto& s : samples) {
-                        if (!s.is_object() || !s.contains("t") || !s["t"].is_number_integer()) continue;
-                        const std::int64_t t = s["t"].get<std::int64_t>();
-                        if (t < from_ms || t > to_ms || t >= cut_ms) continue;
-                        s.erase("t");
-                        readings.push_back({t, r.text(0), std::move(s)});
-                    }
-                }
-                std::sort(readings.begin(), readings.end(),
-                          [](const Reading& a, const Reading& b) { return std::tie(a.t, a.device) < std::tie(b.t, b.device); });
-                // A cut list says so: the client asks again from the last reading it got.
-                const bool truncated = cut_ms != std::numeric_limits<std::int64_t>::max() ||
-                                       readings.size() > static_cast<std::size_t>(kMaxRawRows);
-                if (readings.size() > static_cast<std::size_t>(kMaxRawRows)) readings.resize(static_cast<std::size_t>(kMaxRawRows));
-                for (auto& rd : readings) {
-                    json pts = std::move(rd.points);
-                    if (point) {
-                        json v = pts.contains("values") && pts["values"].contains(*point)
-                                     ? pts["values"][*point]
-                                     : json(nullptr);
-                        pts = {{"values", {{*point, v}}}};
-                    }
-                    series.push_back({{"device_id", rd.device},
-                                      {"t", format_iso8601(from_epoch_ms(rd.t))},
-                                      {"points", std::move(pts)}});
-                }
-                return json_response(
-                    200, {{"site_id", site}, {"resolution", "raw"}, {"items", series}, {"truncated", truncated}});
-            }
+            if (auto p = check_site_visible(ctx, req, site); !p) return p.refusal();
+            const TelemetryQuery q{site, t_from, t_to, device, point};
+            if (resolution == "raw") return raw_series(*ctx.db, q);
             if (resolution != "5min" && resolution != "day")
                 return problem(400, "Bad Request",
                                "resolution: unknown '" + resolution + "' (expected raw, 5min, day)",
                                "resolution");
-            std::string sql;
-            storage::Params p{site};
-            if (resolution == "5min") {
-                sql =
-                    "SELECT device_id, bucket_ms, point, n, sum, min, max FROM telemetry_5min WHERE site_id "
-                    "= $1 AND bucket_ms >= $2 "
-                    "AND bucket_ms <= $3";
-                p.push_back(to_epoch_ms(t_from));
-                p.push_back(to_epoch_ms(t_to));
-            } else {
-                // Days are the site's local calendar days; from/to select by the day's UTC date range
-                // loosely.
-                sql =
-                    "SELECT device_id, day, point, n, sum, min, max, first, last FROM telemetry_daily WHERE "
-                    "site_id = $1 AND day >= $2 "
-                    "AND day <= $3";
-                p.push_back(date::format("%F", date::floor<date::days>(t_from - std::chrono::hours(14))));
-                p.push_back(date::format("%F", date::floor<date::days>(t_to + std::chrono::hours(14))));
-            }
-            if (device) {
-                p.push_back(*device);
-                sql += " AND device_id = $" + std::to_string(p.size());
-            }
-            if (point) {
-                p.push_back(*point);
-                sql += " AND point = $" + std::to_string(p.size());
-            }
-            sql += resolution == "5min" ? " ORDER BY bucket_ms, device_id, point LIMIT 50000"
-                                        : " ORDER BY day, device_id, point LIMIT 50000";
-            auto rows = ctx.db->run(sql, p);
-            if (!rows) return from_error(rows.error());
-            for (const auto& r : rows->rows) {
-                json item = {
-                    {"device_id", r.text(0)},
-                    {"point", r.text(2)},
-                    {"n", r.integer(3)},
-                    {"mean", r.real(4) / static_cast<double>(std::max<std::int64_t>(1, r.integer(3)))},
-                    {"min", r.real(5)},
-                    {"max", r.real(6)}};
-                if (resolution == "5min")
-                    item["t"] = format_iso8601(from_epoch_ms(r.integer(1)));
-                else {
-                    item["day"] = r.text(1);
-                    item["first"] = r.real(7);
-                    item["last"] = r.real(8);
-                }
-                series.push_back(std::move(item));
-            }
-            return json_response(200, {{"site_id", site}, {"resolution", resolution}, {"items", series}});
+            return aggregate_series(*ctx.db, q, resolution);
         });
 
     router.add(
@@ -281,7 +358,7 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
          kAllRoles, "telemetry"},
         [&ctx](Request& req) {
             const std::string site = req.params.at("site_id");
-            if (auto p = check_site_visible(ctx, req, site)) return *p;
+            if (auto p = check_site_visible(ctx, req, site); !p) return p.refusal();
             auto e = site_expectation(*ctx.db, site);
             if (!e)
                 return problem(404, "Not Found",
@@ -302,7 +379,7 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
                      {"basis", "clear-sky"},
                      {"day", *day_text},
                      {"kwh",
-                      day_curve(*ctx.db, site, site_version(*ctx.db, site), *day)->cumulative_kwh.back()},
+                      day_curve(*ctx.db, site, site_record_version(*ctx.db, site), *day)->cumulative_kwh.back()},
                      {"points", points}});
             }
             auto from = parse_day(req.query_param("from").value_or(""));
@@ -312,7 +389,7 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
             if (*to < *from || *to - *from > date::days(400))
                 return problem(400, "Bad Request", "to: must be from..from + 400 days", "to");
             json days = json::array();
-            const auto version = site_version(*ctx.db, site);
+            const auto version = site_record_version(*ctx.db, site);
             for (auto d = *from; d <= *to; d += date::days(1)) {
                 const DayCurve* c = day_curve(*ctx.db, site, version, d);
                 days.push_back({{"day", date::format("%F", d)}, {"kwh", c ? c->cumulative_kwh.back() : 0.0}});
@@ -323,133 +400,19 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
     router.add("GET", "/api/sites/{site_id}/status",
                {"The gateway's last status (online/offline, backlog, polls)", kAllRoles, "sites"},
                [&ctx](Request& req) {
-                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id"))) return *p;
-                   auto r = ctx.db->run("SELECT body, received_at_ms FROM site_status WHERE site_id = $1",
-                                        {req.params.at("site_id")});
+                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id")); !p) return p.refusal();
+                   auto r = storage::site_status(*ctx.db, req.params.at("site_id"));
                    if (!r) return from_error(r.error());
-                   if (r->rows.empty())
+                   if (!*r)
                        return problem(404, "Not Found",
                                       "no status from site " + req.params.at("site_id") + " yet");
-                   json j = json::parse(r->rows[0].text(0));
-                   j["received_at"] = format_iso8601(from_epoch_ms(r->rows[0].integer(1)));
+                   json j = json::parse((*r)->body_json);
+                   j["received_at"] = format_iso8601(from_epoch_ms((*r)->received_at_ms));
                    return json_response(200, j);
                });
 
-    router.add(
-        "GET", "/api/stats", {"Fleet statistics for the dashboard", kReadRoles, "stats"}, [&ctx](Request&) {
-            const TimePoint now = ctx.clock->now();
-            const std::int64_t now_ms = to_epoch_ms(now);
-            json out;
-            auto count = [&](const std::string& sql, const storage::Params& p = {}) -> std::int64_t {
-                auto r = ctx.db->run(sql, p);
-                return r && !r->rows.empty() ? r->rows[0].integer(0) : 0;
-            };
-            out["sites"] = count("SELECT COUNT(*) FROM sites");
-            out["sites_unassigned"] = count("SELECT COUNT(*) FROM sites WHERE customer_id IS NULL");
-            // Online: the retained status says online and a heartbeat arrived within 15 minutes.
-            out["sites_online"] =
-                count("SELECT COUNT(*) FROM site_status WHERE state = 'online' AND received_at_ms >= $1",
-                      {now_ms - 15 * 60 * 1000});
-            out["sites_offline"] = out["sites"].get<std::int64_t>() - out["sites_online"].get<std::int64_t>();
-            json by_sev = json::object();
-            for (const char* s : {"critical", "major", "minor", "info"})
-                by_sev[s] = count("SELECT COUNT(*) FROM work_orders WHERE is_open = 1 AND severity = $1",
-                                  {std::string(s)});
-            out["open_work_orders_by_severity"] = by_sev;
-            json by_age = json::object();
-            by_age["under_1d"] =
-                count("SELECT COUNT(*) FROM work_orders WHERE is_open = 1 AND created_at_ms >= $1",
-                      {now_ms - 86'400'000});
-            by_age["1d_to_7d"] = count(
-                "SELECT COUNT(*) FROM work_orders WHERE is_open = 1 AND created_at_ms < $1 AND created_at_ms "
-                ">= $2",
-                {now_ms - 86'400'000, now_ms - 7 * 86'400'000LL});
-            by_age["over_7d"] =
-                count("SELECT COUNT(*) FROM work_orders WHERE is_open = 1 AND created_at_ms < $1",
-                      {now_ms - 7 * 86'400'000LL});
-            out["open_work_orders_by_age"] = by_age;
-            // SLA colours of open orders, from the same rule the work-order view uses.
-            json sla = {{"green", 0}, {"yellow", 0}, {"red", 0}};
-            auto open = ctx.db->run("SELECT created_at_ms, due_at_ms FROM work_orders WHERE is_open = 1");
-            if (open)
-                for (const auto& r : open->rows) {
-                    workorders::WorkOrder w;
-                    w.state = workorders::WorkOrderState::new_order;
-                    w.created_at = from_epoch_ms(r.integer(0));
-                    w.due_at = from_epoch_ms(r.integer(1));
-                    sla[std::string(workorders::to_string(workorders::sla_state(w, now)))] =
-                        sla[std::string(workorders::to_string(workorders::sla_state(w, now)))].get<int>() + 1;
-                }
-            out["sla"] = sla;
-            // Mean time to repair: created → closed, over orders closed by a technician's work in the last 30
-            // days.
-            auto mttr = ctx.db->run(
-                "SELECT AVG(closed_at_ms - created_at_ms), COUNT(*) FROM work_orders WHERE state = 'closed' "
-                "AND "
-                "closed_at_ms >= $1 AND assignee IS NOT NULL",
-                {now_ms - 30 * 86'400'000LL});
-            out["mttr_hours"] = mttr && !mttr->rows.empty() && mttr->rows[0].integer(1) > 0
-                                    ? json(mttr->rows[0].real(0) / 3.6e6)
-                                    : json(nullptr);
-            // Generation today: per device, last − first of the energy counter on the site's local day (UTC
-            // day as the key for sites without readings today is fine: they contribute nothing).
-            const std::string today = date::format("%F", date::floor<date::days>(now));
-            const std::string yesterday =
-                date::format("%F", date::floor<date::days>(now - std::chrono::hours(24)));
-            auto gen = ctx.db->run(
-                "SELECT COALESCE(SUM(last - first), 0) FROM telemetry_daily WHERE point = 'energy_total_wh' "
-                "AND day = $1",
-                {today});
-            out["generation_today_kwh"] = gen && !gen->rows.empty() ? gen->rows[0].real(0) / 1000.0 : 0.0;
-            auto gen_y = ctx.db->run(
-                "SELECT COALESCE(SUM(last - first), 0) FROM telemetry_daily WHERE point = 'energy_total_wh' "
-                "AND day = $1",
-                {yesterday});
-            out["generation_yesterday_kwh"] =
-                gen_y && !gen_y->rows.empty() ? gen_y->rows[0].real(0) / 1000.0 : 0.0;
-            // Expected: installed kWp × clear-sky-free rule of thumb is misleading; report the fleet's kWp so
-            // the UI can show specific yield (kWh/kWp) instead.
-            double kwp = 0;
-            auto arrays = ctx.db->run("SELECT arrays FROM sites");
-            if (arrays)
-                for (const auto& r : arrays->rows) {
-                    try {
-                        for (const auto& a : json::parse(r.text(0))) kwp += a.value("kwp", 0.0);
-                    } catch (const std::exception&) {
-                    }
-                }
-            out["installed_kwp"] = kwp;
-            // Clear-sky expectation of today (each site's local day) for the sites with a location and
-            // arrays: the whole day and the part up to now, so "today so far" can be compared with "expected
-            // so far".
-            double expected_day = 0;
-            double expected_so_far = 0;
-            int sites_with_model = 0;
-            auto site_rows = ctx.db->run(
-                "SELECT site_id, version, time_zone FROM sites WHERE latitude IS NOT NULL AND "
-                "longitude IS NOT NULL AND arrays <> '[]'");
-            if (site_rows)
-                for (const auto& r : site_rows->rows) {
-                    const date::time_zone* zone = nullptr;
-                    try {
-                        zone = date::locate_zone(r.text(2));
-                    } catch (const std::exception&) {
-                        zone = date::locate_zone("UTC");
-                    }
-                    const auto local_today = date::floor<date::days>(zone->to_local(now));
-                    const DayCurve* c = day_curve(*ctx.db, r.text(0), r.integer(1), local_today);
-                    if (c == nullptr) continue;
-                    ++sites_with_model;
-                    expected_day += c->cumulative_kwh.back();
-                    expected_so_far += expected_until(*c, now);
-                }
-            out["expected_today_kwh"] = sites_with_model > 0 ? json(expected_day) : json(nullptr);
-            out["expected_so_far_kwh"] = sites_with_model > 0 ? json(expected_so_far) : json(nullptr);
-            out["sites_with_expectation"] = sites_with_model;
-            if (ctx.ingest_stats) out["ingest"] = ctx.ingest_stats();
-            out["at"] = format_iso8601(now);
-            return json_response(200, out);
-        });
+    router.add("GET", "/api/stats", {"Fleet statistics for the dashboard", kReadRoles, "stats"},
+               [&ctx](Request&) { return json_response(200, fleet_stats(ctx)); });
 }
 
 }  // namespace pvfleet::api::detail

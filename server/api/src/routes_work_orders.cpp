@@ -1,12 +1,14 @@
 // Work orders, tickets and ticket commands. Technicians see and change only the orders assigned to them.
 #include <map>
-#include <variant>
 
 #include "common.hpp"
 #include "offload.hpp"
 #include "pvfleet/domain/ticket.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/records/customers.hpp"
+#include "pvfleet/records/field_work.hpp"
+#include "pvfleet/records/sites.hpp"
+#include "pvfleet/storage/telemetry_queries.hpp"
 #include "pvfleet/storage/work_orders.hpp"
 #include "pvfleet/workorders/json.hpp"
 #include "pvfleet/workorders/lifecycle.hpp"
@@ -29,28 +31,22 @@ json order_json(const workorders::WorkOrder& wo, std::int64_t version, TimePoint
     return j;
 }
 
-struct Loaded {
-    workorders::WorkOrder order;
-    std::int64_t version = 0;
-};
+using Loaded = storage::VersionedWorkOrder;
 
 // Loads an order the caller may see: 404 for a missing one and for a technician's look at someone else's.
-std::optional<Response> load_visible(ApiContext& ctx, const Request& req, Loaded& out) {
+Checked<> load_visible(ApiContext& ctx, const Request& req, Loaded& out) {
     std::int64_t id = 0;
     try {
         id = std::stoll(req.params.at("id"));
     } catch (const std::exception&) {
         return problem(400, "Bad Request", "id: expected a work order number", "id");
     }
-    auto wo = storage::load_work_order(*ctx.db, id);
+    auto wo = storage::load_versioned_work_order(*ctx.db, id);
     if (!wo) return from_error(wo.error());
-    if (!*wo || (req.role == "technician" && (*wo)->assignee != req.user))
+    if (!*wo || (req.role == "technician" && (*wo)->order.assignee != req.user))
         return problem(404, "Not Found", "no work order " + std::to_string(id));
-    auto v = ctx.db->run("SELECT version FROM work_orders WHERE id = $1", {id});
-    if (!v) return from_error(v.error());
-    out.order = std::move(**wo);
-    out.version = v->rows.at(0).integer(0);
-    return std::nullopt;
+    out = std::move(**wo);
+    return {};
 }
 
 // Who may change work orders: everyone but the read-only manager.
@@ -64,7 +60,7 @@ struct OrderPatch {
     std::string reason;
 };
 
-std::optional<Response> read_order_patch(const json& body, OrderPatch& out) {
+Checked<> read_order_patch(const json& body, OrderPatch& out) {
     BodyReader read(body);
     std::optional<std::string> state;
     std::optional<std::string> assignee;
@@ -73,7 +69,7 @@ std::optional<Response> read_order_patch(const json& body, OrderPatch& out) {
     if (body.contains("assignee")) read.text("assignee", assignee.emplace(), 64);
     if (body.contains("due_at")) read.text("due_at", due.emplace(), 64);
     read.text("reason", out.reason, 1000);
-    if (read.problem()) return read.problem();
+    if (auto checked = read.status(); !checked) return checked;
     if (state) {
         out.state = workorders::parse_work_order_state(*state);
         if (!out.state) return problem(400, "Bad Request", "state: unknown '" + *state + "'", "state");
@@ -84,18 +80,18 @@ std::optional<Response> read_order_patch(const json& body, OrderPatch& out) {
         out.due_at = *t;
     }
     out.assignee = std::move(assignee);
-    return std::nullopt;
+    return {};
 }
 
 // `next`: the order as the patch leaves it. Members the patch does not change stay exactly as they were, so
 // a no-op is recognisable.
-std::optional<Response> apply_patch(ApiContext& ctx, const Request& req, const OrderPatch& patch,
+Checked<> apply_patch(ApiContext& ctx, const Request& req, const OrderPatch& patch,
                                     TimePoint now, workorders::WorkOrder& next) {
     const workorders::Actor actor{req.user, role_of(req)};
     if (patch.assignee) {
-        auto u = ctx.db->run("SELECT role FROM users WHERE name = $1 AND disabled = 0", {*patch.assignee});
-        if (!u) return from_error(u.error());
-        if (u->rows.empty() || u->rows[0].text(0) != "technician")
+        auto technician = records::is_active_technician(*ctx.db, *patch.assignee);
+        if (!technician) return from_error(technician.error());
+        if (!*technician)
             return problem(400, "Bad Request",
                            "assignee: '" + *patch.assignee + "' is not an active technician", "assignee");
         auto a = workorders::assign(next, *patch.assignee, actor, now);
@@ -115,7 +111,7 @@ std::optional<Response> apply_patch(ApiContext& ctx, const Request& req, const O
         if (!t) return from_error(t.error());
         next = std::move(*t);
     }
-    return std::nullopt;
+    return {};
 }
 
 // A visit note: its text and the parts replaced, a device's serial swapped when both are given.
@@ -132,13 +128,13 @@ struct VisitNote {
 constexpr std::size_t kMaxNoteBytes = 10'000;
 constexpr std::size_t kMaxPartsPerNote = 100;
 
-std::optional<Response> read_visit_note(const json& body, VisitNote& out) {
+Checked<> read_visit_note(const json& body, VisitNote& out) {
     BodyReader read(body);
     const json* parts = nullptr;
     read.text("text", out.text, kMaxNoteBytes, true).array("parts", parts, kMaxPartsPerNote);
-    if (read.problem()) return read.problem();
+    if (auto checked = read.status(); !checked) return checked;
     if (out.text.empty()) return problem(400, "Bad Request", "text: required", "text");
-    if (parts == nullptr) return std::nullopt;
+    if (parts == nullptr) return {};
     for (std::size_t i = 0; i < parts->size(); ++i) {
         const json& p = (*parts)[i];
         const std::string path = "parts/" + std::to_string(i);
@@ -153,28 +149,103 @@ std::optional<Response> read_visit_note(const json& body, VisitNote& out) {
         item.text("part", part.part, 200, true);
         if (p.contains("device_id")) item.text("device_id", part.device_id.emplace(), 64);
         if (p.contains("new_serial")) item.text("new_serial", part.new_serial.emplace(), 128);
-        if (item.problem()) return item.problem();
+        if (auto checked = item.status(); !checked) return checked;
         out.parts.push_back(std::move(part));
     }
     out.parts_json = *parts;
-    return std::nullopt;
+    return {};
 }
 
-// The command a ticket action sends, or the problem that stops it. Checked on the thread serving requests (the
-// API's database connection is used there only).
-std::variant<Response, protocol::Command> ticket_command(ApiContext& ctx, Request& req, const std::string& action) {
+// A visit in one transaction: each serial swapped (a device the site lacks names the part that gave it), then
+// the note with its audit entry.
+Status record_visit(ApiContext& ctx, const workorders::WorkOrder& order, const VisitNote& note,
+                    const std::string& user, TimePoint now) {
+    return storage::in_transaction(*ctx.db, [&]() -> Status {
+        for (std::size_t i = 0; i < note.parts.size(); ++i) {
+            const auto& p = note.parts[i];
+            if (!p.device_id || !p.new_serial) continue;
+            const records::SerialSwap swap{order.site_id, *p.device_id, *p.new_serial, order.id, p.part};
+            if (auto s = records::swap_serial_on_visit(*ctx.db, swap, user, now); !s)
+                return s.error().kind == ErrorKind::not_found
+                           ? Error::at("parts/" + std::to_string(i) + "/device_id", s.error().message)
+                           : s.error();
+        }
+        return storage::add_work_order_note(*ctx.db, order.id,
+                                            {now, user, note.text, note.parts_json.dump()});
+    });
+}
+
+// The site of an order and its customer's contact, as the order's view shows them (left out when not on
+// record).
+void add_site_and_customer(ApiContext& ctx, const std::string& site_id, json& view) {
+    auto site = records::get_site(*ctx.db, site_id);
+    if (!site || !*site) return;
+    const records::Site& s = **site;
+    view["site"] = {{"site_id", s.site_id},
+                    {"name", s.name},
+                    {"address", s.address},
+                    {"latitude", s.latitude ? json(*s.latitude) : json(nullptr)},
+                    {"longitude", s.longitude ? json(*s.longitude) : json(nullptr)},
+                    {"time_zone", s.time_zone}};
+    if (!s.customer_id) return;
+    auto c = records::get_customer(*ctx.db, *ctx.cipher, *s.customer_id);
+    if (c && *c)
+        view["customer"] = {{"id", (*c)->id},
+                            {"name", (*c)->name},
+                            {"phone", (*c)->phone},
+                            {"email", (*c)->email},
+                            {"address", (*c)->address}};
+}
+
+// The filters, order and page of GET /api/work-orders, or the problem with them. A technician sees only their
+// own orders.
+Checked<storage::WorkOrderQuery> work_order_query(const Request& req) {
+    storage::WorkOrderQuery q;
+    long long limit = 50;
+    long long cursor = 0;
+    if (auto p = query_int(req, "limit", 1, 500, limit); !p) return p.refusal();
+    if (auto p = query_int(req, "cursor", 0, INT64_MAX, cursor); !p) return p.refusal();
+    q.limit = limit;
+    q.after_id = cursor;
+    q.by_urgency = req.query_param("sort").value_or("newest") == "urgency";
+    if (auto s = req.query_param("state")) {
+        if (!workorders::parse_work_order_state(*s))
+            return problem(400, "Bad Request", "state: unknown '" + *s + "'", "state");
+        q.state = *s;
+    }
+    if (auto o = req.query_param("open")) q.open = *o == "1" || *o == "true";
+    if (auto p = req.query_param("priority")) {
+        if (!workorders::parse_priority(*p))
+            return problem(400, "Bad Request", "priority: unknown '" + *p + "'", "priority");
+        q.priority = *p;
+    }
+    q.site_id = req.query_param("site_id");
+    if (req.query_param("customer_id")) {
+        long long cid = 0;
+        if (auto p = query_int(req, "customer_id", 1, INT64_MAX, cid); !p) return p.refusal();
+        q.customer_id = cid;
+    }
+    q.assignee = req.query_param("assignee");
+    if (req.role == "technician") q.technician = req.user;
+    q.unassigned_site = req.query_param("unassigned_site").value_or("") == "1";
+    return q;
+}
+
+// The command a ticket action sends, or the problem that stops it. Checked on the thread serving requests
+// (the API's database connection is used there only).
+Checked<protocol::Command> ticket_command(ApiContext& ctx, Request& req, const std::string& action) {
     json body = json::object();
     if (!req.body.empty())
-        if (auto p = parse_body(req, {"note"}, body)) return *p;
+        if (auto p = parse_body(req, {"note"}, body); !p) return p.refusal();
     std::string note;
-    if (auto p = BodyReader(body).text("note", note, 1000).problem()) return *p;
+    if (auto p = BodyReader(body).text("note", note, 1000).status(); !p) return p.refusal();
     const std::string site = req.params.at("site_id");
     const std::string ticket = req.params.at("ticket_id");
     // Before the ticket is looked up: others' sites are not even confirmed to have it.
-    if (auto p = check_site_actionable(ctx, req, site)) return *p;
-    auto t = ctx.db->run("SELECT device_id FROM tickets WHERE site_id = $1 AND ticket_id = $2", {site, ticket});
-    if (!t) return from_error(t.error());
-    if (t->rows.empty()) return problem(404, "Not Found", "no ticket " + ticket + " at site " + site);
+    if (auto p = check_site_actionable(ctx, req, site); !p) return p.refusal();
+    auto known = storage::ticket_exists(*ctx.db, site, ticket);
+    if (!known) return from_error(known.error());
+    if (!*known) return problem(404, "Not Found", "no ticket " + ticket + " at site " + site);
     if (!ctx.send_command)
         return problem(503, "Service Unavailable", "this server has no MQTT link to the gateways");
     protocol::Command cmd;
@@ -198,86 +269,15 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
          "cursor pagination)",
          kAllRoles, "work orders"},
         [&ctx](Request& req) {
-            long long limit = 50;
-            long long cursor = 0;
-            if (auto p = query_int(req, "limit", 1, 500, limit)) return *p;
-            if (auto p = query_int(req, "cursor", 0, INT64_MAX, cursor)) return *p;
-            // Two steps in one statement: the filter and the ordering pick the ids of the page (from an index
-            // when one serves them, else by sorting ids only), then the page's rows are read by id.
-            std::string where = " FROM work_orders w LEFT JOIN sites s ON s.site_id = w.site_id WHERE 1 = 1";
-            storage::Params params;
-            // Which index a query uses must not be left to chance (SQLite has no statistics to go by): a site
-            // or customer narrows the list to a handful of orders, an assignee to a few thousand, whereas
-            // open / state / priority each keep tens of thousands. The narrow filter drives; the broad
-            // ones are written so that no index serves them (`x || ''`, `x + 0`: same value, same result),
-            // else an index that also gives the order could win and scan most of the table. An assignee
-            // keeps the open flag and the state usable: (assignee, id) of the open orders and
-            // (assignee, state) are indexes of their own.
-            const bool by_place = req.query_param("site_id") || req.query_param("customer_id");
-            const bool by_person = req.query_param("assignee") || req.role == "technician";
-            const bool urgency = req.query_param("sort").value_or("newest") == "urgency";
-            auto text_col = [](const char* col, bool indexed) {
-                return indexed ? std::string(col) : "(" + std::string(col) + " || '')";
-            };
-            auto add = [&](const std::string& clause, storage::Value v) {
-                params.push_back(std::move(v));
-                where += " AND " + clause + " $" + std::to_string(params.size());
-            };
-            if (auto s = req.query_param("state")) {
-                if (!workorders::parse_work_order_state(*s))
-                    return problem(400, "Bad Request", "state: unknown '" + *s + "'", "state");
-                add(text_col("w.state", !by_place) + " =", *s);
-            }
-            if (auto o = req.query_param("open")) {
-                // a literal, not a parameter: the open orders' indexes are partial (WHERE is_open = 1)
-                const bool open = *o == "1" || *o == "true";
-                where += by_place ? " AND (w.is_open + 0) = " : " AND w.is_open = ";
-                where += open ? "1" : "0";
-            }
-            if (auto p = req.query_param("priority")) {
-                if (!workorders::parse_priority(*p))
-                    return problem(400, "Bad Request", "priority: unknown '" + *p + "'", "priority");
-                add(text_col("w.priority", !by_place && !by_person) + " =", *p);
-            }
-            if (auto s = req.query_param("site_id")) add("w.site_id =", *s);
-            if (auto c = req.query_param("customer_id")) {
-                long long cid = 0;
-                if (auto p = query_int(req, "customer_id", 1, INT64_MAX, cid)) return *p;
-                add("s.customer_id =", std::int64_t{cid});
-            }
-            if (auto a = req.query_param("assignee")) add(text_col("w.assignee", !by_place) + " =", *a);
-            if (req.role == "technician")
-                add(text_col("w.assignee", !by_place) + " =", req.user);  // only their own
-            if (req.query_param("unassigned_site").value_or("") == "1") where += " AND s.customer_id IS NULL";
-            if (!urgency && cursor > 0) add("w.id <", std::int64_t{cursor});
-            // Both orders end with the id: the page is the same whichever way it is found.
-            const std::string order =
-                urgency ? " ORDER BY w.is_open DESC, CASE w.priority WHEN 'urgent' THEN 0 WHEN 'high' "
-                          "THEN 1 WHEN "
-                          "'normal' THEN 2 ELSE 3 END, w.due_at_ms, w.id"
-                        : " ORDER BY w.id DESC";
-            params.push_back(std::int64_t{limit + 1});
-            const std::string sql =
-                "SELECT w.id, w.body, w.version FROM work_orders w WHERE w.id IN (SELECT w.id" + where +
-                order + " LIMIT $" + std::to_string(params.size()) + ")" + order;
-            auto rows = ctx.db->run(sql, params);
-            if (!rows) return from_error(rows.error());
+            auto query = work_order_query(req);
+            if (!query) return query.refusal();
+            auto page = storage::list_work_orders(*ctx.db, *query);
+            if (!page) return from_error(page.error());
             json items = json::array();
             const TimePoint now = ctx.clock->now();
-            std::optional<std::int64_t> next;
-            for (std::size_t i = 0; i < rows->rows.size(); ++i) {
-                const auto& r = rows->rows[i];
-                if (static_cast<long long>(i) == limit) {
-                    if (!urgency) next = rows->rows[i - 1].integer(0);
-                    break;
-                }
-                auto wo = workorders::work_order_from_json(json::parse(r.text(1)));
-                if (!wo) return from_error(wo.error());
-                wo->id = r.integer(0);
-                items.push_back(order_json(*wo, r.integer(2), now));
-            }
-            return json_response(200, {{"items", std::move(items)},
-                                       {"next_cursor", next ? json(std::to_string(*next)) : json(nullptr)}});
+            for (const auto& item : page->items) items.push_back(order_json(item.order, item.version, now));
+            const json next = page->next_cursor ? json(std::to_string(*page->next_cursor)) : json(nullptr);
+            return json_response(200, {{"items", std::move(items)}, {"next_cursor", next}});
         });
 
     router.add(
@@ -285,52 +285,21 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
         {"One work order with its site, customer contact, notes and history", kAllRoles, "work orders"},
         [&ctx](Request& req) {
             Loaded l;
-            if (auto p = load_visible(ctx, req, l)) return *p;
+            if (auto p = load_visible(ctx, req, l); !p) return p.refusal();
             json j = order_json(l.order, l.version, ctx.clock->now());
-            auto site = ctx.db->run(
-                "SELECT site_id, name, address, latitude, longitude, time_zone, customer_id FROM sites "
-                "WHERE site_id = $1",
-                {l.order.site_id});
-            if (site && !site->rows.empty()) {
-                const auto& s = site->rows[0];
-                j["site"] = {{"site_id", s.text(0)},
-                             {"name", s.text(1)},
-                             {"address", s.text(2)},
-                             {"latitude", s.is_null(3) ? json(nullptr) : json(s.real(3))},
-                             {"longitude", s.is_null(4) ? json(nullptr) : json(s.real(4))},
-                             {"time_zone", s.text(5)}};
-                if (auto cid = s.opt_integer(6)) {
-                    auto c = records::get_customer(*ctx.db, *ctx.cipher, *cid);
-                    if (c && *c)
-                        j["customer"] = {{"id", (*c)->id},
-                                         {"name", (*c)->name},
-                                         {"phone", (*c)->phone},
-                                         {"email", (*c)->email},
-                                         {"address", (*c)->address}};
-                }
-            }
-            auto notes = ctx.db->run(
-                "SELECT at_ms, author, text, parts FROM work_order_notes WHERE work_order_id = $1 ORDER BY "
-                "id",
-                {l.order.id});
+            add_site_and_customer(ctx, l.order.site_id, j);
             json nj = json::array();
-            if (notes)
-                for (const auto& n : notes->rows)
-                    nj.push_back({{"at", format_iso8601(from_epoch_ms(n.integer(0)))},
-                                  {"author", n.text(1)},
-                                  {"text", n.text(2)},
-                                  {"parts", json::parse(n.text(3))}});
+            if (auto notes = storage::list_work_order_notes(*ctx.db, l.order.id))
+                for (const auto& n : *notes)
+                    nj.push_back({{"at", format_iso8601(n.at)},
+                                  {"author", n.author},
+                                  {"text", n.text},
+                                  {"parts", json::parse(n.parts_json)}});
             j["notes"] = nj;
-            auto hist = ctx.db->run(
-                "SELECT at_ms, actor, action FROM audit_log WHERE entity = 'work_order' AND entity_id = $1 "
-                "ORDER BY id",
-                {std::to_string(l.order.id)});
             json hj = json::array();
-            if (hist)
-                for (const auto& h : hist->rows)
-                    hj.push_back({{"at", format_iso8601(from_epoch_ms(h.integer(0)))},
-                                  {"actor", h.text(1)},
-                                  {"action", h.text(2)}});
+            if (auto hist = storage::work_order_history(*ctx.db, l.order.id))
+                for (const auto& h : *hist)
+                    hj.push_back({{"at", format_iso8601(h.at)}, {"actor", h.actor}, {"action", h.action}});
             j["history"] = hj;
             Response r = json_response(200, j);
             r.headers.emplace("ETag", etag_of(l.version));
@@ -343,20 +312,20 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                 kWriteRoles, "work orders"},
                [&ctx](Request& req) {
                    json body;
-                   if (auto p = parse_body(req, {"state", "assignee", "reason", "due_at"}, body)) return *p;
+                   if (auto p = parse_body(req, {"state", "assignee", "reason", "due_at"}, body); !p) return p.refusal();
                    OrderPatch patch;
-                   if (auto p = read_order_patch(body, patch)) return *p;
+                   if (auto p = read_order_patch(body, patch); !p) return p.refusal();
                    // The back office may move a due date (a customer asks for another day); technicians may
                    // not.
                    if (patch.due_at && req.role != "admin" && req.role != "back_office")
                        return problem(403, "Forbidden", "due_at: only the back office changes due dates",
                                       "due_at");
                    Loaded l;
-                   if (auto p = load_visible(ctx, req, l)) return *p;
-                   if (auto p = check_if_match(req, l.version)) return *p;
+                   if (auto p = load_visible(ctx, req, l); !p) return p.refusal();
+                   if (auto p = check_if_match(req, l.version); !p) return p.refusal();
                    const TimePoint now = ctx.clock->now();
                    workorders::WorkOrder next = l.order;
-                   if (auto p = apply_patch(ctx, req, patch, now, next)) return *p;
+                   if (auto p = apply_patch(ctx, req, patch, now, next); !p) return p.refusal();
                    Response r;
                    if (next == l.order) {
                        // Nothing changes: no new version, no audit entry (a no-op must not make others' ETags
@@ -365,14 +334,8 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                        r.headers.emplace("ETag", etag_of(l.version));
                        return r;
                    }
-                   auto saved = storage::in_transaction(*ctx.db, [&]() -> Result<workorders::WorkOrder> {
-                       // Re-check the version inside the transaction: another edit may have landed meanwhile.
-                       auto v = ctx.db->run("SELECT version FROM work_orders WHERE id = $1", {l.order.id});
-                       if (!v) return v.error();
-                       if (v->rows.empty() || v->rows[0].integer(0) != l.version)
-                           return Error{"work order changed meanwhile", ErrorKind::conflict};
-                       return storage::save_work_order(*ctx.db, next, l.order, req.user, "edit", now);
-                   });
+                   auto saved = storage::save_work_order_at_version(*ctx.db, next, l.order, l.version,
+                                                                    req.user, "edit", now);
                    if (!saved) return from_error(saved.error());
                    r = json_response(200, order_json(*saved, l.version + 1, now));
                    r.headers.emplace("ETag", etag_of(l.version + 1));
@@ -385,11 +348,11 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
          kWriteRoles, "work orders"},
         [&ctx](Request& req) {
             json body;
-            if (auto p = parse_body(req, {"text", "parts"}, body)) return *p;
+            if (auto p = parse_body(req, {"text", "parts"}, body); !p) return p.refusal();
             VisitNote note;
-            if (auto p = read_visit_note(body, note)) return *p;
+            if (auto p = read_visit_note(body, note); !p) return p.refusal();
             Loaded l;
-            if (auto p = load_visible(ctx, req, l)) return *p;
+            if (auto p = load_visible(ctx, req, l); !p) return p.refusal();
             // As with tickets: a technician's writes at a site need an open order there (no late serial swaps
             // on a closed job); the back office may still annotate closed orders.
             if (req.role == "technician" && !workorders::is_open(l.order.state))
@@ -398,76 +361,30 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
                                    std::string(workorders::to_string(l.order.state)) +
                                    ": technicians record visits on open orders only");
             const TimePoint now = ctx.clock->now();
-            auto done = storage::in_transaction(*ctx.db, [&]() -> Status {
-                for (std::size_t i = 0; i < note.parts.size(); ++i) {
-                    const auto& p = note.parts[i];
-                    if (!p.device_id || !p.new_serial) continue;
-                    const std::string& dev = *p.device_id;
-                    auto old = ctx.db->run("SELECT serial FROM devices WHERE site_id = $1 AND device_id = $2",
-                                           {l.order.site_id, dev});
-                    if (!old) return old.error();
-                    if (old->rows.empty())
-                        return Error::at("parts/" + std::to_string(i) + "/device_id",
-                                         "no device '" + dev + "' at site " + l.order.site_id);
-                    const std::string& new_serial = *p.new_serial;
-                    if (auto r = ctx.db->run(
-                            "INSERT INTO device_history (site_id, device_id, at_ms, old_serial, new_serial, "
-                            "work_order_id, note) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                            {l.order.site_id, dev, to_epoch_ms(now), old->rows[0].text(0), new_serial,
-                             l.order.id, p.part});
-                        !r)
-                        return r.error();
-                    if (auto r = ctx.db->run(
-                            "UPDATE devices SET serial = $3, version = version + 1 WHERE site_id = $1 AND "
-                            "device_id = $2",
-                            {l.order.site_id, dev, new_serial});
-                        !r)
-                        return r.error();
-                    if (auto s = storage::append_audit(*ctx.db, now, req.user, "serial swapped", "device",
-                                                       l.order.site_id + "/" + dev,
-                                                       json{{"serial", old->rows[0].text(0)}}.dump(),
-                                                       json{{"serial", new_serial}}.dump());
-                        !s)
-                        return s;
-                }
-                if (auto r = ctx.db->run(
-                        "INSERT INTO work_order_notes (work_order_id, at_ms, author, text, "
-                        "parts) VALUES ($1, "
-                        "$2, $3, $4, $5)",
-                        {l.order.id, to_epoch_ms(now), req.user, note.text, note.parts_json.dump()});
-                    !r)
-                    return r.error();
-                return storage::append_audit(*ctx.db, now, req.user, "note", "work_order",
-                                             std::to_string(l.order.id), std::nullopt,
-                                             json{{"text", note.text}, {"parts", note.parts_json}}.dump());
-            });
+            auto done = record_visit(ctx, l.order, note, req.user, now);
             if (!done) return from_error(done.error());
             return json_response(201, {{"work_order_id", l.order.id}, {"at", format_iso8601(now)}});
         });
 
+}
+
+// Gateway tickets and the commands sent to gateways.
+void add_ticket_routes(Router& router, ApiContext& ctx) {
     router.add("GET", "/api/tickets",
                {"Gateway tickets (filters: site_id, state; cursor pagination)", kReadRoles, "tickets"},
                [&ctx](Request& req) {
                    long long limit = 100;
-                   if (auto p = query_int(req, "limit", 1, 500, limit)) return *p;
-                   std::string sql = "SELECT site_id, ticket_id, body FROM tickets WHERE 1 = 1";
-                   storage::Params params;
-                   if (auto s = req.query_param("site_id")) {
-                       params.push_back(*s);
-                       sql += " AND site_id = $" + std::to_string(params.size());
-                   }
-                   if (auto s = req.query_param("state")) {
-                       params.push_back(*s);
-                       sql += " AND state = $" + std::to_string(params.size());
-                   }
-                   params.push_back(std::int64_t{limit});
-                   sql += " ORDER BY updated_at_ms DESC LIMIT $" + std::to_string(params.size());
-                   auto rows = ctx.db->run(sql, params);
+                   if (auto p = query_int(req, "limit", 1, 500, limit); !p) return p.refusal();
+                   storage::TicketFilter filter;
+                   filter.site_id = req.query_param("site_id");
+                   filter.state = req.query_param("state");
+                   filter.limit = limit;
+                   auto rows = storage::list_tickets(*ctx.db, filter);
                    if (!rows) return from_error(rows.error());
                    json items = json::array();
-                   for (const auto& r : rows->rows) {
-                       json t = json::parse(r.text(2));
-                       items.push_back({{"site_id", r.text(0)},
+                   for (const auto& r : *rows) {
+                       json t = json::parse(r.body_json);
+                       items.push_back({{"site_id", r.site_id},
                                         {"ticket", t.value("ticket", json::object())},
                                         {"event", t.value("event", "")}});
                    }
@@ -485,8 +402,8 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
              kWriteRoles, "tickets"},
             [&ctx, action](Request& req) -> boost::asio::awaitable<Response> {
                 auto prepared = ticket_command(ctx, req, action);
-                if (auto* refused = std::get_if<Response>(&prepared)) co_return *refused;
-                const auto& cmd = std::get<protocol::Command>(prepared);
+                if (!prepared) co_return prepared.refusal();
+                const protocol::Command& cmd = *prepared;
                 // Handing the command to the ingest's thread may wait for its current group commit: that wait
                 // is a worker's, not the thread's that serves every request.
                 auto sending = [&ctx, cmd, user = req.user] { return ctx.send_command(cmd, user); };
@@ -500,22 +417,19 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
     router.add(
         "GET", "/api/sites/{site_id}/commands",
         {"Commands sent to a gateway and their acknowledgements", kReadRoles, "sites"}, [&ctx](Request& req) {
-            auto rows = ctx.db->run(
-                "SELECT command_id, command, issued_at_ms, issued_by, status, detail, acked_at_ms FROM "
-                "commands WHERE site_id = $1 ORDER BY issued_at_ms DESC LIMIT 200",
-                {req.params.at("site_id")});
+            auto rows = storage::list_commands(*ctx.db, req.params.at("site_id"));
             if (!rows) return from_error(rows.error());
             json items = json::array();
-            for (const auto& r : rows->rows)
+            for (const auto& r : *rows)
                 items.push_back(
-                    {{"command_id", r.text(0)},
-                     {"command", r.text(1)},
-                     {"issued_at", format_iso8601(from_epoch_ms(r.integer(2)))},
-                     {"issued_by", r.text(3)},
-                     {"status", r.text(4)},
-                     {"detail", r.text(5)},
+                    {{"command_id", r.command_id},
+                     {"command", r.command},
+                     {"issued_at", format_iso8601(from_epoch_ms(r.issued_at_ms))},
+                     {"issued_by", r.issued_by},
+                     {"status", r.status},
+                     {"detail", r.detail},
                      {"acked_at",
-                      r.is_null(6) ? json(nullptr) : json(format_iso8601(from_epoch_ms(r.integer(6))))}});
+                      r.acked_at_ms ? json(format_iso8601(from_epoch_ms(*r.acked_at_ms))) : json(nullptr)}});
             return json_response(200, {{"items", items}});
         });
 }

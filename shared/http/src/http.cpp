@@ -121,9 +121,9 @@ Response problem(int status, std::string_view title, std::string_view detail, st
     return r;
 }
 
-std::optional<Response> require_json_content_type(const Request& request) {
+Checked<> require_json_content_type(const Request& request) {
     const auto& m = request.method;
-    if (m != "POST" && m != "PUT" && m != "PATCH" && m != "DELETE") return std::nullopt;
+    if (m != "POST" && m != "PUT" && m != "PATCH" && m != "DELETE") return {};
     const auto value = request.header("content-type").value_or("");
     std::string_view media(value);
     media = media.substr(0, media.find(';'));
@@ -135,7 +135,7 @@ std::optional<Response> require_json_content_type(const Request& request) {
                          std::equal(media.begin(), media.end(), kJson.begin(), [](char a, char b) {
                              return std::tolower(static_cast<unsigned char>(a)) == b;
                          });
-    if (is_json) return std::nullopt;
+    if (is_json) return {};
     return problem(415, "Unsupported Media Type",
                    m + " requests must be sent as Content-Type: application/json, also without a body");
 }
@@ -235,9 +235,9 @@ Response Router::dispatch(Request& request, const Route*& async_route) const {
                 continue;
             }
             request.params = std::move(params);
-            if (auto unsupported = require_json_content_type(request)) return *unsupported;
+            if (auto typed = require_json_content_type(request); !typed) return typed.refusal();
             if (before)
-                if (auto stop = before(request, route)) return *stop;
+                if (auto go = before(request, route); !go) return go.refusal();
             if (route.async_handler) {
                 async_route = &route;
                 return {};

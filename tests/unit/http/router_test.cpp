@@ -25,9 +25,9 @@ Request request(std::string method, std::string path) {
 TEST_CASE("router: an async route runs to completion through handle(), with before and after") {
     Router router;
     int before_calls = 0;
-    router.before = [&](Request&, const Route&) -> std::optional<Response> {
+    router.before = [&](Request&, const Route&) -> Checked<> {
         ++before_calls;
-        return std::nullopt;
+        return {};
     };
     router.after = [](const Request&, Response& r) { r.headers.emplace("X-After", "yes"); };
     router.add_async("GET", "/api/things/{id}", {"a thing", {}, "t"},

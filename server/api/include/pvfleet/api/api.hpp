@@ -22,6 +22,7 @@
 namespace pvfleet::api {
 
 // The HTTP values and router are shared with the gateway's local page (shared/http).
+using http::Checked;
 using http::json_response;
 using http::problem;
 using http::Request;

@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <variant>
 #include <vector>
 
 namespace pvfleet::http {
@@ -40,10 +42,47 @@ Response json_response(int status, const nlohmann::json& body);
 // (optional) names the offending member of the request.
 Response problem(int status, std::string_view title, std::string_view detail, std::string_view field = {});
 
+// The outcome of a step that may refuse a request: its value, or the response to send instead — a problem with
+// its status and whatever headers it needs (WWW-Authenticate, ETag, Retry-After). It is the one way handlers, their
+// helpers and the router's hooks say "stop here": a Result (util/result.hpp) whose failure is a Response, as a
+// refusal is an HTTP answer rather than a kind and a message.
+//     auto limit = query_int(req, "limit", 1, 500, 50);
+//     if (!limit) return limit.refusal();
+template <class T = void>
+class [[nodiscard]] Checked {
+public:
+    Checked(T value) : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+    Checked(Response refusal)                                              // NOLINT(google-explicit-constructor)
+        : data_(std::in_place_index<1>, std::move(refusal)) {}
+    [[nodiscard]] bool ok() const noexcept { return data_.index() == 0; }
+    explicit operator bool() const noexcept { return ok(); }
+    T& operator*() & { return std::get<0>(data_); }
+    const T& operator*() const& { return std::get<0>(data_); }
+    T* operator->() { return &std::get<0>(data_); }
+    const T* operator->() const { return &std::get<0>(data_); }
+    [[nodiscard]] const Response& refusal() const& { return std::get<1>(data_); }
+
+private:
+    std::variant<T, Response> data_;
+};
+
+template <>
+class [[nodiscard]] Checked<void> {
+public:
+    Checked() = default;
+    Checked(Response refusal) : refusal_(std::move(refusal)) {}  // NOLINT(google-explicit-constructor)
+    [[nodiscard]] bool ok() const noexcept { return !refusal_; }
+    explicit operator bool() const noexcept { return ok(); }
+    [[nodiscard]] const Response& refusal() const& { return *refusal_; }
+
+private:
+    std::optional<Response> refusal_;
+};
+
 // 415 unless a state-changing request (POST, PUT, PATCH, DELETE) declares Content-Type: application/json
 // (parameters such as "; charset=utf-8" allowed), also when its body is empty: a cross-site form or a
-// no-cors fetch cannot send that type without a CORS preflight, which is never granted. nullopt: fine.
-std::optional<Response> require_json_content_type(const Request& request);
+// no-cors fetch cannot send that type without a CORS preflight, which is never granted.
+Checked<> require_json_content_type(const Request& request);
 
 // The headers every response of both servers carries (HttpServerOptions::default_headers): a
 // Content-Security-Policy that allows only the app's own files (no inline script or style) and no framing,
@@ -80,8 +119,8 @@ public:
     Response handle(Request& request) const;
     boost::asio::awaitable<Response> handle_async(Request& request) const;
     [[nodiscard]] const std::vector<Route>& routes() const { return routes_; }
-    // Called after a route matched and before its handler; a returned response short-circuits (401, 403).
-    std::function<std::optional<Response>(Request&, const Route&)> before;
+    // Called after a route matched and before its handler; a refusal short-circuits (401, 403).
+    std::function<Checked<>(Request&, const Route&)> before;
     // Paths not under /api/ go here (static web assets); nullptr: 404.
     Handler fallback;
     // Called on every response, whichever produced it (headers every response carries).
