@@ -221,6 +221,9 @@ bool has_offset(const std::string& ts) {
 void print(const std::vector<domain::TicketEvent>& events) {
     for (const auto& e : events) std::cout << detect::event_line(e).dump() << '\n';
 }
+void print(const std::vector<store::StoredEvent>& events) {
+    for (const auto& e : events) std::cout << detect::event_line(e.event).dump() << '\n';
+}
 
 int fail(const std::string& message) {
     std::cerr << "pvfleet-edge replay: " << message << "\n";

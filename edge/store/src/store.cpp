@@ -164,7 +164,7 @@ Status Store::migrate() {
     });
 }
 
-Status Store::record(const domain::TicketEvent& e) {
+Result<long long> Store::record(const domain::TicketEvent& e) {
     const auto& t = e.ticket;
     Statement up(db_,
                  "INSERT INTO tickets(id, device_id, kind, state, severity, opened_at_ms, updated_at_ms, body) "
@@ -177,7 +177,13 @@ Status Store::record(const domain::TicketEvent& e) {
     Statement ev(db_, "INSERT INTO ticket_events(ticket_id, kind, at_ms, body) VALUES(?1, ?2, ?3, ?4)");
     ev.bind(1, t.id).bind(2, std::string(to_string(e.kind))).bind(3, to_epoch_ms(e.at)).bind(4, event_body(e));
     if (ev.step() != SQLITE_DONE) return ev.error("write event of " + t.id);
-    return {};
+    return static_cast<long long>(sqlite3_last_insert_rowid(db_));
+}
+
+Result<long long> Store::last_event_id() const {
+    Statement q(db_, "SELECT COALESCE(MAX(event_id), 0) FROM ticket_events");
+    if (q.step() != SQLITE_ROW) return q.error("read the last ticket event");
+    return q.integer(0);
 }
 
 Result<std::vector<domain::Ticket>> Store::tickets(bool include_closed) const {

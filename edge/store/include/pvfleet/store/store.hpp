@@ -53,12 +53,14 @@ public:
     }
 
     // ---- tickets (call inside transaction() when several changes must be atomic) ----
-    // Writes the ticket snapshot and appends the event. A second live ticket for the same (device, kind)
-    // is refused by a unique index.
-    Status record(const domain::TicketEvent& event);
+    // Writes the ticket snapshot and appends the event; returns the event's event_id. A second live ticket for
+    // the same (device, kind) is refused by a unique index.
+    Result<long long> record(const domain::TicketEvent& event);
     Result<std::vector<domain::Ticket>> tickets(bool include_closed) const;
     Result<std::optional<domain::Ticket>> ticket(const std::string& id) const;
     Result<std::vector<StoredEvent>> events_after(long long event_id, int limit = 1000) const;
+    // The newest event_id recorded (0: none), by any process on this database.
+    Result<long long> last_event_id() const;
     Result<std::vector<StoredEvent>> events_of(const std::string& ticket_id) const;
 
     // ---- detector state ----
