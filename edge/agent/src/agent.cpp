@@ -8,7 +8,6 @@
 #include "config_lifecycle.hpp"
 #include "page_model.hpp"
 #include "poll_workers.hpp"
-#include "pvfleet/agent/commands.hpp"
 #include "pvfleet/detect/pipeline.hpp"
 #include "pvfleet/detect/site.hpp"
 #include "pvfleet/store/outbox.hpp"
@@ -43,7 +42,7 @@ struct Agent::Impl {
     const Clock& clock;  // the time system's wall clock
     std::unique_ptr<Timer> timer;  // detection's tick
     devices::Catalog catalog;
-    std::unique_ptr<store::Store> db;
+    std::unique_ptr<store::GatewayStore> db;
     std::unique_ptr<store::SqliteOutbox> outbox;
     std::unique_ptr<detect::SolarSunModel> sun;
     std::unique_ptr<detect::DetectionPipeline> pipeline;
@@ -188,7 +187,7 @@ Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_exe
     }
     std::error_code ec;
     std::filesystem::create_directories(c.store_path.parent_path(), ec);
-    auto db = store::Store::open(c.store_path.string());
+    auto db = store::GatewayStore::open(c.store_path.string());
     if (!db) return Error{"store " + c.store_path.string() + ": " + db.error().message};
     impl->db = std::move(*db);
     auto outbox = store::SqliteOutbox::open(c.store_path.string());

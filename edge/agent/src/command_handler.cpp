@@ -1,6 +1,6 @@
 #include "command_handler.hpp"
 
-#include "pvfleet/agent/commands.hpp"
+#include "pvfleet/agent/config_install.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/protocol/topics.hpp"
 #include "pvfleet/util/log.hpp"

@@ -17,7 +17,7 @@
 #include "pvfleet/agent/agent.hpp"
 #include "pvfleet/protocol/messages.hpp"
 #include "pvfleet/store/persistent_detection.hpp"
-#include "pvfleet/store/store.hpp"
+#include "pvfleet/store/gateway_store.hpp"
 #include "pvfleet/sync/service.hpp"
 
 namespace pvfleet::agent {
@@ -30,7 +30,7 @@ struct CommandOutcome {
 class CommandHandler {
 public:
     struct Parts {
-        store::Store& db;
+        store::GatewayStore& db;
         const Clock& clock;
         const SiteConfig& config;
         boost::asio::any_io_executor executor;

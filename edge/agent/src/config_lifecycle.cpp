@@ -3,7 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
-#include "pvfleet/agent/commands.hpp"
+#include "pvfleet/agent/config_install.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::agent {

@@ -13,14 +13,14 @@
 #include <string_view>
 
 #include "pvfleet/agent/agent.hpp"
-#include "pvfleet/store/store.hpp"
+#include "pvfleet/store/gateway_store.hpp"
 
 namespace pvfleet::agent {
 
 class ConfigLifecycle {
 public:
     struct Parts {
-        store::Store& db;  // keeps the applied set_config's issued_at
+        store::GatewayStore& db;  // keeps the applied set_config's issued_at
         const Clock& clock;
         const SiteConfig& config;  // the running one
         boost::asio::any_io_executor executor;

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 
-#include "pvfleet/agent/commands.hpp"
+#include "pvfleet/agent/probe_detail.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::agent {

@@ -14,10 +14,10 @@
 #include <cstring>
 #include <iostream>
 
-#include "commands.hpp"
+#include "verbs.hpp"
 #include "local_ui_backend.hpp"
 #include "pvfleet/agent/agent.hpp"
-#include "pvfleet/agent/commands.hpp"
+#include "pvfleet/agent/config_install.hpp"
 #include "pvfleet/asio/time_system.hpp"
 #include "pvfleet/http/server.hpp"
 #include "pvfleet/local_ui/local_ui.hpp"

@@ -120,7 +120,7 @@ Result<StoredEvent> PersistentDetection::resolve_ticket(const std::string& id, c
 
 namespace {
 template <class F>
-Result<domain::TicketEvent> action_on_stored_book(Store& store, F&& act) {
+Result<domain::TicketEvent> action_on_stored_book(GatewayStore& store, F&& act) {
     std::optional<domain::TicketEvent> done;
     Status s = store.transaction([&]() -> Status {
         auto tickets = store.tickets(false);
@@ -138,12 +138,12 @@ Result<domain::TicketEvent> action_on_stored_book(Store& store, F&& act) {
 }
 }  // namespace
 
-Result<domain::TicketEvent> PersistentDetection::acknowledge(Store& store, const std::string& id, const std::string& by,
+Result<domain::TicketEvent> PersistentDetection::acknowledge(GatewayStore& store, const std::string& id, const std::string& by,
                                                              const std::string& note, TimePoint at) {
     return action_on_stored_book(store, [&](detect::TicketBook& book) { return book.acknowledge(id, by, note, at); });
 }
 
-Result<domain::TicketEvent> PersistentDetection::resolve(Store& store, const std::string& id, const std::string& by,
+Result<domain::TicketEvent> PersistentDetection::resolve(GatewayStore& store, const std::string& id, const std::string& by,
                                                          TimePoint at) {
     return action_on_stored_book(store, [&](detect::TicketBook& book) { return book.resolve(id, by, at); });
 }

@@ -24,7 +24,7 @@ domain::Sample sample(TimePoint t, double w) {
 
 TEST_CASE("store: tickets and their events, one live ticket per (device, kind)") {
     test::TempDir dir;
-    auto db = store::Store::open((dir / "edge.db").string());
+    auto db = store::GatewayStore::open((dir / "edge.db").string());
     REQUIRE(db.ok());
     detect::TicketBook book;
     auto opened = book.raise("inv1", FaultKind::not_producing, domain::Severity::minor, "down",
@@ -61,7 +61,7 @@ TEST_CASE("store: detector state, cursor and telemetry round trip; reopening kee
     test::TempDir dir;
     const auto path = (dir / "edge.db").string();
     {
-        auto db = store::Store::open(path);
+        auto db = store::GatewayStore::open(path);
         REQUIRE(db.ok());
         CHECK_FALSE((*db)->detector_state()->has_value());
         REQUIRE((*db)->save_detector_state(nlohmann::json{{"version", 1}, {"x", 2}}).ok());
@@ -72,7 +72,7 @@ TEST_CASE("store: detector state, cursor and telemetry round trip; reopening kee
         s.events = {"grid_overvoltage"};
         REQUIRE((*db)->insert_sample(s).ok());
     }
-    auto db = store::Store::open(path);
+    auto db = store::GatewayStore::open(path);
     REQUIRE(db.ok());
     CHECK((**(*db)->detector_state())["x"] == 2);
     CHECK(**(*db)->cursor("replay:inv1") == "2016-07-01T11:00:00.000Z");
@@ -88,8 +88,8 @@ TEST_CASE("store: detector state, cursor and telemetry round trip; reopening kee
 TEST_CASE("persistent detection: a technician's ack from another connection is seen by the agent") {
     test::TempDir dir;
     const auto path = (dir / "edge.db").string();
-    auto agent_db = store::Store::open(path);
-    auto cli_db = store::Store::open(path);
+    auto agent_db = store::GatewayStore::open(path);
+    auto cli_db = store::GatewayStore::open(path);
     REQUIRE(agent_db.ok());
     REQUIRE(cli_db.ok());
     test::FakeSun sun;
@@ -142,7 +142,7 @@ TEST_CASE("persistent detection: a technician's ack from another connection is s
 
 TEST_CASE("persistent detection: technician actions on the agent's own book, recorded with their event ids") {
     test::TempDir dir;
-    auto db = store::Store::open((dir / "edge.db").string());
+    auto db = store::GatewayStore::open((dir / "edge.db").string());
     REQUIRE(db.ok());
     test::FakeSun sun;
     ManualClock clock;

@@ -70,7 +70,7 @@ struct EncodedPayload {
 
 // Progress markers saved in the same transaction as an appended row, for a restart to resume from.
 struct AppendCursors {
-    // The store's event_id of the ticket event queued: a restart re-queues Store::events_after() it.
+    // The store's event_id of the ticket event queued: a restart re-queues GatewayStore::events_after() it.
     std::optional<long long> ticket_event_id;
     // The newest sample time in the batch: a restart re-feeds the store's telemetry after it (the samples
     // still buffered in memory when the process died).

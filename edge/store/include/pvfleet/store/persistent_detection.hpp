@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "pvfleet/detect/pipeline.hpp"
-#include "pvfleet/store/store.hpp"
+#include "pvfleet/store/gateway_store.hpp"
 
 namespace pvfleet::store {
 
@@ -25,7 +25,7 @@ using DetectionInput = std::variant<domain::Sample, NoAnswer>;
 
 class PersistentDetection {
 public:
-    PersistentDetection(Store& store, detect::DetectionPipeline& pipeline) : store_(store), pipeline_(pipeline) {}
+    PersistentDetection(GatewayStore& store, detect::DetectionPipeline& pipeline) : store_(store), pipeline_(pipeline) {}
 
     // Loads detector state and tickets left by a previous run.
     Status resume();
@@ -43,9 +43,9 @@ public:
     Result<StoredEvent> resolve_ticket(const std::string& id, const std::string& by, TimePoint at);
 
     // Technician actions from another process (the `tickets` CLI), on a book read from the store.
-    static Result<domain::TicketEvent> acknowledge(Store& store, const std::string& id, const std::string& by,
+    static Result<domain::TicketEvent> acknowledge(GatewayStore& store, const std::string& id, const std::string& by,
                                                    const std::string& note, TimePoint at);
-    static Result<domain::TicketEvent> resolve(Store& store, const std::string& id, const std::string& by,
+    static Result<domain::TicketEvent> resolve(GatewayStore& store, const std::string& id, const std::string& by,
                                                TimePoint at);
 
 private:
@@ -59,7 +59,7 @@ private:
     template <class F>
     Result<StoredEvent> technician_action(F&& act);
 
-    Store& store_;
+    GatewayStore& store_;
     detect::DetectionPipeline& pipeline_;
     long long known_event_id_ = 0;  // the newest event the book reflects (0: read back at the next step)
     bool others_recorded_ = false;
