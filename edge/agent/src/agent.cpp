@@ -1,14 +1,13 @@
 #include "pvfleet/agent/agent.hpp"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "command_handler.hpp"
+#include "config_lifecycle.hpp"
 #include "page_model.hpp"
 #include "poll_workers.hpp"
-#include "pvfleet/agent/commands.hpp"
 #include "pvfleet/detect/pipeline.hpp"
 #include "pvfleet/detect/site.hpp"
 #include "pvfleet/store/outbox.hpp"
@@ -29,25 +28,27 @@ constexpr Millis kTick{5'000};
 }  // namespace
 
 // The composition of the agent's parts, and the glue between them on the executor: a sample goes to the store,
-// the sync's batch, the page model and detection; detection's ticket events go to the sync through the store.
+// the sync's batch, the page model and detection; detection's ticket events go to the store and the sync.
 //   poll_workers.cpp    poll threads (identify, poll, probes, endpoint tasks)
-//   command_handler.cpp downlink commands and the config lifecycle (set_config, local page saves)
+//   command_handler.cpp downlink commands
+//   config_lifecycle.cpp a new config checked, installed and applied by a restart (set_config, local page saves)
 //   page_model.cpp      the local page's newest readings and today's energy
 struct Agent::Impl {
-    Impl(SiteConfig c, asio::any_io_executor e, const Clock& k)
-        : config(std::move(c)), executor(e), clock(k), timer(e) {}
+    Impl(SiteConfig c, asio::any_io_executor e, TimeSystem& time)
+        : config(std::move(c)), executor(e), clock(time), timer(time.make_timer()) {}
 
     SiteConfig config;
     asio::any_io_executor executor;
-    const Clock& clock;
-    asio::steady_timer timer;
+    const Clock& clock;  // the time system's wall clock
+    std::unique_ptr<Timer> timer;  // detection's tick
     devices::Catalog catalog;
-    std::unique_ptr<store::Store> db;
+    std::unique_ptr<store::GatewayStore> db;
     std::unique_ptr<store::SqliteOutbox> outbox;
     std::unique_ptr<detect::SolarSunModel> sun;
     std::unique_ptr<detect::DetectionPipeline> pipeline;
     std::unique_ptr<store::PersistentDetection> detection;
     std::unique_ptr<PageModel> page;
+    std::unique_ptr<ConfigLifecycle> config_lifecycle;
     std::unique_ptr<CommandHandler> commands;
     std::unique_ptr<sync::SyncService> sync;  // after `commands`: destroyed before it, its callbacks use it
     solar::Location location;
@@ -60,7 +61,8 @@ struct Agent::Impl {
     void on_state(const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,
                   const std::string& why);
     void detect(const std::vector<store::DetectionInput>& inputs);
-    void forward_ticket_events();
+    void queue_ticket_events(const std::vector<store::StoredEvent>& events);
+    void queue_stored_ticket_events();
     void tick();
     void schedule_tick();
 };
@@ -93,19 +95,38 @@ void Agent::Impl::detect(const std::vector<store::DetectionInput>& inputs) {
         PVF_LOG(error, "agent", "detection: " << events.error().message);
         return;
     }
-    for (const auto& e : *events) {
+    for (const auto& stored : *events) {
+        const auto& e = stored.event;
         ++stats.ticket_events;
         PVF_LOG(info, "agent",
                 "ticket " << domain::to_string(e.kind) << " " << e.ticket.id << " ("
                           << domain::to_string(e.ticket.kind) << ", " << e.ticket.device_id << ")");
     }
-    forward_ticket_events();
+    // Technicians' actions from the `tickets` CLI are in the store only: they go first, read back from it.
+    if (detection->others_recorded()) queue_stored_ticket_events();
+    queue_ticket_events(*events);
 }
 
-void Agent::Impl::forward_ticket_events() {
+// Ticket events go to the sync as they are recorded, each with its store event_id, which the outbox keeps as
+// its cursor in the same transaction: each event is queued exactly once, in event_id order.
+void Agent::Impl::queue_ticket_events(const std::vector<store::StoredEvent>& events) {
     if (!sync) return;
-    // Everything the store recorded after the outbox's cursor: detector events and technicians' actions from
-    // the `tickets` CLI alike, each queued exactly once (the cursor moves in the outbox's transaction).
+    for (const auto& e : events) {
+        const long long cursor = outbox->ticket_event_cursor().value_or(0);
+        if (e.event_id <= cursor) continue;  // queued already (read back from the store)
+        // Events before this one are not queued yet (an earlier append failed, another writer's): read back.
+        if (e.event_id != cursor + 1) return queue_stored_ticket_events();
+        if (auto r = sync->engine().add_ticket_event(e.event, e.event_id); !r) {
+            PVF_LOG(error, "agent", "sync: ticket event " << e.event_id << ": " << r.error().message);
+            return;
+        }
+    }
+}
+
+void Agent::Impl::queue_stored_ticket_events() {
+    if (!sync) return;
+    // Everything the store recorded after the outbox's cursor: what a previous run recorded but did not queue,
+    // and technicians' actions from the `tickets` CLI.
     for (;;) {
         auto batch = db->events_after(outbox->ticket_event_cursor().value_or(0), 200);
         if (!batch) {
@@ -134,9 +155,9 @@ void Agent::Impl::tick() {
 }
 
 void Agent::Impl::schedule_tick() {
-    timer.expires_after(kTick);
-    timer.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || stopping) return;
+    // The time system runs the callback on the executor (AsioTimeSystem) or where a test advances time.
+    timer->arm(kTick, [this] {
+        if (stopping) return;
         tick();
         schedule_tick();
     });
@@ -146,8 +167,9 @@ Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Agent::~Agent() = default;  // PollWorkers closes and joins its threads first
 
 Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_executor executor,
-                                             const Clock& clock) {
-    auto impl = std::make_unique<Impl>(std::move(config), executor, clock);
+                                             TimeSystem& time) {
+    auto impl = std::make_unique<Impl>(std::move(config), executor, time);
+    const Clock& clock = impl->clock;
     auto& c = impl->config;
     auto dir = devices::find_devices_dir(c.maps_dir);
     if (!dir) return dir.error();
@@ -165,7 +187,7 @@ Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_exe
     }
     std::error_code ec;
     std::filesystem::create_directories(c.store_path.parent_path(), ec);
-    auto db = store::Store::open(c.store_path.string());
+    auto db = store::GatewayStore::open(c.store_path.string());
     if (!db) return Error{"store " + c.store_path.string() + ": " + db.error().message};
     impl->db = std::move(*db);
     auto outbox = store::SqliteOutbox::open(c.store_path.string());
@@ -214,12 +236,16 @@ Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_exe
     }
     Impl* i = impl.get();
     impl->workers = std::make_unique<PollWorkers>(
-        c, impl->catalog, impl->location, executor,
+        c, impl->catalog, impl->location, clock, executor,
         PollCallbacks{[i](domain::Sample s) { i->on_sample(std::move(s)); },
                       [i](const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,
                           const std::string& why) { i->on_state(id, from, to, why); }});
-    impl->commands = std::make_unique<CommandHandler>(CommandHandler::Parts{
-        *impl->db, clock, c, executor, *impl->workers, impl->sync.get(), [i] { i->forward_ticket_events(); }});
+    impl->config_lifecycle =
+        std::make_unique<ConfigLifecycle>(ConfigLifecycle::Parts{*impl->db, clock, c, executor});
+    impl->commands = std::make_unique<CommandHandler>(
+        CommandHandler::Parts{*impl->db, clock, c, executor, *impl->workers, *impl->config_lifecycle,
+                              impl->sync.get(), *impl->detection,
+                              [i](const std::vector<store::StoredEvent>& events) { i->queue_ticket_events(events); }});
     if (impl->sync) {
         impl->sync->on_command = [i](const protocol::Command& cmd) { i->commands->on_command(cmd); };
         impl->sync->on_connected = [i] { i->commands->send_waiting_acks(); };
@@ -247,18 +273,19 @@ void Agent::start() {
         }
         i.sync->start();
     }
-    i.forward_ticket_events();  // what a previous run recorded but did not queue
+    i.queue_stored_ticket_events();  // what a previous run recorded but did not queue
     i.schedule_tick();
 }
 
 void Agent::stop(std::function<void()> done) {
     auto& i = *impl_;
     i.stopping = true;
-    i.timer.cancel();
+    i.timer->cancel();
     // 1. poll threads: they leave between polls (checked every 500 ms). One blocked in a Modbus request to a
     //    silent device may need its full timeout; it is not waited for beyond 1.5 s (see idle()).
     i.workers->request_stop();
     std::thread([&i, done = std::move(done)]() mutable {
+        // Real threads leaving: a steady-clock bound on this helper thread, not simulated time.
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
         while (i.workers->running() > 0 && std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -275,7 +302,7 @@ void Agent::stop(std::function<void()> done) {
 }
 
 void Agent::on_restart_requested(RestartHandler handler) {
-    impl_->commands->set_restart_handler(std::move(handler));
+    impl_->config_lifecycle->set_restart_handler(std::move(handler));
 }
 
 void Agent::finish_config_change(const ConfigChange& change, const Status& outcome) {
@@ -343,22 +370,22 @@ nlohmann::json Agent::local_state() const {
     json out = {{"site_id", i.config.site_id},
                 {"config_version", i.config.config_version},
                 {"now", format_iso8601(i.clock.now())},
-                {"restarting", i.commands->restarting()},
+                {"restarting", i.config_lifecycle->restarting()},
                 {"endpoints", endpoints},
                 {"devices", devices},
                 {"today", i.page->today(i.clock.now(), i.config.devices)},
                 {"link", link},
                 {"tickets", tickets}};
-    if (!i.commands->last_local_change().empty()) out["last_config_change"] = i.commands->last_local_change();
+    if (const auto& change = i.config_lifecycle->last_local_change(); !change.empty())
+        out["last_config_change"] = change;
     return out;
 }
 
 Result<domain::Ticket> Agent::acknowledge_ticket(const std::string& id, const std::string& by,
                                                  const std::string& note) {
     auto& i = *impl_;
-    auto r = i.commands->acknowledge(id, by, note);
+    auto r = i.commands->acknowledge(id, by, note);  // recorded and queued for the server
     if (!r) return r.error();
-    i.forward_ticket_events();  // as finish_command does for the downlink command
     return r->ticket;
 }
 
@@ -366,13 +393,13 @@ Result<domain::Ticket> Agent::resolve_ticket(const std::string& id, const std::s
     auto& i = *impl_;
     auto r = i.commands->resolve(id, by);
     if (!r) return r.error();
-    i.forward_ticket_events();
     return r->ticket;
 }
 
 Status Agent::probe(const std::string& device_id, std::function<void(Result<std::string>)> done) {
     auto& i = *impl_;
-    if (i.commands->restarting()) return Error{"the agent is restarting to apply a new config", ErrorKind::busy};
+    if (i.config_lifecycle->restarting())
+        return Error{"the agent is restarting to apply a new config", ErrorKind::busy};
     if (!i.workers->queue_probe(device_id, std::move(done)))
         return Error{
             "no device '" + device_id + "' in this site's config (devices: " + i.workers->known_devices() + ")",
@@ -382,26 +409,17 @@ Status Agent::probe(const std::string& device_id, std::function<void(Result<std:
 
 Status Agent::run_on_endpoint(const std::string& endpoint_id, std::function<void(modbus::ModbusBus&)> task) {
     auto& i = *impl_;
-    if (i.commands->restarting()) return Error{"the agent is restarting to apply a new config", ErrorKind::busy};
+    if (i.config_lifecycle->restarting())
+        return Error{"the agent is restarting to apply a new config", ErrorKind::busy};
     return i.workers->run_on_endpoint(endpoint_id, std::move(task));
 }
 
 Result<SiteConfig> Agent::check_config(std::string_view config_json) const {
-    return check_pushed_config(config_json, impl_->config);
+    return impl_->config_lifecycle->check(config_json);
 }
 
 Result<std::string> Agent::apply_config(std::string_view config_json) {
-    auto& i = *impl_;
-    if (i.commands->restarting()) return Error{"a config change is already being applied", ErrorKind::busy};
-    if (!i.commands->can_restart())
-        return Error{"this agent was not started from a config file it can replace", ErrorKind::unsupported};
-    auto next = check_pushed_config(config_json, i.config);
-    if (!next) return next.error();
-    std::string version = next->config_version;
-    // Ordered like a set_config issued now: a set_config the server issued before this save is stale.
-    if (auto s = i.commands->install_and_restart(ConfigChange{"", i.clock.now(), std::move(*next)}, config_json); !s)
-        return Error{s.error().message, ErrorKind::io};
-    return version;
+    return impl_->config_lifecycle->apply_from_local_page(config_json);
 }
 
 bool Agent::idle() const {

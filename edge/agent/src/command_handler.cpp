@@ -1,18 +1,12 @@
 #include "command_handler.hpp"
 
-#include <boost/asio/post.hpp>
-#include <nlohmann/json.hpp>
-
-#include "pvfleet/agent/commands.hpp"
+#include "pvfleet/agent/config_install.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/protocol/topics.hpp"
-#include "pvfleet/store/persistent_detection.hpp"
 #include "pvfleet/util/log.hpp"
 #include "pvfleet/util/time.hpp"
 
 namespace pvfleet::agent {
-namespace asio = boost::asio;
-
 namespace {
 // Command ids carried out are kept in the store under this key: a redelivery, even after a restart, is
 // answered `duplicate`.
@@ -22,7 +16,7 @@ std::string command_key(const std::string& command_id) {
 }  // namespace
 
 void CommandHandler::on_command(const protocol::Command& cmd) {
-    if (restarting_) {
+    if (p_.config_lifecycle.restarting()) {
         // Not recorded: the agent that comes next carries it out when the server sends it again.
         send_ack(cmd.command_id, cmd.type(), protocol::AckStatus::failed,
                  "the agent is restarting to apply a new config; send the command again");
@@ -67,65 +61,45 @@ std::optional<CommandOutcome> CommandHandler::carry_out(const protocol::Command&
                                                    "' is not carried out by this agent version"};
 }
 
-// set_config (docs/site-config.md, "Changing the config remotely"): checked here completely — ordering, every
-// key path of the parser, the site id — then installed as the config file, and only then applied, by
-// replacing this agent with one created from the new config (the caller's restart handler). Decision: a
-// restart in the same process rather than changing the running pipeline piece by piece, because every part
-// (endpoints, maps, store, detection, broker link) may change, and a fresh Agent::create checks all of them
-// exactly as at start-up. The ack waits for the outcome: the next agent acks `done`; when it cannot be
-// created, the handler puts the previous file back, starts the previous config again, and that agent acks
-// `failed` with the reason.
+// set_config (docs/site-config.md, "Changing the config remotely"): ordered against the one applied last,
+// checked completely, installed and applied by a restart (ConfigLifecycle). The ack waits for the outcome: the
+// next agent acks `done`; when it cannot be created, the handler puts the previous file back, starts the
+// previous config again, and that agent acks `failed` with the reason.
 std::optional<CommandOutcome> CommandHandler::set_config(const protocol::Command& cmd,
                                                       const protocol::SetConfigCommand& set) {
     using protocol::AckStatus;
-    if (!can_restart())
+    auto& lifecycle = p_.config_lifecycle;
+    if (!lifecycle.can_restart())
         return CommandOutcome{AckStatus::failed,
                               "this agent was not started from a config file it can replace"};
-    auto applied = p_.db.cursor(std::string(kAppliedConfigIssuedAtKey));
-    if (!applied) return CommandOutcome{AckStatus::failed, "store: " + applied.error().message};
-    const std::optional<TimePoint> last = *applied ? decode_issued_at(**applied) : std::nullopt;
-    if (is_stale_config(cmd.issued_at, last))
+    auto last = lifecycle.last_applied();
+    if (!last) return CommandOutcome{AckStatus::failed, "store: " + last.error().message};
+    if (is_stale_config(cmd.issued_at, *last))
         return CommandOutcome{AckStatus::stale, "issued " + format_iso8601(cmd.issued_at) +
                                                     ", before the config applied last (issued " +
-                                                    format_iso8601(*last) + ")"};
-    auto next = check_pushed_config(set.config_json, p_.config);
+                                                    format_iso8601(**last) + ")"};
+    auto next = lifecycle.check(set.config_json);
     if (!next) return CommandOutcome{AckStatus::rejected, "config refused:\n" + next.error().message};
-    if (auto s = install_and_restart(ConfigChange{cmd.command_id, cmd.issued_at, std::move(*next)},
-                                     set.config_json);
+    if (auto s = lifecycle.install_and_restart(ConfigChange{cmd.command_id, cmd.issued_at, std::move(*next)},
+                                               set.config_json);
         !s)
         return CommandOutcome{AckStatus::failed, s.error().message};
     return std::nullopt;
 }
 
-// The part of set_config the local page's "save" shares: install the checked config as the file, then
-// restart with it through the caller's handler.
-Status CommandHandler::install_and_restart(ConfigChange change, std::string_view config_json) {
-    // Written the way an installer keeps it: indented, keys in the order they were sent.
-    const auto ordered = nlohmann::ordered_json::parse(config_json, nullptr, false);
-    const auto text = ordered.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
-    if (auto s = install_config_file(*p_.config.config_file, text); !s)
-        return Error{"config not installed: " + s.error().message, s.error().kind};
-    restarting_ = true;
-    PVF_LOG(info, "agent",
-            (change.command_id.empty() ? "local page" : "command " + change.command_id + " (set_config)")
-                << ": config " << change.config.config_version << " installed as "
-                << p_.config.config_file->string() << " (the previous one kept as "
-                << previous_config_path(*p_.config.config_file).string() << "); restarting with it");
-    // Posted: the handler stops and destroys this agent, which must not happen inside its own MQTT callback
-    // or HTTP request.
-    asio::post(p_.executor, [handler = restart_handler_, change = std::move(change)]() mutable {
-        handler(std::move(change));
-    });
-    return {};
-}
-
 Result<domain::TicketEvent> CommandHandler::acknowledge(const std::string& id, const std::string& by,
                                                      const std::string& note) {
-    return store::PersistentDetection::acknowledge(p_.db, id, by, note, p_.clock.now());
+    auto r = p_.detection.acknowledge_ticket(id, by, note, p_.clock.now());
+    if (!r) return r.error();
+    p_.queue_ticket_events({*r});
+    return std::move(r->event);
 }
 
 Result<domain::TicketEvent> CommandHandler::resolve(const std::string& id, const std::string& by) {
-    return store::PersistentDetection::resolve(p_.db, id, by, p_.clock.now());
+    auto r = p_.detection.resolve_ticket(id, by, p_.clock.now());
+    if (!r) return r.error();
+    p_.queue_ticket_events({*r});
+    return std::move(r->event);
 }
 
 // probe: queued for the poll thread of the device's endpoint, which owns that Modbus session (the executor
@@ -160,7 +134,6 @@ void CommandHandler::finish_command(const std::string& command_id, protocol::Com
                        << "): " << protocol::to_string(outcome.status)
                        << (outcome.detail.empty() ? "" : ": " + outcome.detail.substr(0, kLoggedDetail))
                        << (outcome.detail.size() > kLoggedDetail ? "..." : ""));
-    p_.forward_ticket_events();
     send_ack(command_id, type, outcome.status, outcome.detail);
 }
 
@@ -202,25 +175,9 @@ void CommandHandler::send_waiting_acks() {
 }
 
 void CommandHandler::finish_config_change(const ConfigChange& change, const Status& outcome) {
-    CommandOutcome result;
-    if (outcome) {
-        if (auto s =
-                p_.db.save_cursor(std::string(kAppliedConfigIssuedAtKey), encode_issued_at(change.issued_at));
-            !s)
-            PVF_LOG(error, "agent", "set_config: applied time not stored: " << s.error().message);
-        result = {protocol::AckStatus::done, "config " + p_.config.config_version + " applied"};
-    } else {
-        result = {protocol::AckStatus::failed, "config " + change.config.config_version + " did not start (" +
-                                                   outcome.error().message + "); config " +
-                                                   p_.config.config_version + " restored"};
-    }
-    if (change.command_id.empty()) {
-        // Saved on the local page: no command to answer; the status heartbeat reports the config_version.
-        PVF_LOG(info, "agent",
-                "local page config change: " << protocol::to_string(result.status) << ": " << result.detail);
-        last_local_change_ = result.detail;
-        return;
-    }
+    const auto done = p_.config_lifecycle.finish(change, outcome);
+    if (change.command_id.empty()) return;  // saved on the local page: no command to answer
+    const CommandOutcome result{done.applied ? protocol::AckStatus::done : protocol::AckStatus::failed, done.detail};
     // Recorded either way: a redelivery must not restart the agent again (a config that failed fails again).
     (void)p_.db.save_cursor(command_key(change.command_id), std::string(protocol::to_string(result.status)));
     PVF_LOG(info, "agent",

@@ -12,7 +12,7 @@ namespace {
 constexpr long long kDayMs = 86'400'000LL;
 }  // namespace
 
-PageModel::PageModel(const store::Store& store, solar::Location location,
+PageModel::PageModel(const store::GatewayStore& store, solar::Location location,
                      std::optional<solar::ExpectedPowerModel> expected)
     : store_(store), location_(location), expected_(std::move(expected)) {}
 

@@ -14,14 +14,14 @@
 #include "pvfleet/domain/ticket.hpp"
 #include "pvfleet/solar/expected_power.hpp"
 #include "pvfleet/solar/position.hpp"
-#include "pvfleet/store/store.hpp"
+#include "pvfleet/store/gateway_store.hpp"
 
 namespace pvfleet::agent {
 
 class PageModel {
 public:
     // `store` must outlive this; `expected` is empty when the config describes no arrays.
-    PageModel(const store::Store& store, solar::Location location,
+    PageModel(const store::GatewayStore& store, solar::Location location,
               std::optional<solar::ExpectedPowerModel> expected);
 
     void note_sample(const domain::Sample& s);
@@ -41,7 +41,7 @@ private:
         std::optional<double> first_wh;  // the counter at the day's first sample
         std::optional<double> last_wh;
     };
-    const store::Store& store_;
+    const store::GatewayStore& store_;
     solar::Location location_;
     std::map<std::string, domain::Sample> latest_;
     std::map<std::string, DayEnergy> day_energy_;

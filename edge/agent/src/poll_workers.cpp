@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 
-#include "pvfleet/agent/commands.hpp"
+#include "pvfleet/agent/probe_detail.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::agent {
@@ -14,10 +14,11 @@ constexpr Millis kIdentifyRetry{60'000};
 }  // namespace
 
 PollWorkers::PollWorkers(const SiteConfig& config, const devices::Catalog& catalog, solar::Location location,
-                         asio::any_io_executor executor, PollCallbacks callbacks)
+                         const Clock& clock, asio::any_io_executor executor, PollCallbacks callbacks)
     : config_(config),
       catalog_(catalog),
       location_(location),
+      clock_(clock),
       executor_(std::move(executor)),
       callbacks_(std::move(callbacks)) {
     for (const auto& ep : config.endpoints) {
@@ -42,9 +43,8 @@ PollWorkers::~PollWorkers() {
 }
 
 void PollWorkers::start() {
-    static SystemClock wall;
     for (auto& w : workers_) {
-        w->session = modbus::make_session(w->spec.endpoint, wall, w->sleeper);
+        w->session = modbus::make_session(w->spec.endpoint, clock_, w->sleeper);
         w->thread = std::jthread([this, wp = w.get()](std::stop_token st) { run(*wp, st); });
     }
 }
@@ -116,10 +116,9 @@ Result<std::string> PollWorkers::probe_device(Worker& w, std::map<std::string, M
         it = mapped.emplace(id, std::move(*found)).first;
     }
     const MappedDevice& device = it->second;
-    SystemClock wall;
     domain::Sample reading;
     reading.device_id = id;
-    reading.t = wall.now();
+    reading.t = clock_.now();
     const devices::MapDeviceModel model(device.map);
     for (auto poll : {devices::PollClass::fast, devices::PollClass::slow}) {
         auto decoded = model.read(*w.session, device.unit, poll);
@@ -189,7 +188,6 @@ void PollWorkers::run(Worker& w, std::stop_token stop) {
         ~Leave() { --n; }
     } leave{running_};
     modbus::SystemSleeper sleeper;
-    SystemClock wall;
     auto post = [this, open = accepting_](auto fn) {
         if (!open->load()) return;
         asio::post(executor_, [open, fn = std::move(fn)]() mutable {
@@ -197,7 +195,7 @@ void PollWorkers::run(Worker& w, std::stop_token stop) {
         });
     };
     acquisition::Poller poller(
-        wall, sleeper, [&, post](const domain::Sample& s) { post([this, s] { callbacks_.sample(s); }); },
+        clock_, sleeper, [&, post](const domain::Sample& s) { post([this, s] { callbacks_.sample(s); }); },
         [&, post](const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,
                   const std::string& why) {
             post([this, id, from, to, why] { callbacks_.state(id, from, to, why); });
@@ -224,12 +222,12 @@ void PollWorkers::run(Worker& w, std::stop_token stop) {
             if (stop.stop_requested()) break;
             task(*w.session);
         }
-        const TimePoint now = wall.now();
+        const TimePoint now = clock_.now();
         polled += identify_due(w, pending, poller, mapped, now);
         TimePoint next = now + Millis{500};
         if (polled > 0) next = std::min(next, poller.poll_due());
         for (const auto& p : pending) next = std::min(next, std::max(p.next, now));
-        const auto wait = std::chrono::duration_cast<Millis>(next - wall.now());
+        const auto wait = std::chrono::duration_cast<Millis>(next - clock_.now());
         if (wait > Millis{0} && !stop.stop_requested()) sleeper.sleep_for(std::min(wait, Millis{500}));
     }
 }

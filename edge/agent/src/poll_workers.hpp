@@ -40,9 +40,11 @@ struct PollCallbacks {
 
 class PollWorkers {
 public:
-    // Groups the configured devices by endpoint; `config` and `catalog` must outlive this.
+    // Groups the configured devices by endpoint; `config`, `catalog` and `clock` must outlive this. The clock
+    // stamps samples and times the poll schedule on every poll thread: it must be safe to read from several
+    // threads (SystemClock, the time systems).
     PollWorkers(const SiteConfig& config, const devices::Catalog& catalog, solar::Location location,
-                boost::asio::any_io_executor executor, PollCallbacks callbacks);
+                const Clock& clock, boost::asio::any_io_executor executor, PollCallbacks callbacks);
     ~PollWorkers();  // close()s and joins every thread
     PollWorkers(const PollWorkers&) = delete;
     PollWorkers& operator=(const PollWorkers&) = delete;
@@ -89,6 +91,7 @@ private:
     const SiteConfig& config_;
     const devices::Catalog& catalog_;
     solar::Location location_;
+    const Clock& clock_;
     boost::asio::any_io_executor executor_;
     PollCallbacks callbacks_;
     std::vector<std::unique_ptr<Worker>> workers_;

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "pvfleet/devices/codec.hpp"
+#include "pvfleet/devices/register_codec.hpp"
 
 namespace pvfleet::devices {
 namespace {

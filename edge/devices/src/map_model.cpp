@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pvfleet/devices/codec.hpp"
+#include "pvfleet/devices/register_codec.hpp"
 
 namespace pvfleet::devices {
 namespace {

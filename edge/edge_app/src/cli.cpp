@@ -3,7 +3,7 @@
 #include <iostream>
 #include <map>
 
-#include "commands.hpp"
+#include "verbs.hpp"
 
 namespace pvfleet::edge_app {
 namespace {

@@ -7,7 +7,7 @@
 #include <iostream>
 #include <string>
 
-#include "commands.hpp"
+#include "verbs.hpp"
 #include "pvfleet/local_ui/password.hpp"
 
 namespace pvfleet::edge_app {

@@ -12,7 +12,7 @@
 #include <optional>
 #include <sstream>
 
-#include "commands.hpp"
+#include "verbs.hpp"
 #include "pvfleet/devices/catalog.hpp"
 #include "pvfleet/devices/map_model.hpp"
 #include "pvfleet/domain/points.hpp"

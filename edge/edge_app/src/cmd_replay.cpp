@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "commands.hpp"
+#include "verbs.hpp"
 #include "pvfleet/detect/pipeline.hpp"
 #include "pvfleet/detect/site.hpp"
 #include "pvfleet/domain/points.hpp"
@@ -221,6 +221,9 @@ bool has_offset(const std::string& ts) {
 void print(const std::vector<domain::TicketEvent>& events) {
     for (const auto& e : events) std::cout << detect::event_line(e).dump() << '\n';
 }
+void print(const std::vector<store::StoredEvent>& events) {
+    for (const auto& e : events) std::cout << detect::event_line(e.event).dump() << '\n';
+}
 
 int fail(const std::string& message) {
     std::cerr << "pvfleet-edge replay: " << message << "\n";
@@ -283,11 +286,11 @@ int cmd_replay(const Args& args) {
 
     ManualClock clock;
     detect::DetectionPipeline pipeline(site->config, **sun, clock);
-    std::unique_ptr<store::Store> db;
+    std::unique_ptr<store::GatewayStore> db;
     std::unique_ptr<store::PersistentDetection> persistent;
     std::optional<TimePoint> resume_after;
     if (!o.store_file.empty()) {
-        auto opened = store::Store::open(o.store_file);
+        auto opened = store::GatewayStore::open(o.store_file);
         if (!opened) return fail(opened.error().message);
         db = std::move(*opened);
         persistent = std::make_unique<store::PersistentDetection>(*db, pipeline);

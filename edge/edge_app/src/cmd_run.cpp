@@ -14,10 +14,11 @@
 #include <cstring>
 #include <iostream>
 
-#include "commands.hpp"
+#include "verbs.hpp"
 #include "local_ui_backend.hpp"
 #include "pvfleet/agent/agent.hpp"
-#include "pvfleet/agent/commands.hpp"
+#include "pvfleet/agent/config_install.hpp"
+#include "pvfleet/asio/time_system.hpp"
 #include "pvfleet/http/server.hpp"
 #include "pvfleet/local_ui/local_ui.hpp"
 #include "pvfleet/util/log.hpp"
@@ -52,7 +53,7 @@ void sd_notify(const char* state) {
 // previous config file put back and the previous config started again (docs/site-config.md).
 class AgentRunner {
 public:
-    AgentRunner(boost::asio::io_context& io, const Clock& clock) : io_(io), clock_(clock) {}
+    AgentRunner(boost::asio::io_context& io, TimeSystem& time) : io_(io), time_(time) {}
 
     Status start(agent::SiteConfig config) {
         auto created = create(std::move(config));
@@ -92,7 +93,7 @@ public:
 
 private:
     Result<std::unique_ptr<agent::Agent>> create(agent::SiteConfig config) {
-        auto created = agent::Agent::create(std::move(config), io_.get_executor(), clock_);
+        auto created = agent::Agent::create(std::move(config), io_.get_executor(), time_);
         if (!created) return created.error();
         (*created)->on_restart_requested([this](agent::ConfigChange change) { restart(std::move(change)); });
         return created;
@@ -155,7 +156,7 @@ private:
     }
 
     boost::asio::io_context& io_;
-    const Clock& clock_;
+    TimeSystem& time_;
     std::unique_ptr<agent::Agent> agent_;
     bool restarting_ = false;
     bool stop_requested_ = false;
@@ -259,9 +260,9 @@ int cmd_run(const Args& args) {
     PVF_LOG(info, "agent", "effective config: " << agent::describe(*config).dump());
 
     boost::asio::io_context io;
-    SystemClock clock;
-    AgentRunner runner(io, clock);
-    LocalPage page(io, clock, runner);
+    pvfleet::asio::AsioTimeSystem time(io.get_executor());
+    AgentRunner runner(io, time);
+    LocalPage page(io, time, runner);
     runner.on_started = [&page](const agent::SiteConfig& c) { page.follow(c); };
     if (auto started = runner.start(std::move(*config)); !started) {
         std::cerr << "pvfleet-edge run: " << started.error().message << "\n";

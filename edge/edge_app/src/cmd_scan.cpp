@@ -6,7 +6,7 @@
 #include <optional>
 #include <sstream>
 
-#include "commands.hpp"
+#include "verbs.hpp"
 #include "pvfleet/modbus/endpoint_args.hpp"
 #include "pvfleet/modbus/scan.hpp"
 #include "pvfleet/modbus/session.hpp"

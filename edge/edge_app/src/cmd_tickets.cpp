@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "commands.hpp"
+#include "verbs.hpp"
 #include "pvfleet/detect/ticket_book.hpp"
 #include "pvfleet/store/persistent_detection.hpp"
 #include "pvfleet/util/time.hpp"
@@ -84,9 +84,9 @@ int cmd_tickets(const Args& args) {
     if (action != "list" && id.empty()) return usage_error(action + ": missing ticket ID");
     if ((action == "ack" || action == "resolve") && by.empty()) return usage_error(action + ": --by NAME is required");
 
-    auto opened = store::Store::open(store_path);
+    auto opened = store::GatewayStore::open(store_path);
     if (!opened) return failed(opened.error());
-    store::Store& db = **opened;
+    store::GatewayStore& db = **opened;
 
     if (action == "list") {
         auto tickets = db.tickets(all);

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "pvfleet/agent/commands.hpp"
+#include "pvfleet/agent/probe_detail.hpp"
 #include "pvfleet/devices/catalog.hpp"
 #include "pvfleet/devices/map_model.hpp"
 #include "pvfleet/modbus/scan.hpp"

@@ -4,7 +4,7 @@
 #include <limits>
 #include <set>
 
-#include "pvfleet/devices/codec.hpp"
+#include "pvfleet/devices/register_codec.hpp"
 #include "pvfleet/devices/map_model.hpp"
 #include "pvfleet/sim/profile.hpp"
 

@@ -6,7 +6,7 @@
 
 #include "pvfleet/devices/catalog.hpp"
 #include "pvfleet/sim/faults.hpp"
-#include "pvfleet/sim/server.hpp"
+#include "pvfleet/sim/sim_server.hpp"
 #include "pvfleet/sim/simulation.hpp"
 #include "pvfleet/sim/site.hpp"
 #include "pvfleet/util/log.hpp"

@@ -209,11 +209,13 @@ Result<protocol::Seq> SqliteOutbox::append(OutboxKind kind, TimePoint created_at
         return e;
     };
     const protocol::Seq seq = last_seq_ + 1;
-    auto payload = encode(seq);
-    if (!payload) return fail(payload.error());
+    auto encoded = encode(seq);
+    if (!encoded) return fail(encoded.error());
+    const std::string* payload = &encoded->payload;
     {
-        // Inflating the rest once here spares it on every later send as backlog (and checks the payload).
-        const auto rest = protocol::split_payload_rest(*payload);
+        // Kept with the row, it spares inflating the rest on every later send as backlog. A head-split payload
+        // given without it is inflated once here (which also checks it).
+        const auto rest = encoded->split_rest ? encoded->split_rest : protocol::split_payload_rest(*payload);
         Stmt st(db_, "INSERT INTO outbox(seq, kind, created_ms, aggregate, samples, payload, rest_adler, rest_len) "
                      "VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)");
         if (!st.ok()) return fail(st.error("insert"));

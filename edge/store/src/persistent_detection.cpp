@@ -11,17 +11,47 @@ Status PersistentDetection::resume() {
     auto tickets = store_.tickets(false);
     if (!tickets) return tickets.error();
     pipeline_.book().load(std::move(*tickets));
+    auto last = store_.last_event_id();
+    if (!last) return last.error();
+    known_event_id_ = *last;
     return {};
 }
 
-Result<std::vector<domain::TicketEvent>> PersistentDetection::process(
-    const std::vector<DetectionInput>& batch, bool tick, const std::optional<std::pair<std::string, std::string>>& cursor) {
-    std::vector<domain::TicketEvent> events;
-    const nlohmann::json before = pipeline_.save_state();
-    Status s = store_.transaction([&]() -> Status {
+Result<long long> PersistentDetection::catch_up() {
+    auto last = store_.last_event_id();
+    if (!last) return last.error();
+    if (*last != known_event_id_) {
         auto tickets = store_.tickets(false);
         if (!tickets) return tickets.error();
         pipeline_.book().load(std::move(*tickets));
+    }
+    return *last;
+}
+
+void PersistentDetection::committed(long long newest, bool read_back) {
+    others_recorded_ = read_back;
+    known_event_id_ = newest;
+}
+
+void PersistentDetection::rolled_back(const nlohmann::json& state_before) {
+    (void)pipeline_.load_state(state_before);
+    if (auto tickets = store_.tickets(false)) pipeline_.book().load(std::move(*tickets));
+    known_event_id_ = 0;  // whatever was read, the next step reads the tickets back
+    others_recorded_ = false;
+}
+
+Result<std::vector<StoredEvent>> PersistentDetection::process(
+    const std::vector<DetectionInput>& batch, bool tick, const std::optional<std::pair<std::string, std::string>>& cursor) {
+    std::vector<StoredEvent> recorded;
+    long long newest = 0;
+    bool read_back = false;
+    const nlohmann::json before = pipeline_.save_state();
+    Status s = store_.transaction([&]() -> Status {
+        auto last = catch_up();
+        if (!last) return last.error();
+        read_back = *last != known_event_id_;
+        newest = *last;
+        std::vector<domain::TicketEvent> events;
         for (const auto& input : batch) {
             std::vector<domain::TicketEvent> out;
             if (const auto* sample = std::get_if<domain::Sample>(&input)) {
@@ -35,8 +65,11 @@ Result<std::vector<domain::TicketEvent>> PersistentDetection::process(
         if (tick) {
             for (auto& e : pipeline_.tick()) events.push_back(std::move(e));
         }
-        for (const auto& e : events) {
-            if (auto r = store_.record(e); !r) return r;
+        for (auto& e : events) {
+            auto id = store_.record(e);
+            if (!id) return id.error();
+            newest = *id;
+            recorded.push_back(StoredEvent{*id, std::move(e)});
         }
         if (cursor) {
             if (auto c = store_.save_cursor(cursor->first, cursor->second); !c) return c;
@@ -45,16 +78,49 @@ Result<std::vector<domain::TicketEvent>> PersistentDetection::process(
     });
     if (!s) {
         // Nothing was written: put memory back to what the store holds.
-        (void)pipeline_.load_state(before);
-        if (auto tickets = store_.tickets(false)) pipeline_.book().load(std::move(*tickets));
+        rolled_back(before);
         return s.error();
     }
-    return events;
+    committed(newest, read_back);
+    return recorded;
+}
+
+template <class F>
+Result<StoredEvent> PersistentDetection::technician_action(F&& act) {
+    std::optional<StoredEvent> done;
+    bool read_back = false;
+    const nlohmann::json before = pipeline_.save_state();
+    Status s = store_.transaction([&]() -> Status {
+        auto last = catch_up();
+        if (!last) return last.error();
+        read_back = *last != known_event_id_;
+        Result<domain::TicketEvent> e = act(pipeline_.book());
+        if (!e) return e.error();
+        auto id = store_.record(*e);
+        if (!id) return id.error();
+        done = StoredEvent{*id, std::move(*e)};
+        return {};
+    });
+    if (!s) {
+        rolled_back(before);
+        return s.error();
+    }
+    committed(done->event_id, read_back);
+    return std::move(*done);
+}
+
+Result<StoredEvent> PersistentDetection::acknowledge_ticket(const std::string& id, const std::string& by,
+                                                            const std::string& note, TimePoint at) {
+    return technician_action([&](detect::TicketBook& book) { return book.acknowledge(id, by, note, at); });
+}
+
+Result<StoredEvent> PersistentDetection::resolve_ticket(const std::string& id, const std::string& by, TimePoint at) {
+    return technician_action([&](detect::TicketBook& book) { return book.resolve(id, by, at); });
 }
 
 namespace {
 template <class F>
-Result<domain::TicketEvent> technician_action(Store& store, F&& act) {
+Result<domain::TicketEvent> action_on_stored_book(GatewayStore& store, F&& act) {
     std::optional<domain::TicketEvent> done;
     Status s = store.transaction([&]() -> Status {
         auto tickets = store.tickets(false);
@@ -63,7 +129,7 @@ Result<domain::TicketEvent> technician_action(Store& store, F&& act) {
         book.load(std::move(*tickets));
         Result<domain::TicketEvent> e = act(book);
         if (!e) return e.error();
-        if (auto r = store.record(*e); !r) return r;
+        if (auto r = store.record(*e); !r) return r.error();
         done = std::move(*e);
         return {};
     });
@@ -72,14 +138,14 @@ Result<domain::TicketEvent> technician_action(Store& store, F&& act) {
 }
 }  // namespace
 
-Result<domain::TicketEvent> PersistentDetection::acknowledge(Store& store, const std::string& id, const std::string& by,
+Result<domain::TicketEvent> PersistentDetection::acknowledge(GatewayStore& store, const std::string& id, const std::string& by,
                                                              const std::string& note, TimePoint at) {
-    return technician_action(store, [&](detect::TicketBook& book) { return book.acknowledge(id, by, note, at); });
+    return action_on_stored_book(store, [&](detect::TicketBook& book) { return book.acknowledge(id, by, note, at); });
 }
 
-Result<domain::TicketEvent> PersistentDetection::resolve(Store& store, const std::string& id, const std::string& by,
+Result<domain::TicketEvent> PersistentDetection::resolve(GatewayStore& store, const std::string& id, const std::string& by,
                                                          TimePoint at) {
-    return technician_action(store, [&](detect::TicketBook& book) { return book.resolve(id, by, at); });
+    return action_on_stored_book(store, [&](detect::TicketBook& book) { return book.resolve(id, by, at); });
 }
 
 }  // namespace pvfleet::store

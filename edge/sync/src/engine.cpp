@@ -11,60 +11,17 @@ namespace {
 
 constexpr const char* kLog = "sync";
 
-// Flags a stored message historical and stamps sent_at. The codec writes compact JSON with `historical` and
-// `sent_at` as top-level members, so the text is edited in place (no JSON parse and re-encode: draining a
-// backlog is dominated by this step); anything unexpected falls back to the full decode/encode.
-std::optional<std::string> flag_historical_in_text(std::string json, TimePoint now) {
-    const std::string_view live = "\"historical\":false";
-    const auto h = json.find(live);
-    const auto s = json.find("\"sent_at\":");
-    if (h == std::string::npos || s == std::string::npos || json.find(live, h + 1) != std::string::npos) return std::nullopt;
-    auto digits_begin = s + 10;
-    auto digits_end = json.find_first_not_of("0123456789", digits_begin);
-    if (digits_end == std::string::npos)
-        digits_end = json.size();  // the head of a head-split payload ends there
-    if (digits_end == digits_begin) return std::nullopt;
-    // The later position first, so the earlier one stays valid.
-    const std::string stamp = std::to_string(to_epoch_ms(now));
-    if (s > h) {
-        json.replace(digits_begin, digits_end - digits_begin, stamp);
-        json.replace(h, live.size(), "\"historical\":true");
-    } else {
-        json.replace(h, live.size(), "\"historical\":true");
-        json.replace(digits_begin, digits_end - digits_begin, stamp);
-    }
-    return json;
-}
-
-// Where the members flag_historical_in_text() edits end: the length of the head of a head-split payload (see
-// protocol::deflate_payload_split), or 0 when the text does not have them at the front.
-std::size_t historical_head(std::string_view json) {
-    constexpr std::string_view live = "\"historical\":false";
-    constexpr std::string_view sent = "\"sent_at\":";
-    constexpr std::size_t kMaxHead = 1024;  // the envelope members come first; never look into the data
-    const auto h = json.substr(0, kMaxHead).find(live);
-    const auto s = json.substr(0, kMaxHead).find(sent);
-    if (h == std::string_view::npos || s == std::string_view::npos) return 0;
-    const auto end = json.find_first_not_of("0123456789", s + sent.size());
-    if (end == std::string_view::npos || end == s + sent.size()) return 0;
-    return std::max(end, h + live.size());
-}
-
-Result<std::string> re_encode_historical(const store::OutboxEntry& e, TimePoint now) {
-    if (!e.aggregate) {
-        // Head-split payload: edit the uncompressed head and keep the compressed rest as it is.
-        if (auto head = protocol::split_payload_head(e.payload)) {
-            if (auto edited = flag_historical_in_text(std::string(*head), now))
-                if (auto payload = e.split_rest ? protocol::replace_payload_head(e.payload, *edited, *e.split_rest)
-                                                : protocol::replace_payload_head(e.payload, *edited))
-                    return std::move(*payload);
-        }
-        const bool compressed = protocol::is_compressed(e.payload);
-        auto text = compressed ? protocol::unframe(e.payload) : Result<std::string>(e.payload);
-        if (text) {
-            if (auto edited = flag_historical_in_text(std::move(*text), now))
-                return compressed ? protocol::deflate_payload(*edited) : std::move(*edited);
-        }
+// A stored row as it goes out as backlog: flagged historical, stamped with the new sent_at. A telemetry batch
+// stored head-split (protocol::encode_resendable) gets a new head built from these values and keeps its
+// compressed rest; anything else (ticket events, quota aggregates, rows stored in another framing) is decoded
+// and encoded again.
+Result<std::string> historical_payload(const store::OutboxEntry& e, const std::string& site_id, TimePoint now) {
+    if (e.kind == store::OutboxKind::telemetry && !e.aggregate && protocol::split_payload_head(e.payload)) {
+        const std::string head = protocol::telemetry_head(site_id, e.seq, true, now);
+        // Without a kept SplitRest (rows written before it was), the rest is inflated once for its checksum.
+        if (auto payload = e.split_rest ? protocol::replace_payload_head(e.payload, head, *e.split_rest)
+                                        : protocol::replace_payload_head(e.payload, head))
+            return std::move(*payload);
     }
     if (e.kind == store::OutboxKind::telemetry) {
         auto b = protocol::decode_telemetry(e.payload);
@@ -162,31 +119,24 @@ Status SyncEngine::append_telemetry(std::vector<domain::Sample> samples) {
     std::string payload_copy;  // what goes out live
     store::AppendCursors cursors;
     for (const auto& s : samples) cursors.telemetry_through = std::max(cursors.telemetry_through.value_or(s.t), s.t);
-    auto seq = outbox_.append(store::OutboxKind::telemetry, now, samples.size(), [&](protocol::Seq q) -> Result<std::string> {
+    auto seq = outbox_.append(store::OutboxKind::telemetry, now, samples.size(), [&](protocol::Seq q) -> Result<store::EncodedPayload> {
         protocol::TelemetryBatch b;
         b.site_id = config_.site_id;
         b.seq = q;
         b.sent_at = now;
         b.resolution_s = config_.resolution_s;
         b.samples = samples;
-        auto live = protocol::encode(b, {.compress = true});
-        if (!live) return live.error().under("telemetry");
-        // Live, the batch goes out compressed as usual. The outbox keeps it head-split, at a few dozen bytes
-        // more: should it be sent as backlog, flagging it historical then edits the stored head instead of
-        // inflating and compressing the whole batch again (that was most of the CPU of a drain).
-        std::string stored = *live;
-        if (auto text = protocol::unframe(*live)) {
-            if (const std::size_t head = historical_head(*text); head > 0) {
-                if (auto split = protocol::deflate_payload_split(*text, head); !split.empty())
-                    stored = std::move(split);
-            }
-        }
-        if (std::max(live->size(), stored.size()) > config_.max_payload_bytes && samples.size() > 1) {
+        // Encoded once: live, the batch goes out compressed as usual; the outbox keeps it head-split, at a few
+        // dozen bytes more, so that sending it as backlog replaces the head instead of inflating and
+        // compressing the whole batch again (that was most of the CPU of a drain).
+        auto enc = protocol::encode_resendable(b);
+        if (!enc) return enc.error().under("telemetry");
+        if (std::max(enc->live.size(), enc->stored.size()) > config_.max_payload_bytes && samples.size() > 1) {
             too_large = true;
             return Error{"telemetry: batch too large", ErrorKind::unsupported};
         }
-        payload_copy = std::move(*live);
-        return stored;
+        payload_copy = std::move(enc->live);
+        return store::EncodedPayload{std::move(enc->stored), enc->rest};
     }, cursors);
     if (!seq && too_large) {
         const auto half = static_cast<std::ptrdiff_t>(samples.size() / 2);
@@ -205,12 +155,12 @@ Result<protocol::Seq> SyncEngine::add_ticket_event(const domain::TicketEvent& ev
     std::string payload_copy;
     auto seq = outbox_.append(
         store::OutboxKind::ticket_event, now, 0,
-        [&](protocol::Seq q) -> Result<std::string> {
+        [&](protocol::Seq q) -> Result<store::EncodedPayload> {
             protocol::TicketEventMessage m{config_.site_id, q, false, now, event};
             auto enc = protocol::encode(m);
             if (!enc) return enc.error().under("ticket_event");
             payload_copy = *enc;
-            return enc;
+            return store::EncodedPayload{std::move(*enc)};
         },
         store::AppendCursors{store_event_id, std::nullopt});
     if (!seq) return seq.error();
@@ -384,7 +334,7 @@ void SyncEngine::publish_entry(const store::OutboxEntry& e, bool historical, Tim
         }
         payload = std::move(*enc);
     } else if (historical || e.aggregate) {
-        auto enc = re_encode_historical(e, now);
+        auto enc = historical_payload(e, config_.site_id, now);
         if (enc) {
             payload = std::move(*enc);
         } else {

@@ -905,7 +905,17 @@ std::string_view to_string(SiteState v) { return name_in(kSiteState, v); }
 std::string_view to_string(CommandType v) { return name_in(kCommandType, v); }
 std::string_view to_string(AckStatus v) { return name_in(kAckStatus, v); }
 
-Result<std::string> encode(const TelemetryBatch& m, EncodeOptions options) {
+namespace {
+// The members a resend changes come first (telemetry_head() is this object's text without its closing brace).
+json telemetry_envelope(const std::string& site_id, Seq seq, bool historical, TimePoint sent_at) {
+    json j = header("telemetry", site_id);
+    j["seq"] = seq;
+    j["historical"] = historical;
+    j["sent_at"] = time_json(sent_at);
+    return j;
+}
+
+Result<json> telemetry_json(const TelemetryBatch& m) {
     PVF_CHECK(check_site(m.site_id));
     PVF_CHECK(check_seq(m.seq, "seq"));
     if (m.samples.size() > kMaxBatchSamples) {
@@ -928,10 +938,7 @@ Result<std::string> encode(const TelemetryBatch& m, EncodeOptions options) {
         if (inserted) order.push_back(id);
         it->second.push_back(i);
     }
-    json j = header("telemetry", m.site_id);
-    j["seq"] = m.seq;
-    j["historical"] = m.historical;
-    j["sent_at"] = time_json(m.sent_at);
+    json j = telemetry_envelope(m.site_id, m.seq, m.historical, m.sent_at);
     if (m.resolution_s) j["resolution_s"] = *m.resolution_s;
     if (m.aggregate) j["aggregate"] = true;
     json devices = json::array();
@@ -944,7 +951,39 @@ Result<std::string> encode(const TelemetryBatch& m, EncodeOptions options) {
         devices.push_back(std::move(block));
     }
     j["devices"] = std::move(devices);
+    return j;
+}
+}  // namespace
+
+Result<std::string> encode(const TelemetryBatch& m, EncodeOptions options) {
+    PVF_TRY(json j, telemetry_json(m));
     return finish(j, options);
+}
+
+std::string telemetry_head(const std::string& site_id, Seq seq, bool historical, TimePoint sent_at) {
+    std::string text = telemetry_envelope(site_id, seq, historical, sent_at).dump(-1, ' ', false, json::error_handler_t::replace);
+    text.pop_back();  // the closing brace: the batch's other members follow
+    return text;
+}
+
+Result<ResendableTelemetry> encode_resendable(const TelemetryBatch& m) {
+    PVF_TRY(json j, telemetry_json(m));
+    const std::string text = j.dump(-1, ' ', false, json::error_handler_t::replace);
+    ResendableTelemetry out;
+    out.live = deflate_payload(text);
+    if (out.live.empty()) return Error::at("payload", "zlib compression failed", ErrorKind::io);
+    if (out.live.size() > kMaxPayloadBytes) {
+        return Error::at("payload", std::to_string(out.live.size()) + " bytes exceeds the " +
+                                        std::to_string(kMaxPayloadBytes) + "-byte limit");
+    }
+    const std::string head = telemetry_head(m.site_id, m.seq, m.historical, m.sent_at);
+    if (text.starts_with(head)) out.stored = deflate_payload_split(text, head.size());
+    if (out.stored.empty()) {
+        out.stored = out.live;
+    } else {
+        out.rest = split_rest_of_text(std::string_view(text).substr(head.size()));
+    }
+    return out;
 }
 
 Result<std::string> encode(const TicketEventMessage& m, EncodeOptions options) {

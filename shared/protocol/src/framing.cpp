@@ -248,6 +248,10 @@ std::optional<std::string> replace_payload_head(std::string_view payload, std::s
     return out;
 }
 
+SplitRest split_rest_of_text(std::string_view rest_text) {
+    return SplitRest{static_cast<std::uint32_t>(adler_of(rest_text)), static_cast<std::uint32_t>(rest_text.size())};
+}
+
 std::optional<std::string> replace_payload_head(std::string_view payload, std::string_view new_head) {
     const auto rest = split_payload_rest(payload);
     if (!rest) return std::nullopt;

@@ -16,7 +16,7 @@
 #include "pvfleet/local_ui/password.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/store/outbox.hpp"
-#include "pvfleet/store/store.hpp"
+#include "pvfleet/store/gateway_store.hpp"
 #include "support/paths.hpp"
 #include "support/process.hpp"
 #include "support/wait.hpp"
@@ -132,7 +132,7 @@ TEST_CASE("pvfleet-edge run: local page over HTTP (login, limits, state, ticket 
     // here, so nothing else changes it meanwhile).
     const auto db_path = (dir / "edge.db").string();
     {
-        auto store = store::Store::open(db_path);
+        auto store = store::GatewayStore::open(db_path);
         REQUIRE(store.ok());
         domain::TicketEvent opened;
         opened.kind = domain::TicketEventKind::opened;
@@ -276,7 +276,7 @@ TEST_CASE("pvfleet-edge run: local page over HTTP (login, limits, state, ticket 
     CHECK(http(port, "POST", "/local/api/tickets/t-local-1/acknowledge", "{}", cookie).status == 409);
     CHECK(http(port, "POST", "/local/api/tickets/no-such/acknowledge", "{}", cookie).status == 404);
     {
-        auto store = store::Store::open(db_path);
+        auto store = store::GatewayStore::open(db_path);
         REQUIRE(store.ok());
         auto t = (*store)->ticket("t-local-1");
         REQUIRE(t.ok());

@@ -1,6 +1,7 @@
 // The pure parts of set_config and probe: checking a pushed config, ordering set_configs, installing the
 // config file and rolling it back, and the probe's ack detail.
-#include "pvfleet/agent/commands.hpp"
+#include "pvfleet/agent/config_install.hpp"
+#include "pvfleet/agent/probe_detail.hpp"
 
 #include <doctest/doctest.h>
 

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "pvfleet/devices/codec.hpp"
+#include "pvfleet/devices/register_codec.hpp"
 #include "pvfleet/devices/map_model.hpp"
 
 using namespace pvfleet;

@@ -4,7 +4,7 @@
 
 #include "direct_bus.hpp"
 #include "pvfleet/devices/catalog.hpp"
-#include "pvfleet/devices/codec.hpp"
+#include "pvfleet/devices/register_codec.hpp"
 
 using namespace pvfleet;
 using namespace pvfleet::devices;

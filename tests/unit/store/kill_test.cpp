@@ -53,7 +53,7 @@ std::vector<store::DetectionInput> faulty_week(const test::FakeSun& sun) {
 
 // Feeds from the stored cursor to the end, batch by batch. Returns 0 when done.
 int feed(const std::string& path, const std::vector<store::DetectionInput>& inputs, const test::FakeSun& sun) {
-    auto db = store::Store::open(path);
+    auto db = store::GatewayStore::open(path);
     if (!db) return 2;
     ManualClock clock;
     detect::DetectionPipeline pipeline({}, sun, clock);
@@ -81,7 +81,7 @@ struct Outcome {
 };
 
 Outcome read_outcome(const std::string& path) {
-    auto db = store::Store::open(path);
+    auto db = store::GatewayStore::open(path);
     REQUIRE(db.ok());
     Outcome o;
     auto events = (*db)->events_after(0, 100000);

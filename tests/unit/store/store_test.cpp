@@ -24,7 +24,7 @@ domain::Sample sample(TimePoint t, double w) {
 
 TEST_CASE("store: tickets and their events, one live ticket per (device, kind)") {
     test::TempDir dir;
-    auto db = store::Store::open((dir / "edge.db").string());
+    auto db = store::GatewayStore::open((dir / "edge.db").string());
     REQUIRE(db.ok());
     detect::TicketBook book;
     auto opened = book.raise("inv1", FaultKind::not_producing, domain::Severity::minor, "down",
@@ -61,7 +61,7 @@ TEST_CASE("store: detector state, cursor and telemetry round trip; reopening kee
     test::TempDir dir;
     const auto path = (dir / "edge.db").string();
     {
-        auto db = store::Store::open(path);
+        auto db = store::GatewayStore::open(path);
         REQUIRE(db.ok());
         CHECK_FALSE((*db)->detector_state()->has_value());
         REQUIRE((*db)->save_detector_state(nlohmann::json{{"version", 1}, {"x", 2}}).ok());
@@ -72,7 +72,7 @@ TEST_CASE("store: detector state, cursor and telemetry round trip; reopening kee
         s.events = {"grid_overvoltage"};
         REQUIRE((*db)->insert_sample(s).ok());
     }
-    auto db = store::Store::open(path);
+    auto db = store::GatewayStore::open(path);
     REQUIRE(db.ok());
     CHECK((**(*db)->detector_state())["x"] == 2);
     CHECK(**(*db)->cursor("replay:inv1") == "2016-07-01T11:00:00.000Z");
@@ -88,8 +88,8 @@ TEST_CASE("store: detector state, cursor and telemetry round trip; reopening kee
 TEST_CASE("persistent detection: a technician's ack from another connection is seen by the agent") {
     test::TempDir dir;
     const auto path = (dir / "edge.db").string();
-    auto agent_db = store::Store::open(path);
-    auto cli_db = store::Store::open(path);
+    auto agent_db = store::GatewayStore::open(path);
+    auto cli_db = store::GatewayStore::open(path);
     REQUIRE(agent_db.ok());
     REQUIRE(cli_db.ok());
     test::FakeSun sun;
@@ -109,7 +109,7 @@ TEST_CASE("persistent detection: a technician's ack from another connection is s
     auto events = agent.process(batch);
     REQUIRE(events.ok());
     REQUIRE(events->size() == 1);
-    const auto id = events->front().ticket.id;
+    const auto id = events->front().event.ticket.id;
 
     auto ack = store::PersistentDetection::acknowledge(**cli_db, id, "ana", "on my way", day + 35h);
     REQUIRE(ack.ok());
@@ -123,10 +123,53 @@ TEST_CASE("persistent detection: a technician's ack from another connection is s
     auto later = agent.process(batch);
     REQUIRE(later.ok());
     REQUIRE(later->size() == 1);
-    CHECK(later->front().kind == TicketEventKind::resolved);
-    CHECK(later->front().ticket.acknowledged_by == "ana");
+    CHECK(later->front().event.kind == TicketEventKind::resolved);
+    CHECK(later->front().event.ticket.acknowledged_by == "ana");
     auto all = (*cli_db)->events_of(id);
     REQUIRE(all.ok());
     REQUIRE(all->size() == 3);
     CHECK(all->at(1).event.kind == TicketEventKind::acknowledged);
+    // The agent read its tickets back because another writer had recorded an event; it says so, and the events
+    // it returns carry their store ids.
+    CHECK(agent.others_recorded());
+    CHECK(events->front().event_id == all->at(0).event_id);
+    CHECK(later->front().event_id == all->at(2).event_id);
+    batch.clear();
+    batch.emplace_back(sample(day + 36h, 3000));
+    REQUIRE(agent.process(batch).ok());
+    CHECK_FALSE(agent.others_recorded());  // only its own events since: nothing read back
+}
+
+TEST_CASE("persistent detection: technician actions on the agent's own book, recorded with their event ids") {
+    test::TempDir dir;
+    auto db = store::GatewayStore::open((dir / "edge.db").string());
+    REQUIRE(db.ok());
+    test::FakeSun sun;
+    ManualClock clock;
+    detect::DetectionPipeline pipeline({}, sun, clock);
+    store::PersistentDetection agent(**db, pipeline);
+    REQUIRE(agent.resume().ok());
+    const TimePoint day = from_epoch_ms(1'467'331'200'000LL);
+    std::vector<store::DetectionInput> batch;
+    for (TimePoint t = day; t < day + 24h; t += 15min) batch.emplace_back(sample(t, sun.at("inv1", t).expected_ac_w * 0.8));
+    REQUIRE(agent.process(batch).ok());
+    batch.clear();
+    for (TimePoint t = day + 24h; t < day + 35h; t += 15min)
+        batch.emplace_back(sample(t, t < day + 34h ? sun.at("inv1", t).expected_ac_w * 0.8 : -3.0));
+    auto opened = agent.process(batch);
+    REQUIRE(opened.ok());
+    REQUIRE(opened->size() == 1);
+    const auto id = opened->front().event.ticket.id;
+
+    auto ack = agent.acknowledge_ticket(id, "ana", "on my way", day + 35h);
+    REQUIRE(ack.ok());
+    CHECK(ack->event_id == opened->front().event_id + 1);
+    CHECK(ack->event.ticket.state == domain::TicketState::acknowledged);
+    CHECK_FALSE(agent.others_recorded());
+    CHECK(agent.acknowledge_ticket(id, "bob", "", day + 35h).error().kind == ErrorKind::conflict);
+    CHECK(agent.acknowledge_ticket("nope", "bob", "", day + 35h).error().kind == ErrorKind::not_found);
+    CHECK(pipeline.book().find_id(id)->acknowledged_by == "ana");  // its own book, not read back
+    auto stored = (*db)->ticket(id);
+    REQUIRE(stored.ok());
+    CHECK((*stored)->acknowledged_by == "ana");
 }

@@ -102,6 +102,9 @@ TEST_CASE("engine: samples are batched by count and by time, written before publ
     REQUIRE(stored.ok());
     REQUIRE(stored->size() == 1);
     CHECK(protocol::split_payload_head((*stored)[0].payload).has_value());
+    // Its rest's checksum came with the encoding (the same an inflate finds), so no inflate was needed.
+    REQUIRE((*stored)[0].split_rest.has_value());
+    CHECK(*(*stored)[0].split_rest == protocol::split_payload_rest((*stored)[0].payload).value());
     CHECK(protocol::split_payload_head(rig.pub.on("/telemetry")[0].payload).has_value());
     CHECK(rig.outbox->depth() == 2);  // not acknowledged yet
     CHECK(rig.engine->backlog_depth() == 2);

@@ -11,7 +11,7 @@ using store::OutboxKind;
 
 namespace {
 
-Result<std::string> telemetry_payload(protocol::Seq seq, const std::vector<domain::Sample>& samples) {
+Result<std::string> telemetry_wire_payload(protocol::Seq seq, const std::vector<domain::Sample>& samples) {
     protocol::TelemetryBatch b;
     b.site_id = "site-a";
     b.seq = seq;
@@ -19,6 +19,13 @@ Result<std::string> telemetry_payload(protocol::Seq seq, const std::vector<domai
     b.resolution_s = 10;
     b.samples = samples;
     return protocol::encode(b, {.compress = true});
+}
+
+// As an Outbox::Encoder returns it.
+Result<store::EncodedPayload> telemetry_payload(protocol::Seq seq, const std::vector<domain::Sample>& samples) {
+    auto p = telemetry_wire_payload(seq, samples);
+    if (!p) return p.error();
+    return store::EncodedPayload{std::move(*p)};
 }
 
 protocol::Seq append_minute(store::Outbox& o, int minute) {
@@ -31,8 +38,10 @@ protocol::Seq append_minute(store::Outbox& o, int minute) {
 }
 
 protocol::Seq append_ticket(store::Outbox& o, const std::string& id, std::optional<long long> event_id = {}) {
-    auto seq = o.append(OutboxKind::ticket_event, sync::test::t0(), 0, [&](protocol::Seq q) {
-        return protocol::encode(protocol::TicketEventMessage{"site-a", q, false, sync::test::t0(), sync::test::ticket_event(id, sync::test::t0())});
+    auto seq = o.append(OutboxKind::ticket_event, sync::test::t0(), 0, [&](protocol::Seq q) -> Result<store::EncodedPayload> {
+        auto p = protocol::encode(protocol::TicketEventMessage{"site-a", q, false, sync::test::t0(), sync::test::ticket_event(id, sync::test::t0())});
+        if (!p) return p.error();
+        return store::EncodedPayload{std::move(*p)};
     }, store::AppendCursors{event_id, std::nullopt});
     REQUIRE(seq.ok());
     return *seq;
@@ -87,7 +96,7 @@ TEST_CASE("outbox: a failed encoder rolls back and does not use up a seq") {
     test::TempDir dir;
     auto o = store::SqliteOutbox::open((dir / "edge.db").string());
     REQUIRE(o.ok());
-    auto r = (*o)->append(OutboxKind::telemetry, sync::test::t0(), 1, [](protocol::Seq) -> Result<std::string> { return Error{"boom"}; });
+    auto r = (*o)->append(OutboxKind::telemetry, sync::test::t0(), 1, [](protocol::Seq) -> Result<store::EncodedPayload> { return Error{"boom"}; });
     CHECK_FALSE(r.ok());
     CHECK((*o)->last_seq() == 0);
     CHECK(append_minute(**o, 0) == 1);
@@ -231,13 +240,13 @@ TEST_CASE("outbox: a head-split row keeps its rest's length and checksum, which 
     std::vector<domain::Sample> s;
     for (int i = 0; i < 6; ++i) s.push_back(sync::test::sample("inv1", sync::test::t0() + i * 10s, 1000));
     std::string head;
-    auto seq = o.append(OutboxKind::telemetry, sync::test::t0(), s.size(), [&](protocol::Seq q) -> Result<std::string> {
-        auto text = protocol::unframe(telemetry_payload(q, s).value()).value();
+    auto seq = o.append(OutboxKind::telemetry, sync::test::t0(), s.size(), [&](protocol::Seq q) -> Result<store::EncodedPayload> {
+        auto text = protocol::unframe(telemetry_wire_payload(q, s).value()).value();
         const auto at = text.find("\"sent_at\":");
         REQUIRE(at != std::string::npos);
         const auto end = text.find_first_not_of("0123456789", at + 10);
         head = text.substr(0, end);
-        return protocol::deflate_payload_split(text, end);
+        return store::EncodedPayload{protocol::deflate_payload_split(text, end)};
     });
     REQUIRE(seq.ok());
     append_minute(o, 1);  // an ordinary zlib stream: nothing to keep

@@ -20,6 +20,7 @@
 #include "pvfleet/modbus/bus.hpp"
 #include "pvfleet/util/clock.hpp"
 #include "pvfleet/util/result.hpp"
+#include "pvfleet/util/time_system.hpp"
 
 namespace pvfleet::agent {
 
@@ -40,8 +41,10 @@ using RestartHandler = std::function<void(ConfigChange)>;
 
 class Agent {
 public:
+    // `time`: the wall clock (samples, tickets, commands) and detection's periodic tick; its timers must fire on
+    // `executor` (pvfleet::asio::AsioTimeSystem in production). Its clock is also read on the poll threads.
     static Result<std::unique_ptr<Agent>> create(SiteConfig config, boost::asio::any_io_executor executor,
-                                                 const Clock& clock);
+                                                 TimeSystem& time);
     ~Agent();
     Agent(const Agent&) = delete;
     Agent& operator=(const Agent&) = delete;

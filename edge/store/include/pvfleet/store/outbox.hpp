@@ -44,23 +44,33 @@ struct OutboxEntry {
     protocol::Seq seq = 0;
     OutboxKind kind = OutboxKind::telemetry;
     // The encoded payload as first written (historical=false; telemetry zlib-compressed, by the sync engine in
-    // the head-split framing of protocol::deflate_payload_split, so that it can be flagged historical without
+    // the head-split framing of protocol::encode_resendable, so that it can be flagged historical without
     // recompressing). Empty when the quota
     // policy deleted the data: the sync then sends an empty telemetry batch with this seq.
     std::string payload;
     TimePoint created_at;
     bool aggregate = false;     // payload holds quota aggregates (or nothing)
     std::uint64_t samples = 0;  // samples carried (telemetry)
-    // For a head-split payload, the length and Adler-32 of its uncompressed rest, computed once when the row
-    // was appended: flagging the row historical then needs no inflate (protocol::replace_payload_head). Not
+    // For a head-split payload, the length and Adler-32 of its uncompressed rest, known when the row was
+    // appended: flagging the row historical then needs no inflate (protocol::replace_payload_head). Not
     // set for other payloads, nor for rows written before it was kept (those inflate the rest each time).
     std::optional<protocol::SplitRest> split_rest;
     friend bool operator==(const OutboxEntry&, const OutboxEntry&) = default;
 };
 
+// What an Outbox::Encoder makes of a message: the payload to store and, for a head-split payload whose
+// encoder knows it (protocol::encode_resendable), the SplitRest kept with the row. A head-split payload given
+// without one has it computed by inflating the rest once.
+struct EncodedPayload {
+    EncodedPayload(std::string p, std::optional<protocol::SplitRest> rest = std::nullopt)  // NOLINT(google-explicit-constructor)
+        : payload(std::move(p)), split_rest(rest) {}
+    std::string payload;
+    std::optional<protocol::SplitRest> split_rest;
+};
+
 // Progress markers saved in the same transaction as an appended row, for a restart to resume from.
 struct AppendCursors {
-    // The store's event_id of the ticket event queued: a restart re-queues Store::events_after() it.
+    // The store's event_id of the ticket event queued: a restart re-queues GatewayStore::events_after() it.
     std::optional<long long> ticket_event_id;
     // The newest sample time in the batch: a restart re-feeds the store's telemetry after it (the samples
     // still buffered in memory when the process died).
@@ -72,7 +82,7 @@ class Outbox {
 public:
     virtual ~Outbox() = default;
     // Encodes a message for a given seq (the seq goes into the payload).
-    using Encoder = std::function<Result<std::string>(protocol::Seq)>;
+    using Encoder = std::function<Result<EncodedPayload>(protocol::Seq)>;
 
     // Assigns last_seq()+1, encodes with it and stores the row, all in one transaction together with the
     // cursors given. A failed encoder rolls everything back (the seq is not used up).

@@ -25,8 +25,9 @@
 //
 // Restart: the outbox keeps, with every row, the store's ticket event_id (ticket_event_cursor()) and the
 // newest sample time written (telemetry_through()); samples still buffered when the process died are not in
-// the outbox, so the agent re-feeds Store::samples() after telemetry_through() and Store::events_after()
-// the ticket cursor at start-up.
+// the outbox, so the agent re-feeds GatewayStore::samples() after telemetry_through() and
+// GatewayStore::events_after() the ticket cursor at start-up. While running, the agent hands each ticket event
+// to add_ticket_event() with its event_id as it is recorded.
 //
 // Single-threaded: call every member (and deliver Publisher completions) on one executor. Time comes from
 // the Clock; tick() does the timed work and is driven by SyncService's timer in production, by tests

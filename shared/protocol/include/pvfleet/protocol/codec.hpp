@@ -98,4 +98,21 @@ std::optional<std::string> replace_payload_head(std::string_view payload, std::s
 // a corrupt payload is refused here.
 std::optional<std::string> replace_payload_head(std::string_view payload, std::string_view new_head);
 
+// A telemetry batch encoded once for a sender that keeps it to send again (the edge's sync outbox): the JSON
+// text is built once and framed twice, `live` as encode(m, {.compress = true}) frames it (what goes out at
+// once) and `stored` in the head-split framing whose head is telemetry_head() of the batch, with the SplitRest
+// of its rest taken from the text (no inflate). Sending the row again later replaces that head with
+// telemetry_head(..., historical = true, the new sent_at) through replace_payload_head(): no JSON is parsed,
+// edited as text or compressed again. `rest` is nullopt, and `stored` equals `live`, when the head-split
+// framing could not be made (zlib failed).
+struct ResendableTelemetry {
+    std::string live;
+    std::string stored;
+    std::optional<SplitRest> rest;
+};
+Result<ResendableTelemetry> encode_resendable(const TelemetryBatch& m);
+// The envelope members a resend changes, as encode() writes them at the front of a telemetry batch's text:
+// {"v":1,"kind":"telemetry","site_id":...,"seq":...,"historical":...,"sent_at":... (no closing brace).
+std::string telemetry_head(const std::string& site_id, Seq seq, bool historical, TimePoint sent_at);
+
 }  // namespace pvfleet::protocol

@@ -16,7 +16,7 @@ public:
         auto payload = encode(seq);
         if (!payload) return payload.error();
         last_ = seq;
-        rows[seq] = store::OutboxEntry{seq, kind, std::move(*payload), created_at, false, samples, {}};
+        rows[seq] = store::OutboxEntry{seq, kind, std::move(payload->payload), created_at, false, samples, payload->split_rest};
         if (cursors.ticket_event_id) ticket_ = cursors.ticket_event_id;
         if (cursors.telemetry_through) through_ = cursors.telemetry_through;
         return seq;

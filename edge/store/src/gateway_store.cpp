@@ -1,4 +1,4 @@
-#include "pvfleet/store/store.hpp"
+#include "pvfleet/store/gateway_store.hpp"
 
 #include <sqlite3.h>
 
@@ -114,7 +114,7 @@ Result<domain::Ticket> ticket_from_body(const std::string& body) {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions options) {
+Result<std::unique_ptr<GatewayStore>> GatewayStore::open(const std::string& path, GatewayStoreOptions options) {
     sqlite3* db = nullptr;
     const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                    nullptr);
@@ -123,7 +123,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
         sqlite3_close(db);
         return Error{"cannot open store '" + path + "': " + msg, ErrorKind::io};
     }
-    std::unique_ptr<Store> store(new Store(db));
+    std::unique_ptr<GatewayStore> store(new GatewayStore(db));
     sqlite3_busy_timeout(db, options.busy_timeout_ms);
     if (auto s = store->exec("PRAGMA journal_mode=WAL"); !s) return s.error();
     if (auto s = store->exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s) {
@@ -134,9 +134,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, StoreOptions
     return store;
 }
 
-Store::~Store() { sqlite3_close(db_); }
+GatewayStore::~GatewayStore() { sqlite3_close(db_); }
 
-Status Store::exec(const std::string& sql) {
+Status GatewayStore::exec(const std::string& sql) {
     char* err = nullptr;
     const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
     if (rc != SQLITE_OK) {
@@ -147,7 +147,7 @@ Status Store::exec(const std::string& sql) {
     return {};
 }
 
-Status Store::migrate() {
+Status GatewayStore::migrate() {
     return transaction([&]() -> Status {
         if (auto s = exec(kSchema); !s) return s;
         Statement get(db_, "SELECT value FROM meta WHERE key='schema_version'");
@@ -164,7 +164,7 @@ Status Store::migrate() {
     });
 }
 
-Status Store::record(const domain::TicketEvent& e) {
+Result<long long> GatewayStore::record(const domain::TicketEvent& e) {
     const auto& t = e.ticket;
     Statement up(db_,
                  "INSERT INTO tickets(id, device_id, kind, state, severity, opened_at_ms, updated_at_ms, body) "
@@ -177,10 +177,16 @@ Status Store::record(const domain::TicketEvent& e) {
     Statement ev(db_, "INSERT INTO ticket_events(ticket_id, kind, at_ms, body) VALUES(?1, ?2, ?3, ?4)");
     ev.bind(1, t.id).bind(2, std::string(to_string(e.kind))).bind(3, to_epoch_ms(e.at)).bind(4, event_body(e));
     if (ev.step() != SQLITE_DONE) return ev.error("write event of " + t.id);
-    return {};
+    return static_cast<long long>(sqlite3_last_insert_rowid(db_));
 }
 
-Result<std::vector<domain::Ticket>> Store::tickets(bool include_closed) const {
+Result<long long> GatewayStore::last_event_id() const {
+    Statement q(db_, "SELECT COALESCE(MAX(event_id), 0) FROM ticket_events");
+    if (q.step() != SQLITE_ROW) return q.error("read the last ticket event");
+    return q.integer(0);
+}
+
+Result<std::vector<domain::Ticket>> GatewayStore::tickets(bool include_closed) const {
     Statement q(db_, include_closed ? "SELECT body FROM tickets ORDER BY opened_at_ms, id"
                                     : "SELECT body FROM tickets WHERE state <> 'closed' ORDER BY opened_at_ms, id");
     std::vector<domain::Ticket> out;
@@ -194,7 +200,7 @@ Result<std::vector<domain::Ticket>> Store::tickets(bool include_closed) const {
     return out;
 }
 
-Result<std::optional<domain::Ticket>> Store::ticket(const std::string& id) const {
+Result<std::optional<domain::Ticket>> GatewayStore::ticket(const std::string& id) const {
     Statement q(db_, "SELECT body FROM tickets WHERE id = ?1");
     q.bind(1, id);
     const int rc = q.step();
@@ -219,26 +225,26 @@ Result<std::vector<StoredEvent>> read_events(Statement& q) {
 }
 }  // namespace
 
-Result<std::vector<StoredEvent>> Store::events_after(long long event_id, int limit) const {
+Result<std::vector<StoredEvent>> GatewayStore::events_after(long long event_id, int limit) const {
     Statement q(db_, "SELECT event_id, body FROM ticket_events WHERE event_id > ?1 ORDER BY event_id LIMIT ?2");
     q.bind(1, event_id).bind(2, static_cast<long long>(limit));
     return read_events(q);
 }
 
-Result<std::vector<StoredEvent>> Store::events_of(const std::string& ticket_id) const {
+Result<std::vector<StoredEvent>> GatewayStore::events_of(const std::string& ticket_id) const {
     Statement q(db_, "SELECT event_id, body FROM ticket_events WHERE ticket_id = ?1 ORDER BY event_id");
     q.bind(1, ticket_id);
     return read_events(q);
 }
 
-Status Store::save_detector_state(const nlohmann::json& state) {
+Status GatewayStore::save_detector_state(const nlohmann::json& state) {
     Statement q(db_, "INSERT INTO detector_state(id, body) VALUES(1, ?1) ON CONFLICT(id) DO UPDATE SET body=excluded.body");
     q.bind(1, state.dump());
     if (q.step() != SQLITE_DONE) return q.error("write detector state");
     return {};
 }
 
-Result<std::optional<nlohmann::json>> Store::detector_state() const {
+Result<std::optional<nlohmann::json>> GatewayStore::detector_state() const {
     Statement q(db_, "SELECT body FROM detector_state WHERE id = 1");
     const int rc = q.step();
     if (rc == SQLITE_DONE) return std::optional<nlohmann::json>{};
@@ -248,14 +254,14 @@ Result<std::optional<nlohmann::json>> Store::detector_state() const {
     return std::optional<nlohmann::json>(std::move(j));
 }
 
-Status Store::save_cursor(const std::string& name, const std::string& value) {
+Status GatewayStore::save_cursor(const std::string& name, const std::string& value) {
     Statement q(db_, "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value=excluded.value");
     q.bind(1, "cursor:" + name).bind(2, value);
     if (q.step() != SQLITE_DONE) return q.error("write cursor " + name);
     return {};
 }
 
-Result<std::optional<std::string>> Store::cursor(const std::string& name) const {
+Result<std::optional<std::string>> GatewayStore::cursor(const std::string& name) const {
     Statement q(db_, "SELECT value FROM meta WHERE key = ?1");
     q.bind(1, "cursor:" + name);
     const int rc = q.step();
@@ -300,14 +306,14 @@ Result<domain::Sample> sample_from_json(const nlohmann::json& j) {
     }
 }
 
-Status Store::insert_sample(const domain::Sample& sample) {
+Status GatewayStore::insert_sample(const domain::Sample& sample) {
     Statement q(db_, "INSERT OR REPLACE INTO telemetry(device_id, t_ms, body) VALUES(?1, ?2, ?3)");
     q.bind(1, sample.device_id).bind(2, to_epoch_ms(sample.t)).bind(3, sample_to_json(sample).dump());
     if (q.step() != SQLITE_DONE) return q.error("write sample");
     return {};
 }
 
-Result<std::vector<domain::Sample>> Store::samples(const std::string& device_id, TimePoint from, TimePoint to) const {
+Result<std::vector<domain::Sample>> GatewayStore::samples(const std::string& device_id, TimePoint from, TimePoint to) const {
     Statement q(db_, "SELECT body FROM telemetry WHERE device_id = ?1 AND t_ms >= ?2 AND t_ms < ?3 ORDER BY t_ms");
     q.bind(1, device_id).bind(2, to_epoch_ms(from)).bind(3, to_epoch_ms(to));
     std::vector<domain::Sample> out;

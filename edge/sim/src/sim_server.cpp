@@ -1,4 +1,4 @@
-#include "pvfleet/sim/server.hpp"
+#include "pvfleet/sim/sim_server.hpp"
 
 #include <fcntl.h>
 #include <termios.h>

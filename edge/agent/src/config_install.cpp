@@ -1,4 +1,4 @@
-#include "pvfleet/agent/commands.hpp"
+#include "pvfleet/agent/config_install.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -131,22 +131,4 @@ Status restore_previous_config_file(const std::filesystem::path& file) {
         return os_error("cannot rename " + prev.string() + " to " + file.string(), errno);
     return sync_folder(file);
 }
-
-std::string probe_detail(const domain::Sample& reading, const devices::DeviceIdentity& identity,
-                         std::size_t max_bytes) {
-    auto j = devices::to_probe_json(identity, reading);
-    j["device_id"] = reading.device_id;
-    j["t"] = format_iso8601(reading.t);
-    auto text = j.dump();
-    if (text.size() <= max_bytes) return text;
-    // Scalars say most about a device (power, state, energy): the arrays go first.
-    auto& points = j["points"];
-    for (const auto& [name, values] : reading.arrays) points.erase(name);
-    j["truncated"] = true;
-    text = j.dump();
-    if (text.size() <= max_bytes) return text;
-    j.erase("points");
-    return j.dump();
-}
-
 }  // namespace pvfleet::agent

@@ -1,5 +1,6 @@
 #pragma once
-// The gateway's SQLite database (WAL): tickets, their change events, detector state and telemetry.
+// The gateway's SQLite database (WAL): tickets, their change events, detector state and telemetry
+// (GatewayStore; the server's database is storage::Store).
 // Safe to open from several processes at once (the agent and the on-site `tickets` CLI): WAL, a busy
 // timeout and short IMMEDIATE transactions.
 #include <memory>
@@ -17,7 +18,7 @@ struct sqlite3;
 
 namespace pvfleet::store {
 
-struct StoreOptions {
+struct GatewayStoreOptions {
     int busy_timeout_ms = 5000;
     bool synchronous_full = true;  // fsync every commit: a power cut loses nothing committed
 };
@@ -29,12 +30,12 @@ struct StoredEvent {
     domain::TicketEvent event;
 };
 
-class Store {
+class GatewayStore {
 public:
-    static Result<std::unique_ptr<Store>> open(const std::string& path, StoreOptions options = {});
-    ~Store();
-    Store(const Store&) = delete;
-    Store& operator=(const Store&) = delete;
+    static Result<std::unique_ptr<GatewayStore>> open(const std::string& path, GatewayStoreOptions options = {});
+    ~GatewayStore();
+    GatewayStore(const GatewayStore&) = delete;
+    GatewayStore& operator=(const GatewayStore&) = delete;
 
     // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK when it fails): all or nothing.
     template <class F>
@@ -53,12 +54,14 @@ public:
     }
 
     // ---- tickets (call inside transaction() when several changes must be atomic) ----
-    // Writes the ticket snapshot and appends the event. A second live ticket for the same (device, kind)
-    // is refused by a unique index.
-    Status record(const domain::TicketEvent& event);
+    // Writes the ticket snapshot and appends the event; returns the event's event_id. A second live ticket for
+    // the same (device, kind) is refused by a unique index.
+    Result<long long> record(const domain::TicketEvent& event);
     Result<std::vector<domain::Ticket>> tickets(bool include_closed) const;
     Result<std::optional<domain::Ticket>> ticket(const std::string& id) const;
     Result<std::vector<StoredEvent>> events_after(long long event_id, int limit = 1000) const;
+    // The newest event_id recorded (0: none), by any process on this database.
+    Result<long long> last_event_id() const;
     Result<std::vector<StoredEvent>> events_of(const std::string& ticket_id) const;
 
     // ---- detector state ----
@@ -76,7 +79,7 @@ public:
     Status exec(const std::string& sql);
 
 private:
-    explicit Store(sqlite3* db) : db_(db) {}
+    explicit GatewayStore(sqlite3* db) : db_(db) {}
     Status migrate();
     sqlite3* db_;
 };

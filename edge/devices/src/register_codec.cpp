@@ -1,4 +1,4 @@
-#include "pvfleet/devices/codec.hpp"
+#include "pvfleet/devices/register_codec.hpp"
 
 #include <algorithm>
 #include <bit>

@@ -1,16 +1,12 @@
 #pragma once
-// The parts of the downlink commands `set_config` and `probe` that need no running agent (docs/protocol.md,
-// docs/site-config.md): checking a pushed config, ordering set_configs, installing the config file
-// atomically and rolling it back, and the probe's ack detail.
-#include <cstddef>
+// The part of the config lifecycle that needs no running agent (docs/protocol.md, docs/site-config.md):
+// checking a pushed config, ordering set_configs, installing the config file atomically and rolling it back.
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "pvfleet/agent/site_config.hpp"
-#include "pvfleet/devices/map_model.hpp"
-#include "pvfleet/domain/sample.hpp"
 #include "pvfleet/util/clock.hpp"
 #include "pvfleet/util/result.hpp"
 
@@ -40,12 +36,4 @@ std::filesystem::path previous_config_path(const std::filesystem::path& file);
 Status install_config_file(const std::filesystem::path& file, std::string_view text);
 // Puts FILE.prev back as FILE (atomic rename, folder fsynced): the rollback when the new config cannot start.
 Status restore_previous_config_file(const std::filesystem::path& file);
-
-// The probe ack's `detail`: compact JSON {"device_id", "t", "device": {profile, vendor, ...}, "points":
-// {...}} (the points in `pvfleet-edge probe --json`'s shape). Above `max_bytes` the per-MPPT/per-phase arrays
-// go first, then the points ("truncated": true says so), so the ack stays small whatever the map reads.
-inline constexpr std::size_t kMaxProbeDetailBytes = 16 * 1024;
-std::string probe_detail(const domain::Sample& reading, const devices::DeviceIdentity& identity,
-                         std::size_t max_bytes = kMaxProbeDetailBytes);
-
 }  // namespace pvfleet::agent
