@@ -9,7 +9,7 @@
 
 #include "support/sync_samples.hpp"
 #include "support/mqtt_broker.hpp"
-#include "harness.hpp"
+#include "support/server_process.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "support/http_client.hpp"
 #include "support/paths.hpp"

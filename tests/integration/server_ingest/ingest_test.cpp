@@ -10,7 +10,7 @@
 
 #include "support/sync_samples.hpp"
 #include "support/mqtt_broker.hpp"
-#include "harness.hpp"
+#include "support/server_process.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/store/outbox.hpp"
 #include "pvfleet/sync/service.hpp"

@@ -10,7 +10,7 @@
 #include <iostream>
 
 #include "support/mqtt_broker.hpp"
-#include "harness.hpp"
+#include "support/server_process.hpp"
 #include "support/paths.hpp"
 #include "support/postgres.hpp"
 

@@ -1,11 +1,11 @@
-#include "harness.hpp"
+#include "support/server_process.hpp"
 
 #include <csignal>
 #include <fstream>
 #include <thread>
 
-#include "../sync/broker.hpp"
 #include "support/paths.hpp"
+#include "support/wait.hpp"
 
 namespace pvfleet::itest {
 
@@ -43,7 +43,7 @@ bool ServerProcess::start() {
     const auto connected = [&] {
         return std::filesystem::exists(log_path) && test::read_file(log_path).find("connected to") != std::string::npos;
     };
-    sync::itest::wait_until([&] { return connected() || !proc_->running(); }, std::chrono::seconds(20));
+    test::wait_until([&] { return connected() || !proc_->running(); }, std::chrono::seconds(20));
     return connected();
 }
 
