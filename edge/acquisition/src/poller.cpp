@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "pvfleet/acquisition/read_blocks.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::acquisition {
@@ -129,14 +130,9 @@ void Poller::set_state(Device& d, DeviceState next, const std::string& why) {
 void Poller::poll_device(Device& d, TimePoint now) {
     auto& model = *d.config.model;
     auto read_class = [&](PollClass cls, const std::vector<ReadBlock>& blocks) -> Result<Reading> {
-        std::vector<modbus::Registers> words;
-        words.reserve(blocks.size());
-        for (const auto& b : blocks) {
-            auto r = d.config.bus->read_registers(d.config.unit, b.kind, b.address, b.count);
-            if (!r) return r.error();
-            words.push_back(std::move(r).value());
-        }
-        auto decoded = model.decode(cls, words);
+        auto words = read_blocks(*d.config.bus, d.config.unit, blocks);
+        if (!words) return words.error();
+        auto decoded = model.decode(cls, *words);
         if (!decoded) return decoded.error();
         // Lifetime energy counters only move forward; a reading that goes back is left out and flagged.
         Reading reading = std::move(decoded).value();

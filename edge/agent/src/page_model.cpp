@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "pvfleet/detect/ticket_book.hpp"
 #include "pvfleet/util/time.hpp"
 
 namespace pvfleet::agent {
@@ -106,29 +107,7 @@ json PageModel::today(TimePoint now, const std::vector<DeviceSpec>& devices) con
              expected_ && expected_so_far_ ? json(expected_so_far_->total_ac_wh / 1000.0) : json(nullptr)}};
 }
 
-json page_ticket_json(const domain::Ticket& t) {
-    json evidence = json::array();
-    for (const auto& e : t.evidence) {
-        evidence.push_back({{"name", e.name},
-                            {"observed", e.observed},
-                            {"expected", e.expected ? json(*e.expected) : json(nullptr)},
-                            {"unit", e.unit},
-                            {"t", format_iso8601(e.t)}});
-    }
-    auto time = [](const std::optional<TimePoint>& at) { return at ? json(format_iso8601(*at)) : json(nullptr); };
-    return {{"id", t.id},
-            {"device_id", t.device_id},
-            {"kind", domain::to_string(t.kind)},
-            {"severity", domain::to_string(t.severity)},
-            {"state", domain::to_string(t.state)},
-            {"summary", t.summary},
-            {"evidence", evidence},
-            {"opened_at", format_iso8601(t.opened_at)},
-            {"updated_at", format_iso8601(t.updated_at)},
-            {"acknowledged_at", time(t.acknowledged_at)},
-            {"acknowledged_by", t.acknowledged_by},
-            {"acknowledge_note", t.acknowledge_note}};
-}
+json page_ticket_json(const domain::Ticket& t) { return detect::to_page_json(t); }
 
 std::string_view page_state(acquisition::DeviceState s) {
     switch (s) {

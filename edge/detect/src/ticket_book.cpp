@@ -246,6 +246,25 @@ nlohmann::json to_json(const Ticket& t) {
     return j;
 }
 
+nlohmann::json to_page_json(const Ticket& t) {
+    nlohmann::json j = to_json(t);
+    j["device_id"] = std::move(j["device"]);
+    j.erase("device");
+    for (auto& e : j["evidence"]) {
+        if (!e.contains("expected")) e["expected"] = nullptr;
+    }
+    if (!j.contains("acknowledged_at")) {
+        j["acknowledged_at"] = nullptr;
+        j["acknowledged_by"] = t.acknowledged_by;
+        j["acknowledge_note"] = t.acknowledge_note;
+    }
+    if (!j.contains("resolved_at")) {
+        j["resolved_at"] = nullptr;
+        j["resolved_by"] = t.resolved_by;
+    }
+    return j;
+}
+
 Result<Ticket> ticket_from_json(const nlohmann::json& j) {
     try {
         Ticket t;

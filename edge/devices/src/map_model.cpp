@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pvfleet/acquisition/read_blocks.hpp"
 #include "pvfleet/devices/register_codec.hpp"
 
 namespace pvfleet::devices {
@@ -209,18 +210,9 @@ Result<Decoded> MapDeviceModel::decode_all(PollClass poll_class, const std::vect
 }
 
 Result<Decoded> MapDeviceModel::read(modbus::ModbusBus& bus, uint8_t unit, PollClass poll_class) const {
-    std::vector<modbus::Registers> words;
-    for (const auto& b : plans_[class_index(poll_class)]) {
-        auto r = bus.read_registers(unit, b.read.kind, b.read.address, b.read.count);
-        if (!r) {
-            return Error{"read of " + std::to_string(b.read.count) + " " +
-                             (b.read.kind == RegisterKind::holding ? "holding" : "input") + " registers at " +
-                             std::to_string(b.read.address) + ": " + r.error().message,
-                         r.error().kind};
-        }
-        words.push_back(std::move(*r));
-    }
-    return decode_all(poll_class, words);
+    auto words = acquisition::read_blocks(bus, unit, blocks(poll_class), acquisition::BlockFailure::name_block);
+    if (!words) return words.error();
+    return decode_all(poll_class, *words);
 }
 
 Result<DeviceIdentity> MapDeviceModel::read_identity(modbus::ModbusBus& bus, uint8_t unit) const {

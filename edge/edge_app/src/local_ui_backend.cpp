@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "pvfleet/agent/probe_detail.hpp"
+#include "pvfleet/detect/ticket_book.hpp"
 #include "pvfleet/devices/catalog.hpp"
 #include "pvfleet/devices/map_model.hpp"
 #include "pvfleet/modbus/scan.hpp"
@@ -20,15 +21,6 @@ constexpr std::size_t kMaxWorkers = 2;
 
 Error busy() {
     return Error{"the agent is restarting; try again in a moment", ErrorKind::busy};
-}
-
-json ticket_json(const domain::Ticket& t) {
-    return {{"id", t.id},
-            {"device_id", t.device_id},
-            {"state", domain::to_string(t.state)},
-            {"acknowledged_by", t.acknowledged_by},
-            {"acknowledge_note", t.acknowledge_note},
-            {"resolved_by", t.resolved_by}};
 }
 
 json scan_json(const modbus::ScanResult& r) {
@@ -108,7 +100,7 @@ Result<json> AgentLocalUiBackend::acknowledge(const std::string& ticket_id, cons
     if (!a) return a.error();
     auto t = (*a)->acknowledge_ticket(ticket_id, by, note);
     if (!t) return t.error();
-    return ticket_json(*t);
+    return detect::to_page_json(*t);
 }
 
 Result<json> AgentLocalUiBackend::resolve(const std::string& ticket_id, const std::string& by,
@@ -120,7 +112,7 @@ Result<json> AgentLocalUiBackend::resolve(const std::string& ticket_id, const st
         PVF_LOG(info, "local-ui", "ticket " << ticket_id << " resolved by " << by << ": " << note);
     auto t = (*a)->resolve_ticket(ticket_id, by);
     if (!t) return t.error();
-    return ticket_json(*t);
+    return detect::to_page_json(*t);
 }
 
 void AgentLocalUiBackend::post_result(local_ui::JsonDone done, Result<json> result) {

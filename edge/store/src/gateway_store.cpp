@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "pvfleet/detect/ticket_book.hpp"
+#include "pvfleet/sqlite/statement.hpp"
 #include "pvfleet/util/time.hpp"
 
 namespace pvfleet::store {
@@ -45,40 +46,7 @@ CREATE TABLE IF NOT EXISTS telemetry (
 ) WITHOUT ROWID;
 )SQL";
 
-class Statement {
-public:
-    Statement(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-    ~Statement() { sqlite3_finalize(stmt_); }
-    Statement(const Statement&) = delete;
-    Statement& operator=(const Statement&) = delete;
-    [[nodiscard]] bool ok() const { return rc_ == SQLITE_OK; }
-    Statement& bind(int i, const std::string& v) {
-        sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-        return *this;
-    }
-    Statement& bind(int i, long long v) {
-        sqlite3_bind_int64(stmt_, i, v);
-        return *this;
-    }
-    int step() { return sqlite3_step(stmt_); }
-    [[nodiscard]] std::string text(int col) const {
-        const auto* p = sqlite3_column_text(stmt_, col);
-        return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p));
-    }
-    [[nodiscard]] long long integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-    [[nodiscard]] Error error(const std::string& what) const {
-        const int code = sqlite3_errcode(db_);
-        const ErrorKind kind = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? ErrorKind::busy
-                               : code == SQLITE_CONSTRAINT                    ? ErrorKind::conflict
-                                                                              : ErrorKind::io;
-        return Error{what + ": " + sqlite3_errmsg(db_), kind};
-    }
-
-private:
-    sqlite3* db_;
-    sqlite3_stmt* stmt_ = nullptr;
-    int rc_ = SQLITE_OK;
-};
+using sqlite::Statement;
 
 std::string event_body(const domain::TicketEvent& e) {
     return nlohmann::json{{"kind", to_string(e.kind)}, {"at", format_iso8601(e.at)}, {"ticket", detect::to_json(e.ticket)}}
@@ -136,16 +104,7 @@ Result<std::unique_ptr<GatewayStore>> GatewayStore::open(const std::string& path
 
 GatewayStore::~GatewayStore() { sqlite3_close(db_); }
 
-Status GatewayStore::exec(const std::string& sql) {
-    char* err = nullptr;
-    const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
-    if (rc != SQLITE_OK) {
-        std::string msg = err != nullptr ? err : sqlite3_errstr(rc);
-        sqlite3_free(err);
-        return Error{"sqlite: " + msg, rc == SQLITE_BUSY ? ErrorKind::busy : ErrorKind::io};
-    }
-    return {};
-}
+Status GatewayStore::exec(const std::string& sql) { return sqlite::exec(db_, sql, "sqlite"); }
 
 Status GatewayStore::migrate() {
     return transaction([&]() -> Status {

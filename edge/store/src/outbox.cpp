@@ -6,6 +6,7 @@
 
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/store/downsample.hpp"
+#include "pvfleet/util/enum_names.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::store {
@@ -27,69 +28,20 @@ CREATE INDEX IF NOT EXISTS outbox_raw_telemetry ON outbox(kind, aggregate, seq);
 CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 )SQL";
 
-Error sql_error(sqlite3* db, const std::string& what) {
-    const int code = sqlite3_errcode(db);
-    return Error{"outbox: " + what + ": " + sqlite3_errmsg(db),
-                 (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? ErrorKind::busy : ErrorKind::io};
-}
+Error sql_error(sqlite3* db, const std::string& what) { return sqlite::last_error(db, "outbox: " + what); }
 
-class Stmt {
-public:
-    Stmt(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-    // Borrows a cached statement: reset (not finalized) when done, ready for the next use.
-    Stmt(sqlite3* db, sqlite3_stmt* cached) : db_(db), stmt_(cached), owned_(false) {}
-    ~Stmt() {
-        if (owned_) sqlite3_finalize(stmt_);
-        else sqlite3_reset(stmt_);
-    }
-    Stmt(const Stmt&) = delete;
-    Stmt& operator=(const Stmt&) = delete;
-    [[nodiscard]] bool ok() const { return rc_ == SQLITE_OK; }
-    Stmt& bind(int i, long long v) {
-        sqlite3_bind_int64(stmt_, i, v);
-        return *this;
-    }
-    Stmt& bind(int i, const std::string& v) {
-        sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-        return *this;
-    }
-    Stmt& bind_blob(int i, const std::string& v) {
-        sqlite3_bind_blob(stmt_, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-        return *this;
-    }
-    int step() { return sqlite3_step(stmt_); }
-    void reset() { sqlite3_reset(stmt_); }
-    [[nodiscard]] long long integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-    [[nodiscard]] bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-    [[nodiscard]] std::string text(int col) const {
-        const auto* p = sqlite3_column_text(stmt_, col);
-        return p ? std::string(reinterpret_cast<const char*>(p)) : std::string();
-    }
-    [[nodiscard]] std::string blob(int col) const {
-        const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
-        const int n = sqlite3_column_bytes(stmt_, col);
-        return p ? std::string(p, static_cast<std::size_t>(n)) : std::string();
-    }
-    [[nodiscard]] Error error(const std::string& what) const { return sql_error(db_, what); }
+using Stmt = sqlite::Statement;
 
-private:
-    sqlite3* db_;
-    sqlite3_stmt* stmt_ = nullptr;
-    bool owned_ = true;
-    int rc_ = SQLITE_OK;
-};
+constexpr EnumNames<OutboxKind, 2> kOutboxKinds{{{OutboxKind::telemetry, "telemetry"},
+                                                 {OutboxKind::ticket_event, "ticket_event"}}};
 
-std::optional<OutboxKind> parse_kind(const std::string& s) {
-    if (s == "telemetry") return OutboxKind::telemetry;
-    if (s == "ticket_event") return OutboxKind::ticket_event;
-    return std::nullopt;
-}
+std::optional<OutboxKind> parse_kind(const std::string& s) { return enum_from_name(kOutboxKinds, s); }
 
 std::uint64_t row_bytes(std::size_t payload) { return payload + SqliteOutbox::kRowOverheadBytes; }
 
 }  // namespace
 
-std::string_view to_string(OutboxKind k) { return k == OutboxKind::telemetry ? "telemetry" : "ticket_event"; }
+std::string_view to_string(OutboxKind k) { return enum_name(kOutboxKinds, k); }
 
 Result<std::unique_ptr<SqliteOutbox>> SqliteOutbox::open(const std::string& path, OutboxOptions options) {
     sqlite3* db = nullptr;
@@ -106,51 +58,25 @@ Result<std::unique_ptr<SqliteOutbox>> SqliteOutbox::open(const std::string& path
 }
 
 SqliteOutbox::~SqliteOutbox() {
-    // sqlite3_close() refuses while statements are still prepared.
-    for (auto* slot : {&ack_stmt_, &purge_stmt_, &after_stmt_, &begin_stmt_, &commit_stmt_, &sync_full_stmt_, &sync_normal_stmt_})
-        slot->reset();
+    statements_.clear();  // sqlite3_close() refuses while statements are still prepared
     sqlite3_close(db_);
 }
 
-void SqliteOutbox::Finalize::operator()(sqlite3_stmt* st) const { sqlite3_finalize(st); }
-
-Result<sqlite3_stmt*> SqliteOutbox::cached(CachedStmt& slot, const char* sql) const {
-    if (!slot) {
-        sqlite3_stmt* st = nullptr;
-        if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK) {
-            sqlite3_finalize(st);
-            return sql_error(db_, "prepare");
-        }
-        slot.reset(st);
-    }
-    return slot.get();
-}
-
-Status SqliteOutbox::run(CachedStmt& slot, const char* sql) {
-    auto st = cached(slot, sql);
-    if (!st) return st.error();
-    const int rc = sqlite3_step(*st);
-    sqlite3_reset(*st);
+Status SqliteOutbox::run(const char* sql) {
+    auto st = statements_.get(sql);
+    if (!st) return Error{"outbox: " + st.error().message, st.error().kind};
+    const int rc = (*st)->step();
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) return sql_error(db_, sql);
     return {};
 }
 
-Status SqliteOutbox::exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-        std::string msg = err ? err : "unknown error";
-        sqlite3_free(err);
-        const int code = sqlite3_errcode(db_);
-        return Error{std::string("outbox: ") + msg, (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? ErrorKind::busy : ErrorKind::io};
-    }
-    return {};
-}
+Status SqliteOutbox::exec(const char* sql) { return sqlite::exec(db_, sql, "outbox"); }
 
 Status SqliteOutbox::set_meta(const char* key, long long value) {
     Stmt st(db_, "INSERT INTO outbox_meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-    if (!st.ok()) return st.error(key);
+    if (!st.ok()) return sql_error(db_, key);
     st.bind(1, std::string(key)).bind(2, value);
-    if (st.step() != SQLITE_DONE) return st.error(key);
+    if (st.step() != SQLITE_DONE) return sql_error(db_, key);
     return {};
 }
 
@@ -161,7 +87,7 @@ Status SqliteOutbox::init() {
     {
         // Outboxes written before acknowledged rows were kept have no acked_ms column.
         Stmt cols(db_, "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'acked_ms'");
-        if (!cols.ok() || cols.step() != SQLITE_ROW) return cols.error("read columns");
+        if (!cols.ok() || cols.step() != SQLITE_ROW) return sql_error(db_, "read columns");
         if (cols.integer(0) == 0)
             if (auto s = exec("ALTER TABLE outbox ADD COLUMN acked_ms INTEGER"); !s) return s;
     }
@@ -169,7 +95,7 @@ Status SqliteOutbox::init() {
         // Outboxes written before the rest's checksum was kept have no rest_adler/rest_len: their rows inflate
         // the rest whenever they are flagged historical.
         Stmt cols(db_, "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'rest_adler'");
-        if (!cols.ok() || cols.step() != SQLITE_ROW) return cols.error("read columns");
+        if (!cols.ok() || cols.step() != SQLITE_ROW) return sql_error(db_, "read columns");
         if (cols.integer(0) == 0) {
             if (auto s = exec("ALTER TABLE outbox ADD COLUMN rest_adler INTEGER"); !s) return s;
             if (auto s = exec("ALTER TABLE outbox ADD COLUMN rest_len INTEGER"); !s) return s;
@@ -178,7 +104,7 @@ Status SqliteOutbox::init() {
     if (auto s = exec("CREATE INDEX IF NOT EXISTS outbox_acked ON outbox(acked_ms) WHERE acked_ms IS NOT NULL"); !s) return s;
     {
         Stmt st(db_, "SELECT key, value FROM outbox_meta");
-        if (!st.ok()) return st.error("read meta");
+        if (!st.ok()) return sql_error(db_, "read meta");
         while (st.step() == SQLITE_ROW) {
             const auto key = st.text(0);
             const long long v = st.integer(1);
@@ -192,7 +118,7 @@ Status SqliteOutbox::init() {
     }
     Stmt st(db_, "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0), COALESCE(MAX(seq), 0), "
                  "COALESCE(SUM(acked_ms IS NULL), 0) FROM outbox");
-    if (!st.ok() || st.step() != SQLITE_ROW) return st.error("count rows");
+    if (!st.ok() || st.step() != SQLITE_ROW) return sql_error(db_, "count rows");
     depth_ = static_cast<std::uint64_t>(st.integer(3));
     bytes_ = static_cast<std::uint64_t>(st.integer(1)) + static_cast<std::uint64_t>(st.integer(0)) * kRowOverheadBytes;
     // A row can never be above the persisted last_seq; be safe if meta was lost.
@@ -218,11 +144,11 @@ Result<protocol::Seq> SqliteOutbox::append(OutboxKind kind, TimePoint created_at
         const auto rest = encoded->split_rest ? encoded->split_rest : protocol::split_payload_rest(*payload);
         Stmt st(db_, "INSERT INTO outbox(seq, kind, created_ms, aggregate, samples, payload, rest_adler, rest_len) "
                      "VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)");
-        if (!st.ok()) return fail(st.error("insert"));
+        if (!st.ok()) return fail(sql_error(db_, "insert"));
         st.bind(1, static_cast<long long>(seq)).bind(2, std::string(to_string(kind))).bind(3, to_epoch_ms(created_at));
         st.bind(4, static_cast<long long>(samples)).bind_blob(5, *payload);
         if (rest) st.bind(6, static_cast<long long>(rest->adler)).bind(7, static_cast<long long>(rest->length));
-        if (st.step() != SQLITE_DONE) return fail(st.error("insert seq " + std::to_string(seq)));
+        if (st.step() != SQLITE_DONE) return fail(sql_error(db_, "insert seq " + std::to_string(seq)));
     }
     if (auto s = set_meta("last_seq", static_cast<long long>(seq)); !s) return fail(s.error());
     if (cursors.ticket_event_id)
@@ -258,24 +184,23 @@ Result<std::vector<OutboxEntry>> read_entries(Stmt& st) {
             e.split_rest = protocol::SplitRest{static_cast<std::uint32_t>(st.integer(6)), static_cast<std::uint32_t>(st.integer(7))};
         out.push_back(std::move(e));
     }
-    if (rc != SQLITE_DONE) return st.error("select");
+    if (rc != SQLITE_DONE) return st.error("outbox: select");
     return out;
 }
 }  // namespace
 
 Result<std::vector<OutboxEntry>> SqliteOutbox::after(protocol::Seq after, std::size_t limit) const {
-    auto cached_st = cached(after_stmt_, "SELECT seq, kind, created_ms, aggregate, samples, payload, rest_adler, rest_len FROM outbox "
-                                        "WHERE seq > ?1 AND acked_ms IS NULL ORDER BY seq LIMIT ?2");
-    if (!cached_st) return cached_st.error();
-    Stmt st(db_, *cached_st);
-    st.bind(1, static_cast<long long>(after)).bind(2, static_cast<long long>(limit));
-    return read_entries(st);
+    auto st = statements_.get("SELECT seq, kind, created_ms, aggregate, samples, payload, rest_adler, rest_len FROM outbox "
+                              "WHERE seq > ?1 AND acked_ms IS NULL ORDER BY seq LIMIT ?2");
+    if (!st) return Error{"outbox: " + st.error().message, st.error().kind};
+    (*st)->bind(1, static_cast<long long>(after)).bind(2, static_cast<long long>(limit));
+    return read_entries(**st);
 }
 
 Result<std::vector<OutboxEntry>> SqliteOutbox::range(protocol::Seq from, protocol::Seq to, std::size_t limit) const {
     Stmt st(db_, "SELECT seq, kind, created_ms, aggregate, samples, payload, rest_adler, rest_len FROM outbox WHERE seq >= ?1 AND seq <= ?2 "
                  "ORDER BY seq LIMIT ?3");
-    if (!st.ok()) return st.error("select range");
+    if (!st.ok()) return sql_error(db_, "select range");
     st.bind(1, static_cast<long long>(from)).bind(2, static_cast<long long>(to)).bind(3, static_cast<long long>(limit));
     return read_entries(st);
 }
@@ -283,7 +208,7 @@ Result<std::vector<OutboxEntry>> SqliteOutbox::range(protocol::Seq from, protoco
 
 Status SqliteOutbox::set_synchronous_full(bool full) {
     if (synchronous_full_ == full) return {};
-    auto s = full ? run(sync_full_stmt_, "PRAGMA synchronous=FULL") : run(sync_normal_stmt_, "PRAGMA synchronous=NORMAL");
+    auto s = full ? run("PRAGMA synchronous=FULL") : run("PRAGMA synchronous=NORMAL");
     if (!s) return s;
     synchronous_full_ = full;
     return {};
@@ -291,10 +216,10 @@ Status SqliteOutbox::set_synchronous_full(bool full) {
 
 Status SqliteOutbox::remove_acked(std::span<const protocol::Seq> seqs) {
     if (seqs.empty()) return {};
-    auto ack = cached(ack_stmt_, "UPDATE outbox SET acked_ms = ?3 WHERE seq BETWEEN ?1 AND ?2 AND acked_ms IS NULL");
-    if (!ack) return ack.error();
-    auto purge = cached(purge_stmt_, "DELETE FROM outbox WHERE acked_ms IS NOT NULL AND acked_ms <= ?1 RETURNING LENGTH(payload)");
-    if (!purge) return purge.error();
+    auto ack = statements_.get("UPDATE outbox SET acked_ms = ?3 WHERE seq BETWEEN ?1 AND ?2 AND acked_ms IS NULL");
+    if (!ack) return Error{"outbox: " + ack.error().message, ack.error().kind};
+    auto purge = statements_.get("DELETE FROM outbox WHERE acked_ms IS NOT NULL AND acked_ms <= ?1 RETURNING LENGTH(payload)");
+    if (!purge) return Error{"outbox: " + purge.error().message, purge.error().kind};
     // NORMAL for this commit only (see outbox.hpp: a lost removal means a resend, never a lost row).
     if (auto s = set_synchronous_full(false); !s) return s;
     const auto steady_now = std::chrono::steady_clock::now();
@@ -302,13 +227,13 @@ Status SqliteOutbox::remove_acked(std::span<const protocol::Seq> seqs) {
     const bool purge_due = options_.acked_retention.count() <= 0 || !last_purge_ ||
                            steady_now - *last_purge_ >= options_.acked_purge_interval;
     auto result = [&]() -> Status {
-        if (auto s = run(begin_stmt_, "BEGIN IMMEDIATE"); !s) return s;
+        if (auto s = run("BEGIN IMMEDIATE"); !s) return s;
         auto fail = [this](Error e) -> Status {
             (void)exec("ROLLBACK");
             return e;
         };
         const long long now_ms = to_epoch_ms(std::chrono::time_point_cast<Millis>(std::chrono::system_clock::now()));
-        sqlite3_stmt* st = *ack;
+        Stmt& st = **ack;
         std::uint64_t rows = 0;
         std::uint64_t freed = 0;
         // PUBACKs of a drain come in seq order: one statement per run of consecutive seqs, not one per seq.
@@ -321,25 +246,23 @@ Status SqliteOutbox::remove_acked(std::span<const protocol::Seq> seqs) {
         for (std::size_t i = 0; i < seqs.size();) {
             std::size_t j = i + 1;
             while (j < seqs.size() && seqs[j] <= seqs[j - 1] + 1) ++j;  // duplicates stay in the run
-            sqlite3_bind_int64(st, 1, static_cast<long long>(seqs[i]));
-            sqlite3_bind_int64(st, 2, static_cast<long long>(seqs[j - 1]));
-            sqlite3_bind_int64(st, 3, now_ms);
-            const int rc = sqlite3_step(st);
-            sqlite3_reset(st);
+            st.bind(1, static_cast<long long>(seqs[i])).bind(2, static_cast<long long>(seqs[j - 1])).bind(3, now_ms);
+            const int rc = st.step();
+            st.reset();
             if (rc != SQLITE_DONE) return fail(sql_error(db_, "acknowledge seq " + std::to_string(seqs[i])));
-            rows += static_cast<std::uint64_t>(sqlite3_changes(db_));
+            rows += static_cast<std::uint64_t>(st.changes());
             i = j;
         }
         if (purge_due) {
             // Acknowledged rows past the retention go for good.
-            sqlite3_stmt* del = *purge;
-            sqlite3_bind_int64(del, 1, now_ms - static_cast<long long>(std::chrono::duration_cast<Millis>(options_.acked_retention).count()));
+            Stmt& del = **purge;
+            del.bind(1, now_ms - static_cast<long long>(std::chrono::duration_cast<Millis>(options_.acked_retention).count()));
             int rc = 0;
-            while ((rc = sqlite3_step(del)) == SQLITE_ROW) freed += row_bytes(static_cast<std::size_t>(sqlite3_column_int64(del, 0)));
-            sqlite3_reset(del);
+            while ((rc = del.step()) == SQLITE_ROW) freed += row_bytes(static_cast<std::size_t>(del.integer(0)));
+            del.reset();
             if (rc != SQLITE_DONE) return fail(sql_error(db_, "purge"));
         }
-        if (auto s = run(commit_stmt_, "COMMIT"); !s) return fail(s.error());
+        if (auto s = run("COMMIT"); !s) return fail(s.error());
         if (purge_due) last_purge_ = steady_now;
         depth_ -= std::min(depth_, rows);
         bytes_ -= std::min(bytes_, freed);
@@ -357,11 +280,11 @@ Result<protocol::QuotaReport> SqliteOutbox::enforce_quota(std::uint64_t max_byte
         // Acknowledged rows kept for resends go first, oldest first: they have reached the broker once.
         Stmt st(db_, "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE acked_ms IS NOT NULL ORDER BY seq) "
                      "RETURNING LENGTH(payload)");
-        if (!st.ok()) return st.error("delete acknowledged");
+        if (!st.ok()) return sql_error(db_, "delete acknowledged");
         std::uint64_t freed = 0;
         int rc = 0;
         while ((rc = st.step()) == SQLITE_ROW) freed += row_bytes(static_cast<std::size_t>(st.integer(0)));
-        if (rc != SQLITE_DONE) return st.error("delete acknowledged");
+        if (rc != SQLITE_DONE) return sql_error(db_, "delete acknowledged");
         bytes_ -= std::min(bytes_, freed);
     }
     while (bytes_ > max_bytes) {
@@ -386,7 +309,7 @@ Result<bool> SqliteOutbox::downsample_step() {
     std::vector<Row> rows;
     {
         Stmt st(db_, "SELECT seq, samples, payload FROM outbox WHERE kind = 'telemetry' AND aggregate = 0 ORDER BY seq LIMIT ?1");
-        if (!st.ok()) return st.error("select raw telemetry");
+        if (!st.ok()) return sql_error(db_, "select raw telemetry");
         st.bind(1, static_cast<long long>(std::max<std::size_t>(1, options_.merge_rows)));
         while (st.step() == SQLITE_ROW) {
             auto p = st.blob(2);
@@ -435,10 +358,10 @@ Result<bool> SqliteOutbox::downsample_step() {
     std::uint64_t freed = 0;
     for (std::size_t i = 0; i < rows.size(); ++i) {
         Stmt st(db_, "UPDATE outbox SET aggregate = 1, samples = ?2, payload = ?3, rest_adler = NULL, rest_len = NULL WHERE seq = ?1");
-        if (!st.ok()) return fail(st.error("update"));
+        if (!st.ok()) return fail(sql_error(db_, "update"));
         const std::string& p = i == 0 ? first_payload : std::string();
         st.bind(1, static_cast<long long>(rows[i].seq)).bind(2, static_cast<long long>(i == 0 ? aggregates.size() : 0)).bind_blob(3, p);
-        if (st.step() != SQLITE_DONE) return fail(st.error("update seq " + std::to_string(rows[i].seq)));
+        if (st.step() != SQLITE_DONE) return fail(sql_error(db_, "update seq " + std::to_string(rows[i].seq)));
         freed += rows[i].len;
     }
     auto report = quota_;
@@ -456,7 +379,7 @@ Result<bool> SqliteOutbox::downsample_step() {
 // Empties the oldest telemetry row that still has data (aggregates by now); false when there is none.
 Result<bool> SqliteOutbox::drop_step() {
     Stmt st(db_, "SELECT seq, samples, LENGTH(payload) FROM outbox WHERE kind = 'telemetry' AND LENGTH(payload) > 0 ORDER BY seq LIMIT 1");
-    if (!st.ok()) return st.error("select telemetry");
+    if (!st.ok()) return sql_error(db_, "select telemetry");
     if (st.step() != SQLITE_ROW) return false;
     const auto seq = st.integer(0);
     const auto samples = static_cast<std::uint64_t>(st.integer(1));
@@ -465,12 +388,12 @@ Result<bool> SqliteOutbox::drop_step() {
     Stmt up(db_, "UPDATE outbox SET aggregate = 1, samples = 0, payload = X'', rest_adler = NULL, rest_len = NULL WHERE seq = ?1");
     if (!up.ok()) {
         (void)exec("ROLLBACK");
-        return up.error("update");
+        return sql_error(db_, "update");
     }
     up.bind(1, seq);
     if (up.step() != SQLITE_DONE) {
         (void)exec("ROLLBACK");
-        return up.error("update seq " + std::to_string(seq));
+        return sql_error(db_, "update seq " + std::to_string(seq));
     }
     if (auto s = set_meta("dropped_samples", static_cast<long long>(quota_.dropped_samples + samples)); !s) {
         (void)exec("ROLLBACK");

@@ -6,20 +6,12 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <unordered_map>
 
 #include "db_engines.hpp"
+#include "pvfleet/sqlite/statement.hpp"
 
 namespace pvfleet::storage {
 namespace {
-
-Error sqlite_error(sqlite3* db, std::string_view what) {
-    const int code = sqlite3_extended_errcode(db) & 0xff;
-    const ErrorKind kind = (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? ErrorKind::busy
-                           : code == SQLITE_CONSTRAINT                    ? ErrorKind::conflict
-                                                                          : ErrorKind::io;
-    return Error{std::string(what) + ": " + sqlite3_errmsg(db), kind};
-}
 
 // WAL checkpoints on a thread of their own, with their own connection: a checkpoint copies pages into the
 // database file and fsyncs it, which under heavy ingest stalled the writer for hundreds of milliseconds when
@@ -111,9 +103,9 @@ private:
 
 class SqliteDb final : public Db {
 public:
-    explicit SqliteDb(sqlite3* db) : db_(db) {}
+    explicit SqliteDb(sqlite3* db) : db_(db), statements_(db) {}
     ~SqliteDb() override {
-        for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+        statements_.clear();  // sqlite3_close_v2 would keep the connection open while statements remain
         sqlite3_close_v2(db_);
         checkpointer_.reset();
     }
@@ -127,74 +119,61 @@ public:
     [[nodiscard]] Engine engine() const override { return Engine::sqlite; }
 
     Result<QueryResult> run(std::string_view sql, const Params& params) override {
-        auto prepared = prepare(sql);
-        if (!prepared) return prepared.error();
-        sqlite3_stmt* stmt = *prepared;
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
-        // Bound by name so "$2 … $1" works whatever order the parameters first appear in.
+        auto borrowed = statements_.get(sql);
+        if (!borrowed) return borrowed.error();
+        sqlite::Statement& stmt = **borrowed;
+        stmt.reset();
+        stmt.clear_bindings();
+        // Bound by name so "$2 … $1" works whatever order the parameters first appear in. Text is bound as a
+        // view: `params` outlive the statement's use here.
         for (std::size_t i = 0; i < params.size(); ++i) {
             const std::string name = "$" + std::to_string(i + 1);
-            const int index = sqlite3_bind_parameter_index(stmt, name.c_str());
+            const int index = stmt.parameter_index(name.c_str());
             if (index == 0) continue;  // a parameter the statement does not use
             const Value& v = params[i];
             if (std::holds_alternative<std::nullptr_t>(v))
-                sqlite3_bind_null(stmt, index);
+                stmt.bind_null(index);
             else if (const auto* n = std::get_if<std::int64_t>(&v))
-                sqlite3_bind_int64(stmt, index, *n);
+                stmt.bind(index, static_cast<long long>(*n));
             else if (const auto* d = std::get_if<double>(&v))
-                sqlite3_bind_double(stmt, index, *d);
-            else {
-                const auto& s = std::get<std::string>(v);
-                sqlite3_bind_text(stmt, index, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
-            }
+                stmt.bind_real(index, *d);
+            else
+                stmt.bind_view(index, std::get<std::string>(v));
         }
         QueryResult out;
-        const int ncols = sqlite3_column_count(stmt);
+        const int ncols = stmt.column_count();
         for (;;) {
-            const int rc = sqlite3_step(stmt);
+            const int rc = stmt.step();
             if (rc == SQLITE_DONE) break;
-            if (rc != SQLITE_ROW) {
-                auto err = sqlite_error(db_, first_words(sql));
-                sqlite3_reset(stmt);
-                return err;
-            }
+            if (rc != SQLITE_ROW) return stmt.error(first_words(sql));  // reset when `borrowed` goes
             Row row;
             row.cols.reserve(static_cast<std::size_t>(ncols));
             for (int c = 0; c < ncols; ++c) {
-                switch (sqlite3_column_type(stmt, c)) {
+                switch (stmt.column_type(c)) {
                     case SQLITE_NULL:
                         row.cols.emplace_back(nullptr);
                         break;
                     case SQLITE_INTEGER:
-                        row.cols.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt, c)));
+                        row.cols.emplace_back(static_cast<std::int64_t>(stmt.integer(c)));
                         break;
                     case SQLITE_FLOAT:
-                        row.cols.emplace_back(sqlite3_column_double(stmt, c));
+                        row.cols.emplace_back(stmt.real(c));
                         break;
-                    default: {
-                        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
-                        row.cols.emplace_back(
-                            std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt, c))));
-                    }
+                    default:
+                        row.cols.emplace_back(stmt.text(c));
                 }
             }
             out.rows.push_back(std::move(row));
         }
-        out.affected = sqlite3_changes64(db_);
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+        out.affected = stmt.changes();
+        stmt.reset();
+        stmt.clear_bindings();
         return out;
     }
 
     Status run_script(std::string_view sql) override {
-        char* message = nullptr;
-        const std::string text(sql);
-        if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-            std::string m = message != nullptr ? message : "unknown error";
-            sqlite3_free(message);
-            return Error{"sqlite: " + m, ErrorKind::io};
-        }
+        // io whatever SQLite's code: ingest retries a busy statement, not a failed BEGIN/COMMIT or migration.
+        if (auto s = sqlite::exec(db_, sql, "sqlite"); !s) return Error{s.error().message, ErrorKind::io};
         return {};
     }
 
@@ -205,15 +184,6 @@ public:
     }
 
 private:
-    Result<sqlite3_stmt*> prepare(std::string_view sql) {
-        auto it = statements_.find(std::string(sql));
-        if (it != statements_.end()) return it->second;
-        sqlite3_stmt* stmt = nullptr;
-        if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) != SQLITE_OK)
-            return sqlite_error(db_, "prepare " + first_words(sql));
-        statements_.emplace(std::string(sql), stmt);
-        return stmt;
-    }
     static std::string first_words(std::string_view sql) {
         auto s = std::string(sql.substr(0, 60));
         for (auto& ch : s)
@@ -222,7 +192,7 @@ private:
     }
 
     sqlite3* db_;
-    std::unordered_map<std::string, sqlite3_stmt*> statements_;
+    sqlite::StatementCache statements_;
     std::unique_ptr<Checkpointer> checkpointer_;
 };
 

@@ -1,20 +1,20 @@
 #include "pvfleet/workorders/sla.hpp"
 
-#include "names.hpp"
+#include "pvfleet/util/enum_names.hpp"
 
 namespace pvfleet::workorders {
 namespace {
 
-constexpr detail::Names<SlaState, 3> kSlaStates{
+constexpr EnumNames<SlaState, 3> kSlaStates{
     {{SlaState::green, "green"}, {SlaState::yellow, "yellow"}, {SlaState::red, "red"}}};
 
 }  // namespace
 
 std::string_view to_string(SlaState v) {
-    return detail::name_of(kSlaStates, v);
+    return enum_name(kSlaStates, v);
 }
 std::optional<SlaState> parse_sla_state(std::string_view s) {
-    return detail::parse_name(kSlaStates, s);
+    return enum_from_name(kSlaStates, s);
 }
 
 SlaState sla_state(const WorkOrder& order, TimePoint now) {

@@ -10,6 +10,7 @@
 
 #include "framing.hpp"
 #include "pvfleet/domain/points.hpp"
+#include "pvfleet/util/enum_names.hpp"
 
 namespace pvfleet::protocol {
 namespace {
@@ -188,11 +189,12 @@ bool is_valid_command_id(std::string_view id) {
     return true;
 }
 
-template <class E, class Parse>
-Result<E> read_enum(const json& j, const Path& path, Parse parse, std::string_view expected) {
+// A name from `names`; an unknown one is refused with the list of known names.
+template <class E, std::size_t N>
+Result<E> read_enum(const json& j, const Path& path, const EnumNames<E, N>& names) {
     PVF_TRY(auto s, read_string(j, path));
-    if (auto v = parse(s)) return *v;
-    return Error::at(path.str(), "unknown " + in_quotes(s) + " (expected " + std::string(expected) + ")");
+    if (auto v = enum_from_name(names, s)) return *v;
+    return Error::at(path.str(), "unknown " + in_quotes(s) + " (expected " + enum_names_list(names) + ")");
 }
 
 // Required-field shorthands: read obj[key] with reader `fn`.
@@ -216,48 +218,18 @@ Result<const json*> need_array(const json& obj, const char* key, const Path& pat
 }
 
 // ---- enum text ----
-template <class E, std::size_t N>
-using NameTable = std::array<std::pair<E, std::string_view>, N>;
-
-constexpr NameTable<SiteState, 2> kSiteState{{{SiteState::online, "online"}, {SiteState::offline, "offline"}}};
-constexpr NameTable<CommandType, 5> kCommandType{{{CommandType::ack_ticket, "ack_ticket"},
+constexpr EnumNames<SiteState, 2> kSiteState{{{SiteState::online, "online"}, {SiteState::offline, "offline"}}};
+constexpr EnumNames<CommandType, 5> kCommandType{{{CommandType::ack_ticket, "ack_ticket"},
                                                   {CommandType::resolve_ticket, "resolve_ticket"},
                                                   {CommandType::set_config, "set_config"},
                                                   {CommandType::resend, "resend"},
                                                   {CommandType::probe, "probe"}}};
-constexpr NameTable<AckStatus, 6> kAckStatus{{{AckStatus::accepted, "accepted"},
+constexpr EnumNames<AckStatus, 6> kAckStatus{{{AckStatus::accepted, "accepted"},
                                               {AckStatus::done, "done"},
                                               {AckStatus::duplicate, "duplicate"},
                                               {AckStatus::stale, "stale"},
                                               {AckStatus::rejected, "rejected"},
                                               {AckStatus::failed, "failed"}}};
-
-template <class E, std::size_t N>
-std::string_view name_in(const NameTable<E, N>& table, E v) {
-    for (const auto& [e, n] : table) {
-        if (e == v) return n;
-    }
-    return "?";
-}
-template <class E, std::size_t N>
-auto parser_for(const NameTable<E, N>& table) {
-    return [&table](std::string_view s) -> std::optional<E> {
-        for (const auto& [e, n] : table) {
-            if (n == s) return e;
-        }
-        return std::nullopt;
-    };
-}
-
-constexpr std::string_view kSeverityNames = "info, minor, major, critical";
-constexpr std::string_view kFaultKindNames =
-    "not_producing, comm_lost, inverter_fault, string_fault, underperformance, grid_outage, counter_backwards, "
-    "frozen_values, clock_drift, preventive";
-constexpr std::string_view kTicketStateNames = "open, acknowledged, resolved, closed";
-constexpr std::string_view kTicketEventNames = "opened, updated, acknowledged, resolved, closed";
-constexpr std::string_view kInverterStateNames =
-    "off, sleeping, starting, producing, throttled, shutting_down, fault, standby, unknown";
-constexpr std::string_view kKindNames = "telemetry, ticket_event, status, command, command_ack";
 
 // ---- parsing the payload ----
 
@@ -392,10 +364,12 @@ Status check_version(const json& root) {
 
 Result<MessageKind> read_kind(const json& root) {
     PVF_TRY(std::string kind, need(root, "kind", "", read_string));
+    std::string known;
     for (const auto& t : all_topics()) {
         if (t.payload_kind == kind) return t.kind;
+        known += (known.empty() ? "" : ", ") + std::string(t.payload_kind);
     }
-    return Error::at("kind", "unknown " + in_quotes(kind) + " (expected " + std::string(kKindNames) + ")");
+    return Error::at("kind", "unknown " + in_quotes(kind) + " (expected " + known + ")");
 }
 
 Result<std::string> read_site_id(const json& root) {
@@ -476,8 +450,7 @@ Status read_column(const std::string& name, PointShape shape, const json& column
             case PointShape::state: {
                 if (entry.is_null()) break;
                 if (!entry.is_string()) return type_error(at, "string or null", entry);
-                PVF_TRY(sample.state, read_enum<domain::InverterState>(entry, at, domain::parse_inverter_state,
-                                                                       kInverterStateNames));
+                PVF_TRY(sample.state, read_enum(entry, at, domain::kInverterStateNames));
                 break;
             }
             case PointShape::event_list: {
@@ -588,13 +561,13 @@ Result<domain::Ticket> read_ticket(const json& j, const Path& path) {
     PVF_TRY(t.id, need(j, "id", path, [](const json& v, const Path& p) { return read_nonempty(v, p); }));
     PVF_TRY(t.device_id, need(j, "device_id", path, read_device_id));
     PVF_TRY(t.kind, need(j, "fault_kind", path, [](const json& v, const Path& p) {
-                return read_enum<domain::FaultKind>(v, p, domain::parse_fault_kind, kFaultKindNames);
+                return read_enum(v, p, domain::kFaultKindNames);
             }));
     PVF_TRY(t.severity, need(j, "severity", path, [](const json& v, const Path& p) {
-                return read_enum<domain::Severity>(v, p, domain::parse_severity, kSeverityNames);
+                return read_enum(v, p, domain::kSeverityNames);
             }));
     PVF_TRY(t.state, need(j, "state", path, [](const json& v, const Path& p) {
-                return read_enum<domain::TicketState>(v, p, domain::parse_ticket_state, kTicketStateNames);
+                return read_enum(v, p, domain::kTicketStateNames);
             }));
     PVF_TRY(t.summary, need(j, "summary", path, read_string));
     if (const json* ev = optional_field(j, "evidence")) {
@@ -622,7 +595,7 @@ Result<TicketEventMessage> ticket_event_body(const json& root, std::string site)
     if (const json* h = optional_field(root, "historical")) { PVF_TRY(m.historical, read_bool(*h, "historical")); }
     PVF_TRY(m.sent_at, need(root, "sent_at", "", read_time));
     PVF_TRY(m.event.kind, need(root, "event", "", [](const json& v, const Path& p) {
-                return read_enum<domain::TicketEventKind>(v, p, domain::parse_ticket_event_kind, kTicketEventNames);
+                return read_enum(v, p, domain::kTicketEventKindNames);
             }));
     PVF_TRY(m.event.at, need(root, "at", "", read_time));
     PVF_TRY(const json* ticket, need_object(root, "ticket", ""));
@@ -636,7 +609,7 @@ Result<StatusMessage> status_body(const json& root, std::string site) {
     StatusMessage m;
     m.site_id = std::move(site);
     PVF_TRY(m.state, need(root, "state", "", [](const json& v, const Path& p) {
-                return read_enum<SiteState>(v, p, parser_for(kSiteState), "online, offline");
+                return read_enum(v, p, kSiteState);
             }));
     PVF_TRY(m.sent_at, need(root, "sent_at", "", read_time));
     PVF_TRY(m.agent_version, need(root, "agent_version", "", [](const json& v, const Path& p) {
@@ -689,8 +662,7 @@ Result<std::string> read_command_id(const json& j, const Path& path) {
 }
 
 Result<CommandType> read_command_type(const json& j, const Path& path) {
-    return read_enum<CommandType>(j, path, parser_for(kCommandType),
-                                  "ack_ticket, resolve_ticket, set_config, resend, probe");
+    return read_enum(j, path, kCommandType);
 }
 
 template <class T>
@@ -752,8 +724,7 @@ Result<CommandAck> command_ack_body(const json& root, std::string site) {
     PVF_TRY(m.command_id, need(root, "command_id", "", read_command_id));
     PVF_TRY(m.command, need(root, "command", "", read_command_type));
     PVF_TRY(m.status, need(root, "status", "", [](const json& v, const Path& p) {
-                return read_enum<AckStatus>(v, p, parser_for(kAckStatus),
-                                            "accepted, done, duplicate, stale, rejected, failed");
+                return read_enum(v, p, kAckStatus);
             }));
     PVF_TRY(m.at, need(root, "at", "", read_time));
     if (const json* d = optional_field(root, "detail")) { PVF_TRY(m.detail, read_string(*d, "detail")); }
@@ -901,9 +872,9 @@ Result<json> device_block(const std::vector<const domain::Sample*>& samples, con
 
 }  // namespace
 
-std::string_view to_string(SiteState v) { return name_in(kSiteState, v); }
-std::string_view to_string(CommandType v) { return name_in(kCommandType, v); }
-std::string_view to_string(AckStatus v) { return name_in(kAckStatus, v); }
+std::string_view to_string(SiteState v) { return enum_name(kSiteState, v); }
+std::string_view to_string(CommandType v) { return enum_name(kCommandType, v); }
+std::string_view to_string(AckStatus v) { return enum_name(kAckStatus, v); }
 
 namespace {
 // The members a resend changes come first (telemetry_head() is this object's text without its closing brace).

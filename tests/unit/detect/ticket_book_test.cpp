@@ -100,3 +100,38 @@ TEST_CASE("ticket JSON round trip and event line") {
     CHECK(line["by"] == "ana");
     CHECK_FALSE(detect::ticket_from_json(nlohmann::json{{"id", "x"}}).ok());
 }
+
+TEST_CASE("ticket JSON: the local page's form is the stored one under the page's names") {
+    detect::TicketBook book;
+    domain::EvidenceItem no_expectation{"ac_voltage_v", 0.0, std::nullopt, "V", t0};
+    auto e = book.raise("inv1", FaultKind::grid_outage, Severity::major, "no grid", {no_expectation}, t0);
+    REQUIRE(e);
+    const nlohmann::json open = detect::to_page_json(e->ticket);
+    const nlohmann::json expected_open = {
+        {"id", e->ticket.id},
+        {"device_id", "inv1"},
+        {"kind", "grid_outage"},
+        {"severity", "major"},
+        {"state", "open"},
+        {"summary", "no grid"},
+        {"evidence",
+         {{{"name", "ac_voltage_v"}, {"observed", 0.0}, {"expected", nullptr}, {"unit", "V"},
+           {"t", "2016-07-01T11:00:00.000Z"}}}},
+        {"opened_at", "2016-07-01T11:00:00.000Z"},
+        {"updated_at", "2016-07-01T11:00:00.000Z"},
+        {"acknowledged_at", nullptr},
+        {"acknowledged_by", ""},
+        {"acknowledge_note", ""},
+        {"resolved_at", nullptr},
+        {"resolved_by", ""}};
+    CHECK(open == expected_open);
+
+    auto ack = book.acknowledge(e->ticket.id, "ana", "on my way", t0 + 1min);
+    REQUIRE(ack);
+    const auto acked = detect::to_page_json(ack->ticket);
+    CHECK(acked["state"] == "acknowledged");
+    CHECK(acked["acknowledged_at"] == "2016-07-01T11:01:00.000Z");
+    CHECK(acked["acknowledged_by"] == "ana");
+    CHECK(acked["acknowledge_note"] == "on my way");
+    CHECK_FALSE(acked.contains("device"));
+}

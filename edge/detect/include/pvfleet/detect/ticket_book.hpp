@@ -65,6 +65,9 @@ std::string make_ticket_id(const std::string& device, domain::FaultKind kind, Ti
 
 // JSON forms shared by the store, the CLI and replay output.
 nlohmann::json to_json(const domain::Ticket& t);
+// The gateway's local page form (docs/local-ui.md): the same fields under the page's names ("device_id"),
+// with the not-yet-known ones present as null or "" so the page need not test for them.
+nlohmann::json to_page_json(const domain::Ticket& t);
 Result<domain::Ticket> ticket_from_json(const nlohmann::json& j);
 // One line for replay/CLI: {"event","ticket_id","kind","severity","device","at",...}
 nlohmann::json event_line(const domain::TicketEvent& e);

@@ -30,10 +30,10 @@
 
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/protocol/messages.hpp"
+#include "pvfleet/sqlite/statement.hpp"
 #include "pvfleet/util/result.hpp"
 
 struct sqlite3;
-struct sqlite3_stmt;
 
 namespace pvfleet::store {
 
@@ -149,16 +149,10 @@ public:
     static constexpr std::uint64_t kRowOverheadBytes = 64;
 
 private:
-    // A statement prepared once and kept for the outbox's lifetime (finalized before the connection closes).
-    struct Finalize {
-        void operator()(sqlite3_stmt* st) const;
-    };
-    using CachedStmt = std::unique_ptr<sqlite3_stmt, Finalize>;
-    Result<sqlite3_stmt*> cached(CachedStmt& slot, const char* sql) const;
-    // Runs a statement without results (BEGIN, COMMIT, PRAGMA) from a cache slot.
-    Status run(CachedStmt& slot, const char* sql);
+    // Runs a statement without results (BEGIN, COMMIT, PRAGMA) kept in the statement cache.
+    Status run(const char* sql);
 
-    SqliteOutbox(sqlite3* db, OutboxOptions options) : db_(db), options_(options) {}
+    SqliteOutbox(sqlite3* db, OutboxOptions options) : db_(db), options_(options), statements_(db) {}
     Status init();
     Status exec(const char* sql);
     Status set_meta(const char* key, long long value);
@@ -177,13 +171,8 @@ private:
     protocol::QuotaReport quota_;
     // remove_acked() runs once per batch of PUBACKs while a backlog drains: its statements are prepared once.
     // So are the backlog read (once per read-ahead) and the transaction and synchronous switches around it.
-    CachedStmt ack_stmt_;
-    CachedStmt purge_stmt_;
-    mutable CachedStmt after_stmt_;
-    CachedStmt begin_stmt_;
-    CachedStmt commit_stmt_;
-    CachedStmt sync_full_stmt_;
-    CachedStmt sync_normal_stmt_;
+    // Finalized before the connection closes.
+    mutable sqlite::StatementCache statements_;
     std::optional<std::chrono::steady_clock::time_point> last_purge_;
 };
 

@@ -3,6 +3,8 @@
 #include <optional>
 #include <string_view>
 
+#include "pvfleet/util/enum_names.hpp"
+
 namespace pvfleet::domain {
 
 enum class Severity { info, minor, major, critical };
@@ -26,6 +28,40 @@ enum class TicketEventKind { opened, updated, acknowledged, resolved, closed };
 
 // Operating state, normalised from SunSpec St (1..8) and vendor codes.
 enum class InverterState { off, sleeping, starting, producing, throttled, shutting_down, fault, standby, unknown };
+
+// The name tables: to_string/parse_* below read them; codecs list them in their error messages.
+inline constexpr EnumNames<Severity, 4> kSeverityNames{{{Severity::info, "info"},
+                                                       {Severity::minor, "minor"},
+                                                       {Severity::major, "major"},
+                                                       {Severity::critical, "critical"}}};
+inline constexpr EnumNames<FaultKind, 10> kFaultKindNames{{{FaultKind::not_producing, "not_producing"},
+                                                          {FaultKind::comm_lost, "comm_lost"},
+                                                          {FaultKind::inverter_fault, "inverter_fault"},
+                                                          {FaultKind::string_fault, "string_fault"},
+                                                          {FaultKind::underperformance, "underperformance"},
+                                                          {FaultKind::grid_outage, "grid_outage"},
+                                                          {FaultKind::counter_backwards, "counter_backwards"},
+                                                          {FaultKind::frozen_values, "frozen_values"},
+                                                          {FaultKind::clock_drift, "clock_drift"},
+                                                          {FaultKind::preventive, "preventive"}}};
+inline constexpr EnumNames<TicketState, 4> kTicketStateNames{{{TicketState::open, "open"},
+                                                             {TicketState::acknowledged, "acknowledged"},
+                                                             {TicketState::resolved, "resolved"},
+                                                             {TicketState::closed, "closed"}}};
+inline constexpr EnumNames<TicketEventKind, 5> kTicketEventKindNames{{{TicketEventKind::opened, "opened"},
+                                                                     {TicketEventKind::updated, "updated"},
+                                                                     {TicketEventKind::acknowledged, "acknowledged"},
+                                                                     {TicketEventKind::resolved, "resolved"},
+                                                                     {TicketEventKind::closed, "closed"}}};
+inline constexpr EnumNames<InverterState, 9> kInverterStateNames{{{InverterState::off, "off"},
+                                                                 {InverterState::sleeping, "sleeping"},
+                                                                 {InverterState::starting, "starting"},
+                                                                 {InverterState::producing, "producing"},
+                                                                 {InverterState::throttled, "throttled"},
+                                                                 {InverterState::shutting_down, "shutting_down"},
+                                                                 {InverterState::fault, "fault"},
+                                                                 {InverterState::standby, "standby"},
+                                                                 {InverterState::unknown, "unknown"}}};
 
 std::string_view to_string(Severity v);
 std::string_view to_string(FaultKind v);
