@@ -22,12 +22,6 @@ using json = nlohmann::json;
 constexpr std::int64_t kFiveMinutesMs = 5 * 60 * 1000;
 constexpr std::int64_t kRejectsKept = 10'000;
 
-#define PVF_CHECK(expr)                     \
-    do {                                    \
-        auto pvf_r_ = (expr);               \
-        if (!pvf_r_) return pvf_r_.error(); \
-    } while (false)
-
 std::int64_t i64(std::uint64_t v) {
     return static_cast<std::int64_t>(v);
 }
