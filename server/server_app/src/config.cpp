@@ -89,6 +89,105 @@ std::string resolve(const std::filesystem::path& base, const std::string& p) {
     return path.is_absolute() ? p : (base / path).lexically_normal().string();
 }
 
+void parse_database(const json& db, const std::filesystem::path& base_dir, ServerConfig& c, config::Errors& e) {
+    kDatabase.check_keys(db, "database", e);
+    config::Reader r(db, "database", kDatabase, e);
+    const auto kind = r.string("kind");
+    if (kind == "sqlite") {
+        c.database.engine = storage::Engine::sqlite;
+        if (auto p = r.string("path", config::Need::required)) c.database.sqlite_path = resolve(base_dir, *p);
+    } else if (kind == "postgres") {
+        c.database.engine = storage::Engine::postgres;
+        if (auto u = r.string("uri", config::Need::required)) c.database.postgres_uri = *u;
+    }
+}
+
+void parse_mqtt(const json& mq, const std::filesystem::path& base_dir, ServerConfig& c, config::Errors& e) {
+    kMqtt.check_keys(mq, "mqtt", e);
+    config::Reader r(mq, "mqtt", kMqtt, e);
+    auto& m = c.ingest.mqtt;
+    if (auto u = r.string("uri")) m.server_uri = *u;
+    m.client_id = r.string("client_id").value_or("pvfleet-server");
+    m.clean_session = false;  // persistent session: the broker queues what arrives while we are down
+    m.max_inflight = 200;
+    m.username = r.string("username");
+    m.password = r.string("password");
+    if (auto pf = r.string("password_file")) {
+        std::ifstream in(resolve(base_dir, *pf));
+        std::string pw;
+        if (!in || !std::getline(in, pw))
+            e.add("mqtt/password_file", "cannot read '" + *pf + "'");
+        else
+            m.password = pw;
+    }
+    if (auto g = r.string("shared_group")) c.ingest.shared_group = *g;
+    if (const auto tls = mq.find("tls"); tls != mq.end()) {
+        if (!tls->is_object()) {
+            e.add("mqtt/tls", "expected an object");
+        } else {
+            kTls.check_keys(*tls, "mqtt/tls", e);
+            config::Reader t_in(*tls, "mqtt/tls", kTls, e);
+            mqtt::TlsOptions t;
+            if (auto v = t_in.string("ca_file")) t.ca_file = resolve(base_dir, *v);
+            if (auto v = t_in.string("cert_file")) t.cert_file = resolve(base_dir, *v);
+            if (auto v = t_in.string("key_file")) t.key_file = resolve(base_dir, *v);
+            m.tls = t;
+        }
+    }
+}
+
+void parse_http(const json& h, ServerConfig& c, config::Errors& e) {
+    kHttp.check_keys(h, "http", e);
+    config::Reader r(h, "http", kHttp, e);
+    if (auto l = r.string("listen")) c.http.listen = *l;
+    if (auto p = r.integer("port")) c.http.port = static_cast<int>(*p);
+    if (auto u = r.string("public_url")) {
+        if (auto problem = public_url_problem(*u))
+            e.add("http/public_url", *problem);
+        else
+            c.http.public_url = *u;
+    }
+    if (auto t = r.integer("worker_threads")) c.http.worker_threads = static_cast<int>(*t);
+    if (auto q = r.integer("worker_queue")) c.http.worker_queue = static_cast<int>(*q);
+    if (auto m = r.integer("max_connections")) c.http.max_connections = static_cast<int>(*m);
+    const auto t = h.find("trusted_proxies");
+    if (t == h.end()) return;
+    if (!t->is_array() || t->size() > 64) {
+        e.add("http/trusted_proxies", "expected an array of at most 64 IP addresses");
+        return;
+    }
+    for (std::size_t i = 0; i < t->size(); ++i) {
+        const auto& a = (*t)[i];
+        boost::system::error_code ec;
+        if (a.is_string()) (void)boost::asio::ip::make_address(a.get<std::string>(), ec);
+        if (!a.is_string() || ec)
+            e.add("http/trusted_proxies/" + std::to_string(i), "expected an IP address, got " + a.dump());
+        else
+            c.http.trusted_proxies.push_back(a.get<std::string>());
+    }
+}
+
+void parse_ingest(const json& in, ServerConfig& c, config::Errors& e) {
+    kIngest.check_keys(in, "ingest", e);
+    config::Reader r(in, "ingest", kIngest, e);
+    if (auto v = r.integer("gap_grace_s")) c.ingest.gaps.grace = Millis{*v * 1000};
+    if (auto v = r.integer("gap_retry_s")) c.ingest.gaps.retry = Millis{*v * 1000};
+    if (auto v = r.integer("gap_max_attempts")) c.ingest.gaps.max_attempts = static_cast<int>(*v);
+    if (auto v = r.integer("max_batch")) c.ingest.max_batch = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("max_delay_ms")) c.ingest.max_delay = Millis{*v};
+}
+
+// An optional section: absent is fine (nullptr), anything but an object is an error.
+const json* section(const json& doc, const char* key, config::Errors& e) {
+    const auto it = doc.find(key);
+    if (it == doc.end()) return nullptr;
+    if (!it->is_object()) {
+        e.add(key, "expected an object");
+        return nullptr;
+    }
+    return &*it;
+}
+
 }  // namespace
 
 Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem::path& base_dir) {
@@ -98,108 +197,14 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
     kTop.check_keys(doc, "", e);
     config::Reader top(doc, "", kTop, e);
 
-    if (const auto db = doc.find("database"); db == doc.end() || !db->is_object()) {
+    if (const auto db = doc.find("database"); db == doc.end() || !db->is_object())
         e.add("database", "required object");
-    } else {
-        kDatabase.check_keys(*db, "database", e);
-        config::Reader r(*db, "database", kDatabase, e);
-        const auto kind = r.string("kind");
-        if (kind == "sqlite") {
-            c.database.engine = storage::Engine::sqlite;
-            if (auto p = r.string("path", config::Need::required)) c.database.sqlite_path = resolve(base_dir, *p);
-        } else if (kind == "postgres") {
-            c.database.engine = storage::Engine::postgres;
-            if (auto u = r.string("uri", config::Need::required)) c.database.postgres_uri = *u;
-        }
-    }
-
-    if (const auto mq = doc.find("mqtt"); mq == doc.end()) {
-        c.mqtt_enabled = false;
-    } else if (!mq->is_object()) {
-        e.add("mqtt", "expected an object");
-    } else {
-        kMqtt.check_keys(*mq, "mqtt", e);
-        config::Reader r(*mq, "mqtt", kMqtt, e);
-        auto& m = c.ingest.mqtt;
-        if (auto u = r.string("uri")) m.server_uri = *u;
-        m.client_id = r.string("client_id").value_or("pvfleet-server");
-        m.clean_session = false;  // persistent session: the broker queues what arrives while we are down
-        m.max_inflight = 200;
-        m.username = r.string("username");
-        m.password = r.string("password");
-        if (auto pf = r.string("password_file")) {
-            std::ifstream in(resolve(base_dir, *pf));
-            std::string pw;
-            if (!in || !std::getline(in, pw))
-                e.add("mqtt/password_file", "cannot read '" + *pf + "'");
-            else
-                m.password = pw;
-        }
-        if (auto g = r.string("shared_group")) c.ingest.shared_group = *g;
-        if (const auto tls = mq->find("tls"); tls != mq->end()) {
-            if (!tls->is_object()) {
-                e.add("mqtt/tls", "expected an object");
-            } else {
-                kTls.check_keys(*tls, "mqtt/tls", e);
-                config::Reader t_in(*tls, "mqtt/tls", kTls, e);
-                mqtt::TlsOptions t;
-                if (auto v = t_in.string("ca_file")) t.ca_file = resolve(base_dir, *v);
-                if (auto v = t_in.string("cert_file")) t.cert_file = resolve(base_dir, *v);
-                if (auto v = t_in.string("key_file")) t.key_file = resolve(base_dir, *v);
-                m.tls = t;
-            }
-        }
-    }
-
-    if (const auto h = doc.find("http"); h != doc.end()) {
-        if (!h->is_object()) {
-            e.add("http", "expected an object");
-        } else {
-            kHttp.check_keys(*h, "http", e);
-            config::Reader r(*h, "http", kHttp, e);
-            if (auto l = r.string("listen")) c.http.listen = *l;
-            if (auto p = r.integer("port")) c.http.port = static_cast<int>(*p);
-            if (auto u = r.string("public_url")) {
-                if (auto problem = public_url_problem(*u))
-                    e.add("http/public_url", *problem);
-                else
-                    c.http.public_url = *u;
-            }
-            if (auto t = r.integer("worker_threads")) c.http.worker_threads = static_cast<int>(*t);
-            if (auto q = r.integer("worker_queue")) c.http.worker_queue = static_cast<int>(*q);
-            if (auto m = r.integer("max_connections")) c.http.max_connections = static_cast<int>(*m);
-            if (const auto t = h->find("trusted_proxies"); t != h->end()) {
-                if (!t->is_array() || t->size() > 64) {
-                    e.add("http/trusted_proxies", "expected an array of at most 64 IP addresses");
-                } else {
-                    for (std::size_t i = 0; i < t->size(); ++i) {
-                        const auto& a = (*t)[i];
-                        boost::system::error_code ec;
-                        if (a.is_string()) (void)boost::asio::ip::make_address(a.get<std::string>(), ec);
-                        if (!a.is_string() || ec)
-                            e.add("http/trusted_proxies/" + std::to_string(i),
-                                  "expected an IP address, got " + a.dump());
-                        else
-                            c.http.trusted_proxies.push_back(a.get<std::string>());
-                    }
-                }
-            }
-        }
-    }
-
-    if (const auto in = doc.find("ingest"); in != doc.end()) {
-        if (!in->is_object()) {
-            e.add("ingest", "expected an object");
-        } else {
-            kIngest.check_keys(*in, "ingest", e);
-            config::Reader r(*in, "ingest", kIngest, e);
-            if (auto v = r.integer("gap_grace_s")) c.ingest.gaps.grace = Millis{*v * 1000};
-            if (auto v = r.integer("gap_retry_s")) c.ingest.gaps.retry = Millis{*v * 1000};
-            if (auto v = r.integer("gap_max_attempts")) c.ingest.gaps.max_attempts = static_cast<int>(*v);
-            if (auto v = r.integer("max_batch")) c.ingest.max_batch = static_cast<std::size_t>(*v);
-            if (auto v = r.integer("max_delay_ms")) c.ingest.max_delay = Millis{*v};
-        }
-    }
+    else
+        parse_database(*db, base_dir, c, e);
+    c.mqtt_enabled = doc.contains("mqtt");
+    if (const json* mq = section(doc, "mqtt", e)) parse_mqtt(*mq, base_dir, c, e);
+    if (const json* h = section(doc, "http", e)) parse_http(*h, c, e);
+    if (const json* in = section(doc, "ingest", e)) parse_ingest(*in, c, e);
     if (auto k = top.string("secret_key_file")) c.secret_key_file = resolve(base_dir, *k);
     c.web_root = PVFLEET_DEFAULT_WEB_ROOT;
     if (auto w = top.string("web_root")) c.web_root = resolve(base_dir, *w);
