@@ -155,6 +155,128 @@ bool is_enum(ValueType t) { return t == ValueType::enum16 || t == ValueType::enu
 bool is_bitfield(ValueType t) { return t == ValueType::bitfield16 || t == ValueType::bitfield32; }
 bool is_integer(ValueType t) { return t != ValueType::f32 && t != ValueType::string; }
 
+// The register's point: an identity field or a canonical point, with the index, type and unit it needs.
+Status parse_point(const config::Object& schema, const json& r, const std::string& point, const std::string& type,
+                   bool index_from_group, RegisterDef& d) {
+    if (!point.empty()) {
+        if (point.rfind("identity.", 0) == 0) {
+            const auto field = point.substr(9);
+            d.target.kind = PointTarget::Kind::identity;
+            if (field == "vendor") d.target.identity = IdentityField::vendor;
+            else if (field == "model") d.target.identity = IdentityField::model;
+            else if (field == "serial") d.target.identity = IdentityField::serial;
+            else if (field == "firmware") d.target.identity = IdentityField::firmware;
+            else return bad("point", "unknown '" + point + "' (expected identity.vendor, identity.model, identity.serial, identity.firmware or a canonical point)");
+        } else {
+            const auto* info = domain::find_point(point);
+            if (info == nullptr) return bad("point", "unknown '" + point + "' (not a canonical point, see shared/domain/points.hpp)");
+            d.target.kind = PointTarget::Kind::point;
+            d.target.point = info;
+            const bool array = info->shape == domain::PointShape::per_mppt || info->shape == domain::PointShape::per_phase;
+            if (array) {
+                auto index = get_int(schema, r, "index", index_from_group ? std::optional<long long>(0) : std::nullopt);
+                if (!index) return Error::at("index", std::string("required for ") + (info->shape == domain::PointShape::per_mppt ? "per-MPPT" : "per-phase") + " point " + point);
+                d.target.index = static_cast<int>(*index);
+            } else if (r.contains("index")) {
+                return bad("index", "point " + point + " is not an array");
+            }
+            if (info->shape == domain::PointShape::state) {
+                if (!is_enum(d.type)) return bad("type", "point inverter_state needs enum16 or enum32, got " + type);
+                if (!r.contains("states")) return Error::at("states", "required for point inverter_state");
+            } else if (info->shape == domain::PointShape::event_list) {
+                if (!is_enum(d.type) && !is_bitfield(d.type))
+                    return bad("type", "point events needs an enum or bitfield type, got " + type);
+                if (is_enum(d.type) && !r.contains("codes")) return Error::at("codes", "required for an enum events register");
+                if (is_bitfield(d.type) && !r.contains("bits") && !r.contains("unknown_bits"))
+                    return Error::at("bits", "required for a bitfield events register (or unknown_bits)");
+            } else {
+                if (d.type == ValueType::string || is_bitfield(d.type) || d.type == ValueType::sunssf)
+                    return bad("type", "point " + point + " is numeric, got " + type);
+                if (d.unit != info->unit)
+                    return bad("unit", "'" + d.unit + "' does not match point " + point + " (" +
+                                           (info->unit.empty() ? std::string("no unit") : std::string(info->unit)) + ")");
+            }
+        }
+    } else if (r.contains("index")) {
+        return bad("index", "only with a point");
+    }
+    return {};
+}
+
+// Sentinels, accumulator, poll class and the state/event tables of a register.
+Status parse_tables(const config::Object& schema, const json& r, RegisterDef& d) {
+    if (auto it = r.find("absent"); it != r.end()) {
+        if (!it->is_array()) return bad("absent", "expected an array of raw values, got " + kind_name(*it));
+        for (size_t i = 0; i < it->size(); ++i) {
+            const auto& v = (*it)[i];
+            if (v.is_number_unsigned() || (v.is_number_integer() && v.get<long long>() >= 0)) d.absent.push_back(v.get<uint64_t>());
+            else if (v.is_number_integer()) {
+                // A negative sentinel of a signed type means its two's complement in the register's width.
+                const auto bits = 16U * d.words;
+                const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+                d.absent.push_back(static_cast<uint64_t>(v.get<long long>()) & mask);
+            }
+            else if (v.is_string()) {
+                auto raw = parse_raw_key(v.get<std::string>(), "absent/" + std::to_string(i));
+                if (!raw) return raw.error();
+                d.absent.push_back(*raw);
+            } else return bad("absent/" + std::to_string(i), "expected an integer, got " + kind_name(v));
+        }
+    }
+    if (auto it = r.find("accumulator"); it != r.end()) {
+        if (!it->is_boolean()) return bad("accumulator", "expected true or false, got " + kind_name(*it));
+        d.accumulator = it->get<bool>();
+    }
+    PVF_TRY(d.poll, parse_poll(schema, r));
+
+    if (auto it = r.find("states"); it != r.end()) {
+        if (!it->is_object()) return bad("states", "expected an object of raw value -> state");
+        for (const auto& [k, v] : it->items()) {
+            auto raw = parse_raw_key(k, "states/" + k);
+            if (!raw) return raw.error();
+            if (!v.is_string()) return bad("states/" + k, "expected a state name, got " + kind_name(v));
+            auto st = domain::parse_inverter_state(v.get<std::string>());
+            if (!st) return bad("states/" + k, "unknown state '" + v.get<std::string>() + "' (expected off, sleeping, starting, producing, throttled, shutting_down, fault, standby, unknown)");
+            d.states[*raw] = *st;
+        }
+    }
+    if (auto it = r.find("codes"); it != r.end()) {
+        if (!it->is_object()) return bad("codes", "expected an object of raw code -> event name");
+        for (const auto& [k, v] : it->items()) {
+            auto raw = parse_raw_key(k, "codes/" + k);
+            if (!raw) return raw.error();
+            if (!v.is_string() || v.get<std::string>().empty()) return bad("codes/" + k, "expected an event name");
+            d.codes[*raw] = v.get<std::string>();
+        }
+    }
+    if (auto it = r.find("no_fault"); it != r.end()) {
+        if (!it->is_array()) return bad("no_fault", "expected an array of raw codes");
+        d.no_fault_codes.clear();
+        for (const auto& v : *it) {
+            if (!v.is_number_integer()) return bad("no_fault", "expected integers");
+            d.no_fault_codes.push_back(v.get<uint64_t>());
+        }
+    }
+    if (auto it = r.find("bits"); it != r.end()) {
+        if (!it->is_object()) return bad("bits", "expected an object of bit number -> event name");
+        const int nbits = d.type == ValueType::bitfield16 ? 16 : 32;
+        for (const auto& [k, v] : it->items()) {
+            auto raw = parse_raw_key(k, "bits/" + k);
+            if (!raw) return raw.error();
+            if (static_cast<int>(*raw) >= nbits && is_bitfield(d.type))
+                return bad("bits/" + k, "bit " + k + " outside a " + std::to_string(nbits) + "-bit field");
+            if (!v.is_string() || v.get<std::string>().empty()) return bad("bits/" + k, "expected an event name");
+            d.bits[static_cast<int>(*raw)] = v.get<std::string>();
+        }
+    }
+    if (auto it = r.find("unknown_bits"); it != r.end()) {
+        if (!it->is_string() || it->get<std::string>() != "vendor_fault")
+            return bad("unknown_bits", "expected \"vendor_fault\"");
+        d.unknown_bits_are_faults = true;
+    }
+    return {};
+}
+
 // Parses one register; `address_key` is "address" (vendor maps) or "offset" (SunSpec model maps).
 // Scale references stay by name in `sf_name` and are resolved by the caller.
 Result<RegisterDef> parse_register(const json& r, const char* address_key, std::string& sf_name, bool index_from_group) {
@@ -220,120 +342,9 @@ Result<RegisterDef> parse_register(const json& r, const char* address_key, std::
 
     auto point = get_string(schema, r, "point");
     if (!point) return point.error();
-    if (!point->empty()) {
-        if (point->rfind("identity.", 0) == 0) {
-            const auto field = point->substr(9);
-            d.target.kind = PointTarget::Kind::identity;
-            if (field == "vendor") d.target.identity = IdentityField::vendor;
-            else if (field == "model") d.target.identity = IdentityField::model;
-            else if (field == "serial") d.target.identity = IdentityField::serial;
-            else if (field == "firmware") d.target.identity = IdentityField::firmware;
-            else return bad("point", "unknown '" + *point + "' (expected identity.vendor, identity.model, identity.serial, identity.firmware or a canonical point)");
-        } else {
-            const auto* info = domain::find_point(*point);
-            if (info == nullptr) return bad("point", "unknown '" + *point + "' (not a canonical point, see shared/domain/points.hpp)");
-            d.target.kind = PointTarget::Kind::point;
-            d.target.point = info;
-            const bool array = info->shape == domain::PointShape::per_mppt || info->shape == domain::PointShape::per_phase;
-            if (array) {
-                auto index = get_int(schema, r, "index", index_from_group ? std::optional<long long>(0) : std::nullopt);
-                if (!index) return Error::at("index", std::string("required for ") + (info->shape == domain::PointShape::per_mppt ? "per-MPPT" : "per-phase") + " point " + *point);
-                d.target.index = static_cast<int>(*index);
-            } else if (r.contains("index")) {
-                return bad("index", "point " + *point + " is not an array");
-            }
-            if (info->shape == domain::PointShape::state) {
-                if (!is_enum(d.type)) return bad("type", "point inverter_state needs enum16 or enum32, got " + *type);
-                if (!r.contains("states")) return Error::at("states", "required for point inverter_state");
-            } else if (info->shape == domain::PointShape::event_list) {
-                if (!is_enum(d.type) && !is_bitfield(d.type))
-                    return bad("type", "point events needs an enum or bitfield type, got " + *type);
-                if (is_enum(d.type) && !r.contains("codes")) return Error::at("codes", "required for an enum events register");
-                if (is_bitfield(d.type) && !r.contains("bits") && !r.contains("unknown_bits"))
-                    return Error::at("bits", "required for a bitfield events register (or unknown_bits)");
-            } else {
-                if (d.type == ValueType::string || is_bitfield(d.type) || d.type == ValueType::sunssf)
-                    return bad("type", "point " + *point + " is numeric, got " + *type);
-                if (d.unit != info->unit)
-                    return bad("unit", "'" + d.unit + "' does not match point " + *point + " (" +
-                                           (info->unit.empty() ? std::string("no unit") : std::string(info->unit)) + ")");
-            }
-        }
-    } else if (r.contains("index")) {
-        return bad("index", "only with a point");
-    }
+    if (auto s = parse_point(schema, r, *point, *type, index_from_group, d); !s) return s.error();
 
-    if (auto it = r.find("absent"); it != r.end()) {
-        if (!it->is_array()) return bad("absent", "expected an array of raw values, got " + kind_name(*it));
-        for (size_t i = 0; i < it->size(); ++i) {
-            const auto& v = (*it)[i];
-            if (v.is_number_unsigned() || (v.is_number_integer() && v.get<long long>() >= 0)) d.absent.push_back(v.get<uint64_t>());
-            else if (v.is_number_integer()) {
-                // A negative sentinel of a signed type means its two's complement in the register's width.
-                const auto bits = 16U * d.words;
-                const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
-                d.absent.push_back(static_cast<uint64_t>(v.get<long long>()) & mask);
-            }
-            else if (v.is_string()) {
-                auto raw = parse_raw_key(v.get<std::string>(), "absent/" + std::to_string(i));
-                if (!raw) return raw.error();
-                d.absent.push_back(*raw);
-            } else return bad("absent/" + std::to_string(i), "expected an integer, got " + kind_name(v));
-        }
-    }
-    if (auto it = r.find("accumulator"); it != r.end()) {
-        if (!it->is_boolean()) return bad("accumulator", "expected true or false, got " + kind_name(*it));
-        d.accumulator = it->get<bool>();
-    }
-    auto poll = parse_poll(schema, r);
-    if (!poll) return poll.error();
-    d.poll = *poll;
-
-    if (auto it = r.find("states"); it != r.end()) {
-        if (!it->is_object()) return bad("states", "expected an object of raw value -> state");
-        for (const auto& [k, v] : it->items()) {
-            auto raw = parse_raw_key(k, "states/" + k);
-            if (!raw) return raw.error();
-            if (!v.is_string()) return bad("states/" + k, "expected a state name, got " + kind_name(v));
-            auto st = domain::parse_inverter_state(v.get<std::string>());
-            if (!st) return bad("states/" + k, "unknown state '" + v.get<std::string>() + "' (expected off, sleeping, starting, producing, throttled, shutting_down, fault, standby, unknown)");
-            d.states[*raw] = *st;
-        }
-    }
-    if (auto it = r.find("codes"); it != r.end()) {
-        if (!it->is_object()) return bad("codes", "expected an object of raw code -> event name");
-        for (const auto& [k, v] : it->items()) {
-            auto raw = parse_raw_key(k, "codes/" + k);
-            if (!raw) return raw.error();
-            if (!v.is_string() || v.get<std::string>().empty()) return bad("codes/" + k, "expected an event name");
-            d.codes[*raw] = v.get<std::string>();
-        }
-    }
-    if (auto it = r.find("no_fault"); it != r.end()) {
-        if (!it->is_array()) return bad("no_fault", "expected an array of raw codes");
-        d.no_fault_codes.clear();
-        for (const auto& v : *it) {
-            if (!v.is_number_integer()) return bad("no_fault", "expected integers");
-            d.no_fault_codes.push_back(v.get<uint64_t>());
-        }
-    }
-    if (auto it = r.find("bits"); it != r.end()) {
-        if (!it->is_object()) return bad("bits", "expected an object of bit number -> event name");
-        const int nbits = d.type == ValueType::bitfield16 ? 16 : 32;
-        for (const auto& [k, v] : it->items()) {
-            auto raw = parse_raw_key(k, "bits/" + k);
-            if (!raw) return raw.error();
-            if (static_cast<int>(*raw) >= nbits && is_bitfield(d.type))
-                return bad("bits/" + k, "bit " + k + " outside a " + std::to_string(nbits) + "-bit field");
-            if (!v.is_string() || v.get<std::string>().empty()) return bad("bits/" + k, "expected an event name");
-            d.bits[static_cast<int>(*raw)] = v.get<std::string>();
-        }
-    }
-    if (auto it = r.find("unknown_bits"); it != r.end()) {
-        if (!it->is_string() || it->get<std::string>() != "vendor_fault")
-            return bad("unknown_bits", "expected \"vendor_fault\"");
-        d.unknown_bits_are_faults = true;
-    }
+    if (auto s = parse_tables(schema, r, d); !s) return s.error();
     if (d.type == ValueType::sunssf && d.id.empty()) return bad("id", "required for a sunssf register");
     return d;
 }

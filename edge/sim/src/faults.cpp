@@ -26,13 +26,11 @@ const config::Object kEventSchema{{config::required("at", config::string()), con
                                    config::optional("code"), config::optional("clear")},
                                   sim_wording()};
 
-Result<int> parse_int(std::string_view text, int lo, int hi, const std::string& what) {
+// "'17' is not an integer in 1..16"; the caller says which word it was.
+Result<int> parse_int(std::string_view text, int lo, int hi) {
     const auto v = parse_number<int>(text);
-    if (!v || *v < lo || *v > hi) {
-        // "mppt" is a key (the error has a path); "exception code" is a description of a word (it has none).
-        const std::string detail = "'" + std::string(text) + "' is not an integer in " + std::to_string(lo) + ".." + std::to_string(hi);
-        return what.find(' ') == std::string::npos ? Error::at(what, detail) : Error{what + ": " + detail};
-    }
+    if (!v || *v < lo || *v > hi)
+        return Error{"'" + std::string(text) + "' is not an integer in " + std::to_string(lo) + ".." + std::to_string(hi)};
     return *v;
 }
 }  // namespace
@@ -94,8 +92,8 @@ Result<FaultSpec> parse_fault_words(const std::vector<std::string>& words) {
         if (!w) return w.error();
         std::string_view v = *w;
         if (v.starts_with("mppt=")) v.remove_prefix(5);
-        auto n = parse_int(v, 1, 16, "mppt");
-        if (!n) return n.error();
+        auto n = parse_int(v, 1, 16);
+        if (!n) return Error::at("mppt", n.error().message);  // a key: the scenario's "mppt"
         f.mppt = *n;
         break;
     }
@@ -121,8 +119,8 @@ Result<FaultSpec> parse_fault_words(const std::vector<std::string>& words) {
     case FaultType::exception: {
         auto w = need("exception code");
         if (!w) return w.error();
-        auto n = parse_int(*w, 1, 255, "exception code");
-        if (!n) return n.error();
+        auto n = parse_int(*w, 1, 255);
+        if (!n) return Error{"exception code: " + n.error().message};  // a word, not a key
         f.exception_code = static_cast<uint8_t>(*n);
         break;
     }

@@ -141,7 +141,7 @@ public:
     // The first such key, at its key (for formats that stop at the first error).
     [[nodiscard]] Status check_keys(const Json& obj) const;
 
-    // The value of `key` in `obj` checked against its field: nullopt when it is absent and optional,
+    // The value of `key` in `obj` checked against its field: nullptr when it is absent and optional,
     // the value when it fits, an error at `key` otherwise. `lo`/`hi` narrow the range for this read
     // (a "last" that may not come before "first").
     [[nodiscard]] Result<const Json*> check(const Json& obj, std::string_view key, Need need = Need::as_declared) const;
