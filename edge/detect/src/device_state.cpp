@@ -1,5 +1,7 @@
 #include "device_state.hpp"
 
+#include "pvfleet/util/number.hpp"
+
 namespace pvfleet::detect {
 
 void to_json(nlohmann::json& j, const DeviceState& s) {
@@ -74,7 +76,10 @@ void from_json(const nlohmann::json& j, DeviceState& s) {
     s.shading_bits = j.at("shading_bits").get<std::map<std::string, unsigned>>();
     s.today_low = j.at("today_low").get<std::map<std::string, int>>();
     s.today_good_hours.clear();
-    for (const auto& [k, v] : j.at("today_good_hours").items()) s.today_good_hours[std::stoi(k)] = v.get<int>();
+    for (const auto& [k, v] : j.at("today_good_hours").items()) {
+        // Keys are MPPT numbers written by to_json above; one that is not a number is no input's and is dropped.
+        if (const auto mppt = parse_number<int>(k)) s.today_good_hours[*mppt] = v.get<int>();
+    }
     s.today = j.at("today").get<DayAccum>();
     auto days = j.at("clear_days").get<std::vector<ClearDay>>();
     s.clear_days.assign(days.begin(), days.end());

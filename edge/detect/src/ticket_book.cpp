@@ -317,7 +317,7 @@ Result<Ticket> ticket_from_json(const nlohmann::json& j) {
         }
         return t;
     } catch (const nlohmann::json::exception& e) {
-        return Error{std::string("ticket: ") + e.what()};
+        return Error::at("ticket", e.what());
     }
 }
 

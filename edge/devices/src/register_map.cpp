@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pvfleet/util/config_schema.hpp"
+#include "pvfleet/util/number.hpp"
+
 namespace pvfleet::devices {
 namespace {
 
@@ -37,197 +40,171 @@ std::string kind_name(const json& v) { return v.type_name(); }
 // Key-path aware readers: each returns an Error whose message starts with the key.
 Error bad(const std::string& key, const std::string& detail) { return Error::at(key, detail); }
 
-Status check_keys(const json& obj, std::initializer_list<std::string_view> allowed) {
-    for (const auto& [k, v] : obj.items()) {
-        bool ok = false;
-        for (auto a : allowed) ok = ok || a == k;
-        if (!ok) {
-            std::string list;
-            for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-            return bad(k, "unknown key (expected one of " + list + ")");
-        }
-    }
-    return {};
+// Register maps stop at the first error; their texts are golden (tests/golden/devices/bad-maps.json).
+const config::Wording kWording{
+    "required",
+    config::KeyList::declared,
+    [](const config::Field& f, const json& v) -> std::string {
+        if (f.type == config::Type::integer)
+            return "expected an integer, got " + (v.is_number() ? std::string("a fraction") : kind_name(v));
+        return "expected " + std::string(config::type_words(f.type)) + ", got " + kind_name(v);
+    },
+    [](const config::Field& f, const json& v) -> std::string {
+        return "expected " + std::to_string(static_cast<long long>(f.lo)) + ".." +
+               std::to_string(static_cast<long long>(f.hi)) + ", got " + std::to_string(v.get<long long>());
+    },
+    {}};
+
+using config::integer;
+using config::one_of;
+using config::optional;
+using config::required;
+using config::string;
+
+std::vector<std::string> type_names() {
+    std::vector<std::string> names;
+    for (const auto& t : kTypes) names.emplace_back(t.name);
+    return names;
 }
 
-Result<std::string> get_string(const json& obj, const char* key, bool required, std::string fallback = {}) {
-    auto it = obj.find(key);
-    if (it == obj.end()) {
-        if (required) return bad(key, "required");
-        return fallback;
-    }
-    if (!it->is_string()) return bad(key, "expected a string, got " + kind_name(*it));
-    return it->get<std::string>();
+// One register; `address_key` is "address" (vendor maps) or "offset" (SunSpec model maps).
+config::Object register_schema(const char* address_key) {
+    config::FieldSpec type = string();
+    type.choices = type_names();
+    return config::Object{{optional(address_key, integer(0, 0xFFFF)), optional("id", string()),
+                           optional("kind", one_of({"holding", "input"})), required("type", type),
+                           optional("words", integer(1, 125)), optional("word_order", one_of({"big", "little"})),
+                           optional("scale", config::spec_of(config::Type::number)), optional("scale_register", string()),
+                           optional("unit", string()), optional("point", string()), optional("index", integer(0, 63)),
+                           optional("absent"), optional("accumulator", config::boolean()),
+                           optional("poll", one_of({"fast", "slow", "once"})), optional("states"), optional("codes"),
+                           optional("no_fault"), optional("bits"), optional("unknown_bits"),
+                           optional("label", string()), optional("comment")},
+                          kWording};
+}
+const config::Object kVendorRegister = register_schema("address");
+const config::Object kModelRegister = register_schema("offset");
+
+const config::Object kVendorMap{
+    {optional("$schema"), required("format", integer(1, 1)), required("profile", string()),
+     required("vendor", string()), optional("family", string()),
+     optional("device_kind", one_of({"inverter", "meter", "battery"})), required("source", string()),
+     optional("default_unit", integer(0, 255)), optional("max_gap", integer(0, 120)), optional("no_read"),
+     optional("identify"), optional("registers"), optional("comment")},
+    kWording};
+const config::Object kNoRead{{optional("kind", one_of({"holding", "input"})), required("first", integer(0, 0xFFFF)),
+                              required("last", integer(0, 0xFFFF)), optional("comment")},
+                             kWording};
+const config::Object kIdentify{{required("register", string()), required("pattern", string()), optional("comment")},
+                               kWording};
+const config::Object kModelMap{
+    {optional("$schema"), required("format", integer(1, 1)), required("sunspec_model", integer(1, 0xFFFE)),
+     required("length", integer(0, 0xFFFF)), optional("device_kind", one_of({"inverter", "meter", "battery"})),
+     optional("source"), optional("label"), optional("registers"), optional("repeat"), optional("comment")},
+    kWording};
+const config::Object kRepeat{{required("first_offset", integer(2, 0xFFFF)), required("length", integer(1, 0xFFFF)),
+                              optional("index"), optional("registers"), optional("name"), optional("comment")},
+                             kWording};
+
+// A string key; absent: `fallback`.
+Result<std::string> get_string(const config::Object& schema, const json& obj, const char* key,
+                               std::string fallback = {}) {
+    PVF_TRY(const json* v, schema.check(obj, key));
+    return v != nullptr ? v->get<std::string>() : fallback;
 }
 
-Result<long long> get_int(const json& obj, const char* key, long long lo, long long hi, std::optional<long long> fallback) {
-    auto it = obj.find(key);
-    if (it == obj.end()) {
-        if (!fallback) return bad(key, "required");
-        return *fallback;
-    }
-    if (!it->is_number_integer() && !it->is_number_unsigned())
-        return bad(key, "expected an integer, got " + (it->is_number() ? std::string("a fraction") : kind_name(*it)));
-    const auto v = it->get<long long>();
-    if (v < lo || v > hi)
-        return bad(key, "expected " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " + std::to_string(v));
-    return v;
+// An integer key; absent: `fallback`, or "required" without one. `lo`/`hi` narrow the schema's range.
+Result<long long> get_int(const config::Object& schema, const json& obj, const char* key,
+                          std::optional<long long> fallback, std::optional<std::pair<long long, long long>> range = {}) {
+    const auto need = fallback ? config::Need::as_declared : config::Need::required;
+    auto v = range ? schema.check(obj, key, static_cast<double>(range->first), static_cast<double>(range->second), need)
+                   : schema.check(obj, key, need);
+    if (!v) return v.error();
+    return *v != nullptr ? (*v)->get<long long>() : *fallback;
 }
 
 Result<uint64_t> parse_raw_key(const std::string& key, const std::string& path) {
     // JSON object keys: decimal or 0x hex raw values.
-    try {
-        size_t used = 0;
-        const int base = key.rfind("0x", 0) == 0 || key.rfind("0X", 0) == 0 ? 16 : 10;
-        const auto v = std::stoull(key, &used, base);
-        if (used != key.size()) throw std::invalid_argument(key);
-        return static_cast<uint64_t>(v);
-    } catch (const std::exception&) {
-        return bad(path, "'" + key + "' is not a number");
-    }
+    const bool hex = key.rfind("0x", 0) == 0 || key.rfind("0X", 0) == 0;
+    const auto v = parse_number<uint64_t>(std::string_view(key).substr(hex ? 2 : 0), hex ? 16 : 10);
+    if (!v) return bad(path, "'" + key + "' is not a number");
+    return *v;
 }
 
-Result<RegisterKind> parse_kind(const json& obj) {
-    auto s = get_string(obj, "kind", false, "holding");
-    if (!s) return s.error();
-    if (*s == "holding") return RegisterKind::holding;
-    if (*s == "input") return RegisterKind::input;
-    return bad("kind", "unknown '" + *s + "' (expected holding, input)");
+// The enums' names are the schema's choices: a name that is none of them was refused by get_string.
+Result<RegisterKind> parse_kind(const config::Object& schema, const json& obj) {
+    PVF_TRY(const auto s, get_string(schema, obj, "kind", "holding"));
+    return s == "input" ? RegisterKind::input : RegisterKind::holding;
 }
 
-Result<PollClass> parse_poll(const json& obj) {
-    auto s = get_string(obj, "poll", false, "fast");
-    if (!s) return s.error();
-    if (*s == "fast") return PollClass::fast;
-    if (*s == "slow") return PollClass::slow;
-    if (*s == "once") return PollClass::once;
-    return bad("poll", "unknown '" + *s + "' (expected fast, slow, once)");
+Result<PollClass> parse_poll(const config::Object& schema, const json& obj) {
+    PVF_TRY(const auto s, get_string(schema, obj, "poll", "fast"));
+    if (s == "slow") return PollClass::slow;
+    if (s == "once") return PollClass::once;
+    return PollClass::fast;
 }
 
-Result<DeviceKind> parse_device_kind(const json& obj) {
-    auto s = get_string(obj, "device_kind", false, "inverter");
-    if (!s) return s.error();
-    if (*s == "inverter") return DeviceKind::inverter;
-    if (*s == "meter") return DeviceKind::meter;
-    if (*s == "battery") return DeviceKind::battery;
-    return bad("device_kind", "unknown '" + *s + "' (expected inverter, meter, battery)");
+Result<DeviceKind> parse_device_kind(const config::Object& schema, const json& obj) {
+    PVF_TRY(const auto s, get_string(schema, obj, "device_kind", "inverter"));
+    if (s == "meter") return DeviceKind::meter;
+    if (s == "battery") return DeviceKind::battery;
+    return DeviceKind::inverter;
 }
 
 bool is_enum(ValueType t) { return t == ValueType::enum16 || t == ValueType::enum32; }
 bool is_bitfield(ValueType t) { return t == ValueType::bitfield16 || t == ValueType::bitfield32; }
 bool is_integer(ValueType t) { return t != ValueType::f32 && t != ValueType::string; }
 
-// Parses one register; `address_key` is "address" (vendor maps) or "offset" (SunSpec model maps).
-// Scale references stay by name in `sf_name` and are resolved by the caller.
-Result<RegisterDef> parse_register(const json& r, const char* address_key, std::string& sf_name, bool index_from_group) {
-    if (!r.is_object()) return Error{"expected an object, got " + kind_name(r)};
-    if (auto s = check_keys(r, {address_key, "id", "kind", "type", "words", "word_order", "scale", "scale_register",
-                                "unit", "point", "index", "absent", "accumulator", "poll", "states", "codes",
-                                "no_fault", "bits", "unknown_bits", "label", "comment"});
-        !s)
-        return s.error();
-    RegisterDef d;
-    auto id = get_string(r, "id", false);
-    if (!id) return id.error();
-    d.id = *id;
-    auto label = get_string(r, "label", false);
-    if (!label) return label.error();
-    d.label = *label;
-    auto kind = parse_kind(r);
-    if (!kind) return kind.error();
-    d.kind = *kind;
-    auto address = get_int(r, address_key, 0, 0xFFFF, std::nullopt);
-    if (!address) return address.error();
-    d.address = static_cast<uint16_t>(*address);
-
-    auto type = get_string(r, "type", true);
-    if (!type) return type.error();
-    bool known = false;
-    for (const auto& t : kTypes) {
-        if (t.name == *type) {
-            d.type = t.type;
-            d.words = t.words;
-            known = true;
-        }
-    }
-    if (!known) return bad("type", "unknown '" + *type + "' (expected " + type_list() + ")");
-    if (d.type == ValueType::string) {
-        auto words = get_int(r, "words", 1, 125, std::nullopt);
-        if (!words) return Error::at("words", "required for type string (length in registers)");
-        d.words = static_cast<uint16_t>(*words);
-    } else if (r.contains("words")) {
-        auto words = get_int(r, "words", 1, 125, std::nullopt);
-        if (!words) return words.error();
-        if (*words != d.words)
-            return bad("words", "type " + *type + " is " + std::to_string(d.words) + " words, got " + std::to_string(*words));
-    }
-    if (static_cast<int>(d.address) + d.words - 1 > 0xFFFF) return bad(address_key, "register runs past 65535");
-
-    auto order = get_string(r, "word_order", false, "big");
-    if (!order) return order.error();
-    if (*order == "big") d.word_order = WordOrder::big;
-    else if (*order == "little") d.word_order = WordOrder::little;
-    else return bad("word_order", "unknown '" + *order + "' (expected big, little)");
-
-    if (auto it = r.find("scale"); it != r.end()) {
-        if (!it->is_number()) return bad("scale", "expected a number, got " + kind_name(*it));
-        d.scale = it->get<double>();
-        if (!std::isfinite(d.scale) || d.scale == 0) return bad("scale", "must be a non-zero number");
-        if (!is_integer(d.type) && d.type != ValueType::f32) return bad("scale", "not allowed for type " + *type);
-    }
-    auto sf = get_string(r, "scale_register", false);
-    if (!sf) return sf.error();
-    sf_name = *sf;
-
-    auto unit = get_string(r, "unit", false);
-    if (!unit) return unit.error();
-    d.unit = *unit;
-
-    auto point = get_string(r, "point", false);
-    if (!point) return point.error();
-    if (!point->empty()) {
-        if (point->rfind("identity.", 0) == 0) {
-            const auto field = point->substr(9);
+// The register's point: an identity field or a canonical point, with the index, type and unit it needs.
+Status parse_point(const config::Object& schema, const json& r, const std::string& point, const std::string& type,
+                   bool index_from_group, RegisterDef& d) {
+    if (!point.empty()) {
+        if (point.rfind("identity.", 0) == 0) {
+            const auto field = point.substr(9);
             d.target.kind = PointTarget::Kind::identity;
             if (field == "vendor") d.target.identity = IdentityField::vendor;
             else if (field == "model") d.target.identity = IdentityField::model;
             else if (field == "serial") d.target.identity = IdentityField::serial;
             else if (field == "firmware") d.target.identity = IdentityField::firmware;
-            else return bad("point", "unknown '" + *point + "' (expected identity.vendor, identity.model, identity.serial, identity.firmware or a canonical point)");
+            else return bad("point", "unknown '" + point + "' (expected identity.vendor, identity.model, identity.serial, identity.firmware or a canonical point)");
         } else {
-            const auto* info = domain::find_point(*point);
-            if (info == nullptr) return bad("point", "unknown '" + *point + "' (not a canonical point, see shared/domain/points.hpp)");
+            const auto* info = domain::find_point(point);
+            if (info == nullptr) return bad("point", "unknown '" + point + "' (not a canonical point, see shared/domain/points.hpp)");
             d.target.kind = PointTarget::Kind::point;
             d.target.point = info;
             const bool array = info->shape == domain::PointShape::per_mppt || info->shape == domain::PointShape::per_phase;
             if (array) {
-                auto index = get_int(r, "index", 0, 63, index_from_group ? std::optional<long long>(0) : std::nullopt);
-                if (!index) return Error::at("index", std::string("required for ") + (info->shape == domain::PointShape::per_mppt ? "per-MPPT" : "per-phase") + " point " + *point);
+                auto index = get_int(schema, r, "index", index_from_group ? std::optional<long long>(0) : std::nullopt);
+                if (!index) return Error::at("index", std::string("required for ") + (info->shape == domain::PointShape::per_mppt ? "per-MPPT" : "per-phase") + " point " + point);
                 d.target.index = static_cast<int>(*index);
             } else if (r.contains("index")) {
-                return bad("index", "point " + *point + " is not an array");
+                return bad("index", "point " + point + " is not an array");
             }
             if (info->shape == domain::PointShape::state) {
-                if (!is_enum(d.type)) return bad("type", "point inverter_state needs enum16 or enum32, got " + *type);
+                if (!is_enum(d.type)) return bad("type", "point inverter_state needs enum16 or enum32, got " + type);
                 if (!r.contains("states")) return Error::at("states", "required for point inverter_state");
             } else if (info->shape == domain::PointShape::event_list) {
                 if (!is_enum(d.type) && !is_bitfield(d.type))
-                    return bad("type", "point events needs an enum or bitfield type, got " + *type);
+                    return bad("type", "point events needs an enum or bitfield type, got " + type);
                 if (is_enum(d.type) && !r.contains("codes")) return Error::at("codes", "required for an enum events register");
                 if (is_bitfield(d.type) && !r.contains("bits") && !r.contains("unknown_bits"))
                     return Error::at("bits", "required for a bitfield events register (or unknown_bits)");
             } else {
                 if (d.type == ValueType::string || is_bitfield(d.type) || d.type == ValueType::sunssf)
-                    return bad("type", "point " + *point + " is numeric, got " + *type);
+                    return bad("type", "point " + point + " is numeric, got " + type);
                 if (d.unit != info->unit)
-                    return bad("unit", "'" + d.unit + "' does not match point " + *point + " (" +
+                    return bad("unit", "'" + d.unit + "' does not match point " + point + " (" +
                                            (info->unit.empty() ? std::string("no unit") : std::string(info->unit)) + ")");
             }
         }
     } else if (r.contains("index")) {
         return bad("index", "only with a point");
     }
+    return {};
+}
 
+// Sentinels, accumulator, poll class and the state/event tables of a register.
+Status parse_tables(const config::Object& schema, const json& r, RegisterDef& d) {
     if (auto it = r.find("absent"); it != r.end()) {
         if (!it->is_array()) return bad("absent", "expected an array of raw values, got " + kind_name(*it));
         for (size_t i = 0; i < it->size(); ++i) {
@@ -250,9 +227,7 @@ Result<RegisterDef> parse_register(const json& r, const char* address_key, std::
         if (!it->is_boolean()) return bad("accumulator", "expected true or false, got " + kind_name(*it));
         d.accumulator = it->get<bool>();
     }
-    auto poll = parse_poll(r);
-    if (!poll) return poll.error();
-    d.poll = *poll;
+    PVF_TRY(d.poll, parse_poll(schema, r));
 
     if (auto it = r.find("states"); it != r.end()) {
         if (!it->is_object()) return bad("states", "expected an object of raw value -> state");
@@ -299,6 +274,77 @@ Result<RegisterDef> parse_register(const json& r, const char* address_key, std::
             return bad("unknown_bits", "expected \"vendor_fault\"");
         d.unknown_bits_are_faults = true;
     }
+    return {};
+}
+
+// Parses one register; `address_key` is "address" (vendor maps) or "offset" (SunSpec model maps).
+// Scale references stay by name in `sf_name` and are resolved by the caller.
+Result<RegisterDef> parse_register(const json& r, const char* address_key, std::string& sf_name, bool index_from_group) {
+    if (!r.is_object()) return Error{"expected an object, got " + kind_name(r)};
+    const config::Object& schema = std::string_view(address_key) == "address" ? kVendorRegister : kModelRegister;
+    if (auto s = schema.check_keys(r); !s) return s.error();
+    RegisterDef d;
+    auto id = get_string(schema, r, "id");
+    if (!id) return id.error();
+    d.id = *id;
+    auto label = get_string(schema, r, "label");
+    if (!label) return label.error();
+    d.label = *label;
+    auto kind = parse_kind(schema, r);
+    if (!kind) return kind.error();
+    d.kind = *kind;
+    auto address = get_int(schema, r, address_key, std::nullopt);
+    if (!address) return address.error();
+    d.address = static_cast<uint16_t>(*address);
+
+    auto type = get_string(schema, r, "type");
+    if (!type) return type.error();
+    bool known = false;
+    for (const auto& t : kTypes) {
+        if (t.name == *type) {
+            d.type = t.type;
+            d.words = t.words;
+            known = true;
+        }
+    }
+    if (!known) return bad("type", "unknown '" + *type + "' (expected " + type_list() + ")");
+    if (d.type == ValueType::string) {
+        auto words = get_int(schema, r, "words", std::nullopt);
+        if (!words) return Error::at("words", "required for type string (length in registers)");
+        d.words = static_cast<uint16_t>(*words);
+    } else if (r.contains("words")) {
+        auto words = get_int(schema, r, "words", std::nullopt);
+        if (!words) return words.error();
+        if (*words != d.words)
+            return bad("words", "type " + *type + " is " + std::to_string(d.words) + " words, got " + std::to_string(*words));
+    }
+    if (static_cast<int>(d.address) + d.words - 1 > 0xFFFF) return bad(address_key, "register runs past 65535");
+
+    auto order = get_string(schema, r, "word_order", "big");
+    if (!order) return order.error();
+    if (*order == "big") d.word_order = WordOrder::big;
+    else if (*order == "little") d.word_order = WordOrder::little;
+    else return bad("word_order", "unknown '" + *order + "' (expected big, little)");
+
+    if (auto it = r.find("scale"); it != r.end()) {
+        if (!it->is_number()) return bad("scale", "expected a number, got " + kind_name(*it));
+        d.scale = it->get<double>();
+        if (!std::isfinite(d.scale) || d.scale == 0) return bad("scale", "must be a non-zero number");
+        if (!is_integer(d.type) && d.type != ValueType::f32) return bad("scale", "not allowed for type " + *type);
+    }
+    auto sf = get_string(schema, r, "scale_register");
+    if (!sf) return sf.error();
+    sf_name = *sf;
+
+    auto unit = get_string(schema, r, "unit");
+    if (!unit) return unit.error();
+    d.unit = *unit;
+
+    auto point = get_string(schema, r, "point");
+    if (!point) return point.error();
+    if (auto s = parse_point(schema, r, *point, *type, index_from_group, d); !s) return s.error();
+
+    if (auto s = parse_tables(schema, r, d); !s) return s.error();
     if (d.type == ValueType::sunssf && d.id.empty()) return bad("id", "required for a sunssf register");
     return d;
 }
@@ -390,33 +436,31 @@ uint16_t fixed_words(ValueType t) {
 Result<RegisterMap> parse_register_map(const json& doc, const std::string& name) {
     auto inner = [&]() -> Result<RegisterMap> {
         if (!doc.is_object()) return Error{"expected an object, got " + kind_name(doc)};
-        if (auto s = check_keys(doc, {"$schema", "format", "profile", "vendor", "family", "device_kind", "source",
-                                      "default_unit", "max_gap", "no_read", "identify", "registers", "comment"});
-            !s)
-            return s.error();
-        auto format = get_int(doc, "format", 1, 1, std::nullopt);
+        const config::Object& schema = kVendorMap;
+        if (auto s = schema.check_keys(doc); !s) return s.error();
+        auto format = get_int(schema, doc, "format", std::nullopt);
         if (!format) return format.error();
         RegisterMap m;
         m.file = name;
-        auto profile = get_string(doc, "profile", true);
+        auto profile = get_string(kVendorMap, doc, "profile");
         if (!profile) return profile.error();
         static const std::regex kProfile("[a-z0-9][a-z0-9_-]{0,63}");
         if (!std::regex_match(*profile, kProfile)) return bad("profile", "'" + *profile + "' must match [a-z0-9][a-z0-9_-]*");
         m.profile = *profile;
         for (auto [key, field] : {std::pair{"vendor", &m.vendor}, {"family", &m.family}, {"source", &m.source}}) {
-            auto v = get_string(doc, key, std::string_view(key) != "family");
+            auto v = get_string(kVendorMap, doc, key);
             if (!v) return v.error();
             *field = *v;
         }
-        auto kind = parse_device_kind(doc);
+        auto kind = parse_device_kind(schema, doc);
         if (!kind) return kind.error();
         m.device_kind = *kind;
         if (doc.contains("default_unit")) {
-            auto unit = get_int(doc, "default_unit", 0, 255, std::nullopt);
+            auto unit = get_int(kVendorMap, doc, "default_unit", std::nullopt);
             if (!unit) return unit.error();
             m.default_unit = static_cast<uint8_t>(*unit);
         }
-        auto gap = get_int(doc, "max_gap", 0, 120, 8);
+        auto gap = get_int(kVendorMap, doc, "max_gap", 8);
         if (!gap) return gap.error();
         m.max_gap = static_cast<uint16_t>(*gap);
         if (auto it = doc.find("no_read"); it != doc.end()) {
@@ -425,14 +469,14 @@ Result<RegisterMap> parse_register_map(const json& doc, const std::string& name)
                 const auto& r = (*it)[i];
                 const auto path = "no_read/" + std::to_string(i);
                 if (!r.is_object()) return bad(path, "expected an object");
-                if (auto s = check_keys(r, {"kind", "first", "last", "comment"}); !s) return s.error().under(path);
+                if (auto s = kNoRead.check_keys(r); !s) return s.error().under(path);
                 AddressRange range;
-                auto k = parse_kind(r);
+                auto k = parse_kind(kNoRead, r);
                 if (!k) return k.error().under(path);
                 range.kind = *k;
-                auto first = get_int(r, "first", 0, 0xFFFF, std::nullopt);
+                auto first = get_int(kNoRead, r, "first", std::nullopt);
                 if (!first) return first.error().under(path);
-                auto last = get_int(r, "last", *first, 0xFFFF, std::nullopt);
+                auto last = get_int(kNoRead, r, "last", std::nullopt, std::pair{*first, 0xFFFFLL});
                 if (!last) return last.error().under(path);
                 range.first = static_cast<uint16_t>(*first);
                 range.last = static_cast<uint16_t>(*last);
@@ -447,10 +491,10 @@ Result<RegisterMap> parse_register_map(const json& doc, const std::string& name)
         if (m.registers.empty()) return bad("registers", "empty");
         if (auto idt = doc.find("identify"); idt != doc.end()) {
             if (!idt->is_object()) return bad("identify", "expected an object");
-            if (auto s = check_keys(*idt, {"register", "pattern", "comment"}); !s) return s.error().under("identify");
-            auto reg = get_string(*idt, "register", true);
+            if (auto s = kIdentify.check_keys(*idt); !s) return s.error().under("identify");
+            auto reg = get_string(kIdentify, *idt, "register");
             if (!reg) return reg.error().under("identify");
-            auto pattern = get_string(*idt, "pattern", true);
+            auto pattern = get_string(kIdentify, *idt, "pattern");
             if (!pattern) return pattern.error().under("identify");
             Identify id;
             for (size_t i = 0; i < m.registers.size(); ++i) {
@@ -492,21 +536,19 @@ Result<RegisterMap> load_register_map(const std::filesystem::path& file) {
 Result<SunSpecModelMap> parse_sunspec_model_map(const json& doc, const std::string& name) {
     auto inner = [&]() -> Result<SunSpecModelMap> {
         if (!doc.is_object()) return Error{"expected an object, got " + kind_name(doc)};
-        if (auto s = check_keys(doc, {"$schema", "format", "sunspec_model", "length", "device_kind", "source",
-                                      "label", "registers", "repeat", "comment"});
-            !s)
-            return s.error();
-        auto format = get_int(doc, "format", 1, 1, std::nullopt);
+        const config::Object& schema = kModelMap;
+        if (auto s = schema.check_keys(doc); !s) return s.error();
+        auto format = get_int(schema, doc, "format", std::nullopt);
         if (!format) return format.error();
         SunSpecModelMap m;
         m.file = name;
-        auto model = get_int(doc, "sunspec_model", 1, 0xFFFE, std::nullopt);
+        auto model = get_int(kModelMap, doc, "sunspec_model", std::nullopt);
         if (!model) return model.error();
         m.model = static_cast<uint16_t>(*model);
-        auto length = get_int(doc, "length", 0, 0xFFFF, std::nullopt);
+        auto length = get_int(kModelMap, doc, "length", std::nullopt);
         if (!length) return length.error();
         m.length = static_cast<uint16_t>(*length);
-        auto kind = parse_device_kind(doc);
+        auto kind = parse_device_kind(schema, doc);
         if (!kind) return kind.error();
         m.device_kind = *kind;
         auto it = doc.find("registers");
@@ -516,12 +558,11 @@ Result<SunSpecModelMap> parse_sunspec_model_map(const json& doc, const std::stri
         m.registers = std::move(*regs);
         if (auto rep = doc.find("repeat"); rep != doc.end()) {
             if (!rep->is_object()) return bad("repeat", "expected an object");
-            if (auto s = check_keys(*rep, {"first_offset", "length", "index", "registers", "name", "comment"}); !s)
-                return s.error().under("repeat");
+            if (auto s = kRepeat.check_keys(*rep); !s) return s.error().under("repeat");
             SunSpecRepeat r;
-            auto first = get_int(*rep, "first_offset", 2, 0xFFFF, std::nullopt);
+            auto first = get_int(kRepeat, *rep, "first_offset", std::nullopt);
             if (!first) return first.error().under("repeat");
-            auto len = get_int(*rep, "length", 1, 0xFFFF, std::nullopt);
+            auto len = get_int(kRepeat, *rep, "length", std::nullopt);
             if (!len) return len.error().under("repeat");
             r.first_offset = static_cast<uint16_t>(*first);
             r.length = static_cast<uint16_t>(*len);

@@ -5,19 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "pvfleet/util/number.hpp"
+
 namespace pvfleet::edge_app {
 
 using Args = std::vector<std::string>;
 
 // A whole decimal integer, nullopt for anything else ("12x", "", out of range): option values of the verbs.
 inline std::optional<int> to_int(const std::string& s) {
-    try {
-        size_t used = 0;
-        const int v = std::stoi(s, &used);
-        return used == s.size() ? std::optional<int>(v) : std::nullopt;
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
+    return parse_number<int>(s);
 }
 
 int cmd_run(const Args& args);            // the agent: poll, detect, sync

@@ -1,12 +1,13 @@
 #include "pvfleet/sim/faults.hpp"
 
-#include <charconv>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "pvfleet/sim/physics.hpp"
+#include "pvfleet/util/number.hpp"
 #include "pvfleet/util/time.hpp"
+#include "wording.hpp"
 
 namespace pvfleet::sim {
 
@@ -18,13 +19,19 @@ constexpr std::pair<FaultType, std::string_view> type_names[] = {
     {FaultType::drop_connection, "drop_connection"}, {FaultType::counter_reset, "counter_reset"},
 };
 
-Result<int> parse_int(std::string_view text, int lo, int hi, const std::string& what) {
-    int v = 0;
-    const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc{} || p != text.data() + text.size() || v < lo || v > hi) {
-        return Error{what + ": '" + std::string(text) + "' is not an integer in " + std::to_string(lo) + ".." + std::to_string(hi)};
-    }
-    return v;
+// One entry of a scenario's "events"; the fault's parameters are checked by parse_fault_words.
+const config::Object kEventSchema{{config::required("at", config::string()), config::required("device", config::string()),
+                                   config::required("fault", config::string()), config::optional("duration"),
+                                   config::optional("mppt"), config::optional("event"), config::optional("delay"),
+                                   config::optional("code"), config::optional("clear")},
+                                  sim_wording()};
+
+// "'17' is not an integer in 1..16"; the caller says which word it was.
+Result<int> parse_int(std::string_view text, int lo, int hi) {
+    const auto v = parse_number<int>(text);
+    if (!v || *v < lo || *v > hi)
+        return Error{"'" + std::string(text) + "' is not an integer in " + std::to_string(lo) + ".." + std::to_string(hi)};
+    return *v;
 }
 }  // namespace
 
@@ -46,12 +53,9 @@ Result<Millis> parse_duration(std::string_view text) {
     std::size_t digits = 0;
     while (digits < text.size() && (std::isdigit(static_cast<unsigned char>(text[digits])) || text[digits] == '.')) ++digits;
     if (digits == 0) return Error{"bad duration '" + std::string(text) + "' (expected e.g. 1500ms, 30s, 10m, 2h, 1d)"};
-    double number = 0.0;
-    try {
-        number = std::stod(std::string(text.substr(0, digits)));
-    } catch (const std::exception&) {
-        return Error{"bad duration '" + std::string(text) + "'"};
-    }
+    const auto parsed = parse_leading_number<double>(text.substr(0, digits));
+    if (!parsed) return Error{"bad duration '" + std::string(text) + "'"};
+    const double number = *parsed;
     const auto unit = text.substr(digits);
     double ms_per = 0.0;
     if (unit == "ms") ms_per = 1.0;
@@ -79,7 +83,7 @@ Result<FaultSpec> parse_fault_words(const std::vector<std::string>& words) {
     f.type = *type;
     std::size_t next = 1;
     auto need = [&](const char* what) -> Result<std::string> {
-        if (next >= words.size()) return Error{std::string(to_string(f.type)) + ": missing " + what};
+        if (next >= words.size()) return Error::at(std::string(to_string(f.type)), std::string("missing ") + what);
         return words[next++];
     };
     switch (f.type) {
@@ -88,8 +92,8 @@ Result<FaultSpec> parse_fault_words(const std::vector<std::string>& words) {
         if (!w) return w.error();
         std::string_view v = *w;
         if (v.starts_with("mppt=")) v.remove_prefix(5);
-        auto n = parse_int(v, 1, 16, "mppt");
-        if (!n) return n.error();
+        auto n = parse_int(v, 1, 16);
+        if (!n) return Error::at("mppt", n.error().message);  // a key: the scenario's "mppt"
         f.mppt = *n;
         break;
     }
@@ -115,8 +119,8 @@ Result<FaultSpec> parse_fault_words(const std::vector<std::string>& words) {
     case FaultType::exception: {
         auto w = need("exception code");
         if (!w) return w.error();
-        auto n = parse_int(*w, 1, 255, "exception code");
-        if (!n) return n.error();
+        auto n = parse_int(*w, 1, 255);
+        if (!n) return Error{"exception code: " + n.error().message};  // a word, not a key
         f.exception_code = static_cast<uint8_t>(*n);
         break;
     }
@@ -150,16 +154,11 @@ Result<std::vector<ScenarioEntry>> parse_scenario(const std::string& text) {
         const auto& e = doc.at("events")[i];
         const auto where = "events/" + std::to_string(i);
         if (!e.is_object()) return Error::at(where, "expected an object");
-        for (const auto& [key, value] : e.items()) {
-            static const char* known[] = {"at", "device", "fault", "duration", "mppt", "event", "delay", "code", "clear"};
-            bool ok = false;
-            for (auto k : known) ok = ok || key == k;
-            if (!ok) return Error::at(where + "/" + key, "unknown key");
-        }
+        if (auto keys = kEventSchema.check_keys(e); !keys) return keys.error().under(where);
         auto str = [&](const char* key) -> Result<std::string> {
-            if (!e.contains(key)) return Error::at(where + "/" + key, "missing");
-            if (!e.at(key).is_string()) return Error::at(where + "/" + key, "expected a string");
-            return e.at(key).get<std::string>();
+            std::string value;
+            if (auto s = config::read(kEventSchema, e, key, value); !s) return s.error().under(where);
+            return value;
         };
         ScenarioEntry entry;
         auto at = str("at");

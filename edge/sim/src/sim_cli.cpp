@@ -1,6 +1,5 @@
 #include "pvfleet/sim/sim_cli.hpp"
 
-#include <charconv>
 #include <filesystem>
 #include <iostream>
 
@@ -10,6 +9,7 @@
 #include "pvfleet/sim/simulation.hpp"
 #include "pvfleet/sim/site.hpp"
 #include "pvfleet/util/log.hpp"
+#include "pvfleet/util/number.hpp"
 #include "pvfleet/util/time.hpp"
 
 namespace pvfleet::sim {
@@ -37,10 +37,12 @@ struct CliOptions {
     uint64_t seed = 1;
 };
 
+// The whole of `text` into `out` (left alone when it is not a number).
 template <class T>
-bool parse_number(const std::string& text, T& out) {
-    const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc{} && p == text.data() + text.size();
+bool read_number(const std::string& text, T& out) {
+    const auto v = parse_number<T>(text);
+    if (v) out = *v;
+    return v.has_value();
 }
 
 Result<CliOptions> parse_args(const std::vector<std::string>& args) {
@@ -58,23 +60,21 @@ Result<CliOptions> parse_args(const std::vector<std::string>& args) {
         else if (a == "--no-tcp") o.no_tcp = true;
         else if (a == "--rtu-pty") o.rtu = *v;
         else if (a == "--rtu-baud") {
-            if (!parse_number(*v, o.rtu_baud) || o.rtu_baud == 0) return Error{"--rtu-baud: expected a positive integer"};
+            if (!read_number(*v, o.rtu_baud) || o.rtu_baud == 0) return Error{"--rtu-baud: expected a positive integer"};
         } else if (a == "--speed") {
-            try {
-                o.speed = std::stod(*v);
-            } catch (const std::exception&) {
-                return Error{"--speed: expected a number"};
-            }
+            const auto speed = parse_leading_number<double>(*v);
+            if (!speed) return Error{"--speed: expected a number"};
+            o.speed = *speed;
             if (!(o.speed > 0.0) || o.speed > 1e6) return Error{"--speed: must be in (0, 1e6]"};
         } else if (a == "--start") o.start = *v;
         else if (a == "--scenario") o.scenario = *v;
         else if (a == "--control") {
             int port = 0;
-            if (!parse_number(*v, port) || port < 0 || port > 65535) return Error{"--control: expected a port 0..65535"};
+            if (!read_number(*v, port) || port < 0 || port > 65535) return Error{"--control: expected a port 0..65535"};
             o.control = port;
         } else if (a == "--maps") o.maps = *v;
         else if (a == "--seed") {
-            if (!parse_number(*v, o.seed)) return Error{"--seed: expected a non-negative integer"};
+            if (!read_number(*v, o.seed)) return Error{"--seed: expected a non-negative integer"};
         } else if (a == "--log-level") {
             log::Level level{};
             if (!log::parse_level(*v, level)) return Error{"--log-level: expected debug, info, warn, error"};
@@ -113,7 +113,7 @@ int run_cli(const std::vector<std::string>& args) {
     if (options->listen) {
         const auto colon = options->listen->rfind(':');
         int port = -1;
-        if (colon == std::string::npos || !parse_number(options->listen->substr(colon + 1), port) || port < 0 || port > 65535) {
+        if (colon == std::string::npos || !read_number(options->listen->substr(colon + 1), port) || port < 0 || port > 65535) {
             std::cerr << "pvfleet-sim: --listen: expected HOST:PORT\n";
             return 2;
         }

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "pvfleet/util/log.hpp"
+#include "pvfleet/util/number.hpp"
 #include "pvfleet/util/time.hpp"
 
 namespace pvfleet::sim {
@@ -352,12 +353,9 @@ std::string Simulation::command(std::string_view line) {
         return "ok " + format_iso8601(sim_now());
     }
     if (verb == "speed" && words.size() == 2) {
-        double s = 0.0;
-        try {
-            s = std::stod(words[1]);
-        } catch (const std::exception&) {
-            return "error bad speed '" + words[1] + "'";
-        }
+        const auto speed = parse_leading_number<double>(words[1]);
+        if (!speed) return "error bad speed '" + words[1] + "'";
+        const double s = *speed;
         if (!(s > 0.0) || s > 1e6) return "error speed must be in (0, 1e6]";
         set_speed(s);
         return "ok speed " + std::to_string(s);

@@ -6,110 +6,118 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "pvfleet/util/config_schema.hpp"
+#include "wording.hpp"
+
 namespace pvfleet::sim {
 
 namespace {
 using nlohmann::json;
 
-// Small typed readers that name the key on failure.
-Status read_number(const json& obj, const std::string& key, double& out, bool required, double lo, double hi) {
-    if (!obj.contains(key)) {
-        return required ? Status{Error::at(key, "missing")} : Status{};
-    }
-    const auto& v = obj.at(key);
-    if (!v.is_number()) return Error::at(key, "expected a number");
-    const double d = v.get<double>();
-    if (d < lo || d > hi) return Error::at(key, std::to_string(d) + " out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    out = d;
-    return {};
-}
+const config::Wording kWording{
+    "missing",
+    config::KeyList::none,
+    [](const config::Field& f, const json& v) -> std::string {
+        if (f.type == config::Type::string && v.is_string()) return "must not be empty";
+        return "expected " + std::string(config::type_words(f.type));
+    },
+    [](const config::Field& f, const json& v) -> std::string {
+        if (f.type == config::Type::integer)
+            return std::to_string(v.get<long long>()) + " out of range [" + std::to_string(static_cast<int>(f.lo)) +
+                   ", " + std::to_string(static_cast<int>(f.hi)) + "]";
+        return std::to_string(v.get<double>()) + " out of range [" + std::to_string(f.lo) + ", " +
+               std::to_string(f.hi) + "]";
+    },
+    {}};
 
-Status read_int(const json& obj, const std::string& key, int& out, bool required, int lo, int hi) {
-    if (!obj.contains(key)) return required ? Status{Error::at(key, "missing")} : Status{};
-    const auto& v = obj.at(key);
-    if (!v.is_number_integer()) return Error::at(key, "expected an integer");
-    const auto i = v.get<long long>();
-    if (i < lo || i > hi) return Error::at(key, std::to_string(i) + " out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    out = static_cast<int>(i);
-    return {};
-}
+using config::integer;
+using config::number;
+using config::optional;
+using config::required;
+using config::string;
 
-Status read_string(const json& obj, const std::string& key, std::string& out, bool required) {
-    if (!obj.contains(key)) return required ? Status{Error::at(key, "missing")} : Status{};
-    const auto& v = obj.at(key);
-    if (!v.is_string()) return Error::at(key, "expected a string");
-    out = v.get<std::string>();
-    if (required && out.empty()) return Error::at(key, "must not be empty");
-    return {};
-}
+const config::Object kArraySchema{{required("id", string().non_empty()), required("device", string().non_empty()),
+                                   optional("mppt", integer(1, 16)), required("dc_kwp", number(0.01, 1000)),
+                                   optional("tilt_deg", number(0, 90)), optional("azimuth_deg", number(0, 360)),
+                                   optional("vmpp_v", number(10, 1500))},
+                                  kWording};
 
-Status check_keys(const json& obj, std::initializer_list<std::string_view> allowed) {
-    for (const auto& [key, value] : obj.items()) {
-        bool known = false;
-        for (auto a : allowed) known = known || a == key;
-        if (!known) return Error::at(key, "unknown key");
-    }
-    return {};
-}
+const config::Object kDeviceSchema{
+    {required("name", string().non_empty()), required("unit", integer(1, 247)),
+     required("profile", string().non_empty()), required("ac_kw", number(0.1, 1000)),
+     optional("phases", integer(1, 3)), optional("mppts", integer(1, 16)), optional("manufacturer", string()),
+     optional("model", string()), optional("serial", string())},
+    kWording};
 
-#define PVF_TRY(expr)                                   \
-    do {                                                \
-        if (auto pvf_status_ = (expr); !pvf_status_.ok()) return pvf_status_.error(); \
-    } while (false)
+const config::Object kListenSchema{
+    {optional("host", string()), optional("port", integer(0, 65535)), optional("max_connections", integer(0, 1000))},
+    kWording};
+
+const config::Object kSiteSchema{
+    {required("name", string().non_empty()), required("latitude_deg", number(-90, 90)), required("longitude_deg", number(-180, 180)),
+     optional("elevation_m", number(-500, 9000)), optional("time_zone", string()), optional("ambient_c", number(-50, 60)),
+     optional("clouds", string()), optional("night", string()), optional("unknown_unit", string()),
+     optional("listen", config::object()), optional("arrays"), optional("devices"), optional("$comment")},
+    kWording};
+
+}  // namespace
+
+const config::Wording& sim_wording() { return kWording; }
+
+namespace {
 
 Result<ArraySpec> parse_array(const json& a) {
     if (!a.is_object()) return Error{"expected an object"};
-    PVF_TRY(check_keys(a, {"id", "device", "mppt", "dc_kwp", "tilt_deg", "azimuth_deg", "vmpp_v"}));
+    PVF_CHECK(kArraySchema.check_keys(a));
     ArraySpec s;
-    PVF_TRY(read_string(a, "id", s.id, true));
-    PVF_TRY(read_string(a, "device", s.device, true));
-    PVF_TRY(read_int(a, "mppt", s.mppt, false, 1, 16));
-    PVF_TRY(read_number(a, "dc_kwp", s.dc_kwp, true, 0.01, 1000));
-    PVF_TRY(read_number(a, "tilt_deg", s.tilt_deg, false, 0, 90));
-    PVF_TRY(read_number(a, "azimuth_deg", s.azimuth_deg, false, 0, 360));
-    PVF_TRY(read_number(a, "vmpp_v", s.vmpp_v, false, 10, 1500));
+    PVF_CHECK(config::read(kArraySchema, a, "id", s.id));
+    PVF_CHECK(config::read(kArraySchema, a, "device", s.device));
+    PVF_CHECK(config::read(kArraySchema, a, "mppt", s.mppt));
+    PVF_CHECK(config::read(kArraySchema, a, "dc_kwp", s.dc_kwp));
+    PVF_CHECK(config::read(kArraySchema, a, "tilt_deg", s.tilt_deg));
+    PVF_CHECK(config::read(kArraySchema, a, "azimuth_deg", s.azimuth_deg));
+    PVF_CHECK(config::read(kArraySchema, a, "vmpp_v", s.vmpp_v));
     return s;
 }
 
 Result<DeviceSpec> parse_device(const json& d) {
     if (!d.is_object()) return Error{"expected an object"};
-    PVF_TRY(check_keys(d, {"name", "unit", "profile", "ac_kw", "phases", "mppts", "manufacturer", "model", "serial"}));
+    PVF_CHECK(kDeviceSchema.check_keys(d));
     DeviceSpec s;
-    PVF_TRY(read_string(d, "name", s.name, true));
+    PVF_CHECK(config::read(kDeviceSchema, d, "name", s.name));
     int unit = 1;
-    PVF_TRY(read_int(d, "unit", unit, true, 1, 247));
+    PVF_CHECK(config::read(kDeviceSchema, d, "unit", unit));
     s.unit = static_cast<uint8_t>(unit);
-    PVF_TRY(read_string(d, "profile", s.profile, true));
-    PVF_TRY(read_number(d, "ac_kw", s.ac_kw, true, 0.1, 1000));
-    PVF_TRY(read_int(d, "phases", s.phases, false, 1, 3));
+    PVF_CHECK(config::read(kDeviceSchema, d, "profile", s.profile));
+    PVF_CHECK(config::read(kDeviceSchema, d, "ac_kw", s.ac_kw));
+    PVF_CHECK(config::read(kDeviceSchema, d, "phases", s.phases));
     if (s.phases == 2) return Error::at("phases", "2 is not supported (1 or 3)");
-    PVF_TRY(read_int(d, "mppts", s.mppts, false, 1, 16));
-    PVF_TRY(read_string(d, "manufacturer", s.manufacturer, false));
-    PVF_TRY(read_string(d, "model", s.model, false));
+    PVF_CHECK(config::read(kDeviceSchema, d, "mppts", s.mppts));
+    PVF_CHECK(config::read(kDeviceSchema, d, "manufacturer", s.manufacturer));
+    PVF_CHECK(config::read(kDeviceSchema, d, "model", s.model));
     s.serial = "SIM" + std::to_string(unit);
-    PVF_TRY(read_string(d, "serial", s.serial, false));
+    PVF_CHECK(config::read(kDeviceSchema, d, "serial", s.serial));
     return s;
 }
 }  // namespace
 
 Result<SiteSpec> parse_site(const json& doc) {
     if (!doc.is_object()) return Error{"site: expected a JSON object"};
-    PVF_TRY(check_keys(doc, {"name", "latitude_deg", "longitude_deg", "elevation_m", "time_zone", "ambient_c",
-                             "clouds", "night", "unknown_unit", "listen", "arrays", "devices", "$comment"}));
+    PVF_CHECK(kSiteSchema.check_keys(doc));
     SiteSpec s;
-    PVF_TRY(read_string(doc, "name", s.name, true));
-    PVF_TRY(read_number(doc, "latitude_deg", s.latitude_deg, true, -90, 90));
-    PVF_TRY(read_number(doc, "longitude_deg", s.longitude_deg, true, -180, 180));
-    PVF_TRY(read_number(doc, "elevation_m", s.elevation_m, false, -500, 9000));
-    PVF_TRY(read_number(doc, "ambient_c", s.ambient_c, false, -50, 60));
-    PVF_TRY(read_string(doc, "time_zone", s.time_zone, false));
+    PVF_CHECK(config::read(kSiteSchema, doc, "name", s.name));
+    PVF_CHECK(config::read(kSiteSchema, doc, "latitude_deg", s.latitude_deg));
+    PVF_CHECK(config::read(kSiteSchema, doc, "longitude_deg", s.longitude_deg));
+    PVF_CHECK(config::read(kSiteSchema, doc, "elevation_m", s.elevation_m));
+    PVF_CHECK(config::read(kSiteSchema, doc, "ambient_c", s.ambient_c));
+    PVF_CHECK(config::read(kSiteSchema, doc, "time_zone", s.time_zone));
     try {
         (void)date::locate_zone(s.time_zone);
     } catch (const std::exception&) {
         return Error::at("time_zone", "unknown time zone '" + s.time_zone + "'");
     }
     std::string text;
-    PVF_TRY(read_string(doc, "clouds", text, false));
+    PVF_CHECK(config::read(kSiteSchema, doc, "clouds", text));
     if (!text.empty()) {
         if (text == "none") s.clouds = CloudKind::none;
         else if (text == "scattered") s.clouds = CloudKind::scattered;
@@ -117,14 +125,14 @@ Result<SiteSpec> parse_site(const json& doc) {
         else return Error::at("clouds", "unknown '" + text + "' (expected none, scattered, overcast)");
     }
     text.clear();
-    PVF_TRY(read_string(doc, "night", text, false));
+    PVF_CHECK(config::read(kSiteSchema, doc, "night", text));
     if (!text.empty()) {
         if (text == "sleep") s.night = NightBehaviour::sleep;
         else if (text == "refuse_tcp") s.night = NightBehaviour::refuse_tcp;
         else return Error::at("night", "unknown '" + text + "' (expected sleep, refuse_tcp)");
     }
     text.clear();
-    PVF_TRY(read_string(doc, "unknown_unit", text, false));
+    PVF_CHECK(config::read(kSiteSchema, doc, "unknown_unit", text));
     if (!text.empty()) {
         if (text == "silent") s.unknown_unit = UnknownUnit::silent;
         else if (text == "exception") s.unknown_unit = UnknownUnit::exception;
@@ -133,10 +141,10 @@ Result<SiteSpec> parse_site(const json& doc) {
     if (doc.contains("listen")) {
         const auto& l = doc.at("listen");
         if (!l.is_object()) return Error::at("listen", "expected an object");
-        if (auto st = check_keys(l, {"host", "port", "max_connections"}); !st) return st.error().under("listen");
-        if (auto st = read_string(l, "host", s.listen_host, false); !st) return st.error().under("listen");
-        if (auto st = read_int(l, "port", s.listen_port, false, 0, 65535); !st) return st.error().under("listen");
-        if (auto st = read_int(l, "max_connections", s.max_connections, false, 0, 1000); !st) return st.error().under("listen");
+        if (auto st = kListenSchema.check_keys(l); !st) return st.error().under("listen");
+        if (auto st = config::read(kListenSchema, l, "host", s.listen_host); !st) return st.error().under("listen");
+        if (auto st = config::read(kListenSchema, l, "port", s.listen_port); !st) return st.error().under("listen");
+        if (auto st = config::read(kListenSchema, l, "max_connections", s.max_connections); !st) return st.error().under("listen");
     }
     if (!doc.contains("devices") || !doc.at("devices").is_array() || doc.at("devices").empty()) {
         return Error::at("devices", "expected a non-empty array");

@@ -4,6 +4,7 @@
 
 #include "pvfleet/detect/ticket_book.hpp"
 #include "pvfleet/sqlite/statement.hpp"
+#include "pvfleet/util/number.hpp"
 #include "pvfleet/util/time.hpp"
 
 namespace pvfleet::store {
@@ -111,7 +112,9 @@ Status GatewayStore::migrate() {
         if (auto s = exec(kSchema); !s) return s;
         Statement get(db_, "SELECT value FROM meta WHERE key='schema_version'");
         if (get.step() == SQLITE_ROW) {
-            const int v = std::stoi(get.text(0));
+            const auto version = parse_leading_number<int>(get.text(0));
+            if (!version) return Error{"schema version '" + get.text(0) + "' is not a number", ErrorKind::unsupported};
+            const int v = *version;
             if (v > kSchemaVersion) {
                 return Error{"schema version " + std::to_string(v) + " is newer than this build (" +
                                  std::to_string(kSchemaVersion) + ")",

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "pvfleet/storage/work_orders.hpp"
+#include "pvfleet/util/number.hpp"
 
 namespace pvfleet::api::detail {
 namespace {
@@ -234,10 +235,7 @@ BodyReader& BodyReader::array(const char* key, const json*& out, std::size_t max
 }
 
 Response bad_request(const Error& e) {
-    const auto colon = e.message.find(": ");
-    const std::string field =
-        colon != std::string::npos && e.message.find(' ') > colon ? e.message.substr(0, colon) : "";
-    return problem(400, "Bad Request", e.message, field);
+    return problem(400, "Bad Request", e.message, e.path);
 }
 
 Response from_error(const Error& e) {
@@ -267,11 +265,7 @@ std::optional<std::int64_t> if_match_version(const Request& req) {
     std::string v = *h;
     if (v.rfind("W/", 0) == 0) v = v.substr(2);
     if (v.size() < 4 || v.front() != '"' || v.back() != '"' || v[1] != 'v') return std::nullopt;
-    try {
-        return std::stoll(v.substr(2, v.size() - 3));
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
+    return parse_leading_number<std::int64_t>(std::string_view(v).substr(2, v.size() - 3));
 }
 
 Checked<> check_if_match(const Request& req, std::int64_t version) {
@@ -293,17 +287,13 @@ Checked<> query_int(const Request& req, const std::string& name, long long lo, l
                                   long long& out) {
     auto v = req.query_param(name);
     if (!v) return {};
-    try {
-        std::size_t used = 0;
-        const long long n = std::stoll(*v, &used);
-        if (used != v->size() || n < lo || n > hi) throw std::out_of_range(name);
-        out = n;
-        return {};
-    } catch (const std::exception&) {
+    const auto n = parse_number<long long>(*v);
+    if (!n || *n < lo || *n > hi)
         return problem(400, "Bad Request",
                        name + ": expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi),
                        name);
-    }
+    out = *n;
+    return {};
 }
 
 Checked<> query_time(const Request& req, const std::string& name,

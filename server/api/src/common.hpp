@@ -49,7 +49,7 @@ private:
     Checked<> status_;  // the first problem met
 };
 
-// A 400 problem from an Error whose message starts with a key path ("email: not an e-mail address").
+// A 400 problem naming the error's key path (Error::path) as the field, e.g. "email" for Error::at("email", ...).
 Response bad_request(const Error& e);
 // Maps an Error kind to a status: invalid 400, not_found 404, conflict 409/412, rejected 403, other 500.
 Response from_error(const Error& e);

@@ -3,6 +3,7 @@
 #include "pvfleet/records/customers.hpp"
 #include "pvfleet/records/sites.hpp"
 #include "pvfleet/records/users.hpp"
+#include "pvfleet/util/number.hpp"
 #include "routes_auth.hpp"
 
 namespace pvfleet::api::detail {
@@ -177,12 +178,9 @@ void add_record_routes(Router& router, ApiContext& ctx) {
         });
     router.add("GET", "/api/customers/{id}", {"One customer with their sites", kReadRoles, "customers"},
                [&ctx](Request& req) {
-                   std::int64_t id = 0;
-                   try {
-                       id = std::stoll(req.params.at("id"));
-                   } catch (const std::exception&) {
-                       return problem(400, "Bad Request", "id: expected a customer number", "id");
-                   }
+                   const auto number = parse_leading_number<std::int64_t>(req.params.at("id"));
+                   if (!number) return problem(400, "Bad Request", "id: expected a customer number", "id");
+                   const std::int64_t id = *number;
                    auto c = records::get_customer(*ctx.db, *ctx.cipher, id);
                    if (!c) return from_error(c.error());
                    if (!*c) return problem(404, "Not Found", "no customer " + std::to_string(id));
@@ -203,12 +201,9 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                    // Every member's type first: a bad body is a 400 whatever the stored record.
                    records::Customer unused;
                    if (auto p = customer_from(b, unused); !p) return p.refusal();
-                   std::int64_t id = 0;
-                   try {
-                       id = std::stoll(req.params.at("id"));
-                   } catch (const std::exception&) {
-                       return problem(400, "Bad Request", "id: expected a customer number", "id");
-                   }
+                   const auto number = parse_leading_number<std::int64_t>(req.params.at("id"));
+                   if (!number) return problem(400, "Bad Request", "id: expected a customer number", "id");
+                   const std::int64_t id = *number;
                    auto c = records::get_customer(*ctx.db, *ctx.cipher, id);
                    if (!c) return from_error(c.error());
                    if (!*c) return problem(404, "Not Found", "no customer " + std::to_string(id));

@@ -10,6 +10,7 @@
 #include "pvfleet/records/sites.hpp"
 #include "pvfleet/storage/telemetry_queries.hpp"
 #include "pvfleet/storage/work_orders.hpp"
+#include "pvfleet/util/number.hpp"
 #include "pvfleet/workorders/json.hpp"
 #include "pvfleet/workorders/lifecycle.hpp"
 #include "pvfleet/workorders/sla.hpp"
@@ -35,12 +36,9 @@ using Loaded = storage::VersionedWorkOrder;
 
 // Loads an order the caller may see: 404 for a missing one and for a technician's look at someone else's.
 Checked<> load_visible(ApiContext& ctx, const Request& req, Loaded& out) {
-    std::int64_t id = 0;
-    try {
-        id = std::stoll(req.params.at("id"));
-    } catch (const std::exception&) {
-        return problem(400, "Bad Request", "id: expected a work order number", "id");
-    }
+    const auto number = parse_leading_number<std::int64_t>(req.params.at("id"));
+    if (!number) return problem(400, "Bad Request", "id: expected a work order number", "id");
+    const std::int64_t id = *number;
     auto wo = storage::load_versioned_work_order(*ctx.db, id);
     if (!wo) return from_error(wo.error());
     if (!*wo || (req.role == "technician" && (*wo)->order.assignee != req.user))

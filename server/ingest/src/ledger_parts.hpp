@@ -12,15 +12,6 @@
 #include "pvfleet/ingest/ledger.hpp"
 #include "pvfleet/util/result.hpp"
 
-#ifndef PVF_CHECK
-// Returns the error of a failed Result/Status from the enclosing function.
-#define PVF_CHECK(expr)                     \
-    do {                                    \
-        auto pvf_r_ = (expr);               \
-        if (!pvf_r_) return pvf_r_.error(); \
-    } while (false)
-#endif
-
 namespace date {
 class time_zone;
 }

@@ -3,52 +3,61 @@
 #include <boost/asio/ip/address.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <vector>
+
+#include "pvfleet/util/config_schema.hpp"
+#include "pvfleet/util/number.hpp"
 
 namespace pvfleet::server_app {
 namespace {
 
 using nlohmann::json;
 
-struct Errors {
-    std::vector<std::string> list;
-    void add(const std::string& path, const std::string& what) { list.push_back(path + ": " + what); }
-};
+// The server's config reports every error, sorts the keys it lists and says "an integer in lo..hi".
+const config::Wording kWording{
+    "required",
+    config::KeyList::sorted,
+    [](const config::Field& f, const json&) -> std::string {
+        if (f.type == config::Type::string) return "expected a non-empty string";
+        if (f.type == config::Type::integer)
+            return "expected an integer in " + std::to_string(static_cast<long long>(f.lo)) + ".." +
+                   std::to_string(static_cast<long long>(f.hi));
+        return "expected " + std::string(config::type_words(f.type));
+    },
+    [](const config::Field& f, const json&) -> std::string {
+        return "expected an integer in " + std::to_string(static_cast<long long>(f.lo)) + ".." +
+               std::to_string(static_cast<long long>(f.hi));
+    },
+    {}};
 
-void check_keys(const json& obj, const std::string& path, const std::set<std::string>& allowed, Errors& e) {
-    for (const auto& [k, v] : obj.items())
-        if (allowed.count(k) == 0) {
-            std::string expected;
-            for (const auto& a : allowed) expected += (expected.empty() ? "" : ", ") + a;
-            e.add(path.empty() ? k : path + "/" + k, "unknown key (expected " + expected + ")");
-        }
-}
+using config::integer;
+using config::optional;
+using config::required;
+using config::string;
 
-std::optional<std::string> text(const json& obj, const std::string& path, const char* key, bool required,
-                                Errors& e) {
-    const auto it = obj.find(key);
-    if (it == obj.end()) {
-        if (required) e.add(path.empty() ? key : path + "/" + key, "required");
-        return std::nullopt;
-    }
-    if (!it->is_string() || it->get<std::string>().empty()) {
-        e.add(path.empty() ? key : path + "/" + key, "expected a non-empty string");
-        return std::nullopt;
-    }
-    return it->get<std::string>();
-}
-
-std::optional<long long> integer(const json& obj, const std::string& path, const char* key, long long lo,
-                                 long long hi, Errors& e) {
-    const auto it = obj.find(key);
-    if (it == obj.end()) return std::nullopt;
-    if (!it->is_number_integer() || it->get<long long>() < lo || it->get<long long>() > hi) {
-        e.add(path + "/" + key, "expected an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
-        return std::nullopt;
-    }
-    return it->get<long long>();
-}
+const config::Object kTop{{optional("database"), optional("mqtt"), optional("http"), optional("ingest"),
+                           optional("secret_key_file", string().non_empty()), optional("web_root", string().non_empty())},
+                          kWording};
+const config::Object kDatabase{{required("kind", config::one_of({"sqlite", "postgres"}).non_empty()),
+                                optional("path", string().non_empty()), optional("uri", string().non_empty())},
+                               kWording};
+const config::Object kMqtt{{required("uri", string().non_empty()), optional("client_id", string().non_empty()),
+                            optional("username", string().non_empty()), optional("password", string().non_empty()),
+                            optional("password_file", string().non_empty()), optional("tls"),
+                            optional("shared_group", string().non_empty())},
+                           kWording};
+const config::Object kTls{{required("ca_file", string().non_empty()), optional("cert_file", string().non_empty()),
+                           optional("key_file", string().non_empty())},
+                          kWording};
+const config::Object kHttp{{optional("listen", string().non_empty()), optional("port", integer(0, 65535)),
+                            optional("max_connections", integer(1, 100000)),
+                            optional("public_url", string().non_empty()), optional("worker_threads", integer(1, 64)),
+                            optional("worker_queue", integer(0, 10000)), optional("trusted_proxies")},
+                           kWording};
+const config::Object kIngest{{optional("gap_grace_s", integer(1, 86400)), optional("gap_retry_s", integer(1, 86400)),
+                              optional("gap_max_attempts", integer(1, 1000)), optional("max_batch", integer(1, 100000)),
+                              optional("max_delay_ms", integer(0, 10000))},
+                             kWording};
 
 // http/public_url: scheme http or https (lower case), a host, an optional port and path; nothing else.
 std::optional<std::string> public_url_problem(const std::string& url) {
@@ -68,7 +77,7 @@ std::optional<std::string> public_url_problem(const std::string& url) {
     if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
         const std::string port = authority.substr(colon + 1);
         if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-            std::stoi(port) == 0 || std::stoi(port) > 65535)
+            parse_number<int>(port).value_or(0) == 0 || parse_number<int>(port).value_or(0) > 65535)
             return "port '" + port + "' (expected 1..65535)";
         if (colon == 0) return "host missing";
     }
@@ -80,136 +89,127 @@ std::string resolve(const std::filesystem::path& base, const std::string& p) {
     return path.is_absolute() ? p : (base / path).lexically_normal().string();
 }
 
+void parse_database(const json& db, const std::filesystem::path& base_dir, ServerConfig& c, config::Errors& e) {
+    kDatabase.check_keys(db, "database", e);
+    config::Reader r(db, "database", kDatabase, e);
+    const auto kind = r.string("kind");
+    if (kind == "sqlite") {
+        c.database.engine = storage::Engine::sqlite;
+        if (auto p = r.string("path", config::Need::required)) c.database.sqlite_path = resolve(base_dir, *p);
+    } else if (kind == "postgres") {
+        c.database.engine = storage::Engine::postgres;
+        if (auto u = r.string("uri", config::Need::required)) c.database.postgres_uri = *u;
+    }
+}
+
+void parse_mqtt(const json& mq, const std::filesystem::path& base_dir, ServerConfig& c, config::Errors& e) {
+    kMqtt.check_keys(mq, "mqtt", e);
+    config::Reader r(mq, "mqtt", kMqtt, e);
+    auto& m = c.ingest.mqtt;
+    if (auto u = r.string("uri")) m.server_uri = *u;
+    m.client_id = r.string("client_id").value_or("pvfleet-server");
+    m.clean_session = false;  // persistent session: the broker queues what arrives while we are down
+    m.max_inflight = 200;
+    m.username = r.string("username");
+    m.password = r.string("password");
+    if (auto pf = r.string("password_file")) {
+        std::ifstream in(resolve(base_dir, *pf));
+        std::string pw;
+        if (!in || !std::getline(in, pw))
+            e.add("mqtt/password_file", "cannot read '" + *pf + "'");
+        else
+            m.password = pw;
+    }
+    if (auto g = r.string("shared_group")) c.ingest.shared_group = *g;
+    if (const auto tls = mq.find("tls"); tls != mq.end()) {
+        if (!tls->is_object()) {
+            e.add("mqtt/tls", "expected an object");
+        } else {
+            kTls.check_keys(*tls, "mqtt/tls", e);
+            config::Reader t_in(*tls, "mqtt/tls", kTls, e);
+            mqtt::TlsOptions t;
+            if (auto v = t_in.string("ca_file")) t.ca_file = resolve(base_dir, *v);
+            if (auto v = t_in.string("cert_file")) t.cert_file = resolve(base_dir, *v);
+            if (auto v = t_in.string("key_file")) t.key_file = resolve(base_dir, *v);
+            m.tls = t;
+        }
+    }
+}
+
+void parse_http(const json& h, ServerConfig& c, config::Errors& e) {
+    kHttp.check_keys(h, "http", e);
+    config::Reader r(h, "http", kHttp, e);
+    if (auto l = r.string("listen")) c.http.listen = *l;
+    if (auto p = r.integer("port")) c.http.port = static_cast<int>(*p);
+    if (auto u = r.string("public_url")) {
+        if (auto problem = public_url_problem(*u))
+            e.add("http/public_url", *problem);
+        else
+            c.http.public_url = *u;
+    }
+    if (auto t = r.integer("worker_threads")) c.http.worker_threads = static_cast<int>(*t);
+    if (auto q = r.integer("worker_queue")) c.http.worker_queue = static_cast<int>(*q);
+    if (auto m = r.integer("max_connections")) c.http.max_connections = static_cast<int>(*m);
+    const auto t = h.find("trusted_proxies");
+    if (t == h.end()) return;
+    if (!t->is_array() || t->size() > 64) {
+        e.add("http/trusted_proxies", "expected an array of at most 64 IP addresses");
+        return;
+    }
+    for (std::size_t i = 0; i < t->size(); ++i) {
+        const auto& a = (*t)[i];
+        boost::system::error_code ec;
+        if (a.is_string()) (void)boost::asio::ip::make_address(a.get<std::string>(), ec);
+        if (!a.is_string() || ec)
+            e.add("http/trusted_proxies/" + std::to_string(i), "expected an IP address, got " + a.dump());
+        else
+            c.http.trusted_proxies.push_back(a.get<std::string>());
+    }
+}
+
+void parse_ingest(const json& in, ServerConfig& c, config::Errors& e) {
+    kIngest.check_keys(in, "ingest", e);
+    config::Reader r(in, "ingest", kIngest, e);
+    if (auto v = r.integer("gap_grace_s")) c.ingest.gaps.grace = Millis{*v * 1000};
+    if (auto v = r.integer("gap_retry_s")) c.ingest.gaps.retry = Millis{*v * 1000};
+    if (auto v = r.integer("gap_max_attempts")) c.ingest.gaps.max_attempts = static_cast<int>(*v);
+    if (auto v = r.integer("max_batch")) c.ingest.max_batch = static_cast<std::size_t>(*v);
+    if (auto v = r.integer("max_delay_ms")) c.ingest.max_delay = Millis{*v};
+}
+
+// An optional section: absent is fine (nullptr), anything but an object is an error.
+const json* section(const json& doc, const char* key, config::Errors& e) {
+    const auto it = doc.find(key);
+    if (it == doc.end()) return nullptr;
+    if (!it->is_object()) {
+        e.add(key, "expected an object");
+        return nullptr;
+    }
+    return &*it;
+}
+
 }  // namespace
 
 Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem::path& base_dir) {
-    Errors e;
+    config::Errors e;
     ServerConfig c;
     if (!doc.is_object()) return Error{"config: expected a JSON object"};
-    check_keys(doc, "", {"database", "mqtt", "http", "ingest", "secret_key_file", "web_root"}, e);
+    kTop.check_keys(doc, "", e);
+    config::Reader top(doc, "", kTop, e);
 
-    if (const auto db = doc.find("database"); db == doc.end() || !db->is_object()) {
+    if (const auto db = doc.find("database"); db == doc.end() || !db->is_object())
         e.add("database", "required object");
-    } else {
-        check_keys(*db, "database", {"kind", "path", "uri"}, e);
-        const auto kind = text(*db, "database", "kind", true, e);
-        if (kind == "sqlite") {
-            c.database.engine = storage::Engine::sqlite;
-            if (auto p = text(*db, "database", "path", true, e))
-                c.database.sqlite_path = resolve(base_dir, *p);
-        } else if (kind == "postgres") {
-            c.database.engine = storage::Engine::postgres;
-            if (auto u = text(*db, "database", "uri", true, e)) c.database.postgres_uri = *u;
-        } else if (kind) {
-            e.add("database/kind", "unknown '" + *kind + "' (expected sqlite, postgres)");
-        }
-    }
-
-    if (const auto mq = doc.find("mqtt"); mq == doc.end()) {
-        c.mqtt_enabled = false;
-    } else if (!mq->is_object()) {
-        e.add("mqtt", "expected an object");
-    } else {
-        check_keys(*mq, "mqtt",
-                   {"uri", "client_id", "username", "password", "password_file", "tls", "shared_group"}, e);
-        auto& m = c.ingest.mqtt;
-        if (auto u = text(*mq, "mqtt", "uri", true, e)) m.server_uri = *u;
-        m.client_id = text(*mq, "mqtt", "client_id", false, e).value_or("pvfleet-server");
-        m.clean_session = false;  // persistent session: the broker queues what arrives while we are down
-        m.max_inflight = 200;
-        m.username = text(*mq, "mqtt", "username", false, e);
-        m.password = text(*mq, "mqtt", "password", false, e);
-        if (auto pf = text(*mq, "mqtt", "password_file", false, e)) {
-            std::ifstream in(resolve(base_dir, *pf));
-            std::string pw;
-            if (!in || !std::getline(in, pw))
-                e.add("mqtt/password_file", "cannot read '" + *pf + "'");
-            else
-                m.password = pw;
-        }
-        if (auto g = text(*mq, "mqtt", "shared_group", false, e)) c.ingest.shared_group = *g;
-        if (const auto tls = mq->find("tls"); tls != mq->end()) {
-            if (!tls->is_object()) {
-                e.add("mqtt/tls", "expected an object");
-            } else {
-                check_keys(*tls, "mqtt/tls", {"ca_file", "cert_file", "key_file"}, e);
-                mqtt::TlsOptions t;
-                if (auto v = text(*tls, "mqtt/tls", "ca_file", true, e)) t.ca_file = resolve(base_dir, *v);
-                if (auto v = text(*tls, "mqtt/tls", "cert_file", false, e))
-                    t.cert_file = resolve(base_dir, *v);
-                if (auto v = text(*tls, "mqtt/tls", "key_file", false, e)) t.key_file = resolve(base_dir, *v);
-                m.tls = t;
-            }
-        }
-    }
-
-    if (const auto h = doc.find("http"); h != doc.end()) {
-        if (!h->is_object()) {
-            e.add("http", "expected an object");
-        } else {
-            check_keys(*h, "http",
-                       {"listen", "port", "max_connections", "public_url", "worker_threads", "worker_queue",
-                        "trusted_proxies"},
-                       e);
-            if (auto l = text(*h, "http", "listen", false, e)) c.http.listen = *l;
-            if (auto p = integer(*h, "http", "port", 0, 65535, e)) c.http.port = static_cast<int>(*p);
-            if (auto u = text(*h, "http", "public_url", false, e)) {
-                if (auto problem = public_url_problem(*u))
-                    e.add("http/public_url", *problem);
-                else
-                    c.http.public_url = *u;
-            }
-            if (auto t = integer(*h, "http", "worker_threads", 1, 64, e))
-                c.http.worker_threads = static_cast<int>(*t);
-            if (auto q = integer(*h, "http", "worker_queue", 0, 10000, e))
-                c.http.worker_queue = static_cast<int>(*q);
-            if (auto m = integer(*h, "http", "max_connections", 1, 100000, e))
-                c.http.max_connections = static_cast<int>(*m);
-            if (const auto t = h->find("trusted_proxies"); t != h->end()) {
-                if (!t->is_array() || t->size() > 64) {
-                    e.add("http/trusted_proxies", "expected an array of at most 64 IP addresses");
-                } else {
-                    for (std::size_t i = 0; i < t->size(); ++i) {
-                        const auto& a = (*t)[i];
-                        boost::system::error_code ec;
-                        if (a.is_string()) (void)boost::asio::ip::make_address(a.get<std::string>(), ec);
-                        if (!a.is_string() || ec)
-                            e.add("http/trusted_proxies/" + std::to_string(i),
-                                  "expected an IP address, got " + a.dump());
-                        else
-                            c.http.trusted_proxies.push_back(a.get<std::string>());
-                    }
-                }
-            }
-        }
-    }
-
-    if (const auto in = doc.find("ingest"); in != doc.end()) {
-        if (!in->is_object()) {
-            e.add("ingest", "expected an object");
-        } else {
-            check_keys(*in, "ingest",
-                       {"gap_grace_s", "gap_retry_s", "gap_max_attempts", "max_batch", "max_delay_ms"}, e);
-            if (auto v = integer(*in, "ingest", "gap_grace_s", 1, 86400, e))
-                c.ingest.gaps.grace = Millis{*v * 1000};
-            if (auto v = integer(*in, "ingest", "gap_retry_s", 1, 86400, e))
-                c.ingest.gaps.retry = Millis{*v * 1000};
-            if (auto v = integer(*in, "ingest", "gap_max_attempts", 1, 1000, e))
-                c.ingest.gaps.max_attempts = static_cast<int>(*v);
-            if (auto v = integer(*in, "ingest", "max_batch", 1, 100000, e))
-                c.ingest.max_batch = static_cast<std::size_t>(*v);
-            if (auto v = integer(*in, "ingest", "max_delay_ms", 0, 10000, e)) c.ingest.max_delay = Millis{*v};
-        }
-    }
-    if (auto k = text(doc, "", "secret_key_file", false, e)) c.secret_key_file = resolve(base_dir, *k);
+    else
+        parse_database(*db, base_dir, c, e);
+    c.mqtt_enabled = doc.contains("mqtt");
+    if (const json* mq = section(doc, "mqtt", e)) parse_mqtt(*mq, base_dir, c, e);
+    if (const json* h = section(doc, "http", e)) parse_http(*h, c, e);
+    if (const json* in = section(doc, "ingest", e)) parse_ingest(*in, c, e);
+    if (auto k = top.string("secret_key_file")) c.secret_key_file = resolve(base_dir, *k);
     c.web_root = PVFLEET_DEFAULT_WEB_ROOT;
-    if (auto w = text(doc, "", "web_root", false, e)) c.web_root = resolve(base_dir, *w);
+    if (auto w = top.string("web_root")) c.web_root = resolve(base_dir, *w);
 
-    if (!e.list.empty()) {
-        std::string all;
-        for (const auto& line : e.list) all += (all.empty() ? "" : "\n") + line;
-        return Error{all};
-    }
+    if (!e.empty()) return e.joined();
     return c;
 }
 

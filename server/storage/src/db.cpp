@@ -2,6 +2,8 @@
 
 #include "db_engines.hpp"
 
+#include "pvfleet/util/number.hpp"
+
 namespace pvfleet::storage {
 
 std::string_view to_string(Engine e) {
@@ -12,14 +14,14 @@ std::int64_t Row::integer(std::size_t i) const {
     const Value& v = cols.at(i);
     if (const auto* n = std::get_if<std::int64_t>(&v)) return *n;
     if (const auto* d = std::get_if<double>(&v)) return static_cast<std::int64_t>(*d);
-    if (const auto* s = std::get_if<std::string>(&v)) return s->empty() ? 0 : std::stoll(*s);
+    if (const auto* s = std::get_if<std::string>(&v)) return parse_leading_number<std::int64_t>(*s).value_or(0);
     return 0;
 }
 double Row::real(std::size_t i) const {
     const Value& v = cols.at(i);
     if (const auto* d = std::get_if<double>(&v)) return *d;
     if (const auto* n = std::get_if<std::int64_t>(&v)) return static_cast<double>(*n);
-    if (const auto* s = std::get_if<std::string>(&v)) return s->empty() ? 0 : std::stod(*s);
+    if (const auto* s = std::get_if<std::string>(&v)) return parse_leading_number<double>(*s).value_or(0);
     return 0;
 }
 std::string Row::text(std::size_t i) const {

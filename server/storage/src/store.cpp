@@ -10,11 +10,6 @@ namespace {
 
 constexpr std::int64_t kRejectsKept = 10'000;
 
-#define PVF_CHECK(expr)                     \
-    do {                                    \
-        auto pvf_r_ = (expr);               \
-        if (!pvf_r_) return pvf_r_.error(); \
-    } while (false)
 
 }  // namespace
 

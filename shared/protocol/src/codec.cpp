@@ -20,18 +20,6 @@ namespace {
 using json = nlohmann::ordered_json;
 using domain::PointShape;
 
-#define PVF_CAT2(a, b) a##b
-#define PVF_CAT(a, b) PVF_CAT2(a, b)
-// Evaluates a Result-returning expression; returns its error from the enclosing function or assigns the value.
-#define PVF_TRY(lhs, expr)                                        \
-    auto PVF_CAT(try_, __LINE__) = (expr);                        \
-    if (!PVF_CAT(try_, __LINE__)) return PVF_CAT(try_, __LINE__).error(); \
-    lhs = std::move(PVF_CAT(try_, __LINE__)).value()
-#define PVF_CHECK(expr)                        \
-    do {                                       \
-        if (auto s_ = (expr); !s_) return s_.error(); \
-    } while (false)
-
 // Year 3000: far enough for any real timestamp, small enough that sums of two never overflow.
 constexpr std::uint64_t kMaxTimeMs = 32503680000000ULL;
 constexpr std::size_t kMaxIdLength = 128;

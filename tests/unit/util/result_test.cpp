@@ -28,3 +28,32 @@ TEST_CASE("Error::under builds key paths from the inside out") {
           "devices/3/registers/12/type: unknown 'u33' (expected u16, s16, u32, ...)");
     CHECK(Error{"file is empty"}.under("devices/3").message == "devices/3: file is empty");
 }
+
+TEST_CASE("the key path is a field of the error, not parsed back from its text") {
+    const Error e = Error::at("type", "unknown 'u33'").under("registers/12");
+    CHECK(e.path == "registers/12/type");
+    CHECK(Error{"file is empty"}.path.empty());
+    CHECK(Error{"file is empty"}.under("devices/3").path == "devices/3");
+    // A message that merely looks like "key: detail" carries no path unless it was made at one.
+    const Error text{"ticket: bad json"};
+    CHECK(text.path.empty());
+    CHECK(text.under("stored").message == "stored: ticket: bad json");
+}
+
+namespace {
+pvfleet::Status check_even(int v) {
+    if (v % 2 != 0) return Error::at("n", std::to_string(v) + " is odd");
+    return {};
+}
+Result<int> half_of_digit(char c) {
+    PVF_TRY(const int d, parse_digit(c));
+    PVF_CHECK(check_even(d));
+    return d / 2;
+}
+}  // namespace
+
+TEST_CASE("PVF_TRY assigns the value or returns the error; PVF_CHECK returns the error of a failed check") {
+    CHECK(*half_of_digit('8') == 4);
+    CHECK(half_of_digit('x').error().path == "digit");
+    CHECK(half_of_digit('3').error().message == "n: 3 is odd");
+}

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "pvfleet/domain/points.hpp"
+#include "pvfleet/util/number.hpp"
 #include "rule.hpp"
 
 namespace pvfleet::detect::rules {
@@ -84,7 +85,10 @@ void string_fault(RuleContext& c, DeviceState& s, const Sample& x) {
 void learn_shading(DeviceState& s) {
     for (auto& [key, bits] : s.shading_bits) bits = (bits << 1) & 0x7fu;
     for (const auto& [key, low] : s.today_low) {
-        const int mppt = std::stoi(key.substr(0, key.find(':')));
+        // Keys are "<mppt>:<hour>", written by this file; a key without a number would be no input's.
+        const auto mppt_number = parse_number<int>(std::string_view(key).substr(0, key.find(':')));
+        if (!mppt_number) continue;
+        const int mppt = *mppt_number;
         if (low && s.today_good_hours[mppt] >= 8) s.shading_bits[key] |= 1u;
     }
     s.today_low.clear();

@@ -21,23 +21,30 @@ enum class ErrorKind {
     unsupported,  // valid but not handled by this build or device
 };
 
-// An expected failure. `message` names what failed and where, e.g.
-// "devices/3/registers/12/type: unknown 'u33' (expected u16, s16, u32, ...)".
+// An expected failure. `message` is the whole text shown to people, e.g.
+// "devices/3/registers/12/type: unknown 'u33' (expected u16, s16, u32, ...)"; `path` is the key path it is
+// about ("devices/3/registers/12/type"), empty when it is about no key. The path is kept as data (not parsed
+// back out of the message) so an API can name the field without guessing from the text.
 struct Error {
     std::string message;
     ErrorKind kind = ErrorKind::invalid;
+    std::string path;
+
+    Error() = default;
+    // Explicit: a Result<std::string> must not take a string for an error.
+    explicit Error(std::string message_, ErrorKind kind_ = ErrorKind::invalid, std::string path_ = {})
+        : message(std::move(message_)), kind(kind_), path(std::move(path_)) {}
 
     // An error at a key path: Error::at("registers/12/type", "unknown 'u33'").
     static Error at(const std::string& path, const std::string& detail, ErrorKind kind = ErrorKind::invalid) {
-        return Error{path + ": " + detail, kind};
+        return Error{path + ": " + detail, kind, path};
     }
 
-    // The same error seen from a parent: "type: bad" under "registers/12" -> "registers/12/type: bad";
-    // a message without a leading path ("bad") becomes "registers/12: bad".
+    // The same error seen from a parent: "type: bad" at "type" under "registers/12" ->
+    // "registers/12/type: bad"; an error without a path ("bad") becomes "registers/12: bad".
     [[nodiscard]] Error under(const std::string& parent) const {
-        const auto colon = message.find(": ");
-        const bool has_path = colon != std::string::npos && message.find(' ') > colon && colon > 0;
-        return Error{parent + (has_path ? "/" : ": ") + message, kind};
+        if (path.empty()) return Error{parent + ": " + message, kind, parent};
+        return Error{parent + "/" + message, kind, parent + "/" + path};
     }
     friend bool operator==(const Error&, const Error&) = default;
 };
@@ -85,3 +92,19 @@ private:
 using Status = Result<void>;
 
 }  // namespace pvfleet
+
+// Early return for expected failures, the one definition for the whole tree.
+// PVF_CHECK(expr): `expr` is a Result or Status; if it failed, the enclosing function returns its error.
+#define PVF_CHECK(expr)                                             \
+    do {                                                            \
+        if (auto pvf_check_ = (expr); !pvf_check_) return pvf_check_.error(); \
+    } while (false)
+
+#define PVF_CAT2(a, b) a##b
+#define PVF_CAT(a, b) PVF_CAT2(a, b)
+// PVF_TRY(lhs, expr): `expr` is a Result; if it failed, the enclosing function returns its error, otherwise
+// its value is moved into `lhs` (a declaration such as `auto x` or an existing lvalue).
+#define PVF_TRY(lhs, expr)                                                    \
+    auto PVF_CAT(pvf_try_, __LINE__) = (expr);                                \
+    if (!PVF_CAT(pvf_try_, __LINE__)) return PVF_CAT(pvf_try_, __LINE__).error(); \
+    lhs = std::move(PVF_CAT(pvf_try_, __LINE__)).value()
