@@ -1,5 +1,5 @@
 #pragma once
-// Framing internals shared by codec.cpp and framing.cpp.
+// Framing internals shared by the codec (read_helpers.cpp, encode.cpp) and framing.cpp.
 #include <string_view>
 
 #include "pvfleet/protocol/codec.hpp"
