@@ -207,20 +207,11 @@ void parse_devices(const json& doc, SiteConfig& c, const std::set<std::string>& 
     }
 }
 
-// An optional section: absent is fine, anything but an object is an error.
-const json* section(const json& doc, const char* key, config::Errors& e) {
-    const auto it = doc.find(key);
-    if (it == doc.end()) return nullptr;
-    if (!it->is_object()) {
-        e.add(key, "expected an object");
-        return nullptr;
-    }
-    return &*it;
-}
+using config::optional_section;
 
 void parse_poll_store_sync(const json& doc, const std::filesystem::path& base_dir, SiteConfig& c,
                            config::Errors& e) {
-    if (const json* poll = section(doc, "poll", e)) {
+    if (const json* poll = optional_section(doc, "poll", e)) {
         kPoll.check_keys(*poll, "poll", e);
         config::Reader r(*poll, "poll", kPoll, e);
         auto secs = [&](const char* key, Millis& field) {
@@ -239,7 +230,7 @@ void parse_poll_store_sync(const json& doc, const std::filesystem::path& base_di
         if (auto p = r.string("path")) c.store_path = resolve(base_dir, *p);
         if (auto q = r.number("quota_mb")) c.quota_bytes = static_cast<uint64_t>(*q * 1024 * 1024);
     }
-    if (const json* sync = section(doc, "sync", e)) {
+    if (const json* sync = optional_section(doc, "sync", e)) {
         kSync.check_keys(*sync, "sync", e);
         config::Reader r(*sync, "sync", kSync, e);
         if (auto b = r.number("batch_interval_s")) c.batch_interval_s = static_cast<int>(*b);
@@ -349,24 +340,18 @@ Result<SiteConfig> parse_site_config(const json& doc, const std::filesystem::pat
     }
 
     parse_poll_store_sync(doc, base_dir, c, e);
-    if (const json* mqtt = section(doc, "mqtt", e)) c.mqtt = parse_mqtt(*mqtt, base_dir, e);
+    if (const json* mqtt = optional_section(doc, "mqtt", e)) c.mqtt = parse_mqtt(*mqtt, base_dir, e);
     if (auto m = top.string("maps_dir")) c.maps_dir = resolve(base_dir, *m);
-    if (const json* ui = section(doc, "local_ui", e)) c.local_ui = parse_local_ui(*ui, base_dir, e);
+    if (const json* ui = optional_section(doc, "local_ui", e)) c.local_ui = parse_local_ui(*ui, base_dir, e);
 
     if (!e.empty()) return e.joined();
     return c;
 }
 
 Result<SiteConfig> load_site_config(const std::filesystem::path& file) {
-    std::ifstream in(file);
-    if (!in) return Error{file.string() + ": cannot open", ErrorKind::not_found};
-    json doc;
-    try {
-        doc = json::parse(in);
-    } catch (const json::parse_error& ex) {
-        return Error{file.string() + ": not JSON: " + ex.what()};
-    }
-    auto config = parse_site_config(doc, file.parent_path());
+    auto doc = config::read_json_file(file, "not JSON: ");
+    if (!doc) return doc.error();
+    auto config = parse_site_config(*doc, file.parent_path());
     if (!config) return config;
     std::error_code ec;
     const auto absolute = std::filesystem::absolute(file, ec);

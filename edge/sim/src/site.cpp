@@ -179,15 +179,9 @@ Result<SiteSpec> parse_site(const json& doc) {
 }
 
 Result<SiteSpec> load_site(const std::filesystem::path& file) {
-    std::ifstream in(file);
-    if (!in) return Error{file.string() + ": cannot open", ErrorKind::not_found};
-    json doc;
-    try {
-        in >> doc;
-    } catch (const json::parse_error& e) {
-        return Error{file.string() + ": " + e.what()};
-    }
-    auto site = parse_site(doc);
+    auto doc = config::read_json_file(file, "");
+    if (!doc) return doc.error();
+    auto site = parse_site(*doc);
     if (!site) return Error{file.string() + ": " + site.error().message, site.error().kind};
     return site;
 }

@@ -177,16 +177,7 @@ void parse_ingest(const json& in, ServerConfig& c, config::Errors& e) {
     if (auto v = r.integer("max_delay_ms")) c.ingest.max_delay = Millis{*v};
 }
 
-// An optional section: absent is fine (nullptr), anything but an object is an error.
-const json* section(const json& doc, const char* key, config::Errors& e) {
-    const auto it = doc.find(key);
-    if (it == doc.end()) return nullptr;
-    if (!it->is_object()) {
-        e.add(key, "expected an object");
-        return nullptr;
-    }
-    return &*it;
-}
+using config::optional_section;
 
 }  // namespace
 
@@ -202,9 +193,9 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
     else
         parse_database(*db, base_dir, c, e);
     c.mqtt_enabled = doc.contains("mqtt");
-    if (const json* mq = section(doc, "mqtt", e)) parse_mqtt(*mq, base_dir, c, e);
-    if (const json* h = section(doc, "http", e)) parse_http(*h, c, e);
-    if (const json* in = section(doc, "ingest", e)) parse_ingest(*in, c, e);
+    if (const json* mq = optional_section(doc, "mqtt", e)) parse_mqtt(*mq, base_dir, c, e);
+    if (const json* h = optional_section(doc, "http", e)) parse_http(*h, c, e);
+    if (const json* in = optional_section(doc, "ingest", e)) parse_ingest(*in, c, e);
     if (auto k = top.string("secret_key_file")) c.secret_key_file = resolve(base_dir, *k);
     c.web_root = PVFLEET_DEFAULT_WEB_ROOT;
     if (auto w = top.string("web_root")) c.web_root = resolve(base_dir, *w);
@@ -214,15 +205,9 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
 }
 
 Result<ServerConfig> load_server_config(const std::filesystem::path& file) {
-    std::ifstream in(file);
-    if (!in) return Error{file.string() + ": cannot open", ErrorKind::not_found};
-    json doc;
-    try {
-        doc = json::parse(in);
-    } catch (const json::parse_error& ex) {
-        return Error{file.string() + ": " + ex.what()};
-    }
-    auto c = parse_server_config(doc, file.parent_path());
+    auto doc = config::read_json_file(file, "");
+    if (!doc) return doc.error();
+    auto c = parse_server_config(*doc, file.parent_path());
     if (!c) return Error{file.string() + ": " + c.error().message, c.error().kind};
     return c;
 }

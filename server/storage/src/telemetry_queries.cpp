@@ -17,6 +17,26 @@ std::string filtered(std::string sql, Params& p, const AggregateFilter& filter) 
     return sql;
 }
 
+// Rows of device_id, <bucket>, point, n, sum, min, max[, …]: the common columns here, the bucket and any
+// further columns by `rest`.
+template <class Rest>
+std::vector<AggregateRow> aggregate_rows(const QueryResult& rows, Rest rest) {
+    std::vector<AggregateRow> out;
+    out.reserve(rows.rows.size());
+    for (const auto& r : rows.rows) {
+        AggregateRow a;
+        a.device_id = r.text(0);
+        a.point = r.text(2);
+        a.n = r.integer(3);
+        a.sum = r.real(4);
+        a.min = r.real(5);
+        a.max = r.real(6);
+        rest(a, r);
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
 }  // namespace
 
 Result<std::vector<RawTelemetryRow>> raw_telemetry(Db& db, const std::string& site_id, std::int64_t from_ms,
@@ -51,20 +71,7 @@ Result<std::vector<AggregateRow>> five_minute_telemetry(Db& db, const std::strin
         p, filter);
     auto rows = db.run(sql + " ORDER BY bucket_ms, device_id, point LIMIT 50000", p);
     if (!rows) return rows.error();
-    std::vector<AggregateRow> out;
-    out.reserve(rows->rows.size());
-    for (const auto& r : rows->rows) {
-        AggregateRow a;
-        a.device_id = r.text(0);
-        a.bucket_ms = r.integer(1);
-        a.point = r.text(2);
-        a.n = r.integer(3);
-        a.sum = r.real(4);
-        a.min = r.real(5);
-        a.max = r.real(6);
-        out.push_back(std::move(a));
-    }
-    return out;
+    return aggregate_rows(*rows, [](AggregateRow& a, const Row& r) { a.bucket_ms = r.integer(1); });
 }
 
 Result<std::vector<AggregateRow>> daily_telemetry(Db& db, const std::string& site_id,
@@ -77,22 +84,11 @@ Result<std::vector<AggregateRow>> daily_telemetry(Db& db, const std::string& sit
         p, filter);
     auto rows = db.run(sql + " ORDER BY day, device_id, point LIMIT 50000", p);
     if (!rows) return rows.error();
-    std::vector<AggregateRow> out;
-    out.reserve(rows->rows.size());
-    for (const auto& r : rows->rows) {
-        AggregateRow a;
-        a.device_id = r.text(0);
+    return aggregate_rows(*rows, [](AggregateRow& a, const Row& r) {
         a.day = r.text(1);
-        a.point = r.text(2);
-        a.n = r.integer(3);
-        a.sum = r.real(4);
-        a.min = r.real(5);
-        a.max = r.real(6);
         a.first = r.real(7);
         a.last = r.real(8);
-        out.push_back(std::move(a));
-    }
-    return out;
+    });
 }
 
 Result<std::optional<SiteStatusRow>> site_status(Db& db, const std::string& site_id) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <fstream>
 
 namespace pvfleet::config {
 
@@ -181,6 +182,26 @@ Status read(const Object& schema, const Json& obj, std::string_view key, double&
 }
 Status read(const Object& schema, const Json& obj, std::string_view key, int& out) {
     return read_as(schema, obj, key, out);
+}
+
+const Json* optional_section(const Json& doc, const char* key, Errors& errors) {
+    const auto it = doc.find(key);
+    if (it == doc.end()) return nullptr;
+    if (!it->is_object()) {
+        errors.add(key, "expected an object");
+        return nullptr;
+    }
+    return &*it;
+}
+
+Result<Json> read_json_file(const std::filesystem::path& file, std::string_view parse_error_prefix) {
+    std::ifstream in(file);
+    if (!in) return Error{file.string() + ": cannot open", ErrorKind::not_found};
+    try {
+        return Json::parse(in);
+    } catch (const Json::parse_error& ex) {
+        return Error{file.string() + ": " + std::string(parse_error_prefix) + ex.what()};
+    }
 }
 
 }  // namespace pvfleet::config

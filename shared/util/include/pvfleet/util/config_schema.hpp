@@ -8,6 +8,7 @@
 // Each file format has words of its own for the same failure ("required" / "missing", how ranges print):
 // a `Wording` holds them, so texts that installers and tests know stay byte for byte.
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <initializer_list>
 #include <limits>
@@ -183,5 +184,12 @@ private:
 Status read(const Object& schema, const Json& obj, std::string_view key, std::string& out);
 Status read(const Object& schema, const Json& obj, std::string_view key, double& out);
 Status read(const Object& schema, const Json& obj, std::string_view key, int& out);
+
+// An optional section of a document: absent is fine (nullptr), anything but an object is an error at `key`.
+const Json* optional_section(const Json& doc, const char* key, Errors& errors);
+
+// A config file read as JSON: "<file>: cannot open" (not_found) or "<file>: <parse_error_prefix><parser's
+// text>"; each format keeps its own prefix ("not JSON: " or none).
+Result<Json> read_json_file(const std::filesystem::path& file, std::string_view parse_error_prefix);
 
 }  // namespace pvfleet::config
