@@ -121,9 +121,67 @@ Checked<> site_from(const json& b, records::Site& s) {
     return {};
 }
 
-}  // namespace
+// PATCH /api/customers/{id}.
+Response patch_customer(ApiContext& ctx, Request& req) {
+    json b;
+    if (auto p = parse_body(req, {"name", "phone", "email", "address", "notes"}, b); !p) return p.refusal();
+    // Every member's type first: a bad body is a 400 whatever the stored record.
+    records::Customer unused;
+    if (auto p = customer_from(b, unused); !p) return p.refusal();
+    const auto number = parse_leading_number<std::int64_t>(req.params.at("id"));
+    if (!number) return problem(400, "Bad Request", "id: expected a customer number", "id");
+    const std::int64_t id = *number;
+    auto c = records::get_customer(*ctx.db, *ctx.cipher, id);
+    if (!c) return from_error(c.error());
+    if (!*c) return problem(404, "Not Found", "no customer " + std::to_string(id));
+    if (auto p = check_if_match(req, (*c)->version); !p) return p.refusal();
+    records::Customer next = **c;
+    if (auto p = customer_from(b, next); !p) return p.refusal();
+    auto saved =
+        records::update_customer(*ctx.db, *ctx.cipher, next, (*c)->version, req.user, ctx.clock->now());
+    if (!saved) return from_error(saved.error());
+    Response r = json_response(200, customer_json(*saved));
+    r.headers.emplace("ETag", etag_of(saved->version));
+    return r;
+}
 
-void add_record_routes(Router& router, ApiContext& ctx) {
+// PUT /api/sites/{site_id}: creates the site, or changes it when it exists.
+Response put_site(ApiContext& ctx, Request& req) {
+    json b;
+    if (auto p = parse_body(
+            req,
+            {"customer_id", "name", "address", "latitude", "longitude", "time_zone", "arrays", "roof_type",
+             "installed_on", "grid_connected_on", "warranty_end", "inspection_interval_days"},
+            b);
+        !p)
+        return p.refusal();
+    records::Site unused;
+    if (auto p = site_from(b, unused); !p) return p.refusal();
+    auto existing = records::get_site(*ctx.db, req.params.at("site_id"));
+    if (!existing) return from_error(existing.error());
+    records::Site s;
+    s.site_id = req.params.at("site_id");
+    std::optional<std::int64_t> expected;
+    if (*existing) {
+        if (auto p = check_if_match(req, (*existing)->version); !p) return p.refusal();
+        s = **existing;
+        expected = (*existing)->version;
+    }
+    if (auto p = site_from(b, s); !p) return p.refusal();
+    if (*existing && site_json(s) == site_json(**existing)) {
+        // Nothing changes: no new version, no audit entry.
+        Response r = json_response(200, site_json(**existing));
+        r.headers.emplace("ETag", etag_of((*existing)->version));
+        return r;
+    }
+    auto saved = records::upsert_site(*ctx.db, s, expected, req.user, ctx.clock->now());
+    if (!saved) return from_error(saved.error());
+    Response r = json_response(*existing ? 200 : 201, site_json(*saved));
+    r.headers.emplace("ETag", etag_of(saved->version));
+    return r;
+}
+
+void add_user_routes(Router& router, ApiContext& ctx) {
     router.add("GET", "/api/users", {"Users (admin)", {"admin", "back_office"}, "users"}, [&ctx](Request&) {
         auto users = records::list_users(*ctx.db);
         if (!users) return from_error(users.error());
@@ -137,7 +195,9 @@ void add_record_routes(Router& router, ApiContext& ctx) {
     });
     router.add_async("POST", "/api/users", {"Create a user (admin)", {"admin"}, "users"},
                      [&ctx](Request& req) { return create_user(ctx, req); });
+}
 
+void add_customer_routes(Router& router, ApiContext& ctx) {
     router.add(
         "GET", "/api/customers", {"Customers (q: search text; cursor pagination)", kReadRoles, "customers"},
         [&ctx](Request& req) {
@@ -195,29 +255,11 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                    return r;
                });
     router.add("PATCH", "/api/customers/{id}",
-               {"Change a customer (If-Match required)", kOfficeRoles, "customers"}, [&ctx](Request& req) {
-                   json b;
-                   if (auto p = parse_body(req, {"name", "phone", "email", "address", "notes"}, b); !p) return p.refusal();
-                   // Every member's type first: a bad body is a 400 whatever the stored record.
-                   records::Customer unused;
-                   if (auto p = customer_from(b, unused); !p) return p.refusal();
-                   const auto number = parse_leading_number<std::int64_t>(req.params.at("id"));
-                   if (!number) return problem(400, "Bad Request", "id: expected a customer number", "id");
-                   const std::int64_t id = *number;
-                   auto c = records::get_customer(*ctx.db, *ctx.cipher, id);
-                   if (!c) return from_error(c.error());
-                   if (!*c) return problem(404, "Not Found", "no customer " + std::to_string(id));
-                   if (auto p = check_if_match(req, (*c)->version); !p) return p.refusal();
-                   records::Customer next = **c;
-                   if (auto p = customer_from(b, next); !p) return p.refusal();
-                   auto saved = records::update_customer(*ctx.db, *ctx.cipher, next, (*c)->version, req.user,
-                                                         ctx.clock->now());
-                   if (!saved) return from_error(saved.error());
-                   Response r = json_response(200, customer_json(*saved));
-                   r.headers.emplace("ETag", etag_of(saved->version));
-                   return r;
-               });
+               {"Change a customer (If-Match required)", kOfficeRoles, "customers"},
+               [&ctx](Request& req) { return patch_customer(ctx, req); });
+}
 
+void add_site_routes(Router& router, ApiContext& ctx) {
     router.add("GET", "/api/sites",
                {"Sites (customer_id, unassigned=1; cursor pagination by site id)", kReadRoles, "sites"},
                [&ctx](Request& req) {
@@ -259,40 +301,11 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                });
     router.add("PUT", "/api/sites/{site_id}",
                {"Create or change a site (If-Match required when it exists)", kOfficeRoles, "sites"},
-               [&ctx](Request& req) {
-                   json b;
-                   if (auto p = parse_body(req,
-                                           {"customer_id", "name", "address", "latitude", "longitude",
-                                            "time_zone", "arrays", "roof_type", "installed_on",
-                                            "grid_connected_on", "warranty_end", "inspection_interval_days"},
-                                           b);
-                       !p)
-                       return p.refusal();
-                   records::Site unused;
-                   if (auto p = site_from(b, unused); !p) return p.refusal();
-                   auto existing = records::get_site(*ctx.db, req.params.at("site_id"));
-                   if (!existing) return from_error(existing.error());
-                   records::Site s;
-                   s.site_id = req.params.at("site_id");
-                   std::optional<std::int64_t> expected;
-                   if (*existing) {
-                       if (auto p = check_if_match(req, (*existing)->version); !p) return p.refusal();
-                       s = **existing;
-                       expected = (*existing)->version;
-                   }
-                   if (auto p = site_from(b, s); !p) return p.refusal();
-                   if (*existing && site_json(s) == site_json(**existing)) {
-                       // Nothing changes: no new version, no audit entry.
-                       Response r = json_response(200, site_json(**existing));
-                       r.headers.emplace("ETag", etag_of((*existing)->version));
-                       return r;
-                   }
-                   auto saved = records::upsert_site(*ctx.db, s, expected, req.user, ctx.clock->now());
-                   if (!saved) return from_error(saved.error());
-                   Response r = json_response(*existing ? 200 : 201, site_json(*saved));
-                   r.headers.emplace("ETag", etag_of(saved->version));
-                   return r;
-               });
+               [&ctx](Request& req) { return put_site(ctx, req); });
+}
+
+// Devices are listed and changed under their site (OpenAPI tag "sites").
+void add_device_routes(Router& router, ApiContext& ctx) {
     router.add("GET", "/api/sites/{site_id}/devices",
                {"Devices of a site (technicians: sites of their work orders)", kAllRoles, "sites"},
                [&ctx](Request& req) {
@@ -328,6 +341,16 @@ void add_record_routes(Router& router, ApiContext& ctx) {
                    r.headers.emplace("ETag", etag_of(saved->version));
                    return r;
                });
+}
+
+}  // namespace
+
+// In registration order: users, customers, sites, devices.
+void add_record_routes(Router& router, ApiContext& ctx) {
+    add_user_routes(router, ctx);
+    add_customer_routes(router, ctx);
+    add_site_routes(router, ctx);
+    add_device_routes(router, ctx);
 }
 
 }  // namespace pvfleet::api::detail

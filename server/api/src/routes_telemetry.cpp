@@ -321,6 +321,48 @@ json fleet_stats(ApiContext& ctx) {
     out["at"] = format_iso8601(now);
     return out;
 }
+
+// GET /api/sites/{site_id}/expected: kWh per local day, or the power curve of one day.
+Response expected_generation(ApiContext& ctx, Request& req) {
+    const std::string site = req.params.at("site_id");
+    if (auto p = check_site_visible(ctx, req, site); !p) return p.refusal();
+    auto e = site_expectation(*ctx.db, site);
+    if (!e)
+        return problem(404, "Not Found",
+                       "site " + site + " has no location or PV arrays on record: nothing to expect");
+    if (auto day_text = req.query_param("day")) {
+        auto day = parse_day(*day_text);
+        if (!day) return problem(400, "Bad Request", "day: expected YYYY-MM-DD", "day");
+        const auto [from, to] = local_day_bounds(e->zone, *day);
+        json points = json::array();
+        solar::ExpectedPower out;
+        for (TimePoint t = from; t <= to; t += std::chrono::minutes(5)) {
+            e->model.at(t, {}, out);
+            points.push_back({{"t", format_iso8601(t)}, {"kw", out.total_ac_w / 1000.0}});
+        }
+        return json_response(
+            200, {{"site_id", site},
+                  {"basis", "clear-sky"},
+                  {"day", *day_text},
+                  {"kwh",
+                   day_curve(*ctx.db, site, site_record_version(*ctx.db, site), *day)->cumulative_kwh.back()},
+                  {"points", points}});
+    }
+    auto from = parse_day(req.query_param("from").value_or(""));
+    auto to = parse_day(req.query_param("to").value_or(""));
+    if (!from) return problem(400, "Bad Request", "from: expected YYYY-MM-DD", "from");
+    if (!to) return problem(400, "Bad Request", "to: expected YYYY-MM-DD", "to");
+    if (*to < *from || *to - *from > date::days(400))
+        return problem(400, "Bad Request", "to: must be from..from + 400 days", "to");
+    json days = json::array();
+    const auto version = site_record_version(*ctx.db, site);
+    for (auto d = *from; d <= *to; d += date::days(1)) {
+        const DayCurve* c = day_curve(*ctx.db, site, version, d);
+        days.push_back({{"day", date::format("%F", d)}, {"kwh", c ? c->cumulative_kwh.back() : 0.0}});
+    }
+    return json_response(200, {{"site_id", site}, {"basis", "clear-sky"}, {"days", days}});
+}
+
 }  // namespace
 
 void add_telemetry_routes(Router& router, ApiContext& ctx) {
@@ -351,51 +393,11 @@ void add_telemetry_routes(Router& router, ApiContext& ctx) {
             return aggregate_series(*ctx.db, q, resolution);
         });
 
-    router.add(
-        "GET", "/api/sites/{site_id}/expected",
-        {"Clear-sky expected generation of a site from its location and arrays: kWh per local day "
-         "(from/to as YYYY-MM-DD), or the power curve of one day (day=YYYY-MM-DD&resolution=5min)",
-         kAllRoles, "telemetry"},
-        [&ctx](Request& req) {
-            const std::string site = req.params.at("site_id");
-            if (auto p = check_site_visible(ctx, req, site); !p) return p.refusal();
-            auto e = site_expectation(*ctx.db, site);
-            if (!e)
-                return problem(404, "Not Found",
-                               "site " + site + " has no location or PV arrays on record: nothing to expect");
-            if (auto day_text = req.query_param("day")) {
-                auto day = parse_day(*day_text);
-                if (!day) return problem(400, "Bad Request", "day: expected YYYY-MM-DD", "day");
-                const auto [from, to] = local_day_bounds(e->zone, *day);
-                json points = json::array();
-                solar::ExpectedPower out;
-                for (TimePoint t = from; t <= to; t += std::chrono::minutes(5)) {
-                    e->model.at(t, {}, out);
-                    points.push_back({{"t", format_iso8601(t)}, {"kw", out.total_ac_w / 1000.0}});
-                }
-                return json_response(
-                    200,
-                    {{"site_id", site},
-                     {"basis", "clear-sky"},
-                     {"day", *day_text},
-                     {"kwh",
-                      day_curve(*ctx.db, site, site_record_version(*ctx.db, site), *day)->cumulative_kwh.back()},
-                     {"points", points}});
-            }
-            auto from = parse_day(req.query_param("from").value_or(""));
-            auto to = parse_day(req.query_param("to").value_or(""));
-            if (!from) return problem(400, "Bad Request", "from: expected YYYY-MM-DD", "from");
-            if (!to) return problem(400, "Bad Request", "to: expected YYYY-MM-DD", "to");
-            if (*to < *from || *to - *from > date::days(400))
-                return problem(400, "Bad Request", "to: must be from..from + 400 days", "to");
-            json days = json::array();
-            const auto version = site_record_version(*ctx.db, site);
-            for (auto d = *from; d <= *to; d += date::days(1)) {
-                const DayCurve* c = day_curve(*ctx.db, site, version, d);
-                days.push_back({{"day", date::format("%F", d)}, {"kwh", c ? c->cumulative_kwh.back() : 0.0}});
-            }
-            return json_response(200, {{"site_id", site}, {"basis", "clear-sky"}, {"days", days}});
-        });
+    router.add("GET", "/api/sites/{site_id}/expected",
+               {"Clear-sky expected generation of a site from its location and arrays: kWh per local day "
+                "(from/to as YYYY-MM-DD), or the power curve of one day (day=YYYY-MM-DD&resolution=5min)",
+                kAllRoles, "telemetry"},
+               [&ctx](Request& req) { return expected_generation(ctx, req); });
 
     router.add("GET", "/api/sites/{site_id}/status",
                {"The gateway's last status (online/offline, backlog, polls)", kAllRoles, "sites"},

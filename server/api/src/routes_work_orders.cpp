@@ -257,6 +257,61 @@ Checked<protocol::Command> ticket_command(ApiContext& ctx, Request& req, const s
         cmd.body = protocol::ResolveTicketCommand{ticket, req.user, note};
     return cmd;
 }
+
+// GET /api/work-orders/{id}: the order with its site, customer contact, notes and history.
+Response get_work_order(ApiContext& ctx, Request& req) {
+    Loaded l;
+    if (auto p = load_visible(ctx, req, l); !p) return p.refusal();
+    json j = order_json(l.order, l.version, ctx.clock->now());
+    add_site_and_customer(ctx, l.order.site_id, j);
+    json nj = json::array();
+    if (auto notes = storage::list_work_order_notes(*ctx.db, l.order.id))
+        for (const auto& n : *notes)
+            nj.push_back({{"at", format_iso8601(n.at)},
+                          {"author", n.author},
+                          {"text", n.text},
+                          {"parts", json::parse(n.parts_json)}});
+    j["notes"] = nj;
+    json hj = json::array();
+    if (auto hist = storage::work_order_history(*ctx.db, l.order.id))
+        for (const auto& h : *hist)
+            hj.push_back({{"at", format_iso8601(h.at)}, {"actor", h.actor}, {"action", h.action}});
+    j["history"] = hj;
+    Response r = json_response(200, j);
+    r.headers.emplace("ETag", etag_of(l.version));
+    return r;
+}
+
+// PATCH /api/work-orders/{id}.
+Response patch_work_order(ApiContext& ctx, Request& req) {
+    json body;
+    if (auto p = parse_body(req, {"state", "assignee", "reason", "due_at"}, body); !p) return p.refusal();
+    OrderPatch patch;
+    if (auto p = read_order_patch(body, patch); !p) return p.refusal();
+    // The back office may move a due date (a customer asks for another day); technicians may not.
+    if (patch.due_at && req.role != "admin" && req.role != "back_office")
+        return problem(403, "Forbidden", "due_at: only the back office changes due dates", "due_at");
+    Loaded l;
+    if (auto p = load_visible(ctx, req, l); !p) return p.refusal();
+    if (auto p = check_if_match(req, l.version); !p) return p.refusal();
+    const TimePoint now = ctx.clock->now();
+    workorders::WorkOrder next = l.order;
+    if (auto p = apply_patch(ctx, req, patch, now, next); !p) return p.refusal();
+    Response r;
+    if (next == l.order) {
+        // Nothing changes: no new version, no audit entry (a no-op must not make others' ETags stale).
+        r = json_response(200, order_json(l.order, l.version, now));
+        r.headers.emplace("ETag", etag_of(l.version));
+        return r;
+    }
+    auto saved =
+        storage::save_work_order_at_version(*ctx.db, next, l.order, l.version, req.user, "edit", now);
+    if (!saved) return from_error(saved.error());
+    r = json_response(200, order_json(*saved, l.version + 1, now));
+    r.headers.emplace("ETag", etag_of(l.version + 1));
+    return r;
+}
+
 }  // namespace
 
 void add_work_order_routes(Router& router, ApiContext& ctx) {
@@ -281,64 +336,13 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
     router.add(
         "GET", "/api/work-orders/{id}",
         {"One work order with its site, customer contact, notes and history", kAllRoles, "work orders"},
-        [&ctx](Request& req) {
-            Loaded l;
-            if (auto p = load_visible(ctx, req, l); !p) return p.refusal();
-            json j = order_json(l.order, l.version, ctx.clock->now());
-            add_site_and_customer(ctx, l.order.site_id, j);
-            json nj = json::array();
-            if (auto notes = storage::list_work_order_notes(*ctx.db, l.order.id))
-                for (const auto& n : *notes)
-                    nj.push_back({{"at", format_iso8601(n.at)},
-                                  {"author", n.author},
-                                  {"text", n.text},
-                                  {"parts", json::parse(n.parts_json)}});
-            j["notes"] = nj;
-            json hj = json::array();
-            if (auto hist = storage::work_order_history(*ctx.db, l.order.id))
-                for (const auto& h : *hist)
-                    hj.push_back({{"at", format_iso8601(h.at)}, {"actor", h.actor}, {"action", h.action}});
-            j["history"] = hj;
-            Response r = json_response(200, j);
-            r.headers.emplace("ETag", etag_of(l.version));
-            return r;
-        });
+        [&ctx](Request& req) { return get_work_order(ctx, req); });
 
     router.add("PATCH", "/api/work-orders/{id}",
                {"Change state or assignee (If-Match required); technicians move their own orders assigned → "
                 "in_progress → done; a request that changes nothing writes nothing",
                 kWriteRoles, "work orders"},
-               [&ctx](Request& req) {
-                   json body;
-                   if (auto p = parse_body(req, {"state", "assignee", "reason", "due_at"}, body); !p) return p.refusal();
-                   OrderPatch patch;
-                   if (auto p = read_order_patch(body, patch); !p) return p.refusal();
-                   // The back office may move a due date (a customer asks for another day); technicians may
-                   // not.
-                   if (patch.due_at && req.role != "admin" && req.role != "back_office")
-                       return problem(403, "Forbidden", "due_at: only the back office changes due dates",
-                                      "due_at");
-                   Loaded l;
-                   if (auto p = load_visible(ctx, req, l); !p) return p.refusal();
-                   if (auto p = check_if_match(req, l.version); !p) return p.refusal();
-                   const TimePoint now = ctx.clock->now();
-                   workorders::WorkOrder next = l.order;
-                   if (auto p = apply_patch(ctx, req, patch, now, next); !p) return p.refusal();
-                   Response r;
-                   if (next == l.order) {
-                       // Nothing changes: no new version, no audit entry (a no-op must not make others' ETags
-                       // stale).
-                       r = json_response(200, order_json(l.order, l.version, now));
-                       r.headers.emplace("ETag", etag_of(l.version));
-                       return r;
-                   }
-                   auto saved = storage::save_work_order_at_version(*ctx.db, next, l.order, l.version,
-                                                                    req.user, "edit", now);
-                   if (!saved) return from_error(saved.error());
-                   r = json_response(200, order_json(*saved, l.version + 1, now));
-                   r.headers.emplace("ETag", etag_of(l.version + 1));
-                   return r;
-               });
+               [&ctx](Request& req) { return patch_work_order(ctx, req); });
 
     router.add(
         "POST", "/api/work-orders/{id}/notes",
@@ -363,7 +367,6 @@ void add_work_order_routes(Router& router, ApiContext& ctx) {
             if (!done) return from_error(done.error());
             return json_response(201, {{"work_order_id", l.order.id}, {"at", format_iso8601(now)}});
         });
-
 }
 
 // Gateway tickets and the commands sent to gateways.

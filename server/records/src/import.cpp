@@ -156,24 +156,18 @@ Site merged(const Site& existing, const SiteRow& row, std::int64_t customer_id) 
     return s;
 }
 
-}  // namespace
-
-Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& cipher,
-                                          std::string_view csv_text, const std::string& actor,
-                                          TimePoint now) {
-    ImportReport report;
+// Parse step: the header row, known columns in any order, each at most once. Fills `columns`; false when
+// the report is already final (no data row can be read).
+bool read_header(const detail::CsvDocument& doc, ImportReport& report,
+                 std::map<std::string, std::size_t>& columns) {
     auto& errors = report.errors;
-    const auto doc = detail::parse_csv(csv_text);
     for (const auto& p : doc.problems) errors.push_back(ImportRowError{p.line, "", p.message});
     if (doc.records.empty() || doc.records.front().line != 1) {
         if (doc.problems.empty() || doc.problems.front().line != 1)
             errors.insert(errors.begin(),
                           ImportRowError{1, "", "header row required (first line: column names)"});
-        return report;
+        return false;
     }
-
-    // Header: known columns in any order, each at most once.
-    std::map<std::string, std::size_t> columns;
     const auto& header = doc.records.front().fields;
     for (std::size_t i = 0; i < header.size(); ++i) {
         const auto name = detail::fold_case(detail::trim(header[i]));
@@ -186,12 +180,53 @@ Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& ci
     if (!columns.count("customer_name")) {
         errors.push_back(ImportRowError{1, "customer_name", "required column missing"});
         report.rows = static_cast<int>(doc.records.size()) - 1;
-        return report;
+        return false;
     }
+    return true;
+}
 
-    // Every row checked before anything is written.
+// What the rows ask for, one group per customer.
+struct ImportPlan {
     std::vector<CustomerGroup> groups;
     std::map<std::string, std::size_t> group_by_key;
+};
+
+// The customer columns of one row; false when one of them is wrong (reported at the row).
+bool read_customer(RowReader& row, Customer& c) {
+    c.name = row.get("customer_name");
+    c.phone = row.get("phone");
+    c.email = row.get("email");
+    c.address = row.get("address");
+    c.notes = row.get("notes");
+    bool customer_ok = row.check("customer_name", detail::check_customer_name(c.name));
+    customer_ok &= row.check("phone", detail::check_phone(c.phone));
+    customer_ok &= row.check("email", detail::check_email(c.email));
+    customer_ok &= row.check("address", detail::check_text(c.address, 500));
+    customer_ok &= row.check("notes", detail::check_text(c.notes, 10'000));
+    return customer_ok;
+}
+
+// The same customer on several rows (one per site): the rows must not contradict each other.
+void merge_customer(CustomerGroup& group, const Customer& c, RowReader& row) {
+    auto& known = group.customer;
+    const std::pair<const char*, std::string Customer::*> fields[] = {
+        {"phone", &Customer::phone}, {"address", &Customer::address}, {"notes", &Customer::notes}};
+    for (const auto& [column, member] : fields) {
+        if ((c.*member).empty()) continue;
+        if ((known.*member).empty())
+            known.*member = c.*member;
+        else if (known.*member != c.*member)
+            row.error(column,
+                      "differs from line " + std::to_string(group.first_line) + " for the same customer");
+    }
+}
+
+// Validate step: every row checked before anything is written.
+ImportPlan read_rows(const detail::CsvDocument& doc, const std::map<std::string, std::size_t>& columns,
+                     ImportReport& report) {
+    auto& errors = report.errors;
+    const auto& header = doc.records.front().fields;
+    ImportPlan plan;
     std::map<std::string, int> site_line;
     for (std::size_t r = 1; r < doc.records.size(); ++r) {
         const auto& record = doc.records[r];
@@ -204,16 +239,7 @@ Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& ci
         }
         RowReader row(columns, record, errors);
         Customer c;
-        c.name = row.get("customer_name");
-        c.phone = row.get("phone");
-        c.email = row.get("email");
-        c.address = row.get("address");
-        c.notes = row.get("notes");
-        bool customer_ok = row.check("customer_name", detail::check_customer_name(c.name));
-        customer_ok &= row.check("phone", detail::check_phone(c.phone));
-        customer_ok &= row.check("email", detail::check_email(c.email));
-        customer_ok &= row.check("address", detail::check_text(c.address, 500));
-        customer_ok &= row.check("notes", detail::check_text(c.notes, 10'000));
+        const bool customer_ok = read_customer(row, c);
         auto site = read_site(row);
         // Checked even when the site columns have errors, so a fixed file does not reveal new ones.
         if (const auto site_id = row.get("site_id"); !site_id.empty()) {
@@ -223,83 +249,101 @@ Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& ci
             }
         }
         if (!customer_ok) continue;
-        const auto key = customer_key(c);
-        auto [it, inserted] = group_by_key.emplace(key, groups.size());
-        if (inserted) {
-            groups.push_back(CustomerGroup{record.line, c, std::nullopt, {}});
-        } else {
-            // The same customer on several rows (one per site): the rows must not contradict each other.
-            auto& known = groups[it->second].customer;
-            const std::pair<const char*, std::string Customer::*> fields[] = {
-                {"phone", &Customer::phone}, {"address", &Customer::address}, {"notes", &Customer::notes}};
-            for (const auto& [column, member] : fields) {
-                if ((c.*member).empty()) continue;
-                if ((known.*member).empty())
-                    known.*member = c.*member;
-                else if (known.*member != c.*member)
-                    row.error(column, "differs from line " + std::to_string(groups[it->second].first_line) +
-                                          " for the same customer");
-            }
-        }
+        auto [it, inserted] = plan.group_by_key.emplace(customer_key(c), plan.groups.size());
+        if (inserted)
+            plan.groups.push_back(CustomerGroup{record.line, c, std::nullopt, {}});
+        else
+            merge_customer(plan.groups[it->second], c, row);
         if (site)
-            groups[it->second].sites.push_back(
+            plan.groups[it->second].sites.push_back(
                 SiteRow{record.line, std::move(*site), !row.get("time_zone").empty()});
     }
+    return plan;
+}
+
+using SitesOnRecord = std::map<std::string, std::optional<Site>>;
+
+// Write step, first half: what is already on record. Customers with the same name and e-mail get the new
+// sites instead of a twin; a site of another customer is an error of its row.
+Result<SitesOnRecord> match_records(storage::Db& db, const FieldCipher& cipher, ImportPlan& plan,
+                                    std::vector<ImportRowError>& errors) {
+    auto existing = detail::all_customers(db, cipher);
+    if (!existing) return existing.error();
+    for (const auto& c : *existing)
+        if (auto it = plan.group_by_key.find(customer_key(c));
+            it != plan.group_by_key.end() && !plan.groups[it->second].existing_id)
+            plan.groups[it->second].existing_id = c.id;
+    SitesOnRecord sites_on_record;
+    for (const auto& g : plan.groups)
+        for (const auto& s : g.sites) {
+            auto on_record = detail::load_site(db, s.site.site_id);
+            if (!on_record) return on_record.error();
+            const auto& before = *on_record;
+            if (before && before->customer_id && before->customer_id != g.existing_id)
+                errors.push_back(ImportRowError{s.line, "site_id",
+                                                "site " + s.site.site_id +
+                                                    " belongs to another customer (id " +
+                                                    std::to_string(*before->customer_id) + ")"});
+            sites_on_record[s.site.site_id] = before;
+        }
+    return sites_on_record;
+}
+
+// Write step, second half: new customers, new sites, and sites created by ingest linked to their customer.
+Status write_plan(storage::Db& db, const FieldCipher& cipher, ImportPlan& plan,
+                  SitesOnRecord& sites_on_record, const std::string& actor, TimePoint now,
+                  ImportReport& report) {
+    for (auto& g : plan.groups) {
+        std::int64_t customer_id = 0;
+        if (g.existing_id) {
+            customer_id = *g.existing_id;
+        } else {
+            auto created = detail::insert_customer(db, cipher, g.customer, actor, "import", now);
+            if (!created) return created.error();
+            customer_id = created->id;
+            ++report.customers_created;
+        }
+        for (auto& row : g.sites) {
+            const auto& before = sites_on_record[row.site.site_id];
+            if (!before) {
+                row.site.customer_id = customer_id;
+                auto w = detail::write_site(db, row.site, std::nullopt, actor, "import", now);
+                if (!w)
+                    return Error{"line " + std::to_string(row.line) + ": " + w.error().message,
+                                 w.error().kind};
+                ++report.sites_created;
+            } else if (!before->customer_id) {
+                // A gateway that already reports (site created by ingest) is attached to its customer.
+                auto w = detail::write_site(db, merged(*before, row, customer_id), before, actor,
+                                            "import: link to customer", now);
+                if (!w)
+                    return Error{"line " + std::to_string(row.line) + ": " + w.error().message,
+                                 w.error().kind};
+                ++report.sites_linked;
+            }
+            // else: already this customer's site; left as it is.
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<ImportReport> import_customers_csv(storage::Db& db, const FieldCipher& cipher,
+                                          std::string_view csv_text, const std::string& actor,
+                                          TimePoint now) {
+    ImportReport report;
+    const auto doc = detail::parse_csv(csv_text);
+    std::map<std::string, std::size_t> columns;
+    if (!read_header(doc, report, columns)) return report;
+    ImportPlan plan = read_rows(doc, columns, report);
 
     auto result = storage::in_transaction(db, [&]() -> Result<ImportReport> {
-        // Customers already on record (same name and e-mail) get the new sites instead of a twin.
-        auto existing = detail::all_customers(db, cipher);
-        if (!existing) return existing.error();
-        for (const auto& c : *existing)
-            if (auto it = group_by_key.find(customer_key(c));
-                it != group_by_key.end() && !groups[it->second].existing_id)
-                groups[it->second].existing_id = c.id;
-        std::map<std::string, std::optional<Site>> sites_on_record;
-        for (const auto& g : groups)
-            for (const auto& s : g.sites) {
-                auto on_record = detail::load_site(db, s.site.site_id);
-                if (!on_record) return on_record.error();
-                const auto& before = *on_record;
-                if (before && before->customer_id && before->customer_id != g.existing_id)
-                    errors.push_back(ImportRowError{s.line, "site_id",
-                                                    "site " + s.site.site_id +
-                                                        " belongs to another customer (id " +
-                                                        std::to_string(*before->customer_id) + ")"});
-                sites_on_record[s.site.site_id] = before;
-            }
-        if (!errors.empty()) return report;  // nothing written
-
-        for (auto& g : groups) {
-            std::int64_t customer_id = 0;
-            if (g.existing_id) {
-                customer_id = *g.existing_id;
-            } else {
-                auto created = detail::insert_customer(db, cipher, g.customer, actor, "import", now);
-                if (!created) return created.error();
-                customer_id = created->id;
-                ++report.customers_created;
-            }
-            for (auto& row : g.sites) {
-                const auto& before = sites_on_record[row.site.site_id];
-                if (!before) {
-                    row.site.customer_id = customer_id;
-                    auto w = detail::write_site(db, row.site, std::nullopt, actor, "import", now);
-                    if (!w)
-                        return Error{"line " + std::to_string(row.line) + ": " + w.error().message,
-                                     w.error().kind};
-                    ++report.sites_created;
-                } else if (!before->customer_id) {
-                    // A gateway that already reports (site created by ingest) is attached to its customer.
-                    auto w = detail::write_site(db, merged(*before, row, customer_id), before, actor,
-                                                "import: link to customer", now);
-                    if (!w)
-                        return Error{"line " + std::to_string(row.line) + ": " + w.error().message,
-                                     w.error().kind};
-                    ++report.sites_linked;
-                }
-                // else: already this customer's site; left as it is.
-            }
-        }
+        auto sites_on_record = match_records(db, cipher, plan, report.errors);
+        if (!sites_on_record) return sites_on_record.error();
+        if (!report.errors.empty()) return report;  // nothing written
+        if (auto written = write_plan(db, cipher, plan, *sites_on_record, actor, now, report); !written)
+            return written.error();
         report.committed = true;
         return report;
     });

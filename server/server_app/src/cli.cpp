@@ -131,145 +131,6 @@ int cmd_migrate(const Common& common) {
     return 0;
 }
 
-int cmd_run(const Common& common) {
-    if (!common.config_path) {
-        std::cerr << "pvfleet-server run: --config FILE is required\n";
-        return 2;
-    }
-    auto config = load_server_config(*common.config_path);
-    if (!config) {
-        std::cerr << "pvfleet-server: " << config.error().message << "\n";
-        return 2;
-    }
-    PVF_LOG(info, "server", "pvfleet-server " << PVFLEET_VERSION << " config " << describe(*config));
-    // The web app is served from memory: read once here, so no request path ever reaches the file system.
-    auto web_assets = api::WebAssets::load(config->web_root);
-    if (!web_assets) {
-        std::cerr << "pvfleet-server run: " << web_assets.error().message << "\n";
-        return 2;
-    }
-    PVF_LOG(info, "server",
-            "web app: " << web_assets->file_count() << " files, " << web_assets->total_bytes() << " bytes from "
-                        << config->web_root);
-    SystemClock clock;
-    auto store = open_store(*config, clock);
-    if (!store) {
-        std::cerr << "pvfleet-server run: " << store.error().message << "\n";
-        return 1;
-    }
-
-    storage::WorkOrderSink
-        work_orders;  // every new ticket event becomes or updates a work order, in its transaction
-
-    auto cipher = field_cipher(*config, *common.config_path, (*store)->db(), clock);
-    if (!cipher) {
-        std::cerr << "pvfleet-server run: " << cipher.error().message << "\n";
-        return 2;
-    }
-    // The API has its own connection: SQLite in WAL mode lets it read while ingest writes.
-    auto api_db = storage::open_db(config->database);
-    if (!api_db) {
-        std::cerr << "pvfleet-server run: " << api_db.error().message << "\n";
-        return 1;
-    }
-
-    boost::asio::io_context ioc;  // the HTTP API, the preventive check and the signals
-    IngestThread ingest_thread;
-    // Declared after the io_context: destroyed (joined) first, while the coroutines awaiting it can still
-    // be resumed or dropped.
-    http::WorkPool work_pool({static_cast<std::size_t>(config->http.worker_threads),
-                              static_cast<std::size_t>(config->http.worker_queue)});
-    std::unique_ptr<ingest::Ingestor> ingestor;
-    if (config->mqtt_enabled) {
-        auto in = ingest::Ingestor::create(ingest_thread.ioc.get_executor(), config->ingest, **store, clock,
-                                           &work_orders);
-        if (!in) {
-            std::cerr << "pvfleet-server run: " << in.error().message << "\n";
-            return 2;
-        }
-        ingestor = std::move(*in);
-    }
-
-    api::ApiContext api_context;
-    api_context.db = api_db->get();
-    api_context.cipher = &*cipher;
-    api_context.clock = &clock;
-    api_context.web_assets = &*web_assets;
-    api_context.work_pool = &work_pool;
-    api_context.served_over_tls = config->http.served_over_tls();
-    if (ingestor) {
-        api_context.send_command = [&ingestor](const protocol::Command& c, const std::string& by) {
-            return ingestor->send_command(c, by);
-        };
-        api_context.ingest_stats = [&ingestor] {
-            const auto s = ingestor->stats();
-            return nlohmann::json{{"connected", ingestor->connected()},
-                                  {"received", s.received},
-                                  {"applied", s.applied},
-                                  {"duplicates", s.duplicates},
-                                  {"rejected", s.rejected},
-                                  {"samples", s.samples},
-                                  {"ticket_events", s.ticket_events},
-                                  {"resend_requests", s.resend_requests},
-                                  {"work_orders_created", s.work_orders_created}};
-        };
-    }
-    api::Router router;
-    api::add_routes(router, api_context);
-    http::HttpServerOptions http_options;
-    http_options.address = config->http.listen;
-    http_options.port = config->http.port;
-    http_options.max_connections = static_cast<std::size_t>(config->http.max_connections);
-    http_options.trusted_proxies = config->http.trusted_proxies;
-    auto http = http::HttpServer::create(ioc.get_executor(), http_options,
-                                         [&router](http::Request& r) { return router.handle_async(r); });
-    if (!http) {
-        std::cerr << "pvfleet-server run: " << http.error().message << "\n";
-        return 2;
-    }
-    (*http)->start();
-    // Tests and scripts read the port from this line (the config may ask for port 0).
-    PVF_LOG(info, "server", "http listening on " << config->http.listen << ":" << (*http)->port());
-    if (ingestor) {
-        ingest_thread.start();
-        ingestor->start();
-    }
-
-    // Preventive inspections: checked at start and every hour (on the API's connection: ingest keeps its
-    // own).
-    boost::asio::steady_timer preventive_timer(ioc);
-    std::function<void()> check_preventive = [&] {
-        auto created = storage::create_due_preventive_orders(**api_db, clock.now(), workorders::Policy{});
-        if (!created)
-            PVF_LOG(warn, "server", "preventive inspections: " << created.error().message);
-        else if (*created > 0)
-            PVF_LOG(info, "server", *created << " preventive inspection work order(s) created");
-        preventive_timer.expires_after(std::chrono::hours(1));
-        preventive_timer.async_wait([&](boost::system::error_code ec) {
-            if (!ec) check_preventive();
-        });
-    };
-    check_preventive();
-
-    // Staged shutdown: stop taking messages, commit what is held, disconnect, then leave the loop.
-    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code ec, int sig) {
-        if (ec) return;
-        PVF_LOG(info, "server", "signal " << sig << ": stopping");
-        preventive_timer.cancel();
-        (*http)->stop();
-        if (ingestor)
-            ingestor->stop([&ioc] { ioc.stop(); });  // runs on the ingest thread once all is committed
-        else
-            ioc.stop();
-    });
-    PVF_LOG(info, "server", "running");
-    ioc.run();
-    ingest_thread.join();
-    PVF_LOG(info, "server", "stopped");
-    return 0;
-}
-
 // Loads the config named by --config, or says why not (exit code 2).
 std::optional<ServerConfig> config_or_complain(const Common& common, const std::string& verb) {
     if (!common.config_path) {
@@ -401,6 +262,176 @@ int cmd_import(const Common& common) {
         std::cout << "line " << e.line << (e.column.empty() ? "" : ", " + e.column) << ": " << e.message
                   << "\n";
     return 1;
+}
+
+// MQTT ingest on its own thread; null when the config turns it off.
+Result<std::unique_ptr<ingest::Ingestor>> open_ingestor(const ServerConfig& config,
+                                                        IngestThread& ingest_thread, storage::Store& store,
+                                                        const Clock& clock,
+                                                        storage::WorkOrderSink& work_orders) {
+    if (!config.mqtt_enabled) return std::unique_ptr<ingest::Ingestor>();
+    return ingest::Ingestor::create(ingest_thread.ioc.get_executor(), config.ingest, store, clock,
+                                    &work_orders);
+}
+
+// What the API reports of ingest.
+nlohmann::json ingest_stats_json(const ingest::Ingestor& ingestor) {
+    const auto s = ingestor.stats();
+    return nlohmann::json{{"connected", ingestor.connected()},
+                          {"received", s.received},
+                          {"applied", s.applied},
+                          {"duplicates", s.duplicates},
+                          {"rejected", s.rejected},
+                          {"samples", s.samples},
+                          {"ticket_events", s.ticket_events},
+                          {"resend_requests", s.resend_requests},
+                          {"work_orders_created", s.work_orders_created}};
+}
+
+// The API's view of the running server; ingest's hooks only when MQTT ingest runs.
+void wire_api_context(api::ApiContext& api_context, const ServerConfig& config, storage::Db& api_db,
+                      const records::FieldCipher& cipher, const Clock& clock,
+                      const api::WebAssets& web_assets, http::WorkPool& work_pool,
+                      const std::unique_ptr<ingest::Ingestor>& ingestor) {
+    api_context.db = &api_db;
+    api_context.cipher = &cipher;
+    api_context.clock = &clock;
+    api_context.web_assets = &web_assets;
+    api_context.work_pool = &work_pool;
+    api_context.served_over_tls = config.http.served_over_tls();
+    if (ingestor) {
+        api_context.send_command = [&ingestor](const protocol::Command& c, const std::string& by) {
+            return ingestor->send_command(c, by);
+        };
+        api_context.ingest_stats = [&ingestor] { return ingest_stats_json(*ingestor); };
+    }
+}
+
+http::HttpServerOptions http_options_of(const ServerConfig& config) {
+    http::HttpServerOptions http_options;
+    http_options.address = config.http.listen;
+    http_options.port = config.http.port;
+    http_options.max_connections = static_cast<std::size_t>(config.http.max_connections);
+    http_options.trusted_proxies = config.http.trusted_proxies;
+    return http_options;
+}
+
+// Preventive inspections: checked at start and every hour (on the API's connection: ingest keeps its own).
+class PreventiveInspections {
+public:
+    PreventiveInspections(boost::asio::io_context& ioc, storage::Db& db, const Clock& clock)
+        : timer_(ioc), db_(db), clock_(clock) {}
+
+    void check() {
+        auto created = storage::create_due_preventive_orders(db_, clock_.now(), workorders::Policy{});
+        if (!created)
+            PVF_LOG(warn, "server", "preventive inspections: " << created.error().message);
+        else if (*created > 0)
+            PVF_LOG(info, "server", *created << " preventive inspection work order(s) created");
+        timer_.expires_after(std::chrono::hours(1));
+        timer_.async_wait([this](boost::system::error_code ec) {
+            if (!ec) check();
+        });
+    }
+    void cancel() { timer_.cancel(); }
+
+private:
+    boost::asio::steady_timer timer_;
+    storage::Db& db_;
+    const Clock& clock_;
+};
+
+// Staged shutdown: stop taking messages, commit what is held, disconnect, then leave the loop.
+void stop_on_signal(boost::asio::signal_set& signals, boost::asio::io_context& ioc,
+                    PreventiveInspections& preventive, http::HttpServer& http,
+                    const std::unique_ptr<ingest::Ingestor>& ingestor) {
+    signals.async_wait([&](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        PVF_LOG(info, "server", "signal " << sig << ": stopping");
+        preventive.cancel();
+        http.stop();
+        if (ingestor)
+            ingestor->stop([&ioc] { ioc.stop(); });  // runs on the ingest thread once all is committed
+        else
+            ioc.stop();
+    });
+}
+
+int cmd_run(const Common& common) {
+    auto config = config_or_complain(common, "run");
+    if (!config) return 2;
+    PVF_LOG(info, "server", "pvfleet-server " << PVFLEET_VERSION << " config " << describe(*config));
+    // The web app is served from memory: read once here, so no request path ever reaches the file system.
+    auto web_assets = api::WebAssets::load(config->web_root);
+    if (!web_assets) {
+        std::cerr << "pvfleet-server run: " << web_assets.error().message << "\n";
+        return 2;
+    }
+    PVF_LOG(info, "server",
+            "web app: " << web_assets->file_count() << " files, " << web_assets->total_bytes()
+                        << " bytes from " << config->web_root);
+    SystemClock clock;
+    auto store = open_store(*config, clock);
+    if (!store) {
+        std::cerr << "pvfleet-server run: " << store.error().message << "\n";
+        return 1;
+    }
+
+    storage::WorkOrderSink
+        work_orders;  // every new ticket event becomes or updates a work order, in its transaction
+
+    auto cipher = field_cipher(*config, *common.config_path, (*store)->db(), clock);
+    if (!cipher) {
+        std::cerr << "pvfleet-server run: " << cipher.error().message << "\n";
+        return 2;
+    }
+    // The API has its own connection: SQLite in WAL mode lets it read while ingest writes.
+    auto api_db = storage::open_db(config->database);
+    if (!api_db) {
+        std::cerr << "pvfleet-server run: " << api_db.error().message << "\n";
+        return 1;
+    }
+
+    boost::asio::io_context ioc;  // the HTTP API, the preventive check and the signals
+    IngestThread ingest_thread;
+    // Declared after the io_context: destroyed (joined) first, while the coroutines awaiting it can still
+    // be resumed or dropped.
+    http::WorkPool work_pool({static_cast<std::size_t>(config->http.worker_threads),
+                              static_cast<std::size_t>(config->http.worker_queue)});
+    auto in = open_ingestor(*config, ingest_thread, **store, clock, work_orders);
+    if (!in) {
+        std::cerr << "pvfleet-server run: " << in.error().message << "\n";
+        return 2;
+    }
+    std::unique_ptr<ingest::Ingestor> ingestor = std::move(*in);
+
+    api::ApiContext api_context;
+    wire_api_context(api_context, *config, **api_db, *cipher, clock, *web_assets, work_pool, ingestor);
+    api::Router router;
+    api::add_routes(router, api_context);
+    auto http = http::HttpServer::create(ioc.get_executor(), http_options_of(*config),
+                                         [&router](http::Request& r) { return router.handle_async(r); });
+    if (!http) {
+        std::cerr << "pvfleet-server run: " << http.error().message << "\n";
+        return 2;
+    }
+    (*http)->start();
+    // Tests and scripts read the port from this line (the config may ask for port 0).
+    PVF_LOG(info, "server", "http listening on " << config->http.listen << ":" << (*http)->port());
+    if (ingestor) {
+        ingest_thread.start();
+        ingestor->start();
+    }
+
+    PreventiveInspections preventive(ioc, **api_db, clock);
+    preventive.check();
+    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    stop_on_signal(signals, ioc, preventive, **http, ingestor);
+    PVF_LOG(info, "server", "running");
+    ioc.run();
+    ingest_thread.join();
+    PVF_LOG(info, "server", "stopped");
+    return 0;
 }
 
 }  // namespace

@@ -131,6 +131,111 @@ Result<domain::EvidenceItem> read_evidence(const json& j, const std::string& pat
     return e;
 }
 
+// The steps of work_order_from_json, in the order of the members: each returns the first error; the
+// macro-free style keeps the paths visible at each call.
+
+// id, site_id, device_id.
+Status read_identity(const json& j, const std::string& root, WorkOrder& o) {
+    if (const json* id = field(j, "id")) {
+        if (!id->is_number_integer() || id->get<std::int64_t>() < 0)
+            return Error::at("id", "expected an integer >= 0");
+        o.id = id->get<std::int64_t>();
+    }
+    auto site = read_string(j, "site_id", root, true);
+    if (!site) return site.error();
+    if (site->empty()) return Error::at("site_id", "must not be empty");
+    o.site_id = std::move(*site);
+    auto device = read_string(j, "device_id", root, true);
+    if (!device) return device.error();
+    if (device->empty()) return Error::at("device_id", "must not be empty");
+    o.device_id = std::move(*device);
+    return {};
+}
+
+// fault_kind, severity, priority, state.
+Status read_classification(const json& j, const std::string& root, WorkOrder& o) {
+    auto kind = read_enum<domain::FaultKind>(j, "fault_kind", root, domain::parse_fault_kind);
+    if (!kind) return kind.error();
+    o.kind = *kind;
+    auto severity = read_enum<domain::Severity>(j, "severity", root, domain::parse_severity);
+    if (!severity) return severity.error();
+    o.severity = *severity;
+    auto priority = read_enum<Priority>(j, "priority", root, parse_priority);
+    if (!priority) return priority.error();
+    o.priority = *priority;
+    auto state = read_enum<WorkOrderState>(j, "state", root, parse_work_order_state);
+    if (!state) return state.error();
+    o.state = *state;
+    return {};
+}
+
+// created_at, updated_at, due_at.
+Status read_dates(const json& j, const std::string& root, WorkOrder& o) {
+    auto created = read_required_time(j, "created_at", root);
+    if (!created) return created.error();
+    o.created_at = *created;
+    auto updated = read_required_time(j, "updated_at", root);
+    if (!updated) return updated.error();
+    o.updated_at = *updated;
+    auto due = read_required_time(j, "due_at", root);
+    if (!due) return due.error();
+    o.due_at = *due;
+    return {};
+}
+
+// ticket_id, summary, evidence.
+Status read_description(const json& j, const std::string& root, WorkOrder& o) {
+    auto ticket = read_string(j, "ticket_id", root, false);
+    if (!ticket) return ticket.error();
+    o.ticket_id = std::move(*ticket);
+    auto summary = read_string(j, "summary", root, false);
+    if (!summary) return summary.error();
+    o.summary = std::move(*summary);
+
+    if (const json* evidence = field(j, "evidence")) {
+        if (!evidence->is_array()) return type_error("evidence", "array", *evidence);
+        for (std::size_t i = 0; i < evidence->size(); ++i) {
+            auto item = read_evidence((*evidence)[i], "evidence/" + std::to_string(i));
+            if (!item) return item.error();
+            o.evidence.push_back(std::move(*item));
+        }
+    }
+    return {};
+}
+
+// condition_cleared, cleared_at, assignee, closed_at, close_reason, reopen_count.
+Status read_progress(const json& j, const std::string& root, WorkOrder& o) {
+    if (const json* cleared = field(j, "condition_cleared")) {
+        if (!cleared->is_boolean()) return type_error("condition_cleared", "boolean", *cleared);
+        o.condition_cleared = cleared->get<bool>();
+    }
+    auto cleared_at = read_optional_time(j, "cleared_at", root);
+    if (!cleared_at) return cleared_at.error();
+    o.cleared_at = *cleared_at;
+
+    if (const json* assignee = field(j, "assignee")) {
+        if (!assignee->is_string()) return type_error("assignee", "string or null", *assignee);
+        if (assignee->get_ref<const std::string&>().empty())
+            return Error::at("assignee", "must not be empty");
+        o.assignee = assignee->get<std::string>();
+    }
+    auto closed_at = read_optional_time(j, "closed_at", root);
+    if (!closed_at) return closed_at.error();
+    o.closed_at = *closed_at;
+    auto reason = read_string(j, "close_reason", root, false);
+    if (!reason) return reason.error();
+    o.close_reason = std::move(*reason);
+
+    if (const json* reopens = field(j, "reopen_count")) {
+        if (!reopens->is_number_integer() || reopens->get<std::int64_t>() < 0 ||
+            reopens->get<std::int64_t>() > std::numeric_limits<int>::max()) {
+            return Error::at("reopen_count", "expected an integer >= 0");
+        }
+        o.reopen_count = reopens->get<int>();
+    }
+    return {};
+}
+
 }  // namespace
 
 json work_order_to_json(const WorkOrder& o) {
@@ -163,93 +268,15 @@ json work_order_to_json(const WorkOrder& o) {
                 {"reopen_count", o.reopen_count}};
 }
 
-// Each step returns the first error; the macro-free style keeps the paths visible at each call.
 Result<WorkOrder> work_order_from_json(const json& j) {
     const std::string root;
     if (!j.is_object()) return type_error("(root)", "object", j);
     WorkOrder o;
-
-    if (const json* id = field(j, "id")) {
-        if (!id->is_number_integer() || id->get<std::int64_t>() < 0)
-            return Error::at("id", "expected an integer >= 0");
-        o.id = id->get<std::int64_t>();
-    }
-    auto site = read_string(j, "site_id", root, true);
-    if (!site) return site.error();
-    if (site->empty()) return Error::at("site_id", "must not be empty");
-    o.site_id = std::move(*site);
-    auto device = read_string(j, "device_id", root, true);
-    if (!device) return device.error();
-    if (device->empty()) return Error::at("device_id", "must not be empty");
-    o.device_id = std::move(*device);
-
-    auto kind = read_enum<domain::FaultKind>(j, "fault_kind", root, domain::parse_fault_kind);
-    if (!kind) return kind.error();
-    o.kind = *kind;
-    auto severity = read_enum<domain::Severity>(j, "severity", root, domain::parse_severity);
-    if (!severity) return severity.error();
-    o.severity = *severity;
-    auto priority = read_enum<Priority>(j, "priority", root, parse_priority);
-    if (!priority) return priority.error();
-    o.priority = *priority;
-    auto state = read_enum<WorkOrderState>(j, "state", root, parse_work_order_state);
-    if (!state) return state.error();
-    o.state = *state;
-
-    auto created = read_required_time(j, "created_at", root);
-    if (!created) return created.error();
-    o.created_at = *created;
-    auto updated = read_required_time(j, "updated_at", root);
-    if (!updated) return updated.error();
-    o.updated_at = *updated;
-    auto due = read_required_time(j, "due_at", root);
-    if (!due) return due.error();
-    o.due_at = *due;
-
-    auto ticket = read_string(j, "ticket_id", root, false);
-    if (!ticket) return ticket.error();
-    o.ticket_id = std::move(*ticket);
-    auto summary = read_string(j, "summary", root, false);
-    if (!summary) return summary.error();
-    o.summary = std::move(*summary);
-
-    if (const json* evidence = field(j, "evidence")) {
-        if (!evidence->is_array()) return type_error("evidence", "array", *evidence);
-        for (std::size_t i = 0; i < evidence->size(); ++i) {
-            auto item = read_evidence((*evidence)[i], "evidence/" + std::to_string(i));
-            if (!item) return item.error();
-            o.evidence.push_back(std::move(*item));
-        }
-    }
-
-    if (const json* cleared = field(j, "condition_cleared")) {
-        if (!cleared->is_boolean()) return type_error("condition_cleared", "boolean", *cleared);
-        o.condition_cleared = cleared->get<bool>();
-    }
-    auto cleared_at = read_optional_time(j, "cleared_at", root);
-    if (!cleared_at) return cleared_at.error();
-    o.cleared_at = *cleared_at;
-
-    if (const json* assignee = field(j, "assignee")) {
-        if (!assignee->is_string()) return type_error("assignee", "string or null", *assignee);
-        if (assignee->get_ref<const std::string&>().empty())
-            return Error::at("assignee", "must not be empty");
-        o.assignee = assignee->get<std::string>();
-    }
-    auto closed_at = read_optional_time(j, "closed_at", root);
-    if (!closed_at) return closed_at.error();
-    o.closed_at = *closed_at;
-    auto reason = read_string(j, "close_reason", root, false);
-    if (!reason) return reason.error();
-    o.close_reason = std::move(*reason);
-
-    if (const json* reopens = field(j, "reopen_count")) {
-        if (!reopens->is_number_integer() || reopens->get<std::int64_t>() < 0 ||
-            reopens->get<std::int64_t>() > std::numeric_limits<int>::max()) {
-            return Error::at("reopen_count", "expected an integer >= 0");
-        }
-        o.reopen_count = reopens->get<int>();
-    }
+    PVF_CHECK(read_identity(j, root, o));
+    PVF_CHECK(read_classification(j, root, o));
+    PVF_CHECK(read_dates(j, root, o));
+    PVF_CHECK(read_description(j, root, o));
+    PVF_CHECK(read_progress(j, root, o));
     return o;
 }
 

@@ -245,6 +245,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         co_return out;
     }
 
+    // Kept whole (one read-respond loop per connection): its deadlines and exits read best in order.
     static asio::awaitable<void> session(std::shared_ptr<Impl> self,
                                          std::shared_ptr<beast::tcp_stream> stream) {
         const Slot slot(self->active);
