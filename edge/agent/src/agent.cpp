@@ -65,6 +65,13 @@ struct Agent::Impl {
     void queue_stored_ticket_events();
     void tick();
     void schedule_tick();
+
+    // The steps of Agent::create, in order; each fails with the error create() returns.
+    Status load_catalog();
+    Status open_store();
+    Status start_detection();
+    Status start_sync();
+    void start_parts();
 };
 
 void Agent::Impl::on_sample(domain::Sample s) {
@@ -166,90 +173,115 @@ void Agent::Impl::schedule_tick() {
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Agent::~Agent() = default;  // PollWorkers closes and joins its threads first
 
-Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_executor executor,
-                                             TimeSystem& time) {
-    auto impl = std::make_unique<Impl>(std::move(config), executor, time);
-    const Clock& clock = impl->clock;
-    auto& c = impl->config;
+// The register maps, and every configured profile found among them.
+Status Agent::Impl::load_catalog() {
+    const auto& c = config;
     auto dir = devices::find_devices_dir(c.maps_dir);
     if (!dir) return dir.error();
-    auto catalog = devices::Catalog::load(*dir);
-    if (!catalog) return Error{"register maps: " + catalog.error().message};
-    impl->catalog = std::move(*catalog);
+    auto loaded = devices::Catalog::load(*dir);
+    if (!loaded) return Error{"register maps: " + loaded.error().message};
+    catalog = std::move(*loaded);
     for (size_t i = 0; i < c.devices.size(); ++i) {
         const auto& d = c.devices[i];
-        if (d.profile != "auto" && d.profile != "sunspec" && impl->catalog.find(d.profile) == nullptr) {
+        if (d.profile != "auto" && d.profile != "sunspec" && catalog.find(d.profile) == nullptr) {
             std::string list;
-            for (const auto& p : impl->catalog.profiles()) list += ", " + p;
+            for (const auto& p : catalog.profiles()) list += ", " + p;
             return Error::at("devices/" + d.id + "/profile",
                              "unknown '" + d.profile + "' (expected auto, sunspec" + list + ")");
         }
     }
+    return {};
+}
+
+Status Agent::Impl::open_store() {
+    const auto& c = config;
     std::error_code ec;
     std::filesystem::create_directories(c.store_path.parent_path(), ec);
-    auto db = store::GatewayStore::open(c.store_path.string());
-    if (!db) return Error{"store " + c.store_path.string() + ": " + db.error().message};
-    impl->db = std::move(*db);
-    auto outbox = store::SqliteOutbox::open(c.store_path.string());
-    if (!outbox) return Error{"outbox " + c.store_path.string() + ": " + outbox.error().message};
-    impl->outbox = std::move(*outbox);
+    auto opened = store::GatewayStore::open(c.store_path.string());
+    if (!opened) return Error{"store " + c.store_path.string() + ": " + opened.error().message};
+    db = std::move(*opened);
+    auto opened_outbox = store::SqliteOutbox::open(c.store_path.string());
+    if (!opened_outbox) return Error{"outbox " + c.store_path.string() + ": " + opened_outbox.error().message};
+    outbox = std::move(*opened_outbox);
+    return {};
+}
 
-    auto site = detect::parse_site_detection(c.detection_site);
+// Detection over the site model, resumed from the store, and the local page's model.
+Status Agent::Impl::start_detection() {
+    auto site = detect::parse_site_detection(config.detection_site);
     if (!site) return site.error();
-    impl->location = {site->model.latitude_deg, site->model.longitude_deg, site->model.elevation_m};
-    auto sun = detect::SolarSunModel::create(site->model);
-    if (!sun) return sun.error();
-    impl->sun = std::move(*sun);
-    impl->pipeline = std::make_unique<detect::DetectionPipeline>(site->config, *impl->sun, clock);
+    location = {site->model.latitude_deg, site->model.longitude_deg, site->model.elevation_m};
+    auto created = detect::SolarSunModel::create(site->model);
+    if (!created) return created.error();
+    sun = std::move(*created);
+    pipeline = std::make_unique<detect::DetectionPipeline>(site->config, *sun, clock);
     // The local page's expectation for today: the same clear-sky model detection judges with, when the
     // config describes arrays (without them there is nothing to expect, and the page says so).
     std::optional<solar::ExpectedPowerModel> expected;
     if (!site->model.arrays.empty()) {
         if (auto model = solar::ExpectedPowerModel::create(site->model)) expected = std::move(*model);
     }
-    impl->page = std::make_unique<PageModel>(*impl->db, impl->location, std::move(expected));
-    impl->detection = std::make_unique<store::PersistentDetection>(*impl->db, *impl->pipeline);
-    if (auto s = impl->detection->resume(); !s) return Error{"detector state: " + s.error().message};
+    page = std::make_unique<PageModel>(*db, location, std::move(expected));
+    detection = std::make_unique<store::PersistentDetection>(*db, *pipeline);
+    if (auto s = detection->resume(); !s) return Error{"detector state: " + s.error().message};
+    return {};
+}
 
-    if (c.mqtt) {
-        sync::SyncServiceOptions o;
-        o.mqtt.server_uri = c.mqtt->uri;
-        o.mqtt.username = c.mqtt->username;
-        if (!c.mqtt->password.empty()) o.mqtt.password = c.mqtt->password;
-        if (c.mqtt->ca_file) {
-            mqtt::TlsOptions tls;
-            tls.ca_file = c.mqtt->ca_file->string();
-            if (c.mqtt->cert_file) tls.cert_file = c.mqtt->cert_file->string();
-            if (c.mqtt->key_file) tls.key_file = c.mqtt->key_file->string();
-            o.mqtt.tls = tls;
-        }
-        o.sync.site_id = c.site_id;
-        o.sync.agent_version = PVFLEET_VERSION;
-        o.sync.config_version = c.config_version;
-        for (const auto& d : c.devices) o.sync.devices.push_back(d.id);
-        o.sync.batch_interval = Millis{c.batch_interval_s * 1000LL};
-        o.sync.resolution_s = static_cast<std::uint32_t>(c.intervals.fast.count() / 1000);
-        o.sync.quota_bytes = c.quota_bytes;
-        auto service = sync::SyncService::create(executor, std::move(o), *impl->outbox, clock);
-        if (!service) return Error{"mqtt: " + service.error().message};
-        impl->sync = std::move(*service);
+// The MQTT sync, when the config has a broker.
+Status Agent::Impl::start_sync() {
+    const auto& c = config;
+    if (!c.mqtt) return {};
+    sync::SyncServiceOptions o;
+    o.mqtt.server_uri = c.mqtt->uri;
+    o.mqtt.username = c.mqtt->username;
+    if (!c.mqtt->password.empty()) o.mqtt.password = c.mqtt->password;
+    if (c.mqtt->ca_file) {
+        mqtt::TlsOptions tls;
+        tls.ca_file = c.mqtt->ca_file->string();
+        if (c.mqtt->cert_file) tls.cert_file = c.mqtt->cert_file->string();
+        if (c.mqtt->key_file) tls.key_file = c.mqtt->key_file->string();
+        o.mqtt.tls = tls;
     }
-    Impl* i = impl.get();
-    impl->workers = std::make_unique<PollWorkers>(
-        c, impl->catalog, impl->location, clock, executor,
+    o.sync.site_id = c.site_id;
+    o.sync.agent_version = PVFLEET_VERSION;
+    o.sync.config_version = c.config_version;
+    for (const auto& d : c.devices) o.sync.devices.push_back(d.id);
+    o.sync.batch_interval = Millis{c.batch_interval_s * 1000LL};
+    o.sync.resolution_s = static_cast<std::uint32_t>(c.intervals.fast.count() / 1000);
+    o.sync.quota_bytes = c.quota_bytes;
+    auto service = sync::SyncService::create(executor, std::move(o), *outbox, clock);
+    if (!service) return Error{"mqtt: " + service.error().message};
+    sync = std::move(*service);
+    return {};
+}
+
+// Poll workers, config lifecycle and command handler, and the sync's callbacks into them.
+void Agent::Impl::start_parts() {
+    const auto& c = config;
+    Impl* i = this;
+    workers = std::make_unique<PollWorkers>(
+        c, catalog, location, clock, executor,
         PollCallbacks{[i](domain::Sample s) { i->on_sample(std::move(s)); },
                       [i](const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,
                           const std::string& why) { i->on_state(id, from, to, why); }});
-    impl->config_lifecycle =
-        std::make_unique<ConfigLifecycle>(ConfigLifecycle::Parts{*impl->db, clock, c, executor});
-    impl->commands = std::make_unique<CommandHandler>(
-        CommandHandler::Parts{*impl->db, clock, c, executor, *impl->workers, *impl->config_lifecycle,
-                              impl->sync.get(), *impl->detection,
+    config_lifecycle = std::make_unique<ConfigLifecycle>(ConfigLifecycle::Parts{*db, clock, c, executor});
+    commands = std::make_unique<CommandHandler>(
+        CommandHandler::Parts{*db, clock, c, executor, *workers, *config_lifecycle, sync.get(), *detection,
                               [i](const std::vector<store::StoredEvent>& events) { i->queue_ticket_events(events); }});
-    if (impl->sync) {
-        impl->sync->on_command = [i](const protocol::Command& cmd) { i->commands->on_command(cmd); };
-        impl->sync->on_connected = [i] { i->commands->send_waiting_acks(); };
+    if (sync) {
+        sync->on_command = [i](const protocol::Command& cmd) { i->commands->on_command(cmd); };
+        sync->on_connected = [i] { i->commands->send_waiting_acks(); };
     }
+}
+
+Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_executor executor,
+                                             TimeSystem& time) {
+    auto impl = std::make_unique<Impl>(std::move(config), executor, time);
+    if (auto s = impl->load_catalog(); !s) return s.error();
+    if (auto s = impl->open_store(); !s) return s.error();
+    if (auto s = impl->start_detection(); !s) return s.error();
+    if (auto s = impl->start_sync(); !s) return s.error();
+    impl->start_parts();
     return std::unique_ptr<Agent>(new Agent(std::move(impl)));
 }
 

@@ -119,24 +119,90 @@ Result<acquisition::Reading> MapDeviceModel::decode(PollClass poll_class,
     return std::move(d->reading);
 }
 
-Result<Decoded> MapDeviceModel::decode_all(PollClass poll_class, const std::vector<modbus::Registers>& words) const {
-    const auto& plan = plans_[class_index(poll_class)];
+namespace {
+
+// Where each register's words are in this poll's answers (first read that holds it).
+Result<std::vector<std::span<const uint16_t>>> locate_words(const RegisterMap& map, const std::vector<PlannedBlock>& plan,
+                                                            const std::vector<modbus::Registers>& words) {
     if (words.size() != plan.size())
         return Error{"decode: " + std::to_string(words.size()) + " answers for " + std::to_string(plan.size()) + " reads"};
-    // Where each register's words are in this poll's answers (first read that holds it).
-    std::vector<std::span<const uint16_t>> at(map_.registers.size());
+    std::vector<std::span<const uint16_t>> at(map.registers.size());
     for (size_t b = 0; b < plan.size(); ++b) {
         const auto& read = plan[b].read;
         if (words[b].size() != read.count)
             return Error{"decode: read of " + std::to_string(read.count) + " registers at " +
                          std::to_string(read.address) + " answered " + std::to_string(words[b].size())};
         for (int idx : plan[b].registers) {
-            const auto& r = map_.registers[static_cast<size_t>(idx)];
+            const auto& r = map.registers[static_cast<size_t>(idx)];
             if (!at[static_cast<size_t>(idx)].empty()) continue;
             at[static_cast<size_t>(idx)] =
                 std::span<const uint16_t>(words[b]).subspan(r.address - read.address, r.words);
         }
     }
+    return at;
+}
+
+void decode_identity(const RegisterDef& r, std::span<const uint16_t> w, DeviceIdentity& identity) {
+    std::string text;
+    if (r.type == ValueType::string) {
+        text = text_value(r, w);
+    } else if (auto n = raw_number(r, w)) {
+        text = std::to_string(static_cast<long long>(*n));
+    }
+    switch (r.target.identity) {
+        case IdentityField::vendor: identity.vendor = text; break;
+        case IdentityField::model: identity.model = text; break;
+        case IdentityField::serial: identity.serial = text; break;
+        case IdentityField::firmware: identity.firmware = text; break;
+    }
+}
+
+// The event names of a bitfield or fault-code register.
+void decode_events(const RegisterDef& r, std::span<const uint16_t> w, std::set<std::string>& events) {
+    auto raw = raw_bits(r, w);
+    if (!raw || is_absent(r, w)) return;
+    if (r.type == ValueType::bitfield16 || r.type == ValueType::bitfield32) {
+        const int nbits = r.type == ValueType::bitfield16 ? 16 : 32;
+        for (int bit = 0; bit < nbits; ++bit) {
+            if (((*raw >> bit) & 1U) == 0) continue;
+            if (auto it = r.bits.find(bit); it != r.bits.end()) events.insert(it->second);
+            else if (r.unknown_bits_are_faults)
+                events.insert("vendor_fault_" + (r.id.empty() ? std::to_string(r.address) : r.id) + "_" + std::to_string(bit));
+        }
+    } else if (std::find(r.no_fault_codes.begin(), r.no_fault_codes.end(), *raw) == r.no_fault_codes.end()) {
+        auto it = r.codes.find(*raw);
+        events.insert(it != r.codes.end() ? it->second : "vendor_fault_" + std::to_string(*raw));
+    }
+}
+
+// A numeric point, scaled by its factor register when that was read in this poll.
+void decode_value(const RegisterMap& map, const std::vector<std::span<const uint16_t>>& at, const RegisterDef& r,
+                  std::span<const uint16_t> w, acquisition::Reading& reading) {
+    const auto& info = *r.target.point;
+    std::optional<int> sf;
+    if (r.scale_register >= 0) {
+        const auto& s = map.registers[static_cast<size_t>(r.scale_register)];
+        if (auto f = at[static_cast<size_t>(r.scale_register)]; !f.empty()) {
+            if (auto v = raw_number(s, f)) sf = static_cast<int>(*v);
+        }
+    }
+    auto value = scaled_value(r, w, sf);
+    if (!value) return;
+    if (r.target.index >= 0) {
+        auto& arr = reading.arrays[std::string(info.name)];
+        if (arr.size() <= static_cast<size_t>(r.target.index)) arr.resize(static_cast<size_t>(r.target.index) + 1);
+        arr[static_cast<size_t>(r.target.index)] = *value;  // a later definition with a value wins
+    } else {
+        reading.values[std::string(info.name)] = *value;
+    }
+}
+
+}  // namespace
+
+Result<Decoded> MapDeviceModel::decode_all(PollClass poll_class, const std::vector<modbus::Registers>& words) const {
+    auto located = locate_words(map_, plans_[class_index(poll_class)], words);
+    if (!located) return located.error();
+    const auto& at = *located;
 
     Decoded out;
     auto& reading = out.reading;
@@ -146,18 +212,7 @@ Result<Decoded> MapDeviceModel::decode_all(PollClass poll_class, const std::vect
         const auto w = at[i];
         if (w.empty() || r.poll != poll_class) continue;
         if (r.target.kind == PointTarget::Kind::identity) {
-            std::string text;
-            if (r.type == ValueType::string) {
-                text = text_value(r, w);
-            } else if (auto n = raw_number(r, w)) {
-                text = std::to_string(static_cast<long long>(*n));
-            }
-            switch (r.target.identity) {
-                case IdentityField::vendor: out.identity.vendor = text; break;
-                case IdentityField::model: out.identity.model = text; break;
-                case IdentityField::serial: out.identity.serial = text; break;
-                case IdentityField::firmware: out.identity.firmware = text; break;
-            }
+            decode_identity(r, w, out.identity);
             continue;
         }
         if (r.target.kind != PointTarget::Kind::point) continue;
@@ -170,38 +225,10 @@ Result<Decoded> MapDeviceModel::decode_all(PollClass poll_class, const std::vect
             continue;
         }
         if (info.shape == domain::PointShape::event_list) {
-            auto raw = raw_bits(r, w);
-            if (!raw || is_absent(r, w)) continue;
-            if (r.type == ValueType::bitfield16 || r.type == ValueType::bitfield32) {
-                const int nbits = r.type == ValueType::bitfield16 ? 16 : 32;
-                for (int bit = 0; bit < nbits; ++bit) {
-                    if (((*raw >> bit) & 1U) == 0) continue;
-                    if (auto it = r.bits.find(bit); it != r.bits.end()) events.insert(it->second);
-                    else if (r.unknown_bits_are_faults)
-                        events.insert("vendor_fault_" + (r.id.empty() ? std::to_string(r.address) : r.id) + "_" + std::to_string(bit));
-                }
-            } else if (std::find(r.no_fault_codes.begin(), r.no_fault_codes.end(), *raw) == r.no_fault_codes.end()) {
-                auto it = r.codes.find(*raw);
-                events.insert(it != r.codes.end() ? it->second : "vendor_fault_" + std::to_string(*raw));
-            }
+            decode_events(r, w, events);
             continue;
         }
-        std::optional<int> sf;
-        if (r.scale_register >= 0) {
-            const auto& s = map_.registers[static_cast<size_t>(r.scale_register)];
-            if (auto f = at[static_cast<size_t>(r.scale_register)]; !f.empty()) {
-                if (auto v = raw_number(s, f)) sf = static_cast<int>(*v);
-            }
-        }
-        auto value = scaled_value(r, w, sf);
-        if (!value) continue;
-        if (r.target.index >= 0) {
-            auto& arr = reading.arrays[std::string(info.name)];
-            if (arr.size() <= static_cast<size_t>(r.target.index)) arr.resize(static_cast<size_t>(r.target.index) + 1);
-            arr[static_cast<size_t>(r.target.index)] = *value;  // a later definition with a value wins
-        } else {
-            reading.values[std::string(info.name)] = *value;
-        }
+        decode_value(map_, at, r, w, reading);
     }
     reading.events.assign(events.begin(), events.end());
     if (out.identity.vendor.empty()) out.identity.vendor = map_.vendor;

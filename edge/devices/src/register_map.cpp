@@ -402,6 +402,113 @@ Result<json> read_json(const std::filesystem::path& file) {
     }
 }
 
+// no_read: address ranges the device must never be asked for.
+Status parse_no_read(const json& doc, RegisterMap& m) {
+    auto it = doc.find("no_read");
+    if (it == doc.end()) return {};
+    if (!it->is_array()) return bad("no_read", "expected an array");
+    for (size_t i = 0; i < it->size(); ++i) {
+        const auto& r = (*it)[i];
+        const auto path = "no_read/" + std::to_string(i);
+        if (!r.is_object()) return bad(path, "expected an object");
+        if (auto s = kNoRead.check_keys(r); !s) return s.error().under(path);
+        AddressRange range;
+        auto k = parse_kind(kNoRead, r);
+        if (!k) return k.error().under(path);
+        range.kind = *k;
+        auto first = get_int(kNoRead, r, "first", std::nullopt);
+        if (!first) return first.error().under(path);
+        auto last = get_int(kNoRead, r, "last", std::nullopt, std::pair{*first, 0xFFFFLL});
+        if (!last) return last.error().under(path);
+        range.first = static_cast<uint16_t>(*first);
+        range.last = static_cast<uint16_t>(*last);
+        m.no_read.push_back(range);
+    }
+    return {};
+}
+
+// identify: a poll-once register whose text must match `pattern` for the map to claim a device.
+Status parse_identify(const json& idt, RegisterMap& m) {
+    if (!idt.is_object()) return bad("identify", "expected an object");
+    if (auto s = kIdentify.check_keys(idt); !s) return s.error().under("identify");
+    auto reg = get_string(kIdentify, idt, "register");
+    if (!reg) return reg.error().under("identify");
+    auto pattern = get_string(kIdentify, idt, "pattern");
+    if (!pattern) return pattern.error().under("identify");
+    Identify id;
+    for (size_t i = 0; i < m.registers.size(); ++i) {
+        if (m.registers[i].id == *reg) id.register_index = static_cast<int>(i);
+    }
+    if (id.register_index < 0) return bad("identify/register", "no register with id '" + *reg + "'");
+    if (m.registers[static_cast<size_t>(id.register_index)].poll != PollClass::once)
+        return bad("identify/register", "'" + *reg + "' must be a poll: once register");
+    try {
+        id.regex = std::regex(*pattern);
+    } catch (const std::regex_error& e) {
+        return bad("identify/pattern", std::string("bad regular expression: ") + e.what());
+    }
+    id.pattern = *pattern;
+    m.identify = std::move(id);
+    return {};
+}
+
+Status check_no_read_overlap(const RegisterMap& m) {
+    for (size_t i = 0; i < m.registers.size(); ++i) {
+        const auto& r = m.registers[i];
+        for (const auto& nr : m.no_read) {
+            if (nr.kind == r.kind && r.address <= nr.last && r.address + r.words - 1 >= nr.first)
+                return Error::at("registers/" + std::to_string(i) + "/address",
+                                 std::to_string(r.address) + " lies in a no_read range " + std::to_string(nr.first) +
+                                     ".." + std::to_string(nr.last));
+        }
+    }
+    return {};
+}
+
+// A vendor map; its errors do not name the file yet.
+Result<RegisterMap> parse_vendor_map(const json& doc, const std::string& name) {
+    if (!doc.is_object()) return Error{"expected an object, got " + kind_name(doc)};
+    const config::Object& schema = kVendorMap;
+    if (auto s = schema.check_keys(doc); !s) return s.error();
+    auto format = get_int(schema, doc, "format", std::nullopt);
+    if (!format) return format.error();
+    RegisterMap m;
+    m.file = name;
+    auto profile = get_string(kVendorMap, doc, "profile");
+    if (!profile) return profile.error();
+    static const std::regex kProfile("[a-z0-9][a-z0-9_-]{0,63}");
+    if (!std::regex_match(*profile, kProfile)) return bad("profile", "'" + *profile + "' must match [a-z0-9][a-z0-9_-]*");
+    m.profile = *profile;
+    for (auto [key, field] : {std::pair{"vendor", &m.vendor}, {"family", &m.family}, {"source", &m.source}}) {
+        auto v = get_string(kVendorMap, doc, key);
+        if (!v) return v.error();
+        *field = *v;
+    }
+    auto kind = parse_device_kind(schema, doc);
+    if (!kind) return kind.error();
+    m.device_kind = *kind;
+    if (doc.contains("default_unit")) {
+        auto unit = get_int(kVendorMap, doc, "default_unit", std::nullopt);
+        if (!unit) return unit.error();
+        m.default_unit = static_cast<uint8_t>(*unit);
+    }
+    auto gap = get_int(kVendorMap, doc, "max_gap", 8);
+    if (!gap) return gap.error();
+    m.max_gap = static_cast<uint16_t>(*gap);
+    if (auto s = parse_no_read(doc, m); !s) return s.error();
+    auto it = doc.find("registers");
+    if (it == doc.end()) return bad("registers", "required");
+    auto regs = parse_registers(*it, "registers", "address", nullptr);
+    if (!regs) return regs.error();
+    m.registers = std::move(*regs);
+    if (m.registers.empty()) return bad("registers", "empty");
+    if (auto idt = doc.find("identify"); idt != doc.end()) {
+        if (auto s = parse_identify(*idt, m); !s) return s.error();
+    }
+    if (auto s = check_no_read_overlap(m); !s) return s.error();
+    return m;
+}
+
 }  // namespace
 
 std::string_view to_string(ValueType t) {
@@ -434,95 +541,7 @@ uint16_t fixed_words(ValueType t) {
 }
 
 Result<RegisterMap> parse_register_map(const json& doc, const std::string& name) {
-    auto inner = [&]() -> Result<RegisterMap> {
-        if (!doc.is_object()) return Error{"expected an object, got " + kind_name(doc)};
-        const config::Object& schema = kVendorMap;
-        if (auto s = schema.check_keys(doc); !s) return s.error();
-        auto format = get_int(schema, doc, "format", std::nullopt);
-        if (!format) return format.error();
-        RegisterMap m;
-        m.file = name;
-        auto profile = get_string(kVendorMap, doc, "profile");
-        if (!profile) return profile.error();
-        static const std::regex kProfile("[a-z0-9][a-z0-9_-]{0,63}");
-        if (!std::regex_match(*profile, kProfile)) return bad("profile", "'" + *profile + "' must match [a-z0-9][a-z0-9_-]*");
-        m.profile = *profile;
-        for (auto [key, field] : {std::pair{"vendor", &m.vendor}, {"family", &m.family}, {"source", &m.source}}) {
-            auto v = get_string(kVendorMap, doc, key);
-            if (!v) return v.error();
-            *field = *v;
-        }
-        auto kind = parse_device_kind(schema, doc);
-        if (!kind) return kind.error();
-        m.device_kind = *kind;
-        if (doc.contains("default_unit")) {
-            auto unit = get_int(kVendorMap, doc, "default_unit", std::nullopt);
-            if (!unit) return unit.error();
-            m.default_unit = static_cast<uint8_t>(*unit);
-        }
-        auto gap = get_int(kVendorMap, doc, "max_gap", 8);
-        if (!gap) return gap.error();
-        m.max_gap = static_cast<uint16_t>(*gap);
-        if (auto it = doc.find("no_read"); it != doc.end()) {
-            if (!it->is_array()) return bad("no_read", "expected an array");
-            for (size_t i = 0; i < it->size(); ++i) {
-                const auto& r = (*it)[i];
-                const auto path = "no_read/" + std::to_string(i);
-                if (!r.is_object()) return bad(path, "expected an object");
-                if (auto s = kNoRead.check_keys(r); !s) return s.error().under(path);
-                AddressRange range;
-                auto k = parse_kind(kNoRead, r);
-                if (!k) return k.error().under(path);
-                range.kind = *k;
-                auto first = get_int(kNoRead, r, "first", std::nullopt);
-                if (!first) return first.error().under(path);
-                auto last = get_int(kNoRead, r, "last", std::nullopt, std::pair{*first, 0xFFFFLL});
-                if (!last) return last.error().under(path);
-                range.first = static_cast<uint16_t>(*first);
-                range.last = static_cast<uint16_t>(*last);
-                m.no_read.push_back(range);
-            }
-        }
-        auto it = doc.find("registers");
-        if (it == doc.end()) return bad("registers", "required");
-        auto regs = parse_registers(*it, "registers", "address", nullptr);
-        if (!regs) return regs.error();
-        m.registers = std::move(*regs);
-        if (m.registers.empty()) return bad("registers", "empty");
-        if (auto idt = doc.find("identify"); idt != doc.end()) {
-            if (!idt->is_object()) return bad("identify", "expected an object");
-            if (auto s = kIdentify.check_keys(*idt); !s) return s.error().under("identify");
-            auto reg = get_string(kIdentify, *idt, "register");
-            if (!reg) return reg.error().under("identify");
-            auto pattern = get_string(kIdentify, *idt, "pattern");
-            if (!pattern) return pattern.error().under("identify");
-            Identify id;
-            for (size_t i = 0; i < m.registers.size(); ++i) {
-                if (m.registers[i].id == *reg) id.register_index = static_cast<int>(i);
-            }
-            if (id.register_index < 0) return bad("identify/register", "no register with id '" + *reg + "'");
-            if (m.registers[static_cast<size_t>(id.register_index)].poll != PollClass::once)
-                return bad("identify/register", "'" + *reg + "' must be a poll: once register");
-            try {
-                id.regex = std::regex(*pattern);
-            } catch (const std::regex_error& e) {
-                return bad("identify/pattern", std::string("bad regular expression: ") + e.what());
-            }
-            id.pattern = *pattern;
-            m.identify = std::move(id);
-        }
-        for (size_t i = 0; i < m.registers.size(); ++i) {
-            const auto& r = m.registers[i];
-            for (const auto& nr : m.no_read) {
-                if (nr.kind == r.kind && r.address <= nr.last && r.address + r.words - 1 >= nr.first)
-                    return Error::at("registers/" + std::to_string(i) + "/address",
-                                     std::to_string(r.address) + " lies in a no_read range " + std::to_string(nr.first) +
-                                         ".." + std::to_string(nr.last));
-            }
-        }
-        return m;
-    };
-    auto r = inner();
+    auto r = parse_vendor_map(doc, name);
     if (!r) return Error{name + ": " + r.error().message, r.error().kind};
     return r;
 }

@@ -60,6 +60,90 @@ void print_text(const devices::DeviceIdentity& id, const domain::Sample& s, cons
     }
 }
 
+struct ProbeOptions {
+    uint8_t unit = 1;
+    std::string profile = "auto";
+    bool json = false;
+    int timeout_ms = 2000;
+    std::optional<std::filesystem::path> maps;
+};
+
+// The options after the endpoint; on a usage error prints it and returns nothing.
+std::optional<ProbeOptions> parse_probe_options(const std::vector<std::string>& rest) {
+    ProbeOptions o;
+    for (size_t i = 0; i < rest.size(); ++i) {
+        const std::string& a = rest[i];
+        if (a == "--json") {
+            o.json = true;
+            continue;
+        }
+        if (a != "--unit" && a != "--profile" && a != "--maps" && a != "--timeout") {
+            std::cerr << "pvfleet-edge probe: unknown option '" << a << "'\n" << kProbeUsage;
+            return std::nullopt;
+        }
+        if (i + 1 >= rest.size()) {
+            std::cerr << "pvfleet-edge probe: " << a << ": missing value\n";
+            return std::nullopt;
+        }
+        const std::string& v = rest[++i];
+        if (a == "--profile") {
+            o.profile = v;
+        } else if (a == "--maps") {
+            o.maps = v;
+        } else {
+            auto n = to_int(v);
+            const bool ok = n && (a == "--unit" ? (*n >= 0 && *n <= 247) : (*n >= 10 && *n <= 60000));
+            if (!ok) {
+                std::cerr << "pvfleet-edge probe: " << a << ": bad value '" << v << "'\n";
+                return std::nullopt;
+            }
+            if (a == "--unit") o.unit = static_cast<uint8_t>(*n); else o.timeout_ms = *n;
+        }
+    }
+    return o;
+}
+
+// The register-map catalog, checked against --profile; on failure prints why and returns nothing.
+std::optional<devices::Catalog> load_catalog(const ProbeOptions& o) {
+    auto dir = devices::find_devices_dir(o.maps);
+    if (!dir) {
+        std::cerr << "pvfleet-edge probe: " << dir.error().message << "\n";
+        return std::nullopt;
+    }
+    auto catalog = devices::Catalog::load(*dir);
+    if (!catalog) {
+        std::cerr << "pvfleet-edge probe: register maps: " << catalog.error().message << "\n";
+        return std::nullopt;
+    }
+    if (o.profile != "auto" && o.profile != "sunspec" && catalog->find(o.profile) == nullptr) {
+        std::string list;
+        for (const auto& p : catalog->profiles()) list += ", " + p;
+        std::cerr << "pvfleet-edge probe: --profile: unknown '" << o.profile << "' (expected auto, sunspec" << list << ")\n";
+        return std::nullopt;
+    }
+    return std::move(*catalog);
+}
+
+// One reading: the fast and the slow registers (energy counters, temperatures) of this moment.
+std::optional<domain::Sample> read_once(modbus::Session& session, uint8_t unit, const devices::Identified& found) {
+    devices::MapDeviceModel model(found.map);
+    domain::Sample reading;
+    for (auto poll : {devices::PollClass::fast, devices::PollClass::slow}) {
+        auto d = model.read(session, unit, poll);
+        if (!d) {
+            std::cerr << "pvfleet-edge probe: " << found.identity.profile << " on " << session.describe() << " unit "
+                      << int(unit) << ": " << d.error().message << "\n";
+            return std::nullopt;
+        }
+        auto& r = d->reading;
+        reading.values.merge(r.values);
+        reading.arrays.merge(r.arrays);
+        if (r.state) reading.state = r.state;
+        reading.events.insert(reading.events.end(), r.events.begin(), r.events.end());
+    }
+    return reading;
+}
+
 }  // namespace
 
 int cmd_probe(const Args& args) {
@@ -72,93 +156,33 @@ int cmd_probe(const Args& args) {
         std::cerr << "pvfleet-edge probe: " << endpoint.error().message << "\n" << kProbeUsage;
         return 2;
     }
-    uint8_t unit = 1;
-    std::string profile = "auto";
-    bool json = false;
-    int timeout_ms = 2000;
-    std::optional<std::filesystem::path> maps;
-    const auto& rest = endpoint->rest;
-    for (size_t i = 0; i < rest.size(); ++i) {
-        const std::string& a = rest[i];
-        if (a == "--json") {
-            json = true;
-            continue;
-        }
-        if (a != "--unit" && a != "--profile" && a != "--maps" && a != "--timeout") {
-            std::cerr << "pvfleet-edge probe: unknown option '" << a << "'\n" << kProbeUsage;
-            return 2;
-        }
-        if (i + 1 >= rest.size()) {
-            std::cerr << "pvfleet-edge probe: " << a << ": missing value\n";
-            return 2;
-        }
-        const std::string& v = rest[++i];
-        if (a == "--profile") {
-            profile = v;
-        } else if (a == "--maps") {
-            maps = v;
-        } else {
-            auto n = to_int(v);
-            const bool ok = n && (a == "--unit" ? (*n >= 0 && *n <= 247) : (*n >= 10 && *n <= 60000));
-            if (!ok) {
-                std::cerr << "pvfleet-edge probe: " << a << ": bad value '" << v << "'\n";
-                return 2;
-            }
-            if (a == "--unit") unit = static_cast<uint8_t>(*n); else timeout_ms = *n;
-        }
-    }
-    auto dir = devices::find_devices_dir(maps);
-    if (!dir) {
-        std::cerr << "pvfleet-edge probe: " << dir.error().message << "\n";
-        return 2;
-    }
-    auto catalog = devices::Catalog::load(*dir);
-    if (!catalog) {
-        std::cerr << "pvfleet-edge probe: register maps: " << catalog.error().message << "\n";
-        return 2;
-    }
-    if (profile != "auto" && profile != "sunspec" && catalog->find(profile) == nullptr) {
-        std::string list;
-        for (const auto& p : catalog->profiles()) list += ", " + p;
-        std::cerr << "pvfleet-edge probe: --profile: unknown '" << profile << "' (expected auto, sunspec" << list << ")\n";
-        return 2;
-    }
+    auto opts = parse_probe_options(endpoint->rest);
+    if (!opts) return 2;
+    const ProbeOptions& o = *opts;
+    auto catalog = load_catalog(o);
+    if (!catalog) return 2;
 
     if (log::level() == log::Level::info || log::level() == log::Level::warn) log::set_level(log::Level::error);
     modbus::SessionTiming timing;
-    timing.timeout_max = Millis{timeout_ms};
-    timing.timeout_initial = Millis{timeout_ms};
+    timing.timeout_max = Millis{o.timeout_ms};
+    timing.timeout_initial = Millis{o.timeout_ms};
     timing.timeout_min = std::min(timing.timeout_min, timing.timeout_max);
     timing.retries = 1;
     SystemClock clock;
     modbus::SystemSleeper sleeper;
     auto session = modbus::make_session({endpoint->address, timing}, clock, sleeper);
 
-    auto found = devices::identify(*session, unit, *catalog, profile);
+    auto found = devices::identify(*session, o.unit, *catalog, o.profile);
     if (!found) {
         std::cerr << "pvfleet-edge probe: " << found.error().message << "\n";
         return 1;
     }
-    // One reading: the fast and the slow registers (energy counters, temperatures) of this moment.
-    devices::MapDeviceModel model(found->map);
-    domain::Sample reading;
-    for (auto poll : {devices::PollClass::fast, devices::PollClass::slow}) {
-        auto d = model.read(*session, unit, poll);
-        if (!d) {
-            std::cerr << "pvfleet-edge probe: " << found->identity.profile << " on " << session->describe() << " unit "
-                      << int(unit) << ": " << d.error().message << "\n";
-            return 1;
-        }
-        auto& r = d->reading;
-        reading.values.merge(r.values);
-        reading.arrays.merge(r.arrays);
-        if (r.state) reading.state = r.state;
-        reading.events.insert(reading.events.end(), r.events.begin(), r.events.end());
-    }
-    if (json) {
-        std::cout << devices::to_probe_json(found->identity, reading).dump() << "\n";
+    auto reading = read_once(*session, o.unit, *found);
+    if (!reading) return 1;
+    if (o.json) {
+        std::cout << devices::to_probe_json(found->identity, *reading).dump() << "\n";
     } else {
-        print_text(found->identity, reading, found->how);
+        print_text(found->identity, *reading, found->how);
     }
     return 0;
 }

@@ -230,6 +230,207 @@ int fail(const std::string& message) {
     return 2;
 }
 
+// A failed step: the message for fail(), or empty when it was already reported and the exit code is 1.
+struct Failure {
+    std::string message;
+    int code = 2;
+};
+int report(const Failure& f) {
+    return f.code == 2 ? fail(f.message) : f.code;
+}
+
+// Site model and detector settings from --site or the site flags, plus --detection overrides.
+Result<detect::SiteDetection> load_site(const Options& o) {
+    Result<nlohmann::json> site_json = o.site_file.empty() ? site_from_flags(o) : read_json(o.site_file);
+    if (!site_json) return site_json.error();
+    auto site = detect::parse_site_detection(*site_json);
+    if (!site) return Error{(o.site_file.empty() ? std::string("site flags") : o.site_file) + ": " + site.error().message};
+    if (!o.detection_file.empty()) {
+        auto j = read_json(o.detection_file);
+        if (!j) return j.error();
+        auto cfg = detect::parse_detection_config(*j);
+        if (!cfg) return Error{o.detection_file + ": " + cfg.error().message};
+        site->config = *cfg;
+    }
+    return site;
+}
+
+// The CSV header, the timestamp column and the --map columns resolved against it.
+struct CsvLayout {
+    std::vector<std::string> header;
+    std::size_t ts_col = 0;
+    std::vector<Mapping> maps;
+};
+
+Result<CsvLayout> read_layout(const Options& o, std::istream& in) {
+    std::string line;
+    if (!std::getline(in, line)) return Error{o.csv + ": empty file"};
+    CsvLayout layout;
+    layout.header = split_csv(line);
+    auto& header = layout.header;
+    for (auto& h : header) h = trim(h);
+    if (!o.timestamp_column.empty()) {
+        auto it = std::find(header.begin(), header.end(), o.timestamp_column);
+        if (it == header.end()) return Error{o.csv + ": no column '" + o.timestamp_column + "' in the header"};
+        layout.ts_col = static_cast<std::size_t>(it - header.begin());
+    }
+    for (const auto& text : o.maps) {
+        auto m = parse_mapping(text);
+        if (!m) return m.error();
+        auto it = std::find(header.begin(), header.end(), m->column);
+        if (it == header.end()) return Error{o.csv + ": no column '" + m->column + "' in the header"};
+        m->column_index = static_cast<std::size_t>(it - header.begin());
+        layout.maps.push_back(*m);
+    }
+    return layout;
+}
+
+// One mapped cell into the sample; an error message when the cell does not parse.
+std::optional<std::string> apply_cell(const Mapping& m, const std::string& cell, const std::string& where,
+                                      domain::Sample& sample) {
+    if (m.point == domain::points::inverter_state) {
+        auto st = domain::parse_inverter_state(cell);
+        if (!st) return where + ": column '" + m.column + "': unknown inverter state '" + cell + "'";
+        sample.state = *st;
+        return std::nullopt;
+    }
+    if (m.point == domain::points::events) {
+        std::string item;
+        std::istringstream is(cell);
+        while (std::getline(is, item, ';')) {
+            if (!trim(item).empty()) sample.events.push_back(trim(item));
+        }
+        return std::nullopt;
+    }
+    double v = 0;
+    auto [p, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), v);
+    if (ec != std::errc() || p != cell.data() + cell.size() || !std::isfinite(v)) {
+        return where + ": column '" + m.column + "': not a number '" + cell + "'";
+    }
+    if (m.index) {
+        auto& arr = sample.arrays[m.point];
+        if (arr.size() <= *m.index) arr.resize(*m.index + 1);
+        arr[*m.index] = v;
+    } else {
+        sample.values[m.point] = v;
+    }
+    return std::nullopt;
+}
+
+// Runs the rows through the pipeline, directly or in store-backed batches, printing ticket events.
+class Replayer {
+public:
+    Replayer(const Options& o, const CsvLayout& layout, const std::string& suffix, detect::SiteDetection& site,
+             const detect::SunModel& sun)
+        : o_(o), layout_(layout), suffix_(suffix), pipeline_(site.config, sun, clock_) {}
+
+    // Opens --store and resumes the detector state and the row cursor from it.
+    std::optional<std::string> open_store() {
+        auto opened = store::GatewayStore::open(o_.store_file);
+        if (!opened) return opened.error().message;
+        db_ = std::move(*opened);
+        persistent_ = std::make_unique<store::PersistentDetection>(*db_, pipeline_);
+        if (auto s = persistent_->resume(); !s) return s.error().message;
+        auto cursor = db_->cursor("replay:" + o_.device);
+        if (!cursor) return cursor.error().message;
+        if (*cursor) {
+            auto t = parse_iso8601(**cursor);
+            if (!t) return "stored replay cursor: " + t.error().message;
+            resume_after_ = *t;
+        }
+        return std::nullopt;
+    }
+
+    std::optional<Failure> run(std::istream& in) {
+        std::string line;
+        std::size_t line_no = 1;
+        while (std::getline(in, line)) {
+            ++line_no;
+            if (trim(line).empty()) continue;
+            if (auto f = row(line, line_no)) return f;
+        }
+        if (persistent_ && !flush()) return Failure{{}, 1};
+        return std::nullopt;
+    }
+
+private:
+    std::optional<Failure> row(const std::string& line, std::size_t line_no) {
+        const auto& header = layout_.header;
+        const std::size_t ts_col = layout_.ts_col;
+        const auto cells = split_csv(line);
+        const std::string where = o_.csv + ":" + std::to_string(line_no);
+        if (cells.size() != header.size()) {
+            return Failure{where + ": " + std::to_string(cells.size()) + " cells, the header has " +
+                           std::to_string(header.size())};
+        }
+        std::string ts = trim(cells[ts_col]);
+        if (!has_offset(ts)) ts += suffix_;
+        auto t = parse_iso8601(ts);
+        if (!t) {
+            return Failure{where + ": column '" + header[ts_col] + "': " + t.error().message +
+                           (o_.tz.empty() ? " (use --tz for timestamps without a UTC offset)" : "")};
+        }
+        if (previous_ && *t <= *previous_) {
+            return Failure{where + ": column '" + header[ts_col] + "': timestamp " + cells[ts_col] +
+                           " is not after the previous row"};
+        }
+        previous_ = *t;
+        if (resume_after_ && *t <= *resume_after_) return std::nullopt;
+
+        domain::Sample sample;
+        sample.device_id = o_.device;
+        sample.t = *t;
+        bool any = false;
+        for (const auto& m : layout_.maps) {
+            const std::string cell = trim(cells[m.column_index]);
+            if (cell.empty()) continue;
+            any = true;
+            if (auto message = apply_cell(m, cell, where, sample)) return Failure{*message};
+        }
+        clock_.set(*t);
+        if (persistent_) {
+            if (any) {
+                batch_.emplace_back(std::move(sample));
+            } else {
+                batch_.emplace_back(store::NoAnswer{o_.device, *t});
+            }
+            batch_last_ = *t;
+            if (batch_.size() >= 96 && !flush()) return Failure{{}, 1};
+            return std::nullopt;
+        }
+        print(any ? pipeline_.on_sample(sample) : pipeline_.on_no_answer(o_.device, *t));
+        print(pipeline_.tick());
+        return std::nullopt;
+    }
+
+    bool flush() {
+        if (batch_.empty()) return true;
+        if (batch_last_) clock_.set(*batch_last_);
+        auto events = persistent_->process(
+            batch_, true,
+            std::make_pair("replay:" + o_.device, batch_last_ ? format_iso8601(*batch_last_) : std::string()));
+        batch_.clear();
+        if (!events) {
+            std::cerr << "pvfleet-edge replay: " << events.error().message << "\n";
+            return false;
+        }
+        print(*events);
+        return true;
+    }
+
+    const Options& o_;
+    const CsvLayout& layout_;
+    const std::string& suffix_;
+    ManualClock clock_;
+    detect::DetectionPipeline pipeline_;
+    std::unique_ptr<store::GatewayStore> db_;
+    std::unique_ptr<store::PersistentDetection> persistent_;
+    std::optional<TimePoint> resume_after_;
+    std::optional<TimePoint> previous_;
+    std::vector<store::DetectionInput> batch_;
+    std::optional<TimePoint> batch_last_;
+};
+
 }  // namespace
 
 int cmd_replay(const Args& args) {
@@ -244,156 +445,23 @@ int cmd_replay(const Args& args) {
     }
     const Options& o = *opts;
 
-    // Site and detector settings.
-    Result<nlohmann::json> site_json = o.site_file.empty() ? site_from_flags(o) : read_json(o.site_file);
-    if (!site_json) return fail(site_json.error().message);
-    auto site = detect::parse_site_detection(*site_json);
-    if (!site) return fail((o.site_file.empty() ? std::string("site flags") : o.site_file) + ": " + site.error().message);
-    if (!o.detection_file.empty()) {
-        auto j = read_json(o.detection_file);
-        if (!j) return fail(j.error().message);
-        auto cfg = detect::parse_detection_config(*j);
-        if (!cfg) return fail(o.detection_file + ": " + cfg.error().message);
-        site->config = *cfg;
-    }
+    auto site = load_site(o);
+    if (!site) return fail(site.error().message);
     auto sun = detect::SolarSunModel::create(site->model);
     if (!sun) return fail(sun.error().message);
     auto suffix = offset_suffix(o.tz);
     if (!suffix) return fail(suffix.error().message);
 
-    // CSV header and column mapping.
     std::ifstream in(o.csv, std::ios::binary);
     if (!in) return fail("cannot read '" + o.csv + "'");
-    std::string line;
-    if (!std::getline(in, line)) return fail(o.csv + ": empty file");
-    std::vector<std::string> header = split_csv(line);
-    for (auto& h : header) h = trim(h);
-    std::size_t ts_col = 0;
-    if (!o.timestamp_column.empty()) {
-        auto it = std::find(header.begin(), header.end(), o.timestamp_column);
-        if (it == header.end()) return fail(o.csv + ": no column '" + o.timestamp_column + "' in the header");
-        ts_col = static_cast<std::size_t>(it - header.begin());
-    }
-    std::vector<Mapping> maps;
-    for (const auto& text : o.maps) {
-        auto m = parse_mapping(text);
-        if (!m) return fail(m.error().message);
-        auto it = std::find(header.begin(), header.end(), m->column);
-        if (it == header.end()) return fail(o.csv + ": no column '" + m->column + "' in the header");
-        m->column_index = static_cast<std::size_t>(it - header.begin());
-        maps.push_back(*m);
-    }
+    auto layout = read_layout(o, in);
+    if (!layout) return fail(layout.error().message);
 
-    ManualClock clock;
-    detect::DetectionPipeline pipeline(site->config, **sun, clock);
-    std::unique_ptr<store::GatewayStore> db;
-    std::unique_ptr<store::PersistentDetection> persistent;
-    std::optional<TimePoint> resume_after;
+    Replayer replayer(o, *layout, *suffix, *site, **sun);
     if (!o.store_file.empty()) {
-        auto opened = store::GatewayStore::open(o.store_file);
-        if (!opened) return fail(opened.error().message);
-        db = std::move(*opened);
-        persistent = std::make_unique<store::PersistentDetection>(*db, pipeline);
-        if (auto s = persistent->resume(); !s) return fail(s.error().message);
-        auto cursor = db->cursor("replay:" + o.device);
-        if (!cursor) return fail(cursor.error().message);
-        if (*cursor) {
-            auto t = parse_iso8601(**cursor);
-            if (!t) return fail("stored replay cursor: " + t.error().message);
-            resume_after = *t;
-        }
+        if (auto message = replayer.open_store()) return fail(*message);
     }
-    std::vector<store::DetectionInput> batch;
-    std::optional<TimePoint> batch_last;
-    auto flush = [&]() -> bool {
-        if (batch.empty()) return true;
-        if (batch_last) clock.set(*batch_last);
-        auto events = persistent->process(
-            batch, true, std::make_pair("replay:" + o.device, batch_last ? format_iso8601(*batch_last) : std::string()));
-        batch.clear();
-        if (!events) {
-            std::cerr << "pvfleet-edge replay: " << events.error().message << "\n";
-            return false;
-        }
-        print(*events);
-        return true;
-    };
-
-    std::size_t line_no = 1;
-    std::optional<TimePoint> previous;
-    while (std::getline(in, line)) {
-        ++line_no;
-        if (trim(line).empty()) continue;
-        const auto cells = split_csv(line);
-        const std::string where = o.csv + ":" + std::to_string(line_no);
-        if (cells.size() != header.size()) {
-            return fail(where + ": " + std::to_string(cells.size()) + " cells, the header has " +
-                        std::to_string(header.size()));
-        }
-        std::string ts = trim(cells[ts_col]);
-        if (!has_offset(ts)) ts += *suffix;
-        auto t = parse_iso8601(ts);
-        if (!t) {
-            return fail(where + ": column '" + header[ts_col] + "': " + t.error().message +
-                        (o.tz.empty() ? " (use --tz for timestamps without a UTC offset)" : ""));
-        }
-        if (previous && *t <= *previous) {
-            return fail(where + ": column '" + header[ts_col] + "': timestamp " + cells[ts_col] +
-                        " is not after the previous row");
-        }
-        previous = *t;
-        if (resume_after && *t <= *resume_after) continue;
-
-        domain::Sample sample;
-        sample.device_id = o.device;
-        sample.t = *t;
-        bool any = false;
-        for (const auto& m : maps) {
-            const std::string cell = trim(cells[m.column_index]);
-            if (cell.empty()) continue;
-            any = true;
-            if (m.point == domain::points::inverter_state) {
-                auto st = domain::parse_inverter_state(cell);
-                if (!st) return fail(where + ": column '" + m.column + "': unknown inverter state '" + cell + "'");
-                sample.state = *st;
-                continue;
-            }
-            if (m.point == domain::points::events) {
-                std::string item;
-                std::istringstream is(cell);
-                while (std::getline(is, item, ';')) {
-                    if (!trim(item).empty()) sample.events.push_back(trim(item));
-                }
-                continue;
-            }
-            double v = 0;
-            auto [p, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), v);
-            if (ec != std::errc() || p != cell.data() + cell.size() || !std::isfinite(v)) {
-                return fail(where + ": column '" + m.column + "': not a number '" + cell + "'");
-            }
-            if (m.index) {
-                auto& arr = sample.arrays[m.point];
-                if (arr.size() <= *m.index) arr.resize(*m.index + 1);
-                arr[*m.index] = v;
-            } else {
-                sample.values[m.point] = v;
-            }
-        }
-        clock.set(*t);
-        if (persistent) {
-            if (any) {
-                batch.emplace_back(std::move(sample));
-            } else {
-                batch.emplace_back(store::NoAnswer{o.device, *t});
-            }
-            batch_last = *t;
-            if (batch.size() >= 96 && !flush()) return 1;
-            continue;
-        }
-        print(any ? pipeline.on_sample(sample) : pipeline.on_no_answer(o.device, *t));
-        print(pipeline.tick());
-    }
-    if (persistent && !flush()) return 1;
+    if (auto f = replayer.run(in)) return report(*f);
     return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <variant>
 
 #include "assets.hpp"
 #include "pvfleet/util/log.hpp"
@@ -258,100 +259,18 @@ Response LocalUi::api(const Request& request, const std::string& path) {
     if (!body && path.rfind("config/", 0) != 0) return problem(400, "the body must be a JSON object");
     if (!body) body = json::object();
 
-    if (path == "logout" && m == "POST") {
-        if (auto token = session_token(request)) sessions_.erase(*token);
-        Response r;
-        r.status = 204;
-        r.headers["Set-Cookie"] =
-            std::string(kCookie) + "=; Path=/local; HttpOnly; SameSite=Strict; Max-Age=0";
-        return r;
-    }
+    if (path == "logout" && m == "POST") return logout(request);
     if (path == "state" && m == "GET") {
         auto s = backend_.state();
         return s ? json_response(200, *s) : error_response(s.error());
     }
     if (parts.size() == 3 && parts[0] == "tickets" && (parts[2] == "acknowledge" || parts[2] == "resolve")) {
         if (m != "POST") return problem(405, "method not allowed");
-        if (!valid_id(parts[1])) return problem(404, "no ticket '" + parts[1] + "'");
-        std::string by = string_field(*body, "by", 100);
-        if (by.empty()) by = "local page (" + request.remote + ")";
-        const std::string note = string_field(*body, "note", 2000);
-        auto t = parts[2] == "acknowledge" ? backend_.acknowledge(parts[1], by, note)
-                                           : backend_.resolve(parts[1], by, note);
-        if (!t) return error_response(t.error());
-        PVF_LOG(info, kLog,
-                "ticket " << parts[1] << " " << parts[2] << "d by " << by << " from " << request.remote);
-        return json_response(200, *t);
+        return ticket_action(request, parts[1], parts[2], *body);
     }
     if (path == "scan" || path == "probe") {
         if (m != "POST") return problem(405, "method not allowed");
-        const auto& b = *body;
-        auto number = [&](const char* key, int lo, int hi, int fallback) -> Result<int> {
-            auto it = b.find(key);
-            if (it == b.end()) return fallback;
-            if (!it->is_number_integer() || it->get<int>() < lo || it->get<int>() > hi)
-                return Error::at(key,
-                                 "expected an integer " + std::to_string(lo) + ".." + std::to_string(hi));
-            return it->get<int>();
-        };
-        const std::string endpoint = string_field(b, "endpoint", 100);
-        const std::string tcp = string_field(b, "tcp", 300);
-        const std::string id = start_job(path);
-        auto done = [this, alive = alive_, id](Result<json> r) {
-            if (*alive) finish_job(id, std::move(r));
-        };
-        if (path == "scan") {
-            ScanRequest s;
-            s.endpoint_id = endpoint;
-            s.tcp = tcp;
-            auto from = number("unit_from", 0, 247, 1);
-            auto to = number("unit_to", 0, 247, 247);
-            auto reg = number("register", 0, 65535, 40000);
-            auto timeout = number("timeout_ms", 10, 10000, 300);
-            for (const auto* r : {&from, &to, &reg, &timeout}) {
-                if (!*r) {
-                    jobs_.erase(id);
-                    return error_response(r->error());
-                }
-            }
-            if (endpoint.empty() == tcp.empty()) {
-                jobs_.erase(id);
-                return problem(
-                    422, "scan: give exactly one of endpoint (a configured endpoint id), tcp (HOST:PORT)");
-            }
-            if (*from > *to) {
-                jobs_.erase(id);
-                return problem(422, "unit_from: must not be above unit_to");
-            }
-            s.unit_from = static_cast<uint8_t>(*from);
-            s.unit_to = static_cast<uint8_t>(*to);
-            s.register_address = static_cast<uint16_t>(*reg);
-            s.timeout_ms = *timeout;
-            backend_.scan(s, done);
-        } else {
-            ProbeRequest p;
-            p.device_id = string_field(b, "device_id", 100);
-            p.endpoint_id = endpoint;
-            p.tcp = tcp;
-            p.profile = string_field(b, "profile", 100);
-            if (p.profile.empty()) p.profile = "auto";
-            auto unit = number("unit", 0, 247, 1);
-            if (!unit) {
-                jobs_.erase(id);
-                return error_response(unit.error());
-            }
-            p.unit = static_cast<uint8_t>(*unit);
-            const int given = int{!p.device_id.empty()} + int{!endpoint.empty()} + int{!tcp.empty()};
-            if (given != 1) {
-                jobs_.erase(id);
-                return problem(422,
-                               "probe: give exactly one of device_id, endpoint (+ unit, profile), tcp (+ "
-                               "unit, profile)");
-            }
-            backend_.probe(p, done);
-        }
-        // The backend may have answered at once (an unknown device): the job then already says so.
-        return json_response(202, job_json(id, jobs_.at(id)));
+        return start_device_job(path, *body);
     }
     if (parts.size() == 2 && parts[0] == "jobs" && m == "GET") {
         auto it = jobs_.find(parts[1]);
@@ -367,22 +286,128 @@ Response LocalUi::api(const Request& request, const std::string& path) {
     }
     if (path == "config/validate" || path == "config/save") {
         if (m != "POST") return problem(405, "method not allowed");
-        // The body is the site config itself.
-        if (path == "config/validate") {
-            auto s = backend_.validate_config(request.body);
-            if (!s) return json_response(422, {{"valid", false}, {"errors", lines(s.error().message)}});
-            return json_response(200, {{"valid", true}, {"errors", json::array()}});
-        }
-        auto saved = backend_.save_config(request.body);
-        if (!saved) {
-            if (saved.error().kind != ErrorKind::invalid) return error_response(saved.error());
-            return json_response(422, {{"valid", false}, {"errors", lines(saved.error().message)}});
-        }
-        PVF_LOG(info, kLog,
-                "config " << *saved << " saved from " << request.remote << "; the agent restarts with it");
-        return json_response(202, {{"valid", true}, {"config_version", *saved}, {"restarting", true}});
+        return config_post(request, path);
     }
     return problem(404, "no such API route");
+}
+
+Response LocalUi::logout(const Request& request) {
+    if (auto token = session_token(request)) sessions_.erase(*token);
+    Response r;
+    r.status = 204;
+    r.headers["Set-Cookie"] = std::string(kCookie) + "=; Path=/local; HttpOnly; SameSite=Strict; Max-Age=0";
+    return r;
+}
+
+Response LocalUi::ticket_action(const Request& request, const std::string& id, const std::string& action,
+                                const nlohmann::json& body) {
+    if (!valid_id(id)) return problem(404, "no ticket '" + id + "'");
+    std::string by = string_field(body, "by", 100);
+    if (by.empty()) by = "local page (" + request.remote + ")";
+    const std::string note = string_field(body, "note", 2000);
+    auto t = action == "acknowledge" ? backend_.acknowledge(id, by, note) : backend_.resolve(id, by, note);
+    if (!t) return error_response(t.error());
+    PVF_LOG(info, kLog, "ticket " << id << " " << action << "d by " << by << " from " << request.remote);
+    return json_response(200, *t);
+}
+
+namespace {
+
+// An optional integer field of a scan/probe body, within [lo, hi].
+Result<int> int_field(const json& b, const char* key, int lo, int hi, int fallback) {
+    auto it = b.find(key);
+    if (it == b.end()) return fallback;
+    if (!it->is_number_integer() || it->get<int>() < lo || it->get<int>() > hi)
+        return Error::at(key, "expected an integer " + std::to_string(lo) + ".." + std::to_string(hi));
+    return it->get<int>();
+}
+
+// The scan request of a body, or the response refusing it.
+std::variant<ScanRequest, Response> scan_request(const json& b, const std::string& endpoint, const std::string& tcp) {
+    ScanRequest s;
+    s.endpoint_id = endpoint;
+    s.tcp = tcp;
+    auto from = int_field(b, "unit_from", 0, 247, 1);
+    auto to = int_field(b, "unit_to", 0, 247, 247);
+    auto reg = int_field(b, "register", 0, 65535, 40000);
+    auto timeout = int_field(b, "timeout_ms", 10, 10000, 300);
+    for (const auto* r : {&from, &to, &reg, &timeout}) {
+        if (!*r) return error_response(r->error());
+    }
+    if (endpoint.empty() == tcp.empty()) {
+        return problem(422, "scan: give exactly one of endpoint (a configured endpoint id), tcp (HOST:PORT)");
+    }
+    if (*from > *to) return problem(422, "unit_from: must not be above unit_to");
+    s.unit_from = static_cast<uint8_t>(*from);
+    s.unit_to = static_cast<uint8_t>(*to);
+    s.register_address = static_cast<uint16_t>(*reg);
+    s.timeout_ms = *timeout;
+    return s;
+}
+
+// The probe request of a body, or the response refusing it.
+std::variant<ProbeRequest, Response> probe_request(const json& b, const std::string& endpoint,
+                                                   const std::string& tcp) {
+    ProbeRequest p;
+    p.device_id = string_field(b, "device_id", 100);
+    p.endpoint_id = endpoint;
+    p.tcp = tcp;
+    p.profile = string_field(b, "profile", 100);
+    if (p.profile.empty()) p.profile = "auto";
+    auto unit = int_field(b, "unit", 0, 247, 1);
+    if (!unit) return error_response(unit.error());
+    p.unit = static_cast<uint8_t>(*unit);
+    const int given = int{!p.device_id.empty()} + int{!endpoint.empty()} + int{!tcp.empty()};
+    if (given != 1) {
+        return problem(422,
+                       "probe: give exactly one of device_id, endpoint (+ unit, profile), tcp (+ "
+                       "unit, profile)");
+    }
+    return p;
+}
+
+}  // namespace
+
+Response LocalUi::start_device_job(const std::string& kind, const nlohmann::json& b) {
+    const std::string endpoint = string_field(b, "endpoint", 100);
+    const std::string tcp = string_field(b, "tcp", 300);
+    const std::string id = start_job(kind);
+    auto done = [this, alive = alive_, id](Result<json> r) {
+        if (*alive) finish_job(id, std::move(r));
+    };
+    if (kind == "scan") {
+        auto s = scan_request(b, endpoint, tcp);
+        if (auto* refused = std::get_if<Response>(&s)) {
+            jobs_.erase(id);
+            return std::move(*refused);
+        }
+        backend_.scan(std::get<ScanRequest>(s), done);
+    } else {
+        auto p = probe_request(b, endpoint, tcp);
+        if (auto* refused = std::get_if<Response>(&p)) {
+            jobs_.erase(id);
+            return std::move(*refused);
+        }
+        backend_.probe(std::get<ProbeRequest>(p), done);
+    }
+    // The backend may have answered at once (an unknown device): the job then already says so.
+    return json_response(202, job_json(id, jobs_.at(id)));
+}
+
+Response LocalUi::config_post(const Request& request, const std::string& path) {
+    // The body is the site config itself.
+    if (path == "config/validate") {
+        auto s = backend_.validate_config(request.body);
+        if (!s) return json_response(422, {{"valid", false}, {"errors", lines(s.error().message)}});
+        return json_response(200, {{"valid", true}, {"errors", json::array()}});
+    }
+    auto saved = backend_.save_config(request.body);
+    if (!saved) {
+        if (saved.error().kind != ErrorKind::invalid) return error_response(saved.error());
+        return json_response(422, {{"valid", false}, {"errors", lines(saved.error().message)}});
+    }
+    PVF_LOG(info, kLog, "config " << *saved << " saved from " << request.remote << "; the agent restarts with it");
+    return json_response(202, {{"valid", true}, {"config_version", *saved}, {"restarting", true}});
 }
 
 }  // namespace pvfleet::local_ui

@@ -139,6 +139,74 @@ void SitePhysics::reset_counters(std::size_t device) {
     readings_[device].energy_today_wh = 0.0;
 }
 
+namespace {
+
+bool trips(const PhysicsOverride& o) {
+    bool tripped = false;
+    for (const auto& e : o.events) {
+        const auto* fe = find_fault_event(e);
+        tripped = tripped || (fe != nullptr && fe->trips);
+    }
+    return tripped;
+}
+
+// DC power the device's arrays offer at their MPPs under `clouds`, per MPPT into r.mppt; returns the sum.
+double collect_dc(const SiteSpec& site, const solar::ExpectedPower& power, const DeviceSpec& d,
+                  const PhysicsOverride& o, double clouds, DeviceReading& r) {
+    std::fill(r.mppt.begin(), r.mppt.end(), MpptReading{});
+    double dc_available = 0.0;
+    for (std::size_t a = 0; a < site.arrays.size(); ++a) {
+        const auto& spec = site.arrays[a];
+        if (spec.device != d.name) continue;
+        const auto m = static_cast<std::size_t>(spec.mppt - 1);
+        if (m < o.mppt_lost.size() && o.mppt_lost[m]) continue;
+        const auto& ap = power.arrays[a];
+        const double dc = ap.dc_w * clouds;
+        const double irradiance = ap.effective_poa * clouds;
+        if (irradiance < 1.0) continue;
+        // MPP voltage falls with cell temperature and slightly at low irradiance.
+        const double v = spec.vmpp_v * (1.0 - 0.0035 * (ap.cell_temperature_c - 25.0)) *
+                         std::clamp(1.0 + 0.03 * std::log(irradiance / 1000.0), 0.75, 1.03);
+        r.mppt[m].voltage_v = std::max(r.mppt[m].voltage_v, v);
+        r.mppt[m].power_w += dc;
+        dc_available += dc;
+    }
+    return dc_available;
+}
+
+// The DC operating point once the AC output `ac` is known.
+void settle_dc(const DeviceSpec& d, double ac, double dc_available, DeviceReading& r) {
+    if (ac <= 0.0) {
+        // Not feeding in: strings sit at open-circuit-like voltage with no current.
+        for (auto& m : r.mppt) {
+            m.voltage_v = m.power_w > 0.0 ? m.voltage_v * 1.2 : 0.0;
+            m.power_w = 0.0;
+            m.current_a = 0.0;
+        }
+        r.dc_power_w = 0.0;
+        return;
+    }
+    const double ac_share = ac / dc_available;  // clipping moves the operating point on every input
+    double dc_used = 0.0;
+    for (auto& m : r.mppt) {
+        m.power_w = ac < d.ac_kw * 1000.0 - 0.5 ? m.power_w : m.power_w * ac_share / 0.96;
+        m.current_a = m.voltage_v > 0.0 ? m.power_w / m.voltage_v : 0.0;
+        dc_used += m.power_w;
+    }
+    r.dc_power_w = dc_used;
+}
+
+}  // namespace
+
+// Conditions of one step shared by every device.
+struct SitePhysics::Step {
+    TimePoint t;
+    double dt_s = 0.0;
+    double clouds = 1.0;
+    double grid_v = 0.0;
+    double freq = 0.0;
+};
+
 void SitePhysics::advance(TimePoint t, const std::vector<PhysicsOverride>& overrides) {
     const double dt_s = std::max(0.0, std::chrono::duration<double>(t - now_).count());
     const int day = local_day(t);
@@ -153,93 +221,59 @@ void SitePhysics::advance(TimePoint t, const std::vector<PhysicsOverride>& overr
     std::normal_distribution<double> freq_noise(0.0, 0.015);
     const double grid_v = 230.0 + 3.0 * std::sin(static_cast<double>(day % 7)) + grid_noise(noise_);
     const double freq = 50.0 + freq_noise(noise_);
+    const Step step{t, dt_s, clouds, grid_v, freq};
 
     for (std::size_t i = 0; i < site_.devices.size(); ++i) {
-        const auto& d = site_.devices[i];
-        auto& r = readings_[i];
         const PhysicsOverride none;
-        const auto& o = i < overrides.size() ? overrides[i] : none;
-        bool tripped = false;
-        for (const auto& e : o.events) {
-            const auto* fe = find_fault_event(e);
-            tripped = tripped || (fe != nullptr && fe->trips);
-        }
-        r.events = o.events;
-
-        std::fill(r.mppt.begin(), r.mppt.end(), MpptReading{});
-        double dc_available = 0.0;
-        for (std::size_t a = 0; a < site_.arrays.size(); ++a) {
-            const auto& spec = site_.arrays[a];
-            if (spec.device != d.name) continue;
-            const auto m = static_cast<std::size_t>(spec.mppt - 1);
-            if (m < o.mppt_lost.size() && o.mppt_lost[m]) continue;
-            const auto& ap = scratch_.arrays[a];
-            const double dc = ap.dc_w * clouds;
-            const double irradiance = ap.effective_poa * clouds;
-            if (irradiance < 1.0) continue;
-            // MPP voltage falls with cell temperature and slightly at low irradiance.
-            const double v = spec.vmpp_v * (1.0 - 0.0035 * (ap.cell_temperature_c - 25.0)) *
-                             std::clamp(1.0 + 0.03 * std::log(irradiance / 1000.0), 0.75, 1.03);
-            r.mppt[m].voltage_v = std::max(r.mppt[m].voltage_v, v);
-            r.mppt[m].power_w += dc;
-            dc_available += dc;
-        }
-
-        // State machine: sleeping below the wake threshold, starting while grid checks run, then producing.
-        if (dc_available < start_threshold_w) {
-            awake_[i] = false;
-        } else if (!awake_[i]) {
-            awake_[i] = true;
-            awake_since_[i] = first_step_ ? t - starting_duration : t;  // already awake when the run starts by day
-        }
-        const bool starting = awake_[i] && (t - awake_since_[i]) < starting_duration;
-        double ac = 0.0;
-        if (tripped) {
-            r.state = domain::InverterState::fault;
-        } else if (!awake_[i]) {
-            r.state = domain::InverterState::sleeping;
-        } else if (starting) {
-            r.state = domain::InverterState::starting;
-        } else {
-            ac = solar::pvwatts_ac(dc_available, d.ac_kw * 1000.0, 0.96);
-            r.state = ac >= d.ac_kw * 1000.0 - 0.5 ? domain::InverterState::throttled : domain::InverterState::producing;
-        }
-        if (ac <= 0.0) {
-            // Not feeding in: strings sit at open-circuit-like voltage with no current.
-            for (auto& m : r.mppt) {
-                m.voltage_v = m.power_w > 0.0 ? m.voltage_v * 1.2 : 0.0;
-                m.power_w = 0.0;
-                m.current_a = 0.0;
-            }
-            r.dc_power_w = 0.0;
-        } else {
-            const double ac_share = ac / dc_available;  // clipping moves the operating point on every input
-            double dc_used = 0.0;
-            for (auto& m : r.mppt) {
-                m.power_w = ac < d.ac_kw * 1000.0 - 0.5 ? m.power_w : m.power_w * ac_share / 0.96;
-                m.current_a = m.voltage_v > 0.0 ? m.power_w / m.voltage_v : 0.0;
-                dc_used += m.power_w;
-            }
-            r.dc_power_w = dc_used;
-        }
-        const double energy_step = 0.5 * (r.ac_power_w + ac) * dt_s / 3600.0;
-        r.energy_total_wh += energy_step;
-        r.energy_today_wh += energy_step;
-        r.ac_power_w = ac;
-        const double per_phase = ac / d.phases;
-        for (std::size_t p = 0; p < r.phase_voltage_v.size(); ++p) {
-            const double v = grid_v + 0.8 * static_cast<double>(p) + (ac / (d.ac_kw * 1000.0)) * 2.0;
-            r.phase_voltage_v[p] = v;
-            r.phase_current_a[p] = v > 0.0 ? per_phase / v : 0.0;
-        }
-        r.ac_frequency_hz = freq;
-        // Heat sink: first-order lag towards ambient + a rise proportional to load.
-        const double target = site_.ambient_c + 28.0 * ac / (d.ac_kw * 1000.0) + (ac > 0.0 ? 4.0 : 0.0);
-        r.temperature_c = first_step_ ? target
-                                      : r.temperature_c + (target - r.temperature_c) * (1.0 - std::exp(-dt_s / temperature_time_constant_s));
+        advance_device(i, step, i < overrides.size() ? overrides[i] : none);
     }
     first_step_ = false;
     now_ = t;
+}
+
+void SitePhysics::advance_device(std::size_t i, const Step& step, const PhysicsOverride& o) {
+    const TimePoint t = step.t;
+    const auto& d = site_.devices[i];
+    auto& r = readings_[i];
+    const bool tripped = trips(o);
+    r.events = o.events;
+    const double dc_available = collect_dc(site_, scratch_, d, o, step.clouds, r);
+
+    // State machine: sleeping below the wake threshold, starting while grid checks run, then producing.
+    if (dc_available < start_threshold_w) {
+        awake_[i] = false;
+    } else if (!awake_[i]) {
+        awake_[i] = true;
+        awake_since_[i] = first_step_ ? t - starting_duration : t;  // already awake when the run starts by day
+    }
+    const bool starting = awake_[i] && (t - awake_since_[i]) < starting_duration;
+    double ac = 0.0;
+    if (tripped) {
+        r.state = domain::InverterState::fault;
+    } else if (!awake_[i]) {
+        r.state = domain::InverterState::sleeping;
+    } else if (starting) {
+        r.state = domain::InverterState::starting;
+    } else {
+        ac = solar::pvwatts_ac(dc_available, d.ac_kw * 1000.0, 0.96);
+        r.state = ac >= d.ac_kw * 1000.0 - 0.5 ? domain::InverterState::throttled : domain::InverterState::producing;
+    }
+    settle_dc(d, ac, dc_available, r);
+    const double energy_step = 0.5 * (r.ac_power_w + ac) * step.dt_s / 3600.0;
+    r.energy_total_wh += energy_step;
+    r.energy_today_wh += energy_step;
+    r.ac_power_w = ac;
+    const double per_phase = ac / d.phases;
+    for (std::size_t p = 0; p < r.phase_voltage_v.size(); ++p) {
+        const double v = step.grid_v + 0.8 * static_cast<double>(p) + (ac / (d.ac_kw * 1000.0)) * 2.0;
+        r.phase_voltage_v[p] = v;
+        r.phase_current_a[p] = v > 0.0 ? per_phase / v : 0.0;
+    }
+    r.ac_frequency_hz = step.freq;
+    // Heat sink: first-order lag towards ambient + a rise proportional to load.
+    const double target = site_.ambient_c + 28.0 * ac / (d.ac_kw * 1000.0) + (ac > 0.0 ? 4.0 : 0.0);
+    r.temperature_c = first_step_ ? target
+                                  : r.temperature_c + (target - r.temperature_c) * (1.0 - std::exp(-step.dt_s / temperature_time_constant_s));
 }
 
 }  // namespace pvfleet::sim

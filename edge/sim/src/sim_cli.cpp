@@ -86,6 +86,72 @@ Result<CliOptions> parse_args(const std::vector<std::string>& args) {
     if (o.site.empty()) return Error{"--site is required"};
     return o;
 }
+
+// Where and how to serve: the site's listen address unless --listen overrides it.
+Result<ServerOptions> server_options(const CliOptions& options, const SiteSpec& site) {
+    ServerOptions server;
+    server.listen_host = site.listen_host;
+    server.listen_port = site.listen_port;
+    if (options.listen) {
+        const auto colon = options.listen->rfind(':');
+        int port = -1;
+        if (colon == std::string::npos || !read_number(options.listen->substr(colon + 1), port) || port < 0 || port > 65535) {
+            return Error{"--listen: expected HOST:PORT"};
+        }
+        server.listen_host = options.listen->substr(0, colon);
+        server.listen_port = port;
+    }
+    server.tcp = !options.no_tcp;
+    if (options.rtu) {
+        server.rtu = true;
+        server.rtu_link = *options.rtu == "auto" ? "" : *options.rtu;
+        server.rtu_baud = options.rtu_baud;
+    }
+    server.control_port = options.control;
+    return server;
+}
+
+Result<SimulationOptions> simulation_options(const CliOptions& options) {
+    SimulationOptions sim_options;
+    sim_options.seed = options.seed;
+    sim_options.speed = options.speed;
+    if (options.start) {
+        auto t = parse_iso8601(*options.start);
+        if (!t) return Error{"--start: " + t.error().message};
+        sim_options.start = *t;
+    }
+    if (options.scenario) {
+        auto scenario = load_scenario(*options.scenario);
+        if (!scenario) return Error{scenario.error().message};
+        sim_options.scenario = std::move(*scenario);
+    }
+    // Register maps: every profile other than the built-in "sunspec" comes from firmware-config/devices.
+    if (auto dir = devices::find_devices_dir(options.maps ? std::optional<std::filesystem::path>(*options.maps) : std::nullopt)) {
+        auto catalog = devices::Catalog::load(*dir);
+        if (!catalog) return Error{"register maps: " + catalog.error().message};
+        PVF_LOG(info, "sim", "register maps from " << dir->string() << ": " << catalog->profiles().size() << " profile(s)");
+        sim_options.maps = std::move(*catalog);
+    } else if (options.maps) {
+        return Error{"--maps: " + dir.error().message};
+    }
+    return sim_options;
+}
+
+void log_start(const Simulation& simulation, const SimulationOptions& sim_options) {
+    const auto& s = simulation.site();
+    PVF_LOG(info, "sim", "site '" << s.name << "' at " << s.latitude_deg << ", " << s.longitude_deg << " (" << s.time_zone
+                                  << "), clouds " << to_string(s.clouds) << ", night " << to_string(s.night) << ", seed "
+                                  << sim_options.seed);
+    PVF_LOG(info, "sim", "sim time starts " << format_iso8601(simulation.sim_now()) << ", speed x" << sim_options.speed
+                                            << ", " << sim_options.scenario.size() << " scenario event(s)");
+    for (const auto& d : s.devices) {
+        double kwp = 0.0;
+        for (const auto& a : s.arrays) kwp += a.device == d.name ? a.dc_kwp : 0.0;
+        PVF_LOG(info, "sim", "device " << d.name << " unit " << int(d.unit) << " profile " << d.profile << ", "
+                                       << d.ac_kw << " kW AC, " << kwp << " kWp on " << d.mppts << " MPPT(s), " << d.phases
+                                       << " phase(s)");
+    }
+}
 }  // namespace
 
 int run_cli(const std::vector<std::string>& args) {
@@ -107,79 +173,24 @@ int run_cli(const std::vector<std::string>& args) {
         std::cerr << "pvfleet-sim: " << site.error().message << "\n";
         return 2;
     }
-    ServerOptions server;
-    server.listen_host = site->listen_host;
-    server.listen_port = site->listen_port;
-    if (options->listen) {
-        const auto colon = options->listen->rfind(':');
-        int port = -1;
-        if (colon == std::string::npos || !read_number(options->listen->substr(colon + 1), port) || port < 0 || port > 65535) {
-            std::cerr << "pvfleet-sim: --listen: expected HOST:PORT\n";
-            return 2;
-        }
-        server.listen_host = options->listen->substr(0, colon);
-        server.listen_port = port;
+    auto server = server_options(*options, *site);
+    if (!server) {
+        std::cerr << "pvfleet-sim: " << server.error().message << "\n";
+        return 2;
     }
-    server.tcp = !options->no_tcp;
-    if (options->rtu) {
-        server.rtu = true;
-        server.rtu_link = *options->rtu == "auto" ? "" : *options->rtu;
-        server.rtu_baud = options->rtu_baud;
-    }
-    server.control_port = options->control;
-
-    SimulationOptions sim_options;
-    sim_options.seed = options->seed;
-    sim_options.speed = options->speed;
-    if (options->start) {
-        auto t = parse_iso8601(*options->start);
-        if (!t) {
-            std::cerr << "pvfleet-sim: --start: " << t.error().message << "\n";
-            return 2;
-        }
-        sim_options.start = *t;
-    }
-    if (options->scenario) {
-        auto scenario = load_scenario(*options->scenario);
-        if (!scenario) {
-            std::cerr << "pvfleet-sim: " << scenario.error().message << "\n";
-            return 2;
-        }
-        sim_options.scenario = std::move(*scenario);
-    }
-    // Register maps: every profile other than the built-in "sunspec" comes from firmware-config/devices.
-    if (auto dir = devices::find_devices_dir(options->maps ? std::optional<std::filesystem::path>(*options->maps) : std::nullopt)) {
-        auto catalog = devices::Catalog::load(*dir);
-        if (!catalog) {
-            std::cerr << "pvfleet-sim: register maps: " << catalog.error().message << "\n";
-            return 2;
-        }
-        PVF_LOG(info, "sim", "register maps from " << dir->string() << ": " << catalog->profiles().size() << " profile(s)");
-        sim_options.maps = std::move(*catalog);
-    } else if (options->maps) {
-        std::cerr << "pvfleet-sim: --maps: " << dir.error().message << "\n";
+    auto sim_options = simulation_options(*options);
+    if (!sim_options) {
+        std::cerr << "pvfleet-sim: " << sim_options.error().message << "\n";
         return 2;
     }
     SystemClock wall;
-    auto simulation = Simulation::create(std::move(*site), sim_options, wall);
+    auto simulation = Simulation::create(std::move(*site), *sim_options, wall);
     if (!simulation) {
         std::cerr << "pvfleet-sim: " << options->site << ": " << simulation.error().message << "\n";
         return 2;
     }
-    const auto& s = (*simulation)->site();
-    PVF_LOG(info, "sim", "site '" << s.name << "' at " << s.latitude_deg << ", " << s.longitude_deg << " (" << s.time_zone
-                                  << "), clouds " << to_string(s.clouds) << ", night " << to_string(s.night) << ", seed "
-                                  << sim_options.seed);
-    PVF_LOG(info, "sim", "sim time starts " << format_iso8601((*simulation)->sim_now()) << ", speed x" << sim_options.speed
-                                            << ", " << sim_options.scenario.size() << " scenario event(s)");
-    for (const auto& d : s.devices) {
-        double kwp = 0.0;
-        for (const auto& a : s.arrays) kwp += a.device == d.name ? a.dc_kwp : 0.0;
-        PVF_LOG(info, "sim", "device " << d.name << " unit " << int(d.unit) << " profile " << d.profile << ", "
-                                       << d.ac_kw << " kW AC, " << kwp << " kWp on " << d.mppts << " MPPT(s), " << d.phases
-                                       << " phase(s)");
-    }
-    return run_server(**simulation, server, std::cout);
+    log_start(**simulation, *sim_options);
+    return run_server(**simulation, *server, std::cout);
 }
 
 }  // namespace pvfleet::sim

@@ -33,6 +33,7 @@ double resolve_delta_t(double option_delta_t_s, double jd_ut) {
     return estimate_delta_t_seconds(year);
 }
 
+// Long on purpose: SPA steps 3.1-3.10 in the report's order, kept whole so it reads against the publication.
 GeocentricSun geocentric_sun(double jd, double delta_t_s) {
     GeocentricSun g;
     g.jd = jd;

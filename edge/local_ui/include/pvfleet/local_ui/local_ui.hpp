@@ -56,6 +56,13 @@ private:
     };
     Response api(const Request& request, const std::string& path);
     Response login(const Request& request);
+    Response logout(const Request& request);
+    Response ticket_action(const Request& request, const std::string& id, const std::string& action,
+                           const nlohmann::json& body);
+    // POST scan / probe: starts a job the backend finishes later.
+    Response start_device_job(const std::string& kind, const nlohmann::json& body);
+    // POST config/validate / config/save.
+    Response config_post(const Request& request, const std::string& path);
     bool authenticated(const Request& request);
     std::optional<std::string> session_token(const Request& request) const;
     std::string start_job(const std::string& kind);

@@ -78,6 +78,8 @@ public:
 private:
     SitePhysics(SiteSpec site, solar::ExpectedPowerModel model, uint64_t seed, TimePoint start);
     [[nodiscard]] int local_day(TimePoint t) const;
+    struct Step;
+    void advance_device(std::size_t i, const Step& step, const PhysicsOverride& o);
 
     SiteSpec site_;
     std::unique_ptr<solar::ExpectedPowerModel> model_;
