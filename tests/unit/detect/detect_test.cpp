@@ -182,6 +182,33 @@ TEST_CASE("comm_lost: a flat counter over the gap was a real outage") {
     CHECK(p.of(FaultKind::not_producing, TicketEventKind::resolved).size() == 1);
 }
 
+TEST_CASE("comm_lost: under clouds the gap is judged against the sky around it, not the clear sky") {
+    struct Case {
+        const char* what;
+        double morning;   // share of clear-sky before the gap
+        bool producing;   // during the gap, at 12 % of clear-sky
+        unsigned outages; // not_producing tickets expected at the answer
+    };
+    for (const Case& k : {Case{"cloudy all day, producing", 0.12, true, 0}, Case{"cloudy all day, down", 0.12, false, 1},
+                          Case{"sunny morning, clouds over the gap", 0.85, true, 0},
+                          Case{"sunny morning, down", 0.85, false, 1}}) {
+        CAPTURE(k.what);
+        Plant p;
+        p.run(day_start(0), day_start(1), 15min, normal);
+        p.run(day_start(1), day_start(1) + 11h, 15min, [&](TimePoint) { return k.morning; });
+        const TimePoint gap_from = day_start(1) + 11h;
+        for (TimePoint t = gap_from; t < gap_from + 2h; t += 15min) {
+            for (auto& e : p.pipeline.on_no_answer("inv1", t)) p.events.push_back(e);
+            if (k.producing) p.energy_wh += p.sun.at("inv1", t).expected_ac_w * 0.12 * 0.25;
+        }
+        p.last = gap_from + 2h - 15min;
+        p.run(gap_from + 2h, gap_from + 3h, 15min, [](TimePoint) { return 0.12; });
+        CHECK(p.of(FaultKind::comm_lost, TicketEventKind::resolved).size() == 1);
+        // 12 % of the clear-sky energy is below the 20 % outage ratio, yet it is all the clouds allowed.
+        CHECK(p.of(FaultKind::not_producing, TicketEventKind::opened).size() == k.outages);
+    }
+}
+
 TEST_CASE("comm_lost: no answer all night raises nothing") {
     Plant p;
     p.run(day_start(0), day_start(0) + 18h, 15min, normal);
