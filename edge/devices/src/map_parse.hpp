@@ -36,8 +36,23 @@ Result<DeviceKind> parse_device_kind(const config::Object& schema, const nlohman
 // Parses a register list and resolves scale_register names against the list itself plus, for a repeating
 // group, the model's fixed registers (`outer`). `address_key` is "address" (vendor maps) or "offset".
 Result<std::vector<RegisterDef>> parse_registers(const nlohmann::json& list, const char* key, const char* address_key,
-                                                 const std::vector<RegisterDef>* outer);
+                                                 const std::vector<RegisterDef>* outer,
+                                                 Evidence default_evidence = Evidence::documents);
 
 Result<nlohmann::json> read_json(const std::filesystem::path& file);
+
+}  // namespace pvfleet::devices::detail
+
+namespace pvfleet::devices::detail {
+
+// Top-level `sources` and `evidence` (the registers' default); parsed before the registers.
+Status parse_sources(const nlohmann::json& doc, RegisterMap& m);
+// `variants`, after the registers; every choice's concrete map is checked here.
+Status parse_variants(const nlohmann::json& doc, RegisterMap& m);
+// A concrete map: unique ids, known source ids, nothing in a no_read range, summed points summed everywhere.
+// Registers from `common` on belong to the variant at `variant_path` (for messages).
+Status check_map(const RegisterMap& m, size_t common, const std::string& variant_path);
+// The concrete map of the variant called `name` (errors without the file name).
+Result<RegisterMap> concrete(const RegisterMap& map, std::string_view name);
 
 }  // namespace pvfleet::devices::detail

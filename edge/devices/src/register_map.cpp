@@ -23,7 +23,8 @@ const config::Object kVendorMap{
      required("vendor", string()), optional("family", string()),
      optional("device_kind", one_of({"inverter", "meter", "battery"})), required("source", string()),
      optional("default_unit", integer(0, 255)), optional("max_gap", integer(0, 120)), optional("no_read"),
-     optional("identify"), optional("registers"), optional("comment")},
+     optional("identify"), optional("registers"), optional("sources"), optional("evidence"), optional("variants"),
+     optional("comment")},
     map_wording()};
 const config::Object kNoRead{{optional("kind", one_of({"holding", "input"})), required("first", integer(0, 0xFFFF)),
                               required("last", integer(0, 0xFFFF)), optional("comment")},
@@ -81,19 +82,6 @@ Status parse_identify(const json& idt, RegisterMap& m) {
     return {};
 }
 
-Status check_no_read_overlap(const RegisterMap& m) {
-    for (size_t i = 0; i < m.registers.size(); ++i) {
-        const auto& r = m.registers[i];
-        for (const auto& nr : m.no_read) {
-            if (nr.kind == r.kind && r.address <= nr.last && r.address + r.words - 1 >= nr.first)
-                return Error::at("registers/" + std::to_string(i) + "/address",
-                                 std::to_string(r.address) + " lies in a no_read range " + std::to_string(nr.first) +
-                                     ".." + std::to_string(nr.last));
-        }
-    }
-    return {};
-}
-
 // A vendor map; its errors do not name the file yet.
 Result<RegisterMap> parse_vendor_map(const json& doc, const std::string& name) {
     if (!doc.is_object()) return Error{"expected an object, got " + kind_name(doc)};
@@ -125,16 +113,18 @@ Result<RegisterMap> parse_vendor_map(const json& doc, const std::string& name) {
     if (!gap) return gap.error();
     m.max_gap = static_cast<uint16_t>(*gap);
     if (auto s = parse_no_read(doc, m); !s) return s.error();
+    PVF_CHECK(parse_sources(doc, m));
     auto it = doc.find("registers");
     if (it == doc.end()) return bad("registers", "required");
-    auto regs = parse_registers(*it, "registers", "address", nullptr);
+    auto regs = parse_registers(*it, "registers", "address", nullptr, m.evidence);
     if (!regs) return regs.error();
     m.registers = std::move(*regs);
     if (m.registers.empty()) return bad("registers", "empty");
     if (auto idt = doc.find("identify"); idt != doc.end()) {
         if (auto s = parse_identify(*idt, m); !s) return s.error();
     }
-    if (auto s = check_no_read_overlap(m); !s) return s.error();
+    PVF_CHECK(check_map(m, m.registers.size(), ""));
+    PVF_CHECK(parse_variants(doc, m));
     return m;
 }
 

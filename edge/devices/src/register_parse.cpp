@@ -83,7 +83,9 @@ config::Object register_schema(const char* address_key) {
                            optional("absent"), optional("accumulator", config::boolean()),
                            optional("poll", one_of({"fast", "slow", "once"})), optional("states"), optional("codes"),
                            optional("no_fault"), optional("bits"), optional("unknown_bits"),
-                           optional("label", string()), optional("comment")},
+                           optional("combine", one_of({"sum"})),
+                           optional("evidence", one_of({"device", "capture", "documents"})), optional("sources"),
+                           optional("unconfirmed"), optional("label", string()), optional("comment")},
                           map_wording()};
 }
 const config::Object kVendorRegister = register_schema("address");
@@ -264,9 +266,71 @@ Status parse_tables(const config::Object& schema, const json& r, RegisterDef& d)
     return {};
 }
 
+// Table entries whose meaning is unconfirmed: "all", or a list of raw keys of the register's states, codes or
+// bits. They move out of the decoding tables into `unconfirmed`.
+Status parse_unconfirmed(const json& r, RegisterDef& d) {
+    auto it = r.find("unconfirmed");
+    if (it == r.end()) return {};
+    auto take = [&](uint64_t raw, const std::string& path) -> Status {
+        if (auto s = d.states.find(raw); s != d.states.end()) {
+            d.unconfirmed[raw] = std::string(domain::to_string(s->second));
+            d.states.erase(s);
+        } else if (auto c = d.codes.find(raw); c != d.codes.end()) {
+            d.unconfirmed[raw] = c->second;
+            d.codes.erase(c);
+        } else if (auto b = d.bits.find(static_cast<int>(raw)); raw < 64 && b != d.bits.end()) {
+            d.unconfirmed[raw] = b->second;
+            d.bits.erase(b);
+        } else {
+            return bad(path, "no state, code or bit " + std::to_string(raw) + " in this register");
+        }
+        return {};
+    };
+    if (it->is_string() && it->get<std::string>() == "all") {
+        if (d.states.empty() && d.codes.empty() && d.bits.empty()) return bad("unconfirmed", "the register has no table");
+        std::vector<uint64_t> keys;
+        for (const auto& [k, v] : d.states) keys.push_back(k);
+        for (const auto& [k, v] : d.codes) keys.push_back(k);
+        for (const auto& [k, v] : d.bits) keys.push_back(static_cast<uint64_t>(k));
+        for (auto k : keys) PVF_CHECK(take(k, "unconfirmed"));
+        return {};
+    }
+    if (!it->is_array()) return bad("unconfirmed", "expected \"all\" or an array of raw values, got " + kind_name(*it));
+    for (size_t i = 0; i < it->size(); ++i) {
+        const auto path = "unconfirmed/" + std::to_string(i);
+        const auto& v = (*it)[i];
+        if (!v.is_string()) return bad(path, "expected a raw value as a string, got " + kind_name(v));
+        auto raw = parse_raw_key(v.get<std::string>(), path);
+        if (!raw) return raw.error();
+        PVF_CHECK(take(*raw, path));
+    }
+    return {};
+}
+
+// Where the register's claim comes from and how far it is proven; a summed point; unconfirmed table entries.
+Status parse_metadata(const config::Object& schema, const json& r, Evidence default_evidence, RegisterDef& d) {
+    PVF_TRY(const auto evidence, get_string(schema, r, "evidence", std::string(to_string(default_evidence))));
+    d.evidence = evidence == "device" ? Evidence::device : evidence == "capture" ? Evidence::capture : Evidence::documents;
+    if (auto it = r.find("sources"); it != r.end()) {
+        if (!it->is_array() || it->empty()) return bad("sources", "expected a non-empty array of source ids");
+        for (size_t i = 0; i < it->size(); ++i) {
+            if (!(*it)[i].is_string()) return bad("sources/" + std::to_string(i), "expected a source id, got " + kind_name((*it)[i]));
+            d.sources.push_back((*it)[i].get<std::string>());
+        }
+    }
+    if (r.contains("combine")) {
+        PVF_TRY(const auto combine, get_string(schema, r, "combine"));
+        const bool scalar = d.target.kind == PointTarget::Kind::point && d.target.point->shape == domain::PointShape::scalar;
+        if (!scalar) return bad("combine", "'" + combine + "' needs a numeric point that is not an array");
+        d.sum = true;
+    }
+    return parse_unconfirmed(r, d);
+}
+
 // Parses one register; `address_key` is "address" (vendor maps) or "offset" (SunSpec model maps).
 // Scale references stay by name in `sf_name` and are resolved by the caller.
-Result<RegisterDef> parse_register(const json& r, const char* address_key, std::string& sf_name, bool index_from_group) {
+Result<RegisterDef> parse_register(const json& r, const char* address_key, std::string& sf_name, bool index_from_group,
+                                   Evidence default_evidence) {
     if (!r.is_object()) return Error{"expected an object, got " + kind_name(r)};
     const config::Object& schema = std::string_view(address_key) == "address" ? kVendorRegister : kModelRegister;
     if (auto s = schema.check_keys(r); !s) return s.error();
@@ -332,6 +396,7 @@ Result<RegisterDef> parse_register(const json& r, const char* address_key, std::
     if (auto s = parse_point(schema, r, *point, *type, index_from_group, d); !s) return s.error();
 
     if (auto s = parse_tables(schema, r, d); !s) return s.error();
+    if (auto s = parse_metadata(schema, r, default_evidence, d); !s) return s.error();
     if (d.type == ValueType::sunssf && d.id.empty()) return bad("id", "required for a sunssf register");
     return d;
 }
@@ -341,14 +406,14 @@ Result<RegisterDef> parse_register(const json& r, const char* address_key, std::
 // Parses a register list and resolves scale_register names against `scope` (the list itself plus, for a
 // repeating group, the model's fixed registers).
 Result<std::vector<RegisterDef>> parse_registers(const json& list, const char* key, const char* address_key,
-                                                 const std::vector<RegisterDef>* outer) {
+                                                 const std::vector<RegisterDef>* outer, Evidence default_evidence) {
     const bool index_from_group = outer != nullptr;
     if (!list.is_array()) return bad(key, "expected an array, got " + kind_name(list));
     std::vector<RegisterDef> out;
     std::vector<std::string> sf_names;
     for (size_t i = 0; i < list.size(); ++i) {
         std::string sf;
-        auto r = parse_register(list[i], address_key, sf, index_from_group);
+        auto r = parse_register(list[i], address_key, sf, index_from_group, default_evidence);
         if (!r) return r.error().under(std::string(key) + "/" + std::to_string(i));
         out.push_back(std::move(*r));
         sf_names.push_back(sf);
@@ -396,6 +461,15 @@ Result<json> read_json(const std::filesystem::path& file) {
 std::string_view to_string(ValueType t) {
     for (const auto& n : detail::kTypes) {
         if (n.type == t) return n.name;
+    }
+    return "?";
+}
+
+std::string_view to_string(Evidence e) {
+    switch (e) {
+        case Evidence::device: return "device";
+        case Evidence::capture: return "capture";
+        case Evidence::documents: return "documents";
     }
     return "?";
 }
