@@ -188,3 +188,46 @@ TEST_CASE("the simulator serves the SolaX X3 variant at the X3 addresses and the
     CHECK(*got.value("ac_power_w") == doctest::Approx(6000));
     CHECK(got.arrays.at("ac_voltage_v").size() == 3);
 }
+
+TEST_CASE("the simulator refuses a variant the map does not have, and serves a signed Growatt AC power") {
+    auto catalog = Catalog::load(test::source_dir() / "firmware-config/devices");
+    REQUIRE_MESSAGE(catalog.ok(), catalog.error().message);
+    sim::DeviceSpec spec{.name = "inv", .unit = 1, .profile = "solax-x1-x3", .variant = "x4", .ac_kw = 5, .phases = 1,
+                         .mppts = 2, .manufacturer = "SolaX", .model = "X1", .serial = "H43A0000000000"};
+    auto bad = sim::make_device_profile(spec, &*catalog);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().message == "variant: unknown 'x4' for profile solax-x1-x3 (expected x1, x3)");
+    spec.profile = "growatt";
+    bad = sim::make_device_profile(spec, &*catalog);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().message == "variant: profile growatt has no model variants");
+
+    // Night-time draw: the signed 32-bit AC power keeps its sign through the simulator and the decoder.
+    spec.variant.clear();
+    auto growatt = sim::make_device_profile(spec, &*catalog);
+    REQUIRE_MESSAGE(growatt.ok(), growatt.error().message);
+    sim::RegisterImage image;
+    (*growatt)->build(image, spec);
+    sim::DeviceReading r;
+    r.state = domain::InverterState::standby;
+    r.ac_power_w = -12.3;
+    r.mppt = {{0, 0, 0}, {0, 0, 0}};
+    r.phase_voltage_v = {230.0};
+    r.phase_current_a = {0.1};
+    (*growatt)->update(image, spec, r);
+    CHECK(image.get(sim::RegisterKind::input, 35) == 0xFFFF);
+    CHECK(image.get(sim::RegisterKind::input, 36) == 0xFF85);  // -123 x 0.1 W
+    const auto& map = *catalog->find("growatt");
+    MapDeviceModel model(map);
+    std::vector<modbus::Registers> answers;
+    for (const auto& b : model.blocks(PollClass::fast)) {
+        const auto kind = b.kind == modbus::RegisterKind::holding ? sim::RegisterKind::holding : sim::RegisterKind::input;
+        modbus::Registers w;
+        for (uint16_t k = 0; k < b.count; ++k) w.push_back(image.get(kind, static_cast<uint16_t>(b.address + k)));
+        answers.push_back(std::move(w));
+    }
+    auto d = model.decode(PollClass::fast, answers);
+    REQUIRE_MESSAGE(d.ok(), d.error().message);
+    REQUIRE(d->value("ac_power_w"));
+    CHECK(*d->value("ac_power_w") == doctest::Approx(-12.3));
+}
