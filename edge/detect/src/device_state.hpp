@@ -40,7 +40,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ClearDay, day, ratio, in_baseline)
 
 struct DeviceState {
     std::optional<long long> last_ms;
-    std::optional<double> last_energy_wh;
+    std::optional<double> last_energy_wh;   // the generation counter (rules::generation_energy)
+    bool pv_counter = false;  // the device counts PV generation on its own (not persisted: re-learned per sample)
     std::optional<double> last_power_w;
     // not producing
     Hold np;

@@ -83,7 +83,7 @@ std::vector<TicketEvent> DetectionPipeline::on_sample(const Sample& x) {
     rules::RuleContext c{config_, book_, out, x.device_id, x.t, sun, rules::near_zero(config_, sun),
                          rules::judged_daylight(config_, sun)};
     const auto power = x.value(points::ac_power_w);
-    const auto energy = x.value(points::energy_total_wh);
+    const auto energy = rules::generation_energy(s, x);
     rules::comm_lost_answered(c, s, x);
 
     // Daily bookkeeping on the local solar day.

@@ -346,6 +346,32 @@ TEST_CASE("data quality: counter going backwards at once; frozen readings in day
     CHECK(q.of(FaultKind::frozen_values, TicketEventKind::resolved).size() == 1);
 }
 
+TEST_CASE("a hybrid's PV counter is the energy counter: battery discharge does not hide PV that stopped") {
+    // Sungrow SH-like: energy_total_wh is AC output (PV + battery discharge), pv_energy_total_wh is PV alone.
+    Plant p;
+    double pv_wh = 5e5;
+    auto hybrid = [&](TimePoint t, double power, bool pv_alive) {
+        auto s = p.sample("inv1", t, power);
+        if (pv_alive) pv_wh = s.values[std::string(points::energy_total_wh)] - 5e5;
+        s.values[std::string(points::pv_energy_total_wh)] = pv_wh;
+        p.feed(s);
+    };
+    for (TimePoint t = day_start(0); t < day_start(0) + 10h; t += 15min) hybrid(t, p.sun.at("inv1", t).expected_ac_w * 0.85, true);
+    CHECK(p.events.empty());
+    // PV stops at 10:00; the battery keeps the AC output (and the output counter) going.
+    // Battery power varies a little, as real power does (a constant one would be a frozen power reading).
+    auto battery_w = [](TimePoint t) { return 2500.0 + static_cast<double>((t.time_since_epoch() / 15min) % 7); };
+    for (TimePoint t = day_start(0) + 10h; t < day_start(0) + 12h; t += 15min) hybrid(t, battery_w(t), false);
+    auto frozen = p.of(FaultKind::frozen_values, TicketEventKind::opened);
+    REQUIRE(frozen.size() == 1);
+    CHECK(frozen[0].ticket.evidence.back().name == "pv_energy_total_wh");
+    // The output counter alone (no PV counter in the map) would have kept rising: nothing to see.
+    Plant q;
+    for (TimePoint t = day_start(0); t < day_start(0) + 12h; t += 15min)
+        q.feed(q.sample("inv1", t, t < day_start(0) + 10h ? q.sun.at("inv1", t).expected_ac_w * 0.85 : battery_w(t)));
+    CHECK(q.of(FaultKind::frozen_values).empty());
+}
+
 TEST_CASE("detector state survives a restart: a debounce resumes where it stopped") {
     test::FakeSun sun;
     ManualClock clock;

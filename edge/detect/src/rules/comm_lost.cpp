@@ -60,7 +60,7 @@ double sky_around_gap(const RuleContext& c, const DeviceState& s, const std::opt
 void comm_lost_answered(RuleContext& c, DeviceState& s, const domain::Sample& x) {
     if (!s.gap_start_ms) return;
     const long long now = to_epoch_ms(x.t);
-    const auto energy = x.value(points::energy_total_wh);
+    const auto energy = generation_energy(s, x);
     const double gap_min = static_cast<double>(now - *s.gap_start_ms) / kMinute;
     std::vector<domain::EvidenceItem> ev{evidence("no_answer_minutes", gap_min, std::nullopt, "min", x.t)};
     std::optional<double> ratio;

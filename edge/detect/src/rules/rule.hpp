@@ -45,6 +45,11 @@ void push(std::vector<domain::TicketEvent>& out, std::optional<domain::TicketEve
 double median(std::vector<double> v);
 double near_zero(const DetectionConfig& cfg, const SunConditions& sun);
 bool judged_daylight(const DetectionConfig& cfg, const SunConditions& sun);
+// The lifetime counter compared with PV expectations: pv_energy_total_wh where the device counts PV on its own
+// (hybrids whose energy_total_wh includes battery discharge), else energy_total_wh. Once a device has shown a PV
+// counter it is the only one used, so the two never mix.
+std::optional<double> generation_energy(DeviceState& s, const domain::Sample& x);
+std::string generation_counter_name(const DeviceState& s);
 
 // ---- sample rules, in the order the pipeline runs them ----
 void inverter_faults(RuleContext& c, DeviceState& s, const domain::Sample& x);  // inverter_faults.cpp
