@@ -98,7 +98,8 @@ PGresult* PQexecPrepared(PGconn* conn, const char* name, int n, const char* cons
     pthread_mutex_lock(&lock);
     for (int i = 0; i < n_prepared; ++i)
         if (strcmp(prepared[i].name, name) == 0) {
-            snprintf(text, sizeof text, "%.60s", prepared[i].text);  // sizes of one statement counted together
+            snprintf(text, sizeof text, "%.60s",
+                     prepared[i].text);  // sizes of one statement counted together
             break;
         }
     pthread_mutex_unlock(&lock);
@@ -108,10 +109,11 @@ PGresult* PQexecPrepared(PGconn* conn, const char* name, int n, const char* cons
 
 PGresult* PQexecParams(PGconn* conn, const char* query, int n, const Oid* types, const char* const* values,
                        const int* lengths, const int* formats, int result_format) {
-    static PGresult* (*f)(PGconn*, const char*, int, const Oid*, const char* const*, const int*, const int*, int);
+    static PGresult* (*f)(PGconn*, const char*, int, const Oid*, const char* const*, const int*, const int*,
+                          int);
     if (f == NULL)
-        f = (PGresult * (*)(PGconn*, const char*, int, const Oid*, const char* const*, const int*, const int*, int))
-            real("PQexecParams");
+        f = (PGresult * (*)(PGconn*, const char*, int, const Oid*, const char* const*, const int*, const int*,
+                            int)) real("PQexecParams");
     count("execParams", query, n);
     return f(conn, query, n, types, values, lengths, formats, result_format);
 }
@@ -123,6 +125,7 @@ __attribute__((destructor)) static void write_counts(void) {
     snprintf(path, sizeof path, "%s.%d", out, (int)getpid());
     FILE* f = fopen(path, "w");
     if (f == NULL) return;
-    for (int i = 0; i < n_counts; ++i) fprintf(f, "%8ld %10ld %s\n", counts[i].calls, counts[i].params, counts[i].key);
+    for (int i = 0; i < n_counts; ++i)
+        fprintf(f, "%8ld %10ld %s\n", counts[i].calls, counts[i].params, counts[i].key);
     fclose(f);
 }
