@@ -5,6 +5,7 @@
 
 #include "pvfleet/detect/pipeline.hpp"
 #include "pvfleet/domain/points.hpp"
+#include "pvfleet/util/time.hpp"
 #include "support/fake_sun.hpp"
 
 using namespace pvfleet;
@@ -372,13 +373,18 @@ TEST_CASE("underperformance: a 10 % step on clear periods against the site basel
 TEST_CASE("underperformance: cloudy days are not compared") {
     Plant p;
     p.run(day_start(0), day_start(10), 15min, normal);
-    // ragged clouds at half the energy for a week: no clear period, no ticket
-    p.run(day_start(10), day_start(17), 15min, [](TimePoint t) { return (to_epoch_ms(t) / 900000) % 2 ? 0.7 : 0.15; });
+    // ragged clouds at half the energy for a week: no clear period, no ticket (an irregular pattern: one that
+    // alternates every sample would be smooth once integrated into 15-minute bins)
+    auto ragged = [](TimePoint t) { return 0.1 + 0.6 * static_cast<double>((to_epoch_ms(t) / 900000 * 37) % 11) / 10.0; };
+    p.run(day_start(10), day_start(17), 15min, ragged);
     // a smooth, uniformly dim morning (overcast: under half the baseline, clear-sky shape for 3 h only, on one
     // side of noon) followed by a ragged afternoon is not a usable day either
     p.run(day_start(17), day_start(21), 15min, [&](TimePoint t) {
-        return test::FakeSun::hour_of_day(t) < 10 ? 0.3 : ((to_epoch_ms(t) / 900000) % 2 ? 0.5 : 0.1);
+        return test::FakeSun::hour_of_day(t) < 10 ? 0.3 : ragged(t);
     });
+    std::string seen;
+    for (const auto& e : p.events) seen += format_iso8601(e.at) + " " + e.ticket.summary + "\n";
+    INFO(seen);
     CHECK(p.of(FaultKind::underperformance).empty());
     CHECK(p.of(FaultKind::string_fault).empty());
 }
