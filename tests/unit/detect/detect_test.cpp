@@ -377,10 +377,10 @@ TEST_CASE("underperformance: cloudy days are not compared") {
     // alternates every sample would be smooth once integrated into 15-minute bins)
     auto ragged = [](TimePoint t) { return 0.1 + 0.6 * static_cast<double>((to_epoch_ms(t) / 900000 * 37) % 11) / 10.0; };
     p.run(day_start(10), day_start(17), 15min, ragged);
-    // a smooth, uniformly dim morning (overcast: under half the baseline, clear-sky shape for 3 h only, on one
+    // a smooth, uniformly dim morning (overcast: under a third of the baseline, clear-sky shape for 3 h only, on one
     // side of noon) followed by a ragged afternoon is not a usable day either
     p.run(day_start(17), day_start(21), 15min, [&](TimePoint t) {
-        return test::FakeSun::hour_of_day(t) < 10 ? 0.3 : ragged(t);
+        return test::FakeSun::hour_of_day(t) < 10 ? 0.2 : ragged(t);
     });
     std::string seen;
     for (const auto& e : p.events) seen += format_iso8601(e.at) + " " + e.ticket.summary + "\n";

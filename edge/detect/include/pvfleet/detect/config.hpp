@@ -69,7 +69,7 @@ struct UnderperformanceConfig {
     double counter_max_step_fraction = 0.02;  // counter resolution above this of a bin's expectation: integrate
                                               // AC power instead
     int usable_min_bins = 8;               // clear bins (2 h) that make a day usable
-    double dim_day_fraction = 0.5;         // a usable day below this of the reference needs clear bins on both
+    double dim_day_fraction = 0.35;        // a usable day below this of the reference needs clear bins on both
                                            // sides of solar noon (a smooth overcast day is not clear)
     double snow_max_ambient_c = 2;         // ambient at or below this on the day or the day before: not usable
     int recent_days = 3;                   // usable days whose median is judged ...
