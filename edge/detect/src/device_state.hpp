@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hold.hpp"
+#include "perf_state.hpp"
 
 namespace pvfleet::detect {
 
@@ -30,13 +31,6 @@ struct DayAccum {
 // WITH_DEFAULT: a state saved before a field existed still loads (the field starts at its default).
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DayAccum, day, measured_wh, expected_wh, spp, spe, see, n, slot_p, slot_e, tv, pmax,
                                    plast, saw_daylight, evaluated)
-
-struct ClearDay {
-    long long day = 0;
-    double ratio = 0;
-    bool in_baseline = false;
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ClearDay, day, ratio, in_baseline)
 
 struct DeviceState {
     std::optional<long long> last_ms;
@@ -74,7 +68,8 @@ struct DeviceState {
     std::map<int, int> today_good_hours;           // mppt -> judged good samples today
     // daily energy
     DayAccum today;
-    std::deque<ClearDay> clear_days;
+    // underperformance: clear-period bins and performance ratio (perf_state.hpp)
+    PerfState perf;
     // grid
     bool down_without_grid = false;
 };

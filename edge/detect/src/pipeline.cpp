@@ -103,6 +103,7 @@ std::vector<TicketEvent> DetectionPipeline::on_sample(const Sample& x) {
     if (auto amb = x.value(points::ambient_temperature_c)) s.ambient_c = amb;
     if (power && *power > c.near_zero_w && c.daylight) s.slots[static_cast<std::size_t>(c.slot)] |= 1;
     if (power && s.last_ms && sun.elevation_deg > 0) accumulate_day(c, s, *power, now);
+    rules::clear_period_sample(c, s, x);
     // The day is judged at dusk (first sample after sunset), not at midnight.
     if (s.today.saw_daylight && !s.today.evaluated && sun.elevation_deg < 0 && c.solar_hour > 12) rules::day_end(c, s);
     s.down_without_grid = down_without_grid(config_, x, c.near_zero_w);
