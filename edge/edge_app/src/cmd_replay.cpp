@@ -322,7 +322,9 @@ class Replayer {
 public:
     Replayer(const Options& o, const CsvLayout& layout, const std::string& suffix, detect::SiteDetection& site,
              const detect::SunModel& sun)
-        : o_(o), layout_(layout), suffix_(suffix), pipeline_(site.config, sun, clock_) {}
+        : o_(o), layout_(layout), suffix_(suffix), pipeline_(site.config, sun, clock_) {
+        pipeline_.set_wiring(site.wiring);
+    }
 
     // Opens --store and resumes the detector state and the row cursor from it.
     std::optional<std::string> open_store() {
