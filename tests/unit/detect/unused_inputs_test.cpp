@@ -273,6 +273,8 @@ TEST_CASE("SERF West on inputs 1 and 2 of 4, inputs 3 and 4 at 0: no string tick
         CHECK(opened[0].ticket.input == 2);
         CHECK(opened[0].at >= cut);
         CHECK(opened[0].at <= cut + 60min);
+        MESSAGE("wired " << wired << ": string 2 lost, ticket after "
+                         << std::chrono::duration_cast<std::chrono::minutes>(opened[0].at - cut).count() << " min");
     }
 }
 
@@ -298,4 +300,8 @@ TEST_CASE("SERF West on inputs 1-3 of 4: string 2 lost, then string 1 while 2's 
     CHECK(opened[1].at >= first_lost);
     CHECK(opened[1].at <= first_lost + 60min);
     CHECK(opened[0].ticket.id != opened[1].ticket.id);
+    MESSAGE("string 2: ticket after "
+            << std::chrono::duration_cast<std::chrono::minutes>(opened[0].at - second_lost).count()
+            << " min; string 1: after "
+            << std::chrono::duration_cast<std::chrono::minutes>(opened[1].at - first_lost).count() << " min");
 }
