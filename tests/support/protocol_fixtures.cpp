@@ -118,7 +118,7 @@ StatusMessage status_online() {
     s.backlog_depth = 3;
     s.last_seq = 1043;
     s.config_version = "2016-07-01.2";
-    s.devices = {{"inv1", base_time() + 20s}, {"inv2", std::nullopt}};
+    s.devices = {{"inv1", base_time() + 20s, {}}, {"inv2", std::nullopt, {}}};
     s.quota = QuotaReport{120, 0, base_time() - 24h};
     return s;
 }

@@ -215,6 +215,7 @@ Status Agent::Impl::start_detection() {
     if (!created) return created.error();
     sun = std::move(*created);
     pipeline = std::make_unique<detect::DetectionPipeline>(site->config, *sun, clock);
+    pipeline->set_wiring(site->wiring);
     // The local page's expectation for today: the same clear-sky model detection judges with, when the
     // config describes arrays (without them there is nothing to expect, and the page says so).
     std::optional<solar::ExpectedPowerModel> expected;
@@ -246,6 +247,10 @@ Status Agent::Impl::start_sync() {
     o.sync.agent_version = PVFLEET_VERSION;
     o.sync.config_version = c.config_version;
     for (const auto& d : c.devices) o.sync.devices.push_back(d.id);
+    // The wiring goes to the server with each status, so the back office sees which inputs are used.
+    if (auto site = detect::parse_site_detection(c.detection_site)) {
+        for (const auto& [inverter, inputs] : site->wiring) o.sync.wired_inputs[inverter] = inputs;
+    }
     o.sync.batch_interval = Millis{c.batch_interval_s * 1000LL};
     o.sync.resolution_s = static_cast<std::uint32_t>(c.intervals.fast.count() / 1000);
     o.sync.quota_bytes = c.quota_bytes;

@@ -16,6 +16,7 @@ std::string probe_detail(const domain::Sample& reading, const devices::DeviceIde
     // Scalars say most about a device (power, state, energy): the arrays go first.
     auto& points = j["points"];
     for (const auto& [name, values] : reading.arrays) points.erase(name);
+    j.erase("mppt_inputs");
     j["truncated"] = true;
     text = j.dump();
     if (text.size() <= max_bytes) return text;

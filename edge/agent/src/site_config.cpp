@@ -61,10 +61,11 @@ const config::Object kTiming{{optional("pause_after_connect_ms", number(0, 60000
                               optional("timeout_max_ms", number(0, 600000)), optional("retries", number(0, 10)),
                               optional("reconnect_max_ms", number(0, 600000))},
                              kWording};
-// ac_kw, efficiency: detection's (parse_site_detection checks them).
+// ac_kw, efficiency, mppt_inputs: detection's (parse_site_detection checks them).
 const config::Object kDevice{{required("id", text()), required("endpoint", text()), optional("unit", number(0, 247)),
                               optional("profile", text()), optional("sunspec_device", number(0, 16)),
-                              optional("ac_kw"), optional("efficiency"), optional("comment")},
+                              optional("ac_kw"), optional("efficiency"), optional("mppt_inputs"),
+                              optional("comment")},
                              kWording};
 const config::Object kPoll{{optional("fast_s", number(1, 3600)), optional("slow_s", number(1, 86400)),
                             optional("asleep_s", number(1, 86400)), optional("offline_max_s", number(1, 86400))},

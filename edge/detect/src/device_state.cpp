@@ -31,8 +31,11 @@ void to_json(nlohmann::json& j, const DeviceState& s) {
     opt("counter_still_value", s.counter_still_value);
     opt("counter_still_since_ms", s.counter_still_since_ms);
     j["drift_days"] = s.drift_days;
-    j["string"] = s.string;
-    j["string_worst"] = s.string_worst;
+    nlohmann::json inputs = nlohmann::json::object();
+    for (const auto& [k, v] : s.inputs) inputs[std::to_string(k)] = v;
+    j["inputs"] = std::move(inputs);
+    j["good_sun_ms_today"] = s.good_sun_ms_today;
+    opt("good_sun_last_ms", s.good_sun_last_ms);
     j["shading_bits"] = s.shading_bits;
     j["today_low"] = s.today_low;
     nlohmann::json good = nlohmann::json::object();
@@ -71,8 +74,16 @@ void from_json(const nlohmann::json& j, DeviceState& s) {
     opt("counter_still_value", s.counter_still_value);
     opt("counter_still_since_ms", s.counter_still_since_ms);
     s.drift_days = j.at("drift_days").get<int>();
-    s.string = j.at("string").get<Hold>();
-    s.string_worst = j.at("string_worst").get<int>();
+    // A state saved before inputs had their own state ("string", "string_worst") starts them afresh: an input
+    // counts as unused again only after a new good-sun day without production.
+    s.inputs.clear();
+    const nlohmann::json inputs = j.value("inputs", nlohmann::json::object());
+    for (const auto& [k, v] : inputs.items()) {
+        // Keys are input indexes written by to_json above.
+        if (const auto input = parse_number<int>(k)) s.inputs[*input] = v.get<InputState>();
+    }
+    s.good_sun_ms_today = j.value("good_sun_ms_today", 0.0);
+    opt("good_sun_last_ms", s.good_sun_last_ms);
     s.shading_bits = j.at("shading_bits").get<std::map<std::string, unsigned>>();
     s.today_low = j.at("today_low").get<std::map<std::string, int>>();
     s.today_good_hours.clear();

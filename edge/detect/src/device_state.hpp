@@ -32,6 +32,15 @@ struct DayAccum {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DayAccum, day, measured_wh, expected_wh, spp, spe, see, n, slot_p, slot_e, tv, pmax,
                                    plast, saw_daylight, evaluated)
 
+// One input (MPPT) of an inverter with per-input readings, for the string fault rule.
+struct InputState {
+    Hold hold;              // low against its siblings, over good-sun samples
+    bool produced = false;  // has produced in good sun since the gateway started: a stop from now on is a fault
+    bool unused = false;    // learned: never produced over whole good-sun days, so nothing is wired to it
+    int dark_good_sun_days = 0;  // good-sun days it did not produce (before it ever did)
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(InputState, hold, produced, unused, dark_good_sun_days)
+
 struct DeviceState {
     std::optional<long long> last_ms;
     std::optional<double> last_energy_wh;   // the generation counter (rules::generation_energy)
@@ -61,8 +70,9 @@ struct DeviceState {
     std::optional<long long> counter_still_since_ms;
     int drift_days = 0;
     // string fault
-    Hold string;
-    int string_worst = -1;
+    std::map<int, InputState> inputs;  // 0-based input index -> its state
+    double good_sun_ms_today = 0;      // time today the inverter's producing inputs delivered good sun
+    std::optional<long long> good_sun_last_ms;
     std::map<std::string, unsigned> shading_bits;  // "mppt:hour" -> low flag per day, bit 0 = yesterday
     std::map<std::string, int> today_low;          // "mppt:hour" -> 1 when low today
     std::map<int, int> today_good_hours;           // mppt -> judged good samples today

@@ -113,6 +113,7 @@ std::vector<TicketEvent> DetectionPipeline::on_sample(const Sample& x) {
     s.last_ms = now;  // the grid rule looks at freshness
     rules::grid_outage(config_, book_, sun_, devices_, site_->grid, x.t, out);
     c.grid_suppressed = site_->grid.last_bad;
+    if (auto w = wiring_.find(x.device_id); w != wiring_.end()) c.wired = &w->second;
     rules::not_producing(c, s, x);
     rules::string_fault(c, s, x);
 
@@ -158,6 +159,35 @@ Status DetectionPipeline::load_state(const nlohmann::json& state) {
     } catch (const nlohmann::json::exception& e) {
         return Error{std::string("detector state: ") + e.what()};
     }
+}
+
+std::vector<std::string> DetectionPipeline::input_status(const std::string& device_id) const {
+    std::vector<std::string> out;
+    const auto w = wiring_.find(device_id);
+    const auto d = devices_.find(device_id);
+    int count = 0;
+    if (d != devices_.end() && !d->second->inputs.empty()) count = d->second->inputs.rbegin()->first + 1;
+    if (w != wiring_.end()) {
+        for (int input : w->second) count = std::max(count, input);
+    }
+    for (int i = 0; i < count; ++i) {
+        if (w != wiring_.end()) {
+            out.emplace_back(std::find(w->second.begin(), w->second.end(), i + 1) != w->second.end() ? "wired" : "unwired");
+            continue;
+        }
+        const InputState* in = nullptr;
+        if (d != devices_.end()) {
+            if (auto it = d->second->inputs.find(i); it != d->second->inputs.end()) in = &it->second;
+        }
+        if (in != nullptr && in->produced) {
+            out.emplace_back("producing");
+        } else if (in != nullptr && in->unused) {
+            out.emplace_back("unused");
+        } else {
+            out.emplace_back("not seen producing yet");
+        }
+    }
+    return out;
 }
 
 std::optional<TimePoint> DetectionPipeline::last_sample_time() const {

@@ -1,6 +1,10 @@
 #include "pvfleet/detect/site.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
+
+#include "pvfleet/domain/ticket.hpp"
 
 namespace pvfleet::detect {
 namespace {
@@ -23,6 +27,50 @@ Result<std::string> text(const nlohmann::json& j, const char* key) {
         return Error::at(key, "expected a non-empty string");
     }
     return j.at(key).get<std::string>();
+}
+
+// An optional whole number lo..hi; none when the key is absent.
+Result<std::optional<int>> whole(const nlohmann::json& j, const char* key, int lo, int hi) {
+    if (!j.contains(key)) return std::optional<int>{};
+    const auto& v = j.at(key);
+    if (!v.is_number_integer() || v.get<long long>() < lo || v.get<long long>() > hi) {
+        return Error::at(key, "expected a whole number " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " +
+                                  v.dump());
+    }
+    return std::optional<int>(v.get<int>());
+}
+
+// Rules across arrays on the MPPT inputs they name: an input within the inverter's count, and either every array
+// of an inverter names its input or none does (a half-described inverter would leave its other arrays' inputs
+// looking unwired).
+Status check_wiring(const nlohmann::json& arrays, SiteDetection& out) {
+    std::map<std::string, std::size_t, std::less<>> first_with, first_without;  // inverter -> array index
+    for (std::size_t i = 0; i < arrays.size(); ++i) {
+        const auto& j = arrays.at(i);
+        const std::string path = "arrays/" + std::to_string(i);
+        const std::string inverter = j.at("inverter").get<std::string>();
+        auto mppt = whole(j, "mppt", 1, domain::kMaxInput);
+        if (!mppt) return mppt.error().under(path);
+        auto& mine = *mppt ? first_with : first_without;
+        auto& other = *mppt ? first_without : first_with;
+        mine.emplace(inverter, i);
+        if (auto o = other.find(inverter); o != other.end()) {
+            const std::size_t with = *mppt ? i : o->second;
+            const std::size_t without = *mppt ? o->second : i;
+            return Error::at("arrays/" + std::to_string(without) + "/mppt",
+                             "required: arrays/" + std::to_string(with) + " of inverter '" + inverter +
+                                 "' names its MPPT input, so every array of that inverter must");
+        }
+        if (!*mppt) continue;
+        if (auto n = out.mppt_inputs.find(inverter); n != out.mppt_inputs.end() && **mppt > n->second) {
+            return Error::at(path + "/mppt", "input " + std::to_string(**mppt) + ", but inverter '" + inverter +
+                                                 "' has " + std::to_string(n->second) + " MPPT inputs (mppt_inputs)");
+        }
+        auto& wired = out.wiring[inverter];
+        if (std::find(wired.begin(), wired.end(), **mppt) == wired.end()) wired.push_back(**mppt);
+        std::sort(wired.begin(), wired.end());
+    }
+    return {};
 }
 
 }  // namespace
@@ -54,6 +102,9 @@ Result<SiteDetection> parse_site_detection(const nlohmann::json& site) {
         if (!ac) return ac.error().under(path);
         auto eff = number(j, "efficiency", 0.96, 0.5, 1.0);
         if (!eff) return eff.error().under(path);
+        auto inputs = whole(j, "mppt_inputs", 1, domain::kMaxInput);
+        if (!inputs) return inputs.error().under(path);
+        if (*inputs) out.mppt_inputs[*id] = **inputs;
         inv.id = *id;
         inv.ac_kw = *ac;
         inv.nominal_efficiency = *eff;
@@ -85,6 +136,7 @@ Result<SiteDetection> parse_site_detection(const nlohmann::json& site) {
         a.losses = *losses;
         m.arrays.push_back(a);
     }
+    PVF_CHECK(check_wiring(site.at("arrays"), out));
     auto cfg = parse_detection_config(site.value("detection", nlohmann::json::object()));
     if (!cfg) return cfg.error().under("detection");
     out.config = *cfg;

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pvfleet/util/number.hpp"
 #include "pvfleet/util/time.hpp"
 
 namespace pvfleet::detect {
@@ -21,17 +22,28 @@ bool live(TicketState s) { return s == TicketState::open || s == TicketState::ac
 bool same_evidence(const domain::EvidenceItem& a, const domain::EvidenceItem& b) {
     return a.name == b.name && a.observed == b.observed && a.expected == b.expected;
 }
+
+int key_input(std::optional<int> input) { return input.value_or(0); }
 }  // namespace
 
-std::string make_ticket_id(const std::string& device, FaultKind kind, TimePoint opened_at) {
-    // Deterministic: the same replay gives the same ids; unique because a (device, kind) has one live
+std::string make_ticket_id(const std::string& device, FaultKind kind, std::optional<int> input, TimePoint opened_at) {
+    // Deterministic: the same replay gives the same ids; unique because a (device, kind, input) has one live
     // ticket at a time and opening times differ.
     std::string stamp = format_iso8601(opened_at);  // 2016-07-01T06:15:00.000Z
     std::string compact;
     for (char ch : stamp.substr(0, 19)) {
         if (ch != '-' && ch != ':') compact += ch;
     }
-    return device + "-" + std::string(to_string(kind)) + "-" + compact + "Z";
+    const std::string in = input ? "-mppt" + std::to_string(*input) : "";
+    return device + "-" + std::string(to_string(kind)) + in + "-" + compact + "Z";
+}
+
+std::optional<int> input_from_summary(const Ticket& t) {
+    if (t.kind != FaultKind::string_fault || !t.summary.starts_with("MPPT ")) return std::nullopt;
+    const auto digits = std::string_view(t.summary).substr(5);
+    const auto n = parse_leading_number<int>(digits);
+    if (!n || *n < 1 || *n > domain::kMaxInput) return std::nullopt;
+    return n;
 }
 
 void TicketBook::append_evidence(Ticket& t, std::vector<domain::EvidenceItem> evidence) {
@@ -42,16 +54,17 @@ void TicketBook::append_evidence(Ticket& t, std::vector<domain::EvidenceItem> ev
     }
 }
 
-std::optional<TicketEvent> TicketBook::raise(const std::string& device, FaultKind kind, Severity severity,
-                                             const std::string& summary, std::vector<domain::EvidenceItem> evidence,
-                                             TimePoint at) {
-    const Key key{device, kind};
+std::optional<TicketEvent> TicketBook::raise(const std::string& device, FaultKind kind, std::optional<int> input,
+                                             Severity severity, const std::string& summary,
+                                             std::vector<domain::EvidenceItem> evidence, TimePoint at) {
+    const Key key{device, kind, key_input(input)};
     auto it = tickets_.find(key);
     if (it == tickets_.end()) {
         Ticket t;
-        t.id = make_ticket_id(device, kind, at);
+        t.id = make_ticket_id(device, kind, input, at);
         t.device_id = device;
         t.kind = kind;
+        t.input = input;
         t.severity = severity;
         t.state = TicketState::open;
         t.summary = summary;
@@ -96,16 +109,16 @@ std::optional<TicketEvent> TicketBook::raise(const std::string& device, FaultKin
 
 std::optional<TicketEvent> TicketBook::add_evidence(const std::string& device, FaultKind kind,
                                                     std::vector<domain::EvidenceItem> evidence, TimePoint at) {
-    auto it = tickets_.find(Key{device, kind});
+    auto it = tickets_.find(Key{device, kind, 0});
     if (it == tickets_.end() || !live(it->second.state) || evidence.empty()) return std::nullopt;
     append_evidence(it->second, std::move(evidence));
     it->second.updated_at = at;
     return TicketEvent{TicketEventKind::updated, at, it->second};
 }
 
-std::optional<TicketEvent> TicketBook::clear(const std::string& device, FaultKind kind, TimePoint at,
-                                             std::vector<domain::EvidenceItem> evidence) {
-    auto it = tickets_.find(Key{device, kind});
+std::optional<TicketEvent> TicketBook::clear(const std::string& device, FaultKind kind, std::optional<int> input,
+                                             TimePoint at, std::vector<domain::EvidenceItem> evidence) {
+    auto it = tickets_.find(Key{device, kind, key_input(input)});
     if (it == tickets_.end() || !live(it->second.state)) return std::nullopt;
     Ticket& t = it->second;
     append_evidence(t, std::move(evidence));
@@ -184,12 +197,30 @@ std::vector<TicketEvent> TicketBook::tick(TimePoint now) {
 }
 
 bool TicketBook::is_live(const std::string& device, FaultKind kind) const {
-    const Ticket* t = find(device, kind);
+    for (auto it = tickets_.lower_bound(Key{device, kind, 0}); it != tickets_.end(); ++it) {
+        if (std::get<0>(it->first) != device || std::get<1>(it->first) != kind) break;
+        if (live(it->second.state)) return true;
+    }
+    return false;
+}
+
+bool TicketBook::is_live(const std::string& device, FaultKind kind, std::optional<int> input) const {
+    const Ticket* t = find(device, kind, input);
     return t != nullptr && live(t->state);
 }
 
 const Ticket* TicketBook::find(const std::string& device, FaultKind kind) const {
-    auto it = tickets_.find(Key{device, kind});
+    const Ticket* first = nullptr;
+    for (auto it = tickets_.lower_bound(Key{device, kind, 0}); it != tickets_.end(); ++it) {
+        if (std::get<0>(it->first) != device || std::get<1>(it->first) != kind) break;
+        if (std::get<2>(it->first) == 0) return &it->second;
+        if (first == nullptr || (live(it->second.state) && !live(first->state))) first = &it->second;
+    }
+    return first;
+}
+
+const Ticket* TicketBook::find(const std::string& device, FaultKind kind, std::optional<int> input) const {
+    auto it = tickets_.find(Key{device, kind, key_input(input)});
     return it == tickets_.end() ? nullptr : &it->second;
 }
 
@@ -211,7 +242,8 @@ void TicketBook::load(std::vector<Ticket> tickets) {
     tickets_.clear();
     for (auto& t : tickets) {
         if (t.state == TicketState::closed) continue;
-        Key key{t.device_id, t.kind};
+        if (!t.input) t.input = input_from_summary(t);
+        Key key{t.device_id, t.kind, key_input(t.input)};
         tickets_.insert_or_assign(std::move(key), std::move(t));
     }
 }
@@ -234,6 +266,7 @@ nlohmann::json to_json(const Ticket& t) {
                      {"evidence", std::move(ev)},
                      {"opened_at", format_iso8601(t.opened_at)},
                      {"updated_at", format_iso8601(t.updated_at)}};
+    if (t.input) j["input"] = *t.input;
     if (t.acknowledged_at) {
         j["acknowledged_at"] = format_iso8601(*t.acknowledged_at);
         j["acknowledged_by"] = t.acknowledged_by;
@@ -250,6 +283,7 @@ nlohmann::json to_page_json(const Ticket& t) {
     nlohmann::json j = to_json(t);
     j["device_id"] = std::move(j["device"]);
     j.erase("device");
+    if (!t.input) j["input"] = nullptr;
     for (auto& e : j["evidence"]) {
         if (!e.contains("expected")) e["expected"] = nullptr;
     }
@@ -280,6 +314,13 @@ Result<Ticket> ticket_from_json(const nlohmann::json& j) {
         t.severity = *sev;
         t.state = *state;
         t.summary = j.value("summary", "");
+        if (j.contains("input")) {
+            const auto& in = j.at("input");
+            if (!in.is_number_integer() || in.get<int>() < 1 || in.get<int>() > domain::kMaxInput) {
+                return Error::at("input", "expected an input number 1.." + std::to_string(domain::kMaxInput));
+            }
+            t.input = in.get<int>();
+        }
         auto time = [&](const char* key) -> Result<TimePoint> {
             auto r = parse_iso8601(j.at(key).get<std::string>());
             if (!r) return r.error().under(key);
@@ -329,6 +370,7 @@ nlohmann::json event_line(const TicketEvent& e) {
                      {"device", e.ticket.device_id},
                      {"at", format_iso8601(e.at)},
                      {"summary", e.ticket.summary}};
+    if (e.ticket.input) j["input"] = *e.ticket.input;
     if (e.kind == domain::TicketEventKind::acknowledged) {
         j["by"] = e.ticket.acknowledged_by;
         if (!e.ticket.acknowledge_note.empty()) j["note"] = e.ticket.acknowledge_note;

@@ -7,6 +7,7 @@
 
 #include "pvfleet/acquisition/read_blocks.hpp"
 #include "pvfleet/devices/register_codec.hpp"
+#include "pvfleet/domain/points.hpp"
 
 namespace pvfleet::devices {
 namespace {
@@ -272,7 +273,30 @@ nlohmann::json to_probe_json(const DeviceIdentity& identity, const acquisition::
     }
     if (reading.state) points["inverter_state"] = std::string(domain::to_string(*reading.state));
     if (!reading.events.empty()) points["events"] = reading.events;
-    return {{"device", device}, {"points", points}};
+    nlohmann::json out{{"device", device}, {"points", points}};
+    if (auto inputs = mppt_inputs_json(reading); !inputs.empty()) out["mppt_inputs"] = std::move(inputs);
+    return out;
+}
+
+nlohmann::json mppt_inputs_json(const acquisition::Reading& reading) {
+    const std::pair<std::string_view, const char*> columns[] = {
+        {domain::points::dc_voltage_v, "voltage_v"}, {domain::points::dc_current_a, "current_a"},
+        {domain::points::dc_power_w, "power_w"}};
+    std::size_t count = 0;
+    for (const auto& [point, key] : columns) {
+        if (auto it = reading.arrays.find(point); it != reading.arrays.end()) count = std::max(count, it->second.size());
+    }
+    nlohmann::json out = nlohmann::json::array();
+    for (std::size_t i = 0; i < count; ++i) {
+        nlohmann::json row{{"input", i + 1}};
+        for (const auto& [point, key] : columns) {
+            const auto it = reading.arrays.find(point);
+            const bool known = it != reading.arrays.end() && i < it->second.size() && it->second[i].has_value();
+            row[key] = known ? nlohmann::json(*it->second[i]) : nlohmann::json(nullptr);
+        }
+        out.push_back(std::move(row));
+    }
+    return out;
 }
 
 }  // namespace pvfleet::devices

@@ -53,6 +53,18 @@ void print_text(const devices::DeviceIdentity& id, const domain::Sample& s, cons
         }
         std::cout << "]" << unit_of(name) << "\n";
     }
+    // Per-input readings, one line per MPPT input: what the installer checks the wiring against.
+    const auto inputs = devices::mppt_inputs_json(s);
+    if (!inputs.empty()) std::cout << "MPPT inputs (as read; - = not read or absent):\n";
+    for (const auto& row : inputs) {
+        std::cout << "  MPPT " << std::left << std::setw(4) << row["input"].get<int>();
+        for (const auto& [key, unit] : {std::pair{"voltage_v", "V"}, {"current_a", "A"}, {"power_w", "W"}}) {
+            std::ostringstream cell;
+            if (row[key].is_null()) cell << "-"; else cell << row[key].get<double>() << " " << unit;
+            std::cout << std::right << std::setw(14) << cell.str();
+        }
+        std::cout << "\n";
+    }
     if (!s.events.empty()) {
         std::cout << "  events:";
         for (const auto& e : s.events) std::cout << ' ' << e;

@@ -328,7 +328,9 @@ public:
     Replayer(const Options& o, const CsvLayout& layout, const std::string& suffix, detect::SiteDetection& site,
              const detect::SunModel& sun)
         : o_(o), layout_(layout), suffix_(suffix), sun_(sun), daylight_(site.config.daylight),
-          pipeline_(site.config, sun, clock_) {}
+          pipeline_(site.config, sun, clock_) {
+        pipeline_.set_wiring(site.wiring);
+    }
 
     // Opens --sun-out: the sun as the detectors see it, one line per row.
     std::optional<std::string> open_sun_out() {

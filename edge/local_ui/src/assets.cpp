@@ -126,7 +126,7 @@ function renderTickets(list) {
   if (!list.length) box.append(el('p', 'No open tickets.', {class: 'muted'}));
   for (const t of list) {
     const row = el('div', null, {class: 'card ticket ' + t.severity, 'data-testid': 'ticket-' + t.id});
-    row.append(el('h3', t.device_id + ' · ' + t.kind + ' · ' + t.state, {'data-testid': 'ticket-state-' + t.id}), el('p', t.summary));
+    row.append(el('h3', t.device_id + (t.input ? ' · MPPT ' + t.input : '') + ' · ' + t.kind + ' · ' + t.state, {'data-testid': 'ticket-state-' + t.id}), el('p', t.summary));
     if (t.acknowledged_by) row.append(el('p', 'acknowledged by ' + t.acknowledged_by + (t.acknowledge_note ? ': ' + t.acknowledge_note : ''), {class: 'muted'}));
     const note = el('input', null, {placeholder: 'note', 'data-testid': 'note-' + t.id});
     const act = (what, label) => {
@@ -193,6 +193,15 @@ async function probe(ev) {
   if (!res) return;
   const tb = el('table'), dev = res.device || {};
   out.replaceChildren(el('p', [dev.vendor, dev.model, dev.serial && 'serial ' + dev.serial, dev.profile && '(' + dev.profile + ')'].filter(Boolean).join(' ')), tb);
+  if (res.mppt_inputs) {
+    // Per-input readings as the device reported them, for checking which strings are wired where.
+    const mt = el('table', null, {'data-testid': 'probe-mppt'}), head = el('tr');
+    const fmt = (v, u) => v === null || v === undefined ? '-' : v + ' ' + u;
+    head.append(el('th', 'MPPT'), el('th', 'V'), el('th', 'A'), el('th', 'W'));
+    mt.append(head);
+    for (const m of res.mppt_inputs) { const tr = el('tr'); tr.append(el('td', String(m.input)), el('td', fmt(m.voltage_v, 'V')), el('td', fmt(m.current_a, 'A')), el('td', fmt(m.power_w, 'W'))); mt.append(tr); }
+    out.append(mt);
+  }
   for (const [k, v] of Object.entries(res.points || {})) { const tr = el('tr'); tr.append(el('td', k), el('td', typeof v === 'object' ? JSON.stringify(v) : String(v))); tb.append(tr); }
 }
 

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include "pvfleet/detect/ticket_book.hpp"
 #include "pvfleet/sqlite/statement.hpp"
 #include "pvfleet/util/number.hpp"
@@ -10,10 +12,10 @@
 namespace pvfleet::store {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
-// Schema v1. The outbox (wire sequence numbers for the sync) is a later migration: it will read
-// ticket_events in event_id order.
+// Schema v1 (tables only; the live-ticket index is the migrations' below). The outbox (wire sequence numbers for
+// the sync) keeps its own tables (outbox.cpp) and reads ticket_events in event_id order.
 constexpr const char* kSchema = R"SQL(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tickets (
@@ -26,7 +28,6 @@ CREATE TABLE IF NOT EXISTS tickets (
   updated_at_ms INTEGER NOT NULL,
   body TEXT NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS tickets_one_live ON tickets(device_id, kind) WHERE state <> 'closed';
 CREATE TABLE IF NOT EXISTS ticket_events (
   event_id INTEGER PRIMARY KEY AUTOINCREMENT,
   ticket_id TEXT NOT NULL REFERENCES tickets(id),
@@ -46,6 +47,22 @@ CREATE TABLE IF NOT EXISTS telemetry (
   PRIMARY KEY (device_id, t_ms)
 ) WITHOUT ROWID;
 )SQL";
+
+// Migrations from version N-1 to N, applied in order inside the opening transaction; existing rows are kept.
+constexpr const char* kMigrations[] = {
+    // 1: one live ticket per (device, kind).
+    "CREATE UNIQUE INDEX IF NOT EXISTS tickets_one_live ON tickets(device_id, kind) WHERE state <> 'closed';",
+    // 2: per-input tickets (string_fault per MPPT input): one live ticket per (device, kind, input), input 0 for
+    // whole-device tickets. Tickets stored before name their input only in the summary ("MPPT 3 open ...").
+    R"SQL(
+ALTER TABLE tickets ADD COLUMN input INTEGER NOT NULL DEFAULT 0;
+UPDATE tickets SET input = CAST(substr(json_extract(body, '$.summary'), 6) AS INTEGER)
+  WHERE kind = 'string_fault' AND json_extract(body, '$.summary') LIKE 'MPPT %';
+UPDATE tickets SET body = json_set(body, '$.input', input) WHERE input > 0;
+DROP INDEX IF EXISTS tickets_one_live;
+CREATE UNIQUE INDEX tickets_one_live_input ON tickets(device_id, kind, input) WHERE state <> 'closed';
+)SQL",
+};
 
 using sqlite::Statement;
 
@@ -110,31 +127,41 @@ Status GatewayStore::exec(const std::string& sql) { return sqlite::exec(db_, sql
 Status GatewayStore::migrate() {
     return transaction([&]() -> Status {
         if (auto s = exec(kSchema); !s) return s;
+        int v = 0;  // a new file
         Statement get(db_, "SELECT value FROM meta WHERE key='schema_version'");
         if (get.step() == SQLITE_ROW) {
             const auto version = parse_leading_number<int>(get.text(0));
             if (!version) return Error{"schema version '" + get.text(0) + "' is not a number", ErrorKind::unsupported};
-            const int v = *version;
+            v = *version;
             if (v > kSchemaVersion) {
                 return Error{"schema version " + std::to_string(v) + " is newer than this build (" +
                                  std::to_string(kSchemaVersion) + ")",
                              ErrorKind::unsupported};
             }
-            return {};
         }
-        return exec("INSERT INTO meta(key, value) VALUES('schema_version', '" + std::to_string(kSchemaVersion) + "')");
+        get.reset();
+        for (int next = std::max(v, 0) + 1; next <= kSchemaVersion; ++next) {
+            if (auto s = exec(kMigrations[next - 1]); !s) {
+                return Error{"migration to schema version " + std::to_string(next) + ": " + s.error().message,
+                             s.error().kind};
+            }
+        }
+        if (v == kSchemaVersion) return {};
+        return exec("INSERT INTO meta(key, value) VALUES('schema_version', '" + std::to_string(kSchemaVersion) +
+                    "') ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     });
 }
 
 Result<long long> GatewayStore::record(const domain::TicketEvent& e) {
     const auto& t = e.ticket;
     Statement up(db_,
-                 "INSERT INTO tickets(id, device_id, kind, state, severity, opened_at_ms, updated_at_ms, body) "
-                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
+                 "INSERT INTO tickets(id, device_id, kind, state, severity, opened_at_ms, updated_at_ms, body, input) "
+                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(id) DO UPDATE SET state=excluded.state, "
                  "severity=excluded.severity, updated_at_ms=excluded.updated_at_ms, body=excluded.body");
     up.bind(1, t.id).bind(2, t.device_id).bind(3, std::string(to_string(t.kind)));
     up.bind(4, std::string(to_string(t.state))).bind(5, std::string(to_string(t.severity)));
     up.bind(6, to_epoch_ms(t.opened_at)).bind(7, to_epoch_ms(t.updated_at)).bind(8, detect::to_json(t).dump());
+    up.bind(9, static_cast<long long>(t.input.value_or(0)));
     if (up.step() != SQLITE_DONE) return up.error("write ticket " + t.id);
     Statement ev(db_, "INSERT INTO ticket_events(ticket_id, kind, at_ms, body) VALUES(?1, ?2, ?3, ?4)");
     ev.bind(1, t.id).bind(2, std::string(to_string(e.kind))).bind(3, to_epoch_ms(e.at)).bind(4, event_body(e));

@@ -397,11 +397,12 @@ protocol::StatusMessage SyncEngine::status(protocol::SiteState state) const {
     std::set<std::string> seen;
     for (const auto& d : config_.devices) {
         auto it = polls_.find(d);
-        m.devices.push_back({d, it == polls_.end() ? std::nullopt : it->second});
+        m.devices.push_back({d, it == polls_.end() ? std::nullopt : it->second, {}});
+        if (auto w = config_.wired_inputs.find(d); w != config_.wired_inputs.end()) m.devices.back().wired_inputs = w->second;
         seen.insert(d);
     }
     for (const auto& [d, t] : polls_)
-        if (seen.count(d) == 0) m.devices.push_back({d, t});
+        if (seen.count(d) == 0) m.devices.push_back({d, t, {}});
     const auto q = outbox_.quota_report();
     if (!(q == protocol::QuotaReport{})) m.quota = q;
     return m;

@@ -53,6 +53,7 @@ json device_json(const records::Device& d) {
             {"unit_id", d.unit_id ? json(*d.unit_id) : json(nullptr)},
             {"first_seen", time_json(d.first_seen)},
             {"last_seen", time_json(d.last_seen)},
+            {"wired_inputs", d.wired_inputs ? json(*d.wired_inputs) : json(nullptr)},
             {"version", d.version}};
 }
 

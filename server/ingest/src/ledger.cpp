@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "ledger_parts.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/storage/bulk.hpp"
@@ -165,12 +167,18 @@ Status Ledger::ingest_unsequenced(const protocol::Message& m, std::int64_t now_m
             PVF_CHECK(db_.run("UPDATE site_seq SET edge_last_seq = $2 WHERE site_id = $1 AND edge_last_seq < $2 "
                               "AND $2 <= max_seen + $3",
                               {site, i64(*status->last_seq), i64(kMaxTailAhead)}));
-        for (const auto& d : status->devices)
+        for (const auto& d : status->devices) {
             if (d.last_ok_poll)
                 PVF_CHECK(db_.run(
                     "INSERT INTO devices (site_id, device_id, first_seen_ms, last_seen_ms) VALUES ($1, $2, "
                     "$3, $3) ON CONFLICT (site_id, device_id) DO NOTHING",
                     {site, d.device_id, to_epoch_ms(*d.last_ok_poll)}));
+            // The site config's wiring (which MPPT inputs have an array), kept on the device record.
+            const std::string wired = d.wired_inputs.empty() ? std::string() : nlohmann::json(d.wired_inputs).dump();
+            PVF_CHECK(db_.run("UPDATE devices SET wired_inputs = $3 WHERE site_id = $1 AND device_id = $2 AND "
+                              "COALESCE(wired_inputs, '') <> COALESCE($3, '')",
+                              {site, d.device_id, wired.empty() ? storage::Value{nullptr} : storage::Value{wired}}));
+        }
         touched[site];  // a newer edge_last_seq may reveal a tail gap
         ++out.statuses;
         return {};

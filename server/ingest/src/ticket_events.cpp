@@ -19,7 +19,7 @@ Status apply_ticket_event(storage::Db& db, const protocol::TicketEventMessage& t
     auto up = db.run(
         "INSERT INTO tickets (site_id, ticket_id, device_id, kind, severity, state, summary, opened_at_ms, "
         "updated_at_ms, "
-        "last_seq, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (site_id, "
+        "last_seq, body, mppt_input) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (site_id, "
         "ticket_id) DO "
         "UPDATE SET device_id = excluded.device_id, kind = excluded.kind, severity = excluded.severity, "
         "state = "
@@ -27,7 +27,8 @@ Status apply_ticket_event(storage::Db& db, const protocol::TicketEventMessage& t
         "excluded.last_seq, body = excluded.body WHERE tickets.last_seq < excluded.last_seq",
         {site, t.id, t.device_id, std::string(domain::to_string(t.kind)),
          std::string(domain::to_string(t.severity)), std::string(domain::to_string(t.state)), t.summary,
-         to_epoch_ms(t.opened_at), to_epoch_ms(t.updated_at), i64(te.seq), *body});
+         to_epoch_ms(t.opened_at), to_epoch_ms(t.updated_at), i64(te.seq), *body,
+         std::int64_t{t.input.value_or(0)}});
     if (!up) return up.error();
     ++out.ticket_events;
     if (up->affected > 0 && sink != nullptr)

@@ -21,7 +21,8 @@ constexpr const char* kSiteColumns =
     "site_id, customer_id, name, address, latitude, longitude, time_zone, arrays, roof_type, installed_on, "
     "grid_connected_on, warranty_end, inspection_interval_days, first_seen_ms, version";
 constexpr const char* kDeviceColumns =
-    "site_id, device_id, vendor, model, serial, firmware, unit_id, first_seen_ms, last_seen_ms, version";
+    "site_id, device_id, vendor, model, serial, firmware, unit_id, first_seen_ms, last_seen_ms, version, "
+    "wired_inputs";
 constexpr int kMaxLimit = 1000;
 
 std::optional<double> opt_real(const Row& row, std::size_t i) {
@@ -119,6 +120,15 @@ Device device_from_row(const Row& row) {
     if (auto ms = row.opt_integer(7)) d.first_seen = from_epoch_ms(*ms);
     if (auto ms = row.opt_integer(8)) d.last_seen = from_epoch_ms(*ms);
     d.version = row.integer(9);
+    if (auto wired = row.opt_text(10)) {
+        auto j = json::parse(*wired, nullptr, false);
+        if (j.is_array()) {
+            std::vector<int> inputs;
+            for (const auto& v : j)
+                if (v.is_number_integer()) inputs.push_back(v.get<int>());
+            d.wired_inputs = std::move(inputs);
+        }
+    }
     return d;
 }
 

@@ -307,6 +307,18 @@ CREATE TABLE field_key_check (
   created_at_ms BIGINT NOT NULL
 );
 )SQL"},
+    {9, "per-input tickets and work orders; devices' wired MPPT inputs", R"SQL(
+-- A ticket about one input of a device (a string_fault on MPPT 2) is its own ticket at the edge, so it is its own
+-- work order here: one open order per (site, device, fault kind, input), input 0 for whole-device orders (every
+-- order before this change). The edge tickets' input is kept beside them for the back office's queries.
+ALTER TABLE work_orders ADD COLUMN mppt_input BIGINT NOT NULL DEFAULT 0;
+DROP INDEX work_orders_one_open;
+CREATE UNIQUE INDEX work_orders_one_open ON work_orders(site_id, device_id, kind, mppt_input) WHERE is_open = 1;
+ALTER TABLE tickets ADD COLUMN mppt_input BIGINT NOT NULL DEFAULT 0;
+-- The MPPT inputs of each inverter with an array wired, as the gateway's site config says (a JSON array of input
+-- numbers, e.g. [1,2]); NULL when the config does not say.
+ALTER TABLE devices ADD COLUMN wired_inputs TEXT;
+)SQL"},
 };
 
 std::string render(std::string_view sql, Engine engine) {

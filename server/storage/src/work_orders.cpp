@@ -42,11 +42,13 @@ Result<std::optional<workorders::WorkOrder>> load_work_order(Db& db, std::int64_
 
 Result<std::optional<workorders::WorkOrder>> load_open_work_order(Db& db, const std::string& site_id,
                                                                   const std::string& device_id,
-                                                                  domain::FaultKind kind) {
-    return first(
-        db.run(std::string("SELECT ") + kColumns +
-                   " FROM work_orders WHERE site_id = $1 AND device_id = $2 AND kind = $3 AND is_open = 1",
-               {site_id, device_id, std::string(domain::to_string(kind))}));
+                                                                  domain::FaultKind kind,
+                                                                  std::optional<int> input) {
+    return first(db.run(std::string("SELECT ") + kColumns +
+                            " FROM work_orders WHERE site_id = $1 AND device_id = $2 AND kind = $3 AND "
+                            "mppt_input = $4 AND is_open = 1",
+                        {site_id, device_id, std::string(domain::to_string(kind)),
+                         std::int64_t{input.value_or(0)}}));
 }
 
 Status append_audit(Db& db, TimePoint at, const std::string& actor, const std::string& action,
@@ -83,13 +85,13 @@ Result<workorders::WorkOrder> save_work_order(Db& db, workorders::WorkOrder orde
                         order.closed_at ? Value{to_epoch_ms(*order.closed_at)} : Value{nullptr}};
     if (order.id == 0) {
         Params p = common;
-        p.insert(p.end(), {order.site_id, order.device_id, to_epoch_ms(order.created_at), body_of(order)});
+        p.insert(p.end(), {order.site_id, order.device_id, to_epoch_ms(order.created_at), body_of(order),
+                           std::int64_t{order.input.value_or(0)}});
         auto r = db.run(
             "INSERT INTO work_orders (kind, severity, priority, state, is_open, ticket_id, summary, "
             "assignee, "
-            "updated_at_ms, due_at_ms, closed_at_ms, site_id, device_id, created_at_ms, body) VALUES ($1, "
-            "$2, "
-            "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+            "updated_at_ms, due_at_ms, closed_at_ms, site_id, device_id, created_at_ms, body, mppt_input) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
             p);
         if (!r) return r.error();
         order.id = r->rows.at(0).integer(0);
@@ -149,13 +151,14 @@ Result<int> create_due_preventive_orders(Db& db, TimePoint now, const workorders
 Status WorkOrderSink::on_ticket_event(Db& db, const std::string& site_id, const domain::TicketEvent& event,
                                       bool, TimePoint now, IngestOutcome& outcome) {
     const auto& t = event.ticket;
-    auto open = load_open_work_order(db, site_id, t.device_id, t.kind);
+    // One open order per (site, device, kind, input): a fault on another input of the device is its own order.
+    auto open = load_open_work_order(db, site_id, t.device_id, t.kind, t.input);
     if (!open) return open.error();
-    auto closed = first(
-        db.run(std::string("SELECT ") + kColumns +
-                   " FROM work_orders WHERE site_id = $1 AND device_id = $2 AND kind = $3 AND is_open = 0 "
-                   "ORDER BY closed_at_ms DESC, id DESC LIMIT 1",
-               {site_id, t.device_id, std::string(domain::to_string(t.kind))}));
+    auto closed = first(db.run(std::string("SELECT ") + kColumns +
+                                   " FROM work_orders WHERE site_id = $1 AND device_id = $2 AND kind = $3 AND "
+                                   "mppt_input = $4 AND is_open = 0 ORDER BY closed_at_ms DESC, id DESC LIMIT 1",
+                               {site_id, t.device_id, std::string(domain::to_string(t.kind)),
+                                std::int64_t{t.input.value_or(0)}}));
     if (!closed) return closed.error();
     const auto d = workorders::on_ticket_event(site_id, event, *open, *closed, now, policy_);
     using A = workorders::Decision::Action;
@@ -174,7 +177,8 @@ Status WorkOrderSink::on_ticket_event(Db& db, const std::string& site_id, const 
         ++outcome.work_orders_updated;
     PVF_LOG(info, "workorders",
             "work order " << saved->id << " " << workorders::to_string(d.action) << " for " << site_id << "/"
-                          << t.device_id << " " << domain::to_string(t.kind) << " ("
+                          << t.device_id << " " << domain::to_string(t.kind)
+                          << (t.input ? " input " + std::to_string(*t.input) : std::string()) << " ("
                           << domain::to_string(t.severity) << ")");
     return {};
 }

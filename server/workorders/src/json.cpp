@@ -157,6 +157,12 @@ Status read_classification(const json& j, const std::string& root, WorkOrder& o)
     auto kind = read_enum<domain::FaultKind>(j, "fault_kind", root, domain::parse_fault_kind);
     if (!kind) return kind.error();
     o.kind = *kind;
+    if (const json* input = field(j, "input"); input != nullptr && !input->is_null()) {
+        if (!input->is_number_integer() || input->get<std::int64_t>() < 1 ||
+            input->get<std::int64_t>() > domain::kMaxInput)
+            return Error::at("input", "expected null or an integer 1.." + std::to_string(domain::kMaxInput));
+        o.input = input->get<int>();
+    }
     auto severity = read_enum<domain::Severity>(j, "severity", root, domain::parse_severity);
     if (!severity) return severity.error();
     o.severity = *severity;
@@ -251,6 +257,7 @@ json work_order_to_json(const WorkOrder& o) {
                 {"site_id", o.site_id},
                 {"device_id", o.device_id},
                 {"fault_kind", domain::to_string(o.kind)},
+                {"input", o.input ? json(*o.input) : json(nullptr)},
                 {"severity", domain::to_string(o.severity)},
                 {"priority", to_string(o.priority)},
                 {"state", to_string(o.state)},

@@ -21,13 +21,18 @@ std::string order_label(const WorkOrder& o) {
 }
 
 // A caller passing orders of another key would merge unrelated faults: a programming error, not input.
+std::string input_text(std::optional<int> input) {
+    return input ? ", input " + std::to_string(*input) : std::string();
+}
+
 void check_order_key(const char* which, const WorkOrder& o, const std::string& site_id,
                      const domain::Ticket& t) {
-    if (o.site_id != site_id || o.device_id != t.device_id || o.kind != t.kind) {
+    if (o.site_id != site_id || o.device_id != t.device_id || o.kind != t.kind || o.input != t.input) {
         throw std::invalid_argument(std::string("on_ticket_event: ") + which + " " + order_label(o) +
                                     " is for (" + o.site_id + ", " + o.device_id + ", " +
-                                    std::string(domain::to_string(o.kind)) + "), the event for (" + site_id +
-                                    ", " + t.device_id + ", " + std::string(domain::to_string(t.kind)) + ")");
+                                    std::string(domain::to_string(o.kind)) + input_text(o.input) +
+                                    "), the event for (" + site_id + ", " + t.device_id + ", " +
+                                    std::string(domain::to_string(t.kind)) + input_text(t.input) + ")");
     }
 }
 
@@ -107,6 +112,7 @@ WorkOrder new_order(const std::string& site_id, const domain::Ticket& t, TimePoi
     o.site_id = site_id;
     o.device_id = t.device_id;
     o.kind = t.kind;
+    o.input = t.input;
     o.severity = t.severity;
     o.priority = rule.priority;
     o.state = WorkOrderState::new_order;

@@ -198,6 +198,15 @@ Result<domain::Ticket> read_ticket(const json& j, const Path& path) {
     PVF_TRY(t.kind, need(j, "fault_kind", path, [](const json& v, const Path& p) {
                 return read_enum(v, p, domain::kFaultKindNames);
             }));
+    // Optional: per-input tickets name their input; messages from gateways before that have none.
+    if (const json* x = optional_field(j, "input")) {
+        const Path at(path, "input");
+        PVF_TRY(auto input, read_u64(*x, at));
+        if (input < 1 || input > static_cast<std::uint64_t>(domain::kMaxInput))
+            return Error::at(at.str(), "expected an input number 1.." + std::to_string(domain::kMaxInput) + ", got " +
+                                           std::to_string(input));
+        t.input = static_cast<int>(input);
+    }
     PVF_TRY(t.severity, need(j, "severity", path, [](const json& v, const Path& p) {
                 return read_enum(v, p, domain::kSeverityNames);
             }));
@@ -274,6 +283,19 @@ Result<StatusMessage> status_body(const json& root, std::string site) {
             DevicePollStatus s;
             PVF_TRY(s.device_id, need(d, "device_id", at, read_device_id));
             if (const json* x = optional_field(d, "last_ok_poll")) { PVF_TRY(s.last_ok_poll, read_time(*x, {at, "last_ok_poll"})); }
+            if (const json* w = optional_field(d, "wired_inputs")) {
+                const Path wp(at, "wired_inputs");
+                if (!w->is_array() || w->size() > static_cast<std::size_t>(domain::kMaxInput))
+                    return Error::at(wp.str(), "expected an array of at most " + std::to_string(domain::kMaxInput) +
+                                                   " input numbers");
+                for (std::size_t k = 0; k < w->size(); ++k) {
+                    PVF_TRY(auto input, read_u64((*w)[k], {wp, k}));
+                    if (input < 1 || input > static_cast<std::uint64_t>(domain::kMaxInput))
+                        return Error::at(Path(wp, k).str(), "expected an input number 1.." +
+                                                                std::to_string(domain::kMaxInput));
+                    s.wired_inputs.push_back(static_cast<int>(input));
+                }
+            }
             m.devices.push_back(std::move(s));
         }
     }

@@ -254,6 +254,12 @@ Result<std::string> encode(const TicketEventMessage& m, EncodeOptions options) {
     ticket["id"] = t.id;
     ticket["device_id"] = t.device_id;
     ticket["fault_kind"] = domain::to_string(t.kind);
+    if (t.input) {
+        if (*t.input < 1 || *t.input > domain::kMaxInput)
+            return Error::at("ticket/input", "expected an input number 1.." + std::to_string(domain::kMaxInput) +
+                                                 ", got " + std::to_string(*t.input));
+        ticket["input"] = *t.input;
+    }
     ticket["severity"] = domain::to_string(t.severity);
     ticket["state"] = domain::to_string(t.state);
     ticket["summary"] = t.summary;
@@ -326,6 +332,14 @@ Result<std::string> encode(const StatusMessage& m, EncodeOptions options) {
                 dj["last_ok_poll"] = time_json(*d.last_ok_poll);
             } else {
                 dj["last_ok_poll"] = nullptr;
+            }
+            if (!d.wired_inputs.empty()) {
+                for (std::size_t k = 0; k < d.wired_inputs.size(); ++k) {
+                    if (d.wired_inputs[k] < 1 || d.wired_inputs[k] > domain::kMaxInput || k >= 64)
+                        return Error::at(sub(sub(at, "wired_inputs"), k),
+                                         "expected an input number 1.." + std::to_string(domain::kMaxInput));
+                }
+                dj["wired_inputs"] = d.wired_inputs;
             }
             devices.push_back(std::move(dj));
         }

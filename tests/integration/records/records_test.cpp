@@ -541,6 +541,11 @@ TEST_CASE("records: a device serial swap writes history with its work order") {
         REQUIRE(devices.size() == 1);
         Device d = devices[0];
         CHECK(d.first_seen == from_epoch_ms(5));
+        CHECK_FALSE(d.wired_inputs.has_value());  // the gateway's config has not said
+        // Ingest keeps the wiring the gateway's status reports; the record shows it and an edit keeps it.
+        REQUIRE(f.db().run("UPDATE devices SET wired_inputs = '[1,2]' WHERE device_id = 'inv1'").ok());
+        d = ok(list_devices(f.db(), "gw-1"))[0];
+        CHECK(d.wired_inputs == std::vector<int>{1, 2});
         d.vendor = "SMA";
         d.model = "STP 10.0";
         d.serial = "SN-1000";

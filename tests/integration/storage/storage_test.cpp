@@ -342,6 +342,89 @@ TEST_CASE(
     }
 }
 
+TEST_CASE("storage: per-input tickets become one work order per input; redeliveries and old gateways' events") {
+    test::TempDir dir;
+    for (auto& be : backends(dir)) {
+        CAPTURE(be.name);
+        ManualClock clock(t0());
+        storage::Store store(be.open(), clock);
+        ingest::Ledger ledger(store.db(), clock);
+        storage::WorkOrderSink sink;
+        ledger.set_ticket_sink(&sink);
+        REQUIRE(store.migrate().ok());
+        using K = domain::TicketEventKind;
+        auto on_input = [](protocol::TicketEventMessage m, int input) {
+            m.event.ticket.input = input;
+            m.event.ticket.summary = "MPPT " + std::to_string(input) + " open (no input)";
+            return m;
+        };
+        const auto mppt2 = on_input(ticket("m", 1, "inv1-string_fault-mppt2-a", K::opened, "inv1",
+                                           domain::FaultKind::string_fault, domain::Severity::major, t0()),
+                                    2);
+        const auto mppt1 = on_input(ticket("m", 2, "inv1-string_fault-mppt1-b", K::opened, "inv1",
+                                           domain::FaultKind::string_fault, domain::Severity::major, t0() + 1h),
+                                    1);
+        auto r = ledger.ingest({mppt2});
+        REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+        CHECK(r->work_orders_created == 1);
+        // A new fault on input 1 while input 2's order is open: its own order.
+        r = ledger.ingest({mppt1});
+        REQUIRE(r.ok());
+        CHECK(r->work_orders_created == 1);
+        // Redelivered (the broker's QoS 1, a resend): no third order, nothing updated.
+        r = ledger.ingest({mppt2, mppt1});
+        REQUIRE(r.ok());
+        CHECK(r->work_orders_created == 0);
+        CHECK(r->work_orders_updated == 0);
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'm' AND is_open = 1") == 2);
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'm' AND mppt_input = 2") == 1);
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM tickets WHERE site_id = 'm' AND mppt_input = 1") == 1);
+        auto order = storage::load_open_work_order(store.db(), "m", "inv1", domain::FaultKind::string_fault, 2);
+        REQUIRE(order.ok());
+        REQUIRE(order->has_value());
+        CHECK((*order)->input == 2);
+        CHECK((*order)->ticket_id == "inv1-string_fault-mppt2-a");
+        // Input 2 resolves: its order closes, input 1's stays open.
+        auto resolved = mppt2;
+        resolved.seq = 3;
+        resolved.event.kind = K::resolved;
+        resolved.event.ticket.state = domain::TicketState::resolved;
+        resolved.event.at = t0() + 2h;
+        r = ledger.ingest({resolved});
+        REQUIRE(r.ok());
+        CHECK(r->work_orders_updated == 1);
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'm' AND is_open = 1 AND "
+                                 "mppt_input = 1") == 1);
+        // An event from a gateway that sends no input is about the whole device: a third, separate order.
+        r = ledger.ingest({ticket("m", 4, "inv1-string_fault-c", K::opened, "inv1", domain::FaultKind::string_fault,
+                                  domain::Severity::major, t0() + 3h)});
+        REQUIRE(r.ok());
+        CHECK(r->work_orders_created == 1);
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'm' AND is_open = 1") == 2);
+        // The gateway's status carries the site config's wiring: the device record keeps it for the back office.
+        protocol::StatusMessage status;
+        status.site_id = "m";
+        status.sent_at = t0() + 4h;
+        status.agent_version = "1";
+        status.uptime_s = 60;
+        status.backlog_depth = 0;
+        status.config_version = "c1";
+        status.devices.push_back({"inv1", t0() + 4h, {1, 2}});
+        r = ledger.ingest({status});
+        REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+        auto wired = store.db().run("SELECT wired_inputs FROM devices WHERE site_id = 'm' AND device_id = 'inv1'");
+        REQUIRE(wired.ok());
+        REQUIRE(wired->rows.size() == 1);
+        CHECK(wired->rows[0].text(0) == "[1,2]");
+        // The database refuses a second open order for one (site, device, kind, input).
+        auto dup = store.db().run(
+            "INSERT INTO work_orders (site_id, device_id, kind, severity, priority, state, is_open, created_at_ms, "
+            "updated_at_ms, due_at_ms, body, mppt_input) VALUES ('m', 'inv1', 'string_fault', 'minor', 'normal', "
+            "'new', 1, 0, 0, 0, '{}', 1)");
+        CHECK_FALSE(dup.ok());
+    }
+}
+
 TEST_CASE("storage: preventive inspections are created on each site's schedule, once") {
     test::TempDir dir;
     for (auto& be : backends(dir)) {

@@ -123,12 +123,18 @@ TEST_CASE("probe_detail: device id, time and points; arrays then points dropped 
     CHECK(full["points"]["dc_power_w"] == nlohmann::json::array({600.0, nullptr}));
     CHECK(full["points"]["inverter_state"] == "producing");
     CHECK_FALSE(full.contains("truncated"));
+    // Per-input readings for the wiring check, as read: what the map does not read (voltage, current here) or
+    // the device reports absent stays null, nothing is computed.
+    CHECK(full["mppt_inputs"] ==
+          nlohmann::json::parse(R"([{"input": 1, "voltage_v": null, "current_a": null, "power_w": 600.0},
+                                    {"input": 2, "voltage_v": null, "current_a": null, "power_w": null}])"));
 
     for (int i = 0; i < 400; ++i) s.arrays["array_" + std::to_string(i)] = {1.0, 2.0, 3.0, 4.0};
     const auto text = probe_detail(s, id, 4096);
     CHECK(text.size() <= 4096);
     const auto cut = nlohmann::json::parse(text);
     CHECK(cut["truncated"] == true);
+    CHECK_FALSE(cut.contains("mppt_inputs"));
     CHECK(cut["points"]["ac_power_w"] == 1234.5);
     CHECK_FALSE(cut["points"].contains("dc_power_w"));
 

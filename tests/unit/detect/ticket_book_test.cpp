@@ -123,7 +123,8 @@ TEST_CASE("ticket JSON: the local page's form is the stored one under the page's
         {"acknowledged_by", ""},
         {"acknowledge_note", ""},
         {"resolved_at", nullptr},
-        {"resolved_by", ""}};
+        {"resolved_by", ""},
+        {"input", nullptr}};
     CHECK(open == expected_open);
 
     auto ack = book.acknowledge(e->ticket.id, "ana", "on my way", t0 + 1min);

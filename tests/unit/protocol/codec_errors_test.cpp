@@ -255,6 +255,11 @@ TEST_CASE("ticket event validation errors") {
          "ticket/evidence/0/t: missing required field"},
         {"acknowledged_at", [](json& j) { j["ticket"]["acknowledged_at"] = "today"; },
          "ticket/acknowledged_at: expected UTC timestamp in ms (integer), got string"},
+        {"input zero", [](json& j) { j["ticket"]["input"] = 0; },
+         "ticket/input: expected an input number 1..64, got 0"},
+        {"input text", [](json& j) { j["ticket"]["input"] = "2"; }, "ticket/input: expected integer, got string"},
+        {"input negative", [](json& j) { j["ticket"]["input"] = -1; },
+         "ticket/input: expected non-negative integer, got -1"},
     });
 }
 

@@ -120,6 +120,44 @@ TEST_CASE("ticket event round trips, with and without acknowledgement fields") {
     check_round_trip(m, decode_ticket_event);
 }
 
+TEST_CASE("ticket event: per-input tickets carry their input; a message without one (older gateways) decodes") {
+    auto m = test::ticket_event();
+    m.event.ticket.kind = domain::FaultKind::string_fault;
+    m.event.ticket.input = 2;
+    check_round_trip(m, decode_ticket_event);
+    const auto payload = encode(m).value();
+    CHECK(payload.find("\"input\":2") != std::string::npos);
+
+    // As a gateway sent it before tickets had inputs: no "input" at all.
+    const std::string old =
+        R"x({"v":1,"kind":"ticket_event","site_id":"demo-site-01","seq":7,"sent_at":1468915261000,"event":"opened",)x"
+        R"x("at":1468915260000,"ticket":{"id":"inv1-string_fault-20160719T080100Z","device_id":"inv1",)x"
+        R"x("fault_kind":"string_fault","severity":"major","state":"open","summary":"MPPT 3 open (no input)",)x"
+        R"x("opened_at":1468915260000,"updated_at":1468915260000}})x";
+    auto decoded = decode_ticket_event(old);
+    REQUIRE(decoded.ok());
+    CHECK_FALSE(decoded->event.ticket.input.has_value());
+    CHECK(decoded->event.ticket.kind == domain::FaultKind::string_fault);
+    // Re-encoded, it stays without an input.
+    CHECK(encode(*decoded).value().find("\"input\"") == std::string::npos);
+
+    m.event.ticket.input = 0;
+    auto bad = encode(m);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().message == "ticket/input: expected an input number 1..64, got 0");
+}
+
+TEST_CASE("status: inverters' wired MPPT inputs round trip; a status without them decodes") {
+    auto m = test::status_online();
+    REQUIRE_FALSE(m.devices.empty());
+    m.devices[0].wired_inputs = {1, 2};
+    check_round_trip(m, decode_status);
+    auto text = encode(m).value();
+    CHECK(text.find("\"wired_inputs\":[1,2]") != std::string::npos);
+    m.devices[0].wired_inputs = {0};
+    REQUIRE_FALSE(encode(m).ok());
+}
+
 TEST_CASE("status round trips online and as an offline last will") {
     check_round_trip(test::status_online(), decode_status);
     StatusMessage will;

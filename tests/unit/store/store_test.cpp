@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 #include "support/fake_sun.hpp"
 #include "pvfleet/domain/points.hpp"
@@ -172,4 +173,80 @@ TEST_CASE("persistent detection: technician actions on the agent's own book, rec
     auto stored = (*db)->ticket(id);
     REQUIRE(stored.ok());
     CHECK((*stored)->acknowledged_by == "ana");
+}
+
+TEST_CASE("store: per-input tickets; a database of schema 1 migrates and keeps its tickets and events") {
+    test::TempDir dir;
+    const auto path = (dir / "edge.db").string();
+    {
+        // A store written by the previous version: schema 1, one live ticket per (device, kind), a live
+        // string_fault ticket that names its input only in the summary, and a closed one.
+        sqlite3* raw = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
+        const char* old = R"SQL(
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE tickets (id TEXT PRIMARY KEY, device_id TEXT NOT NULL, kind TEXT NOT NULL, state TEXT NOT NULL,
+  severity TEXT NOT NULL, opened_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE UNIQUE INDEX tickets_one_live ON tickets(device_id, kind) WHERE state <> 'closed';
+CREATE TABLE ticket_events (event_id INTEGER PRIMARY KEY AUTOINCREMENT, ticket_id TEXT NOT NULL REFERENCES tickets(id),
+  kind TEXT NOT NULL, at_ms INTEGER NOT NULL, body TEXT NOT NULL);
+CREATE INDEX ticket_events_by_ticket ON ticket_events(ticket_id, event_id);
+CREATE TABLE detector_state (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
+CREATE TABLE telemetry (device_id TEXT NOT NULL, t_ms INTEGER NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (device_id, t_ms)) WITHOUT ROWID;
+INSERT INTO meta VALUES ('schema_version', '1'), ('cursor:feed', '42');
+INSERT INTO tickets VALUES ('inv1-string_fault-20160701T110000Z', 'inv1', 'string_fault', 'open', 'major',
+  1467370800000, 1467370800000, '{"id":"inv1-string_fault-20160701T110000Z","device":"inv1","kind":"string_fault","severity":"major","state":"open","summary":"MPPT 3 open (no input)","evidence":[],"opened_at":"2016-07-01T11:00:00.000Z","updated_at":"2016-07-01T11:00:00.000Z"}');
+INSERT INTO tickets VALUES ('inv1-not_producing-20160630T110000Z', 'inv1', 'not_producing', 'closed', 'minor',
+  1467284400000, 1467288000000, '{"id":"inv1-not_producing-20160630T110000Z","device":"inv1","kind":"not_producing","severity":"minor","state":"closed","summary":"down","evidence":[],"opened_at":"2016-06-30T11:00:00.000Z","updated_at":"2016-06-30T12:00:00.000Z"}');
+INSERT INTO ticket_events(ticket_id, kind, at_ms, body) VALUES ('inv1-string_fault-20160701T110000Z', 'opened',
+  1467370800000, '{"kind":"opened","at":"2016-07-01T11:00:00.000Z","ticket":{"id":"inv1-string_fault-20160701T110000Z","device":"inv1","kind":"string_fault","severity":"major","state":"open","summary":"MPPT 3 open (no input)","evidence":[],"opened_at":"2016-07-01T11:00:00.000Z","updated_at":"2016-07-01T11:00:00.000Z"}}');
+)SQL";
+        char* err = nullptr;
+        REQUIRE(sqlite3_exec(raw, old, nullptr, nullptr, &err) == SQLITE_OK);
+        sqlite3_close(raw);
+    }
+    auto db = store::GatewayStore::open(path);
+    REQUIRE(db.ok());
+    auto all = (*db)->tickets(true);
+    REQUIRE(all.ok());
+    REQUIRE(all->size() == 2);
+    CHECK(all->at(0).kind == FaultKind::not_producing);
+    CHECK_FALSE(all->at(0).input.has_value());
+    CHECK(all->at(1).input == 3);  // from the summary
+    CHECK(all->at(1).state == domain::TicketState::open);
+    auto events = (*db)->events_after(0);
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 1);
+    CHECK(events->at(0).event.ticket.summary == "MPPT 3 open (no input)");
+    CHECK((*db)->cursor("feed")->value_or("") == "42");
+
+    // The live ticket of input 3 goes on in the book; a fault on input 1 is a ticket of its own, and the schema
+    // takes both.
+    detect::TicketBook book;
+    book.load(*all);
+    CHECK(book.is_live("inv1", FaultKind::string_fault, 3));
+    auto again = book.raise("inv1", FaultKind::string_fault, 3, domain::Severity::major, "MPPT 3 open (no input)", {},
+                            t0 + 1h);
+    CHECK_FALSE(again.has_value());
+    auto other = book.raise("inv1", FaultKind::string_fault, 1, domain::Severity::major, "MPPT 1 open (no input)", {},
+                            t0 + 1h);
+    REQUIRE(other.has_value());
+    CHECK(other->ticket.id == "inv1-string_fault-mppt1-20160701T120000Z");
+    REQUIRE((*db)->record(*other).ok());
+    auto live = (*db)->tickets(false);
+    REQUIRE(live.ok());
+    CHECK(live->size() == 2);
+    // Still one live ticket per (device, kind, input).
+    domain::TicketEvent dup = *other;
+    dup.ticket.id = "other";
+    auto refused = (*db)->record(dup);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().kind == ErrorKind::conflict);
+
+    // Reopening a migrated store changes nothing.
+    db->reset();
+    auto reopened = store::GatewayStore::open(path);
+    REQUIRE(reopened.ok());
+    CHECK((*reopened)->tickets(false)->size() == 2);
 }

@@ -382,6 +382,42 @@ TEST_CASE("preventive tickets from a gateway are ignored; wrong inputs are calle
                     std::invalid_argument);
 }
 
+TEST_CASE("per-input tickets: one order per (site, device, kind, input); another input's order is a caller bug") {
+    auto on_input = [](int input, std::string id) {
+        auto e = ticket_event(TicketEventKind::opened, Severity::major, t0, std::move(id), FaultKind::string_fault);
+        e.ticket.input = input;
+        e.ticket.summary = "MPPT " + std::to_string(input) + " open (no input)";
+        return e;
+    };
+    auto two = on_ticket_event(kSite, on_input(2, "inv1-string_fault-mppt2-a"), std::nullopt, std::nullopt, t0,
+                               Policy{});
+    REQUIRE(two.action == Action::create);
+    CHECK(two.result.input == 2);
+    two.result.id = 8;
+    // Input 1 has no open order of its own (storage looks it up by input): a new one.
+    auto one = on_ticket_event(kSite, on_input(1, "inv1-string_fault-mppt1-b"), std::nullopt, std::nullopt, t0,
+                               Policy{});
+    REQUIRE(one.action == Action::create);
+    CHECK(one.result.input == 1);
+    // Handing input 2's order to an event of input 1 (or of the whole device) would merge two faults.
+    CHECK_THROWS_AS(on_ticket_event(kSite, on_input(1, "inv1-string_fault-mppt1-b"), two.result, std::nullopt, t0,
+                                    Policy{}),
+                    std::invalid_argument);
+    auto whole = ticket_event(TicketEventKind::opened, Severity::major, t0, "inv1-string_fault-c",
+                              FaultKind::string_fault);
+    CHECK_THROWS_AS(on_ticket_event(kSite, whole, two.result, std::nullopt, t0, Policy{}), std::invalid_argument);
+    // The same input's next event updates it.
+    auto again = on_input(2, "inv1-string_fault-mppt2-a");
+    again.kind = TicketEventKind::updated;
+    again.ticket.severity = Severity::critical;
+    CHECK(on_ticket_event(kSite, again, two.result, std::nullopt, t0 + 1h, Policy{}).action == Action::update);
+    // JSON keeps the input (null for whole-device orders).
+    const nlohmann::json j = two.result;
+    CHECK(j["input"] == 2);
+    CHECK(work_order_from_json(j)->input == 2);
+    CHECK(nlohmann::json(created_order())["input"].is_null());
+}
+
 TEST_CASE("transition table: every pair") {
     using S = WorkOrderState;
     const std::vector<S> all{S::new_order, S::assigned, S::in_progress, S::done, S::closed, S::cancelled};

@@ -15,6 +15,7 @@ void day_end(RuleContext& c, DeviceState& s) {
     d.evaluated = true;
     learn_shading(s);
     underperformance(c, s);
+    learn_unused_inputs(c.cfg, s);
     if (d.expected_wh <= 0 || d.n < 8 || d.see <= 0) return;
     const double k = d.spe / d.see;  // best scale of the clear-sky shape onto the measured one
     const double resid = std::max(0.0, d.spp - 2 * k * d.spe + k * k * d.see);

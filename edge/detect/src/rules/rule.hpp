@@ -33,6 +33,7 @@ struct RuleContext {
     int slot = 0;              // 15-min slot of the solar day
     double solar_hour = 0;     // local solar time of the sample, hours
     bool grid_suppressed = false;  // the site-wide grid outage rule holds: device outages are its consequence
+    const std::vector<int>* wired = nullptr;  // the device's inputs with an array (1-based); null: not configured
 };
 
 using SampleRule = void (*)(RuleContext&, DeviceState&, const domain::Sample&);
@@ -83,6 +84,7 @@ struct DayFit {
     double roughness = 0;  // RMS residual of p ≈ k·e relative to the fitted mean: 0 = clear-sky shape
 };
 void learn_shading(DeviceState& s);                                    // string_fault.cpp
+void learn_unused_inputs(const DetectionConfig& cfg, DeviceState& s);  // string_fault.cpp
 void clock_drift(RuleContext& c, DeviceState& s, const DayFit& fit);   // clock_drift.cpp
 // The day's clear 15-minute periods (clear_periods.cpp).
 struct ClearPeriods {

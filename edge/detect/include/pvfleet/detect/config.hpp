@@ -1,7 +1,9 @@
 #pragma once
 // Detector settings with documented defaults (docs/detection.md); a site config's "detection" object
 // overrides any of them, e.g. {"not_producing": {"debounce_min": 45}}.
+#include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -54,7 +56,18 @@ struct StringFaultConfig {
                                           // below the learned baseline = lost string / partial failure
     double shading_days = 3;              // an hour of day flagged low on this many of the last 7 days is
                                           // learned shading and excluded
+    // Unused inputs (no wiring in the site config): an input that has not produced since the gateway started is
+    // not judged; after `unused_after_days` good-sun days without production it is learned as unused. A
+    // good-sun day has at least `unused_good_sun_min` minutes of good sun in which the inverter's AC power
+    // (what its other inputs deliver) reached `unused_good_sun_fraction` of the clear-sky expectation.
+    double unused_good_sun_fraction = 0.5;
+    double unused_good_sun_min = 60;
+    double unused_after_days = 1;
 };
+
+// Which inputs (1-based MPPT numbers) of each inverter have an array wired, from the site config's arrays.
+// An inverter not listed: unknown, the string fault rule learns unused inputs instead.
+using InputWiring = std::map<std::string, std::vector<int>, std::less<>>;
 
 // Underperformance on clear 15-minute periods (docs/detection.md, "Underperformance").
 struct UnderperformanceConfig {

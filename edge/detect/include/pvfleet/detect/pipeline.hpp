@@ -42,6 +42,12 @@ public:
     Result<domain::TicketEvent> resolve(const std::string& id, const std::string& by);
     Result<domain::TicketEvent> close(const std::string& id);
 
+    // Which inputs of each inverter have an array (site config); inverters left out learn their unused inputs.
+    void set_wiring(InputWiring wiring) { wiring_ = std::move(wiring); }
+    // What the string fault rule knows of each input of a device, for the commissioning view:
+    // "wired", "unwired" (site config), "producing", "unused" (learned), "not seen producing yet".
+    [[nodiscard]] std::vector<std::string> input_status(const std::string& device_id) const;
+
     [[nodiscard]] const TicketBook& book() const { return book_; }
     TicketBook& book() { return book_; }
     [[nodiscard]] const DetectionConfig& config() const { return config_; }
@@ -59,6 +65,7 @@ private:
     const SunModel& sun_;
     const Clock& clock_;
     TicketBook book_;
+    InputWiring wiring_;
     std::map<std::string, std::unique_ptr<DeviceState>, std::less<>> devices_;
     struct SiteHold;
     std::unique_ptr<SiteHold> site_;

@@ -1,10 +1,12 @@
 #pragma once
 // The site description detection needs, and its JSON form (docs/detection.md, "Site file"):
 //   {"latitude": 39.742, "longitude": -105.1727, "elevation_m": 1800,
-//    "inverters": [{"id": "inv1", "ac_kw": 5.4}],
-//    "arrays": [{"id": "a1", "inverter": "inv1", "dc_kw": 5.6, "tilt": 45, "azimuth": 158, "losses": 0.14}],
+//    "inverters": [{"id": "inv1", "ac_kw": 5.4, "mppt_inputs": 4}],
+//    "arrays": [{"id": "a1", "inverter": "inv1", "mppt": 1, "dc_kw": 5.6, "tilt": 45, "azimuth": 158,
+//                "losses": 0.14}],
 //    "detection": {"not_producing": {"debounce_min": 30}}}
 // Other sections of the site config (devices, sync, ...) are ignored here.
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +23,8 @@ namespace pvfleet::detect {
 struct SiteDetection {
     solar::SiteModel model;
     DetectionConfig config;
+    InputWiring wiring;  // inverters whose arrays name their MPPT input ("mppt"): the wired inputs, sorted
+    std::map<std::string, int, std::less<>> mppt_inputs;  // inverters' input counts, where the config gives them
 };
 
 Result<SiteDetection> parse_site_detection(const nlohmann::json& site);

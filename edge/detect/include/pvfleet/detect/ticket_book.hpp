@@ -1,10 +1,13 @@
 #pragma once
-// Ticket rules, pure: one live ticket per (device, fault kind); new evidence updates it, never a duplicate;
+// Ticket rules, pure: one live ticket per (device, fault kind, input) — input is the MPPT input of per-input kinds
+// (string_fault), none otherwise, so a live ticket for MPPT 2 never hides a new fault on MPPT 1; new evidence
+// updates it, never a duplicate;
 // open -> acknowledged -> resolved (auto when the clear condition held, or by a technician) -> closed.
 // Every change returns a TicketEvent for the store to persist and the sync to send.
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -24,12 +27,24 @@ public:
     // updates the live one when severity rises or `evidence` is new; otherwise no event.
     std::optional<domain::TicketEvent> raise(const std::string& device, domain::FaultKind kind,
                                              domain::Severity severity, const std::string& summary,
-                                             std::vector<domain::EvidenceItem> evidence, TimePoint at);
+                                             std::vector<domain::EvidenceItem> evidence, TimePoint at) {
+        return raise(device, kind, std::nullopt, severity, summary, std::move(evidence), at);
+    }
+    // The same for one input of the device (1-based).
+    std::optional<domain::TicketEvent> raise(const std::string& device, domain::FaultKind kind,
+                                             std::optional<int> input, domain::Severity severity,
+                                             const std::string& summary, std::vector<domain::EvidenceItem> evidence,
+                                             TimePoint at);
     // Adds evidence to a live ticket without raising it (e.g. the energy seen after a comm gap).
     std::optional<domain::TicketEvent> add_evidence(const std::string& device, domain::FaultKind kind,
                                                     std::vector<domain::EvidenceItem> evidence, TimePoint at);
     // The clear condition held: resolves the live ticket ("auto").
     std::optional<domain::TicketEvent> clear(const std::string& device, domain::FaultKind kind, TimePoint at,
+                                             std::vector<domain::EvidenceItem> evidence = {}) {
+        return clear(device, kind, std::nullopt, at, std::move(evidence));
+    }
+    std::optional<domain::TicketEvent> clear(const std::string& device, domain::FaultKind kind,
+                                             std::optional<int> input, TimePoint at,
                                              std::vector<domain::EvidenceItem> evidence = {});
 
     // Technician actions (from the server or the on-site CLI).
@@ -41,9 +56,15 @@ public:
     // Closes resolved tickets whose quiet period has passed.
     std::vector<domain::TicketEvent> tick(TimePoint now);
 
-    // open or acknowledged
+    // open or acknowledged: any ticket of (device, kind), whatever its input
     [[nodiscard]] bool is_live(const std::string& device, domain::FaultKind kind) const;
+    // ... of exactly (device, kind, input)
+    [[nodiscard]] bool is_live(const std::string& device, domain::FaultKind kind, std::optional<int> input) const;
+    // The whole-device ticket of (device, kind) if there is one, else its first per-input ticket (non-null
+    // whenever is_live(device, kind)).
     [[nodiscard]] const domain::Ticket* find(const std::string& device, domain::FaultKind kind) const;
+    [[nodiscard]] const domain::Ticket* find(const std::string& device, domain::FaultKind kind,
+                                             std::optional<int> input) const;
     [[nodiscard]] const domain::Ticket* find_id(const std::string& id) const;
     // Tickets not yet closed, in id order.
     [[nodiscard]] std::vector<domain::Ticket> tickets() const;
@@ -53,7 +74,7 @@ public:
     void load(std::vector<domain::Ticket> tickets);
 
 private:
-    using Key = std::pair<std::string, domain::FaultKind>;
+    using Key = std::tuple<std::string, domain::FaultKind, int>;  // input 0: none
     domain::Ticket* find_mut(const std::string& id);
     void append_evidence(domain::Ticket& t, std::vector<domain::EvidenceItem> evidence);
 
@@ -61,7 +82,12 @@ private:
     std::map<Key, domain::Ticket> tickets_;  // not closed
 };
 
-std::string make_ticket_id(const std::string& device, domain::FaultKind kind, TimePoint opened_at);
+// `<device>-<kind>-<opened UTC>Z`, with `-mppt<input>` after the kind for per-input tickets.
+std::string make_ticket_id(const std::string& device, domain::FaultKind kind, std::optional<int> input,
+                           TimePoint opened_at);
+// A string_fault ticket stored before tickets had an input names it only in its summary ("MPPT 3 open ..."):
+// the input it is about, if the summary says.
+std::optional<int> input_from_summary(const domain::Ticket& t);
 
 // JSON forms shared by the store, the CLI and replay output.
 nlohmann::json to_json(const domain::Ticket& t);

@@ -63,5 +63,10 @@ private:
 
 // One decoded reading in probe's JSON shape: {"device": {...}, "points": {name: value | [values|null]}}.
 nlohmann::json to_probe_json(const DeviceIdentity& identity, const acquisition::Reading& reading);
+// Per-input readings for the installer's wiring check: [{"input": 1, "voltage_v", "current_a", "power_w"}, ...]
+// from the reading's dc_voltage_v / dc_current_a / dc_power_w arrays, as the device reported them (null where
+// the map reads no such register or the device says absent; nothing is computed). Empty without per-input data.
+// to_probe_json carries it as "mppt_inputs".
+nlohmann::json mppt_inputs_json(const acquisition::Reading& reading);
 
 }  // namespace pvfleet::devices

@@ -57,6 +57,7 @@ struct SyncConfig {
     std::string agent_version = "0.1.0";
     std::string config_version;  // required (1..64 bytes): reported in every status
     std::vector<std::string> devices;  // reported in status, in this order
+    std::map<std::string, std::vector<int>> wired_inputs;  // inverters' wired MPPT inputs (site config), in status
     Millis batch_interval{60000};
     std::size_t batch_max_samples = 720;
     std::optional<std::uint32_t> resolution_s = 10;

@@ -38,6 +38,9 @@ struct Device {
     std::string site_id, device_id, vendor, model, serial, firmware;
     std::optional<std::int64_t> unit_id;
     std::optional<TimePoint> first_seen, last_seen;  // set by ingest; ignored on writes
+    // Inverters: the MPPT inputs the gateway's site config wires an array to (from its status); set by ingest,
+    // ignored on writes; none when the config does not say.
+    std::optional<std::vector<int>> wired_inputs;
     std::int64_t version = 1;
 };
 

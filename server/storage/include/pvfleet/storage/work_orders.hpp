@@ -15,7 +15,8 @@ namespace pvfleet::storage {
 Result<std::optional<workorders::WorkOrder>> load_work_order(Db& db, std::int64_t id);
 Result<std::optional<workorders::WorkOrder>> load_open_work_order(Db& db, const std::string& site_id,
                                                                   const std::string& device_id,
-                                                                  domain::FaultKind kind);
+                                                                  domain::FaultKind kind,
+                                                                  std::optional<int> input = std::nullopt);
 // Inserts (id 0) or updates (id set) the order and appends an audit entry; returns the stored order.
 Result<workorders::WorkOrder> save_work_order(Db& db, workorders::WorkOrder order,
                                               const std::optional<workorders::WorkOrder>& before,

@@ -29,8 +29,9 @@ struct Decision {
 std::string_view to_string(Decision::Action a);
 
 // What one ticket event from site `site_id` does.
-//  open_order:  the open work order (is_open) for (site_id, event.ticket.device_id, event.ticket.kind), if
-//  any. last_closed: the most recently closed or cancelled order for the same key, if any (for reopening).
+//  open_order:  the open work order (is_open) for (site_id, event.ticket.device_id, event.ticket.kind,
+//               event.ticket.input), if any: a fault on another input of the device is another order.
+//  last_closed: the most recently closed or cancelled order for the same key, if any (for reopening).
 //  now:         server time; all work-order times and due dates count from it (gateway clocks may drift and
 //               events may arrive late from the gateway's outbox).
 // Passing an order for another key, or an open_order that is not open, is a caller bug:

@@ -1,6 +1,6 @@
 #pragma once
-// The work order: what the back office dispatches to a technician. One per (site, device, fault kind) while
-// open, raised from edge tickets (docs/workorders.md).
+// The work order: what the back office dispatches to a technician. One per (site, device, fault kind, input)
+// while open, raised from edge tickets (docs/workorders.md); input is the MPPT input of per-input tickets.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -59,6 +59,7 @@ struct WorkOrder {
     std::string site_id;
     std::string device_id;  // site-unique device id; "site" for whole-site orders
     domain::FaultKind kind = domain::FaultKind::not_producing;
+    std::optional<int> input;  // the device's input (MPPT, 1-based) of a per-input ticket; none: whole device
     domain::Severity severity = domain::Severity::minor;
     Priority priority = Priority::normal;
     WorkOrderState state = WorkOrderState::new_order;

@@ -23,6 +23,9 @@ struct Ticket {
     std::string id;         // unique within the site, stable for the ticket's life
     std::string device_id;  // site-unique device id; "site" for whole-site tickets
     FaultKind kind = FaultKind::not_producing;
+    // The device's input the ticket is about, 1-based (MPPT 1, 2, ...), for per-input kinds (string_fault from
+    // per-input readings); none for whole-device tickets. Part of the ticket's key: (device, kind, input).
+    std::optional<int> input;
     Severity severity = Severity::minor;
     TicketState state = TicketState::open;
     std::string summary;  // one line a technician understands
@@ -36,6 +39,9 @@ struct Ticket {
     std::string resolved_by;  // "auto" when the clear condition held
     friend bool operator==(const Ticket&, const Ticket&) = default;
 };
+
+// Largest input number a ticket may name (inverters have a few MPPT inputs, large ones some dozens of strings).
+inline constexpr int kMaxInput = 64;
 
 struct TicketEvent {
     TicketEventKind kind = TicketEventKind::opened;

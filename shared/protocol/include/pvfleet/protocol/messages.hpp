@@ -43,6 +43,8 @@ enum class SiteState { online, offline };
 struct DevicePollStatus {
     std::string device_id;
     std::optional<TimePoint> last_ok_poll;  // nullopt: never polled successfully since start
+    // Inverters: the MPPT inputs (1-based) the site config wires an array to; empty when the config does not say.
+    std::vector<int> wired_inputs;
     friend bool operator==(const DevicePollStatus&, const DevicePollStatus&) = default;
 };
 
