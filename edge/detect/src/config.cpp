@@ -33,6 +33,8 @@ std::vector<Field> fields_of(DetectionConfig& c) {
         {"not_producing", "unlearned_expected_fraction", &c.not_producing.unlearned_expected_fraction, 0, 1},
         {"not_producing", "snow_max_ambient_c", &c.not_producing.snow_max_ambient_c, -100, 100},
         {"not_producing", "snow_day_fraction", &c.not_producing.snow_day_fraction, 0, 1},
+        {"not_producing", "snow_start_fraction", &c.not_producing.snow_start_fraction, 0, 1},
+        {"not_producing", "snow_start_min", &c.not_producing.snow_start_min, 0, inf},
         {"comm_lost", "debounce_min", &c.comm_lost.debounce_min, 0, inf},
         {"comm_lost", "outage_ratio", &c.comm_lost.outage_ratio, 0, 10},
         {"inverter_fault", "repeat_window_min", &c.inverter_fault.repeat_window_min, 0, inf},

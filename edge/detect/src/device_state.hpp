@@ -26,10 +26,14 @@ struct DayAccum {
     double plast = -1;      // previous judged power, -1 = none
     bool saw_daylight = false;
     bool evaluated = false;
+    // Snow guard: the array produced today (power at or above the start floor, held). lit_* = current run.
+    long long lit_since_ms = -1;
+    long long lit_last_ms = -1;
+    bool started = false;
 };
 // WITH_DEFAULT: a state saved before a field existed still loads (the field starts at its default).
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DayAccum, day, measured_wh, expected_wh, spp, spe, see, n, slot_p, slot_e, tv, pmax,
-                                   plast, saw_daylight, evaluated)
+                                   plast, saw_daylight, evaluated, lit_since_ms, lit_last_ms, started)
 
 struct ClearDay {
     long long day = 0;

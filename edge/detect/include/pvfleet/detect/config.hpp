@@ -26,7 +26,9 @@ struct NotProducingConfig {
     double unlearned_expected_fraction = 0.5;  // before the device's production window is learned (first
                                                // day), judge only when clear-sky AC exceeds this of rating
     double snow_max_ambient_c = 2;      // at or below this ambient temperature, a day that has not started
-    double snow_day_fraction = 0.1;     // (energy so far below this fraction of clear-sky) is snow cover
+    double snow_day_fraction = 0.1;     // (energy so far below this fraction of clear-sky, and power never
+    double snow_start_fraction = 0.01;  // at or above this fraction of the rating for snow_start_min while
+    double snow_start_min = 30;         // the sun was up) is snow cover
 };
 
 struct CommLostConfig {
