@@ -31,6 +31,9 @@ void to_json(nlohmann::json& j, const DeviceState& s) {
     opt("counter_still_value", s.counter_still_value);
     opt("counter_still_since_ms", s.counter_still_since_ms);
     j["drift_days"] = s.drift_days;
+    j["drift_learn"] = s.drift_learn;
+    opt("drift_rise_ref", s.drift_rise_ref);
+    opt("drift_fall_ref", s.drift_fall_ref);
     j["string"] = s.string;
     j["string_worst"] = s.string_worst;
     j["shading_bits"] = s.shading_bits;
@@ -71,6 +74,10 @@ void from_json(const nlohmann::json& j, DeviceState& s) {
     opt("counter_still_value", s.counter_still_value);
     opt("counter_still_since_ms", s.counter_still_since_ms);
     s.drift_days = j.at("drift_days").get<int>();
+    // Learned edge offsets came later: a state saved before them starts learning afresh.
+    if (j.contains("drift_learn")) s.drift_learn = j.at("drift_learn").get<std::vector<double>>();
+    opt("drift_rise_ref", s.drift_rise_ref);
+    opt("drift_fall_ref", s.drift_fall_ref);
     s.string = j.at("string").get<Hold>();
     s.string_worst = j.at("string_worst").get<int>();
     s.shading_bits = j.at("shading_bits").get<std::map<std::string, unsigned>>();

@@ -69,6 +69,9 @@ struct DeviceState {
     std::optional<double> counter_still_value;
     std::optional<long long> counter_still_since_ms;
     int drift_days = 0;
+    std::vector<double> drift_learn;        // rise, fall offsets (min) of the first smooth days, in pairs
+    std::optional<double> drift_rise_ref;   // the site's own edge offsets against the clear-sky model, once
+    std::optional<double> drift_fall_ref;   // learned (median of drift_learn)
     // string fault
     Hold string;
     int string_worst = -1;

@@ -479,6 +479,32 @@ TEST_CASE("clock_drift: production centred 40 min off solar noon on 3 clear days
     CHECK(q.of(FaultKind::clock_drift).empty());
 }
 
+TEST_CASE("clock_drift: judged against the site's own learned edges (production day wider than the model)") {
+    Plant p;
+    // This site starts 15 min before the model's rising edge and stops 25 min after its falling edge.
+    auto wide = [&](TimePoint t) {
+        const double h = test::FakeSun::hour_of_day(t);
+        return std::max(-3.0, p.sun.at("inv1", h < 12 ? t + 15min : t - 25min).expected_ac_w * 0.85);
+    };
+    for (TimePoint t = day_start(0); t < day_start(4); t += 15min) p.feed(p.sample("inv1", t, wide(t)));
+    CHECK(p.of(FaultKind::clock_drift).empty());
+    // From day 4 the gateway clock runs 30 min fast: the raw model sees the rise 15 min and the fall 55 min
+    // late (they disagree), the learned edges see both 30 min late.
+    for (TimePoint t = day_start(4); t < day_start(9); t += 15min) p.feed(p.sample("inv1", t, wide(t - 30min)));
+    auto opened = p.of(FaultKind::clock_drift, TicketEventKind::opened);
+    REQUIRE(opened.size() == 1);
+    CHECK(opened[0].at > day_start(6) + 18h);
+    CHECK(opened[0].at < day_start(7));
+    CHECK(opened[0].ticket.evidence.back().observed == doctest::Approx(30).epsilon(0.15));
+    // The learned edges are part of the saved state.
+    const auto state = p.pipeline.save_state();
+    CHECK(state["devices"]["inv1"].contains("drift_rise_ref"));
+    auto old = state;
+    for (const char* k : {"drift_learn", "drift_rise_ref", "drift_fall_ref"}) old["devices"]["inv1"].erase(k);
+    Plant r;
+    CHECK(r.pipeline.load_state(old).ok());
+}
+
 TEST_CASE("clock_drift: a site shaded every morning is not a wrong clock") {
     Plant p;
     // A hill shades the array until 2 h after sunrise-ish: production starts late every day, ends on time.

@@ -81,6 +81,7 @@ struct DataQualityConfig {
     int frozen_samples = 4;              // ... and at least this many samples
     double clock_drift_max_min = 20;     // production centroid vs solar noon on clear days
     int clock_drift_days = 3;            // consecutive clear days over the limit before a ticket
+    int clock_drift_learn_days = 3;      // first smooth days whose edge offsets (vs clear-sky) are the site's own
 };
 
 struct TicketConfig {
