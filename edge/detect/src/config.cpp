@@ -33,6 +33,8 @@ std::vector<Field> fields_of(DetectionConfig& c) {
         {"not_producing", "unlearned_expected_fraction", &c.not_producing.unlearned_expected_fraction, 0, 1},
         {"not_producing", "snow_max_ambient_c", &c.not_producing.snow_max_ambient_c, -100, 100},
         {"not_producing", "snow_day_fraction", &c.not_producing.snow_day_fraction, 0, 1},
+        {"not_producing", "snow_start_fraction", &c.not_producing.snow_start_fraction, 0, 1},
+        {"not_producing", "snow_start_min", &c.not_producing.snow_start_min, 0, inf},
         {"comm_lost", "debounce_min", &c.comm_lost.debounce_min, 0, inf},
         {"comm_lost", "outage_ratio", &c.comm_lost.outage_ratio, 0, 10},
         {"inverter_fault", "repeat_window_min", &c.inverter_fault.repeat_window_min, 0, inf},
@@ -84,6 +86,7 @@ std::vector<Field> fields_of(DetectionConfig& c) {
         {"data_quality", "frozen_samples", &c.data_quality.frozen_samples, 2, 100000},
         {"data_quality", "clock_drift_max_min", &c.data_quality.clock_drift_max_min, 1, 720},
         {"data_quality", "clock_drift_days", &c.data_quality.clock_drift_days, 1, 365},
+        {"data_quality", "clock_drift_learn_days", &c.data_quality.clock_drift_learn_days, 1, 365},
         {"tickets", "close_after_resolved_min", &c.tickets.close_after_resolved_min, 0, inf},
         {"tickets", "max_evidence", &c.tickets.max_evidence, 1, 1000},
     };

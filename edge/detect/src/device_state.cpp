@@ -36,6 +36,9 @@ void to_json(nlohmann::json& j, const DeviceState& s) {
     j["inputs"] = std::move(inputs);
     j["good_sun_ms_today"] = s.good_sun_ms_today;
     opt("good_sun_last_ms", s.good_sun_last_ms);
+    j["drift_learn"] = s.drift_learn;
+    opt("drift_rise_ref", s.drift_rise_ref);
+    opt("drift_fall_ref", s.drift_fall_ref);
     j["shading_bits"] = s.shading_bits;
     j["today_low"] = s.today_low;
     nlohmann::json good = nlohmann::json::object();
@@ -84,6 +87,10 @@ void from_json(const nlohmann::json& j, DeviceState& s) {
     }
     s.good_sun_ms_today = j.value("good_sun_ms_today", 0.0);
     opt("good_sun_last_ms", s.good_sun_last_ms);
+    // Learned edge offsets came later: a state saved before them starts learning afresh.
+    if (j.contains("drift_learn")) s.drift_learn = j.at("drift_learn").get<std::vector<double>>();
+    opt("drift_rise_ref", s.drift_rise_ref);
+    opt("drift_fall_ref", s.drift_fall_ref);
     s.shading_bits = j.at("shading_bits").get<std::map<std::string, unsigned>>();
     s.today_low = j.at("today_low").get<std::map<std::string, int>>();
     s.today_good_hours.clear();

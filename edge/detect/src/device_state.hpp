@@ -27,10 +27,14 @@ struct DayAccum {
     double plast = -1;      // previous judged power, -1 = none
     bool saw_daylight = false;
     bool evaluated = false;
+    // Snow guard: the array produced today (power at or above the start floor, held). lit_* = current run.
+    long long lit_since_ms = -1;
+    long long lit_last_ms = -1;
+    bool started = false;
 };
 // WITH_DEFAULT: a state saved before a field existed still loads (the field starts at its default).
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DayAccum, day, measured_wh, expected_wh, spp, spe, see, n, slot_p, slot_e, tv, pmax,
-                                   plast, saw_daylight, evaluated)
+                                   plast, saw_daylight, evaluated, lit_since_ms, lit_last_ms, started)
 
 // One input (MPPT) of an inverter with per-input readings, for the string fault rule.
 struct InputState {
@@ -69,6 +73,9 @@ struct DeviceState {
     std::optional<double> counter_still_value;
     std::optional<long long> counter_still_since_ms;
     int drift_days = 0;
+    std::vector<double> drift_learn;        // rise, fall offsets (min) of the first smooth days, in pairs
+    std::optional<double> drift_rise_ref;   // the site's own edge offsets against the clear-sky model, once
+    std::optional<double> drift_fall_ref;   // learned (median of drift_learn)
     // string fault
     std::map<int, InputState> inputs;  // 0-based input index -> its state
     double good_sun_ms_today = 0;      // time today the inverter's producing inputs delivered good sun

@@ -148,6 +148,71 @@ TEST_CASE("not_producing: snow (freezing, day never started) is not an outage; c
     CHECK(p.of(FaultKind::not_producing, TicketEventKind::opened).size() == 1);
 }
 
+TEST_CASE("not_producing: a snow morning (noise below the start floor, then melting) raises nothing") {
+    Plant p;
+    p.run(day_start(0), day_start(1), 15min, normal);
+    auto cold = [&](TimePoint t, double power) {
+        auto s = p.sample("inv1", t, power);
+        s.values[std::string(points::ambient_temperature_c)] = -5.0;
+        p.feed(s);
+    };
+    // Covered until 13:00: meter noise around zero, single samples up to 0.9 % of the 5 kW rating (above
+    // near-zero, under the 1 % start floor, or above it for less than 30 min); then the snow slides off.
+    int i = 0;
+    for (TimePoint t = day_start(1); t < day_start(2); t += 15min, ++i) {
+        const double h = test::FakeSun::hour_of_day(t);
+        double w = (i % 3 == 0) ? 45.0 : -3.0;
+        if (h >= 10.0 && h < 10.3) w = 80.0;  // one sample above the floor: a glint, not a started day
+        cold(t, h >= 13 ? p.sun.at("inv1", t).expected_ac_w * 0.8 : w);
+    }
+    CHECK(p.of(FaultKind::not_producing).empty());
+}
+
+TEST_CASE("not_producing: an overcast cold morning that produced, then an outage, raises a ticket") {
+    Plant p;
+    p.run(day_start(0), day_start(1), 15min, normal);
+    auto cold = [&](TimePoint t, double power) {
+        auto s = p.sample("inv1", t, power);
+        s.values[std::string(points::ambient_temperature_c)] = -1.0;
+        p.feed(s);
+    };
+    // Dark overcast: 5 % of clear-sky all morning, so the day's energy stays below 0.1 of clear-sky; the
+    // array clearly produced (>= 1 % of its rating for hours) before it stopped at 11:00.
+    const TimePoint down = day_start(1) + 11h;
+    for (TimePoint t = day_start(1); t < day_start(2); t += 15min) {
+        cold(t, t >= down && t < down + 2h ? -3.0 : p.sun.at("inv1", t).expected_ac_w * 0.05);
+    }
+    auto opened = p.of(FaultKind::not_producing, TicketEventKind::opened);
+    REQUIRE(opened.size() == 1);
+    CHECK(opened[0].at == down + 30min);
+}
+
+TEST_CASE("not_producing: the day-started flag survives a restart (state JSON) and older state loads") {
+    auto cold_plant_sample = [](auto& p, TimePoint t, double power) {
+        auto s = p.sample("inv1", t, power);
+        s.values[std::string(points::ambient_temperature_c)] = -1.0;
+        return s;
+    };
+    Plant p;
+    p.run(day_start(0), day_start(1), 15min, normal);
+    const TimePoint down = day_start(1) + 11h;
+    for (TimePoint t = day_start(1); t < down; t += 15min) {
+        p.feed(cold_plant_sample(p, t, p.sun.at("inv1", t).expected_ac_w * 0.05));
+    }
+    const auto state = p.pipeline.save_state();
+    Plant q;
+    REQUIRE(q.pipeline.load_state(state).ok());
+    q.energy_wh = p.energy_wh;
+    q.last = p.last;
+    for (TimePoint t = down; t < down + 2h; t += 15min) q.feed(cold_plant_sample(q, t, -3.0));
+    CHECK(q.of(FaultKind::not_producing, TicketEventKind::opened).size() == 1);
+    // A state saved before the flag existed loads; the day then counts as not started (as before).
+    auto old = state;
+    for (const char* k : {"started", "lit_since_ms", "lit_last_ms"}) old["devices"]["inv1"]["today"].erase(k);
+    Plant r;
+    CHECK(r.pipeline.load_state(old).ok());
+}
+
 TEST_CASE("comm_lost: opens after 30 daylight minutes; a growing counter afterwards means communication only") {
     Plant p;
     p.run(day_start(0), day_start(1), 15min, normal);
@@ -538,6 +603,32 @@ TEST_CASE("clock_drift: production centred 40 min off solar noon on 3 clear days
     Plant q;
     q.run(day_start(0), day_start(5), 15min, normal);
     CHECK(q.of(FaultKind::clock_drift).empty());
+}
+
+TEST_CASE("clock_drift: judged against the site's own learned edges (production day wider than the model)") {
+    Plant p;
+    // This site starts 15 min before the model's rising edge and stops 25 min after its falling edge.
+    auto wide = [&](TimePoint t) {
+        const double h = test::FakeSun::hour_of_day(t);
+        return std::max(-3.0, p.sun.at("inv1", h < 12 ? t + 15min : t - 25min).expected_ac_w * 0.85);
+    };
+    for (TimePoint t = day_start(0); t < day_start(4); t += 15min) p.feed(p.sample("inv1", t, wide(t)));
+    CHECK(p.of(FaultKind::clock_drift).empty());
+    // From day 4 the gateway clock runs 30 min fast: the raw model sees the rise 15 min and the fall 55 min
+    // late (they disagree), the learned edges see both 30 min late.
+    for (TimePoint t = day_start(4); t < day_start(9); t += 15min) p.feed(p.sample("inv1", t, wide(t - 30min)));
+    auto opened = p.of(FaultKind::clock_drift, TicketEventKind::opened);
+    REQUIRE(opened.size() == 1);
+    CHECK(opened[0].at > day_start(6) + 18h);
+    CHECK(opened[0].at < day_start(7));
+    CHECK(opened[0].ticket.evidence.back().observed == doctest::Approx(30).epsilon(0.15));
+    // The learned edges are part of the saved state.
+    const auto state = p.pipeline.save_state();
+    CHECK(state["devices"]["inv1"].contains("drift_rise_ref"));
+    auto old = state;
+    for (const char* k : {"drift_learn", "drift_rise_ref", "drift_fall_ref"}) old["devices"]["inv1"].erase(k);
+    Plant r;
+    CHECK(r.pipeline.load_state(old).ok());
 }
 
 TEST_CASE("clock_drift: a site shaded every morning is not a wrong clock") {

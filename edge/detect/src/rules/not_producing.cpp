@@ -11,6 +11,29 @@ using domain::Sample;
 using domain::Severity;
 namespace points = domain::points;
 
+namespace {
+
+// Whether the array has produced today at all: power at or above snow_start_fraction of the rating (and above
+// near-zero) held for snow_start_min while the sun is up. A snow-covered array stays dark from sunrise (the
+// reference snow days never hold 1 % of the rating, only meter noise of single samples), while even a dark
+// overcast sky gives a clean array a few percent of its rating (diffuse light). Power readings only: a device
+// with a counter alone keeps the energy-fraction test.
+void track_day_start(const RuleContext& c, DeviceState& s, const std::optional<double>& power) {
+    const auto& cfg = c.cfg.not_producing;
+    DayAccum& d = s.today;
+    if (d.started || !power || c.sun.elevation_deg <= 0) return;
+    const long long now = to_epoch_ms(c.t);
+    const double floor_w = std::max(c.near_zero_w, cfg.snow_start_fraction * c.sun.ac_rating_w);
+    const bool gap = d.lit_last_ms >= 0 && static_cast<double>(now - d.lit_last_ms) > cfg.max_gap_min * kMinute;
+    if (*power < floor_w || gap) d.lit_since_ms = -1;
+    if (*power < floor_w) return;
+    if (d.lit_since_ms < 0) d.lit_since_ms = now;
+    d.lit_last_ms = now;
+    d.started = static_cast<double>(now - d.lit_since_ms) >= cfg.snow_start_min * kMinute;
+}
+
+}  // namespace
+
 // Not producing: no power (or a still counter) in daylight where this device has produced at this time of
 // day recently; severity grows with the time down.
 void not_producing(RuleContext& c, DeviceState& s, const Sample& x) {
@@ -22,6 +45,7 @@ void not_producing(RuleContext& c, DeviceState& s, const Sample& x) {
         const double hours = static_cast<double>(to_epoch_ms(c.t) - *s.last_ms) / kHour;
         counter_rising = (*energy - *s.last_energy_wh) > c.near_zero_w * hours;
     }
+    track_day_start(c, s, power);
     const bool producing_state = x.state && (*x.state == domain::InverterState::producing ||
                                              *x.state == domain::InverterState::throttled);
     std::optional<bool> producing;
@@ -52,9 +76,10 @@ void not_producing(RuleContext& c, DeviceState& s, const Sample& x) {
     const bool expected_here = learned ? s.slots[static_cast<std::size_t>(c.slot)] != 0
                                        : c.sun.expected_ac_w >= cfg.unlearned_expected_fraction * c.sun.ac_rating_w;
     if (!expected_here) return;
-    // Snow: freezing and the day never started. Melting will restart it; an outage on a cold day after
-    // production started is still caught.
-    if (s.ambient_c && *s.ambient_c <= cfg.snow_max_ambient_c &&
+    // Snow: freezing and the day never started (the array never produced, and its energy so far is a small
+    // fraction of clear-sky). Melting will start it; an outage on a cold day after production started, even
+    // under a dark overcast sky, is caught (and so is fresh snow covering an array that was producing).
+    if (s.ambient_c && *s.ambient_c <= cfg.snow_max_ambient_c && !s.today.started &&
         s.today.measured_wh < cfg.snow_day_fraction * s.today.expected_wh) {
         return;
     }
@@ -73,6 +98,9 @@ void not_producing(RuleContext& c, DeviceState& s, const Sample& x) {
         ev.push_back(evidence(std::string(points::ac_power_w), power.value_or(0), c.sun.expected_ac_w, "W", c.t));
         ev.push_back(evidence("down_daylight_minutes", down_min, std::nullopt, "min", c.t));
         if (energy) ev.push_back(evidence(generation_counter_name(s), *energy, std::nullopt, "Wh", c.t));
+        if (s.ambient_c && *s.ambient_c <= cfg.snow_max_ambient_c) {  // fresh snow on the array is possible
+            ev.push_back(evidence(std::string(points::ambient_temperature_c), *s.ambient_c, std::nullopt, "C", c.t));
+        }
     }
     push(c.out, c.book.raise(c.device, FaultKind::not_producing, sev,
                              "inverter not producing in daylight for " + fmt(down_min) + " min (expected " +

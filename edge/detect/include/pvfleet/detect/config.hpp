@@ -28,7 +28,9 @@ struct NotProducingConfig {
     double unlearned_expected_fraction = 0.5;  // before the device's production window is learned (first
                                                // day), judge only when clear-sky AC exceeds this of rating
     double snow_max_ambient_c = 2;      // at or below this ambient temperature, a day that has not started
-    double snow_day_fraction = 0.1;     // (energy so far below this fraction of clear-sky) is snow cover
+    double snow_day_fraction = 0.1;     // (energy so far below this fraction of clear-sky, and power never
+    double snow_start_fraction = 0.01;  // at or above this fraction of the rating for snow_start_min while
+    double snow_start_min = 30;         // the sun was up) is snow cover
 };
 
 struct CommLostConfig {
@@ -116,6 +118,7 @@ struct DataQualityConfig {
     int frozen_samples = 4;              // ... and at least this many samples
     double clock_drift_max_min = 20;     // production centroid vs solar noon on clear days
     int clock_drift_days = 3;            // consecutive clear days over the limit before a ticket
+    int clock_drift_learn_days = 3;      // first smooth days whose edge offsets (vs clear-sky) are the site's own
 };
 
 struct TicketConfig {
