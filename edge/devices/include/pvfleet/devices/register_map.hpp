@@ -60,6 +60,27 @@ struct RegisterDef {
     std::map<int, std::string> bits;                   // bitfield -> events
     bool unknown_bits_are_faults = false;
     std::string label;
+    int equipment = -1;                  // index into RegisterMap::equipment whose presence gates this value, or -1
+};
+
+// What a device answers in the registers of equipment that is not installed (a hybrid without a battery,
+// without a meter): the simulator answers so, the decoder does not care (the presence register decides).
+enum class AbsentAnswer { zero, sentinel };
+
+// Optional equipment behind one device (docs/register-maps.md, "Equipment"): a presence register tells whether
+// it is installed; while it says "not installed" every register carrying one of `points` decodes as absent,
+// whatever its words (real devices answer zeros there, which are valid readings otherwise).
+struct Equipment {
+    std::string name;                     // "battery", "meter"
+    int present_register = -1;            // index into RegisterMap::registers
+    std::vector<uint64_t> absent_values;  // raw values meaning "not installed" (or:)
+    std::vector<uint64_t> present_values; // the only raw values meaning "installed"
+    std::vector<std::string> points;      // canonical points it gates
+    AbsentAnswer when_absent = AbsentAnswer::zero;
+    // Whether a raw presence value says "installed".
+    [[nodiscard]] bool installed(uint64_t raw) const;
+    // A raw presence value meaning "not installed" (what the simulator answers).
+    [[nodiscard]] uint64_t absent_raw() const;
 };
 
 struct AddressRange {
@@ -85,6 +106,7 @@ struct RegisterMap {
     std::vector<AddressRange> no_read;
     std::optional<Identify> identify;
     std::vector<RegisterDef> registers;
+    std::vector<Equipment> equipment;
     std::string file;          // where it was loaded from, for messages
 };
 
@@ -102,6 +124,9 @@ struct SunSpecModelMap {
     std::optional<SunSpecRepeat> repeat;
     std::string file;
 };
+
+// Parses a vendor map's `equipment` list against its registers and tags the registers it gates (equipment.cpp).
+Status parse_equipment(const nlohmann::json& list, RegisterMap& map);
 
 // `name` is used in error messages (usually the file name).
 Result<RegisterMap> parse_register_map(const nlohmann::json& doc, const std::string& name);
