@@ -30,6 +30,8 @@ void to_json(nlohmann::json& j, const DeviceState& s) {
     j["frozen"] = s.frozen;
     opt("counter_still_value", s.counter_still_value);
     opt("counter_still_since_ms", s.counter_still_since_ms);
+    j["implausible"] = s.implausible;
+    j["implausible_raised"] = s.implausible_raised;
     j["drift_days"] = s.drift_days;
     j["string"] = s.string;
     j["string_worst"] = s.string_worst;
@@ -70,6 +72,9 @@ void from_json(const nlohmann::json& j, DeviceState& s) {
     s.frozen = j.at("frozen").get<Hold>();
     opt("counter_still_value", s.counter_still_value);
     opt("counter_still_since_ms", s.counter_still_since_ms);
+    // Absent in states saved before implausible values were counted.
+    s.implausible = j.value("implausible", std::map<std::string, ImplausiblePoint>{});
+    s.implausible_raised = j.value("implausible_raised", false);
     s.drift_days = j.at("drift_days").get<int>();
     s.string = j.at("string").get<Hold>();
     s.string_worst = j.at("string_worst").get<int>();

@@ -38,6 +38,16 @@ struct ClearDay {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ClearDay, day, ratio, in_baseline)
 
+// A point the plausibility layer keeps refusing (Sample::implausible).
+struct ImplausiblePoint {
+    long long since_ms = 0;  // first refusal of this streak
+    long long last_ms = 0;
+    int count = 0;
+    double last_value = 0;
+    bool reported = false;   // named in the implausible_values ticket
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ImplausiblePoint, since_ms, last_ms, count, last_value, reported)
+
 struct DeviceState {
     std::optional<long long> last_ms;
     std::optional<double> last_energy_wh;
@@ -64,6 +74,8 @@ struct DeviceState {
     Hold frozen;
     std::optional<double> counter_still_value;
     std::optional<long long> counter_still_since_ms;
+    std::map<std::string, ImplausiblePoint> implausible;  // point -> its streak of refusals
+    bool implausible_raised = false;
     int drift_days = 0;
     // string fault
     Hold string;
