@@ -6,7 +6,7 @@ namespace pvfleet::acquisition {
 
 bool MonotonicCounters::is_lifetime_counter(std::string_view name) {
     namespace p = domain::points;
-    return name == p::energy_total_wh || name == p::grid_import_wh || name == p::grid_export_wh ||
+    return name == p::energy_total_wh || name == p::pv_energy_total_wh || name == p::grid_import_wh || name == p::grid_export_wh ||
            name == p::battery_charged_wh || name == p::battery_discharged_wh;
 }
 

@@ -5,9 +5,9 @@
 #include <thread>
 
 #include "command_handler.hpp"
-#include "config_lifecycle.hpp"
 #include "page_model.hpp"
 #include "poll_workers.hpp"
+#include "pvfleet/agent/config_lifecycle.hpp"
 #include "pvfleet/detect/pipeline.hpp"
 #include "pvfleet/detect/site.hpp"
 #include "pvfleet/store/outbox.hpp"

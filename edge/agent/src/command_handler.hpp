@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "config_lifecycle.hpp"
+#include "pvfleet/agent/config_lifecycle.hpp"
 #include "poll_workers.hpp"
 #include "pvfleet/agent/agent.hpp"
 #include "pvfleet/protocol/messages.hpp"

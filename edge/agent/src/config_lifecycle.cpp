@@ -1,4 +1,4 @@
-#include "config_lifecycle.hpp"
+#include "pvfleet/agent/config_lifecycle.hpp"
 
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>

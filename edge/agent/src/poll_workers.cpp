@@ -90,14 +90,17 @@ std::string PollWorkers::known_devices() const {
 }
 
 Result<MappedDevice> PollWorkers::map_device(Worker& w, const DeviceSpec& d) {
-    if (d.profile != "auto" && d.profile != "sunspec") {
-        const devices::RegisterMap& map = *catalog_.find(d.profile);  // checked at Agent::create()
+    // A map with model variants is identified like auto: its variant register picks the model's registers.
+    const devices::RegisterMap* named =
+        d.profile != "auto" && d.profile != "sunspec" ? catalog_.find(d.profile) : nullptr;  // checked at Agent::create()
+    if (named != nullptr && !named->variants) {
+        const devices::RegisterMap& map = *named;
         MappedDevice m{map, d.unit.value_or(map.default_unit.value_or(1)), {}, {}};
         m.identity.profile = d.profile;
         m.identity.vendor = map.vendor;
         return m;
     }
-    const uint8_t unit = d.unit.value_or(1);
+    const uint8_t unit = d.unit.value_or(named != nullptr ? named->default_unit.value_or(1) : 1);
     auto found = devices::identify(*w.session, unit, catalog_, d.profile, d.sunspec_device);
     if (!found) return found.error();
     return MappedDevice{std::move(found->map), unit, std::move(found->identity), std::move(found->how)};

@@ -41,7 +41,7 @@ void to_json(nlohmann::json& j, const DeviceState& s) {
     for (const auto& [k, v] : s.today_good_hours) good[std::to_string(k)] = v;
     j["today_good_hours"] = good;
     j["today"] = s.today;
-    j["clear_days"] = std::vector<ClearDay>(s.clear_days.begin(), s.clear_days.end());
+    j["perf"] = s.perf;
     j["down_without_grid"] = s.down_without_grid;
 }
 
@@ -86,8 +86,8 @@ void from_json(const nlohmann::json& j, DeviceState& s) {
         if (const auto mppt = parse_number<int>(k)) s.today_good_hours[*mppt] = v.get<int>();
     }
     s.today = j.at("today").get<DayAccum>();
-    auto days = j.at("clear_days").get<std::vector<ClearDay>>();
-    s.clear_days.assign(days.begin(), days.end());
+    // A state saved before the clear-period rule (with whole clear days instead) starts it afresh.
+    s.perf = j.contains("perf") ? j.at("perf").get<PerfState>() : PerfState{};
     s.down_without_grid = j.at("down_without_grid").get<bool>();
 }
 

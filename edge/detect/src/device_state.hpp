@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hold.hpp"
+#include "perf_state.hpp"
 
 namespace pvfleet::detect {
 
@@ -31,13 +32,6 @@ struct DayAccum {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DayAccum, day, measured_wh, expected_wh, spp, spe, see, n, slot_p, slot_e, tv, pmax,
                                    plast, saw_daylight, evaluated)
 
-struct ClearDay {
-    long long day = 0;
-    double ratio = 0;
-    bool in_baseline = false;
-};
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ClearDay, day, ratio, in_baseline)
-
 // A point the plausibility layer keeps refusing (Sample::implausible).
 struct ImplausiblePoint {
     long long since_ms = 0;  // first refusal of this streak
@@ -50,7 +44,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ImplausiblePoint, since_ms, last
 
 struct DeviceState {
     std::optional<long long> last_ms;
-    std::optional<double> last_energy_wh;
+    std::optional<double> last_energy_wh;   // the generation counter (rules::generation_energy)
+    bool pv_counter = false;  // the device counts PV generation on its own (not persisted: re-learned per sample)
     std::optional<double> last_power_w;
     // not producing
     Hold np;
@@ -85,7 +80,8 @@ struct DeviceState {
     std::map<int, int> today_good_hours;           // mppt -> judged good samples today
     // daily energy
     DayAccum today;
-    std::deque<ClearDay> clear_days;
+    // underperformance: clear-period bins and performance ratio (perf_state.hpp)
+    PerfState perf;
     // grid
     bool down_without_grid = false;
 };

@@ -83,7 +83,7 @@ std::vector<TicketEvent> DetectionPipeline::on_sample(const Sample& x) {
     rules::RuleContext c{config_, book_, out, x.device_id, x.t, sun, rules::near_zero(config_, sun),
                          rules::judged_daylight(config_, sun)};
     const auto power = x.value(points::ac_power_w);
-    const auto energy = x.value(points::energy_total_wh);
+    const auto energy = rules::generation_energy(s, x);
     rules::comm_lost_answered(c, s, x);
 
     // Daily bookkeeping on the local solar day.
@@ -103,6 +103,7 @@ std::vector<TicketEvent> DetectionPipeline::on_sample(const Sample& x) {
     if (auto amb = x.value(points::ambient_temperature_c)) s.ambient_c = amb;
     if (power && *power > c.near_zero_w && c.daylight) s.slots[static_cast<std::size_t>(c.slot)] |= 1;
     if (power && s.last_ms && sun.elevation_deg > 0) accumulate_day(c, s, *power, now);
+    rules::clear_period_sample(c, s, x);
     // The day is judged at dusk (first sample after sunset), not at midnight.
     if (s.today.saw_daylight && !s.today.evaluated && sun.elevation_deg < 0 && c.solar_hour > 12) rules::day_end(c, s);
     s.down_without_grid = down_without_grid(config_, x, c.near_zero_w);

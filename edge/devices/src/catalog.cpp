@@ -236,6 +236,33 @@ Result<std::filesystem::path> find_devices_dir(const std::optional<std::filesyst
 namespace {
 Result<Identified> identify_unit(modbus::ModbusBus& bus, uint8_t unit, const Catalog& catalog, std::string_view profile,
                                  int sunspec_device);
+
+// A register's decoded value as text: strings as they are, numbers in decimal.
+std::string decoded_text(const RegisterDef& reg, const modbus::Registers& words) {
+    if (reg.type == ValueType::string) return text_value(reg, words);
+    auto n = raw_number(reg, words);
+    return n ? std::to_string(static_cast<long long>(*n)) : std::string();
+}
+
+// A map with model variants becomes the concrete map of the device's model: its variant register is read and
+// matched against the choices. Then the identity is read through the concrete map.
+Result<Identified> with_variant(modbus::ModbusBus& bus, uint8_t unit, const RegisterMap& m, std::string how) {
+    RegisterMap concrete = m;
+    if (m.variants) {
+        const auto& reg = m.registers[static_cast<size_t>(m.variants->register_index)];
+        auto words = bus.read_registers(unit, reg.kind, reg.address, reg.words);
+        if (!words)
+            return Error{"profile " + m.profile + ": variant register " + reg.id + ": " + words.error().message,
+                         words.error().kind};
+        const auto text = decoded_text(reg, *words);
+        PVF_TRY(concrete, apply_variant(m, text));
+        how += "; variant " + concrete.variant + " (" + reg.id + " = '" + text + "')";
+    }
+    MapDeviceModel model(concrete);
+    auto d = model.read(bus, unit, PollClass::once);
+    if (!d) return Error{"profile " + m.profile + ": identity read failed: " + d.error().message, d.error().kind};
+    return Identified{d->identity, std::move(concrete), std::move(how)};
+}
 }  // namespace
 
 Result<Identified> identify(modbus::ModbusBus& bus, uint8_t unit, const Catalog& catalog, std::string_view profile,
@@ -294,10 +321,7 @@ Result<Identified> identify_unit(modbus::ModbusBus& bus, uint8_t unit, const Cat
             return Error{"unknown profile '" + std::string(profile) + "' (expected auto, sunspec or one of: " + list + ")",
                          ErrorKind::not_found};
         }
-        MapDeviceModel model(*m);
-        auto d = model.read(bus, unit, PollClass::once);
-        if (!d) return Error{"profile " + m->profile + ": " + d.error().message, d.error().kind};
-        return Identified{d->identity, *m, "profile " + m->profile + " given"};
+        return with_variant(bus, unit, *m, "profile " + m->profile + " given");
     }
     for (const auto* m : candidates) {
         const auto& rule = *m->identify;
@@ -308,18 +332,13 @@ Result<Identified> identify_unit(modbus::ModbusBus& bus, uint8_t unit, const Cat
             if (words.error().kind == ErrorKind::io) break;
             continue;
         }
-        std::string text = reg.type == ValueType::string ? text_value(reg, *words) : [&] {
-            auto n = raw_number(reg, *words);
-            return n ? std::to_string(static_cast<long long>(*n)) : std::string();
-        }();
+        const std::string text = decoded_text(reg, *words);
         if (!std::regex_search(text, rule.regex)) {
             tried += "; " + m->profile + " ('" + text + "' does not match)";
             continue;
         }
-        MapDeviceModel model(*m);
-        auto d = model.read(bus, unit, PollClass::once);
-        if (!d) return Error{"profile " + m->profile + " matched but its identity read failed: " + d.error().message, d.error().kind};
-        return Identified{d->identity, *m, "identify register " + (reg.id.empty() ? std::to_string(reg.address) : reg.id) + " = '" + text + "'"};
+        return with_variant(bus, unit, *m,
+                            "identify register " + (reg.id.empty() ? std::to_string(reg.address) : reg.id) + " = '" + text + "'");
     }
     return Error{"unit " + std::to_string(unit) + " on " + bus.describe() + ": no profile fits; tried " + tried,
                  ErrorKind::not_found};

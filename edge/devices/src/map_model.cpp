@@ -190,6 +190,10 @@ void decode_value(const RegisterMap& map, const std::vector<std::span<const uint
     }
     auto value = scaled_value(r, w, sf);
     if (!value) return;
+    if (r.sum) {
+        reading.values[std::string(info.name)] += *value;  // complete sums only: see decode_all
+        return;
+    }
     if (r.target.index >= 0) {
         auto& arr = reading.arrays[std::string(info.name)];
         if (arr.size() <= static_cast<size_t>(r.target.index)) arr.resize(static_cast<size_t>(r.target.index) + 1);
@@ -224,9 +228,12 @@ Result<Decoded> MapDeviceModel::decode_all(PollClass poll_class, const std::vect
     auto& reading = out.reading;
     std::set<std::string> events;
     const auto installed = installed_equipment(map_, at);
+    std::set<std::string> incomplete;  // summed points with a part absent in this poll
     for (size_t i = 0; i < map_.registers.size(); ++i) {
         const auto& r = map_.registers[i];
         const auto w = at[i];
+        if (r.sum && r.poll == poll_class && (w.empty() || !scaled_value(r, w, std::nullopt)))
+            incomplete.insert(std::string(r.target.point->name));
         if (w.empty() || r.poll != poll_class) continue;
         if (r.equipment >= 0 && !installed[static_cast<size_t>(r.equipment)]) continue;  // no battery: no battery values
         if (r.target.kind == PointTarget::Kind::identity) {
@@ -248,6 +255,7 @@ Result<Decoded> MapDeviceModel::decode_all(PollClass poll_class, const std::vect
         }
         decode_value(map_, at, r, w, reading);
     }
+    for (const auto& name : incomplete) reading.values.erase(name);
     reading.events.assign(events.begin(), events.end());
     if (out.identity.vendor.empty()) out.identity.vendor = map_.vendor;
     out.identity.profile = map_.profile;

@@ -39,6 +39,8 @@ options:
   --detection FILE.json          detector overrides (same form as the site file's "detection")
   --store FILE                   persist tickets and detector state in SQLite; a rerun resumes after the
                                  last committed row
+  --sun-out FILE                 write per row: timestamp, sun elevation, clear-sky expected AC power, AC
+                                 rating and whether it is judged daylight (for evaluation scripts)
 A row whose mapped cells are all empty is a poll the device did not answer.
 )";
 
@@ -131,6 +133,7 @@ struct Options {
     std::string site_file;
     std::string detection_file;
     std::string store_file;
+    std::string sun_out_file;
     std::string device = "inv1";
     std::string timestamp_column;
     std::string tz;
@@ -161,6 +164,8 @@ Result<Options> parse_options(const Args& args) {
             o.detection_file = *v;
         } else if (a == "--store") {
             o.store_file = *v;
+        } else if (a == "--sun-out") {
+            o.sun_out_file = *v;
         } else if (a == "--device") {
             o.device = *v;
         } else if (a == "--timestamp-column") {
@@ -322,7 +327,16 @@ class Replayer {
 public:
     Replayer(const Options& o, const CsvLayout& layout, const std::string& suffix, detect::SiteDetection& site,
              const detect::SunModel& sun)
-        : o_(o), layout_(layout), suffix_(suffix), pipeline_(site.config, sun, clock_) {}
+        : o_(o), layout_(layout), suffix_(suffix), sun_(sun), daylight_(site.config.daylight),
+          pipeline_(site.config, sun, clock_) {}
+
+    // Opens --sun-out: the sun as the detectors see it, one line per row.
+    std::optional<std::string> open_sun_out() {
+        sun_out_.open(o_.sun_out_file, std::ios::binary | std::ios::trunc);
+        if (!sun_out_) return "cannot write '" + o_.sun_out_file + "'";
+        sun_out_ << "timestamp,elevation_deg,expected_ac_w,ac_rating_w,judged_daylight\n";
+        return std::nullopt;
+    }
 
     // Opens --store and resumes the detector state and the row cursor from it.
     std::optional<std::string> open_store() {
@@ -376,6 +390,7 @@ private:
         }
         previous_ = *t;
         if (resume_after_ && *t <= *resume_after_) return std::nullopt;
+        if (sun_out_.is_open()) write_sun(*t);
 
         domain::Sample sample;
         sample.device_id = o_.device;
@@ -403,6 +418,16 @@ private:
         return std::nullopt;
     }
 
+    // Judged daylight as the detectors define it (docs/detection.md): sun high enough and a clear-sky
+    // expectation of at least a fraction of the rating (the elevation alone without a rating).
+    void write_sun(TimePoint t) {
+        const auto sun = sun_.at(o_.device, t);
+        const bool judged = sun.elevation_deg >= daylight_.min_elevation_deg &&
+                            (sun.ac_rating_w <= 0 || sun.expected_ac_w >= daylight_.min_expected_fraction * sun.ac_rating_w);
+        sun_out_ << format_iso8601(t) << ',' << sun.elevation_deg << ',' << sun.expected_ac_w << ',' << sun.ac_rating_w
+                 << ',' << (judged ? 1 : 0) << '\n';
+    }
+
     bool flush() {
         if (batch_.empty()) return true;
         if (batch_last_) clock_.set(*batch_last_);
@@ -421,6 +446,9 @@ private:
     const Options& o_;
     const CsvLayout& layout_;
     const std::string& suffix_;
+    const detect::SunModel& sun_;
+    detect::DaylightConfig daylight_;
+    std::ofstream sun_out_;
     ManualClock clock_;
     detect::DetectionPipeline pipeline_;
     std::unique_ptr<store::GatewayStore> db_;
@@ -460,6 +488,9 @@ int cmd_replay(const Args& args) {
     Replayer replayer(o, *layout, *suffix, *site, **sun);
     if (!o.store_file.empty()) {
         if (auto message = replayer.open_store()) return fail(*message);
+    }
+    if (!o.sun_out_file.empty()) {
+        if (auto message = replayer.open_sun_out()) return fail(*message);
     }
     if (auto f = replayer.run(in)) return report(*f);
     return 0;

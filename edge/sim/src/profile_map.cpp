@@ -2,6 +2,8 @@
 // map is exercised end to end over real Modbus before a real inverter is ever seen.
 #include <cmath>
 #include <limits>
+#include <map>
+#include <regex>
 #include <set>
 
 #include "pvfleet/devices/register_codec.hpp"
@@ -37,6 +39,8 @@ double value_of(std::string_view point, int index, const DeviceReading& r) {
     if (point == ac_power_w) return r.ac_power_w;
     if (point == energy_total_wh) return r.energy_total_wh;
     if (point == energy_today_wh) return r.energy_today_wh;
+    if (point == pv_energy_total_wh) return r.energy_total_wh;  // no battery: all output is PV
+    if (point == pv_energy_today_wh) return r.energy_today_wh;
     if (point == dc_voltage_v) return mppt(&MpptReading::voltage_v);
     if (point == dc_current_a) return mppt(&MpptReading::current_a);
     if (point == dc_power_w) return mppt(&MpptReading::power_w);
@@ -53,7 +57,11 @@ double value_of(std::string_view point, int index, const DeviceReading& r) {
 
 class MapProfile final : public Profile {
 public:
-    explicit MapProfile(devices::RegisterMap map) : map_(std::move(map)) {}
+    explicit MapProfile(devices::RegisterMap map) : map_(std::move(map)) {
+        for (const auto& r : map_.registers) {
+            if (r.sum) ++sum_parts_[r.target.point];
+        }
+    }
     [[nodiscard]] std::string name() const override { return map_.profile; }
 
     void build(RegisterImage& image, const DeviceSpec& d) const override {
@@ -87,6 +95,7 @@ public:
             const auto& r = map_.registers[static_cast<size_t>(q.present_register)];
             put(image, r, devices::encode_raw(r, q.absent_raw()));
         }
+        answer_variant(image);
         update(image, d, DeviceReading{.mppt = std::vector<MpptReading>(static_cast<size_t>(d.mppts)),
                                        .phase_voltage_v = std::vector<double>(static_cast<size_t>(d.phases), 0.0),
                                        .phase_current_a = std::vector<double>(static_cast<size_t>(d.phases), 0.0),
@@ -102,7 +111,8 @@ public:
             } else if (info.shape == domain::PointShape::event_list) {
                 put(image, r, event_words(r, reading.events));
             } else {
-                const double v = value_of(info.name, r.target.index, reading);
+                double v = value_of(info.name, r.target.index, reading);
+                if (r.sum) v /= sum_parts_.at(r.target.point);  // equal parts, e.g. the three phases of the total
                 std::optional<int> sf;
                 if (r.scale_register >= 0) {
                     const auto& s = map_.registers[static_cast<size_t>(r.scale_register)];
@@ -136,6 +146,24 @@ private:
         return devices::encode_raw(r, 0);
     }
 
+    // A map with model variants: its variant register must read as the chosen model (the identity written
+    // above when it already matches, else the choice's example).
+    void answer_variant(RegisterImage& image) const {
+        if (!map_.variants || map_.variant.empty()) return;
+        const auto& reg = map_.registers[static_cast<size_t>(map_.variants->register_index)];
+        for (const auto& c : map_.variants->choices) {
+            if (c.name != map_.variant) continue;
+            std::vector<uint16_t> words;
+            for (uint16_t k = 0; k < reg.words; ++k) words.push_back(image.get(to_sim(reg.kind), static_cast<uint16_t>(reg.address + k)));
+            const auto text = reg.type == devices::ValueType::string
+                                  ? devices::text_value(reg, words)
+                                  : std::to_string(static_cast<long long>(devices::raw_number(reg, words).value_or(0)));
+            if (std::regex_search(text, c.regex)) return;
+            if (reg.type == devices::ValueType::string) put(image, reg, devices::encode_text(reg, c.example));
+            else put(image, reg, devices::encode_raw(reg, std::stoull(c.example)));
+        }
+    }
+
     static std::vector<uint16_t> state_words(const RegisterDef& r, domain::InverterState state) {
         // The first raw value the map reads as this state; a resting state falls back to another resting one.
         const std::vector<domain::InverterState> wanted =
@@ -165,6 +193,7 @@ private:
     }
 
     devices::RegisterMap map_;
+    std::map<const domain::PointInfo*, int> sum_parts_;
 };
 
 }  // namespace
@@ -181,6 +210,25 @@ Result<std::unique_ptr<Profile>> make_profile(const std::string& name, const dev
         for (const auto& p : catalog->profiles()) known += ", " + p;
     }
     return Error{"unknown profile '" + name + "' (known: " + known + ")", ErrorKind::not_found};
+}
+
+Result<std::unique_ptr<Profile>> make_device_profile(const DeviceSpec& d, const devices::Catalog* catalog) {
+    const devices::RegisterMap* m = catalog != nullptr ? catalog->find(d.profile) : nullptr;
+    if (m == nullptr || !m->variants) {
+        if (!d.variant.empty()) return Error::at("variant", "profile " + d.profile + " has no model variants");
+        auto p = make_profile(d.profile, catalog);
+        if (!p) return p.error().under("profile");
+        return p;
+    }
+    const auto& choices = m->variants->choices;
+    const std::string name = d.variant.empty() ? choices.front().name : d.variant;
+    auto concrete = devices::variant_named(*m, name);
+    if (!concrete) {
+        std::string list;
+        for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c.name;
+        return Error::at("variant", "unknown '" + name + "' for profile " + d.profile + " (expected " + list + ")");
+    }
+    return make_map_profile(std::move(*concrete));
 }
 
 std::vector<std::string> profile_names(const devices::Catalog* catalog) {

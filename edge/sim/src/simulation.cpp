@@ -31,11 +31,11 @@ Result<std::unique_ptr<Simulation>> Simulation::create(SiteSpec site, Simulation
     if (!physics) return physics.error();
     std::unique_ptr<Simulation> sim(new Simulation(std::move(site), std::move(*physics), std::move(options), wall, start));
     for (std::size_t i = 0; i < sim->site_.devices.size(); ++i) {
-        auto profile = make_profile(sim->site_.devices[i].profile, sim->maps_ ? &*sim->maps_ : nullptr);
-        if (!profile) return profile.error().under("devices/" + std::to_string(i) + "/profile");
+        auto profile = make_device_profile(sim->site_.devices[i], sim->maps_ ? &*sim->maps_ : nullptr);
+        if (!profile) return profile.error().under("devices/" + std::to_string(i));
     }
     for (const auto& d : sim->site_.devices) {
-        Device dev{d, std::move(make_profile(d.profile, sim->maps_ ? &*sim->maps_ : nullptr).value()), RegisterImage{}, {}};
+        Device dev{d, std::move(make_device_profile(d, sim->maps_ ? &*sim->maps_ : nullptr).value()), RegisterImage{}, {}};
         dev.profile->build(dev.image, dev.spec);
         sim->devices_.push_back(std::move(dev));
     }

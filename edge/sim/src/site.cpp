@@ -46,7 +46,7 @@ const config::Object kDeviceSchema{
     {required("name", string().non_empty()), required("unit", integer(1, 247)),
      required("profile", string().non_empty()), required("ac_kw", number(0.1, 1000)),
      optional("phases", integer(1, 3)), optional("mppts", integer(1, 16)), optional("manufacturer", string()),
-     optional("model", string()), optional("serial", string())},
+     optional("model", string()), optional("serial", string()), optional("variant", string())},
     kWording};
 
 const config::Object kListenSchema{
@@ -97,6 +97,7 @@ Result<DeviceSpec> parse_device(const json& d) {
     PVF_CHECK(config::read(kDeviceSchema, d, "model", s.model));
     s.serial = "SIM" + std::to_string(unit);
     PVF_CHECK(config::read(kDeviceSchema, d, "serial", s.serial));
+    PVF_CHECK(config::read(kDeviceSchema, d, "variant", s.variant));
     return s;
 }
 }  // namespace

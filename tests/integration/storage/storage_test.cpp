@@ -12,16 +12,14 @@
 #include "pvfleet/storage/store.hpp"
 #include "pvfleet/storage/work_orders.hpp"
 #include "support/paths.hpp"
+#include "support/ingest_batches.hpp"
 #include "support/postgres.hpp"
 
 using namespace pvfleet;
 using namespace std::chrono_literals;
+using namespace pvfleet::ingest_test;
 
 namespace {
-
-TimePoint t0() {
-    return from_epoch_ms(1782864000000);
-}  // 2026-07-01T00:00:00Z
 
 test::PostgresCluster& cluster() {
     static test::PostgresCluster c;
@@ -63,26 +61,6 @@ std::vector<Backend> backends(test::TempDir& dir) {
                        return std::move(*db);
                    }});
     return out;
-}
-
-domain::Sample sample(const std::string& dev, TimePoint t, double p) {
-    domain::Sample s;
-    s.device_id = dev;
-    s.t = t;
-    s.values["ac_power_w"] = p;
-    s.values["energy_total_wh"] = 1000 + p;
-    s.state = domain::InverterState::producing;
-    return s;
-}
-
-protocol::TelemetryBatch batch(const std::string& site, protocol::Seq seq,
-                               std::vector<domain::Sample> samples) {
-    protocol::TelemetryBatch b;
-    b.site_id = site;
-    b.seq = seq;
-    b.sent_at = t0();
-    b.samples = std::move(samples);
-    return b;
 }
 
 protocol::TicketEventMessage ticket(const std::string& site, protocol::Seq seq, const std::string& id,

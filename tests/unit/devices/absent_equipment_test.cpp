@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
 #include "pvfleet/devices/catalog.hpp"
 #include "pvfleet/devices/register_codec.hpp"
 #include "pvfleet/sim/profile.hpp"
@@ -68,7 +70,7 @@ TEST_CASE("goodwe-et without battery and meter: the simulator answers zeros, the
     REQUIRE_MESSAGE(catalog.ok(), catalog.error().message);
     const auto& map = *catalog->find("goodwe-et");
     REQUIRE(map.equipment.size() == 2);
-    sim::DeviceSpec spec{.name = "inv", .unit = 247, .profile = "goodwe-et", .ac_kw = 10, .phases = 3, .mppts = 2,
+    sim::DeviceSpec spec{.name = "inv", .unit = 247, .profile = "goodwe-et", .variant = "", .ac_kw = 10, .phases = 3, .mppts = 2,
                          .manufacturer = "GoodWe", .model = "GW10K-ET", .serial = "9010KETU000W0001"};
     auto profile = sim::make_map_profile(map);
     sim::RegisterImage image;
@@ -110,9 +112,20 @@ TEST_CASE("every vendor map served without battery and meter decodes no value at
     REQUIRE_MESSAGE(catalog.ok(), catalog.error().message);
     for (const auto& name : catalog->profiles()) {
         CAPTURE(name);
-        const auto& map = *catalog->find(name);
-        if (map.device_kind != devices::DeviceKind::inverter) continue;
-        sim::DeviceSpec spec{.name = "inv", .unit = 1, .profile = name, .ac_kw = 6, .phases = 3, .mppts = 2,
+        const auto& base = *catalog->find(name);
+        if (base.device_kind != devices::DeviceKind::inverter) continue;
+        std::vector<devices::RegisterMap> concrete{base};
+        if (base.variants) {
+            concrete.clear();
+            for (const auto& c : base.variants->choices) {
+                auto v = devices::variant_named(base, c.name);
+                REQUIRE_MESSAGE(v.ok(), v.error().message);
+                concrete.push_back(std::move(*v));
+            }
+        }
+        for (const auto& map : concrete) {
+        CAPTURE(map.variant);
+        sim::DeviceSpec spec{.name = "inv", .unit = 1, .profile = name, .variant = map.variant, .ac_kw = 6, .phases = 3, .mppts = 2,
                              .manufacturer = map.vendor, .model = "M-6K", .serial = "SN123456"};
         auto profile = sim::make_map_profile(map);
         sim::RegisterImage image;
@@ -127,5 +140,80 @@ TEST_CASE("every vendor map served without battery and meter decodes no value at
         for (const auto& [point, arr] : got.arrays) {
             for (const auto& v : arr) CHECK_MESSAGE(std::abs(v.value_or(0)) < 32767, point << " = " << *v);
         }
+        }
     }
+}
+
+TEST_CASE("equipment gates the registers of a model variant too") {
+    // The battery registers differ per model; the presence register is common.
+    const auto doc = nlohmann::json::parse(R"({
+      "format": 1, "profile": "demo", "vendor": "Demo", "device_kind": "inverter", "source": "test",
+      "registers": [
+        {"id": "model", "address": 0, "type": "string", "words": 4, "point": "identity.model", "poll": "once"},
+        {"address": 10, "type": "s16", "unit": "W", "point": "ac_power_w"},
+        {"id": "bat_mode", "address": 11, "type": "u16"}
+      ],
+      "variants": {"register": "model", "choices": [
+        {"name": "a", "pattern": "^A", "example": "A1", "registers": [
+          {"address": 20, "type": "s16", "unit": "W", "point": "battery_power_w"}]},
+        {"name": "b", "pattern": "^B", "example": "B1", "registers": [
+          {"address": 30, "type": "s32", "unit": "W", "point": "battery_power_w"},
+          {"address": 32, "type": "u16", "unit": "%", "point": "battery_soc_pct"}]}
+      ]},
+      "equipment": [{"name": "battery", "register": "bat_mode", "absent_values": [0],
+                     "points": ["battery_power_w", "battery_soc_pct"]}]
+    })");
+    auto base = devices::parse_register_map(doc, "demo.json");
+    REQUIRE_MESSAGE(base.ok(), base.error().message);
+    for (const char* name : {"a", "b"}) {
+        CAPTURE(name);
+        auto map = devices::variant_named(*base, name);
+        REQUIRE_MESSAGE(map.ok(), map.error().message);
+        for (const auto& r : map->registers) {
+            if (r.target.kind == devices::PointTarget::Kind::point && r.target.point->name.starts_with("battery_"))
+                CHECK_MESSAGE(r.equipment == 0, "register " << r.address);
+        }
+        sim::DeviceSpec spec{.name = "inv", .unit = 1, .profile = "demo", .variant = name, .ac_kw = 6, .phases = 1, .mppts = 1,
+                             .manufacturer = "Demo", .model = std::string(name) + "1", .serial = "S1"};
+        auto profile = sim::make_map_profile(*map);
+        sim::RegisterImage image;
+        profile->build(image, spec);
+        auto reading = producing();
+        profile->update(image, spec, reading);
+        // No battery: the variant's battery registers read as absent, whatever their words.
+        const auto& power = reg_at(*map, std::string(name) == "a" ? 20 : 30);
+        const auto words = devices::encode_value(power, 0);
+        for (size_t k = 0; k < words.size(); ++k) image.set(sim::RegisterKind::holding, static_cast<uint16_t>(power.address + k), words[k]);
+        auto got = read_back(*map, image);
+        CHECK(!got.value("battery_power_w"));
+        CHECK(got.value("ac_power_w"));
+        // With a battery the same zero words are a reading.
+        image.set(sim::RegisterKind::holding, 11, 2);
+        got = read_back(*map, image);
+        REQUIRE(got.value("battery_power_w"));
+        CHECK(*got.value("battery_power_w") == 0);
+    }
+}
+
+TEST_CASE("equipment with when_absent: sentinel is checked against every variant's registers") {
+    const auto doc = nlohmann::json::parse(R"({
+      "format": 1, "profile": "demo", "vendor": "Demo", "device_kind": "inverter", "source": "test",
+      "registers": [
+        {"id": "model", "address": 0, "type": "string", "words": 4, "point": "identity.model", "poll": "once"},
+        {"id": "bat_mode", "address": 11, "type": "u16"}
+      ],
+      "variants": {"register": "model", "choices": [
+        {"name": "a", "pattern": "^A", "example": "A1", "registers": [
+          {"address": 20, "type": "s16", "unit": "W", "point": "battery_power_w", "absent": [32767]}]},
+        {"name": "b", "pattern": "^B", "example": "B1", "registers": [
+          {"address": 30, "type": "s16", "unit": "W", "point": "battery_power_w"}]}
+      ]},
+      "equipment": [{"name": "battery", "register": "bat_mode", "absent_values": [0], "when_absent": "sentinel",
+                     "points": ["battery_power_w"]}]
+    })");
+    auto map = devices::parse_register_map(doc, "demo.json");
+    REQUIRE(!map.ok());
+    CHECK(map.error().message ==
+          "demo.json: equipment/0/points/0: 'battery_power_w' at 30 (variants/choices/1) declares no sentinel "
+          "(when_absent: sentinel needs one)");
 }

@@ -13,11 +13,26 @@ TEST_CASE("every vendor map round-trips a producing inverter through the simulat
     auto catalog = devices::Catalog::load(test::source_dir() / "firmware-config/devices");
     REQUIRE_MESSAGE(catalog.ok(), catalog.error().message);
     REQUIRE(catalog->profiles().size() >= 7);
+    // Every concrete map: a map with model variants once per variant.
+    std::vector<devices::RegisterMap> maps;
     for (const auto& name : catalog->profiles()) {
+        const auto& base = *catalog->find(name);
+        if (!base.variants) {
+            maps.push_back(base);
+            continue;
+        }
+        for (const auto& c : base.variants->choices) {
+            auto v = devices::variant_named(base, c.name);
+            REQUIRE_MESSAGE(v.ok(), v.error().message);
+            maps.push_back(std::move(*v));
+        }
+    }
+    for (const auto& map : maps) {
+        const auto& name = map.profile;
         CAPTURE(name);
-        const auto& map = *catalog->find(name);
+        CAPTURE(map.variant);
         if (map.device_kind != devices::DeviceKind::inverter) continue;
-        sim::DeviceSpec spec{.name = "inv", .unit = 1, .profile = name, .ac_kw = 6, .phases = 3, .mppts = 2,
+        sim::DeviceSpec spec{.name = "inv", .unit = 1, .profile = name, .variant = map.variant, .ac_kw = 6, .phases = 3, .mppts = 2,
                              .manufacturer = map.vendor, .model = "M-6K", .serial = "SN123456"};
         auto profile = sim::make_map_profile(map);
         sim::RegisterImage image;
@@ -58,6 +73,8 @@ TEST_CASE("every vendor map round-trips a producing inverter through the simulat
         REQUIRE(got.value("energy_total_wh"));
         CHECK(*got.value("energy_total_wh") == doctest::Approx(12'345'000).epsilon(0.001));
         if (got.value("energy_today_wh")) CHECK(*got.value("energy_today_wh") == doctest::Approx(17'500).epsilon(0.01));
+        if (got.value("pv_energy_total_wh")) CHECK(*got.value("pv_energy_total_wh") == doctest::Approx(12'345'000).epsilon(0.001));
+        if (got.value("pv_energy_today_wh")) CHECK(*got.value("pv_energy_today_wh") == doctest::Approx(17'500).epsilon(0.01));
         REQUIRE(got.arrays.contains("dc_voltage_v"));
         CHECK(got.arrays["dc_voltage_v"].at(0).value_or(0) == doctest::Approx(412.3).epsilon(0.01));
         CHECK(got.arrays["dc_voltage_v"].at(1).value_or(0) == doctest::Approx(388.1).epsilon(0.01));

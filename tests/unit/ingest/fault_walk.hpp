@@ -17,33 +17,11 @@
 #include "pvfleet/storage/store.hpp"
 #include "pvfleet/storage/work_orders.hpp"
 #include "pvfleet/util/log.hpp"
+#include "support/ingest_batches.hpp"
 
 namespace pvfleet::ingest_test {
 
 using namespace std::chrono_literals;
-
-inline TimePoint t0() {
-    return from_epoch_ms(1782864000000);  // 2026-07-01T00:00:00Z
-}
-
-inline domain::Sample sample(const std::string& dev, TimePoint t, double p) {
-    domain::Sample s;
-    s.device_id = dev;
-    s.t = t;
-    s.values["ac_power_w"] = p;
-    s.values["energy_total_wh"] = 1000 + p;
-    s.state = domain::InverterState::producing;
-    return s;
-}
-
-inline protocol::TelemetryBatch batch(const std::string& site, protocol::Seq seq, std::vector<domain::Sample> samples) {
-    protocol::TelemetryBatch b;
-    b.site_id = site;
-    b.seq = seq;
-    b.sent_at = t0();
-    b.samples = std::move(samples);
-    return b;
-}
 
 inline protocol::TicketEventMessage ticket(const std::string& site, protocol::Seq seq, domain::TicketEventKind kind) {
     protocol::TicketEventMessage m;

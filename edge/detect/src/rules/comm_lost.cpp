@@ -37,20 +37,46 @@ void comm_lost_no_answer(const DetectionConfig& cfg, TicketBook& book, const std
     }
 }
 
+namespace {
+// How much of the clear-sky energy the sky let through around the gap (0..1): the device's production so far
+// today against the clear-sky model, and, when it answers producing, its power at the answer against the model
+// (the lower of the two, so clouds that came up during the day count). Under clouds a producing plant makes
+// far less than the clear-sky energy; the gap's expectation is scaled by this, so a cloudy gap is not taken
+// for an outage. A device that answers still down says nothing about the sky: today's figure stands. With less
+// than an hour's worth of 10 % of the rating behind it (a gap from before dawn) the day tells nothing either.
+double sky_around_gap(const RuleContext& c, const DeviceState& s, const std::optional<double>& power) {
+    double sky = 1.0;
+    const double enough_wh = c.sun.ac_rating_w > 0 ? 0.1 * c.sun.ac_rating_w : 0.0;
+    if (s.today.expected_wh > enough_wh && s.today.expected_wh > 0) {
+        sky = std::clamp(s.today.measured_wh / s.today.expected_wh, 0.0, 1.0);
+    }
+    if (power && *power > c.near_zero_w && c.sun.expected_ac_w > 0) {
+        sky = std::min(sky, *power / c.sun.expected_ac_w);
+    }
+    return sky;
+}
+}  // namespace
+
 void comm_lost_answered(RuleContext& c, DeviceState& s, const domain::Sample& x) {
     if (!s.gap_start_ms) return;
     const long long now = to_epoch_ms(x.t);
-    const auto energy = x.value(points::energy_total_wh);
+    const auto energy = generation_energy(s, x);
     const double gap_min = static_cast<double>(now - *s.gap_start_ms) / kMinute;
     std::vector<domain::EvidenceItem> ev{evidence("no_answer_minutes", gap_min, std::nullopt, "min", x.t)};
     std::optional<double> ratio;
+    const auto power = x.value(points::ac_power_w);
+    const double sky = sky_around_gap(c, s, power);
     if (energy && s.gap_energy_before_wh && s.gap_expected_wh > 0) {
-        const double grown = *energy - *s.gap_energy_before_wh;
+        // The counter also holds the last poll interval, in which the plant may already have been back: that
+        // part is taken at the power it answers with, so a restart just before the answer still reads as down.
+        const double last_interval_h = s.gap_last_ms ? static_cast<double>(now - *s.gap_last_ms) / kHour : 0.0;
+        const double grown = std::max(0.0, *energy - *s.gap_energy_before_wh -
+                                               std::max(0.0, power.value_or(0.0)) * std::min(last_interval_h, 1.0));
         ratio = grown / s.gap_expected_wh;
-        ev.push_back(evidence("energy_during_gap_wh", grown, s.gap_expected_wh, "Wh", x.t));
+        ev.push_back(evidence("energy_during_gap_wh", grown, s.gap_expected_wh * sky, "Wh", x.t));
     }
-    // Back after a communication gap: did it keep producing?
-    const bool was_outage = ratio && *ratio < c.cfg.comm_lost.outage_ratio &&
+    // Back after a communication gap: did it keep producing (as much as the sky around the gap allowed)?
+    const bool was_outage = ratio && *ratio < c.cfg.comm_lost.outage_ratio * sky &&
                             s.gap_daylight_ms >= c.cfg.not_producing.debounce_min * kMinute;
     push(c.out, c.book.clear(x.device_id, FaultKind::comm_lost, x.t, ev));
     if (was_outage) {

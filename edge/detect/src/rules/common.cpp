@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "pvfleet/domain/points.hpp"
 #include "rule.hpp"
 
 namespace pvfleet::detect::rules {
@@ -38,6 +39,19 @@ bool judged_daylight(const DetectionConfig& cfg, const SunConditions& sun) {
     // Without a rating the elevation alone decides.
     if (sun.ac_rating_w <= 0) return true;
     return sun.expected_ac_w >= cfg.daylight.min_expected_fraction * sun.ac_rating_w;
+}
+
+std::optional<double> generation_energy(DeviceState& s, const domain::Sample& x) {
+    if (auto pv = x.value(domain::points::pv_energy_total_wh)) {
+        s.pv_counter = true;
+        return pv;
+    }
+    if (s.pv_counter) return std::nullopt;
+    return x.value(domain::points::energy_total_wh);
+}
+
+std::string generation_counter_name(const DeviceState& s) {
+    return std::string(s.pv_counter ? domain::points::pv_energy_total_wh : domain::points::energy_total_wh);
 }
 
 }  // namespace pvfleet::detect::rules

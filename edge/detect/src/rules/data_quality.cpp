@@ -61,12 +61,12 @@ void data_quality(RuleContext& c, DeviceState& s, const Sample& x) {
     implausible_values(c, s, x);
     const auto& cfg = c.cfg.data_quality;
     const long long now = to_epoch_ms(c.t);
-    const auto energy = x.value(points::energy_total_wh);
+    const auto energy = generation_energy(s, x);
     if (energy && s.last_energy_wh && *energy < *s.last_energy_wh - cfg.counter_tolerance_wh) {
         s.last_backwards_ms = now;
         push(c.out, c.book.raise(c.device, FaultKind::counter_backwards, Severity::minor,
                                  "energy counter went backwards by " + fmt(*s.last_energy_wh - *energy) + " Wh",
-                                 {evidence(std::string(points::energy_total_wh), *energy, *s.last_energy_wh, "Wh", c.t)},
+                                 {evidence(generation_counter_name(s), *energy, *s.last_energy_wh, "Wh", c.t)},
                                  c.t));
     } else if (s.last_backwards_ms && static_cast<double>(now - *s.last_backwards_ms) >= cfg.counter_clear_min * kMinute) {
         push(c.out, c.book.clear(c.device, FaultKind::counter_backwards, c.t));
@@ -100,7 +100,7 @@ void data_quality(RuleContext& c, DeviceState& s, const Sample& x) {
             s.counter_still_since_ms = now;
         } else if (static_cast<double>(now - *s.counter_still_since_ms) >= cfg.frozen_min * kMinute) {
             frozen_now = true;
-            frozen_what = std::string(points::energy_total_wh);
+            frozen_what = generation_counter_name(s);
         }
     } else {
         s.counter_still_value.reset();

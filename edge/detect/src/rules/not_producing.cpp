@@ -16,7 +16,7 @@ namespace points = domain::points;
 void not_producing(RuleContext& c, DeviceState& s, const Sample& x) {
     const auto& cfg = c.cfg.not_producing;
     const auto power = x.value(points::ac_power_w);
-    const auto energy = x.value(points::energy_total_wh);
+    const auto energy = generation_energy(s, x);
     std::optional<bool> counter_rising;
     if (energy && s.last_energy_wh && s.last_ms) {
         const double hours = static_cast<double>(to_epoch_ms(c.t) - *s.last_ms) / kHour;
@@ -72,7 +72,7 @@ void not_producing(RuleContext& c, DeviceState& s, const Sample& x) {
     if (!c.book.is_live(c.device, FaultKind::not_producing) || sev > c.book.find(c.device, FaultKind::not_producing)->severity) {
         ev.push_back(evidence(std::string(points::ac_power_w), power.value_or(0), c.sun.expected_ac_w, "W", c.t));
         ev.push_back(evidence("down_daylight_minutes", down_min, std::nullopt, "min", c.t));
-        if (energy) ev.push_back(evidence(std::string(points::energy_total_wh), *energy, std::nullopt, "Wh", c.t));
+        if (energy) ev.push_back(evidence(generation_counter_name(s), *energy, std::nullopt, "Wh", c.t));
     }
     push(c.out, c.book.raise(c.device, FaultKind::not_producing, sev,
                              "inverter not producing in daylight for " + fmt(down_min) + " min (expected " +

@@ -45,6 +45,11 @@ void push(std::vector<domain::TicketEvent>& out, std::optional<domain::TicketEve
 double median(std::vector<double> v);
 double near_zero(const DetectionConfig& cfg, const SunConditions& sun);
 bool judged_daylight(const DetectionConfig& cfg, const SunConditions& sun);
+// The lifetime counter compared with PV expectations: pv_energy_total_wh where the device counts PV on its own
+// (hybrids whose energy_total_wh includes battery discharge), else energy_total_wh. Once a device has shown a PV
+// counter it is the only one used, so the two never mix.
+std::optional<double> generation_energy(DeviceState& s, const domain::Sample& x);
+std::string generation_counter_name(const DeviceState& s);
 
 // ---- sample rules, in the order the pipeline runs them ----
 void inverter_faults(RuleContext& c, DeviceState& s, const domain::Sample& x);  // inverter_faults.cpp
@@ -52,6 +57,8 @@ void data_quality(RuleContext& c, DeviceState& s, const domain::Sample& x);     
 // (the site-wide grid outage rule runs here: not_producing defers to it)
 void not_producing(RuleContext& c, DeviceState& s, const domain::Sample& x);    // not_producing.cpp
 void string_fault(RuleContext& c, DeviceState& s, const domain::Sample& x);     // string_fault.cpp
+// Integrates the interval since the previous sample into today's 15-minute energy bins (clear_periods.cpp).
+void clear_period_sample(RuleContext& c, DeviceState& s, const domain::Sample& x);
 
 // ---- communication lost (comm_lost.cpp) ----
 // The device did not answer at t.
@@ -77,6 +84,14 @@ struct DayFit {
 };
 void learn_shading(DeviceState& s);                                    // string_fault.cpp
 void clock_drift(RuleContext& c, DeviceState& s, const DayFit& fit);   // clock_drift.cpp
-void underperformance(RuleContext& c, DeviceState& s, const DayFit& fit);  // underperformance.cpp
+// The day's clear 15-minute periods (clear_periods.cpp).
+struct ClearPeriods {
+    int bins = 0;             // clear bins
+    double measured_wh = 0;   // Σ measured energy over them
+    double expected_wh = 0;   // Σ clear-sky expected energy over them
+    bool morning = false, afternoon = false;  // clear bins before / after solar noon
+};
+ClearPeriods clear_periods_of_day(const RuleContext& c, const PerfState& p);
+void underperformance(RuleContext& c, DeviceState& s);  // underperformance.cpp
 
 }  // namespace pvfleet::detect::rules

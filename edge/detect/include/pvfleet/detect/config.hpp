@@ -56,14 +56,38 @@ struct StringFaultConfig {
                                           // learned shading and excluded
 };
 
+// Underperformance on clear 15-minute periods (docs/detection.md, "Underperformance").
 struct UnderperformanceConfig {
-    double clear_day_max_roughness = 0.08;  // smoothness of the day against the clear-sky shape
-    double min_clear_day_fraction = 0.6;    // a day below this fraction of the baseline is not a clear day
-    int baseline_min_days = 5;              // clear days needed before a baseline exists
-    int baseline_max_days = 7;              // most recent learned clear days forming the baseline
-    int recent_days = 2;                    // recent clear days compared to the baseline
-    double drop_fraction = 0.07;            // recent median below baseline by this fraction raises a ticket
-    double clear_fraction = 0.04;           // ... and clears when back within this
+    // clear periods: a window of 15-minute energy bins with the clear-sky model's shape (any level)
+    int clear_window_bins = 6;             // 6 bins = 90 min (Jordan & Hansen 2023 for 15-min data)
+    double clear_max_roughness = 0.04;     // RMS(measured − k·expected) / mean over the window
+    double clear_max_slope = 0.08;         // max step between neighbouring bins off the model, / mean
+    double max_interval_min = 20;          // a longer interval between samples is not integrated
+    double min_elevation_deg = 15;         // bins with the sun lower are not judged
+    double min_bin_fraction = 0.2;         // bins expecting less than this of rating × 15 min are not judged
+    double clip_fraction = 0.95;           // expected (or measured / 0.97) near the AC rating: clipping, not judged
+    double counter_max_step_fraction = 0.02;  // counter resolution above this of a bin's expectation: integrate
+                                              // AC power instead
+    int usable_min_bins = 8;               // clear bins (2 h) that make a day usable
+    double dim_day_fraction = 0.35;        // a usable day below this of the reference needs clear bins on both
+                                           // sides of solar noon (a smooth overcast day is not clear)
+    double snow_max_ambient_c = 2;         // ambient at or below this on the day or the day before: not usable
+    int recent_days = 3;                   // usable days whose median is judged ...
+    int recent_span_days = 10;             // ... all within this many days
+    // (a) absolute floor against the model's bias across the fleet
+    double model_bias_prior = 1.0;         // measured / model PR of healthy sites (fleet median; server-set)
+    double floor_pr = 0.65;                // recent PR / prior below this: major ticket
+    double floor_clear_pr = 0.75;          // ... resolves at or above this
+    // (b) step against the site's own recent baseline
+    int baseline_span_days = 25;           // learned usable days at most this old form the baseline ...
+    int baseline_min_days = 4;             // ... when there are at least this many
+    double drop_fraction = 0.06;           // recent median below the baseline by this: minor ticket
+    double clear_fraction = 0.03;          // ... resolves when back within this
+    double learn_fraction = 0.03;          // a usable day further below the baseline is not learned into it
+    // (c) drift of the baseline against the commissioning bias
+    int commissioning_days = 7;            // the first usable days give the site's own model bias
+    double drift_fraction = 0.12;          // baseline below the commissioning bias by this ...
+    int drift_days = 14;                   // ... for this many days: minor ticket ("gradual")
 };
 
 struct GridOutageConfig {

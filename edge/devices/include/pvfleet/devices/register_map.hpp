@@ -25,10 +25,14 @@ enum class ValueType { u16, s16, u32, s32, u64, f32, string, bitfield16, bitfiel
 enum class WordOrder { big, little };  // big: high word first
 enum class DeviceKind { inverter, meter, battery };
 enum class IdentityField { vendor, model, serial, firmware };
+// How far a map's claim about a register is proven: read on a real device, decoded from a recorded capture,
+// or taken only from documents (vendor protocol, independent implementations).
+enum class Evidence { device, capture, documents };
 
 std::string_view to_string(ValueType t);
 std::string_view to_string(PollClass p);
 std::string_view to_string(DeviceKind k);
+std::string_view to_string(Evidence e);
 // Registers a value of this type occupies (strings: 0, their length is `words`).
 uint16_t fixed_words(ValueType t);
 
@@ -59,6 +63,12 @@ struct RegisterDef {
     std::vector<uint64_t> no_fault_codes{0};
     std::map<int, std::string> bits;                   // bitfield -> events
     bool unknown_bits_are_faults = false;
+    // Table entries (states, codes or bits) whose meaning no document or capture confirms for this family: kept
+    // here for people, never decoded as their name (codes/bits decode as vendor_fault_..., states as unknown).
+    std::map<uint64_t, std::string> unconfirmed;
+    bool sum = false;                    // "combine": "sum": the point is the sum of all its summed registers
+    Evidence evidence = Evidence::documents;
+    std::vector<std::string> sources;    // ids into RegisterMap::sources
     std::string label;
     int equipment = -1;                  // index into RegisterMap::equipment whose presence gates this value, or -1
 };
@@ -83,6 +93,13 @@ struct Equipment {
     [[nodiscard]] uint64_t absent_raw() const;
 };
 
+// A document or implementation a map was written from.
+struct MapSource {
+    std::string id;
+    std::string document;
+    std::string version;
+};
+
 struct AddressRange {
     RegisterKind kind = RegisterKind::holding;
     uint16_t first = 0;
@@ -93,6 +110,21 @@ struct Identify {
     int register_index = -1;  // a poll-once register
     std::string pattern;
     std::regex regex;
+};
+
+// Model variants: a poll-once register (`register_index`) whose decoded text picks the registers that differ
+// between models of one family (e.g. single- vs three-phase AC registers). Each choice's registers are added to
+// the common ones; `example` is a text its pattern matches (the simulator answers it).
+struct MapVariant {
+    std::string name;
+    std::string pattern;
+    std::regex regex;
+    std::string example;
+    std::vector<RegisterDef> registers;
+};
+struct Variants {
+    int register_index = -1;
+    std::vector<MapVariant> choices;
 };
 
 struct RegisterMap {
@@ -107,6 +139,10 @@ struct RegisterMap {
     std::optional<Identify> identify;
     std::vector<RegisterDef> registers;
     std::vector<Equipment> equipment;
+    std::vector<MapSource> sources;
+    Evidence evidence = Evidence::documents;  // default of the registers
+    std::optional<Variants> variants;
+    std::string variant;       // the chosen variant of a concrete map; empty: the map has none, or none chosen yet
     std::string file;          // where it was loaded from, for messages
 };
 
@@ -125,14 +161,17 @@ struct SunSpecModelMap {
     std::string file;
 };
 
-// Parses a vendor map's `equipment` list against its registers and tags the registers it gates (equipment.cpp).
-Status parse_equipment(const nlohmann::json& list, RegisterMap& map);
-
 // `name` is used in error messages (usually the file name).
 Result<RegisterMap> parse_register_map(const nlohmann::json& doc, const std::string& name);
 Result<RegisterMap> load_register_map(const std::filesystem::path& file);
 Result<SunSpecModelMap> parse_sunspec_model_map(const nlohmann::json& doc, const std::string& name);
 Result<SunSpecModelMap> load_sunspec_model_map(const std::filesystem::path& file);
+
+// The concrete map of one variant: the common registers plus the choice's. `apply_variant` picks the first choice
+// whose pattern the selector register's decoded text matches; `variant_named` picks by name. A map without
+// variants is returned as it is.
+Result<RegisterMap> apply_variant(const RegisterMap& map, const std::string& selector_text);
+Result<RegisterMap> variant_named(const RegisterMap& map, std::string_view name);
 
 // Checks a concrete map (after SunSpec instantiation too): overlaps are allowed, scale references valid,
 // nothing beyond 0xFFFF.

@@ -33,6 +33,9 @@ std::unique_ptr<Profile> make_map_profile(devices::RegisterMap map);
 // Profiles known by name: "sunspec" (built in) and every map of `catalog` (may be null).
 Result<std::unique_ptr<Profile>> make_profile(const std::string& name, const devices::Catalog* catalog);
 std::vector<std::string> profile_names(const devices::Catalog* catalog);
+// The profile of one site device: a map with model variants is served as the device's `variant` (default: the
+// map's first). Errors are keyed `profile` or `variant`.
+Result<std::unique_ptr<Profile>> make_device_profile(const DeviceSpec& device, const devices::Catalog* catalog);
 
 // SunSpec layout facts the profile uses (exposed for tests against the official model definitions).
 namespace sunspec {

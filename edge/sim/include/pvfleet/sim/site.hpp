@@ -34,6 +34,7 @@ struct DeviceSpec {
     std::string name;
     uint8_t unit = 1;
     std::string profile;     // register map / profile name
+    std::string variant;     // model variant of a map that has them (empty: the map's first)
     double ac_kw = 0.0;
     int phases = 1;
     int mppts = 1;

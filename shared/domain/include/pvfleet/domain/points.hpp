@@ -24,6 +24,9 @@ namespace points {
 inline constexpr std::string_view ac_power_w = "ac_power_w";
 inline constexpr std::string_view energy_total_wh = "energy_total_wh";
 inline constexpr std::string_view energy_today_wh = "energy_today_wh";
+// Hybrids whose AC output counters include battery discharge also count PV generation on its own.
+inline constexpr std::string_view pv_energy_total_wh = "pv_energy_total_wh";
+inline constexpr std::string_view pv_energy_today_wh = "pv_energy_today_wh";
 inline constexpr std::string_view dc_voltage_v = "dc_voltage_v";
 inline constexpr std::string_view dc_current_a = "dc_current_a";
 inline constexpr std::string_view dc_power_w = "dc_power_w";
