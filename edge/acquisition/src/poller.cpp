@@ -1,6 +1,7 @@
 #include "pvfleet/acquisition/poller.hpp"
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 
 #include "pvfleet/acquisition/read_blocks.hpp"
@@ -28,6 +29,7 @@ struct Poller::Device {
     TimePoint slow_read_at{};
     std::optional<TimePoint> next_slow;  // nullopt: read slow blocks at the next poll
     MonotonicCounters counters;
+    Plausibility plausibility;
     mutable std::mutex status_mutex;     // status is read by other threads (heartbeat)
     DeviceStatus status;
 };
@@ -62,6 +64,7 @@ void Poller::add_device(DeviceConfig config) {
     d->fast_blocks = config.model->blocks(PollClass::fast);
     d->slow_blocks = config.model->blocks(PollClass::slow);
     d->status.id = config.id;
+    d->plausibility = Plausibility(config.rating);
     d->next_due = clock_.now();
     d->status.next_poll = d->next_due;
     d->config = std::move(config);
@@ -134,8 +137,13 @@ void Poller::poll_device(Device& d, TimePoint now) {
         if (!words) return words.error();
         auto decoded = model.decode(cls, *words);
         if (!decoded) return decoded.error();
-        // Lifetime energy counters only move forward; a reading that goes back is left out and flagged.
         Reading reading = std::move(decoded).value();
+        // Values the device cannot physically report are never readings (plausibility.hpp).
+        if (d.plausibility.filter(reading, now) > 0) {
+            for (const auto& [name, v] : reading.implausible)
+                PVF_LOG(debug, "acquisition", d.config.id << ": " << name << " " << v << " implausible, dropped");
+        }
+        // Lifetime energy counters only move forward; a reading that goes back is left out and flagged.
         for (auto it = reading.values.begin(); it != reading.values.end();) {
             if (MonotonicCounters::is_lifetime_counter(it->first)) {
                 const auto verdict = d.counters.check(it->first, it->second);
@@ -159,10 +167,16 @@ void Poller::poll_device(Device& d, TimePoint now) {
     };
 
     const auto& iv = d.config.intervals;
+    std::map<std::string, double, std::less<>> implausible;  // refused in this poll (carried values have none)
+    auto take_implausible = [&implausible](Reading& r) {
+        implausible.merge(r.implausible);
+        r.implausible.clear();
+    };
     if (!d.once_values && !d.once_blocks.empty()) {
         auto once = read_class(PollClass::once, d.once_blocks);
         if (!once) return on_failure(d, now, once.error());
         d.once_values = std::move(once).value();
+        take_implausible(*d.once_values);
     }
     auto fast = read_class(PollClass::fast, d.fast_blocks);
     if (!fast) return on_failure(d, now, fast.error());
@@ -170,6 +184,7 @@ void Poller::poll_device(Device& d, TimePoint now) {
         auto slow = read_class(PollClass::slow, d.slow_blocks);
         if (!slow) return on_failure(d, now, slow.error());
         d.slow_values = std::move(slow).value();
+        take_implausible(*d.slow_values);
         d.slow_read_at = now;
         d.next_slow = now + iv.slow;
     }
@@ -180,6 +195,7 @@ void Poller::poll_device(Device& d, TimePoint now) {
     sample.t = now;
     if (d.slow_values) merge_into(sample, *d.slow_values);
     if (d.once_values) merge_into(sample, *d.once_values);
+    sample.implausible.merge(implausible);
 
     const bool resting = sample.state && domain::is_resting(*sample.state);
     set_state(d, resting ? DeviceState::asleep : DeviceState::ok,

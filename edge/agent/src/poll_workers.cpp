@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include "pvfleet/agent/probe_detail.hpp"
+#include "ratings.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::agent {
@@ -20,7 +21,8 @@ PollWorkers::PollWorkers(const SiteConfig& config, const devices::Catalog& catal
       location_(location),
       clock_(clock),
       executor_(std::move(executor)),
-      callbacks_(std::move(callbacks)) {
+      callbacks_(std::move(callbacks)),
+      ratings_(device_ratings(config)) {
     for (const auto& ep : config.endpoints) {
         auto w = std::make_unique<Worker>();
         w->spec = ep;
@@ -176,6 +178,7 @@ size_t PollWorkers::identify_due(Worker& w, std::vector<Pending>& pending, acqui
         dc.unit = found->unit;
         dc.model = std::make_unique<devices::MapDeviceModel>(found->map);
         dc.intervals = config_.intervals;
+        if (auto r = ratings_.find(d.id); r != ratings_.end()) dc.rating = r->second;
         poller.add_device(std::move(dc));
         mapped.insert_or_assign(d.id, std::move(*found));
         ++joined;

@@ -94,6 +94,7 @@ private:
     const Clock& clock_;
     boost::asio::any_io_executor executor_;
     PollCallbacks callbacks_;
+    std::map<std::string, acquisition::Rating, std::less<>> ratings_;  // plausibility bounds per device
     std::vector<std::unique_ptr<Worker>> workers_;
     // Poll threads post through this flag: checked again when the handler runs, so a handler posted late does
     // not reach an owner that is gone.

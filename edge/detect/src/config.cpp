@@ -87,6 +87,9 @@ std::vector<Field> fields_of(DetectionConfig& c) {
         {"data_quality", "clock_drift_max_min", &c.data_quality.clock_drift_max_min, 1, 720},
         {"data_quality", "clock_drift_days", &c.data_quality.clock_drift_days, 1, 365},
         {"data_quality", "clock_drift_learn_days", &c.data_quality.clock_drift_learn_days, 1, 365},
+        {"data_quality", "implausible_samples", &c.data_quality.implausible_samples, 1, 100000},
+        {"data_quality", "implausible_min", &c.data_quality.implausible_min, 0, inf},
+        {"data_quality", "implausible_clear_min", &c.data_quality.implausible_clear_min, 0, inf},
         {"tickets", "close_after_resolved_min", &c.tickets.close_after_resolved_min, 0, inf},
         {"tickets", "max_evidence", &c.tickets.max_evidence, 1, 1000},
     };

@@ -30,6 +30,8 @@ void to_json(nlohmann::json& j, const DeviceState& s) {
     j["frozen"] = s.frozen;
     opt("counter_still_value", s.counter_still_value);
     opt("counter_still_since_ms", s.counter_still_since_ms);
+    j["implausible"] = s.implausible;
+    j["implausible_raised"] = s.implausible_raised;
     j["drift_days"] = s.drift_days;
     nlohmann::json inputs = nlohmann::json::object();
     for (const auto& [k, v] : s.inputs) inputs[std::to_string(k)] = v;
@@ -76,6 +78,9 @@ void from_json(const nlohmann::json& j, DeviceState& s) {
     s.frozen = j.at("frozen").get<Hold>();
     opt("counter_still_value", s.counter_still_value);
     opt("counter_still_since_ms", s.counter_still_since_ms);
+    // Absent in states saved before implausible values were counted.
+    s.implausible = j.value("implausible", std::map<std::string, ImplausiblePoint>{});
+    s.implausible_raised = j.value("implausible_raised", false);
     s.drift_days = j.at("drift_days").get<int>();
     // A state saved before inputs had their own state ("string", "string_worst") starts them afresh: an input
     // counts as unused again only after a new good-sun day without production.

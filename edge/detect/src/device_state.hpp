@@ -45,6 +45,16 @@ struct InputState {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(InputState, hold, produced, unused, dark_good_sun_days)
 
+// A point the plausibility layer keeps refusing (Sample::implausible).
+struct ImplausiblePoint {
+    long long since_ms = 0;  // first refusal of this streak
+    long long last_ms = 0;
+    int count = 0;
+    double last_value = 0;
+    bool reported = false;   // named in the implausible_values ticket
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ImplausiblePoint, since_ms, last_ms, count, last_value, reported)
+
 struct DeviceState {
     std::optional<long long> last_ms;
     std::optional<double> last_energy_wh;   // the generation counter (rules::generation_energy)
@@ -72,6 +82,8 @@ struct DeviceState {
     Hold frozen;
     std::optional<double> counter_still_value;
     std::optional<long long> counter_still_since_ms;
+    std::map<std::string, ImplausiblePoint> implausible;  // point -> its streak of refusals
+    bool implausible_raised = false;
     int drift_days = 0;
     std::vector<double> drift_learn;        // rise, fall offsets (min) of the first smooth days, in pairs
     std::optional<double> drift_rise_ref;   // the site's own edge offsets against the clear-sky model, once

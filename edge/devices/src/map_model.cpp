@@ -35,6 +35,8 @@ std::vector<PlannedBlock> plan_blocks(const RegisterMap& map, PollClass poll_cla
         if (r.target.kind == PointTarget::Kind::none && !identifies) continue;
         wanted.insert(static_cast<int>(i));
         if (r.scale_register >= 0) wanted.insert(r.scale_register);
+        // A gated value travels with the register that says whether its equipment is installed.
+        if (r.equipment >= 0) wanted.insert(map.equipment[static_cast<size_t>(r.equipment)].present_register);
     }
     std::vector<int> order(wanted.begin(), wanted.end());
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
@@ -202,6 +204,20 @@ void decode_value(const RegisterMap& map, const std::vector<std::span<const uint
     }
 }
 
+// Per equipment of the map: false when its presence register, read in this poll, says "not installed".
+// Unread or itself "not implemented": installed (the values speak for themselves).
+std::vector<bool> installed_equipment(const RegisterMap& map, const std::vector<std::span<const uint16_t>>& at) {
+    std::vector<bool> out(map.equipment.size(), true);
+    for (size_t e = 0; e < map.equipment.size(); ++e) {
+        const auto& q = map.equipment[e];
+        const auto idx = static_cast<size_t>(q.present_register);
+        const auto w = at[idx];
+        if (w.empty() || is_absent(map.registers[idx], w)) continue;
+        if (auto raw = raw_bits(map.registers[idx], w)) out[e] = q.installed(*raw);
+    }
+    return out;
+}
+
 }  // namespace
 
 Result<Decoded> MapDeviceModel::decode_all(PollClass poll_class, const std::vector<modbus::Registers>& words) const {
@@ -212,6 +228,7 @@ Result<Decoded> MapDeviceModel::decode_all(PollClass poll_class, const std::vect
     Decoded out;
     auto& reading = out.reading;
     std::set<std::string> events;
+    const auto installed = installed_equipment(map_, at);
     std::set<std::string> incomplete;  // summed points with a part absent in this poll
     for (size_t i = 0; i < map_.registers.size(); ++i) {
         const auto& r = map_.registers[i];
@@ -219,6 +236,7 @@ Result<Decoded> MapDeviceModel::decode_all(PollClass poll_class, const std::vect
         if (r.sum && r.poll == poll_class && (w.empty() || !scaled_value(r, w, std::nullopt)))
             incomplete.insert(std::string(r.target.point->name));
         if (w.empty() || r.poll != poll_class) continue;
+        if (r.equipment >= 0 && !installed[static_cast<size_t>(r.equipment)]) continue;  // no battery: no battery values
         if (r.target.kind == PointTarget::Kind::identity) {
             decode_identity(r, w, out.identity);
             continue;

@@ -55,4 +55,10 @@ Status check_map(const RegisterMap& m, size_t common, const std::string& variant
 // The concrete map of the variant called `name` (errors without the file name).
 Result<RegisterMap> concrete(const RegisterMap& map, std::string_view name);
 
+// `equipment` (equipment.cpp), after the variants: parses the list, gates the common registers carrying its
+// points and checks every variant's concrete map with its gates.
+Status parse_equipment(const nlohmann::json& list, RegisterMap& map);
+// Gates the registers from `from` on (a variant's, appended by concrete()); `where` names them in messages.
+Status gate_registers(RegisterMap& map, size_t from, const std::string& where);
+
 }  // namespace pvfleet::devices::detail

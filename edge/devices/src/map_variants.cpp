@@ -160,6 +160,8 @@ Result<RegisterMap> concrete(const RegisterMap& map, std::string_view name) {
         out.registers.push_back(std::move(r));
     }
     out.variant = choices[k].name;
+    // The map's equipment gates the variant's registers of its points too.
+    PVF_CHECK(gate_registers(out, common, "variants/choices/" + std::to_string(k)));
     PVF_CHECK(check_map(out, common, "variants/choices/" + std::to_string(k)));
     return out;
 }

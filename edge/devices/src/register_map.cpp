@@ -24,7 +24,7 @@ const config::Object kVendorMap{
      optional("device_kind", one_of({"inverter", "meter", "battery"})), required("source", string()),
      optional("default_unit", integer(0, 255)), optional("max_gap", integer(0, 120)), optional("no_read"),
      optional("identify"), optional("registers"), optional("sources"), optional("evidence"), optional("variants"),
-     optional("comment")},
+     optional("equipment"), optional("comment")},
     map_wording()};
 const config::Object kNoRead{{optional("kind", one_of({"holding", "input"})), required("first", integer(0, 0xFFFF)),
                               required("last", integer(0, 0xFFFF)), optional("comment")},
@@ -125,6 +125,9 @@ Result<RegisterMap> parse_vendor_map(const json& doc, const std::string& name) {
     }
     PVF_CHECK(check_map(m, m.registers.size(), ""));
     PVF_CHECK(parse_variants(doc, m));
+    // After the variants: equipment may gate points that only some variants read, and every concrete map is
+    // checked again with its gates.
+    if (auto eq = doc.find("equipment"); eq != doc.end()) PVF_CHECK(parse_equipment(*eq, m));
     return m;
 }
 
@@ -166,6 +169,13 @@ Status validate(const RegisterMap& map) {
             return Error::at(map.file + ": registers/" + std::to_string(i) + "/scale_register", "unresolved");
         if (r.scale_register >= 0 && map.registers[static_cast<size_t>(r.scale_register)].kind != r.kind)
             return Error::at(map.file + ": registers/" + std::to_string(i) + "/scale_register", "in another register kind");
+        if (r.equipment >= static_cast<int>(map.equipment.size()))
+            return Error::at(map.file + ": registers/" + std::to_string(i), "gated by an unknown equipment");
+    }
+    for (size_t e = 0; e < map.equipment.size(); ++e) {
+        const int pr = map.equipment[e].present_register;
+        if (pr < 0 || pr >= static_cast<int>(map.registers.size()))
+            return Error::at(map.file + ": equipment/" + std::to_string(e) + "/register", "unresolved");
     }
     return {};
 }

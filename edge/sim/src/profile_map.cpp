@@ -90,6 +90,11 @@ public:
                 put(image, r, devices::encode_absent(r));
             }
         }
+        // The simulated devices have no battery and no meter: every presence register says "not installed".
+        for (const auto& q : map_.equipment) {
+            const auto& r = map_.registers[static_cast<size_t>(q.present_register)];
+            put(image, r, devices::encode_raw(r, q.absent_raw()));
+        }
         answer_variant(image);
         update(image, d, DeviceReading{.mppt = std::vector<MpptReading>(static_cast<size_t>(d.mppts)),
                                        .phase_voltage_v = std::vector<double>(static_cast<size_t>(d.phases), 0.0),
@@ -113,7 +118,7 @@ public:
                     const auto& s = map_.registers[static_cast<size_t>(r.scale_register)];
                     sf = static_cast<int>(image.get(to_sim(s.kind), s.address) == 0x8000 ? 0 : static_cast<int16_t>(image.get(to_sim(s.kind), s.address)));
                 }
-                put(image, r, std::isnan(v) ? devices::encode_absent(r) : devices::encode_value(r, v, sf));
+                put(image, r, std::isnan(v) ? absent_words(r) : devices::encode_value(r, v, sf));
             }
         }
     }
@@ -128,6 +133,19 @@ public:
     }
 
 private:
+    // What the device answers for a value it does not have, as its map says: the answer of the equipment the
+    // value belongs to (a hybrid without a battery answers zeros), else the register's "not implemented"
+    // sentinel, else 0 — a register without a documented sentinel never gets the type's minimum, which no
+    // real device sends for missing equipment.
+    [[nodiscard]] std::vector<uint16_t> absent_words(const RegisterDef& r) const {
+        if (r.equipment >= 0) {
+            const auto& q = map_.equipment[static_cast<size_t>(r.equipment)];
+            return q.when_absent == devices::AbsentAnswer::sentinel ? devices::encode_absent(r) : devices::encode_raw(r, 0);
+        }
+        if (!r.absent.empty() || r.accumulator || r.type == devices::ValueType::f32) return devices::encode_absent(r);
+        return devices::encode_raw(r, 0);
+    }
+
     // A map with model variants: its variant register must read as the chosen model (the identity written
     // above when it already matches, else the choice's example).
     void answer_variant(RegisterImage& image) const {

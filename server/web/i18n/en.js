@@ -78,6 +78,6 @@ export default {
   'severity.critical': 'Critical', 'severity.major': 'Major', 'severity.minor': 'Minor', 'severity.info': 'Info',
   'role.admin': 'Administrator', 'role.back_office': 'Back office', 'role.technician': 'Technician', 'role.manager': 'Manager',
   'fault.not_producing': 'Not producing', 'fault.comm_lost': 'Communication lost', 'fault.inverter_fault': 'Inverter fault', 'fault.string_fault': 'String fault',
-  'fault.underperformance': 'Underperformance', 'fault.grid_outage': 'Grid outage', 'fault.counter_backwards': 'Energy counter went backwards', 'fault.frozen_values': 'Frozen readings',
+  'fault.underperformance': 'Underperformance', 'fault.grid_outage': 'Grid outage', 'fault.counter_backwards': 'Energy counter went backwards', 'fault.frozen_values': 'Frozen readings', 'fault.implausible_values': 'Implausible readings',
   'fault.clock_drift': 'Gateway clock drift', 'fault.preventive': 'Preventive inspection',
 };

@@ -77,6 +77,6 @@ export default {
   'severity.critical': '严重', 'severity.major': '重要', 'severity.minor': '次要', 'severity.info': '提示',
   'role.admin': '管理员', 'role.back_office': '后台', 'role.technician': '技术员', 'role.manager': '经理',
   'fault.not_producing': '不发电', 'fault.comm_lost': '通信中断', 'fault.inverter_fault': '逆变器故障', 'fault.string_fault': '组串故障',
-  'fault.underperformance': '发电量偏低', 'fault.grid_outage': '电网停电', 'fault.counter_backwards': '电量计数回退', 'fault.frozen_values': '读数冻结',
+  'fault.underperformance': '发电量偏低', 'fault.grid_outage': '电网停电', 'fault.counter_backwards': '电量计数回退', 'fault.frozen_values': '读数冻结', 'fault.implausible_values': '读数不合理',
   'fault.clock_drift': '网关时钟偏差', 'fault.preventive': '预防性巡检',
 };

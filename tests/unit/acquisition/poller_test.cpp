@@ -71,7 +71,7 @@ struct Rig {
         bus->set_holding(unit, 20, {5000});
     }
     void add(const std::string& id, uint8_t unit, PollIntervals iv = {}) {
-        poller->add_device(DeviceConfig{id, session.get(), unit, std::make_unique<TestModel>(), iv});
+        poller->add_device(DeviceConfig{id, session.get(), unit, std::make_unique<TestModel>(), iv, {}});
     }
     // Runs the scheduler for `d` of simulated time.
     void run_for(Millis d) {
@@ -261,7 +261,7 @@ TEST_CASE("run() stops when asked") {
     Poller poller(rig.clock, rig.sleeper, [&](const domain::Sample&) {
         if (++seen == 5) stop.request_stop();
     });
-    poller.add_device(DeviceConfig{"inv1", rig.session.get(), 1, std::make_unique<TestModel>(), {}});
+    poller.add_device(DeviceConfig{"inv1", rig.session.get(), 1, std::make_unique<TestModel>(), {}, {}});
     poller.run(stop.get_token());
     CHECK(seen == 5);
 }

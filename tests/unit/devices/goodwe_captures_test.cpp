@@ -46,14 +46,31 @@ std::vector<uint16_t> parse_frame(std::string text, uint16_t count) {
     return words;
 }
 
-// The registers of `map` that lie wholly inside the captured range (with their scale factors).
+// The registers of `map` that lie wholly inside the captured range (with their scale factors), and the
+// equipment whose presence register is among them (register indices renumbered).
 RegisterMap inside(const RegisterMap& map, uint16_t first, uint16_t count) {
     RegisterMap out = map;
     out.registers.clear();
     out.identify.reset();
-    for (const auto& r : map.registers) {
+    out.equipment.clear();
+    std::vector<int> moved_to(map.registers.size(), -1);
+    for (size_t i = 0; i < map.registers.size(); ++i) {
+        const auto& r = map.registers[i];
         const bool in = r.address >= first && r.address + r.words <= first + count && r.scale_register < 0;
-        if (in) out.registers.push_back(r);
+        if (!in) continue;
+        moved_to[i] = static_cast<int>(out.registers.size());
+        out.registers.push_back(r);
+        out.registers.back().equipment = -1;
+    }
+    for (size_t e = 0; e < map.equipment.size(); ++e) {
+        auto q = map.equipment[e];
+        q.present_register = moved_to[static_cast<size_t>(q.present_register)];
+        if (q.present_register < 0) continue;
+        for (size_t i = 0; i < map.registers.size(); ++i) {
+            if (moved_to[i] >= 0 && map.registers[i].equipment == static_cast<int>(e))
+                out.registers[static_cast<size_t>(moved_to[i])].equipment = static_cast<int>(out.equipment.size());
+        }
+        out.equipment.push_back(std::move(q));
     }
     return out;
 }

@@ -240,7 +240,7 @@ TEST_CASE("ticket event validation errors") {
          "ticket/device_id: 'a/b' is not a valid device id"},
         {"fault kind", [](json& j) { j["ticket"]["fault_kind"] = "gremlins"; },
          "ticket/fault_kind: unknown 'gremlins' (expected not_producing, comm_lost, inverter_fault, string_fault, "
-         "underperformance, grid_outage, counter_backwards, frozen_values, clock_drift, preventive)"},
+         "underperformance, grid_outage, counter_backwards, frozen_values, clock_drift, preventive, implausible_values)"},
         {"severity", [](json& j) { j["ticket"]["severity"] = "huge"; },
          "ticket/severity: unknown 'huge' (expected info, minor, major, critical)"},
         {"state", [](json& j) { j["ticket"]["state"] = 1; }, "ticket/state: expected string, got integer"},

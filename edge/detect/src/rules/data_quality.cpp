@@ -11,8 +11,54 @@ using domain::Sample;
 using domain::Severity;
 namespace points = domain::points;
 
-// Data quality: an energy counter going backwards; readings frozen in daylight.
+namespace {
+
+// The unit of "dc_current_a[1]" is that of dc_current_a.
+std::string unit_of(const std::string& key) {
+    const auto* info = domain::find_point(key.substr(0, key.find('[')));
+    return info != nullptr ? std::string(info->unit) : std::string();
+}
+
+// Values the edge's plausibility layer refused (Sample::implausible, day and night): a point refused in
+// `implausible_samples` readings spanning `implausible_min` raises implausible_values naming the point and its
+// value; a streak ends after `implausible_clear_min` without a refusal, and the ticket resolves once none is left.
+void implausible_values(RuleContext& c, DeviceState& s, const Sample& x) {
+    const auto& cfg = c.cfg.data_quality;
+    const long long now = to_epoch_ms(c.t);
+    std::vector<domain::EvidenceItem> fresh;
+    std::string named;
+    for (const auto& [key, value] : x.implausible) {
+        auto& p = s.implausible[key];
+        if (p.count == 0) p.since_ms = now;
+        ++p.count;
+        p.last_ms = now;
+        p.last_value = value;
+        if (!p.reported && p.count >= cfg.implausible_samples &&
+            static_cast<double>(now - p.since_ms) >= cfg.implausible_min * kMinute) {
+            p.reported = true;
+            fresh.push_back(evidence(key, value, std::nullopt, unit_of(key), c.t));
+            named += (named.empty() ? "" : ", ") + key + " " + fmt(value, 1) + " " + unit_of(key) + " (" +
+                     std::to_string(p.count) + " readings)";
+        }
+    }
+    std::erase_if(s.implausible, [&](const auto& kv) {
+        return static_cast<double>(now - kv.second.last_ms) >= cfg.implausible_clear_min * kMinute;
+    });
+    if (!fresh.empty()) {
+        s.implausible_raised = true;
+        push(c.out, c.book.raise(c.device, FaultKind::implausible_values, Severity::minor,
+                                 "implausible readings dropped: " + named, std::move(fresh), c.t));
+    } else if (s.implausible_raised && s.implausible.empty()) {
+        s.implausible_raised = false;
+        push(c.out, c.book.clear(c.device, FaultKind::implausible_values, c.t));
+    }
+}
+
+}  // namespace
+
+// Data quality: values refused as implausible; an energy counter going backwards; readings frozen in daylight.
 void data_quality(RuleContext& c, DeviceState& s, const Sample& x) {
+    implausible_values(c, s, x);
     const auto& cfg = c.cfg.data_quality;
     const long long now = to_epoch_ms(c.t);
     const auto energy = generation_energy(s, x);

@@ -19,8 +19,10 @@
 // 2 x slow interval — whichever first (decision: the store and detectors want energy counters with each power
 // reading; after a failure nothing read before it is republished). Once-class values are carried until a
 // failure and re-read at the next successful contact. Failed polls publish no sample: values are absent, never
-// stale. Lifetime energy counters only move forward (MonotonicCounters); a dropped reading sets the event
-// "energy_counter_glitch".
+// stale. Every decoded value passes the plausibility layer first (plausibility.hpp: bounds from the point and
+// the device's rating); what it refuses is absent in the sample and listed once, in the sample of the poll that
+// read it, under `Sample::implausible`. Lifetime energy counters only move forward (MonotonicCounters); a
+// dropped reading sets the event "energy_counter_glitch".
 #include <functional>
 #include <memory>
 #include <optional>
@@ -30,6 +32,7 @@
 
 #include "pvfleet/acquisition/counters.hpp"
 #include "pvfleet/acquisition/device_model.hpp"
+#include "pvfleet/acquisition/plausibility.hpp"
 #include "pvfleet/domain/sample.hpp"
 #include "pvfleet/modbus/bus.hpp"
 #include "pvfleet/modbus/sleeper.hpp"
@@ -54,6 +57,7 @@ struct DeviceConfig {
     uint8_t unit = 1;
     std::unique_ptr<DeviceModel> model;
     PollIntervals intervals;
+    Rating rating;                         // bounds of its values (plausibility.hpp)
 };
 
 struct DeviceStatus {

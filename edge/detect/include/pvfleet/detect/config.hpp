@@ -119,6 +119,12 @@ struct DataQualityConfig {
     double clock_drift_max_min = 20;     // production centroid vs solar noon on clear days
     int clock_drift_days = 3;            // consecutive clear days over the limit before a ticket
     int clock_drift_learn_days = 3;      // first smooth days whose edge offsets (vs clear-sky) are the site's own
+    // Implausible values (dropped by the edge's plausibility layer, Sample::implausible): a point refused in at
+    // least `implausible_samples` readings spanning `implausible_min` raises implausible_values; resolved when
+    // no point was refused for `implausible_clear_min`.
+    int implausible_samples = 3;
+    double implausible_min = 10;
+    double implausible_clear_min = 60;
 };
 
 struct TicketConfig {

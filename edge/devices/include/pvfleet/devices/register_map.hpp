@@ -70,6 +70,27 @@ struct RegisterDef {
     Evidence evidence = Evidence::documents;
     std::vector<std::string> sources;    // ids into RegisterMap::sources
     std::string label;
+    int equipment = -1;                  // index into RegisterMap::equipment whose presence gates this value, or -1
+};
+
+// What a device answers in the registers of equipment that is not installed (a hybrid without a battery,
+// without a meter): the simulator answers so, the decoder does not care (the presence register decides).
+enum class AbsentAnswer { zero, sentinel };
+
+// Optional equipment behind one device (docs/register-maps.md, "Equipment"): a presence register tells whether
+// it is installed; while it says "not installed" every register carrying one of `points` decodes as absent,
+// whatever its words (real devices answer zeros there, which are valid readings otherwise).
+struct Equipment {
+    std::string name;                     // "battery", "meter"
+    int present_register = -1;            // index into RegisterMap::registers
+    std::vector<uint64_t> absent_values;  // raw values meaning "not installed" (or:)
+    std::vector<uint64_t> present_values; // the only raw values meaning "installed"
+    std::vector<std::string> points;      // canonical points it gates
+    AbsentAnswer when_absent = AbsentAnswer::zero;
+    // Whether a raw presence value says "installed".
+    [[nodiscard]] bool installed(uint64_t raw) const;
+    // A raw presence value meaning "not installed" (what the simulator answers).
+    [[nodiscard]] uint64_t absent_raw() const;
 };
 
 // A document or implementation a map was written from.
@@ -117,6 +138,7 @@ struct RegisterMap {
     std::vector<AddressRange> no_read;
     std::optional<Identify> identify;
     std::vector<RegisterDef> registers;
+    std::vector<Equipment> equipment;
     std::vector<MapSource> sources;
     Evidence evidence = Evidence::documents;  // default of the registers
     std::optional<Variants> variants;

@@ -20,6 +20,7 @@ enum class FaultKind {
     frozen_values,      // readings stuck in daylight
     clock_drift,        // gateway clock off against solar noon
     preventive,         // scheduled inspection (server-generated)
+    implausible_values, // a point keeps reading what the device cannot physically report (dropped, never stored)
 };
 
 enum class TicketState { open, acknowledged, resolved, closed };
@@ -34,7 +35,7 @@ inline constexpr EnumNames<Severity, 4> kSeverityNames{{{Severity::info, "info"}
                                                        {Severity::minor, "minor"},
                                                        {Severity::major, "major"},
                                                        {Severity::critical, "critical"}}};
-inline constexpr EnumNames<FaultKind, 10> kFaultKindNames{{{FaultKind::not_producing, "not_producing"},
+inline constexpr EnumNames<FaultKind, 11> kFaultKindNames{{{FaultKind::not_producing, "not_producing"},
                                                           {FaultKind::comm_lost, "comm_lost"},
                                                           {FaultKind::inverter_fault, "inverter_fault"},
                                                           {FaultKind::string_fault, "string_fault"},
@@ -43,7 +44,8 @@ inline constexpr EnumNames<FaultKind, 10> kFaultKindNames{{{FaultKind::not_produ
                                                           {FaultKind::counter_backwards, "counter_backwards"},
                                                           {FaultKind::frozen_values, "frozen_values"},
                                                           {FaultKind::clock_drift, "clock_drift"},
-                                                          {FaultKind::preventive, "preventive"}}};
+                                                          {FaultKind::preventive, "preventive"},
+                                                          {FaultKind::implausible_values, "implausible_values"}}};
 inline constexpr EnumNames<TicketState, 4> kTicketStateNames{{{TicketState::open, "open"},
                                                              {TicketState::acknowledged, "acknowledged"},
                                                              {TicketState::resolved, "resolved"},

@@ -20,6 +20,10 @@ struct Sample {
     std::map<std::string, std::vector<std::optional<double>>, std::less<>> arrays;
     std::optional<InverterState> state;
     std::vector<std::string> events;  // active named events, e.g. "ground_fault", "grid_overvoltage"
+    // Values the edge's plausibility layer refused (acquisition/plausibility.hpp), by point ("battery_power_w",
+    // "dc_current_a[1]"): outside what the device can physically report. Evidence for detection only: never a
+    // reading, never stored, never sent.
+    std::map<std::string, double, std::less<>> implausible;
 
     [[nodiscard]] std::optional<double> value(std::string_view name) const {
         auto it = values.find(name);
