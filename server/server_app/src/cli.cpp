@@ -442,14 +442,7 @@ int cmd_run(const Common& common) {
         return 2;
     }
     (*http)->start();
-    // Tests and scripts read the port from this line (the config may ask for port 0).
-    PVF_LOG(info, "server",
-            "http listening on " << config->http.listen << ":" << (*http)->port()
-                                 << ((*http)->tls() ? " (TLS)" : ""));
-    if ((*http)->tls())
-        PVF_LOG(info, "server", "TLS certificate: " << (*http)->tls_certificate());
-    else
-        warn_if_plain_http_exposed(*config);
+    log_listening(*config, **http);
     if (ingestor) {
         ingest_thread.start();
         ingestor->start();

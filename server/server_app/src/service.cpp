@@ -78,6 +78,7 @@ void Watchdog::ping() {
     });
 }
 
+namespace {
 void warn_if_plain_http_exposed(const ServerConfig& config) {
     if (config.http.served_over_tls()) return;
     boost::system::error_code ec;
@@ -88,6 +89,16 @@ void warn_if_plain_http_exposed(const ServerConfig& config) {
                            << " is reachable from other hosts over plain HTTP: passwords and session cookies "
                               "cross the network in clear; configure http/tls, or a TLS reverse proxy and an "
                               "https http/public_url");
+}
+}  // namespace
+
+void log_listening(const ServerConfig& config, const http::HttpServer& http) {
+    PVF_LOG(info, "server",
+            "http listening on " << config.http.listen << ":" << http.port() << (http.tls() ? " (TLS)" : ""));
+    if (http.tls())
+        PVF_LOG(info, "server", "TLS certificate: " << http.tls_certificate());
+    else
+        warn_if_plain_http_exposed(config);
 }
 
 namespace {

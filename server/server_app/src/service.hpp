@@ -45,8 +45,10 @@ private:
     Millis interval_{0};
 };
 
-// A warning when the API is served over plain HTTP to more than this host with no TLS proxy configured.
-void warn_if_plain_http_exposed(const ServerConfig& config);
+// "http listening on HOST:PORT [(TLS)]" — tests and scripts read the port from this line (the config may ask
+// for port 0) —, then the certificate served, or a warning when plain HTTP reaches beyond this host with no TLS
+// proxy configured.
+void log_listening(const ServerConfig& config, const http::HttpServer& http);
 
 // `pvfleet-server check-config --config FILE`: the config, the web app folder and the TLS files and key files
 // it names, checked without opening the database or a port. Prints the effective config (stdout) and exits 0,

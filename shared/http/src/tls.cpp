@@ -6,12 +6,14 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/stat.h>
 
 #include <boost/asio/ssl/context.hpp>
 #include <ctime>
 #include <fstream>
 #include <sstream>
 
+#include "pvfleet/util/log.hpp"
 #include "pvfleet/util/time.hpp"
 
 namespace pvfleet::http {
@@ -99,6 +101,19 @@ void harden(ssl::context& ctx) {
     SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
 }
 
+// What does not stop a load but needs the operator: an expired certificate, a key file anyone may read.
+void warn_about(const TlsFiles& files, const TlsContext& loaded) {
+    if (loaded.not_after != TimePoint{} && loaded.not_after < SystemClock{}.now())
+        PVF_LOG(warn, "http",
+                files.config_key << "/cert_file: '" << files.cert_file << "' expired at "
+                                 << format_iso8601(loaded.not_after) << "; clients will refuse it");
+    struct stat st {};
+    if (::stat(files.key_file.c_str(), &st) == 0 && (st.st_mode & S_IROTH) != 0)
+        PVF_LOG(warn, "http",
+                files.config_key << "/key_file: '" << files.key_file
+                                 << "' is readable by every user (chmod o-r it)");
+}
+
 }  // namespace
 
 std::string TlsContext::describe() const {
@@ -158,6 +173,7 @@ Result<TlsContext> load_tls_context(const TlsFiles& files) {
         out.not_after = not_after_of(leaf);
     }
     out.context = std::move(ctx);
+    warn_about(files, out);
     return out;
 }
 

@@ -1,4 +1,5 @@
 #include "pvfleet/util/log.hpp"
+#include "pvfleet/util/systemd.hpp"  // set_journal_format
 
 #include <atomic>
 #include <cstdio>

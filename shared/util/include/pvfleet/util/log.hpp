@@ -1,7 +1,5 @@
 #pragma once
-// Logging facade: one line per record on stderr, "2026-11-22T10:15:00.123Z warn  [module] text"; for the
-// journal (set_journal_format) "<4>warn  [module] text": the syslog priority prefix journald reads as the
-// record's priority, and no timestamp (the journal keeps its own).
+// Logging facade: one line per record on stderr, "2026-11-22T10:15:00.123Z warn  [module] text".
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -15,7 +13,6 @@ Level level();
 // Parses "debug", "info", "warn", "error", "off".
 bool parse_level(std::string_view text, Level& out);
 void write(Level level, std::string_view module, std::string_view text);
-void set_journal_format(bool on);
 
 }  // namespace pvfleet::log
 

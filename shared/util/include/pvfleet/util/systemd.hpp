@@ -20,3 +20,10 @@ std::optional<Millis> watchdog_interval();
 bool stderr_is_journal();
 
 }  // namespace pvfleet::systemd
+
+namespace pvfleet::log {
+// For the journal: "<4>warn  [module] text" instead of "2026-11-22T10:15:00.123Z warn  [module] text" — the
+// syslog priority prefix journald reads as the record's priority, and no timestamp (the journal keeps its own).
+// Defined with the log (log.cpp); declared here, beside stderr_is_journal(), which tells when to use it.
+void set_journal_format(bool on);
+}  // namespace pvfleet::log
