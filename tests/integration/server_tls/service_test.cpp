@@ -41,6 +41,15 @@ TEST_CASE("check-config: the effective config and exit 0, or every error with it
     CHECK(effective["http"]["tls"]["certificate"].get<std::string>().rfind("CN=checked, serial ", 0) == 0);
     CHECK_FALSE(fs::exists(temp / "server.db"));  // the database is not opened
 
+    // A key file every user may read: still valid, with a warning naming the key.
+    fs::permissions(temp / "key.pem", fs::perms::others_read, fs::perm_options::add);
+    const auto readable = run_server_verb(temp.path(), {"check-config", "--config", config.string()}, "readable");
+    CHECK(readable.status == 0);
+    CHECK_MESSAGE(readable.output.find("http/tls/key_file: '" + (temp / "key.pem").string() +
+                                       "' is readable by every user") != std::string::npos,
+                  readable.output);
+    fs::permissions(temp / "key.pem", fs::perms::others_read, fs::perm_options::remove);
+
     // The run --check-config spelling does the same.
     const auto flag = run_server_verb(temp.path(), {"run", "--check-config", "--config", config.string()}, "flag");
     CHECK(flag.status == 0);
