@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pvfleet/util/config_schema.hpp"
+#include "pvfleet/util/data_dir.hpp"
 #include "pvfleet/util/number.hpp"
 
 namespace pvfleet::server_app {
@@ -91,6 +92,14 @@ std::optional<std::string> public_url_problem(const std::string& url) {
 std::string resolve(const std::filesystem::path& base, const std::string& p) {
     const std::filesystem::path path(p);
     return path.is_absolute() ? p : (base / path).lexically_normal().string();
+}
+
+// The web app's folder when the config names none: $PVFLEET_WEB_ROOT, ../share/pvfleet/web beside the
+// executable (installed tree or a build tree's staged copy), /usr/share/pvfleet/web. When none exists the last
+// is kept, so loading it fails naming web_root and that folder.
+std::string default_web_root() {
+    auto dir = find_data_dir("web", std::nullopt, "PVFLEET_WEB_ROOT", "web app folder", "web_root");
+    return dir ? dir->string() : data_dir_candidates("web", nullptr).back().string();
 }
 
 void parse_database(const json& db, const std::filesystem::path& base_dir, ServerConfig& c, config::Errors& e) {
@@ -218,8 +227,8 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
     if (const json* h = optional_section(doc, "http", e)) parse_http(*h, base_dir, c, e);
     if (const json* in = optional_section(doc, "ingest", e)) parse_ingest(*in, c, e);
     if (auto k = top.string("secret_key_file")) c.secret_key_file = resolve(base_dir, *k);
-    c.web_root = PVFLEET_DEFAULT_WEB_ROOT;
     if (auto w = top.string("web_root")) c.web_root = resolve(base_dir, *w);
+    else c.web_root = default_web_root();
 
     if (!e.empty()) return e.joined();
     return c;

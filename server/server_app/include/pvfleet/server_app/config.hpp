@@ -35,7 +35,7 @@ struct ServerConfig {
     ingest::IngestOptions ingest;
     bool mqtt_enabled = true;
     HttpConfig http;
-    std::string web_root;         // static web app folder (default: the installed/bundled server/web)
+    std::string web_root;         // static web app folder (default: share/pvfleet/web, see data_dir.hpp)
     std::string secret_key_file;  // 32 bytes (raw or hex): AES-256-GCM key of personal customer fields
 };
 
