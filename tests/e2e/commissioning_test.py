@@ -41,7 +41,7 @@ def run(stack, browser, source_dir, shots):
     with open(os.path.join(stack.work, "local-ui.hash"), "w") as f:
         f.write(stack.hash_password(PASSWORD) + "\n")
     host, port = stack.start_and_wait_listening(
-        "edge", [stack.binary("edge/edge_app/pvfleet-edge"), "run", "--config", "site.json",
+        "edge", [stack.binary("bin/pvfleet-edge"), "run", "--config", "site.json",
                  "--commissioning-listen", "127.0.0.1", "--commissioning-port", "0", "--clock", "trust"],
         LOCAL_UI_LISTENING)
     url = "http://%s:%d/" % (host, port)
