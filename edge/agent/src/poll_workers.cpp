@@ -4,7 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include "pvfleet/agent/probe_detail.hpp"
-#include "ratings.hpp"
+#include "pvfleet/agent/ratings.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::agent {
