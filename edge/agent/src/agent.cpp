@@ -8,6 +8,7 @@
 #include "page_model.hpp"
 #include "poll_workers.hpp"
 #include "pvfleet/agent/config_lifecycle.hpp"
+#include "pvfleet/agent/wiring_check.hpp"
 #include "pvfleet/detect/pipeline.hpp"
 #include "pvfleet/detect/site.hpp"
 #include "pvfleet/store/outbox.hpp"
@@ -206,6 +207,13 @@ Status Agent::Impl::load_catalog() {
             for (const auto& p : catalog.profiles()) list += ", " + p;
             return Error::at("devices/" + d.id + "/profile",
                              "unknown '" + d.profile + "' (expected auto, sunspec" + list + ")");
+        }
+        // Wired inputs the named map cannot read: refused; auto, sunspec and variants are checked once identified.
+        if (const auto* map = catalog.find(d.profile); map != nullptr) {
+            for (auto& m : wiring_misfits(c, d.id, *map)) {
+                if (m.array) return m.error;
+                PVF_LOG(warn, "agent", m.error.message);
+            }
         }
     }
     return {};
