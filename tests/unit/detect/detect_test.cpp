@@ -16,7 +16,7 @@ namespace points = domain::points;
 
 namespace {
 
-TimePoint day_start(int day) { return from_epoch_ms(1'467'331'200'000LL + day * 86'400'000LL); }  // 2016-07-01
+using test::day_start;
 
 // Simulated inverter: clear-sky production times `factor(t)`, an integrated energy counter.
 struct Plant {
