@@ -32,6 +32,9 @@ struct Outcome {
 // Runs the binary on `file` with stdout and stderr kept apart (their interleaving is not defined).
 Outcome check(const test::TempDir& dir, const std::vector<std::string>& args) {
     std::string command = "'" PVFLEET_EDGE_EXE "'";
+    // A cross build runs the binary under the emulator ctest names (tests/CMakeLists.txt), as run_command would.
+    if (const char* emulator = std::getenv("PVFLEET_TEST_EMULATOR"); emulator != nullptr && *emulator != '\0')
+        command = std::string(emulator) + " " + command;
     for (const auto& a : args) command += " '" + a + "'";
     command += " >'" + (dir / "out").string() + "' 2>'" + (dir / "err").string() + "'";
     const auto r = test::run_command({"/bin/sh", "-c", command});
