@@ -2,16 +2,12 @@
 // key path, exit 2); logs the effective config; SIGINT/SIGTERM stop it in stages within 2 s; a set_config
 // command restarts the agent in this process with the new config (or the previous one, when the new one does
 // not start).
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 
 #include "verbs.hpp"
@@ -24,6 +20,7 @@
 #include "pvfleet/http/server.hpp"
 #include "pvfleet/local_ui/local_ui.hpp"
 #include "pvfleet/util/log.hpp"
+#include "pvfleet/util/systemd.hpp"
 
 namespace pvfleet::edge_app {
 namespace {
@@ -42,22 +39,6 @@ saved there, or installed as SITE.json, starts the agent (docs/local-ui.md, "Fir
 machine without a real-time clock that runs a time-sync daemon; wait always waits for NTP; trust never does.
 A clock before the build date is never trusted.
 )";
-
-// systemd's notify protocol (Type=notify, WatchdogSec): one datagram to $NOTIFY_SOCKET. Without systemd the
-// variable is unset and this does nothing.
-void sd_notify(const char* state) {
-    const char* path = std::getenv("NOTIFY_SOCKET");
-    if (path == nullptr || *path == '\0') return;
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path, sizeof(addr.sun_path) - 1);
-    if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract socket
-    const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return;
-    (void)::sendto(fd, state, std::strlen(state), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
-                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + std::strlen(path)));
-    ::close(fd);
-}
 
 // Owns the running agent and replaces it when a set_config asks to (Agent::on_restart_requested): the staged
 // stop, then an agent created from the new config in this process — or, when that cannot be created, the
@@ -122,7 +103,7 @@ private:
         // unanswered command again.
         if (stop_requested_) return;
         restarting_ = true;
-        sd_notify("RELOADING=1");
+        systemd::notify("RELOADING=1");
         PVF_LOG(info, "agent", "restarting with config " << change.config.config_version);
         agent_->stop([this, change = std::move(change)] {
             log_stopped();
@@ -163,7 +144,7 @@ private:
             agent_ = std::move(*next);
             agent_->start();
             if (on_started) on_started(agent_->config());
-            sd_notify("READY=1");
+            systemd::notify("READY=1");
         });
     }
 
@@ -315,13 +296,13 @@ std::unique_ptr<Commissioning> start_commissioning(boost::asio::io_context& io, 
         io, time, o.commissioning,
         [&runner](agent::SiteConfig c) -> Status {
             PVF_CHECK(runner.start(std::move(c)));
-            sd_notify("STATUS=running");
+            systemd::notify("STATUS=running");
             return {};
         },
         [&page](const agent::LocalUiSpec& spec) { page.serve(spec); });
     page.backend().set_commissioning(commissioning.get());
     commissioning->start();
-    sd_notify("STATUS=commissioning: no site config yet (see the local page)");
+    systemd::notify("STATUS=commissioning: no site config yet (see the local page)");
     return commissioning;
 }
 
@@ -368,12 +349,12 @@ int cmd_run(const Args& args) {
     } else {
         commissioning = start_commissioning(io, time, options, runner, page);
     }
-    sd_notify("READY=1");
+    systemd::notify("READY=1");
 
     // Watchdog: ping from the executor, so a stuck executor stops the pings and systemd restarts us.
     boost::asio::steady_timer watchdog(io);
     std::function<void()> ping = [&] {
-        sd_notify("WATCHDOG=1");
+        systemd::notify("WATCHDOG=1");
         watchdog.expires_after(std::chrono::seconds(10));
         watchdog.async_wait([&](const boost::system::error_code& ec) {
             if (!ec) ping();
@@ -385,7 +366,7 @@ int cmd_run(const Args& args) {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         PVF_LOG(info, "agent", "signal " << sig << ": stopping");
-        sd_notify("STOPPING=1");
+        systemd::notify("STOPPING=1");
         watchdog.cancel();
         if (commissioning) commissioning->stop();
         page.close();
