@@ -1,4 +1,4 @@
-// libFuzzer target for the CSV parser of the customer import (server/records/src/csv.cpp). Properties:
+// libFuzzer target for the CSV parser of the customer import (server/records/src/csv.cpp, header pvfleet/records/csv.hpp). Properties:
 //  - no crash, leak, hang or undefined behaviour on any bytes (sanitizers);
 //  - every problem has a message; record line numbers start at 1 and never go backwards;
 //  - a document without problems re-encodes (every field quoted, quotes doubled) and parses back to the same
@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "csv.hpp"
+#include "pvfleet/records/csv.hpp"
 
 using pvfleet::records::detail::CsvDocument;
 using pvfleet::records::detail::parse_csv;

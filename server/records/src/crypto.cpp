@@ -170,4 +170,24 @@ std::string FieldCipher::check_value() const {
     return detail::hex_encode(std::string_view(reinterpret_cast<const char*>(mac), mac_length));
 }
 
+std::string FieldCipher::blind_index(std::string_view purpose, std::string_view value) const {
+    // A key of its own (HMAC of a label under the field key), so an index value never equals a check value.
+    static constexpr std::string_view kLabel = "pvfleet blind index v1";
+    unsigned char index_key[EVP_MAX_MD_SIZE];
+    unsigned int index_key_length = 0;
+    if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), bytes(kLabel), kLabel.size(), index_key,
+             &index_key_length) == nullptr)
+        throw std::runtime_error("HMAC-SHA256 failed");
+    // The purpose and a separator first: "phone" and "email" values never share an index.
+    std::string message(purpose);
+    message += '\x1f';
+    message += value;
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_length = 0;
+    if (HMAC(EVP_sha256(), index_key, static_cast<int>(index_key_length), bytes(message), message.size(), mac,
+             &mac_length) == nullptr)
+        throw std::runtime_error("HMAC-SHA256 failed");
+    return detail::hex_encode(std::string_view(reinterpret_cast<const char*>(mac), mac_length));
+}
+
 }  // namespace pvfleet::records

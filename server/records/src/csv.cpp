@@ -1,4 +1,4 @@
-#include "csv.hpp"
+#include "pvfleet/records/csv.hpp"
 
 namespace pvfleet::records::detail {
 

@@ -4,7 +4,7 @@
 
 #include "internal.hpp"
 #include "pvfleet/storage/work_orders.hpp"
-#include "validate.hpp"
+#include "pvfleet/records/field_checks.hpp"
 
 namespace pvfleet::records {
 namespace {

@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "csv.hpp"
+#include "pvfleet/records/csv.hpp"
 #include "internal.hpp"
-#include "validate.hpp"
+#include "pvfleet/records/field_checks.hpp"
 
 namespace pvfleet::records {
 namespace {

@@ -6,7 +6,7 @@
 #include "encoding.hpp"
 #include "pvfleet/records/passwords.hpp"
 #include "pvfleet/storage/work_orders.hpp"
-#include "validate.hpp"
+#include "pvfleet/records/field_checks.hpp"
 
 namespace pvfleet::records {
 namespace {
@@ -36,7 +36,7 @@ Result<User> user_from_row(const Row& row) {
     auto role = parse_role(row.text(2));
     if (!role)
         return Error{"user " + row.text(0) + ": stored role '" + row.text(2) + "' is unknown", ErrorKind::io};
-    return User{row.text(0), row.text(1), *role, row.integer(3) != 0, row.integer(4)};
+    return User{row.text(0), row.text(1), *role, row.integer(3) != 0, row.integer(4), std::nullopt};
 }
 
 // A staff member's display name is personal data too: the audit log keeps only its length.
@@ -68,14 +68,23 @@ std::string_view to_string(Role role) {
             return "technician";
         case Role::manager:
             return "manager";
+        case Role::sales:
+            return "sales";
+        case Role::project_manager:
+            return "project_manager";
     }
     return "unknown";
 }
 
 std::optional<Role> parse_role(std::string_view text) {
-    for (const Role r : {Role::admin, Role::back_office, Role::technician, Role::manager})
+    for (const Role r :
+         {Role::admin, Role::back_office, Role::technician, Role::manager, Role::sales, Role::project_manager})
         if (to_string(r) == text) return r;
     return std::nullopt;
+}
+
+std::string role_names() {
+    return "admin, back_office, technician, manager, sales, project_manager";
 }
 
 Status check_new_user(const std::string& name, const std::string& display_name, std::string_view password) {
@@ -101,7 +110,7 @@ Result<User> create_user_with_hash(storage::Db& db, const std::string& name, con
     const std::string display = detail::trim(display_name);
     if (auto p = detail::check_text(display, 200)) return Error::at("display_name", *p);
     const std::string& hash = password_hash;
-    const User user{name, display, role, false, 1};
+    const User user{name, display, role, false, 1, std::nullopt};
     return storage::in_transaction(db, [&]() -> Result<User> {
         auto existing = db.run("SELECT 1 FROM users WHERE name = $1", {name});
         if (!existing) return existing.error();
@@ -122,15 +131,55 @@ Result<User> create_user_with_hash(storage::Db& db, const std::string& name, con
 }
 
 Result<std::vector<User>> list_users(storage::Db& db) {
-    auto r = db.run("SELECT name, display_name, role, disabled, version FROM users ORDER BY name");
+    auto r = db.run("SELECT name, display_name, role, disabled, version, supervisor FROM users ORDER BY name");
     if (!r) return r.error();
     std::vector<User> out;
     for (const Row& row : r->rows) {
         auto u = user_from_row(row);
         if (!u) return u.error();
+        u->supervisor = row.opt_text(5);
         out.push_back(std::move(*u));
     }
     return out;
+}
+
+Result<User> set_supervisor(storage::Db& db, const std::string& name, const std::optional<std::string>& supervisor,
+                            const std::string& actor, TimePoint now) {
+    if (supervisor && *supervisor == name) return Error::at("supervisor", "a user cannot supervise themselves");
+    return storage::in_transaction(db, [&]() -> Result<User> {
+        auto r = db.run("SELECT name, display_name, role, disabled, version, supervisor FROM users WHERE name = $1",
+                        {name});
+        if (!r) return r.error();
+        if (r->rows.empty()) return Error{"user " + name + ": not found", ErrorKind::not_found};
+        auto user = user_from_row(r->rows[0]);
+        if (!user) return user.error();
+        const auto before = r->rows[0].opt_text(5);
+        // Walk up from the new supervisor: reaching `name` would make a circle no escalation leaves.
+        std::optional<std::string> up = supervisor;
+        for (int depth = 0; up; ++depth) {
+            auto s = db.run("SELECT supervisor FROM users WHERE name = $1", {*up});
+            if (!s) return s.error();
+            if (s->rows.empty())
+                return Error::at("supervisor", depth == 0 ? "no user '" + *up + "'" : "chain broken at '" + *up + "'");
+            up = s->rows[0].opt_text(0);
+            if (up && *up == name)
+                return Error::at("supervisor", "'" + *supervisor + "' is supervised by '" + name +
+                                                   "' (directly or through others): no circles");
+            if (depth > 64) return Error::at("supervisor", "chain of supervisors longer than 64");
+        }
+        user->supervisor = supervisor;
+        if (before == supervisor) return *user;
+        auto u = db.run("UPDATE users SET supervisor = $1, version = version + 1 WHERE name = $2",
+                        {supervisor ? storage::Value{*supervisor} : storage::Value{nullptr}, name});
+        if (!u) return u.error();
+        ++user->version;
+        if (auto a = storage::append_audit(db, now, actor, "set_supervisor", "user", name,
+                                           nlohmann::json{{"supervisor", before ? nlohmann::json(*before) : nlohmann::json()}}.dump(),
+                                           nlohmann::json{{"supervisor", supervisor ? nlohmann::json(*supervisor) : nlohmann::json()}}.dump());
+            !a)
+            return a.error();
+        return *user;
+    });
 }
 
 Result<LoginCandidate> find_login(storage::Db& db, const std::string& name) {

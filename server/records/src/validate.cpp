@@ -1,4 +1,4 @@
-#include "validate.hpp"
+#include "pvfleet/records/field_checks.hpp"
 
 #include <date/date.h>
 #include <date/tz.h>

@@ -319,6 +319,97 @@ ALTER TABLE tickets ADD COLUMN mppt_input BIGINT NOT NULL DEFAULT 0;
 -- numbers, e.g. [1,2]); NULL when the config does not say.
 ALTER TABLE devices ADD COLUMN wired_inputs TEXT;
 )SQL"},
+    // ---- CRM: roles' supervisors and leads (server/leads, docs/crm.md). Versions 20-29 are the CRM's. ----
+    {20, "CRM: users' supervisors; leads, their contact keys, inquiries, touches and capture channels", R"SQL(
+-- Whom a user's reminders escalate to (records::set_supervisor); NULL: nobody.
+ALTER TABLE users ADD COLUMN supervisor TEXT REFERENCES users(name);
+-- Capture channels of the public route (POST /api/public/leads): only the SHA-256 of a key is kept, and its
+-- last characters as a hint.
+CREATE TABLE lead_channels (
+  id {ID},
+  name TEXT NOT NULL UNIQUE,
+  source TEXT NOT NULL,
+  region TEXT NOT NULL DEFAULT '',
+  key_hash TEXT NOT NULL UNIQUE,
+  key_hint TEXT NOT NULL,
+  disabled BIGINT NOT NULL DEFAULT 0,
+  created_by TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL
+);
+-- A lead's personal fields (name, phone, e-mail, address, notes) are AES-256-GCM ciphertext like customers'.
+CREATE TABLE leads (
+  id {ID},
+  status TEXT NOT NULL,
+  name_enc TEXT NOT NULL,
+  phone_enc TEXT NOT NULL,
+  email_enc TEXT NOT NULL,
+  address_enc TEXT NOT NULL,
+  notes_enc TEXT NOT NULL,
+  postcode TEXT NOT NULL DEFAULT '',
+  region TEXT NOT NULL DEFAULT '',
+  roof_type TEXT NOT NULL DEFAULT 'unknown',
+  monthly_bill DOUBLE PRECISION,
+  annual_consumption_kwh DOUBLE PRECISION,
+  desired_kwp DOUBLE PRECISION,
+  budget DOUBLE PRECISION,
+  source TEXT NOT NULL,
+  channel_id BIGINT REFERENCES lead_channels(id),
+  utm TEXT NOT NULL DEFAULT '{}',
+  consent_contact BIGINT NOT NULL DEFAULT 0,
+  consent_marketing BIGINT NOT NULL DEFAULT 0,
+  score BIGINT NOT NULL DEFAULT 0,
+  score_detail TEXT NOT NULL DEFAULT '{}',
+  assignee TEXT REFERENCES users(name),
+  assigned_at_ms BIGINT,
+  first_touch_at_ms BIGINT,
+  last_touch_at_ms BIGINT,
+  next_step_on TEXT,
+  customer_id BIGINT REFERENCES customers(id),
+  created_by TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  version BIGINT NOT NULL DEFAULT 1
+);
+CREATE INDEX leads_by_assignee ON leads(assignee, status, id);
+CREATE INDEX leads_by_status ON leads(status, id);
+-- De-duplication: the keyed hash (FieldCipher::blind_index) of each normalised phone number and e-mail address
+-- of a lead. The primary key is what makes two captures of one person at the same moment one lead.
+CREATE TABLE lead_keys (
+  kind TEXT NOT NULL,
+  key_hash TEXT NOT NULL,
+  lead_id BIGINT NOT NULL REFERENCES leads(id),
+  PRIMARY KEY (kind, key_hash)
+);
+CREATE INDEX lead_keys_by_lead ON lead_keys(lead_id);
+-- Every inquiry: the first one made the lead, repeats attach to it (or to the customer it matched).
+CREATE TABLE lead_inquiries (
+  id {ID},
+  lead_id BIGINT REFERENCES leads(id),
+  customer_id BIGINT REFERENCES customers(id),
+  at_ms BIGINT NOT NULL,
+  source TEXT NOT NULL,
+  channel_id BIGINT REFERENCES lead_channels(id),
+  utm TEXT NOT NULL DEFAULT '{}',
+  message_enc TEXT NOT NULL,
+  created_by TEXT NOT NULL
+);
+CREATE INDEX lead_inquiries_by_lead ON lead_inquiries(lead_id, id);
+CREATE INDEX lead_inquiries_by_customer ON lead_inquiries(customer_id, id);
+-- What the reps did: a call, visit, message or e-mail, its outcome and the next step's date.
+CREATE TABLE lead_touches (
+  id {ID},
+  lead_id BIGINT NOT NULL REFERENCES leads(id),
+  kind TEXT NOT NULL,
+  at_ms BIGINT NOT NULL,
+  by_user TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  notes_enc TEXT NOT NULL,
+  next_step_on TEXT,
+  created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX lead_touches_by_lead ON lead_touches(lead_id, at_ms);
+)SQL"},
+    // ---- end of the CRM's block ----
 };
 
 std::string render(std::string_view sql, Engine engine) {

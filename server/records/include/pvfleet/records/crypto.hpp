@@ -29,6 +29,9 @@ public:
     // HMAC-SHA256 of a fixed label under the key, hex: tells whether a key is the database's without storing
     // anything that helps recover the key (key_check.hpp).
     [[nodiscard]] std::string check_value() const;
+    // HMAC-SHA256 of `purpose` and `value` under a key derived from this one, hex: an equality key for a
+    // normalised personal value (a lead's phone number) that finds duplicates without storing the value.
+    [[nodiscard]] std::string blind_index(std::string_view purpose, std::string_view value) const;
 
 private:
     explicit FieldCipher(std::array<unsigned char, 32> key) : key_(key) {}

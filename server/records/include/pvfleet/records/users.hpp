@@ -1,5 +1,6 @@
 #pragma once
-// Server users (back office, technicians, managers, admins) and their login sessions. Passwords are stored
+// Server users (back office, technicians, managers, admins, sales reps, project managers) and their login
+// sessions. Passwords are stored
 // as PBKDF2 hashes (passwords.hpp); session tokens are handed out once and only their SHA-256 is stored, so a
 // copy of the database does not let anyone log in.
 #include <chrono>
@@ -15,21 +16,31 @@
 
 namespace pvfleet::records {
 
-enum class Role { admin, back_office, technician, manager };
+// sales: their own leads (server/leads) and the customers converted from them; project_manager: their own
+// projects (the CRM's later slices).
+enum class Role { admin, back_office, technician, manager, sales, project_manager };
 std::string_view to_string(Role role);
 std::optional<Role> parse_role(std::string_view text);
+// "admin, back_office, technician, manager, sales, project_manager", for error texts.
+std::string role_names();
 
 struct User {
     std::string name, display_name;
     Role role = Role::technician;
     bool disabled = false;
     std::int64_t version = 1;
+    // Whom reminders escalate to (the CRM's stall rules); read by list_users only.
+    std::optional<std::string> supervisor;
 };
 
 // name [a-z0-9._-]{2,64}; password at least 10 characters. ErrorKind::conflict when the name is taken.
 Result<User> create_user(storage::Db& db, const std::string& name, const std::string& display_name, Role role,
                          std::string_view password, const std::string& actor, TimePoint now);
-Result<std::vector<User>> list_users(storage::Db& db);  // ordered by name
+Result<std::vector<User>> list_users(storage::Db& db);  // ordered by name, with their supervisor
+// Sets (or clears, nullopt) the user's supervisor: an existing user, not the user, and no chain of supervisors
+// that leads back to the user. Errors at "supervisor"; ErrorKind::not_found for an unknown `name`. Audited.
+Result<User> set_supervisor(storage::Db& db, const std::string& name, const std::optional<std::string>& supervisor,
+                            const std::string& actor, TimePoint now);
 // nullopt for an unknown name, a wrong password or a disabled user (the caller cannot tell which).
 Result<std::optional<User>> authenticate(storage::Db& db, const std::string& name, std::string_view password);
 

@@ -1,6 +1,7 @@
 #pragma once
 // RFC 4180 CSV: fields separated by commas, records by CRLF or LF; a field in double quotes may hold commas,
-// line breaks and doubled quotes (""). A UTF-8 byte order mark (spreadsheet exports) is skipped.
+// line breaks and doubled quotes (""). A UTF-8 byte order mark (spreadsheet exports) is skipped. Used by the
+// customer import here and by the lead import (server/leads).
 #include <string>
 #include <string_view>
 #include <vector>

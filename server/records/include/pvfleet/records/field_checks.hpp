@@ -1,6 +1,6 @@
 #pragma once
-// Field checks shared by the record writers and the CSV import, so both say the same thing about the same
-// value. Each returns the problem ("not an e-mail address") or nullopt when the value is fine.
+// Field checks shared by the record writers, the CSV imports and other modules' records of people (leads), so
+// all say the same thing about the same value. Each returns the problem ("not an e-mail address") or nullopt when the value is fine.
 #include <optional>
 #include <string>
 #include <string_view>
