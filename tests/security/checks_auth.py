@@ -76,9 +76,13 @@ def check_role_table(ctx, routes):
     for role in ROLE_USERS:
         ctx.relogin_if_needed(role)
     for method, pattern, roles in routes:
-        if not roles and pattern != "/api/login":
+        if not roles and pattern != "/api/login" and not pattern.startswith("/api/public/"):
             r = call(ctx, method, fill(pattern), None)
             c.check("public %s %s answers without a session" % (method, pattern), r.status == 200, repr(r))
+        elif pattern.startswith("/api/public/"):
+            # CRM capture routes: no session, but a channel key; without one, 401 (and the refusal audited).
+            r = call(ctx, method, fill(pattern), None)
+            c.check("public %s %s without a channel key → 401" % (method, pattern), r.status == 401, repr(r))
 
 
 def check_manager_read_only(ctx, routes):

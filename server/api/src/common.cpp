@@ -67,6 +67,7 @@ private:
 const std::vector<std::string> kAllRoles{"admin", "back_office", "technician", "manager"};
 const std::vector<std::string> kOfficeRoles{"admin", "back_office"};
 const std::vector<std::string> kReadRoles{"admin", "back_office", "manager"};
+const std::vector<std::string> kEveryRole{"admin", "back_office", "technician", "manager", "sales", "project_manager"};
 
 namespace {
 

@@ -82,11 +82,17 @@ Checked<> check_site_actionable(ApiContext& ctx, const Request& req,
 extern const std::vector<std::string> kAllRoles;     // admin, back_office, technician, manager
 extern const std::vector<std::string> kOfficeRoles;  // admin, back_office
 extern const std::vector<std::string> kReadRoles;    // admin, back_office, manager
+// Every role (the session's own routes: logout, me). kAllRoles is the O&M roles only: a site's records are not a
+// sales rep's.
+extern const std::vector<std::string> kEveryRole;
 
 void add_auth_routes(Router& router, ApiContext& ctx);
 void add_record_routes(Router& router, ApiContext& ctx);
 void add_work_order_routes(Router& router, ApiContext& ctx);
 void add_ticket_routes(Router& router, ApiContext& ctx);
 void add_telemetry_routes(Router& router, ApiContext& ctx);
+// CRM: leads, capture channels and the lead import; the public capture route.
+void add_lead_routes(Router& router, ApiContext& ctx);
+void add_public_lead_route(Router& router, ApiContext& ctx);
 
 }  // namespace pvfleet::api::detail

@@ -124,7 +124,7 @@ boost::asio::awaitable<Response> create_user(ApiContext& ctx, Request& req) {
     auto role = records::parse_role(role_name);
     if (!role)
         co_return problem(400, "Bad Request",
-                          "role: unknown '" + role_name + "' (expected admin, back_office, technician, manager)",
+                          "role: unknown '" + role_name + "' (expected " + records::role_names() + ")",
                           "role");
     // Checked before the slow hash, which runs on the worker pool; the row is stored back here.
     if (auto c = records::check_new_user(name, display_name, password); !c) co_return from_error(c.error());
@@ -169,13 +169,13 @@ void add_auth_routes(Router& router, ApiContext& ctx) {
         "POST", "/api/login",
         {"Log in with user name and password; returns a session token (also set as a cookie)", {}, "auth"},
         [&ctx, limiter = ctx.login_limiter](Request& req) { return login(ctx, *limiter, req); });
-    router.add("POST", "/api/logout", {"End the session", kAllRoles, "auth"}, [&ctx](Request& req) {
+    router.add("POST", "/api/logout", {"End the session", kEveryRole, "auth"}, [&ctx](Request& req) {
         if (auto t = token_of(req)) (void)records::delete_session(*ctx.db, *t);
         Response r = json_response(200, {{"logged_out", true}});
         r.headers.emplace("Set-Cookie", session_cookie(ctx, "", "; Max-Age=0"));
         return r;
     });
-    router.add("GET", "/api/me", {"The logged-in user", kAllRoles, "auth"}, [](Request& req) {
+    router.add("GET", "/api/me", {"The logged-in user", kEveryRole, "auth"}, [](Request& req) {
         return json_response(200, {{"user", req.user}, {"role", req.role}});
     });
 }

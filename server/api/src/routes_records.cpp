@@ -191,11 +191,32 @@ void add_user_routes(Router& router, ApiContext& ctx) {
             items.push_back({{"name", u.name},
                              {"display_name", u.display_name},
                              {"role", records::to_string(u.role)},
-                             {"disabled", u.disabled}});
+                             {"disabled", u.disabled},
+                             {"supervisor", u.supervisor ? json(*u.supervisor) : json(nullptr)}});
         return json_response(200, {{"items", items}});
     });
     router.add_async("POST", "/api/users", {"Create a user (admin)", {"admin"}, "users"},
                      [&ctx](Request& req) { return create_user(ctx, req); });
+    // CRM: whom a user's reminders escalate to.
+    router.add("PATCH", "/api/users/{name}", {"Set a user's supervisor (admin)", {"admin"}, "users"},
+               [&ctx](Request& req) {
+                   json b;
+                   if (auto p = parse_body(req, {"supervisor"}, b); !p) return p.refusal();
+                   if (!b.contains("supervisor"))
+                       return problem(400, "Bad Request", "supervisor: required (a user name or null)", "supervisor");
+                   std::optional<std::string> supervisor;
+                   BodyReader read(b);
+                   read.nullable_text("supervisor", supervisor, 64);
+                   if (auto s = read.status(); !s) return s.refusal();
+                   auto u = records::set_supervisor(*ctx.db, req.params.at("name"), supervisor, req.user,
+                                                    ctx.clock->now());
+                   if (!u) return from_error(u.error());
+                   return json_response(200, {{"name", u->name},
+                                              {"display_name", u->display_name},
+                                              {"role", records::to_string(u->role)},
+                                              {"disabled", u->disabled},
+                                              {"supervisor", u->supervisor ? json(*u->supervisor) : json(nullptr)}});
+               });
 }
 
 void add_customer_routes(Router& router, ApiContext& ctx) {

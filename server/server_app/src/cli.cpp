@@ -39,8 +39,8 @@ commands:
                                exit 0 when it would start, 1 otherwise (also: run --check-config)
   migrate --config FILE        bring the database schema up to date and exit (0: up to date)
   user add --config FILE --name N --role R [--display-name D] [--password-file F]
-                               create a user (admin, back_office, technician, manager); the password is
-                               the first line of stdin, or of F
+                               create a user (admin, back_office, technician, manager, sales,
+                               project_manager); the password is the first line of stdin, or of F
   import customers FILE.csv --config FILE
                                import customers and sites from a spreadsheet export (all or nothing)
   version                      print the server version
@@ -201,7 +201,7 @@ int cmd_user(const Common& common) {
     const auto role = records::parse_role(o["--role"]);
     if (!role) {
         std::cerr << "pvfleet-server user add: --role: unknown '" << o["--role"]
-                  << "' (expected admin, back_office, technician, manager)\n";
+                  << "' (expected " << records::role_names() << ")\n";
         return 2;
     }
     auto config = config_or_complain(common, "user add");
@@ -315,6 +315,7 @@ void wire_api_context(api::ApiContext& api_context, const ServerConfig& config, 
     api_context.web_assets = &web_assets;
     api_context.work_pool = &work_pool;
     api_context.served_over_tls = config.http.served_over_tls();
+    api_context.lead_settings = config.lead_settings;  // CRM: leads
     if (ingestor) {
         api_context.send_command = [&ingestor](const protocol::Command& c, const std::string& by) {
             return ingestor->send_command(c, by);

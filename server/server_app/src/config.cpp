@@ -37,7 +37,8 @@ using config::required;
 using config::string;
 
 const config::Object kTop{{optional("database"), optional("mqtt"), optional("http"), optional("ingest"),
-                           optional("secret_key_file", string().non_empty()), optional("web_root", string().non_empty())},
+                           optional("secret_key_file", string().non_empty()), optional("web_root", string().non_empty()),
+                           optional("leads")},
                           kWording};
 const config::Object kDatabase{{required("kind", config::one_of({"sqlite", "postgres"}).non_empty()),
                                 optional("path", string().non_empty()), optional("uri", string().non_empty())},
@@ -226,6 +227,12 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
     if (const json* mq = optional_section(doc, "mqtt", e)) parse_mqtt(*mq, base_dir, c, e);
     if (const json* h = optional_section(doc, "http", e)) parse_http(*h, base_dir, c, e);
     if (const json* in = optional_section(doc, "ingest", e)) parse_ingest(*in, c, e);
+    if (const json* l = optional_section(doc, "leads", e)) {  // CRM: scoring, assignment, SLA, limits
+        if (auto settings = leads::parse_settings(*l, "leads"))
+            c.lead_settings = std::move(*settings);
+        else
+            e.add(settings.error());  // each line at its key path (leads/…)
+    }
     if (auto k = top.string("secret_key_file")) c.secret_key_file = resolve(base_dir, *k);
     if (auto w = top.string("web_root")) c.web_root = resolve(base_dir, *w);
     else c.web_root = default_web_root();

@@ -86,8 +86,11 @@ std::string concrete_path(const Fixture& f, const std::string& pattern) {
         for (auto p = path.find(param); p != std::string::npos; p = path.find(param))
             path.replace(p, param.size(), value);
     };
-    fill("{id}", pattern.rfind("/api/customers", 0) == 0 ? std::to_string(f.customer_id)
-                                                         : std::to_string(f.order_of_site.at("site-a")));
+    fill("{id}", pattern.rfind("/api/customers", 0) == 0       ? std::to_string(f.customer_id)
+                 : pattern.rfind("/api/leads/", 0) == 0        ? std::to_string(f.lead_id)
+                 : pattern.rfind("/api/lead-channels/", 0) == 0 ? std::to_string(f.channel_id)
+                                                                : std::to_string(f.order_of_site.at("site-a")));
+    fill("{name}", "tech");
     fill("{site_id}", "site-a");
     fill("{ticket_id}", f.ticket_of_site.at("site-a"));
     fill("{device_id}", "inv1");

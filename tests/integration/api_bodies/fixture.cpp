@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "pvfleet/ingest/ledger.hpp"
+#include "pvfleet/leads/repository.hpp"
 #include "pvfleet/records/customers.hpp"
 #include "pvfleet/records/sites.hpp"
 #include "pvfleet/records/users.hpp"
@@ -54,7 +55,9 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
                                                                    {"office", records::Role::back_office},
                                                                    {"tech", records::Role::technician},
                                                                    {"tech2", records::Role::technician},
-                                                                   {"manager", records::Role::manager}};
+                                                                   {"manager", records::Role::manager},
+                                                                   {"sam", records::Role::sales},
+                                                                   {"pm", records::Role::project_manager}};
     for (const auto& [name, role] : users)
         REQUIRE(records::create_user(*api_db, name, name, role, password, "setup", now));
     records::Customer c;
@@ -98,6 +101,22 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
     dispatch("site-b", "tech2", false);
     dispatch("site-d", "tech", true);
 
+    // CRM: one lead of sam's, one capture channel; the public route's limits out of the way of the many tries.
+    {
+        leads::Lead lead;
+        lead.name = "Lena Lead";
+        lead.phone = "+49 89 1234567";
+        auto captured = leads::capture(*api_db, *cipher, lead, "", context.lead_settings, std::string("sam"), "setup", now);
+        REQUIRE_MESSAGE(captured, (captured ? "" : captured.error().message));
+        lead_id = captured->lead->id;
+        auto channel = leads::create_channel(*api_db, "Website", leads::Source::website, "", "setup", now);
+        REQUIRE(channel);
+        channel_id = channel->channel.id;
+        channel_key = channel->key;
+        context.lead_settings.public_capture.per_address_per_minute = 100000;
+        context.lead_settings.public_capture.per_channel_per_minute = 100000;
+    }
+
     context.db = api_db.get();
     context.cipher = cipher.get();
     context.clock = &clock;
@@ -128,6 +147,7 @@ http::Response Fixture::call(const std::string& method, const std::string& path,
         REQUIRE(session);
         r.headers["authorization"] = "Bearer " + session->token;
     }
+    if (path == "/api/public/leads") r.headers["x-pvfleet-channel-key"] = channel_key;
     for (auto& [k, v] : headers) r.headers[k] = v;
     return router.handle(r);
 }
@@ -152,7 +172,11 @@ std::vector<std::int64_t> Fixture::fingerprint() {
           "SELECT COUNT(*) FROM work_order_notes", "SELECT COUNT(*) FROM device_history",
           "SELECT COALESCE(SUM(version), 0) FROM work_orders",
           "SELECT COALESCE(SUM(version), 0) FROM customers", "SELECT COALESCE(SUM(version), 0) FROM sites",
-          "SELECT COALESCE(SUM(version), 0) FROM devices"})
+          "SELECT COALESCE(SUM(version), 0) FROM devices",
+          // CRM
+          "SELECT COUNT(*) FROM leads", "SELECT COALESCE(SUM(version), 0) FROM leads",
+          "SELECT COUNT(*) FROM lead_touches", "SELECT COUNT(*) FROM lead_inquiries",
+          "SELECT COUNT(*) FROM lead_channels", "SELECT COALESCE(SUM(version), 0) FROM users"})
         f.push_back(count(sql));
     f.push_back(static_cast<std::int64_t>(sent.size()));
     return f;

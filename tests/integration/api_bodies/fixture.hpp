@@ -15,7 +15,8 @@ namespace pvfleet::api_test {
 
 // Users of the fixture: one per role, and a second technician.
 inline const std::map<std::string, std::string> kUserOfRole{
-    {"admin", "admin"}, {"back_office", "office"}, {"technician", "tech"}, {"manager", "manager"}};
+    {"admin", "admin"},  {"back_office", "office"}, {"technician", "tech"},
+    {"manager", "manager"}, {"sales", "sam"},       {"project_manager", "pm"}};
 
 struct Fixture {
     // `password`: every user's password (the documented login example's).
@@ -44,6 +45,10 @@ struct Fixture {
     // Sites: a (order open, assigned to tech), b (open, tech2), c (open, nobody), d (cancelled, tech).
     std::map<std::string, std::int64_t> order_of_site;
     std::map<std::string, std::string> ticket_of_site;
+    // CRM: a lead assigned to the sales rep "sam", and a capture channel with its key (sent to the public route).
+    std::int64_t lead_id = 0;
+    std::int64_t channel_id = 0;
+    std::string channel_key;
 };
 
 }  // namespace pvfleet::api_test

@@ -13,6 +13,8 @@
 #include "pvfleet/api/web_assets.hpp"
 #include "pvfleet/http/http.hpp"
 #include "pvfleet/http/work_pool.hpp"
+#include "pvfleet/leads/limiter.hpp"
+#include "pvfleet/leads/rules.hpp"
 #include "pvfleet/protocol/messages.hpp"
 #include "pvfleet/records/crypto.hpp"
 #include "pvfleet/storage/db.hpp"
@@ -49,6 +51,15 @@ struct ApiContext {
     // Clients reach the server over HTTPS (http/public_url is https://…, or a TLS listener of its own):
     // the session cookie gets Secure and every response Strict-Transport-Security.
     bool served_over_tls = false;
+    // ---- CRM: leads (docs/crm.md) ----
+    // The `leads` section of the server config: scoring, assignment, SLA and the limits of the public route and
+    // the import.
+    leads::Settings lead_settings = leads::default_settings();
+    // The public capture route's limits per client address and per channel; nullptr: add_routes makes them from
+    // leads.public_capture.
+    std::shared_ptr<leads::RateLimiter> lead_address_limiter;
+    std::shared_ptr<leads::RateLimiter> lead_channel_limiter;
+    // ---- end of the CRM's block ----
 };
 
 // Builds every route into `router` (the context must outlive it).

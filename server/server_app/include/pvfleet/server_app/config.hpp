@@ -8,6 +8,7 @@
 
 #include "pvfleet/http/tls.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
+#include "pvfleet/leads/rules.hpp"
 #include "pvfleet/storage/db.hpp"
 #include "pvfleet/util/result.hpp"
 
@@ -37,6 +38,7 @@ struct ServerConfig {
     HttpConfig http;
     std::string web_root;         // static web app folder (default: share/pvfleet/web, see data_dir.hpp)
     std::string secret_key_file;  // 32 bytes (raw or hex): AES-256-GCM key of personal customer fields
+    leads::Settings lead_settings = leads::default_settings();  // CRM: the `leads` section (docs/crm.md)
 };
 
 // Collects every error, each with its key path ("mqtt/uri: required").
