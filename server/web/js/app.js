@@ -11,8 +11,15 @@ import { customerView } from './views/customer.js';
 import { boardView } from './views/board.js';
 import { workOrderView } from './views/work-order.js';
 import { myView, myOrderView } from './views/my.js';
+import { leadsView, leadView } from './views/leads.js';
 
 const OFFICE_READ = ['admin', 'back_office', 'manager'];
+const LEADS_READ = ['admin', 'back_office', 'manager', 'sales'];  // CRM: sales reps see their own leads
+
+// Project managers have no screen until projects arrive: a page that says so (rather than a redirect loop).
+function welcomeView(root) {
+  mount(root, h('section', { class: 'card' }, h('div', { class: 'card-body' }, h('h1', {}, t('welcome.title')), h('p', {}, t('welcome.pm')))));
+}
 const routes = [
   { re: /^\/login$/, view: loginView, public: true },
   { re: /^\/dashboard$/, view: dashboardView, roles: OFFICE_READ, nav: 'dashboard' },
@@ -22,6 +29,9 @@ const routes = [
   { re: /^\/work-orders\/(\d+)$/, view: workOrderView, roles: OFFICE_READ, nav: 'work-orders', techRedirect: (m) => `#/my/${m[1]}` },
   { re: /^\/my$/, view: myView, roles: ['technician'], nav: 'my' },
   { re: /^\/my\/(\d+)$/, view: myOrderView, roles: ['technician'], nav: 'my' },
+  { re: /^\/leads$/, view: leadsView, roles: LEADS_READ, nav: 'leads' },
+  { re: /^\/leads\/(\d+)$/, view: leadView, roles: LEADS_READ, nav: 'leads' },
+  { re: /^\/welcome$/, view: welcomeView, roles: ['project_manager'], nav: 'welcome' },
 ];
 const NAV = [
   { id: 'dashboard', href: '#/dashboard', label: 'nav.dashboard', roles: OFFICE_READ },
@@ -29,9 +39,11 @@ const NAV = [
   { id: 'work-orders', href: '#/work-orders', label: 'nav.work_orders', roles: OFFICE_READ },
   { id: 'unassigned', href: '#/work-orders?unassigned_site=1', label: 'nav.unassigned', roles: OFFICE_READ },
   { id: 'my', href: '#/my', label: 'nav.my', roles: ['technician'] },
+  { id: 'leads', href: '#/leads', label: 'nav.leads', roles: LEADS_READ },
 ];
 
-export const landing = () => (role() === 'technician' ? '#/my' : '#/dashboard');
+const LANDING = { technician: '#/my', sales: '#/leads', project_manager: '#/welcome' };
+export const landing = () => LANDING[role()] || '#/dashboard';
 
 const app = document.getElementById('app');
 let current = { cleanup: null, abort: null };

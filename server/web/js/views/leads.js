@@ -1,0 +1,176 @@
+// Leads (docs/crm.md): the list with filters kept in the URL (#/leads?overdue=1), score and SLA flag; the detail
+// with contact, inquiries, touches and a form to log a touch. Sales reps see their own leads (the server filters).
+import { h, mount } from '../dom.js';
+import { t, tEnum, fmtDateTime, fmtNumber } from '../i18n.js';
+import { get, post, request, qs } from '../api.js';
+import { pageHeader, card, table, chip, kv, loading, errorBox, errorText, toast, field, showFieldError, busy, role } from '../ui.js';
+
+const PAGE = 50;
+const STATUSES = ['new', 'contacted', 'qualified', 'unqualified', 'lost'];
+const TOUCH_KINDS = ['call', 'visit', 'message', 'email'];
+const OUTCOMES = ['reached', 'no_answer', 'left_message', 'scheduled', 'not_interested', 'other'];
+
+const canWrite = () => ['admin', 'back_office', 'sales'].includes(role());
+
+function slaCell(l) {
+  if (!l.sla || !l.sla.due_at) return '—';
+  return l.sla.overdue
+    ? h('span', { class: 'chip chip-sla chip-sla-red', testid: `lead-overdue-${l.id}` }, t('leads.overdue'))
+    : h('span', { class: 'muted' }, fmtDateTime(l.sla.due_at));
+}
+
+function select(name, values, kind, current, withAll) {
+  return h('select', { name, testid: `lead-${name}` },
+    withAll ? h('option', { value: '' }, t('common.all')) : null,
+    values.map((v) => h('option', { value: v, selected: v === current }, tEnum(kind, v))));
+}
+
+export async function leadsView(root, { signal, query }) {
+  const filters = { status: query.get('status') || '', overdue: query.get('overdue') === '1', unassigned: query.get('unassigned') === '1' };
+  let items = [];
+  let cursor = null;
+  const list = h('div', { testid: 'lead-list' });
+  const more = h('div', { class: 'load-more' });
+  const status = select('status', STATUSES, 'lead_status', filters.status, true);
+  const overdue = h('input', { type: 'checkbox', testid: 'lead-filter-overdue', checked: filters.overdue });
+  const unassigned = h('input', { type: 'checkbox', testid: 'lead-filter-unassigned', checked: filters.unassigned });
+  const apply = () => {
+    const params = new URLSearchParams();
+    if (status.value) params.set('status', status.value);
+    if (overdue.checked) params.set('overdue', '1');
+    if (unassigned.checked) params.set('unassigned', '1');
+    location.hash = `#/leads${params.toString() ? `?${params}` : ''}`;
+  };
+  for (const el of [status, overdue, unassigned]) el.addEventListener('change', apply);
+
+  function draw() {
+    mount(list, table(items, [
+      { label: t('leads.name'), value: (l) => h('a', { href: `#/leads/${l.id}`, class: 'strong' }, l.name) },
+      { label: t('leads.status'), value: (l) => chip('lead_status', l.status) },
+      { label: t('leads.score'), value: (l) => String(l.score), class: 'num' },
+      { label: t('leads.region'), value: (l) => l.region || '—' },
+      { label: t('leads.assignee'), value: (l) => l.assignee || t('leads.unassigned') },
+      { label: t('leads.source'), value: (l) => tEnum('lead_source', l.source) },
+      { label: t('leads.due'), value: slaCell, class: 'nowrap' },
+    ], { onRow: (l) => { location.hash = `#/leads/${l.id}`; }, empty: t('leads.none'), rowTestid: (l) => `lead-row-${l.id}`, testid: 'lead-table' }));
+    mount(more, cursor ? h('button', { class: 'btn btn-secondary', type: 'button', testid: 'load-more', onClick: (ev) => busy(ev.currentTarget, () => load(false)) }, t('common.load_more')) : null);
+  }
+
+  async function load(reset) {
+    if (reset) mount(list, loading());
+    try {
+      const page = await get(`/api/leads${qs({
+        status: filters.status || null, overdue: filters.overdue ? 1 : null, unassigned: filters.unassigned ? 1 : null,
+        limit: PAGE, cursor: reset ? null : cursor })}`, { signal });
+      items = reset ? page.items : items.concat(page.items);
+      cursor = page.next_cursor;
+      draw();
+    } catch (e) {
+      if (signal.aborted || e.name === 'AbortError') return;
+      mount(list, errorBox(e, () => load(reset)));
+    }
+  }
+
+  mount(root,
+    pageHeader(t('leads.title'), t('leads.subtitle')),
+    h('div', { class: 'toolbar' },
+      field(t('leads.status'), status),
+      h('label', { class: 'check' }, overdue, ' ', t('leads.only_overdue')),
+      role() === 'sales' ? null : h('label', { class: 'check' }, unassigned, ' ', t('leads.only_unassigned'))),
+    h('section', { class: 'card' }, list),
+    more);
+  await load(true);
+}
+
+function touchForm(lead, onSaved) {
+  const kind = select('kind', TOUCH_KINDS, 'touch_kind', 'call', false);
+  const outcome = select('outcome', OUTCOMES, 'touch_outcome', 'reached', false);
+  const notes = h('textarea', { name: 'notes', rows: 2, testid: 'touch-notes' });
+  const next = h('input', { name: 'next_step_on', type: 'date', testid: 'touch-next-step' });
+  const err = h('div', { class: 'alert alert-error', hidden: true });
+  const save = h('button', { class: 'btn btn-primary', type: 'submit', testid: 'touch-save' }, t('leads.log_touch'));
+  const form = h('form', {
+    class: 'form',
+    onSubmit: async (ev) => {
+      ev.preventDefault();
+      err.hidden = true;
+      await busy(save, async () => {
+        try {
+          const body = { kind: kind.value, outcome: outcome.value, notes: notes.value.trim() };
+          if (next.value) body.next_step_on = next.value;
+          await post(`/api/leads/${lead.id}/touches`, body);
+          toast(t('leads.touch_saved'), 'success');
+          onSaved();
+        } catch (e) {
+          err.textContent = errorText(e);
+          err.hidden = false;
+          showFieldError(form, e);
+        }
+      });
+    },
+  },
+  h('div', { class: 'form-grid' }, field(t('leads.touch_kind'), kind), field(t('leads.touch_outcome'), outcome), field(t('leads.next_step'), next)),
+  field(t('leads.notes'), notes), err, h('div', { class: 'form-actions' }, save));
+  return form;
+}
+
+export async function leadView(root, { signal, params }) {
+  const id = params[0];
+  async function load() {
+    mount(root, loading());
+    try {
+      const { data: l, etag } = await request('GET', `/api/leads/${id}`, { signal });
+      const statusSel = select('status', STATUSES, 'lead_status', l.status, false);
+      statusSel.addEventListener('change', async () => {
+        try {
+          await request('PATCH', `/api/leads/${id}`, { body: { status: statusSel.value }, ifMatch: etag });
+          toast(t('common.saved'), 'success');
+          load();
+        } catch (e) { toast(errorText(e), 'error'); load(); }
+      });
+      const contact = kv([
+        [t('leads.phone'), l.phone ? h('a', { href: `tel:${l.phone}` }, l.phone) : null],
+        [t('leads.email'), l.email ? h('a', { href: `mailto:${l.email}` }, l.email) : null],
+        [t('leads.address'), [l.address, l.postcode].filter(Boolean).join(', ') || null],
+        [t('leads.region'), l.region || null],
+        [t('leads.roof'), tEnum('roof', l.roof_type)],
+        [t('leads.bill'), l.monthly_bill != null ? fmtNumber(l.monthly_bill, 0) : (l.annual_consumption_kwh != null ? `${fmtNumber(l.annual_consumption_kwh, 0)} kWh/a` : null)],
+        [t('leads.kwp'), l.desired_kwp != null ? `${fmtNumber(l.desired_kwp, 1)} kWp` : null],
+        [t('leads.budget'), l.budget != null ? fmtNumber(l.budget, 0) : null],
+        [t('leads.consent'), `${l.consent_contact ? '✓' : '✗'} ${t('leads.consent_contact')} · ${l.consent_marketing ? '✓' : '✗'} ${t('leads.consent_marketing')}`],
+        [t('leads.notes'), l.notes || null],
+      ]);
+      const score = kv([
+        [t('leads.score'), h('strong', { testid: 'lead-score' }, String(l.score))],
+        ...Object.entries(l.score_detail).map(([rule, points]) => [rule, String(points)]),
+        [t('leads.assignee'), l.assignee || t('leads.unassigned')],
+        [t('leads.due'), slaCell(l)],
+        [t('leads.source'), tEnum('lead_source', l.source)],
+        [t('leads.created'), fmtDateTime(l.created_at)],
+      ]);
+      const inquiries = table(l.inquiries, [
+        { label: t('leads.when'), value: (i) => fmtDateTime(i.at), class: 'nowrap' },
+        { label: t('leads.source'), value: (i) => tEnum('lead_source', i.source) },
+        { label: t('leads.campaign'), value: (i) => [i.utm.source, i.utm.campaign].filter(Boolean).join(' / ') || '—' },
+        { label: t('leads.message'), value: (i) => i.message || '—' },
+      ], { testid: 'lead-inquiries' });
+      const touches = table(l.touches, [
+        { label: t('leads.when'), value: (x) => fmtDateTime(x.at), class: 'nowrap' },
+        { label: t('leads.touch_kind'), value: (x) => tEnum('touch_kind', x.kind) },
+        { label: t('leads.touch_outcome'), value: (x) => tEnum('touch_outcome', x.outcome) },
+        { label: t('leads.by'), value: (x) => x.by },
+        { label: t('leads.next_step'), value: (x) => x.next_step_on || '—' },
+        { label: t('leads.notes'), value: (x) => x.notes || '—' },
+      ], { testid: 'lead-touches', empty: t('leads.no_touches') });
+      mount(root,
+        pageHeader(l.name, t('leads.detail_subtitle', { id: l.id }), canWrite() ? statusSel : chip('lead_status', l.status)),
+        h('div', { class: 'grid-2' }, card(t('leads.contact'), contact), card(t('leads.scoring'), score)),
+        card(t('leads.touches'), [touches, canWrite() ? touchForm(l, load) : null]),
+        card(t('leads.inquiries'), inquiries));
+    } catch (e) {
+      if (signal.aborted || e.name === 'AbortError') return;
+      mount(root, errorBox(e, load));
+    }
+  }
+  await load();
+}

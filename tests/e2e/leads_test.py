@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Browser test of the leads (docs/crm.md): pvfleet-server alone (no broker) with a sales team in its `leads`
+config; an admin makes a capture channel, the company's website hands in an inquiry twice over the public route
+(one lead, two inquiries); headless Chromium (tests/e2e/cdp.py) logs in as the sales rep, lands on the leads
+list, opens the lead assigned to them round-robin, sees both inquiries, logs a call with a next step, sees the
+lead contacted, and reads the page in zh-CN. Prints "skipped: ..." and passes without chromium.
+`ctest -R leads_browser` (label browser)."""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+from cdp import Browser, CdpError  # noqa: E402
+from pvfleet_stack import SERVER_LISTENING, Processes, StackError  # noqa: E402
+
+PASSWORDS = {"admin": "admin-leads-e2e-pw", "sam": "sam-leads-e2e-pw"}
+FORM = {"name": "Paula Public", "phone": "+49 (0)89 555 0123", "email": "paula@example.org", "postcode": "80331",
+        "roof_type": "tile", "monthly_bill": 140.0, "message": "Please send a quote", "consent_contact": True,
+        "utm_source": "newsletter", "utm_campaign": "spring"}
+
+
+def http(base, method, path, body=None, token=None, headers=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def run(stack, browser, shots):
+    work = stack.work
+    server = stack.binary("bin/pvfleet-server")
+    with open(os.path.join(work, "server.json"), "w") as f:
+        json.dump({"database": {"kind": "sqlite", "path": "server.db"},
+                   "http": {"listen": "127.0.0.1", "port": 0},
+                   "leads": {"default_country_code": "49",
+                             "assignment": {"regions": [{"name": "munich", "postcode_prefixes": ["80", "81"]}],
+                                            "teams": [{"name": "south", "regions": ["munich"], "members": ["sam"]}]}}},
+                  f)
+    cfg = ["--config", os.path.join(work, "server.json")]
+    for name, role in (("admin", "admin"), ("sam", "sales")):
+        r = subprocess.run([server, "user", "add", *cfg, "--name", name, "--role", role, "--display-name", name.title()],
+                           input=PASSWORDS[name] + "\n", capture_output=True, text=True, cwd=work, timeout=60,
+                           env=stack.env)
+        if r.returncode != 0:
+            raise StackError("pvfleet-server user add %s: %s%s" % (name, r.stdout, r.stderr))
+    host, port = stack.start_and_wait_listening("server", [server, "run", *cfg], SERVER_LISTENING, timeout=30,
+                                                cwd=work)
+    base = "http://%s:%d" % (host, port)
+
+    status, login = http(base, "POST", "/api/login", {"user": "admin", "password": PASSWORDS["admin"]})
+    assert status == 200, "admin login: %s %s" % (status, login)
+    status, channel = http(base, "POST", "/api/lead-channels", {"name": "Website", "source": "website"},
+                           token=login["token"])
+    assert status == 201, "channel: %s %s" % (status, channel)
+    for i in range(2):
+        form = dict(FORM, phone="0049 89 5550123") if i else FORM  # the same number typed another way
+        status, got = http(base, "POST", "/api/public/leads", form, headers={"X-Pvfleet-Channel-Key": channel["key"]})
+        assert status == 202, "public capture %d: %s %s" % (i, status, got)
+    status, got = http(base, "POST", "/api/public/leads", FORM, headers={"X-Pvfleet-Channel-Key": "lck_wrong-key"})
+    assert status == 401, "a wrong key: %s %s" % (status, got)
+
+    p = browser.new_page(new_context=True)
+    p.goto(base + "/")
+    p.wait_testid("login-user")
+    p.fill("login-user", "sam")
+    p.fill("login-password", PASSWORDS["sam"])
+    p.click("login-submit")
+    p.wait_for("location.hash.startsWith('#/leads')", timeout=20, what="the sales rep's landing page (#/leads)")
+    p.wait_testid("lead-row-1", timeout=20)
+    assert "Paula Public" in p.text("lead-table"), p.text("lead-table")
+    assert p.exists("nav-leads") and not p.exists("nav-dashboard"), "the sales rep's navigation"
+    if shots:
+        p.screenshot(os.path.join(shots, "leads-list.png"))
+    p.click("lead-row-1")
+    p.wait_testid("lead-inquiries", timeout=20)
+    rows = p.eval("%s.querySelectorAll('tbody tr').length" % p.q("lead-inquiries"))
+    assert rows == 2, "inquiries on the lead: %s" % rows
+    p.select("lead-outcome", "scheduled")
+    p.fill("touch-notes", "site visit on Friday")
+    p.eval("(e => { e.value = '2030-01-10'; e.dispatchEvent(new Event('input', {bubbles: true})); })(%s)"
+           % p.q("touch-next-step"))
+    p.click("touch-save")
+    p.wait_for("(%s || {textContent: ''}).textContent.includes('site visit on Friday')" % p.q("lead-touches"),
+               timeout=20, what="the logged touch")
+    p.wait_for("(%s || {}).value === 'contacted'" % p.q("lead-status"), timeout=20, what="status contacted")
+    if shots:
+        p.screenshot(os.path.join(shots, "lead-detail.png"), full_page=True)
+    p.select("lang-switch", "zh-CN")
+    p.wait_for("document.body.textContent.includes('跟进记录')", timeout=20, what="the zh-CN page")
+    if p.errors:
+        raise CdpError("script errors on the page: %s" % p.errors[:5])
+    stack.check_alive()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin-dir", required=True)
+    ap.add_argument("--screenshots", help="save the list and the detail as PNG to this folder")
+    args = ap.parse_args()
+    chromium = Browser.find_chromium()
+    if not chromium:
+        print("skipped: chromium not found")
+        return 0
+    work = tempfile.mkdtemp(prefix="pvfleet-leads.")
+    env = dict(os.environ, PVFLEET_KDF_ITERATIONS="1000")  # cheap hashes for the two users of this test
+    stack = Processes(os.path.abspath(args.bin_dir), work, env=env, binary_grace_s=60)
+    browser = None
+    t0 = time.monotonic()
+    error = None
+    try:
+        browser = Browser.launch(chromium, log_path=os.path.join(work, "chromium.log"))
+        run(stack, browser, args.screenshots)
+    except (StackError, CdpError, AssertionError) as e:
+        error = str(e) or repr(e)
+    finally:
+        if browser:
+            try:
+                browser.close()
+            except Exception:
+                browser.kill()
+        stack.stop_all()
+    if error:
+        print("leads_browser FAILED: " + error)
+        print(stack.tail())
+        print("work folder kept: " + work)
+        return 1
+    shutil.rmtree(work, ignore_errors=True)
+    print("leads_browser: passed in %.0f s" % (time.monotonic() - t0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
