@@ -2,7 +2,6 @@
 #include <nlohmann/json.hpp>
 
 #include "pvfleet/leads/repository.hpp"
-#include "pvfleet/records/customers.hpp"
 #include "pvfleet/storage/work_orders.hpp"
 #include "rows.hpp"
 
@@ -29,24 +28,56 @@ Result<std::optional<std::int64_t>> lead_with_keys(storage::Db& db,
     return found;
 }
 
-// A customer with the same normalised phone number or e-mail address. Their fields are ciphertext, so they are
-// read and compared in memory (docs/crm.md gives the cost).
-Result<std::optional<std::int64_t>> customer_matching(storage::Db& db, const records::FieldCipher& cipher,
-                                                      const Lead& lead, const std::string& country_code) {
-    const auto phone = normalise_phone(lead.phone, country_code);
-    const auto email = normalise_email(lead.email);
-    records::CustomerQuery q;
-    q.limit = 1000;
-    for (;;) {
-        auto page = records::list_customers(db, cipher, q);
-        if (!page) return page.error();
-        for (const auto& c : *page) {
-            if (phone && normalise_phone(c.phone, country_code) == phone) return std::optional<std::int64_t>{c.id};
-            if (!email.empty() && normalise_email(c.email) == email) return std::optional<std::int64_t>{c.id};
-        }
-        if (page->size() < static_cast<std::size_t>(q.limit)) return std::optional<std::int64_t>{};
-        q.after_id = page->back().id;
+// Renews the contact keys of customers changed since their keys were made (new, edited, or keys made with
+// another country code): only those are decrypted.
+Status refresh_customer_keys(storage::Db& db, const records::FieldCipher& cipher, const std::string& country_code) {
+    auto stale = db.run(
+        "SELECT c.id, c.version, c.phone_enc, c.email_enc FROM customers c LEFT JOIN customer_contact_key_versions "
+        "v ON v.customer_id = c.id WHERE v.customer_id IS NULL OR v.version <> c.version OR v.country_code <> $1",
+        {country_code});
+    if (!stale) return stale.error();
+    for (const Row& row : stale->rows) {
+        const std::int64_t id = row.integer(0);
+        Lead contact;
+        auto phone = cipher.decrypt(row.text(2));
+        auto email = cipher.decrypt(row.text(3));
+        if (!phone || !email)
+            return Error{"customer " + std::to_string(id) + ": cannot decrypt (is this the database's key file?)",
+                         ErrorKind::io};
+        contact.phone = *phone;
+        contact.email = *email;
+        if (auto d = db.run("DELETE FROM customer_contact_keys WHERE customer_id = $1", {id}); !d) return d.error();
+        for (const auto& [kind, hash] : detail::contact_keys(cipher, contact, country_code))
+            if (auto i = db.run("INSERT INTO customer_contact_keys (customer_id, kind, key_hash) VALUES ($1, $2, $3)",
+                                {id, kind, hash});
+                !i)
+                return i.error();
+        if (auto v = db.run(
+                "INSERT INTO customer_contact_key_versions (customer_id, version, country_code) VALUES ($1, $2, $3) "
+                "ON CONFLICT (customer_id) DO UPDATE SET version = excluded.version, country_code = "
+                "excluded.country_code",
+                {id, row.integer(1), country_code});
+            !v)
+            return v.error();
     }
+    return {};
+}
+
+// A customer with the same normalised phone number or e-mail address (the oldest when several match).
+Result<std::optional<std::int64_t>> customer_matching(storage::Db& db, const records::FieldCipher& cipher,
+                                                      const std::vector<std::pair<std::string, std::string>>& keys,
+                                                      const std::string& country_code) {
+    if (keys.empty()) return std::optional<std::int64_t>{};
+    if (auto r = refresh_customer_keys(db, cipher, country_code); !r) return r.error();
+    std::optional<std::int64_t> found;
+    for (const auto& [kind, hash] : keys) {
+        auto r = db.run("SELECT MIN(customer_id) FROM customer_contact_keys WHERE kind = $1 AND key_hash = $2",
+                        {kind, hash});
+        if (!r) return r.error();
+        if (!r->rows.empty() && !r->rows[0].is_null(0) && (!found || r->rows[0].integer(0) < *found))
+            found = r->rows[0].integer(0);
+    }
+    return found;
 }
 
 // Keys not yet held by any lead go to `lead_id`; returns how many of `keys` another lead holds.
@@ -216,7 +247,7 @@ Result<CaptureResult> capture_in_transaction(storage::Db& db, const records::Fie
     auto existing = lead_with_keys(db, keys);
     if (!existing) return existing.error();
     if (*existing) return attach_to_lead(db, cipher, **existing, lead, keys, message, settings, actor, now);
-    auto customer = customer_matching(db, cipher, lead, settings.default_country_code);
+    auto customer = customer_matching(db, cipher, keys, settings.default_country_code);
     if (!customer) return customer.error();
     if (*customer) {
         auto inquiry = insert_inquiry(db, cipher, lead, std::nullopt, *customer, message, actor, now);

@@ -409,6 +409,23 @@ CREATE TABLE lead_touches (
 );
 CREATE INDEX lead_touches_by_lead ON lead_touches(lead_id, at_ms);
 )SQL"},
+    {21, "CRM: customers' contact keys for de-duplication", R"SQL(
+-- The keyed hashes of customers' normalised phone numbers and e-mail addresses (as lead_keys), kept by the lead
+-- capture: a customer whose version (or the country code the keys were made with) differs from the one noted here
+-- is decrypted once and its keys renewed, so a capture never decrypts every customer.
+CREATE TABLE customer_contact_keys (
+  customer_id BIGINT NOT NULL REFERENCES customers(id),
+  kind TEXT NOT NULL,
+  key_hash TEXT NOT NULL,
+  PRIMARY KEY (customer_id, kind)
+);
+CREATE INDEX customer_contact_keys_by_hash ON customer_contact_keys(kind, key_hash);
+CREATE TABLE customer_contact_key_versions (
+  customer_id BIGINT PRIMARY KEY REFERENCES customers(id),
+  version BIGINT NOT NULL,
+  country_code TEXT NOT NULL
+);
+)SQL"},
     // ---- end of the CRM's block ----
 };
 
