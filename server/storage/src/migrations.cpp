@@ -319,8 +319,8 @@ ALTER TABLE tickets ADD COLUMN mppt_input BIGINT NOT NULL DEFAULT 0;
 -- numbers, e.g. [1,2]); NULL when the config does not say.
 ALTER TABLE devices ADD COLUMN wired_inputs TEXT;
 )SQL"},
-    // ---- CRM: roles' supervisors and leads (server/leads, docs/crm.md). Versions 20-29 are the CRM's. ----
-    {20, "CRM: users' supervisors; leads, their contact keys, inquiries, touches and capture channels", R"SQL(
+    // ---- CRM: roles' supervisors and leads (server/leads, docs/crm.md). ----
+    {11, "CRM: users' supervisors; leads, their contact keys, inquiries, touches and capture channels", R"SQL(
 -- Whom a user's reminders escalate to (records::set_supervisor); NULL: nobody.
 ALTER TABLE users ADD COLUMN supervisor TEXT REFERENCES users(name);
 -- Capture channels of the public route (POST /api/public/leads): only the SHA-256 of a key is kept, and its
@@ -409,7 +409,7 @@ CREATE TABLE lead_touches (
 );
 CREATE INDEX lead_touches_by_lead ON lead_touches(lead_id, at_ms);
 )SQL"},
-    {21, "CRM: customers' contact keys for de-duplication", R"SQL(
+    {12, "CRM: customers' contact keys for de-duplication", R"SQL(
 -- The keyed hashes of customers' normalised phone numbers and e-mail addresses (as lead_keys), kept by the lead
 -- capture: a customer whose version (or the country code the keys were made with) differs from the one noted here
 -- is decrypted once and its keys renewed, so a capture never decrypts every customer.
