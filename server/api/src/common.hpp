@@ -88,5 +88,6 @@ void add_record_routes(Router& router, ApiContext& ctx);
 void add_work_order_routes(Router& router, ApiContext& ctx);
 void add_ticket_routes(Router& router, ApiContext& ctx);
 void add_telemetry_routes(Router& router, ApiContext& ctx);
+void add_enrollment_routes(Router& router, ApiContext& ctx);
 
 }  // namespace pvfleet::api::detail
