@@ -100,8 +100,9 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
     dispatch("site-b", "tech2", false);
     dispatch("site-d", "tech", true);
 
-    // Enrollment: an issuing CA, and the code of docs/api.md's example body waiting at site-a (inserted by its
-    // hash, as create_code would store it); every wrong-typed body is tried from one address.
+    // Enrollment: an issuing CA, and the code of docs/api.md's example body waiting at site-c (inserted by its
+    // hash, as create_code would store it; site-c, which no example body links to a customer, or the code would
+    // be refused as site_changed); every wrong-typed body is tried from one address.
     const auto ca = test_pki::make_ca(now - std::chrono::hours(24), 3650);
     auto issuing = enrollment::IssuingCa::from_pem(ca.cert_pem, ca.key_pem, "", now);
     REQUIRE(issuing);
@@ -112,7 +113,7 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
     const auto documented = enrollment::normalize_code("7K3M-Q9TX-2HWD-R4N0");
     REQUIRE(documented);
     REQUIRE(api_db->run("INSERT INTO enrollment_codes (code_hash, hint, site_id, created_at_ms, created_by, "
-                        "expires_at_ms) VALUES ($1, 'R4N0', 'site-a', $2, 'setup', $3)",
+                        "expires_at_ms) VALUES ($1, 'R4N0', 'site-c', $2, 'setup', $3)",
                         {enrollment::code_hash(*documented), std::int64_t{to_epoch_ms(now)},
                          std::int64_t{to_epoch_ms(now + std::chrono::hours(72))}}));
 
