@@ -6,6 +6,7 @@
 #include "common.hpp"
 #include "pvfleet/enrollment/code.hpp"
 #include "pvfleet/enrollment/csr.hpp"
+#include "pvfleet/enrollment/qr.hpp"
 #include "pvfleet/enrollment/repository.hpp"
 #include "pvfleet/util/log.hpp"
 #include "pvfleet/util/number.hpp"
@@ -165,6 +166,9 @@ Response create_code(ApiContext& ctx, Request& req) {
     }
     json j = code_json(made->record, now);
     j["code"] = en::display_code(made->code);
+    // The installer's phone reads the code from the screen (the code as shown: QR alphanumeric mode).
+    auto qr = en::qr_svg(en::display_code(made->code));
+    j["qr_svg"] = qr ? json(*qr) : json(nullptr);
     return json_response(201, j);
 }
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "pvfleet/enrollment/code.hpp"
+#include "pvfleet/enrollment/qr.hpp"
 
 using namespace pvfleet;
 using namespace pvfleet::enrollment;
@@ -100,4 +101,15 @@ TEST_CASE("enrollment code: TTLs in s, m, h, d within the maximum") {
         CHECK_MESSAGE(!parse_ttl(bad, max), bad);
     CHECK(parse_ttl("31d", max).error().message ==
           "ttl: '31d' (expected a whole number and a unit, e.g. 72h, 30m, 3d, at most 720h)");
+}
+
+TEST_CASE("enrollment code: the QR code as SVG") {
+    const auto svg = qr_svg(display_code("7K3MQ9TX2HWDR4N0"));
+    REQUIRE(svg);
+    // 19 alphanumeric symbols fit version 1 (21 modules) at level M; 4 modules of quiet zone on each side.
+    CHECK(svg->rfind("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 29 29\"", 0) == 0);
+    CHECK(svg->find("<path d=\"M4 4h1v1h-1z") != std::string::npos);  // the finder pattern's corner
+    CHECK(svg->size() < 8000);
+    CHECK(!qr_svg(""));
+    CHECK(!qr_svg(std::string(300, 'A')));
 }

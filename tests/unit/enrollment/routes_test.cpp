@@ -140,6 +140,7 @@ TEST_CASE("enrollment routes: a code is shown once, stored hashed, listed withou
     CHECK(code.size() == 19);
     CHECK(made.at("state") == "active");
     CHECK(made.at("expires_at") == format_iso8601(kT0 + 72h));
+    CHECK(made.at("qr_svg").get<std::string>().rfind("<svg", 0) == 0);
     const auto canonical = enrollment::normalize_code(code);
     REQUIRE(canonical);
     CHECK(f.scalar("SELECT COUNT(*) FROM enrollment_codes WHERE code_hash = $1", {enrollment::code_hash(*canonical)}) == 1);
