@@ -303,6 +303,11 @@ int cmd_enroll_code(const Common& common) {
 Result<std::shared_ptr<const enrollment::IssuingCa>> load_issuing_ca(const ServerConfig& config, const Clock& clock) {
     if (!config.enrollment) return std::shared_ptr<const enrollment::IssuingCa>();
     auto ca = enrollment::IssuingCa::load(config.enrollment->ca, clock.now());
+    // The code is a one-time secret in the request: over plain HTTP anyone on the path could spend it first.
+    if (ca && !config.http.served_over_tls())
+        PVF_LOG(warn, "server",
+                "enrollment: codes travel in clear over plain HTTP; serve HTTPS (http/tls) or set http/public_url "
+                "to the https:// address of a TLS proxy");
     if (ca)
         PVF_LOG(info, "server",
                 "enrollment: issuing CA " << (*ca)->subject() << " valid until " << format_iso8601((*ca)->not_after())
