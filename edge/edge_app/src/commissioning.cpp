@@ -139,6 +139,15 @@ std::string Commissioning::template_config() const {
       "arrays": [{"inverter": "inv1", "dc_kw": 5.0, "tilt": 30, "azimuth": 180}],
       "poll": {"fast_s": 10, "slow_s": 300}})");
     o["store"] = {{"path", packaged ? "/var/lib/pvfleet/edge.db" : "edge.db"}};
+    // An enrolled gateway (pvfleet-edge enroll, docs/fleet-enrollment.md) starts from its site: the id, position,
+    // time zone and broker the server gave, kept in enrollment.json beside the config.
+    std::ifstream enrolled(options_.config_file.parent_path() / "enrollment.json");
+    if (enrolled) {
+        const auto site = nlohmann::ordered_json::parse(enrolled, nullptr, false);
+        if (site.is_object())
+            for (const char* key : {"site_id", "config_version", "latitude", "longitude", "time_zone", "mqtt"})
+                if (site.contains(key)) o[key] = site[key];
+    }
     o["local_ui"] = {{"listen", options_.listen},
                      {"port", options_.port},
                      {"password_file", options_.password_file.string()}};

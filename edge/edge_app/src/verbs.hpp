@@ -23,5 +23,6 @@ int cmd_replay(const Args& args);         // detectors over a CSV time series
 int cmd_tickets(const Args& args);        // technician's view of local tickets
 int cmd_hash_password(const Args& args);  // the local page's password as a PBKDF2 hash
 int cmd_check_config(const Args& args);   // a site config checked, the effective config printed
+int cmd_enroll(const Args& args);         // join the fleet with an enrollment code
 
 }  // namespace pvfleet::edge_app

@@ -91,6 +91,7 @@ void add_record_routes(Router& router, ApiContext& ctx);
 void add_work_order_routes(Router& router, ApiContext& ctx);
 void add_ticket_routes(Router& router, ApiContext& ctx);
 void add_telemetry_routes(Router& router, ApiContext& ctx);
+void add_enrollment_routes(Router& router, ApiContext& ctx);
 // CRM: leads, capture channels and the lead import; the public capture route.
 void add_lead_routes(Router& router, ApiContext& ctx);
 void add_public_lead_route(Router& router, ApiContext& ctx);

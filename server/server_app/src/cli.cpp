@@ -26,6 +26,9 @@
 #include "pvfleet/storage/work_orders.hpp"
 #include "pvfleet/util/log.hpp"
 #include "pvfleet/util/systemd.hpp"
+#include "pvfleet/util/time.hpp"
+#include "enroll_code.hpp"
+#include "pvfleet/enrollment/issuing_ca.hpp"
 #include "service.hpp"
 
 namespace pvfleet::server_app {
@@ -43,6 +46,10 @@ commands:
                                project_manager); the password is the first line of stdin, or of F
   import customers FILE.csv --config FILE
                                import customers and sites from a spreadsheet export (all or nothing)
+  enroll-code create --config FILE --site SITE_ID [--ttl 72h]
+                               a one-time enrollment code for a site's gateway (printed once)
+  enroll-code list --config FILE --site SITE_ID | revoke --config FILE --id ID
+                               the site's codes (never the codes themselves); revoke an unused one
   version                      print the server version
 
 common options: --log-level debug|info|warn|error
@@ -280,6 +287,34 @@ int cmd_import(const Common& common) {
     return 1;
 }
 
+int cmd_enroll_code(const Common& common) {
+    auto config = config_or_complain(common, "enroll-code");
+    if (!config) return 2;
+    SystemClock clock;
+    auto store = open_store(*config, clock);
+    if (!store) {
+        std::cerr << "pvfleet-server enroll-code: " << store.error().message << "\n";
+        return 1;
+    }
+    return run_enroll_code(common.rest, *config, (*store)->db(), clock);
+}
+
+// The issuing CA of the enrollment section, checked (nullptr without one); an error names the file at fault.
+Result<std::shared_ptr<const enrollment::IssuingCa>> load_issuing_ca(const ServerConfig& config, const Clock& clock) {
+    if (!config.enrollment) return std::shared_ptr<const enrollment::IssuingCa>();
+    auto ca = enrollment::IssuingCa::load(config.enrollment->ca, clock.now());
+    // The code is a one-time secret in the request: over plain HTTP anyone on the path could spend it first.
+    if (ca && !config.http.served_over_tls())
+        PVF_LOG(warn, "server",
+                "enrollment: codes travel in clear over plain HTTP; serve HTTPS (http/tls) or set http/public_url "
+                "to the https:// address of a TLS proxy");
+    if (ca)
+        PVF_LOG(info, "server",
+                "enrollment: issuing CA " << (*ca)->subject() << " valid until " << format_iso8601((*ca)->not_after())
+                                          << ", broker " << config.enrollment->settings.broker_uri);
+    return ca;
+}
+
 // MQTT ingest on its own thread; null when the config turns it off.
 Result<std::unique_ptr<ingest::Ingestor>> open_ingestor(const ServerConfig& config,
                                                         IngestThread& ingest_thread, storage::Store& store,
@@ -432,8 +467,19 @@ int cmd_run(const Common& common) {
     }
     std::unique_ptr<ingest::Ingestor> ingestor = std::move(*in);
 
+    auto issuing_ca = load_issuing_ca(*config, clock);
+    if (!issuing_ca) {
+        std::cerr << "pvfleet-server run: " << issuing_ca.error().message << "\n";
+        return 2;
+    }
+
     api::ApiContext api_context;
     wire_api_context(api_context, *config, **api_db, *cipher, clock, *web_assets, work_pool, ingestor);
+    api_context.issuing_ca = *issuing_ca;
+    if (config->enrollment) {
+        api_context.enrollment = config->enrollment->settings;
+        api_context.enroll_limits = config->enrollment->limits;
+    }
     api::Router router;
     api::add_routes(router, api_context);
     auto http = http::HttpServer::create(ioc.get_executor(), http_options_of(*config),
@@ -487,6 +533,7 @@ int run_cli(const std::vector<std::string>& args) {
     if (args[0] == "migrate") return cmd_migrate(*common);
     if (args[0] == "user") return cmd_user(*common);
     if (args[0] == "import") return cmd_import(*common);
+    if (args[0] == "enroll-code") return cmd_enroll_code(*common);
     std::cerr << "pvfleet-server: unknown command '" << args[0] << "'\n" << kUsage;
     return 2;
 }

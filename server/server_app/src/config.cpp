@@ -37,6 +37,7 @@ using config::required;
 using config::string;
 
 const config::Object kTop{{optional("database"), optional("mqtt"), optional("http"), optional("ingest"),
+                           optional("enrollment"),
                            optional("secret_key_file", string().non_empty()), optional("web_root", string().non_empty()),
                            optional("leads")},
                           kWording};
@@ -64,6 +65,18 @@ const config::Object kIngest{{optional("gap_grace_s", integer(1, 86400)), option
                               optional("gap_max_attempts", integer(1, 1000)), optional("max_batch", integer(1, 100000)),
                               optional("max_delay_ms", integer(0, 10000))},
                              kWording};
+
+const config::Object kEnrollment{{required("ca_cert_file", string().non_empty()),
+                                  required("ca_key_file", string().non_empty()),
+                                  optional("ca_chain_file", string().non_empty()),
+                                  required("broker_uri", string().non_empty()),
+                                  optional("certificate_days", integer(1, 825)),
+                                  optional("code_ttl_hours", integer(1, 2160)),
+                                  optional("code_ttl_max_hours", integer(1, 2160)), optional("rate_limit")},
+                                 kWording};
+const config::Object kEnrollLimits{{optional("per_address", integer(1, 100000)), optional("global", integer(1, 10000000)),
+                                    optional("window_s", integer(1, 86400))},
+                                   kWording};
 
 // http/public_url: scheme http or https (lower case), a host, an optional port and path; nothing else.
 std::optional<std::string> public_url_problem(const std::string& url) {
@@ -208,6 +221,39 @@ void parse_ingest(const json& in, ServerConfig& c, config::Errors& e) {
     if (auto v = r.integer("max_delay_ms")) c.ingest.max_delay = Millis{*v};
 }
 
+void parse_enrollment(const json& en, const std::filesystem::path& base_dir, ServerConfig& c, config::Errors& e) {
+    kEnrollment.check_keys(en, "enrollment", e);
+    config::Reader r(en, "enrollment", kEnrollment, e);
+    EnrollmentConfig out;
+    if (auto v = r.string("ca_cert_file")) out.ca.cert_file = resolve(base_dir, *v);
+    if (auto v = r.string("ca_key_file")) out.ca.key_file = resolve(base_dir, *v);
+    if (auto v = r.string("ca_chain_file")) out.ca.chain_file = resolve(base_dir, *v);
+    if (auto v = r.string("broker_uri")) {
+        // Gateways enrolled here authenticate with their certificate: only a TLS broker makes sense.
+        if (v->rfind("ssl://", 0) != 0 || v->size() <= 6)
+            e.add("enrollment/broker_uri", "'" + *v + "' must be ssl://HOST:PORT (gateways authenticate by certificate)");
+        out.settings.broker_uri = *v;
+    }
+    if (auto v = r.integer("certificate_days")) out.settings.certificate_lifetime = std::chrono::hours(24 * *v);
+    if (auto v = r.integer("code_ttl_max_hours")) out.settings.code_ttl_max = std::chrono::hours(*v);
+    if (auto v = r.integer("code_ttl_hours")) out.settings.code_ttl_default = std::chrono::hours(*v);
+    if (out.settings.code_ttl_default > out.settings.code_ttl_max)
+        e.add("enrollment/code_ttl_hours", "longer than code_ttl_max_hours (" +
+                                               std::to_string(out.settings.code_ttl_max.count() / 3600) + ")");
+    if (const auto rl = en.find("rate_limit"); rl != en.end()) {
+        if (!rl->is_object()) {
+            e.add("enrollment/rate_limit", "expected an object");
+        } else {
+            kEnrollLimits.check_keys(*rl, "enrollment/rate_limit", e);
+            config::Reader l(*rl, "enrollment/rate_limit", kEnrollLimits, e);
+            if (auto v = l.integer("per_address")) out.limits.per_address = static_cast<int>(*v);
+            if (auto v = l.integer("global")) out.limits.global = static_cast<int>(*v);
+            if (auto v = l.integer("window_s")) out.limits.window = std::chrono::seconds(*v);
+        }
+    }
+    c.enrollment = out;
+}
+
 using config::optional_section;
 
 }  // namespace
@@ -227,6 +273,7 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
     if (const json* mq = optional_section(doc, "mqtt", e)) parse_mqtt(*mq, base_dir, c, e);
     if (const json* h = optional_section(doc, "http", e)) parse_http(*h, base_dir, c, e);
     if (const json* in = optional_section(doc, "ingest", e)) parse_ingest(*in, c, e);
+    if (const json* en = optional_section(doc, "enrollment", e)) parse_enrollment(*en, base_dir, c, e);
     if (const json* l = optional_section(doc, "leads", e)) {  // CRM: scoring, assignment, SLA, limits
         if (auto settings = leads::parse_settings(*l, "leads"))
             c.lead_settings = std::move(*settings);
@@ -273,6 +320,18 @@ std::string describe(const ServerConfig& c) {
                                      : "postgresql://***@" + c.database.postgres_uri.substr(at + 1);
         out["database"].erase("path");
     }
+    if (c.enrollment)
+        out["enrollment"] = {{"ca_cert_file", c.enrollment->ca.cert_file},
+                             {"ca_key_file", c.enrollment->ca.key_file},
+                             {"ca_chain_file", c.enrollment->ca.chain_file},
+                             {"broker_uri", c.enrollment->settings.broker_uri},
+                             {"certificate_days", c.enrollment->settings.certificate_lifetime.count() / 86400},
+                             {"code_ttl_hours", c.enrollment->settings.code_ttl_default.count() / 3600},
+                             {"code_ttl_max_hours", c.enrollment->settings.code_ttl_max.count() / 3600},
+                             {"rate_limit",
+                              {{"per_address", c.enrollment->limits.per_address},
+                               {"global", c.enrollment->limits.global},
+                               {"window_s", c.enrollment->limits.window.count()}}}};
     if (c.mqtt_enabled)
         out["mqtt"] = {{"uri", c.ingest.mqtt.server_uri},
                        {"client_id", c.ingest.mqtt.client_id},

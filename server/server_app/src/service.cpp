@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pvfleet/api/web_assets.hpp"
+#include "pvfleet/enrollment/issuing_ca.hpp"
 #include "pvfleet/http/tls.hpp"
 #include "pvfleet/util/log.hpp"
 #include "pvfleet/util/systemd.hpp"
@@ -127,6 +128,9 @@ std::vector<std::string> check_files(const ServerConfig& c, std::string& tls_cer
         check_readable("mqtt/tls/key_file", t->key_file, errors);
     }
     check_readable("secret_key_file", c.secret_key_file, errors);
+    if (c.enrollment)
+        if (auto ca = enrollment::IssuingCa::load(c.enrollment->ca, SystemClock{}.now()); !ca)
+            errors.push_back(ca.error().message);
     if (c.database.engine == storage::Engine::sqlite) {
         const auto dir = std::filesystem::path(c.database.sqlite_path).parent_path();
         std::error_code ec;

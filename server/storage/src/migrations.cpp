@@ -319,6 +319,44 @@ ALTER TABLE tickets ADD COLUMN mppt_input BIGINT NOT NULL DEFAULT 0;
 -- numbers, e.g. [1,2]); NULL when the config does not say.
 ALTER TABLE devices ADD COLUMN wired_inputs TEXT;
 )SQL"},
+    {10, "enrollment codes and the certificates issued to gateways", R"SQL(
+-- One-time enrollment codes (server/enrollment, docs/fleet-enrollment.md): only the SHA-256 of a code is kept,
+-- and its last group as a hint to tell codes apart. customer_id is the site's customer when the code was made:
+-- a site moved to another customer since refuses the code.
+CREATE TABLE enrollment_codes (
+  id {ID},
+  code_hash TEXT NOT NULL UNIQUE,
+  hint TEXT NOT NULL,
+  site_id TEXT NOT NULL REFERENCES sites(site_id),
+  customer_id BIGINT,
+  created_at_ms BIGINT NOT NULL,
+  created_by TEXT NOT NULL,
+  expires_at_ms BIGINT NOT NULL,
+  used_at_ms BIGINT,
+  used_from TEXT,
+  revoked_at_ms BIGINT,
+  revoked_by TEXT
+);
+CREATE INDEX enrollment_codes_by_site ON enrollment_codes(site_id, id);
+-- Client certificates signed for gateways by the issuing CA. Renewal (renewed_from: the serial it replaces) and
+-- revocation (the revoked_* columns, published as a CRL) are the certificate lifecycle's, still to come.
+CREATE TABLE site_certificates (
+  serial TEXT PRIMARY KEY,
+  site_id TEXT NOT NULL REFERENCES sites(site_id),
+  subject TEXT NOT NULL,
+  public_key_sha256 TEXT NOT NULL,
+  not_before_ms BIGINT NOT NULL,
+  not_after_ms BIGINT NOT NULL,
+  issued_at_ms BIGINT NOT NULL,
+  enrollment_code_id BIGINT REFERENCES enrollment_codes(id),
+  renewed_from TEXT,
+  revoked_at_ms BIGINT,
+  revoked_by TEXT,
+  revocation_reason TEXT,
+  pem TEXT NOT NULL
+);
+CREATE INDEX site_certificates_by_site ON site_certificates(site_id, issued_at_ms);
+)SQL"},
     // ---- CRM: roles' supervisors and leads (server/leads, docs/crm.md). ----
     {11, "CRM: users' supervisors; leads, their contact keys, inquiries, touches and capture channels", R"SQL(
 -- Whom a user's reminders escalate to (records::set_supervisor); NULL: nobody.

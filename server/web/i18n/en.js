@@ -37,6 +37,7 @@ export default {
   'site.name': 'Site', 'site.kwp': 'Installed', 'site.arrays': 'Arrays (tilt / azimuth)', 'site.grid_connected': 'Grid connected', 'site.warranty_end': 'Warranty until',
   'site.time_zone': 'Time zone', 'site.devices': 'Devices', 'site.online': 'Online', 'site.offline': 'Offline', 'site.status_unknown': 'Status …', 'site.no_status': 'No status yet',
   'site.map': 'Map', 'site.open_map': 'Open map',
+  'enroll.create': 'Enrollment code for the gateway', 'enroll.valid_until': 'Single use, valid until {at}', 'enroll.once': 'Shown only now: give it to the installer.',
 
   'dev.id': 'Device', 'dev.vendor': 'Vendor', 'dev.model': 'Model', 'dev.serial': 'Serial no.', 'dev.firmware': 'Firmware', 'dev.last_seen': 'Last seen', 'dev.none': 'No devices reported yet.',
 

@@ -8,6 +8,8 @@
 #include "pvfleet/records/sites.hpp"
 #include "pvfleet/records/users.hpp"
 #include "pvfleet/workorders/lifecycle.hpp"
+#include "pvfleet/enrollment/code.hpp"
+#include "support/test_pki.hpp"
 
 namespace pvfleet::api_test {
 namespace {
@@ -101,6 +103,22 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
     dispatch("site-b", "tech2", false);
     dispatch("site-d", "tech", true);
 
+    // Enrollment: an issuing CA, and the code of docs/api.md's example body waiting at site-c (inserted by its
+    // hash, as create_code would store it; site-c, which no example body links to a customer, or the code would
+    // be refused as site_changed); every wrong-typed body is tried from one address.
+    const auto ca = test_pki::make_ca(now - std::chrono::hours(24), 3650);
+    auto issuing = enrollment::IssuingCa::from_pem(ca.cert_pem, ca.key_pem, "", now);
+    REQUIRE(issuing);
+    context.issuing_ca = *issuing;
+    context.enrollment.broker_uri = "ssl://broker.example.net:8883";
+    context.enroll_limits.per_address = 100000;
+    context.enroll_limits.global = 100000;
+    const auto documented = enrollment::normalize_code("7K3M-Q9TX-2HWD-R4N0");
+    REQUIRE(documented);
+    REQUIRE(api_db->run("INSERT INTO enrollment_codes (code_hash, hint, site_id, created_at_ms, created_by, "
+                        "expires_at_ms) VALUES ($1, 'R4N0', 'site-c', $2, 'setup', $3)",
+                        {enrollment::code_hash(*documented), std::int64_t{to_epoch_ms(now)},
+                         std::int64_t{to_epoch_ms(now + std::chrono::hours(72))}}));
     // CRM: one lead of sam's, one capture channel; the public route's limits out of the way of the many tries.
     {
         leads::Lead lead;

@@ -113,6 +113,18 @@ TEST_CASE("first boot: no site config → commissioning page; scan, probe, save 
     const auto refused = http(port, "POST", "/local/api/config/validate", site.dump(), cookie);
     CHECK(refused.status == 422);
     CHECK(refused.body.find("site_id: 'CHANGE-ME' must match") != std::string::npos);
+    // An enrolled gateway's page starts from its site (enrollment.json beside the config, docs/fleet-enrollment.md);
+    // the devices are still the installer's to fill in.
+    std::ofstream(dir / "enrollment.json")
+        << R"({"format": 1, "site_id": "enrolled-1", "config_version": "enrolled-2026-05-28", "time_zone": "Europe/Berlin",
+               "mqtt": {"uri": "ssl://broker:8883", "ca_file": "pki/ca.crt", "cert_file": "pki/site.crt",
+                        "key_file": "pki/site.key"}})";
+    const auto enrolled = json::parse(http(port, "GET", "/local/api/config", "", cookie).body);
+    CHECK(enrolled["site_id"] == "enrolled-1");
+    CHECK(enrolled["time_zone"] == "Europe/Berlin");
+    CHECK(enrolled["mqtt"]["cert_file"] == "pki/site.crt");
+    CHECK(enrolled["endpoints"].size() == 1);
+    std::filesystem::remove(dir / "enrollment.json");
     // A profile no map names is refused too (the register maps are checked, not only the keys).
     auto wrong = site;
     wrong["site_id"] = "first-boot-1";

@@ -2,7 +2,7 @@
 // generation chart per site.
 import { h, mount } from '../dom.js';
 import { t, tEnum, fmtNumber, fmtDate, fmtDateTime } from '../i18n.js';
-import { request, get, qs } from '../api.js';
+import { request, get, post, qs } from '../api.js';
 import { pageHeader, card, table, canEdit, kv, toast, field, showFieldError, errorText, busy, priorityChip, stateChip, slaChip, mapLinks } from '../ui.js';
 import { generationCard, siteKwp } from '../generation.js';
 import { workOrderCsvColumns } from './board.js';
@@ -94,7 +94,31 @@ function siteCard(site, signal) {
       [t('site.warranty_end'), fmtDate(site.warranty_end)],
       [t('site.time_zone'), site.time_zone],
     ]),
-    h('h4', {}, t('site.devices')), devices);
+    h('h4', {}, t('site.devices')), devices,
+    canEdit() ? enrollmentBlock(site) : null);
+}
+
+// The back office gives the installer a one-time enrollment code for this site's gateway (docs/fleet-enrollment.md):
+// shown once, as text and as a QR code the installer's phone can read (the server renders it as SVG).
+function enrollmentBlock(site) {
+  const out = h('div', { class: 'enrollment', testid: `enrollment-${site.site_id}` });
+  const make = async () => {
+    try {
+      const c = await post('/api/enrollment-codes', { site_id: site.site_id });
+      mount(out,
+        h('div', { class: 'enrollment-code', testid: `enrollment-code-${site.site_id}` },
+          c.qr_svg ? h('img', { class: 'enrollment-qr', alt: c.code, width: 160, height: 160,
+            src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(c.qr_svg)}` }) : null,
+          h('div', {},
+            h('code', { class: 'enrollment-text' }, c.code),
+            h('div', { class: 'muted small' }, t('enroll.valid_until', { at: fmtDateTime(c.expires_at) })),
+            h('div', { class: 'muted small' }, t('enroll.once')))));
+    } catch (e) {
+      toast(errorText(e), 'error');
+    }
+  };
+  mount(out, h('button', { class: 'btn btn-secondary btn-small', type: 'button', testid: `enrollment-create-${site.site_id}`, onClick: make }, t('enroll.create')));
+  return out;
 }
 
 export async function customerView(root, { params, signal, rerender }) {

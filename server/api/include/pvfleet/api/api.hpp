@@ -11,6 +11,8 @@
 
 #include "pvfleet/api/login_limiter.hpp"
 #include "pvfleet/api/web_assets.hpp"
+#include "pvfleet/enrollment/enroll.hpp"
+#include "pvfleet/enrollment/limiter.hpp"
 #include "pvfleet/http/http.hpp"
 #include "pvfleet/http/work_pool.hpp"
 #include "pvfleet/leads/limiter.hpp"
@@ -51,6 +53,13 @@ struct ApiContext {
     // Clients reach the server over HTTPS (http/public_url is https://…, or a TLS listener of its own):
     // the session cookie gets Secure and every response Strict-Transport-Security.
     bool served_over_tls = false;
+    // Enrollment of gateways (docs/fleet-enrollment.md): the fleet's issuing CA (nullptr: POST /api/enroll
+    // answers 503), the enrollment settings, and the limits of the public route (nullptr limiter: add_routes makes
+    // one from enroll_limits).
+    std::shared_ptr<const enrollment::IssuingCa> issuing_ca;
+    enrollment::Settings enrollment;
+    enrollment::RateLimits enroll_limits;
+    std::shared_ptr<enrollment::RateLimiter> enroll_limiter;
     // ---- CRM: leads (docs/crm.md) ----
     // The `leads` section of the server config: scoring, assignment, SLA and the limits of the public route and
     // the import.

@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "pvfleet/enrollment/enroll.hpp"
+#include "pvfleet/enrollment/issuing_ca.hpp"
+#include "pvfleet/enrollment/limiter.hpp"
 #include "pvfleet/http/tls.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/leads/rules.hpp"
@@ -31,6 +34,14 @@ struct HttpConfig {
     [[nodiscard]] bool served_over_tls() const { return tls.has_value() || public_url.rfind("https://", 0) == 0; }
 };
 
+// Enrollment of gateways (docs/fleet-enrollment.md): the issuing CA's files (read and checked at start), what a
+// gateway is told, the codes' lifetimes and the limits of POST /api/enroll.
+struct EnrollmentConfig {
+    enrollment::CaFiles ca;
+    enrollment::Settings settings;
+    enrollment::RateLimits limits;
+};
+
 struct ServerConfig {
     storage::DbOptions database;
     ingest::IngestOptions ingest;
@@ -38,6 +49,7 @@ struct ServerConfig {
     HttpConfig http;
     std::string web_root;         // static web app folder (default: share/pvfleet/web, see data_dir.hpp)
     std::string secret_key_file;  // 32 bytes (raw or hex): AES-256-GCM key of personal customer fields
+    std::optional<EnrollmentConfig> enrollment;  // absent: the server enrolls no gateway
     leads::Settings lead_settings = leads::default_settings();  // CRM: the `leads` section (docs/crm.md)
 };
 

@@ -1,0 +1,59 @@
+#pragma once
+// The fleet's online issuing CA (docs/fleet-enrollment.md, "CA keys"): its certificate and unencrypted key from
+// PEM files named in the server config, checked when the server starts — the key matches the certificate, the
+// certificate is a CA allowed to sign certificates and valid now —, and the chain up to the offline root that
+// gateways receive. It signs gateway client certificates: CN = the site id (O = pvfleet), a 128-bit random
+// serial, clientAuth only, not a CA, valid from five minutes ago for the configured lifetime but never beyond
+// the CA's own end.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "pvfleet/util/clock.hpp"
+#include "pvfleet/util/result.hpp"
+
+namespace pvfleet::enrollment {
+
+struct CaFiles {
+    std::string cert_file;   // PEM: the issuing CA's certificate
+    std::string key_file;    // PEM: its private key, not encrypted (read unattended at start)
+    std::string chain_file;  // optional PEM: the certificates above it, up to the root
+    std::string config_key = "enrollment";  // errors name config_key + "/ca_cert_file" etc.
+};
+
+struct IssuedCertificate {
+    std::string pem;
+    std::string serial;  // upper-case hex, as openssl prints it
+    std::string subject;  // "CN=site-1,O=pvfleet" (RFC 2253: the last RDN first)
+    std::string public_key_sha256;
+    TimePoint not_before{}, not_after{};
+};
+
+class IssuingCa {
+public:
+    static Result<std::shared_ptr<const IssuingCa>> load(const CaFiles& files, TimePoint now);
+    // The same from PEM texts (tests, and load itself); an error's path is "key" when the key is at fault.
+    static Result<std::shared_ptr<const IssuingCa>> from_pem(std::string_view cert_pem, std::string_view key_pem,
+                                                             std::string chain_pem, TimePoint now);
+    ~IssuingCa();
+    IssuingCa(const IssuingCa&) = delete;
+    IssuingCa& operator=(const IssuingCa&) = delete;
+
+    // Signs a certificate for `site_id` over the CSR's key; the CSR must have passed check_csr.
+    Result<IssuedCertificate> sign(std::string_view csr_pem, const std::string& site_id,
+                                   std::chrono::seconds lifetime, TimePoint now) const;
+    // The issuing CA's certificate followed by the chain file: what a gateway trusts (the broker's certificate
+    // is issued under the same root).
+    [[nodiscard]] const std::string& chain_pem() const;
+    [[nodiscard]] std::string subject() const;
+    [[nodiscard]] TimePoint not_after() const;
+
+    struct Impl;
+
+private:
+    explicit IssuingCa(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pvfleet::enrollment
