@@ -109,7 +109,7 @@ Result<std::unique_ptr<GatewayStore>> GatewayStore::open(const std::string& path
         sqlite3_close(db);
         return Error{"cannot open store '" + path + "': " + msg, ErrorKind::io};
     }
-    std::unique_ptr<GatewayStore> store(new GatewayStore(db));
+    std::unique_ptr<GatewayStore> store(new GatewayStore(db, path));
     sqlite3_busy_timeout(db, options.busy_timeout_ms);
     if (auto s = store->exec("PRAGMA journal_mode=WAL"); !s) return s.error();
     if (auto s = store->exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s) {
@@ -300,6 +300,30 @@ Status GatewayStore::insert_sample(const domain::Sample& sample) {
     q.bind(1, sample.device_id).bind(2, to_epoch_ms(sample.t)).bind(3, sample_to_json(sample).dump());
     if (q.step() != SQLITE_DONE) return q.error("write sample");
     return {};
+}
+
+Status GatewayStore::insert_samples(const std::vector<domain::Sample>& samples) {
+    if (samples.empty()) return {};
+    return transaction([&]() -> Status {
+        Statement q(db_, "INSERT OR REPLACE INTO telemetry(device_id, t_ms, body) VALUES(?1, ?2, ?3)");
+        for (const auto& sample : samples) {
+            q.bind(1, sample.device_id).bind(2, to_epoch_ms(sample.t)).bind(3, sample_to_json(sample).dump());
+            if (q.step() != SQLITE_DONE) return q.error("write samples");
+            q.reset();
+        }
+        return {};
+    });
+}
+
+Result<GatewayStore::PageUse> GatewayStore::page_use() const {
+    PageUse u;
+    for (auto [pragma, field] : {std::pair{"PRAGMA page_size", &u.page_size}, std::pair{"PRAGMA page_count", &u.page_count},
+                                 std::pair{"PRAGMA freelist_count", &u.freelist_count}}) {
+        Statement q(db_, pragma);
+        if (q.step() != SQLITE_ROW) return q.error(pragma);
+        *field = static_cast<std::uint64_t>(q.integer(0));
+    }
+    return u;
 }
 
 Result<std::vector<domain::Sample>> GatewayStore::samples(const std::string& device_id, TimePoint from, TimePoint to) const {

@@ -3,6 +3,7 @@
 // (GatewayStore; the server's database is storage::Store).
 // Safe to open from several processes at once (the agent and the on-site `tickets` CLI): WAL, a busy
 // timeout and short IMMEDIATE transactions.
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,14 +75,29 @@ public:
 
     // ---- telemetry ----
     Status insert_sample(const domain::Sample& sample);
+    // Many samples in one transaction (the agent commits its buffered samples this way: one commit a minute
+    // instead of one per sample is most of the gateway's flash wear, docs/performance.md). All or none.
+    Status insert_samples(const std::vector<domain::Sample>& samples);
     Result<std::vector<domain::Sample>> samples(const std::string& device_id, TimePoint from, TimePoint to) const;
+
+    // Pages of the database file: in use, free (reused before the file grows), and their size.
+    struct PageUse {
+        std::uint64_t page_size = 0;
+        std::uint64_t page_count = 0;
+        std::uint64_t freelist_count = 0;
+        [[nodiscard]] std::uint64_t free_bytes() const { return page_size * freelist_count; }
+        [[nodiscard]] std::uint64_t used_bytes() const { return page_size * (page_count - freelist_count); }
+    };
+    [[nodiscard]] Result<PageUse> page_use() const;
+    [[nodiscard]] const std::string& path() const { return path_; }
 
     Status exec(const std::string& sql);
 
 private:
-    explicit GatewayStore(sqlite3* db) : db_(db) {}
+    GatewayStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
     Status migrate();
     sqlite3* db_;
+    std::string path_;
 };
 
 nlohmann::json sample_to_json(const domain::Sample& s);
