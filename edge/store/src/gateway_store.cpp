@@ -111,6 +111,8 @@ Result<std::unique_ptr<GatewayStore>> GatewayStore::open(const std::string& path
     }
     std::unique_ptr<GatewayStore> store(new GatewayStore(db, path));
     sqlite3_busy_timeout(db, options.busy_timeout_ms);
+    // Before WAL mode: only a new, empty database takes it.
+    if (auto s = store->exec("PRAGMA page_size=" + std::to_string(options.page_size)); !s) return s.error();
     if (auto s = store->exec("PRAGMA journal_mode=WAL"); !s) return s.error();
     if (auto s = store->exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s) {
         return s.error();

@@ -63,7 +63,7 @@ struct SiteConfig {
     int retention_days = 30;
     uint64_t budget_bytes = 1024ull * 1024 * 1024;
     uint64_t min_free_bytes = 64ull * 1024 * 1024;
-    int commit_interval_s = 60;
+    int commit_interval_s = 300;
     std::optional<MqttSpec> mqtt;
     std::optional<std::filesystem::path> maps_dir;
     int batch_interval_s = 60;

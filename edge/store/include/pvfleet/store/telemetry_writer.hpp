@@ -1,8 +1,8 @@
 #pragma once
 // The agent's raw telemetry on its way into the store: samples are buffered and committed together, one
 // transaction every `commit_interval` (one commit per sample was most of the gateway's flash wear,
-// docs/performance.md). A power cut loses at most that interval of raw samples — the same samples the sync's
-// unsent batch holds in memory.
+// docs/performance.md). A power cut loses at most that interval of the local raw copy; what the sync has
+// batched into the outbox meanwhile (every sync.batch_interval_s) still reaches the server.
 //
 // Never lets SQLite grow the file into a full filesystem: when free space is below `min_free_bytes` and the
 // database has too few free pages for the batch, the batch is not written (counted as `skipped`; the sync and
@@ -21,7 +21,7 @@
 namespace pvfleet::store {
 
 struct TelemetryWriterOptions {
-    Millis commit_interval{60'000};
+    Millis commit_interval{300'000};
     std::size_t max_buffered = 4096;
     std::uint64_t min_free_bytes = 0;  // 0: no free-space check
     FreeSpaceFn free_space = statvfs_free_bytes;
