@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Login flood against pvfleet-server (issue #15, item 6): does password hashing stall the other requests?
 
-    python3 bench/api_bench/login_flood.py --bin build/dev/server/server_app/pvfleet-server
+    python3 bench/api_bench/login_flood.py --bin build/dev/bin/pvfleet-server
 
 Prepares a fresh SQLite database with one user (the server's own `user add`), starts the server on a free
 loopback port (no MQTT) and probes GET /api/health on its own connection every --interval seconds: first idle,

@@ -3,7 +3,7 @@
 latency median / p99 overall and per query shape, on the release pvfleet-server with SQLite.
 
     cmake --preset release && cmake --build build/release -j2 --target pvfleet-server
-    python3 bench/api_bench/work_order_list.py --bin build/release/server/server_app/pvfleet-server
+    python3 bench/api_bench/work_order_list.py --bin build/release/bin/pvfleet-server
 
 This script prepares and orchestrates: it imports 2 000 customers with 10 000 sites (the server's own CSV import),
 seeds the work orders, creates the users, starts the server, logs in once as a back-office user, and runs wrk with

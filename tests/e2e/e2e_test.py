@@ -81,8 +81,8 @@ T0 = time.monotonic()
 def setup_stack(stack, source_dir):
     work = stack.work
     maps = os.path.join(source_dir, "firmware-config", "devices")  # register maps of this source tree
-    server = stack.binary("server/server_app/pvfleet-server")
-    edge = stack.binary("edge/edge_app/pvfleet-edge")
+    server = stack.binary("bin/pvfleet-server")
+    edge = stack.binary("bin/pvfleet-edge")
 
     # Broker.
     mqtt_port = stack.start_mosquitto(extra_conf="max_queued_messages 100000\n")

@@ -47,7 +47,7 @@ class Stack(Processes):
 
     @property
     def server_bin(self):
-        return self.binary("server/server_app/pvfleet-server")
+        return self.binary("bin/pvfleet-server")
 
     # ---- components ----
 
@@ -113,7 +113,7 @@ class Stack(Processes):
         with open(os.path.join(self.work, "edge.json"), "w") as f:
             json.dump(edge_cfg, f)
         _, self.gateway_port = self.start_and_wait_listening(
-            "edge", [self.binary("edge/edge_app/pvfleet-edge"), "run", "--config", "edge.json"], LOCAL_UI_LISTENING)
+            "edge", [self.binary("bin/pvfleet-edge"), "run", "--config", "edge.json"], LOCAL_UI_LISTENING)
         return self.gateway_port
 
 

@@ -6,8 +6,14 @@
 #include <vector>
 
 #include "pvfleet/detect/sun.hpp"
+#include "pvfleet/util/clock.hpp"
 
 namespace pvfleet::test {
+
+// Midnight UTC of day `day` after 2016-07-01, the summer the detector tests play in.
+inline TimePoint day_start(int day) {
+    return from_epoch_ms(1'467'331'200'000LL + day * 86'400'000LL);
+}
 
 class FakeSun final : public detect::SunModel {
 public:

@@ -184,12 +184,12 @@ class Processes:
 
     def start_sim(self, name, args, timeout=30):
         """pvfleet-sim with these arguments (listening on port 0); returns the "host:port" it listens on."""
-        self.start(name, [self.binary("edge/sim/pvfleet-sim"), *args])
+        self.start(name, [self.binary("bin/pvfleet-sim"), *args])
         return self.wait_log(name, r"(?m)^listening tcp (\S+)", timeout=timeout).group(1)
 
     def hash_password(self, password):
         """The local page's password hash from `pvfleet-edge hash-password`."""
-        r = subprocess.run([self.binary("edge/edge_app/pvfleet-edge"), "hash-password"], input=password + "\n",
+        r = subprocess.run([self.binary("bin/pvfleet-edge"), "hash-password"], input=password + "\n",
                            capture_output=True, text=True, timeout=60, env=self.env)
         if r.returncode != 0 or not r.stdout.startswith("pbkdf2-sha256$"):
             raise StackError("pvfleet-edge hash-password: %s%s" % (r.stdout, r.stderr))

@@ -83,8 +83,10 @@ bool Plausibility::counter_step_ok(const std::string& name, double value, TimePo
         return rate_w * hours + kCounterSlackWh + 1e-9 * std::abs(from);
     };
     if (value - c.value <= allowed(c.value, c.t, t)) {
+        // Judged from when the counter last moved: one held still (a stuck register, a logger that stopped
+        // updating it) catches up by what was produced meanwhile, which is plausible over that whole time.
+        if (value > c.value) c.t = t;
         c.value = value;
-        c.t = t;
         c.jumps_in_row = 0;
         return true;
     }

@@ -74,6 +74,12 @@ void Poller::add_device(DeviceConfig config) {
 TimePoint Poller::poll_due() {
     for (auto& d : devices_) {
         const TimePoint now = clock_.now();
+        // Due further ahead than any interval of the device: the wall clock stepped back (NTP correcting a
+        // clock that ran fast). Poll now rather than wait for the clock to catch up with the old schedule.
+        const auto& iv = d->config.intervals;
+        const Millis longest = std::max({iv.fast, iv.slow, iv.asleep, iv.offline_max});
+        if (d->next_due > now + longest) d->next_due = now;
+        if (d->next_slow && *d->next_slow > now + longest) d->next_slow.reset();
         if (now >= d->next_due) poll_device(*d, now);
     }
     TimePoint next = TimePoint::max();

@@ -8,6 +8,7 @@
 #include "page_model.hpp"
 #include "poll_workers.hpp"
 #include "pvfleet/agent/config_lifecycle.hpp"
+#include "pvfleet/agent/wiring_check.hpp"
 #include "pvfleet/detect/pipeline.hpp"
 #include "pvfleet/detect/site.hpp"
 #include "pvfleet/store/outbox.hpp"
@@ -40,13 +41,20 @@ constexpr int kRetentionBatchesPerTick = 20;
 //   config_lifecycle.cpp a new config checked, installed and applied by a restart (set_config, local page saves)
 //   page_model.cpp      the local page's newest readings and today's energy
 struct Agent::Impl {
-    Impl(SiteConfig c, asio::any_io_executor e, TimeSystem& time)
-        : config(std::move(c)), executor(e), clock(time), timer(time.make_timer()) {}
+    Impl(SiteConfig c, asio::any_io_executor e, TimeSystem& time, AgentClocks clocks)
+        : config(std::move(c)),
+          executor(e),
+          clock(time),
+          timer(time.make_timer()),
+          gate(clocks.sync ? *clocks.sync : trusted, time, clocks.steady ? *clocks.steady : steady) {}
 
     SiteConfig config;
     asio::any_io_executor executor;
     const Clock& clock;  // the time system's wall clock
     std::unique_ptr<Timer> timer;  // detection's tick
+    TrustedClockSync trusted;      // the defaults of AgentClocks
+    SteadyClock steady;
+    ClockGate gate;                // samples wait for a set clock; steps of the wall clock are watched
     devices::Catalog catalog;
     std::unique_ptr<store::GatewayStore> db;
     std::unique_ptr<store::SqliteOutbox> outbox;
@@ -67,6 +75,7 @@ struct Agent::Impl {
     std::unique_ptr<PollWorkers> workers;  // last: destroyed first, its threads joined before the rest goes
 
     void on_sample(domain::Sample s);
+    void process_sample(domain::Sample s);
     void on_state(const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,
                   const std::string& why);
     void detect(const std::vector<store::DetectionInput>& inputs);
@@ -84,7 +93,12 @@ struct Agent::Impl {
     void start_parts();
 };
 
+// Through the clock gate first: held while the clock is not set, restamped once it is (clock_sync.hpp).
 void Agent::Impl::on_sample(domain::Sample s) {
+    for (auto& ready : gate.admit(std::move(s))) process_sample(std::move(ready));
+}
+
+void Agent::Impl::process_sample(domain::Sample s) {
     ++stats.samples;
     page->note_sample(s);
     telemetry->add(s);  // committed with the others at the next tick past commit_interval_s
@@ -102,7 +116,7 @@ void Agent::Impl::on_state(const std::string& id, acquisition::DeviceState from,
     PVF_LOG(info, "agent",
             id << ": " << acquisition::to_string(from) << " -> " << acquisition::to_string(to)
                << (why.empty() ? "" : " (" + why + ")"));
-    if (to == acquisition::DeviceState::offline) detect({store::NoAnswer{id, clock.now()}});
+    if (to == acquisition::DeviceState::offline && gate.may_judge_now()) detect({store::NoAnswer{id, clock.now()}});
 }
 
 void Agent::Impl::detect(const std::vector<store::DetectionInput>& inputs) {
@@ -160,6 +174,11 @@ void Agent::Impl::queue_stored_ticket_events() {
 }
 
 void Agent::Impl::tick() {
+    // Nothing is judged on an unset clock, or while a step back has put it behind what was judged already.
+    std::vector<domain::Sample> released;
+    const bool judge = gate.tick(released);
+    for (auto& s : released) process_sample(std::move(s));
+    if (!judge) return;
     // Devices still offline: keep telling detection they do not answer (it times comm loss from these).
     std::vector<store::DetectionInput> silent;
     for (const auto& [id, st] : states) {
@@ -224,6 +243,13 @@ Status Agent::Impl::load_catalog() {
             return Error::at("devices/" + d.id + "/profile",
                              "unknown '" + d.profile + "' (expected auto, sunspec" + list + ")");
         }
+        // Wired inputs the named map cannot read: refused; auto, sunspec and variants are checked once identified.
+        if (const auto* map = catalog.find(d.profile); map != nullptr) {
+            for (auto& m : wiring_misfits(c, d.id, *map)) {
+                if (m.array) return m.error;
+                PVF_LOG(warn, "agent", m.error.message);
+            }
+        }
     }
     return {};
 }
@@ -262,6 +288,7 @@ Status Agent::Impl::start_detection() {
     sun = std::move(*created);
     pipeline = std::make_unique<detect::DetectionPipeline>(site->config, *sun, clock);
     pipeline->set_wiring(site->wiring);
+    gate.on_step([p = pipeline.get()](Millis by) { p->clock_stepped(by); });
     // The local page's expectation for today: the same clear-sky model detection judges with, when the
     // config describes arrays (without them there is nothing to expect, and the page says so).
     std::optional<solar::ExpectedPowerModel> expected;
@@ -327,8 +354,8 @@ void Agent::Impl::start_parts() {
 }
 
 Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_executor executor,
-                                             TimeSystem& time) {
-    auto impl = std::make_unique<Impl>(std::move(config), executor, time);
+                                             TimeSystem& time, AgentClocks clocks) {
+    auto impl = std::make_unique<Impl>(std::move(config), executor, time, clocks);
     if (auto s = impl->load_catalog(); !s) return s.error();
     if (auto s = impl->open_store(); !s) return s.error();
     if (auto s = impl->start_detection(); !s) return s.error();
@@ -464,6 +491,7 @@ nlohmann::json Agent::local_state() const {
                 {"config_version", i.config.config_version},
                 {"now", format_iso8601(i.clock.now())},
                 {"restarting", i.config_lifecycle->restarting()},
+                {"clock_synchronised", i.gate.synchronised()},
                 {"endpoints", endpoints},
                 {"devices", devices},
                 {"today", i.page->today(i.clock.now(), i.config.devices)},
@@ -522,6 +550,9 @@ bool Agent::idle() const {
 
 const AgentStats& Agent::stats() const {
     return impl_->stats;
+}
+const ClockGate::Stats& Agent::clock_stats() const {
+    return impl_->gate.stats();
 }
 const SiteConfig& Agent::config() const {
     return impl_->config;

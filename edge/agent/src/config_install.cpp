@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "pvfleet/agent/config_check.hpp"
 #include "pvfleet/util/time.hpp"
 
 namespace pvfleet::agent {
@@ -78,6 +79,16 @@ Result<SiteConfig> check_pushed_config(std::string_view config_json, const SiteC
     return parsed;
 }
 
+Result<SiteConfig> check_first_config(std::string_view config_json, const std::filesystem::path& file) {
+    const auto doc = nlohmann::json::parse(config_json, nullptr, false);
+    if (doc.is_discarded()) return Error{"config: not JSON"};
+    auto parsed = parse_site_config(doc, file.parent_path());
+    if (!parsed) return parsed.error();
+    if (auto s = check_register_maps(*parsed); !s) return s.error();
+    parsed->config_file = file;
+    return parsed;
+}
+
 bool is_stale_config(TimePoint issued_at, std::optional<TimePoint> last_applied) {
     return last_applied && issued_at < *last_applied;
 }
@@ -119,6 +130,21 @@ Status install_config_file(const std::filesystem::path& file, std::string_view t
     if (::rename(next.c_str(), file.c_str()) != 0) {
         const int err = errno;
         std::error_code ec;
+        std::filesystem::remove(next, ec);
+        return os_error("cannot rename " + next.string() + " to " + file.string(), err);
+    }
+    return sync_folder(file);
+}
+
+Status install_first_config_file(const std::filesystem::path& file, std::string_view text) {
+    std::error_code ec;
+    if (std::filesystem::exists(file, ec))
+        return Error{file.string() + " exists: a config is installed already", ErrorKind::conflict};
+    std::filesystem::create_directories(file.parent_path(), ec);
+    const auto next = new_config_path(file);
+    if (auto s = write_synced(next, text); !s) return s;
+    if (::rename(next.c_str(), file.c_str()) != 0) {
+        const int err = errno;
         std::filesystem::remove(next, ec);
         return os_error("cannot rename " + next.string() + " to " + file.string(), err);
     }

@@ -4,7 +4,8 @@
 #include <boost/asio/post.hpp>
 
 #include "pvfleet/agent/probe_detail.hpp"
-#include "ratings.hpp"
+#include "pvfleet/agent/ratings.hpp"
+#include "pvfleet/agent/wiring_check.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::agent {
@@ -168,10 +169,19 @@ size_t PollWorkers::identify_due(Worker& w, std::vector<Pending>& pending, acqui
             ++it;
             continue;
         }
-        if (!found->how.empty())
+        if (!found->how.empty()) {
             PVF_LOG(info, "agent",
                     d.id << ": " << found->identity.vendor << " " << found->identity.model << " serial "
                          << found->identity.serial << " (" << found->how << ")");
+            // The identified map's inputs against the wiring (a named map without variants was checked at start).
+            for (const auto& m : wiring_misfits(config_, d.id, found->map)) {
+                if (m.array) {
+                    PVF_LOG(error, "agent", "site config: " << m.error.message);
+                } else {
+                    PVF_LOG(warn, "agent", "site config: " << m.error.message);
+                }
+            }
+        }
         acquisition::DeviceConfig dc;
         dc.id = d.id;
         dc.bus = w.session.get();

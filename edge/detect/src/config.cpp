@@ -89,23 +89,43 @@ std::vector<Field> fields_of(DetectionConfig& c) {
         {"data_quality", "clock_drift_learn_days", &c.data_quality.clock_drift_learn_days, 1, 365},
         {"data_quality", "implausible_samples", &c.data_quality.implausible_samples, 1, 100000},
         {"data_quality", "implausible_min", &c.data_quality.implausible_min, 0, inf},
-        {"data_quality", "implausible_clear_min", &c.data_quality.implausible_clear_min, 0, inf},
+        {"data_quality", "implausible_clear_min", &c.data_quality.implausible_clear_min, 1, inf},
         {"tickets", "close_after_resolved_min", &c.tickets.close_after_resolved_min, 0, inf},
         {"tickets", "max_evidence", &c.tickets.max_evidence, 1, 1000},
     };
 }
 
+std::string num(double v) {
+    std::string t = std::to_string(v);
+    t.erase(t.find_last_not_of('0') + 1);
+    if (!t.empty() && t.back() == '.') t.pop_back();
+    return t;
+}
+
 std::string range_text(double lo, double hi, bool integer) {
     std::string s = integer ? "an integer" : "a number";
-    auto num = [](double v) {
-        std::string t = std::to_string(v);
-        t.erase(t.find_last_not_of('0') + 1);
-        if (!t.empty() && t.back() == '.') t.pop_back();
-        return t;
-    };
     s += " >= " + num(lo);
     if (hi < 1e17) s += " and <= " + num(hi);
     return s;
+}
+
+// Settings that only make sense together: a combination that could never be met would switch a check off
+// silently, and a resolve threshold below its raise threshold would let a ticket flap.
+Status check_combinations(const DetectionConfig& c) {
+    const auto& u = c.underperformance;
+    if (u.recent_days > u.recent_span_days)
+        return Error::at("underperformance/recent_days",
+                         std::to_string(u.recent_days) + " usable days cannot fall within recent_span_days " +
+                             std::to_string(u.recent_span_days));
+    if (u.baseline_min_days > u.baseline_span_days)
+        return Error::at("underperformance/baseline_min_days",
+                         std::to_string(u.baseline_min_days) + " learned days cannot fall within baseline_span_days " +
+                             std::to_string(u.baseline_span_days));
+    if (u.floor_clear_pr < u.floor_pr)
+        return Error::at("underperformance/floor_clear_pr",
+                         num(u.floor_clear_pr) + " is below floor_pr " + num(u.floor_pr) +
+                             " (the ticket would resolve while the floor still holds)");
+    return {};
 }
 
 }  // namespace
@@ -140,6 +160,7 @@ Result<DetectionConfig> parse_detection_config(const nlohmann::json& j) {
             }
         }
     }
+    PVF_CHECK(check_combinations(c));
     return c;
 }
 

@@ -122,6 +122,14 @@ std::vector<TicketEvent> DetectionPipeline::on_sample(const Sample& x) {
     return out;
 }
 
+void DetectionPipeline::clock_stepped(Millis by) {
+    if (by <= Millis{0}) return;
+    for (auto& [id, d] : devices_) {
+        if (d->gap_start_ms) *d->gap_start_ms += by.count();
+        if (d->gap_last_ms) *d->gap_last_ms += by.count();
+    }
+}
+
 std::vector<TicketEvent> DetectionPipeline::on_no_answer(const std::string& device_id, TimePoint t) {
     std::vector<TicketEvent> out;
     rules::comm_lost_no_answer(config_, book_, device_id, sun_.at(device_id, t), device(device_id), t, out);

@@ -1,9 +1,9 @@
 #include "pvfleet/devices/catalog.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "pvfleet/devices/register_codec.hpp"
+#include "pvfleet/util/data_dir.hpp"
 
 namespace pvfleet::devices {
 namespace {
@@ -204,33 +204,7 @@ Result<RegisterMap> Catalog::instantiate(const std::vector<SunSpecModelAt>& mode
 }
 
 Result<std::filesystem::path> find_devices_dir(const std::optional<std::filesystem::path>& explicit_dir) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    if (explicit_dir) {
-        if (!fs::is_directory(*explicit_dir, ec))
-            return Error{explicit_dir->string() + ": not a folder of register maps", ErrorKind::not_found};
-        return *explicit_dir;
-    }
-    std::vector<fs::path> candidates;
-    if (const char* env = std::getenv("PVFLEET_DEVICES_DIR"); env != nullptr && *env != '\0') candidates.emplace_back(env);
-    const auto exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share/pvfleet/devices");
-    candidates.emplace_back("/usr/share/pvfleet/devices");
-    if (!ec) {
-        for (auto dir = exe.parent_path(); !dir.empty() && dir != dir.parent_path(); dir = dir.parent_path()) {
-            if (fs::is_directory(dir / "firmware-config/devices", ec)) {
-                candidates.push_back(dir / "firmware-config/devices");
-                break;
-            }
-        }
-    }
-    std::string tried;
-    for (const auto& c : candidates) {
-        if (fs::is_directory(c, ec)) return c;
-        tried += (tried.empty() ? "" : ", ") + c.string();
-    }
-    return Error{"no register-map folder found (tried " + tried + "; use --maps DIR or PVFLEET_DEVICES_DIR)",
-                 ErrorKind::not_found};
+    return find_data_dir("devices", explicit_dir, "PVFLEET_DEVICES_DIR", "register-map folder", "--maps DIR");
 }
 
 namespace {

@@ -1,5 +1,6 @@
 #include "pvfleet/devices/register_map.hpp"
 
+#include <algorithm>
 #include <regex>
 
 #include <nlohmann/json.hpp>
@@ -160,6 +161,25 @@ Result<RegisterMap> load_register_map(const std::filesystem::path& file) {
     auto doc = read_json(file);
     if (!doc) return doc.error();
     return parse_register_map(*doc, file.filename().string());
+}
+
+namespace {
+int mppt_inputs_of(const std::vector<RegisterDef>& regs) {
+    int n = 0;
+    for (const auto& r : regs) {
+        if (r.target.kind == PointTarget::Kind::point && r.target.point->shape == domain::PointShape::per_mppt)
+            n = std::max(n, r.target.index + 1);
+    }
+    return n;
+}
+}  // namespace
+
+int mppt_input_count(const RegisterMap& map) {
+    int n = mppt_inputs_of(map.registers);
+    if (map.variants && map.variant.empty()) {
+        for (const auto& c : map.variants->choices) n = std::max(n, mppt_inputs_of(c.registers));
+    }
+    return n;
 }
 
 Status validate(const RegisterMap& map) {

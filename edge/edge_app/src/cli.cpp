@@ -10,7 +10,8 @@ namespace {
 constexpr const char* kUsage = R"(usage: pvfleet-edge <command> [options]
 
 commands:
-  run      --config SITE.json     poll, detect and sync (the gateway agent)
+  run      --config SITE.json     poll, detect and sync (the gateway agent); without the file: commissioning
+  check-config SITE.json          check a site config (every error with its key path), print the effective one
   probe    --tcp HOST:PORT | --rtu DEVICE   identify one device and print a reading
   scan     --tcp HOST:PORT | --rtu DEVICE   list the unit ids that answer
   replay   --csv FILE ...         run the detectors over a recorded time series
@@ -29,9 +30,11 @@ int run_cli(const std::vector<std::string>& args) {
         std::cout << "pvfleet-edge " << PVFLEET_VERSION << "\n";
         return 0;
     }
+    if (args[0] == "--check-config") return cmd_check_config(Args(args.begin() + 1, args.end()));
     static const std::map<std::string, int (*)(const Args&)> verbs{
         {"run", cmd_run},       {"probe", cmd_probe},     {"scan", cmd_scan},
-        {"replay", cmd_replay}, {"tickets", cmd_tickets}, {"hash-password", cmd_hash_password}};
+        {"replay", cmd_replay}, {"tickets", cmd_tickets}, {"hash-password", cmd_hash_password},
+        {"check-config", cmd_check_config}};
     if (auto it = verbs.find(args[0]); it != verbs.end()) {
         return it->second(Args(args.begin() + 1, args.end()));
     }

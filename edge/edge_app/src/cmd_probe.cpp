@@ -28,7 +28,7 @@ constexpr const char* kProbeUsage =
                           [--unit N] [--profile auto|NAME] [--maps DIR] [--timeout MS] [--json]
 Identifies the device (SunSpec discovery first, then vendor identification) and prints its identity and one
 decoded reading. --maps: register-map folder (default: $PVFLEET_DEVICES_DIR, ../share/pvfleet/devices beside
-the executable, /usr/share/pvfleet/devices, or firmware-config/devices of the source tree it was built in).
+the executable, or /usr/share/pvfleet/devices).
 )";
 
 

@@ -1,5 +1,6 @@
 // `pvfleet-edge replay`: the live agent's detection pipeline over a recorded CSV time series, on a manual
-// clock; prints ticket events as JSON lines.
+// clock; prints ticket events as JSON lines. Each row passes the live acquisition's plausibility layer first
+// (same bounds from the same rating), so an impossible value is refused and counted, never a reading.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -15,6 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include "verbs.hpp"
+#include "pvfleet/acquisition/plausibility.hpp"
+#include "pvfleet/agent/ratings.hpp"
 #include "pvfleet/detect/pipeline.hpp"
 #include "pvfleet/detect/site.hpp"
 #include "pvfleet/domain/points.hpp"
@@ -41,7 +44,8 @@ options:
                                  last committed row
   --sun-out FILE                 write per row: timestamp, sun elevation, clear-sky expected AC power, AC
                                  rating and whether it is judged daylight (for evaluation scripts)
-A row whose mapped cells are all empty is a poll the device did not answer.
+A row whose mapped cells are all empty is a poll the device did not answer. Values outside the live
+acquisition's plausibility bounds (from the site's ratings) are dropped and counted as implausible.
 )";
 
 struct Mapping {
@@ -322,13 +326,19 @@ std::optional<std::string> apply_cell(const Mapping& m, const std::string& cell,
     return std::nullopt;
 }
 
+acquisition::Rating rating_of(const solar::SiteModel& site, const std::string& device) {
+    const auto ratings = agent::device_ratings(site);
+    const auto it = ratings.find(device);
+    return it == ratings.end() ? acquisition::Rating{} : it->second;
+}
+
 // Runs the rows through the pipeline, directly or in store-backed batches, printing ticket events.
 class Replayer {
 public:
     Replayer(const Options& o, const CsvLayout& layout, const std::string& suffix, detect::SiteDetection& site,
              const detect::SunModel& sun)
         : o_(o), layout_(layout), suffix_(suffix), sun_(sun), daylight_(site.config.daylight),
-          pipeline_(site.config, sun, clock_) {
+          pipeline_(site.config, sun, clock_), plausibility_(rating_of(site.model, o.device)) {
         pipeline_.set_wiring(site.wiring);
     }
 
@@ -404,6 +414,8 @@ private:
             any = true;
             if (auto message = apply_cell(m, cell, where, sample)) return Failure{*message};
         }
+        // As the live poller does: values the device cannot physically report are refused and counted.
+        if (any) plausibility_.filter(sample, *t);
         clock_.set(*t);
         if (persistent_) {
             if (any) {
@@ -453,6 +465,7 @@ private:
     std::ofstream sun_out_;
     ManualClock clock_;
     detect::DetectionPipeline pipeline_;
+    acquisition::Plausibility plausibility_;
     std::unique_ptr<store::GatewayStore> db_;
     std::unique_ptr<store::PersistentDetection> persistent_;
     std::optional<TimePoint> resume_after_;

@@ -2,58 +2,51 @@
 // key path, exit 2); logs the effective config; SIGINT/SIGTERM stop it in stages within 2 s; a set_config
 // command restarts the agent in this process with the new config (or the previous one, when the new one does
 // not start).
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 
 #include "verbs.hpp"
+#include "commissioning.hpp"
 #include "local_ui_backend.hpp"
 #include "pvfleet/agent/agent.hpp"
+#include "pvfleet/agent/clock_sync.hpp"
 #include "pvfleet/agent/config_install.hpp"
 #include "pvfleet/asio/time_system.hpp"
 #include "pvfleet/http/server.hpp"
 #include "pvfleet/local_ui/local_ui.hpp"
 #include "pvfleet/util/log.hpp"
+#include "pvfleet/util/systemd.hpp"
 
 namespace pvfleet::edge_app {
 namespace {
 
 constexpr const char* kRunUsage =
-    R"(usage: pvfleet-edge run --config SITE.json [--log-level debug|info|warn|error]
+    R"(usage: pvfleet-edge run --config SITE.json [--log-level debug|info|warn|error] [--check-config]
+                        [--clock auto|wait|trust] [--commissioning-listen ADDRESS]
+                        [--commissioning-port PORT] [--password-file FILE]
 Runs the gateway agent: polls the devices of the site config, detects anomalies, keeps tickets, syncs to the
 broker. The config format is documented in docs/site-config.md (schema: firmware-config/sites/).
+--check-config: check SITE.json as `pvfleet-edge check-config` does and exit.
+Without SITE.json (a gateway's first boot) it runs in commissioning mode: only the local page, on ADDRESS
+(0.0.0.0) and PORT (8090), with the password hash in FILE (default: local-ui.hash beside SITE.json); a config
+saved there, or installed as SITE.json, starts the agent (docs/local-ui.md, "First boot").
+--clock: when samples may be stamped (docs/site-config.md, "Clock"): auto (default) waits for NTP on a
+machine without a real-time clock that runs a time-sync daemon; wait always waits for NTP; trust never does.
+A clock before the build date is never trusted.
 )";
-
-// systemd's notify protocol (Type=notify, WatchdogSec): one datagram to $NOTIFY_SOCKET. Without systemd the
-// variable is unset and this does nothing.
-void sd_notify(const char* state) {
-    const char* path = std::getenv("NOTIFY_SOCKET");
-    if (path == nullptr || *path == '\0') return;
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path, sizeof(addr.sun_path) - 1);
-    if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract socket
-    const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return;
-    (void)::sendto(fd, state, std::strlen(state), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
-                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + std::strlen(path)));
-    ::close(fd);
-}
 
 // Owns the running agent and replaces it when a set_config asks to (Agent::on_restart_requested): the staged
 // stop, then an agent created from the new config in this process — or, when that cannot be created, the
 // previous config file put back and the previous config started again (docs/site-config.md).
 class AgentRunner {
 public:
-    AgentRunner(boost::asio::io_context& io, TimeSystem& time) : io_(io), time_(time) {}
+    AgentRunner(boost::asio::io_context& io, TimeSystem& time, agent::AgentClocks clocks)
+        : io_(io), time_(time), clocks_(clocks) {}
 
     Status start(agent::SiteConfig config) {
         auto created = create(std::move(config));
@@ -93,7 +86,7 @@ public:
 
 private:
     Result<std::unique_ptr<agent::Agent>> create(agent::SiteConfig config) {
-        auto created = agent::Agent::create(std::move(config), io_.get_executor(), time_);
+        auto created = agent::Agent::create(std::move(config), io_.get_executor(), time_, clocks_);
         if (!created) return created.error();
         (*created)->on_restart_requested([this](agent::ConfigChange change) { restart(std::move(change)); });
         return created;
@@ -110,7 +103,7 @@ private:
         // unanswered command again.
         if (stop_requested_) return;
         restarting_ = true;
-        sd_notify("RELOADING=1");
+        systemd::notify("RELOADING=1");
         PVF_LOG(info, "agent", "restarting with config " << change.config.config_version);
         agent_->stop([this, change = std::move(change)] {
             log_stopped();
@@ -151,12 +144,13 @@ private:
             agent_ = std::move(*next);
             agent_->start();
             if (on_started) on_started(agent_->config());
-            sd_notify("READY=1");
+            systemd::notify("READY=1");
         });
     }
 
     boost::asio::io_context& io_;
     TimeSystem& time_;
+    agent::AgentClocks clocks_;
     std::unique_ptr<agent::Agent> agent_;
     bool restarting_ = false;
     bool stop_requested_ = false;
@@ -174,11 +168,18 @@ public:
     ~LocalPage() { close(); }
 
     void follow(const agent::SiteConfig& config) {
-        const bool same = config.local_ui ? (spec_ && *spec_ == *config.local_ui) : !spec_;
-        if (same && (server_ || !config.local_ui)) return;
+        if (config.local_ui) {
+            serve(*config.local_ui);
+        } else {
+            close();
+        }
+    }
+
+    // Serves the page with `spec` (kept as it is, sessions and all, when it serves that spec already).
+    void serve(const agent::LocalUiSpec& spec) {
+        if (server_ && spec_ && *spec_ == spec) return;
         close();
-        if (!config.local_ui) return;
-        auto hash = local_ui::parse_password_hash(config.local_ui->password_hash);  // checked by the parser
+        auto hash = local_ui::parse_password_hash(spec.password_hash);  // checked by the parser
         if (!hash) {
             PVF_LOG(error, "local-ui", "not served: " << hash.error().message);
             return;
@@ -187,8 +188,8 @@ public:
         options.password = *hash;
         ui_ = std::make_unique<local_ui::LocalUi>(backend_, options, clock_);
         http::HttpServerOptions http_options;
-        http_options.address = config.local_ui->listen;
-        http_options.port = config.local_ui->port;
+        http_options.address = spec.listen;
+        http_options.port = spec.port;
         http_options.body_limit = 256 * 1024;  // a site config is a few kB
         http_options.max_connections = 32;     // docs/local-ui.md: a few technicians' phones and laptops
         http_options.config_key = "local_ui/listen";
@@ -201,11 +202,13 @@ public:
         }
         server_ = std::move(*server);
         server_->start();
-        spec_ = std::make_unique<agent::LocalUiSpec>(*config.local_ui);
+        spec_ = std::make_unique<agent::LocalUiSpec>(spec);
         PVF_LOG(info, "local-ui",
                 "local ui listening on " << server_->address() << ":" << server_->port() << " (page "
                                          << local_ui::LocalUi::asset_bytes() << " bytes)");
     }
+
+    [[nodiscard]] AgentLocalUiBackend& backend() { return backend_; }
 
     void close() {
         server_.reset();  // before the routes it calls into
@@ -224,18 +227,45 @@ private:
     std::unique_ptr<agent::LocalUiSpec> spec_;
 };
 
-}  // namespace
-
-int cmd_run(const Args& args) {
+// The command line of `run`; nullopt when it is fine, else the exit status (usage printed).
+struct RunOptions {
     std::optional<std::string> config_path;
+    std::optional<std::string> password_file;
+    CommissioningOptions commissioning;
+    bool check_only = false;
+    agent::ClockPolicy clock_policy = agent::ClockPolicy::automatic;
+};
+
+std::optional<int> parse_run_args(const Args& args, RunOptions& o) {
     for (size_t i = 0; i < args.size(); ++i) {
+        const bool has_value = i + 1 < args.size();
         if (args[i] == "--help" || args[i] == "-h") {
             std::cout << kRunUsage;
             return 0;
         }
-        if (args[i] == "--config" && i + 1 < args.size()) {
-            config_path = args[++i];
-        } else if (args[i] == "--log-level" && i + 1 < args.size()) {
+        if (args[i] == "--config" && has_value) {
+            o.config_path = args[++i];
+        } else if (args[i] == "--check-config") {
+            o.check_only = true;
+        } else if (args[i] == "--commissioning-listen" && has_value) {
+            o.commissioning.listen = args[++i];
+        } else if (args[i] == "--commissioning-port" && has_value) {
+            const auto port = to_int(args[++i]);
+            if (!port || *port < 0 || *port > 65535) {
+                std::cerr << "pvfleet-edge run: --commissioning-port: expected 0..65535, got '" << args[i] << "'\n";
+                return 2;
+            }
+            o.commissioning.port = *port;
+        } else if (args[i] == "--clock" && has_value) {
+            const auto policy = agent::parse_clock_policy(args[++i]);
+            if (!policy) {
+                std::cerr << "pvfleet-edge run: --clock: expected auto, wait or trust, got '" << args[i] << "'\n";
+                return 2;
+            }
+            o.clock_policy = *policy;
+        } else if (args[i] == "--password-file" && has_value) {
+            o.password_file = args[++i];
+        } else if (args[i] == "--log-level" && has_value) {
             log::Level level{};
             if (!log::parse_level(args[++i], level)) {
                 std::cerr << "pvfleet-edge run: --log-level: unknown '" << args[i] << "'\n";
@@ -247,33 +277,84 @@ int cmd_run(const Args& args) {
             return 2;
         }
     }
-    if (!config_path) {
+    if (!o.config_path) {
         std::cerr << "pvfleet-edge run: --config is required\n" << kRunUsage;
         return 2;
     }
-    auto config = agent::load_site_config(*config_path);
-    if (!config) {
-        std::cerr << "pvfleet-edge run: " << *config_path << ": bad site config:\n"
-                  << config.error().message << "\n";
-        return 2;
+    return std::nullopt;
+}
+
+// A first boot (no config file): the local page alone until a config is saved there or copied in.
+std::unique_ptr<Commissioning> start_commissioning(boost::asio::io_context& io, TimeSystem& time, RunOptions& o,
+                                                   AgentRunner& runner, LocalPage& page) {
+    std::error_code ec;
+    const auto file = std::filesystem::absolute(*o.config_path, ec);
+    o.commissioning.config_file = ec ? std::filesystem::path(*o.config_path) : file;
+    o.commissioning.password_file = o.password_file ? std::filesystem::absolute(*o.password_file, ec)
+                                                    : o.commissioning.config_file.parent_path() / "local-ui.hash";
+    auto commissioning = std::make_unique<Commissioning>(
+        io, time, o.commissioning,
+        [&runner](agent::SiteConfig c) -> Status {
+            PVF_CHECK(runner.start(std::move(c)));
+            systemd::notify("STATUS=running");
+            return {};
+        },
+        [&page](const agent::LocalUiSpec& spec) { page.serve(spec); });
+    page.backend().set_commissioning(commissioning.get());
+    commissioning->start();
+    systemd::notify("STATUS=commissioning: no site config yet (see the local page)");
+    return commissioning;
+}
+
+}  // namespace
+
+int cmd_run(const Args& args) {
+    RunOptions options;
+    if (auto status = parse_run_args(args, options)) return *status;
+    const auto& config_path = options.config_path;
+    const bool check_only = options.check_only;
+    const auto clock_policy = options.clock_policy;
+    if (check_only) return cmd_check_config({*config_path});
+    // No file at all is a gateway's first boot (commissioning); a file that cannot be read or is wrong is
+    // refused as ever, with every error (exit 2).
+    std::error_code fs_error;
+    const bool first_boot = !std::filesystem::exists(*config_path, fs_error) && !fs_error;
+    std::optional<agent::SiteConfig> config;
+    if (!first_boot) {
+        auto loaded = agent::load_site_config(*config_path);
+        if (!loaded) {
+            std::cerr << "pvfleet-edge run: " << *config_path << ": bad site config:\n"
+                      << loaded.error().message << "\n";
+            return 2;
+        }
+        PVF_LOG(info, "agent", "effective config: " << agent::describe(*loaded).dump());
+        config = std::move(*loaded);
     }
-    PVF_LOG(info, "agent", "effective config: " << agent::describe(*config).dump());
 
     boost::asio::io_context io;
     pvfleet::asio::AsioTimeSystem time(io.get_executor());
-    AgentRunner runner(io, time);
+    agent::SystemClockSync clock_sync(time, {clock_policy, agent::build_time_floor(), "/", {}});
+    if (const auto why = clock_sync.why_not(); !why.empty())
+        PVF_LOG(warn, "agent", "clock: " << why << "; samples wait until it is set (--clock, docs/site-config.md)");
+    agent::SteadyClock steady;
+    AgentRunner runner(io, time, agent::AgentClocks{&clock_sync, &steady});
     LocalPage page(io, time, runner);
     runner.on_started = [&page](const agent::SiteConfig& c) { page.follow(c); };
-    if (auto started = runner.start(std::move(*config)); !started) {
-        std::cerr << "pvfleet-edge run: " << started.error().message << "\n";
-        return 2;
+    std::unique_ptr<Commissioning> commissioning;
+    if (config) {
+        if (auto started = runner.start(std::move(*config)); !started) {
+            std::cerr << "pvfleet-edge run: " << started.error().message << "\n";
+            return 2;
+        }
+    } else {
+        commissioning = start_commissioning(io, time, options, runner, page);
     }
-    sd_notify("READY=1");
+    systemd::notify("READY=1");
 
     // Watchdog: ping from the executor, so a stuck executor stops the pings and systemd restarts us.
     boost::asio::steady_timer watchdog(io);
     std::function<void()> ping = [&] {
-        sd_notify("WATCHDOG=1");
+        systemd::notify("WATCHDOG=1");
         watchdog.expires_after(std::chrono::seconds(10));
         watchdog.async_wait([&](const boost::system::error_code& ec) {
             if (!ec) ping();
@@ -285,8 +366,9 @@ int cmd_run(const Args& args) {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         PVF_LOG(info, "agent", "signal " << sig << ": stopping");
-        sd_notify("STOPPING=1");
+        systemd::notify("STOPPING=1");
         watchdog.cancel();
+        if (commissioning) commissioning->stop();
         page.close();
         runner.stop([&] { io.stop(); });
     });

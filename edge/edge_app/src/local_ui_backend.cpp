@@ -1,5 +1,7 @@
 #include "local_ui_backend.hpp"
 
+#include "commissioning.hpp"
+
 #include <boost/asio/post.hpp>
 #include <fstream>
 #include <sstream>
@@ -84,14 +86,28 @@ AgentLocalUiBackend::~AgentLocalUiBackend() {
 
 Result<agent::Agent*> AgentLocalUiBackend::agent() {
     agent::Agent* a = current_();
-    if (a == nullptr) return busy();
-    return a;
+    if (a != nullptr) return a;
+    if (commissioning())
+        return Error{"no site config yet: scan and probe by HOST:PORT, then save a config", ErrorKind::not_found};
+    return busy();
+}
+
+bool AgentLocalUiBackend::commissioning() const {
+    return commissioning_ != nullptr && commissioning_->active() && current_() == nullptr;
+}
+
+std::optional<std::filesystem::path> AgentLocalUiBackend::maps_dir() const {
+    if (agent::Agent* a = current_()) return a->config().maps_dir;
+    return std::nullopt;
 }
 
 Result<json> AgentLocalUiBackend::state() {
+    if (commissioning()) return commissioning_->state();
     auto a = agent();
     if (!a) return a.error();
-    return (*a)->local_state();
+    auto state = (*a)->local_state();
+    state["mode"] = "running";
+    return state;
 }
 
 Result<json> AgentLocalUiBackend::acknowledge(const std::string& ticket_id, const std::string& by,
@@ -139,11 +155,11 @@ void AgentLocalUiBackend::on_worker(std::function<Result<json>(std::stop_token)>
 }
 
 void AgentLocalUiBackend::scan(const local_ui::ScanRequest& request, local_ui::JsonDone done) {
-    auto a = agent();
-    if (!a) return done(a.error());
     modbus::ScanOptions options{unit_range(request.unit_from, request.unit_to), modbus::RegisterKind::holding,
                                 request.register_address};
     if (!request.endpoint_id.empty()) {
+        auto a = agent();
+        if (!a) return done(a.error());
         // A configured endpoint: its poll thread owns the link (one serial line, or a one-connection TCP
         // gateway), so the scan runs there, with that endpoint's timing; polling waits meanwhile.
         auto queued = (*a)->run_on_endpoint(
@@ -157,6 +173,7 @@ void AgentLocalUiBackend::scan(const local_ui::ScanRequest& request, local_ui::J
         if (!queued) done(queued.error());
         return;
     }
+    if (!commissioning() && current_() == nullptr) return done(busy());
     auto address = modbus::parse_tcp_address(request.tcp);
     if (!address) return done(Error::at("tcp", address.error().message));
     const modbus::EndpointConfig endpoint{*address, modbus::scan_timing(Millis{request.timeout_ms})};
@@ -171,31 +188,14 @@ void AgentLocalUiBackend::scan(const local_ui::ScanRequest& request, local_ui::J
 }
 
 void AgentLocalUiBackend::probe(const local_ui::ProbeRequest& request, local_ui::JsonDone done) {
-    auto a = agent();
-    if (!a) return done(a.error());
-    if (!request.device_id.empty()) {
-        // The probe command's path: the device's poll thread reads it with the map it polls with.
-        auto queued = (*a)->probe(request.device_id, [done](Result<std::string> detail) {
-            if (!detail) return done(detail.error());
-            auto j = json::parse(*detail, nullptr, false);
-            if (j.is_discarded()) return done(Error{"probe detail is not JSON"});
-            done(std::move(j));
-        });
-        if (!queued) done(queued.error());
+    if (!request.device_id.empty() || !request.endpoint_id.empty()) {
+        auto a = agent();
+        if (!a) return done(a.error());
+        probe_configured(**a, request, std::move(done));
         return;
     }
-    const auto maps_dir = (*a)->config().maps_dir;
-    if (!request.endpoint_id.empty()) {
-        auto queued = (*a)->run_on_endpoint(
-            request.endpoint_id, [ex = executor_, alive = alive_, request, maps_dir, done](modbus::ModbusBus& bus) {
-                auto result = probe_on(bus, request.unit, maps_dir, request.profile);
-                boost::asio::post(ex, [alive, done, result = std::move(result)]() mutable {
-                    if (*alive) done(std::move(result));
-                });
-            });
-        if (!queued) done(queued.error());
-        return;
-    }
+    if (!commissioning() && current_() == nullptr) return done(busy());
+    const auto maps = maps_dir();
     auto address = modbus::parse_tcp_address(request.tcp);
     if (!address) return done(Error::at("tcp", address.error().message));
     modbus::SessionTiming timing;
@@ -204,16 +204,42 @@ void AgentLocalUiBackend::probe(const local_ui::ProbeRequest& request, local_ui:
     timing.retries = 1;
     const modbus::EndpointConfig endpoint{*address, timing};
     on_worker(
-        [endpoint, request, maps_dir](std::stop_token) -> Result<json> {
+        [endpoint, request, maps](std::stop_token) -> Result<json> {
             SystemClock clock;
             modbus::SystemSleeper sleeper;
             auto session = modbus::make_session(endpoint, clock, sleeper);
-            return probe_on(*session, request.unit, maps_dir, request.profile);
+            return probe_on(*session, request.unit, maps, request.profile);
         },
         std::move(done));
 }
 
+// A configured device (the probe command's path) or a unit behind a configured endpoint (its poll thread).
+void AgentLocalUiBackend::probe_configured(agent::Agent& a, const local_ui::ProbeRequest& request,
+                                           local_ui::JsonDone done) {
+    if (!request.device_id.empty()) {
+        // The probe command's path: the device's poll thread reads it with the map it polls with.
+        auto queued = a.probe(request.device_id, [done](Result<std::string> detail) {
+            if (!detail) return done(detail.error());
+            auto j = json::parse(*detail, nullptr, false);
+            if (j.is_discarded()) return done(Error{"probe detail is not JSON"});
+            done(std::move(j));
+        });
+        if (!queued) done(queued.error());
+        return;
+    }
+    const auto maps_dir = a.config().maps_dir;
+    auto queued = a.run_on_endpoint(
+        request.endpoint_id, [ex = executor_, alive = alive_, request, maps_dir, done](modbus::ModbusBus& bus) {
+            auto result = probe_on(bus, request.unit, maps_dir, request.profile);
+            boost::asio::post(ex, [alive, done, result = std::move(result)]() mutable {
+                if (*alive) done(std::move(result));
+            });
+        });
+    if (!queued) done(queued.error());
+}
+
 Result<std::string> AgentLocalUiBackend::config_text() {
+    if (commissioning()) return commissioning_->template_config();
     auto a = agent();
     if (!a) return a.error();
     const auto& file = (*a)->config().config_file;
@@ -226,6 +252,7 @@ Result<std::string> AgentLocalUiBackend::config_text() {
 }
 
 Status AgentLocalUiBackend::validate_config(std::string_view config_json) {
+    if (commissioning()) return commissioning_->validate(config_json);
     auto a = agent();
     if (!a) return a.error();
     auto checked = (*a)->check_config(config_json);
@@ -234,6 +261,7 @@ Status AgentLocalUiBackend::validate_config(std::string_view config_json) {
 }
 
 Result<std::string> AgentLocalUiBackend::save_config(std::string_view config_json) {
+    if (commissioning()) return commissioning_->save(config_json);
     auto a = agent();
     if (!a) return a.error();
     return (*a)->apply_config(config_json);

@@ -13,6 +13,8 @@
 
 namespace pvfleet::edge_app {
 
+class Commissioning;
+
 class AgentLocalUiBackend final : public local_ui::LocalUiBackend {
 public:
     // `current` returns the running agent, nullptr while none runs (between two agents of a restart).
@@ -20,6 +22,9 @@ public:
     ~AgentLocalUiBackend() override;
     AgentLocalUiBackend(const AgentLocalUiBackend&) = delete;
     AgentLocalUiBackend& operator=(const AgentLocalUiBackend&) = delete;
+    // While `commissioning` is active (no site config yet) the page's state, config and saves go to it, and
+    // scans and probes of a HOST:PORT run without an agent.
+    void set_commissioning(Commissioning* commissioning) { commissioning_ = commissioning; }
 
     Result<nlohmann::json> state() override;
     Result<nlohmann::json> acknowledge(const std::string& ticket_id, const std::string& by,
@@ -34,13 +39,18 @@ public:
 
 private:
     Result<agent::Agent*> agent();
+    [[nodiscard]] bool commissioning() const;
+    // The register-map folder of scans and probes of a HOST:PORT: the running config's, else the default.
+    [[nodiscard]] std::optional<std::filesystem::path> maps_dir() const;
     // Runs `work` on a thread of its own (at most kMaxWorkers at once) and `done` with its result on the
     // executor. The stop token is set when the backend goes away: a scan stops between units.
     void on_worker(std::function<Result<nlohmann::json>(std::stop_token)> work, local_ui::JsonDone done);
+    void probe_configured(agent::Agent& a, const local_ui::ProbeRequest& request, local_ui::JsonDone done);
     void post_result(local_ui::JsonDone done, Result<nlohmann::json> result);
 
     boost::asio::any_io_executor executor_;
     std::function<agent::Agent*()> current_;
+    Commissioning* commissioning_ = nullptr;
     struct Worker {
         std::jthread thread;
         std::shared_ptr<std::atomic<bool>> finished = std::make_shared<std::atomic<bool>>(false);

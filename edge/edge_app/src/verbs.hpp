@@ -22,5 +22,6 @@ int cmd_scan(const Args& args);           // list unit ids that answer on a bus
 int cmd_replay(const Args& args);         // detectors over a CSV time series
 int cmd_tickets(const Args& args);        // technician's view of local tickets
 int cmd_hash_password(const Args& args);  // the local page's password as a PBKDF2 hash
+int cmd_check_config(const Args& args);   // a site config checked, the effective config printed
 
 }  // namespace pvfleet::edge_app

@@ -20,7 +20,7 @@ const std::string_view kIndexHtml = R"html(<!doctype html>
 <p class="err" id="login-error" data-testid="login-error"></p>
 </form>
 <div id="app" hidden>
-<nav><button data-tab="live" class="on">Live</button><button data-tab="setup">Commissioning</button></nav>
+<nav><button data-tab="live" id="tab-live" class="on" data-testid="tab-live">Live</button><button data-tab="setup" id="tab-setup" data-testid="tab-setup">Commissioning</button></nav>
 <section id="live">
 <h2>Today</h2><div id="today" data-testid="today"></div>
 <h2>Devices</h2><div id="devices"></div>
@@ -28,16 +28,25 @@ const std::string_view kIndexHtml = R"html(<!doctype html>
 <p class="muted" id="updated"></p>
 </section>
 <section id="setup" hidden>
+<div id="guide" class="card" data-testid="commissioning-guide" hidden>
+<h3>New gateway: no site config yet</h3>
+<p>Nothing is polled until a site config is saved. Three steps:</p>
+<ol><li><b>Scan</b> the bus (the inverter's or RS-485 gateway's HOST:PORT) for the unit ids that answer.</li>
+<li><b>Probe</b> each unit: make, model, serial and the register map (profile) that reads it.</li>
+<li><b>Write the site config</b> below from what you found (site id, location, endpoint, inverters with unit
+and profile, arrays), <b>Validate</b>, then <b>Save</b>: the agent starts with it.</li></ol>
+<p class="err" id="guide-note" data-testid="commissioning-note"></p>
+</div>
 <h2>Scan a bus</h2>
 <form id="scan"><select name="endpoint"></select>
-<input name="tcp" placeholder="or HOST:PORT">
+<input name="tcp" placeholder="or HOST:PORT" data-testid="scan-tcp">
 <input name="unit_from" type="number" min="0" max="247" value="1" aria-label="first unit">
 <input name="unit_to" type="number" min="0" max="247" value="10" aria-label="last unit">
 <button data-testid="scan-start">Scan</button></form>
 <pre id="scan-out" data-testid="scan-result"></pre>
 <h2>Probe a device</h2>
 <form id="probe"><select name="device_id"></select>
-<input name="tcp" placeholder="or HOST:PORT"><input name="unit" type="number" min="0" max="247" value="1" aria-label="unit">
+<input name="tcp" placeholder="or HOST:PORT" data-testid="probe-tcp"><input name="unit" type="number" min="0" max="247" value="1" aria-label="unit">
 <input name="profile" placeholder="auto"><button data-testid="probe-start">Probe</button></form>
 <div id="probe-out" data-testid="probe-result"></div>
 <h2>Site config</h2>
@@ -155,12 +164,27 @@ async function refresh() {
   let r;
   try { r = await api('GET', 'state'); } catch (e) { return; }
   if (r.status !== 200) { $('#updated').textContent = 'state: ' + ((r.data && r.data.error) || r.status); return; }
+  const was = state && state.mode;
   state = r.data;
+  if (state.mode === 'commissioning') return renderCommissioning(state);
+  $('#guide').hidden = true; $('#tab-live').hidden = false;
+  if (was === 'commissioning') { $('#tab-live').click(); loadConfig(); $('#cfg-save').textContent = 'Save and restart'; }
   $('#site').textContent = state.site_id; $('#version').textContent = 'config ' + state.config_version;
   renderLink(state.link); renderToday(state.today); renderDevices(state.devices); renderTickets(state.tickets);
   fillSelect($('#scan [name=endpoint]'), state.endpoints || [], 'endpoint…');
   fillSelect($('#probe [name=device_id]'), state.devices.map((d) => d.id), 'device…');
   $('#updated').textContent = 'updated ' + new Date().toLocaleTimeString();
+}
+
+// No site config yet: the commissioning tab alone, with the installer's three steps.
+function renderCommissioning(st) {
+  $('#site').textContent = 'new gateway'; $('#version').textContent = 'commissioning';
+  $('#link').textContent = ''; $('#guide').hidden = false; $('#tab-live').hidden = true;
+  $('#cfg-save').textContent = 'Save and start';
+  $('#guide-note').textContent = st.last_config_change || '';
+  if ($('#setup').hidden) $('#tab-setup').click();
+  fillSelect($('#scan [name=endpoint]'), [], 'endpoint…');
+  fillSelect($('#probe [name=device_id]'), [], 'device…');
 }
 
 async function job(kind, body, out) {
@@ -212,11 +236,12 @@ async function loadConfig() {
 
 async function config(what) {
   const out = $('#cfg-out');
-  if (what === 'save' && !confirm('Install this config and restart the agent?')) return;
+  if (what === 'save' && !confirm('Install this config and (re)start the agent?')) return;
   const r = await api('POST', 'config/' + what, $('#config').value, true);
   const errs = (r.data && r.data.errors) || (r.data && r.data.error ? [r.data.error] : []);
   out.replaceChildren(...(errs.length ? errs.map((e) => el('li', e, {class: 'err'})) :
-    [el('li', what === 'save' ? 'Saved: restarting with config ' + r.data.config_version : 'Valid.', {class: 'ok'})]));
+    [el('li', what === 'save' ? 'Saved: starting with config ' + r.data.config_version : 'Valid.', {class: 'ok'})]));
+  if (what === 'save' && !errs.length) setTimeout(refresh, 1500);
 }
 
 document.addEventListener('DOMContentLoaded', () => {

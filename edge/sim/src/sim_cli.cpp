@@ -8,6 +8,7 @@
 #include "pvfleet/sim/sim_server.hpp"
 #include "pvfleet/sim/simulation.hpp"
 #include "pvfleet/sim/site.hpp"
+#include "pvfleet/util/data_dir.hpp"
 #include "pvfleet/util/log.hpp"
 #include "pvfleet/util/number.hpp"
 #include "pvfleet/util/time.hpp"
@@ -20,6 +21,7 @@ constexpr const char* usage =
     "                   [--speed N] [--start ISO-8601] [--scenario FILE] [--control PORT] [--maps DIR]\n"
     "                   [--seed N] [--log-level debug|info|warn|error]\n"
     "Serves the site's devices over Modbus TCP (and RTU on a pseudo-terminal) with a simulated PV day.\n"
+    "--site and --scenario take a file, or the name of one shipped in share/pvfleet/sim (household-sunspec).\n"
     "Prints one line per endpoint on stdout: 'listening tcp HOST:PORT', 'listening rtu PATH',\n"
     "'control tcp 127.0.0.1:PORT'. See docs/simulator.md.\n";
 
@@ -36,6 +38,19 @@ struct CliOptions {
     std::optional<std::string> maps;
     uint64_t seed = 1;
 };
+
+// A --site or --scenario argument: the file when it exists or names a folder, else a file shipped with the
+// simulator (share/pvfleet/sim/NAME.json, found like the register maps: $PVFLEET_SIM_DIR, beside the
+// executable, /usr/share/pvfleet/sim). Unchanged when no shipped file matches, so the error names what was given.
+std::string shipped_file(const std::string& arg) {
+    std::error_code ec;
+    if (arg.find('/') != std::string::npos || std::filesystem::exists(arg, ec)) return arg;
+    const std::string name = arg.ends_with(".json") ? arg : arg + ".json";
+    for (const auto& dir : data_dir_candidates("sim", "PVFLEET_SIM_DIR")) {
+        if (std::filesystem::is_regular_file(dir / name, ec)) return (dir / name).string();
+    }
+    return arg;
+}
 
 // The whole of `text` into `out` (left alone when it is not a number).
 template <class T>
@@ -55,7 +70,7 @@ Result<CliOptions> parse_args(const std::vector<std::string>& args) {
         };
         auto v = a == "--no-tcp" ? Result<std::string>(std::string()) : value();
         if (!v) return v.error();
-        if (a == "--site") o.site = *v;
+        if (a == "--site") o.site = shipped_file(*v);
         else if (a == "--listen") o.listen = *v;
         else if (a == "--no-tcp") o.no_tcp = true;
         else if (a == "--rtu-pty") o.rtu = *v;
@@ -67,7 +82,7 @@ Result<CliOptions> parse_args(const std::vector<std::string>& args) {
             o.speed = *speed;
             if (!(o.speed > 0.0) || o.speed > 1e6) return Error{"--speed: must be in (0, 1e6]"};
         } else if (a == "--start") o.start = *v;
-        else if (a == "--scenario") o.scenario = *v;
+        else if (a == "--scenario") o.scenario = shipped_file(*v);
         else if (a == "--control") {
             int port = 0;
             if (!read_number(*v, port) || port < 0 || port > 65535) return Error{"--control: expected a port 0..65535"};

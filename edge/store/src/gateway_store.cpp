@@ -12,11 +12,11 @@
 namespace pvfleet::store {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kGatewaySchemaVersion = 2;
 
 // Schema v1 (tables only; the live-ticket index is the migrations' below). The outbox (wire sequence numbers for
 // the sync) keeps its own tables (outbox.cpp) and reads ticket_events in event_id order.
-constexpr const char* kSchema = R"SQL(
+constexpr const char* kGatewaySchema = R"SQL(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tickets (
   id TEXT PRIMARY KEY,
@@ -128,28 +128,28 @@ Status GatewayStore::exec(const std::string& sql) { return sqlite::exec(db_, sql
 
 Status GatewayStore::migrate() {
     return transaction([&]() -> Status {
-        if (auto s = exec(kSchema); !s) return s;
+        if (auto s = exec(kGatewaySchema); !s) return s;
         int v = 0;  // a new file
         Statement get(db_, "SELECT value FROM meta WHERE key='schema_version'");
         if (get.step() == SQLITE_ROW) {
             const auto version = parse_leading_number<int>(get.text(0));
             if (!version) return Error{"schema version '" + get.text(0) + "' is not a number", ErrorKind::unsupported};
             v = *version;
-            if (v > kSchemaVersion) {
+            if (v > kGatewaySchemaVersion) {
                 return Error{"schema version " + std::to_string(v) + " is newer than this build (" +
-                                 std::to_string(kSchemaVersion) + ")",
+                                 std::to_string(kGatewaySchemaVersion) + ")",
                              ErrorKind::unsupported};
             }
         }
         get.reset();
-        for (int next = std::max(v, 0) + 1; next <= kSchemaVersion; ++next) {
+        for (int next = std::max(v, 0) + 1; next <= kGatewaySchemaVersion; ++next) {
             if (auto s = exec(kMigrations[next - 1]); !s) {
                 return Error{"migration to schema version " + std::to_string(next) + ": " + s.error().message,
                              s.error().kind};
             }
         }
-        if (v == kSchemaVersion) return {};
-        return exec("INSERT INTO meta(key, value) VALUES('schema_version', '" + std::to_string(kSchemaVersion) +
+        if (v == kGatewaySchemaVersion) return {};
+        return exec("INSERT INTO meta(key, value) VALUES('schema_version', '" + std::to_string(kGatewaySchemaVersion) +
                     "') ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     });
 }

@@ -12,7 +12,7 @@
 namespace pvfleet::store {
 namespace {
 
-constexpr const char* kSchema = R"SQL(
+constexpr const char* kOutboxSchema = R"SQL(
 CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY,
   kind TEXT NOT NULL,
@@ -84,7 +84,7 @@ Status SqliteOutbox::set_meta(const char* key, long long value) {
 Status SqliteOutbox::init() {
     if (auto s = exec("PRAGMA journal_mode=WAL"); !s) return s;
     if (auto s = exec("PRAGMA synchronous=FULL"); !s) return s;
-    if (auto s = exec(kSchema); !s) return s;
+    if (auto s = exec(kOutboxSchema); !s) return s;
     {
         // Outboxes written before acknowledged rows were kept have no acked_ms column.
         Stmt cols(db_, "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'acked_ms'");

@@ -13,7 +13,7 @@
 namespace pvfleet::store {
 namespace {
 
-constexpr const char* kLog = "retention";
+constexpr const char* kRetentionLog = "retention";
 constexpr long long kDayMs = 86'400'000LL;
 constexpr long long kMaxGapMs = 300'000;  // a longer gap between two samples is not covered time
 // Low-water marks: over 90 % of the budget, prune down to 80 %; below the free-space floor, keep this much
@@ -23,7 +23,7 @@ constexpr double kLowWater = 0.8;
 constexpr std::uint64_t kFreePageReserve = 2ull << 20;
 constexpr std::uint64_t kWalTruncateAbove = 1ull << 20;
 
-constexpr const char* kSchema = R"SQL(
+constexpr const char* kRetentionSchema = R"SQL(
 CREATE TABLE IF NOT EXISTS telemetry_daily (
   device_id TEXT NOT NULL,
   day INTEGER NOT NULL,
@@ -161,7 +161,7 @@ Status Retention::init() {
     if (auto s = sqlite::exec(db_, "PRAGMA journal_mode=WAL", "retention"); !s) return s;
     // Pruning is redone after a power cut if its commit is lost: no fsync per batch needed.
     if (auto s = sqlite::exec(db_, "PRAGMA synchronous=NORMAL", "retention"); !s) return s;
-    return sqlite::exec(db_, kSchema, "retention");
+    return sqlite::exec(db_, kRetentionSchema, "retention");
 }
 
 long long Retention::day_of(TimePoint t) const {
@@ -456,7 +456,7 @@ Result<bool> Retention::budget_step(const StorageStatus& st, std::optional<TimeP
             // Logged at the first batch of a pruning run and then every 100 000 rows.
             lost_logged_ += *n;
             if (lost_logged_ == *n || lost_logged_ >= 100'000) {
-                PVF_LOG(warn, kLog, "disk budget: " << counter("unsynced_pruned") << " raw sample(s) deleted before they were synced so far (now "
+                PVF_LOG(warn, kRetentionLog, "disk budget: " << counter("unsynced_pruned") << " raw sample(s) deleted before they were synced so far (now "
                                                     << **device << ", " << st.used_bytes << " B used, budget "
                                                     << options_.budget_bytes << " B, free on disk "
                                                     << st.fs_free_bytes.value_or(0) << " B)");
@@ -471,13 +471,13 @@ Result<bool> Retention::budget_step(const StorageStatus& st, std::optional<TimeP
         auto r = outbox_->enforce_quota(before > excess ? before - excess : 0);
         if (!r) return r.error();
         if (outbox_->bytes() < before) {
-            PVF_LOG(warn, kLog, "disk budget: unsent telemetry in the outbox shrunk from " << before << " to "
+            PVF_LOG(warn, kRetentionLog, "disk budget: unsent telemetry in the outbox shrunk from " << before << " to "
                                                                                           << outbox_->bytes() << " B");
             return true;
         }
     }
     if (!warned_stuck_) {
-        PVF_LOG(error, kLog, "disk budget: " << st.used_bytes << " B used, budget " << options_.budget_bytes
+        PVF_LOG(error, kRetentionLog, "disk budget: " << st.used_bytes << " B used, budget " << options_.budget_bytes
                                              << " B: only tickets and unsent ticket events are left, kept");
         warned_stuck_ = true;
     }

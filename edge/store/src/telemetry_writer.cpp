@@ -6,7 +6,7 @@
 
 namespace pvfleet::store {
 namespace {
-constexpr const char* kLog = "store";
+constexpr const char* kWriterLog = "store";
 // What one raw row may take in the file (body of ~500 B, key and B-tree overhead), doubled for page splits.
 constexpr std::uint64_t kRowBytesEstimate = 2 * 700;
 }  // namespace
@@ -38,7 +38,7 @@ Status TelemetryWriter::flush(TimePoint now) {
     if (buffer_.empty()) return {};
     if (!may_grow(buffer_.size())) {
         if (stats_.skipped == 0)
-            PVF_LOG(warn, kLog, "free space below the floor: raw telemetry not stored until the disk budget frees pages");
+            PVF_LOG(warn, kWriterLog, "free space below the floor: raw telemetry not stored until the disk budget frees pages");
         stats_.skipped += buffer_.size();
         buffer_.clear();
         return {};
@@ -51,7 +51,7 @@ Status TelemetryWriter::flush(TimePoint now) {
             stats_.dropped += extra;
             buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(extra));
         }
-        PVF_LOG(error, kLog, "telemetry not stored (kept for the next commit, " << buffer_.size()
+        PVF_LOG(error, kWriterLog, "telemetry not stored (kept for the next commit, " << buffer_.size()
                                                                                  << " buffered): " << s.error().message);
         return s;
     }

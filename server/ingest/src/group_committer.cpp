@@ -5,7 +5,7 @@
 
 namespace pvfleet::ingest {
 namespace {
-constexpr const char* kLog = "ingest";
+constexpr const char* kCommitLog = "ingest";
 // Rejected payloads are logged one by one up to this many per minute, then summarised: a misbehaving client
 // must not flood the log.
 constexpr std::uint64_t kRejectLogsPerMinute = 20;
@@ -54,14 +54,14 @@ void GroupCommitter::reject(const Received& r, const std::string& reason) {
     const TimePoint now = time_.now();
     if (now - reject_window_start_ > std::chrono::minutes(1)) {
         if (reject_logs_in_window_ > kRejectLogsPerMinute)
-            PVF_LOG(warn, kLog, (reject_logs_in_window_ - kRejectLogsPerMinute) << " more payloads rejected");
+            PVF_LOG(warn, kCommitLog, (reject_logs_in_window_ - kRejectLogsPerMinute) << " more payloads rejected");
         reject_window_start_ = now;
         reject_logs_in_window_ = 0;
     }
     if (++reject_logs_in_window_ <= kRejectLogsPerMinute)
-        PVF_LOG(warn, kLog, "rejected " << r.bytes << " B on " << r.topic.substr(0, 200) << ": " << reason);
+        PVF_LOG(warn, kCommitLog, "rejected " << r.bytes << " B on " << r.topic.substr(0, 200) << ": " << reason);
     if (auto s = store_.record_reject(r.topic, r.bytes, reason); !s)
-        PVF_LOG(error, kLog, "recording a rejected payload: " << s.error().message);
+        PVF_LOG(error, kCommitLog, "recording a rejected payload: " << s.error().message);
 }
 
 void GroupCommitter::flush() {
@@ -105,13 +105,13 @@ void GroupCommitter::commit(const std::vector<protocol::Message>& decoded) {
         ++stats_.store_errors;
         if (decoded.size() == 1) {
             // One message the store cannot take. It is not retried for ever: the gap check asks for it again.
-            PVF_LOG(error, kLog,
+            PVF_LOG(error, kCommitLog,
                     "storing " << protocol::to_string(protocol::kind_of(decoded[0])) << " of site "
                                << protocol::site_of(decoded[0]) << ": " << r.error().message);
             return;
         }
         // Isolate the message that fails so the rest of the batch is stored.
-        PVF_LOG(warn, kLog, "batch of " << decoded.size() << " failed (" << r.error().message << "); one by one");
+        PVF_LOG(warn, kCommitLog, "batch of " << decoded.size() << " failed (" << r.error().message << "); one by one");
         for (const auto& m : decoded) commit(std::vector<protocol::Message>{m});
         return;
     }
@@ -137,7 +137,7 @@ void GroupCommitter::check_gaps() {
     flush();
     auto due = ledger_.due_resends(options_.gaps);
     if (!due) {
-        PVF_LOG(error, kLog, "gap check: " << due.error().message);
+        PVF_LOG(error, kCommitLog, "gap check: " << due.error().message);
         return;
     }
     for (const auto& req : *due) {
@@ -148,10 +148,10 @@ void GroupCommitter::check_gaps() {
                          std::to_string(++command_counter_) + "-" + options_.mqtt.client_id;
         cmd.expires_at = cmd.issued_at + std::chrono::minutes(10);
         cmd.body = protocol::ResendCommand{req.from_seq, req.to_seq};
-        PVF_LOG(info, kLog,
+        PVF_LOG(info, kCommitLog,
                 "site " << req.site_id << ": asking for seq " << req.from_seq << ".." << req.to_seq << " (attempt "
                         << req.attempt << ")");
-        if (auto s = downlink_.send(cmd); !s) PVF_LOG(warn, kLog, "resend command: " << s.error().message);
+        if (auto s = downlink_.send(cmd); !s) PVF_LOG(warn, kCommitLog, "resend command: " << s.error().message);
         ++stats_.resend_requests;
     }
     publish_stats();

@@ -16,7 +16,7 @@
 namespace pvfleet::ingest {
 namespace {
 using Decoded = Result<protocol::Message>;
-constexpr const char* kLog = "ingest";
+constexpr const char* kIngestLog = "ingest";
 }  // namespace
 
 struct Ingestor::Impl {
@@ -54,7 +54,7 @@ struct Ingestor::Impl {
                         1, false};
         client->publish(std::move(m), [id = cmd.command_id](Status s) {
             if (!s)
-                PVF_LOG(warn, kLog,
+                PVF_LOG(warn, kIngestLog,
                         "command " << id << " not delivered to the broker: " << s.error().message);
         });
         return {};
@@ -89,13 +89,13 @@ Result<std::unique_ptr<Ingestor>> Ingestor::create(boost::asio::any_io_executor 
     };
     impl->client->on_connected = [raw] {
         raw->is_connected = true;
-        PVF_LOG(info, kLog,
+        PVF_LOG(info, kIngestLog,
                 "connected to " << raw->options.mqtt.server_uri << " as " << raw->options.mqtt.client_id
                                 << (raw->options.mqtt.clean_session ? "" : " (persistent session)"));
     };
     impl->client->on_connection_lost = [raw](const std::string& cause) {
         raw->is_connected = false;
-        PVF_LOG(warn, kLog, "broker connection lost: " << cause);
+        PVF_LOG(warn, kIngestLog, "broker connection lost: " << cause);
     };
     return std::unique_ptr<Ingestor>(new Ingestor(std::move(impl)));
 }
@@ -121,7 +121,7 @@ void Ingestor::stop(std::function<void()> done) {
         i->is_connected = false;
         i->committer.flush();
         const IngestStats s = i->committer.stats();
-        PVF_LOG(info, kLog,
+        PVF_LOG(info, kIngestLog,
                 "stopped: " << s.received << " received, " << s.applied << " stored, " << s.duplicates
                             << " duplicates, " << s.rejected << " rejected");
         if (done) done();

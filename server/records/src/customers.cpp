@@ -12,9 +12,9 @@ namespace {
 using storage::Params;
 using storage::Row;
 
-constexpr const char* kColumns =
+constexpr const char* kCustomerColumns =
     "id, name_enc, phone_enc, email_enc, address_enc, notes_enc, created_at_ms, updated_at_ms, version";
-constexpr int kMaxLimit = 1000;
+constexpr int kMaxCustomersPerPage = 1000;
 constexpr int kScanPage = 500;
 
 struct EncryptedFields {
@@ -126,7 +126,7 @@ Result<Customer> insert_customer(storage::Db& db, const FieldCipher& cipher, Cus
 }
 
 Result<std::vector<Customer>> all_customers(storage::Db& db, const FieldCipher& cipher) {
-    auto r = db.run(std::string("SELECT ") + kColumns + " FROM customers ORDER BY id");
+    auto r = db.run(std::string("SELECT ") + kCustomerColumns + " FROM customers ORDER BY id");
     if (!r) return r.error();
     std::vector<Customer> out;
     out.reserve(r->rows.size());
@@ -142,8 +142,8 @@ Result<std::vector<Customer>> all_customers(storage::Db& db, const FieldCipher& 
 
 Result<std::vector<Customer>> list_customers(storage::Db& db, const FieldCipher& cipher,
                                              const CustomerQuery& query) {
-    if (query.limit < 1 || query.limit > kMaxLimit)
-        return Error::at("limit", "must be between 1 and " + std::to_string(kMaxLimit));
+    if (query.limit < 1 || query.limit > kMaxCustomersPerPage)
+        return Error::at("limit", "must be between 1 and " + std::to_string(kMaxCustomersPerPage));
     const std::string folded = detail::fold_case(detail::trim(query.text));
     const std::string query_digits = digits_of(folded);
     const bool phone_like = !query_digits.empty() && !detail::check_phone(folded).has_value();
@@ -153,7 +153,7 @@ Result<std::vector<Customer>> list_customers(storage::Db& db, const FieldCipher&
     const int page = folded.empty() ? query.limit : kScanPage;
     for (;;) {
         auto r =
-            db.run(std::string("SELECT ") + kColumns + " FROM customers WHERE id > $1 ORDER BY id LIMIT $2",
+            db.run(std::string("SELECT ") + kCustomerColumns + " FROM customers WHERE id > $1 ORDER BY id LIMIT $2",
                    {after, std::int64_t{page}});
         if (!r) return r.error();
         for (const Row& row : r->rows) {
@@ -168,7 +168,7 @@ Result<std::vector<Customer>> list_customers(storage::Db& db, const FieldCipher&
 }
 
 Result<std::optional<Customer>> get_customer(storage::Db& db, const FieldCipher& cipher, std::int64_t id) {
-    auto r = db.run(std::string("SELECT ") + kColumns + " FROM customers WHERE id = $1", {id});
+    auto r = db.run(std::string("SELECT ") + kCustomerColumns + " FROM customers WHERE id = $1", {id});
     if (!r) return r.error();
     if (r->rows.empty()) return std::optional<Customer>{};
     auto c = decrypt_row(cipher, r->rows[0]);
@@ -190,7 +190,7 @@ Result<Customer> update_customer(storage::Db& db, const FieldCipher& cipher, Cus
     if (auto errors = validate_customer(c); !errors.empty()) return errors.front();
     normalize(c);
     return storage::in_transaction(db, [&]() -> Result<Customer> {
-        auto r = db.run(std::string("SELECT ") + kColumns + " FROM customers WHERE id = $1", {c.id});
+        auto r = db.run(std::string("SELECT ") + kCustomerColumns + " FROM customers WHERE id = $1", {c.id});
         if (!r) return r.error();
         if (r->rows.empty())
             return Error{"customer " + std::to_string(c.id) + ": not found", ErrorKind::not_found};

@@ -13,16 +13,16 @@
 namespace pvfleet::records {
 namespace {
 
-constexpr std::array<std::string_view, 15> kColumns = {
+constexpr std::array<std::string_view, 15> kCustomerCsvColumns = {
     "customer_name", "phone",     "email",     "address", "notes", "site_id", "site_name",   "site_address",
     "latitude",      "longitude", "time_zone", "kwp",     "tilt",  "azimuth", "installed_on"};
-constexpr std::array<std::string_view, 9> kSiteColumns = {"site_name", "site_address", "latitude",
+constexpr std::array<std::string_view, 9> kSiteCsvColumns = {"site_name", "site_address", "latitude",
                                                           "longitude", "time_zone",    "kwp",
                                                           "tilt",      "azimuth",      "installed_on"};
 
 std::string expected_columns() {
     std::string out;
-    for (const auto c : kColumns) out += (out.empty() ? "" : ", ") + std::string(c);
+    for (const auto c : kCustomerCsvColumns) out += (out.empty() ? "" : ", ") + std::string(c);
     return out;
 }
 
@@ -83,7 +83,7 @@ std::string customer_key(const Customer& c) {
 std::optional<Site> read_site(RowReader& row) {
     const auto site_id = row.get("site_id");
     if (site_id.empty()) {
-        for (const auto c : kSiteColumns)
+        for (const auto c : kSiteCsvColumns)
             if (!row.get(c).empty()) {
                 row.error("site_id", "required when site columns are filled (" + std::string(c) + ")");
                 break;
@@ -171,7 +171,7 @@ bool read_header(const detail::CsvDocument& doc, ImportReport& report,
     const auto& header = doc.records.front().fields;
     for (std::size_t i = 0; i < header.size(); ++i) {
         const auto name = detail::fold_case(detail::trim(header[i]));
-        if (std::find(kColumns.begin(), kColumns.end(), name) == kColumns.end())
+        if (std::find(kCustomerCsvColumns.begin(), kCustomerCsvColumns.end(), name) == kCustomerCsvColumns.end())
             errors.push_back(ImportRowError{1, detail::trim(header[i]),
                                             "unknown column (expected: " + expected_columns() + ")"});
         else if (!columns.emplace(name, i).second)

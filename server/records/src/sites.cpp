@@ -23,7 +23,7 @@ constexpr const char* kSiteColumns =
 constexpr const char* kDeviceColumns =
     "site_id, device_id, vendor, model, serial, firmware, unit_id, first_seen_ms, last_seen_ms, version, "
     "wired_inputs";
-constexpr int kMaxLimit = 1000;
+constexpr int kMaxSitesPerPage = 1000;
 
 std::optional<double> opt_real(const Row& row, std::size_t i) {
     if (row.is_null(i)) return std::nullopt;
@@ -307,8 +307,8 @@ Result<Site> write_site(storage::Db& db, Site s, const std::optional<Site>& befo
 
 Result<std::vector<Site>> list_sites(storage::Db& db, std::optional<std::int64_t> customer_id,
                                      bool unassigned_only, const std::string& after_site_id, int limit) {
-    if (limit < 1 || limit > kMaxLimit)
-        return Error::at("limit", "must be between 1 and " + std::to_string(kMaxLimit));
+    if (limit < 1 || limit > kMaxSitesPerPage)
+        return Error::at("limit", "must be between 1 and " + std::to_string(kMaxSitesPerPage));
     if (customer_id && unassigned_only)
         return Error::at("unassigned_only", "cannot be combined with a customer");
     std::string sql = std::string("SELECT ") + kSiteColumns + " FROM sites WHERE site_id > $1";

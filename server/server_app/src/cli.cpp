@@ -25,14 +25,19 @@
 #include "pvfleet/storage/store.hpp"
 #include "pvfleet/storage/work_orders.hpp"
 #include "pvfleet/util/log.hpp"
+#include "pvfleet/util/systemd.hpp"
+#include "service.hpp"
 
 namespace pvfleet::server_app {
 namespace {
 constexpr const char* kUsage = R"(usage: pvfleet-server <command> [options]
 
 commands:
-  run --config FILE            ingest MQTT, serve the REST API and the web app
-  migrate --config FILE        bring the database schema up to date
+  run --config FILE            ingest MQTT, serve the REST API and the web app (HTTPS with http/tls;
+                               SIGHUP reloads the certificate)
+  check-config --config FILE   check the config and the files it names, print the effective config;
+                               exit 0 when it would start, 1 otherwise (also: run --check-config)
+  migrate --config FILE        bring the database schema up to date and exit (0: up to date)
   user add --config FILE --name N --role R [--display-name D] [--password-file F]
                                create a user (admin, back_office, technician, manager); the password is
                                the first line of stdin, or of F
@@ -45,6 +50,7 @@ common options: --log-level debug|info|warn|error
 
 struct Common {
     std::optional<std::string> config_path;
+    bool check_config = false;
     std::vector<std::string> rest;
 };
 
@@ -53,6 +59,8 @@ Result<Common> parse_common(const std::vector<std::string>& args, std::size_t fr
     for (std::size_t i = from; i < args.size(); ++i) {
         if (args[i] == "--config" && i + 1 < args.size()) {
             c.config_path = args[++i];
+        } else if (args[i] == "--check-config") {
+            c.check_config = true;
         } else if (args[i] == "--log-level" && i + 1 < args.size()) {
             log::Level level{};
             if (!log::parse_level(args[++i], level)) return Error{"--log-level: unknown '" + args[i] + "'"};
@@ -129,6 +137,14 @@ int cmd_migrate(const Common& common) {
     }
     std::cout << "database schema is up to date\n";
     return 0;
+}
+
+int cmd_check_config(const Common& common) {
+    if (!common.config_path) {
+        std::cerr << "pvfleet-server check-config: --config FILE is required\n";
+        return 2;
+    }
+    return check_config(*common.config_path);
 }
 
 // Loads the config named by --config, or says why not (exit code 2).
@@ -313,6 +329,7 @@ http::HttpServerOptions http_options_of(const ServerConfig& config) {
     http_options.port = config.http.port;
     http_options.max_connections = static_cast<std::size_t>(config.http.max_connections);
     http_options.trusted_proxies = config.http.trusted_proxies;
+    http_options.tls = config.http.tls;
     return http_options;
 }
 
@@ -342,12 +359,20 @@ private:
 };
 
 // Staged shutdown: stop taking messages, commit what is held, disconnect, then leave the loop.
+struct ServiceHooks {
+    TlsReloadOnHangup& reload;
+    Watchdog& watchdog;
+};
+
 void stop_on_signal(boost::asio::signal_set& signals, boost::asio::io_context& ioc,
                     PreventiveInspections& preventive, http::HttpServer& http,
-                    const std::unique_ptr<ingest::Ingestor>& ingestor) {
-    signals.async_wait([&](boost::system::error_code ec, int sig) {
+                    const std::unique_ptr<ingest::Ingestor>& ingestor, ServiceHooks service) {
+    signals.async_wait([&, service](boost::system::error_code ec, int sig) {
         if (ec) return;
         PVF_LOG(info, "server", "signal " << sig << ": stopping");
+        systemd::notify("STOPPING=1");
+        service.reload.cancel();
+        service.watchdog.cancel();
         preventive.cancel();
         http.stop();
         if (ingestor)
@@ -358,6 +383,7 @@ void stop_on_signal(boost::asio::signal_set& signals, boost::asio::io_context& i
 }
 
 int cmd_run(const Common& common) {
+    if (common.check_config) return cmd_check_config(common);
     auto config = config_or_complain(common, "run");
     if (!config) return 2;
     PVF_LOG(info, "server", "pvfleet-server " << PVFLEET_VERSION << " config " << describe(*config));
@@ -416,8 +442,7 @@ int cmd_run(const Common& common) {
         return 2;
     }
     (*http)->start();
-    // Tests and scripts read the port from this line (the config may ask for port 0).
-    PVF_LOG(info, "server", "http listening on " << config->http.listen << ":" << (*http)->port());
+    log_listening(*config, **http);
     if (ingestor) {
         ingest_thread.start();
         ingestor->start();
@@ -425,8 +450,12 @@ int cmd_run(const Common& common) {
 
     PreventiveInspections preventive(ioc, **api_db, clock);
     preventive.check();
+    TlsReloadOnHangup reload(ioc, **http);
+    Watchdog watchdog(ioc, ingestor ? &ingest_thread.ioc : nullptr);
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    stop_on_signal(signals, ioc, preventive, **http, ingestor);
+    stop_on_signal(signals, ioc, preventive, **http, ingestor, {reload, watchdog});
+    systemd::notify("READY=1");
+    watchdog.start();
     PVF_LOG(info, "server", "running");
     ioc.run();
     ingest_thread.join();
@@ -450,7 +479,10 @@ int run_cli(const std::vector<std::string>& args) {
         std::cerr << "pvfleet-server: " << common.error().message << "\n";
         return 2;
     }
+    // Under systemd the journal stamps each line and reads its priority from a "<N>" prefix.
+    if (systemd::stderr_is_journal()) log::set_journal_format(true);
     if (args[0] == "run") return cmd_run(*common);
+    if (args[0] == "check-config" || args[0] == "--check-config") return cmd_check_config(*common);
     if (args[0] == "migrate") return cmd_migrate(*common);
     if (args[0] == "user") return cmd_user(*common);
     if (args[0] == "import") return cmd_import(*common);

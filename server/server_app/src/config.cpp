@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pvfleet/util/config_schema.hpp"
+#include "pvfleet/util/data_dir.hpp"
 #include "pvfleet/util/number.hpp"
 
 namespace pvfleet::server_app {
@@ -52,8 +53,12 @@ const config::Object kTls{{required("ca_file", string().non_empty()), optional("
 const config::Object kHttp{{optional("listen", string().non_empty()), optional("port", integer(0, 65535)),
                             optional("max_connections", integer(1, 100000)),
                             optional("public_url", string().non_empty()), optional("worker_threads", integer(1, 64)),
-                            optional("worker_queue", integer(0, 10000)), optional("trusted_proxies")},
+                            optional("worker_queue", integer(0, 10000)), optional("trusted_proxies"),
+                            optional("tls")},
                            kWording};
+const config::Object kHttpTls{{required("cert_file", string().non_empty()), required("key_file", string().non_empty()),
+                               optional("chain_file", string().non_empty())},
+                              kWording};
 const config::Object kIngest{{optional("gap_grace_s", integer(1, 86400)), optional("gap_retry_s", integer(1, 86400)),
                               optional("gap_max_attempts", integer(1, 1000)), optional("max_batch", integer(1, 100000)),
                               optional("max_delay_ms", integer(0, 10000))},
@@ -87,6 +92,14 @@ std::optional<std::string> public_url_problem(const std::string& url) {
 std::string resolve(const std::filesystem::path& base, const std::string& p) {
     const std::filesystem::path path(p);
     return path.is_absolute() ? p : (base / path).lexically_normal().string();
+}
+
+// The web app's folder when the config names none: $PVFLEET_WEB_ROOT, ../share/pvfleet/web beside the
+// executable (installed tree or a build tree's staged copy), /usr/share/pvfleet/web. When none exists the last
+// is kept, so loading it fails naming web_root and that folder.
+std::string default_web_root() {
+    auto dir = find_data_dir("web", std::nullopt, "PVFLEET_WEB_ROOT", "web app folder", "web_root");
+    return dir ? dir->string() : data_dir_candidates("web", nullptr).back().string();
 }
 
 void parse_database(const json& db, const std::filesystem::path& base_dir, ServerConfig& c, config::Errors& e) {
@@ -136,7 +149,18 @@ void parse_mqtt(const json& mq, const std::filesystem::path& base_dir, ServerCon
     }
 }
 
-void parse_http(const json& h, ServerConfig& c, config::Errors& e) {
+// http/tls: the files' paths (relative to the config); they are read when the server starts (and on SIGHUP).
+void parse_http_tls(const json& t, const std::filesystem::path& base_dir, ServerConfig& c, config::Errors& e) {
+    kHttpTls.check_keys(t, "http/tls", e);
+    config::Reader r(t, "http/tls", kHttpTls, e);
+    http::TlsFiles files;
+    if (auto v = r.string("cert_file")) files.cert_file = resolve(base_dir, *v);
+    if (auto v = r.string("key_file")) files.key_file = resolve(base_dir, *v);
+    if (auto v = r.string("chain_file")) files.chain_file = resolve(base_dir, *v);
+    c.http.tls = files;
+}
+
+void parse_http(const json& h, const std::filesystem::path& base_dir, ServerConfig& c, config::Errors& e) {
     kHttp.check_keys(h, "http", e);
     config::Reader r(h, "http", kHttp, e);
     if (auto l = r.string("listen")) c.http.listen = *l;
@@ -150,6 +174,12 @@ void parse_http(const json& h, ServerConfig& c, config::Errors& e) {
     if (auto t = r.integer("worker_threads")) c.http.worker_threads = static_cast<int>(*t);
     if (auto q = r.integer("worker_queue")) c.http.worker_queue = static_cast<int>(*q);
     if (auto m = r.integer("max_connections")) c.http.max_connections = static_cast<int>(*m);
+    if (const auto tls = h.find("tls"); tls != h.end()) {
+        if (tls->is_object())
+            parse_http_tls(*tls, base_dir, c, e);
+        else
+            e.add("http/tls", "expected an object");
+    }
     const auto t = h.find("trusted_proxies");
     if (t == h.end()) return;
     if (!t->is_array() || t->size() > 64) {
@@ -194,11 +224,11 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
         parse_database(*db, base_dir, c, e);
     c.mqtt_enabled = doc.contains("mqtt");
     if (const json* mq = optional_section(doc, "mqtt", e)) parse_mqtt(*mq, base_dir, c, e);
-    if (const json* h = optional_section(doc, "http", e)) parse_http(*h, c, e);
+    if (const json* h = optional_section(doc, "http", e)) parse_http(*h, base_dir, c, e);
     if (const json* in = optional_section(doc, "ingest", e)) parse_ingest(*in, c, e);
     if (auto k = top.string("secret_key_file")) c.secret_key_file = resolve(base_dir, *k);
-    c.web_root = PVFLEET_DEFAULT_WEB_ROOT;
     if (auto w = top.string("web_root")) c.web_root = resolve(base_dir, *w);
+    else c.web_root = default_web_root();
 
     if (!e.empty()) return e.joined();
     return c;
@@ -224,6 +254,10 @@ std::string describe(const ServerConfig& c) {
           {"public_url", c.http.public_url},
           {"worker_threads", c.http.worker_threads},
           {"worker_queue", c.http.worker_queue}}}};
+    if (c.http.tls)
+        out["http"]["tls"] = {{"cert_file", c.http.tls->cert_file},
+                              {"key_file", c.http.tls->key_file},
+                              {"chain_file", c.http.tls->chain_file}};
     if (c.database.engine == storage::Engine::postgres) {
         // libpq URIs may carry a password: show only host and database.
         const auto at = c.database.postgres_uri.find('@');

@@ -31,7 +31,13 @@ public:
     Checkpointer& operator=(const Checkpointer&) = delete;
 
     // From the writer's commit (sqlite3_wal_hook): the WAL holds `pages` pages.
-    static int on_commit(void* self, sqlite3*, const char*, int pages) {
+    static int on_commit(void* self, sqlite3* writer, const char*, int pages) {
+        // The background thread keeps the WAL far below this; when it is starved of CPU (a saturated machine),
+        // the writer restarts the WAL itself so the bound holds whatever the scheduling.
+        if (pages >= kPagesWriterCap) {
+            (void)sqlite3_wal_checkpoint_v2(writer, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
+            return SQLITE_OK;
+        }
         if (pages >= kPagesPerCheckpoint) static_cast<Checkpointer*>(self)->poke();
         return SQLITE_OK;
     }
@@ -40,6 +46,7 @@ private:
     static constexpr int kPagesPerCheckpoint = 4000;  // ~16 MiB of WAL
     static constexpr int kPassiveRounds = 8;
     static constexpr int kPagesForced = 16000;  // ~64 MiB of WAL, as journal_size_limit
+    static constexpr int kPagesWriterCap = 18000;  // ~70 MiB: the writer's own RESTART, the hard bound
 
     // The WAL starts over from its beginning (and the file is cut back to journal_size_limit) only when a writer
     // finds every frame in it checkpointed. A PASSIVE pass copies the frames there when it started; a writer

@@ -1,5 +1,6 @@
 // Who may move a work order where; the table is in docs/workorders.md.
 #include "pvfleet/workorders/lifecycle.hpp"
+#include "quoted.hpp"
 
 #include <utility>
 
@@ -8,9 +9,7 @@ namespace {
 
 using S = WorkOrderState;
 
-std::string quoted(std::string_view s) {
-    return "'" + std::string(s) + "'";
-}
+using detail::quoted;
 
 bool is_office(Role r) {
     return r == Role::admin || r == Role::back_office;

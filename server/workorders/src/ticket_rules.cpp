@@ -1,5 +1,6 @@
 // Edge ticket events -> work orders; the rules table is in docs/workorders.md.
 #include "pvfleet/workorders/ticket_rules.hpp"
+#include "quoted.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -12,9 +13,7 @@ namespace {
 using domain::TicketEventKind;
 using Action = Decision::Action;
 
-std::string quoted(std::string_view s) {
-    return "'" + std::string(s) + "'";
-}
+using detail::quoted;
 
 std::string order_label(const WorkOrder& o) {
     return "work order #" + std::to_string(o.id) + " (" + std::string(to_string(o.state)) + ")";

@@ -8,12 +8,15 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
+#include <type_traits>
 #include <list>
 #include <sstream>
 
@@ -25,10 +28,14 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 using namespace std::chrono_literals;
+template <class Stream>
+constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 constexpr auto kIdleTimeout = 30s;    // a kept-alive connection waiting for its next request; a body
 constexpr auto kHeaderTimeout = 10s;  // the request head, from accept or from its first byte
 constexpr auto kWriteTimeout = 30s;   // a response to a client that does not read it
+constexpr auto kTlsCloseTimeout = 2s; // the peer's close_notify; then the socket is closed regardless
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 constexpr std::size_t kTargetLimit = 8 * 1024;
 constexpr std::size_t kReadChunk = 4096;
@@ -129,6 +136,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     RateLimitedLog accept_log{kAcceptLogInterval};
     RateLimitedLog busy_log{kAcceptLogInterval};
     std::string busy_response;
+    std::optional<TlsContext> tls;  // the context new connections get; each connection keeps its own
 
     // Holds one of max_connections for as long as a session runs.
     struct Slot {
@@ -165,6 +173,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
 
     // Over the cap: a 503 written without waiting (a fresh socket's send buffer is empty), then closed.
+    // Over TLS nothing is written: a handshake to send a 503 is what a flood would want from us.
     template <class Socket>
     void turn_away(Socket& socket) {
         std::size_t suppressed = 0;
@@ -174,7 +183,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                                            << suppressed_note(suppressed));
         beast::error_code ec;
         socket.non_blocking(true, ec);
-        if (!ec) socket.write_some(asio::buffer(busy_response), ec);
+        if (!ec && !tls) socket.write_some(asio::buffer(busy_response), ec);
         socket.shutdown(tcp::socket::shutdown_both, ec);
         socket.close(ec);
     }
@@ -207,17 +216,56 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 continue;
             }
             ++active;
-            auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
             connections.remove_if([](const auto& w) { return w.expired(); });
-            connections.push_back(stream);
-            auto strand = stream->get_executor();
-            asio::co_spawn(strand, session(self, stream), asio::detached);
+            if (tls) {
+                auto stream = std::make_shared<TlsStream>(std::move(socket), *tls->context);
+                // stop() cancels the TCP layer under the TLS stream (an aliasing pointer keeps the whole alive).
+                connections.push_back(std::shared_ptr<beast::tcp_stream>(stream, &stream->next_layer()));
+                asio::co_spawn(stream->get_executor(), session(self, stream, tls->context), asio::detached);
+            } else {
+                auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+                connections.push_back(stream);
+                asio::co_spawn(stream->get_executor(), session(self, stream, nullptr), asio::detached);
+            }
         }
+    }
+
+    // The TLS handshake, within the head deadline (a client that opens and stalls is cut off like a slow head).
+    template <class Stream>
+    static asio::awaitable<bool> open(Stream& stream) {
+        if constexpr (kIsTls<Stream>) {
+            beast::get_lowest_layer(stream).expires_after(kHeaderTimeout);
+            beast::error_code ec;
+            co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                            asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) {
+                PVF_LOG(debug, kLog, "TLS handshake: " << ec.message());
+                co_return false;
+            }
+        }
+        co_return true;
+    }
+
+    // TLS says goodbye (close_notify) unless the server is stopping; then the socket closes.
+    template <class Stream>
+    static asio::awaitable<void> close(Stream& stream, bool graceful) {
+        auto& tcp_stream = beast::get_lowest_layer(stream);
+        if constexpr (kIsTls<Stream>) {
+            if (graceful) {
+                tcp_stream.expires_after(kTlsCloseTimeout);
+                beast::error_code ec;
+                co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+            }
+        }
+        beast::error_code ignored;
+        tcp_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        tcp_stream.close();
     }
 
     // Reads until the buffer holds a whole request head (or a reason to refuse it); false when the peer went
     // away or the deadline passed.
-    static asio::awaitable<bool> read_head(beast::tcp_stream& stream, beast::flat_buffer& buffer, Head& head) {
+    template <class Stream>
+    static asio::awaitable<bool> read_head(Stream& stream, beast::flat_buffer& buffer, Head& head) {
         for (;;) {
             const auto data = buffer.cdata();
             head = scan_head(std::string_view(static_cast<const char*>(data.data()), data.size()));
@@ -246,25 +294,29 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
 
     // Kept whole (one read-respond loop per connection): its deadlines and exits read best in order.
-    static asio::awaitable<void> session(std::shared_ptr<Impl> self,
-                                         std::shared_ptr<beast::tcp_stream> stream) {
+    // `tls_context` keeps the context a TLS connection was accepted with alive across a reload.
+    template <class Stream>
+    static asio::awaitable<void> session(std::shared_ptr<Impl> self, std::shared_ptr<Stream> stream,
+                                         std::shared_ptr<asio::ssl::context> tls_context) {
         const Slot slot(self->active);
+        auto& tcp_stream = beast::get_lowest_layer(*stream);
         beast::flat_buffer buffer;
         std::string remote;
         beast::error_code ep_ec;
-        const auto ep = stream->socket().remote_endpoint(ep_ec);
+        const auto ep = tcp_stream.socket().remote_endpoint(ep_ec);
         if (!ep_ec) remote = ep.address().to_string();
-        for (bool fresh = true;; fresh = false) {
+        const bool opened = co_await open(*stream);
+        for (bool fresh = true; opened; fresh = false) {
             if (!fresh && buffer.size() == 0) {
                 // Kept alive: the next request may take the idle timeout to start.
-                stream->expires_after(kIdleTimeout);
+                tcp_stream.expires_after(kIdleTimeout);
                 beast::error_code ec;
                 const std::size_t n = co_await stream->async_read_some(
                     buffer.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, ec));
                 if (ec) break;
                 buffer.commit(n);
             }
-            stream->expires_after(kHeaderTimeout);
+            tcp_stream.expires_after(kHeaderTimeout);
             Head head = Head::incomplete;
             if (!co_await read_head(*stream, buffer, head)) break;
             bhttp::response<bhttp::string_body> res;
@@ -282,7 +334,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 bhttp::request_parser<bhttp::string_body> parser;
                 parser.header_limit(static_cast<std::uint32_t>(kHeaderLimit + 4));
                 parser.body_limit(self->options.body_limit);
-                stream->expires_after(kIdleTimeout);  // the body
+                tcp_stream.expires_after(kIdleTimeout);  // the body
                 beast::error_code ec;
                 co_await bhttp::async_read(*stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
                 if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
@@ -305,7 +357,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                     } else {
                         if (self->stopped) break;  // the handler may be gone
                         // The handler may await a worker: no read deadline runs out meanwhile.
-                        stream->expires_never();
+                        tcp_stream.expires_never();
                         const Response out = co_await self->call_handler(req, remote);
                         res.version(req.version());
                         res.result(static_cast<bhttp::status>(out.status));
@@ -320,13 +372,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
             }
             beast::error_code wec;
             // A deadline of its own: one left over from reading may already have passed.
-            stream->expires_after(kWriteTimeout);
+            tcp_stream.expires_after(kWriteTimeout);
             co_await bhttp::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, wec));
             if (wec || !res.keep_alive()) break;
         }
-        beast::error_code ignored;
-        stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
-        stream->close();
+        co_await close(*stream, opened && !self->stopped);
+        stream.reset();  // the TLS stream goes before the context it was made from
+        tls_context.reset();
     }
 };
 
@@ -340,6 +392,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::create(asio::any_io_executor exe
                                                        HttpServerOptions options,
                                                        AsyncRequestHandler handler) {
     auto impl = std::make_shared<Impl>(executor, std::move(options), std::move(handler));
+    if (impl->options.tls) {
+        auto loaded = load_tls_context(*impl->options.tls);
+        if (!loaded) return loaded.error();
+        impl->tls = std::move(*loaded);
+    }
     beast::error_code ec;
     const auto address = asio::ip::make_address(impl->options.address, ec);
     if (ec) return Error::at(impl->options.config_key, "not an IP address: '" + impl->options.address + "'");
@@ -397,6 +454,20 @@ int HttpServer::port() const {
 }
 std::string HttpServer::address() const {
     return impl_->options.address;
+}
+bool HttpServer::tls() const {
+    return impl_->tls.has_value();
+}
+std::string HttpServer::tls_certificate() const {
+    return impl_->tls ? impl_->tls->describe() : std::string();
+}
+
+Result<std::string> HttpServer::reload_tls() {
+    if (!impl_->options.tls) return Error{"no TLS configured"};
+    auto loaded = load_tls_context(*impl_->options.tls);
+    if (!loaded) return loaded.error();
+    impl_->tls = std::move(*loaded);
+    return impl_->tls->describe();
 }
 
 }  // namespace pvfleet::http

@@ -1,4 +1,5 @@
 #include "pvfleet/solar/clear_sky.hpp"
+#include "angles.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -8,7 +9,7 @@
 
 namespace pvfleet::solar {
 namespace {
-constexpr double deg = std::numbers::pi / 180.0;
+using detail::deg;
 constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 }  // namespace
 

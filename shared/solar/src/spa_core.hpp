@@ -3,11 +3,10 @@
 #include <cmath>
 #include <numbers>
 
+#include "angles.hpp"
 #include "pvfleet/solar/position.hpp"
 
 namespace pvfleet::solar::detail {
-
-inline constexpr double deg = std::numbers::pi / 180.0;
 
 inline double limit_degrees(double x) {
     double r = std::fmod(x, 360.0);

@@ -1,4 +1,5 @@
 #include "pvfleet/solar/transposition.hpp"
+#include "angles.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +8,7 @@
 namespace pvfleet::solar {
 namespace {
 
-constexpr double deg = std::numbers::pi / 180.0;
+using detail::deg;
 
 // Perez et al. 1990, "allsitescomposite1990": F1 = f11 + f12·delta + z·f13, F2 = f21 + f22·delta + z·f23,
 // one row per sky-clearness (epsilon) bin.

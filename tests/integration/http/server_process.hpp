@@ -12,7 +12,7 @@
 namespace pvfleet::itest {
 
 struct ApiServerOptions {
-    std::filesystem::path web_root;  // empty: the source tree's server/web
+    std::filesystem::path web_root;  // empty: the default (the build tree's staged share/pvfleet/web)
     int max_connections = 0;         // 0: the default
     std::vector<std::string> prefix;  // run the server through this (e.g. prlimit --nofile=64:64)
 };

@@ -132,6 +132,51 @@ TEST_CASE("replay: injected faults on SERF East give the golden ticket events") 
     }
 }
 
+TEST_CASE("replay: an impossible value is refused as live acquisition refuses it and counted as evidence") {
+    if (!fs::exists(east_csv())) {
+        MESSAGE("skipped: no reference data at " << east_csv());
+        return;
+    }
+    // Two real July weeks of SERF East; on 2016-07-06 from 11:00 local the inverter reports the s32 minimum for
+    // an hour (an undeclared sentinel), then real values again.
+    pvfleet::test::TempDir dir;
+    const auto csv = dir / "east_impossible.csv";
+    {
+        std::ifstream in(east_csv());
+        std::ofstream out(csv);
+        std::string line;
+        std::getline(in, line);
+        out << line << "\n";
+        while (std::getline(in, line)) {
+            const std::string day = line.substr(0, 10);
+            if (day < "2016-07-01" || day > "2016-07-14") continue;
+            const std::string hm = line.substr(11, 5);
+            if (day == "2016-07-06" && hm >= "11:00" && hm < "12:00") line = line.substr(0, line.find(',')) + ",-2147483648";
+            out << line << "\n";
+        }
+    }
+    auto r = run_command(replay_args(csv, {"--map", "ac_power=ac_power_w"}));
+    REQUIRE(r.status == 0);
+    const auto got = lines(r.out);
+    // Only the data-quality ticket: the refused values never reach the detectors as readings (as a reading,
+    // -2 GW in the sun would be an outage), and the ticket names the point and the value.
+    // Before replay applied the plausibility layer this series opened not_producing at 11:30.
+    REQUIRE(got.size() == 3);
+    for (const auto& e : got) CHECK(e["kind"] == "implausible_values");
+    CHECK(got[0]["event"] == "opened");
+    CHECK(got[0]["summary"].get<std::string>().find("ac_power_w -2147483648") != std::string::npos);
+    CHECK(got[1]["event"] == "resolved");
+    CHECK(got[2]["event"] == "closed");
+
+    SUBCASE("--store: the evidence carries the refused value") {
+        const auto db = (dir / "edge.db").string();
+        REQUIRE(run_command(replay_args(csv, {"--map", "ac_power=ac_power_w", "--store", db})).status == 0);
+        auto show = run_command({PVFLEET_EDGE_BINARY, "tickets", "--store", db, "show", got[0]["ticket_id"]});
+        REQUIRE(show.status == 0);
+        CHECK(show.out.find("-2147483648") != std::string::npos);
+    }
+}
+
 TEST_CASE("replay: a garbled row is an error naming the line and the column") {
     pvfleet::test::TempDir dir;
     {

@@ -425,6 +425,91 @@ TEST_CASE("storage: per-input tickets become one work order per input; redeliver
     }
 }
 
+TEST_CASE("storage: migration 9 keeps open whole-device orders; reopen and resolve go by input") {
+    test::TempDir dir;
+    for (auto& be : backends(dir)) {
+        CAPTURE(be.name);
+        ManualClock clock(t0());
+        storage::Store store(be.open(), clock);
+        ingest::Ledger ledger(store.db(), clock);
+        storage::WorkOrderSink sink;
+        ledger.set_ticket_sink(&sink);
+        REQUIRE(store.migrate().ok());
+        using K = domain::TicketEventKind;
+        const auto fault = domain::FaultKind::string_fault;
+        const auto major = domain::Severity::major;
+        // A database from before migration 9 with an open whole-device order (an old gateway's string_fault).
+        auto r = ledger.ingest({ticket("w", 1, "inv1-string_fault-old", K::opened, "inv1", fault, major, t0())});
+        REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
+        auto old = store.db().run_script(
+            "DROP INDEX work_orders_one_open;"
+            "ALTER TABLE work_orders DROP COLUMN mppt_input;"
+            "CREATE UNIQUE INDEX work_orders_one_open ON work_orders(site_id, device_id, kind) WHERE is_open = 1;"
+            "ALTER TABLE tickets DROP COLUMN mppt_input;"
+            "ALTER TABLE devices DROP COLUMN wired_inputs;"
+            "DELETE FROM schema_migrations WHERE version = 9;");
+        REQUIRE_MESSAGE(old.ok(), (old.ok() ? "" : old.error().message));
+        auto migrated = store.migrate();
+        REQUIRE_MESSAGE(migrated.ok(), (migrated.ok() ? "" : migrated.error().message));
+        CHECK(*migrated == 1);
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'w' AND is_open = 1 AND "
+                                 "mppt_input = 0") == 1);
+
+        auto on_input = [](protocol::TicketEventMessage m, int input) {
+            m.event.ticket.input = input;
+            return m;
+        };
+        // The upgraded gateway's per-input ticket is its own order beside the old whole-device one.
+        const auto in2 = on_input(ticket("w", 2, "inv1-string_fault-mppt2-a", K::opened, "inv1", fault, major,
+                                         t0() + 1h), 2);
+        r = ledger.ingest({in2});
+        REQUIRE(r.ok());
+        CHECK(r->work_orders_created == 1);
+        // The old ticket's resolution (no input, as the old gateway sent it) clears the old order only.
+        auto old_resolved = ticket("w", 3, "inv1-string_fault-old", K::resolved, "inv1", fault, major, t0() + 2h);
+        r = ledger.ingest({old_resolved});
+        REQUIRE(r.ok());
+        CHECK(r->work_orders_updated == 1);
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'w' AND is_open = 1") == 1);
+        CHECK(scalar(store.db(), "SELECT mppt_input FROM work_orders WHERE site_id = 'w' AND is_open = 1") == 2);
+
+        // Input 2 clears before anyone was sent: its order closes (condition cleared).
+        auto in2_resolved = in2;
+        in2_resolved.seq = 4;
+        in2_resolved.event.kind = K::resolved;
+        in2_resolved.event.ticket.state = domain::TicketState::resolved;
+        in2_resolved.event.at = t0() + 3h;
+        clock.set(t0() + 3h);
+        r = ledger.ingest({in2_resolved});
+        REQUIRE(r.ok());
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'w' AND is_open = 1") == 0);
+        const auto in2_order = scalar(store.db(), "SELECT id FROM work_orders WHERE site_id = 'w' AND mppt_input = 2");
+
+        // Within the reopen window a fault on input 1 is a new order: input 2's closed order is not reopened.
+        clock.set(t0() + 4h);
+        r = ledger.ingest({on_input(ticket("w", 5, "inv1-string_fault-mppt1-b", K::opened, "inv1", fault, major,
+                                           t0() + 4h), 1)});
+        REQUIRE(r.ok());
+        CHECK(r->work_orders_created == 1);
+        auto one = storage::load_open_work_order(store.db(), "w", "inv1", fault, 1);
+        REQUIRE(one.ok());
+        REQUIRE(one->has_value());
+        CHECK((*one)->reopen_count == 0);
+        // Input 2 fails again: its own order comes back.
+        r = ledger.ingest({on_input(ticket("w", 6, "inv1-string_fault-mppt2-c", K::opened, "inv1", fault, major,
+                                           t0() + 4h), 2)});
+        REQUIRE(r.ok());
+        CHECK(r->work_orders_created == 0);
+        CHECK(r->work_orders_updated == 1);
+        auto two = storage::load_open_work_order(store.db(), "w", "inv1", fault, 2);
+        REQUIRE(two.ok());
+        REQUIRE(two->has_value());
+        CHECK((*two)->id == in2_order);
+        CHECK((*two)->reopen_count == 1);
+        CHECK((*two)->ticket_id == "inv1-string_fault-mppt2-c");
+    }
+}
+
 TEST_CASE("storage: preventive inspections are created on each site's schedule, once") {
     test::TempDir dir;
     for (auto& be : backends(dir)) {

@@ -174,6 +174,26 @@ TEST_CASE("plausibility: energy counters step forward at most P x elapsed + slac
     CHECK(read(kT0 + 15h, moved + 2000));
 }
 
+TEST_CASE("plausibility: a counter held still catches up by what was produced meanwhile") {
+    Plausibility p(kRating);  // P = 10 kW
+    auto read = [&](TimePoint t, double wh) {
+        domain::Sample s;
+        s.values["energy_total_wh"] = wh;
+        p.filter(s, t);
+        return s.values.contains("energy_total_wh");
+    };
+    CHECK(read(kT0, 1'000'000));
+    for (int i = 1; i <= 12; ++i) CHECK(read(kT0 + std::chrono::minutes(15 * i), 1'000'000));  // frozen 3 h
+    // 5 kW for 3 h 15 min since it last moved: 16.25 kWh in one step, within 10 kW x 3.25 h + slack.
+    CHECK(read(kT0 + 3h + 15min, 1'016'250));
+    // From there on it is judged from this step: 15 min allow 10 kW x 0.25 h + 1 kWh = 3.5 kWh.
+    CHECK_FALSE(read(kT0 + 3h + 30min, 1'016'250 + 4'000));
+    CHECK(read(kT0 + 3h + 30min, 1'016'250 + 3'000));
+    // Held still again: a catch-up larger than 10 kW over the time since it last moved is still refused.
+    CHECK(read(kT0 + 4h, 1'019'250));
+    CHECK_FALSE(read(kT0 + 5h, 1'019'250 + 26'000));  // 26 kWh in 1.5 h since 3:30 > 15 + 1 kWh
+}
+
 TEST_CASE("plausibility: energy_today_wh restarts at night and is rate-checked like the others") {
     Plausibility p(kRating);
     auto read = [&](TimePoint t, double wh) {

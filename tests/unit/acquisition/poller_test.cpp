@@ -265,3 +265,22 @@ TEST_CASE("run() stops when asked") {
     poller.run(stop.get_token());
     CHECK(seen == 5);
 }
+
+TEST_CASE("the wall clock stepping back (NTP correcting a fast clock) does not stop polling") {
+    Rig rig;
+    rig.add("inv1", 1);
+    rig.run_for(minutes{1});
+    const auto before = rig.samples.size();
+    REQUIRE(before >= 6);
+    // Back by 2 h: the old schedule lies 2 h ahead; the device is polled at once and then every fast interval.
+    rig.clock.set(rig.clock.now() - hours{2});
+    rig.run_for(minutes{1});
+    CHECK(rig.samples.size() >= before + 6);
+    CHECK(rig.samples.back().t < rig.samples[before - 1].t);  // stamped by the corrected clock
+    CHECK(rig.samples.back().value("energy_total_wh") == 123456);  // slow values still read
+    // Forward by 3 h: polled at once too (it was due long ago), no burst of catch-up polls.
+    const auto at_step = rig.samples.size();
+    rig.clock.set(rig.clock.now() + hours{3});
+    rig.run_for(seconds{25});
+    CHECK(rig.samples.size() - at_step == 3);
+}

@@ -16,7 +16,7 @@ namespace points = domain::points;
 
 namespace {
 
-TimePoint day_start(int day) { return from_epoch_ms(1'467'331'200'000LL + day * 86'400'000LL); }  // 2016-07-01
+using test::day_start;
 
 // Simulated inverter: clear-sky production times `factor(t)`, an integrated energy counter.
 struct Plant {
@@ -233,6 +233,52 @@ TEST_CASE("comm_lost: opens after 30 daylight minutes; a growing counter afterwa
     REQUIRE(resolved.size() == 1);
     CHECK(resolved[0].at == gap_from + 2h);
     CHECK(p.of(FaultKind::not_producing).empty());
+}
+
+TEST_CASE("comm_lost: a step of the wall clock during a gap is not time without an answer") {
+    // 15 real minutes without an answer, with the gateway's clock stepped forward by 3 h in the middle (NTP
+    // setting a clock that stood still): told of the step, detection opens nothing; not told, the step looks
+    // like comm loss.
+    for (const bool told : {true, false}) {
+        CAPTURE(told);
+        Plant p;
+        p.run(day_start(0), day_start(1) + 10h, 5min, normal);
+        const TimePoint gap_from = day_start(1) + 10h;
+        for (TimePoint t = gap_from; t < gap_from + 10min; t += 5min) {
+            for (auto& e : p.pipeline.on_no_answer("inv1", t)) p.events.push_back(e);
+        }
+        if (told) p.pipeline.clock_stepped(3h);
+        const TimePoint after = gap_from + 3h + 10min;
+        for (TimePoint t = after; t < after + 10min; t += 5min) {
+            p.clock.set(t);
+            for (auto& e : p.pipeline.on_no_answer("inv1", t)) p.events.push_back(e);
+        }
+        // Back: the counter grew by what 20 real minutes of production give.
+        p.last = after + 10min - 20min;
+        p.run(after + 10min, day_start(2), 5min, normal);
+        if (told) {
+            CHECK(p.of(FaultKind::comm_lost).empty());
+            CHECK(p.of(FaultKind::not_producing).empty());
+        } else {
+            CHECK_FALSE(p.of(FaultKind::comm_lost, TicketEventKind::opened).empty());
+        }
+    }
+}
+
+TEST_CASE("clock steps: answering devices across a step forward or back open no ticket") {
+    for (const Millis step : {Millis{3h}, Millis{-2h}}) {
+        CAPTURE(step.count());
+        Plant p;
+        p.run(day_start(0), day_start(1) + 10h, 5min, normal);
+        // The clock steps; the next sample comes 5 real minutes later with 5 minutes' energy.
+        p.pipeline.clock_stepped(step);
+        const TimePoint next = day_start(1) + 10h + step;
+        p.last = next - 5min;
+        p.run(next, day_start(2), 5min, normal);
+        std::string kinds;
+        for (const auto& e : p.events) kinds += std::string(domain::to_string(e.ticket.kind)) + " ";
+        CHECK_MESSAGE(p.events.empty(), kinds);
+    }
 }
 
 TEST_CASE("comm_lost: a flat counter over the gap was a real outage") {

@@ -13,7 +13,7 @@ using domain::TicketEventKind;
 
 namespace {
 
-TimePoint day_start(int day) { return from_epoch_ms(1'467'331'200'000LL + day * 86'400'000LL); }  // 2016-07-01
+using test::day_start;
 
 struct Rig {
     test::FakeSun sun{std::vector<std::string>{"inv1"}};

@@ -24,7 +24,7 @@ namespace points = domain::points;
 
 namespace {
 
-TimePoint day_start(int day) { return from_epoch_ms(1'467'331'200'000LL + day * 86'400'000LL); }  // 2016-07-01
+using test::day_start;
 
 // An inverter with four MPPT inputs; `strings(t)` gives each input's share of a string's clear-sky current
 // (1 = a healthy string, 0 = nothing).

@@ -1,7 +1,7 @@
 // Equipment a device does not have (a hybrid without battery or meter): the simulator answers it the way the
-// real device does, as the map declares (GoodWe ET: zeros and battery mode 0), and the decoder reads it as
-// absent. No shipped map, served by the simulator for an inverter without battery and meter, decodes a value
-// at a type's extreme.
+// real device does, as the map declares (GoodWe ET: zeros and battery mode 0; SolaX G4: BMS and meter state 0),
+// and the decoder reads it as absent. No shipped map, served by the simulator for an inverter without battery
+// and meter, decodes a value at a type's extreme.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -105,6 +105,42 @@ TEST_CASE("goodwe-et without battery and meter: the simulator answers zeros, the
     CHECK(*with.value("grid_power_w") == 0);
     REQUIRE(with.value("battery_soc_pct"));
     CHECK(*with.value("battery_soc_pct") == 0);
+}
+
+TEST_CASE("solax-x1-x3 without battery and meter: BMS and meter states answer 0, their points read as absent") {
+    auto catalog = devices::Catalog::load(test::source_dir() / "firmware-config/devices");
+    REQUIRE_MESSAGE(catalog.ok(), catalog.error().message);
+    for (const char* variant : {"x1", "x3"}) {
+        CAPTURE(variant);
+        auto map = devices::variant_named(*catalog->find("solax-x1-x3"), variant);
+        REQUIRE_MESSAGE(map.ok(), map.error().message);
+        REQUIRE(map->equipment.size() == 2);
+        sim::DeviceSpec spec{.name = "inv", .unit = 1, .profile = "solax-x1-x3", .variant = variant, .ac_kw = 6,
+                             .phases = std::string(variant) == "x1" ? 1 : 3, .mppts = 2, .manufacturer = "SolaX",
+                             .model = "X-Hybrid", .serial = std::string(variant) == "x1" ? "H43A0000000001" : "H34A0000000001"};
+        auto profile = sim::make_map_profile(*map);
+        sim::RegisterImage image;
+        profile->build(image, spec);
+        profile->update(image, spec, producing());
+        // BMS_Connect_State 0x0017 and Meter1CommunicationSate 0x00B8: 0 = no battery / meter not talking.
+        CHECK(image.get(sim::RegisterKind::input, 0x17) == 0);
+        CHECK(image.get(sim::RegisterKind::input, 0xB8) == 0);
+        const char* gated[] = {"battery_power_w", "battery_current_a", "battery_voltage_v", "battery_soc_pct",
+                               "battery_temperature_c", "battery_charged_wh", "battery_discharged_wh",
+                               "grid_power_w", "grid_import_wh", "grid_export_wh"};
+        const auto got = read_back(*map, image);
+        for (const char* point : gated) CHECK_MESSAGE(!got.value(point), point << " decoded as " << *got.value(point));
+        REQUIRE(got.value("ac_power_w"));
+
+        // Connected: the same zero words are readings (0 W, 0 %).
+        image.set(sim::RegisterKind::input, 0x17, 1);
+        image.set(sim::RegisterKind::input, 0xB8, 1);
+        const auto with = read_back(*map, image);
+        for (const char* point : gated) CHECK_MESSAGE(with.value(point), point << " absent with battery and meter");
+        // Any other state (a GEN6 firmware's inverted 0x0017 would read 1 without battery) is not "connected".
+        image.set(sim::RegisterKind::input, 0x17, 2);
+        CHECK(!read_back(*map, image).value("battery_power_w"));
+    }
 }
 
 TEST_CASE("every vendor map served without battery and meter decodes no value at a type's extreme") {

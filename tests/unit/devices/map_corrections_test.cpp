@@ -4,6 +4,9 @@
 // model variant at that model's addresses, and the agent identifies it back.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "direct_bus.hpp"
@@ -118,6 +121,10 @@ TEST_CASE("register images built from the vendor documents decode to the documen
         CHECK(found->map.variant == c.value("variant", std::string()));
         const auto got = to_probe_json(found->identity, read_all(bus, found->map))["points"];
         for (const auto& [point, want] : c["expected"].items()) {
+            if (want.is_null()) {  // the device says "not available" (a sentinel, missing equipment)
+                CHECK_MESSAGE(!got.contains(point), point << " decoded as " << got.value(point, nlohmann::json()).dump());
+                continue;
+            }
             if (point == "events" && want.empty()) {
                 CHECK_FALSE(got.contains("events"));
                 continue;
@@ -230,4 +237,35 @@ TEST_CASE("the simulator refuses a variant the map does not have, and serves a s
     REQUIRE_MESSAGE(d.ok(), d.error().message);
     REQUIRE(d->value("ac_power_w"));
     CHECK(*d->value("ac_power_w") == doctest::Approx(-12.3));
+}
+
+// Huawei and Sungrow answer "not available" with the type's maximum in every numeric register (the research
+// behind docs/register-maps.md, "Not available"). The maps declare it per register rather than through a
+// map-wide default; this keeps a register added later (or one overlooked, as Sungrow's daily yield 5002 was)
+// from decoding 0xFFFF as 6553.5 kWh.
+TEST_CASE("huawei and sungrow maps: every numeric reading declares the type's maximum as absent") {
+    auto catalog = Catalog::load(test::source_dir() / "firmware-config/devices");
+    REQUIRE_MESSAGE(catalog.ok(), catalog.error().message);
+    auto type_max = [](ValueType t) -> std::optional<uint64_t> {
+        switch (t) {
+            case ValueType::u16: return 0xFFFF;
+            case ValueType::s16: return 0x7FFF;
+            case ValueType::u32: return 0xFFFFFFFF;
+            case ValueType::s32: return 0x7FFFFFFF;
+            default: return std::nullopt;  // states, events, strings: decoded by their tables
+        }
+    };
+    for (const char* profile : {"huawei-sun2000", "sungrow-sg", "sungrow-sh"}) {
+        const auto& base = *catalog->find(profile);
+        std::vector<RegisterDef> regs = base.registers;
+        if (base.variants)
+            for (const auto& c : base.variants->choices) regs.insert(regs.end(), c.registers.begin(), c.registers.end());
+        for (const auto& r : regs) {
+            const auto max = type_max(r.type);
+            if (!max || r.target.kind != PointTarget::Kind::point) continue;  // identity, helper registers
+            CHECK_MESSAGE(std::find(r.absent.begin(), r.absent.end(), *max) != r.absent.end(),
+                          profile << " register " << r.address << " (" << r.target.point->name << ") declares no "
+                                  << *max << " sentinel");
+        }
+    }
 }

@@ -13,9 +13,9 @@ using namespace pvfleet::protocol;
 
 namespace {
 std::vector<std::string> valid_payloads() {
-    std::vector<std::string> out{encode(test::telemetry_batch()).value(), encode(test::ticket_event()).value(),
-                                 encode(test::status_online()).value(), encode(test::command_ack()).value()};
-    for (const auto& c : test::commands()) out.push_back(encode(c).value());
+    std::vector<std::string> out{encode(protocol::test::telemetry_batch()).value(), encode(protocol::test::ticket_event()).value(),
+                                 encode(protocol::test::status_online()).value(), encode(protocol::test::command_ack()).value()};
+    for (const auto& c : protocol::test::commands()) out.push_back(encode(c).value());
     return out;
 }
 
@@ -45,7 +45,7 @@ TEST_CASE("every truncation of a valid payload is refused with a message") {
 }
 
 TEST_CASE("every truncation of a compressed payload is refused with a message") {
-    const auto compressed = encode(test::telemetry_batch(), EncodeOptions{true}).value();
+    const auto compressed = encode(protocol::test::telemetry_batch(), EncodeOptions{true}).value();
     for (std::size_t n = 0; n < compressed.size(); ++n) {
         CAPTURE(n);
         CHECK_FALSE(decodes_consistently(std::string_view(compressed).substr(0, n)));

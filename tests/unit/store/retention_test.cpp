@@ -13,13 +13,13 @@ using namespace pvfleet;
 using namespace std::chrono_literals;
 
 namespace {
-const TimePoint t0 = from_epoch_ms(1'704'067'200'000LL);  // 2024-01-01 00:00 UTC (longitude 0: a solar midnight)
+const TimePoint kT0 = from_epoch_ms(1'704'067'200'000LL);  // 2024-01-01 00:00 UTC (longitude 0: a solar midnight)
 constexpr double kDayWh = 12'000;                          // each inverter makes 12 kWh a day
 
 // An inverter's sample as the agent stores it: a bell of power over the day, the counter integrating it.
 domain::Sample inverter_sample(const std::string& id, TimePoint t) {
     const double day_frac = static_cast<double>(to_epoch_ms(t) % 86'400'000) / 86'400'000.0;
-    const double day = std::floor(static_cast<double>((t - t0).count()) / 86'400'000.0);
+    const double day = std::floor(static_cast<double>((t - kT0).count()) / 86'400'000.0);
     const double x = std::clamp((day_frac - 0.25) / 0.5, 0.0, 1.0);  // 06:00 .. 18:00
     const double sun = std::sin(M_PI * x);
     domain::Sample s;
@@ -51,7 +51,7 @@ void fill(store::GatewayStore& db, TimePoint from, int days, Millis step) {
 }
 
 long long raw_rows(const store::GatewayStore& db, const std::string& device) {
-    auto rows = db.samples(device, TimePoint{}, t0 + std::chrono::hours(24 * 4000));
+    auto rows = db.samples(device, TimePoint{}, kT0 + std::chrono::hours(24 * 4000));
     REQUIRE(rows);
     return static_cast<long long>(rows->size());
 }
@@ -62,12 +62,12 @@ TEST_CASE("retention: raw samples past the window are folded into daily aggregat
     const auto path = (dir / "edge.db").string();
     auto db = store::GatewayStore::open(path);
     REQUIRE(db);
-    fill(**db, t0, 6, 300s);
+    fill(**db, kT0, 6, 300s);
     store::RetentionOptions o;
     o.raw_window = std::chrono::hours(24 * 2);
     auto r = store::Retention::open(path, o);
     REQUIRE(r);
-    const TimePoint now = t0 + std::chrono::hours(24 * 6) + 1h;
+    const TimePoint now = kT0 + std::chrono::hours(24 * 6) + 1h;
     REQUIRE((*r)->run_until_idle(now, TimePoint::max()));
 
     // Kept: the last 2 days (the window). Deleted: the 4 days and 1 hour before.
@@ -108,18 +108,18 @@ TEST_CASE("retention: raw rows not yet synced stay, however old") {
     const auto path = (dir / "edge.db").string();
     auto db = store::GatewayStore::open(path);
     REQUIRE(db);
-    fill(**db, t0, 8, 600s);
+    fill(**db, kT0, 8, 600s);
     store::RetentionOptions o;
     o.raw_window = std::chrono::hours(24);
     auto r = store::Retention::open(path, o);
     REQUIRE(r);
-    const TimePoint now = t0 + std::chrono::hours(24 * 8);
+    const TimePoint now = kT0 + std::chrono::hours(24 * 8);
     SUBCASE("nothing synced") {
         REQUIRE((*r)->run_until_idle(now, std::nullopt));
         CHECK(raw_rows(**db, "inv1") == 8 * 144);
     }
     SUBCASE("synced through day 5") {
-        const TimePoint synced = t0 + std::chrono::hours(24 * 5) - 1ms;
+        const TimePoint synced = kT0 + std::chrono::hours(24 * 5) - 1ms;
         REQUIRE((*r)->run_until_idle(now, synced));
         CHECK(raw_rows(**db, "inv1") == 3 * 144);
         auto days = (*r)->daily("inv1");
@@ -138,9 +138,9 @@ TEST_CASE("retention: the disk budget takes synced raw telemetry first, then uns
     t.id = "T-1";
     t.device_id = "inv1";
     t.kind = domain::FaultKind::not_producing;
-    t.opened_at = t.updated_at = t0;
-    REQUIRE((**db).record(domain::TicketEvent{domain::TicketEventKind::opened, t0, t}));
-    fill(**db, t0, 20, 240s);  // about 4 MB with page overhead
+    t.opened_at = t.updated_at = kT0;
+    REQUIRE((**db).record(domain::TicketEvent{domain::TicketEventKind::opened, kT0, t}));
+    fill(**db, kT0, 20, 240s);  // about 4 MB with page overhead
     auto outbox = store::SqliteOutbox::open(path);
     REQUIRE(outbox);
     store::RetentionOptions o;
@@ -148,7 +148,7 @@ TEST_CASE("retention: the disk budget takes synced raw telemetry first, then uns
     o.batch_rows = 2000;
     auto r = store::Retention::open(path, o, outbox->get());
     REQUIRE(r);
-    const TimePoint now = t0 + std::chrono::hours(24 * 20);
+    const TimePoint now = kT0 + std::chrono::hours(24 * 20);
     REQUIRE((*r)->status()->over_budget);
 
     SUBCASE("synced data covers the excess: no loss") {
@@ -194,7 +194,7 @@ TEST_CASE("telemetry writer: commits in batches; below the free-space floor raw 
     o.min_free_bytes = 64ull << 20;
     o.free_space = [&](const std::filesystem::path&) { return std::optional<std::uint64_t>(free_bytes); };
     store::TelemetryWriter w(**db, o);
-    TimePoint t = t0;
+    TimePoint t = kT0;
     auto feed = [&](int n) {
         for (int i = 0; i < n; ++i, t += 10s) {
             w.add(inverter_sample("inv1", t));

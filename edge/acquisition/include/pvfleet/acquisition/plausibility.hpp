@@ -17,9 +17,9 @@
 //   temperature_c, battery_temperature_c, ambient_temperature_c  kMinTemperatureC..kMaxTemperatureC
 //   battery_soc_pct 0..100; power_factor -1..1; insulation_resistance_ohm >= 0
 //   energy counters: >= 0, lifetime ones <= their power limit × kCounterLifetimeH, energy_today_wh <= P × 24 h,
-//   and each step forward at most power limit × elapsed time + kCounterSlackWh (a faster step is dropped; a
-//   counter that keeps agreeing with itself at the new level for kCounterRebaseAfter readings is accepted, as a
-//   replaced device would be). Going backwards is MonotonicCounters' judgement (counters.hpp).
+//   and each step forward at most power limit × time since it last moved + kCounterSlackWh (a faster step is
+//   dropped; a counter that keeps agreeing with itself at the new level for kCounterRebaseAfter readings is
+//   accepted, as a replaced device would be). Going backwards is MonotonicCounters' judgement (counters.hpp).
 // Points without a bound (unknown to this table) pass unchanged.
 #include <map>
 #include <optional>

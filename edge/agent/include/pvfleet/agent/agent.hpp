@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pvfleet/agent/clock_sync.hpp"
 #include "pvfleet/agent/site_config.hpp"
 #include "pvfleet/domain/ticket.hpp"
 #include "pvfleet/modbus/bus.hpp"
@@ -39,12 +40,19 @@ struct ConfigChange {
 };
 using RestartHandler = std::function<void(ConfigChange)>;
 
+// Whether the wall clock may stamp samples yet, and the monotonic clock held samples are restamped from
+// (clock_sync.hpp). Left out: the clock is trusted and std::chrono::steady_clock is the monotonic one.
+struct AgentClocks {
+    const ClockSync* sync = nullptr;
+    const Clock* steady = nullptr;
+};
+
 class Agent {
 public:
     // `time`: the wall clock (samples, tickets, commands) and detection's periodic tick; its timers must fire on
     // `executor` (pvfleet::asio::AsioTimeSystem in production). Its clock is also read on the poll threads.
     static Result<std::unique_ptr<Agent>> create(SiteConfig config, boost::asio::any_io_executor executor,
-                                                 TimeSystem& time);
+                                                 TimeSystem& time, AgentClocks clocks = {});
     ~Agent();
     Agent(const Agent&) = delete;
     Agent& operator=(const Agent&) = delete;
@@ -87,6 +95,8 @@ public:
     Result<std::string> apply_config(std::string_view config_json);
 
     [[nodiscard]] const AgentStats& stats() const;
+    // Samples held, restamped and dropped for the clock's sake, and the steps seen (executor only).
+    [[nodiscard]] const ClockGate::Stats& clock_stats() const;
     [[nodiscard]] const SiteConfig& config() const;
 
     struct Impl;

@@ -17,6 +17,11 @@ namespace pvfleet::agent {
 // The result carries the running config's `config_file`.
 Result<SiteConfig> check_pushed_config(std::string_view config_json, const SiteConfig& running);
 
+// The first config of a gateway in commissioning (no config file yet, docs/local-ui.md): parsed like the
+// config file would be at `file` (relative paths from its folder; every error with its key path), any site
+// id, and its register maps checked (check_register_maps). The result carries `file` as its `config_file`.
+Result<SiteConfig> check_first_config(std::string_view config_json, const std::filesystem::path& file);
+
 // A set_config issued before the one applied last is stale: commands that crossed in flight never roll the
 // site back. The same instant is not stale (a retry of the applied one is answered `duplicate` by its id).
 bool is_stale_config(TimePoint issued_at, std::optional<TimePoint> last_applied);
@@ -34,6 +39,9 @@ std::filesystem::path previous_config_path(const std::filesystem::path& file);
 // writes FILE.new and fsyncs it, keeps a synced copy of the current FILE as FILE.prev, renames FILE.new over
 // FILE and fsyncs the folder. On failure FILE is unchanged.
 Status install_config_file(const std::filesystem::path& file, std::string_view text);
+// Writes the first config file of a gateway: FILE.new written and fsynced, renamed to FILE, the folder fsynced.
+// Refused when FILE exists (install_config_file replaces a config; this one only creates).
+Status install_first_config_file(const std::filesystem::path& file, std::string_view text);
 // Puts FILE.prev back as FILE (atomic rename, folder fsynced): the rollback when the new config cannot start.
 Status restore_previous_config_file(const std::filesystem::path& file);
 }  // namespace pvfleet::agent

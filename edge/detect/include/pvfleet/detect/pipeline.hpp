@@ -36,6 +36,10 @@ public:
     std::vector<domain::TicketEvent> on_no_answer(const std::string& device_id, TimePoint t);
     // Housekeeping at clock.now(): closes resolved tickets after their quiet period.
     std::vector<domain::TicketEvent> tick();
+    // The wall clock stepped forward by `by` (NTP setting a clock that stood still or ran slow): an open gap
+    // without answers moves with it, so the step is never counted as time without an answer. (A step back
+    // needs nothing here: older samples are ignored, and a gap only grows when time moves past its end.)
+    void clock_stepped(Millis by);
 
     // Technician actions, stamped with clock.now().
     Result<domain::TicketEvent> acknowledge(const std::string& id, const std::string& by, const std::string& note);

@@ -55,8 +55,8 @@ private:
 };
 
 // The register-map folder: `explicit_dir` when given (must exist), else the first that exists of
-// $PVFLEET_DEVICES_DIR, ../share/pvfleet/devices beside the executable, /usr/share/pvfleet/devices, and the
-// firmware-config/devices of the source tree the build lives in.
+// $PVFLEET_DEVICES_DIR, ../share/pvfleet/devices beside the executable (an installed tree, or a build tree's
+// staged copy), and /usr/share/pvfleet/devices (pvfleet/util/data_dir.hpp). Never a source checkout.
 Result<std::filesystem::path> find_devices_dir(const std::optional<std::filesystem::path>& explicit_dir = std::nullopt);
 
 struct Identified {

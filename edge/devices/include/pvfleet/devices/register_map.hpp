@@ -173,6 +173,11 @@ Result<SunSpecModelMap> load_sunspec_model_map(const std::filesystem::path& file
 Result<RegisterMap> apply_variant(const RegisterMap& map, const std::string& selector_text);
 Result<RegisterMap> variant_named(const RegisterMap& map, std::string_view name);
 
+// How many MPPT inputs the map reads: the highest index of a per-MPPT point (dc_voltage_v, dc_current_a,
+// dc_power_w) + 1; 0 when it reads none. A map with model variants not chosen yet: the most any variant reads
+// (the identified variant's concrete map gives the device's figure).
+int mppt_input_count(const RegisterMap& map);
+
 // Checks a concrete map (after SunSpec instantiation too): overlaps are allowed, scale references valid,
 // nothing beyond 0xFFFF.
 Status validate(const RegisterMap& map);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "pvfleet/http/tls.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/storage/db.hpp"
 #include "pvfleet/util/result.hpp"
@@ -22,8 +23,11 @@ struct HttpConfig {
     int worker_queue = 32;   // jobs waiting for a worker before requests get 503
     // Reverse proxies in front of the server: their X-Forwarded-For names the client (login limits per address).
     std::vector<std::string> trusted_proxies;
-    // Clients reach the server over HTTPS: the session cookie is Secure and responses carry HSTS.
-    [[nodiscard]] bool served_over_tls() const { return public_url.rfind("https://", 0) == 0; }
+    // HTTPS served by the server itself (http.tls); absent: plain HTTP (localhost, demo, or a TLS proxy in front).
+    std::optional<http::TlsFiles> tls;
+    // Clients reach the server over HTTPS — its own TLS or a TLS proxy's (public_url https): the session cookie
+    // is Secure and responses carry HSTS.
+    [[nodiscard]] bool served_over_tls() const { return tls.has_value() || public_url.rfind("https://", 0) == 0; }
 };
 
 struct ServerConfig {
@@ -31,7 +35,7 @@ struct ServerConfig {
     ingest::IngestOptions ingest;
     bool mqtt_enabled = true;
     HttpConfig http;
-    std::string web_root;         // static web app folder (default: the installed/bundled server/web)
+    std::string web_root;         // static web app folder (default: share/pvfleet/web, see data_dir.hpp)
     std::string secret_key_file;  // 32 bytes (raw or hex): AES-256-GCM key of personal customer fields
 };
 

@@ -12,15 +12,21 @@
 // descriptors to spare); beyond that a connection gets a 503 and is closed at once. When accept fails for want
 // of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM) the loop waits 50 ms, doubling up to 1 s, and logs one line
 // per 10 s with the count of the failures it did not log.
+//
+// With `tls` set the port speaks HTTPS only (tls.hpp: TLS 1.2+): the handshake must complete within the head
+// deadline, and a connection over the cap is closed without a reply. reload_tls() reads the files again for new
+// connections; open connections keep the context they were accepted with.
 #include <boost/asio/any_io_executor.hpp>
 #include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "pvfleet/http/http.hpp"
+#include "pvfleet/http/tls.hpp"
 #include "pvfleet/util/result.hpp"
 
 namespace pvfleet::http {
@@ -37,6 +43,8 @@ struct HttpServerOptions {
     std::string config_key = "http/listen";  // named in errors
     // Reverse proxies whose X-Forwarded-For names the client (Request::remote; see client_address()).
     std::vector<std::string> trusted_proxies;
+    // HTTPS with these files; absent: plain HTTP.
+    std::optional<TlsFiles> tls;
 };
 
 using RequestHandler = std::function<Response(Request&)>;
@@ -59,6 +67,12 @@ public:
     void stop();
     [[nodiscard]] int port() const;
     [[nodiscard]] std::string address() const;
+    [[nodiscard]] bool tls() const;
+    // The certificate new connections get (empty without TLS).
+    [[nodiscard]] std::string tls_certificate() const;
+    // Loads the TLS files again; on success new connections get the new certificate (its description is
+    // returned), on failure the current one stays and the error says why. Call on the executor.
+    Result<std::string> reload_tls();
 
     struct Impl;
 
