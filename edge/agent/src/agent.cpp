@@ -32,6 +32,8 @@ constexpr Millis kTick{5'000};
 constexpr Millis kStateInterval{300'000};
 // Retention batches run per detection tick at most (each one short transaction, posted one after another).
 constexpr int kRetentionBatchesPerTick = 20;
+// Ticks skipped after a retention step found nothing to do (it then looks once a minute).
+constexpr int kRetentionIdleTicks = 11;
 }  // namespace
 
 // The composition of the agent's parts, and the glue between them on the executor: a sample goes to the store,
@@ -58,7 +60,9 @@ struct Agent::Impl {
     devices::Catalog catalog;
     std::unique_ptr<store::GatewayStore> db;
     std::unique_ptr<store::SqliteOutbox> outbox;
-    std::unique_ptr<store::TelemetryWriter> telemetry;  // raw samples, committed together
+    std::unique_ptr<store::TelemetryWriter> telemetry;  // raw samples, committed right behind each poll cycle
+    bool commit_posted = false;                         // a commit of `telemetry` is posted on the executor
+    int retention_idle = 0;                             // ticks until the next retention step
     std::unique_ptr<store::Retention> retention;        // raw window, daily aggregates, disk budget
     std::shared_ptr<bool> alive = std::make_shared<bool>(true);  // expires with this: posted batches check it
     std::unique_ptr<detect::SolarSunModel> sun;
@@ -83,6 +87,8 @@ struct Agent::Impl {
     void queue_stored_ticket_events();
     void tick();
     void schedule_tick();
+    void post_telemetry_commit();
+    void commit_telemetry();
     void housekeeping(int batches_left);
 
     // The steps of Agent::create, in order; each fails with the error create() returns.
@@ -101,7 +107,8 @@ void Agent::Impl::on_sample(domain::Sample s) {
 void Agent::Impl::process_sample(domain::Sample s) {
     ++stats.samples;
     page->note_sample(s);
-    telemetry->add(s);  // committed with the others at the next tick past commit_interval_s
+    telemetry->add(s);
+    post_telemetry_commit();
     if (sync) {
         sync->engine().note_poll_ok(s.device_id, s.t);
         if (auto st = sync->engine().add_sample(s); !st)
@@ -178,6 +185,7 @@ void Agent::Impl::tick() {
     std::vector<domain::Sample> released;
     const bool judge = gate.tick(released);
     for (auto& s : released) process_sample(std::move(s));
+    commit_telemetry();  // what a failed commit kept, again
     if (!judge) return;
     // Devices still offline: keep telling detection they do not answer (it times comm loss from these).
     std::vector<store::DetectionInput> silent;
@@ -187,28 +195,50 @@ void Agent::Impl::tick() {
     stats.no_answers += silent.size();
     // An empty batch still lets time-based rules (closing resolved tickets) run.
     detect(silent);
-    (void)telemetry->flush_if_due(clock.now());  // a failure is logged and the samples kept for the next tick
-    housekeeping(kRetentionBatchesPerTick);
+    // Nothing is pruned by a clock that is not set (above); while there is nothing to do, once a minute.
+    if (retention_idle > 0) {
+        --retention_idle;
+    } else {
+        housekeeping(kRetentionBatchesPerTick);
+    }
+}
+
+// A poll cycle's samples are committed right behind it: the commit is posted behind whatever the poll threads
+// posted with them, so the devices of one cycle usually share it. Once it ran, a killed process loses none of
+// them (store/telemetry_writer.hpp).
+void Agent::Impl::post_telemetry_commit() {
+    if (commit_posted) return;
+    commit_posted = true;
+    asio::post(executor, [this, alive = std::weak_ptr<bool>(alive)] {
+        if (alive.expired()) return;
+        commit_posted = false;
+        commit_telemetry();
+    });
+}
+
+void Agent::Impl::commit_telemetry() {
+    const auto skipped = telemetry->stats().skipped;
+    (void)telemetry->flush(clock.now());  // a failure is logged and the samples kept for the next attempt
+    // Below the free-space floor the raw copy was not stored: the sync's batch goes to the outbox now instead
+    // of at its interval, so a kill still finds every sample polled in the file.
+    if (sync && telemetry->stats().skipped > skipped) (void)sync->engine().flush();
 }
 
 // One retention batch; while there is more to do, the next is posted behind whatever the poll threads posted
 // meanwhile, so samples are never held up by more than one short transaction.
 void Agent::Impl::housekeeping(int batches_left) {
     if (stopping || batches_left <= 0) return;
-    std::optional<TimePoint> synced = TimePoint::max();  // without a sync nothing waits to be sent
-    if (sync) {
-        auto through = outbox->synced_through();
-        if (!through) {
-            PVF_LOG(error, "agent", "retention: " << through.error().message);
-            return;
-        }
-        synced = *through;
-    }
+    // Asked only when there is something to prune; without a sync nothing waits to be sent.
+    auto synced = [this]() -> Result<std::optional<TimePoint>> {
+        if (!sync) return std::optional<TimePoint>(TimePoint::max());
+        return outbox->synced_through();
+    };
     auto more = retention->step(clock.now(), synced);
     if (!more) {
         PVF_LOG(error, "agent", "retention: " << more.error().message);
         return;
     }
+    if (!*more) retention_idle = kRetentionIdleTicks;
     if (*more)
         asio::post(executor, [this, alive = std::weak_ptr<bool>(alive), batches_left] {
             if (!alive.expired()) housekeeping(batches_left - 1);
@@ -265,8 +295,7 @@ Status Agent::Impl::open_store() {
     if (!opened_outbox) return Error{"outbox " + c.store_path.string() + ": " + opened_outbox.error().message};
     outbox = std::move(*opened_outbox);
     telemetry = std::make_unique<store::TelemetryWriter>(
-        *db, store::TelemetryWriterOptions{.commit_interval = Millis{c.commit_interval_s * 1000LL},
-                                           .min_free_bytes = c.min_free_bytes});
+        *db, store::TelemetryWriterOptions{.min_free_bytes = c.min_free_bytes});
     store::RetentionOptions ro;
     ro.raw_window = std::chrono::hours(24LL * c.retention_days);
     ro.longitude_deg = c.detection_site.value("longitude", 0.0);

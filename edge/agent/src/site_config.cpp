@@ -72,7 +72,7 @@ const config::Object kPoll{{optional("fast_s", number(1, 3600)), optional("slow_
                            kWording};
 const config::Object kStore{{required("path", text()), optional("quota_mb", number(1, 1 << 20)),
                              optional("retention_days", number(1, 36500)), optional("budget_mb", number(16, 1 << 20)),
-                             optional("min_free_mb", number(0, 1 << 20)), optional("commit_interval_s", number(1, 600))},
+                             optional("min_free_mb", number(0, 1 << 20))},
                             kWording};
 const config::Object kSync{{optional("batch_interval_s", number(1, 3600))}, kWording};
 const config::Object kMqtt{{required("uri", text()), optional("ca_file", text()), optional("cert_file", text()),
@@ -236,7 +236,6 @@ void parse_poll_store_sync(const json& doc, const std::filesystem::path& base_di
         if (auto d = r.number("retention_days")) c.retention_days = static_cast<int>(*d);
         if (auto b = r.number("budget_mb")) c.budget_bytes = static_cast<uint64_t>(*b * 1024 * 1024);
         if (auto f = r.number("min_free_mb")) c.min_free_bytes = static_cast<uint64_t>(*f * 1024 * 1024);
-        if (auto i = r.number("commit_interval_s")) c.commit_interval_s = static_cast<int>(*i);
         // The outbox lives inside the budget, and the budget needs room for the raw days besides it.
         if (c.budget_bytes <= c.quota_bytes)
             e.add("store/budget_mb", std::to_string(c.budget_bytes >> 20) + (it->contains("budget_mb") ? "" : " (the default)") +
@@ -395,8 +394,7 @@ json describe(const SiteConfig& c) {
           {"quota_mb", c.quota_bytes / (1024 * 1024)},
           {"retention_days", c.retention_days},
           {"budget_mb", c.budget_bytes / (1024 * 1024)},
-          {"min_free_mb", c.min_free_bytes / (1024 * 1024)},
-          {"commit_interval_s", c.commit_interval_s}}},
+          {"min_free_mb", c.min_free_bytes / (1024 * 1024)}}},
         {"location",
          {{"latitude", c.detection_site.value("latitude", 0.0)},
           {"longitude", c.detection_site.value("longitude", 0.0)}}}};

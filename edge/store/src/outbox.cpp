@@ -420,15 +420,27 @@ Result<bool> SqliteOutbox::drop_step() {
 
 Result<std::optional<TimePoint>> SqliteOutbox::synced_through() const {
     if (!telemetry_through_) return std::optional<TimePoint>{};
-    // Rows the quota policy emptied carry nothing left to send; a row without from_ms (an older outbox) counts
-    // from the beginning of time.
-    Stmt st(db_, "SELECT MIN(COALESCE(from_ms, 0)) FROM outbox WHERE kind = 'telemetry' AND acked_ms IS NULL "
-                 "AND LENGTH(payload) > 0");
-    if (!st.ok() || st.step() != SQLITE_ROW) return sql_error(db_, "oldest unacknowledged telemetry");
-    if (st.is_null(0)) return std::optional<TimePoint>(*telemetry_through_);
-    const long long from = st.integer(0);
-    if (from <= 0) return std::optional<TimePoint>{};
-    return std::optional<TimePoint>(std::min(*telemetry_through_, from_epoch_ms(from - 1)));
+    // Only rows from the oldest unacknowledged one on are looked at: an acknowledged row never becomes
+    // unacknowledged again and new rows take higher seqs, so the acknowledged rows kept for resends (two days of
+    // them) are not read again on every call. Rows the quota policy emptied carry nothing left to send; a row
+    // without from_ms (an older outbox) counts from the beginning of time.
+    Stmt st(db_, "SELECT seq, kind, from_ms, LENGTH(payload) FROM outbox WHERE seq >= ?1 AND acked_ms IS NULL ORDER BY seq");
+    if (!st.ok()) return sql_error(db_, "oldest unacknowledged telemetry");
+    st.bind(1, static_cast<long long>(unacked_from_));
+    std::optional<long long> oldest;
+    bool first = true;
+    int rc = 0;
+    while ((rc = st.step()) == SQLITE_ROW) {
+        if (first) unacked_from_ = static_cast<protocol::Seq>(st.integer(0));
+        first = false;
+        if (st.text(1) != "telemetry" || st.integer(3) == 0) continue;
+        if (st.is_null(2)) return std::optional<TimePoint>{};
+        oldest = std::min(oldest.value_or(st.integer(2)), st.integer(2));
+    }
+    if (rc != SQLITE_DONE) return sql_error(db_, "oldest unacknowledged telemetry");
+    if (first) unacked_from_ = last_seq_ + 1;
+    if (!oldest) return std::optional<TimePoint>(*telemetry_through_);
+    return std::optional<TimePoint>(std::min(*telemetry_through_, from_epoch_ms(*oldest - 1)));
 }
 
 Result<std::uint64_t> SqliteOutbox::drop_acked(std::uint64_t max_bytes) {

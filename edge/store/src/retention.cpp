@@ -8,6 +8,7 @@
 #include <cmath>
 #include <map>
 
+#include "pvfleet/store/sample_row.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::store {
@@ -21,7 +22,13 @@ constexpr long long kMaxGapMs = 300'000;  // a longer gap between two samples is
 constexpr double kHighWater = 0.9;
 constexpr double kLowWater = 0.8;
 constexpr std::uint64_t kFreePageReserve = 2ull << 20;
+// Below the free-space floor, only synced raw rows and acknowledged outbox rows go for the reserve above; raw rows
+// not yet synced and the unsent outbox only when the free pages fall below this (what a few hours need).
+constexpr std::uint64_t kFreePageMinimum = 256ull << 10;
 constexpr std::uint64_t kWalTruncateAbove = 1ull << 20;
+// Raw rows past the window are pruned in bursts, once the oldest is this far past it: a prune commit every few
+// seconds (a row or two each) would wear the flash more than the rows themselves.
+constexpr std::chrono::hours kWindowSlack{6};
 
 constexpr const char* kRetentionSchema = R"SQL(
 CREATE TABLE IF NOT EXISTS telemetry_daily (
@@ -55,13 +62,13 @@ struct RawRow {
     std::optional<double> power_w;
 };
 
-RawRow parse_row(long long t_ms, const std::string& body) {
+RawRow parse_row(long long t_ms, const Statement& q, int col) {
     RawRow r{t_ms, {}, {}};
-    auto j = nlohmann::json::parse(body, nullptr, false);
-    if (j.is_discarded() || !j.contains("values") || !j["values"].is_object()) return r;
-    const auto& v = j["values"];
-    if (auto it = v.find("energy_total_wh"); it != v.end() && it->is_number()) r.energy_wh = it->get<double>();
-    if (auto it = v.find("ac_power_w"); it != v.end() && it->is_number()) r.power_w = it->get<double>();
+    const bool text = q.column_type(col) == SQLITE_TEXT;
+    auto s = decode_stored_sample(text ? q.text(col) : q.blob(col), text, "", from_epoch_ms(t_ms));
+    if (!s) return r;  // an unreadable row still counts as a sample; it adds no energy or power
+    r.energy_wh = s->value("energy_total_wh");
+    r.power_w = s->value("ac_power_w");
     return r;
 }
 
@@ -187,7 +194,8 @@ Status Retention::add_counter(const char* key, std::uint64_t n) {
     return {};
 }
 
-Result<StorageStatus> Retention::status() const {
+// Sizes and the budget's verdict only: cheap (three PRAGMAs, two stat() calls and a statvfs), run at every step.
+Result<StorageStatus> Retention::usage() const {
     StorageStatus st;
     std::uint64_t page_size = 0, pages = 0, free_pages = 0;
     for (auto [pragma, field] : {std::pair{"PRAGMA page_size", &page_size}, std::pair{"PRAGMA page_count", &pages},
@@ -205,15 +213,34 @@ Result<StorageStatus> Retention::status() const {
     st.min_free_bytes = options_.min_free_bytes;
     const bool over_size = options_.budget_bytes > 0 &&
                            static_cast<double>(st.used_bytes) > kHighWater * static_cast<double>(options_.budget_bytes);
-    const bool low_space = options_.min_free_bytes > 0 && st.fs_free_bytes && *st.fs_free_bytes < options_.min_free_bytes &&
-                           st.free_page_bytes < kFreePageReserve;
-    st.over_budget = over_size || low_space;
-    st.window_pruned = counter("window_pruned");
-    st.budget_pruned = counter("budget_pruned");
-    st.unsynced_pruned = counter("unsynced_pruned");
-    st.outbox_acked_dropped_bytes = counter("outbox_acked_dropped_bytes");
-    Statement q(db_, "SELECT MIN(t_ms) FROM telemetry");
-    if (q.step() == SQLITE_ROW && !q.is_null(0)) st.oldest_raw = from_epoch_ms(q.integer(0));
+    st.low_space = options_.min_free_bytes > 0 && st.fs_free_bytes && *st.fs_free_bytes < options_.min_free_bytes &&
+                   st.free_page_bytes < kFreePageReserve;
+    st.over_budget = over_size || st.low_space;
+    return st;
+}
+
+Result<StorageStatus> Retention::status() const {
+    auto st = usage();
+    if (!st) return st;
+    st->window_pruned = counter("window_pruned");
+    st->budget_pruned = counter("budget_pruned");
+    st->unsynced_pruned = counter("unsynced_pruned");
+    st->outbox_acked_dropped_bytes = counter("outbox_acked_dropped_bytes");
+    // The oldest raw row: one index seek per device (the table has no index on time alone).
+    std::string after;
+    for (;;) {
+        Statement d(db_, "SELECT MIN(device_id) FROM telemetry WHERE device_id > ?1");
+        d.bind(1, after);
+        if (d.step() != SQLITE_ROW) return d.error("retention: devices");
+        if (d.is_null(0)) break;
+        after = d.text(0);
+        Statement q(db_, "SELECT MIN(t_ms) FROM telemetry WHERE device_id = ?1");
+        q.bind(1, after);
+        if (q.step() == SQLITE_ROW && !q.is_null(0)) {
+            const TimePoint t = from_epoch_ms(q.integer(0));
+            if (!st->oldest_raw || t < *st->oldest_raw) st->oldest_raw = t;
+        }
+    }
     return st;
 }
 
@@ -291,7 +318,7 @@ Result<std::vector<RawRow>> read_rows(sqlite3* db, const std::string& device, lo
     q.bind(1, device).bind(2, from_ms).bind(3, through_ms).bind(4, static_cast<long long>(limit));
     std::vector<RawRow> rows;
     int rc = 0;
-    while ((rc = q.step()) == SQLITE_ROW) rows.push_back(parse_row(q.integer(0), q.text(1)));
+    while ((rc = q.step()) == SQLITE_ROW) rows.push_back(parse_row(q.integer(0), q, 1));
     if (rc != SQLITE_DONE) return q.error("retention: read raw telemetry");
     return rows;
 }
@@ -399,41 +426,61 @@ Result<bool> Retention::fold_finished_day(TimePoint now) {
     }
 }
 
-Result<bool> Retention::window_step(TimePoint now, std::optional<TimePoint> synced_through) {
-    if (!synced_through) return false;
-    const TimePoint cutoff = std::min(now - options_.raw_window, *synced_through);
+Result<bool> Retention::window_step(TimePoint now, const SyncedThroughFn& synced_through) {
+    // Nothing past the window (plus the slack when no burst is under way): no need to ask the outbox.
+    const TimePoint window_start = now - options_.raw_window;
+    auto due = oldest_device(window_pruning_ ? window_start : window_start - kWindowSlack);
+    if (!due) return due.error();
+    if (!*due) {
+        window_pruning_ = false;
+        return false;
+    }
+    auto synced = synced_through();
+    if (!synced) return synced.error();
+    if (!*synced) return false;
+    const TimePoint cutoff = std::min(window_start, **synced);
     auto device = oldest_device(cutoff);
     if (!device) return device.error();
-    if (!*device) return false;
+    if (!*device) {
+        window_pruning_ = false;
+        return false;
+    }
+    window_pruning_ = true;
     auto n = prune_oldest(**device, cutoff, "window_pruned");
     if (!n) return n.error();
     return *n > 0;
 }
 
-Result<bool> Retention::budget_step(const StorageStatus& st, std::optional<TimePoint> synced_through) {
-    // How much to free: down to the low-water mark of the budget, or the free-page reserve when the filesystem
-    // is short of space.
+Result<bool> Retention::budget_step(const StorageStatus& st, const SyncedThroughFn& synced_through) {
+    // How much to free: down to the low-water mark of the budget, or up to the free-page reserve when the
+    // filesystem is short of space.
     std::uint64_t excess = 0;
     if (options_.budget_bytes > 0) {
         const auto low = static_cast<std::uint64_t>(kLowWater * static_cast<double>(options_.budget_bytes));
         if (st.used_bytes > low) excess = st.used_bytes - low;
     }
-    if (st.fs_free_bytes && options_.min_free_bytes > 0 && *st.fs_free_bytes < options_.min_free_bytes &&
-        st.free_page_bytes < kFreePageReserve)
-        excess = std::max(excess, kFreePageReserve - st.free_page_bytes);
+    // Raw rows not yet synced and the unsent outbox go for the budget, and for free space only when the file is
+    // down to its last free pages: a young database on a full filesystem keeps what it has not sent.
+    const bool over_size = excess > 0;
+    if (st.low_space) excess = std::max(excess, kFreePageReserve - st.free_page_bytes);
     if (excess == 0) {
         pruning_ = false;
         lost_logged_ = 0;
         return false;
     }
-    // The WAL counts in the budget but only a checkpoint shrinks it: over budget, truncate it after a
-    // checkpoint (it would be written back soon anyway; busy readers make this a no-op until later).
-    if (st.wal_bytes > kWalTruncateAbove) (void)sqlite::exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", "retention");
+    const bool may_lose = over_size || st.free_page_bytes < kFreePageMinimum;
+    // The WAL counts in the budget but only a checkpoint shrinks it: over budget, truncate it after a checkpoint
+    // (it would be written back soon anyway; busy readers make this a no-op until later). Not on a filesystem
+    // short of space: the WAL would have to grow again into space that may be gone by then.
+    if (over_size && !st.low_space && st.wal_bytes > kWalTruncateAbove)
+        (void)sqlite::exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", "retention");
     // 1. synced raw telemetry, oldest first
-    auto device = oldest_device(synced_through);
+    auto synced = synced_through();
+    if (!synced) return synced.error();
+    auto device = oldest_device(*synced);
     if (!device) return device.error();
     if (*device) {
-        auto n = prune_oldest(**device, *synced_through, "budget_pruned");
+        auto n = prune_oldest(**device, **synced, "budget_pruned");
         if (!n) return n.error();
         if (*n > 0) return true;
     }
@@ -446,8 +493,25 @@ Result<bool> Retention::budget_step(const StorageStatus& st, std::optional<TimeP
             return true;
         }
     }
-    // 3. raw telemetry not yet synced, oldest first: a loss, counted and logged
-    device = oldest_device(TimePoint::max());
+    if (may_lose) {
+        auto lost = budget_lose_step(st, excess);
+        if (!lost) return lost.error();
+        if (*lost) return true;
+    }
+    if (!warned_stuck_) {
+        PVF_LOG(error, kRetentionLog, "disk budget: " << st.used_bytes << " B used, budget " << options_.budget_bytes
+                                                      << " B, " << st.free_page_bytes << " B free in the file: only "
+                                                      << (may_lose ? "tickets and unsent ticket events" : "what is not yet sent")
+                                                      << " left, kept");
+        warned_stuck_ = true;
+    }
+    return false;
+}
+
+// The budget's last resorts, each a loss: raw telemetry not yet synced (counted and logged), then the outbox's own
+// quota policy (unsent telemetry to 5-minute aggregates, then emptied).
+Result<bool> Retention::budget_lose_step(const StorageStatus& st, std::uint64_t excess) {
+    auto device = oldest_device(TimePoint::max());
     if (!device) return device.error();
     if (*device) {
         auto n = prune_oldest(**device, TimePoint::max(), "unsynced_pruned");
@@ -456,36 +520,31 @@ Result<bool> Retention::budget_step(const StorageStatus& st, std::optional<TimeP
             // Logged at the first batch of a pruning run and then every 100 000 rows.
             lost_logged_ += *n;
             if (lost_logged_ == *n || lost_logged_ >= 100'000) {
-                PVF_LOG(warn, kRetentionLog, "disk budget: " << counter("unsynced_pruned") << " raw sample(s) deleted before they were synced so far (now "
-                                                    << **device << ", " << st.used_bytes << " B used, budget "
-                                                    << options_.budget_bytes << " B, free on disk "
-                                                    << st.fs_free_bytes.value_or(0) << " B)");
+                PVF_LOG(warn, kRetentionLog, "disk budget: " << counter("unsynced_pruned")
+                                                             << " raw sample(s) deleted before they were synced so far (now "
+                                                             << **device << ", " << st.used_bytes << " B used, budget "
+                                                             << options_.budget_bytes << " B, free on disk "
+                                                             << st.fs_free_bytes.value_or(0) << " B)");
                 if (lost_logged_ >= 100'000) lost_logged_ = 1;
             }
             return true;
         }
     }
-    // 4. the outbox's own quota policy: unsent telemetry to 5-minute aggregates, then emptied
     if (outbox_ != nullptr && outbox_->bytes() > 0) {
         const auto before = outbox_->bytes();
         auto r = outbox_->enforce_quota(before > excess ? before - excess : 0);
         if (!r) return r.error();
         if (outbox_->bytes() < before) {
             PVF_LOG(warn, kRetentionLog, "disk budget: unsent telemetry in the outbox shrunk from " << before << " to "
-                                                                                          << outbox_->bytes() << " B");
+                                                                                                 << outbox_->bytes() << " B");
             return true;
         }
-    }
-    if (!warned_stuck_) {
-        PVF_LOG(error, kRetentionLog, "disk budget: " << st.used_bytes << " B used, budget " << options_.budget_bytes
-                                             << " B: only tickets and unsent ticket events are left, kept");
-        warned_stuck_ = true;
     }
     return false;
 }
 
-Result<bool> Retention::step(TimePoint now, std::optional<TimePoint> synced_through) {
-    auto st = status();
+Result<bool> Retention::step(TimePoint now, const SyncedThroughFn& synced_through) {
+    auto st = usage();
     if (!st) return st.error();
     if (st->over_budget) pruning_ = true;
     if (pruning_) {
@@ -499,6 +558,10 @@ Result<bool> Retention::step(TimePoint now, std::optional<TimePoint> synced_thro
     if (!folded) return folded.error();
     if (*folded) return true;
     return window_step(now, synced_through);
+}
+
+Result<bool> Retention::step(TimePoint now, std::optional<TimePoint> synced_through) {
+    return step(now, [&]() -> Result<std::optional<TimePoint>> { return synced_through; });
 }
 
 Status Retention::run_until_idle(TimePoint now, std::optional<TimePoint> synced_through) {

@@ -7,20 +7,11 @@
 namespace pvfleet::store {
 namespace {
 constexpr const char* kWriterLog = "store";
-// What one raw row may take in the file (body of ~500 B, key and B-tree overhead), doubled for page splits.
-constexpr std::uint64_t kRowBytesEstimate = 2 * 700;
+// What one raw row may take in the file (its compact body, key and B-tree overhead), doubled for page splits.
+constexpr std::uint64_t kRowBytesEstimate = 2 * 200;
 }  // namespace
 
 void TelemetryWriter::add(domain::Sample sample) { buffer_.push_back(std::move(sample)); }
-
-Status TelemetryWriter::flush_if_due(TimePoint now) {
-    if (!started_) {
-        started_ = true;
-        last_commit_ = now;
-    }
-    if (buffer_.empty() || now - last_commit_ < options_.commit_interval) return {};
-    return flush(now);
-}
 
 bool TelemetryWriter::may_grow(std::size_t rows) const {
     if (options_.min_free_bytes == 0 || !options_.free_space) return true;
@@ -32,9 +23,12 @@ bool TelemetryWriter::may_grow(std::size_t rows) const {
     return use && use->free_bytes() >= rows * kRowBytesEstimate;
 }
 
+bool TelemetryWriter::durable_due(TimePoint now) const {
+    // A step of the wall clock back counts as due: the bound is kept either way.
+    return !last_durable_ || now - *last_durable_ >= options_.durable_interval || now < *last_durable_;
+}
+
 Status TelemetryWriter::flush(TimePoint now) {
-    last_commit_ = now;
-    started_ = true;
     if (buffer_.empty()) return {};
     if (!may_grow(buffer_.size())) {
         if (stats_.skipped == 0)
@@ -43,7 +37,8 @@ Status TelemetryWriter::flush(TimePoint now) {
         buffer_.clear();
         return {};
     }
-    auto s = store_.insert_samples(buffer_);
+    const bool durable = durable_due(now);
+    auto s = store_.insert_samples(buffer_, durable);
     if (!s) {
         ++stats_.failures;
         if (buffer_.size() > options_.max_buffered) {
@@ -51,11 +46,17 @@ Status TelemetryWriter::flush(TimePoint now) {
             stats_.dropped += extra;
             buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(extra));
         }
-        PVF_LOG(error, kWriterLog, "telemetry not stored (kept for the next commit, " << buffer_.size()
-                                                                                 << " buffered): " << s.error().message);
+        // Logged at the first failure and then every 100th.
+        if (stats_.failures % 100 == 1)
+            PVF_LOG(error, kWriterLog, "telemetry not stored (kept for the next commit, " << buffer_.size()
+                                                                                      << " buffered): " << s.error().message);
         return s;
     }
     ++stats_.commits;
+    if (durable) {
+        ++stats_.durable_commits;
+        last_durable_ = now;
+    }
     stats_.written += buffer_.size();
     buffer_.clear();
     return {};

@@ -73,7 +73,7 @@ TEST_CASE("pvfleet-edge run: type-minimum answers for a missing battery and mete
       "inverters": [{"id": "inv2", "endpoint": "lan", "unit": 247, "profile": "goodwe-et", "ac_kw": 10}],
       "arrays": [{"inverter": "inv2", "dc_kw": 11, "tilt": 30, "azimuth": 180}],
       "detection": {"data_quality": {"implausible_samples": 3, "implausible_min": 0}},
-      "poll": {"fast_s": 1, "slow_s": 5}, "store": {"path": "edge.db", "commit_interval_s": 1}})");
+      "poll": {"fast_s": 1, "slow_s": 5}, "store": {"path": "edge.db"}})");
     site["endpoints"][0]["tcp"] = tcp.substr(0, tcp.find(' '));
     site["maps_dir"] = (dir / "agent-maps").string();
     std::ofstream(dir / "site.json") << site.dump(2);

@@ -140,11 +140,16 @@ TEST_CASE("retention: the disk budget takes synced raw telemetry first, then uns
     t.kind = domain::FaultKind::not_producing;
     t.opened_at = t.updated_at = kT0;
     REQUIRE((**db).record(domain::TicketEvent{domain::TicketEventKind::opened, kT0, t}));
-    fill(**db, kT0, 20, 240s);  // about 4 MB with page overhead
+    fill(**db, kT0, 20, 240s);
+    REQUIRE((**db).exec("PRAGMA wal_checkpoint(TRUNCATE)"));
     auto outbox = store::SqliteOutbox::open(path);
     REQUIRE(outbox);
     store::RetentionOptions o;
-    o.budget_bytes = 3ull << 20;
+    {
+        auto probe = store::Retention::open(path, o, outbox->get());
+        REQUIRE(probe);
+        o.budget_bytes = (*probe)->status()->used_bytes * 2 / 3;  // a third of the raw rows must go
+    }
     o.batch_rows = 2000;
     auto r = store::Retention::open(path, o, outbox->get());
     REQUIRE(r);
@@ -183,14 +188,13 @@ TEST_CASE("retention: the disk budget takes synced raw telemetry first, then uns
     CHECK(days->front().samples == 360);
 }
 
-TEST_CASE("telemetry writer: commits in batches; below the free-space floor raw samples stop growing the file") {
+TEST_CASE("telemetry writer: a commit per poll cycle, fsynced once a minute; below the free-space floor raw samples stop growing the file") {
     test::TempDir dir;
     const auto path = (dir / "edge.db").string();
     auto db = store::GatewayStore::open(path);
     REQUIRE(db);
     std::uint64_t free_bytes = 1ull << 30;
     store::TelemetryWriterOptions o;
-    o.commit_interval = 60s;
     o.min_free_bytes = 64ull << 20;
     o.free_space = [&](const std::filesystem::path&) { return std::optional<std::uint64_t>(free_bytes); };
     store::TelemetryWriter w(**db, o);
@@ -198,12 +202,15 @@ TEST_CASE("telemetry writer: commits in batches; below the free-space floor raw 
     auto feed = [&](int n) {
         for (int i = 0; i < n; ++i, t += 10s) {
             w.add(inverter_sample("inv1", t));
-            REQUIRE(w.flush_if_due(t));
+            w.add(inverter_sample("inv2", t));
+            REQUIRE(w.flush(t));
         }
     };
-    feed(60);  // 10 minutes: 10 commits
-    CHECK(w.stats().commits == 9);
-    CHECK(w.stats().written + w.buffered() == 60);
+    feed(60);  // 10 minutes of 10-s cycles: a commit each, one a minute durable
+    CHECK(w.stats().commits == 60);
+    CHECK(w.stats().durable_commits == 10);
+    CHECK(w.stats().written == 120);
+    CHECK(w.buffered() == 0);
 
     free_bytes = 1ull << 20;  // below the floor, and no free pages in the file
     const auto written = w.stats().written;

@@ -168,6 +168,7 @@ public:
     static constexpr std::uint64_t kRowOverheadBytes = 64;
 
 private:
+    mutable protocol::Seq unacked_from_ = 0;  // no row below it is unacknowledged (synced_through())
     // Runs a statement without results (BEGIN, COMMIT, PRAGMA) kept in the statement cache.
     Status run(const char* sql);
 

@@ -77,6 +77,7 @@ struct StorageStatus {
     std::uint64_t budget_bytes = 0;
     std::uint64_t min_free_bytes = 0;
     bool over_budget = false;
+    bool low_space = false;  // below the free-space floor with less than the reserve free inside the file
     // Counters kept in the database across restarts.
     std::uint64_t window_pruned = 0;     // raw rows past the window, folded and deleted
     std::uint64_t budget_pruned = 0;     // synced raw rows deleted early for the budget
@@ -85,6 +86,10 @@ struct StorageStatus {
     std::optional<TimePoint> oldest_raw;
     [[nodiscard]] nlohmann::json to_json() const;
 };
+
+// Every sample up to the returned time has been synced (nullopt: none; TimePoint::max() without a sync). Asked
+// only when there is something to prune: the outbox's answer costs a query.
+using SyncedThroughFn = std::function<Result<std::optional<TimePoint>>()>;
 
 class Retention {
 public:
@@ -98,11 +103,14 @@ public:
     // One batch of work: the budget first, then folding a finished day, then the window. `synced_through`:
     // raw rows after it are not synced (nullopt: none is; TimePoint::max() without a sync). Returns true when
     // more work is waiting (call again soon), false when there was nothing to do.
+    Result<bool> step(TimePoint now, const SyncedThroughFn& synced_through);
     Result<bool> step(TimePoint now, std::optional<TimePoint> synced_through);
     // Calls step() until it has nothing left to do (tests, benchmarks; the agent paces its calls).
     Status run_until_idle(TimePoint now, std::optional<TimePoint> synced_through);
 
     [[nodiscard]] Result<StorageStatus> status() const;
+    // status() without the counters and the oldest raw row: what each step looks at.
+    [[nodiscard]] Result<StorageStatus> usage() const;
     // Stored aggregates of a device (complete or partial), oldest first.
     [[nodiscard]] Result<std::vector<DailyAggregate>> daily(const std::string& device_id) const;
     // The mean solar day of a time, and its start.
@@ -112,9 +120,10 @@ public:
 private:
     Retention(sqlite3* db, std::string path, RetentionOptions options, Outbox* outbox);
     Status init();
-    Result<bool> budget_step(const StorageStatus& st, std::optional<TimePoint> synced_through);
+    Result<bool> budget_step(const StorageStatus& st, const SyncedThroughFn& synced_through);
+    Result<bool> budget_lose_step(const StorageStatus& st, std::uint64_t excess);
     Result<bool> fold_finished_day(TimePoint now);
-    Result<bool> window_step(TimePoint now, std::optional<TimePoint> synced_through);
+    Result<bool> window_step(TimePoint now, const SyncedThroughFn& synced_through);
     // Folds up to batch_rows of the oldest raw rows of one device with t <= `through` into its daily
     // aggregates and deletes them, in one transaction. Returns the rows deleted.
     Result<std::uint64_t> prune_oldest(const std::string& device_id, TimePoint through, const char* counter);
@@ -128,6 +137,7 @@ private:
     RetentionOptions options_;
     Outbox* outbox_;
     bool pruning_ = false;      // over budget: prune down to the low-water mark
+    bool window_pruning_ = false;  // a burst of window prunes under way (down to the window's start)
     bool warned_stuck_ = false; // logged once: only tickets and unsent ticket events are left
     std::uint64_t lost_logged_ = 0;  // unsynced rows pruned since the last log line (rate limit)
 };
