@@ -32,8 +32,9 @@ constexpr Millis kTick{5'000};
 constexpr Millis kStateInterval{300'000};
 // Retention batches run per detection tick at most (each one short transaction, posted one after another).
 constexpr int kRetentionBatchesPerTick = 20;
-// Ticks skipped after a retention step found nothing to do (it then looks once a minute).
-constexpr int kRetentionIdleTicks = 11;
+// Ticks skipped after a retention step found nothing to do (it then looks every 15 s: a step that finds
+// nothing costs a few index seeks, and a filesystem running full is noticed soon).
+constexpr int kRetentionIdleTicks = 2;
 }  // namespace
 
 // The composition of the agent's parts, and the glue between them on the executor: a sample goes to the store,

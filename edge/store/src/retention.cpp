@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "pvfleet/store/sample_row.hpp"
@@ -26,6 +27,11 @@ constexpr std::uint64_t kFreePageReserve = 2ull << 20;
 // not yet synced and the unsent outbox only when the free pages fall below this (what a few hours need).
 constexpr std::uint64_t kFreePageMinimum = 256ull << 10;
 constexpr std::uint64_t kWalTruncateAbove = 1ull << 20;
+constexpr std::uint64_t kWalTruncateMin = 64ull << 10;
+// Ballast beside the database (`edge.db.reserve`), kept while the filesystem has room and deleted when it runs
+// short: SQLite needs room for its WAL to commit anything, the prunes that free pages included, so a filesystem
+// that filled up would otherwise leave the store unable to free itself.
+constexpr std::uint64_t kBallastBytes = 4ull << 20;
 // Raw rows past the window are pruned in bursts, once the oldest is this far past it: a prune commit every few
 // seconds (a row or two each) would wear the flash more than the rows themselves.
 constexpr std::chrono::hours kWindowSlack{6};
@@ -472,8 +478,12 @@ Result<bool> Retention::budget_step(const StorageStatus& st, const SyncedThrough
     // The WAL counts in the budget but only a checkpoint shrinks it: over budget, truncate it after a checkpoint
     // (it would be written back soon anyway; busy readers make this a no-op until later). Not on a filesystem
     // short of space: the WAL would have to grow again into space that may be gone by then.
-    if (over_size && !st.low_space && st.wal_bytes > kWalTruncateAbove)
-        (void)sqlite::exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", "retention");
+    // When the WAL is much of the excess (its own prunes write to it), that comes first: otherwise pruning
+    // would go on against a WAL that only grows with it.
+    if (over_size && !st.low_space && (st.wal_bytes > kWalTruncateAbove || (st.wal_bytes > kWalTruncateMin && st.wal_bytes * 2 > excess))) {
+        auto truncated = sqlite::exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", "retention");
+        if (truncated && file_size(path_ + "-wal") < st.wal_bytes) return true;
+    }
     // 1. synced raw telemetry, oldest first
     auto synced = synced_through();
     if (!synced) return synced.error();
@@ -543,9 +553,36 @@ Result<bool> Retention::budget_lose_step(const StorageStatus& st, std::uint64_t 
     return false;
 }
 
+// Keeps the ballast while there is room (made again once there is twice its size above the floor), gives it up
+// when the filesystem runs short. True when it was given up now.
+bool Retention::tend_ballast(const StorageStatus& st) {
+    if (options_.min_free_bytes == 0 || !st.fs_free_bytes) return false;
+    const auto ballast = path_ + ".reserve";
+    std::error_code ec;
+    const bool present = std::filesystem::exists(ballast, ec);
+    if (present && *st.fs_free_bytes < options_.min_free_bytes) {
+        std::filesystem::remove(ballast, ec);
+        PVF_LOG(warn, kRetentionLog, "free space below the floor (" << *st.fs_free_bytes << " B): the " << kBallastBytes
+                                                                    << "-byte reserve beside the database given up");
+        return !ec;
+    }
+    if (!present && *st.fs_free_bytes > options_.min_free_bytes + 2 * kBallastBytes) {
+        std::FILE* f = std::fopen(ballast.c_str(), "wb");
+        if (f == nullptr) return false;
+        const std::string block(64 * 1024, '\0');
+        bool ok = true;
+        for (std::uint64_t n = 0; ok && n < kBallastBytes; n += block.size()) ok = std::fwrite(block.data(), 1, block.size(), f) == block.size();
+        ok = std::fflush(f) == 0 && ok;
+        std::fclose(f);
+        if (!ok) std::filesystem::remove(ballast, ec);
+    }
+    return false;
+}
+
 Result<bool> Retention::step(TimePoint now, const SyncedThroughFn& synced_through) {
     auto st = usage();
     if (!st) return st.error();
+    if (tend_ballast(*st)) return true;
     if (st->over_budget) pruning_ = true;
     if (pruning_) {
         auto did = budget_step(*st, synced_through);

@@ -122,6 +122,7 @@ private:
     Status init();
     Result<bool> budget_step(const StorageStatus& st, const SyncedThroughFn& synced_through);
     Result<bool> budget_lose_step(const StorageStatus& st, std::uint64_t excess);
+    bool tend_ballast(const StorageStatus& st);
     Result<bool> fold_finished_day(TimePoint now);
     Result<bool> window_step(TimePoint now, const SyncedThroughFn& synced_through);
     // Folds up to batch_rows of the oldest raw rows of one device with t <= `through` into its daily
