@@ -13,6 +13,8 @@
 #include "pvfleet/detect/site.hpp"
 #include "pvfleet/store/outbox.hpp"
 #include "pvfleet/store/persistent_detection.hpp"
+#include "pvfleet/store/retention.hpp"
+#include "pvfleet/store/telemetry_writer.hpp"
 #include "pvfleet/sync/service.hpp"
 #include "pvfleet/util/log.hpp"
 #include "pvfleet/util/time.hpp"
@@ -26,6 +28,13 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr Millis kTick{5'000};
+// Detector state saved at least this often without events (store::PersistentDetection::save_state_every).
+constexpr Millis kStateInterval{300'000};
+// Retention batches run per detection tick at most (each one short transaction, posted one after another).
+constexpr int kRetentionBatchesPerTick = 20;
+// Ticks skipped after a retention step found nothing to do (it then looks every 15 s: a step that finds
+// nothing costs a few index seeks, and a filesystem running full is noticed soon).
+constexpr int kRetentionIdleTicks = 2;
 }  // namespace
 
 // The composition of the agent's parts, and the glue between them on the executor: a sample goes to the store,
@@ -52,6 +61,11 @@ struct Agent::Impl {
     devices::Catalog catalog;
     std::unique_ptr<store::GatewayStore> db;
     std::unique_ptr<store::SqliteOutbox> outbox;
+    std::unique_ptr<store::TelemetryWriter> telemetry;  // raw samples, committed right behind each poll cycle
+    bool commit_posted = false;                         // a commit of `telemetry` is posted on the executor
+    int retention_idle = 0;                             // ticks until the next retention step
+    std::unique_ptr<store::Retention> retention;        // raw window, daily aggregates, disk budget
+    std::shared_ptr<bool> alive = std::make_shared<bool>(true);  // expires with this: posted batches check it
     std::unique_ptr<detect::SolarSunModel> sun;
     std::unique_ptr<detect::DetectionPipeline> pipeline;
     std::unique_ptr<store::PersistentDetection> detection;
@@ -74,6 +88,9 @@ struct Agent::Impl {
     void queue_stored_ticket_events();
     void tick();
     void schedule_tick();
+    void post_telemetry_commit();
+    void commit_telemetry();
+    void housekeeping(int batches_left);
 
     // The steps of Agent::create, in order; each fails with the error create() returns.
     Status load_catalog();
@@ -91,8 +108,8 @@ void Agent::Impl::on_sample(domain::Sample s) {
 void Agent::Impl::process_sample(domain::Sample s) {
     ++stats.samples;
     page->note_sample(s);
-    if (auto st = db->insert_sample(s); !st)
-        PVF_LOG(error, "agent", "telemetry not stored: " << st.error().message);
+    telemetry->add(s);
+    post_telemetry_commit();
     if (sync) {
         sync->engine().note_poll_ok(s.device_id, s.t);
         if (auto st = sync->engine().add_sample(s); !st)
@@ -169,6 +186,7 @@ void Agent::Impl::tick() {
     std::vector<domain::Sample> released;
     const bool judge = gate.tick(released);
     for (auto& s : released) process_sample(std::move(s));
+    commit_telemetry();  // what a failed commit kept, again
     if (!judge) return;
     // Devices still offline: keep telling detection they do not answer (it times comm loss from these).
     std::vector<store::DetectionInput> silent;
@@ -178,6 +196,54 @@ void Agent::Impl::tick() {
     stats.no_answers += silent.size();
     // An empty batch still lets time-based rules (closing resolved tickets) run.
     detect(silent);
+    // Nothing is pruned by a clock that is not set (above); while there is nothing to do, once a minute.
+    if (retention_idle > 0) {
+        --retention_idle;
+    } else {
+        housekeeping(kRetentionBatchesPerTick);
+    }
+}
+
+// A poll cycle's samples are committed right behind it: the commit is posted behind whatever the poll threads
+// posted with them, so the devices of one cycle usually share it. Once it ran, a killed process loses none of
+// them (store/telemetry_writer.hpp).
+void Agent::Impl::post_telemetry_commit() {
+    if (commit_posted) return;
+    commit_posted = true;
+    asio::post(executor, [this, alive = std::weak_ptr<bool>(alive)] {
+        if (alive.expired()) return;
+        commit_posted = false;
+        commit_telemetry();
+    });
+}
+
+void Agent::Impl::commit_telemetry() {
+    const auto skipped = telemetry->stats().skipped;
+    (void)telemetry->flush(clock.now());  // a failure is logged and the samples kept for the next attempt
+    // Below the free-space floor the raw copy was not stored: the sync's batch goes to the outbox now instead
+    // of at its interval, so a kill still finds every sample polled in the file.
+    if (sync && telemetry->stats().skipped > skipped) (void)sync->engine().flush();
+}
+
+// One retention batch; while there is more to do, the next is posted behind whatever the poll threads posted
+// meanwhile, so samples are never held up by more than one short transaction.
+void Agent::Impl::housekeeping(int batches_left) {
+    if (stopping || batches_left <= 0) return;
+    // Asked only when there is something to prune; without a sync nothing waits to be sent.
+    auto synced = [this]() -> Result<std::optional<TimePoint>> {
+        if (!sync) return std::optional<TimePoint>(TimePoint::max());
+        return outbox->synced_through();
+    };
+    auto more = retention->step(clock.now(), synced);
+    if (!more) {
+        PVF_LOG(error, "agent", "retention: " << more.error().message);
+        return;
+    }
+    if (!*more) retention_idle = kRetentionIdleTicks;
+    if (*more)
+        asio::post(executor, [this, alive = std::weak_ptr<bool>(alive), batches_left] {
+            if (!alive.expired()) housekeeping(batches_left - 1);
+        });
 }
 
 void Agent::Impl::schedule_tick() {
@@ -229,6 +295,16 @@ Status Agent::Impl::open_store() {
     auto opened_outbox = store::SqliteOutbox::open(c.store_path.string());
     if (!opened_outbox) return Error{"outbox " + c.store_path.string() + ": " + opened_outbox.error().message};
     outbox = std::move(*opened_outbox);
+    telemetry = std::make_unique<store::TelemetryWriter>(
+        *db, store::TelemetryWriterOptions{.min_free_bytes = c.min_free_bytes});
+    store::RetentionOptions ro;
+    ro.raw_window = std::chrono::hours(24LL * c.retention_days);
+    ro.longitude_deg = c.detection_site.value("longitude", 0.0);
+    ro.budget_bytes = c.budget_bytes;
+    ro.min_free_bytes = c.min_free_bytes;
+    auto opened_retention = store::Retention::open(c.store_path.string(), std::move(ro), outbox.get());
+    if (!opened_retention) return Error{"store " + c.store_path.string() + ": " + opened_retention.error().message};
+    retention = std::move(*opened_retention);
     return {};
 }
 
@@ -251,6 +327,7 @@ Status Agent::Impl::start_detection() {
     }
     page = std::make_unique<PageModel>(*db, location, std::move(expected));
     detection = std::make_unique<store::PersistentDetection>(*db, *pipeline);
+    detection->save_state_every(kStateInterval, clock);
     if (auto s = detection->resume(); !s) return Error{"detector state: " + s.error().message};
     return {};
 }
@@ -359,6 +436,9 @@ void Agent::stop(std::function<void()> done) {
         const auto executor = i.executor;
         asio::post(executor, [&i, done = std::move(done)] {
             i.workers->close();
+            (void)i.telemetry->flush(i.clock.now());
+            if (auto s = i.detection->flush_state(); !s)
+                PVF_LOG(error, "agent", "detector state: " << s.error().message);
             if (i.sync) i.sync->stop();
             done();
         });
@@ -431,6 +511,12 @@ nlohmann::json Agent::local_state() const {
     }
     json endpoints = json::array();
     for (const auto& ep : i.config.endpoints) endpoints.push_back(ep.id);
+    json storage = json::object();
+    if (auto st = i.retention->status()) storage = st->to_json();
+    const auto& w = i.telemetry->stats();
+    storage["raw_buffered"] = i.telemetry->buffered();
+    storage["raw_skipped_low_space"] = w.skipped;
+    storage["raw_dropped_failed_commits"] = w.dropped;
     json out = {{"site_id", i.config.site_id},
                 {"config_version", i.config.config_version},
                 {"now", format_iso8601(i.clock.now())},
@@ -440,7 +526,8 @@ nlohmann::json Agent::local_state() const {
                 {"devices", devices},
                 {"today", i.page->today(i.clock.now(), i.config.devices)},
                 {"link", link},
-                {"tickets", tickets}};
+                {"tickets", tickets},
+                {"storage", storage}};
     if (const auto& change = i.config_lifecycle->last_local_change(); !change.empty())
         out["last_config_change"] = change;
     return out;

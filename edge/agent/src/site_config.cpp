@@ -70,7 +70,10 @@ const config::Object kDevice{{required("id", text()), required("endpoint", text(
 const config::Object kPoll{{optional("fast_s", number(1, 3600)), optional("slow_s", number(1, 86400)),
                             optional("asleep_s", number(1, 86400)), optional("offline_max_s", number(1, 86400))},
                            kWording};
-const config::Object kStore{{required("path", text()), optional("quota_mb", number(1, 1 << 20))}, kWording};
+const config::Object kStore{{required("path", text()), optional("quota_mb", number(1, 1 << 20)),
+                             optional("retention_days", number(1, 36500)), optional("budget_mb", number(16, 1 << 20)),
+                             optional("min_free_mb", number(0, 1 << 20))},
+                            kWording};
 const config::Object kSync{{optional("batch_interval_s", number(1, 3600))}, kWording};
 const config::Object kMqtt{{required("uri", text()), optional("ca_file", text()), optional("cert_file", text()),
                             optional("key_file", text()), optional("username", text()),
@@ -230,6 +233,13 @@ void parse_poll_store_sync(const json& doc, const std::filesystem::path& base_di
         config::Reader r(*it, "store", kStore, e);
         if (auto p = r.string("path")) c.store_path = resolve(base_dir, *p);
         if (auto q = r.number("quota_mb")) c.quota_bytes = static_cast<uint64_t>(*q * 1024 * 1024);
+        if (auto d = r.number("retention_days")) c.retention_days = static_cast<int>(*d);
+        if (auto b = r.number("budget_mb")) c.budget_bytes = static_cast<uint64_t>(*b * 1024 * 1024);
+        if (auto f = r.number("min_free_mb")) c.min_free_bytes = static_cast<uint64_t>(*f * 1024 * 1024);
+        // The outbox lives inside the budget, and the budget needs room for the raw days besides it.
+        if (c.budget_bytes <= c.quota_bytes)
+            e.add("store/budget_mb", std::to_string(c.budget_bytes >> 20) + (it->contains("budget_mb") ? "" : " (the default)") +
+                                         " must be larger than quota_mb (" + std::to_string(c.quota_bytes >> 20) + ")");
     }
     if (const json* sync = optional_section(doc, "sync", e)) {
         kSync.check_keys(*sync, "sync", e);
@@ -379,7 +389,12 @@ json describe(const SiteConfig& c) {
         {"devices", devices},
         {"poll",
          {{"fast_s", c.intervals.fast.count() / 1000.0}, {"slow_s", c.intervals.slow.count() / 1000.0}}},
-        {"store", {{"path", c.store_path.string()}, {"quota_mb", c.quota_bytes / (1024 * 1024)}}},
+        {"store",
+         {{"path", c.store_path.string()},
+          {"quota_mb", c.quota_bytes / (1024 * 1024)},
+          {"retention_days", c.retention_days},
+          {"budget_mb", c.budget_bytes / (1024 * 1024)},
+          {"min_free_mb", c.min_free_bytes / (1024 * 1024)}}},
         {"location",
          {{"latitude", c.detection_site.value("latitude", 0.0)},
           {"longitude", c.detection_site.value("longitude", 0.0)}}}};

@@ -6,6 +6,7 @@
 
 #include "pvfleet/detect/ticket_book.hpp"
 #include "pvfleet/sqlite/statement.hpp"
+#include "pvfleet/store/sample_row.hpp"
 #include "pvfleet/util/number.hpp"
 #include "pvfleet/util/time.hpp"
 
@@ -109,8 +110,10 @@ Result<std::unique_ptr<GatewayStore>> GatewayStore::open(const std::string& path
         sqlite3_close(db);
         return Error{"cannot open store '" + path + "': " + msg, ErrorKind::io};
     }
-    std::unique_ptr<GatewayStore> store(new GatewayStore(db));
+    std::unique_ptr<GatewayStore> store(new GatewayStore(db, path, options));
     sqlite3_busy_timeout(db, options.busy_timeout_ms);
+    // Before WAL mode: only a new, empty database takes it.
+    if (auto s = store->exec("PRAGMA page_size=" + std::to_string(options.page_size)); !s) return s.error();
     if (auto s = store->exec("PRAGMA journal_mode=WAL"); !s) return s.error();
     if (auto s = store->exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !s) {
         return s.error();
@@ -295,20 +298,56 @@ Result<domain::Sample> sample_from_json(const nlohmann::json& j) {
     }
 }
 
-Status GatewayStore::insert_sample(const domain::Sample& sample) {
-    Statement q(db_, "INSERT OR REPLACE INTO telemetry(device_id, t_ms, body) VALUES(?1, ?2, ?3)");
-    q.bind(1, sample.device_id).bind(2, to_epoch_ms(sample.t)).bind(3, sample_to_json(sample).dump());
-    if (q.step() != SQLITE_DONE) return q.error("write sample");
-    return {};
+std::string GatewayStore::row_body(const domain::Sample& sample) const {
+    return options_.compact_rows ? encode_sample_row(sample) : sample_to_json(sample).dump();
+}
+
+Status GatewayStore::insert_sample(const domain::Sample& sample) { return insert_samples({sample}); }
+
+Status GatewayStore::insert_samples(const std::vector<domain::Sample>& samples, bool durable) {
+    if (samples.empty()) return {};
+    const bool relax = options_.synchronous_full && !durable;
+    if (relax)
+        if (auto s = exec("PRAGMA synchronous=NORMAL"); !s) return s;
+    Status result = transaction([&]() -> Status {
+        Statement q(db_, "INSERT OR REPLACE INTO telemetry(device_id, t_ms, body) VALUES(?1, ?2, ?3)");
+        for (const auto& sample : samples) {
+            q.bind(1, sample.device_id).bind(2, to_epoch_ms(sample.t));
+            if (options_.compact_rows) {
+                q.bind_blob(3, row_body(sample));
+            } else {
+                q.bind(3, row_body(sample));
+            }
+            if (q.step() != SQLITE_DONE) return q.error("write samples");
+            q.reset();
+        }
+        return {};
+    });
+    // Everything else this connection commits (tickets, events, acks, config) stays fsynced at commit.
+    if (relax)
+        if (auto s = exec("PRAGMA synchronous=FULL"); !s && result) return s;
+    return result;
+}
+
+Result<GatewayStore::PageUse> GatewayStore::page_use() const {
+    PageUse u;
+    for (auto [pragma, field] : {std::pair{"PRAGMA page_size", &u.page_size}, std::pair{"PRAGMA page_count", &u.page_count},
+                                 std::pair{"PRAGMA freelist_count", &u.freelist_count}}) {
+        Statement q(db_, pragma);
+        if (q.step() != SQLITE_ROW) return q.error(pragma);
+        *field = static_cast<std::uint64_t>(q.integer(0));
+    }
+    return u;
 }
 
 Result<std::vector<domain::Sample>> GatewayStore::samples(const std::string& device_id, TimePoint from, TimePoint to) const {
-    Statement q(db_, "SELECT body FROM telemetry WHERE device_id = ?1 AND t_ms >= ?2 AND t_ms < ?3 ORDER BY t_ms");
+    Statement q(db_, "SELECT t_ms, body FROM telemetry WHERE device_id = ?1 AND t_ms >= ?2 AND t_ms < ?3 ORDER BY t_ms");
     q.bind(1, device_id).bind(2, to_epoch_ms(from)).bind(3, to_epoch_ms(to));
     std::vector<domain::Sample> out;
     int rc = 0;
     while ((rc = q.step()) == SQLITE_ROW) {
-        auto s = sample_from_json(nlohmann::json::parse(q.text(0), nullptr, false));
+        const bool text = q.column_type(1) == SQLITE_TEXT;
+        auto s = decode_stored_sample(text ? q.text(1) : q.blob(1), text, device_id, from_epoch_ms(q.integer(0)));
         if (!s) return s.error();
         out.push_back(std::move(*s));
     }

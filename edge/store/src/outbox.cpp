@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS outbox (
   payload BLOB NOT NULL,
   acked_ms INTEGER,
   rest_adler INTEGER,
-  rest_len INTEGER
+  rest_len INTEGER,
+  from_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_raw_telemetry ON outbox(kind, aggregate, seq);
 CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -101,6 +102,14 @@ Status SqliteOutbox::init() {
             if (auto s = exec("ALTER TABLE outbox ADD COLUMN rest_len INTEGER"); !s) return s;
         }
     }
+    {
+        // Outboxes written before rows kept their oldest sample time have no from_ms: until those rows are
+        // acknowledged nothing counts as synced (synced_through()).
+        Stmt cols(db_, "SELECT COUNT(*) FROM pragma_table_info('outbox') WHERE name = 'from_ms'");
+        if (!cols.ok() || cols.step() != SQLITE_ROW) return sql_error(db_, "read columns");
+        if (cols.integer(0) == 0)
+            if (auto s = exec("ALTER TABLE outbox ADD COLUMN from_ms INTEGER"); !s) return s;
+    }
     if (auto s = exec("CREATE INDEX IF NOT EXISTS outbox_acked ON outbox(acked_ms) WHERE acked_ms IS NOT NULL"); !s) return s;
     {
         Stmt st(db_, "SELECT key, value FROM outbox_meta");
@@ -142,12 +151,13 @@ Result<protocol::Seq> SqliteOutbox::append(OutboxKind kind, TimePoint created_at
         // Kept with the row, it spares inflating the rest on every later send as backlog. A head-split payload
         // given without it is inflated once here (which also checks it).
         const auto rest = encoded->split_rest ? encoded->split_rest : protocol::split_payload_rest(*payload);
-        Stmt st(db_, "INSERT INTO outbox(seq, kind, created_ms, aggregate, samples, payload, rest_adler, rest_len) "
-                     "VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)");
+        Stmt st(db_, "INSERT INTO outbox(seq, kind, created_ms, aggregate, samples, payload, rest_adler, rest_len, from_ms) "
+                     "VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8)");
         if (!st.ok()) return fail(sql_error(db_, "insert"));
         st.bind(1, static_cast<long long>(seq)).bind(2, std::string(to_string(kind))).bind(3, to_epoch_ms(created_at));
         st.bind(4, static_cast<long long>(samples)).bind_blob(5, *payload);
         if (rest) st.bind(6, static_cast<long long>(rest->adler)).bind(7, static_cast<long long>(rest->length));
+        if (cursors.telemetry_from) st.bind(8, to_epoch_ms(*cursors.telemetry_from));
         if (st.step() != SQLITE_DONE) return fail(sql_error(db_, "insert seq " + std::to_string(seq)));
     }
     if (auto s = set_meta("last_seq", static_cast<long long>(seq)); !s) return fail(s.error());
@@ -406,6 +416,55 @@ Result<bool> SqliteOutbox::drop_step() {
     quota_.dropped_samples += samples;
     bytes_ -= std::min(bytes_, len);
     return true;
+}
+
+Result<std::optional<TimePoint>> SqliteOutbox::synced_through() const {
+    if (!telemetry_through_) return std::optional<TimePoint>{};
+    // Only rows from the oldest unacknowledged one on are looked at: an acknowledged row never becomes
+    // unacknowledged again and new rows take higher seqs, so the acknowledged rows kept for resends (two days of
+    // them) are not read again on every call. Rows the quota policy emptied carry nothing left to send; a row
+    // without from_ms (an older outbox) counts from the beginning of time.
+    Stmt st(db_, "SELECT seq, kind, from_ms, LENGTH(payload) FROM outbox WHERE seq >= ?1 AND acked_ms IS NULL ORDER BY seq");
+    if (!st.ok()) return sql_error(db_, "oldest unacknowledged telemetry");
+    st.bind(1, static_cast<long long>(unacked_from_));
+    std::optional<long long> oldest;
+    bool first = true;
+    int rc = 0;
+    while ((rc = st.step()) == SQLITE_ROW) {
+        if (first) unacked_from_ = static_cast<protocol::Seq>(st.integer(0));
+        first = false;
+        if (st.text(1) != "telemetry" || st.integer(3) == 0) continue;
+        if (st.is_null(2)) return std::optional<TimePoint>{};
+        oldest = std::min(oldest.value_or(st.integer(2)), st.integer(2));
+    }
+    if (rc != SQLITE_DONE) return sql_error(db_, "oldest unacknowledged telemetry");
+    if (first) unacked_from_ = last_seq_ + 1;
+    if (!oldest) return std::optional<TimePoint>(*telemetry_through_);
+    return std::optional<TimePoint>(std::min(*telemetry_through_, from_epoch_ms(*oldest - 1)));
+}
+
+Result<std::uint64_t> SqliteOutbox::drop_acked(std::uint64_t max_bytes) {
+    if (bytes_ <= max_bytes) return std::uint64_t{0};
+    if (auto s = set_synchronous_full(true); !s) return s.error();
+    std::uint64_t freed = 0;
+    // Small batches, oldest first: each is one short transaction.
+    while (bytes_ > max_bytes) {
+        Stmt st(db_, "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE acked_ms IS NOT NULL ORDER BY seq "
+                     "LIMIT 64) RETURNING LENGTH(payload)");
+        if (!st.ok()) return sql_error(db_, "delete acknowledged");
+        std::uint64_t batch = 0;
+        int rows = 0;
+        int rc = 0;
+        while ((rc = st.step()) == SQLITE_ROW) {
+            batch += row_bytes(static_cast<std::size_t>(st.integer(0)));
+            ++rows;
+        }
+        if (rc != SQLITE_DONE) return sql_error(db_, "delete acknowledged");
+        bytes_ -= std::min(bytes_, batch);
+        freed += batch;
+        if (rows == 0) break;
+    }
+    return freed;
 }
 
 }  // namespace pvfleet::store

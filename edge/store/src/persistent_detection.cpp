@@ -17,6 +17,28 @@ Status PersistentDetection::resume() {
     return {};
 }
 
+void PersistentDetection::save_state_every(Millis interval, const Clock& clock) {
+    state_interval_ = interval;
+    clock_ = &clock;
+}
+
+bool PersistentDetection::state_due() const {
+    if (!state_interval_ || clock_ == nullptr || !state_saved_at_) return true;
+    return clock_->now() - *state_saved_at_ >= *state_interval_;
+}
+
+Status PersistentDetection::write_state(const nlohmann::json& state) {
+    std::string text = state.dump();
+    if (text == saved_state_) return {};
+    if (auto s = store_.save_detector_state(state); !s) return s;
+    saved_state_ = std::move(text);
+    return {};
+}
+
+Status PersistentDetection::flush_state() {
+    return store_.transaction([&]() -> Status { return write_state(pipeline_.save_state()); });
+}
+
 Result<long long> PersistentDetection::catch_up() {
     auto last = store_.last_event_id();
     if (!last) return last.error();
@@ -45,6 +67,7 @@ Result<std::vector<StoredEvent>> PersistentDetection::process(
     std::vector<StoredEvent> recorded;
     long long newest = 0;
     bool read_back = false;
+    bool saving = false;
     const nlohmann::json before = pipeline_.save_state();
     Status s = store_.transaction([&]() -> Status {
         auto last = catch_up();
@@ -74,13 +97,17 @@ Result<std::vector<StoredEvent>> PersistentDetection::process(
         if (cursor) {
             if (auto c = store_.save_cursor(cursor->first, cursor->second); !c) return c;
         }
-        return store_.save_detector_state(pipeline_.save_state());
+        if (!cursor && events.empty() && !state_due()) return {};
+        saving = true;
+        return write_state(pipeline_.save_state());
     });
     if (!s) {
         // Nothing was written: put memory back to what the store holds.
+        saved_state_.clear();
         rolled_back(before);
         return s.error();
     }
+    if (saving && clock_ != nullptr) state_saved_at_ = clock_->now();
     committed(newest, read_back);
     return recorded;
 }

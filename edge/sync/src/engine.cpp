@@ -118,7 +118,10 @@ Status SyncEngine::append_telemetry(std::vector<domain::Sample> samples) {
     bool too_large = false;
     std::string payload_copy;  // what goes out live
     store::AppendCursors cursors;
-    for (const auto& s : samples) cursors.telemetry_through = std::max(cursors.telemetry_through.value_or(s.t), s.t);
+    for (const auto& s : samples) {
+        cursors.telemetry_through = std::max(cursors.telemetry_through.value_or(s.t), s.t);
+        cursors.telemetry_from = std::min(cursors.telemetry_from.value_or(s.t), s.t);
+    }
     auto seq = outbox_.append(store::OutboxKind::telemetry, now, samples.size(), [&](protocol::Seq q) -> Result<store::EncodedPayload> {
         protocol::TelemetryBatch b;
         b.site_id = config_.site_id;
@@ -162,7 +165,7 @@ Result<protocol::Seq> SyncEngine::add_ticket_event(const domain::TicketEvent& ev
             payload_copy = *enc;
             return store::EncodedPayload{std::move(*enc)};
         },
-        store::AppendCursors{store_event_id, std::nullopt});
+        store::AppendCursors{store_event_id, std::nullopt, std::nullopt});
     if (!seq) return seq.error();
     queued(store::OutboxEntry{*seq, store::OutboxKind::ticket_event, std::move(payload_copy), now, false, 0, {}});
     enforce_quota();

@@ -32,7 +32,7 @@ protocol::Seq append_minute(store::Outbox& o, int minute) {
     std::vector<domain::Sample> s;
     for (int i = 0; i < 6; ++i) s.push_back(sync::test::sample("inv1", sync::test::t0() + minute * 60s + i * 10s, 1000 + minute));
     auto seq = o.append(OutboxKind::telemetry, sync::test::t0(), s.size(), [&](protocol::Seq q) { return telemetry_payload(q, s); },
-                        store::AppendCursors{std::nullopt, s.back().t});
+                        store::AppendCursors{std::nullopt, s.back().t, s.front().t});
     REQUIRE(seq.ok());
     return *seq;
 }
@@ -42,7 +42,7 @@ protocol::Seq append_ticket(store::Outbox& o, const std::string& id, std::option
         auto p = protocol::encode(protocol::TicketEventMessage{"site-a", q, false, sync::test::t0(), sync::test::ticket_event(id, sync::test::t0())});
         if (!p) return p.error();
         return store::EncodedPayload{std::move(*p)};
-    }, store::AppendCursors{event_id, std::nullopt});
+    }, store::AppendCursors{event_id, std::nullopt, std::nullopt});
     REQUIRE(seq.ok());
     return *seq;
 }

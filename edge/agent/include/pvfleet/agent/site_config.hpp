@@ -57,6 +57,12 @@ struct SiteConfig {
     acquisition::PollIntervals intervals;
     std::filesystem::path store_path;
     uint64_t quota_bytes = 256ull * 1024 * 1024;
+    // Local retention and disk budget (store.retention_days, budget_mb, min_free_mb; docs/site-config.md): raw
+    // samples kept this long, the database (with its WAL) kept under the budget, this much left free on the
+    // filesystem.
+    int retention_days = 30;
+    uint64_t budget_bytes = 1024ull * 1024 * 1024;
+    uint64_t min_free_bytes = 64ull * 1024 * 1024;
     std::optional<MqttSpec> mqtt;
     std::optional<std::filesystem::path> maps_dir;
     int batch_interval_s = 60;

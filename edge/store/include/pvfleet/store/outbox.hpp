@@ -75,6 +75,9 @@ struct AppendCursors {
     // The newest sample time in the batch: a restart re-feeds the store's telemetry after it (the samples
     // still buffered in memory when the process died).
     std::optional<TimePoint> telemetry_through;
+    // The oldest sample time in the batch, kept with the row: the gateway's raw telemetry older than the oldest
+    // unacknowledged row's is synced and may be pruned (synced_through()).
+    std::optional<TimePoint> telemetry_from;
 };
 
 // The seam the sync engine uses; SqliteOutbox is the real one.
@@ -108,6 +111,20 @@ public:
     [[nodiscard]] virtual std::optional<long long> ticket_event_cursor() const = 0;
     [[nodiscard]] virtual std::optional<TimePoint> telemetry_through() const = 0;
     [[nodiscard]] virtual protocol::QuotaReport quota_report() const = 0;
+    // Every sample up to this time has reached the broker (PUBACK) or been given up by the quota policy:
+    // the older of telemetry_through() and just before the oldest sample of a telemetry row not yet
+    // acknowledged. nullopt: nothing is synced yet (also while a row of an older outbox, written before rows
+    // kept their oldest sample time, waits). Local retention never prunes raw telemetry after it.
+    // (This default, for outboxes that keep no sample times: all of it once nothing waits.)
+    [[nodiscard]] virtual Result<std::optional<TimePoint>> synced_through() const {
+        return depth() == 0 ? telemetry_through() : std::optional<TimePoint>{};
+    }
+    // Deletes acknowledged rows kept for resends, oldest first, until bytes() <= max_bytes or none is left
+    // (the gateway's disk budget: they have reached the broker once). Returns the bytes freed.
+    virtual Result<std::uint64_t> drop_acked(std::uint64_t max_bytes) {
+        (void)max_bytes;
+        return std::uint64_t{0};
+    }
 
     // Applies the disk quota policy until bytes() <= max_bytes (or nothing is left to shrink).
     virtual Result<protocol::QuotaReport> enforce_quota(std::uint64_t max_bytes) = 0;
@@ -144,11 +161,14 @@ public:
     [[nodiscard]] std::optional<TimePoint> telemetry_through() const override { return telemetry_through_; }
     [[nodiscard]] protocol::QuotaReport quota_report() const override { return quota_; }
     Result<protocol::QuotaReport> enforce_quota(std::uint64_t max_bytes) override;
+    [[nodiscard]] Result<std::optional<TimePoint>> synced_through() const override;
+    Result<std::uint64_t> drop_acked(std::uint64_t max_bytes) override;
 
     // Fixed cost counted per row on top of its payload (row header, index entry).
     static constexpr std::uint64_t kRowOverheadBytes = 64;
 
 private:
+    mutable protocol::Seq unacked_from_ = 0;  // no row below it is unacknowledged (synced_through())
     // Runs a statement without results (BEGIN, COMMIT, PRAGMA) kept in the statement cache.
     Status run(const char* sql);
 
