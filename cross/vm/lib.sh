@@ -23,8 +23,10 @@ vm_free_port() {
 
 # vm_boot DISK FORMAT KERNEL INITRD APPEND CONSOLE_LOG MONITOR_SOCKET [SSH_PORT]
 # Starts QEMU in the background (TCG, 2 vCPUs, 1 GiB) and sets VM_PID. Without SSH_PORT the board has no
-# network. The monitor socket takes HMP commands (vm_monitor). VM_QEMU_EXTRA: more QEMU options.
+# network. The monitor socket takes HMP commands (vm_monitor). VM_QEMU_EXTRA: more QEMU options. VM_DRIVE_CACHE:
+# the disk's cache mode (QEMU's default, writeback, unless set; cross/vm-image's one-off install uses "unsafe").
 VM_QEMU_EXTRA=()
+VM_DRIVE_CACHE=""
 vm_boot() {
   local disk=$1 format=$2 kernel=$3 initrd=$4 append=$5 console=$6 monitor=$7 ssh_port=${8:-}
   local net=(-nic none)
@@ -36,7 +38,7 @@ vm_boot() {
   "$VM_QEMU" -M "$VM_MACHINE" -cpu "$VM_CPU" -smp 2 -m 1024 -nodefaults -display none \
     -serial "file:$console" -monitor "unix:$monitor,server=on,wait=off" \
     -kernel "$kernel" -initrd "$initrd" -append "$append" \
-    -drive "if=none,id=root,file=$disk,format=$format" -device virtio-blk-pci,drive=root \
+    -drive "if=none,id=root,file=$disk,format=$format${VM_DRIVE_CACHE:+,cache=$VM_DRIVE_CACHE}" -device virtio-blk-pci,drive=root \
     -device virtio-rng-pci "${net[@]}" "${VM_QEMU_EXTRA[@]}" > "$console.qemu" 2>&1 &
   VM_PID=$!
 }
