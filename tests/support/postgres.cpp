@@ -80,6 +80,8 @@ PostgresCluster::PostgresCluster(Durability durability) {
     ok_ = true;
 }
 
+std::filesystem::path PostgresCluster::bin_dir() { return pg_bin(); }
+
 PostgresCluster::~PostgresCluster() {
     if (ok_)
         (void)run_as_owner(pg_bin().string() + "/pg_ctl -D " + (dir_ / "data").string() +

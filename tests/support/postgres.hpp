@@ -24,6 +24,8 @@ public:
     [[nodiscard]] int port() const { return port_; }
     // Creates a fresh database and returns its libpq URI.
     std::string create_database(const std::string& name);
+    // The folder of the PostgreSQL programs (initdb, pg_dump, pg_restore …), empty when not installed.
+    static std::filesystem::path bin_dir();
 
 private:
     std::string run_as_owner(
