@@ -3,6 +3,7 @@
 // they converted, the back office and admins all of them.
 #include "common.hpp"
 #include "pvfleet/leads/repository.hpp"
+#include "pvfleet/projects/import.hpp"
 #include "pvfleet/projects/reminders.hpp"
 #include "pvfleet/projects/repository.hpp"
 #include "pvfleet/storage/work_orders.hpp"
@@ -452,6 +453,27 @@ Response post_convert(ApiContext& ctx, Request& req) {
     return r;
 }
 
+// POST /api/projects/import: {csv}, all or nothing.
+Response post_project_import(ApiContext& ctx, Request& req) {
+    constexpr std::size_t kMaxBody = 64 * 1024 * 1024;  // the CSV itself is bounded by the import
+    if (req.body.size() > kMaxBody) return problem(413, "Content Too Large", "the body is too large");
+    json b;
+    if (auto p = parse_body(req, {"csv"}, b); !p) return p.refusal();
+    std::string csv;
+    BodyReader read(b);
+    read.text("csv", csv, kMaxBody, true);
+    if (auto s = read.status(); !s) return s.refusal();
+    auto report = projects::import_projects_csv(*ctx.db, ctx.project_settings, csv, req.user, ctx.clock->now());
+    if (!report) return from_error(report.error());
+    json errors = json::array();
+    for (const auto& e : report->errors)
+        errors.push_back({{"line", e.line}, {"column", e.column}, {"message", e.message}});
+    return json_response(report->committed ? 200 : 422, {{"rows", report->rows},
+                                                         {"projects_created", report->projects_created},
+                                                         {"committed", report->committed},
+                                                         {"errors", errors}});
+}
+
 json templates_json(const projects::ProjectSettings& s) {
     json items = json::array();
     for (const auto& t : s.templates) {
@@ -533,6 +555,10 @@ void add_project_routes(Router& router, ApiContext& ctx) {
                [&ctx](Request& req) { return get_projects(ctx, req); });
     router.add("POST", "/api/projects", {"Create a project from a stage template", kProjectWriters, "projects"},
                [&ctx](Request& req) { return post_project(ctx, req); });
+    router.add("POST", "/api/projects/import",
+               {"Import projects from CSV with their milestone dates (all or nothing; errors by line and column)",
+                kOfficeRoles, "projects"},
+               [&ctx](Request& req) { return post_project_import(ctx, req); });
     router.add("GET", "/api/projects/board",
                {"The board: a column per stage, cards coloured by deadline (manager, region, stage)", kProjectReaders,
                 "projects"},

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "pvfleet/leads/repository.hpp"
+#include "pvfleet/projects/import.hpp"
 #include "pvfleet/projects/reminders.hpp"
 #include "pvfleet/projects/repository.hpp"
 #include "pvfleet/records/customers.hpp"
@@ -471,5 +472,61 @@ TEST_CASE("projects db: remind, then escalate M days later; snooze defers, done 
         }
         CHECK(sent == 2);  // Echo's reminder and escalation, by whichever server came first
         CHECK(f.scalar("SELECT COUNT(*) FROM notifications WHERE project_id = $1", {e.id}) == 2);
+    }
+}
+
+TEST_CASE("projects db: the CSV import writes all rows or none, errors by line and column") {
+    test::TempDir dir;
+    for (const auto& be : backends(dir)) {
+        CAPTURE(be.name);
+        Fixture f(be);
+        auto c = ok(records::create_customer(f.db(), f.key, records::Customer{0, "Huber", "", "", "", "", {}, {}, 1},
+                                             "office", kT0));
+        const std::string id = std::to_string(c.id);
+        auto bad = ok(import_projects_csv(f.db(), f.settings,
+                                          "name,customer_id,manager,started_on,survey_done,colour\n"
+                                          "A,1,pm,2026-01-01,2026-01-05,red\n",
+                                          "office", kT0));
+        CHECK(!bad.committed);
+        REQUIRE(bad.errors.size() == 1);
+        CHECK(bad.errors[0].line == 1);
+        CHECK(bad.errors[0].column == "colour");
+        bad = ok(import_projects_csv(f.db(), f.settings,
+                                     "name,customer_id,started_on,survey_done,quote_sent_planned\n"
+                                     "A," + id + ",2026-01-01,2026-07-02,2026-13-01\n"
+                                     ",x,,,\n",
+                                     "office", kT0));
+        CHECK(!bad.committed);
+        REQUIRE(bad.errors.size() == 4);
+        CHECK(bad.errors[0].line == 2);
+        CHECK(bad.errors[0].column == "quote_sent_planned");
+        CHECK(bad.errors[1].column == "survey_done");
+        CHECK(bad.errors[1].message == "a done date ahead of today");
+        CHECK(bad.errors[2].line == 3);
+        CHECK(bad.errors[2].column == "name");
+        CHECK(bad.errors[3].column == "customer_id");
+        // Only the database knows: the second row's manager is no project manager — nothing is kept.
+        bad = ok(import_projects_csv(f.db(), f.settings,
+                                     "name,customer_id,manager\nA," + id + ",pm\nB," + id + ",anna\n", "office", kT0));
+        CHECK(!bad.committed);
+        REQUIRE(bad.errors.size() == 1);
+        CHECK(bad.errors[0].line == 3);
+        CHECK(bad.errors[0].column == "manager");
+        CHECK(f.scalar("SELECT COUNT(*) FROM projects") == 0);
+        const auto good = ok(import_projects_csv(
+            f.db(), f.settings,
+            "name,customer_id,manager,started_on,first_contact,survey_done,quote_sent,installation_done_planned\n"
+            "Huber roof," + id + ",pm,2026-02-01,2026-02-01,2026-02-10,2026-02-20,2026-04-15\n"
+            "Huber garage," + id + ",pm2,2026-06-01,,,,\n",
+            "office", kT0));
+        CHECK(good.committed);
+        CHECK(good.projects_created == 2);
+        const auto list = ok(list_projects(f.db(), ProjectQuery{}));
+        REQUIRE(list.size() == 2);
+        CHECK(list[0].stage == "contract");  // inquiry, survey and quote done in the spreadsheet
+        CHECK(list[1].stage == "inquiry");
+        CHECK(f.milestone(list[0].id, "survey_done").done_on == std::optional<std::string>("2026-02-10"));
+        CHECK(f.milestone(list[0].id, "installation_done").planned_on == std::optional<std::string>("2026-04-15"));
+        CHECK(f.milestone(list[1].id, "survey_done").planned_on == std::optional<std::string>("2026-06-15"));
     }
 }
