@@ -3,7 +3,8 @@
 config; an admin makes a capture channel, the company's website hands in an inquiry twice over the public route
 (one lead, two inquiries); headless Chromium (tests/e2e/cdp.py) logs in as the sales rep, lands on the leads
 list, opens the lead assigned to them round-robin, sees both inquiries, logs a call with a next step, sees the
-lead contacted, and reads the page in zh-CN. Prints "skipped: ..." and passes without chromium.
+lead contacted, converts it into a customer and a project (the touch on the project's timeline), finds its card
+on the board in the site-survey column, and reads the board and the lead in zh-CN. Prints "skipped: ..." and passes without chromium.
 `ctest -R leads_browser` (label browser)."""
 
 import argparse
@@ -102,7 +103,30 @@ def run(stack, browser, shots):
     p.wait_for("(%s || {}).value === 'contacted'" % p.q("lead-status"), timeout=20, what="status contacted")
     if shots:
         p.screenshot(os.path.join(shots, "lead-detail.png"), full_page=True)
+    # Conversion (docs/projects.md): the lead becomes a customer and a project; the page moves to the project.
+    p.click("lead-convert")
+    p.wait_for("location.hash.startsWith('#/projects/')", timeout=20, what="the new project's page")
+    p.wait_testid("project-stage", timeout=20)
+    assert p.text("project-stage") == "Site survey", p.text("project-stage")  # the inquiry is behind it
+    project_id = int(p.eval("location.hash.split('/')[2]"))
+    p.wait_for("(%s || {textContent: ''}).textContent.includes('site visit on Friday')" % p.q("project-timeline"),
+               timeout=20, what="the lead's touch on the project's timeline")
+    if shots:
+        p.screenshot(os.path.join(shots, "project-detail.png"), full_page=True)
+    p.eval("location.hash = '#/projects'")  # in-page navigation: no load event
+    p.wait_testid("project-card-%d" % project_id, timeout=20)
+    column = p.eval("%s.closest('[data-testid^=project-col-]').dataset.testid" % p.q("project-card-%d" % project_id))
+    assert column == "project-col-site_survey", column
+    colour = p.eval("%s.dataset.colour" % p.q("project-card-%d" % project_id))
+    assert colour == "green", "a new project's card: %s" % colour
+    if shots:
+        p.screenshot(os.path.join(shots, "project-board.png"))
+    status, again = http(base, "POST", "/api/leads/1/convert", {}, token=login["token"])
+    assert status == 409, "a second conversion: %s %s" % (status, again)
     p.select("lang-switch", "zh-CN")
+    p.wait_for("document.body.textContent.includes('现场勘察')", timeout=20, what="the zh-CN board")
+    p.eval("location.hash = '#/leads/1'")
+    p.wait_testid("lead-project", timeout=20)
     p.wait_for("document.body.textContent.includes('跟进记录')", timeout=20, what="the zh-CN page")
     if p.errors:
         raise CdpError("script errors on the page: %s" % p.errors[:5])

@@ -260,6 +260,12 @@ std::string etag_of(std::int64_t version) {
     return "\"v" + std::to_string(version) + "\"";
 }
 
+Response versioned_response(int status, const json& body, std::int64_t version) {
+    Response r = json_response(status, body);
+    r.headers.emplace("ETag", etag_of(version));
+    return r;
+}
+
 std::optional<std::int64_t> if_match_version(const Request& req) {
     auto h = req.header("if-match");
     if (!h) return std::nullopt;

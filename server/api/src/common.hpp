@@ -57,6 +57,24 @@ Response from_error(const Error& e);
 std::string etag_of(std::int64_t version);
 // 428 when If-Match is missing, 412 (with the current ETag) when it does not name `version`.
 Checked<> check_if_match(const Request& req, std::int64_t version);
+// A versioned record's answer: its JSON with its ETag.
+Response versioned_response(int status, const json& body, std::int64_t version);
+
+// The one PATCH shape of versioned records (customers, leads, projects, milestones): the record is loaded
+// (`load`: its refusal, e.g. 404, as it is), If-Match is checked against its version (428 missing, 412 stale with
+// the current ETag), `save` writes the change at that version (a change landing in between is a 412 from the
+// repository's conflict) and the answer is the saved record with its new ETag. The body's members are the
+// caller's to check before (a bad body is a 400 whatever is stored).
+template <class Load, class Save, class Render>
+Response patch_versioned(const Request& req, Load&& load, Save&& save, Render&& render) {
+    auto current = load();
+    if (!current) return current.refusal();
+    if (auto p = check_if_match(req, current->version); !p) return p.refusal();
+    auto saved = save(*current);
+    if (!saved) return from_error(saved.error());
+    return versioned_response(200, render(*saved), saved->version);
+}
+
 // The version an If-Match header names ("\"v7\"" or "W/\"v7\"" → 7); nullopt when absent or malformed.
 std::optional<std::int64_t> if_match_version(const Request& req);
 
@@ -64,6 +82,12 @@ std::optional<std::int64_t> if_match_version(const Request& req);
 // A parameter that is absent leaves `out` as it is.
 Checked<> query_int(const Request& req, const std::string& name, long long lo, long long hi, long long& out);
 Checked<> query_time(const Request& req, const std::string& name, std::optional<TimePoint>& out);
+
+// An optional value as JSON (null when absent).
+template <class T>
+json opt_json(const std::optional<T>& v) {
+    return v ? json(*v) : json(nullptr);
+}
 
 inline json time_json(std::optional<TimePoint> t) {
     return t ? json(format_iso8601(*t)) : json(nullptr);
@@ -95,5 +119,7 @@ void add_enrollment_routes(Router& router, ApiContext& ctx);
 // CRM: leads, capture channels and the lead import; the public capture route.
 void add_lead_routes(Router& router, ApiContext& ctx);
 void add_public_lead_route(Router& router, ApiContext& ctx);
+// CRM: projects, the board, the conversion of a lead, the inbox.
+void add_project_routes(Router& router, ApiContext& ctx);
 
 }  // namespace pvfleet::api::detail

@@ -3,6 +3,7 @@
 #include "common.hpp"
 #include "pvfleet/leads/import.hpp"
 #include "pvfleet/leads/repository.hpp"
+#include "pvfleet/projects/repository.hpp"
 #include "pvfleet/util/log.hpp"
 #include "pvfleet/util/number.hpp"
 
@@ -15,15 +16,6 @@ const std::vector<std::string> kAdminOnly{"admin"};
 
 constexpr std::size_t kMaxImportBodyBytes = 64 * 1024 * 1024;  // leads/import/max_bytes bounds the CSV itself
 
-json opt_json(const std::optional<double>& v) {
-    return v ? json(*v) : json(nullptr);
-}
-json opt_json(const std::optional<std::string>& v) {
-    return v ? json(*v) : json(nullptr);
-}
-json opt_json(const std::optional<std::int64_t>& v) {
-    return v ? json(*v) : json(nullptr);
-}
 
 json utm_json(const leads::Utm& u) {
     return {{"source", u.source}, {"medium", u.medium}, {"campaign", u.campaign}, {"term", u.term}, {"content", u.content}};
@@ -167,12 +159,6 @@ Checked<leads::Lead> load_visible_lead(ApiContext& ctx, const Request& req) {
     return **l;
 }
 
-Response lead_response(ApiContext& ctx, int status, const leads::Lead& l) {
-    Response r = json_response(status, lead_json(ctx, l));
-    r.headers.emplace("ETag", etag_of(l.version));
-    return r;
-}
-
 // POST /api/leads: a lead from the back office or a rep (a rep's own lead unless it repeats a known person).
 Response post_lead(ApiContext& ctx, Request& req) {
     json b;
@@ -276,9 +262,11 @@ Response get_lead(ApiContext& ctx, Request& req) {
     for (const auto& t : *touches) tj.push_back(touch_json(t));
     j["inquiries"] = ij;
     j["touches"] = tj;
-    Response r = json_response(200, j);
-    r.headers.emplace("ETag", etag_of(l->version));
-    return r;
+    // The conversion's links (server/projects): the customer is in "customer_id", the project here.
+    auto project = projects::project_of_lead(*ctx.db, l->id);
+    if (!project) return from_error(project.error());
+    j["project_id"] = *project ? json((*project)->id) : json(nullptr);
+    return versioned_response(200, j, l->version);
 }
 
 Response patch_lead(ApiContext& ctx, Request& req) {
@@ -296,17 +284,18 @@ Response patch_lead(ApiContext& ctx, Request& req) {
     if (auto s = read.status(); !s) return s.refusal();
     if (req.role == "sales" && b.contains("assignee"))
         return problem(403, "Forbidden", "assignee: only the back office reassigns leads", "assignee");
-    auto l = load_visible_lead(ctx, req);
-    if (!l) return l.refusal();
-    if (auto p = check_if_match(req, l->version); !p) return p.refusal();
-    leads::Lead next = *l;
-    (void)lead_from(b, next);
-    (void)read_choice(b, "status", leads::kStatusNames, next.status);
-    BodyReader again(b);
-    again.nullable_text("assignee", next.assignee, 64);
-    auto saved = leads::update_lead(*ctx.db, *ctx.cipher, next, l->version, ctx.lead_settings, req.user, ctx.clock->now());
-    if (!saved) return from_error(saved.error());
-    return lead_response(ctx, 200, *saved);
+    return patch_versioned(
+        req, [&] { return load_visible_lead(ctx, req); },
+        [&](const leads::Lead& current) {
+            leads::Lead next = current;
+            (void)lead_from(b, next);  // checked above
+            (void)read_choice(b, "status", leads::kStatusNames, next.status);
+            BodyReader again(b);
+            again.nullable_text("assignee", next.assignee, 64);
+            return leads::update_lead(*ctx.db, *ctx.cipher, next, current.version, ctx.lead_settings, req.user,
+                                      ctx.clock->now());
+        },
+        [&](const leads::Lead& l) { return lead_json(ctx, l); });
 }
 
 Response post_touch(ApiContext& ctx, Request& req) {

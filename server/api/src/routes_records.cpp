@@ -132,18 +132,20 @@ Response patch_customer(ApiContext& ctx, Request& req) {
     const auto number = parse_leading_number<std::int64_t>(req.params.at("id"));
     if (!number) return problem(400, "Bad Request", "id: expected a customer number", "id");
     const std::int64_t id = *number;
-    auto c = records::get_customer(*ctx.db, *ctx.cipher, id);
-    if (!c) return from_error(c.error());
-    if (!*c) return problem(404, "Not Found", "no customer " + std::to_string(id));
-    if (auto p = check_if_match(req, (*c)->version); !p) return p.refusal();
-    records::Customer next = **c;
-    if (auto p = customer_from(b, next); !p) return p.refusal();
-    auto saved =
-        records::update_customer(*ctx.db, *ctx.cipher, next, (*c)->version, req.user, ctx.clock->now());
-    if (!saved) return from_error(saved.error());
-    Response r = json_response(200, customer_json(*saved));
-    r.headers.emplace("ETag", etag_of(saved->version));
-    return r;
+    return patch_versioned(
+        req,
+        [&]() -> Checked<records::Customer> {
+            auto c = records::get_customer(*ctx.db, *ctx.cipher, id);
+            if (!c) return from_error(c.error());
+            if (!*c) return problem(404, "Not Found", "no customer " + std::to_string(id));
+            return **c;
+        },
+        [&](const records::Customer& current) {
+            records::Customer next = current;
+            (void)customer_from(b, next);  // checked above
+            return records::update_customer(*ctx.db, *ctx.cipher, next, current.version, req.user, ctx.clock->now());
+        },
+        customer_json);
 }
 
 // PUT /api/sites/{site_id}: creates the site, or changes it when it exists.
@@ -171,15 +173,11 @@ Response put_site(ApiContext& ctx, Request& req) {
     if (auto p = site_from(b, s); !p) return p.refusal();
     if (*existing && site_json(s) == site_json(**existing)) {
         // Nothing changes: no new version, no audit entry.
-        Response r = json_response(200, site_json(**existing));
-        r.headers.emplace("ETag", etag_of((*existing)->version));
-        return r;
+        return versioned_response(200, site_json(**existing), (*existing)->version);
     }
     auto saved = records::upsert_site(*ctx.db, s, expected, req.user, ctx.clock->now());
     if (!saved) return from_error(saved.error());
-    Response r = json_response(*existing ? 200 : 201, site_json(*saved));
-    r.headers.emplace("ETag", etag_of(saved->version));
-    return r;
+    return versioned_response(*existing ? 200 : 201, site_json(*saved), saved->version);
 }
 
 void add_user_routes(Router& router, ApiContext& ctx) {
@@ -253,8 +251,7 @@ void add_customer_routes(Router& router, ApiContext& ctx) {
             if (auto p = customer_from(b, c); !p) return p.refusal();
             auto created = records::create_customer(*ctx.db, *ctx.cipher, c, req.user, ctx.clock->now());
             if (!created) return from_error(created.error());
-            Response r = json_response(201, customer_json(*created));
-            r.headers.emplace("ETag", etag_of(created->version));
+            Response r = versioned_response(201, customer_json(*created), created->version);
             r.headers.emplace("Location", "/api/customers/" + std::to_string(created->id));
             return r;
         });
@@ -272,9 +269,7 @@ void add_customer_routes(Router& router, ApiContext& ctx) {
                    if (sites)
                        for (const auto& s : *sites) sj.push_back(site_json(s));
                    j["sites"] = sj;
-                   Response r = json_response(200, j);
-                   r.headers.emplace("ETag", etag_of((*c)->version));
-                   return r;
+                   return versioned_response(200, j, (*c)->version);
                });
     router.add("PATCH", "/api/customers/{id}",
                {"Change a customer (If-Match required)", kOfficeRoles, "customers"},
@@ -317,9 +312,7 @@ void add_site_routes(Router& router, ApiContext& ctx) {
                    auto s = records::get_site(*ctx.db, req.params.at("site_id"));
                    if (!s) return from_error(s.error());
                    if (!*s) return problem(404, "Not Found", "no site " + req.params.at("site_id"));
-                   Response r = json_response(200, site_json(**s));
-                   r.headers.emplace("ETag", etag_of((*s)->version));
-                   return r;
+                   return versioned_response(200, site_json(**s), (*s)->version);
                });
     router.add("PUT", "/api/sites/{site_id}",
                {"Create or change a site (If-Match required when it exists)", kOfficeRoles, "sites"},
@@ -359,9 +352,7 @@ void add_device_routes(Router& router, ApiContext& ctx) {
                    auto saved =
                        records::update_device(*ctx.db, d, found->version, req.user, ctx.clock->now());
                    if (!saved) return from_error(saved.error());
-                   Response r = json_response(200, device_json(*saved));
-                   r.headers.emplace("ETag", etag_of(saved->version));
-                   return r;
+                   return versioned_response(200, device_json(*saved), saved->version);
                });
 }
 

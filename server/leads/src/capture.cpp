@@ -6,27 +6,6 @@
 #include "rows.hpp"
 
 namespace pvfleet::leads {
-namespace {
-
-using storage::Row;
-
-constexpr int kCaptureAttempts = 3;
-// PostgreSQL: captures take this transaction lock, so round-robin sees the assignment before it and two captures
-// of one person wait for each other (the contact keys' primary key stays the guarantee). SQLite's write lock
-// (BEGIN IMMEDIATE) does the same.
-constexpr const char* kCaptureLock = "SELECT pg_advisory_xact_lock(727301)";
-
-// The lead holding one of `keys`, the oldest when several do.
-Result<std::optional<std::int64_t>> lead_with_keys(storage::Db& db,
-                                                   const std::vector<std::pair<std::string, std::string>>& keys) {
-    std::optional<std::int64_t> found;
-    for (const auto& [kind, hash] : keys) {
-        auto r = db.run("SELECT lead_id FROM lead_keys WHERE kind = $1 AND key_hash = $2", {kind, hash});
-        if (!r) return r.error();
-        if (!r->rows.empty() && (!found || r->rows[0].integer(0) < *found)) found = r->rows[0].integer(0);
-    }
-    return found;
-}
 
 // Renews the contact keys of customers changed since their keys were made (new, edited, or keys made with
 // another country code): only those are decrypted.
@@ -36,7 +15,7 @@ Status refresh_customer_keys(storage::Db& db, const records::FieldCipher& cipher
         "v ON v.customer_id = c.id WHERE v.customer_id IS NULL OR v.version <> c.version OR v.country_code <> $1",
         {country_code});
     if (!stale) return stale.error();
-    for (const Row& row : stale->rows) {
+    for (const storage::Row& row : stale->rows) {
         const std::int64_t id = row.integer(0);
         Lead contact;
         auto phone = cipher.decrypt(row.text(2));
@@ -61,6 +40,28 @@ Status refresh_customer_keys(storage::Db& db, const records::FieldCipher& cipher
             return v.error();
     }
     return {};
+}
+
+namespace {
+
+using storage::Row;
+
+constexpr int kCaptureAttempts = 3;
+// PostgreSQL: captures take this transaction lock, so round-robin sees the assignment before it and two captures
+// of one person wait for each other (the contact keys' primary key stays the guarantee). SQLite's write lock
+// (BEGIN IMMEDIATE) does the same.
+constexpr const char* kCaptureLock = "SELECT pg_advisory_xact_lock(727301)";
+
+// The lead holding one of `keys`, the oldest when several do.
+Result<std::optional<std::int64_t>> lead_with_keys(storage::Db& db,
+                                                   const std::vector<std::pair<std::string, std::string>>& keys) {
+    std::optional<std::int64_t> found;
+    for (const auto& [kind, hash] : keys) {
+        auto r = db.run("SELECT lead_id FROM lead_keys WHERE kind = $1 AND key_hash = $2", {kind, hash});
+        if (!r) return r.error();
+        if (!r->rows.empty() && (!found || r->rows[0].integer(0) < *found)) found = r->rows[0].integer(0);
+    }
+    return found;
 }
 
 // A customer with the same normalised phone number or e-mail address (the oldest when several match).
@@ -163,6 +164,11 @@ Result<CaptureResult> attach_to_lead(storage::Db& db, const records::FieldCipher
     if (!loaded) return loaded.error();
     if (!*loaded) return Error{"lead " + std::to_string(lead_id) + ": key without a lead", ErrorKind::io};
     Lead l = **loaded;
+    if (l.status == LeadStatus::converted && l.customer_id) {  // the person is a customer now
+        auto inquiry = insert_inquiry(db, cipher, from, std::nullopt, l.customer_id, message, actor, now);
+        if (!inquiry) return inquiry.error();
+        return CaptureResult{Captured::attached_to_customer, std::nullopt, l.customer_id, *inquiry};
+    }
     if (fill_blanks(l, from)) {
         const Score s = score_lead(l, settings.scoring);
         l.score = s.total;
@@ -277,6 +283,8 @@ Result<Lead> update_lead(storage::Db& db, const records::FieldCipher& cipher, Le
         if (!loaded) return loaded.error();
         if (!*loaded) return Error{"lead " + std::to_string(l.id) + ": not found", ErrorKind::not_found};
         const Lead& before = **loaded;
+        if (l.status != before.status && (l.status == LeadStatus::converted || before.status == LeadStatus::converted))
+            return Error::at("status", "a lead is converted only by POST /api/leads/{id}/convert, and stays so");
         if (before.version != expected_version)
             return Error::at("version",
                              "lead " + std::to_string(l.id) + " is at version " + std::to_string(before.version) +
@@ -305,6 +313,23 @@ Result<Lead> update_lead(storage::Db& db, const records::FieldCipher& cipher, Le
         }
         return detail::write_lead(db, cipher, l, before, expected_version, actor, "update", now);
     });
+}
+
+Result<Lead> mark_converted_in_transaction(storage::Db& db, const records::FieldCipher& cipher, std::int64_t lead_id,
+                                           std::int64_t customer_id, const std::string& actor, TimePoint now) {
+    auto loaded = get_lead(db, cipher, lead_id);
+    if (!loaded) return loaded.error();
+    if (!*loaded) return Error{"lead " + std::to_string(lead_id) + ": not found", ErrorKind::not_found};
+    if ((*loaded)->status == LeadStatus::converted)
+        return Error{"lead " + std::to_string(lead_id) + " is converted already (customer " +
+                         std::to_string((*loaded)->customer_id.value_or(0)) + ")",
+                     ErrorKind::conflict};
+    Lead l = **loaded;
+    l.status = LeadStatus::converted;
+    if (auto u = db.run("UPDATE leads SET customer_id = $1 WHERE id = $2", {customer_id, lead_id}); !u)
+        return u.error();
+    l.customer_id = customer_id;
+    return detail::write_lead(db, cipher, l, **loaded, l.version, actor, "convert", now);
 }
 
 }  // namespace pvfleet::leads

@@ -185,6 +185,13 @@ Result<Customer> create_customer(storage::Db& db, const FieldCipher& cipher, Cus
     });
 }
 
+Result<Customer> create_customer_in_transaction(storage::Db& db, const FieldCipher& cipher, Customer c,
+                                                const std::string& actor, TimePoint now) {
+    if (auto errors = validate_customer(c); !errors.empty()) return errors.front();
+    normalize(c);
+    return detail::insert_customer(db, cipher, c, actor, "create", now);
+}
+
 Result<Customer> update_customer(storage::Db& db, const FieldCipher& cipher, Customer c,
                                  std::int64_t expected_version, const std::string& actor, TimePoint now) {
     if (auto errors = validate_customer(c); !errors.empty()) return errors.front();

@@ -362,6 +362,15 @@ Result<Site> upsert_site(storage::Db& db, Site s, std::optional<std::int64_t> ex
     });
 }
 
+Result<Site> create_site_in_transaction(storage::Db& db, Site s, const std::string& actor, TimePoint now) {
+    detail::normalize_site(s);
+    if (auto errors = validate_site(s); !errors.empty()) return errors.front();
+    auto before = detail::load_site(db, s.site_id);
+    if (!before) return before.error();
+    if (*before) return Error::at("site_id", "site " + s.site_id + " exists already", ErrorKind::conflict);
+    return detail::write_site(db, s, std::nullopt, actor, "create", now);
+}
+
 Result<std::vector<Device>> list_devices(storage::Db& db, const std::string& site_id) {
     if (auto s = site_must_exist(db, site_id); !s) return s.error();
     auto r = db.run(

@@ -14,9 +14,11 @@
 #include <thread>
 
 #include "pvfleet/api/api.hpp"
+#include "pvfleet/asio/time_system.hpp"
 #include "pvfleet/http/server.hpp"
 #include "pvfleet/http/work_pool.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
+#include "pvfleet/projects/reminders.hpp"
 #include "pvfleet/records/crypto.hpp"
 #include "pvfleet/records/import.hpp"
 #include "pvfleet/records/key_check.hpp"
@@ -351,6 +353,7 @@ void wire_api_context(api::ApiContext& api_context, const ServerConfig& config, 
     api_context.work_pool = &work_pool;
     api_context.served_over_tls = config.http.served_over_tls();
     api_context.lead_settings = config.lead_settings;  // CRM: leads
+    api_context.project_settings = config.project_settings;  // CRM: projects
     if (ingestor) {
         api_context.send_command = [&ingestor](const protocol::Command& c, const std::string& by) {
             return ingestor->send_command(c, by);
@@ -398,6 +401,7 @@ private:
 struct ServiceHooks {
     TlsReloadOnHangup& reload;
     Watchdog& watchdog;
+    projects::ReminderScheduler& reminders;
 };
 
 void stop_on_signal(boost::asio::signal_set& signals, boost::asio::io_context& ioc,
@@ -410,6 +414,7 @@ void stop_on_signal(boost::asio::signal_set& signals, boost::asio::io_context& i
         service.reload.cancel();
         service.watchdog.cancel();
         preventive.cancel();
+        service.reminders.stop();
         http.stop();
         if (ingestor)
             ingestor->stop([&ioc] { ioc.stop(); });  // runs on the ingest thread once all is committed
@@ -497,10 +502,15 @@ int cmd_run(const Common& common) {
 
     PreventiveInspections preventive(ioc, **api_db, clock);
     preventive.check();
+    // CRM: stall rules every reminders/check_interval_s on the API's executor and connection (docs/projects.md).
+    pvfleet::asio::AsioTimeSystem reminder_time(ioc.get_executor());
+    projects::InboxSink inbox;
+    projects::ReminderScheduler reminders(reminder_time, **api_db, config->reminder_settings, inbox);
+    reminders.start();
     TlsReloadOnHangup reload(ioc, **http);
     Watchdog watchdog(ioc, ingestor ? &ingest_thread.ioc : nullptr);
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    stop_on_signal(signals, ioc, preventive, **http, ingestor, {reload, watchdog});
+    stop_on_signal(signals, ioc, preventive, **http, ingestor, {reload, watchdog, reminders});
     systemd::notify("READY=1");
     watchdog.start();
     PVF_LOG(info, "server", "running");

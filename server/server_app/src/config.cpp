@@ -39,7 +39,7 @@ using config::string;
 const config::Object kTop{{optional("database"), optional("mqtt"), optional("http"), optional("ingest"),
                            optional("enrollment"),
                            optional("secret_key_file", string().non_empty()), optional("web_root", string().non_empty()),
-                           optional("leads")},
+                           optional("leads"), optional("projects"), optional("reminders")},
                           kWording};
 const config::Object kDatabase{{required("kind", config::one_of({"sqlite", "postgres"}).non_empty()),
                                 optional("path", string().non_empty()), optional("uri", string().non_empty())},
@@ -279,6 +279,18 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
             c.lead_settings = std::move(*settings);
         else
             e.add(settings.error());  // each line at its key path (leads/…)
+    }
+    if (const json* p = optional_section(doc, "projects", e)) {  // CRM: stage templates
+        if (auto settings = projects::parse_project_settings(*p, "projects"))
+            c.project_settings = std::move(*settings);
+        else
+            e.add(settings.error());
+    }
+    if (const json* r = optional_section(doc, "reminders", e)) {  // CRM: stall rules, checked against the templates
+        if (auto settings = projects::parse_reminder_settings(*r, c.project_settings, "reminders"))
+            c.reminder_settings = std::move(*settings);
+        else
+            e.add(settings.error());
     }
     if (auto k = top.string("secret_key_file")) c.secret_key_file = resolve(base_dir, *k);
     if (auto w = top.string("web_root")) c.web_root = resolve(base_dir, *w);

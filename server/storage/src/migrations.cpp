@@ -464,6 +464,77 @@ CREATE TABLE customer_contact_key_versions (
   country_code TEXT NOT NULL
 );
 )SQL"},
+    {13, "CRM: projects, their milestones, reminders sent and the in-app inbox", R"SQL(
+-- A project of a customer (server/projects, docs/projects.md): its stage follows its milestones.
+CREATE TABLE projects (
+  id {ID},
+  name TEXT NOT NULL,
+  customer_id BIGINT NOT NULL REFERENCES customers(id),
+  site_id TEXT REFERENCES sites(site_id),
+  lead_id BIGINT REFERENCES leads(id),
+  template TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  stage_since_ms BIGINT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'active',
+  manager TEXT REFERENCES users(name),
+  sales_rep TEXT REFERENCES users(name),
+  region TEXT NOT NULL DEFAULT '',
+  started_on TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  version BIGINT NOT NULL DEFAULT 1
+);
+-- One project per lead: a second conversion of one lead fails on this index even when two race.
+CREATE UNIQUE INDEX projects_one_per_lead ON projects(lead_id);
+CREATE INDEX projects_by_manager ON projects(manager, id);
+CREATE INDEX projects_by_customer ON projects(customer_id, id);
+-- Milestones copied from the project's template; dates are calendar days (YYYY-MM-DD), done_on the actual one.
+CREATE TABLE project_milestones (
+  id {ID},
+  project_id BIGINT NOT NULL REFERENCES projects(id),
+  stage TEXT NOT NULL,
+  mkey TEXT NOT NULL,
+  title TEXT NOT NULL,
+  position BIGINT NOT NULL,
+  owner TEXT REFERENCES users(name),
+  planned_on TEXT,
+  done_on TEXT,
+  checklist TEXT NOT NULL DEFAULT '[]',
+  required_documents TEXT NOT NULL DEFAULT '[]',
+  snoozed_until_ms BIGINT,
+  updated_at_ms BIGINT NOT NULL,
+  version BIGINT NOT NULL DEFAULT 1,
+  UNIQUE (project_id, mkey)
+);
+CREATE INDEX project_milestones_by_key ON project_milestones(mkey, done_on);
+-- Every reminder of a stall rule, once per rule, milestone and level: the unique key is what keeps two servers
+-- (or a restart) from sending one twice.
+CREATE TABLE reminders (
+  id {ID},
+  rule TEXT NOT NULL,
+  milestone_id BIGINT NOT NULL REFERENCES project_milestones(id),
+  level BIGINT NOT NULL,
+  project_id BIGINT NOT NULL REFERENCES projects(id),
+  recipients TEXT NOT NULL,
+  sent_at_ms BIGINT NOT NULL,
+  UNIQUE (rule, milestone_id, level)
+);
+CREATE INDEX reminders_by_project ON reminders(project_id, id);
+-- The in-app inbox: one row per recipient.
+CREATE TABLE notifications (
+  id {ID},
+  recipient TEXT NOT NULL REFERENCES users(name),
+  event TEXT NOT NULL,
+  title TEXT NOT NULL,
+  body TEXT NOT NULL DEFAULT '',
+  project_id BIGINT REFERENCES projects(id),
+  milestone_id BIGINT REFERENCES project_milestones(id),
+  created_at_ms BIGINT NOT NULL,
+  read_at_ms BIGINT
+);
+CREATE INDEX notifications_by_recipient ON notifications(recipient, id);
+)SQL"},
     // ---- end of the CRM's block ----
 };
 

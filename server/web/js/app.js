@@ -12,14 +12,12 @@ import { boardView } from './views/board.js';
 import { workOrderView } from './views/work-order.js';
 import { myView, myOrderView } from './views/my.js';
 import { leadsView, leadView } from './views/leads.js';
+import { projectBoardView, projectView } from './views/projects.js';
 
 const OFFICE_READ = ['admin', 'back_office', 'manager'];
 const LEADS_READ = ['admin', 'back_office', 'manager', 'sales'];  // CRM: sales reps see their own leads
-
-// Project managers have no screen until projects arrive: a page that says so (rather than a redirect loop).
-function welcomeView(root) {
-  mount(root, h('section', { class: 'card' }, h('div', { class: 'card-body' }, h('h1', {}, t('welcome.title')), h('p', {}, t('welcome.pm')))));
-}
+// CRM: project managers their own projects, sales reps those of the leads they converted.
+const PROJECTS_READ = ['admin', 'back_office', 'manager', 'project_manager', 'sales'];
 const routes = [
   { re: /^\/login$/, view: loginView, public: true },
   { re: /^\/dashboard$/, view: dashboardView, roles: OFFICE_READ, nav: 'dashboard' },
@@ -31,7 +29,8 @@ const routes = [
   { re: /^\/my\/(\d+)$/, view: myOrderView, roles: ['technician'], nav: 'my' },
   { re: /^\/leads$/, view: leadsView, roles: LEADS_READ, nav: 'leads' },
   { re: /^\/leads\/(\d+)$/, view: leadView, roles: LEADS_READ, nav: 'leads' },
-  { re: /^\/welcome$/, view: welcomeView, roles: ['project_manager'], nav: 'welcome' },
+  { re: /^\/projects$/, view: projectBoardView, roles: PROJECTS_READ, nav: 'projects' },
+  { re: /^\/projects\/(\d+)$/, view: projectView, roles: PROJECTS_READ, nav: 'projects' },
 ];
 const NAV = [
   { id: 'dashboard', href: '#/dashboard', label: 'nav.dashboard', roles: OFFICE_READ },
@@ -40,9 +39,10 @@ const NAV = [
   { id: 'unassigned', href: '#/work-orders?unassigned_site=1', label: 'nav.unassigned', roles: OFFICE_READ },
   { id: 'my', href: '#/my', label: 'nav.my', roles: ['technician'] },
   { id: 'leads', href: '#/leads', label: 'nav.leads', roles: LEADS_READ },
+  { id: 'projects', href: '#/projects', label: 'nav.projects', roles: PROJECTS_READ },
 ];
 
-const LANDING = { technician: '#/my', sales: '#/leads', project_manager: '#/welcome' };
+const LANDING = { technician: '#/my', sales: '#/leads', project_manager: '#/projects' };
 export const landing = () => LANDING[role()] || '#/dashboard';
 
 const app = document.getElementById('app');
@@ -74,6 +74,17 @@ const logo = () => {
   return svg;
 };
 
+// The unread count of the user's inbox (reminders of stalled milestones, docs/projects.md) in the header.
+function inboxBadge() {
+  const badge = h('span', { class: 'badge', testid: 'inbox-unread', hidden: true });
+  get('/api/inbox?limit=1').then((r) => {
+    badge.textContent = String(r.unread);
+    badge.hidden = r.unread === 0;
+    badge.title = r.items.length ? r.items[0].title : '';
+  }).catch(() => { /* the header works without it */ });
+  return h('span', { class: 'inbox', title: t('header.inbox') }, t('header.inbox'), badge);
+}
+
 function shell(active) {
   const s = getSession();
   const nav = NAV.filter((n) => n.roles.includes(s.role));
@@ -85,6 +96,7 @@ function shell(active) {
     h('a', { class: 'brand', href: landing(), testid: 'brand' }, logo(), h('span', {}, t('app.name'))),
     h('nav', { class: 'nav', 'aria-label': t('header.nav') }, nav.map((n) => h('a', { href: n.href, class: isActive(n) ? 'active' : '', testid: `nav-${n.id}`, 'aria-current': isActive(n) ? 'page' : null }, t(n.label)))),
     h('div', { class: 'topbar-right' },
+      inboxBadge(),
       langSwitch(),
       h('span', { class: 'user', testid: 'current-user', title: s.user }, h('span', { class: 'avatar' }, (s.display_name || s.user || '?').trim().charAt(0).toUpperCase()),
         h('span', { class: 'user-text' }, h('span', { class: 'user-name' }, s.display_name || s.user), h('span', { class: 'user-role' }, tEnum('role', s.role)))),

@@ -4,6 +4,8 @@
 
 #include "pvfleet/ingest/ledger.hpp"
 #include "pvfleet/leads/repository.hpp"
+#include "pvfleet/projects/reminders.hpp"
+#include "pvfleet/projects/repository.hpp"
 #include "pvfleet/records/customers.hpp"
 #include "pvfleet/records/sites.hpp"
 #include "pvfleet/records/users.hpp"
@@ -134,6 +136,30 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
         context.lead_settings.public_capture.per_address_per_minute = 100000;
         context.lead_settings.public_capture.per_channel_per_minute = 100000;
     }
+    // CRM: a project of pm's (of a lead sam converted), one of its milestones, a notification of admin's.
+    {
+        projects::NewProject n;
+        n.name = "Fixture roof";
+        n.customer_id = customer_id;
+        n.manager = "pm";
+        n.sales_rep = "sam";
+        auto project = projects::create_project(*api_db, context.project_settings, n, "setup", now);
+        REQUIRE_MESSAGE(project, (project ? "" : project.error().message));
+        project_id = project->id;
+        auto milestones = projects::list_milestones(*api_db, project_id);
+        REQUIRE(milestones);
+        REQUIRE(milestones->size() > 2);
+        milestone_id = (*milestones)[1].id;
+        projects::Notification note;
+        note.recipient = "admin";
+        note.event = "milestone.overdue";
+        note.title = "Site survey done — Fixture roof";
+        note.project_id = project_id;
+        note.created_at = now;
+        projects::InboxSink inbox;
+        REQUIRE(inbox.deliver(*api_db, note));
+        notification_id = count("SELECT MAX(id) FROM notifications");
+    }
 
     context.db = api_db.get();
     context.cipher = cipher.get();
@@ -194,7 +220,10 @@ std::vector<std::int64_t> Fixture::fingerprint() {
           // CRM
           "SELECT COUNT(*) FROM leads", "SELECT COALESCE(SUM(version), 0) FROM leads",
           "SELECT COUNT(*) FROM lead_touches", "SELECT COUNT(*) FROM lead_inquiries",
-          "SELECT COUNT(*) FROM lead_channels", "SELECT COALESCE(SUM(version), 0) FROM users"})
+          "SELECT COUNT(*) FROM lead_channels", "SELECT COALESCE(SUM(version), 0) FROM users",
+          "SELECT COUNT(*) FROM projects", "SELECT COALESCE(SUM(version), 0) FROM projects",
+          "SELECT COALESCE(SUM(version), 0) FROM project_milestones",
+          "SELECT COUNT(*) FROM notifications WHERE read_at_ms IS NULL"})
         f.push_back(count(sql));
     f.push_back(static_cast<std::int64_t>(sent.size()));
     return f;

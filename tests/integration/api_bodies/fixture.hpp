@@ -49,6 +49,10 @@ struct Fixture {
     std::int64_t lead_id = 0;
     std::int64_t channel_id = 0;
     std::string channel_key;
+    // CRM: a project of pm's (sales rep sam), one of its milestones, and a notification in admin's inbox.
+    std::int64_t project_id = 0;
+    std::int64_t milestone_id = 0;
+    std::int64_t notification_id = 0;
 };
 
 }  // namespace pvfleet::api_test

@@ -6,7 +6,7 @@ import { get, post, request, qs } from '../api.js';
 import { pageHeader, card, table, chip, kv, loading, errorBox, errorText, toast, field, showFieldError, busy, role } from '../ui.js';
 
 const PAGE = 50;
-const STATUSES = ['new', 'contacted', 'qualified', 'unqualified', 'lost'];
+const STATUSES = ['new', 'contacted', 'qualified', 'unqualified', 'lost'];  // converted: only by the convert button
 const TOUCH_KINDS = ['call', 'visit', 'message', 'email'];
 const OUTCOMES = ['reached', 'no_answer', 'left_message', 'scheduled', 'not_interested', 'other'];
 
@@ -120,7 +120,8 @@ export async function leadView(root, { signal, params }) {
     mount(root, loading());
     try {
       const { data: l, etag } = await request('GET', `/api/leads/${id}`, { signal });
-      const statusSel = select('status', STATUSES, 'lead_status', l.status, false);
+      const statusSel = l.status === 'converted' ? chip('lead_status', l.status, { testid: 'lead-status' })
+        : select('status', STATUSES, 'lead_status', l.status, false);
       statusSel.addEventListener('change', async () => {
         try {
           await request('PATCH', `/api/leads/${id}`, { body: { status: statusSel.value }, ifMatch: etag });
@@ -162,8 +163,21 @@ export async function leadView(root, { signal, params }) {
         { label: t('leads.next_step'), value: (x) => x.next_step_on || '—' },
         { label: t('leads.notes'), value: (x) => x.notes || '—' },
       ], { testid: 'lead-touches', empty: t('leads.no_touches') });
+      // Conversion into a customer and a project (docs/projects.md); a converted lead links to its project.
+      const convert = l.project_id
+        ? h('a', { class: 'btn btn-secondary', href: `#/projects/${l.project_id}`, testid: 'lead-project' }, t('leads.open_project'))
+        : canWrite() && l.status !== 'converted' ? h('button', {
+          class: 'btn btn-primary', type: 'button', testid: 'lead-convert',
+          onClick: (ev) => busy(ev.currentTarget, async () => {
+            try {
+              const r = await request('POST', `/api/leads/${id}/convert`, { body: {} });
+              toast(t('leads.converted'), 'success');
+              location.hash = `#/projects/${r.data.project_id}`;
+            } catch (e) { toast(errorText(e), 'error'); }
+          }),
+        }, t('leads.convert')) : null;
       mount(root,
-        pageHeader(l.name, t('leads.detail_subtitle', { id: l.id }), canWrite() ? statusSel : chip('lead_status', l.status)),
+        pageHeader(l.name, t('leads.detail_subtitle', { id: l.id }), canWrite() ? statusSel : chip('lead_status', l.status), convert),
         h('div', { class: 'grid-2' }, card(t('leads.contact'), contact), card(t('leads.scoring'), score)),
         card(t('leads.touches'), [touches, canWrite() ? touchForm(l, load) : null]),
         card(t('leads.inquiries'), inquiries));

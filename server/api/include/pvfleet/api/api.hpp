@@ -17,6 +17,7 @@
 #include "pvfleet/http/work_pool.hpp"
 #include "pvfleet/leads/limiter.hpp"
 #include "pvfleet/leads/rules.hpp"
+#include "pvfleet/projects/settings.hpp"
 #include "pvfleet/protocol/messages.hpp"
 #include "pvfleet/records/crypto.hpp"
 #include "pvfleet/storage/db.hpp"
@@ -68,6 +69,8 @@ struct ApiContext {
     // leads.public_capture.
     std::shared_ptr<leads::RateLimiter> lead_address_limiter;
     std::shared_ptr<leads::RateLimiter> lead_channel_limiter;
+    // The `projects` section: stage templates (docs/projects.md).
+    projects::ProjectSettings project_settings = projects::default_project_settings();
     // ---- end of the CRM's block ----
 };
 

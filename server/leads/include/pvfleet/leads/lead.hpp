@@ -14,14 +14,16 @@
 
 namespace pvfleet::leads {
 
-// new → contacted (the first touch) → qualified; unqualified and lost close a lead. Conversion into a customer
-// and a project is the next step of the CRM (projects) and keeps the lead, linked by customer_id.
-enum class LeadStatus { new_lead, contacted, qualified, unqualified, lost };
-inline constexpr EnumNames<LeadStatus, 5> kStatusNames{{{LeadStatus::new_lead, "new"},
+// new → contacted (the first touch) → qualified; unqualified and lost close a lead, and so does its conversion
+// into a customer and a project (server/projects: converted, only by POST /api/leads/{id}/convert), which keeps
+// the lead with its history, linked by customer_id (and the project by its lead_id).
+enum class LeadStatus { new_lead, contacted, qualified, unqualified, lost, converted };
+inline constexpr EnumNames<LeadStatus, 6> kStatusNames{{{LeadStatus::new_lead, "new"},
                                                     {LeadStatus::contacted, "contacted"},
                                                     {LeadStatus::qualified, "qualified"},
                                                     {LeadStatus::unqualified, "unqualified"},
-                                                    {LeadStatus::lost, "lost"}}};
+                                                    {LeadStatus::lost, "lost"},
+                                                    {LeadStatus::converted, "converted"}}};
 bool is_open(LeadStatus s);  // new, contacted, qualified
 
 enum class RoofType { unknown, tile, metal, flat, slate, shingle, other };
@@ -83,7 +85,7 @@ struct Lead {
     std::optional<std::string> assignee;
     std::optional<TimePoint> assigned_at, first_touch_at, last_touch_at;
     std::optional<std::string> next_step_on;  // YYYY-MM-DD, from the latest touch that set one
-    std::optional<std::int64_t> customer_id;  // set by conversion (next slice)
+    std::optional<std::int64_t> customer_id;  // set by conversion (server/projects)
     std::string created_by;
     TimePoint created_at, updated_at;
     std::int64_t version = 1;

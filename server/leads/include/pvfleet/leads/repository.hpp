@@ -78,6 +78,15 @@ Result<Lead> update_lead(storage::Db& db, const records::FieldCipher& cipher, Le
 Result<Touch> add_touch(storage::Db& db, const records::FieldCipher& cipher, Touch touch, const Settings& settings,
                         const std::string& actor, TimePoint now);
 
+// Marks a lead converted into `customer_id` inside the caller's transaction (server/projects' conversion):
+// ErrorKind::conflict when it is converted already. Its contact keys stay with it, and a repeat inquiry of the
+// person attaches to the customer from now on.
+Result<Lead> mark_converted_in_transaction(storage::Db& db, const records::FieldCipher& cipher, std::int64_t lead_id,
+                                           std::int64_t customer_id, const std::string& actor, TimePoint now);
+// Renews the de-duplication keys of customers changed since their keys were made (new or edited customers,
+// or keys made with another country code); runs inside the caller's transaction.
+Status refresh_customer_keys(storage::Db& db, const records::FieldCipher& cipher, const std::string& country_code);
+
 // Capture channels of the public route.
 struct Channel {
     std::int64_t id = 0;

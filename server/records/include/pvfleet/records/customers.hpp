@@ -34,6 +34,10 @@ Result<std::optional<Customer>> get_customer(storage::Db& db, const FieldCipher&
 // Error::at("email", "not an e-mail address"). id, created_at, updated_at and version of `c` are ignored.
 Result<Customer> create_customer(storage::Db& db, const FieldCipher& cipher, Customer c,
                                  const std::string& actor, TimePoint now);
+// create_customer inside the caller's transaction (a lead's conversion makes a customer, a site and a project
+// at once).
+Result<Customer> create_customer_in_transaction(storage::Db& db, const FieldCipher& cipher, Customer c,
+                                                const std::string& actor, TimePoint now);
 // ErrorKind::not_found when there is no customer c.id; ErrorKind::conflict when its version is not
 // expected_version (someone else changed it since it was read).
 Result<Customer> update_customer(storage::Db& db, const FieldCipher& cipher, Customer c,

@@ -67,6 +67,9 @@ Result<std::optional<Site>> get_site(storage::Db& db, const std::string& site_id
 // Validation errors name the field ("arrays/0/tilt_deg: must be between 0 and 90").
 Result<Site> upsert_site(storage::Db& db, Site s, std::optional<std::int64_t> expected_version,
                          const std::string& actor, TimePoint now);
+// A new site inside the caller's transaction (a lead's conversion): ErrorKind::conflict at "site_id" when the
+// site exists already (a gateway seen before belongs to the back office's PUT), validation as upsert_site's.
+Result<Site> create_site_in_transaction(storage::Db& db, Site s, const std::string& actor, TimePoint now);
 std::vector<Error> validate_site(const Site& s);  // every field error, without database checks
 
 Result<std::vector<Device>> list_devices(storage::Db& db, const std::string& site_id);

@@ -12,6 +12,7 @@
 #include "pvfleet/http/tls.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/leads/rules.hpp"
+#include "pvfleet/projects/settings.hpp"
 #include "pvfleet/storage/db.hpp"
 #include "pvfleet/util/result.hpp"
 
@@ -51,6 +52,9 @@ struct ServerConfig {
     std::string secret_key_file;  // 32 bytes (raw or hex): AES-256-GCM key of personal customer fields
     std::optional<EnrollmentConfig> enrollment;  // absent: the server enrolls no gateway
     leads::Settings lead_settings = leads::default_settings();  // CRM: the `leads` section (docs/crm.md)
+    // CRM: the `projects` (stage templates) and `reminders` (stall rules, interval) sections (docs/projects.md).
+    projects::ProjectSettings project_settings = projects::default_project_settings();
+    projects::ReminderSettings reminder_settings = projects::default_reminder_settings();
 };
 
 // Collects every error, each with its key path ("mqtt/uri: required").
