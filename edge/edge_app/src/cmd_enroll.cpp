@@ -14,6 +14,7 @@
 
 #include "pvfleet/agent/config_install.hpp"
 #include "pvfleet/enroll/enroll.hpp"
+#include "pvfleet/enroll/renew.hpp"
 #include "verbs.hpp"
 
 namespace pvfleet::edge_app {
@@ -136,6 +137,11 @@ int cmd_enroll(const Args& args) {
     }
     if (auto s = store_credentials(layout, pending_key, *enrolled); !s)
         return enroll_fail(s.error().message + " (the code is spent: ask the back office for a new one)");
+    // Where renewal goes later (pvfleet-edge renew).
+    std::string ca_file = o["--ca"];
+    if (!ca_file.empty()) ca_file = std::filesystem::absolute(ca_file).string();
+    if (auto s = enroll::write_enrolled_server(layout, {o["--server"], ca_file}); !s)
+        std::cerr << "pvfleet-edge enroll: " << s.error().message << " (renewal will need --server)\n";
     std::cout << "enrolled as site " << enrolled->site_id << ": certificate " << enrolled->serial << " valid until "
               << enrolled->not_after << ", broker " << enrolled->broker_uri << "\n"
               << "key " << layout.key().string() << " (0600, made here, never sent), certificate "
