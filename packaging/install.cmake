@@ -43,6 +43,11 @@ install(DIRECTORY firmware-config/devices/ DESTINATION ${PVFLEET_DATA_DIR}/devic
 install(FILES firmware-config/sites/site.schema.json DESTINATION ${PVFLEET_DATA_DIR}/schemas COMPONENT common)
 
 install(FILES firmware-config/systemd/pvfleet-edge.service DESTINATION ${PVFLEET_UNIT_DIR} COMPONENT edge)
+# Certificate renewal (daily check) and the agent's reconnect when its certificate changes.
+install(FILES firmware-config/systemd/pvfleet-edge-renew.service firmware-config/systemd/pvfleet-edge-renew.timer
+              firmware-config/systemd/pvfleet-edge-credentials.path
+              firmware-config/systemd/pvfleet-edge-credentials.service
+        DESTINATION ${PVFLEET_UNIT_DIR} COMPONENT edge)
 install(FILES firmware-config/sites/example-household.json DESTINATION ${PVFLEET_ETC_DIR}
         RENAME site.json.example COMPONENT edge)
 
@@ -57,6 +62,7 @@ if(PVFLEET_BUILD_SERVER)
   install(FILES firmware-config/server/postgres-example.json DESTINATION ${PVFLEET_DATA_DIR}/examples
           RENAME server-postgres.json COMPONENT server)
   install(FILES firmware-config/broker/mosquitto.conf firmware-config/broker/acl
+                firmware-config/broker/pvfleet-broker-crl.path firmware-config/broker/pvfleet-broker-crl.service
           DESTINATION ${PVFLEET_DATA_DIR}/examples/broker COMPONENT server)
 endif()
 

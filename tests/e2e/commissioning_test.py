@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Browser test of a gateway's first boot: pvfleet-edge run without its site config serves the local page in
 commissioning mode; headless Chromium (tests/e2e/cdp.py) logs in, sees only the Commissioning tab with the
-installer's three steps, scans and probes pvfleet-sim by HOST:PORT, is refused the template as it is, writes
+installer's three steps, has a mistyped enrollment code refused on the gateway and a good one sent (to a server
+that does not answer, whose failure is shown), scans and probes pvfleet-sim by HOST:PORT, is refused the template as it is, writes
 the site config into the editor, validates and saves it, and sees the page turn into the running gateway's
 (Live tab, the site id, the inverter's readings). Prints "skipped: ..." and passes without chromium.
 `ctest -R commissioning_browser` (label browser)."""
@@ -59,6 +60,19 @@ def run(stack, browser, source_dir, shots):
     assert g.eval("document.getElementById('version').textContent") == "commissioning"
     if shots:
         g.screenshot(os.path.join(shots, "gateway-commissioning.png"), full_page=True)
+
+    # The enrollment screen: a mistyped code is caught on the gateway, before anything is sent; a code that reads
+    # (lower case, O for 0) goes to the server, here one that does not answer, and the reason is shown.
+    g.fill("enroll-server", "https://127.0.0.1:1")
+    g.fill("enroll-code", "7K3M-Q9TX-2HWD-R4N1")
+    g.click("enroll-start")
+    g.wait_for("(%s || {}).textContent.includes('mistyped')" % g.q("enroll-result"), timeout=15,
+               what="the mistyped code refused")
+    g.fill("enroll-code", "7k3m q9tx 2hwd r4no")
+    g.click("enroll-start")
+    g.wait_for("(e => e && e.textContent && !e.textContent.includes('mistyped') && !e.textContent.includes('running'))(%s)"
+               % g.q("enroll-result"), timeout=60, what="the enrollment's answer")
+    assert "enrolled" not in g.eval("%s.textContent" % g.q("enroll-result"))
 
     # 1. scan, 2. probe: by HOST:PORT.
     g.fill("scan-tcp", where)

@@ -107,4 +107,25 @@ Ca make_ca(TimePoint from, int days, bool is_ca) {
     return {bio_text(bio), private_pem(key.get())};
 }
 
+std::string sign_base64(EVP_PKEY* key, const std::string& text) {
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    std::size_t len = 0;
+    const auto* data = reinterpret_cast<const unsigned char*>(text.data());
+    std::string sig;
+    if (EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+        EVP_DigestSign(md, nullptr, &len, data, text.size()) == 1) {
+        sig.resize(len);
+        if (EVP_DigestSign(md, reinterpret_cast<unsigned char*>(sig.data()), &len, data, text.size()) == 1)
+            sig.resize(len);
+        else
+            sig.clear();
+    }
+    EVP_MD_CTX_free(md);
+    std::string out(4 * ((sig.size() + 2) / 3) + 1, '\0');
+    out.resize(static_cast<std::size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                                        reinterpret_cast<const unsigned char*>(sig.data()),
+                                                        static_cast<int>(sig.size()))));
+    return out;
+}
+
 }  // namespace pvfleet::test_pki

@@ -24,6 +24,9 @@ std::string csr(EVP_PKEY* key, const std::string& cn = "pvfleet-gateway");
 // A CSR that carries `shown`'s public key but is signed by `signer`: its signature does not verify.
 std::string csr_with_wrong_signature(EVP_PKEY* signer, EVP_PKEY* shown);
 
+// The base64 signature of `text` with `key` (SHA-256): a renewing gateway's proof of its current key.
+std::string sign_base64(EVP_PKEY* key, const std::string& text);
+
 struct Ca {
     std::string cert_pem, key_pem;
 };

@@ -339,6 +339,8 @@ int cmd_run(const Args& args) {
     agent::SteadyClock steady;
     AgentRunner runner(io, time, agent::AgentClocks{&clock_sync, &steady});
     LocalPage page(io, time, runner);
+    // The enrollment screen writes pki/ beside the site config (commissioning or running).
+    page.backend().set_config_file(std::filesystem::absolute(*config_path, fs_error));
     runner.on_started = [&page](const agent::SiteConfig& c) { page.follow(c); };
     std::unique_ptr<Commissioning> commissioning;
     if (config) {

@@ -1,6 +1,7 @@
 #include "local_ui_backend.hpp"
 
 #include "commissioning.hpp"
+#include "enroll_gateway.hpp"
 
 #include <boost/asio/post.hpp>
 #include <fstream>
@@ -265,6 +266,24 @@ Result<std::string> AgentLocalUiBackend::save_config(std::string_view config_jso
     auto a = agent();
     if (!a) return a.error();
     return (*a)->apply_config(config_json);
+}
+
+// The enrollment screen: pvfleet-edge enroll's path on a worker thread (the HTTPS exchange may take seconds).
+void AgentLocalUiBackend::enroll(const local_ui::EnrollPageRequest& request, local_ui::JsonDone done) {
+    if (config_file_.empty()) {
+        done(Error{"this gateway runs without a config path: enroll with pvfleet-edge enroll", ErrorKind::unsupported});
+        return;
+    }
+    on_worker(
+        [input = EnrollInput{request.server, request.code, "", config_file_.string(), std::chrono::seconds(30)}](
+            std::stop_token) -> Result<json> {
+            PVF_TRY(auto s, enroll_gateway(input));
+            PVF_LOG(info, "local_ui", "enrolled as site " << s.site_id << " from the gateway page");
+            return json{{"site_id", s.site_id},       {"serial", s.serial},
+                        {"not_after", s.not_after},   {"broker_uri", s.broker_uri},
+                        {"config_installed", s.config_installed}, {"lines", s.lines}};
+        },
+        std::move(done));
 }
 
 }  // namespace pvfleet::edge_app

@@ -25,6 +25,8 @@ public:
     // While `commissioning` is active (no site config yet) the page's state, config and saves go to it, and
     // scans and probes of a HOST:PORT run without an agent.
     void set_commissioning(Commissioning* commissioning) { commissioning_ = commissioning; }
+    // The site config whose folder the enrollment screen writes pki/ (and enrollment.json) beside.
+    void set_config_file(std::filesystem::path file) { config_file_ = std::move(file); }
 
     Result<nlohmann::json> state() override;
     Result<nlohmann::json> acknowledge(const std::string& ticket_id, const std::string& by,
@@ -36,6 +38,7 @@ public:
     Result<std::string> config_text() override;
     Status validate_config(std::string_view config_json) override;
     Result<std::string> save_config(std::string_view config_json) override;
+    void enroll(const local_ui::EnrollPageRequest& request, local_ui::JsonDone done) override;
 
 private:
     Result<agent::Agent*> agent();
@@ -51,6 +54,7 @@ private:
     boost::asio::any_io_executor executor_;
     std::function<agent::Agent*()> current_;
     Commissioning* commissioning_ = nullptr;
+    std::filesystem::path config_file_;
     struct Worker {
         std::jthread thread;
         std::shared_ptr<std::atomic<bool>> finished = std::make_shared<std::atomic<bool>>(false);

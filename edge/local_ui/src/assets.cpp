@@ -37,6 +37,13 @@ const std::string_view kIndexHtml = R"html(<!doctype html>
 and profile, arrays), <b>Validate</b>, then <b>Save</b>: the agent starts with it.</li></ol>
 <p class="err" id="guide-note" data-testid="commissioning-note"></p>
 </div>
+<h2>Join the fleet</h2>
+<p class="muted">The enrollment code from the back office (or its QR code) and the server's address: the gateway makes
+its key here and gets its certificate.</p>
+<form id="enroll"><input name="server" placeholder="https://pv.example.com" data-testid="enroll-server" size="30">
+<input name="code" placeholder="XXXX-XXXX-XXXX-XXXX" autocomplete="off" autocapitalize="characters" data-testid="enroll-code">
+<button data-testid="enroll-start">Enroll</button></form>
+<pre id="enroll-out" data-testid="enroll-result"></pre>
 <h2>Scan a bus</h2>
 <form id="scan"><select name="endpoint"></select>
 <input name="tcp" placeholder="or HOST:PORT" data-testid="scan-tcp">
@@ -204,6 +211,13 @@ function formBody(form) {
   return b;
 }
 
+async function enroll(ev) {
+  ev.preventDefault();
+  const out = $('#enroll-out'), res = await job('enroll', formBody(ev.target), out);
+  if (!res) return;
+  out.textContent = 'enrolled as site ' + res.site_id + '\n' + (res.lines || []).join('\n');
+}
+
 async function scan(ev) {
   ev.preventDefault();
   const out = $('#scan-out'), res = await job('scan', formBody(ev.target), out);
@@ -259,7 +273,7 @@ document.addEventListener('DOMContentLoaded', () => {
       if (b.dataset.tab === 'setup' && !$('#config').value) loadConfig();
     };
   }
-  $('#scan').onsubmit = scan; $('#probe').onsubmit = probe;
+  $('#scan').onsubmit = scan; $('#probe').onsubmit = probe; $('#enroll').onsubmit = enroll;
   $('#cfg-load').onclick = loadConfig;
   $('#cfg-validate').onclick = () => config('validate'); $('#cfg-save').onclick = () => config('save');
   api('GET', 'state').then((r) => { if (r.status === 200) showApp(); }).catch(() => {});

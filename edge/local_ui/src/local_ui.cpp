@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "assets.hpp"
+#include "pvfleet/enroll/enroll.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::local_ui {
@@ -284,6 +285,10 @@ Response LocalUi::api(const Request& request, const std::string& path) {
         r.body = std::move(*text);
         return r;
     }
+    if (path == "enroll") {
+        if (m != "POST") return problem(405, "method not allowed");
+        return start_enroll_job(*body);
+    }
     if (path == "config/validate" || path == "config/save") {
         if (m != "POST") return problem(405, "method not allowed");
         return config_post(request, path);
@@ -391,6 +396,18 @@ Response LocalUi::start_device_job(const std::string& kind, const nlohmann::json
         backend_.probe(std::get<ProbeRequest>(p), done);
     }
     // The backend may have answered at once (an unknown device): the job then already says so.
+    return json_response(202, job_json(id, jobs_.at(id)));
+}
+
+Response LocalUi::start_enroll_job(const nlohmann::json& b) {
+    const auto server = enroll::parse_server_url(string_field(b, "server", 300));
+    if (!server) return json_response(400, {{"error", server.error().message}, {"field", "server"}});
+    const auto code = enroll::read_typed_code(string_field(b, "code", 100));
+    if (!code) return json_response(400, {{"error", code.error().message}, {"field", "code"}});
+    const std::string id = start_job("enroll");
+    backend_.enroll({string_field(b, "server", 300), *code}, [this, alive = alive_, id](Result<json> r) {
+        if (*alive) finish_job(id, std::move(r));
+    });
     return json_response(202, job_json(id, jobs_.at(id)));
 }
 

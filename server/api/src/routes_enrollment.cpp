@@ -5,7 +5,9 @@
 
 #include "common.hpp"
 #include "pvfleet/enrollment/code.hpp"
+#include "pvfleet/enrollment/crl.hpp"
 #include "pvfleet/enrollment/csr.hpp"
+#include "pvfleet/enrollment/lifecycle.hpp"
 #include "pvfleet/enrollment/qr.hpp"
 #include "pvfleet/enrollment/repository.hpp"
 #include "pvfleet/util/log.hpp"
@@ -42,14 +44,31 @@ json certificate_json(const en::CertificateRecord& c) {
             {"not_before", format_iso8601(c.not_before)},
             {"not_after", format_iso8601(c.not_after)},
             {"issued_at", format_iso8601(c.issued_at)},
-            {"enrollment_code_id", c.enrollment_code_id ? json(*c.enrollment_code_id) : json(nullptr)}};
+            {"enrollment_code_id", c.enrollment_code_id ? json(*c.enrollment_code_id) : json(nullptr)},
+            {"renewed_from", c.renewed_from ? json(*c.renewed_from) : json(nullptr)},
+            {"revoked_at", time_json(c.revoked_at)},
+            {"revoked_by", c.revoked_at ? json(c.revoked_by) : json(nullptr)},
+            {"revocation_reason", c.revoked_at ? json(c.revocation_reason) : json(nullptr)}};
+}
+
+// After a revocation: the CRL the broker reads is written again (a failure is logged; the revocation stands and
+// the next write — at the next revocation or the periodic refresh — carries it).
+void publish_crl(ApiContext& ctx, TimePoint now) {
+    if (!ctx.crl) return;
+    if (auto s = ctx.crl->publish(*ctx.db, now); !s)
+        PVF_LOG(error, "enroll", "the CRL could not be written: " << s.error().message);
 }
 
 int status_of(en::Refusal r) {
     switch (r) {
         case en::Refusal::malformed_code:
         case en::Refusal::bad_csr: return 400;
-        case en::Refusal::unknown_code: return 403;
+        case en::Refusal::unknown_code:
+        case en::Refusal::unknown_certificate:
+        case en::Refusal::revoked_certificate:
+        case en::Refusal::expired_certificate:
+        case en::Refusal::bad_signature: return 403;
+        case en::Refusal::same_key: return 400;
         case en::Refusal::used_code:
         case en::Refusal::site_changed: return 409;
         case en::Refusal::expired_code:
@@ -79,7 +98,9 @@ Response refusal(en::Refusal reason, const std::string& detail) {
     const int status = status_of(reason);
     std::string field;
     if (reason == en::Refusal::malformed_code) field = "code";
-    if (reason == en::Refusal::bad_csr) field = "csr";
+    if (reason == en::Refusal::bad_csr || reason == en::Refusal::same_key) field = "csr";
+    if (reason == en::Refusal::bad_signature) field = "signature";
+    if (reason == en::Refusal::unknown_certificate) field = "certificate";
     Response r = problem(status, title_of(status), detail, field);
     json body = json::parse(r.body);
     body["reason"] = en::to_string(reason);
@@ -131,6 +152,11 @@ Response enroll(ApiContext& ctx, en::RateLimiter& limiter, Request& req) {
     const auto outcome = en::enroll(*ctx.db, *ctx.issuing_ca, ctx.enrollment, request, now);
     if (!outcome.ok()) return refusal(outcome.refusal, outcome.detail);
     const auto& e = outcome.enrollment;
+    if (!e.replaced_serials.empty()) {
+        PVF_LOG(info, "enroll", "site " << e.site_id << ": " << e.replaced_serials.size()
+                                        << " certificate(s) of the replaced gateway revoked");
+        publish_crl(ctx, now);
+    }
     PVF_LOG(info, "enroll",
             "site " << e.site_id << " enrolled from " << req.remote << ": certificate " << e.certificate.serial
                     << " until " << format_iso8601(e.certificate.not_after));
@@ -141,6 +167,70 @@ Response enroll(ApiContext& ctx, en::RateLimiter& limiter, Request& req) {
                                {"ca_chain", e.ca_chain_pem},
                                {"broker_uri", e.broker_uri},
                                {"config", e.config}});
+}
+
+// POST /api/renew: the gateway's current certificate, a CSR over a new key and the current key's signature over
+// the CSR. Limited like POST /api/enroll (same limiter), every refusal audited.
+Response renew(ApiContext& ctx, en::RateLimiter& limiter, Request& req) {
+    const TimePoint now = ctx.clock->now();
+    const auto admitted = limiter.admit(address_key(req.remote), now);
+    if (!admitted.allowed) {
+        Response r = refusal(en::Refusal::rate_limited, "too many attempts; try again in " +
+                                                            std::to_string(admitted.retry_after.count()) + " s");
+        r.headers.emplace("Retry-After", std::to_string(admitted.retry_after.count()));
+        return r;
+    }
+    if (req.body.size() > kMaxEnrollBody)
+        return refusal(en::Refusal::too_large, "body larger than " + std::to_string(kMaxEnrollBody) + " bytes");
+    if (!ctx.issuing_ca)
+        return refusal(en::Refusal::not_configured,
+                       "this server does not renew certificates (no enrollment section in its config)");
+    json b;
+    if (auto p = parse_body(req, {"certificate", "csr", "signature"}, b); !p) return p.refusal();
+    en::RenewRequest request;
+    request.client_address = req.remote;
+    BodyReader read(b);
+    read.text("certificate", request.certificate_pem, 8192, true)
+        .text("csr", request.csr_pem, en::kMaxCsrBytes, true)
+        .text("signature", request.signature, 2048, true);
+    if (auto s = read.status(); !s) return s.refusal();
+    const auto outcome = en::renew(*ctx.db, *ctx.issuing_ca, ctx.enrollment, request, now);
+    if (!outcome.ok()) return refusal(outcome.refusal, outcome.detail);
+    const auto& e = outcome.enrollment;
+    PVF_LOG(info, "enroll", "site " << e.site_id << " renewed certificate " << e.renewed_from << " as "
+                                    << e.certificate.serial << " until " << format_iso8601(e.certificate.not_after));
+    return json_response(201, {{"site_id", e.site_id},
+                               {"certificate", e.certificate.pem},
+                               {"serial", e.certificate.serial},
+                               {"not_after", format_iso8601(e.certificate.not_after)},
+                               {"renewed_from", e.renewed_from},
+                               {"ca_chain", e.ca_chain_pem}});
+}
+
+Response revoke_certificate(ApiContext& ctx, Request& req) {
+    json b;
+    if (auto p = parse_body(req, {"reason", "note"}, b); !p) return p.refusal();
+    std::string reason_text;
+    std::string note;
+    BodyReader read(b);
+    read.text("reason", reason_text, 32, true).text("note", note, 500);
+    if (auto s = read.status(); !s) return s.refusal();
+    const auto reason = en::parse_revocation_reason(reason_text);
+    if (!reason)
+        return problem(400, "Bad Request",
+                       "reason: '" + reason_text + "' is not one of stolen, replaced, decommissioned, compromised, other",
+                       "reason");
+    const TimePoint now = ctx.clock->now();
+    auto revoked = en::revoke_certificate(*ctx.db, req.params.at("site_id"), req.params.at("serial"), *reason, note,
+                                          req.user, now);
+    if (!revoked) {
+        if (revoked.error().kind == ErrorKind::not_found) return problem(404, "Not Found", revoked.error().message);
+        return from_error(revoked.error());
+    }
+    PVF_LOG(info, "enroll", "certificate " << revoked->serial << " of site " << revoked->site_id << " revoked by "
+                                           << req.user << " (" << revoked->revocation_reason << ")");
+    publish_crl(ctx, now);
+    return json_response(200, certificate_json(*revoked));
 }
 
 Response create_code(ApiContext& ctx, Request& req) {
@@ -182,6 +272,18 @@ void add_enrollment_routes(Router& router, ApiContext& ctx) {
                 {},
                 "enrollment"},
                [&ctx, limiter = ctx.enroll_limiter](Request& req) { return enroll(ctx, *limiter, req); });
+    router.add("POST", "/api/renew",
+               {"Renew a gateway's certificate: the current certificate, a CSR over a new key and the current key's "
+                "signature over the CSR in, a new certificate for the same site out (public; the signature "
+                "authenticates; limited per address)",
+                {},
+                "enrollment"},
+               [&ctx, limiter = ctx.enroll_limiter](Request& req) { return renew(ctx, *limiter, req); });
+    router.add("POST", "/api/sites/{site_id}/certificates/{serial}/revoke",
+               {"Revoke a gateway's certificate (stolen, replaced, …): the broker refuses it once the CRL is read, "
+                "and it can no longer renew",
+                kOfficeRoles, "enrollment"},
+               [&ctx](Request& req) { return revoke_certificate(ctx, req); });
     router.add("POST", "/api/enrollment-codes",
                {"Create a one-time enrollment code for a site (shown once)", kOfficeRoles, "enrollment"},
                [&ctx](Request& req) { return create_code(ctx, req); });

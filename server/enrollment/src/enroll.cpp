@@ -2,7 +2,9 @@
 
 #include "pvfleet/enrollment/code.hpp"
 #include "pvfleet/enrollment/csr.hpp"
+#include "pvfleet/enrollment/lifecycle.hpp"
 #include "pvfleet/enrollment/repository.hpp"
+#include "pvfleet/storage/fleet_queries.hpp"
 #include "pvfleet/storage/work_orders.hpp"
 #include "pvfleet/util/log.hpp"
 #include "pvfleet/util/time.hpp"
@@ -63,6 +65,11 @@ std::string_view to_string(Refusal r) {
         case Refusal::too_large: return "too_large";
         case Refusal::not_configured: return "not_configured";
         case Refusal::internal: return "internal";
+        case Refusal::unknown_certificate: return "unknown_certificate";
+        case Refusal::revoked_certificate: return "revoked_certificate";
+        case Refusal::expired_certificate: return "expired_certificate";
+        case Refusal::bad_signature: return "bad_signature";
+        case Refusal::same_key: return "same_key";
     }
     return "unknown";
 }
@@ -113,18 +120,23 @@ EnrollOutcome enroll(storage::Db& db, const IssuingCa& ca, const Settings& setti
             if (!cert) return refused.fail(Refusal::internal, "the certificate could not be signed");
             PVF_TRY(const bool marked, detail::mark_used(db, row->id, request.client_address, now));
             if (!marked) return refused.fail(Refusal::used_code, "this enrollment code was used meanwhile");
-            CertificateRecord record{cert->serial, row->site_id, cert->subject, cert->public_key_sha256,
-                                     cert->not_before, cert->not_after, now, row->id};
+            const CertificateRecord record = record_of(*cert, row->site_id, now, row->id);
             PVF_CHECK(detail::insert_certificate(db, record, cert->pem));
+            // A new gateway for the site (replacement): the earlier gateways' certificates are revoked with it.
+            PVF_TRY(auto replaced, detail::revoke_replaced(db, row->site_id, cert->serial,
+                                                           "enroll:" + request.client_address, now));
+            // The new gateway numbers its messages from 1: the site's sequence starts over (its history stays).
+            if (!replaced.empty()) PVF_CHECK(storage::restart_site_sequence(db, row->site_id));
             const nlohmann::json audit = {{"serial", cert->serial},
                                           {"not_after", format_iso8601(cert->not_after)},
                                           {"code_id", row->id},
                                           {"key", csr->key_type},
-                                          {"address", request.client_address}};
+                                          {"address", request.client_address},
+                                          {"replaced", replaced}};
             PVF_CHECK(storage::append_audit(db, now, "enroll:" + request.client_address, "enroll", "site",
                                             row->site_id, std::nullopt, audit.dump()));
             out.enrollment = Enrollment{row->site_id, *cert, ca.chain_pem(), settings.broker_uri,
-                                        initial_site_config(*site, now)};
+                                        initial_site_config(*site, now), replaced, {}};
             return {};
         });
         if (!done && refused.reason == Refusal::none) {

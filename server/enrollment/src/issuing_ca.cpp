@@ -178,6 +178,92 @@ Result<IssuedCertificate> IssuingCa::sign(std::string_view csr_pem, const std::s
     return out;
 }
 
+namespace {
+
+struct CrlFree { void operator()(X509_CRL* p) const { X509_CRL_free(p); } };
+struct RevokedFree { void operator()(X509_REVOKED* p) const { X509_REVOKED_free(p); } };
+struct TimeFree { void operator()(ASN1_TIME* p) const { ASN1_TIME_free(p); } };
+struct IntFree { void operator()(ASN1_INTEGER* p) const { ASN1_INTEGER_free(p); } };
+struct EnumFree { void operator()(ASN1_ENUMERATED* p) const { ASN1_ENUMERATED_free(p); } };
+
+// One revoked entry: serial, date, reason code (left out when unspecified, as RFC 5280 recommends).
+Status add_revoked(X509_CRL* crl, const CrlEntry& e) {
+    std::unique_ptr<X509_REVOKED, RevokedFree> rev(X509_REVOKED_new());
+    BIGNUM* bn = nullptr;
+    if (!rev || BN_hex2bn(&bn, e.serial.c_str()) == 0) return Error{"CRL entry " + e.serial + ": not a hex serial"};
+    std::unique_ptr<ASN1_INTEGER, IntFree> serial(BN_to_ASN1_INTEGER(bn, nullptr));
+    BN_free(bn);
+    std::unique_ptr<ASN1_TIME, TimeFree> when(ASN1_TIME_set(nullptr, seconds_of(e.revoked_at)));
+    if (!serial || !when || X509_REVOKED_set_serialNumber(rev.get(), serial.get()) != 1 ||
+        X509_REVOKED_set_revocationDate(rev.get(), when.get()) != 1)
+        return Error{"CRL entry " + e.serial + ": " + openssl_error("not set")};
+    if (e.reason_code != 0) {
+        std::unique_ptr<ASN1_ENUMERATED, EnumFree> code(ASN1_ENUMERATED_new());
+        if (!code || ASN1_ENUMERATED_set(code.get(), e.reason_code) != 1 ||
+            X509_REVOKED_add1_ext_i2d(rev.get(), NID_crl_reason, code.get(), 0, 0) != 1)
+            return Error{"CRL entry " + e.serial + ": " + openssl_error("reason not set")};
+    }
+    if (X509_CRL_add0_revoked(crl, rev.get()) != 1) return Error{"CRL entry: " + openssl_error("not added")};
+    rev.release();  // the CRL owns it now
+    return {};
+}
+
+}  // namespace
+
+Result<std::string> IssuingCa::sign_crl(const std::vector<CrlEntry>& entries, TimePoint now,
+                                        std::chrono::seconds validity, std::int64_t number) const {
+    std::unique_ptr<X509_CRL, CrlFree> crl(X509_CRL_new());
+    if (!crl || X509_CRL_set_version(crl.get(), 1) != 1 ||
+        X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(impl_->cert.get())) != 1)
+        return Error{"CRL: " + openssl_error("out of memory")};
+    const TimePoint next = std::min(now + std::chrono::duration_cast<Millis>(validity), impl_->not_after);
+    std::unique_ptr<ASN1_TIME, TimeFree> last_update(ASN1_TIME_set(nullptr, seconds_of(now)));
+    std::unique_ptr<ASN1_TIME, TimeFree> next_update(ASN1_TIME_set(nullptr, seconds_of(next)));
+    if (!last_update || !next_update || X509_CRL_set1_lastUpdate(crl.get(), last_update.get()) != 1 ||
+        X509_CRL_set1_nextUpdate(crl.get(), next_update.get()) != 1)
+        return Error{"CRL dates: " + openssl_error("not set")};
+    for (const auto& e : entries) PVF_CHECK(add_revoked(crl.get(), e));
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, impl_->cert.get(), nullptr, nullptr, crl.get(), 0);
+    X509_EXTENSION* aki = X509V3_EXT_nconf_nid(nullptr, &ctx, NID_authority_key_identifier, "keyid:always");
+    const bool aki_ok = aki != nullptr && X509_CRL_add_ext(crl.get(), aki, -1) == 1;
+    X509_EXTENSION_free(aki);
+    std::unique_ptr<ASN1_INTEGER, IntFree> crl_number(ASN1_INTEGER_new());
+    if (!aki_ok || !crl_number || ASN1_INTEGER_set_int64(crl_number.get(), number) != 1 ||
+        X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, crl_number.get(), 0, 0) != 1)
+        return Error{"CRL extensions: " + openssl_error("not set")};
+    X509_CRL_sort(crl.get());
+    const bool pure = EVP_PKEY_is_a(impl_->key.get(), "ED25519") || EVP_PKEY_is_a(impl_->key.get(), "ED448");
+    if (X509_CRL_sign(crl.get(), impl_->key.get(), pure ? nullptr : EVP_sha256()) <= 0)
+        return Error{"CRL signing: " + openssl_error("failed")};
+    BioPtr bio(BIO_new(BIO_s_mem()));
+    if (!bio || PEM_write_bio_X509_CRL(bio.get(), crl.get()) != 1) return Error{"CRL: " + openssl_error("not written")};
+    return bio_text(bio.get());
+}
+
+Result<IssuingCa::Verified> IssuingCa::verify_issued(std::string_view certificate_pem) const {
+    auto bio = memory_bio(certificate_pem);
+    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) return Error::at("certificate", "not a PEM certificate (" + openssl_error("unreadable") + ")");
+    EVP_PKEY* ca_key = X509_get0_pubkey(impl_->cert.get());
+    if (X509_NAME_cmp(X509_get_issuer_name(cert.get()), X509_get_subject_name(impl_->cert.get())) != 0 ||
+        ca_key == nullptr || X509_verify(cert.get(), ca_key) != 1) {
+        ERR_clear_error();
+        return Error::at("certificate", "not issued by this server's issuing CA");
+    }
+    Verified out;
+    out.serial = serial_of(cert.get());
+    const int i = X509_NAME_get_index_by_NID(X509_get_subject_name(cert.get()), NID_commonName, -1);
+    if (i >= 0) {
+        const ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(X509_get_subject_name(cert.get()), i));
+        out.common_name.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(cn)),
+                               static_cast<std::size_t>(ASN1_STRING_length(cn)));
+    }
+    out.not_before = time_of(X509_get0_notBefore(cert.get()));
+    out.not_after = time_of(X509_get0_notAfter(cert.get()));
+    return out;
+}
+
 const std::string& IssuingCa::chain_pem() const { return impl_->chain; }
 std::string IssuingCa::subject() const { return name_text(X509_get_subject_name(impl_->cert.get())); }
 TimePoint IssuingCa::not_after() const { return impl_->not_after; }

@@ -128,16 +128,58 @@ Result<CodeRecord> revoke_code(storage::Db& db, std::int64_t id, const std::stri
     });
 }
 
+namespace {
+
+constexpr const char* kCertificateColumns =
+    "SELECT serial, site_id, subject, public_key_sha256, not_before_ms, not_after_ms, issued_at_ms, "
+    "enrollment_code_id, renewed_from, revoked_at_ms, revoked_by, revocation_reason FROM site_certificates ";
+
+CertificateRecord certificate_of(const storage::Row& row) {
+    CertificateRecord c;
+    c.serial = row.text(0);
+    c.site_id = row.text(1);
+    c.subject = row.text(2);
+    c.public_key_sha256 = row.text(3);
+    c.not_before = from_epoch_ms(row.integer(4));
+    c.not_after = from_epoch_ms(row.integer(5));
+    c.issued_at = from_epoch_ms(row.integer(6));
+    c.enrollment_code_id = row.opt_integer(7);
+    c.renewed_from = row.opt_text(8);
+    c.revoked_at = opt_time(row, 9);
+    c.revoked_by = row.opt_text(10).value_or("");
+    c.revocation_reason = row.opt_text(11).value_or("");
+    return c;
+}
+
+}  // namespace
+
+CertificateRecord record_of(const IssuedCertificate& cert, const std::string& site_id, TimePoint issued_at,
+                            std::optional<std::int64_t> enrollment_code_id) {
+    CertificateRecord c;
+    c.serial = cert.serial;
+    c.site_id = site_id;
+    c.subject = cert.subject;
+    c.public_key_sha256 = cert.public_key_sha256;
+    c.not_before = cert.not_before;
+    c.not_after = cert.not_after;
+    c.issued_at = issued_at;
+    c.enrollment_code_id = enrollment_code_id;
+    return c;
+}
+
 Result<std::vector<CertificateRecord>> list_certificates(storage::Db& db, const std::string& site_id) {
-    PVF_TRY(auto r, db.run("SELECT serial, site_id, subject, public_key_sha256, not_before_ms, not_after_ms, "
-                           "issued_at_ms, enrollment_code_id FROM site_certificates WHERE site_id = $1 "
-                           "ORDER BY issued_at_ms DESC, serial LIMIT 200",
+    PVF_TRY(auto r, db.run(std::string(kCertificateColumns) +
+                               "WHERE site_id = $1 ORDER BY issued_at_ms DESC, serial LIMIT 200",
                            {site_id}));
     std::vector<CertificateRecord> out;
-    for (const auto& row : r.rows)
-        out.push_back({row.text(0), row.text(1), row.text(2), row.text(3), from_epoch_ms(row.integer(4)),
-                       from_epoch_ms(row.integer(5)), from_epoch_ms(row.integer(6)), row.opt_integer(7)});
+    for (const auto& row : r.rows) out.push_back(certificate_of(row));
     return out;
+}
+
+Result<std::optional<CertificateRecord>> get_certificate(storage::Db& db, const std::string& serial) {
+    PVF_TRY(auto r, db.run(std::string(kCertificateColumns) + "WHERE serial = $1", {serial}));
+    if (r.rows.empty()) return std::optional<CertificateRecord>();
+    return std::optional<CertificateRecord>(certificate_of(r.rows[0]));
 }
 
 namespace detail {
@@ -158,10 +200,13 @@ Result<bool> mark_used(storage::Db& db, std::int64_t id, const std::string& addr
 
 Status insert_certificate(storage::Db& db, const CertificateRecord& c, const std::string& pem) {
     const storage::Value code = c.enrollment_code_id ? storage::Value(*c.enrollment_code_id) : storage::Value(nullptr);
+    const storage::Value from = c.renewed_from ? storage::Value(*c.renewed_from) : storage::Value(nullptr);
     PVF_CHECK(db.run("INSERT INTO site_certificates (serial, site_id, subject, public_key_sha256, not_before_ms, "
-                     "not_after_ms, issued_at_ms, enrollment_code_id, pem) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     "not_after_ms, issued_at_ms, enrollment_code_id, pem, renewed_from) "
+                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                      {c.serial, c.site_id, c.subject, c.public_key_sha256, std::int64_t{to_epoch_ms(c.not_before)},
-                      std::int64_t{to_epoch_ms(c.not_after)}, std::int64_t{to_epoch_ms(c.issued_at)}, code, pem}));
+                      std::int64_t{to_epoch_ms(c.not_after)}, std::int64_t{to_epoch_ms(c.issued_at)}, code, pem,
+                      from}));
     return {};
 }
 

@@ -31,6 +31,7 @@
 #include "pvfleet/util/time.hpp"
 #include "enroll_code.hpp"
 #include "pvfleet/enrollment/issuing_ca.hpp"
+#include "crl_refresh.hpp"
 #include "service.hpp"
 
 namespace pvfleet::server_app {
@@ -402,6 +403,7 @@ struct ServiceHooks {
     TlsReloadOnHangup& reload;
     Watchdog& watchdog;
     projects::ReminderScheduler& reminders;
+    CrlRefresh& crl;
 };
 
 void stop_on_signal(boost::asio::signal_set& signals, boost::asio::io_context& ioc,
@@ -413,6 +415,7 @@ void stop_on_signal(boost::asio::signal_set& signals, boost::asio::io_context& i
         systemd::notify("STOPPING=1");
         service.reload.cancel();
         service.watchdog.cancel();
+        service.crl.cancel();
         preventive.cancel();
         service.reminders.stop();
         http.stop();
@@ -484,6 +487,8 @@ int cmd_run(const Common& common) {
     if (config->enrollment) {
         api_context.enrollment = config->enrollment->settings;
         api_context.enroll_limits = config->enrollment->limits;
+        if (!config->enrollment->crl.file.empty())
+            api_context.crl = std::make_shared<enrollment::CrlPublisher>(*issuing_ca, config->enrollment->crl);
     }
     api::Router router;
     api::add_routes(router, api_context);
@@ -507,10 +512,12 @@ int cmd_run(const Common& common) {
     projects::InboxSink inbox;
     projects::ReminderScheduler reminders(reminder_time, **api_db, config->reminder_settings, inbox);
     reminders.start();
+    CrlRefresh crl(ioc, api_context.crl, **api_db, clock);
+    crl.check();
     TlsReloadOnHangup reload(ioc, **http);
     Watchdog watchdog(ioc, ingestor ? &ingest_thread.ioc : nullptr);
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    stop_on_signal(signals, ioc, preventive, **http, ingestor, {reload, watchdog, reminders});
+    stop_on_signal(signals, ioc, preventive, **http, ingestor, {reload, watchdog, reminders, crl});
     systemd::notify("READY=1");
     watchdog.start();
     PVF_LOG(info, "server", "running");

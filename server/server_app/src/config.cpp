@@ -72,8 +72,12 @@ const config::Object kEnrollment{{required("ca_cert_file", string().non_empty())
                                   required("broker_uri", string().non_empty()),
                                   optional("certificate_days", integer(1, 825)),
                                   optional("code_ttl_hours", integer(1, 2160)),
-                                  optional("code_ttl_max_hours", integer(1, 2160)), optional("rate_limit")},
+                                  optional("code_ttl_max_hours", integer(1, 2160)), optional("rate_limit"),
+                                  optional("crl")},
                                  kWording};
+const config::Object kCrl{{required("file", string().non_empty()), optional("root_crl_file", string().non_empty()),
+                           optional("days", integer(1, 365)), optional("reload_command", string().non_empty())},
+                          kWording};
 const config::Object kEnrollLimits{{optional("per_address", integer(1, 100000)), optional("global", integer(1, 10000000)),
                                     optional("window_s", integer(1, 86400))},
                                    kWording};
@@ -251,6 +255,18 @@ void parse_enrollment(const json& en, const std::filesystem::path& base_dir, Ser
             if (auto v = l.integer("window_s")) out.limits.window = std::chrono::seconds(*v);
         }
     }
+    if (const auto crl = en.find("crl"); crl != en.end()) {
+        if (!crl->is_object()) {
+            e.add("enrollment/crl", "expected an object");
+        } else {
+            kCrl.check_keys(*crl, "enrollment/crl", e);
+            config::Reader l(*crl, "enrollment/crl", kCrl, e);
+            if (auto v = l.string("file")) out.crl.file = resolve(base_dir, *v);
+            if (auto v = l.string("root_crl_file")) out.crl.root_crl_file = resolve(base_dir, *v);
+            if (auto v = l.integer("days")) out.crl.validity = std::chrono::hours(24 * *v);
+            if (auto v = l.string("reload_command")) out.crl.reload_command = *v;
+        }
+    }
     c.enrollment = out;
 }
 
@@ -344,6 +360,11 @@ std::string describe(const ServerConfig& c) {
                               {{"per_address", c.enrollment->limits.per_address},
                                {"global", c.enrollment->limits.global},
                                {"window_s", c.enrollment->limits.window.count()}}}};
+    if (c.enrollment && !c.enrollment->crl.file.empty())
+        out["enrollment"]["crl"] = {{"file", c.enrollment->crl.file},
+                                    {"root_crl_file", c.enrollment->crl.root_crl_file},
+                                    {"days", c.enrollment->crl.validity.count() / 86400},
+                                    {"reload_command", c.enrollment->crl.reload_command}};
     if (c.mqtt_enabled)
         out["mqtt"] = {{"uri", c.ingest.mqtt.server_uri},
                        {"client_id", c.ingest.mqtt.client_id},

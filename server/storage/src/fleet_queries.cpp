@@ -121,4 +121,12 @@ Result<std::optional<std::int64_t>> site_version(Db& db, const std::string& site
     return std::optional<std::int64_t>{r->rows[0].integer(0)};
 }
 
+Status restart_site_sequence(Db& db, const std::string& site_id) {
+    PVF_CHECK(db.run("DELETE FROM received WHERE site_id = $1", {site_id}));
+    PVF_CHECK(db.run("UPDATE site_seq SET contiguous_through = 0, max_seen = 0, edge_last_seq = 0, gap_since_ms = NULL, "
+                     "resend_at_ms = NULL, resend_attempts = 0 WHERE site_id = $1",
+                     {site_id}));
+    return {};
+}
+
 }  // namespace pvfleet::storage

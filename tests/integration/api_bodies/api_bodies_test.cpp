@@ -97,6 +97,7 @@ std::string concrete_path(const Fixture& f, const std::string& pattern) {
     fill("{site_id}", "site-a");
     fill("{ticket_id}", f.ticket_of_site.at("site-a"));
     fill("{device_id}", "inv1");
+    fill("{serial}", f.certificate_serial);
     REQUIRE_MESSAGE(path.find('{') == std::string::npos,
                     "a path parameter the test cannot fill: " << pattern);
     return path;
@@ -148,9 +149,15 @@ const std::vector<Replacement> kReplacements{
 TEST_CASE(
     "api bodies: every write route has a documented example, and every wrong JSON type of every member "
     "is a 400 naming its path") {
-    const auto docs = documented_bodies();
+    auto docs = documented_bodies();
     REQUIRE(docs.count("POST /api/login") == 1);
     Fixture f(docs.at("POST /api/login").example.at("password").get<std::string>());
+    // The renewal's documented members, with values bound to this run's CA and keys.
+    if (docs.count("POST /api/renew") == 1) {
+        for (const auto& [member, value] : docs.at("POST /api/renew").example.items())
+            CHECK_MESSAGE(f.renew_example.contains(member), "POST /api/renew: " << member << " is no member");
+        docs.at("POST /api/renew").example = f.renew_example;
+    }
 
     std::set<std::string> routes;
     for (const auto& route : f.router.routes())

@@ -11,6 +11,7 @@
 #include "pvfleet/records/users.hpp"
 #include "pvfleet/workorders/lifecycle.hpp"
 #include "pvfleet/enrollment/code.hpp"
+#include "pvfleet/enrollment/repository.hpp"
 #include "support/test_pki.hpp"
 
 namespace pvfleet::api_test {
@@ -121,6 +122,20 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
                         "expires_at_ms) VALUES ($1, 'R4N0', 'site-c', $2, 'setup', $3)",
                         {enrollment::code_hash(*documented), std::int64_t{to_epoch_ms(now)},
                          std::int64_t{to_epoch_ms(now + std::chrono::hours(72))}}));
+    // The certificate lifecycle: site-a's gateway holds a certificate of this CA; the renewal body proves it.
+    {
+        auto gateway = test_pki::ec_key();
+        auto signed_cert = (*issuing)->sign(test_pki::csr(gateway.get()), "site-a", std::chrono::hours(24 * 365), now);
+        REQUIRE(signed_cert);
+        REQUIRE(enrollment::detail::insert_certificate(
+            *api_db, enrollment::record_of(*signed_cert, "site-a", now, std::nullopt), signed_cert->pem));
+        certificate_serial = signed_cert->serial;
+        auto next = test_pki::ec_key();
+        const std::string next_csr = test_pki::csr(next.get());
+        renew_example = {{"certificate", signed_cert->pem},
+                         {"csr", next_csr},
+                         {"signature", test_pki::sign_base64(gateway.get(), next_csr)}};
+    }
     // CRM: one lead of sam's, one capture channel; the public route's limits out of the way of the many tries.
     {
         leads::Lead lead;

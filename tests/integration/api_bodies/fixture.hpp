@@ -1,4 +1,5 @@
 #pragma once
+#include <nlohmann/json.hpp>
 // The REST API's router over a real SQLite file (schema from the storage migrations), without sockets: users
 // of every role, a customer, and sites whose gateway tickets became work orders through the real ingest path.
 #include <map>
@@ -48,6 +49,10 @@ struct Fixture {
     // CRM: a lead assigned to the sales rep "sam", and a capture channel with its key (sent to the public route).
     std::int64_t lead_id = 0;
     std::int64_t channel_id = 0;
+    // The certificate lifecycle: a certificate of site-a on record (the revoke route's {serial}), and a renewal
+    // body made at run time (its certificate, CSR and signature belong to this fixture's CA and keys).
+    std::string certificate_serial;
+    nlohmann::json renew_example;
     std::string channel_key;
     // CRM: a project of pm's (sales rep sam), one of its milestones, and a notification in admin's inbox.
     std::int64_t project_id = 0;

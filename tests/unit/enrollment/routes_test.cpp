@@ -11,6 +11,7 @@
 #include "support/test_pki.hpp"
 #include "pvfleet/api/api.hpp"
 #include "pvfleet/enrollment/code.hpp"
+#include "pvfleet/enrollment/crl.hpp"
 #include "pvfleet/records/sites.hpp"
 #include "pvfleet/storage/store.hpp"
 #include "pvfleet/util/time.hpp"
@@ -284,4 +285,180 @@ TEST_CASE("enrollment routes: attempts are limited per address and globally; the
     // The window ends.
     f.clock.advance(600s);
     CHECK(f.enroll(f.new_code(), f.csr, "198.51.100.1").status == 201);
+}
+
+// ---- The certificate lifecycle: revocation and the CRL, renewal, replacement ----
+
+namespace {
+
+// The base64 signature of `text` with `key` (SHA-256): the proof a renewing gateway sends.
+std::string sign_b64(EVP_PKEY* key, const std::string& text) {
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    std::size_t len = 0;
+    REQUIRE(EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, key) == 1);
+    REQUIRE(EVP_DigestSign(md, nullptr, &len, reinterpret_cast<const unsigned char*>(text.data()), text.size()) == 1);
+    std::string sig(len, '\0');
+    REQUIRE(EVP_DigestSign(md, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                           reinterpret_cast<const unsigned char*>(text.data()), text.size()) == 1);
+    EVP_MD_CTX_free(md);
+    sig.resize(len);
+    std::string out(4 * ((len + 2) / 3) + 1, '\0');
+    out.resize(static_cast<std::size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                                        reinterpret_cast<const unsigned char*>(sig.data()),
+                                                        static_cast<int>(len))));
+    return out;
+}
+
+struct Enrolled {
+    std::string serial, certificate;
+};
+
+Enrolled enroll_ok(Fixture& f, EVP_PKEY* key, const std::string& remote = "192.0.2.10") {
+    const auto r = f.enroll(f.new_code(), test_pki::csr(key), remote);
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    const json j = json::parse(r.body);
+    return {j.at("serial"), j.at("certificate")};
+}
+
+http::Response renew(Fixture& f, const std::string& certificate, EVP_PKEY* current, EVP_PKEY* next) {
+    const std::string request_csr = test_pki::csr(next);
+    return f.call("POST", "/api/renew",
+                  json{{"certificate", certificate}, {"csr", request_csr}, {"signature", sign_b64(current, request_csr)}}
+                      .dump());
+}
+
+std::string revoke_path(const std::string& serial) { return "/api/sites/site-a/certificates/" + serial + "/revoke"; }
+
+}  // namespace
+
+TEST_CASE("lifecycle: only admin and back office revoke; a reason is required; the CRL lists the serial") {
+    Fixture f;
+    const auto crl_file = (f.dir / "broker.crl").string();
+    enrollment::CrlSettings crl_settings;
+    crl_settings.file = crl_file;
+    crl_settings.validity = 7 * 24h;
+    f.context.crl = std::make_shared<enrollment::CrlPublisher>(f.context.issuing_ca, crl_settings);
+    const auto a = enroll_ok(f, f.gateway_key.get());
+    for (const std::string role : {"technician", "manager", ""}) {
+        f.role = role;
+        CHECK(f.call("POST", revoke_path(a.serial), R"({"reason":"stolen"})").status == (role.empty() ? 401 : 403));
+    }
+    f.role = "back_office";
+    CHECK(f.call("POST", revoke_path(a.serial), R"({"reason":"lost it"})").status == 400);
+    CHECK(f.call("POST", revoke_path(a.serial), R"({})").status == 400);
+    CHECK(f.call("POST", revoke_path("ABCDEF"), R"({"reason":"stolen"})").status == 404);
+    CHECK(f.call("POST", "/api/sites/site-b/certificates/" + a.serial + "/revoke", R"({"reason":"stolen"})").status == 404);
+    f.clock.advance(Millis{60'000});
+    const auto r = f.call("POST", revoke_path(a.serial), R"({"reason":"stolen","note":"gone from the roof"})");
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    const json j = json::parse(r.body);
+    CHECK(j.at("revocation_reason") == "stolen");
+    CHECK(j.at("revoked_by") == "office");
+    CHECK(j.at("revoked_at") == format_iso8601(kT0 + 60s));
+    CHECK(f.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'revoke' AND entity = 'site_certificate' AND "
+                   "after_json LIKE '%gone from the roof%'") == 1);
+    // Revoking again changes nothing.
+    CHECK(f.call("POST", revoke_path(a.serial), R"({"reason":"other"})").status == 200);
+    CHECK(f.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'revoke'") == 1);
+    const json listed = json::parse(f.call("GET", "/api/sites/site-a/certificates").body).at("items").at(0);
+    CHECK(listed.at("revocation_reason") == "stolen");
+
+    // The CRL: signed by the issuing CA, the serial with reason keyCompromise, next update a week on.
+    BIO* bio = BIO_new_file(crl_file.c_str(), "r");
+    REQUIRE(bio != nullptr);
+    X509_CRL* crl = PEM_read_bio_X509_CRL(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    REQUIRE(crl != nullptr);
+    BIO* ca_bio = BIO_new_mem_buf(f.ca_pem.cert_pem.data(), -1);
+    X509* ca = PEM_read_bio_X509(ca_bio, nullptr, nullptr, nullptr);
+    BIO_free(ca_bio);
+    CHECK(X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1);
+    const auto* revoked = X509_CRL_get_REVOKED(crl);
+    REQUIRE(sk_X509_REVOKED_num(revoked) == 1);
+    BIGNUM* bn = ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, 0)), nullptr);
+    char* hex = BN_bn2hex(bn);
+    CHECK(std::string(hex) == a.serial);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    int diff_days = 0, diff_secs = 0;
+    REQUIRE(ASN1_TIME_diff(&diff_days, &diff_secs, X509_CRL_get0_lastUpdate(crl), X509_CRL_get0_nextUpdate(crl)) == 1);
+    CHECK(diff_days == 7);
+    X509_free(ca);
+    X509_CRL_free(crl);
+    CHECK_FALSE(f.context.crl->due(f.clock.now() + 3 * 24h));
+    CHECK(f.context.crl->due(f.clock.now() + 85h));
+}
+
+TEST_CASE("lifecycle: renewal with the current key; wrong key, same key, revoked, expired and foreign refused") {
+    Fixture f;
+    f.context.enrollment.certificate_lifetime = 1h;  // short-lived: renew at 2/3 of it
+    const auto a = enroll_ok(f, f.gateway_key.get());
+    f.clock.advance(Millis{40 * 60'000});
+    auto next_key = test_pki::ec_key();
+    auto other_key = test_pki::ec_key();
+    const auto wrong = renew(f, a.certificate, other_key.get(), next_key.get());
+    CHECK(wrong.status == 403);
+    CHECK(reason_of(wrong) == "bad_signature");
+    const auto same = renew(f, a.certificate, f.gateway_key.get(), f.gateway_key.get());
+    CHECK(same.status == 400);
+    CHECK(reason_of(same) == "same_key");
+    const auto ok = renew(f, a.certificate, f.gateway_key.get(), next_key.get());
+    REQUIRE_MESSAGE(ok.status == 201, ok.body);
+    const json j = json::parse(ok.body);
+    CHECK(j.at("site_id") == "site-a");
+    CHECK(j.at("renewed_from") == a.serial);
+    CHECK(j.at("not_after") == format_iso8601(kT0 + 40min + 1h));
+    CHECK(f.scalar("SELECT COUNT(*) FROM site_certificates WHERE renewed_from = $1", {a.serial}) == 1);
+    CHECK(f.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'renew'") == 1);
+    CHECK(f.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'renew refused'") == 2);
+
+    // Expired: an hour and a bit after enrollment the first certificate cannot renew any more.
+    f.clock.advance(Millis{25 * 60'000});
+    auto third_key = test_pki::ec_key();
+    const auto expired = renew(f, a.certificate, f.gateway_key.get(), third_key.get());
+    CHECK(expired.status == 403);
+    CHECK(reason_of(expired) == "expired_certificate");
+    // Revoking the renewed certificate revokes its lineage; the revoked one cannot renew.
+    REQUIRE(f.call("POST", revoke_path(j.at("serial")), R"({"reason":"stolen"})").status == 200);
+    CHECK(f.scalar("SELECT COUNT(*) FROM site_certificates WHERE revoked_at_ms IS NOT NULL") == 2);
+    const auto revoked = renew(f, j.at("certificate"), next_key.get(), third_key.get());
+    CHECK(revoked.status == 403);
+    CHECK(reason_of(revoked) == "revoked_certificate");
+    // A certificate from another CA, and garbage.
+    const auto foreign = test_pki::make_ca(kT0 - 24h, 30, false);
+    const auto unknown = f.call("POST", "/api/renew",
+                                json{{"certificate", foreign.cert_pem}, {"csr", test_pki::csr(third_key.get())},
+                                     {"signature", "AAAA"}}.dump());
+    CHECK(unknown.status == 403);
+    CHECK(f.call("POST", "/api/renew", R"({"certificate":1,"csr":"x","signature":"y"})").status == 400);
+    CHECK(f.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'renew refused' AND after_json LIKE "
+                   "'%revoked_certificate%'") == 1);
+}
+
+TEST_CASE("lifecycle: a new gateway for the site revokes the old one's certificate; the history stays") {
+    Fixture f;
+    const auto a = enroll_ok(f, f.gateway_key.get());
+    // The old gateway's history: telemetry and its sequence bookkeeping.
+    REQUIRE(f.store->db().run("INSERT INTO telemetry_raw (site_id, device_id, t_first_ms, seq, t_last_ms, n, samples) "
+                              "VALUES ('site-a', 'inv1', 1, 1, 1, 1, '[]')"));
+    REQUIRE(f.store->db().run("INSERT INTO received (site_id, seq, kind, historical, received_at_ms) "
+                              "VALUES ('site-a', 1, 'telemetry', 0, 1)"));
+    REQUIRE(f.store->db().run("INSERT INTO site_seq (site_id, contiguous_through, max_seen) VALUES ('site-a', 1, 1) "
+                              "ON CONFLICT (site_id) DO UPDATE SET contiguous_through = 1, max_seen = 1"));
+    auto new_hardware = test_pki::ec_key();
+    f.clock.advance(Millis{3'600'000});
+    const auto b = enroll_ok(f, new_hardware.get(), "198.51.100.7");
+    const json certs = json::parse(f.call("GET", "/api/sites/site-a/certificates").body).at("items");
+    REQUIRE(certs.size() == 2);
+    CHECK(certs.at(0).at("serial") == b.serial);
+    CHECK(certs.at(0).at("revoked_at").is_null());
+    CHECK(certs.at(1).at("serial") == a.serial);
+    CHECK(certs.at(1).at("revocation_reason") == "replaced");
+    CHECK(certs.at(1).at("revoked_by") == "enroll:198.51.100.7");
+    CHECK(f.scalar("SELECT COUNT(*) FROM telemetry_raw WHERE site_id = 'site-a'") == 1);
+    CHECK(f.scalar("SELECT COUNT(*) FROM received WHERE site_id = 'site-a'") == 0);
+    CHECK(f.scalar("SELECT contiguous_through FROM site_seq WHERE site_id = 'site-a'") == 0);
+    // The replaced gateway cannot renew.
+    auto k = test_pki::ec_key();
+    CHECK(reason_of(renew(f, a.certificate, f.gateway_key.get(), k.get())) == "revoked_certificate");
 }

@@ -58,6 +58,12 @@ struct FakeBackend final : LocalUiBackend {
         saved = std::string(text);
         return std::string("v2");
     }
+    EnrollPageRequest last_enroll;
+    JsonDone pending_enroll;
+    void enroll(const EnrollPageRequest& r, JsonDone done) override {
+        last_enroll = r;
+        pending_enroll = std::move(done);
+    }
 };
 
 struct Fixture {
@@ -293,4 +299,41 @@ TEST_CASE("site config: local_ui is validated with key paths") {
     CHECK(agent::parse_site_config(doc, "/tmp")
               .error()
               .message.find("local_ui/password_file: cannot read /tmp/no-such-file") != std::string::npos);
+}
+
+TEST_CASE("enrollment screen: guarded like the other writes; the code read typo-tolerant; the result as a job") {
+    Fixture f;
+    const std::string body = json{{"server", "https://pv.example.com"}, {"code", "7k3m q9tx 2hwd r4no"}}.dump();
+    CHECK(f.call("POST", "/local/api/enroll", body).status == 401);  // no session
+    REQUIRE(f.login("correct horse").status == 204);
+    CHECK(f.call("POST", "/local/api/enroll", body, "192.168.1.50", false).status == 415);  // not JSON
+    CHECK(f.call("GET", "/local/api/enroll").status == 405);
+    // The server address and the code are checked before anything travels.
+    const auto bad_server = f.call("POST", "/local/api/enroll", json{{"server", "http://pv.example.com"}, {"code", "x"}}.dump());
+    CHECK(bad_server.status == 400);
+    CHECK(json::parse(bad_server.body)["field"] == "server");
+    const auto typo = f.call("POST", "/local/api/enroll",
+                             json{{"server", "https://pv.example.com"}, {"code", "7K3M-Q9TX-2HWD-R4N1"}}.dump());
+    CHECK(typo.status == 400);
+    CHECK(json::parse(typo.body)["error"] == "code: the check symbol does not match: a symbol is mistyped");
+    CHECK(json::parse(f.call("POST", "/local/api/enroll",
+                             json{{"server", "https://pv.example.com"}, {"code", "7K3M-Q9TX-2HWD"}}.dump())
+                          .body)["error"] == "code: 12 symbols (expected 16, as XXXX-XXXX-XXXX-XXXX)");
+    CHECK_FALSE(f.backend.pending_enroll);
+    // Lower case, blanks and O for 0 are read as the code; the backend enrolls, the page polls the job.
+    const auto started = f.call("POST", "/local/api/enroll", body);
+    REQUIRE(started.status == 202);
+    CHECK(f.backend.last_enroll.code == "7K3M-Q9TX-2HWD-R4N0");
+    CHECK(f.backend.last_enroll.server == "https://pv.example.com");
+    const std::string job = json::parse(started.body)["id"];
+    CHECK(json::parse(f.call("GET", "/local/api/jobs/" + job).body)["state"] == "running");
+    f.backend.pending_enroll(Error{"refused by the server (used_code): this enrollment code was used at 2026-05-28"});
+    const auto failed = json::parse(f.call("GET", "/local/api/jobs/" + job).body);
+    CHECK(failed["state"] == "failed");
+    CHECK(failed["error"].get<std::string>().find("(used_code)") != std::string::npos);
+    const auto again = json::parse(f.call("POST", "/local/api/enroll", body).body);
+    f.backend.pending_enroll(json{{"site_id", "freiburg-0001"}, {"serial", "AB"}, {"config_installed", false}});
+    const auto done = json::parse(f.call("GET", "/local/api/jobs/" + again["id"].get<std::string>()).body);
+    CHECK(done["state"] == "done");
+    CHECK(done["result"]["site_id"] == "freiburg-0001");
 }

@@ -23,6 +23,10 @@ Result<KeyAndCsr> make_key_and_csr();
 // The certificate the server signed is over `key_pem`'s key (a mix-up would leave the gateway unable to connect).
 Status check_certificate_key(const std::string& certificate_pem, const std::string& key_pem);
 
+// The code as typed (lower case, I/L for 1, O for 0, hyphens and blanks anywhere) read into XXXX-XXXX-XXXX-XXXX;
+// an Error at "code" for a character that is no symbol, a wrong count, or a check symbol that does not match.
+Result<std::string> read_typed_code(std::string_view typed);
+
 // https://HOST[:PORT] (IPv6 in brackets), no path, query or user; errors name --server.
 struct ServerUrl {
     std::string host;

@@ -31,6 +31,12 @@ struct ProbeRequest {
     std::string profile = "auto";
 };
 
+// The enrollment screen (docs/fleet-enrollment.md): the server and the code as read (XXXX-XXXX-XXXX-XXXX).
+struct EnrollPageRequest {
+    std::string server;
+    std::string code;
+};
+
 using JsonDone = std::function<void(Result<nlohmann::json>)>;
 
 class LocalUiBackend {
@@ -53,6 +59,11 @@ public:
     // Validated, installed atomically as the config file and applied by restarting the agent (the set_config
     // path). Returns the config_version being applied.
     virtual Result<std::string> save_config(std::string_view config_json) = 0;
+    // Enrolls the gateway (pvfleet-edge enroll's path) off the executor; `done` with {site_id, serial, not_after,
+    // broker_uri, config_installed, lines} or the error, which carries the server's reason.
+    virtual void enroll(const EnrollPageRequest& /*request*/, JsonDone done) {
+        done(Error{"this gateway cannot enroll from its page", ErrorKind::unsupported});
+    }
 };
 
 }  // namespace pvfleet::local_ui

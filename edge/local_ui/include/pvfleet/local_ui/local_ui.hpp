@@ -61,6 +61,9 @@ private:
                            const nlohmann::json& body);
     // POST scan / probe: starts a job the backend finishes later.
     Response start_device_job(const std::string& kind, const nlohmann::json& body);
+    // POST enroll: the server and the code checked here (the code's check symbol: a typo is caught before it
+    // travels), then a job the backend finishes.
+    Response start_enroll_job(const nlohmann::json& body);
     // POST config/validate / config/save.
     Response config_post(const Request& request, const std::string& path);
     bool authenticated(const Request& request);

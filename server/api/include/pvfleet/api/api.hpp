@@ -11,6 +11,7 @@
 
 #include "pvfleet/api/login_limiter.hpp"
 #include "pvfleet/api/web_assets.hpp"
+#include "pvfleet/enrollment/crl.hpp"
 #include "pvfleet/enrollment/enroll.hpp"
 #include "pvfleet/enrollment/limiter.hpp"
 #include "pvfleet/http/http.hpp"
@@ -61,6 +62,8 @@ struct ApiContext {
     enrollment::Settings enrollment;
     enrollment::RateLimits enroll_limits;
     std::shared_ptr<enrollment::RateLimiter> enroll_limiter;
+    // The CRL the broker reads, written again after each revocation; nullptr: none is written.
+    std::shared_ptr<enrollment::CrlPublisher> crl;
     // ---- CRM: leads (docs/crm.md) ----
     // The `leads` section of the server config: scoring, assignment, SLA and the limits of the public route and
     // the import.

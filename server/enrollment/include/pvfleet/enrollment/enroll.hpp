@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pvfleet/enrollment/issuing_ca.hpp"
 #include "pvfleet/records/sites.hpp"
@@ -39,6 +40,12 @@ enum class Refusal {
     too_large,
     not_configured,  // the server has no issuing CA
     internal,        // the database or the signature failed
+    // Renewal (lifecycle.hpp):
+    unknown_certificate,  // not issued by the issuing CA, not on record, or its site is gone
+    revoked_certificate,
+    expired_certificate,
+    bad_signature,  // the CSR is not signed with the current certificate's key
+    same_key,       // the new CSR is over the current key: renewal makes a new key
 };
 std::string_view to_string(Refusal r);
 
@@ -54,6 +61,9 @@ struct Enrollment {
     std::string ca_chain_pem;
     std::string broker_uri;
     nlohmann::json config;  // the site's initial config (initial_site_config)
+    // The site's earlier certificates this enrollment revoked (a replaced gateway): the CRL must be published.
+    std::vector<std::string> replaced_serials;
+    std::string renewed_from;  // a renewal: the serial it renews
 };
 
 struct EnrollOutcome {

@@ -6,9 +6,11 @@
 // serial, clientAuth only, not a CA, valid from five minutes ago for the configured lifetime but never beyond
 // the CA's own end.
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pvfleet/util/clock.hpp"
 #include "pvfleet/util/result.hpp"
@@ -30,6 +32,14 @@ struct IssuedCertificate {
     TimePoint not_before{}, not_after{};
 };
 
+// One revoked certificate in a CRL: its serial (upper-case hex), when it was revoked and the RFC 5280 reason
+// code (0 unspecified, 1 keyCompromise, 4 superseded, 5 cessationOfOperation).
+struct CrlEntry {
+    std::string serial;
+    TimePoint revoked_at{};
+    int reason_code = 0;
+};
+
 class IssuingCa {
 public:
     static Result<std::shared_ptr<const IssuingCa>> load(const CaFiles& files, TimePoint now);
@@ -43,6 +53,17 @@ public:
     // Signs a certificate for `site_id` over the CSR's key; the CSR must have passed check_csr.
     Result<IssuedCertificate> sign(std::string_view csr_pem, const std::string& site_id,
                                    std::chrono::seconds lifetime, TimePoint now) const;
+    // A CRL (v2, PEM) signed by this CA: the entries, thisUpdate = now, nextUpdate = now + validity (never
+    // beyond the CA's own end), a CRL number (`number`, increasing) and the authority key identifier.
+    Result<std::string> sign_crl(const std::vector<CrlEntry>& entries, TimePoint now, std::chrono::seconds validity,
+                                 std::int64_t number) const;
+    // Whether `certificate_pem` was signed by this CA (its signature verifies with the CA's key and it names the
+    // CA as issuer); the certificate's serial and CN when so.
+    struct Verified {
+        std::string serial, common_name;
+        TimePoint not_before{}, not_after{};
+    };
+    Result<Verified> verify_issued(std::string_view certificate_pem) const;
     // The issuing CA's certificate followed by the chain file: what a gateway trusts (the broker's certificate
     // is issued under the same root).
     [[nodiscard]] const std::string& chain_pem() const;

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pvfleet/enrollment/issuing_ca.hpp"
 #include "pvfleet/storage/db.hpp"
 #include "pvfleet/util/clock.hpp"
 #include "pvfleet/util/result.hpp"
@@ -57,9 +58,16 @@ struct CertificateRecord {
     std::string serial, site_id, subject, public_key_sha256;
     TimePoint not_before{}, not_after{}, issued_at{};
     std::optional<std::int64_t> enrollment_code_id;
+    std::optional<std::string> renewed_from;  // the serial this certificate renewed
+    std::optional<TimePoint> revoked_at;
+    std::string revoked_by, revocation_reason;
 };
+// The record of a certificate just signed for `site_id`.
+CertificateRecord record_of(const IssuedCertificate& cert, const std::string& site_id, TimePoint issued_at,
+                            std::optional<std::int64_t> enrollment_code_id);
 // The site's certificates, newest first.
 Result<std::vector<CertificateRecord>> list_certificates(storage::Db& db, const std::string& site_id);
+Result<std::optional<CertificateRecord>> get_certificate(storage::Db& db, const std::string& serial);
 
 namespace detail {
 // Inside the caller's transaction: the code row by its hash, for update.

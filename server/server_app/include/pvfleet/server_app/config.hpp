@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "pvfleet/enrollment/crl.hpp"
 #include "pvfleet/enrollment/enroll.hpp"
 #include "pvfleet/enrollment/issuing_ca.hpp"
 #include "pvfleet/enrollment/limiter.hpp"
@@ -41,6 +42,7 @@ struct EnrollmentConfig {
     enrollment::CaFiles ca;
     enrollment::Settings settings;
     enrollment::RateLimits limits;
+    enrollment::CrlSettings crl;  // crl.file empty: no CRL is written
 };
 
 struct ServerConfig {

@@ -51,4 +51,9 @@ Result<std::vector<SiteModelInputs>> sites_with_model(Db& db);
 // The record version of a site; nullopt when there is no such site.
 Result<std::optional<std::int64_t>> site_version(Db& db, const std::string& site_id);
 
+// A new gateway at the site (replacement, docs/fleet-enrollment.md): its outbox numbers from seq 1 again, so the
+// site's sequence bookkeeping starts over — the idempotency keys (`received`) and the `site_seq` row. Telemetry,
+// tickets and work orders stay where they are, attached to the site.
+Status restart_site_sequence(Db& db, const std::string& site_id);
+
 }  // namespace pvfleet::storage

@@ -1,0 +1,113 @@
+#include "pvfleet/enrollment/crl.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "pvfleet/enrollment/lifecycle.hpp"
+#include "pvfleet/util/log.hpp"
+
+extern char** environ;
+
+namespace pvfleet::enrollment {
+namespace {
+
+Status write_all(int fd, const std::string& text, const std::string& path) {
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return Error{"cannot write '" + path + "': " + std::strerror(errno), ErrorKind::io};
+        done += static_cast<std::size_t>(n);
+    }
+    return {};
+}
+
+// FILE.tmp (mode 0644: the broker runs as another user), fsynced, renamed over FILE, the folder fsynced.
+Status replace_file(const std::string& file, const std::string& text) {
+    const std::string tmp = file + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Error{"cannot create '" + tmp + "': " + std::strerror(errno), ErrorKind::io};
+    Status written = write_all(fd, text, tmp);
+    if (written && ::fsync(fd) != 0) written = Error{"cannot fsync '" + tmp + "'", ErrorKind::io};
+    ::close(fd);
+    if (written && ::rename(tmp.c_str(), file.c_str()) != 0)
+        written = Error{"cannot rename '" + tmp + "' to '" + file + "': " + std::strerror(errno), ErrorKind::io};
+    if (!written) {
+        ::unlink(tmp.c_str());
+        return written;
+    }
+    std::string dir = std::filesystem::path(file).parent_path().string();
+    if (dir.empty()) dir = ".";
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)::fsync(dfd);
+        ::close(dfd);
+    }
+    return {};
+}
+
+// Runs `command` with /bin/sh -c and waits; its exit status as an error when not 0.
+Status run_command(const std::string& command) {
+    const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+    pid_t pid = 0;
+    if (const int rc = ::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ); rc != 0)
+        return Error{"cannot start '" + command + "': " + std::strerror(rc), ErrorKind::io};
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return Error{"'" + command + "' failed (status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")",
+                     ErrorKind::io};
+    return {};
+}
+
+}  // namespace
+
+CrlPublisher::CrlPublisher(std::shared_ptr<const IssuingCa> ca, CrlSettings settings)
+    : ca_(std::move(ca)), settings_(std::move(settings)) {}
+
+Status CrlPublisher::publish(storage::Db& db, TimePoint now) {
+    if (settings_.file.empty() || !ca_) return {};
+    std::lock_guard lock(mutex_);
+    PVF_TRY(auto entries, crl_entries(db, now));
+    // The CRL number only grows: seconds since the epoch, at least one more than the last one.
+    const std::int64_t number =
+        std::max(last_number_ + 1, std::int64_t{std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()});
+    // thisUpdate strictly later than the last CRL's (whole seconds): a broker that adds the new CRL to the ones it
+    // holds (mosquitto on SIGHUP) uses the newest of an issuer's CRLs, and would keep the old one on a tie.
+    TimePoint this_update = std::chrono::floor<std::chrono::seconds>(now);
+    if (last_ && this_update <= std::chrono::floor<std::chrono::seconds>(*last_))
+        this_update = std::chrono::floor<std::chrono::seconds>(*last_) + std::chrono::seconds(1);
+    PVF_TRY(auto pem, ca_->sign_crl(entries, this_update, settings_.validity, number));
+    if (!settings_.root_crl_file.empty()) {
+        std::ifstream in(settings_.root_crl_file, std::ios::binary);
+        std::ostringstream root;
+        root << in.rdbuf();
+        if (!in || root.str().find("-----BEGIN X509 CRL-----") == std::string::npos)
+            return Error::at("enrollment/crl/root_crl_file", "'" + settings_.root_crl_file + "' holds no PEM CRL");
+        pem += root.str();
+    }
+    PVF_CHECK(replace_file(settings_.file, pem));
+    last_ = this_update;
+    last_number_ = number;
+    PVF_LOG(info, "enroll", "CRL written to " << settings_.file << ": " << entries.size() << " revoked certificate(s)");
+    if (!settings_.reload_command.empty())
+        if (auto s = run_command(settings_.reload_command); !s)
+            PVF_LOG(error, "enroll", "CRL written, but the reload command failed: " << s.error().message);
+    return {};
+}
+
+bool CrlPublisher::due(TimePoint now) const {
+    std::lock_guard lock(mutex_);
+    return !last_ || now - *last_ >= std::chrono::duration_cast<Millis>(settings_.validity) / 2;
+}
+
+}  // namespace pvfleet::enrollment
