@@ -95,5 +95,7 @@ void add_enrollment_routes(Router& router, ApiContext& ctx);
 // CRM: leads, capture channels and the lead import; the public capture route.
 void add_lead_routes(Router& router, ApiContext& ctx);
 void add_public_lead_route(Router& router, ApiContext& ctx);
+// Over-the-air updates: releases, their download, rollouts, sites' update settings (routes_releases.cpp).
+void add_release_routes(Router& router, ApiContext& ctx);
 
 }  // namespace pvfleet::api::detail

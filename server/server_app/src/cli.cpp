@@ -29,6 +29,7 @@
 #include "pvfleet/util/time.hpp"
 #include "enroll_code.hpp"
 #include "pvfleet/enrollment/issuing_ca.hpp"
+#include "releases_wiring.hpp"
 #include "service.hpp"
 
 namespace pvfleet::server_app {
@@ -366,6 +367,12 @@ http::HttpServerOptions http_options_of(const ServerConfig& config) {
     http_options.max_connections = static_cast<std::size_t>(config.http.max_connections);
     http_options.trusted_proxies = config.http.trusted_proxies;
     http_options.tls = config.http.tls;
+    if (config.releases) {  // a release upload may be larger than any other body
+        const std::size_t limit = config.releases->settings.max_upload_bytes;
+        http_options.body_limit_for = [limit](std::string_view method, std::string_view target) -> std::size_t {
+            return method == "POST" && target.substr(0, target.find('?')) == "/api/releases" ? limit : 0;
+        };
+    }
     return http_options;
 }
 
@@ -480,6 +487,16 @@ int cmd_run(const Common& common) {
         api_context.enrollment = config->enrollment->settings;
         api_context.enroll_limits = config->enrollment->limits;
     }
+    if (config->releases) {
+        auto rt = releases::load_runtime(config->releases->settings);
+        if (!rt) {
+            std::cerr << "pvfleet-server run: releases: " << rt.error().message << "\n";
+            return 2;
+        }
+        api_context.releases = *rt;
+        PVF_LOG(info, "releases", (*rt)->keys.size() << " trusted release key(s) from " << config->releases->settings.keys_dir
+                                                     << ", files in " << config->releases->settings.dir);
+    }
     api::Router router;
     api::add_routes(router, api_context);
     auto http = http::HttpServer::create(ioc.get_executor(), http_options_of(*config),
@@ -497,6 +514,11 @@ int cmd_run(const Common& common) {
 
     PreventiveInspections preventive(ioc, **api_db, clock);
     preventive.check();
+    std::optional<RolloutTicker> rollouts;
+    if (config->releases) {
+        rollouts.emplace(ioc, api_context, config->releases->site_deadline, config->releases->tick);
+        rollouts->step();
+    }
     TlsReloadOnHangup reload(ioc, **http);
     Watchdog watchdog(ioc, ingestor ? &ingest_thread.ioc : nullptr);
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);

@@ -19,6 +19,7 @@
 #include "pvfleet/leads/rules.hpp"
 #include "pvfleet/protocol/messages.hpp"
 #include "pvfleet/records/crypto.hpp"
+#include "pvfleet/releases/rollouts.hpp"
 #include "pvfleet/storage/db.hpp"
 #include "pvfleet/util/clock.hpp"
 #include "pvfleet/workorders/policy.hpp"
@@ -60,6 +61,8 @@ struct ApiContext {
     enrollment::Settings enrollment;
     enrollment::RateLimits enroll_limits;
     std::shared_ptr<enrollment::RateLimiter> enroll_limiter;
+    // Over-the-air updates (docs/updates.md): releases, download links, rollouts; nullptr: those routes answer 503.
+    std::shared_ptr<releases::Runtime> releases;
     // ---- CRM: leads (docs/crm.md) ----
     // The `leads` section of the server config: scoring, assignment, SLA and the limits of the public route and
     // the import.

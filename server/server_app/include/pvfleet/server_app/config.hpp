@@ -12,6 +12,7 @@
 #include "pvfleet/http/tls.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/leads/rules.hpp"
+#include "pvfleet/releases/releases.hpp"
 #include "pvfleet/storage/db.hpp"
 #include "pvfleet/util/result.hpp"
 
@@ -42,6 +43,14 @@ struct EnrollmentConfig {
     enrollment::RateLimits limits;
 };
 
+// Over-the-air updates (docs/updates.md): where releases are kept, the trusted keys, the gateways' download
+// address; absent: the release and rollout routes answer 503.
+struct ReleasesConfig {
+    releases::Settings settings;
+    std::chrono::seconds site_deadline{std::chrono::hours(6)};
+    std::chrono::seconds tick{std::chrono::seconds(10)};
+};
+
 struct ServerConfig {
     storage::DbOptions database;
     ingest::IngestOptions ingest;
@@ -50,6 +59,7 @@ struct ServerConfig {
     std::string web_root;         // static web app folder (default: share/pvfleet/web, see data_dir.hpp)
     std::string secret_key_file;  // 32 bytes (raw or hex): AES-256-GCM key of personal customer fields
     std::optional<EnrollmentConfig> enrollment;  // absent: the server enrolls no gateway
+    std::optional<ReleasesConfig> releases;      // absent: no over-the-air updates
     leads::Settings lead_settings = leads::default_settings();  // CRM: the `leads` section (docs/crm.md)
 };
 
