@@ -19,6 +19,7 @@ commands:
   hash-password < PASSWORD        the local page's password hash (local_ui in the site config)
   enroll   --server https://HOST[:PORT] --code CODE [--ca FILE] [--config SITE.json]
                                   join the fleet: key made here, certificate signed by the server
+  update-apply [--state-dir DIR]  install a downloaded update, roll back if unhealthy (run by systemd)
   version                         print the agent version
 )";
 }  // namespace
@@ -36,7 +37,8 @@ int run_cli(const std::vector<std::string>& args) {
     static const std::map<std::string, int (*)(const Args&)> verbs{
         {"run", cmd_run},       {"probe", cmd_probe},     {"scan", cmd_scan},
         {"replay", cmd_replay}, {"tickets", cmd_tickets}, {"hash-password", cmd_hash_password},
-        {"check-config", cmd_check_config}, {"enroll", cmd_enroll}};
+        {"check-config", cmd_check_config}, {"enroll", cmd_enroll},
+        {"update-apply", cmd_update_apply}};
     if (auto it = verbs.find(args[0]); it != verbs.end()) {
         return it->second(Args(args.begin() + 1, args.end()));
     }

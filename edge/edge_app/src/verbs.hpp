@@ -24,5 +24,6 @@ int cmd_tickets(const Args& args);        // technician's view of local tickets
 int cmd_hash_password(const Args& args);  // the local page's password as a PBKDF2 hash
 int cmd_check_config(const Args& args);   // a site config checked, the effective config printed
 int cmd_enroll(const Args& args);         // join the fleet with an enrollment code
+int cmd_update_apply(const Args& args);   // the root updater (pvfleet-edge-update.service)
 
 }  // namespace pvfleet::edge_app
