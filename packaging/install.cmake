@@ -1,7 +1,8 @@
 # Install layout (GNUInstallDirs) and the build tree's staged copy of the data, one component per Debian package
 # (packaging/cpack.cmake, docs/operations.md):
 #   common  share/pvfleet/devices (register maps), share/pvfleet/schemas       -> pvfleet-common (all)
-#   edge    bin/pvfleet-edge, pvfleet-edge.service, /etc/pvfleet/site.json.example   -> pvfleet-edge
+#   edge    bin/pvfleet-edge, pvfleet-edge{,-update}.service, pvfleet-edge-update.path,
+#           /etc/pvfleet/site.json.example, share/pvfleet/release-keys   -> pvfleet-edge
 #   server  bin/pvfleet-server, share/pvfleet/web, pvfleet-server.service,
 #           /etc/pvfleet/server.json.example, share/pvfleet/examples            -> pvfleet-server
 #   sim     bin/pvfleet-sim, share/pvfleet/sim (site and scenario files)        -> pvfleet-sim
@@ -37,12 +38,21 @@ pvfleet_stage(${CMAKE_SOURCE_DIR}/firmware-config/sites/site.schema.json schemas
 if(PVFLEET_BUILD_SERVER)
   pvfleet_stage(${CMAKE_SOURCE_DIR}/server/web web)
 endif()
+# The Ed25519 public keys a gateway trusts for updates (docs/updates.md); a release build names the folder that
+# holds the fleet's keys.
+set(PVFLEET_RELEASE_KEYS_DIR "${CMAKE_SOURCE_DIR}/packaging/release-keys" CACHE PATH
+    "Folder of the Ed25519 release public keys (*.pem) shipped in pvfleet-edge")
+pvfleet_stage(${PVFLEET_RELEASE_KEYS_DIR} release-keys)
 
 # ---- install rules ----
 install(DIRECTORY firmware-config/devices/ DESTINATION ${PVFLEET_DATA_DIR}/devices COMPONENT common)
 install(FILES firmware-config/sites/site.schema.json DESTINATION ${PVFLEET_DATA_DIR}/schemas COMPONENT common)
 
-install(FILES firmware-config/systemd/pvfleet-edge.service DESTINATION ${PVFLEET_UNIT_DIR} COMPONENT edge)
+install(FILES firmware-config/systemd/pvfleet-edge.service firmware-config/systemd/pvfleet-edge-update.service
+              firmware-config/systemd/pvfleet-edge-update.path
+        DESTINATION ${PVFLEET_UNIT_DIR} COMPONENT edge)
+install(DIRECTORY ${PVFLEET_RELEASE_KEYS_DIR}/ DESTINATION ${PVFLEET_DATA_DIR}/release-keys COMPONENT edge
+        FILES_MATCHING PATTERN "*.pem")
 # Certificate renewal (daily check) and the agent's reconnect when its certificate changes.
 install(FILES firmware-config/systemd/pvfleet-edge-renew.service firmware-config/systemd/pvfleet-edge-renew.timer
               firmware-config/systemd/pvfleet-edge-credentials.path

@@ -102,6 +102,8 @@ def main():
                     "share/pvfleet/schemas/site.schema.json", "share/doc/pvfleet-edge/copyright"):
             installed(root, prefix, rel)
         installed(root, prefix, "lib/systemd/system/pvfleet-edge.service")
+        installed(root, prefix, "lib/systemd/system/pvfleet-edge-update.service")
+        installed(root, prefix, "lib/systemd/system/pvfleet-edge-update.path")
         installed(root, prefix, "etc/pvfleet/site.json.example")
         print(f"install_tree: {len(maps)} register maps, units and configs installed under {root}")
 

@@ -71,6 +71,7 @@ struct Agent::Impl {
     std::unique_ptr<store::PersistentDetection> detection;
     std::unique_ptr<PageModel> page;
     std::unique_ptr<ConfigLifecycle> config_lifecycle;
+    std::unique_ptr<UpdateHandler> updates;  // the update command; before `commands`, which points at it
     std::unique_ptr<CommandHandler> commands;
     std::unique_ptr<sync::SyncService> sync;  // after `commands`: destroyed before it, its callbacks use it
     solar::Location location;
@@ -182,6 +183,8 @@ void Agent::Impl::queue_stored_ticket_events() {
 }
 
 void Agent::Impl::tick() {
+    // The updater waits for this while an update is under way: connected, polling, store open.
+    updates->write_health(sync && sync->client().connected(), stats.samples > 0 || !states.empty(), db != nullptr, clock.now());
     // Nothing is judged on an unset clock, or while a step back has put it behind what was judged already.
     std::vector<domain::Sample> released;
     const bool judge = gate.tick(released);
@@ -374,12 +377,23 @@ void Agent::Impl::start_parts() {
                       [i](const std::string& id, acquisition::DeviceState from, acquisition::DeviceState to,
                           const std::string& why) { i->on_state(id, from, to, why); }});
     config_lifecycle = std::make_unique<ConfigLifecycle>(ConfigLifecycle::Parts{*db, clock, c, executor});
+    // Over-the-air updates (docs/updates.md): files in the store's folder (the state directory).
+    updates = std::make_unique<UpdateHandler>(
+        c.store_path.parent_path(), c.config_file ? c.config_file->parent_path() : std::filesystem::path("/etc/pvfleet"),
+        PVFLEET_VERSION, executor,
+        [i](const std::string& id, protocol::AckStatus s, const std::string& detail, bool final) {
+            i->commands->update_ack(id, s, detail, final);
+        });
     commands = std::make_unique<CommandHandler>(
         CommandHandler::Parts{*db, clock, c, executor, *workers, *config_lifecycle, sync.get(), *detection,
-                              [i](const std::vector<store::StoredEvent>& events) { i->queue_ticket_events(events); }});
+                              [i](const std::vector<store::StoredEvent>& events) { i->queue_ticket_events(events); },
+                              updates.get()});
     if (sync) {
         sync->on_command = [i](const protocol::Command& cmd) { i->commands->on_command(cmd); };
-        sync->on_connected = [i] { i->commands->send_waiting_acks(); };
+        sync->on_connected = [i] {
+            i->commands->send_waiting_acks();
+            i->updates->report_outcome();  // what the updater did before this agent started
+        };
     }
 }
 

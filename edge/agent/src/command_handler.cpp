@@ -57,6 +57,12 @@ std::optional<CommandOutcome> CommandHandler::carry_out(const protocol::Command&
     if (const auto* set = std::get_if<protocol::SetConfigCommand>(&cmd.body)) return set_config(cmd, *set);
     if (const auto* probe = std::get_if<protocol::ProbeCommand>(&cmd.body))
         return start_probe(cmd.command_id, probe->device_id);
+    if (const auto* up = std::get_if<protocol::UpdateCommand>(&cmd.body)) {
+        if (p_.updates == nullptr) return CommandOutcome{AckStatus::rejected, "this agent does not update itself"};
+        auto now = p_.updates->start(cmd.command_id, *up);
+        if (!now) return std::nullopt;  // acked as it goes
+        return CommandOutcome{now->first, now->second};
+    }
     return CommandOutcome{AckStatus::rejected, "command '" + std::string(protocol::to_string(cmd.type())) +
                                                    "' is not carried out by this agent version"};
 }
@@ -166,6 +172,16 @@ void CommandHandler::send_ack(protocol::CommandAck ack) {
     p_.sync->client().publish(std::move(m), [](const Status& s) {
         if (!s) PVF_LOG(warn, "agent", "command ack not sent: " << s.error().message);
     });
+}
+
+void CommandHandler::update_ack(const std::string& command_id, protocol::AckStatus status, const std::string& detail,
+                                bool final) {
+    if (final) {
+        (void)p_.db.save_cursor(command_key(command_id), std::string(protocol::to_string(status)));
+        PVF_LOG(info, "agent", "command " << command_id << " (update): " << protocol::to_string(status) << ": "
+                                          << detail.substr(0, 300));
+    }
+    send_ack(command_id, protocol::CommandType::update, status, detail);
 }
 
 void CommandHandler::send_waiting_acks() {

@@ -14,6 +14,7 @@
 
 #include "pvfleet/agent/config_lifecycle.hpp"
 #include "poll_workers.hpp"
+#include "update_handler.hpp"
 #include "pvfleet/agent/agent.hpp"
 #include "pvfleet/protocol/messages.hpp"
 #include "pvfleet/store/persistent_detection.hpp"
@@ -40,6 +41,7 @@ public:
         store::PersistentDetection& detection;  // technicians' ticket actions go through its book
         // Queues ticket events just recorded for the server.
         std::function<void(const std::vector<store::StoredEvent>&)> queue_ticket_events;
+        UpdateHandler* updates;  // the update command (nullptr: refused)
     };
     explicit CommandHandler(Parts parts) : p_(std::move(parts)) {}
 
@@ -50,6 +52,9 @@ public:
     // Ticket actions from a command or the local page: recorded in the store, the event queued for the server.
     Result<domain::TicketEvent> acknowledge(const std::string& id, const std::string& by, const std::string& note);
     Result<domain::TicketEvent> resolve(const std::string& id, const std::string& by);
+
+    // An update command's ack from its handler (a final one is recorded, so a redelivery is a duplicate).
+    void update_ack(const std::string& command_id, protocol::AckStatus status, const std::string& detail, bool final);
 
     // After the restart for `change` (see Agent::finish_config_change): a set_config's ack waits for the link.
     void finish_config_change(const ConfigChange& change, const Status& outcome);

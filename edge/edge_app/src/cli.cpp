@@ -21,6 +21,7 @@ commands:
                                   join the fleet: key made here, certificate signed by the server
   renew    [--config SITE.json] [--fraction 0.67] [--force]
                                   renew the fleet certificate (new key) once it is due
+  update-apply [--state-dir DIR]  install a downloaded update, roll back if unhealthy (run by systemd)
   version                         print the agent version
 )";
 }  // namespace
@@ -39,7 +40,8 @@ int run_cli(const std::vector<std::string>& args) {
         {"run", cmd_run},       {"probe", cmd_probe},     {"scan", cmd_scan},
         {"replay", cmd_replay}, {"tickets", cmd_tickets}, {"hash-password", cmd_hash_password},
         {"check-config", cmd_check_config}, {"enroll", cmd_enroll},
-        {"renew", cmd_renew}};
+        {"renew", cmd_renew},
+        {"update-apply", cmd_update_apply}};
     if (auto it = verbs.find(args[0]); it != verbs.end()) {
         return it->second(Args(args.begin() + 1, args.end()));
     }

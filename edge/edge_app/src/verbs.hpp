@@ -25,5 +25,6 @@ int cmd_hash_password(const Args& args);  // the local page's password as a PBKD
 int cmd_check_config(const Args& args);   // a site config checked, the effective config printed
 int cmd_enroll(const Args& args);         // join the fleet with an enrollment code
 int cmd_renew(const Args& args);          // renew the fleet certificate before it expires
+int cmd_update_apply(const Args& args);   // the root updater (pvfleet-edge-update.service)
 
 }  // namespace pvfleet::edge_app

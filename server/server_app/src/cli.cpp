@@ -32,6 +32,7 @@
 #include "enroll_code.hpp"
 #include "pvfleet/enrollment/issuing_ca.hpp"
 #include "crl_refresh.hpp"
+#include "releases_wiring.hpp"
 #include "service.hpp"
 
 namespace pvfleet::server_app {
@@ -370,6 +371,12 @@ http::HttpServerOptions http_options_of(const ServerConfig& config) {
     http_options.max_connections = static_cast<std::size_t>(config.http.max_connections);
     http_options.trusted_proxies = config.http.trusted_proxies;
     http_options.tls = config.http.tls;
+    if (config.releases) {  // a release upload may be larger than any other body
+        const std::size_t limit = config.releases->settings.max_upload_bytes;
+        http_options.body_limit_for = [limit](std::string_view method, std::string_view target) -> std::size_t {
+            return method == "POST" && target.substr(0, target.find('?')) == "/api/releases" ? limit : 0;
+        };
+    }
     return http_options;
 }
 
@@ -490,6 +497,16 @@ int cmd_run(const Common& common) {
         if (!config->enrollment->crl.file.empty())
             api_context.crl = std::make_shared<enrollment::CrlPublisher>(*issuing_ca, config->enrollment->crl);
     }
+    if (config->releases) {
+        auto rt = releases::load_runtime(config->releases->settings);
+        if (!rt) {
+            std::cerr << "pvfleet-server run: releases: " << rt.error().message << "\n";
+            return 2;
+        }
+        api_context.releases = *rt;
+        PVF_LOG(info, "releases", (*rt)->keys.size() << " trusted release key(s) from " << config->releases->settings.keys_dir
+                                                     << ", files in " << config->releases->settings.dir);
+    }
     api::Router router;
     api::add_routes(router, api_context);
     auto http = http::HttpServer::create(ioc.get_executor(), http_options_of(*config),
@@ -514,6 +531,11 @@ int cmd_run(const Common& common) {
     reminders.start();
     CrlRefresh crl(ioc, api_context.crl, **api_db, clock);
     crl.check();
+    std::optional<RolloutTicker> rollouts;
+    if (config->releases) {
+        rollouts.emplace(ioc, api_context, config->releases->site_deadline, config->releases->tick);
+        rollouts->step();
+    }
     TlsReloadOnHangup reload(ioc, **http);
     Watchdog watchdog(ioc, ingestor ? &ingest_thread.ioc : nullptr);
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);

@@ -37,7 +37,7 @@ using config::required;
 using config::string;
 
 const config::Object kTop{{optional("database"), optional("mqtt"), optional("http"), optional("ingest"),
-                           optional("enrollment"),
+                           optional("enrollment"), optional("releases"),
                            optional("secret_key_file", string().non_empty()), optional("web_root", string().non_empty()),
                            optional("leads"), optional("projects"), optional("reminders")},
                           kWording};
@@ -270,6 +270,31 @@ void parse_enrollment(const json& en, const std::filesystem::path& base_dir, Ser
     c.enrollment = out;
 }
 
+const config::Object kReleases{{required("dir", string().non_empty()), required("keys_dir", string().non_empty()),
+                                optional("public_url", string().non_empty()),
+                                optional("max_upload_mb", integer(1, 1024)), optional("link_hours", integer(1, 720)),
+                                optional("site_deadline_hours", integer(1, 168)), optional("tick_s", integer(1, 3600))},
+                               kWording};
+
+// Over-the-air updates (docs/updates.md). Gateways download over HTTPS only.
+void parse_releases(const json& section, const std::filesystem::path& base_dir, ServerConfig& c, config::Errors& e) {
+    kReleases.check_keys(section, "releases", e);
+    config::Reader r(section, "releases", kReleases, e);
+    ReleasesConfig out;
+    if (auto v = r.string("dir")) out.settings.dir = resolve(base_dir, *v);
+    if (auto v = r.string("keys_dir")) out.settings.keys_dir = resolve(base_dir, *v);
+    out.settings.public_url = c.http.public_url;
+    if (auto v = r.string("public_url")) out.settings.public_url = *v;
+    if (out.settings.public_url.rfind("https://", 0) != 0)
+        e.add("releases/public_url", "gateways download over HTTPS only: set releases/public_url or http/public_url "
+                                     "to https://HOST[:PORT] (got '" + out.settings.public_url + "')");
+    if (auto v = r.integer("max_upload_mb")) out.settings.max_upload_bytes = static_cast<std::size_t>(*v) * 1024 * 1024;
+    if (auto v = r.integer("link_hours")) out.settings.link_lifetime = std::chrono::hours(*v);
+    if (auto v = r.integer("site_deadline_hours")) out.site_deadline = std::chrono::hours(*v);
+    if (auto v = r.integer("tick_s")) out.tick = std::chrono::seconds(*v);
+    c.releases = out;
+}
+
 using config::optional_section;
 
 }  // namespace
@@ -290,6 +315,7 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
     if (const json* h = optional_section(doc, "http", e)) parse_http(*h, base_dir, c, e);
     if (const json* in = optional_section(doc, "ingest", e)) parse_ingest(*in, c, e);
     if (const json* en = optional_section(doc, "enrollment", e)) parse_enrollment(*en, base_dir, c, e);
+    if (const json* rl = optional_section(doc, "releases", e)) parse_releases(*rl, base_dir, c, e);
     if (const json* l = optional_section(doc, "leads", e)) {  // CRM: scoring, assignment, SLA, limits
         if (auto settings = leads::parse_settings(*l, "leads"))
             c.lead_settings = std::move(*settings);

@@ -536,6 +536,61 @@ CREATE TABLE notifications (
 CREATE INDEX notifications_by_recipient ON notifications(recipient, id);
 )SQL"},
     // ---- end of the CRM's block ----
+    // ---- over-the-air updates (server/releases, docs/updates.md) ----
+    {14, "over-the-air updates: releases, rollouts and their sites, sites' update channel", R"SQL(
+-- Signed gateway packages, stored as <releases.dir>/<sha256>.deb.
+CREATE TABLE releases (
+  sha256 TEXT PRIMARY KEY,
+  package TEXT NOT NULL,
+  version TEXT NOT NULL,
+  architecture TEXT NOT NULL,
+  size_bytes BIGINT NOT NULL,
+  signature TEXT NOT NULL,
+  signed_by TEXT NOT NULL,
+  uploaded_at_ms BIGINT NOT NULL,
+  uploaded_by TEXT NOT NULL,
+  UNIQUE (package, version, architecture)
+);
+-- A site's update channel (stable, candidate) and its gateway's architecture; no row: stable, unknown.
+CREATE TABLE site_update_settings (
+  site_id TEXT PRIMARY KEY REFERENCES sites(site_id),
+  channel TEXT NOT NULL,
+  architecture TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE rollouts (
+  id {ID},
+  version TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  stages TEXT NOT NULL,
+  max_failure_percent BIGINT NOT NULL,
+  max_concurrent BIGINT NOT NULL,
+  start_delay_max_s BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  current_stage BIGINT NOT NULL DEFAULT 0,
+  pause_reason TEXT NOT NULL DEFAULT '',
+  -- failures of the current stage an admin resumed past (the auto-pause counts only newer ones)
+  accepted_failures BIGINT NOT NULL DEFAULT 0,
+  created_at_ms BIGINT NOT NULL,
+  created_by TEXT NOT NULL,
+  updated_at_ms BIGINT NOT NULL
+);
+-- Each site of a started stage: its state and reason, the update command sent to it.
+CREATE TABLE rollout_sites (
+  rollout_id BIGINT NOT NULL REFERENCES rollouts(id),
+  site_id TEXT NOT NULL REFERENCES sites(site_id),
+  stage BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  command_id TEXT,
+  not_before_ms BIGINT NOT NULL,
+  architecture TEXT NOT NULL DEFAULT '',
+  from_version TEXT NOT NULL DEFAULT '',
+  sent_at_ms BIGINT,
+  updated_at_ms BIGINT NOT NULL,
+  PRIMARY KEY (rollout_id, site_id)
+);
+CREATE INDEX rollout_sites_by_state ON rollout_sites(rollout_id, stage, state);
+)SQL"},
 };
 
 std::string render(std::string_view sql, Engine engine) {

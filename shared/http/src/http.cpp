@@ -121,7 +121,7 @@ Response problem(int status, std::string_view title, std::string_view detail, st
     return r;
 }
 
-Checked<> require_json_content_type(const Request& request) {
+Checked<> require_content_type(const Request& request, std::string_view type) {
     const auto& m = request.method;
     if (m != "POST" && m != "PUT" && m != "PATCH" && m != "DELETE") return {};
     const auto value = request.header("content-type").value_or("");
@@ -130,14 +130,17 @@ Checked<> require_json_content_type(const Request& request) {
     const auto first = media.find_first_not_of(" \t");
     const auto last = media.find_last_not_of(" \t");
     media = first == std::string_view::npos ? std::string_view() : media.substr(first, last - first + 1);
-    constexpr std::string_view kJson = "application/json";
-    const bool is_json = media.size() == kJson.size() &&
-                         std::equal(media.begin(), media.end(), kJson.begin(), [](char a, char b) {
-                             return std::tolower(static_cast<unsigned char>(a)) == b;
-                         });
-    if (is_json) return {};
+    const bool same = media.size() == type.size() &&
+                      std::equal(media.begin(), media.end(), type.begin(), [](char a, char b) {
+                          return std::tolower(static_cast<unsigned char>(a)) == b;
+                      });
+    if (same) return {};
     return problem(415, "Unsupported Media Type",
-                   m + " requests must be sent as Content-Type: application/json, also without a body");
+                   m + " requests must be sent as Content-Type: " + std::string(type) + ", also without a body");
+}
+
+Checked<> require_json_content_type(const Request& request) {
+    return require_content_type(request, "application/json");
 }
 
 const std::map<std::string, std::string>& security_headers() {
@@ -222,6 +225,17 @@ void Router::add_async(std::string method, std::string pattern, RouteInfo info, 
     routes_.push_back({std::move(method), std::move(pattern), std::move(info), {}, std::move(handler)});
 }
 
+void Router::set_body_type(std::string type) {
+    if (!routes_.empty()) body_types_[routes_.size() - 1] = std::move(type);
+}
+
+const std::string& Router::body_type(const Route& route) const {
+    static const std::string kNone;
+    const auto index = static_cast<std::size_t>(&route - routes_.data());
+    const auto it = body_types_.find(index);
+    return it == body_types_.end() ? kNone : it->second;
+}
+
 Response Router::dispatch(Request& request, const Route*& async_route) const {
     try {
         bool path_known = false;
@@ -235,9 +249,13 @@ Response Router::dispatch(Request& request, const Route*& async_route) const {
                 continue;
             }
             request.params = std::move(params);
-            if (auto typed = require_json_content_type(request); !typed) return typed.refusal();
+            const std::string& wanted_type = this->body_type(route);
+            if (wanted_type.empty())
+                if (auto typed = require_json_content_type(request); !typed) return typed.refusal();
             if (before)
                 if (auto go = before(request, route); !go) return go.refusal();
+            if (!wanted_type.empty())
+                if (auto typed = require_content_type(request, wanted_type); !typed) return typed.refusal();
             if (route.async_handler) {
                 async_route = &route;
                 return {};

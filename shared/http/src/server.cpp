@@ -166,6 +166,68 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         return res;
     }
 
+    // The limit for the request whose head is at the start of `buffer` (its request line decides).
+    [[nodiscard]] std::size_t body_limit_of(const beast::flat_buffer& buffer) const {
+        if (!options.body_limit_for) return options.body_limit;
+        const std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.size());
+        const std::string_view line = data.substr(0, data.find_first_of("\r\n"));
+        const auto sp1 = line.find(' ');
+        const auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+        if (sp2 == std::string_view::npos) return options.body_limit;
+        const std::size_t n = options.body_limit_for(line.substr(0, sp1), line.substr(sp1 + 1, sp2 - sp1 - 1));
+        return n == 0 ? options.body_limit : n;
+    }
+
+    // Writes `head`'s fields and status with a body read from `slice` in pieces (buffer_body); false when the
+    // file fails or the peer goes away (the connection then closes).
+    template <class Stream>
+    static asio::awaitable<bool> write_file(Stream& stream, const bhttp::response<bhttp::string_body>& head,
+                                            const FileSlice& slice, bool head_only) {
+        beast::file file;
+        beast::error_code ec;
+        file.open(slice.path.c_str(), beast::file_mode::read, ec);
+        if (!ec) file.seek(slice.offset, ec);
+        if (ec) {
+            PVF_LOG(warn, kLog, "'" << slice.path << "' cannot be read: " << ec.message());
+            co_return false;
+        }
+        bhttp::response<bhttp::buffer_body> res{head.result(), head.version()};
+        for (const auto& f : head) res.set(f.name_string(), f.value());
+        res.keep_alive(head.keep_alive());
+        res.content_length(slice.length);
+        res.body().data = nullptr;
+        res.body().more = !head_only && slice.length > 0;
+        bhttp::response_serializer<bhttp::buffer_body> sr{res};
+        auto& tcp_stream = beast::get_lowest_layer(stream);
+        tcp_stream.expires_after(kWriteTimeout);
+        co_await bhttp::async_write_header(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return false;
+        std::vector<char> chunk(64 * 1024);
+        for (std::uint64_t left = head_only ? 0 : slice.length; left > 0;) {
+            const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk.size()));
+            const std::size_t got = file.read(chunk.data(), want, ec);
+            if (ec || got == 0) {
+                PVF_LOG(warn, kLog, "'" << slice.path << "' ended early: " << (ec ? ec.message() : "short file"));
+                co_return false;
+            }
+            left -= got;
+            res.body().data = chunk.data();
+            res.body().size = got;
+            res.body().more = left > 0;
+            tcp_stream.expires_after(kWriteTimeout);
+            co_await bhttp::async_write(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
+            if (ec == bhttp::error::need_buffer) ec = {};
+            if (ec) co_return false;
+        }
+        if (!sr.is_done()) {
+            res.body().data = nullptr;
+            res.body().more = false;
+            co_await bhttp::async_write(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
+            if (ec && ec != bhttp::error::need_buffer) co_return false;
+        }
+        co_return true;
+    }
+
     static std::string serialize(const bhttp::response<bhttp::string_body>& res) {
         std::ostringstream out;
         out << res;
@@ -333,7 +395,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
             else {
                 bhttp::request_parser<bhttp::string_body> parser;
                 parser.header_limit(static_cast<std::uint32_t>(kHeaderLimit + 4));
-                parser.body_limit(self->options.body_limit);
+                const std::size_t body_limit = self->body_limit_of(buffer);
+                parser.body_limit(body_limit);
                 tcp_stream.expires_after(kIdleTimeout);  // the body
                 beast::error_code ec;
                 co_await bhttp::async_read(*stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
@@ -344,7 +407,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 if (ec == bhttp::error::body_limit) {
                     res = self->error_response(413, "Payload Too Large",
                                                "request bodies are limited to " +
-                                                   std::to_string(self->options.body_limit) + " bytes");
+                                                   std::to_string(body_limit) + " bytes");
                 } else if (ec) {
                     res = self->error_response(400, "Bad Request", "malformed HTTP request: " + ec.message());
                 } else {
@@ -364,8 +427,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                         self->add_default_headers(res);
                         res.set(bhttp::field::content_type, out.content_type);
                         for (const auto& [k, v] : out.headers) res.set(k, v);
-                        res.body() = out.body;
                         res.keep_alive(req.keep_alive());
+                        if (out.file) {
+                            const bool head_only = req.method() == bhttp::verb::head;
+                            if (!co_await write_file(*stream, res, *out.file, head_only) || !res.keep_alive())
+                                break;
+                            continue;
+                        }
+                        res.body() = out.body;
                         res.prepare_payload();
                     }
                 }

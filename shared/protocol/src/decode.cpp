@@ -359,6 +359,17 @@ Result<CommandBody> command_args(CommandType type, const json& args) {
             PVF_TRY(auto device, need(args, "device_id", "args", read_device_id));
             return CommandBody{ProbeCommand{std::move(device)}};
         }
+        case CommandType::update: {
+            UpdateCommand c;
+            auto text = [](const json& v, const Path& p) { return read_nonempty(v, p, 2048); };
+            PVF_TRY(c.version, need(args, "version", "args", text));
+            PVF_TRY(c.url, need(args, "url", "args", text));
+            PVF_TRY(c.sha256, need(args, "sha256", "args", text));
+            PVF_TRY(c.size, need(args, "size", "args", read_u64));
+            PVF_TRY(c.signature, need(args, "signature", "args", text));
+            PVF_CHECK(check_update(c));
+            return CommandBody{std::move(c)};
+        }
     }
     return Error::at("command", "unhandled command type");
 }

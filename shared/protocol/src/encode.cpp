@@ -398,6 +398,13 @@ Result<std::string> encode(const Command& m, EncodeOptions options) {
     } else if (const auto* probe = std::get_if<ProbeCommand>(&m.body)) {
         if (!is_valid_device_id(probe->device_id)) return Error::at("args/device_id", in_quotes(probe->device_id) + " is not a valid device id");
         args["device_id"] = probe->device_id;
+    } else if (const auto* update = std::get_if<UpdateCommand>(&m.body)) {
+        PVF_CHECK(check_update(*update));
+        args["version"] = update->version;
+        args["url"] = update->url;
+        args["sha256"] = update->sha256;
+        args["size"] = update->size;
+        args["signature"] = update->signature;
     }
     j["args"] = std::move(args);
     return finish(j, options);

@@ -1,5 +1,6 @@
 // The codec's JSON readers and payload parsing: type and range checks that name the offending field's path.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <iterator>
 #include <utility>
@@ -33,6 +34,22 @@ std::string sub(const std::string& path, std::string_view key) {
 std::string sub(const std::string& path, std::size_t index) { return sub(path, std::to_string(index)); }
 
 std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+Status check_update(const UpdateCommand& c) {
+    const auto all_of = [](std::string_view s, auto pred) {
+        return std::all_of(s.begin(), s.end(), [&](char ch) { return pred(static_cast<unsigned char>(ch)); });
+    };
+    if (c.version.empty() || c.version.size() > 64 ||
+        !all_of(c.version, [](unsigned char ch) { return std::isalnum(ch) || ch == '.' || ch == '+' || ch == '~' || ch == '-' || ch == ':'; }))
+        return Error::at("args/version", in_quotes(c.version) + " is not a package version");
+    if (c.url.rfind("https://", 0) != 0 || c.url.size() > 2048 || !all_of(c.url, [](unsigned char ch) { return ch > ' ' && ch < 127; }))
+        return Error::at("args/url", "must be an https:// URL of at most 2048 printable characters");
+    if (c.sha256.size() != 64 || !all_of(c.sha256, [](unsigned char ch) { return std::isdigit(ch) || (ch >= 'a' && ch <= 'f'); }))
+        return Error::at("args/sha256", "must be 64 lower-case hex digits");
+    if (c.size == 0 || c.size > (std::uint64_t{1} << 30)) return Error::at("args/size", "must be 1 byte .. 1 GiB");
+    if (c.signature.size() != 88) return Error::at("args/signature", "must be the base64 of a 64-byte Ed25519 signature");
+    return {};
+}
 
 bool is_valid_command_id(std::string_view id) {
     if (id.empty() || id.size() > 64) return false;

@@ -98,6 +98,7 @@ std::string concrete_path(const Fixture& f, const std::string& pattern) {
     fill("{ticket_id}", f.ticket_of_site.at("site-a"));
     fill("{device_id}", "inv1");
     fill("{serial}", f.certificate_serial);
+    fill("{sha256}", std::string(64, 'a'));
     REQUIRE_MESSAGE(path.find('{') == std::string::npos,
                     "a path parameter the test cannot fill: " << pattern);
     return path;

@@ -1,5 +1,7 @@
 #include "fixture.hpp"
 
+#include "pvfleet/releases/rollouts.hpp"
+
 #include <doctest/doctest.h>
 
 #include "pvfleet/ingest/ledger.hpp"
@@ -176,6 +178,17 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
         notification_id = count("SELECT MAX(id) FROM notifications");
     }
 
+    {  // over-the-air updates: one uploaded release (as a row; the upload itself is tested in tests/integration/releases)
+        auto rt = std::make_shared<releases::Runtime>();
+        rt->settings.dir = dir / "releases";
+        rt->settings.public_url = "https://pv.example.com";
+        rt->link_key.bytes = std::string(32, 'k');
+        REQUIRE(api_db->run("INSERT INTO releases (sha256, package, version, architecture, size_bytes, signature, "
+                            "signed_by, uploaded_at_ms, uploaded_by) VALUES ($1, 'pvfleet-edge', '0.2.0', 'arm64', 1000, "
+                            "$2, 'release.pem', 0, 'admin')",
+                            {std::string(64, 'a'), std::string(86, 'A') + "=="}));
+        context.releases = rt;
+    }
     context.db = api_db.get();
     context.cipher = cipher.get();
     context.clock = &clock;

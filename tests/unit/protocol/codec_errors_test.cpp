@@ -291,7 +291,7 @@ TEST_CASE("command validation errors") {
         {"command id", [](json& j) { j["command_id"] = "c 1"; }, "command_id: 'c 1' is not a valid command id"},
         {"issued_at", [](json& j) { j.erase("issued_at"); }, "issued_at: missing required field"},
         {"type", [](json& j) { j["command"] = "reboot"; },
-         "command: unknown 'reboot' (expected ack_ticket, resolve_ticket, set_config, resend, probe)"},
+         "command: unknown 'reboot' (expected ack_ticket, resolve_ticket, set_config, resend, probe, update)"},
         {"args missing", [](json& j) { j.erase("args"); }, "args: missing required field"},
         {"ticket id", [](json& j) { j["args"].erase("ticket_id"); }, "args/ticket_id: missing required field"},
         {"by empty", [](json& j) { j["args"]["by"] = ""; }, "args/by: must not be empty"},

@@ -21,6 +21,7 @@
 #include "pvfleet/projects/settings.hpp"
 #include "pvfleet/protocol/messages.hpp"
 #include "pvfleet/records/crypto.hpp"
+#include "pvfleet/releases/rollouts.hpp"
 #include "pvfleet/storage/db.hpp"
 #include "pvfleet/util/clock.hpp"
 #include "pvfleet/workorders/policy.hpp"
@@ -64,6 +65,8 @@ struct ApiContext {
     std::shared_ptr<enrollment::RateLimiter> enroll_limiter;
     // The CRL the broker reads, written again after each revocation; nullptr: none is written.
     std::shared_ptr<enrollment::CrlPublisher> crl;
+    // Over-the-air updates (docs/updates.md): releases, download links, rollouts; nullptr: those routes answer 503.
+    std::shared_ptr<releases::Runtime> releases;
     // ---- CRM: leads (docs/crm.md) ----
     // The `leads` section of the server config: scoring, assignment, SLA and the limits of the public route and
     // the import.

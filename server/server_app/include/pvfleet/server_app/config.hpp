@@ -14,6 +14,7 @@
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/leads/rules.hpp"
 #include "pvfleet/projects/settings.hpp"
+#include "pvfleet/releases/releases.hpp"
 #include "pvfleet/storage/db.hpp"
 #include "pvfleet/util/result.hpp"
 
@@ -45,6 +46,14 @@ struct EnrollmentConfig {
     enrollment::CrlSettings crl;  // crl.file empty: no CRL is written
 };
 
+// Over-the-air updates (docs/updates.md): where releases are kept, the trusted keys, the gateways' download
+// address; absent: the release and rollout routes answer 503.
+struct ReleasesConfig {
+    releases::Settings settings;
+    std::chrono::seconds site_deadline{std::chrono::hours(6)};
+    std::chrono::seconds tick{std::chrono::seconds(10)};
+};
+
 struct ServerConfig {
     storage::DbOptions database;
     ingest::IngestOptions ingest;
@@ -53,6 +62,7 @@ struct ServerConfig {
     std::string web_root;         // static web app folder (default: share/pvfleet/web, see data_dir.hpp)
     std::string secret_key_file;  // 32 bytes (raw or hex): AES-256-GCM key of personal customer fields
     std::optional<EnrollmentConfig> enrollment;  // absent: the server enrolls no gateway
+    std::optional<ReleasesConfig> releases;      // absent: no over-the-air updates
     leads::Settings lead_settings = leads::default_settings();  // CRM: the `leads` section (docs/crm.md)
     // CRM: the `projects` (stage templates) and `reminders` (stall rules, interval) sections (docs/projects.md).
     projects::ProjectSettings project_settings = projects::default_project_settings();

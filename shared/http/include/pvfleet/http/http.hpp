@@ -3,6 +3,7 @@
 // Beast transport (http_server.hpp) stays apart from what the routes do, so routes are testable without
 // sockets. A handler that hands CPU-heavy work to a worker (work_pool.hpp) is a coroutine (add_async).
 #include <boost/asio/awaitable.hpp>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -30,11 +31,21 @@ struct Request {
     [[nodiscard]] std::optional<std::string> query_param(const std::string& name) const;
 };
 
+// A part of a file sent as the body (downloads): the transport reads and writes it in 64 kB pieces, so a large
+// file is never held in memory. The file is opened when the response is written; one that cannot be read then
+// closes the connection.
+struct FileSlice {
+    std::string path;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+};
+
 struct Response {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
     std::map<std::string, std::string> headers;
+    std::optional<FileSlice> file;  // set: the body is this part of a file (and `body` is ignored)
 };
 
 Response json_response(int status, const nlohmann::json& body);
@@ -83,6 +94,8 @@ private:
 // (parameters such as "; charset=utf-8" allowed), also when its body is empty: a cross-site form or a
 // no-cors fetch cannot send that type without a CORS preflight, which is never granted.
 Checked<> require_json_content_type(const Request& request);
+// The same for another media type (lower case), e.g. a route's RouteInfo::body_type.
+Checked<> require_content_type(const Request& request, std::string_view type);
 
 // The headers every response of both servers carries (HttpServerOptions::default_headers): a
 // Content-Security-Policy that allows only the app's own files (no inline script or style) and no framing,
@@ -111,6 +124,11 @@ class Router {
 public:
     void add(std::string method, std::string pattern, RouteInfo info, Handler handler);
     void add_async(std::string method, std::string pattern, RouteInfo info, AsyncHandler handler);
+    // The media type (lower case) the body of the route added last must have instead of JSON — a release
+    // upload's application/vnd.debian.binary-package: no form or no-cors fetch can send it either. Checked after
+    // `before`, so an unauthenticated request is refused as such first.
+    void set_body_type(std::string type);
+    [[nodiscard]] const std::string& body_type(const Route& route) const;
     // Finds the route (404 / 405 problems otherwise), fills request.params, checks the content type of
     // state-changing requests (415, before anything else runs), runs `before` (auth) then the handler, then
     // `after`; an exception becomes a 500 problem without internals. The transport awaits handle_async on the
@@ -130,6 +148,7 @@ private:
     // Everything but running an async route: that one is returned in `async_route` for the caller to run.
     Response dispatch(Request& request, const Route*& async_route) const;
     std::vector<Route> routes_;
+    std::map<std::size_t, std::string> body_types_;  // route index → media type
 };
 
 // The value of cookie `name` in a Cookie header ("a=1; b=2"): pairs are split at ';', blanks around them

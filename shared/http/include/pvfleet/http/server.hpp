@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pvfleet/http/http.hpp"
@@ -35,6 +36,8 @@ struct HttpServerOptions {
     std::string address = "127.0.0.1";
     int port = 8080;  // 0: any free port
     std::size_t body_limit = 1024 * 1024;
+    // A larger limit for some requests (a release upload), from the request line alone; 0 or unset: body_limit.
+    std::function<std::size_t(std::string_view method, std::string_view target)> body_limit_for;
     // Served at once; beyond: 503 and closed. Lowered at start to the open-file limit minus 32 (logged).
     std::size_t max_connections = 512;
     // Set on every response, including the 400/413/414/431/503 the transport writes itself; a header the

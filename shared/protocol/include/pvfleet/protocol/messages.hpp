@@ -102,9 +102,23 @@ struct ProbeCommand {
     friend bool operator==(const ProbeCommand&, const ProbeCommand&) = default;
 };
 
-enum class CommandType { ack_ticket, resolve_ticket, set_config, resend, probe };
+// Install another version of the agent (docs/updates.md): the gateway downloads `url` (HTTPS, resumable), checks
+// size, SHA-256 and the Ed25519 signature over that SHA-256 against its shipped release keys, and hands the file
+// to its updater. Acks: accepted "downloading …", accepted "installing …", then done "healthy …" or failed
+// "rolled_back: …" / failed / rejected with the reason.
+struct UpdateCommand {
+    std::string version;
+    std::string url;        // https://…
+    std::string sha256;     // 64 lower-case hex digits
+    std::uint64_t size = 0;  // bytes
+    std::string signature;  // base64 of the 64-byte signature
+    friend bool operator==(const UpdateCommand&, const UpdateCommand&) = default;
+};
 
-using CommandBody = std::variant<AckTicketCommand, ResolveTicketCommand, SetConfigCommand, ResendCommand, ProbeCommand>;
+enum class CommandType { ack_ticket, resolve_ticket, set_config, resend, probe, update };
+
+using CommandBody =
+    std::variant<AckTicketCommand, ResolveTicketCommand, SetConfigCommand, ResendCommand, ProbeCommand, UpdateCommand>;
 
 struct Command {
     std::string site_id;
