@@ -4,6 +4,7 @@
 // Safe to open from several processes at once (the agent and the on-site `tickets` CLI): WAL, a busy
 // timeout and short IMMEDIATE transactions.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,6 +82,8 @@ public:
     Result<std::optional<std::string>> cursor(const std::string& name) const;
 
     // ---- telemetry ----
+    // Raw rows keyed by time, then device (edge/store/src/telemetry_key.hpp): each commit appends to the table's
+    // last page. A sample with the same device and time as a stored one replaces it.
     Status insert_sample(const domain::Sample& sample);
     // Many samples in one transaction (the agent commits each poll cycle's samples this way). All or none.
     // `durable` false: this commit with synchronous=NORMAL — in the operating system at once (a killed process
@@ -106,10 +109,14 @@ private:
     GatewayStore(sqlite3* db, std::string path, GatewayStoreOptions options)
         : db_(db), path_(std::move(path)), options_(options) {}
     [[nodiscard]] std::string row_body(const domain::Sample& sample) const;
-    Status migrate();
+    Status migrate(int& from_version);
+    // The number of a device in raw telemetry keys (found or given inside the caller's transaction; `assigned`
+    // collects them until it commits).
+    Result<long long> device_no(const std::string& device_id, std::map<std::string, long long>& assigned);
     sqlite3* db_;
     std::string path_;
     GatewayStoreOptions options_;
+    std::map<std::string, long long> device_nos_;  // committed numbers (never change once given)
 };
 
 nlohmann::json sample_to_json(const domain::Sample& s);
