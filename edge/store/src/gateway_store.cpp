@@ -140,6 +140,9 @@ Result<std::unique_ptr<GatewayStore>> GatewayStore::open(const std::string& path
         return s.error();
     }
     if (auto s = store->exec("PRAGMA foreign_keys=ON"); !s) return s.error();
+    if (auto s = store->exec("PRAGMA wal_autocheckpoint=" + std::to_string(options.wal_autocheckpoint_pages)); !s) {
+        return s.error();
+    }
     int from_version = 0;
     if (auto s = store->migrate(from_version); !s) {
         return Error{"store '" + path + "': " + s.error().message, s.error().kind};

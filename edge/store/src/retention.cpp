@@ -179,6 +179,8 @@ Status Retention::init() {
     if (auto s = sqlite::exec(db_, "PRAGMA journal_mode=WAL", "retention"); !s) return s;
     // Pruning is redone after a power cut if its commit is lost: no fsync per batch needed.
     if (auto s = sqlite::exec(db_, "PRAGMA synchronous=NORMAL", "retention"); !s) return s;
+    const auto autocheckpoint = "PRAGMA wal_autocheckpoint=" + std::to_string(options_.wal_autocheckpoint_pages);
+    if (auto s = sqlite::exec(db_, autocheckpoint, "retention"); !s) return s;
     return sqlite::exec(db_, kRetentionSchema, "retention");
 }
 

@@ -20,6 +20,12 @@ struct sqlite3;
 
 namespace pvfleet::store {
 
+// WAL pages after which a commit checkpoints (SQLite's default is 1000), on each of the store's connections (the
+// store's, the outbox's, retention's): the checkpoint writes every page changed since the last one back into the
+// database file, so the rarer it runs, the fewer times hot pages (the last leaf, page 1, the outbox's) are
+// written twice; the WAL counts in the disk budget. Measured in docs/performance.md.
+inline constexpr int kWalAutocheckpointPages = 1000;
+
 struct GatewayStoreOptions {
     int busy_timeout_ms = 5000;
     bool synchronous_full = true;  // fsync every commit: a power cut loses nothing committed (raw telemetry: see
@@ -30,6 +36,7 @@ struct GatewayStoreOptions {
     // Raw telemetry rows in the compact binary encoding (sample_row.hpp; false: JSON text, as before it — kept for
     // measurements). Rows of either kind are read.
     bool compact_rows = true;
+    int wal_autocheckpoint_pages = kWalAutocheckpointPages;
 };
 
 // A ticket change event as stored: `event_id` is local, monotonically increasing and never reused. The

@@ -48,6 +48,7 @@ struct RetentionOptions {
     std::uint64_t min_free_bytes = 0;  // free space kept on the filesystem; 0: none
     std::size_t batch_rows = 500;      // raw rows per transaction
     int busy_timeout_ms = 5000;
+    int wal_autocheckpoint_pages = kWalAutocheckpointPages;  // gateway_store.hpp
     FreeSpaceFn free_space = statvfs_free_bytes;
 };
 
