@@ -1,5 +1,5 @@
 // bench_flash_wear [--days 1] [--runs 5] [--dir DIR] [--mode agent|per-sample] [--budget-mb N] [--start-hour H]
-//                  [--batch-s 60] [--prefill-days N] [--page-size 1024]
+//                  [--batch-s 60] [--prefill-days N] [--page-size 1024] [--autocheckpoint PAGES]
 //   Bytes written to storage per site-day by the gateway's storage path: two inverters sampled every 10 s,
 //   each sample going where the agent sends it (TelemetryWriter, the SyncEngine's batches into the SQLite
 //   outbox — published to a broker stand-in that acknowledges at once —, PersistentDetection over the real
@@ -10,7 +10,8 @@
 //   `--mode per-sample` is the agent before batching: one commit per sample and the detector state saved
 //   at every step. `--prefill-days 31` first stores that many days of raw samples before the start (not
 //   counted) and lets retention catch up, so the measured day includes the window's pruning and the daily
-//   aggregates of a gateway in steady state. `--page-size`: the page size of the new database. `--budget-mb` with `--days 365` is the year at speed: prints the database size at the end
+//   aggregates of a gateway in steady state. `--page-size`: the page size of the new database; `--autocheckpoint`: wal_autocheckpoint on the three
+//   connections (the store's default otherwise). `--budget-mb` with `--days 365` is the year at speed: prints the database size at the end
 //   of each simulated month.
 #include <algorithm>
 #include <cmath>
@@ -45,6 +46,7 @@ struct Options {
     int batch_s = 60;    // sync.batch_interval_s
     int prefill_days = 0;
     int page_size = 1024;
+    int autocheckpoint = store::kWalAutocheckpointPages;
     int start_hour = 0;  // UTC hour of 2024-06-01 the run starts at (a part of a day: --days 0.25 --start-hour 9)
 };
 
@@ -115,9 +117,9 @@ Result<RunResult> run(const Options& o, int index) {
     const auto path = (dir / "edge.db").string();
     const bool batched = o.mode == "agent";
     ManualClock clock(from_epoch_ms(1'717'200'000'000LL + o.start_hour * 3'600'000LL));  // 2024-06-01 UTC
-    auto db = store::GatewayStore::open(path, {.page_size = o.page_size});
+    auto db = store::GatewayStore::open(path, {.page_size = o.page_size, .wal_autocheckpoint_pages = o.autocheckpoint});
     if (!db) return db.error();
-    auto outbox = store::SqliteOutbox::open(path);
+    auto outbox = store::SqliteOutbox::open(path, {.wal_autocheckpoint_pages = o.autocheckpoint});
     if (!outbox) return outbox.error();
     auto site = detect::parse_site_detection(nlohmann::json::parse(kSite));
     if (!site) return site.error();
@@ -131,6 +133,7 @@ Result<RunResult> run(const Options& o, int index) {
     store::RetentionOptions ro;
     ro.longitude_deg = 7.85;
     ro.budget_bytes = o.budget_mb << 20;
+    ro.wal_autocheckpoint_pages = o.autocheckpoint;
     auto retention = store::Retention::open(path, ro, outbox->get());
     if (!retention) return retention.error();
     AckingPublisher publisher;
@@ -230,6 +233,7 @@ int main(int argc, char** argv) {
         else if (a == "--prefill-days") o.prefill_days = std::stoi(argv[i + 1]);
         else if (a == "--page-size") o.page_size = std::stoi(argv[i + 1]);
         else if (a == "--batch-s") o.batch_s = std::stoi(argv[i + 1]);
+        else if (a == "--autocheckpoint") o.autocheckpoint = std::stoi(argv[i + 1]);
         else {
             std::cerr << "unknown option " << a << "\n";
             return 2;

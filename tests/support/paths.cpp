@@ -1,5 +1,7 @@
 #include "support/paths.hpp"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -15,10 +17,21 @@ std::filesystem::path reference_dir() {
     return std::filesystem::weakly_canonical(PVFLEET_REFERENCE_DIR_DEFAULT);
 }
 
-TempDir::TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "pvfleet-test-XXXXXX").string();
+TempDir::TempDir() : TempDir(std::filesystem::path{}) {}
+
+TempDir::TempDir(const std::filesystem::path& base) {
+    std::error_code ec;
+    const bool usable = !base.empty() && std::filesystem::is_directory(base, ec);
+    std::string tmpl = ((usable ? base : std::filesystem::temp_directory_path()) / "pvfleet-test-XXXXXX").string();
     if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
     path_ = tmpl;
+}
+
+std::filesystem::path memory_temp_dir() {
+    std::error_code ec;
+    const std::filesystem::path shm = "/dev/shm";
+    if (!std::filesystem::is_directory(shm, ec) || ::access(shm.c_str(), W_OK) != 0) return {};
+    return shm;
 }
 
 TempDir::~TempDir() {

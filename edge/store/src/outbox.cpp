@@ -84,6 +84,8 @@ Status SqliteOutbox::set_meta(const char* key, long long value) {
 Status SqliteOutbox::init() {
     if (auto s = exec("PRAGMA journal_mode=WAL"); !s) return s;
     if (auto s = exec("PRAGMA synchronous=FULL"); !s) return s;
+    const auto autocheckpoint = "PRAGMA wal_autocheckpoint=" + std::to_string(options_.wal_autocheckpoint_pages);
+    if (auto s = exec(autocheckpoint.c_str()); !s) return s;
     if (auto s = exec(kOutboxSchema); !s) return s;
     {
         // Outboxes written before acknowledged rows were kept have no acked_ms column.

@@ -5,12 +5,14 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <map>
 
 #include "pvfleet/store/sample_row.hpp"
 #include "pvfleet/util/log.hpp"
+#include "telemetry_key.hpp"
 
 namespace pvfleet::store {
 namespace {
@@ -63,13 +65,16 @@ std::uint64_t file_size(const std::string& path) {
 }
 
 struct RawRow {
+    long long key = 0;  // telemetry_key.hpp
     long long t_ms = 0;
+    long long device_no = 0;
     std::optional<double> energy_wh;
     std::optional<double> power_w;
 };
 
-RawRow parse_row(long long t_ms, const Statement& q, int col) {
-    RawRow r{t_ms, {}, {}};
+RawRow parse_row(long long key, const Statement& q, int col) {
+    const long long t_ms = telemetry_key::time_ms(key);
+    RawRow r{key, t_ms, telemetry_key::device_no(key), {}, {}};
     const bool text = q.column_type(col) == SQLITE_TEXT;
     auto s = decode_stored_sample(text ? q.text(col) : q.blob(col), text, "", from_epoch_ms(t_ms));
     if (!s) return r;  // an unreadable row still counts as a sample; it adds no energy or power
@@ -174,6 +179,8 @@ Status Retention::init() {
     if (auto s = sqlite::exec(db_, "PRAGMA journal_mode=WAL", "retention"); !s) return s;
     // Pruning is redone after a power cut if its commit is lost: no fsync per batch needed.
     if (auto s = sqlite::exec(db_, "PRAGMA synchronous=NORMAL", "retention"); !s) return s;
+    const auto autocheckpoint = "PRAGMA wal_autocheckpoint=" + std::to_string(options_.wal_autocheckpoint_pages);
+    if (auto s = sqlite::exec(db_, autocheckpoint, "retention"); !s) return s;
     return sqlite::exec(db_, kRetentionSchema, "retention");
 }
 
@@ -186,11 +193,21 @@ TimePoint Retention::day_start(long long day) const {
     return from_epoch_ms(day * kDayMs - static_cast<long long>(options_.longitude_deg / 15.0 * 3'600'000));
 }
 
-std::uint64_t Retention::counter(const char* key) const {
+long long Retention::meta(const char* key, long long absent) const {
     Statement q(db_, "SELECT value FROM retention_meta WHERE key = ?1");
     q.bind(1, std::string(key));
-    return q.step() == SQLITE_ROW ? static_cast<std::uint64_t>(q.integer(0)) : 0;
+    return q.step() == SQLITE_ROW ? q.integer(0) : absent;
 }
+
+Status Retention::set_meta(const char* key, long long value) {
+    Statement q(db_, "INSERT INTO retention_meta(key, value) VALUES(?1, ?2) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    q.bind(1, std::string(key)).bind(2, value);
+    if (q.step() != SQLITE_DONE) return q.error("retention: " + std::string(key));
+    return {};
+}
+
+std::uint64_t Retention::counter(const char* key) const { return static_cast<std::uint64_t>(meta(key, 0)); }
 
 Status Retention::add_counter(const char* key, std::uint64_t n) {
     Statement q(db_, "INSERT INTO retention_meta(key, value) VALUES(?1, ?2) "
@@ -232,22 +249,18 @@ Result<StorageStatus> Retention::status() const {
     st->budget_pruned = counter("budget_pruned");
     st->unsynced_pruned = counter("unsynced_pruned");
     st->outbox_acked_dropped_bytes = counter("outbox_acked_dropped_bytes");
-    // The oldest raw row: one index seek per device (the table has no index on time alone).
-    std::string after;
-    for (;;) {
-        Statement d(db_, "SELECT MIN(device_id) FROM telemetry WHERE device_id > ?1");
-        d.bind(1, after);
-        if (d.step() != SQLITE_ROW) return d.error("retention: devices");
-        if (d.is_null(0)) break;
-        after = d.text(0);
-        Statement q(db_, "SELECT MIN(t_ms) FROM telemetry WHERE device_id = ?1");
-        q.bind(1, after);
-        if (q.step() == SQLITE_ROW && !q.is_null(0)) {
-            const TimePoint t = from_epoch_ms(q.integer(0));
-            if (!st->oldest_raw || t < *st->oldest_raw) st->oldest_raw = t;
-        }
-    }
+    auto oldest = oldest_raw_ms();
+    if (!oldest) return oldest.error();
+    if (*oldest) st->oldest_raw = from_epoch_ms(**oldest);
     return st;
+}
+
+// The oldest raw row's time: the table's first key (rows are ordered by time, then device).
+Result<std::optional<long long>> Retention::oldest_raw_ms() const {
+    Statement q(db_, "SELECT MIN(time_dev) FROM telemetry");
+    if (q.step() != SQLITE_ROW) return q.error("retention: oldest raw row");
+    if (q.is_null(0)) return std::optional<long long>{};
+    return std::optional<long long>(telemetry_key::time_ms(q.integer(0)));
 }
 
 Result<std::vector<DailyAggregate>> Retention::daily(const std::string& device_id) const {
@@ -316,17 +329,46 @@ Status save_aggregate(sqlite3* db, const DailyAggregate& a) {
     return {};
 }
 
-// Up to `limit` raw rows of a device with from <= t <= through, oldest first.
-Result<std::vector<RawRow>> read_rows(sqlite3* db, const std::string& device, long long from_ms, long long through_ms,
-                                      std::size_t limit) {
-    Statement q(db, "SELECT t_ms, body FROM telemetry WHERE device_id = ?1 AND t_ms >= ?2 AND t_ms <= ?3 "
-                    "ORDER BY t_ms LIMIT ?4");
-    q.bind(1, device).bind(2, from_ms).bind(3, through_ms).bind(4, static_cast<long long>(limit));
+// Up to `limit` raw rows of every device with from_key <= key <= through_key, oldest first.
+Result<std::vector<RawRow>> read_rows(sqlite3* db, long long from_key, long long through_key, std::size_t limit) {
+    Statement q(db, "SELECT time_dev, body FROM telemetry WHERE time_dev >= ?1 AND time_dev <= ?2 "
+                    "ORDER BY time_dev LIMIT ?3");
+    q.bind(1, from_key).bind(2, through_key).bind(3, static_cast<long long>(limit));
     std::vector<RawRow> rows;
     int rc = 0;
     while ((rc = q.step()) == SQLITE_ROW) rows.push_back(parse_row(q.integer(0), q, 1));
     if (rc != SQLITE_DONE) return q.error("retention: read raw telemetry");
     return rows;
+}
+
+// The devices' numbers in raw telemetry keys and their ids (a few rows).
+Result<std::map<long long, std::string>> device_ids(sqlite3* db) {
+    Statement q(db, "SELECT no, device_id FROM telemetry_devices");
+    std::map<long long, std::string> out;
+    int rc = 0;
+    while ((rc = q.step()) == SQLITE_ROW) out.emplace(q.integer(0), q.text(1));
+    if (rc != SQLITE_DONE) return q.error("retention: devices");
+    return out;
+}
+
+// Folds `rows` (oldest first, any devices) into their devices' aggregates. A day before `complete_before` is
+// marked complete. Saves only the aggregates that changed.
+Status fold_rows(sqlite3* db, const std::vector<RawRow>& rows, const std::map<long long, std::string>& devices,
+                 const std::function<long long(long long)>& day_of_ms, long long complete_before) {
+    std::map<std::pair<long long, long long>, std::vector<const RawRow*>> by_device_day;
+    for (const auto& r : rows) by_device_day[{r.device_no, day_of_ms(r.t_ms)}].push_back(&r);
+    for (const auto& [device_day, day_rows] : by_device_day) {
+        const auto dev = devices.find(device_day.first);
+        if (dev == devices.end()) continue;  // a number without a device: nothing to fold it into
+        auto a = load_aggregate(db, dev->second, device_day.second);
+        if (!a) return a.error();
+        const auto before = std::pair{a->samples, a->complete};
+        for (const auto* r : day_rows) fold_row(*a, *r);
+        if (device_day.second < complete_before) a->complete = true;
+        if (std::pair{a->samples, a->complete} == before) continue;
+        if (auto w = save_aggregate(db, *a); !w) return w;
+    }
+    return {};
 }
 
 template <class F>
@@ -340,51 +382,20 @@ Status in_transaction(sqlite3* db, F&& body) {
 
 }  // namespace
 
-Result<std::optional<std::string>> Retention::oldest_device(std::optional<TimePoint> through) const {
-    if (!through) return std::optional<std::string>{};
-    // Devices one index seek each (no scan of the table), then the oldest row of each.
-    std::optional<std::string> best;
-    long long best_t = 0;
-    std::string after;
-    for (;;) {
-        Statement d(db_, "SELECT MIN(device_id) FROM telemetry WHERE device_id > ?1");
-        d.bind(1, after);
-        if (d.step() != SQLITE_ROW) return d.error("retention: devices");
-        if (d.is_null(0)) break;
-        after = d.text(0);
-        Statement q(db_, "SELECT MIN(t_ms) FROM telemetry WHERE device_id = ?1");
-        q.bind(1, after);
-        if (q.step() != SQLITE_ROW) return q.error("retention: oldest row");
-        if (q.is_null(0)) continue;
-        const long long t = q.integer(0);
-        if (t <= to_epoch_ms(*through) && (!best || t < best_t)) {
-            best = after;
-            best_t = t;
-        }
-    }
-    return best;
-}
-
-Result<std::uint64_t> Retention::prune_oldest(const std::string& device, TimePoint through, const char* counter_key) {
-    auto rows = read_rows(db_, device, std::numeric_limits<long long>::min(), to_epoch_ms(through), options_.batch_rows);
+Result<std::uint64_t> Retention::prune_oldest(TimePoint through, const char* counter_key) {
+    auto rows = read_rows(db_, LLONG_MIN, telemetry_key::last_at(to_epoch_ms(through)), options_.batch_rows);
     if (!rows) return rows.error();
     if (rows->empty()) return std::uint64_t{0};
-    const long long today = day_of(from_epoch_ms(rows->back().t_ms)) + 1;  // days before the batch's last are done
+    auto devices = device_ids(db_);
+    if (!devices) return devices.error();
     Status s = in_transaction(db_, [&]() -> Status {
-        // Fold into the aggregates first (rows already folded are skipped), then delete: one transaction.
-        std::map<long long, std::vector<const RawRow*>> by_day;
-        for (const auto& r : *rows) by_day[day_of(from_epoch_ms(r.t_ms))].push_back(&r);
-        const long long last_day = by_day.rbegin()->first;
-        for (const auto& [day, day_rows] : by_day) {
-            auto a = load_aggregate(db_, device, day);
-            if (!a) return a.error();
-            for (const auto* r : day_rows) fold_row(*a, *r);
-            // A day the batch has moved past has no raw rows left: its aggregate is whole.
-            if (day < last_day && day < today) a->complete = true;
-            if (auto w = save_aggregate(db_, *a); !w) return w;
-        }
-        Statement del(db_, "DELETE FROM telemetry WHERE device_id = ?1 AND t_ms >= ?2 AND t_ms <= ?3");
-        del.bind(1, device).bind(2, rows->front().t_ms).bind(3, rows->back().t_ms);
+        // Fold into the aggregates first (rows already folded are skipped), then delete: one transaction. The rows
+        // come in time order, so a day before the batch's last has no raw rows left: its aggregates are whole.
+        const long long last_day = day_of(from_epoch_ms(rows->back().t_ms));
+        if (auto f = fold_rows(db_, *rows, *devices, [&](long long t) { return day_of(from_epoch_ms(t)); }, last_day); !f)
+            return f;
+        Statement del(db_, "DELETE FROM telemetry WHERE time_dev >= ?1 AND time_dev <= ?2");
+        del.bind(1, rows->front().key).bind(2, rows->back().key);
         if (del.step() != SQLITE_DONE) return del.error("retention: delete raw telemetry");
         return add_counter(counter_key, rows->size());
     });
@@ -392,52 +403,48 @@ Result<std::uint64_t> Retention::prune_oldest(const std::string& device, TimePoi
     return static_cast<std::uint64_t>(rows->size());
 }
 
-Result<std::optional<long long>> Retention::complete_through(const std::string& device) const {
-    Statement q(db_, "SELECT MAX(day) FROM telemetry_daily WHERE device_id = ?1 AND complete = 1");
-    q.bind(1, device);
-    if (q.step() != SQLITE_ROW) return q.error("retention: complete days");
-    if (q.is_null(0)) return std::optional<long long>{};
-    return std::optional<long long>(q.integer(0));
-}
-
-// Folds one batch of a finished day not yet complete (the oldest such day of the first device that has one),
-// without deleting: the aggregates of the days still kept raw are there for the page and for history.
+// Folds one batch of the oldest finished day not yet folded (all devices), without deleting: the aggregates of
+// the days still kept raw are there for the page and for history. Where folding goes on is kept in
+// retention_meta (`fold_from_key`: every raw row before that key has been folded); a database without it (an
+// upgrade) starts at its first row — rows already in an aggregate are skipped.
 Result<bool> Retention::fold_finished_day(TimePoint now) {
-    const long long today = day_of(now);
-    std::string after;
-    for (;;) {
-        Statement d(db_, "SELECT MIN(device_id) FROM telemetry WHERE device_id > ?1");
-        d.bind(1, after);
-        if (d.step() != SQLITE_ROW) return d.error("retention: devices");
-        if (d.is_null(0)) return false;
-        after = d.text(0);
-        auto done = complete_through(after);
-        if (!done) return done.error();
-        const long long from_ms = *done ? to_epoch_ms(day_start(**done + 1)) : std::numeric_limits<long long>::min();
-        Statement q(db_, "SELECT MIN(t_ms) FROM telemetry WHERE device_id = ?1 AND t_ms >= ?2");
-        q.bind(1, after).bind(2, from_ms);
-        if (q.step() != SQLITE_ROW) return q.error("retention: next day");
-        if (q.is_null(0)) continue;
-        const long long day = day_of(from_epoch_ms(q.integer(0)));
-        if (day >= today) continue;
-        auto agg = load_aggregate(db_, after, day);
-        if (!agg) return agg.error();
-        const long long start = agg->samples > 0 ? to_epoch_ms(agg->last) + 1 : to_epoch_ms(day_start(day));
-        auto rows = read_rows(db_, after, start, to_epoch_ms(day_start(day + 1)) - 1, options_.batch_rows);
-        if (!rows) return rows.error();
-        for (const auto& r : *rows) fold_row(*agg, r);
-        agg->complete = rows->size() < options_.batch_rows;
-        if (auto s = in_transaction(db_, [&] { return save_aggregate(db_, *agg); }); !s) return s.error();
-        return true;
-    }
+    const long long from_key = meta("fold_from_key", LLONG_MIN);
+    Statement first(db_, "SELECT MIN(time_dev) FROM telemetry WHERE time_dev >= ?1");
+    first.bind(1, from_key);
+    if (first.step() != SQLITE_ROW) return first.error("retention: next day");
+    if (first.is_null(0)) return false;
+    const long long first_key = first.integer(0);
+    const long long day = day_of(from_epoch_ms(telemetry_key::time_ms(first_key)));
+    if (day >= day_of(now)) return false;
+    const long long day_end_key = telemetry_key::first_at(to_epoch_ms(day_start(day + 1))) - 1;
+    auto rows = read_rows(db_, first_key, day_end_key, options_.batch_rows);
+    if (!rows) return rows.error();
+    auto devices = device_ids(db_);
+    if (!devices) return devices.error();
+    const bool day_done = rows->size() < options_.batch_rows;
+    // Days before this one (and this one once its last row is folded) have no raw rows left to fold.
+    const long long complete_before = day_done ? day + 1 : day;
+    Status s = in_transaction(db_, [&]() -> Status {
+        if (auto f = fold_rows(db_, *rows, *devices, [&](long long t) { return day_of(from_epoch_ms(t)); }, complete_before);
+            !f)
+            return f;
+        // Aggregates of devices whose rows of those days were folded by earlier batches or a budget prune.
+        Statement done(db_, "UPDATE telemetry_daily SET complete = 1 WHERE day < ?1 AND complete = 0");
+        done.bind(1, complete_before);
+        if (done.step() != SQLITE_DONE) return done.error("retention: complete days");
+        return set_meta("fold_from_key", day_done ? day_end_key + 1 : rows->back().key + 1);
+    });
+    if (!s) return s.error();
+    return true;
 }
 
 Result<bool> Retention::window_step(TimePoint now, const SyncedThroughFn& synced_through) {
     // Nothing past the window (plus the slack when no burst is under way): no need to ask the outbox.
     const TimePoint window_start = now - options_.raw_window;
-    auto due = oldest_device(window_pruning_ ? window_start : window_start - kWindowSlack);
-    if (!due) return due.error();
-    if (!*due) {
+    auto oldest = oldest_raw_ms();
+    if (!oldest) return oldest.error();
+    const TimePoint due_before = window_pruning_ ? window_start : window_start - kWindowSlack;
+    if (!*oldest || from_epoch_ms(**oldest) > due_before) {
         window_pruning_ = false;
         return false;
     }
@@ -445,14 +452,12 @@ Result<bool> Retention::window_step(TimePoint now, const SyncedThroughFn& synced
     if (!synced) return synced.error();
     if (!*synced) return false;
     const TimePoint cutoff = std::min(window_start, **synced);
-    auto device = oldest_device(cutoff);
-    if (!device) return device.error();
-    if (!*device) {
+    if (from_epoch_ms(**oldest) > cutoff) {
         window_pruning_ = false;
         return false;
     }
     window_pruning_ = true;
-    auto n = prune_oldest(**device, cutoff, "window_pruned");
+    auto n = prune_oldest(cutoff, "window_pruned");
     if (!n) return n.error();
     return *n > 0;
 }
@@ -487,10 +492,8 @@ Result<bool> Retention::budget_step(const StorageStatus& st, const SyncedThrough
     // 1. synced raw telemetry, oldest first
     auto synced = synced_through();
     if (!synced) return synced.error();
-    auto device = oldest_device(*synced);
-    if (!device) return device.error();
-    if (*device) {
-        auto n = prune_oldest(**device, **synced, "budget_pruned");
+    if (*synced) {
+        auto n = prune_oldest(**synced, "budget_pruned");
         if (!n) return n.error();
         if (*n > 0) return true;
     }
@@ -521,18 +524,16 @@ Result<bool> Retention::budget_step(const StorageStatus& st, const SyncedThrough
 // The budget's last resorts, each a loss: raw telemetry not yet synced (counted and logged), then the outbox's own
 // quota policy (unsent telemetry to 5-minute aggregates, then emptied).
 Result<bool> Retention::budget_lose_step(const StorageStatus& st, std::uint64_t excess) {
-    auto device = oldest_device(TimePoint::max());
-    if (!device) return device.error();
-    if (*device) {
-        auto n = prune_oldest(**device, TimePoint::max(), "unsynced_pruned");
+    {
+        auto n = prune_oldest(TimePoint::max(), "unsynced_pruned");
         if (!n) return n.error();
         if (*n > 0) {
             // Logged at the first batch of a pruning run and then every 100 000 rows.
             lost_logged_ += *n;
             if (lost_logged_ == *n || lost_logged_ >= 100'000) {
                 PVF_LOG(warn, kRetentionLog, "disk budget: " << counter("unsynced_pruned")
-                                                             << " raw sample(s) deleted before they were synced so far (now "
-                                                             << **device << ", " << st.used_bytes << " B used, budget "
+                                                             << " raw sample(s) deleted before they were synced so far ("
+                                                             << st.used_bytes << " B used, budget "
                                                              << options_.budget_bytes << " B, free on disk "
                                                              << st.fs_free_bytes.value_or(0) << " B)");
                 if (lost_logged_ >= 100'000) lost_logged_ = 1;

@@ -4,6 +4,7 @@
 // Safe to open from several processes at once (the agent and the on-site `tickets` CLI): WAL, a busy
 // timeout and short IMMEDIATE transactions.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,12 @@ struct sqlite3;
 
 namespace pvfleet::store {
 
+// WAL pages after which a commit checkpoints (SQLite's default is 1000), on each of the store's connections (the
+// store's, the outbox's, retention's): the checkpoint writes every page changed since the last one back into the
+// database file, so the rarer it runs, the fewer times hot pages (the last leaf, page 1, the outbox's) are
+// written twice; the WAL counts in the disk budget. Measured in docs/performance.md.
+inline constexpr int kWalAutocheckpointPages = 1000;
+
 struct GatewayStoreOptions {
     int busy_timeout_ms = 5000;
     bool synchronous_full = true;  // fsync every commit: a power cut loses nothing committed (raw telemetry: see
@@ -29,6 +36,7 @@ struct GatewayStoreOptions {
     // Raw telemetry rows in the compact binary encoding (sample_row.hpp; false: JSON text, as before it — kept for
     // measurements). Rows of either kind are read.
     bool compact_rows = true;
+    int wal_autocheckpoint_pages = kWalAutocheckpointPages;
 };
 
 // A ticket change event as stored: `event_id` is local, monotonically increasing and never reused. The
@@ -81,6 +89,8 @@ public:
     Result<std::optional<std::string>> cursor(const std::string& name) const;
 
     // ---- telemetry ----
+    // Raw rows keyed by time, then device (edge/store/src/telemetry_key.hpp): each commit appends to the table's
+    // last page. A sample with the same device and time as a stored one replaces it.
     Status insert_sample(const domain::Sample& sample);
     // Many samples in one transaction (the agent commits each poll cycle's samples this way). All or none.
     // `durable` false: this commit with synchronous=NORMAL — in the operating system at once (a killed process
@@ -106,10 +116,14 @@ private:
     GatewayStore(sqlite3* db, std::string path, GatewayStoreOptions options)
         : db_(db), path_(std::move(path)), options_(options) {}
     [[nodiscard]] std::string row_body(const domain::Sample& sample) const;
-    Status migrate();
+    Status migrate(int& from_version);
+    // The number of a device in raw telemetry keys (found or given inside the caller's transaction; `assigned`
+    // collects them until it commits).
+    Result<long long> device_no(const std::string& device_id, std::map<std::string, long long>& assigned);
     sqlite3* db_;
     std::string path_;
     GatewayStoreOptions options_;
+    std::map<std::string, long long> device_nos_;  // committed numbers (never change once given)
 };
 
 nlohmann::json sample_to_json(const domain::Sample& s);

@@ -28,6 +28,8 @@
 #include <string>
 #include <vector>
 
+#include "pvfleet/store/gateway_store.hpp"
+
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/protocol/messages.hpp"
 #include "pvfleet/sqlite/statement.hpp"
@@ -139,6 +141,7 @@ struct OutboxOptions {
     std::chrono::hours acked_retention{48};
     std::chrono::seconds acked_purge_interval{60};
     std::size_t merge_rows = 120;  // raw batches merged into aggregates per quota step (about 2 h of 60-s batches)
+    int wal_autocheckpoint_pages = kWalAutocheckpointPages;  // gateway_store.hpp
 };
 
 class SqliteOutbox final : public Outbox {

@@ -48,6 +48,7 @@ struct RetentionOptions {
     std::uint64_t min_free_bytes = 0;  // free space kept on the filesystem; 0: none
     std::size_t batch_rows = 500;      // raw rows per transaction
     int busy_timeout_ms = 5000;
+    int wal_autocheckpoint_pages = kWalAutocheckpointPages;  // gateway_store.hpp
     FreeSpaceFn free_space = statvfs_free_bytes;
 };
 
@@ -125,13 +126,15 @@ private:
     bool tend_ballast(const StorageStatus& st);
     Result<bool> fold_finished_day(TimePoint now);
     Result<bool> window_step(TimePoint now, const SyncedThroughFn& synced_through);
-    // Folds up to batch_rows of the oldest raw rows of one device with t <= `through` into its daily
+    // Folds up to batch_rows of the oldest raw rows (all devices) with t <= `through` into their daily
     // aggregates and deletes them, in one transaction. Returns the rows deleted.
-    Result<std::uint64_t> prune_oldest(const std::string& device_id, TimePoint through, const char* counter);
-    Result<std::optional<std::string>> oldest_device(std::optional<TimePoint> through) const;
-    Result<std::optional<long long>> complete_through(const std::string& device_id) const;
+    Result<std::uint64_t> prune_oldest(TimePoint through, const char* counter);
+    // The oldest raw row's time (epoch ms), if any: the table's first key.
+    [[nodiscard]] Result<std::optional<long long>> oldest_raw_ms() const;
     Status add_counter(const char* key, std::uint64_t n);
     [[nodiscard]] std::uint64_t counter(const char* key) const;
+    [[nodiscard]] long long meta(const char* key, long long absent) const;
+    Status set_meta(const char* key, long long value);
 
     sqlite3* db_;
     std::string path_;
