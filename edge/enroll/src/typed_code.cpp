@@ -6,7 +6,7 @@
 namespace pvfleet::enroll {
 
 Result<std::string> read_typed_code(std::string_view typed) {
-    PVF_TRY(canonical, protocol::normalize_code(typed));
+    PVF_TRY(auto canonical, protocol::normalize_code(typed));
     return protocol::display_code(canonical);
 }
 
