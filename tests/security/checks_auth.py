@@ -76,11 +76,15 @@ def check_role_table(ctx, routes):
     for role in ROLE_USERS:
         ctx.relogin_if_needed(role)
     for method, pattern, roles in routes:
-        if pattern == "/api/enroll":
-            # Public, but an empty body is no enrollment: refused on its merits (400, or 503 without a CA), never
-            # for want of a session.
+        if pattern in ("/api/enroll", "/api/renew"):
+            # Public, but an empty body is no enrollment or renewal: refused on its merits (400, or 503 without a
+            # CA), never for want of a session.
             r = call(ctx, method, fill(pattern), None)
             c.check("public %s %s answers without a session" % (method, pattern), r.status in (400, 503), repr(r))
+        elif pattern == "/api/releases/{sha256}/download":
+            # A gateway's download link carries its own expiring token: without one, 404 like an unknown release.
+            r = call(ctx, method, fill(pattern), None)
+            c.check("public %s %s without a valid link → 404" % (method, pattern), r.status == 404, repr(r))
         elif not roles and pattern != "/api/login" and not pattern.startswith("/api/public/"):
             r = call(ctx, method, fill(pattern), None)
             c.check("public %s %s answers without a session" % (method, pattern), r.status == 200, repr(r))

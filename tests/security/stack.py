@@ -54,11 +54,25 @@ class Stack(Processes):
     def start_broker(self):
         self.mqtt_port = self.start_mosquitto()
 
+    def release_keys_dir(self):
+        """A folder with one trusted release key (Ed25519 public key), so the update routes are configured."""
+        keys = os.path.join(self.work, "release-keys")
+        if not os.path.isdir(keys):
+            os.makedirs(keys)
+            private = os.path.join(self.work, "release-signing.key")
+            subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", private], check=True,
+                           capture_output=True, timeout=30)
+            subprocess.run(["openssl", "pkey", "-in", private, "-pubout", "-out", os.path.join(keys, "security.pem")],
+                           check=True, capture_output=True, timeout=30)
+        return keys
+
     def write_server_config(self, path, **extra):
         cfg = {"database": {"kind": "sqlite", "path": os.path.join(self.data, "server.db")},
                "mqtt": {"uri": "tcp://127.0.0.1:%d" % self.mqtt_port, "client_id": "pvfleet-server-security"},
                "http": {"listen": "127.0.0.1", "port": 0, "trusted_proxies": ["127.0.0.1"]},
                "ingest": {"gap_grace_s": 1, "gap_retry_s": 2, "gap_max_attempts": 3},
+               "releases": {"dir": os.path.join(self.data, "releases"), "keys_dir": self.release_keys_dir(),
+                            "public_url": "https://updates.example.test"},
                "web_root": os.path.join(self.src, "server", "web")}
         cfg.update(extra)
         with open(path, "w") as f:
