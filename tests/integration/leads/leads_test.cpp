@@ -13,6 +13,7 @@
 #include "pvfleet/storage/store.hpp"
 #include "support/paths.hpp"
 #include "support/postgres.hpp"
+#include "support/server_backends.hpp"
 
 using namespace pvfleet;
 using namespace pvfleet::leads;
@@ -28,60 +29,12 @@ const bool kFastKdf = [] {
     return true;
 }();
 
-test::PostgresCluster& cluster() {
-    static test::PostgresCluster c;
-    return c;
-}
+using test::Backend;
+using test::ok;
 
-struct Backend {
-    std::string name;
-    std::function<std::unique_ptr<storage::Db>()> open;
-};
+std::vector<Backend> backends(test::TempDir& dir) { return test::fresh_backends(dir, "leads"); }
 
-// Fresh databases for one case: a new SQLite file, a new PostgreSQL database when the cluster runs.
-std::vector<Backend> backends(test::TempDir& dir) {
-    static int counter = 0;
-    ++counter;
-    std::vector<Backend> out;
-    const auto path = (dir / ("leads" + std::to_string(counter) + ".db")).string();
-    out.push_back({"sqlite", [path] {
-                       storage::DbOptions o;
-                       o.sqlite_path = path;
-                       auto db = storage::open_db(o);
-                       REQUIRE_MESSAGE(db.ok(), (db.ok() ? "" : db.error().message));
-                       return std::move(*db);
-                   }});
-    if (!storage::postgres_available()) {
-        MESSAGE("this build has no libpqxx: PostgreSQL cases skipped");
-        return out;
-    }
-    if (!cluster().ok()) {
-        MESSAGE("PostgreSQL cases skipped: " << cluster().why());
-        return out;
-    }
-    const auto uri = cluster().create_database("leads" + std::to_string(counter));
-    out.push_back({"postgres", [uri] {
-                       storage::DbOptions o;
-                       o.engine = storage::Engine::postgres;
-                       o.postgres_uri = uri;
-                       auto db = storage::open_db(o);
-                       REQUIRE_MESSAGE(db.ok(), (db.ok() ? "" : db.error().message));
-                       return std::move(*db);
-                   }});
-    return out;
-}
-
-records::FieldCipher cipher() {
-    std::array<unsigned char, 32> key{};
-    key.fill(0x42);
-    return records::FieldCipher::from_key(key);
-}
-
-template <class T>
-T ok(Result<T> r) {
-    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
-    return std::move(r).value();
-}
+records::FieldCipher cipher() { return test::test_cipher(); }
 
 struct Fixture {
     ManualClock clock{kT0};
