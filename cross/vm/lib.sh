@@ -6,13 +6,28 @@
 # with Debian's own kernel for the architecture.
 vm_arch() {
   case "$1" in
-    arm64) VM_QEMU=qemu-system-aarch64; VM_MACHINE=virt; VM_CPU=cortex-a72; VM_KERNEL_PACKAGE=linux-image-arm64;;
+    arm64) VM_QEMU=qemu-system-aarch64; VM_MACHINE=virt; VM_CPU=cortex-a72; VM_KERNEL_PACKAGE=linux-image-arm64
+           VM_BINFMT=qemu-aarch64;;
     # LPAE kernel: the armmp one without LPAE cannot reach virt's PCI window.
     armhf) VM_QEMU=qemu-system-arm; VM_MACHINE=virt,highmem=off; VM_CPU=cortex-a15
-           VM_KERNEL_PACKAGE=linux-image-armmp-lpae;;
+           VM_KERNEL_PACKAGE=linux-image-armmp-lpae; VM_BINFMT=qemu-arm;;
     *) echo "vm: expected arm64 or armhf, got '$1'" >&2; return 2;;
   esac
   VM_ARCH=$1
+}
+
+# True when this host can run the board's programs itself: qemu-user (qemu-user-static) registered with
+# binfmt_misc, with the F flag so that the handler works inside a chroot. Mounts binfmt_misc and enables
+# Debian's registration when they are missing (root). PVFLEET_VM_STAGE2=board says no.
+vm_host_runs_target() {
+  local dir=/proc/sys/fs/binfmt_misc
+  local entry=$dir/$VM_BINFMT
+  [[ "${PVFLEET_VM_STAGE2:-auto}" != board ]] || return 1
+  [[ -e "$dir/status" ]] || mount -t binfmt_misc binfmt_misc "$dir" 2>/dev/null || return 1
+  if [[ ! -e "$entry" ]] && command -v update-binfmts >/dev/null; then
+    update-binfmts --enable "$VM_BINFMT" >/dev/null 2>&1 || true
+  fi
+  [[ -e "$entry" ]] && grep -qx enabled "$entry" && grep -q '^flags:.*F' "$entry"
 }
 
 vm_cache_root() { echo "${PVFLEET_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pvfleet/vm}"; }
