@@ -10,22 +10,8 @@ using config::Json;
 using config::optional;
 using config::required;
 
-// As the server config's: every error, sorted key lists, "an integer in lo..hi".
-const config::Wording kWording{
-    "required",
-    config::KeyList::sorted,
-    [](const config::Field& f, const Json&) -> std::string {
-        if (f.type == config::Type::string) return "expected a non-empty string";
-        if (f.type == config::Type::integer || f.type == config::Type::number)
-            return "expected a number in " + std::to_string(static_cast<long long>(f.lo)) + ".." +
-                   std::to_string(static_cast<long long>(f.hi));
-        return "expected " + std::string(config::type_words(f.type));
-    },
-    [](const config::Field& f, const Json&) -> std::string {
-        return "expected a number in " + std::to_string(static_cast<long long>(f.lo)) + ".." +
-               std::to_string(static_cast<long long>(f.hi));
-    },
-    {}};
+// As the server config's, with ranges said as "a number in lo..hi".
+const config::Wording kWording = config::server_wording(config::RangeWords::number);
 
 constexpr double kMaxPoints = 1000;
 

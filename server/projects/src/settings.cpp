@@ -13,21 +13,7 @@ using config::Json;
 using config::optional;
 using config::required;
 
-const config::Wording kWording{
-    "required",
-    config::KeyList::sorted,
-    [](const config::Field& f, const Json&) -> std::string {
-        if (f.type == config::Type::string) return "expected a non-empty string";
-        if (f.type == config::Type::integer)
-            return "expected an integer in " + std::to_string(static_cast<long long>(f.lo)) + ".." +
-                   std::to_string(static_cast<long long>(f.hi));
-        return "expected " + std::string(config::type_words(f.type));
-    },
-    [](const config::Field& f, const Json&) -> std::string {
-        return "expected an integer in " + std::to_string(static_cast<long long>(f.lo)) + ".." +
-               std::to_string(static_cast<long long>(f.hi));
-    },
-    {}};
+const config::Wording kWording = config::server_wording(config::RangeWords::integer);
 
 const config::Object kProjects{{optional("templates", config::array()),
                                 optional("default_template", config::string().non_empty())},

@@ -15,21 +15,7 @@ namespace {
 using nlohmann::json;
 
 // The server's config reports every error, sorts the keys it lists and says "an integer in lo..hi".
-const config::Wording kWording{
-    "required",
-    config::KeyList::sorted,
-    [](const config::Field& f, const json&) -> std::string {
-        if (f.type == config::Type::string) return "expected a non-empty string";
-        if (f.type == config::Type::integer)
-            return "expected an integer in " + std::to_string(static_cast<long long>(f.lo)) + ".." +
-                   std::to_string(static_cast<long long>(f.hi));
-        return "expected " + std::string(config::type_words(f.type));
-    },
-    [](const config::Field& f, const json&) -> std::string {
-        return "expected an integer in " + std::to_string(static_cast<long long>(f.lo)) + ".." +
-               std::to_string(static_cast<long long>(f.hi));
-    },
-    {}};
+const config::Wording kWording = config::server_wording(config::RangeWords::integer);
 
 using config::integer;
 using config::optional;

@@ -62,6 +62,23 @@ std::string_view type_words(Type type) {
     return "a value";
 }
 
+Wording server_wording(RangeWords words) {
+    const bool numbers_too = words == RangeWords::number;
+    const std::string prefix = numbers_too ? "expected a number in " : "expected an integer in ";
+    auto range = [prefix](const Field& f) {
+        return prefix + std::to_string(static_cast<long long>(f.lo)) + ".." +
+               std::to_string(static_cast<long long>(f.hi));
+    };
+    return Wording{"required", KeyList::sorted,
+                   [range, numbers_too](const Field& f, const Json&) -> std::string {
+                       if (f.type == Type::string) return "expected a non-empty string";
+                       if (f.type == Type::integer || (numbers_too && f.type == Type::number)) return range(f);
+                       return "expected " + std::string(type_words(f.type));
+                   },
+                   [range](const Field& f, const Json&) { return range(f); },
+                   {}};
+}
+
 Object::Object(std::initializer_list<Field> fields, const Wording& wording) : fields_(fields), wording_(&wording) {}
 
 const Field* Object::find(std::string_view key) const {

@@ -125,6 +125,13 @@ struct Wording {
 // What "expected ..." says for a type: "a string", "a number", "an integer", "an object", ...
 std::string_view type_words(Type type);
 
+// How the server's config files word their errors (the server config and the sections of its modules): sorted key
+// lists, "expected a non-empty string", and a range said as "expected an integer in lo..hi" for integer fields
+// (RangeWords::integer) or as "expected a number in lo..hi" for integer and number fields alike
+// (RangeWords::number).
+enum class RangeWords { integer, number };
+Wording server_wording(RangeWords words);
+
 // Whether a read needs the key: as the schema says, or required here (a key only some variants need,
 // such as "path" for a SQLite database).
 enum class Need { as_declared, required };
