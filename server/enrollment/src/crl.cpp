@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "pvfleet/enrollment/lifecycle.hpp"
 #include "pvfleet/util/log.hpp"
@@ -54,14 +56,27 @@ Status replace_file(const std::string& file, const std::string& text) {
     return {};
 }
 
-// Runs `command` with /bin/sh -c and waits; its exit status as an error when not 0.
-Status run_command(const std::string& command) {
+// Runs `command` with /bin/sh -c and waits, at most `timeout` (then kills it); its exit status as an error when
+// not 0.
+Status run_command(const std::string& command, std::chrono::seconds timeout) {
     const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
     pid_t pid = 0;
     if (const int rc = ::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ); rc != 0)
         return Error{"cannot start '" + command + "': " + std::strerror(rc), ErrorKind::io};
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid) break;
+        if (r < 0 && errno != EINTR) return Error{"cannot wait for '" + command + "'", ErrorKind::io};
+        if (std::chrono::steady_clock::now() >= deadline) {
+            ::kill(pid, SIGKILL);
+            while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            }
+            return Error{"'" + command + "' did not finish in " + std::to_string(timeout.count()) + " s: killed",
+                         ErrorKind::io};
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return Error{"'" + command + "' failed (status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")",
@@ -73,6 +88,35 @@ Status run_command(const std::string& command) {
 
 CrlPublisher::CrlPublisher(std::shared_ptr<const IssuingCa> ca, CrlSettings settings)
     : ca_(std::move(ca)), settings_(std::move(settings)) {}
+
+CrlPublisher::~CrlPublisher() {
+    {
+        std::lock_guard lock(reload_mutex_);
+        stopping_ = true;
+    }
+    reload_wake_.notify_all();
+    if (reload_thread_.joinable()) reload_thread_.join();
+}
+
+void CrlPublisher::reload_loop() {
+    std::unique_lock lock(reload_mutex_);
+    for (;;) {
+        reload_wake_.wait(lock, [&] { return reload_asked_ || stopping_; });
+        if (!reload_asked_) return;   // stopping, nothing asked
+        reload_asked_ = false;
+        lock.unlock();
+        if (auto s = run_command(settings_.reload_command, kReloadTimeout); !s)
+            PVF_LOG(error, "enroll", "CRL written, but the reload command failed: " << s.error().message);
+        lock.lock();
+        ++reloads_done_;
+        reload_wake_.notify_all();
+    }
+}
+
+std::uint64_t CrlPublisher::reloads_done() const {
+    std::lock_guard lock(reload_mutex_);
+    return reloads_done_;
+}
 
 Status CrlPublisher::publish(storage::Db& db, TimePoint now) {
     if (settings_.file.empty() || !ca_) return {};
@@ -99,9 +143,12 @@ Status CrlPublisher::publish(storage::Db& db, TimePoint now) {
     last_ = this_update;
     last_number_ = number;
     PVF_LOG(info, "enroll", "CRL written to " << settings_.file << ": " << entries.size() << " revoked certificate(s)");
-    if (!settings_.reload_command.empty())
-        if (auto s = run_command(settings_.reload_command); !s)
-            PVF_LOG(error, "enroll", "CRL written, but the reload command failed: " << s.error().message);
+    if (!settings_.reload_command.empty()) {
+        std::lock_guard reload_lock(reload_mutex_);
+        reload_asked_ = true;
+        if (!reload_thread_.joinable()) reload_thread_ = std::thread([this] { reload_loop(); });
+        reload_wake_.notify_all();
+    }
     return {};
 }
 

@@ -2,6 +2,8 @@
 // and stored hashed, enrollment and its refusals (reuse, expiry on a manual clock, revoked, wrong, mistyped, bad
 // CSR, too large, not configured), each refusal audited with its reason, and the rate limits.
 #include <doctest/doctest.h>
+#include <filesystem>
+#include <fstream>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -16,6 +18,7 @@
 #include "pvfleet/storage/store.hpp"
 #include "pvfleet/util/time.hpp"
 #include "support/paths.hpp"
+#include "support/wait.hpp"
 
 using namespace pvfleet;
 using nlohmann::json;
@@ -387,6 +390,33 @@ TEST_CASE("lifecycle: only admin and back office revoke; a reason is required; t
     X509_CRL_free(crl);
     CHECK_FALSE(f.context.crl->due(f.clock.now() + 3 * 24h));
     CHECK(f.context.crl->due(f.clock.now() + 85h));
+}
+
+TEST_CASE("lifecycle: the CRL's reload command runs off the request; asks made meanwhile fold into one more run") {
+    Fixture f;
+    // The command blocks until the test lets it go: a revoke that waited for it would never answer.
+    const auto go = f.dir / "go";
+    const auto runs = f.dir / "runs";
+    enrollment::CrlSettings crl_settings;
+    crl_settings.file = (f.dir / "broker.crl").string();
+    crl_settings.reload_command = "echo run >> '" + runs.string() + "'; i=0; while [ ! -f '" + go.string() +
+                                  "' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done";
+    f.context.crl = std::make_shared<enrollment::CrlPublisher>(f.context.issuing_ca, crl_settings);
+    const auto a = enroll_ok(f, f.gateway_key.get());
+    f.role = "back_office";
+    REQUIRE(f.call("POST", revoke_path(a.serial), R"({"reason":"stolen"})").status == 200);
+    // Answered while the first run still waits; two more writes while it runs.
+    CHECK(f.context.crl->reloads_done() == 0);
+    REQUIRE(test::wait_until([&] { return std::filesystem::exists(runs); }, std::chrono::seconds{30}));
+    REQUIRE(f.context.crl->publish(*f.context.db, f.clock.now()));
+    REQUIRE(f.context.crl->publish(*f.context.db, f.clock.now()));
+    CHECK(f.context.crl->reloads_done() == 0);
+    { std::ofstream(go) << "go"; }
+    REQUIRE(test::wait_until([&] { return f.context.crl->reloads_done() == 2; }, std::chrono::seconds{30}));
+    std::ifstream in(runs);
+    int lines = 0;
+    for (std::string line; std::getline(in, line);) ++lines;
+    CHECK(lines == 2);   // the first run, then one for both asks made meanwhile
 }
 
 TEST_CASE("lifecycle: renewal with the current key; wrong key, same key, revoked, expired and foreign refused") {
