@@ -8,6 +8,8 @@
 #include <cctype>
 #include <cstring>
 #include <algorithm>
+#include <fstream>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "pvfleet/storage/work_orders.hpp"
@@ -207,39 +209,15 @@ Result<std::vector<Release>> releases_of_version(storage::Db& db, const std::str
     return out;
 }
 
-Result<Release> add_release(storage::Db& db, const Settings& settings, const std::vector<release::PublicKey>& keys,
-                            std::string_view body, std::string_view signature_b64, const Claimed& claimed,
-                            const std::string& actor, TimePoint now) {
-    PVF_TRY(const std::string signature, release::parse_signature(signature_b64, "signature"));
-    if (body.empty()) return Error::at("body", "empty: send the .deb as the request body");
-    release::Sha256 hash;
-    hash.update(body);
-    const release::Digest digest = hash.finish();
-    const std::string sha = release::to_hex(digest);
-    PVF_TRY(const std::string signed_by, release::verify_digest(digest, signature, keys));
-    PVF_TRY(auto existing, get_release(db, sha));
-    if (existing) return std::move(*existing);
+namespace {
 
+// The rest of an upload once its bytes are in `tmp` (settings.dir/<sha256>.deb.upload, fsynced): the package's
+// fields read and checked against `claimed`, the file renamed to <sha256>.deb, the row inserted (audited).
+Result<Release> finish_upload(storage::Db& db, const Settings& settings, const fs::path& tmp, const std::string& sha,
+                              std::int64_t size, const std::string& signature, const std::string& signed_by,
+                              const Claimed& claimed, const std::string& actor, TimePoint now) {
     std::error_code ec;
-    fs::create_directories(settings.dir, ec);
-    const fs::path tmp = settings.dir / (sha + ".deb.upload");
     const fs::path final_path = settings.dir / (sha + ".deb");
-    {
-        const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-        if (fd < 0) return Error{"releases: '" + tmp.string() + "' cannot be written", ErrorKind::io};
-        std::size_t done = 0;
-        while (done < body.size()) {
-            const ssize_t n = ::write(fd, body.data() + done, body.size() - done);
-            if (n <= 0) break;
-            done += static_cast<std::size_t>(n);
-        }
-        const bool ok = done == body.size() && ::fsync(fd) == 0;
-        ::close(fd);
-        if (!ok) {
-            fs::remove(tmp, ec);
-            return Error{"releases: writing '" + tmp.string() + "' failed (disk full?)", ErrorKind::io};
-        }
-    }
     auto cleanup = [&] { fs::remove(tmp, ec); };
     auto fields = read_deb_fields(tmp);
     if (!fields) {
@@ -261,7 +239,7 @@ Result<Release> add_release(storage::Db& db, const Settings& settings, const std
         cleanup();
         return Error::at("body", "unusable version '" + fields->version + "' or architecture '" + fields->architecture + "'");
     }
-    Release rel{sha, fields->package, fields->version, fields->architecture, static_cast<std::int64_t>(body.size()),
+    Release rel{sha, fields->package, fields->version, fields->architecture, size,
                 release::base64_encode(signature), signed_by, now, actor};
     // The file is in place before its row: a row never names a missing file.
     fs::rename(tmp, final_path, ec);
@@ -291,6 +269,92 @@ Result<Release> add_release(storage::Db& db, const Settings& settings, const std
         return stored.error();
     }
     return rel;
+}
+
+// Writes `body` to `tmp` and fsyncs it.
+Status write_upload(const fs::path& tmp, std::string_view body) {
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) return Error{"releases: '" + tmp.string() + "' cannot be written", ErrorKind::io};
+    std::size_t done = 0;
+    while (done < body.size()) {
+        const ssize_t n = ::write(fd, body.data() + done, body.size() - done);
+        if (n <= 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    const bool ok = done == body.size() && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok) {
+        std::error_code ec;
+        fs::remove(tmp, ec);
+        return Error{"releases: writing '" + tmp.string() + "' failed (disk full?)", ErrorKind::io};
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<Release> add_release(storage::Db& db, const Settings& settings, const std::vector<release::PublicKey>& keys,
+                            std::string_view body, std::string_view signature_b64, const Claimed& claimed,
+                            const std::string& actor, TimePoint now) {
+    PVF_TRY(const std::string signature, release::parse_signature(signature_b64, "signature"));
+    if (body.empty()) return Error::at("body", "empty: send the .deb as the request body");
+    release::Sha256 hash;
+    hash.update(body);
+    const release::Digest digest = hash.finish();
+    const std::string sha = release::to_hex(digest);
+    PVF_TRY(const std::string signed_by, release::verify_digest(digest, signature, keys));
+    PVF_TRY(auto existing, get_release(db, sha));
+    if (existing) return std::move(*existing);
+    std::error_code ec;
+    fs::create_directories(settings.dir, ec);
+    const fs::path tmp = settings.dir / (sha + ".deb.upload");
+    PVF_CHECK(write_upload(tmp, body));
+    return finish_upload(db, settings, tmp, sha, static_cast<std::int64_t>(body.size()), signature, signed_by, claimed,
+                         actor, now);
+}
+
+Result<Release> add_release_file(storage::Db& db, const Settings& settings,
+                                 const std::vector<release::PublicKey>& keys, const fs::path& file,
+                                 std::string_view signature_b64, const Claimed& claimed, const std::string& actor,
+                                 TimePoint now) {
+    PVF_TRY(const std::string signature, release::parse_signature(signature_b64, "signature"));
+    std::error_code ec;
+    const auto size = fs::file_size(file, ec);
+    if (ec) return Error{"releases: the upload '" + file.string() + "' cannot be read", ErrorKind::io};
+    if (size == 0) return Error::at("body", "empty: send the .deb as the request body");
+    release::Sha256 hash;
+    {
+        std::ifstream in(file, std::ios::binary);
+        std::vector<char> chunk(64 * 1024);
+        while (in) {
+            in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+            if (in.gcount() > 0) hash.update(std::string_view(chunk.data(), static_cast<std::size_t>(in.gcount())));
+        }
+        if (!in.eof()) return Error{"releases: the upload '" + file.string() + "' cannot be read", ErrorKind::io};
+    }
+    const release::Digest digest = hash.finish();
+    const std::string sha = release::to_hex(digest);
+    PVF_TRY(const std::string signed_by, release::verify_digest(digest, signature, keys));
+    PVF_TRY(auto existing, get_release(db, sha));
+    if (existing) return std::move(*existing);
+    fs::create_directories(settings.dir, ec);
+    const fs::path tmp = settings.dir / (sha + ".deb.upload");
+    // Moved when the upload lies on the same filesystem (the server spools into settings.dir/incoming), else copied.
+    fs::rename(file, tmp, ec);
+    if (ec) {
+        fs::copy_file(file, tmp, fs::copy_options::overwrite_existing, ec);
+        if (ec) {
+            fs::remove(tmp, ec);
+            return Error{"releases: '" + tmp.string() + "' cannot be written (disk full?)", ErrorKind::io};
+        }
+    }
+    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read, ec);
+    if (auto synced = fsync_file(tmp); !synced) {
+        fs::remove(tmp, ec);
+        return synced.error();
+    }
+    return finish_upload(db, settings, tmp, sha, static_cast<std::int64_t>(size), signature, signed_by, claimed, actor,
+                         now);
 }
 
 }  // namespace pvfleet::releases

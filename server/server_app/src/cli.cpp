@@ -376,6 +376,8 @@ http::HttpServerOptions http_options_of(const ServerConfig& config) {
         http_options.body_limit_for = [limit](std::string_view method, std::string_view target) -> std::size_t {
             return method == "POST" && target.substr(0, target.find('?')) == "/api/releases" ? limit : 0;
         };
+        // ... and goes to disk as it arrives, on the releases' filesystem (moved into place, not copied).
+        http_options.spool_dir = (config.releases->settings.dir / "incoming").string();
     }
     return http_options;
 }
@@ -509,7 +511,21 @@ int cmd_run(const Common& common) {
     }
     api::Router router;
     api::add_routes(router, api_context);
-    auto http = http::HttpServer::create(ioc.get_executor(), http_options_of(*config),
+    auto options = http_options_of(*config);
+    if (!options.spool_dir.empty()) {
+        // Uploads cut off by a crash or kill left their partial files here: none is anybody's now.
+        std::error_code ec;
+        std::filesystem::create_directories(options.spool_dir, ec);
+        for (const auto& e : std::filesystem::directory_iterator(options.spool_dir, ec))
+            if (std::error_code gone; e.path().filename().string().rfind("upload-", 0) == 0)
+                std::filesystem::remove(e.path(), gone);
+        if (ec) {
+            std::cerr << "pvfleet-server run: releases/dir: '" << options.spool_dir << "' cannot be used: " << ec.message()
+                      << "\n";
+            return 2;
+        }
+    }
+    auto http = http::HttpServer::create(ioc.get_executor(), std::move(options),
                                          [&router](http::Request& r) { return router.handle_async(r); });
     if (!http) {
         std::cerr << "pvfleet-server run: " << http.error().message << "\n";

@@ -1,8 +1,10 @@
 #include "pvfleet/http/server.hpp"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -137,6 +139,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     RateLimitedLog busy_log{kAcceptLogInterval};
     std::string busy_response;
     std::optional<TlsContext> tls;  // the context new connections get; each connection keeps its own
+    std::atomic<std::uint64_t> spool_counter{0};
 
     // Holds one of max_connections for as long as a session runs.
     struct Slot {
@@ -341,8 +344,74 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     }
 
     // Awaited on the connection's strand: an async route waiting for a worker holds up no other connection.
-    asio::awaitable<Response> call_handler(bhttp::request<bhttp::string_body>& req, const std::string& remote) {
+    // A request body written to a file in spool_dir; removed when this goes (or by remove()), whatever happened.
+    struct SpoolFile {
+        std::string path;
+        SpoolFile() = default;
+        SpoolFile(const SpoolFile&) = delete;
+        SpoolFile& operator=(const SpoolFile&) = delete;
+        ~SpoolFile() { remove(); }
+        void remove() {
+            if (!path.empty()) ::unlink(path.c_str());
+            path.clear();
+        }
+    };
+
+    static asio::awaitable<beast::error_code> read_to_memory(auto& stream, beast::flat_buffer& buffer,
+                                                            std::size_t body_limit,
+                                                            bhttp::request<bhttp::string_body>& out) {
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(kHeaderLimit + 4));
+        parser.body_limit(body_limit);
+        beast::error_code ec;
+        co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec) out = parser.release();
+        co_return ec;
+    }
+
+    // The body goes to a new file in spool_dir as it arrives (never more than a read buffer in memory); `out` gets
+    // the head and an empty body. `store_failed`: the file could not be made or written (the caller answers 503).
+    asio::awaitable<beast::error_code> read_to_file(auto& stream, beast::flat_buffer& buffer, std::size_t body_limit,
+                                                   bhttp::request<bhttp::string_body>& out, SpoolFile& spooled,
+                                                   bool& store_failed) {
+        bhttp::request_parser<bhttp::file_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(kHeaderLimit + 4));
+        parser.body_limit(body_limit);
+        beast::error_code ec;
+        co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return ec;
+        spooled.path = options.spool_dir + "/upload-" + std::to_string(::getpid()) + "-" +
+                       std::to_string(spool_counter.fetch_add(1) + 1);
+        parser.get().body().open(spooled.path.c_str(), beast::file_mode::write_new, ec);
+        if (ec) {
+            PVF_LOG(error, kLog, "cannot store an upload in '" << spooled.path << "': " << ec.message());
+            spooled.path.clear();   // not ours: write_new did not make it
+            store_failed = true;
+            co_return ec;
+        }
+        co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {   // the partial file goes with `spooled`
+            const int e = ec.category() == boost::system::system_category() ? ec.value() : 0;
+            if (e == ENOSPC || e == EDQUOT || e == EIO || e == EFBIG || e == EROFS) {
+                PVF_LOG(error, kLog, "cannot store an upload in '" << spooled.path << "': " << ec.message());
+                store_failed = true;
+            }
+            co_return ec;
+        }
+        auto req = parser.release();
+        req.body().close();
+        out = {};
+        out.method_string(req.method_string());
+        out.target(req.target());
+        out.version(req.version());
+        for (const auto& f : req) out.insert(f.name_string(), f.value());
+        co_return ec;
+    }
+
+    asio::awaitable<Response> call_handler(bhttp::request<bhttp::string_body>& req, const std::string& remote,
+                                           const std::string& body_file) {
         Request r;
+        r.body_file = body_file;
         r.method = std::string(req.method_string());
         r.target = std::string(req.target());
         for (const auto& f : req) r.headers[lower(f.name_string())] = std::string(f.value());
@@ -393,25 +462,29 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
             else if (head == Head::obs_fold)
                 res = self->error_response(400, "Bad Request", "folded header lines (obs-fold) are not accepted");
             else {
-                bhttp::request_parser<bhttp::string_body> parser;
-                parser.header_limit(static_cast<std::uint32_t>(kHeaderLimit + 4));
                 const std::size_t body_limit = self->body_limit_of(buffer);
-                parser.body_limit(body_limit);
                 tcp_stream.expires_after(kIdleTimeout);  // the body
                 beast::error_code ec;
-                co_await bhttp::async_read(*stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-                if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
-                    ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-                    ec == asio::error::eof)
+                bhttp::request<bhttp::string_body> req;
+                SpoolFile spooled;
+                bool store_failed = false;
+                if (body_limit > self->options.body_limit && !self->options.spool_dir.empty())
+                    ec = co_await self->read_to_file(*stream, buffer, body_limit, req, spooled, store_failed);
+                else
+                    ec = co_await read_to_memory(*stream, buffer, body_limit, req);
+                if (!store_failed && (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
+                                      ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+                                      ec == asio::error::eof))
                     break;
-                if (ec == bhttp::error::body_limit) {
+                if (store_failed) {
+                    res = self->error_response(503, "Service Unavailable", "the upload cannot be stored now");
+                } else if (ec == bhttp::error::body_limit) {
                     res = self->error_response(413, "Payload Too Large",
                                                "request bodies are limited to " +
                                                    std::to_string(body_limit) + " bytes");
                 } else if (ec) {
                     res = self->error_response(400, "Bad Request", "malformed HTTP request: " + ec.message());
                 } else {
-                    auto req = parser.release();
                     const auto te = req.count(bhttp::field::transfer_encoding);
                     if (te > 1 || (te == 1 && !beast::iequals(req[bhttp::field::transfer_encoding], "chunked"))) {
                         // Beast would read such a body as empty and the rest as the next request.
@@ -421,7 +494,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                         if (self->stopped) break;  // the handler may be gone
                         // The handler may await a worker: no read deadline runs out meanwhile.
                         tcp_stream.expires_never();
-                        const Response out = co_await self->call_handler(req, remote);
+                        const Response out = co_await self->call_handler(req, remote, spooled.path);
+                        spooled.remove();
                         res.version(req.version());
                         res.result(static_cast<bhttp::status>(out.status));
                         self->add_default_headers(res);

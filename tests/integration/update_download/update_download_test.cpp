@@ -116,6 +116,28 @@ TEST_CASE("update download: the server stores a signed package and serves it; th
     CHECK(fs::file_size(rt->settings.dir / (stored->sha256 + ".deb")) == body.size());
     CHECK(releases::add_release(store.db(), rt->settings, rt->keys, body, signature, {}, "admin", clock.now()));  // same file
 
+    // An upload the server's transport wrote to a file (http spool): hashed in pieces and moved into place; a bad
+    // signature leaves the releases folder as it was (the transport removes its file).
+    {
+        const fs::path spooled = dir.path() / "upload-1";
+        const fs::path deb2 = make_deb(dir.path(), "0.2.1", 300 * 1024);
+        fs::copy_file(deb2, spooled);
+        const std::string sig2 =
+            release::base64_encode(*release::sign_digest(*release::sha256_file(deb2), keys.private_pem));
+        CHECK(releases::add_release_file(store.db(), rt->settings, rt->keys, spooled, release::base64_encode(bad_sig),
+                                         {}, "admin", clock.now())
+                  .error().kind == ErrorKind::rejected);
+        CHECK(fs::exists(spooled));
+        auto from_file = releases::add_release_file(store.db(), rt->settings, rt->keys, spooled, sig2, {}, "admin",
+                                                    clock.now());
+        REQUIRE_MESSAGE(from_file, (from_file ? std::string() : from_file.error().message));
+        CHECK(from_file->version == "0.2.1");
+        CHECK(from_file->sha256 == release::to_hex(*release::sha256_file(deb2)));
+        CHECK(test::read_file(rt->settings.dir / (from_file->sha256 + ".deb")) == test::read_file(deb2));
+        CHECK_FALSE(fs::exists(spooled));   // moved, not copied
+        CHECK_FALSE(fs::exists(rt->settings.dir / (from_file->sha256 + ".deb.upload")));
+    }
+
     // The API's routes over HTTPS, as pvfleet-server serves them.
 
     run_ok({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",

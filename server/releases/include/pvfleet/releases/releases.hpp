@@ -63,6 +63,12 @@ int compare_versions(std::string_view a, std::string_view b);
 Result<Release> add_release(storage::Db& db, const Settings& settings, const std::vector<release::PublicKey>& keys,
                             std::string_view body, std::string_view signature_b64, const Claimed& claimed,
                             const std::string& actor, TimePoint now);
+// The same for an upload the HTTP transport wrote to `file` (never held in memory): hashed in pieces, then
+// moved (renamed; copied when on another filesystem) to the temporary file in settings.dir.
+Result<Release> add_release_file(storage::Db& db, const Settings& settings,
+                                 const std::vector<release::PublicKey>& keys, const std::filesystem::path& file,
+                                 std::string_view signature_b64, const Claimed& claimed, const std::string& actor,
+                                 TimePoint now);
 Result<std::vector<Release>> list_releases(storage::Db& db);
 Result<std::optional<Release>> get_release(storage::Db& db, const std::string& sha256);
 Result<std::vector<Release>> releases_of_version(storage::Db& db, const std::string& package,

@@ -23,6 +23,9 @@ struct Request {
     std::map<std::string, std::string> query;
     std::map<std::string, std::string> headers;  // names lower-cased
     std::string body;
+    // Set instead of `body` when the transport wrote the body to a file (HttpServerOptions::spool_dir): its path.
+    // The handler may move the file away (rename); otherwise it is removed after the handler returns.
+    std::string body_file;
     std::string remote;                         // peer address (rate limits, logs)
     std::map<std::string, std::string> params;  // path parameters, filled by the router ({id} → "42")
     std::string user;                           // authenticated user name (set by the auth hook)

@@ -38,6 +38,10 @@ struct HttpServerOptions {
     std::size_t body_limit = 1024 * 1024;
     // A larger limit for some requests (a release upload), from the request line alone; 0 or unset: body_limit.
     std::function<std::size_t(std::string_view method, std::string_view target)> body_limit_for;
+    // Where the body of such a request is written as it arrives instead of being held in memory (a new file per
+    // request, Request::body_file; removed after the handler returns unless the handler moved it, and when the
+    // request fails half-way). Empty: held in memory like any other body.
+    std::string spool_dir;
     // Served at once; beyond: 503 and closed. Lowered at start to the open-file limit minus 32 (logged).
     std::size_t max_connections = 512;
     // Set on every response, including the 400/413/414/431/503 the transport writes itself; a header the
