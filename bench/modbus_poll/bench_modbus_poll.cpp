@@ -169,7 +169,7 @@ int footprint(const Options& o) {
         std::unique_ptr<acquisition::DeviceModel> model;
         if (o.map) model = std::make_unique<devices::MapDeviceModel>(*o.map);
         else model = std::make_unique<BlockModel>(o.blocks);
-        poller.add_device({"dev" + std::to_string(i + 1), session.get(), unit, std::move(model), iv});
+        poller.add_device({"dev" + std::to_string(i + 1), session.get(), unit, std::move(model), iv, acquisition::Rating{}});
     }
     const double cpu0 = cpu_seconds();
     const auto t0 = Steady::now();
