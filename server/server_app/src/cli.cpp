@@ -18,6 +18,8 @@
 #include "pvfleet/http/server.hpp"
 #include "pvfleet/http/work_pool.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
+#include "pvfleet/leads/import.hpp"
+#include "pvfleet/projects/import.hpp"
 #include "pvfleet/projects/reminders.hpp"
 #include "pvfleet/records/crypto.hpp"
 #include "pvfleet/records/import.hpp"
@@ -48,8 +50,9 @@ commands:
   user add --config FILE --name N --role R [--display-name D] [--password-file F]
                                create a user (admin, back_office, technician, manager, sales,
                                project_manager); the password is the first line of stdin, or of F
-  import customers FILE.csv --config FILE
-                               import customers and sites from a spreadsheet export (all or nothing)
+  import customers|leads|projects FILE.csv --config FILE
+                               import customers and sites, leads, or projects from a spreadsheet export
+                               (all or nothing; columns: docs/records.md, docs/crm.md, docs/projects.md)
   enroll-code create --config FILE --site SITE_ID [--ttl 72h]
                                a one-time enrollment code for a site's gateway (printed once)
   enroll-code list --config FILE --site SITE_ID | revoke --config FILE --id ID
@@ -245,17 +248,28 @@ int cmd_user(const Common& common) {
     return 0;
 }
 
+// The report's errors, one line each, after "N error(s), nothing imported:".
+void print_import_errors(const std::vector<records::ImportRowError>& errors) {
+    std::cout << errors.size() << " error(s), nothing imported:\n";
+    for (const auto& e : errors)
+        std::cout << "line " << e.line << (e.column.empty() ? "" : ", " + e.column) << ": " << e.message << "\n";
+}
+
+// `import customers|leads|projects FILE.csv`: the same all-or-nothing imports as the API's, with the limits of
+// the config (leads/import, the project import's), as "cli:import". Exit 0 imported, 1 errors (nothing written).
 int cmd_import(const Common& common) {
     const auto& rest = common.rest;
-    if (rest.size() != 2 || rest[0] != "customers") {
-        std::cerr << "pvfleet-server import: expected 'import customers FILE.csv --config FILE'\n";
+    if (rest.size() != 2 || (rest[0] != "customers" && rest[0] != "leads" && rest[0] != "projects")) {
+        std::cerr << "pvfleet-server import: expected 'import customers|leads|projects FILE.csv --config FILE'\n";
         return 2;
     }
-    auto config = config_or_complain(common, "import customers");
+    const std::string what = rest[0];
+    const std::string name = "pvfleet-server import " + what;
+    auto config = config_or_complain(common, "import " + what);
     if (!config) return 2;
     std::ifstream in(rest[1], std::ios::binary);
     if (!in) {
-        std::cerr << "pvfleet-server import customers: " << rest[1] << ": cannot read\n";
+        std::cerr << name << ": " << rest[1] << ": cannot read\n";
         return 2;
     }
     std::ostringstream csv;
@@ -263,32 +277,59 @@ int cmd_import(const Common& common) {
     SystemClock clock;
     auto store = open_store(*config, clock);
     if (!store) {
-        std::cerr << "pvfleet-server import customers: " << store.error().message << "\n";
+        std::cerr << name << ": " << store.error().message << "\n";
         return 1;
     }
     auto cipher = field_cipher(*config, *common.config_path, (*store)->db(), clock);
     if (!cipher) {
-        std::cerr << "pvfleet-server import customers: " << cipher.error().message << "\n";
+        std::cerr << name << ": " << cipher.error().message << "\n";
         return 1;
     }
-    auto report =
-        records::import_customers_csv((*store)->db(), *cipher, csv.str(), "cli:import", clock.now());
+    const std::string actor = "cli:import";
+    if (what == "leads") {
+        auto report = leads::import_leads_csv((*store)->db(), *cipher, csv.str(), config->lead_settings, actor,
+                                              clock.now());
+        if (!report) {
+            std::cerr << name << ": " << report.error().message << "\n";
+            return 1;
+        }
+        std::cout << rest[1] << ": " << report->rows << " rows\n";
+        if (!report->committed) {
+            print_import_errors(report->errors);
+            return 1;
+        }
+        std::cout << "imported: " << report->leads_created << " leads created, " << report->attached_to_leads
+                  << " attached to known leads, " << report->attached_to_customers << " to known customers\n";
+        return 0;
+    }
+    if (what == "projects") {
+        auto report = projects::import_projects_csv((*store)->db(), config->project_settings, csv.str(), actor,
+                                                    clock.now());
+        if (!report) {
+            std::cerr << name << ": " << report.error().message << "\n";
+            return 1;
+        }
+        std::cout << rest[1] << ": " << report->rows << " rows\n";
+        if (!report->committed) {
+            print_import_errors(report->errors);
+            return 1;
+        }
+        std::cout << "imported: " << report->projects_created << " projects created\n";
+        return 0;
+    }
+    auto report = records::import_customers_csv((*store)->db(), *cipher, csv.str(), actor, clock.now());
     if (!report) {
-        std::cerr << "pvfleet-server import customers: " << report.error().message << "\n";
+        std::cerr << name << ": " << report.error().message << "\n";
         return 1;
     }
     std::cout << rest[1] << ": " << report->rows << " rows\n";
-    if (report->committed) {
-        std::cout << "imported: " << report->customers_created << " customers created, "
-                  << report->sites_created << " sites created, " << report->sites_linked
-                  << " existing sites linked\n";
-        return 0;
+    if (!report->committed) {
+        print_import_errors(report->errors);
+        return 1;
     }
-    std::cout << report->errors.size() << " error(s), nothing imported:\n";
-    for (const auto& e : report->errors)
-        std::cout << "line " << e.line << (e.column.empty() ? "" : ", " + e.column) << ": " << e.message
-                  << "\n";
-    return 1;
+    std::cout << "imported: " << report->customers_created << " customers created, " << report->sites_created
+              << " sites created, " << report->sites_linked << " existing sites linked\n";
+    return 0;
 }
 
 int cmd_enroll_code(const Common& common) {
