@@ -286,9 +286,8 @@ int cmd_import(const Common& common) {
         return 1;
     }
     const std::string actor = "cli:import";
-    if (what == "leads") {
-        auto report = leads::import_leads_csv((*store)->db(), *cipher, csv.str(), config->lead_settings, actor,
-                                              clock.now());
+    // The three reports alike: the row count, then the summary (imported) or the errors (nothing written).
+    auto report_on = [&](const auto& report, const auto& summary) -> int {
         if (!report) {
             std::cerr << name << ": " << report.error().message << "\n";
             return 1;
@@ -298,38 +297,26 @@ int cmd_import(const Common& common) {
             print_import_errors(report->errors);
             return 1;
         }
-        std::cout << "imported: " << report->leads_created << " leads created, " << report->attached_to_leads
-                  << " attached to known leads, " << report->attached_to_customers << " to known customers\n";
+        std::cout << "imported: " << summary(*report) << "\n";
         return 0;
-    }
-    if (what == "projects") {
-        auto report = projects::import_projects_csv((*store)->db(), config->project_settings, csv.str(), actor,
-                                                    clock.now());
-        if (!report) {
-            std::cerr << name << ": " << report.error().message << "\n";
-            return 1;
-        }
-        std::cout << rest[1] << ": " << report->rows << " rows\n";
-        if (!report->committed) {
-            print_import_errors(report->errors);
-            return 1;
-        }
-        std::cout << "imported: " << report->projects_created << " projects created\n";
-        return 0;
-    }
-    auto report = records::import_customers_csv((*store)->db(), *cipher, csv.str(), actor, clock.now());
-    if (!report) {
-        std::cerr << name << ": " << report.error().message << "\n";
-        return 1;
-    }
-    std::cout << rest[1] << ": " << report->rows << " rows\n";
-    if (!report->committed) {
-        print_import_errors(report->errors);
-        return 1;
-    }
-    std::cout << "imported: " << report->customers_created << " customers created, " << report->sites_created
-              << " sites created, " << report->sites_linked << " existing sites linked\n";
-    return 0;
+    };
+    if (what == "leads")
+        return report_on(
+            leads::import_leads_csv((*store)->db(), *cipher, csv.str(), config->lead_settings, actor, clock.now()),
+            [](const leads::LeadImportReport& r) {
+                return std::to_string(r.leads_created) + " leads created, " + std::to_string(r.attached_to_leads) +
+                       " attached to known leads, " + std::to_string(r.attached_to_customers) + " to known customers";
+            });
+    if (what == "projects")
+        return report_on(
+            projects::import_projects_csv((*store)->db(), config->project_settings, csv.str(), actor, clock.now()),
+            [](const projects::ProjectImportReport& r) { return std::to_string(r.projects_created) + " projects created"; });
+    return report_on(records::import_customers_csv((*store)->db(), *cipher, csv.str(), actor, clock.now()),
+                     [](const records::ImportReport& r) {
+                         return std::to_string(r.customers_created) + " customers created, " +
+                                std::to_string(r.sites_created) + " sites created, " + std::to_string(r.sites_linked) +
+                                " existing sites linked";
+                     });
 }
 
 int cmd_enroll_code(const Common& common) {

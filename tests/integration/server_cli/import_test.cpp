@@ -6,39 +6,13 @@
 #include <filesystem>
 #include <fstream>
 
-#include "pvfleet/storage/db.hpp"
-#include "support/paths.hpp"
-#include "support/process.hpp"
+#include "server_runs.hpp"
 
 using namespace pvfleet;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Run {
-    int status = -1;
-    std::string output;
-};
-
-Run run_server(const fs::path& dir, std::vector<std::string> args, const std::string& name) {
-    const fs::path log = dir / (name + ".log");
-    args.insert(args.begin(), PVFLEET_SERVER_BIN);
-    test::ChildProcess proc(args, log);
-    const auto status = proc.wait(60s);
-    REQUIRE_MESSAGE(status.has_value(), "pvfleet-server " << name << " did not end");
-    return {*status, test::read_file(log)};
-}
-
-long long count(const fs::path& db_path, const std::string& sql) {
-    storage::DbOptions o;
-    o.sqlite_path = db_path.string();
-    auto db = storage::open_db(o);
-    REQUIRE(db.ok());
-    auto r = (*db)->run(sql);
-    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
-    return r->rows.empty() ? 0 : r->rows[0].integer(0);
-}
 
 void write_text(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
@@ -52,7 +26,7 @@ TEST_CASE("import from the command line: customers, leads and projects, each all
                                    "\"}, \"mqtt\": {\"uri\": \"tcp://127.0.0.1:1\"}, \"http\": {\"port\": 0}}");
     const std::string config = (dir / "server.json").string();
     auto import = [&](const std::string& what, const std::string& file, const std::string& name) {
-        return run_server(dir, {"import", what, (dir / file).string(), "--config", config}, name);
+        return cli_test::server(dir, {"import", what, (dir / file).string(), "--config", config}, name);
     };
 
     write_text(dir / "customers.csv",
@@ -70,7 +44,7 @@ TEST_CASE("import from the command line: customers, leads and projects, each all
     CHECK(bad_leads.status == 1);
     CHECK(bad_leads.output.find("line 3, email") != std::string::npos);
     CHECK(bad_leads.output.find("nothing imported") != std::string::npos);
-    CHECK(count(db, "SELECT COUNT(*) FROM leads") == 0);
+    CHECK(cli_test::scalar(db, "SELECT COUNT(*) FROM leads") == 0);
 
     write_text(dir / "leads.csv",
           "name,phone,email,region,source\n"
@@ -80,7 +54,7 @@ TEST_CASE("import from the command line: customers, leads and projects, each all
     const auto leads = import("leads", "leads.csv", "leads");
     REQUIRE_MESSAGE(leads.status == 0, leads.output);
     CHECK(leads.output.find("2 leads created, 1 attached to known leads") != std::string::npos);
-    CHECK(count(db, "SELECT COUNT(*) FROM leads") == 2);
+    CHECK(cli_test::scalar(db, "SELECT COUNT(*) FROM leads") == 2);
 
     // Projects: an unknown customer is the row's error; then the good file.
     write_text(dir / "projects-bad.csv",
@@ -88,16 +62,16 @@ TEST_CASE("import from the command line: customers, leads and projects, each all
     const auto bad_projects = import("projects", "projects-bad.csv", "projects-bad");
     CHECK(bad_projects.status == 1);
     CHECK(bad_projects.output.find("line 2, customer_id") != std::string::npos);
-    CHECK(count(db, "SELECT COUNT(*) FROM projects") == 0);
+    CHECK(cli_test::scalar(db, "SELECT COUNT(*) FROM projects") == 0);
 
-    const long long customer = count(db, "SELECT MIN(id) FROM customers");
+    const long long customer = cli_test::scalar(db, "SELECT MIN(id) FROM customers");
     write_text(dir / "projects.csv", "name,customer_id,site_id,started_on,first_contact,survey_done\n"
                                 "Schmidt roof," + std::to_string(customer) +
                                     ",berlin-001,2026-02-01,2026-02-01,2026-02-10\n");
     const auto projects = import("projects", "projects.csv", "projects");
     REQUIRE_MESSAGE(projects.status == 0, projects.output);
     CHECK(projects.output.find("1 projects created") != std::string::npos);
-    CHECK(count(db, "SELECT COUNT(*) FROM projects") == 1);
+    CHECK(cli_test::scalar(db, "SELECT COUNT(*) FROM projects") == 1);
 
     // Anything else is a usage error.
     CHECK(import("invoices", "projects.csv", "invoices").status == 2);

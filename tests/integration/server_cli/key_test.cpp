@@ -5,9 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "pvfleet/storage/db.hpp"
-#include "support/paths.hpp"
-#include "support/process.hpp"
+#include "server_runs.hpp"
 
 using namespace pvfleet;
 using namespace std::chrono_literals;
@@ -15,30 +13,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Outcome {
-    int status = -1;
-    std::string output;  // stdout and stderr
-};
-
-// Runs pvfleet-server with these arguments to its end (`run` ends by itself only when it refuses to start).
-Outcome server(const fs::path& dir, std::vector<std::string> args, const std::string& name) {
-    const fs::path log = dir / (name + ".log");
-    args.insert(args.begin(), PVFLEET_SERVER_BIN);
-    test::ChildProcess proc(args, log);
-    const auto status = proc.wait(60s);
-    REQUIRE_MESSAGE(status.has_value(), "pvfleet-server " << name << " did not end");
-    return {*status, test::read_file(log)};
-}
-
-long long scalar(const fs::path& db_path, const std::string& sql) {
-    storage::DbOptions o;
-    o.sqlite_path = db_path.string();
-    auto db = storage::open_db(o);
-    REQUIRE(db.ok());
-    auto r = (*db)->run(sql);
-    REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
-    return r->rows.empty() ? 0 : r->rows[0].integer(0);
-}
+using cli_test::scalar;
+using cli_test::server;
 
 void write(const fs::path& path, const std::string& text) {
     std::ofstream(path, std::ios::binary) << text;
