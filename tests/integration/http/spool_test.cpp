@@ -94,12 +94,18 @@ std::size_t files_in(const fs::path& dir) {
     return n;
 }
 
+// A temporary folder with an empty spool folder in it.
+struct Folders {
+    test::TempDir dir;
+    fs::path spool = dir.path() / "spool";
+    Folders() { fs::create_directories(spool); }
+};
+
 }  // namespace
 
 TEST_CASE("spool: a large upload reaches the handler as a file, byte for byte, and is removed after it") {
-    test::TempDir dir;
-    const fs::path spool = dir.path() / "spool";
-    fs::create_directories(spool);
+    Folders f;
+    const fs::path& spool = f.spool;
     Seen seen;
     SpoolServer server(spool, seen);
     const std::string body = pattern(3 * 1024 * 1024 + 17);
@@ -124,9 +130,8 @@ TEST_CASE("spool: a large upload reaches the handler as a file, byte for byte, a
 }
 
 TEST_CASE("spool: over the limit 413, a connection cut half-way, and nothing left in the folder") {
-    test::TempDir dir;
-    const fs::path spool = dir.path() / "spool";
-    fs::create_directories(spool);
+    Folders f;
+    const fs::path& spool = f.spool;
     Seen seen;
     SpoolServer server(spool, seen);
     {
@@ -160,10 +165,9 @@ TEST_CASE("spool: over the limit 413, a connection cut half-way, and nothing lef
 }
 
 TEST_CASE("spool: a handler may keep the file by moving it; an unwritable folder answers 503") {
-    test::TempDir dir;
-    const fs::path spool = dir.path() / "spool";
-    const fs::path keep = dir.path() / "keep";
-    fs::create_directories(spool);
+    Folders f;
+    const fs::path& spool = f.spool;
+    const fs::path keep = f.dir.path() / "keep";
     fs::create_directories(keep);
     Seen seen;
     {
@@ -175,7 +179,7 @@ TEST_CASE("spool: a handler may keep the file by moving it; an unwritable folder
         CHECK(fs::file_size(keep / "kept") == body.size());
     }
     // A spool folder that is not there (or not writable): 503, and the server goes on serving.
-    SpoolServer broken(dir.path() / "missing", seen);
+    SpoolServer broken(f.dir.path() / "missing", seen);
     const auto r = itest::raw_request(broken.port(), post("/upload", pattern(1024)));
     CHECK(r.status == 503);
     CHECK(itest::raw_request(broken.port(), post("/other", "{}")).status == 200);
