@@ -109,7 +109,6 @@ void CrlPublisher::reload_loop() {
             PVF_LOG(error, "enroll", "CRL written, but the reload command failed: " << s.error().message);
         lock.lock();
         ++reloads_done_;
-        reload_wake_.notify_all();
     }
 }
 

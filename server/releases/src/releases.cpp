@@ -8,7 +8,7 @@
 #include <cctype>
 #include <cstring>
 #include <algorithm>
-#include <fstream>
+#include <optional>
 #include <vector>
 #include <nlohmann/json.hpp>
 
@@ -291,54 +291,56 @@ Status write_upload(const fs::path& tmp, std::string_view body) {
     return {};
 }
 
+// What both uploads check before any byte is stored: the signature over the file's digest by a trusted key, and
+// whether that file is stored already (`existing`).
+struct Signed {
+    std::string sha;
+    std::string signature;
+    std::string signed_by;
+    std::optional<Release> existing;
+};
+
+Result<Signed> check_signed(storage::Db& db, const std::vector<release::PublicKey>& keys,
+                            const release::Digest& digest, std::string_view signature_b64) {
+    Signed out;
+    PVF_TRY(out.signature, release::parse_signature(signature_b64, "signature"));
+    PVF_TRY(out.signed_by, release::verify_digest(digest, out.signature, keys));
+    out.sha = release::to_hex(digest);
+    PVF_TRY(out.existing, get_release(db, out.sha));
+    return out;
+}
+
 }  // namespace
 
 Result<Release> add_release(storage::Db& db, const Settings& settings, const std::vector<release::PublicKey>& keys,
                             std::string_view body, std::string_view signature_b64, const Claimed& claimed,
                             const std::string& actor, TimePoint now) {
-    PVF_TRY(const std::string signature, release::parse_signature(signature_b64, "signature"));
     if (body.empty()) return Error::at("body", "empty: send the .deb as the request body");
     release::Sha256 hash;
     hash.update(body);
-    const release::Digest digest = hash.finish();
-    const std::string sha = release::to_hex(digest);
-    PVF_TRY(const std::string signed_by, release::verify_digest(digest, signature, keys));
-    PVF_TRY(auto existing, get_release(db, sha));
-    if (existing) return std::move(*existing);
+    PVF_TRY(auto checked, check_signed(db, keys, hash.finish(), signature_b64));
+    if (checked.existing) return std::move(*checked.existing);
     std::error_code ec;
     fs::create_directories(settings.dir, ec);
-    const fs::path tmp = settings.dir / (sha + ".deb.upload");
+    const fs::path tmp = settings.dir / (checked.sha + ".deb.upload");
     PVF_CHECK(write_upload(tmp, body));
-    return finish_upload(db, settings, tmp, sha, static_cast<std::int64_t>(body.size()), signature, signed_by, claimed,
-                         actor, now);
+    return finish_upload(db, settings, tmp, checked.sha, static_cast<std::int64_t>(body.size()), checked.signature,
+                         checked.signed_by, claimed, actor, now);
 }
 
 Result<Release> add_release_file(storage::Db& db, const Settings& settings,
                                  const std::vector<release::PublicKey>& keys, const fs::path& file,
                                  std::string_view signature_b64, const Claimed& claimed, const std::string& actor,
                                  TimePoint now) {
-    PVF_TRY(const std::string signature, release::parse_signature(signature_b64, "signature"));
     std::error_code ec;
     const auto size = fs::file_size(file, ec);
     if (ec) return Error{"releases: the upload '" + file.string() + "' cannot be read", ErrorKind::io};
     if (size == 0) return Error::at("body", "empty: send the .deb as the request body");
-    release::Sha256 hash;
-    {
-        std::ifstream in(file, std::ios::binary);
-        std::vector<char> chunk(64 * 1024);
-        while (in) {
-            in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-            if (in.gcount() > 0) hash.update(std::string_view(chunk.data(), static_cast<std::size_t>(in.gcount())));
-        }
-        if (!in.eof()) return Error{"releases: the upload '" + file.string() + "' cannot be read", ErrorKind::io};
-    }
-    const release::Digest digest = hash.finish();
-    const std::string sha = release::to_hex(digest);
-    PVF_TRY(const std::string signed_by, release::verify_digest(digest, signature, keys));
-    PVF_TRY(auto existing, get_release(db, sha));
-    if (existing) return std::move(*existing);
+    PVF_TRY(const auto digest, release::sha256_file(file));
+    PVF_TRY(auto checked, check_signed(db, keys, digest, signature_b64));
+    if (checked.existing) return std::move(*checked.existing);
     fs::create_directories(settings.dir, ec);
-    const fs::path tmp = settings.dir / (sha + ".deb.upload");
+    const fs::path tmp = settings.dir / (checked.sha + ".deb.upload");
     // Moved when the upload lies on the same filesystem (the server spools into settings.dir/incoming), else copied.
     fs::rename(file, tmp, ec);
     if (ec) {
@@ -353,8 +355,8 @@ Result<Release> add_release_file(storage::Db& db, const Settings& settings,
         fs::remove(tmp, ec);
         return synced.error();
     }
-    return finish_upload(db, settings, tmp, sha, static_cast<std::int64_t>(size), signature, signed_by, claimed, actor,
-                         now);
+    return finish_upload(db, settings, tmp, checked.sha, static_cast<std::int64_t>(size), checked.signature,
+                         checked.signed_by, claimed, actor, now);
 }
 
 }  // namespace pvfleet::releases

@@ -267,6 +267,14 @@ int cmd_import(const Common& common) {
     const std::string name = "pvfleet-server import " + what;
     auto config = config_or_complain(common, "import " + what);
     if (!config) return 2;
+    // The imports bound their input themselves (leads/import/max_bytes, 2 MiB for projects); a file far beyond any
+    // spreadsheet export is refused before it is read into memory.
+    constexpr std::uintmax_t kFileLimit = 64 * 1024 * 1024;
+    std::error_code size_ec;
+    if (const auto size = std::filesystem::file_size(rest[1], size_ec); !size_ec && size > kFileLimit) {
+        std::cerr << name << ": " << rest[1] << ": larger than " << kFileLimit << " bytes\n";
+        return 2;
+    }
     std::ifstream in(rest[1], std::ios::binary);
     if (!in) {
         std::cerr << name << ": " << rest[1] << ": cannot read\n";

@@ -343,7 +343,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         }
     }
 
-    // Awaited on the connection's strand: an async route waiting for a worker holds up no other connection.
     // A request body written to a file in spool_dir; removed when this goes (or by remove()), whatever happened.
     struct SpoolFile {
         std::string path;
@@ -408,6 +407,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
         co_return ec;
     }
 
+    // Awaited on the connection's strand: an async route waiting for a worker holds up no other connection.
     asio::awaitable<Response> call_handler(bhttp::request<bhttp::string_body>& req, const std::string& remote,
                                            const std::string& body_file) {
         Request r;

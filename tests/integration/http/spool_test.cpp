@@ -164,7 +164,7 @@ TEST_CASE("spool: over the limit 413, a connection cut half-way, and nothing lef
     CHECK(seen.body_file.empty());   // the handler never ran
 }
 
-TEST_CASE("spool: a handler may keep the file by moving it; an unwritable folder answers 503") {
+TEST_CASE("spool: a handler may keep the file by moving it; a spool folder that cannot be written to answers 503") {
     Folders f;
     const fs::path& spool = f.spool;
     const fs::path keep = f.dir.path() / "keep";

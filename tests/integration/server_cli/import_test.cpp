@@ -73,6 +73,12 @@ TEST_CASE("import from the command line: customers, leads and projects, each all
     CHECK(projects.output.find("1 projects created") != std::string::npos);
     CHECK(cli_test::scalar(db, "SELECT COUNT(*) FROM projects") == 1);
 
-    // Anything else is a usage error.
+    // Anything else is a usage error; a file far beyond any export is refused before it is read (sparse here).
     CHECK(import("invoices", "projects.csv", "invoices").status == 2);
+    write_text(dir / "huge.csv", "name\n");
+    fs::resize_file(dir / "huge.csv", 65 * 1024 * 1024);
+    const auto huge = import("leads", "huge.csv", "huge");
+    CHECK(huge.status == 2);
+    CHECK(huge.output.find("larger than") != std::string::npos);
+    CHECK(cli_test::scalar(db, "SELECT COUNT(*) FROM leads") == 2);
 }

@@ -61,7 +61,7 @@ private:
     bool reload_asked_ = false;
     bool stopping_ = false;
     std::uint64_t reloads_done_ = 0;
-    std::thread reload_thread_;   // started with the first ask; last member: joined before the others go
+    std::thread reload_thread_;   // started with the first ask, joined by the destructor
 };
 
 }  // namespace pvfleet::enrollment
