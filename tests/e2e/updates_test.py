@@ -310,6 +310,7 @@ def run(stack, browser, shots):
     assert admin.eval("location.hash") == "#/updates/rollouts/1?state=failed"
     admin.select("site-state-filter", "")
     if shots:
+        admin.eval("document.activeElement.blur(); window.scrollTo(0, 0)")
         admin.screenshot(os.path.join(shots, "rollout.png"), full_page=True)
     admin.set_viewport(390, 844, mobile=True)
     wide = admin.eval("document.documentElement.scrollWidth - window.innerWidth")

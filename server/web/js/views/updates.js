@@ -39,7 +39,9 @@ function miniProgress(o) {
 }
 
 function stagesText(stages) {
-  return (stages || []).map((s, i) => `${i + 1}: ${s.percent != null ? `${s.percent} %` : (s.sites || []).join(', ')}`).join(' · ');
+  // A site list may hold thousands of ids: the first few stand for it.
+  const list = (sites) => (sites.length > 5 ? `${sites.slice(0, 5).join(', ')} … (+${sites.length - 5})` : sites.join(', '));
+  return (stages || []).map((s, i) => `${i + 1}: ${s.percent != null ? `${s.percent} %` : list(s.sites || [])}`).join(' · ');
 }
 
 export async function updatesView(root, { signal }) {
@@ -53,7 +55,7 @@ export async function updatesView(root, { signal }) {
   const rolloutTable = table(items, [
     { label: '#', value: (o) => h('a', { href: `#/updates/rollouts/${o.id}`, class: 'strong' }, `#${o.id}`) },
     hasKind ? { label: t('upd.kind'), value: (o) => (o.kind ? tEnum('rollout_kind', o.kind) : '—') } : null,
-    { label: t('upd.version'), value: (o) => h('code', {}, rolloutVersion(o) || '—') },
+    { label: t('upd.version'), value: (o) => h('code', {}, rolloutVersion(o) || '—'), class: 'nowrap' },
     { label: t('upd.channel'), value: (o) => tEnum('channel', o.channel) },
     { label: t('upd.state'), value: (o) => rolloutChip(o.state) },
     { label: t('upd.stage'), value: (o) => t('upd.stage_of', { n: o.current_stage, total: (o.stages || []).length }), class: 'nowrap' },
