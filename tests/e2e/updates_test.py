@@ -14,7 +14,8 @@ upd-04 and upd-06 refuse the package, upd-05 stays installing. Then in headless 
   (auto-refresh) to healthy / rolled back (with the reason's journal lines) / failed / installing, upd-06 (candidate)
   left out; the state filter; pause (confirmed) and resume;
 - a candidate rollout that pauses itself is listed first with its reason; leaving a running rollout's page stops
-  its refresh; a manager reads without the releases; the detail in zh-CN; the form and the detail fit a phone.
+  its refresh; a manager reads without the releases; the detail in zh-CN; the form and the detail fit a phone;
+- a server without a `releases` section says so on the updates page.
 
 Prints "skipped: ..." and passes without chromium, mosquitto or dpkg-deb. `ctest -R updates_browser`.
 """
@@ -378,7 +379,21 @@ def run(stack, browser, shots):
     for word in ("安装中", "暂停", "第 2 / 2 阶段"):
         assert word in text, "zh-CN: %s missing" % word
 
-    for name, page in (("office", office), ("admin", admin), ("manager", manager)):
+    # --- a server without a releases section: the page says so instead of failing ---
+    with open(os.path.join(work, "bare.json"), "w") as f:
+        json.dump({"database": {"kind": "sqlite", "path": "bare.db"}, "http": {"listen": "127.0.0.1", "port": 0},
+                   "web_root": os.path.join(SOURCE, "server", "web")}, f)
+    bare_cfg = ["--config", os.path.join(work, "bare.json")]
+    run_checked([server, "user", "add", *bare_cfg, "--name", "admin", "--role", "admin"], work,
+                input=PASSWORDS["admin"] + "\n", env=stack.env)
+    bare_host, bare_port = stack.start_and_wait_listening("bare-server", [server, "run", *bare_cfg], SERVER_LISTENING,
+                                                          timeout=30, cwd=work)
+    bare = login(browser, "http://%s:%d" % (bare_host, bare_port), "admin")
+    go(bare, "#/updates")
+    bare.wait_testid("updates-off")
+    assert "not set up" in bare.text("updates-off"), bare.text("updates-off")
+
+    for name, page in (("office", office), ("admin", admin), ("manager", manager), ("admin without releases", bare)):
         if page.errors:
             raise CdpError("script errors on the %s's page: %s" % (name, page.errors[:5]))
     if gateways.errors:

@@ -143,6 +143,7 @@ export default {
   'upd.stage_percent_label': 'Stage {n}: percent of the channel’s sites', 'upd.stage_sites_label': 'Stage {n}: site ids, separated by commas',
   'upd.stage_sites_placeholder': 'site-a, site-b', 'upd.stage_remove': 'Remove stage {n}', 'upd.stage_add': 'Add a stage',
   'upd.max_failure_hint': 'More failed or rolled-back sites in a stage pause the rollout', 'upd.start_delay_hint': 'Each site waits a random time up to this before it starts',
+  'upd.not_configured': 'Updates are not set up on this server (no releases section in its config).',
   'upd.start': 'Start rollout', 'upd.started': 'Rollout #{id} started.',
   'upd.site_settings': 'Gateway updates', 'upd.settings_saved': 'Update settings of {site} saved.',
   'site_update.pending': 'Pending', 'site_update.downloading': 'Downloading', 'site_update.installing': 'Installing', 'site_update.healthy': 'Healthy',

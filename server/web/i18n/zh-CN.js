@@ -142,6 +142,7 @@ export default {
   'upd.stage_percent_label': '阶段 {n}：通道站点的百分比', 'upd.stage_sites_label': '阶段 {n}：站点编号，以逗号分隔',
   'upd.stage_sites_placeholder': 'site-a, site-b', 'upd.stage_remove': '删除阶段 {n}', 'upd.stage_add': '添加阶段',
   'upd.max_failure_hint': '某阶段失败或回滚的站点超过此比例时发布暂停', 'upd.start_delay_hint': '每个站点开始前随机等待，最长为此时间',
+  'upd.not_configured': '此服务器未启用远程升级（配置中没有 releases 部分）。',
   'upd.start': '开始发布', 'upd.started': '发布 #{id} 已开始。',
   'upd.site_settings': '网关升级', 'upd.settings_saved': '{site} 的升级设置已保存。',
   'site_update.pending': '等待中', 'site_update.downloading': '下载中', 'site_update.installing': '安装中', 'site_update.healthy': '正常',

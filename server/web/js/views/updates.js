@@ -49,7 +49,12 @@ export async function updatesView(root, { signal }) {
     get('/api/rollouts', { signal }),
     get('/api/releases', { signal }),
   ]);
-  if (rollouts.status === 'rejected') throw rollouts.reason;
+  if (rollouts.status === 'rejected') {
+    // 503: this server has no `releases` section (docs/updates.md); nothing is wrong with the request.
+    if (rollouts.reason?.status !== 503) throw rollouts.reason;
+    mount(root, pageHeader(t('upd.title'), t('upd.subtitle')), h('div', { class: 'empty big', testid: 'updates-off' }, t('upd.not_configured')));
+    return;
+  }
   const items = rollouts.value.items;
   const hasKind = items.some((o) => o.kind !== undefined);
   const rolloutTable = table(items, [
