@@ -465,6 +465,72 @@ for (const action of ['acknowledge', 'resolve'])
     t.ticket.state = action === 'acknowledge' ? 'acknowledged' : 'resolved';
     send(res, 202, { command_id: `api-${Date.now()}-${t.ticket.id}`, status: 'sent' });
   });
+// Over-the-air updates (docs/updates.md). Rollout 2 is a config rollout as a newer server may send it (kind,
+// config_version, a per-site state the web app does not know) so the view's fallbacks can be seen.
+const releases = ['arm64', 'armhf'].map((arch, i) => ({ sha256: (i ? 'b' : 'a').repeat(64), package: 'pvfleet-edge', version: '0.2.0', architecture: arch,
+  size: 6_815_744 + i * 1024, signature: 'c2ln', signed_by: 'pvfleet-release-2026.pem', uploaded_at: iso(NOW - 3 * DAY), uploaded_by: 'admin' }));
+const updateSettings = new Map();
+const SITE_STATES_MOCK = ['healthy', 'healthy', 'healthy', 'installing', 'downloading', 'rolled_back', 'failed', 'pending'];
+function mockRollout(id, extra, siteStates) {
+  const chosen = sites.slice(0, siteStates.length).map((s, i) => ({
+    site_id: s.site_id, stage: i < 2 ? 1 : 2, state: siteStates[i], command_id: `update-${id}-${i}`, not_before: iso(NOW - 2 * HOUR),
+    architecture: 'arm64', from_version: '0.1.0', updated_at: iso(NOW - i * 60e3),
+    reason: { healthy: 'healthy 0.2.0 (was 0.1.0)', installing: 'installing 0.2.0 (was 0.1.0)', downloading: 'update command sent',
+      rolled_back: 'rolled_back: back on 0.1.0; the new agent did not report healthy within 180 s\nJan 01 gw pvfleet-edge[812]: store: database disk image is malformed',
+      failed: 'package refused: SHA-256 9f… differs from the command’s 5f…', pending: '', applied: 'config 2026-03-01.2 applied' }[siteStates[i]] ?? '' }));
+  const counts = {};
+  for (const st of chosen) counts[st.state] = (counts[st.state] || 0) + 1;
+  return { id, version: '0.2.0', channel: 'stable', stages: [{ sites: chosen.slice(0, 2).map((x) => x.site_id) }, { percent: 100 }],
+    max_failure_percent: 20, max_concurrent_downloads: 20, start_delay_max_s: 600, state: 'running', current_stage: 2, pause_reason: '',
+    created_at: iso(NOW - 2 * HOUR), created_by: 'admin', counts, sites: chosen, ...extra };
+}
+const rollouts = [
+  mockRollout(2, { kind: 'config', channel: 'candidate', version: '', config_version: '2026-03-01.2', state: 'paused', pause_reason: 'stage 2: 2 of 6 sites failed or rolled back (more than 20 %)' },
+    ['applied', 'applied', 'applied', 'failed', 'rolled_back', 'pending']),
+  mockRollout(1, { kind: 'software' }, SITE_STATES_MOCK),
+];
+const summary = ({ sites: _, ...o }) => o;
+route('GET', '/api/releases', OFFICE, (req, res) => send(res, 200, { items: releases }));
+route('GET', '/api/rollouts', READ, (req, res) => send(res, 200, { items: rollouts.map(summary) }));
+route('GET', '/api/rollouts/{id}', READ, (req, res, p) => {
+  const o = rollouts.find((x) => String(x.id) === p.id);
+  return o ? send(res, 200, o) : problem(res, 404, 'Not Found', `no rollout ${p.id}`);
+});
+for (const action of ['pause', 'resume', 'cancel']) {
+  route('POST', `/api/rollouts/{id}/${action}`, ['admin'], (req, res, p, q, u) => {
+    const o = rollouts.find((x) => String(x.id) === p.id);
+    if (!o) return problem(res, 404, 'Not Found', `no rollout ${p.id}`);
+    const ok = { pause: ['running'], resume: ['paused'], cancel: ['running', 'paused'] }[action].includes(o.state);
+    if (!ok) return problem(res, 409, 'Conflict', `rollout ${o.id} is ${o.state}: cannot ${action}`);
+    o.state = { pause: 'paused', resume: 'running', cancel: 'cancelled' }[action];
+    o.pause_reason = action === 'pause' ? `paused by ${u.name}` : action === 'resume' ? '' : o.pause_reason;
+    return send(res, 200, summary(o));
+  });
+}
+route('POST', '/api/rollouts', ['admin'], async (req, res) => {
+  const b = await readBody(req);
+  if (!b || !releases.some((r) => r.version === b.version)) return problem(res, 400, 'Bad Request', `version: no pvfleet-edge ${b?.version} uploaded`, 'version');
+  let last = 0;
+  for (const [i, st] of (b.stages || []).entries()) {
+    if (st.percent === undefined) continue;
+    if (!Number.isInteger(st.percent) || st.percent < 1 || st.percent > 100) return problem(res, 400, 'Bad Request', `stages/${i}/percent: 1..100`, `stages/${i}/percent`);
+    if (st.percent <= last) return problem(res, 400, 'Bad Request', `stages/${i}/percent: percentages are cumulative and must rise (${last} before)`, `stages/${i}/percent`);
+    last = st.percent;
+  }
+  if (rollouts.some((o) => o.channel === b.channel && ['running', 'paused'].includes(o.state))) return problem(res, 409, 'Conflict', `a rollout of channel ${b.channel} is running or paused`, 'channel');
+  const o = mockRollout(rollouts.length + 1, { channel: b.channel, stages: b.stages, current_stage: 1 }, ['pending', 'pending']);
+  rollouts.unshift(o);
+  return send(res, 201, summary(o));
+});
+route('GET', '/api/sites/{site_id}/update-settings', OFFICE, (req, res, p) => send(res, 200, updateSettings.get(p.site_id) || { site_id: p.site_id, channel: 'stable', architecture: '' }));
+route('PUT', '/api/sites/{site_id}/update-settings', OFFICE, async (req, res, p) => {
+  const b = await readBody(req) || {};
+  if (b.architecture && !/^[a-z0-9][a-z0-9-]*$/.test(b.architecture)) return problem(res, 400, 'Bad Request', `architecture: '${b.architecture}' is not a Debian architecture name`, 'architecture');
+  if (b.channel && !['stable', 'candidate'].includes(b.channel)) return problem(res, 400, 'Bad Request', 'channel: stable or candidate', 'channel');
+  const s = { site_id: p.site_id, channel: b.channel || 'stable', architecture: b.architecture || '' };
+  updateSettings.set(p.site_id, s);
+  return send(res, 200, s);
+});
 route('GET', '/api/health', null, (req, res) => send(res, 200, { status: 'ok', at: iso(Date.now()) }));
 route('GET', '/api/openapi.json', null, (req, res) => send(res, 200, { openapi: '3.1.0', info: { title: 'pvfleet server API (mock)', version: '1' }, paths: {} }));
 

@@ -13,6 +13,7 @@ import { workOrderView } from './views/work-order.js';
 import { myView, myOrderView } from './views/my.js';
 import { leadsView, leadView } from './views/leads.js';
 import { projectBoardView, projectView } from './views/projects.js';
+import { updatesView, rolloutView, newRolloutView } from './views/updates.js';
 
 const OFFICE_READ = ['admin', 'back_office', 'manager'];
 const LEADS_READ = ['admin', 'back_office', 'manager', 'sales'];  // CRM: sales reps see their own leads
@@ -31,6 +32,10 @@ const routes = [
   { re: /^\/leads\/(\d+)$/, view: leadView, roles: LEADS_READ, nav: 'leads' },
   { re: /^\/projects$/, view: projectBoardView, roles: PROJECTS_READ, nav: 'projects' },
   { re: /^\/projects\/(\d+)$/, view: projectView, roles: PROJECTS_READ, nav: 'projects' },
+  // Over-the-air updates (docs/updates.md): admins act, back office and managers read.
+  { re: /^\/updates$/, view: updatesView, roles: OFFICE_READ, nav: 'updates' },
+  { re: /^\/updates\/rollouts\/(\d+)$/, view: rolloutView, roles: OFFICE_READ, nav: 'updates' },
+  { re: /^\/updates\/new$/, view: newRolloutView, roles: ['admin'], nav: 'updates' },
 ];
 const NAV = [
   { id: 'dashboard', href: '#/dashboard', label: 'nav.dashboard', roles: OFFICE_READ },
@@ -40,6 +45,7 @@ const NAV = [
   { id: 'my', href: '#/my', label: 'nav.my', roles: ['technician'] },
   { id: 'leads', href: '#/leads', label: 'nav.leads', roles: LEADS_READ },
   { id: 'projects', href: '#/projects', label: 'nav.projects', roles: PROJECTS_READ },
+  { id: 'updates', href: '#/updates', label: 'nav.updates', roles: OFFICE_READ },
 ];
 
 const LANDING = { technician: '#/my', sales: '#/leads', project_manager: '#/projects' };

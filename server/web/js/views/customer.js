@@ -7,6 +7,7 @@ import { pageHeader, card, table, canEdit, kv, toast, field, showFieldError, err
 import { generationCard, siteKwp } from '../generation.js';
 import { workOrderCsvColumns } from './board.js';
 import { downloadCsv, stamp } from '../csv.js';
+import { updateSettingsBlock } from './updates.js';
 
 const FIELDS = ['name', 'phone', 'email', 'address', 'notes'];
 
@@ -95,6 +96,7 @@ function siteCard(site, signal) {
       [t('site.time_zone'), site.time_zone],
     ]),
     h('h4', {}, t('site.devices')), devices,
+    canEdit() ? updateSettingsBlock(site) : null,
     canEdit() ? enrollmentBlock(site) : null);
 }
 
