@@ -4,7 +4,7 @@
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME pvfleet)
-set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_VERSION ${PVFLEET_VERSION})
 set(CPACK_PACKAGE_VENDOR "pvfleet")
 # Empty: each package's description (below) starts with its own synopsis line; CPack would otherwise put the
 # project's summary first.
@@ -34,7 +34,7 @@ if(PVFLEET_DEB_ARCH)
 endif()
 
 set(pvfleet_debian ${CMAKE_SOURCE_DIR}/packaging/debian)
-set(pvfleet_version_dep "(= ${PROJECT_VERSION})")
+set(pvfleet_version_dep "(= ${PVFLEET_VERSION})")
 
 set(CPACK_DEBIAN_COMMON_PACKAGE_NAME pvfleet-common)
 set(CPACK_DEBIAN_COMMON_PACKAGE_ARCHITECTURE all)
@@ -47,6 +47,9 @@ Used by pvfleet-edge and pvfleet-sim.")
 
 set(CPACK_DEBIAN_EDGE_PACKAGE_NAME pvfleet-edge)
 set(CPACK_DEBIAN_EDGE_PACKAGE_DEPENDS "pvfleet-common ${pvfleet_version_dep}, adduser")
+# The updater keeps the running version before installing another (docs/updates.md, "The updater"): a gateway
+# whose first version came from an image or a local file has no copy in apt's cache, so it rebuilds one.
+set(CPACK_DEBIAN_EDGE_PACKAGE_RECOMMENDS "dpkg-repack")
 set(CPACK_DEBIAN_EDGE_PACKAGE_CONTROL_EXTRA
     ${pvfleet_debian}/edge/postinst ${pvfleet_debian}/edge/prerm ${pvfleet_debian}/edge/postrm
     ${pvfleet_debian}/edge/conffiles)

@@ -18,10 +18,7 @@
 #include "pvfleet/sync/service.hpp"
 #include "pvfleet/util/log.hpp"
 #include "pvfleet/util/time.hpp"
-
-#ifndef PVFLEET_VERSION
-#define PVFLEET_VERSION "0.0.0"
-#endif
+#include "pvfleet/util/version.hpp"
 
 namespace pvfleet::agent {
 namespace asio = boost::asio;
@@ -351,7 +348,7 @@ Status Agent::Impl::start_sync() {
         o.mqtt.tls = tls;
     }
     o.sync.site_id = c.site_id;
-    o.sync.agent_version = PVFLEET_VERSION;
+    o.sync.agent_version = std::string(util::program_version());
     o.sync.config_version = c.config_version;
     for (const auto& d : c.devices) o.sync.devices.push_back(d.id);
     // The wiring goes to the server with each status, so the back office sees which inputs are used.
@@ -380,7 +377,7 @@ void Agent::Impl::start_parts() {
     // Over-the-air updates (docs/updates.md): files in the store's folder (the state directory).
     updates = std::make_unique<UpdateHandler>(
         c.store_path.parent_path(), c.config_file ? c.config_file->parent_path() : std::filesystem::path("/etc/pvfleet"),
-        PVFLEET_VERSION, executor,
+        std::string(util::program_version()), executor,
         [i](const std::string& id, protocol::AckStatus s, const std::string& detail, bool final) {
             i->commands->update_ack(id, s, detail, final);
         });

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <map>
 
+#include "pvfleet/util/version.hpp"
 #include "verbs.hpp"
 
 namespace pvfleet::edge_app {
@@ -32,7 +33,7 @@ int run_cli(const std::vector<std::string>& args) {
         return args.empty() ? 2 : 0;
     }
     if (args[0] == "version" || args[0] == "--version") {
-        std::cout << "pvfleet-edge " << PVFLEET_VERSION << "\n";
+        std::cout << "pvfleet-edge " << util::program_version() << "\n";
         return 0;
     }
     if (args[0] == "--check-config") return cmd_check_config(Args(args.begin() + 1, args.end()));

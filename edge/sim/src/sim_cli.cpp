@@ -12,6 +12,7 @@
 #include "pvfleet/util/log.hpp"
 #include "pvfleet/util/number.hpp"
 #include "pvfleet/util/time.hpp"
+#include "pvfleet/util/version.hpp"
 
 namespace pvfleet::sim {
 
@@ -171,7 +172,7 @@ void log_start(const Simulation& simulation, const SimulationOptions& sim_option
 
 int run_cli(const std::vector<std::string>& args) {
     if (!args.empty() && (args[0] == "version" || args[0] == "--version")) {
-        std::cout << "pvfleet-sim " << PVFLEET_VERSION << "\n";
+        std::cout << "pvfleet-sim " << util::program_version() << "\n";
         return 0;
     }
     if (args.empty() || args[0] == "--help" || args[0] == "-h") {

@@ -31,6 +31,7 @@
 #include "pvfleet/util/log.hpp"
 #include "pvfleet/util/systemd.hpp"
 #include "pvfleet/util/time.hpp"
+#include "pvfleet/util/version.hpp"
 #include "enroll_code.hpp"
 #include "pvfleet/enrollment/issuing_ca.hpp"
 #include "crl_refresh.hpp"
@@ -475,7 +476,7 @@ int cmd_run(const Common& common) {
     if (common.check_config) return cmd_check_config(common);
     auto config = config_or_complain(common, "run");
     if (!config) return 2;
-    PVF_LOG(info, "server", "pvfleet-server " << PVFLEET_VERSION << " config " << describe(*config));
+    PVF_LOG(info, "server", "pvfleet-server " << util::program_version() << " config " << describe(*config));
     // The web app is served from memory: read once here, so no request path ever reaches the file system.
     auto web_assets = api::WebAssets::load(config->web_root);
     if (!web_assets) {
@@ -609,7 +610,7 @@ int run_cli(const std::vector<std::string>& args) {
         return args.empty() ? 2 : 0;
     }
     if (args[0] == "version" || args[0] == "--version") {
-        std::cout << "pvfleet-server " << PVFLEET_VERSION << "\n";
+        std::cout << "pvfleet-server " << util::program_version() << "\n";
         return 0;
     }
     auto common = parse_common(args, 1);
