@@ -220,9 +220,9 @@ Response create(ApiContext& ctx, Request& req) {
         .integer("start_delay_max_s", delay, 0, 7 * 86400);
     if (auto s = read.status(); !s) return s.refusal();
     if (!software) {
-        if (!b["patch"].is_object())
+        if (!b.at("patch").is_object())
             return problem(400, "Bad Request", "patch: expected an object (a JSON merge patch)", "patch");
-        spec.patch_json = b["patch"].dump();
+        spec.patch_json = b.at("patch").dump();
     }
     if (stages == nullptr) return problem(400, "Bad Request", "required", "stages");
     const auto ch = rel::channel_from(channel);
