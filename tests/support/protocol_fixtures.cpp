@@ -132,6 +132,9 @@ std::vector<Command> commands() {
                 SetConfigCommand{R"({"devices":[{"id":"inv1","host":"192.168.1.20"}],"site_id":"demo-site-01"})"}},
         Command{"demo-site-01", "c-0004", issued, std::nullopt, ResendCommand{1000, 1041}},
         Command{"demo-site-01", "c-0005", issued, std::nullopt, ProbeCommand{"inv2"}},
+        Command{"demo-site-01", "c-0006", issued, issued + 6h,
+                SetConfigCommand{"", R"({"poll":{"slow_s":600},"detection":{"not_producing":null}})",
+                                 "2016-08-01.1"}},
     };
 }
 

@@ -68,9 +68,10 @@ std::optional<CommandOutcome> CommandHandler::carry_out(const protocol::Command&
 }
 
 // set_config (docs/site-config.md, "Changing the config remotely"): ordered against the one applied last,
-// checked completely, installed and applied by a restart (ConfigLifecycle). The ack waits for the outcome: the
-// next agent acks `done`; when it cannot be created, the handler puts the previous file back, starts the
-// previous config again, and that agent acks `failed` with the reason.
+// a patch merged into the current config file, checked completely, installed and applied by a restart
+// (ConfigLifecycle). The ack waits for the outcome: the next agent acks `done`; when it cannot be created,
+// the handler puts the previous file back, starts the previous config again, and that agent acks `failed`
+// with the reason.
 std::optional<CommandOutcome> CommandHandler::set_config(const protocol::Command& cmd,
                                                       const protocol::SetConfigCommand& set) {
     using protocol::AckStatus;
@@ -84,10 +85,17 @@ std::optional<CommandOutcome> CommandHandler::set_config(const protocol::Command
         return CommandOutcome{AckStatus::stale, "issued " + format_iso8601(cmd.issued_at) +
                                                     ", before the config applied last (issued " +
                                                     format_iso8601(**last) + ")"};
-    auto next = lifecycle.check(set.config_json);
+    // A patch (fleet config) becomes the whole config here; from then on both go the same way.
+    std::string config_json = set.config_json;
+    if (set.is_patch()) {
+        auto patched = lifecycle.patched(set.patch_json, set.config_version);
+        if (!patched) return CommandOutcome{AckStatus::failed, patched.error().message};
+        config_json = std::move(*patched);
+    }
+    auto next = lifecycle.check(config_json);
     if (!next) return CommandOutcome{AckStatus::rejected, "config refused:\n" + next.error().message};
     if (auto s = lifecycle.install_and_restart(ConfigChange{cmd.command_id, cmd.issued_at, std::move(*next)},
-                                               set.config_json);
+                                               config_json);
         !s)
         return CommandOutcome{AckStatus::failed, s.error().message};
     return std::nullopt;

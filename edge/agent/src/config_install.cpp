@@ -89,6 +89,18 @@ Result<SiteConfig> check_first_config(std::string_view config_json, const std::f
     return parsed;
 }
 
+Result<std::string> apply_config_patch(std::string_view file_text, std::string_view patch_json,
+                                       const std::string& config_version) {
+    // Ordered: the installed file keeps the installer's key order, patched keys where they were.
+    auto config = nlohmann::ordered_json::parse(file_text, nullptr, false);
+    if (config.is_discarded() || !config.is_object()) return Error{"is not a JSON object"};
+    const auto patch = nlohmann::ordered_json::parse(patch_json, nullptr, false);
+    if (patch.is_discarded() || !patch.is_object()) return Error::at("patch", "not a JSON object");
+    config.merge_patch(patch);
+    config["config_version"] = config_version;
+    return config.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 bool is_stale_config(TimePoint issued_at, std::optional<TimePoint> last_applied) {
     return last_applied && issued_at < *last_applied;
 }

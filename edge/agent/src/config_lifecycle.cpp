@@ -1,7 +1,9 @@
 #include "pvfleet/agent/config_lifecycle.hpp"
 
 #include <boost/asio/post.hpp>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "pvfleet/agent/config_install.hpp"
 #include "pvfleet/util/log.hpp"
@@ -10,6 +12,20 @@ namespace pvfleet::agent {
 
 Result<SiteConfig> ConfigLifecycle::check(std::string_view config_json) const {
     return check_pushed_config(config_json, p_.config);
+}
+
+Result<std::string> ConfigLifecycle::patched(std::string_view patch_json,
+                                             const std::string& config_version) const {
+    if (!p_.config.config_file)
+        return Error{"this agent was not started from a config file", ErrorKind::unsupported};
+    const auto& file = *p_.config.config_file;
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream text;
+    if (in) text << in.rdbuf();
+    if (!in) return Error{"config file " + file.string() + ": cannot be read", ErrorKind::io};
+    auto merged = apply_config_patch(text.str(), patch_json, config_version);
+    if (!merged) return Error{"config file " + file.string() + ": " + merged.error().message};
+    return merged;
 }
 
 Result<std::optional<TimePoint>> ConfigLifecycle::last_applied() const {

@@ -1,6 +1,8 @@
-// Over-the-air updates (docs/updates.md): releases (upload by admin, list), their download by gateways (a link
-// with an expiring HMAC token, byte ranges), rollouts (create, follow, pause, resume, cancel) and each site's
-// update settings (channel, architecture). Without a `releases` section in the server config these answer 503.
+// Over-the-air updates (docs/updates.md): releases (upload by admin, list), their download by gateways (a
+// link with an expiring HMAC token, byte ranges), rollouts of a version or of a config patch (create, follow,
+// pause, resume, cancel) and each site's update settings (channel, architecture). Without a `releases`
+// section in the server config these answer 503.
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
@@ -25,20 +27,37 @@ json rollout_json(const rel::Rollout& o) {
     json stages = json::array();
     for (const auto& s : o.spec.stages) stages.push_back(s.percent ? json{{"percent", *s.percent}} : json{{"sites", s.sites}});
     const auto& c = o.counts;
-    return {{"id", o.id},
-            {"version", o.spec.version},
-            {"channel", rel::to_string(o.spec.channel)},
-            {"stages", stages},
-            {"max_failure_percent", o.spec.max_failure_percent},
-            {"max_concurrent_downloads", o.spec.max_concurrent_downloads},
-            {"start_delay_max_s", o.spec.start_delay_max_s},
-            {"state", rel::to_string(o.state)},
-            {"current_stage", o.current_stage + 1},
-            {"pause_reason", o.pause_reason},
-            {"created_at", format_iso8601(o.created_at)},
-            {"created_by", o.created_by},
-            {"counts", {{"pending", c.pending}, {"downloading", c.downloading}, {"installing", c.installing},
-                        {"healthy", c.healthy}, {"rolled_back", c.rolled_back}, {"failed", c.failed}}}};
+    const bool software = o.spec.kind == rel::RolloutKind::software;
+    json out{{"id", o.id},
+             {"kind", rel::to_string(o.spec.kind)},
+             {"version", o.spec.version},
+             {"channel", rel::to_string(o.spec.channel)},
+             {"stages", stages},
+             {"max_failure_percent", o.spec.max_failure_percent},
+             {"max_concurrent", o.spec.max_concurrent},
+             {"start_delay_max_s", o.spec.start_delay_max_s},
+             {"state", rel::to_string(o.state)},
+             {"current_stage", o.current_stage + 1},
+             {"pause_reason", o.pause_reason},
+             {"created_at", format_iso8601(o.created_at)},
+             {"created_by", o.created_by},
+             {"counts",
+              {{"pending", c.pending},
+               {"downloading", c.downloading},
+               {"installing", c.installing},
+               {"applying", c.applying},
+               {"healthy", c.healthy},
+               {"applied", c.applied},
+               {"rolled_back", c.rolled_back},
+               {"failed", c.failed}}}};
+    // Software keeps the member its clients know; a config rollout has what it sends instead of a version.
+    if (software) {
+        out["max_concurrent_downloads"] = o.spec.max_concurrent;
+    } else {
+        out["patch"] = json::parse(o.spec.patch_json, nullptr, false);
+        out["config_version"] = o.spec.config_version;
+    }
+    return out;
 }
 
 json site_update_json(const rel::SiteUpdate& s) {
@@ -151,32 +170,66 @@ Checked<rel::Stage> read_stage(const json& j, const std::string& at) {
     return s;
 }
 
+// POST /api/rollouts: `kind` software (default: version, max_concurrent_downloads) or config (patch,
+// config_version, max_concurrent); channel, stages, max_failure_percent and start_delay_max_s for both. A
+// member of the other kind is refused by name.
 Response create(ApiContext& ctx, Request& req) {
     if (!ctx.releases) return not_configured();
     json b;
-    if (auto p = parse_body(req, {"version", "channel", "stages", "max_failure_percent", "max_concurrent_downloads",
-                                  "start_delay_max_s"},
-                            b);
+    if (auto p = parse_body(
+            req,
+            {"kind", "version", "patch", "config_version", "channel", "stages", "max_failure_percent",
+             "max_concurrent_downloads", "max_concurrent", "start_delay_max_s"},
+            b);
         !p)
         return p.refusal();
     rel::RolloutSpec spec;
+    std::string kind = "software";
+    {
+        BodyReader read(b);
+        read.text("kind", kind, 16);
+        if (auto s = read.status(); !s) return s.refusal();
+    }
+    const auto k = rel::rollout_kind_from(kind);
+    if (!k) return problem(400, "Bad Request", "kind: software or config", "kind");
+    spec.kind = *k;
+    const bool software = spec.kind == rel::RolloutKind::software;
+    // The members only one kind takes.
+    static const std::map<std::string, rel::RolloutKind> kOwnMembers{
+        {"version", rel::RolloutKind::software},
+        {"max_concurrent_downloads", rel::RolloutKind::software},
+        {"patch", rel::RolloutKind::config},
+        {"config_version", rel::RolloutKind::config},
+        {"max_concurrent", rel::RolloutKind::config}};
+    for (const auto& [member, owner] : kOwnMembers)
+        if (owner != spec.kind && b.contains(member))
+            return problem(400, "Bad Request", member + ": not a member of a " + kind + " rollout", member);
     std::string channel = "stable";
-    std::int64_t fail = spec.max_failure_percent, conc = spec.max_concurrent_downloads, delay = spec.start_delay_max_s;
+    std::int64_t fail = spec.max_failure_percent, conc = spec.max_concurrent, delay = spec.start_delay_max_s;
     const json* stages = nullptr;
     BodyReader read(b);
-    read.text("version", spec.version, 64, true)
-        .text("channel", channel, 16)
+    if (software) {
+        read.text("version", spec.version, 64, true).integer("max_concurrent_downloads", conc, 1, 10000);
+    } else {
+        read.text("config_version", spec.config_version, 64, true).integer("max_concurrent", conc, 1, 10000);
+        if (!b.contains("patch")) read.fail("patch", "required");
+    }
+    read.text("channel", channel, 16)
         .array("stages", stages, 20)
         .integer("max_failure_percent", fail, 0, 100)
-        .integer("max_concurrent_downloads", conc, 1, 10000)
         .integer("start_delay_max_s", delay, 0, 7 * 86400);
     if (auto s = read.status(); !s) return s.refusal();
+    if (!software) {
+        if (!b.at("patch").is_object())
+            return problem(400, "Bad Request", "patch: expected an object (a JSON merge patch)", "patch");
+        spec.patch_json = b.at("patch").dump();
+    }
     if (stages == nullptr) return problem(400, "Bad Request", "required", "stages");
     const auto ch = rel::channel_from(channel);
     if (!ch) return problem(400, "Bad Request", "stable or candidate", "channel");
     spec.channel = *ch;
     spec.max_failure_percent = static_cast<int>(fail);
-    spec.max_concurrent_downloads = static_cast<int>(conc);
+    spec.max_concurrent = static_cast<int>(conc);
     spec.start_delay_max_s = static_cast<int>(delay);
     for (std::size_t i = 0; i < stages->size(); ++i) {
         auto st = read_stage((*stages)[i], "stages/" + std::to_string(i));
@@ -234,8 +287,12 @@ void add_release_routes(Router& router, ApiContext& ctx) {
         for (const auto& o : *list) items.push_back(rollout_json(o));
         return json_response(200, {{"items", items}});
     });
-    router.add("POST", "/api/rollouts", {"Start a staged rollout of a version on a channel", {"admin"}, "updates"},
-               [&ctx](Request& req) { return create(ctx, req); });
+    router.add(
+        "POST", "/api/rollouts",
+        {"Start a staged rollout on a channel: of a version (kind software) or a config patch (kind config)",
+         {"admin"},
+         "updates"},
+        [&ctx](Request& req) { return create(ctx, req); });
     router.add("GET", "/api/rollouts/{id}", {"A rollout with each site's state and reason", kReadRoles, "updates"},
                [&ctx](Request& req) {
                    if (!ctx.releases) return not_configured();

@@ -1,5 +1,7 @@
-// The rollout engine: stages started, sites' states taken from their update commands' acks, the automatic pause,
-// and update commands sent within the concurrency limit.
+// The rollout engine, for both kinds: stages started, sites' states taken from their commands' acks, the
+// automatic pause, and commands sent within the concurrency limit — update commands (software) or set_config
+// with a patch (config). The kinds differ only in the command, the states its acks map to (state_from_ack)
+// and the state that counts against the limit; the SQL below names the states of both, which never overlap.
 #include <nlohmann/json.hpp>
 #include <openssl/sha.h>
 
@@ -26,13 +28,13 @@ std::uint64_t place(std::int64_t rollout_id, const std::string& site) {
     return v;
 }
 
-std::string reported_version(storage::Db& db, const std::string& site) {
+// What the site's last status reported: `agent_version` or `config_version`.
+std::string reported(storage::Db& db, const std::string& site, const char* key) {
     auto r = db.run("SELECT body FROM site_status WHERE site_id = $1", {site});
     if (!r || r->rows.empty()) return "";
     const json body = json::parse(r->rows[0].text(0), nullptr, false);
-    return body.is_object() && body.contains("agent_version") && body["agent_version"].is_string()
-               ? body["agent_version"].get<std::string>()
-               : "";
+    return body.is_object() && body.contains(key) && body[key].is_string() ? body[key].get<std::string>()
+                                                                           : "";
 }
 
 }  // namespace
@@ -83,15 +85,27 @@ Result<std::int64_t> start_stage(storage::Db& db, std::int64_t rollout_id, const
     for (const auto& site : chosen) {
         PVF_TRY(auto in, db.run("SELECT 1 FROM rollout_sites WHERE rollout_id = $1 AND site_id = $2", {rollout_id, site}));
         if (!in.rows.empty()) continue;
-        PVF_TRY(auto settings, db.run("SELECT architecture FROM site_update_settings WHERE site_id = $1", {site}));
-        const std::string arch = settings.rows.empty() ? "" : settings.rows[0].text(0);
-        const std::string from = reported_version(db, site);
-        // A gateway reporting the version already has nothing to do.
-        const bool already = !from.empty() && from == spec.version;
-        PVF_CHECK(db.run("INSERT INTO rollout_sites (rollout_id, site_id, stage, state, reason, not_before_ms, "
-                         "architecture, from_version, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                         {rollout_id, site, std::int64_t{stage}, std::string(already ? "healthy" : "pending"),
-                          std::string(already ? "already at " + from : ""), at + delay(rng), arch, from, at}));
+        const bool software = spec.kind == RolloutKind::software;
+        std::string arch;
+        if (software) {
+            PVF_TRY(auto settings,
+                    db.run("SELECT architecture FROM site_update_settings WHERE site_id = $1", {site}));
+            arch = settings.rows.empty() ? "" : settings.rows[0].text(0);
+        }
+        const std::string from = reported(db, site, software ? "agent_version" : "config_version");
+        // A gateway reporting the version (or config version) already has nothing to do.
+        const bool already = !from.empty() && from == (software ? spec.version : spec.config_version);
+        const SiteState state = !already   ? SiteState::pending
+                                : software ? SiteState::healthy
+                                           : SiteState::applied;
+        const std::string reason = !already   ? ""
+                                   : software ? "already at " + from
+                                              : "already runs config " + from;
+        PVF_CHECK(
+            db.run("INSERT INTO rollout_sites (rollout_id, site_id, stage, state, reason, not_before_ms, "
+                   "architecture, from_version, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                   {rollout_id, site, std::int64_t{stage}, std::string(to_string(state)), reason,
+                    at + delay(rng), arch, from, at}));
         ++added;
     }
     return added;
@@ -111,19 +125,36 @@ std::optional<SiteState> state_from_ack(std::string_view status, std::string_vie
     return std::nullopt;
 }
 
+std::optional<SiteState> state_from_ack(RolloutKind kind, std::string_view status, std::string_view detail) {
+    if (kind == RolloutKind::software) return state_from_ack(status, detail);
+    // set_config answers once, with its final ack (docs/protocol.md, "set_config").
+    if (status == "done") return SiteState::applied;
+    // "config V2 did not start (reason); config V1 restored": the gateway runs its previous config again.
+    if (status == "failed" && detail.rfind("config ", 0) == 0 &&
+        detail.find(" did not start (") != std::string_view::npos)
+        return SiteState::rolled_back;
+    if (status == "failed" || status == "rejected" || status == "stale") return SiteState::failed;
+    // A redelivery answered after the first ack: ingest keeps the latest ack, which then says how it ended.
+    if (status == "duplicate" && detail == "already done") return SiteState::applied;
+    if (status == "duplicate" && detail == "already failed") return SiteState::failed;
+    return std::nullopt;
+}
+
 namespace {
 using json = nlohmann::json;
 
 // Sites sent their command: their state from the command's ack, or failed after the deadline.
-Status follow_acks(EngineParts& p, std::int64_t id, TimePoint now, TickReport& report) {
-    PVF_TRY(auto r, p.db.run("SELECT rs.site_id, rs.state, c.status, c.detail, rs.sent_at_ms FROM rollout_sites rs "
-                             "LEFT JOIN commands c ON c.command_id = rs.command_id WHERE rs.rollout_id = $1 AND "
-                             "rs.state IN ('downloading', 'installing')",
-                             {id}));
+Status follow_acks(EngineParts& p, const Rollout& o, TimePoint now, TickReport& report) {
+    const std::int64_t id = o.id;
+    PVF_TRY(auto r,
+            p.db.run("SELECT rs.site_id, rs.state, c.status, c.detail, rs.sent_at_ms FROM rollout_sites rs "
+                     "LEFT JOIN commands c ON c.command_id = rs.command_id WHERE rs.rollout_id = $1 AND "
+                     "rs.state IN ('downloading', 'installing', 'applying')",
+                     {id}));
     const std::int64_t at = to_epoch_ms(now);
     for (const auto& row : r.rows) {
         const std::string site = row.text(0), state = row.text(1), detail = row.text(3);
-        auto next = row.is_null(2) ? std::nullopt : state_from_ack(row.text(2), detail);
+        auto next = row.is_null(2) ? std::nullopt : state_from_ack(o.spec.kind, row.text(2), detail);
         std::string reason = detail.substr(0, 2000);
         if (!next || to_string(*next) == state) {
             if (at - row.integer(4) <= std::chrono::duration_cast<Millis>(p.site_deadline).count()) continue;
@@ -134,8 +165,7 @@ Status follow_acks(EngineParts& p, std::int64_t id, TimePoint now, TickReport& r
         PVF_CHECK(p.db.run("UPDATE rollout_sites SET state = $3, reason = $4, updated_at_ms = $5 WHERE rollout_id = $1 "
                            "AND site_id = $2",
                            {id, site, std::string(to_string(*next)), reason, at}));
-        if (*next == SiteState::healthy || *next == SiteState::failed || *next == SiteState::rolled_back)
-            ++report.finished;
+        if (is_final(*next)) ++report.finished;
     }
     return {};
 }
@@ -144,10 +174,13 @@ Status follow_acks(EngineParts& p, std::int64_t id, TimePoint now, TickReport& r
 // the rollout still runs.
 Result<bool> judge_stage(EngineParts& p, Rollout& o, std::int64_t accepted_failures, TimePoint now,
                          TickReport& report) {
-    PVF_TRY(auto r, p.db.run("SELECT COUNT(*), SUM(CASE WHEN state IN ('failed', 'rolled_back') THEN 1 ELSE 0 END), "
-                             "SUM(CASE WHEN state IN ('healthy', 'failed', 'rolled_back') THEN 1 ELSE 0 END) FROM "
-                             "rollout_sites WHERE rollout_id = $1 AND stage = $2",
-                             {o.id, std::int64_t{o.current_stage}}));
+    PVF_TRY(
+        auto r,
+        p.db.run("SELECT COUNT(*), SUM(CASE WHEN state IN ('failed', 'rolled_back') THEN 1 ELSE 0 END), "
+                 "SUM(CASE WHEN state IN ('healthy', 'applied', 'failed', 'rolled_back') THEN 1 ELSE 0 END) "
+                 "FROM "
+                 "rollout_sites WHERE rollout_id = $1 AND stage = $2",
+                 {o.id, std::int64_t{o.current_stage}}));
     const std::int64_t total = r.rows[0].integer(0), failed = r.rows[0].integer(1), finished = r.rows[0].integer(2);
     const std::int64_t at = to_epoch_ms(now);
     const std::int64_t counted = failed - accepted_failures;
@@ -174,60 +207,93 @@ Result<bool> judge_stage(EngineParts& p, Rollout& o, std::int64_t accepted_failu
                            {o.id, std::int64_t{o.current_stage}, at}));
         PVF_TRY(auto added, detail::start_stage(p.db, o.id, o.spec, o.current_stage, now, p.rng));
         ++report.stages_started;
-        PVF_TRY(auto left, p.db.run("SELECT COUNT(*) FROM rollout_sites WHERE rollout_id = $1 AND stage = $2 AND state "
-                                    "NOT IN ('healthy', 'failed', 'rolled_back')",
-                                    {o.id, std::int64_t{o.current_stage}}));
+        PVF_TRY(auto left,
+                p.db.run("SELECT COUNT(*) FROM rollout_sites WHERE rollout_id = $1 AND stage = $2 AND state "
+                         "NOT IN ('healthy', 'applied', 'failed', 'rolled_back')",
+                         {o.id, std::int64_t{o.current_stage}}));
         if (added > 0 && left.rows[0].integer(0) > 0) return true;
     }
 }
 
-std::string new_command_id(std::int64_t rollout, const std::string& site, std::mt19937_64& rng) {
+std::string new_command_id(RolloutKind kind, std::int64_t rollout, const std::string& site,
+                           std::mt19937_64& rng) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string tail;
     for (int i = 0; i < 8; ++i) tail += kHex[rng() & 15];
-    std::string id = "update-" + std::to_string(rollout) + "-" + tail + "-" + site;
+    std::string id = std::string(kind == RolloutKind::software ? "update-" : "config-") +
+                     std::to_string(rollout) + "-" + tail + "-" + site;
     return id.substr(0, 64);
 }
 
-// Pending sites whose delay passed, while fewer than the limit download.
+// A due site's command: an update with a download link for its architecture, or the rollout's patch as a
+// set_config. nullopt with `why` set: the site cannot be sent anything (it fails with that reason).
+std::optional<protocol::Command> command_for(EngineParts& p, const Rollout& o, const std::string& site,
+                                             const std::string& arch, const std::vector<Release>& files,
+                                             TimePoint now, std::string& why) {
+    protocol::Command cmd;
+    cmd.site_id = site;
+    cmd.issued_at = now;
+    if (o.spec.kind == RolloutKind::config) {
+        // Expires with the deadline: a gateway the rollout gave up on never applies the patch later.
+        cmd.expires_at = now + std::chrono::duration_cast<Millis>(p.site_deadline);
+        cmd.body = protocol::SetConfigCommand{"", o.spec.patch_json, o.spec.config_version};
+    } else {
+        const Release* chosen = nullptr;
+        for (const auto& f : files)
+            if (f.architecture == arch || (arch.empty() && files.size() == 1)) chosen = &f;
+        if (chosen == nullptr) {
+            why = arch.empty()
+                      ? "the gateway's architecture is not known (set it in the site's update settings)"
+                      : "no " + o.spec.version + " for " + arch + " uploaded";
+            return std::nullopt;
+        }
+        cmd.expires_at = now + std::chrono::duration_cast<Millis>(p.settings.link_lifetime);
+        cmd.body = protocol::UpdateCommand{
+            o.spec.version, download_url(p.settings, p.link_key, *chosen, site, now), chosen->sha256,
+            static_cast<std::uint64_t>(chosen->size), chosen->signature};
+    }
+    cmd.command_id = new_command_id(o.spec.kind, o.id, site, p.rng);
+    return cmd;
+}
+
+// Pending sites whose delay passed, while fewer than the limit are in flight: downloading (software;
+// installing no longer loads the server) or applying (config).
 Status send_due(EngineParts& p, const Rollout& o, TimePoint now, TickReport& report) {
-    PVF_TRY(auto busy, p.db.run("SELECT COUNT(*) FROM rollout_sites WHERE rollout_id = $1 AND state = 'downloading'",
-                                {o.id}));
-    const std::int64_t room = o.spec.max_concurrent_downloads - busy.rows[0].integer(0);
+    const bool software = o.spec.kind == RolloutKind::software;
+    const std::string in_flight(to_string(software ? SiteState::downloading : SiteState::applying));
+    PVF_TRY(auto busy, p.db.run("SELECT COUNT(*) FROM rollout_sites WHERE rollout_id = $1 AND state = $2",
+                                {o.id, in_flight}));
+    const std::int64_t room = o.spec.max_concurrent - busy.rows[0].integer(0);
     if (room <= 0) return {};
     const std::int64_t at = to_epoch_ms(now);
     PVF_TRY(auto due, p.db.run("SELECT site_id, architecture FROM rollout_sites WHERE rollout_id = $1 AND stage = $2 "
                                "AND state = 'pending' AND not_before_ms <= $3 ORDER BY not_before_ms, site_id LIMIT $4",
                                {o.id, std::int64_t{o.current_stage}, at, room}));
-    PVF_TRY(auto files, releases_of_version(p.db, p.settings.package, o.spec.version));
+    std::vector<Release> files;
+    if (software) {
+        PVF_TRY(files, releases_of_version(p.db, p.settings.package, o.spec.version));
+    }
     for (const auto& row : due.rows) {
         const std::string site = row.text(0), arch = row.text(1);
-        const Release* chosen = nullptr;
-        for (const auto& f : files)
-            if (f.architecture == arch || (arch.empty() && files.size() == 1)) chosen = &f;
-        if (chosen == nullptr) {
-            const std::string reason = arch.empty() ? "the gateway's architecture is not known (set it in the site's update settings)"
-                                                    : "no " + o.spec.version + " for " + arch + " uploaded";
-            PVF_CHECK(p.db.run("UPDATE rollout_sites SET state = 'failed', reason = $3, updated_at_ms = $4 WHERE "
-                               "rollout_id = $1 AND site_id = $2",
-                               {o.id, site, reason, at}));
+        std::string why;
+        auto cmd = command_for(p, o, site, arch, files, now, why);
+        if (!cmd) {
+            PVF_CHECK(
+                p.db.run("UPDATE rollout_sites SET state = 'failed', reason = $3, updated_at_ms = $4 WHERE "
+                         "rollout_id = $1 AND site_id = $2",
+                         {o.id, site, why, at}));
             ++report.finished;
             continue;
         }
-        protocol::Command cmd;
-        cmd.site_id = site;
-        cmd.command_id = new_command_id(o.id, site, p.rng);
-        cmd.issued_at = now;
-        cmd.expires_at = now + std::chrono::duration_cast<Millis>(p.settings.link_lifetime);
-        cmd.body = protocol::UpdateCommand{o.spec.version, download_url(p.settings, p.link_key, *chosen, site, now),
-                                           chosen->sha256, static_cast<std::uint64_t>(chosen->size), chosen->signature};
         if (!p.send_command) return {};
         // Marked first (committed: ingest records the command on its own connection, which must not wait for
         // ours), so a crash right after sending leaves the site followed — by its ack or the deadline.
-        PVF_CHECK(p.db.run("UPDATE rollout_sites SET state = 'downloading', reason = 'update command sent', command_id = "
-                           "$3, sent_at_ms = $4, updated_at_ms = $4 WHERE rollout_id = $1 AND site_id = $2",
-                           {o.id, site, cmd.command_id, at}));
-        if (auto s = p.send_command(cmd, "rollout:" + std::to_string(o.id)); !s) {
+        PVF_CHECK(p.db.run(
+            "UPDATE rollout_sites SET state = $3, reason = $4, command_id = $5, sent_at_ms = $6, "
+            "updated_at_ms = $6 WHERE rollout_id = $1 AND site_id = $2",
+            {o.id, site, in_flight, std::string(software ? "update command sent" : "set_config sent"),
+             cmd->command_id, at}));
+        if (auto s = p.send_command(*cmd, "rollout:" + std::to_string(o.id)); !s) {
             PVF_CHECK(p.db.run("UPDATE rollout_sites SET state = 'pending', command_id = NULL, sent_at_ms = NULL, "
                                "reason = $3, updated_at_ms = $4 WHERE rollout_id = $1 AND site_id = $2",
                                {o.id, site, "not sent yet: " + s.error().message, at}));
@@ -249,7 +315,7 @@ Result<TickReport> tick(EngineParts& p, TimePoint now) {
         auto step = storage::in_transaction(p.db, [&]() -> Status {
             PVF_TRY(auto o, get_rollout(p.db, id));
             if (!o || o->state != RolloutState::running) return {};
-            PVF_CHECK(follow_acks(p, id, now, report));
+            PVF_CHECK(follow_acks(p, *o, now, report));
             PVF_TRY(const bool runs, judge_stage(p, *o, row.integer(1), now, report));
             if (runs) sendable = std::move(*o);
             return {};

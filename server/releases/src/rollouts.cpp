@@ -1,7 +1,10 @@
-// Rollouts, their sites and the sites' update settings: checks, creation, the admin's actions, reads.
+// Rollouts (software and config), their sites and the sites' update settings: checks, creation, the admin's
+// actions, reads.
+#include "pvfleet/releases/rollouts.hpp"
+
 #include <nlohmann/json.hpp>
 
-#include "pvfleet/releases/rollouts.hpp"
+#include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/storage/work_orders.hpp"
 #include "rollout_detail.hpp"
 
@@ -11,7 +14,7 @@ using json = nlohmann::json;
 
 constexpr const char* kRolloutColumns =
     "SELECT id, version, channel, stages, max_failure_percent, max_concurrent, start_delay_max_s, state, "
-    "current_stage, pause_reason, created_at_ms, created_by FROM rollouts";
+    "current_stage, pause_reason, created_at_ms, created_by, kind, patch, config_version FROM rollouts";
 
 Rollout row_to_rollout(const storage::Row& r) {
     Rollout o;
@@ -20,13 +23,16 @@ Rollout row_to_rollout(const storage::Row& r) {
     o.spec.channel = channel_from(r.text(2)).value_or(Channel::stable);
     o.spec.stages = detail::stages_from_json(r.text(3));
     o.spec.max_failure_percent = static_cast<int>(r.integer(4));
-    o.spec.max_concurrent_downloads = static_cast<int>(r.integer(5));
+    o.spec.max_concurrent = static_cast<int>(r.integer(5));
     o.spec.start_delay_max_s = static_cast<int>(r.integer(6));
     o.state = detail::rollout_state_from(r.text(7)).value_or(RolloutState::paused);
     o.current_stage = static_cast<int>(r.integer(8));
     o.pause_reason = r.text(9);
     o.created_at = from_epoch_ms(r.integer(10));
     o.created_by = r.text(11);
+    o.spec.kind = rollout_kind_from(r.text(12)).value_or(RolloutKind::software);
+    o.spec.patch_json = r.text(13);
+    o.spec.config_version = r.text(14);
     return o;
 }
 
@@ -39,7 +45,13 @@ Status fill_counts(storage::Db& db, Rollout& o) {
             case SiteState::pending: o.counts.pending = n; break;
             case SiteState::downloading: o.counts.downloading = n; break;
             case SiteState::installing: o.counts.installing = n; break;
+            case SiteState::applying:
+                o.counts.applying = n;
+                break;
             case SiteState::healthy: o.counts.healthy = n; break;
+            case SiteState::applied:
+                o.counts.applied = n;
+                break;
             case SiteState::rolled_back: o.counts.rolled_back = n; break;
             case SiteState::failed: o.counts.failed = n; break;
         }
@@ -51,6 +63,9 @@ Status fill_counts(storage::Db& db, Rollout& o) {
 
 std::string_view to_string(Channel c) {
     return c == Channel::stable ? "stable" : "candidate";
+}
+std::string_view to_string(RolloutKind k) {
+    return k == RolloutKind::software ? "software" : "config";
 }
 std::string_view to_string(RolloutState s) {
     switch (s) {
@@ -66,7 +81,11 @@ std::string_view to_string(SiteState s) {
         case SiteState::pending: return "pending";
         case SiteState::downloading: return "downloading";
         case SiteState::installing: return "installing";
+        case SiteState::applying:
+            return "applying";
         case SiteState::healthy: return "healthy";
+        case SiteState::applied:
+            return "applied";
         case SiteState::rolled_back: return "rolled_back";
         case SiteState::failed: return "failed";
     }
@@ -77,11 +96,20 @@ std::optional<Channel> channel_from(std::string_view s) {
     if (s == "candidate") return Channel::candidate;
     return std::nullopt;
 }
+std::optional<RolloutKind> rollout_kind_from(std::string_view s) {
+    if (s == "software") return RolloutKind::software;
+    if (s == "config") return RolloutKind::config;
+    return std::nullopt;
+}
 std::optional<SiteState> site_state_from(std::string_view s) {
-    for (auto v : {SiteState::pending, SiteState::downloading, SiteState::installing, SiteState::healthy,
-                   SiteState::rolled_back, SiteState::failed})
+    for (auto v : {SiteState::pending, SiteState::downloading, SiteState::installing, SiteState::applying,
+                   SiteState::healthy, SiteState::applied, SiteState::rolled_back, SiteState::failed})
         if (to_string(v) == s) return v;
     return std::nullopt;
+}
+bool is_final(SiteState s) {
+    return s == SiteState::healthy || s == SiteState::applied || s == SiteState::rolled_back ||
+           s == SiteState::failed;
 }
 
 Result<std::shared_ptr<Runtime>> load_runtime(Settings settings) {
@@ -93,11 +121,34 @@ Result<std::shared_ptr<Runtime>> load_runtime(Settings settings) {
     return rt;
 }
 
-Status check_spec(storage::Db& db, const Settings& settings, const RolloutSpec& spec) {
+namespace {
+
+// What a software rollout installs: a version uploaded. (The patch members stay empty.)
+Status check_software(storage::Db& db, const Settings& settings, const RolloutSpec& spec) {
+    if (!spec.patch_json.empty()) return Error::at("patch", "only for a config rollout");
+    if (!spec.config_version.empty()) return Error::at("config_version", "only for a config rollout");
     if (!valid_version(spec.version)) return Error::at("version", "'" + spec.version + "' is not a package version");
     PVF_TRY(auto files, releases_of_version(db, settings.package, spec.version));
     if (files.empty())
         return Error::at("version", "no " + settings.package + " " + spec.version + " uploaded", ErrorKind::not_found);
+    return {};
+}
+
+// What a config rollout sends: a patch every gateway can take (the gateways check the patched config).
+Status check_config(const RolloutSpec& spec) {
+    if (!spec.version.empty()) return Error::at("version", "only for a software rollout");
+    if (auto s = protocol::check_config_patch(spec.patch_json); !s) return s.error().under("patch");
+    const json patch = json::parse(spec.patch_json);
+    if (patch.empty()) return Error::at("patch", "at least one key to change");
+    if (spec.config_version.empty() || spec.config_version.size() > 64)
+        return Error::at("config_version", "1..64 bytes");
+    return {};
+}
+
+}  // namespace
+
+Status check_spec(storage::Db& db, const Settings& settings, const RolloutSpec& spec) {
+    PVF_CHECK(spec.kind == RolloutKind::software ? check_software(db, settings, spec) : check_config(spec));
     if (spec.stages.empty()) return Error::at("stages", "at least one stage");
     if (spec.stages.size() > 20) return Error::at("stages", "at most 20 stages");
     int last_percent = 0;
@@ -122,8 +173,9 @@ Status check_spec(storage::Db& db, const Settings& settings, const RolloutSpec& 
     }
     if (spec.max_failure_percent < 0 || spec.max_failure_percent > 100)
         return Error::at("max_failure_percent", "0..100");
-    if (spec.max_concurrent_downloads < 1 || spec.max_concurrent_downloads > 10000)
-        return Error::at("max_concurrent_downloads", "1..10000");
+    if (spec.max_concurrent < 1 || spec.max_concurrent > 10000)
+        return Error::at(spec.kind == RolloutKind::software ? "max_concurrent_downloads" : "max_concurrent",
+                         "1..10000");
     if (spec.start_delay_max_s < 0 || spec.start_delay_max_s > 7 * 86400)
         return Error::at("start_delay_max_s", "0..604800");
     return {};
@@ -134,23 +186,39 @@ Result<Rollout> create_rollout(storage::Db& db, const Settings& settings, const 
     PVF_CHECK(check_spec(db, settings, spec));
     std::int64_t id = 0;
     auto made = storage::in_transaction(db, [&]() -> Status {
-        PVF_TRY(auto busy, db.run("SELECT id FROM rollouts WHERE channel = $1 AND state IN ('running', 'paused')",
-                                  {std::string(to_string(spec.channel))}));
+        const std::string channel(to_string(spec.channel)), kind(to_string(spec.kind));
+        // One at a time per channel and kind: a config patch may go out while a version does, not two
+        // patches.
+        PVF_TRY(auto busy,
+                db.run("SELECT id FROM rollouts WHERE channel = $1 AND kind = $2 AND state IN ('running', "
+                       "'paused')",
+                       {channel, kind}));
         if (!busy.rows.empty())
-            return Error{"rollout " + std::to_string(busy.rows[0].integer(0)) + " of channel " +
-                             std::string(to_string(spec.channel)) + " is still running or paused: cancel it first",
+            return Error{"rollout " + std::to_string(busy.rows[0].integer(0)) + " (" + kind +
+                             ") of channel " + channel + " is still running or paused: cancel it first",
                          ErrorKind::conflict, "channel"};
         const std::int64_t at = to_epoch_ms(now);
-        PVF_TRY(auto ins, db.run("INSERT INTO rollouts (version, channel, stages, max_failure_percent, max_concurrent, "
-                                 "start_delay_max_s, state, current_stage, created_at_ms, created_by, updated_at_ms) "
-                                 "VALUES ($1, $2, $3, $4, $5, $6, 'running', 0, $7, $8, $7) RETURNING id",
-                                 {spec.version, std::string(to_string(spec.channel)), detail::stages_to_json(spec.stages),
-                                  std::int64_t{spec.max_failure_percent}, std::int64_t{spec.max_concurrent_downloads},
-                                  std::int64_t{spec.start_delay_max_s}, at, actor}));
+        PVF_TRY(
+            auto ins,
+            db.run("INSERT INTO rollouts (kind, version, patch, config_version, channel, stages, "
+                   "max_failure_percent, max_concurrent, start_delay_max_s, state, current_stage, "
+                   "created_at_ms, created_by, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                   "'running', 0, $10, $11, $10) RETURNING id",
+                   {kind, spec.version, spec.patch_json, spec.config_version, channel,
+                    detail::stages_to_json(spec.stages), std::int64_t{spec.max_failure_percent},
+                    std::int64_t{spec.max_concurrent}, std::int64_t{spec.start_delay_max_s}, at, actor}));
         id = ins.rows.at(0).integer(0);
         PVF_TRY(auto added, detail::start_stage(db, id, spec, 0, now, rng));
-        const json after{{"version", spec.version}, {"channel", to_string(spec.channel)},
-                         {"stages", json::parse(detail::stages_to_json(spec.stages))}, {"first_stage_sites", added}};
+        json after{{"kind", kind},
+                   {"channel", channel},
+                   {"stages", json::parse(detail::stages_to_json(spec.stages))},
+                   {"first_stage_sites", added}};
+        if (spec.kind == RolloutKind::software) {
+            after["version"] = spec.version;
+        } else {
+            after["patch"] = json::parse(spec.patch_json);
+            after["config_version"] = spec.config_version;
+        }
         return storage::append_audit(db, now, actor, "rollout created", "rollout", std::to_string(id), std::nullopt,
                                      after.dump());
     });

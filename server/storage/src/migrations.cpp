@@ -591,6 +591,14 @@ CREATE TABLE rollout_sites (
 );
 CREATE INDEX rollout_sites_by_state ON rollout_sites(rollout_id, stage, state);
 )SQL"},
+    {15, "fleet config: rollouts of a config patch beside software ones", R"SQL(
+-- software: `version`; config: the merge patch (a JSON object) and the config_version the patched configs get.
+ALTER TABLE rollouts ADD COLUMN kind TEXT NOT NULL DEFAULT 'software';
+ALTER TABLE rollouts ADD COLUMN patch TEXT NOT NULL DEFAULT '';
+ALTER TABLE rollouts ADD COLUMN config_version TEXT NOT NULL DEFAULT '';
+-- At most one running or paused rollout per channel and kind, also against two admins creating at once.
+CREATE UNIQUE INDEX rollouts_one_active ON rollouts(channel, kind) WHERE state IN ('running', 'paused');
+)SQL"},
 };
 
 std::string render(std::string_view sql, Engine engine) {

@@ -65,6 +65,10 @@ Result<const json*> required_field(const json& obj, const char* key, const Path&
 Result<std::uint64_t> read_u64(const json& j, const Path& path);
 // An update command's arguments (errors name args/<member>).
 Status check_update(const UpdateCommand& c);
+// A set_config's merge patch (see check_config_patch); errors name the key inside the patch.
+Status check_patch(const json& patch);
+// A patch's config_version: 1..64 bytes.
+Status check_patch_config_version(const std::string& version);
 Result<Seq> read_seq(const json& j, const Path& path);
 Result<TimePoint> read_time(const json& j, const Path& path);
 Result<bool> read_bool(const json& j, const Path& path);

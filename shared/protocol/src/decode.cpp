@@ -343,8 +343,24 @@ Result<CommandBody> command_args(CommandType type, const json& args) {
             return CommandBody{std::move(c)};
         }
         case CommandType::set_config: {
-            PVF_TRY(const json* config, need_object(args, "config", "args"));
-            return CommandBody{SetConfigCommand{config->dump()}};
+            // The whole config, or a merge patch with the config_version the patched config gets.
+            if (optional_field(args, "patch") == nullptr) {
+                PVF_TRY(const json* config, need_object(args, "config", "args"));
+                if (optional_field(args, "config_version") != nullptr)
+                    return Error::at("args/config_version",
+                                     "only with a patch (a whole config carries its own)");
+                return CommandBody{SetConfigCommand{config->dump()}};
+            }
+            if (optional_field(args, "config") != nullptr)
+                return Error::at("args", "either config or patch, not both");
+            PVF_TRY(const json* patch, need_object(args, "patch", "args"));
+            if (auto s = check_patch(*patch); !s) return s.error().under("args/patch");
+            SetConfigCommand c;
+            c.patch_json = patch->dump();
+            PVF_TRY(c.config_version, need(args, "config_version", "args", [](const json& v, const Path& p) {
+                        return read_nonempty(v, p, 64);
+                    }));
+            return CommandBody{std::move(c)};
         }
         case CommandType::resend: {
             ResendCommand c;
@@ -428,6 +444,12 @@ Result<TicketEventMessage> decode_ticket_event(std::string_view payload) {
 Result<StatusMessage> decode_status(std::string_view payload) {
     return decode_as<StatusMessage>(payload, MessageKind::status, status_body);
 }
+Status check_config_patch(std::string_view patch_json) {
+    const json patch = json::parse(patch_json, nullptr, false);
+    if (patch.is_discarded()) return Error{"not JSON"};
+    return check_patch(patch);
+}
+
 Result<Command> decode_command(std::string_view payload) {
     return decode_as<Command>(payload, MessageKind::command, command_body);
 }

@@ -384,9 +384,23 @@ Result<std::string> encode(const Command& m, EncodeOptions options) {
     } else if (const auto* resolve = std::get_if<ResolveTicketCommand>(&m.body)) {
         PVF_CHECK(ticket_fields(*resolve));
     } else if (const auto* config = std::get_if<SetConfigCommand>(&m.body)) {
-        json parsed = json::parse(config->config_json, nullptr, false);
-        if (parsed.is_discarded() || !parsed.is_object()) return Error::at("args/config", "config_json is not a JSON object");
-        args["config"] = std::move(parsed);
+        if (config->is_patch()) {
+            if (!config->config_json.empty()) return Error::at("args", "either config or patch, not both");
+            json parsed = json::parse(config->patch_json, nullptr, false);
+            if (parsed.is_discarded() || !parsed.is_object())
+                return Error::at("args/patch", "patch_json is not a JSON object");
+            if (auto s = check_patch(parsed); !s) return s.error().under("args/patch");
+            PVF_CHECK(check_patch_config_version(config->config_version));
+            args["patch"] = std::move(parsed);
+            args["config_version"] = config->config_version;
+        } else {
+            if (!config->config_version.empty())
+                return Error::at("args/config_version", "only with a patch (a whole config carries its own)");
+            json parsed = json::parse(config->config_json, nullptr, false);
+            if (parsed.is_discarded() || !parsed.is_object())
+                return Error::at("args/config", "config_json is not a JSON object");
+            args["config"] = std::move(parsed);
+        }
     } else if (const auto* resend = std::get_if<ResendCommand>(&m.body)) {
         PVF_CHECK(check_seq(resend->from_seq, "args/from_seq"));
         PVF_CHECK(check_seq(resend->to_seq, "args/to_seq"));

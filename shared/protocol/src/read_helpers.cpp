@@ -26,6 +26,14 @@ std::string_view type_name(const json& j) {
     }
 }
 
+// Levels of arrays and objects, the value itself included.
+int nesting(const json& j) {
+    if (!j.is_structured()) return 0;
+    int deepest = 0;
+    for (const auto& v : j) deepest = std::max(deepest, nesting(v));
+    return deepest + 1;
+}
+
 }  // namespace
 
 std::string sub(const std::string& path, std::string_view key) {
@@ -48,6 +56,29 @@ Status check_update(const UpdateCommand& c) {
         return Error::at("args/sha256", "must be 64 lower-case hex digits");
     if (c.size == 0 || c.size > (std::uint64_t{1} << 30)) return Error::at("args/size", "must be 1 byte .. 1 GiB");
     if (c.signature.size() != 88) return Error::at("args/signature", "must be the base64 of a 64-byte Ed25519 signature");
+    return {};
+}
+
+Status check_patch(const json& patch) {
+    if (!patch.is_object()) return Error{"expected a JSON object"};
+    for (const char* key : {"site_id", "config_version"}) {
+        if (!patch.contains(key)) continue;
+        return Error::at(key, std::string_view(key) == "site_id"
+                                  ? "may not be changed by a fleet patch"
+                                  : "set by the command's config_version, not inside the patch");
+    }
+    // A command carries the patch two levels down (the payload, its args), within the decoder's bound.
+    if (nesting(patch) > kMaxJsonDepth - 2)
+        return Error{"nested deeper than " + std::to_string(kMaxJsonDepth - 2) + " levels"};
+    if (const auto size = patch.dump().size(); size > kMaxConfigPatchBytes)
+        return Error{std::to_string(size) + " bytes exceeds the " + std::to_string(kMaxConfigPatchBytes) +
+                     "-byte limit"};
+    return {};
+}
+
+Status check_patch_config_version(const std::string& version) {
+    if (version.empty() || version.size() > 64)
+        return Error::at("args/config_version", "must be 1..64 bytes");
     return {};
 }
 

@@ -395,6 +395,32 @@ TEST_CASE("pvfleet-edge run: sim -> agent -> mosquitto; bad config exits 2; SIGT
         probed = acks.wait_for("p-5", 0, 40s);
         REQUIRE_MESSAGE(probed, agent_log());
         CHECK_MESSAGE(probed->status == protocol::AckStatus::done, probed->detail);
+
+        // A fleet patch that makes the config invalid: refused with the patched config's key paths, nothing
+        // changes.
+        send("s-patch-bad", protocol::SetConfigCommand{"", R"({"poll":{"fast_s":0}})", "t4"});
+        set = acks.wait_for("s-patch-bad", 0, 20s);
+        REQUIRE(set);
+        CHECK(set->status == protocol::AckStatus::rejected);
+        CHECK_MESSAGE(set->detail.find("poll/fast_s: expected 1..3600, got 0") != std::string::npos,
+                      set->detail);
+        CHECK(test::read_file(config_file) == applied);
+
+        // A fleet patch applied: merged into this gateway's own file (its devices stay), installed and
+        // applied like a whole config.
+        send("s-patch",
+             protocol::SetConfigCommand{"", R"({"poll":{"slow_s":7},"sync":{"batch_interval_s":3}})", "t4"});
+        set = acks.wait_for("s-patch", 0, 90s);
+        REQUIRE_MESSAGE(set, agent_log());
+        CHECK_MESSAGE(set->status == protocol::AckStatus::done, set->detail);
+        CHECK(set->detail == "config t4 applied");
+        on_disk = agent::load_site_config(config_file);
+        REQUIRE(on_disk.ok());
+        CHECK(on_disk->config_version == "t4");
+        CHECK(on_disk->intervals.slow == 7s);
+        CHECK(on_disk->intervals.fast == 2s);  // from t2, not named by the patch
+        CHECK(on_disk->devices.size() == 3);
+        CHECK(test::read_file(dir / "site.json.prev") == applied);
         CHECK(acks.undecodable() == 0);
     }
 

@@ -3,6 +3,8 @@
 // own route list and docs/api.md, so a route added later without roles or an example body fails here.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -34,12 +36,33 @@ std::string describe(const http::Response& r) {
     return std::to_string(r.status) + " " + r.content_type + " " + r.body;
 }
 
-// A documented request body: docs/api.md, section "Request bodies".
+// A documented request body: docs/api.md, section "Request bodies". A route whose body comes in kinds shows
+// one example of each (the first is `example`); a free-form member (a JSON merge patch) takes any JSON
+// inside, so only the member itself is given wrong types.
 struct Documented {
     bool has_body = true;
     json example;
+    std::vector<json> examples;
     std::set<std::string> nullable;
+    std::set<std::string> free_form;
 };
+
+// The comma-separated names after `label` on an item's line, up to the next " — " or the end.
+std::set<std::string> names_after(const std::string& rest, const std::string& label) {
+    std::set<std::string> out;
+    const auto n = rest.find(label);
+    if (n == std::string::npos) return out;
+    std::string list = rest.substr(n + label.size());
+    list = list.substr(0, list.find(" — "));
+    std::istringstream names(list);
+    std::string name;
+    while (std::getline(names, name, ',')) {
+        name.erase(0, name.find_first_not_of(' '));
+        name.erase(name.find_last_not_of(" )") + 1);
+        out.insert(name);
+    }
+    return out;
+}
 
 std::map<std::string, Documented> documented_bodies() {
     std::istringstream in(test::read_file(test::source_dir() / "docs" / "api.md"));
@@ -56,22 +79,17 @@ std::map<std::string, Documented> documented_bodies() {
             Documented d;
             const std::string rest = m[3].str();
             d.has_body = rest.find("no body") == std::string::npos;
-            if (const auto n = rest.find("nullable: "); n != std::string::npos) {
-                std::istringstream names(rest.substr(n + 10));
-                std::string name;
-                while (std::getline(names, name, ',')) {
-                    name.erase(0, name.find_first_not_of(' '));
-                    name.erase(name.find_last_not_of(" )") + 1);
-                    d.nullable.insert(name);
-                }
-            }
+            d.nullable = names_after(rest, "nullable: ");
+            d.free_form = names_after(rest, "free-form: ");
             out[current] = d;
         } else if (!current.empty() && line.find("```json") != std::string::npos) {
             in_json = true;
             text.clear();
         } else if (in_json && line.find("```") != std::string::npos) {
             in_json = false;
-            out[current].example = json::parse(text);
+            auto& d = out[current];
+            d.examples.push_back(json::parse(text));
+            d.example = d.examples.front();
         } else if (in_json) {
             text += line + "\n";
         }
@@ -158,6 +176,7 @@ TEST_CASE(
         for (const auto& [member, value] : docs.at("POST /api/renew").example.items())
             CHECK_MESSAGE(f.renew_example.contains(member), "POST /api/renew: " << member << " is no member");
         docs.at("POST /api/renew").example = f.renew_example;
+        docs.at("POST /api/renew").examples = {f.renew_example};
     }
 
     std::set<std::string> routes;
@@ -170,7 +189,8 @@ TEST_CASE(
         }
     for (const auto& [key, d] : docs) {
         CHECK_MESSAGE(routes.count(key) == 1, "docs/api.md documents a body for " << key << ", not a route");
-        CHECK_MESSAGE((!d.has_body || d.example.is_object()), key << ": the example must be a JSON object");
+        for (const auto& example : d.examples)
+            CHECK_MESSAGE((!d.has_body || example.is_object()), key << ": the example must be a JSON object");
     }
 
     int wrong_types = 0;
@@ -180,40 +200,47 @@ TEST_CASE(
         const Documented& d = docs.at(key);
         const std::string path = concrete_path(f, route.pattern);
         CAPTURE(key);
-        {
-            auto r = f.call(route.method, path, "admin", d.example.dump(),
-                            current_etag(f, route.method, path, d.example));
-            CHECK_MESSAGE((r.status >= 200 && r.status < 300), "the documented example: " << describe(r));
-        }
-        std::vector<json::json_pointer> pointers;
-        members(d.example, json::json_pointer(), pointers);
-        for (const auto& pointer : pointers) {
-            const std::string field = pointer.to_string().substr(1);
-            const json& original = d.example.at(pointer);
-            for (const auto& replacement : kReplacements) {
-                json mutated = d.example;
-                mutated[pointer] = "@@replacement@@";
-                std::string text = mutated.dump();
-                text.replace(text.find("\"@@replacement@@\""), 17, replacement.text);
-                const bool taken = replacement.text == "null" ? d.nullable.count(field) == 1
-                                                              : replacement.same_type(original);
-                CAPTURE(text);
-                auto r =
-                    f.call(route.method, path, "admin", text, current_etag(f, route.method, path, d.example));
-                if (taken) {
-                    // A value of the right type may be refused on its merits, but never with a 500, and a 400
-                    // names this member (or one inside it).
-                    CHECK_MESSAGE(r.status < 500, describe(r));
-                    if (r.status == 400) {
-                        const std::string named = field_of(r);
-                        CHECK_MESSAGE((named == field || named.rfind(field + "/", 0) == 0), describe(r));
+        for (const json& example : d.examples) {
+            CAPTURE(example.dump());
+            {
+                auto r = f.call(route.method, path, "admin", example.dump(),
+                                current_etag(f, route.method, path, example));
+                CHECK_MESSAGE((r.status >= 200 && r.status < 300), "the documented example: " << describe(r));
+            }
+            std::vector<json::json_pointer> pointers;
+            members(example, json::json_pointer(), pointers);
+            for (const auto& pointer : pointers) {
+                const std::string field = pointer.to_string().substr(1);
+                const bool inside_free_form =
+                    std::any_of(d.free_form.begin(), d.free_form.end(),
+                                [&](const std::string& m) { return field.rfind(m + "/", 0) == 0; });
+                if (inside_free_form) continue;
+                const json& original = example.at(pointer);
+                for (const auto& replacement : kReplacements) {
+                    json mutated = example;
+                    mutated[pointer] = "@@replacement@@";
+                    std::string text = mutated.dump();
+                    text.replace(text.find("\"@@replacement@@\""), 17, replacement.text);
+                    const bool taken = replacement.text == "null" ? d.nullable.count(field) == 1
+                                                                  : replacement.same_type(original);
+                    CAPTURE(text);
+                    auto r = f.call(route.method, path, "admin", text,
+                                    current_etag(f, route.method, path, example));
+                    if (taken) {
+                        // A value of the right type may be refused on its merits, but never with a 500, and a
+                        // 400 names this member (or one inside it).
+                        CHECK_MESSAGE(r.status < 500, describe(r));
+                        if (r.status == 400) {
+                            const std::string named = field_of(r);
+                            CHECK_MESSAGE((named == field || named.rfind(field + "/", 0) == 0), describe(r));
+                        }
+                        continue;
                     }
-                    continue;
+                    ++wrong_types;
+                    CHECK_MESSAGE(r.status == 400, describe(r));
+                    CHECK_MESSAGE(r.content_type == "application/problem+json", describe(r));
+                    CHECK_MESSAGE(field_of(r) == field, describe(r));
                 }
-                ++wrong_types;
-                CHECK_MESSAGE(r.status == 400, describe(r));
-                CHECK_MESSAGE(r.content_type == "application/problem+json", describe(r));
-                CHECK_MESSAGE(field_of(r) == field, describe(r));
             }
         }
     }
@@ -408,4 +435,97 @@ TEST_CASE("api bodies: the issue's examples") {
                  "latitude");
     std::string long_note = R"({"text": ")" + std::string(10'001, 'x') + "\"}";
     expect_field(f.call("POST", order + "/notes", "tech", long_note), "text");
+}
+
+TEST_CASE("api bodies: a config rollout — members named, both kinds listed, the patch sent as set_config") {
+    Fixture f;
+    auto expect = [&](const http::Response& r, int status, const std::string& field,
+                      const std::string& detail) {
+        CHECK_MESSAGE(r.status == status, describe(r));
+        CHECK_MESSAGE(field_of(r) == field, describe(r));
+        const json j = body_of(r);
+        CHECK_MESSAGE(j.value("detail", "").find(detail) != std::string::npos, describe(r));
+    };
+    const json valid =
+        json::parse(R"({"kind": "config", "patch": {"poll": {"slow_s": 600}}, "config_version": "fleet-1",
+        "channel": "stable", "stages": [{"sites": ["site-a", "site-b"]}, {"percent": 100}], "max_failure_percent": 20,
+        "max_concurrent": 1, "start_delay_max_s": 0})");
+    auto with = [&](const std::function<void(json&)>& change) {
+        json b = valid;
+        change(b);
+        return f.call("POST", "/api/rollouts", "admin", b.dump());
+    };
+    const auto before = f.fingerprint();
+    expect(with([](json& b) { b["patch"]["site_id"] = "x"; }), 400, "patch/site_id",
+           "patch/site_id: may not be changed by a fleet patch");
+    expect(with([](json& b) { b["patch"]["config_version"] = "x"; }), 400, "patch/config_version",
+           "config_version");
+    expect(with([](json& b) { b["patch"] = json::object(); }), 400, "patch", "at least one key");
+    expect(with([](json& b) { b["patch"] = json::array(); }), 400, "patch", "expected an object");
+    expect(with([](json& b) { b.erase("patch"); }), 400, "patch", "required");
+    expect(with([](json& b) { b.erase("config_version"); }), 400, "config_version", "required");
+    expect(with([](json& b) { b["patch"]["pad"] = std::string(70000, 'x'); }), 400, "patch",
+           "65536-byte limit");
+    expect(with([](json& b) {
+               b["stages"][0]["sites"] = {"site-a", "site-b", "site-c", "x"};
+           }),
+           400, "stages/0/sites/3", "no site 'x'");
+    expect(with([](json& b) { b["version"] = "0.2.0"; }), 400, "version", "not a member of a config rollout");
+    expect(with([](json& b) { b["max_concurrent_downloads"] = 3; }), 400, "max_concurrent_downloads",
+           "not a member of a config rollout");
+    expect(with([](json& b) { b["kind"] = "firmware"; }), 400, "kind", "software or config");
+    expect(with([](json& b) { b["max_concurrent"] = 0; }), 400, "max_concurrent", "1..10000");
+    CHECK(f.fingerprint() == before);
+    CHECK(f.count("SELECT COUNT(*) FROM rollouts") == 0);
+    // Only an admin starts one.
+    CHECK(f.call("POST", "/api/rollouts", "office", valid.dump()).status == 403);
+
+    // Created: the first stage's first site gets the patch as a set_config at once (no start delay, one at a
+    // time), the second waits for room.
+    auto created = f.call("POST", "/api/rollouts", "admin", valid.dump());
+    REQUIRE_MESSAGE(created.status == 201, describe(created));
+    const json o = body_of(created);
+    CHECK(o["kind"] == "config");
+    CHECK(o["patch"] == valid["patch"]);
+    CHECK(o["config_version"] == "fleet-1");
+    CHECK(o["max_concurrent"] == 1);
+    CHECK_FALSE(o.contains("max_concurrent_downloads"));
+    CHECK(o["counts"]["applying"] == 1);
+    CHECK(o["counts"]["pending"] == 1);
+    REQUIRE(f.sent.size() == 1);
+    const auto* set = std::get_if<protocol::SetConfigCommand>(&f.sent[0].body);
+    REQUIRE(set != nullptr);
+    CHECK(json::parse(set->patch_json) == valid["patch"]);
+    CHECK(set->config_version == "fleet-1");
+    // A second config rollout on the channel: 409; a software one beside it: created.
+    CHECK(f.call("POST", "/api/rollouts", "admin", valid.dump()).status == 409);
+    auto software =
+        f.call("POST", "/api/rollouts", "admin",
+               R"({"version": "0.2.0", "stages": [{"sites": ["site-c"]}], "start_delay_max_s": 0})");
+    REQUIRE_MESSAGE(software.status == 201, describe(software));
+    CHECK(body_of(software)["kind"] == "software");
+    CHECK(body_of(software)["max_concurrent_downloads"] == 20);
+    CHECK(body_of(software)["max_concurrent"] == 20);
+    expect(f.call("POST", "/api/rollouts", "admin",
+                  R"({"version": "0.2.0", "patch": {"poll": {}}, "stages": [{"percent": 10}]})"),
+           400, "patch", "not a member of a software rollout");
+
+    // Both kinds in the list (newest first) and the detail, for the web view; back office reads.
+    auto list = f.call("GET", "/api/rollouts", "office");
+    REQUIRE(list.status == 200);
+    const json items = body_of(list)["items"];
+    REQUIRE(items.size() == 2);
+    CHECK(items[0]["kind"] == "software");
+    CHECK(items[0]["version"] == "0.2.0");
+    CHECK(items[1]["kind"] == "config");
+    CHECK(items[1]["config_version"] == "fleet-1");
+    auto detail = f.call("GET", "/api/rollouts/" + std::to_string(o["id"].get<std::int64_t>()), "office");
+    REQUIRE(detail.status == 200);
+    const json d = body_of(detail);
+    CHECK(d["kind"] == "config");
+    REQUIRE(d["sites"].size() == 2);
+    CHECK(d["sites"][0]["site_id"] == "site-a");
+    CHECK(d["sites"][0]["state"] == "applying");
+    CHECK(d["sites"][0]["reason"] == "set_config sent");
+    CHECK(d["sites"][1]["state"] == "pending");
 }

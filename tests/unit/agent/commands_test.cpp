@@ -1,5 +1,5 @@
-// The pure parts of set_config and probe: checking a pushed config, ordering set_configs, installing the
-// config file and rolling it back, and the probe's ack detail.
+// The pure parts of set_config and probe: checking a pushed config, merging a patch into the config file's
+// object, ordering set_configs, installing the config file and rolling it back, and the probe's ack detail.
 #include "pvfleet/agent/config_install.hpp"
 #include "pvfleet/agent/probe_detail.hpp"
 
@@ -62,6 +62,58 @@ TEST_CASE("check_pushed_config: parsed like the file, relative paths from its fo
 
     CHECK_FALSE(check_pushed_config("{not json", running).ok());
     CHECK_FALSE(check_pushed_config("[1]", running).ok());
+}
+
+TEST_CASE(
+    "apply_config_patch: RFC 7396 over the file's object, config_version set, the file's key order kept") {
+    const std::string file = R"({
+  "format": 1, "site_id": "unit-site", "config_version": "v1",
+  "endpoints": [{"id": "lan", "tcp": "127.0.0.1:5020"}],
+  "poll": {"fast_s": 10, "slow_s": 300},
+  "detection": {"not_producing": {"debounce_min": 30}, "offline": {"after_min": 20}},
+  "store": {"path": "edge.db"}
+})";
+    const std::string patch =
+        R"({"poll": {"slow_s": 600}, "detection": {"offline": null}, "endpoints": [{"id": "lan", "tcp": "10.0.0.2:502"}], "sync": {"batch_interval_s": 30}})";
+    auto merged = apply_config_patch(file, patch, "fleet-7");
+    REQUIRE_MESSAGE(merged.ok(), (merged.ok() ? "" : merged.error().message));
+    const auto j = nlohmann::ordered_json::parse(*merged);
+    CHECK(j["config_version"] == "fleet-7");
+    CHECK(j["site_id"] == "unit-site");
+    CHECK(j["poll"] ==
+          nlohmann::ordered_json::parse(R"({"fast_s": 10, "slow_s": 600})"));  // merged key by key
+    CHECK(j["detection"] ==
+          nlohmann::ordered_json::parse(R"({"not_producing": {"debounce_min": 30}})"));  // null removes
+    CHECK(j["endpoints"].size() == 1);  // an array is replaced whole
+    CHECK(j["endpoints"][0]["tcp"] == "10.0.0.2:502");
+    CHECK(j["store"]["path"] == "edge.db");  // what the patch does not name stays
+    std::vector<std::string> keys;
+    for (const auto& [k, v] : j.items()) keys.push_back(k);
+    CHECK(keys == std::vector<std::string>{"format", "site_id", "config_version", "endpoints", "poll",
+                                           "detection", "store", "sync"});
+
+    CHECK(apply_config_patch("[1]", "{}", "v2").error().message == "is not a JSON object");
+    CHECK(apply_config_patch("{", "{}", "v2").error().message == "is not a JSON object");
+    CHECK(apply_config_patch(file, "[]", "v2").error().message == "patch: not a JSON object");
+}
+
+TEST_CASE("a patch making an invalid config is refused by the same check, with its key paths") {
+    const auto running = running_from("/etc/pvfleet/site.json");
+    auto merged = apply_config_patch(
+        valid_site().dump(2),
+        R"({"poll": {"fast_s": 0}, "inverters": [{"id": "inv1", "endpoint": "wifi", "unit": 1}]})", "v2");
+    REQUIRE(merged.ok());
+    auto refused = check_pushed_config(*merged, running);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message.find("poll/fast_s: expected 1..3600, got 0") != std::string::npos);
+    CHECK(refused.error().message.find("inverters/0/endpoint: no endpoint 'wifi'") != std::string::npos);
+
+    merged = apply_config_patch(valid_site().dump(2), R"({"poll": {"fast_s": 5}})", "v2");
+    REQUIRE(merged.ok());
+    auto ok = check_pushed_config(*merged, running);
+    REQUIRE_MESSAGE(ok.ok(), (ok.ok() ? "" : ok.error().message));
+    CHECK(ok->config_version == "v2");
+    CHECK(ok->intervals.fast == 5s);
 }
 
 TEST_CASE("set_config ordering: only one issued before the applied one is stale") {

@@ -151,3 +151,36 @@ TEST_CASE("config lifecycle: a command's outcome keeps its issued_at; a failed s
     // Kept in the store: a later agent on the same database reads it back.
     CHECK(*f.lifecycle().last_applied() == std::optional<TimePoint>(issued));
 }
+
+TEST_CASE(
+    "config lifecycle: a patch is merged into the running config's file, then checked like a whole config") {
+    Fixture f;
+    auto lc = f.lifecycle();
+    const std::string before = read(f.file);
+    auto patched = lc.patched(R"({"poll": {"slow_s": 600}})", "fleet-2");
+    REQUIRE_MESSAGE(patched.ok(), (patched.ok() ? "" : patched.error().message));
+    auto next = lc.check(*patched);
+    REQUIRE_MESSAGE(next.ok(), (next.ok() ? "" : next.error().message));
+    CHECK(next->config_version == "fleet-2");
+    CHECK(next->intervals.slow == 600s);
+    CHECK(next->site_id == "unit-site");
+    CHECK(read(f.file) == before);  // merging writes nothing
+
+    // Invalid once merged: the parser's key paths, and the file stays.
+    auto invalid = lc.patched(R"({"poll": {"fast_s": 0}})", "fleet-3");
+    REQUIRE(invalid.ok());
+    auto refused = lc.check(*invalid);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message.find("poll/fast_s: expected 1..3600, got 0") != std::string::npos);
+    CHECK(read(f.file) == before);
+
+    // A file that cannot be read or is no JSON object: said so, naming the file.
+    std::ofstream(f.file, std::ios::trunc) << "[1]";
+    auto not_object = lc.patched("{}", "fleet-4");
+    REQUIRE_FALSE(not_object.ok());
+    CHECK(not_object.error().message == "config file " + f.file.string() + ": is not a JSON object");
+    std::filesystem::remove(f.file);
+    auto gone = lc.patched("{}", "fleet-4");
+    REQUIRE_FALSE(gone.ok());
+    CHECK(gone.error().message == "config file " + f.file.string() + ": cannot be read");
+}

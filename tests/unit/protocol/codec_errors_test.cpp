@@ -296,9 +296,54 @@ TEST_CASE("command validation errors") {
         {"ticket id", [](json& j) { j["args"].erase("ticket_id"); }, "args/ticket_id: missing required field"},
         {"by empty", [](json& j) { j["args"]["by"] = ""; }, "args/by: must not be empty"},
     });
-    run_cases(MessageKind::command, encode(commands[2]).value(), {
-        {"config text", [](json& j) { j["args"]["config"] = "{}"; }, "args/config: expected object, got string"},
-    });
+    run_cases(MessageKind::command, encode(commands[2]).value(),
+              {
+                  {"config text", [](json& j) { j["args"]["config"] = "{}"; },
+                   "args/config: expected object, got string"},
+                  {"config missing", [](json& j) { j["args"].erase("config"); },
+                   "args/config: missing required field"},
+                  {"config and patch", [](json& j) { j["args"]["patch"] = json::object(); },
+                   "args: either config or patch, not both"},
+                  {"config with a version", [](json& j) { j["args"]["config_version"] = "v2"; },
+                   "args/config_version: only with a patch (a whole config carries its own)"},
+              });
+    REQUIRE(commands[5].type() == CommandType::set_config);
+    run_cases(MessageKind::command, encode(commands[5]).value(),
+              {
+                  {"patch text", [](json& j) { j["args"]["patch"] = "{}"; },
+                   "args/patch: expected object, got string"},
+                  {"patch array", [](json& j) { j["args"]["patch"] = json::array(); },
+                   "args/patch: expected object, got array"},
+                  {"patch names the site", [](json& j) { j["args"]["patch"]["site_id"] = "other-site"; },
+                   "args/patch/site_id: may not be changed by a fleet patch"},
+                  {"patch removes the site", [](json& j) { j["args"]["patch"]["site_id"] = nullptr; },
+                   "args/patch/site_id: may not be changed by a fleet patch"},
+                  {"patch sets the version", [](json& j) { j["args"]["patch"]["config_version"] = "v3"; },
+                   "args/patch/config_version: set by the command's config_version, not inside the patch"},
+                  {"patch too large", [](json& j) { j["args"]["patch"]["pad"] = std::string(70000, 'x'); },
+                   "args/patch: 70067 bytes exceeds the 65536-byte limit"},
+                  {"version missing", [](json& j) { j["args"].erase("config_version"); },
+                   "args/config_version: missing required field"},
+                  {"version empty", [](json& j) { j["args"]["config_version"] = ""; },
+                   "args/config_version: must not be empty"},
+                  {"version long", [](json& j) { j["args"]["config_version"] = std::string(65, 'v'); },
+                   "args/config_version: longer than 64 bytes"},
+                  {"version number", [](json& j) { j["args"]["config_version"] = 2; },
+                   "args/config_version: expected string, got integer"},
+              });
+    {  // exactly at the limit: accepted
+        json j = json::parse(encode(commands[5]).value());
+        j["args"]["patch"] = {{"pad", ""}};
+        j["args"]["patch"]["pad"] = std::string(kMaxConfigPatchBytes - json{{"pad", ""}}.dump().size(), 'x');
+        REQUIRE(j["args"]["patch"].dump().size() == kMaxConfigPatchBytes);
+        auto decoded = decode_command(j.dump());
+        REQUIRE_MESSAGE(decoded, (decoded ? "" : decoded.error().message));
+        CHECK(std::get<SetConfigCommand>(decoded->body).patch_json.size() == kMaxConfigPatchBytes);
+        // As deep as check_config_patch lets a patch be: the command still decodes.
+        j["args"]["patch"] = json::parse("{\"a\":" + std::string(13, '[') + std::string(13, ']') + "}");
+        decoded = decode_command(j.dump());
+        CHECK_MESSAGE(decoded, (decoded ? "" : decoded.error().message));
+    }
     run_cases(MessageKind::command, encode(commands[3]).value(), {
         {"from zero", [](json& j) { j["args"]["from_seq"] = 0; }, "args/from_seq: must be at least 1"},
         {"to below from", [](json& j) { j["args"]["to_seq"] = 999; }, "args/to_seq: 999 is below from_seq 1000"},
@@ -353,4 +398,30 @@ TEST_CASE("encoding refuses what decoding would refuse, naming the field") {
     auto command = test::commands()[2];
     std::get<SetConfigCommand>(command.body).config_json = "[1]";
     CHECK(encode(command).error().message == "args/config: config_json is not a JSON object");
+    command = test::commands()[2];
+    std::get<SetConfigCommand>(command.body).config_version = "v2";
+    CHECK(encode(command).error().message ==
+          "args/config_version: only with a patch (a whole config carries its own)");
+    auto patch = test::commands()[5];
+    auto& set = std::get<SetConfigCommand>(patch.body);
+    set.config_version.clear();
+    CHECK(encode(patch).error().message == "args/config_version: must be 1..64 bytes");
+    set.config_version = "v2";
+    set.patch_json = R"({"site_id":"x"})";
+    CHECK(encode(patch).error().message == "args/patch/site_id: may not be changed by a fleet patch");
+    set.patch_json = "[]";
+    CHECK(encode(patch).error().message == "args/patch: patch_json is not a JSON object");
+    set.patch_json = "{}";
+    set.config_json = "{}";
+    CHECK(encode(patch).error().message == "args: either config or patch, not both");
+    // The check the server runs on a fleet patch: errors inside the patch, for the caller to place.
+    CHECK(check_config_patch(R"({"poll":{"fast_s":5}})"));
+    CHECK(check_config_patch(R"({"site_id":"x"})").error().path == "site_id");
+    CHECK(check_config_patch("[1]").error().message == "expected a JSON object");
+    CHECK(check_config_patch("{").error().message == "not JSON");
+    // Nested as deep as a command can carry it (14 levels), and one deeper.
+    CHECK(check_config_patch(std::string(13, '[').insert(0, "{\"a\":") + std::string(13, ']') + "}"));
+    CHECK(check_config_patch(std::string(14, '[').insert(0, "{\"a\":") + std::string(14, ']') + "}")
+              .error()
+              .message == "nested deeper than 14 levels");
 }

@@ -72,6 +72,36 @@ TEST_CASE("Debian version order and acks to states") {
     CHECK(state_from_ack("rejected", "package refused") == SiteState::failed);
     CHECK_FALSE(state_from_ack("duplicate", "already done").has_value());
     CHECK_FALSE(state_from_ack("sent", "").has_value());
+    CHECK(state_from_ack(RolloutKind::software, "done", "healthy 0.2.0") == SiteState::healthy);
+
+    // A config rollout's set_config: one final ack.
+    constexpr auto config = RolloutKind::config;
+    CHECK(state_from_ack(config, "done", "config fleet-1 applied") == SiteState::applied);
+    CHECK(state_from_ack(config, "failed",
+                         "config fleet-1 did not start (store: disk full); config v1 restored") ==
+          SiteState::rolled_back);
+    CHECK(state_from_ack(config, "failed", "config not installed: cannot write site.json.new") ==
+          SiteState::failed);
+    CHECK(state_from_ack(config, "failed",
+                         "the agent is restarting to apply a new config; send the command again") ==
+          SiteState::failed);
+    CHECK(state_from_ack(config, "rejected", "config refused:\npoll/fast_s: expected 1..3600, got 0") ==
+          SiteState::failed);
+    CHECK(state_from_ack(config, "stale", "issued …, before the config applied last (issued …)") ==
+          SiteState::failed);
+    CHECK(state_from_ack(config, "duplicate", "already done") == SiteState::applied);
+    CHECK(state_from_ack(config, "duplicate", "already failed") == SiteState::failed);
+    CHECK_FALSE(state_from_ack(config, "sent", "").has_value());
+    CHECK_FALSE(state_from_ack(config, "accepted", "downloading 0.2.0").has_value());
+    CHECK(is_final(SiteState::applied));
+    CHECK(is_final(SiteState::rolled_back));
+    CHECK_FALSE(is_final(SiteState::applying));
+    CHECK_FALSE(is_final(SiteState::installing));
+    for (auto s : {SiteState::pending, SiteState::downloading, SiteState::installing, SiteState::applying,
+                   SiteState::healthy, SiteState::applied, SiteState::rolled_back, SiteState::failed})
+        CHECK(site_state_from(to_string(s)) == s);
+    CHECK(rollout_kind_from("config") == RolloutKind::config);
+    CHECK_FALSE(rollout_kind_from("firmware").has_value());
 }
 
 namespace {
@@ -143,7 +173,7 @@ TEST_CASE("rollout: stages in order, at most N downloading, a stage's failures p
     RolloutSpec spec;
     spec.version = "0.2.0";
     spec.stages = {Stage{std::nullopt, {"s00"}}, Stage{50, {}}, Stage{100, {}}};
-    spec.max_concurrent_downloads = 3;
+    spec.max_concurrent = 3;
     spec.max_failure_percent = 25;
     spec.start_delay_max_s = 60;
     auto o = create_rollout(f.db_(), f.settings, spec, "admin", kT0, f.rng);

@@ -22,6 +22,13 @@ Result<SiteConfig> check_pushed_config(std::string_view config_json, const SiteC
 // id, and its register maps checked (check_register_maps). The result carries `file` as its `config_file`.
 Result<SiteConfig> check_first_config(std::string_view config_json, const std::filesystem::path& file);
 
+// A set_config's merge patch (RFC 7396, docs/protocol.md) over the text of the current config file: the
+// file's JSON object with the patch merged in and `config_version` set, as JSON text in the file's key order
+// (new keys last). The result is checked like a whole pushed config afterwards (check_pushed_config).
+// Errors: the file's text is not a JSON object, the patch is not one.
+Result<std::string> apply_config_patch(std::string_view file_text, std::string_view patch_json,
+                                       const std::string& config_version);
+
 // A set_config issued before the one applied last is stale: commands that crossed in flight never roll the
 // site back. The same instant is not stale (a retry of the applied one is answered `duplicate` by its id).
 bool is_stale_config(TimePoint issued_at, std::optional<TimePoint> last_applied);

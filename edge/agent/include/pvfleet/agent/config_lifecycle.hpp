@@ -34,6 +34,10 @@ public:
 
     // A config for this site checked like a set_config's (every key path; the site id must stay), not saved.
     [[nodiscard]] Result<SiteConfig> check(std::string_view config_json) const;
+    // A set_config's patch applied to the running config's file (apply_config_patch): the whole config to
+    // check and install, or why the file could not be patched ("config file F: …").
+    [[nodiscard]] Result<std::string> patched(std::string_view patch_json,
+                                              const std::string& config_version) const;
     // The issued_at of the set_config applied last (nullopt: none yet).
     [[nodiscard]] Result<std::optional<TimePoint>> last_applied() const;
     // Installs the checked config as the file, then restarts with it through the restart handler.

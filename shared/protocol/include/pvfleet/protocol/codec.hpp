@@ -37,6 +37,14 @@ inline constexpr std::size_t kMaxBatchReadings = 200'000;
 // Vendor-specific scalar points carry this prefix ("x_string_insulation_kohm"); any other name must be canonical.
 inline constexpr std::string_view kVendorPointPrefix = "x_";
 
+// A set_config's merge patch: a JSON object of at most kMaxConfigPatchBytes (compact), nested at most
+// kMaxJsonDepth - 2 levels (a command carries it two levels down), that names neither
+// `site_id` (a patch goes to many sites) nor `config_version` (the command's own config_version sets it).
+// Errors name the key inside the patch ("site_id: may not be changed by a fleet patch"); callers put them
+// under their own member (Error::under).
+inline constexpr std::size_t kMaxConfigPatchBytes = 64 * 1024;
+Status check_config_patch(std::string_view patch_json);
+
 struct EncodeOptions {
     bool compress = false;  // zlib (RFC 1950) stream instead of plain JSON
 };

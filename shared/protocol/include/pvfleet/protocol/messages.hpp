@@ -85,10 +85,15 @@ struct ResolveTicketCommand {
     std::string note;
     friend bool operator==(const ResolveTicketCommand&, const ResolveTicketCommand&) = default;
 };
-// A whole site config, applied atomically by the edge. Kept as compact JSON text so this header does not
-// depend on a JSON library; the config module parses and validates it.
+// A site config, applied atomically by the edge: the whole config, or (fleet config, docs/updates.md) an RFC
+// 7396 JSON merge patch over the gateway's current config file with the config_version the result gets.
+// Exactly one of config_json and patch_json is set. Kept as compact JSON text so this header does not depend
+// on a JSON library; the config module parses and validates it.
 struct SetConfigCommand {
-    std::string config_json;  // a JSON object
+    std::string config_json = {};     // a JSON object: the whole config
+    std::string patch_json = {};      // or a JSON object: the merge patch (check_config_patch)
+    std::string config_version = {};  // with a patch: the patched config's config_version (1..64 bytes)
+    [[nodiscard]] bool is_patch() const { return !patch_json.empty(); }
     friend bool operator==(const SetConfigCommand&, const SetConfigCommand&) = default;
 };
 // Ask the edge to send seq from_seq..to_seq (inclusive) again.
