@@ -132,6 +132,10 @@ std::vector<Command> commands() {
                 SetConfigCommand{R"({"devices":[{"id":"inv1","host":"192.168.1.20"}],"site_id":"demo-site-01"})"}},
         Command{"demo-site-01", "c-0004", issued, std::nullopt, ResendCommand{1000, 1041}},
         Command{"demo-site-01", "c-0005", issued, std::nullopt, ProbeCommand{"inv2"}},
+        Command{"demo-site-01", "c-0006", issued, issued + 1h,
+                LogBundleCommand{24, 2097152,
+                                 "https://pv.example.com/api/log-bundles/lb-3f9c2a7d0b1e4c56/upload?site=demo-site-01"
+                                 "&max=2097152&expires=1469174520&token=5d41402abc4b2a76b9719d911017c592"}},
     };
 }
 

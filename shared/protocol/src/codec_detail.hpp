@@ -65,6 +65,8 @@ Result<const json*> required_field(const json& obj, const char* key, const Path&
 Result<std::uint64_t> read_u64(const json& j, const Path& path);
 // An update command's arguments (errors name args/<member>).
 Status check_update(const UpdateCommand& c);
+// A log_bundle command's arguments (errors name args/<member>).
+Status check_log_bundle(const LogBundleCommand& c);
 Result<Seq> read_seq(const json& j, const Path& path);
 Result<TimePoint> read_time(const json& j, const Path& path);
 Result<bool> read_bool(const json& j, const Path& path);
@@ -94,12 +96,13 @@ Result<const json*> need_array(const json& obj, const char* key, const Path& pat
 
 // ---- enum text ----
 inline constexpr EnumNames<SiteState, 2> kSiteState{{{SiteState::online, "online"}, {SiteState::offline, "offline"}}};
-inline constexpr EnumNames<CommandType, 6> kCommandType{{{CommandType::ack_ticket, "ack_ticket"},
+inline constexpr EnumNames<CommandType, 7> kCommandType{{{CommandType::ack_ticket, "ack_ticket"},
                                                          {CommandType::resolve_ticket, "resolve_ticket"},
                                                          {CommandType::set_config, "set_config"},
                                                          {CommandType::resend, "resend"},
                                                          {CommandType::probe, "probe"},
-                                                         {CommandType::update, "update"}}};
+                                                         {CommandType::update, "update"},
+                                                         {CommandType::log_bundle, "log_bundle"}}};
 inline constexpr EnumNames<AckStatus, 6> kAckStatus{{{AckStatus::accepted, "accepted"},
                                                      {AckStatus::done, "done"},
                                                      {AckStatus::duplicate, "duplicate"},
