@@ -591,6 +591,26 @@ CREATE TABLE rollout_sites (
 );
 CREATE INDEX rollout_sites_by_state ON rollout_sites(rollout_id, stage, state);
 )SQL"},
+    // ---- remote diagnostics (server/diagnostics, docs/updates.md) ----
+    {15, "remote diagnostics: log bundles asked of gateways", R"SQL(
+-- A bundle asked of a site's gateway; its file is <diagnostics.dir>/<id>.json once received. The id is also the
+-- log_bundle command's id (the gateway's acks are in commands).
+CREATE TABLE log_bundles (
+  id TEXT PRIMARY KEY,
+  site_id TEXT NOT NULL REFERENCES sites(site_id),
+  state TEXT NOT NULL,
+  hours BIGINT NOT NULL,
+  max_bytes BIGINT NOT NULL,
+  size_bytes BIGINT,
+  detail TEXT NOT NULL DEFAULT '',
+  requested_by TEXT NOT NULL,
+  requested_at_ms BIGINT NOT NULL,
+  expires_at_ms BIGINT NOT NULL,
+  received_at_ms BIGINT
+);
+CREATE INDEX log_bundles_by_site ON log_bundles(site_id, requested_at_ms);
+CREATE INDEX log_bundles_by_time ON log_bundles(requested_at_ms);
+)SQL"},
 };
 
 std::string render(std::string_view sql, Engine engine) {
