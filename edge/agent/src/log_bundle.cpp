@@ -19,13 +19,13 @@ namespace pvfleet::agent {
 namespace {
 
 // Ordered: the document reads format, version and the summary first, the journal last.
-using json = nlohmann::ordered_json;
+using OrderedJson = nlohmann::ordered_json;
 
 constexpr std::size_t kErrorTextLimit = 2000;  // journalctl's stderr kept for the bundle
 
 // JSON text of `j` with invalid UTF-8 replaced (a journal line may hold any bytes).
-std::string bundle_text(const json& j) {
-    return j.dump(-1, ' ', false, json::error_handler_t::replace);
+std::string bundle_text(const OrderedJson& j) {
+    return j.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
 }
 
 // "2016-07-19 08:00:00 UTC": a form every journalctl since systemd 2xx reads as UTC.
@@ -194,19 +194,19 @@ Result<LogBundle> build_log_bundle(const LogBundleRequest& request, const nlohma
                                    JournalSource& journal) {
     const TimePoint since = request.now - std::chrono::hours(request.hours);
     JournalRead read = journal.read(since, static_cast<std::size_t>(request.max_bytes));
-    json doc = {
-        {"format", "pvfleet-log-bundle"},
-        {"version", 1},
-        {"site_id", request.site_id},
-        {"command_id", request.command_id},
-        {"created_at", format_iso8601(request.now)},
-        {"since", format_iso8601(since)},
-        {"hours", request.hours},
-        {"max_bytes", request.max_bytes},
-        {"summary", json::parse(summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))},
-        {"journal_error", read.error.empty() ? json(nullptr) : json(read.error)},
-        {"cut_lines", 0},
-        {"journal", json::array()}};
+    OrderedJson doc = {{"format", "pvfleet-log-bundle"},
+                       {"version", 1},
+                       {"site_id", request.site_id},
+                       {"command_id", request.command_id},
+                       {"created_at", format_iso8601(request.now)},
+                       {"since", format_iso8601(since)},
+                       {"hours", request.hours},
+                       {"max_bytes", request.max_bytes},
+                       {"summary", OrderedJson::parse(summary.dump(
+                                       -1, ' ', false, nlohmann::json::error_handler_t::replace))},
+                       {"journal_error", read.error.empty() ? OrderedJson(nullptr) : OrderedJson(read.error)},
+                       {"cut_lines", 0},
+                       {"journal", OrderedJson::array()}};
     // What stays for the lines: room for the largest cut count the document could carry.
     const std::size_t envelope = bundle_text(doc).size() + 20;
     if (envelope > request.max_bytes)
@@ -216,7 +216,7 @@ Result<LogBundle> build_log_bundle(const LogBundleRequest& request, const nlohma
     // The newest lines that fit, each as its JSON text plus a comma.
     std::size_t first = read.lines.size();
     while (first > 0) {
-        const std::size_t cost = bundle_text(json(read.lines[first - 1])).size() + 1;
+        const std::size_t cost = bundle_text(OrderedJson(read.lines[first - 1])).size() + 1;
         if (cost > room) break;
         room -= cost;
         --first;
@@ -235,7 +235,7 @@ Result<LogBundle> build_log_bundle(const LogBundleRequest& request, const nlohma
     out.body += ",\"journal\":[";
     for (std::size_t i = first; i < read.lines.size(); ++i) {
         if (i > first) out.body += ',';
-        out.body += bundle_text(json(std::move(read.lines[i])));
+        out.body += bundle_text(OrderedJson(std::move(read.lines[i])));
         std::string().swap(read.lines[i]);
     }
     out.body += "]}";

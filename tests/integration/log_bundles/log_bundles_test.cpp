@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <fstream>
@@ -330,6 +331,7 @@ TEST_CASE(
         CHECK(sent[0].command_id == id);
 
         boost::asio::io_context gateway;
+        auto keep_running = boost::asio::make_work_guard(gateway);  // run_one() waits for the worker's post
         std::string uploaded;
         std::vector<std::pair<protocol::AckStatus, std::string>> acks;
         ManualClock gw_clock{clock.now()};

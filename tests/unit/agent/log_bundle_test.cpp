@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
 #include <mutex>
@@ -123,10 +124,10 @@ TEST_CASE("log bundle: a summary that alone exceeds max_bytes is refused") {
 
 TEST_CASE("journal reading: bounded as it arrives, whatever the pieces") {
     std::string stream;
-    for (int i = 0; i < 100; ++i) stream += "line " + std::to_string(1000 + i) + "\n";  // 10 bytes each + \n
+    for (int i = 0; i < 100; ++i) stream += "line " + std::to_string(1000 + i) + "\n";  // 9 bytes and a newline
     for (const std::size_t piece : {std::size_t{1}, std::size_t{7}, std::size_t{4096}}) {
         CAPTURE(piece);
-        agent::NewestLines kept(95);  // nine lines of ten bytes
+        agent::NewestLines kept(85);  // room for nine lines of nine bytes
         for (std::size_t at = 0; at < stream.size(); at += piece)
             kept.add(std::string_view(stream).substr(at, piece));
         auto r = std::move(kept).finish();
@@ -183,6 +184,8 @@ struct Acked {
 
 TEST_CASE("log bundle handler: accepted at once, one at a time, then done with the size — or failed") {
     boost::asio::io_context ioc;
+    // run_one() waits for the worker's post instead of finding no work and stopping the context.
+    auto keep_running = boost::asio::make_work_guard(ioc);
     ManualClock clock{kNow};
     HeldUpload upload;
     std::vector<Acked> acks;
