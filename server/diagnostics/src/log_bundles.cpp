@@ -227,7 +227,7 @@ Result<Requested> request_bundle(storage::Db& db, const Runtime& rt, const std::
     b.requested_by = actor;
     b.requested_at = now;
     b.expires_at = now + rt.settings.link_lifetime;
-    PVF_CHECK(storage::in_transaction(db, [&]() -> Status {
+    const Status written = storage::in_transaction(db, [&]() -> Status {
         PVF_CHECK(db.run(
             "INSERT INTO log_bundles (id, site_id, state, hours, max_bytes, requested_by, requested_at_ms, "
             "expires_at_ms) VALUES ($1, $2, 'requested', $3, $4, $5, $6, $7)",
@@ -236,7 +236,8 @@ Result<Requested> request_bundle(storage::Db& db, const Runtime& rt, const std::
         const nlohmann::json after = {{"site_id", site}, {"hours", hours}, {"max_bytes", max_bytes}};
         return storage::append_audit(db, now, actor, "log bundle requested", "log_bundle", b.id, std::nullopt,
                                      after.dump());
-    }));
+    });
+    PVF_CHECK(written);
     protocol::Command& c = out.command;
     c.site_id = site;
     c.command_id = b.id;

@@ -53,7 +53,7 @@ public:
 };
 
 void add_site(storage::Db& db, const std::string& site) {
-    REQUIRE(db.run("INSERT INTO sites (site_id) VALUES ($1)", {site}));
+    REQUIRE(db.run("INSERT INTO sites (site_id, created_at_ms, updated_at_ms) VALUES ($1, 0, 0)", {site}));
 }
 
 // Files in a folder (none when it does not exist).
@@ -208,7 +208,7 @@ TEST_CASE(
         CHECK(diagnostics::list_bundles(db, "site-b", clock.now())->empty());
 
         // Retention: a bundle older than 30 days goes with its file; a newer one stays.
-        clock.advance(std::chrono::hours(24 * 29));
+        clock.advance(std::chrono::hours(24 * 28));  // the first ones are 29 days and a few hours old
         auto f = diagnostics::request_bundle(db, **rt, "site-a", 24, 65536, "office", clock.now());
         REQUIRE(f);
         REQUIRE(diagnostics::store_upload(db, **rt, f->bundle.id, "site-a", {}, "{}", clock.now()));

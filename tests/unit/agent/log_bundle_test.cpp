@@ -8,11 +8,15 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "pvfleet/agent/log_bundle_handler.hpp"
 #include "pvfleet/util/time.hpp"
+#include "support/paths.hpp"
 
 using namespace pvfleet;
 using nlohmann::json;
@@ -124,7 +128,8 @@ TEST_CASE("log bundle: a summary that alone exceeds max_bytes is refused") {
 
 TEST_CASE("journal reading: bounded as it arrives, whatever the pieces") {
     std::string stream;
-    for (int i = 0; i < 100; ++i) stream += "line " + std::to_string(1000 + i) + "\n";  // 9 bytes and a newline
+    for (int i = 0; i < 100; ++i)
+        stream += "line " + std::to_string(1000 + i) + "\n";  // 9 bytes and a newline
     for (const std::size_t piece : {std::size_t{1}, std::size_t{7}, std::size_t{4096}}) {
         CAPTURE(piece);
         agent::NewestLines kept(85);  // room for nine lines of nine bytes
@@ -242,5 +247,58 @@ TEST_CASE("log bundle handler: accepted at once, one at a time, then done with t
         CHECK(acks[1].status == protocol::AckStatus::failed);
         CHECK(acks[1].detail == "upload: https://pv.example.com:443: the server answered 404");
         CHECK_FALSE(handler.busy());
+    }
+}
+
+namespace {
+
+// A stand-in `journalctl` first on PATH: prints its arguments, `lines` lines and a warning on stderr, then
+// sleeps `sleep_s` and exits with `exit_code`.
+struct FakeJournalctl {
+    test::TempDir dir;
+    std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "";
+    FakeJournalctl(int lines, int exit_code, int sleep_s = 0) {
+        const auto script = dir / "journalctl";
+        std::ofstream(script)
+            << "#!/bin/sh\necho \"args: $*\"\ni=0\nwhile [ $i -lt " << lines
+            << " ]; do echo \"line $i\"; i=$((i+1)); done\necho 'Hint: not in systemd-journal' >&2\n"
+            << (sleep_s > 0 ? "exec sleep " + std::to_string(sleep_s) + "\n" : "") << "exit " << exit_code
+            << "\n";
+        std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+        ::setenv("PATH", (dir.path().string() + ":" + old_path).c_str(), 1);
+    }
+    ~FakeJournalctl() { ::setenv("PATH", old_path.c_str(), 1); }
+};
+
+}  // namespace
+
+TEST_CASE("journalctl source: run without a shell, its output bounded, its warnings and failures carried") {
+    SUBCASE("the unit, the time and the format as arguments; the newest lines within the cap") {
+        FakeJournalctl fake(3000, 0);
+        auto source = agent::journalctl_source("pvfleet-edge", std::chrono::seconds(30));
+        auto r = source->read(kNow, 95);  // "line 2990" … "line 2999": ten lines of nine bytes
+        REQUIRE(r.lines.size() == 10);
+        CHECK(r.lines.front() == "line 2990");
+        CHECK(r.lines.back() == "line 2999");
+        CHECK(r.cut_lines == 2991);  // the arguments' line and 2990 older lines
+        CHECK(r.error == "journalctl: Hint: not in systemd-journal");
+        auto whole = source->read(kNow, 1 << 20);
+        REQUIRE(whole.lines.size() == 3001);
+        CHECK(whole.lines[0] ==
+              "args: -u pvfleet-edge --since 2016-07-19 08:00:00 UTC -o short-iso --no-pager");
+    }
+    SUBCASE("a failing journalctl: the reason, and what it printed before") {
+        FakeJournalctl fake(2, 1);
+        auto r = agent::journalctl_source()->read(kNow, 1000);
+        CHECK(r.lines.size() == 3);
+        CHECK(r.error == "journalctl failed: Hint: not in systemd-journal");
+    }
+    SUBCASE("one that hangs is killed at the timeout") {
+        FakeJournalctl fake(1, 0, 30);
+        const auto started = std::chrono::steady_clock::now();
+        auto r = agent::journalctl_source("pvfleet-edge", std::chrono::seconds(1))->read(kNow, 1000);
+        CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+        CHECK(r.error == "journalctl did not finish within 1 s");
+        CHECK(r.lines.size() == 2);
     }
 }
