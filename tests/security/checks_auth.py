@@ -81,8 +81,9 @@ def check_role_table(ctx, routes):
             # CA), never for want of a session.
             r = call(ctx, method, fill(pattern), None)
             c.check("public %s %s answers without a session" % (method, pattern), r.status in (400, 503), repr(r))
-        elif pattern == "/api/releases/{sha256}/download":
-            # A gateway's download link carries its own expiring token: without one, 404 like an unknown release.
+        elif pattern in ("/api/releases/{sha256}/download", "/api/log-bundles/{id}/upload"):
+            # A gateway's download or upload link carries its own expiring token: without one, 404 like an unknown
+            # release or bundle.
             r = call(ctx, method, fill(pattern), None)
             c.check("public %s %s without a valid link → 404" % (method, pattern), r.status == 404, repr(r))
         elif not roles and pattern != "/api/login" and not pattern.startswith("/api/public/"):

@@ -73,6 +73,8 @@ class Stack(Processes):
                "ingest": {"gap_grace_s": 1, "gap_retry_s": 2, "gap_max_attempts": 3},
                "releases": {"dir": os.path.join(self.data, "releases"), "keys_dir": self.release_keys_dir(),
                             "public_url": "https://updates.example.test"},
+               "diagnostics": {"dir": os.path.join(self.data, "diagnostics"),
+                               "public_url": "https://updates.example.test"},
                "web_root": os.path.join(self.src, "server", "web")}
         cfg.update(extra)
         with open(path, "w") as f:

@@ -135,6 +135,10 @@ std::vector<Command> commands() {
         Command{"demo-site-01", "c-0006", issued, issued + 6h,
                 SetConfigCommand{"", R"({"poll":{"slow_s":600},"detection":{"not_producing":null}})",
                                  "2016-08-01.1"}},
+        Command{"demo-site-01", "c-0007", issued, issued + 1h,
+                LogBundleCommand{24, 2097152,
+                                 "https://pv.example.com/api/log-bundles/lb-3f9c2a7d0b1e4c56/upload?site=demo-site-01"
+                                 "&max=2097152&expires=1469174520&token=5d41402abc4b2a76b9719d911017c592"}},
     };
 }
 

@@ -8,6 +8,7 @@
 #include "page_model.hpp"
 #include "poll_workers.hpp"
 #include "pvfleet/agent/config_lifecycle.hpp"
+#include "pvfleet/agent/log_bundle_handler.hpp"
 #include "pvfleet/agent/wiring_check.hpp"
 #include "pvfleet/detect/pipeline.hpp"
 #include "pvfleet/detect/site.hpp"
@@ -69,6 +70,8 @@ struct Agent::Impl {
     std::unique_ptr<PageModel> page;
     std::unique_ptr<ConfigLifecycle> config_lifecycle;
     std::unique_ptr<UpdateHandler> updates;  // the update command; before `commands`, which points at it
+    std::unique_ptr<LogBundleHandler> log_bundles;  // the log_bundle command; likewise
+    TimePoint started_at{};                         // for the bundle's uptime
     std::unique_ptr<CommandHandler> commands;
     std::unique_ptr<sync::SyncService> sync;  // after `commands`: destroyed before it, its callbacks use it
     solar::Location location;
@@ -89,6 +92,7 @@ struct Agent::Impl {
     void post_telemetry_commit();
     void commit_telemetry();
     void housekeeping(int batches_left);
+    [[nodiscard]] nlohmann::json diagnostics_summary() const;
 
     // The steps of Agent::create, in order; each fails with the error create() returns.
     Status load_catalog();
@@ -381,10 +385,20 @@ void Agent::Impl::start_parts() {
         [i](const std::string& id, protocol::AckStatus s, const std::string& detail, bool final) {
             i->commands->update_ack(id, s, detail, final);
         });
-    commands = std::make_unique<CommandHandler>(
-        CommandHandler::Parts{*db, clock, c, executor, *workers, *config_lifecycle, sync.get(), *detection,
-                              [i](const std::vector<store::StoredEvent>& events) { i->queue_ticket_events(events); },
-                              updates.get()});
+    // Remote diagnostics (docs/updates.md): the journal of this unit, uploaded as the update downloads.
+    started_at = clock.now();
+    log_bundles = std::make_unique<LogBundleHandler>(LogBundleHandler::Parts{
+        c.site_id, clock, [i] { return i->diagnostics_summary(); }, journalctl_source(),
+        LogBundleHandler::https_upload(c.config_file ? c.config_file->parent_path()
+                                                     : std::filesystem::path("/etc/pvfleet")),
+        executor,
+        [i](const std::string& id, protocol::AckStatus s, const std::string& detail, bool final) {
+            i->commands->log_bundle_ack(id, s, detail, final);
+        }});
+    commands = std::make_unique<CommandHandler>(CommandHandler::Parts{
+        *db, clock, c, executor, *workers, *config_lifecycle, sync.get(), *detection,
+        [i](const std::vector<store::StoredEvent>& events) { i->queue_ticket_events(events); }, updates.get(),
+        log_bundles.get()});
     if (sync) {
         sync->on_command = [i](const protocol::Command& cmd) { i->commands->on_command(cmd); };
         sync->on_connected = [i] {
@@ -392,6 +406,55 @@ void Agent::Impl::start_parts() {
             i->updates->report_outcome();  // what the updater did before this agent started
         };
     }
+}
+
+// What a log bundle says of the agent: only what it knows already or asks cheaply (one storage status).
+nlohmann::json Agent::Impl::diagnostics_summary() const {
+    using nlohmann::json;
+    const TimePoint now = clock.now();
+    json link = {{"configured", sync != nullptr},
+                 {"broker_connected", sync ? sync->client().connected() : false}};
+    if (sync) {
+        if (auto at = sync->engine().last_status_at()) link["last_status_at"] = format_iso8601(*at);
+        link["buffered_samples"] = sync->engine().buffered_samples();
+    }
+    json outbox_json = {{"backlog_depth", outbox->depth()}};
+    if (auto through = outbox->telemetry_through())
+        outbox_json["telemetry_through"] = format_iso8601(*through);
+    if (auto synced = outbox->synced_through(); synced && *synced)
+        outbox_json["synced_through"] = format_iso8601(**synced);
+    std::size_t open_tickets = 0;
+    if (auto all = db->tickets(false)) {
+        for (const auto& t : *all)
+            if (t.state == domain::TicketState::open || t.state == domain::TicketState::acknowledged)
+                ++open_tickets;
+    }
+    json storage = json::object();
+    if (auto st = retention->status()) storage = st->to_json();
+    if (auto pages = db->page_use()) {
+        storage["page_size"] = pages->page_size;
+        storage["page_count"] = pages->page_count;
+    }
+    json devices = json::array();
+    for (const auto& d : config.devices) {
+        const auto st = states.contains(d.id) ? states.at(d.id) : acquisition::DeviceState::unknown;
+        devices.push_back(
+            {{"id", d.id}, {"endpoint", d.endpoint}, {"poll_state", acquisition::to_string(st)}});
+    }
+    return {{"agent_version", util::program_version()},
+            {"config_version", config.config_version},
+            {"now", format_iso8601(now)},
+            {"started_at", format_iso8601(started_at)},
+            {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(now - started_at).count()},
+            {"clock_synchronised", gate.synchronised()},
+            {"restarting", config_lifecycle->restarting()},
+            {"link", link},
+            {"outbox", outbox_json},
+            {"open_tickets", open_tickets},
+            {"storage", storage},
+            {"devices", devices},
+            {"samples", stats.samples},
+            {"ticket_events", stats.ticket_events}};
 }
 
 Result<std::unique_ptr<Agent>> Agent::create(SiteConfig config, asio::any_io_executor executor,

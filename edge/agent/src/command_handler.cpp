@@ -26,7 +26,8 @@ void CommandHandler::on_command(const protocol::Command& cmd) {
         send_ack(cmd.command_id, cmd.type(), protocol::AckStatus::duplicate, "already " + **seen);
         return;
     }
-    if (probes_in_flight_.contains(cmd.command_id)) {
+    if (probes_in_flight_.contains(cmd.command_id) ||
+        (p_.log_bundles != nullptr && p_.log_bundles->running(cmd.command_id))) {
         send_ack(cmd.command_id, cmd.type(), protocol::AckStatus::duplicate, "already in progress");
         return;
     }
@@ -61,6 +62,13 @@ std::optional<CommandOutcome> CommandHandler::carry_out(const protocol::Command&
         if (p_.updates == nullptr) return CommandOutcome{AckStatus::rejected, "this agent does not update itself"};
         auto now = p_.updates->start(cmd.command_id, *up);
         if (!now) return std::nullopt;  // acked as it goes
+        return CommandOutcome{now->first, now->second};
+    }
+    if (const auto* bundle = std::get_if<protocol::LogBundleCommand>(&cmd.body)) {
+        if (p_.log_bundles == nullptr)
+            return CommandOutcome{AckStatus::rejected, "this agent sends no log bundles"};
+        auto now = p_.log_bundles->start(cmd.command_id, *bundle);
+        if (!now) return std::nullopt;  // accepted; the final ack follows from the handler
         return CommandOutcome{now->first, now->second};
     }
     return CommandOutcome{AckStatus::rejected, "command '" + std::string(protocol::to_string(cmd.type())) +
@@ -190,6 +198,12 @@ void CommandHandler::update_ack(const std::string& command_id, protocol::AckStat
                                           << detail.substr(0, 300));
     }
     send_ack(command_id, protocol::CommandType::update, status, detail);
+}
+
+void CommandHandler::log_bundle_ack(const std::string& command_id, protocol::AckStatus status,
+                                    const std::string& detail, bool final) {
+    if (final) return finish_command(command_id, protocol::CommandType::log_bundle, {status, detail});
+    send_ack(command_id, protocol::CommandType::log_bundle, status, detail);
 }
 
 void CommandHandler::send_waiting_acks() {

@@ -12,14 +12,15 @@
 #include <string_view>
 #include <vector>
 
-#include "pvfleet/agent/config_lifecycle.hpp"
 #include "poll_workers.hpp"
-#include "update_handler.hpp"
 #include "pvfleet/agent/agent.hpp"
+#include "pvfleet/agent/config_lifecycle.hpp"
+#include "pvfleet/agent/log_bundle_handler.hpp"
 #include "pvfleet/protocol/messages.hpp"
-#include "pvfleet/store/persistent_detection.hpp"
 #include "pvfleet/store/gateway_store.hpp"
+#include "pvfleet/store/persistent_detection.hpp"
 #include "pvfleet/sync/service.hpp"
+#include "update_handler.hpp"
 
 namespace pvfleet::agent {
 
@@ -42,6 +43,7 @@ public:
         // Queues ticket events just recorded for the server.
         std::function<void(const std::vector<store::StoredEvent>&)> queue_ticket_events;
         UpdateHandler* updates;  // the update command (nullptr: refused)
+        LogBundleHandler* log_bundles = nullptr;  // the log_bundle command (nullptr: refused)
     };
     explicit CommandHandler(Parts parts) : p_(std::move(parts)) {}
 
@@ -55,6 +57,9 @@ public:
 
     // An update command's ack from its handler (a final one is recorded, so a redelivery is a duplicate).
     void update_ack(const std::string& command_id, protocol::AckStatus status, const std::string& detail, bool final);
+    // A log_bundle command's ack from its handler (a final `done` is recorded).
+    void log_bundle_ack(const std::string& command_id, protocol::AckStatus status, const std::string& detail,
+                        bool final);
 
     // After the restart for `change` (see Agent::finish_config_change): a set_config's ack waits for the link.
     void finish_config_change(const ConfigChange& change, const Status& outcome);

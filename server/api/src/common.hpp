@@ -123,5 +123,7 @@ void add_public_lead_route(Router& router, ApiContext& ctx);
 void add_project_routes(Router& router, ApiContext& ctx);
 // Over-the-air updates: releases, their download, rollouts, sites' update settings (routes_releases.cpp).
 void add_release_routes(Router& router, ApiContext& ctx);
+// Remote diagnostics: log bundles asked of gateways, their upload and download (routes_log_bundles.cpp).
+void add_log_bundle_routes(Router& router, ApiContext& ctx);
 
 }  // namespace pvfleet::api::detail

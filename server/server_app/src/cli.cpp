@@ -401,23 +401,65 @@ void wire_api_context(api::ApiContext& api_context, const ServerConfig& config, 
     }
 }
 
-http::HttpServerOptions http_options_of(const ServerConfig& config) {
+// `diagnostics`: the log bundles' runtime (nullptr: none), whose upload links set their bodies' limit.
+http::HttpServerOptions http_options_of(const ServerConfig& config,
+                                        std::shared_ptr<const diagnostics::Runtime> diagnostics = nullptr,
+                                        const Clock* clock = nullptr) {
     http::HttpServerOptions http_options;
     http_options.address = config.http.listen;
     http_options.port = config.http.port;
     http_options.max_connections = static_cast<std::size_t>(config.http.max_connections);
     http_options.trusted_proxies = config.http.trusted_proxies;
     http_options.tls = config.http.tls;
-    if (config.releases) {  // a release upload may be larger than any other body
-        const std::size_t limit = config.releases->settings.max_upload_bytes;
-        http_options.body_limit_for = [limit](std::string_view method, std::string_view target) -> std::size_t {
-            return method == "POST" && target.substr(0, target.find('?')) == "/api/releases" ? limit : 0;
+    // A release upload may be larger than any other body; a log bundle's upload up to its link's limit (only
+    // a genuine, unexpired link raises it).
+    const std::size_t release_limit = config.releases ? config.releases->settings.max_upload_bytes : 0;
+    if (config.releases || (diagnostics && clock != nullptr)) {
+        http_options.body_limit_for = [release_limit, diagnostics, clock](
+                                          std::string_view method, std::string_view target) -> std::size_t {
+            if (release_limit > 0 && method == "POST" &&
+                target.substr(0, target.find('?')) == "/api/releases")
+                return release_limit;
+            return diagnostics ? diagnostics::upload_body_limit(*diagnostics, clock->now(), method, target)
+                               : 0;
         };
-        // ... and goes to disk as it arrives, on the releases' filesystem (moved into place, not copied).
-        http_options.spool_dir = (config.releases->settings.dir / "incoming").string();
     }
+    // ... and goes to disk as it arrives, on the releases' filesystem (moved into place, not copied), else
+    // the bundles' (a bundle is moved from the releases' folder, copied when that is another filesystem).
+    if (config.releases)
+        http_options.spool_dir = (config.releases->settings.dir / "incoming").string();
+    else if (config.diagnostics)
+        http_options.spool_dir = (config.diagnostics->dir / "incoming").string();
     return http_options;
 }
+
+// Log bundles past their retention deleted, at start and every hour (on the API's connection).
+class LogBundleRetention {
+public:
+    LogBundleRetention(boost::asio::io_context& ioc, storage::Db& db, const Clock& clock,
+                       std::shared_ptr<const diagnostics::Runtime> rt)
+        : timer_(ioc), db_(db), clock_(clock), rt_(std::move(rt)) {}
+
+    void check() {
+        if (!rt_) return;
+        auto removed = diagnostics::purge_expired(db_, rt_->settings, clock_.now());
+        if (!removed)
+            PVF_LOG(warn, "diagnostics", "log bundle retention: " << removed.error().message);
+        else if (*removed > 0)
+            PVF_LOG(info, "diagnostics", *removed << " log bundle(s) past their retention deleted");
+        timer_.expires_after(std::chrono::hours(1));
+        timer_.async_wait([this](boost::system::error_code ec) {
+            if (!ec) check();
+        });
+    }
+    void cancel() { timer_.cancel(); }
+
+private:
+    boost::asio::steady_timer timer_;
+    storage::Db& db_;
+    const Clock& clock_;
+    std::shared_ptr<const diagnostics::Runtime> rt_;
+};
 
 // Preventive inspections: checked at start and every hour (on the API's connection: ingest keeps its own).
 class PreventiveInspections {
@@ -546,9 +588,18 @@ int cmd_run(const Common& common) {
         PVF_LOG(info, "releases", (*rt)->keys.size() << " trusted release key(s) from " << config->releases->settings.keys_dir
                                                      << ", files in " << config->releases->settings.dir);
     }
+    if (config->diagnostics) {
+        auto rt = diagnostics::load_runtime(*config->diagnostics);
+        if (!rt) {
+            std::cerr << "pvfleet-server run: diagnostics: " << rt.error().message << "\n";
+            return 2;
+        }
+        api_context.diagnostics = *rt;
+        PVF_LOG(info, "diagnostics", "log bundles in " << config->diagnostics->dir);
+    }
     api::Router router;
     api::add_routes(router, api_context);
-    auto options = http_options_of(*config);
+    auto options = http_options_of(*config, api_context.diagnostics, &clock);
     if (!options.spool_dir.empty()) {
         // Uploads cut off by a crash or kill left their partial files here: none is anybody's now.
         std::error_code ec;
@@ -557,8 +608,8 @@ int cmd_run(const Common& common) {
             if (std::error_code gone; e.path().filename().string().rfind("upload-", 0) == 0)
                 std::filesystem::remove(e.path(), gone);
         if (ec) {
-            std::cerr << "pvfleet-server run: releases/dir: '" << options.spool_dir << "' cannot be used: " << ec.message()
-                      << "\n";
+            std::cerr << "pvfleet-server run: " << (config->releases ? "releases" : "diagnostics")
+                      << "/dir: '" << options.spool_dir << "' cannot be used: " << ec.message() << "\n";
             return 2;
         }
     }
@@ -584,6 +635,8 @@ int cmd_run(const Common& common) {
     reminders.start();
     CrlRefresh crl(ioc, api_context.crl, **api_db, clock);
     crl.check();
+    LogBundleRetention bundle_retention(ioc, **api_db, clock, api_context.diagnostics);
+    bundle_retention.check();
     std::optional<RolloutTicker> rollouts;
     if (config->releases) {
         rollouts.emplace(ioc, api_context, config->releases->site_deadline, config->releases->tick);

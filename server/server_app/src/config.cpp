@@ -22,11 +22,12 @@ using config::optional;
 using config::required;
 using config::string;
 
-const config::Object kTop{{optional("database"), optional("mqtt"), optional("http"), optional("ingest"),
-                           optional("enrollment"), optional("releases"),
-                           optional("secret_key_file", string().non_empty()), optional("web_root", string().non_empty()),
-                           optional("leads"), optional("projects"), optional("reminders")},
-                          kWording};
+const config::Object kTop{
+    {optional("database"), optional("mqtt"), optional("http"), optional("ingest"), optional("enrollment"),
+     optional("releases"), optional("diagnostics"), optional("secret_key_file", string().non_empty()),
+     optional("web_root", string().non_empty()), optional("leads"), optional("projects"),
+     optional("reminders")},
+    kWording};
 const config::Object kDatabase{{required("kind", config::one_of({"sqlite", "postgres"}).non_empty()),
                                 optional("path", string().non_empty()), optional("uri", string().non_empty())},
                                kWording};
@@ -281,6 +282,30 @@ void parse_releases(const json& section, const std::filesystem::path& base_dir, 
     c.releases = out;
 }
 
+const config::Object kDiagnostics{
+    {required("dir", string().non_empty()), optional("public_url", string().non_empty()),
+     optional("link_hours", integer(1, 168)), optional("retention_days", integer(1, 3650))},
+    kWording};
+
+// Remote diagnostics (docs/updates.md, "Remote diagnostics"). Gateways upload over HTTPS only.
+void parse_diagnostics(const json& section, const std::filesystem::path& base_dir, ServerConfig& c,
+                       config::Errors& e) {
+    kDiagnostics.check_keys(section, "diagnostics", e);
+    config::Reader r(section, "diagnostics", kDiagnostics, e);
+    diagnostics::Settings out;
+    if (auto v = r.string("dir")) out.dir = resolve(base_dir, *v);
+    out.public_url = c.http.public_url;
+    if (auto v = r.string("public_url")) out.public_url = *v;
+    if (out.public_url.rfind("https://", 0) != 0)
+        e.add("diagnostics/public_url",
+              "gateways upload over HTTPS only: set diagnostics/public_url or "
+              "http/public_url to https://HOST[:PORT] (got '" +
+                  out.public_url + "')");
+    if (auto v = r.integer("link_hours")) out.link_lifetime = std::chrono::hours(*v);
+    if (auto v = r.integer("retention_days")) out.retention = std::chrono::hours(24 * *v);
+    c.diagnostics = out;
+}
+
 using config::optional_section;
 
 }  // namespace
@@ -302,6 +327,7 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
     if (const json* in = optional_section(doc, "ingest", e)) parse_ingest(*in, c, e);
     if (const json* en = optional_section(doc, "enrollment", e)) parse_enrollment(*en, base_dir, c, e);
     if (const json* rl = optional_section(doc, "releases", e)) parse_releases(*rl, base_dir, c, e);
+    if (const json* d = optional_section(doc, "diagnostics", e)) parse_diagnostics(*d, base_dir, c, e);
     if (const json* l = optional_section(doc, "leads", e)) {  // CRM: scoring, assignment, SLA, limits
         if (auto settings = leads::parse_settings(*l, "leads"))
             c.lead_settings = std::move(*settings);

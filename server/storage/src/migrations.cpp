@@ -599,6 +599,26 @@ ALTER TABLE rollouts ADD COLUMN config_version TEXT NOT NULL DEFAULT '';
 -- At most one running or paused rollout per channel and kind, also against two admins creating at once.
 CREATE UNIQUE INDEX rollouts_one_active ON rollouts(channel, kind) WHERE state IN ('running', 'paused');
 )SQL"},
+    // ---- remote diagnostics (server/diagnostics, docs/updates.md) ----
+    {16, "remote diagnostics: log bundles asked of gateways", R"SQL(
+-- A bundle asked of a site's gateway; its file is <diagnostics.dir>/<id>.json once received. The id is also the
+-- log_bundle command's id (the gateway's acks are in commands).
+CREATE TABLE log_bundles (
+  id TEXT PRIMARY KEY,
+  site_id TEXT NOT NULL REFERENCES sites(site_id),
+  state TEXT NOT NULL,
+  hours BIGINT NOT NULL,
+  max_bytes BIGINT NOT NULL,
+  size_bytes BIGINT,
+  detail TEXT NOT NULL DEFAULT '',
+  requested_by TEXT NOT NULL,
+  requested_at_ms BIGINT NOT NULL,
+  expires_at_ms BIGINT NOT NULL,
+  received_at_ms BIGINT
+);
+CREATE INDEX log_bundles_by_site ON log_bundles(site_id, requested_at_ms);
+CREATE INDEX log_bundles_by_time ON log_bundles(requested_at_ms);
+)SQL"},
 };
 
 std::string render(std::string_view sql, Engine engine) {

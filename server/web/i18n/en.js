@@ -37,6 +37,10 @@ export default {
   'site.name': 'Site', 'site.kwp': 'Installed', 'site.arrays': 'Arrays (tilt / azimuth)', 'site.grid_connected': 'Grid connected', 'site.warranty_end': 'Warranty until',
   'site.time_zone': 'Time zone', 'site.devices': 'Devices', 'site.online': 'Online', 'site.offline': 'Offline', 'site.status_unknown': 'Status …', 'site.no_status': 'No status yet',
   'site.map': 'Map', 'site.open_map': 'Open map',
+  'logs.title': 'Log bundles', 'logs.request': 'Request log bundle', 'logs.hours': 'Hours', 'logs.hours_n': 'last {n} h',
+  'logs.requested': 'Requested', 'logs.by': 'By', 'logs.state': 'State', 'logs.size': 'Size', 'logs.download': 'Download',
+  'logs.none': 'No log bundles yet.', 'logs.requested_toast': 'Log bundle requested from the gateway.',
+  'logs.state_requested': 'Requested', 'logs.state_received': 'Received', 'logs.state_failed': 'Failed',
   'enroll.create': 'Enrollment code for the gateway', 'enroll.valid_until': 'Single use, valid until {at}', 'enroll.once': 'Shown only now: give it to the installer.',
 
   'dev.id': 'Device', 'dev.vendor': 'Vendor', 'dev.model': 'Model', 'dev.serial': 'Serial no.', 'dev.firmware': 'Firmware', 'dev.last_seen': 'Last seen', 'dev.none': 'No devices reported yet.',

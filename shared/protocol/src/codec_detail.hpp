@@ -69,6 +69,8 @@ Status check_update(const UpdateCommand& c);
 Status check_patch(const json& patch);
 // A patch's config_version: 1..64 bytes.
 Status check_patch_config_version(const std::string& version);
+// A log_bundle command's arguments (errors name args/<member>).
+Status check_log_bundle(const LogBundleCommand& c);
 Result<Seq> read_seq(const json& j, const Path& path);
 Result<TimePoint> read_time(const json& j, const Path& path);
 Result<bool> read_bool(const json& j, const Path& path);
@@ -98,12 +100,13 @@ Result<const json*> need_array(const json& obj, const char* key, const Path& pat
 
 // ---- enum text ----
 inline constexpr EnumNames<SiteState, 2> kSiteState{{{SiteState::online, "online"}, {SiteState::offline, "offline"}}};
-inline constexpr EnumNames<CommandType, 6> kCommandType{{{CommandType::ack_ticket, "ack_ticket"},
+inline constexpr EnumNames<CommandType, 7> kCommandType{{{CommandType::ack_ticket, "ack_ticket"},
                                                          {CommandType::resolve_ticket, "resolve_ticket"},
                                                          {CommandType::set_config, "set_config"},
                                                          {CommandType::resend, "resend"},
                                                          {CommandType::probe, "probe"},
-                                                         {CommandType::update, "update"}}};
+                                                         {CommandType::update, "update"},
+                                                         {CommandType::log_bundle, "log_bundle"}}};
 inline constexpr EnumNames<AckStatus, 6> kAckStatus{{{AckStatus::accepted, "accepted"},
                                                      {AckStatus::done, "done"},
                                                      {AckStatus::duplicate, "duplicate"},

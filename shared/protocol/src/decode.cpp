@@ -386,6 +386,20 @@ Result<CommandBody> command_args(CommandType type, const json& args) {
             PVF_CHECK(check_update(c));
             return CommandBody{std::move(c)};
         }
+        case CommandType::log_bundle: {
+            LogBundleCommand c;
+            PVF_TRY(const std::uint64_t hours, need(args, "hours", "args", read_u64));
+            if (hours < LogBundleCommand::kMinHours || hours > LogBundleCommand::kMaxHours)
+                return Error::at("args/hours", "expected 1..168, got " + std::to_string(hours));
+            c.hours = static_cast<std::uint32_t>(hours);
+            if (const json* m = optional_field(args, "max_bytes")) {
+                PVF_TRY(c.max_bytes, read_u64(*m, "args/max_bytes"));
+            }
+            auto url = [](const json& v, const Path& p) { return read_nonempty(v, p, 2048); };
+            PVF_TRY(c.upload_url, need(args, "upload_url", "args", url));
+            PVF_CHECK(check_log_bundle(c));
+            return CommandBody{std::move(c)};
+        }
     }
     return Error::at("command", "unhandled command type");
 }

@@ -419,6 +419,11 @@ Result<std::string> encode(const Command& m, EncodeOptions options) {
         args["sha256"] = update->sha256;
         args["size"] = update->size;
         args["signature"] = update->signature;
+    } else if (const auto* bundle = std::get_if<LogBundleCommand>(&m.body)) {
+        PVF_CHECK(check_log_bundle(*bundle));
+        args["hours"] = bundle->hours;
+        args["max_bytes"] = bundle->max_bytes;
+        args["upload_url"] = bundle->upload_url;
     }
     j["args"] = std::move(args);
     return finish(j, options);

@@ -82,6 +82,19 @@ Status check_patch_config_version(const std::string& version) {
     return {};
 }
 
+Status check_log_bundle(const LogBundleCommand& c) {
+    if (c.hours < LogBundleCommand::kMinHours || c.hours > LogBundleCommand::kMaxHours)
+        return Error::at("args/hours", "expected 1..168, got " + std::to_string(c.hours));
+    if (c.max_bytes < LogBundleCommand::kMinBytes || c.max_bytes > LogBundleCommand::kMaxBytes)
+        return Error::at("args/max_bytes", "expected 65536..16777216, got " + std::to_string(c.max_bytes));
+    const bool printable = std::all_of(c.upload_url.begin(), c.upload_url.end(), [](char ch) {
+        return static_cast<unsigned char>(ch) > ' ' && static_cast<unsigned char>(ch) < 127;
+    });
+    if (c.upload_url.rfind("https://", 0) != 0 || c.upload_url.size() > 2048 || !printable)
+        return Error::at("args/upload_url", "must be an https:// URL of at most 2048 printable characters");
+    return {};
+}
+
 bool is_valid_command_id(std::string_view id) {
     if (id.empty() || id.size() > 64) return false;
     for (char c : id) {

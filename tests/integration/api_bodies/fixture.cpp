@@ -189,6 +189,14 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
                             {std::string(64, 'a'), std::string(86, 'A') + "=="}));
         context.releases = rt;
     }
+    {  // remote diagnostics: log bundles (the upload over HTTPS is tested in tests/integration/log_bundles)
+        diagnostics::Settings settings;
+        settings.dir = dir / "diagnostics";
+        settings.public_url = "https://pv.example.com";
+        auto rt = diagnostics::load_runtime(settings);
+        REQUIRE(rt);
+        context.diagnostics = *rt;
+    }
     context.db = api_db.get();
     context.cipher = cipher.get();
     context.clock = &clock;

@@ -291,7 +291,7 @@ TEST_CASE("command validation errors") {
         {"command id", [](json& j) { j["command_id"] = "c 1"; }, "command_id: 'c 1' is not a valid command id"},
         {"issued_at", [](json& j) { j.erase("issued_at"); }, "issued_at: missing required field"},
         {"type", [](json& j) { j["command"] = "reboot"; },
-         "command: unknown 'reboot' (expected ack_ticket, resolve_ticket, set_config, resend, probe, update)"},
+         "command: unknown 'reboot' (expected ack_ticket, resolve_ticket, set_config, resend, probe, update, log_bundle)"},
         {"args missing", [](json& j) { j.erase("args"); }, "args: missing required field"},
         {"ticket id", [](json& j) { j["args"].erase("ticket_id"); }, "args/ticket_id: missing required field"},
         {"by empty", [](json& j) { j["args"]["by"] = ""; }, "args/by: must not be empty"},
@@ -352,6 +352,21 @@ TEST_CASE("command validation errors") {
     });
     run_cases(MessageKind::command, encode(commands[4]).value(), {
         {"probe device", [](json& j) { j["args"]["device_id"] = "#"; }, "args/device_id: '#' is not a valid device id"},
+    });
+    run_cases(MessageKind::command, encode(commands[6]).value(), {
+        {"hours missing", [](json& j) { j["args"].erase("hours"); }, "args/hours: missing required field"},
+        {"hours zero", [](json& j) { j["args"]["hours"] = 0; }, "args/hours: expected 1..168, got 0"},
+        {"hours beyond a week", [](json& j) { j["args"]["hours"] = 169; }, "args/hours: expected 1..168, got 169"},
+        {"hours text", [](json& j) { j["args"]["hours"] = "24"; }, "args/hours: expected integer, got string"},
+        {"max_bytes small", [](json& j) { j["args"]["max_bytes"] = 65535; },
+         "args/max_bytes: expected 65536..16777216, got 65535"},
+        {"max_bytes large", [](json& j) { j["args"]["max_bytes"] = 16777217; },
+         "args/max_bytes: expected 65536..16777216, got 16777217"},
+        {"upload over http", [](json& j) { j["args"]["upload_url"] = "http://pv.example.com/api/log-bundles/x/upload"; },
+         "args/upload_url: must be an https:// URL of at most 2048 printable characters"},
+        {"upload with a space", [](json& j) { j["args"]["upload_url"] = "https://pv.example.com/a b"; },
+         "args/upload_url: must be an https:// URL of at most 2048 printable characters"},
+        {"upload missing", [](json& j) { j["args"].erase("upload_url"); }, "args/upload_url: missing required field"},
     });
     run_cases(MessageKind::command_ack, encode(test::command_ack()).value(), {
         {"status", [](json& j) { j["status"] = "ok"; },
@@ -424,4 +439,27 @@ TEST_CASE("encoding refuses what decoding would refuse, naming the field") {
     CHECK(check_config_patch(std::string(14, '[').insert(0, "{\"a\":") + std::string(14, ']') + "}")
               .error()
               .message == "nested deeper than 14 levels");
+    auto bundle = test::commands()[6];
+    std::get<LogBundleCommand>(bundle.body).hours = 0;
+    CHECK(encode(bundle).error().message == "args/hours: expected 1..168, got 0");
+    bundle = test::commands()[6];
+    std::get<LogBundleCommand>(bundle.body).max_bytes = 32 * 1024 * 1024;
+    CHECK(encode(bundle).error().message == "args/max_bytes: expected 65536..16777216, got 33554432");
+    bundle = test::commands()[6];
+    std::get<LogBundleCommand>(bundle.body).upload_url = "ftp://x/";
+    CHECK(encode(bundle).error().message ==
+          "args/upload_url: must be an https:// URL of at most 2048 printable characters");
+}
+
+TEST_CASE("log_bundle: max_bytes may be left out (2 MiB)") {
+    json j = json::parse(encode(test::commands()[6]).value());
+    j["args"].erase("max_bytes");
+    auto r = decode_command(j.dump());
+    REQUIRE_MESSAGE(r.ok(), r.error().message);
+    CHECK(std::get<LogBundleCommand>(r->body).max_bytes == 2 * 1024 * 1024);
+    CHECK(std::get<LogBundleCommand>(r->body).hours == 24);
+    j["args"]["max_bytes"] = nullptr;
+    r = decode_command(j.dump());
+    REQUIRE(r.ok());
+    CHECK(std::get<LogBundleCommand>(r->body).max_bytes == LogBundleCommand::kDefaultBytes);
 }

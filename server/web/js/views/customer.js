@@ -97,7 +97,37 @@ function siteCard(site, signal) {
     ]),
     h('h4', {}, t('site.devices')), devices,
     canEdit() ? updateSettingsBlock(site) : null,
-    canEdit() ? enrollmentBlock(site) : null);
+    canEdit() ? enrollmentBlock(site) : null,
+    canEdit() ? logBundleBlock(site, signal) : null);
+}
+
+// Remote diagnostics (docs/updates.md): ask the gateway for its journal and state; the list links the received files.
+function logBundleBlock(site, signal) {
+  const base = `/api/sites/${encodeURIComponent(site.site_id)}/log-bundles`;
+  const list = h('div', {});
+  const hours = h('select', { testid: `log-bundle-hours-${site.site_id}`, 'aria-label': t('logs.hours') },
+    [1, 6, 24, 72, 168].map((n) => h('option', { value: n, selected: n === 24 }, t('logs.hours_n', { n }))));
+  const load = () => get(base, { signal }).then((r) => mount(list, table(r.items, [
+    { label: t('logs.requested'), value: (b) => fmtDateTime(b.requested_at), class: 'nowrap' },
+    { label: t('logs.by'), value: (b) => b.requested_by },
+    { label: t('logs.hours'), value: (b) => b.hours },
+    { label: t('logs.state'), value: (b) => h('span', { title: b.detail || '' }, t(`logs.state_${b.state}`)) },
+    { label: t('logs.size'), value: (b) => (b.size == null ? '—' : `${fmtNumber(b.size / 1024, 0)} KiB`) },
+    { label: '', value: (b) => (b.state === 'received' ? h('a', { href: `/api/log-bundles/${encodeURIComponent(b.id)}`, download: '', testid: `log-bundle-download-${b.id}` }, t('logs.download')) : null) },
+  ], { empty: t('logs.none'), testid: `log-bundles-${site.site_id}` }))).catch((e) => mount(list, h('div', { class: 'alert alert-error' }, errorText(e))));
+  const ask = h('button', { class: 'btn btn-secondary btn-small', type: 'button', testid: `log-bundle-request-${site.site_id}`,
+    onClick: () => busy(ask, async () => {
+      try {
+        await post(base, { hours: Number(hours.value) });
+        toast(t('logs.requested_toast'), 'success');
+        await load();
+      } catch (e) {
+        toast(errorText(e), 'error');
+      }
+    }) }, t('logs.request'));
+  load();
+  return h('div', { class: 'log-bundles', testid: `log-bundles-block-${site.site_id}` },
+    h('h4', {}, t('logs.title')), h('div', { class: 'form-actions' }, hours, ask), list);
 }
 
 // The back office gives the installer a one-time enrollment code for this site's gateway (docs/fleet-enrollment.md):

@@ -11,6 +11,7 @@
 
 #include "pvfleet/api/login_limiter.hpp"
 #include "pvfleet/api/web_assets.hpp"
+#include "pvfleet/diagnostics/log_bundles.hpp"
 #include "pvfleet/enrollment/crl.hpp"
 #include "pvfleet/enrollment/enroll.hpp"
 #include "pvfleet/enrollment/limiter.hpp"
@@ -67,6 +68,8 @@ struct ApiContext {
     std::shared_ptr<enrollment::CrlPublisher> crl;
     // Over-the-air updates (docs/updates.md): releases, download links, rollouts; nullptr: those routes answer 503.
     std::shared_ptr<releases::Runtime> releases;
+    // Remote diagnostics (docs/updates.md): log bundles; nullptr: those routes answer 503.
+    std::shared_ptr<diagnostics::Runtime> diagnostics;
     // ---- CRM: leads (docs/crm.md) ----
     // The `leads` section of the server config: scoring, assignment, SLA and the limits of the public route and
     // the import.

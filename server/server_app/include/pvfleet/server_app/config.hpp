@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "pvfleet/diagnostics/log_bundles.hpp"
 #include "pvfleet/enrollment/crl.hpp"
 #include "pvfleet/enrollment/enroll.hpp"
 #include "pvfleet/enrollment/issuing_ca.hpp"
@@ -63,6 +64,7 @@ struct ServerConfig {
     std::string secret_key_file;  // 32 bytes (raw or hex): AES-256-GCM key of personal customer fields
     std::optional<EnrollmentConfig> enrollment;  // absent: the server enrolls no gateway
     std::optional<ReleasesConfig> releases;      // absent: no over-the-air updates
+    std::optional<diagnostics::Settings> diagnostics;           // absent: no log bundles
     leads::Settings lead_settings = leads::default_settings();  // CRM: the `leads` section (docs/crm.md)
     // CRM: the `projects` (stage templates) and `reminders` (stall rules, interval) sections (docs/projects.md).
     projects::ProjectSettings project_settings = projects::default_project_settings();

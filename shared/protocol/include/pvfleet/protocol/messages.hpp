@@ -120,10 +120,23 @@ struct UpdateCommand {
     friend bool operator==(const UpdateCommand&, const UpdateCommand&) = default;
 };
 
-enum class CommandType { ack_ticket, resolve_ticket, set_config, resend, probe, update };
+// Remote diagnostics (docs/updates.md, "Remote diagnostics"): the gateway uploads a bundle of its state
+// summary and the last `hours` of its journal, at most `max_bytes` in all, to `upload_url` (the server's
+// expiring HTTPS link for this bundle). Acks: accepted, then done with the size or failed with the reason.
+struct LogBundleCommand {
+    static constexpr std::uint32_t kMinHours = 1, kMaxHours = 168;
+    static constexpr std::uint64_t kMinBytes = 64 * 1024, kMaxBytes = 16 * 1024 * 1024;
+    static constexpr std::uint64_t kDefaultBytes = 2 * 1024 * 1024;
+    std::uint32_t hours = 24;
+    std::uint64_t max_bytes = kDefaultBytes;
+    std::string upload_url;  // https://…
+    friend bool operator==(const LogBundleCommand&, const LogBundleCommand&) = default;
+};
 
-using CommandBody =
-    std::variant<AckTicketCommand, ResolveTicketCommand, SetConfigCommand, ResendCommand, ProbeCommand, UpdateCommand>;
+enum class CommandType { ack_ticket, resolve_ticket, set_config, resend, probe, update, log_bundle };
+
+using CommandBody = std::variant<AckTicketCommand, ResolveTicketCommand, SetConfigCommand, ResendCommand,
+                                 ProbeCommand, UpdateCommand, LogBundleCommand>;
 
 struct Command {
     std::string site_id;
