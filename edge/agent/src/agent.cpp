@@ -186,6 +186,9 @@ void Agent::Impl::queue_stored_ticket_events() {
 void Agent::Impl::tick() {
     // The updater waits for this while an update is under way: connected, polling, store open.
     updates->write_health(sync && sync->client().connected(), stats.samples > 0 || !states.empty(), db != nullptr, clock.now());
+    // The updater writes its outcome only after this agent reported healthy — connected already — so looking for
+    // it when the link comes up is not enough: the tick looks too (nothing to do while there is no result.json).
+    if (sync && sync->client().connected()) updates->report_outcome();
     // Nothing is judged on an unset clock, or while a step back has put it behind what was judged already.
     std::vector<domain::Sample> released;
     const bool judge = gate.tick(released);

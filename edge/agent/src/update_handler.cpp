@@ -93,6 +93,7 @@ void UpdateHandler::run(update::Request r) {
 }
 
 void UpdateHandler::report_outcome() {
+    if (std::error_code missing; !std::filesystem::exists(layout_.result(), missing)) return;
     const auto text = update::read_text(layout_.result());
     if (!text) return;
     const auto o = update::parse_outcome(*text);

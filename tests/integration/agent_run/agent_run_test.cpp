@@ -11,6 +11,7 @@
 #include "pvfleet/mqtt/client.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/protocol/topics.hpp"
+#include "pvfleet/update/update.hpp"
 #include "support/mqtt_broker.hpp"
 #include "support/paths.hpp"
 #include "support/process.hpp"
@@ -306,6 +307,18 @@ TEST_CASE("pvfleet-edge run: sim -> agent -> mosquitto; bad config exits 2; SIGT
         REQUIRE(probed);
         CHECK(probed->status == protocol::AckStatus::failed);
         CHECK_MESSAGE(probed->detail.find("inv3") != std::string::npos, probed->detail);
+
+        // The root updater's outcome: it is written after the new agent reported healthy — connected already —
+        // so the running agent must find it on its own, not only when its link comes up.
+        std::filesystem::create_directories(dir / "update");
+        std::ofstream(dir / "update" / "result.json")
+            << update::outcome_json({"u-1", "9.9.9", "healthy", "healthy 9.9.9 (was 0.1.0)"});
+        auto updated = acks.wait_for("u-1", 0, 30s);
+        REQUIRE_MESSAGE(updated, agent_log());
+        CHECK(updated->status == protocol::AckStatus::done);
+        CHECK(updated->detail == "healthy 9.9.9 (was 0.1.0)");
+        CHECK(test::wait_until([&] { return std::filesystem::exists(dir / "update" / "result.acked.json"); }, 5s));
+        CHECK_FALSE(std::filesystem::exists(dir / "update" / "result.json"));
 
         // set_config refused: every error with its key path; the running config and its file stay.
         const auto config_file = dir / "site.json";
