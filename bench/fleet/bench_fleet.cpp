@@ -54,6 +54,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -115,9 +116,13 @@ std::string site_name(int i) {
     return buf;
 }
 
+// Thrown, not exit(): unwinding stops the server and the broker (ChildProcess destructors), so no orphan
+// stays.
+struct BenchFailure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
 [[noreturn]] void fail(const std::string& why) {
-    std::fprintf(stderr, "bench_fleet: %s\n", why.c_str());
-    std::exit(2);
+    throw BenchFailure(why);
 }
 
 std::string run_ok(const std::vector<std::string>& argv, const std::string& what) {
@@ -864,11 +869,23 @@ int main(int argc, char** argv) {
         o.install_s < 0)
         return usage();
     for (const char* tool : {"mosquitto", "openssl", "dpkg-deb"})
-        if (test::find_program(tool).empty()) fail(std::string(tool) + " is not installed");
-    if (!fs::exists(o.server_bin)) fail(o.server_bin + " not found (build pvfleet-server, or --server-bin)");
+        if (test::find_program(tool).empty()) {
+            std::fprintf(stderr, "bench_fleet: %s is not installed\n", tool);
+            return 2;
+        }
+    if (!fs::exists(o.server_bin)) {
+        std::fprintf(stderr, "bench_fleet: %s not found (build pvfleet-server, or --server-bin)\n",
+                     o.server_bin.c_str());
+        return 2;
+    }
 
     json runs = json::array();
-    for (int r = 1; r <= o.runs; ++r) runs.push_back(run_once(o, r));
+    try {
+        for (int r = 1; r <= o.runs; ++r) runs.push_back(run_once(o, r));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_fleet: %s\n", e.what());
+        return 2;
+    }
 
     json out;
     out["bench"] = "fleet";
