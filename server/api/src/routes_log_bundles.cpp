@@ -121,13 +121,16 @@ void add_log_bundle_routes(Router& router, ApiContext& ctx) {
         {"Ask the site's gateway for a log bundle (journal and state summary)", kOfficeRoles, "diagnostics"},
         [&ctx](Request& req) { return ask_for_bundle(ctx, req); });
     router.add("GET", "/api/sites/{site_id}/log-bundles",
-               {"The site's log bundles, newest first", kOfficeRoles, "diagnostics"}, [&ctx](Request& req) {
-                   if (!ctx.diagnostics) return diagnostics_off();
+               {"The site's log bundles, newest first; enabled: whether this server can ask for one", kOfficeRoles,
+                "diagnostics"},
+               [&ctx](Request& req) {
+                   // Listed without the diagnostics section too (the table is always there): the site page asks
+                   // on every visit and must not meet an error where the feature is simply not set up.
                    auto list = diag::list_bundles(*ctx.db, req.params.at("site_id"), ctx.clock->now());
                    if (!list) return from_error(list.error());
                    json items = json::array();
                    for (const auto& b : *list) items.push_back(bundle_json(b));
-                   return json_response(200, {{"items", items}});
+                   return json_response(200, {{"items", items}, {"enabled", ctx.diagnostics != nullptr}});
                });
     router.add("GET", "/api/log-bundles/{id}",
                {"Download a received log bundle", kOfficeRoles, "diagnostics"},

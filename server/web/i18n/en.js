@@ -37,7 +37,7 @@ export default {
   'site.name': 'Site', 'site.kwp': 'Installed', 'site.arrays': 'Arrays (tilt / azimuth)', 'site.grid_connected': 'Grid connected', 'site.warranty_end': 'Warranty until',
   'site.time_zone': 'Time zone', 'site.devices': 'Devices', 'site.online': 'Online', 'site.offline': 'Offline', 'site.status_unknown': 'Status …', 'site.no_status': 'No status yet',
   'site.map': 'Map', 'site.open_map': 'Open map',
-  'logs.title': 'Log bundles', 'logs.request': 'Request log bundle', 'logs.hours': 'Hours', 'logs.hours_n': 'last {n} h',
+  'logs.off': 'Log bundles are not set up on this server (its diagnostics section).', 'logs.title': 'Log bundles', 'logs.request': 'Request log bundle', 'logs.hours': 'Hours', 'logs.hours_n': 'last {n} h',
   'logs.requested': 'Requested', 'logs.by': 'By', 'logs.state': 'State', 'logs.size': 'Size', 'logs.download': 'Download',
   'logs.none': 'No log bundles yet.', 'logs.requested_toast': 'Log bundle requested from the gateway.',
   'logs.state_requested': 'Requested', 'logs.state_received': 'Received', 'logs.state_failed': 'Failed',

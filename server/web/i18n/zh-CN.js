@@ -36,7 +36,7 @@ export default {
   'site.name': '站点', 'site.kwp': '装机容量', 'site.arrays': '组串（倾角 / 方位角）', 'site.grid_connected': '并网日期', 'site.warranty_end': '质保截止',
   'site.time_zone': '时区', 'site.devices': '设备', 'site.online': '在线', 'site.offline': '离线', 'site.status_unknown': '状态 …', 'site.no_status': '尚无状态',
   'site.map': '地图', 'site.open_map': '打开地图',
-  'logs.title': '日志包', 'logs.request': '请求日志包', 'logs.hours': '小时数', 'logs.hours_n': '最近 {n} 小时',
+  'logs.off': '此服务器未配置日志包（diagnostics 配置段）。', 'logs.title': '日志包', 'logs.request': '请求日志包', 'logs.hours': '小时数', 'logs.hours_n': '最近 {n} 小时',
   'logs.requested': '请求时间', 'logs.by': '请求人', 'logs.state': '状态', 'logs.size': '大小', 'logs.download': '下载',
   'logs.none': '暂无日志包。', 'logs.requested_toast': '已向网关请求日志包。',
   'logs.state_requested': '已请求', 'logs.state_received': '已收到', 'logs.state_failed': '失败',

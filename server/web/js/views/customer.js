@@ -107,14 +107,20 @@ function logBundleBlock(site, signal) {
   const list = h('div', {});
   const hours = h('select', { testid: `log-bundle-hours-${site.site_id}`, 'aria-label': t('logs.hours') },
     [1, 6, 24, 72, 168].map((n) => h('option', { value: n, selected: n === 24 }, t('logs.hours_n', { n }))));
-  const load = () => get(base, { signal }).then((r) => mount(list, table(r.items, [
-    { label: t('logs.requested'), value: (b) => fmtDateTime(b.requested_at), class: 'nowrap' },
-    { label: t('logs.by'), value: (b) => b.requested_by },
-    { label: t('logs.hours'), value: (b) => b.hours },
-    { label: t('logs.state'), value: (b) => h('span', { title: b.detail || '' }, t(`logs.state_${b.state}`)) },
-    { label: t('logs.size'), value: (b) => (b.size == null ? '—' : `${fmtNumber(b.size / 1024, 0)} KiB`) },
-    { label: '', value: (b) => (b.state === 'received' ? h('a', { href: `/api/log-bundles/${encodeURIComponent(b.id)}`, download: '', testid: `log-bundle-download-${b.id}` }, t('logs.download')) : null) },
-  ], { empty: t('logs.none'), testid: `log-bundles-${site.site_id}` }))).catch((e) => mount(list, h('div', { class: 'alert alert-error' }, errorText(e))));
+  const controls = h('div', { class: 'form-actions' }, hours);
+  const load = () => get(base, { signal }).then((r) => {
+    // A server without its diagnostics section lists old bundles but cannot ask for new ones.
+    controls.hidden = r.enabled === false;
+    if (r.enabled === false && !r.items.length) return mount(list, h('p', { class: 'muted', testid: `log-bundles-off-${site.site_id}` }, t('logs.off')));
+    return mount(list, table(r.items, [
+      { label: t('logs.requested'), value: (b) => fmtDateTime(b.requested_at), class: 'nowrap' },
+      { label: t('logs.by'), value: (b) => b.requested_by },
+      { label: t('logs.hours'), value: (b) => b.hours },
+      { label: t('logs.state'), value: (b) => h('span', { title: b.detail || '' }, t(`logs.state_${b.state}`)) },
+      { label: t('logs.size'), value: (b) => (b.size == null ? '—' : `${fmtNumber(b.size / 1024, 0)} KiB`) },
+      { label: '', value: (b) => (b.state === 'received' ? h('a', { href: `/api/log-bundles/${encodeURIComponent(b.id)}`, download: '', testid: `log-bundle-download-${b.id}` }, t('logs.download')) : null) },
+    ], { empty: t('logs.none'), testid: `log-bundles-${site.site_id}` }));
+  }).catch((e) => mount(list, h('div', { class: 'alert alert-error' }, errorText(e))));
   const ask = h('button', { class: 'btn btn-secondary btn-small', type: 'button', testid: `log-bundle-request-${site.site_id}`,
     onClick: () => busy(ask, async () => {
       try {
@@ -125,9 +131,10 @@ function logBundleBlock(site, signal) {
         toast(errorText(e), 'error');
       }
     }) }, t('logs.request'));
+  controls.append(ask);
   load();
   return h('div', { class: 'log-bundles', testid: `log-bundles-block-${site.site_id}` },
-    h('h4', {}, t('logs.title')), h('div', { class: 'form-actions' }, hours, ask), list);
+    h('h4', {}, t('logs.title')), controls, list);
 }
 
 // The back office gives the installer a one-time enrollment code for this site's gateway (docs/fleet-enrollment.md):
