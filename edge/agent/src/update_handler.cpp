@@ -24,12 +24,14 @@ UpdateHandler::~UpdateHandler() {
     if (worker_.joinable()) worker_.join();  // a download in progress ends with its attempt's timeout at most
 }
 
-std::optional<std::pair<protocol::AckStatus, std::string>> UpdateHandler::start(const std::string& command_id,
-                                                                               const protocol::UpdateCommand& cmd) {
+std::optional<std::pair<protocol::AckStatus, std::string>> UpdateHandler::start(
+    const std::string& command_id, const protocol::UpdateCommand& cmd) {
     using protocol::AckStatus;
-    if (cmd.version == running_version_) return std::pair{AckStatus::done, "healthy " + cmd.version + " (running already)"};
+    if (cmd.version == running_version_)
+        return std::pair{AckStatus::done, "healthy " + cmd.version + " (running already)"};
     if (busy_ || std::filesystem::exists(layout_.request()))
-        return std::pair{AckStatus::rejected, "another update is under way; send it again when it has finished"};
+        return std::pair{AckStatus::rejected,
+                         "another update is under way; send it again when it has finished"};
     if (worker_.joinable()) worker_.join();
     busy_ = true;
     update::Request r{command_id, cmd.version, cmd.url, cmd.sha256, cmd.size, cmd.signature};
@@ -44,10 +46,12 @@ void UpdateHandler::run(update::Request r) {
             if (!alive.expired()) ack_(id, s, detail, final);
         });
     };
-    post_ack(r.command_id, protocol::AckStatus::accepted, "downloading " + r.version + " (" + std::to_string(r.size) + " bytes)", false);
+    post_ack(r.command_id, protocol::AckStatus::accepted,
+             "downloading " + r.version + " (" + std::to_string(r.size) + " bytes)", false);
     update::DownloadOptions options;
     // The server's HTTPS CA when the gateway has one (pki/server-ca.crt beside its config), else the system's.
-    if (const auto ca = config_dir_ / "pki" / "server-ca.crt"; std::filesystem::exists(ca)) options.ca_file = ca.string();
+    if (const auto ca = config_dir_ / "pki" / "server-ca.crt"; std::filesystem::exists(ca))
+        options.ca_file = ca.string();
     options.timeout = std::chrono::minutes(15);
     // A partial file of another release is not resumed.
     const auto owner = layout_.partial().string() + ".sha256";
@@ -73,8 +77,10 @@ void UpdateHandler::run(update::Request r) {
         busy_ = false;
     };
     if (!got) return fail(protocol::AckStatus::failed, "download failed: " + last);
-    auto keys_dir = find_data_dir("release-keys", std::nullopt, "PVFLEET_RELEASE_KEYS_DIR", "release-key folder", "");
-    auto keys = keys_dir ? release::load_public_keys(*keys_dir) : Result<std::vector<release::PublicKey>>(keys_dir.error());
+    auto keys_dir =
+        find_data_dir("release-keys", std::nullopt, "PVFLEET_RELEASE_KEYS_DIR", "release-key folder", "");
+    auto keys = keys_dir ? release::load_public_keys(*keys_dir)
+                         : Result<std::vector<release::PublicKey>>(keys_dir.error());
     if (!keys) return fail(protocol::AckStatus::rejected, "no release keys: " + keys.error().message);
     if (auto v = update::verify_package(layout_.partial(), r, *keys); !v) {
         std::error_code ec;
@@ -84,11 +90,15 @@ void UpdateHandler::run(update::Request r) {
     std::error_code ec;
     std::filesystem::rename(layout_.partial(), layout_.package(), ec);
     if (ec) return fail(protocol::AckStatus::failed, "'" + layout_.package().string() + "': " + ec.message());
+    // On disk before the request hands it over: the updater copies it, and copies it again after a power cut.
+    if (auto d = update::make_durable(layout_.package()); !d)
+        return fail(protocol::AckStatus::failed, d.error().message);
     // The request last: it starts the root updater (pvfleet-edge-update.path).
     if (auto w = update::write_json_atomically(layout_.request(), update::request_json(r), 0644); !w)
         return fail(protocol::AckStatus::failed, w.error().message);
     PVF_LOG(info, kLog, r.version << " downloaded and verified; handed to pvfleet-edge-update");
-    post_ack(r.command_id, protocol::AckStatus::accepted, "installing " + r.version + " (was " + running_version_ + ")", false);
+    post_ack(r.command_id, protocol::AckStatus::accepted,
+             "installing " + r.version + " (was " + running_version_ + ")", false);
     busy_ = false;
 }
 
@@ -103,8 +113,8 @@ void UpdateHandler::report_outcome() {
         const AckStatus s = o->status == "healthy"    ? AckStatus::done
                             : o->status == "rejected" ? AckStatus::rejected
                                                       : AckStatus::failed;
-        const std::string detail = o->status == "rolled_back" || o->status == "healthy" ? o->detail
-                                                                                        : o->status + ": " + o->detail;
+        const std::string detail =
+            o->status == "rolled_back" || o->status == "healthy" ? o->detail : o->status + ": " + o->detail;
         PVF_LOG(info, kLog, "update " << o->version << ": " << detail);
         ack_(o->command_id, s, detail, true);
     }
@@ -114,8 +124,8 @@ void UpdateHandler::report_outcome() {
 void UpdateHandler::write_health(bool connected, bool polling, bool store_open, TimePoint now) {
     // Only while an update waits for it: every write wears the gateway's flash.
     if (!std::filesystem::exists(layout_.request())) return;
-    (void)update::write_json_atomically(layout_.health(),
-                                        update::health_json({running_version_, now, connected, polling, store_open}), 0644);
+    (void)update::write_json_atomically(
+        layout_.health(), update::health_json({running_version_, now, connected, polling, store_open}), 0644);
 }
 
 }  // namespace pvfleet::agent

@@ -1,6 +1,6 @@
-// The root updater's state machine (docs/updates.md, "The updater"): each phase is written to state.json before
-// it runs, so after a power cut the next start (at boot, by the path unit) carries on from the phase it was in:
-// keeping → installing → verifying → done, or → rolling_back → verifying_rollback → rolled back.
+// The root updater's state machine (docs/updates.md, "The updater"): each phase is written to state.json
+// before it runs, so after a power cut the next start (at boot, by the path unit) carries on from the phase
+// it was in: keeping → installing → verifying → done, or → rolling_back → verifying_rollback → rolled back.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -22,10 +22,12 @@ using json = nlohmann::json;
 constexpr const char* kLog = "update";
 constexpr std::size_t kExcerpt = 1500;
 
-constexpr std::pair<Phase, const char*> kPhases[] = {
-    {Phase::idle, "idle"},           {Phase::keeping, "keeping"},
-    {Phase::installing, "installing"}, {Phase::verifying, "verifying"},
-    {Phase::rolling_back, "rolling_back"}, {Phase::verifying_rollback, "verifying_rollback"}};
+constexpr std::pair<Phase, const char*> kPhases[] = {{Phase::idle, "idle"},
+                                                     {Phase::keeping, "keeping"},
+                                                     {Phase::installing, "installing"},
+                                                     {Phase::verifying, "verifying"},
+                                                     {Phase::rolling_back, "rolling_back"},
+                                                     {Phase::verifying_rollback, "verifying_rollback"}};
 
 std::optional<Phase> phase_from(const std::string& s) {
     for (const auto& [p, n] : kPhases)
@@ -66,7 +68,8 @@ bool wait_healthy(const Layout& l, System& sys, const std::string& version, Time
         if (const auto text = read_text(l.health()))
             if (const auto h = parse_health(*text)) {
                 last = "version " + h->version + (h->connected ? ", connected" : ", not connected") +
-                       (h->polling ? ", polling" : ", not polling") + (h->store_open ? ", store open" : ", no store");
+                       (h->polling ? ", polling" : ", not polling") +
+                       (h->store_open ? ", store open" : ", no store");
                 if (h->version == version && h->at >= since && h->connected && h->polling && h->store_open)
                     return true;
             }
@@ -109,9 +112,31 @@ Result<std::optional<Outcome>> run_updater(const Layout& l, System& sys, const U
     UpdaterState s;
     if (loaded && loaded->phase != Phase::idle) {
         s = *loaded;
-        PVF_LOG(info, kLog, "resuming the update to " << s.request.version << " in phase " << to_string(s.phase));
+        PVF_LOG(info, kLog,
+                "resuming the update to " << s.request.version << " in phase " << to_string(s.phase));
         // After a restart the deadline counts from now: the agent needs its boot first.
         if (s.phase == Phase::verifying || s.phase == Phase::verifying_rollback) s.step_started = sys.now();
+        // The package to install is checked again: a copy a power cut caught before it reached the disk (an
+        // updater before copies were synced, a failing SD card) is made again from the agent's file, and when
+        // that fails too the update stops — before dpkg ran, or by going back to the kept version.
+        if (s.phase == Phase::keeping || s.phase == Phase::installing) {
+            if (auto v = verify_package(l.verified(), s.request, o.keys); !v) {
+                PVF_LOG(warn, kLog,
+                        "the copy of the package is damaged (" << v.error().message << "); copying it again");
+                auto again = copy_file_durably(l.package(), l.verified());
+                if (again) again = verify_package(l.verified(), s.request, o.keys);
+                if (!again) {
+                    const std::string why = "the package to install was damaged (" + v.error().message +
+                                            ") and could not be copied again: " + again.error().message;
+                    if (s.phase == Phase::keeping)
+                        return std::optional<Outcome>(
+                            finish(l, s, "failed", why + "; nothing was installed"));
+                    s.note = why;
+                    s.phase = Phase::rolling_back;
+                    PVF_CHECK(save(l, s));
+                }
+            }
+        }
     } else {
         const auto text = read_text(l.request());
         if (!text) return std::optional<Outcome>();
@@ -127,24 +152,28 @@ Result<std::optional<Outcome>> run_updater(const Layout& l, System& sys, const U
         std::error_code ec;
         fs::create_directories(l.private_dir, ec);
         fs::permissions(l.private_dir, fs::perms::owner_all, ec);
-        fs::copy_file(l.package(), l.verified(), fs::copy_options::overwrite_existing, ec);
-        if (ec) return std::optional<Outcome>(finish(l, s, "rejected", "the package cannot be read: " + ec.message()));
+        if (auto copied = copy_file_durably(l.package(), l.verified()); !copied)
+            return std::optional<Outcome>(
+                finish(l, s, "rejected", "the package cannot be read: " + copied.error().message));
         if (auto v = verify_package(l.verified(), s.request, o.keys); !v)
             return std::optional<Outcome>(finish(l, s, "rejected", v.error().message));
         s.previous_version = sys.installed_version();
         if (s.previous_version == s.request.version)
-            return std::optional<Outcome>(finish(l, s, "healthy", "version " + s.request.version + " is installed already"));
+            return std::optional<Outcome>(
+                finish(l, s, "healthy", "version " + s.request.version + " is installed already"));
         s.phase = Phase::keeping;
         PVF_CHECK(save(l, s));
     }
     for (;;) {
         switch (s.phase) {
-            case Phase::idle: return std::optional<Outcome>();
+            case Phase::idle:
+                return std::optional<Outcome>();
             case Phase::keeping: {
                 if (auto k = sys.keep_current(s.previous_version, l.kept()); !k)
-                    return std::optional<Outcome>(finish(
-                        l, s, "failed", "no copy of the running version " + s.previous_version +
-                                            " to roll back to, so nothing was installed: " + k.error().message));
+                    return std::optional<Outcome>(
+                        finish(l, s, "failed",
+                               "no copy of the running version " + s.previous_version +
+                                   " to roll back to, so nothing was installed: " + k.error().message));
                 s.phase = Phase::installing;
                 break;
             }
@@ -164,19 +193,23 @@ Result<std::optional<Outcome>> run_updater(const Layout& l, System& sys, const U
                 if (wait_healthy(l, sys, s.request.version, s.step_started, o, last)) {
                     std::error_code ec;
                     fs::rename(l.verified(), l.installed(), ec);  // the package of the version now running
+                    (void)make_durable(l.installed());
                     fs::remove(l.kept(), ec);
-                    return std::optional<Outcome>(finish(l, s, "healthy", "healthy " + s.request.version + " (was " +
-                                                                              s.previous_version + ")"));
+                    return std::optional<Outcome>(
+                        finish(l, s, "healthy",
+                               "healthy " + s.request.version + " (was " + s.previous_version + ")"));
                 }
-                s.note = "the new agent did not report healthy within " + std::to_string(o.health_deadline.count()) +
-                         " s (" + (last.empty() ? "no health report" : "last: " + last) + ")\n" + excerpt(sys);
+                s.note = "the new agent did not report healthy within " +
+                         std::to_string(o.health_deadline.count()) + " s (" +
+                         (last.empty() ? "no health report" : "last: " + last) + ")\n" + excerpt(sys);
                 s.phase = Phase::rolling_back;
                 break;
             }
             case Phase::rolling_back: {
                 if (auto back = sys.install(l.kept()); !back)
-                    return std::optional<Outcome>(
-                        finish(l, s, "failed", s.note + "\nreinstalling " + s.previous_version + " failed: " + back.error().message));
+                    return std::optional<Outcome>(finish(l, s, "failed",
+                                                         s.note + "\nreinstalling " + s.previous_version +
+                                                             " failed: " + back.error().message));
                 s.step_started = sys.now();
                 s.phase = Phase::verifying_rollback;
                 break;
@@ -186,10 +219,11 @@ Result<std::optional<Outcome>> run_updater(const Layout& l, System& sys, const U
                 const bool ok = wait_healthy(l, sys, s.previous_version, s.step_started, o, last);
                 std::error_code ec;
                 fs::rename(l.kept(), l.installed(), ec);
-                return std::optional<Outcome>(
-                    finish(l, s, "rolled_back",
-                           "rolled_back: back on " + s.previous_version +
-                               (ok ? "" : " (which has not reported healthy yet: " + last + ")") + "; " + s.note));
+                (void)make_durable(l.installed());
+                return std::optional<Outcome>(finish(
+                    l, s, "rolled_back",
+                    "rolled_back: back on " + s.previous_version +
+                        (ok ? "" : " (which has not reported healthy yet: " + last + ")") + "; " + s.note));
             }
         }
         PVF_LOG(info, kLog, "update to " << s.request.version << ": " << to_string(s.phase));
@@ -251,16 +285,14 @@ public:
         // 1. the package the last update installed
         if (fs::exists(l_.installed()) &&
             run({"dpkg-deb", "-f", l_.installed().string(), "Version"}).out == version + "\n") {
-            fs::copy_file(l_.installed(), dest, fs::copy_options::overwrite_existing, ec);
-            if (!ec) return {};
+            if (copy_file_durably(l_.installed(), dest)) return {};
         }
         // 2. apt's cache (the package as installed by apt)
         std::string escaped = version;
         if (const auto c = escaped.find(':'); c != std::string::npos) escaped.replace(c, 1, "%3a");
         for (const auto& e : fs::directory_iterator("/var/cache/apt/archives", ec))
             if (e.path().filename().string().rfind("pvfleet-edge_" + escaped + "_", 0) == 0) {
-                fs::copy_file(e.path(), dest, fs::copy_options::overwrite_existing, ec);
-                if (!ec) return {};
+                if (copy_file_durably(e.path(), dest)) return {};
             }
         // 3. rebuilt from the installed files
         const fs::path work = l_.dir() / "repack";
@@ -272,7 +304,7 @@ public:
                 if (e.path().extension() == ".deb") {
                     fs::rename(e.path(), dest, ec);
                     fs::remove_all(work, ec);
-                    if (!ec) return {};
+                    if (!ec && make_durable(dest)) return {};
                 }
         fs::remove_all(work, ec);
         return Error{"not in " + l_.installed().string() + ", not in apt's cache, and dpkg-repack " +

@@ -53,6 +53,12 @@ struct Layout {
 };
 
 Status write_json_atomically(const fs::path& file, const std::string& text, unsigned mode = 0640);
+// A file written or moved into place made durable: its data and its folder's entry fsynced. Without it a power cut
+// soon after can leave the name pointing at an empty or partly written file (ext4 writes data back later).
+Status make_durable(const fs::path& file);
+// `from` copied to `to` so that a power cut leaves either no `to` or all of it: a temporary copy fsynced, renamed,
+// the folder fsynced.
+Status copy_file_durably(const fs::path& from, const fs::path& to);
 std::optional<std::string> read_text(const fs::path& file);
 std::string request_json(const Request& r);
 Result<Request> parse_request(const std::string& text);
