@@ -248,6 +248,10 @@ Result<ReminderSettings> parse_reminder_settings(const Json& section, const Proj
                 e.add(at + "/name", "expected lower-case letters, digits and '_' (at most 64)");
             else if (!rule.name.empty() && !names.insert(rule.name).second)
                 e.add(at + "/name", "'" + rule.name + "' appears twice");
+            // A kind the reader refused is its error alone: what the rule needs depends on it.
+            if (r->contains("kind") && !(r->at("kind").is_string() &&
+                                         enum_from_name(kRuleKindNames, r->at("kind").get<std::string>())))
+                continue;
             if (rule.kind == RuleKind::payment_overdue) {
                 // Its days count from an instalment's due day: no milestone to name.
                 for (const char* k : {"milestone", "after"})
