@@ -100,7 +100,8 @@ export function parseMoney(text, currency) {
   return Number(m[1]) * 10 ** digits + Number((m[2] || '').padEnd(digits, '0') || 0);
 }
 
-function contractCard(c, id, reload) {
+function contractCard(c, id, reload, milestones) {
+  const titleOf = (key) => milestones.find((m) => m.key === key)?.title || key;
   const money = (v) => fmtMoney(v, c.currency);
   const facts = kv([
     [t('contracts.number'), h('strong', { testid: 'contract-number' }, c.number)],
@@ -116,7 +117,7 @@ function contractCard(c, id, reload) {
   const instalments = table(c.instalments, [
     { label: t('contracts.instalment'), value: (i) => i.label },
     { label: t('contracts.amount'), value: (i) => `${money(i.amount)}${i.percent ? ` (${i.percent} %)` : ''}`, class: 'nowrap' },
-    { label: t('contracts.due'), value: (i) => (i.due_on ? fmtDate(i.due_on) : t('contracts.after_milestone', { milestone: i.after_milestone, days: i.days })), class: 'nowrap' },
+    { label: t('contracts.due'), value: (i) => (i.due_on ? fmtDate(i.due_on) : t('contracts.after_milestone', { milestone: titleOf(i.after_milestone), days: i.days })), class: 'nowrap' },
     { label: t('contracts.paid'), value: (i) => money(i.paid), class: 'nowrap' },
     { label: '', value: (i) => chip('instalment_state', i.state, { testid: `instalment-state-${i.id}` }) },
   ], { testid: 'contract-instalments', rowTestid: (i) => `instalment-${i.id}`, empty: t('contracts.no_plan') });
@@ -141,9 +142,11 @@ function paymentForm(c, id, reload) {
     reference: input('reference', { maxlength: 200 }),
   };
   const submit = h('button', { class: 'btn btn-primary', type: 'submit', testid: 'payment-submit' }, t('contracts.record_payment'));
-  const form = h('form', { class: 'form-inline', testid: 'payment-form' },
-    field(t('contracts.paid_on'), inputs.paid_on), field(`${t('contracts.amount')} (${c.currency})`, inputs.amount),
-    field(t('contracts.method'), inputs.method), field(t('contracts.reference'), inputs.reference), submit);
+  const form = h('form', { testid: 'payment-form' },
+    h('div', { class: 'form-grid' },
+      field(t('contracts.paid_on'), inputs.paid_on), field(`${t('contracts.amount')} (${c.currency})`, inputs.amount),
+      field(t('contracts.method'), inputs.method), field(t('contracts.reference'), inputs.reference)),
+    h('div', { class: 'form-actions' }, submit));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const amount = parseMoney(inputs.amount.value, c.currency);
@@ -220,7 +223,7 @@ export async function projectView(root, { signal, params }) {
         pageHeader(p.name, t('projects.detail_subtitle', { id: p.id }), chip('project_status', p.status)),
         card(t('projects.facts'), facts),
         card(t('projects.milestones'), milestones),
-        contract ? contractCard(contract, id, load) : card(t('contracts.title'), h('p', { class: 'muted', testid: 'project-no-contract' }, t('contracts.none'))),
+        contract ? contractCard(contract, id, load, p.milestones) : card(t('contracts.title'), h('p', { class: 'muted', testid: 'project-no-contract' }, t('contracts.none'))),
         card(t('projects.timeline'), timeline));
     } catch (e) {
       if (signal.aborted || e.name === 'AbortError') return;
