@@ -2,6 +2,7 @@
 #include "pvfleet/projects/contracts.hpp"
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "pvfleet/projects/repository.hpp"
@@ -110,12 +111,27 @@ Result<Contract> locked_contract(storage::Db& db, std::int64_t project_id) {
     return contract_from_row(r->rows[0]);
 }
 
-Result<std::vector<ChangeOrder>> change_orders_of(storage::Db& db, std::int64_t contract_id) {
+// Columns "a, b" as "x.a, x.b" (the readers below join contracts).
+std::string qualified(const char* columns, const char* alias) {
+    std::string out;
+    std::string_view rest(columns);
+    while (!rest.empty()) {
+        const auto comma = rest.find(", ");
+        out += std::string(out.empty() ? "" : ", ") + alias + "." + std::string(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 2);
+    }
+    return out;
+}
+
+// The readers take a condition on the contracts `c` they belong to: one contract ("c.id = $1") or every
+// signed one at once (the reminder pass and the report read all in a few statements, not a few per contract).
+Result<std::vector<ChangeOrder>> change_orders_where(storage::Db& db, const std::string& where,
+                                                     const storage::Params& params) {
     auto r = db.run(
-        "SELECT id, contract_id, number, amount_delta_minor, reason, approved_on, created_by, created_at_ms "
-        "FROM "
-        "contract_change_orders WHERE contract_id = $1 ORDER BY approved_on, id",
-        {contract_id});
+        "SELECT o.id, o.contract_id, o.number, o.amount_delta_minor, o.reason, o.approved_on, o.created_by, "
+        "o.created_at_ms FROM contract_change_orders o JOIN contracts c ON c.id = o.contract_id WHERE " +
+            where + " ORDER BY o.approved_on, o.id",
+        params);
     if (!r) return r.error();
     std::vector<ChangeOrder> out;
     for (const Row& row : r->rows) {
@@ -133,22 +149,26 @@ Result<std::vector<ChangeOrder>> change_orders_of(storage::Db& db, std::int64_t 
     return out;
 }
 
-Result<std::vector<Instalment>> instalments_of(storage::Db& db, std::int64_t contract_id) {
-    auto r = db.run(std::string("SELECT ") + kInstalmentColumns +
-                        " FROM contract_instalments WHERE contract_id = $1 ORDER BY id",
-                    {contract_id});
+Result<std::vector<Instalment>> instalments_where(storage::Db& db, const std::string& where,
+                                                  const storage::Params& params) {
+    auto r = db.run("SELECT " + qualified(kInstalmentColumns, "i") +
+                        " FROM contract_instalments i JOIN contracts c ON c.id = i.contract_id WHERE " +
+                        where + " ORDER BY i.id",
+                    params);
     if (!r) return r.error();
     std::vector<Instalment> out;
     for (const Row& row : r->rows) out.push_back(instalment_from_row(row));
     return out;
 }
 
-Result<std::vector<Payment>> payments_of(storage::Db& db, std::int64_t contract_id) {
+Result<std::vector<Payment>> payments_where(storage::Db& db, const std::string& where,
+                                            const storage::Params& params) {
     auto r = db.run(
-        "SELECT id, contract_id, paid_on, amount_minor, currency, method, reference, recorded_by, "
-        "recorded_at_ms "
-        "FROM contract_payments WHERE contract_id = $1 ORDER BY paid_on, id",
-        {contract_id});
+        "SELECT p.id, p.contract_id, p.paid_on, p.amount_minor, p.currency, p.method, p.reference, "
+        "p.recorded_by, "
+        "p.recorded_at_ms FROM contract_payments p JOIN contracts c ON c.id = p.contract_id WHERE " +
+            where + " ORDER BY p.paid_on, p.id",
+        params);
     if (!r) return r.error();
     std::vector<Payment> out;
     for (const Row& row : r->rows) {
@@ -164,6 +184,21 @@ Result<std::vector<Payment>> payments_of(storage::Db& db, std::int64_t contract_
         p.recorded_at = from_epoch_ms(row.integer(8));
         out.push_back(std::move(p));
     }
+    return out;
+}
+
+// The milestones instalments of the contracts wait for.
+Result<std::vector<Milestone>> trigger_milestones_where(storage::Db& db, const std::string& where,
+                                                        const storage::Params& params) {
+    auto r = db.run("SELECT " + qualified(detail::kMilestoneColumns, "m") +
+                        " FROM project_milestones m JOIN contracts c ON c.project_id = m.project_id WHERE " +
+                        where +
+                        " AND EXISTS (SELECT 1 FROM contract_instalments i WHERE i.contract_id = c.id AND "
+                        "i.after_milestone = m.mkey) ORDER BY m.id",
+                    params);
+    if (!r) return r.error();
+    std::vector<Milestone> out;
+    for (const Row& row : r->rows) out.push_back(detail::milestone_from_row(row));
     return out;
 }
 
@@ -346,7 +381,7 @@ Result<ChangeOrder> add_change_order(storage::Db& db, std::int64_t project_id, C
         if (c->status != ContractStatus::signed_)
             return Error::at("number", "change orders amend a signed contract (this one is " +
                                            std::string(enum_name(kContractStatusNames, c->status)) + ")");
-        auto changes = change_orders_of(db, c->id);
+        auto changes = change_orders_where(db, "c.id = $1", {c->id});
         if (!changes) return changes.error();
         if (changes->size() >= kMaxChangeOrders)
             return Error::at("number", "at most " + std::to_string(kMaxChangeOrders) + " change orders");
@@ -523,39 +558,56 @@ Result<Payment> record_payment(storage::Db& db, std::int64_t project_id, Payment
 
 namespace {
 
-Result<ContractDetail> detail_of(storage::Db& db, const Contract& c, TimePoint now) {
-    ContractDetail d;
-    d.contract = c;
-    auto changes = change_orders_of(db, c.id);
+// The details of the contracts matching `where` (on contracts `c`), in a fixed number of statements.
+Result<std::vector<ContractDetail>> details_where(storage::Db& db, const std::string& where,
+                                                  const storage::Params& params, TimePoint now) {
+    auto contracts = db.run(
+        "SELECT " + qualified(kContractColumns, "c") + " FROM contracts c WHERE " + where + " ORDER BY c.id",
+        params);
+    if (!contracts) return contracts.error();
+    auto changes = change_orders_where(db, where, params);
     if (!changes) return changes.error();
-    d.change_orders = std::move(*changes);
-    auto instalments = instalments_of(db, c.id);
+    auto instalments = instalments_where(db, where, params);
     if (!instalments) return instalments.error();
-    d.instalments = std::move(*instalments);
-    auto payments = payments_of(db, c.id);
+    auto payments = payments_where(db, where, params);
     if (!payments) return payments.error();
-    d.payments = std::move(*payments);
-    std::vector<Milestone> milestones;
-    if (std::any_of(d.instalments.begin(), d.instalments.end(),
-                    [](const Instalment& i) { return i.after_milestone; })) {
-        auto ms = list_milestones(db, c.project_id);
-        if (!ms) return ms.error();
-        milestones = std::move(*ms);
+    auto milestones = trigger_milestones_where(db, where, params);
+    if (!milestones) return milestones.error();
+    std::vector<ContractDetail> out;
+    std::map<std::int64_t, std::size_t> index_of;  // contract id → position in out
+    for (const Row& row : contracts->rows) {
+        ContractDetail d;
+        d.contract = contract_from_row(row);
+        index_of[d.contract.id] = out.size();
+        out.push_back(std::move(d));
     }
-    d.plan = payment_plan(contract_total(c, d.change_orders), d.instalments, milestones, d.payments, now);
-    return d;
+    // Outside a transaction a contract made between the statements may appear in a later one only: skipped.
+    auto of = [&](std::int64_t contract_id) -> ContractDetail* {
+        const auto it = index_of.find(contract_id);
+        return it == index_of.end() ? nullptr : &out[it->second];
+    };
+    for (auto& o : *changes)
+        if (auto* d = of(o.contract_id)) d->change_orders.push_back(std::move(o));
+    for (auto& i : *instalments)
+        if (auto* d = of(i.contract_id)) d->instalments.push_back(std::move(i));
+    for (auto& p : *payments)
+        if (auto* d = of(p.contract_id)) d->payments.push_back(std::move(p));
+    std::map<std::int64_t, std::vector<Milestone>> milestones_of_project;
+    for (auto& m : *milestones) milestones_of_project[m.project_id].push_back(std::move(m));
+    for (auto& d : out)
+        d.plan = payment_plan(contract_total(d.contract, d.change_orders), d.instalments,
+                              milestones_of_project[d.contract.project_id], d.payments, now);
+    return out;
 }
 
 }  // namespace
 
 Result<std::optional<ContractDetail>> contract_detail(storage::Db& db, std::int64_t project_id,
                                                       TimePoint now) {
-    auto c = contract_of_project(db, project_id);
-    if (!c) return c.error();
-    if (!*c) return std::optional<ContractDetail>{};
-    auto d = detail_of(db, **c, now);
-    if (!d) return d.error();
-    return std::optional<ContractDetail>{std::move(*d)};
+    auto list = details_where(db, "c.project_id = $1", {project_id}, now);
+    if (!list) return list.error();
+    if (list->empty()) return std::optional<ContractDetail>{};
+    return std::optional<ContractDetail>{std::move(list->front())};
 }
 
 namespace {
@@ -569,24 +621,26 @@ struct SignedContract {
 
 // Every signed contract with its plan and what its project says about who is reminded and credited.
 Result<std::vector<SignedContract>> signed_contracts(storage::Db& db, TimePoint now) {
-    auto r = db.run(
-        "SELECT c.id, c.project_id, c.number, c.amount_minor, c.currency, c.signed_on, c.status, "
-        "c.signed_document_id, c.created_by, c.created_at_ms, c.updated_at_ms, c.version, p.name, "
-        "p.sales_rep, "
-        "p.manager, p.status FROM contracts c JOIN projects p ON p.id = c.project_id WHERE c.status = "
-        "'signed' "
-        "ORDER BY c.id");
-    if (!r) return r.error();
+    auto details = details_where(db, "c.status = 'signed'", {}, now);
+    if (!details) return details.error();
+    auto projects = db.run(
+        "SELECT p.id, p.name, p.sales_rep, p.manager, p.status FROM projects p JOIN contracts c ON "
+        "c.project_id = "
+        "p.id WHERE c.status = 'signed'");
+    if (!projects) return projects.error();
+    std::map<std::int64_t, const Row*> project_row;
+    for (const Row& row : projects->rows) project_row[row.integer(0)] = &row;
     std::vector<SignedContract> out;
-    for (const Row& row : r->rows) {
-        auto d = detail_of(db, contract_from_row(row), now);
-        if (!d) return d.error();
+    for (auto& d : *details) {
+        const auto found = project_row.find(d.contract.project_id);
+        if (found == project_row.end()) continue;  // signed between the two statements: the next pass has it
+        const Row& row = *found->second;
         SignedContract s;
-        s.detail = std::move(*d);
-        s.project_name = row.text(12);
-        s.sales_rep = row.opt_text(13);
-        s.manager = row.opt_text(14);
-        s.project_active = row.text(15) == "active";
+        s.detail = std::move(d);
+        s.project_name = row.text(1);
+        s.sales_rep = row.opt_text(2);
+        s.manager = row.opt_text(3);
+        s.project_active = row.text(4) == "active";
         out.push_back(std::move(s));
     }
     return out;
