@@ -86,9 +86,9 @@ std::string instalment_audit_json(const Instalment& i) {
         .dump();
 }
 
-Status audit(storage::Db& db, TimePoint now, const std::string& actor, const std::string& action,
-             const std::string& entity, std::int64_t id, const std::optional<std::string>& before,
-             const std::string& after) {
+Status audit_contract_change(storage::Db& db, TimePoint now, const std::string& actor,
+                             const std::string& action, const std::string& entity, std::int64_t id,
+                             const std::optional<std::string>& before, const std::string& after) {
     return storage::append_audit(db, now, actor, action, entity, std::to_string(id), before, after);
 }
 
@@ -112,7 +112,7 @@ Result<Contract> locked_contract(storage::Db& db, std::int64_t project_id) {
 }
 
 // Columns "a, b" as "x.a, x.b" (the readers below join contracts).
-std::string qualified(const char* columns, const char* alias) {
+std::string qualified_columns(const char* columns, const char* alias) {
     std::string out;
     std::string_view rest(columns);
     while (!rest.empty()) {
@@ -151,7 +151,7 @@ Result<std::vector<ChangeOrder>> change_orders_where(storage::Db& db, const std:
 
 Result<std::vector<Instalment>> instalments_where(storage::Db& db, const std::string& where,
                                                   const storage::Params& params) {
-    auto r = db.run("SELECT " + qualified(kInstalmentColumns, "i") +
+    auto r = db.run("SELECT " + qualified_columns(kInstalmentColumns, "i") +
                         " FROM contract_instalments i JOIN contracts c ON c.id = i.contract_id WHERE " +
                         where + " ORDER BY i.id",
                     params);
@@ -190,7 +190,7 @@ Result<std::vector<Payment>> payments_where(storage::Db& db, const std::string& 
 // The milestones instalments of the contracts wait for.
 Result<std::vector<Milestone>> trigger_milestones_where(storage::Db& db, const std::string& where,
                                                         const storage::Params& params) {
-    auto r = db.run("SELECT " + qualified(detail::kMilestoneColumns, "m") +
+    auto r = db.run("SELECT " + qualified_columns(detail::kMilestoneColumns, "m") +
                         " FROM project_milestones m JOIN contracts c ON c.project_id = m.project_id WHERE " +
                         where +
                         " AND EXISTS (SELECT 1 FROM contract_instalments i WHERE i.contract_id = c.id AND "
@@ -229,7 +229,7 @@ Status check_label(const std::string& text, std::size_t max, const char* field) 
 }
 
 // A unique index's refusal (the contract's number, a change order's) at its field, as a conflict.
-Error taken(const Error& e, const char* field, const std::string& what) {
+Error unique_taken(const Error& e, const char* field, const std::string& what) {
     if (e.kind != ErrorKind::conflict) return e;
     return Error::at(field, what, ErrorKind::conflict);
 }
@@ -321,9 +321,11 @@ Result<Contract> create_contract(storage::Db& db, std::int64_t project_id, const
             "id",
             {project_id, c.number, c.amount, c.currency, detail::opt(c.signed_on),
              std::string(enum_name(kContractStatusNames, c.status)), actor, std::int64_t{to_epoch_ms(now)}});
-        if (!r) return taken(r.error(), "number", "'" + c.number + "' is the number of another contract");
+        if (!r)
+            return unique_taken(r.error(), "number", "'" + c.number + "' is the number of another contract");
         c.id = r->rows.at(0).integer(0);
-        if (auto a = audit(db, now, actor, "create", "contract", c.id, std::nullopt, contract_audit_json(c));
+        if (auto a = audit_contract_change(db, now, actor, "create", "contract", c.id, std::nullopt,
+                                           contract_audit_json(c));
             !a)
             return a.error();
         return c;
@@ -352,13 +354,14 @@ Result<Contract> update_contract(storage::Db& db, std::int64_t project_id, const
             {c.number, c.amount, c.currency, detail::opt(c.signed_on),
              std::string(enum_name(kContractStatusNames, c.status)), std::int64_t{to_epoch_ms(now)}, c.id,
              expected_version});
-        if (!u) return taken(u.error(), "number", "'" + c.number + "' is the number of another contract");
+        if (!u)
+            return unique_taken(u.error(), "number", "'" + c.number + "' is the number of another contract");
         if (u->affected == 0)
             return Error::at("version", "the contract was changed meanwhile: reload it", ErrorKind::conflict);
         c.version = expected_version + 1;
         c.updated_at = now;
-        if (auto a = audit(db, now, actor, "update", "contract", c.id, contract_audit_json(*before),
-                           contract_audit_json(c));
+        if (auto a = audit_contract_change(db, now, actor, "update", "contract", c.id,
+                                           contract_audit_json(*before), contract_audit_json(c));
             !a)
             return a.error();
         return c;
@@ -399,14 +402,17 @@ Result<ChangeOrder> add_change_order(storage::Db& db, std::int64_t project_id, C
             {o.contract_id, o.number, o.amount_delta, o.reason, o.approved_on, actor,
              std::int64_t{to_epoch_ms(now)}});
         if (!r)
-            return taken(r.error(), "number", "the contract has a change order '" + o.number + "' already");
+            return unique_taken(r.error(), "number",
+                                "the contract has a change order '" + o.number + "' already");
         o.id = r->rows.at(0).integer(0);
         const std::string after = nlohmann::json{
             {"id", o.id},          {"contract_id", o.contract_id},
             {"number", o.number},  {"amount_delta_minor", o.amount_delta},
             {"reason", o.reason},  {"approved_on", o.approved_on},
             {"total_minor", total}}.dump();
-        if (auto a = audit(db, now, actor, "create", "change_order", o.id, std::nullopt, after); !a)
+        if (auto a =
+                audit_contract_change(db, now, actor, "create", "change_order", o.id, std::nullopt, after);
+            !a)
             return a.error();
         return o;
     });
@@ -458,8 +464,8 @@ Result<Instalment> add_instalment(storage::Db& db, std::int64_t project_id, Inst
              detail::opt(i.after_milestone), std::int64_t{i.after_days}, std::int64_t{to_epoch_ms(now)}});
         if (!r) return r.error();
         i.id = r->rows.at(0).integer(0);
-        if (auto a =
-                audit(db, now, actor, "create", "instalment", i.id, std::nullopt, instalment_audit_json(i));
+        if (auto a = audit_contract_change(db, now, actor, "create", "instalment", i.id, std::nullopt,
+                                           instalment_audit_json(i));
             !a)
             return a.error();
         return i;
@@ -505,8 +511,8 @@ Result<Instalment> update_instalment(storage::Db& db, std::int64_t project_id, s
                              ErrorKind::conflict);
         i.version = expected_version + 1;
         i.updated_at = now;
-        if (auto a = audit(db, now, actor, "update", "instalment", i.id, instalment_audit_json(before),
-                           instalment_audit_json(i));
+        if (auto a = audit_contract_change(db, now, actor, "update", "instalment", i.id,
+                                           instalment_audit_json(before), instalment_audit_json(i));
             !a)
             return a.error();
         return i;
@@ -550,7 +556,8 @@ Result<Payment> record_payment(storage::Db& db, std::int64_t project_id, Payment
             {"method", enum_name(kPaymentMethodNames, p.method)},
             {"reference",
              p.reference}}.dump();
-        if (auto a = audit(db, now, actor, "create", "payment", p.id, std::nullopt, after); !a)
+        if (auto a = audit_contract_change(db, now, actor, "create", "payment", p.id, std::nullopt, after);
+            !a)
             return a.error();
         return p;
     });
@@ -561,9 +568,9 @@ namespace {
 // The details of the contracts matching `where` (on contracts `c`), in a fixed number of statements.
 Result<std::vector<ContractDetail>> details_where(storage::Db& db, const std::string& where,
                                                   const storage::Params& params, TimePoint now) {
-    auto contracts = db.run(
-        "SELECT " + qualified(kContractColumns, "c") + " FROM contracts c WHERE " + where + " ORDER BY c.id",
-        params);
+    auto contracts = db.run("SELECT " + qualified_columns(kContractColumns, "c") +
+                                " FROM contracts c WHERE " + where + " ORDER BY c.id",
+                            params);
     if (!contracts) return contracts.error();
     auto changes = change_orders_where(db, where, params);
     if (!changes) return changes.error();
