@@ -121,6 +121,8 @@ void add_lead_routes(Router& router, ApiContext& ctx);
 void add_public_lead_route(Router& router, ApiContext& ctx);
 // CRM: projects, the board, the conversion of a lead, the inbox.
 void add_project_routes(Router& router, ApiContext& ctx);
+// CRM: contracts, payment plans, payments and the collection-rate report (routes_contracts.cpp).
+void add_contract_routes(Router& router, ApiContext& ctx);
 // Over-the-air updates: releases, their download, rollouts, sites' update settings (routes_releases.cpp).
 void add_release_routes(Router& router, ApiContext& ctx);
 // Remote diagnostics: log bundles asked of gateways, their upload and download (routes_log_bundles.cpp).

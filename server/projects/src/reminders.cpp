@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pvfleet/projects/contracts.hpp"
 #include "pvfleet/projects/project.hpp"
 #include "pvfleet/util/log.hpp"
 
@@ -23,11 +24,15 @@ struct Candidate {
 
 Result<std::vector<Candidate>> candidates(storage::Db& db, const StallRule& rule) {
     auto r = db.run(
-        "SELECT m.id, m.project_id, COALESCE(m.owner, p.manager), m.snoozed_until_ms, m.title, p.name, p.stage, "
-        "p.stage_since_ms, m.stage, a.done_on, r1.id, r2.id FROM project_milestones m JOIN projects p ON p.id = "
-        "m.project_id LEFT JOIN project_milestones a ON a.project_id = m.project_id AND a.mkey = $2 LEFT JOIN "
+        "SELECT m.id, m.project_id, COALESCE(m.owner, p.manager), m.snoozed_until_ms, m.title, p.name, "
+        "p.stage, "
+        "p.stage_since_ms, m.stage, a.done_on, r1.id, r2.id FROM project_milestones m JOIN projects p ON "
+        "p.id = "
+        "m.project_id LEFT JOIN project_milestones a ON a.project_id = m.project_id AND a.mkey = $2 LEFT "
+        "JOIN "
         "reminders r1 ON r1.rule = $3 AND r1.milestone_id = m.id AND r1.level = 1 LEFT JOIN reminders r2 ON "
-        "r2.rule = $3 AND r2.milestone_id = m.id AND r2.level = 2 WHERE m.mkey = $1 AND m.done_on IS NULL AND "
+        "r2.rule = $3 AND r2.milestone_id = m.id AND r2.level = 2 WHERE m.mkey = $1 AND m.done_on IS NULL "
+        "AND "
         "p.status = 'active' ORDER BY m.id",
         {rule.milestone, rule.after, rule.name});
     if (!r) return r.error();
@@ -61,11 +66,12 @@ Result<std::optional<std::string>> supervisor_of(storage::Db& db, const std::str
 
 // Records level `level` of `rule` for the candidate and delivers it, in one transaction; false when another
 // server (or an earlier pass) recorded it first.
-Result<bool> send(storage::Db& db, NotificationSink& sink, const StallRule& rule, const Candidate& c, int level,
-                  const std::vector<std::string>& recipients, TimePoint now) {
+Result<bool> send(storage::Db& db, NotificationSink& sink, const StallRule& rule, const Candidate& c,
+                  int level, const std::vector<std::string>& recipients, TimePoint now) {
     return storage::in_transaction(db, [&]() -> Result<bool> {
         auto r = db.run(
-            "INSERT INTO reminders (rule, milestone_id, level, project_id, recipients, sent_at_ms) VALUES ($1, $2, "
+            "INSERT INTO reminders (rule, milestone_id, level, project_id, recipients, sent_at_ms) VALUES "
+            "($1, $2, "
             "$3, $4, $5, $6) ON CONFLICT (rule, milestone_id, level) DO NOTHING RETURNING id",
             {rule.name, c.milestone_id, std::int64_t{level}, c.project_id, nlohmann::json(recipients).dump(),
              std::int64_t{to_epoch_ms(now)}});
@@ -77,8 +83,9 @@ Result<bool> send(storage::Db& db, NotificationSink& sink, const StallRule& rule
             n.recipient = to;
             n.event = level == 1 ? "milestone.overdue" : "milestone.escalated";
             n.title = c.milestone_title + " — " + c.project_name;
-            n.body = (level == 1 ? "Not done " : "Escalated: not done ") + std::to_string(days) + " days after " +
-                     (rule.after.empty() ? std::string("its stage began") : rule.after) + " (rule " + rule.name + ")" +
+            n.body = (level == 1 ? "Not done " : "Escalated: not done ") + std::to_string(days) +
+                     " days after " + (rule.after.empty() ? std::string("its stage began") : rule.after) +
+                     " (rule " + rule.name + ")" +
                      (level == 2 && c.owner ? "; owner " + *c.owner : std::string());
             n.project_id = c.project_id;
             n.milestone_id = c.milestone_id;
@@ -95,6 +102,10 @@ Result<EvaluationReport> evaluate_stall_rules(storage::Db& db, const ReminderSet
                                               NotificationSink& sink, TimePoint now) {
     EvaluationReport report;
     for (const auto& rule : settings.rules) {
+        if (rule.kind == RuleKind::payment_overdue) {
+            if (auto p = evaluate_payment_rule(db, rule, sink, now, report); !p) return p.error();
+            continue;
+        }
         auto list = candidates(db, rule);
         if (!list) return list.error();
         for (const auto& c : *list) {
@@ -126,7 +137,8 @@ Result<EvaluationReport> evaluate_stall_rules(storage::Db& db, const ReminderSet
 
 Result<std::vector<Reminder>> reminders_of_project(storage::Db& db, std::int64_t project_id) {
     auto r = db.run(
-        "SELECT id, rule, project_id, milestone_id, level, recipients, sent_at_ms FROM reminders WHERE project_id = "
+        "SELECT id, rule, project_id, milestone_id, level, recipients, sent_at_ms FROM reminders WHERE "
+        "project_id = "
         "$1 ORDER BY id",
         {project_id});
     if (!r) return r.error();

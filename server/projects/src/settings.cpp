@@ -1,8 +1,9 @@
-// The `projects` and `reminders` sections of the server config: templates and stall rules as data, each error at
-// its key path.
+// The `projects` and `reminders` sections of the server config: templates and stall rules as data, each error
+// at its key path.
+#include "pvfleet/projects/settings.hpp"
+
 #include <set>
 
-#include "pvfleet/projects/settings.hpp"
 #include "pvfleet/util/config_schema.hpp"
 
 namespace pvfleet::projects {
@@ -15,26 +16,28 @@ using config::required;
 
 const config::Wording kWording = config::server_wording(config::RangeWords::integer);
 
-const config::Object kProjects{{optional("templates", config::array()),
-                                optional("default_template", config::string().non_empty())},
-                               kWording};
-const config::Object kTemplate{{required("name", config::string().non_empty()), required("stages", config::array())},
-                               kWording};
-const config::Object kStage{{required("key", config::string().non_empty()), optional("title", config::string()),
-                             optional("milestones", config::array())},
+const config::Object kProjects{
+    {optional("templates", config::array()), optional("default_template", config::string().non_empty())},
+    kWording};
+const config::Object kTemplate{
+    {required("name", config::string().non_empty()), required("stages", config::array())}, kWording};
+const config::Object kStage{{required("key", config::string().non_empty()),
+                             optional("title", config::string()), optional("milestones", config::array())},
                             kWording};
-const config::Object kMilestone{{required("key", config::string().non_empty()), optional("title", config::string()),
-                                 optional("owner", config::one_of({"project_manager", "sales"}).non_empty()),
-                                 optional("due_days", integer(0, 3650)), optional("checklist", config::array()),
-                                 optional("required_documents", config::array())},
-                                kWording};
-const config::Object kReminders{{optional("check_interval_s", integer(1, 86400)), optional("rules", config::array())},
-                                kWording};
-const config::Object kRule{{required("name", config::string().non_empty()),
-                            required("milestone", config::string().non_empty()),
-                            optional("after", config::string()), optional("after_days", integer(0, 3650)),
-                            optional("escalate_after_days", integer(0, 3650))},
-                           kWording};
+const config::Object kMilestone{
+    {required("key", config::string().non_empty()), optional("title", config::string()),
+     optional("owner", config::one_of({"project_manager", "sales"}).non_empty()),
+     optional("due_days", integer(0, 3650)), optional("checklist", config::array()),
+     optional("required_documents", config::array())},
+    kWording};
+const config::Object kReminders{
+    {optional("check_interval_s", integer(1, 86400)), optional("rules", config::array())}, kWording};
+const config::Object kRule{
+    {required("name", config::string().non_empty()),
+     optional("kind", config::one_of({"milestone", "payment_overdue"}).non_empty()),
+     optional("milestone", config::string().non_empty()), optional("after", config::string()),
+     optional("after_days", integer(0, 3650)), optional("escalate_after_days", integer(0, 3650))},
+    kWording};
 
 // A key: lower case letters, digits and '_' (it appears in URLs, CSV columns and reminder keys).
 bool good_key(const std::string& k) {
@@ -116,8 +119,9 @@ Template parse_template(const Json& t, const std::string& at, config::Errors& e)
     return out;
 }
 
-MilestoneTemplate ms(const char* key, const char* title, int due_days, std::vector<std::string> checklist = {},
-                     std::vector<std::string> documents = {}, const char* owner = "project_manager") {
+MilestoneTemplate ms(const char* key, const char* title, int due_days,
+                     std::vector<std::string> checklist = {}, std::vector<std::string> documents = {},
+                     const char* owner = "project_manager") {
     return MilestoneTemplate{key, title, owner, due_days, std::move(checklist), std::move(documents)};
 }
 
@@ -147,15 +151,23 @@ ProjectSettings default_project_settings() {
     t.name = "residential";
     t.stages = {
         {"inquiry", "Inquiry", {ms("first_contact", "First contact", 0, {}, {}, "sales")}},
-        {"site_survey", "Site survey",
-         {ms("survey_done", "Site survey done", 14, {"Roof measured", "Meter cabinet photographed", "Shading noted"},
-             {"survey_photos"})}},
-        {"design_quote", "Design & quote", {ms("quote_sent", "Quote sent", 21, {"Layout drawn", "Yield estimated"})}},
-        {"contract", "Contract signed", {ms("contract_signed", "Contract signed", 35, {}, {"signed_contract"}, "sales")}},
-        {"installation", "Installation",
-         {ms("installation_done", "Installation done", 63, {"Modules mounted", "Inverter wired", "Gateway installed"},
+        {"site_survey",
+         "Site survey",
+         {ms("survey_done", "Site survey done", 14,
+             {"Roof measured", "Meter cabinet photographed", "Shading noted"}, {"survey_photos"})}},
+        {"design_quote",
+         "Design & quote",
+         {ms("quote_sent", "Quote sent", 21, {"Layout drawn", "Yield estimated"})}},
+        {"contract",
+         "Contract signed",
+         {ms("contract_signed", "Contract signed", 35, {}, {"signed_contract"}, "sales")}},
+        {"installation",
+         "Installation",
+         {ms("installation_done", "Installation done", 63,
+             {"Modules mounted", "Inverter wired", "Gateway installed"},
              {"wiring_photos", "serial_plates"})}},
-        {"grid_application", "Grid-connection application",
+        {"grid_application",
+         "Grid-connection application",
          {ms("grid_application_submitted", "Application submitted", 70),
           ms("grid_application_approved", "Application approved", 84, {}, {"grid_approval"})}},
         {"grid_acceptance", "Grid acceptance", {ms("grid_acceptance", "Grid acceptance", 98)}},
@@ -170,8 +182,9 @@ ProjectSettings default_project_settings() {
 
 ReminderSettings default_reminder_settings() {
     ReminderSettings r;
-    r.rules.push_back(StallRule{"grid_application_pending", "grid_application_approved", "grid_application_submitted",
-                                7, 0});
+    r.rules.push_back(StallRule{"grid_application_pending", "grid_application_approved",
+                                "grid_application_submitted", 7, 0});
+    r.rules.push_back(StallRule{"payment_overdue", "", "", 7, 7, RuleKind::payment_overdue});
     return r;
 }
 
@@ -229,10 +242,28 @@ Result<ReminderSettings> parse_reminder_settings(const Json& section, const Proj
             rule.after = rr.string("after").value_or("");
             if (auto d = rr.integer("after_days")) rule.after_days = static_cast<int>(*d);
             if (auto d = rr.integer("escalate_after_days")) rule.escalate_after_days = static_cast<int>(*d);
+            if (auto k = rr.string("kind"))
+                rule.kind = enum_from_name(kRuleKindNames, *k).value_or(RuleKind::milestone);
             if (!rule.name.empty() && !good_key(rule.name))
                 e.add(at + "/name", "expected lower-case letters, digits and '_' (at most 64)");
             else if (!rule.name.empty() && !names.insert(rule.name).second)
                 e.add(at + "/name", "'" + rule.name + "' appears twice");
+            // A kind the reader refused is its error alone: what the rule needs depends on it.
+            if (r->contains("kind") && !(r->at("kind").is_string() &&
+                                         enum_from_name(kRuleKindNames, r->at("kind").get<std::string>())))
+                continue;
+            if (rule.kind == RuleKind::payment_overdue) {
+                // Its days count from an instalment's due day: no milestone to name.
+                for (const char* k : {"milestone", "after"})
+                    if (r->contains(k)) e.add(at + "/" + k, "not a member of a payment_overdue rule");
+                s.rules.push_back(std::move(rule));
+                continue;
+            }
+            if (!r->contains("milestone")) {
+                e.add(at + "/milestone", "required");
+                s.rules.push_back(std::move(rule));
+                continue;
+            }
             bool milestone_known = false, after_known = rule.after.empty();
             for (const auto& t : projects.templates) {
                 milestone_known |= t.milestone(rule.milestone) != nullptr;

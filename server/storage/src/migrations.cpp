@@ -619,6 +619,78 @@ CREATE TABLE log_bundles (
 CREATE INDEX log_bundles_by_site ON log_bundles(site_id, requested_at_ms);
 CREATE INDEX log_bundles_by_time ON log_bundles(requested_at_ms);
 )SQL"},
+    // ---- CRM: contracts and payments (server/projects contracts.hpp, docs/projects.md) ----
+    {17, "CRM: contracts of projects, change orders, payment plans, payments and their overdue reminders", R"SQL(
+-- One contract per project. Money is integer minor units of an ISO 4217 currency (cents for EUR).
+-- signed_document_id waits for the documents module (the signed PDF); nothing writes it yet.
+CREATE TABLE contracts (
+  id {ID},
+  project_id BIGINT NOT NULL UNIQUE REFERENCES projects(id),
+  number TEXT NOT NULL UNIQUE,
+  amount_minor BIGINT NOT NULL,
+  currency TEXT NOT NULL,
+  signed_on TEXT,
+  status TEXT NOT NULL,
+  signed_document_id BIGINT,
+  created_by TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  version BIGINT NOT NULL DEFAULT 1
+);
+-- Approved changes of a signed contract's total (negative: a reduction).
+CREATE TABLE contract_change_orders (
+  id {ID},
+  contract_id BIGINT NOT NULL REFERENCES contracts(id),
+  number TEXT NOT NULL,
+  amount_delta_minor BIGINT NOT NULL,
+  reason TEXT NOT NULL,
+  approved_on TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  UNIQUE (contract_id, number)
+);
+-- The payment plan: an amount or a percent of the contract's total; due on a fixed day or `after_days` after a
+-- milestone of the project is done (resolved when read).
+CREATE TABLE contract_instalments (
+  id {ID},
+  contract_id BIGINT NOT NULL REFERENCES contracts(id),
+  label TEXT NOT NULL,
+  amount_minor BIGINT,
+  percent BIGINT,
+  due_on TEXT,
+  after_milestone TEXT,
+  after_days BIGINT NOT NULL DEFAULT 0,
+  snoozed_until_ms BIGINT,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL,
+  version BIGINT NOT NULL DEFAULT 1
+);
+CREATE INDEX contract_instalments_by_contract ON contract_instalments(contract_id, id);
+CREATE TABLE contract_payments (
+  id {ID},
+  contract_id BIGINT NOT NULL REFERENCES contracts(id),
+  paid_on TEXT NOT NULL,
+  amount_minor BIGINT NOT NULL,
+  currency TEXT NOT NULL,
+  method TEXT NOT NULL,
+  reference TEXT NOT NULL DEFAULT '',
+  recorded_by TEXT NOT NULL,
+  recorded_at_ms BIGINT NOT NULL
+);
+CREATE INDEX contract_payments_by_contract ON contract_payments(contract_id, paid_on, id);
+-- Reminders of `payment_overdue` rules, once per rule, instalment and level (as `reminders` for milestones).
+CREATE TABLE payment_reminders (
+  id {ID},
+  rule TEXT NOT NULL,
+  instalment_id BIGINT NOT NULL REFERENCES contract_instalments(id),
+  level BIGINT NOT NULL,
+  project_id BIGINT NOT NULL REFERENCES projects(id),
+  recipients TEXT NOT NULL,
+  sent_at_ms BIGINT NOT NULL,
+  UNIQUE (rule, instalment_id, level)
+);
+CREATE INDEX payment_reminders_by_project ON payment_reminders(project_id, id);
+)SQL"},
 };
 
 std::string render(std::string_view sql, Engine engine) {

@@ -111,6 +111,8 @@ std::string concrete_path(const Fixture& f, const std::string& pattern) {
                  : pattern.rfind("/api/inbox/", 0) == 0        ? std::to_string(f.notification_id)
                                                                 : std::to_string(f.order_of_site.at("site-a")));
     fill("{milestone_id}", std::to_string(f.milestone_id));
+    fill("{instalment_id}", "1");  // the first instalment the sweep's POST makes (the fixture has none)
+    fill("{instalment_id}", "1");  // the first instalment the sweep's POST makes (the fixture's contract has none)
     fill("{name}", "tech");
     fill("{site_id}", "site-a");
     fill("{ticket_id}", f.ticket_of_site.at("site-a"));

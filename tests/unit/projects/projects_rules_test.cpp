@@ -63,15 +63,17 @@ TEST_CASE("projects: the current stage is the first with a milestone not done; t
 }
 
 TEST_CASE("projects: colours — red past the deadline, yellow in the last quarter of the window, else green") {
-    // The stage began on 07-01 00:00; the milestone is planned for 07-08, so its deadline is 07-09 00:00 and its
-    // window 8 days: yellow from 07-07 00:00 (2 days left), red after 07-09 00:00.
+    // The stage began on 07-01 00:00; the milestone is planned for 07-08, so its deadline is 07-09 00:00 and
+    // its window 8 days: yellow from 07-07 00:00 (2 days left), red after 07-09 00:00.
     const Milestone m = planned("s", "m", "2026-07-08");
     REQUIRE(deadline_of(m) == kT0 + 8 * 24h);
     // A sweep over the window, hour by hour: each instant's colour from the definition, counted.
     int green = 0, yellow = 0, red = 0;
     for (auto t = kT0; t <= kT0 + 10 * 24h; t += 1h) {
         const Colour c = milestone_colour(m, kT0, t);
-        const Colour expected = t > kT0 + 8 * 24h ? Colour::red : t >= kT0 + 6 * 24h ? Colour::yellow : Colour::green;
+        const Colour expected = t > kT0 + 8 * 24h    ? Colour::red
+                                : t >= kT0 + 6 * 24h ? Colour::yellow
+                                                     : Colour::green;
         CHECK_MESSAGE(c == expected, format_iso8601(t));
         (c == Colour::green ? green : c == Colour::yellow ? yellow : red)++;
     }
@@ -79,7 +81,8 @@ TEST_CASE("projects: colours — red past the deadline, yellow in the last quart
     CHECK(yellow == 2 * 24 + 1);  // both ends of the last quarter
     CHECK(red == 2 * 24);
     // Done, or without a planned date: green whatever the time.
-    CHECK(milestone_colour(planned("s", "m", "2026-07-08", "2026-07-20"), kT0, kT0 + 30 * 24h) == Colour::green);
+    CHECK(milestone_colour(planned("s", "m", "2026-07-08", "2026-07-20"), kT0, kT0 + 30 * 24h) ==
+          Colour::green);
     CHECK(milestone_colour(planned("s", "m", std::nullopt), kT0, kT0 + 30 * 24h) == Colour::green);
     // A deadline at or before the stage began (a date set in the past): yellow until it passes, then red.
     CHECK(milestone_colour(planned("s", "m", "2026-06-30"), kT0 + 1h, kT0 + 1h) == Colour::red);
@@ -91,9 +94,9 @@ TEST_CASE("projects: a card takes the worst colour of its current stage's milest
     p.id = 1;
     p.stage = "grid_application";
     p.stage_since = kT0;
-    std::vector<Milestone> ms{planned("grid_application", "a", "2026-07-20"),
-                              planned("grid_application", "b", "2026-07-03"),
-                              planned("installation", "c", "2026-06-01")};  // another stage: not this card's colour
+    std::vector<Milestone> ms{
+        planned("grid_application", "a", "2026-07-20"), planned("grid_application", "b", "2026-07-03"),
+        planned("installation", "c", "2026-06-01")};  // another stage: not this card's colour
     CHECK(project_colour(p, ms, kT0 + 12h) == Colour::green);
     CHECK(project_colour(p, ms, kT0 + 2 * 24h + 12h) == Colour::yellow);
     CHECK(project_colour(p, ms, kT0 + 3 * 24h + 1h) == Colour::red);
@@ -106,15 +109,20 @@ TEST_CASE("projects: defaults — the residential template and the grid-applicat
     CHECK(s.default_template == "residential");
     const auto r = default_reminder_settings();
     CHECK(r.check_interval_s == 60);
-    REQUIRE(r.rules.size() == 1);
+    REQUIRE(r.rules.size() == 2);
+    CHECK(r.rules[0].kind == RuleKind::milestone);
     CHECK(r.rules[0].milestone == "grid_application_approved");
     CHECK(r.rules[0].after == "grid_application_submitted");
     CHECK(r.rules[0].after_days == 7);
     CHECK(r.rules[0].escalate_after_days == 0);
+    CHECK(r.rules[1].kind == RuleKind::payment_overdue);
+    CHECK(r.rules[1].name == "payment_overdue");
+    CHECK(r.rules[1].after_days == 7);
+    CHECK(r.rules[1].escalate_after_days == 7);
     // The defaults pass their own checks.
     CHECK(parse_reminder_settings(json{{"rules", json::array({{{"name", "grid_application_pending"},
-                                                                {"milestone", "grid_application_approved"},
-                                                                {"after", "grid_application_submitted"}}})}},
+                                                               {"milestone", "grid_application_approved"},
+                                                               {"after", "grid_application_submitted"}}})}},
                                   s));
 }
 
@@ -139,6 +147,14 @@ TEST_CASE("projects: a custom template and rule are read as given") {
     REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
     CHECK(r->check_interval_s == 5);
     CHECK(r->rules.at(0).escalate_after_days == 5);
+    const auto pay = parse_reminder_settings(
+        json::parse(
+            R"({"rules": [{"name": "late", "kind": "payment_overdue", "after_days": 3, "escalate_after_days": 2}]})"),
+        *p);
+    REQUIRE_MESSAGE(pay, (pay ? "" : pay.error().message));
+    CHECK(pay->rules.at(0).kind == RuleKind::payment_overdue);
+    CHECK(pay->rules.at(0).after_days == 3);
+    CHECK(pay->rules.at(0).escalate_after_days == 2);
 }
 
 TEST_CASE("projects: bad `projects` and `reminders` sections give errors at their key paths (golden)") {
@@ -153,12 +169,15 @@ TEST_CASE("projects: bad `projects` and `reminders` sections give errors at thei
         {R"({"templates": [{"name": "a", "stages": [{"key": "S 1"}]}]})", nullptr,
          "projects/templates/0/stages/0/key: expected lower-case letters, digits and '_' (at most 64)"},
         {R"({"templates": [{"name": "a", "stages": [{"key": "s", "milestones": [{"key": "m", "owner": "boss"}]}]}]})",
-         nullptr, "projects/templates/0/stages/0/milestones/0/owner: unknown 'boss' (expected project_manager, sales)"},
+         nullptr,
+         "projects/templates/0/stages/0/milestones/0/owner: unknown 'boss' (expected project_manager, "
+         "sales)"},
         {R"({"templates": [{"name": "a", "stages": [{"key": "s", "milestones": [{"key": "m", "due_days": -1}]}]}]})",
          nullptr, "projects/templates/0/stages/0/milestones/0/due_days: expected an integer in 0..3650"},
         {R"({"templates": [{"name": "a", "stages": [{"key": "s", "colour": "red"}]}]})", nullptr,
          "projects/templates/0/stages/0/colour: unknown key (expected key, milestones, title)"},
-        {R"({"templates": [{"name": "a", "stages": []}]})", nullptr, "projects/templates/0/stages: expected at least one stage"},
+        {R"({"templates": [{"name": "a", "stages": []}]})", nullptr,
+         "projects/templates/0/stages: expected at least one stage"},
         {R"({"default_template": "big"})", nullptr, "projects/default_template: unknown template 'big'"},
         {"{}", R"({"check_interval_s": 0})", "reminders/check_interval_s: expected an integer in 1..86400"},
         {"{}", R"({"rules": [{"name": "r", "milestone": "nope"}]})",
@@ -167,11 +186,17 @@ TEST_CASE("projects: bad `projects` and `reminders` sections give errors at thei
          "reminders/rules/0/after: no template has a milestone 'nope'"},
         {"{}", R"({"rules": [{"name": "r", "milestone": "survey_done", "after": "survey_done"}]})",
          "reminders/rules/0/after: a milestone cannot wait for itself"},
-        {"{}", R"({"rules": [{"name": "r", "milestone": "survey_done"}, {"name": "r", "milestone": "quote_sent"}]})",
+        {"{}",
+         R"({"rules": [{"name": "r", "milestone": "survey_done"}, {"name": "r", "milestone": "quote_sent"}]})",
          "reminders/rules/1/name: 'r' appears twice"},
         {"{}", R"({"rules": [{"milestone": "survey_done"}]})", "reminders/rules/0/name: required"},
         {"{}", R"({"rules": [{"name": "r", "milestone": "survey_done", "after_days": "7"}]})",
          "reminders/rules/0/after_days: expected an integer in 0..3650"},
+        {"{}", R"({"rules": [{"name": "r", "kind": "payment_overdue", "milestone": "survey_done"}]})",
+         "reminders/rules/0/milestone: not a member of a payment_overdue rule"},
+        {"{}", R"({"rules": [{"name": "r", "kind": "invoice"}]})",
+         "reminders/rules/0/kind: unknown 'invoice' (expected milestone, payment_overdue)"},
+        {"{}", R"({"rules": [{"name": "r", "after_days": 3}]})", "reminders/rules/0/milestone: required"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.projects);

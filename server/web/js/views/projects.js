@@ -1,11 +1,14 @@
 // Projects (docs/projects.md): the board — a column per stage, cards coloured by their deadline (green on time,
 // yellow in the last quarter of a milestone's window, red overdue), filters kept in the URL (#/projects?manager=pm)
 // — and a project's detail with its milestones (mark one done; the stage follows) and its timeline. Project
-// managers see their own projects, sales reps those of the leads they converted (the server filters).
+// managers see their own projects, sales reps those of the leads they converted (the server filters). The detail
+// also shows the contract: its total, the payment plan with each instalment's state, the payments, and for the
+// back office a form that records a payment (amounts travel as integer minor units; docs/projects.md).
 import { h, mount } from '../dom.js';
 import { t, tEnum, fmtDateTime, fmtDate } from '../i18n.js';
 import { get, request, qs } from '../api.js';
-import { pageHeader, card, table, chip, kv, loading, errorBox, errorText, toast, field, busy, role } from '../ui.js';
+import { pageHeader, card, table, chip, kv, loading, errorBox, errorText, toast, field, busy, role, canEdit, showFieldError } from '../ui.js';
+import { getLang } from '../i18n.js';
 
 const canWrite = () => ['admin', 'back_office', 'project_manager'].includes(role());
 
@@ -71,6 +74,109 @@ function timelineRow(e) {
   return { when: e.at.length === 10 ? fmtDate(e.at) : fmtDateTime(e.at), kind: t(`timeline.${e.kind}`), what: what ? what() : '' };
 }
 
+// The digits of a currency's minor unit (EUR 2, JPY 0), from the browser's ISO 4217 table.
+function minorDigits(currency) {
+  try { return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits; } catch { return 2; }
+}
+
+// Integer minor units as money: exact, by string, never through a float's rounding of a big amount.
+export function fmtMoney(minor, currency) {
+  if (minor === null || minor === undefined) return '—';
+  const digits = minorDigits(currency);
+  const negative = minor < 0;
+  const text = String(Math.abs(minor)).padStart(digits + 1, '0');
+  const major = text.slice(0, text.length - digits) || '0';
+  const fraction = digits ? text.slice(text.length - digits) : '';
+  const grouped = new Intl.NumberFormat(getLang(), { useGrouping: true, maximumFractionDigits: 0 }).format(BigInt(major));
+  const decimal = new Intl.NumberFormat(getLang()).formatToParts(1.5).find((x) => x.type === 'decimal')?.value || '.';
+  return `${negative ? '−' : ''}${grouped}${digits ? decimal + fraction : ''} ${currency}`;
+}
+
+// "3750.5" or "3750,50" in major units → minor units (an integer), or null when it is not such a number.
+export function parseMoney(text, currency) {
+  const digits = minorDigits(currency);
+  const m = /^\s*(\d{1,13})(?:[.,](\d*))?\s*$/.exec(text);
+  if (!m || (m[2] || '').length > digits) return null;
+  return Number(m[1]) * 10 ** digits + Number((m[2] || '').padEnd(digits, '0') || 0);
+}
+
+function contractCard(c, id, reload, milestones) {
+  const titleOf = (key) => milestones.find((m) => m.key === key)?.title || key;
+  const money = (v) => fmtMoney(v, c.currency);
+  const facts = kv([
+    [t('contracts.number'), h('strong', { testid: 'contract-number' }, c.number)],
+    [t('contracts.status'), chip('contract_status', c.status)],
+    [t('contracts.signed_on'), c.signed_on ? fmtDate(c.signed_on) : null],
+    [t('contracts.total'), h('span', { testid: 'contract-total' }, money(c.total))],
+    [t('contracts.paid'), h('span', { testid: 'contract-paid' }, money(c.summary.paid))],
+    [t('contracts.outstanding'), money(c.summary.outstanding)],
+    [t('contracts.overdue'), c.summary.overdue ? h('strong', { class: 'text-danger' }, money(c.summary.overdue)) : money(0)],
+    c.summary.unallocated ? [t('contracts.unallocated'), money(c.summary.unallocated)] : null,
+    c.summary.unplanned ? [t('contracts.unplanned'), money(c.summary.unplanned)] : null,
+  ]);
+  const instalments = table(c.instalments, [
+    { label: t('contracts.instalment'), value: (i) => i.label },
+    { label: t('contracts.amount'), value: (i) => `${money(i.amount)}${i.percent ? ` (${i.percent} %)` : ''}`, class: 'nowrap' },
+    { label: t('contracts.due'), value: (i) => (i.due_on ? fmtDate(i.due_on) : t('contracts.after_milestone', { milestone: titleOf(i.after_milestone), days: i.days })), class: 'nowrap' },
+    { label: t('contracts.paid'), value: (i) => money(i.paid), class: 'nowrap' },
+    { label: '', value: (i) => chip('instalment_state', i.state, { testid: `instalment-state-${i.id}` }) },
+  ], { testid: 'contract-instalments', rowTestid: (i) => `instalment-${i.id}`, empty: t('contracts.no_plan') });
+  const payments = table(c.payments, [
+    { label: t('contracts.paid_on'), value: (p) => fmtDate(p.paid_on), class: 'nowrap' },
+    { label: t('contracts.amount'), value: (p) => money(p.amount), class: 'nowrap' },
+    { label: t('contracts.method'), value: (p) => tEnum('payment_method', p.method) },
+    { label: t('contracts.reference'), value: (p) => p.reference || '—' },
+  ], { testid: 'contract-payments', empty: t('contracts.no_payments') });
+  const parts = [facts, h('h3', {}, t('contracts.plan')), instalments, h('h3', {}, t('contracts.payments')), payments];
+  if (canEdit() && c.status !== 'cancelled') parts.push(paymentForm(c, id, reload));
+  return card(t('contracts.title'), h('div', { testid: 'project-contract' }, parts));
+}
+
+function paymentForm(c, id, reload) {
+  const input = (name, attrs = {}) => h('input', { name, testid: `payment-${name}`, ...attrs });
+  const inputs = {
+    paid_on: input('paid_on', { type: 'date', value: new Date().toISOString().slice(0, 10), required: true }),
+    amount: input('amount', { inputmode: 'decimal', required: true, placeholder: '0.00' }),
+    method: h('select', { name: 'method', testid: 'payment-method' },
+      ['bank_transfer', 'card', 'cash', 'financing', 'other'].map((m) => h('option', { value: m }, tEnum('payment_method', m)))),
+    reference: input('reference', { maxlength: 200 }),
+  };
+  const submit = h('button', { class: 'btn btn-primary', type: 'submit', testid: 'payment-submit' }, t('contracts.record_payment'));
+  const form = h('form', { testid: 'payment-form' },
+    h('div', { class: 'form-grid' },
+      field(t('contracts.paid_on'), inputs.paid_on), field(`${t('contracts.amount')} (${c.currency})`, inputs.amount),
+      field(t('contracts.method'), inputs.method), field(t('contracts.reference'), inputs.reference)),
+    h('div', { class: 'form-actions' }, submit));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const amount = parseMoney(inputs.amount.value, c.currency);
+    if (amount === null || amount <= 0) {
+      inputs.amount.classList.add('invalid');
+      toast(t('contracts.bad_amount'), 'error');
+      return;
+    }
+    busy(submit, async () => {
+      try {
+        await request('POST', `/api/projects/${id}/payments`, { body: {
+          paid_on: inputs.paid_on.value, amount, currency: c.currency, method: inputs.method.value, reference: inputs.reference.value } });
+        toast(t('contracts.payment_recorded'), 'success');
+        reload();
+      } catch (e) { showFieldError(form, e); toast(errorText(e), 'error'); }
+    });
+  });
+  return h('div', {}, h('h3', {}, t('contracts.record_payment')), form);
+}
+
+async function loadContract(id, signal) {
+  try {
+    const { data } = await request('GET', `/api/projects/${id}/contract`, { signal });
+    return data;
+  } catch (e) {
+    if (e.status === 404) return null;
+    throw e;
+  }
+}
+
 export async function projectView(root, { signal, params }) {
   const id = params[0];
   async function markDone(m, btn) {
@@ -112,10 +218,12 @@ export async function projectView(root, { signal, params }) {
         { label: t('projects.event'), value: (r) => r.kind },
         { label: '', value: (r) => r.what },
       ], { testid: 'project-timeline', empty: t('projects.no_events') });
+      const contract = await loadContract(id, signal);
       mount(root,
         pageHeader(p.name, t('projects.detail_subtitle', { id: p.id }), chip('project_status', p.status)),
         card(t('projects.facts'), facts),
         card(t('projects.milestones'), milestones),
+        contract ? contractCard(contract, id, load, p.milestones) : card(t('contracts.title'), h('p', { class: 'muted', testid: 'project-no-contract' }, t('contracts.none'))),
         card(t('projects.timeline'), timeline));
     } catch (e) {
       if (signal.aborted || e.name === 'AbortError') return;
