@@ -10,16 +10,14 @@ the site config into the editor, validates and saves it, and sees the page turn 
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from cdp import Browser, CdpError  # noqa: E402
-from pvfleet_stack import LOCAL_UI_LISTENING, Processes, StackError  # noqa: E402
+from browser_test import run_browser_test  # noqa: E402
+from cdp import CdpError  # noqa: E402
+from pvfleet_stack import LOCAL_UI_LISTENING, StackError  # noqa: E402
 
 PASSWORD = "installer-e2e-pw"
 SIM_SITE = {
@@ -121,35 +119,7 @@ def main():
     ap.add_argument("--source-dir", required=True)
     ap.add_argument("--screenshots", help="save the two screens as PNG to this folder")
     args = ap.parse_args()
-    chromium = Browser.find_chromium()
-    if not chromium:
-        print("skipped: chromium not found")
-        return 0
-    work = tempfile.mkdtemp(prefix="pvfleet-commissioning.")
-    stack = Processes(os.path.abspath(args.bin_dir), work, binary_grace_s=60)
-    browser = None
-    t0 = time.monotonic()
-    error = None
-    try:
-        browser = Browser.launch(chromium, log_path=os.path.join(work, "chromium.log"))
-        run(stack, browser, os.path.abspath(args.source_dir), args.screenshots)
-    except (StackError, CdpError, AssertionError) as e:
-        error = str(e) or repr(e)
-    finally:
-        if browser:
-            try:
-                browser.close()
-            except Exception:
-                browser.kill()
-        stack.stop_all()
-    if error:
-        print("commissioning_browser FAILED: " + error)
-        print(stack.tail())
-        print("work folder kept: " + work)
-        return 1
-    shutil.rmtree(work, ignore_errors=True)
-    print("commissioning_browser: passed in %.0f s" % (time.monotonic() - t0))
-    return 0
+    return run_browser_test("commissioning_browser", lambda stack, browser: run(stack, browser, os.path.abspath(args.source_dir), args.screenshots), args.bin_dir)
 
 
 if __name__ == "__main__":

@@ -12,18 +12,16 @@ import argparse
 import datetime
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from cdp import Browser, CdpError  # noqa: E402
-from pvfleet_stack import SERVER_LISTENING, Processes, StackError  # noqa: E402
+from browser_test import run_browser_test  # noqa: E402
+from cdp import CdpError  # noqa: E402
+from pvfleet_stack import SERVER_LISTENING, StackError  # noqa: E402
 
 PASSWORDS = {"office": "office-contracts-e2e-pw", "sam": "sam-contracts-e2e-pw", "pm": "pm-contracts-e2e-pw"}
 
@@ -138,36 +136,9 @@ def main():
     ap.add_argument("--bin-dir", required=True)
     ap.add_argument("--screenshots", help="save the project's page as PNG to this folder")
     args = ap.parse_args()
-    chromium = Browser.find_chromium()
-    if not chromium:
-        print("skipped: chromium not found")
-        return 0
-    work = tempfile.mkdtemp(prefix="pvfleet-contracts.")
-    env = dict(os.environ, PVFLEET_KDF_ITERATIONS="1000")  # cheap hashes for the users of this test
-    stack = Processes(os.path.abspath(args.bin_dir), work, env=env, binary_grace_s=60)
-    browser = None
-    t0 = time.monotonic()
-    error = None
-    try:
-        browser = Browser.launch(chromium, log_path=os.path.join(work, "chromium.log"))
-        run(stack, browser, args.screenshots)
-    except (StackError, CdpError, AssertionError) as e:
-        error = str(e) or repr(e)
-    finally:
-        if browser:
-            try:
-                browser.close()
-            except Exception:
-                browser.kill()
-        stack.stop_all()
-    if error:
-        print("contracts_browser FAILED: " + error)
-        print(stack.tail())
-        print("work folder kept: " + work)
-        return 1
-    shutil.rmtree(work, ignore_errors=True)
-    print("contracts_browser: passed in %.0f s" % (time.monotonic() - t0))
-    return 0
+    # PVFLEET_KDF_ITERATIONS: cheap password hashes for the users of this test.
+    return run_browser_test("contracts_browser", lambda stack, browser: run(stack, browser, args.screenshots), args.bin_dir,
+                            env={"PVFLEET_KDF_ITERATIONS": "1000"})
 
 
 if __name__ == "__main__":

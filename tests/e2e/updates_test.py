@@ -26,7 +26,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -35,8 +34,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from cdp import Browser, CdpError  # noqa: E402
-from pvfleet_stack import SERVER_LISTENING, Processes, StackError, wait_until  # noqa: E402
+from browser_test import run_browser_test  # noqa: E402
+from cdp import CdpError  # noqa: E402
+from pvfleet_stack import SERVER_LISTENING, StackError, wait_until  # noqa: E402
 
 PASSWORDS = {"admin": "admin-updates-e2e-pw", "office": "office-updates-e2e-pw", "manager": "manager-updates-e2e-pw"}
 SITES = ["upd-01", "upd-02", "upd-03", "upd-04", "upd-05", "upd-06"]
@@ -408,37 +408,10 @@ def main():
     ap.add_argument("--bin-dir", required=True)
     ap.add_argument("--screenshots", help="save the rollout page, the list and the form on a phone to this folder")
     args = ap.parse_args()
-    chromium = Browser.find_chromium()
-    missing = [n for n in ("mosquitto", "mosquitto_sub", "mosquitto_pub", "dpkg-deb", "openssl") if not shutil.which(n)]
-    if not chromium or missing:
-        print("skipped: %s not found" % ", ".join((["chromium"] if not chromium else []) + missing))
-        return 0
-    work = tempfile.mkdtemp(prefix="pvfleet-updates.")
-    env = dict(os.environ, PVFLEET_KDF_ITERATIONS="1000")  # cheap hashes for the users of this test
-    stack = Processes(os.path.abspath(args.bin_dir), work, env=env, binary_grace_s=60)
-    browser = None
-    t0 = time.monotonic()
-    error = None
-    try:
-        browser = Browser.launch(chromium, log_path=os.path.join(work, "chromium.log"))
-        run(stack, browser, args.screenshots)
-    except (StackError, CdpError, AssertionError) as e:
-        error = str(e) or repr(e)
-    finally:
-        if browser:
-            try:
-                browser.close()
-            except Exception:
-                browser.kill()
-        stack.stop_all()
-    if error:
-        print("updates_browser FAILED: " + error)
-        print(stack.tail())
-        print("work folder kept: " + work)
-        return 1
-    shutil.rmtree(work, ignore_errors=True)
-    print("updates_browser: passed in %.0f s" % (time.monotonic() - t0))
-    return 0
+    # PVFLEET_KDF_ITERATIONS: cheap password hashes for the users of this test.
+    return run_browser_test("updates_browser", lambda stack, browser: run(stack, browser, args.screenshots), args.bin_dir,
+                            env={"PVFLEET_KDF_ITERATIONS": "1000"},
+                            needs=("mosquitto", "mosquitto_sub", "mosquitto_pub", "dpkg-deb", "openssl"))
 
 
 if __name__ == "__main__":
