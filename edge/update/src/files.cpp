@@ -1,4 +1,4 @@
-// The update folder's files (written whole: temp, fsync, rename, folder fsync), the package check, and the
+// The update folder's files (written whole: util::replace_file_atomically), the package check, and the
 // JSON of requests, health and outcomes.
 #include <fcntl.h>
 #include <unistd.h>
@@ -7,19 +7,12 @@
 #include <nlohmann/json.hpp>
 
 #include "pvfleet/update/update.hpp"
+#include "pvfleet/util/file_io.hpp"
 #include "pvfleet/util/time.hpp"
 
 namespace pvfleet::update {
 namespace {
 using json = nlohmann::json;
-
-Status sync_dir(const fs::path& dir) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return Error{"'" + dir.string() + "' cannot be opened", ErrorKind::io};
-    ::fsync(fd);
-    ::close(fd);
-    return {};
-}
 
 std::string str(const json& j, const char* key) {
     return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
@@ -29,21 +22,7 @@ std::string str(const json& j, const char* key) {
 Status write_json_atomically(const fs::path& file, const std::string& text, unsigned mode) {
     std::error_code ec;
     fs::create_directories(file.parent_path(), ec);
-    const fs::path tmp = file.string() + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0) return Error{"'" + tmp.string() + "' cannot be written", ErrorKind::io};
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n <= 0) break;
-        done += static_cast<std::size_t>(n);
-    }
-    const bool ok = done == text.size() && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) return Error{"'" + tmp.string() + "': write failed", ErrorKind::io};
-    fs::rename(tmp, file, ec);
-    if (ec) return Error{"'" + file.string() + "': " + ec.message(), ErrorKind::io};
-    return sync_dir(file.parent_path());
+    return util::replace_file_atomically(file, text, mode);
 }
 
 Status make_durable(const fs::path& file) {
@@ -52,7 +31,7 @@ Status make_durable(const fs::path& file) {
     const bool ok = ::fsync(fd) == 0;
     ::close(fd);
     if (!ok) return Error{"'" + file.string() + "': fsync failed", ErrorKind::io};
-    return sync_dir(file.parent_path());
+    return util::sync_directory(file.parent_path());
 }
 
 Status copy_file_durably(const fs::path& from, const fs::path& to) {
@@ -63,7 +42,7 @@ Status copy_file_durably(const fs::path& from, const fs::path& to) {
     if (auto d = make_durable(tmp); !d) return d;
     fs::rename(tmp, to, ec);
     if (ec) return Error{"'" + to.string() + "': " + ec.message(), ErrorKind::io};
-    return sync_dir(to.parent_path());
+    return util::sync_directory(to.parent_path());
 }
 
 std::optional<std::string> read_text(const fs::path& file) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pvfleet/storage/work_orders.hpp"
+#include "pvfleet/util/file_io.hpp"
 #include "pvfleet/util/number.hpp"
 
 namespace pvfleet::diagnostics {
@@ -81,22 +82,6 @@ Status fsync_path(const fs::path& p) {
     const int rc = ::fsync(fd);
     ::close(fd);
     if (rc != 0) return Error{"'" + p.string() + "': fsync failed", ErrorKind::io};
-    return {};
-}
-
-// `body` into a new file `to`.
-Status write_new(const fs::path& to, std::string_view body) {
-    const int fd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0) return Error{"'" + to.string() + "' cannot be created", ErrorKind::io};
-    std::size_t done = 0;
-    while (done < body.size()) {
-        const ssize_t n = ::write(fd, body.data() + done, body.size() - done);
-        if (n <= 0) break;
-        done += static_cast<std::size_t>(n);
-    }
-    const bool ok = done == body.size() && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) return Error{"'" + to.string() + "' cannot be written", ErrorKind::io};
     return {};
 }
 
@@ -273,7 +258,7 @@ Result<LogBundle> store_upload(storage::Db& db, const Runtime& rt, const std::st
             ErrorKind::rejected};
     // Named by the stored id alone. A file left by a crash between the move and the row is replaced.
     const fs::path dest = file_of(rt.settings, *found);
-    if (auto moved = file.empty() ? write_new(dest, body) : move_file(file, dest); !moved) {
+    if (auto moved = file.empty() ? util::write_file_synced(dest, body) : move_file(file, dest); !moved) {
         fs::remove(dest, ec);
         return moved.error();
     }

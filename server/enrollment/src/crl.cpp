@@ -14,47 +14,13 @@
 #include <thread>
 
 #include "pvfleet/enrollment/lifecycle.hpp"
+#include "pvfleet/util/file_io.hpp"
 #include "pvfleet/util/log.hpp"
 
 extern char** environ;
 
 namespace pvfleet::enrollment {
 namespace {
-
-Status write_all(int fd, const std::string& text, const std::string& path) {
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return Error{"cannot write '" + path + "': " + std::strerror(errno), ErrorKind::io};
-        done += static_cast<std::size_t>(n);
-    }
-    return {};
-}
-
-// FILE.tmp (mode 0644: the broker runs as another user), fsynced, renamed over FILE, the folder fsynced.
-Status replace_file(const std::string& file, const std::string& text) {
-    const std::string tmp = file + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return Error{"cannot create '" + tmp + "': " + std::strerror(errno), ErrorKind::io};
-    Status written = write_all(fd, text, tmp);
-    if (written && ::fsync(fd) != 0) written = Error{"cannot fsync '" + tmp + "'", ErrorKind::io};
-    ::close(fd);
-    if (written && ::rename(tmp.c_str(), file.c_str()) != 0)
-        written = Error{"cannot rename '" + tmp + "' to '" + file + "': " + std::strerror(errno), ErrorKind::io};
-    if (!written) {
-        ::unlink(tmp.c_str());
-        return written;
-    }
-    std::string dir = std::filesystem::path(file).parent_path().string();
-    if (dir.empty()) dir = ".";
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)::fsync(dfd);
-        ::close(dfd);
-    }
-    return {};
-}
 
 // Runs `command` with /bin/sh -c and waits, at most `timeout` (then kills it); its exit status as an error when
 // not 0.
@@ -138,7 +104,8 @@ Status CrlPublisher::publish(storage::Db& db, TimePoint now) {
             return Error::at("enrollment/crl/root_crl_file", "'" + settings_.root_crl_file + "' holds no PEM CRL");
         pem += root.str();
     }
-    PVF_CHECK(replace_file(settings_.file, pem));
+    // Mode 0644: the broker runs as another user.
+    PVF_CHECK(util::replace_file_atomically(settings_.file, pem, 0644));
     last_ = this_update;
     last_number_ = number;
     PVF_LOG(info, "enroll", "CRL written to " << settings_.file << ": " << entries.size() << " revoked certificate(s)");

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pvfleet/storage/work_orders.hpp"
+#include "pvfleet/util/file_io.hpp"
 
 extern char** environ;
 
@@ -271,26 +272,6 @@ Result<Release> finish_upload(storage::Db& db, const Settings& settings, const f
     return rel;
 }
 
-// Writes `body` to `tmp` and fsyncs it.
-Status write_upload(const fs::path& tmp, std::string_view body) {
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0) return Error{"releases: '" + tmp.string() + "' cannot be written", ErrorKind::io};
-    std::size_t done = 0;
-    while (done < body.size()) {
-        const ssize_t n = ::write(fd, body.data() + done, body.size() - done);
-        if (n <= 0) break;
-        done += static_cast<std::size_t>(n);
-    }
-    const bool ok = done == body.size() && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) {
-        std::error_code ec;
-        fs::remove(tmp, ec);
-        return Error{"releases: writing '" + tmp.string() + "' failed (disk full?)", ErrorKind::io};
-    }
-    return {};
-}
-
 // What both uploads check before any byte is stored: the signature over the file's digest by a trusted key, and
 // whether that file is stored already (`existing`).
 struct Signed {
@@ -323,7 +304,7 @@ Result<Release> add_release(storage::Db& db, const Settings& settings, const std
     std::error_code ec;
     fs::create_directories(settings.dir, ec);
     const fs::path tmp = settings.dir / (checked.sha + ".deb.upload");
-    PVF_CHECK(write_upload(tmp, body));
+    PVF_CHECK(util::write_file_synced(tmp, body));
     return finish_upload(db, settings, tmp, checked.sha, static_cast<std::int64_t>(body.size()), checked.signature,
                          checked.signed_by, claimed, actor, now);
 }
