@@ -437,3 +437,38 @@ TEST_CASE(
     boost::asio::post(ioc, [&] { (*server)->stop(); });
     serving.join();
 }
+
+TEST_CASE("log bundles without a diagnostics section: the list answers (enabled false), asking is a 503") {
+    test::TempDir dir;
+    ManualClock clock{SystemClock{}.now()};
+    auto opened = storage::open_db({storage::Engine::sqlite, (dir / "server.db").string(), ""});
+    REQUIRE(opened);
+    storage::Store store(std::move(*opened), clock);
+    REQUIRE(store.migrate());
+    add_site(store.db(), "site-a");
+    api::ApiContext ctx;
+    ctx.db = &store.db();
+    ctx.clock = &clock;
+    api::Router router;
+    api::add_routes(router, ctx);
+    router.before = [](http::Request& req, const http::Route&) -> http::Checked<> {
+        req.user = "office";
+        req.role = "back_office";
+        return {};
+    };
+    auto call = [&router](const std::string& method, const std::string& target, const std::string& body) {
+        http::Request req;
+        req.method = method;
+        req.target = target;
+        REQUIRE(http::parse_target(target, req.path, req.query));
+        req.body = body;
+        req.headers["content-type"] = "application/json";
+        return router.handle(req);
+    };
+    const auto listed = call("GET", "/api/sites/site-a/log-bundles", "");
+    REQUIRE(listed.status == 200);
+    const auto body = nlohmann::json::parse(listed.body);
+    CHECK(body.at("enabled") == false);
+    CHECK(body.at("items").empty());
+    CHECK(call("POST", "/api/sites/site-a/log-bundles", R"({"hours":24})").status == 503);
+}
