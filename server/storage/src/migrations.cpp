@@ -691,6 +691,19 @@ CREATE TABLE payment_reminders (
 );
 CREATE INDEX payment_reminders_by_project ON payment_reminders(project_id, id);
 )SQL"},
+    {18, "the event log: what happened, for the inbox, e-mail and webhooks", R"SQL(
+-- Appended in the producer's transaction; dispatched_at_ms set in the transaction that hands it to the consumers
+-- (storage/events.hpp). data and recipients are JSON texts.
+CREATE TABLE events (
+  id {ID},
+  name TEXT NOT NULL,
+  occurred_at_ms BIGINT NOT NULL,
+  data TEXT NOT NULL,
+  recipients TEXT NOT NULL,
+  dispatched_at_ms BIGINT
+);
+CREATE INDEX events_pending ON events(id) WHERE dispatched_at_ms IS NULL;
+)SQL"},
 };
 
 std::string render(std::string_view sql, Engine engine) {
