@@ -11,7 +11,7 @@ import { customerView } from './views/customer.js';
 import { boardView } from './views/board.js';
 import { workOrderView } from './views/work-order.js';
 import { myView, myOrderView } from './views/my.js';
-import { leadsView, leadView } from './views/leads.js';
+import { leadsView, leadView, leadNewView } from './views/leads.js';
 import { projectBoardView, projectView } from './views/projects.js';
 import { updatesView, rolloutView, newRolloutView } from './views/updates.js';
 
@@ -29,6 +29,7 @@ const routes = [
   { re: /^\/my$/, view: myView, roles: ['technician'], nav: 'my' },
   { re: /^\/my\/(\d+)$/, view: myOrderView, roles: ['technician'], nav: 'my' },
   { re: /^\/leads$/, view: leadsView, roles: LEADS_READ, nav: 'leads' },
+  { re: /^\/leads\/new$/, view: leadNewView, roles: ['admin', 'back_office', 'sales'], nav: 'leads' },
   { re: /^\/leads\/(\d+)$/, view: leadView, roles: LEADS_READ, nav: 'leads' },
   { re: /^\/projects$/, view: projectBoardView, roles: PROJECTS_READ, nav: 'projects' },
   { re: /^\/projects\/(\d+)$/, view: projectView, roles: PROJECTS_READ, nav: 'projects' },

@@ -11,6 +11,8 @@ const TOUCH_KINDS = ['call', 'visit', 'message', 'email'];
 const OUTCOMES = ['reached', 'no_answer', 'left_message', 'scheduled', 'not_interested', 'other'];
 
 const canWrite = () => ['admin', 'back_office', 'sales'].includes(role());
+const ROOFS = ['unknown', 'tile', 'metal', 'flat', 'slate', 'shingle', 'other'];
+const SOURCES = ['phone', 'walk_in', 'referral', 'website', 'campaign', 'partner', 'other'];
 
 function slaCell(l) {
   if (!l.sla || !l.sla.due_at) return '—';
@@ -72,7 +74,8 @@ export async function leadsView(root, { signal, query }) {
   }
 
   mount(root,
-    pageHeader(t('leads.title'), t('leads.subtitle')),
+    pageHeader(t('leads.title'), t('leads.subtitle'),
+      canWrite() ? h('a', { class: 'btn btn-primary', href: '#/leads/new', testid: 'lead-new' }, t('leads.new')) : null),
     h('div', { class: 'toolbar' },
       field(t('leads.status'), status),
       h('label', { class: 'check' }, overdue, ' ', t('leads.only_overdue')),
@@ -112,6 +115,157 @@ function touchForm(lead, onSaved) {
   h('div', { class: 'form-grid' }, field(t('leads.touch_kind'), kind), field(t('leads.touch_outcome'), outcome), field(t('leads.next_step'), next)),
   field(t('leads.notes'), notes), err, h('div', { class: 'form-actions' }, save));
   return form;
+}
+
+// A number field's value for the API: null when empty, a number, or NaN for text that is none (refused in the
+// page before anything is sent).
+function numberOrNull(input) {
+  const text = input.value.trim().replace(',', '.');
+  if (!text) return null;
+  const n = Number(text);
+  return Number.isFinite(n) ? n : NaN;
+}
+
+// The back office's (or a rep's) capture of a call or a walk-in: the same route as the website's form, so a
+// repeat of a known phone number or e-mail attaches to its lead or customer instead of making a second one.
+export async function leadNewView(root) {
+  const input = (name, attrs = {}) => h('input', { name, testid: `lead-new-${name}`, ...attrs });
+  const f = {
+    name: input('name', { required: true, maxlength: 1000 }),
+    phone: input('phone', { type: 'tel', autocomplete: 'off' }),
+    email: input('email', { type: 'email', autocomplete: 'off' }),
+    address: input('address'),
+    postcode: input('postcode'),
+    region: input('region'),
+    monthly_bill: input('monthly_bill', { inputmode: 'decimal' }),
+    desired_kwp: input('desired_kwp', { inputmode: 'decimal' }),
+    budget: input('budget', { inputmode: 'decimal' }),
+  };
+  const roof = h('select', { name: 'roof_type', testid: 'lead-new-roof_type' }, ROOFS.map((v) => h('option', { value: v }, tEnum('roof', v))));
+  const source = h('select', { name: 'source', testid: 'lead-new-source' }, SOURCES.map((v) => h('option', { value: v }, tEnum('lead_source', v))));
+  const message = h('textarea', { name: 'message', rows: 3, testid: 'lead-new-message' });
+  const consentContact = h('input', { type: 'checkbox', name: 'consent_contact', testid: 'lead-new-consent_contact', checked: true });
+  const consentMarketing = h('input', { type: 'checkbox', name: 'consent_marketing', testid: 'lead-new-consent_marketing' });
+  const err = h('div', { class: 'alert alert-error', hidden: true, testid: 'lead-new-error' });
+  const save = h('button', { class: 'btn btn-primary', type: 'submit', testid: 'lead-new-save' }, t('common.create'));
+  const form = h('form', {
+    class: 'form', testid: 'lead-new-form',
+    onSubmit: async (ev) => {
+      ev.preventDefault();
+      err.hidden = true;
+      for (const el of form.querySelectorAll('.invalid')) el.classList.remove('invalid');
+      const body = { source: source.value, roof_type: roof.value, consent_contact: consentContact.checked, consent_marketing: consentMarketing.checked };
+      for (const k of ['name', 'phone', 'email', 'address', 'postcode', 'region']) body[k] = f[k].value.trim();
+      for (const k of ['monthly_bill', 'desired_kwp', 'budget']) {
+        const n = numberOrNull(f[k]);
+        if (Number.isNaN(n) || (n !== null && n < 0)) {
+          f[k].classList.add('invalid');
+          f[k].focus();
+          err.textContent = t('leads.bad_number');
+          err.hidden = false;
+          return;
+        }
+        if (n !== null) body[k] = n;
+      }
+      if (message.value.trim()) body.message = message.value.trim();
+      await busy(save, async () => {
+        try {
+          // A repeat of a known person attaches to their lead or customer (never a second record): say so.
+          const r = await post('/api/leads', body);
+          toast(t(`leads.captured_${r.outcome}`), 'success');
+          if (r.lead_id) location.hash = `#/leads/${r.lead_id}`;
+          else if (r.customer_id && role() !== 'sales') location.hash = `#/customers/${r.customer_id}`;
+          else location.hash = '#/leads';
+        } catch (e) {
+          err.textContent = errorText(e);
+          err.hidden = false;
+          showFieldError(form, e);
+        }
+      });
+    },
+  },
+  h('div', { class: 'form-grid' }, field(t('leads.name'), f.name), field(t('leads.phone'), f.phone), field(t('leads.email'), f.email)),
+  h('div', { class: 'form-grid' }, field(t('leads.address'), f.address), field(t('leads.postcode'), f.postcode), field(t('leads.region'), f.region)),
+  h('div', { class: 'form-grid' }, field(t('leads.roof'), roof), field(t('leads.bill'), f.monthly_bill), field(t('leads.kwp'), f.desired_kwp), field(t('leads.budget'), f.budget)),
+  h('div', { class: 'form-grid' }, field(t('leads.source'), source)),
+  field(t('leads.message'), message),
+  h('label', { class: 'check' }, consentContact, ' ', t('leads.consent_contact_long')),
+  h('label', { class: 'check' }, consentMarketing, ' ', t('leads.consent_marketing_long')),
+  err, h('div', { class: 'form-actions' }, h('a', { class: 'btn btn-secondary', href: '#/leads' }, t('common.cancel')), save));
+  mount(root, pageHeader(t('leads.new'), t('leads.new_subtitle')), card(t('leads.contact'), form));
+  f.name.focus();
+}
+
+// The conversion: a customer, a project (name, manager, start) and — when the address is known well enough — the
+// site the gateway will report as, all in one step on the server.
+async function convertForm(l) {
+  const input = (name, attrs = {}) => h('input', { name, testid: `convert-${name}`, ...attrs });
+  const projectName = input('project_name', { value: `${l.name} PV`, maxlength: 200 });
+  let managers = [];
+  if (['admin', 'back_office'].includes(role())) {
+    try {
+      managers = (await get('/api/users')).items.filter((u) => u.role === 'project_manager' && !u.disabled);
+    } catch { managers = []; }
+  }
+  const manager = managers.length
+    ? h('select', { name: 'manager', testid: 'convert-manager' }, h('option', { value: '' }, t('projects.no_manager')),
+      managers.map((u) => h('option', { value: u.name }, u.display_name || u.name)))
+    : input('manager', { placeholder: t('projects.no_manager') });
+  const started = input('started_on', { type: 'date', value: new Date().toISOString().slice(0, 10) });
+  const withSite = h('input', { type: 'checkbox', testid: 'convert-with-site' });
+  const site = {
+    site_id: input('site_id', { placeholder: 'site-0042', maxlength: 64 }),
+    name: input('site_name', { value: l.name }),
+    address: input('site_address', { value: [l.address, l.postcode].filter(Boolean).join(', ') }),
+    latitude: input('latitude', { inputmode: 'decimal' }),
+    longitude: input('longitude', { inputmode: 'decimal' }),
+    time_zone: input('time_zone', { value: Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC' }),
+  };
+  site.name.name = 'site/name';
+  site.address.name = 'site/address';
+  for (const k of ['site_id', 'latitude', 'longitude', 'time_zone']) site[k].name = `site/${k}`;
+  const siteBox = h('div', { hidden: true, testid: 'convert-site' },
+    h('div', { class: 'form-grid' }, field(t('leads.site_id'), site.site_id), field(t('leads.site_name'), site.name), field(t('leads.address'), site.address)),
+    h('div', { class: 'form-grid' }, field(t('leads.latitude'), site.latitude), field(t('leads.longitude'), site.longitude), field(t('leads.time_zone'), site.time_zone)));
+  withSite.addEventListener('change', () => { siteBox.hidden = !withSite.checked; });
+  const err = h('div', { class: 'alert alert-error', hidden: true });
+  const save = h('button', { class: 'btn btn-primary', type: 'submit', testid: 'lead-convert' }, t('leads.convert'));
+  const form = h('form', {
+    class: 'form', testid: 'convert-form',
+    onSubmit: async (ev) => {
+      ev.preventDefault();
+      err.hidden = true;
+      const body = { project_name: projectName.value.trim(), started_on: started.value || null, manager: manager.value.trim() || null };
+      if (withSite.checked) {
+        body.site = { site_id: site.site_id.value.trim(), name: site.name.value.trim(), address: site.address.value.trim(), time_zone: site.time_zone.value.trim() };
+        for (const k of ['latitude', 'longitude']) {
+          const n = numberOrNull(site[k]);
+          if (Number.isNaN(n)) {
+            site[k].classList.add('invalid');
+            err.textContent = t('leads.bad_number');
+            err.hidden = false;
+            return;
+          }
+          if (n !== null) body.site[k] = n;
+        }
+      }
+      await busy(save, async () => {
+        try {
+          const r = await request('POST', `/api/leads/${l.id}/convert`, { body });
+          toast(t('leads.converted'), 'success');
+          location.hash = `#/projects/${r.data.project_id}`;
+        } catch (e) {
+          err.textContent = errorText(e);
+          err.hidden = false;
+          showFieldError(form, e);
+        }
+      });
+    },
+  },
+  h('div', { class: 'form-grid' }, field(t('leads.project_name'), projectName), field(t('projects.manager'), manager), field(t('projects.started'), started)),
+  h('label', { class: 'check' }, withSite, ' ', t('leads.with_site')), siteBox,
+  err, h('div', { class: 'form-actions' }, save));
+  return card(t('leads.convert_title'), form);
 }
 
 export async function leadView(root, { signal, params }) {
@@ -166,19 +320,12 @@ export async function leadView(root, { signal, params }) {
       // Conversion into a customer and a project (docs/projects.md); a converted lead links to its project.
       const convert = l.project_id
         ? h('a', { class: 'btn btn-secondary', href: `#/projects/${l.project_id}`, testid: 'lead-project' }, t('leads.open_project'))
-        : canWrite() && l.status !== 'converted' ? h('button', {
-          class: 'btn btn-primary', type: 'button', testid: 'lead-convert',
-          onClick: (ev) => busy(ev.currentTarget, async () => {
-            try {
-              const r = await request('POST', `/api/leads/${id}/convert`, { body: {} });
-              toast(t('leads.converted'), 'success');
-              location.hash = `#/projects/${r.data.project_id}`;
-            } catch (e) { toast(errorText(e), 'error'); }
-          }),
-        }, t('leads.convert')) : null;
+        : null;
+      const convertCard = !l.project_id && canWrite() && l.status !== 'converted' ? await convertForm(l) : null;
       mount(root,
         pageHeader(l.name, t('leads.detail_subtitle', { id: l.id }), canWrite() ? statusSel : chip('lead_status', l.status), convert),
         h('div', { class: 'grid-2' }, card(t('leads.contact'), contact), card(t('leads.scoring'), score)),
+        convertCard,
         card(t('leads.touches'), [touches, canWrite() ? touchForm(l, load) : null]),
         card(t('leads.inquiries'), inquiries));
     } catch (e) {

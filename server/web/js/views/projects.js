@@ -177,6 +177,49 @@ async function loadContract(id, signal) {
   }
 }
 
+// A milestone's owner and dates — planned and done, also in the past (projects moved over from a spreadsheet);
+// an empty done date reopens it. Sent with the milestone's version, so a change made meanwhile is not overwritten.
+function milestoneEditForm(projectId, milestones, reload) {
+  const pick = h('select', { name: 'milestone', testid: 'milestone-edit-pick' },
+    milestones.map((m) => h('option', { value: String(m.id) }, `${stageTitle(m.stage)} · ${m.title}`)));
+  const owner = h('input', { name: 'owner', testid: 'milestone-edit-owner', maxlength: 64 });
+  const planned = h('input', { name: 'planned_on', type: 'date', testid: 'milestone-edit-planned' });
+  const done = h('input', { name: 'done_on', type: 'date', testid: 'milestone-edit-done' });
+  const fill = () => {
+    const m = milestones.find((x) => String(x.id) === pick.value);
+    owner.value = m?.owner || '';
+    planned.value = m?.planned_on || '';
+    done.value = m?.done_on || '';
+  };
+  pick.addEventListener('change', fill);
+  fill();
+  const save = h('button', { class: 'btn btn-primary', type: 'submit', testid: 'milestone-edit-save' }, t('common.save'));
+  const form = h('form', {
+    class: 'form', testid: 'milestone-edit',
+    onSubmit: (ev) => {
+      ev.preventDefault();
+      const m = milestones.find((x) => String(x.id) === pick.value);
+      if (!m) return;
+      const body = {};
+      if ((owner.value.trim() || null) !== (m.owner || null)) body.owner = owner.value.trim() || null;
+      if ((planned.value || null) !== (m.planned_on || null)) body.planned_on = planned.value || null;
+      if ((done.value || null) !== (m.done_on || null)) body.done_on = done.value || null;
+      if (!Object.keys(body).length) { toast(t('projects.nothing_changed'), 'info'); return; }
+      busy(save, async () => {
+        try {
+          await request('PATCH', `/api/projects/${projectId}/milestones/${m.id}`, { body, ifMatch: `"v${m.version}"` });
+          toast(t('common.saved'), 'success');
+          reload();
+        } catch (e) { showFieldError(form, e); toast(errorText(e), 'error'); }
+      });
+    },
+  },
+  h('div', { class: 'form-grid' }, field(t('projects.milestone'), pick), field(t('projects.owner'), owner),
+    field(t('projects.planned'), planned), field(t('projects.done'), done)),
+  h('div', { class: 'form-actions' }, save));
+  return h('details', { class: 'milestone-edit' }, h('summary', { testid: 'milestone-edit-open' }, t('projects.edit_milestone')), form);
+}
+
 export async function projectView(root, { signal, params }) {
   const id = params[0];
   async function markDone(m, btn) {
@@ -222,7 +265,7 @@ export async function projectView(root, { signal, params }) {
       mount(root,
         pageHeader(p.name, t('projects.detail_subtitle', { id: p.id }), chip('project_status', p.status)),
         card(t('projects.facts'), facts),
-        card(t('projects.milestones'), milestones),
+        card(t('projects.milestones'), [milestones, canWrite() ? milestoneEditForm(id, p.milestones, load) : null]),
         contract ? contractCard(contract, id, load, p.milestones) : card(t('contracts.title'), h('p', { class: 'muted', testid: 'project-no-contract' }, t('contracts.none'))),
         card(t('projects.timeline'), timeline));
     } catch (e) {
