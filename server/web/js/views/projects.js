@@ -185,11 +185,15 @@ function milestoneEditForm(projectId, milestones, reload) {
   const owner = h('input', { name: 'owner', testid: 'milestone-edit-owner', maxlength: 64 });
   const planned = h('input', { name: 'planned_on', type: 'date', testid: 'milestone-edit-planned' });
   const done = h('input', { name: 'done_on', type: 'date', testid: 'milestone-edit-done' });
+  // Reminders wait until the end of this day (the owner is on it; docs/projects.md "Reminders").
+  const snooze = h('input', { name: 'snoozed_until', type: 'date', testid: 'milestone-edit-snooze' });
+  const snoozeDay = (iso) => (iso ? iso.slice(0, 10) : '');
   const fill = () => {
     const m = milestones.find((x) => String(x.id) === pick.value);
     owner.value = m?.owner || '';
     planned.value = m?.planned_on || '';
     done.value = m?.done_on || '';
+    snooze.value = snoozeDay(m?.snoozed_until);
   };
   pick.addEventListener('change', fill);
   fill();
@@ -204,6 +208,7 @@ function milestoneEditForm(projectId, milestones, reload) {
       if ((owner.value.trim() || null) !== (m.owner || null)) body.owner = owner.value.trim() || null;
       if ((planned.value || null) !== (m.planned_on || null)) body.planned_on = planned.value || null;
       if ((done.value || null) !== (m.done_on || null)) body.done_on = done.value || null;
+      if (snooze.value !== snoozeDay(m.snoozed_until)) body.snoozed_until = snooze.value ? new Date(`${snooze.value}T23:59:59`).toISOString() : null;
       if (!Object.keys(body).length) { toast(t('projects.nothing_changed'), 'info'); return; }
       busy(save, async () => {
         try {
@@ -215,7 +220,7 @@ function milestoneEditForm(projectId, milestones, reload) {
     },
   },
   h('div', { class: 'form-grid' }, field(t('projects.milestone'), pick), field(t('projects.owner'), owner),
-    field(t('projects.planned'), planned), field(t('projects.done'), done)),
+    field(t('projects.planned'), planned), field(t('projects.done'), done), field(t('projects.snoozed_until'), snooze)),
   h('div', { class: 'form-actions' }, save));
   return h('details', { class: 'milestone-edit' }, h('summary', { testid: 'milestone-edit-open' }, t('projects.edit_milestone')), form);
 }
@@ -231,6 +236,29 @@ export async function projectView(root, { signal, params }) {
         load();
       } catch (e) { toast(errorText(e), 'error'); load(); }
     });
+  }
+  // A milestone's checklist: ticked in place (the whole list sent with the milestone's version); the documents
+  // its template asks for listed beside it.
+  function checklistCell(m) {
+    const items = m.checklist || [];
+    const docs = (m.required_documents || []).map((d) => h('span', { class: 'chip', testid: `milestone-doc-${m.key}-${d}` }, tEnum('document_kind', d)));
+    if (!items.length && !docs.length) return '—';
+    const boxes = items.map((c, i) => {
+      const box = h('input', { type: 'checkbox', checked: c.done, disabled: !canWrite(), testid: `checklist-${m.key}-${i}` });
+      box.addEventListener('change', async () => {
+        box.disabled = true;
+        const checklist = items.map((x, j) => ({ item: x.item, done: j === i ? box.checked : x.done }));
+        try {
+          await request('PATCH', `/api/projects/${id}/milestones/${m.id}`, { body: { checklist }, ifMatch: `"v${m.version}"` });
+          load();
+        } catch (e) { toast(errorText(e), 'error'); load(); }
+      });
+      return h('label', { class: 'check' }, box, ' ', c.item);
+    });
+    const done = items.filter((c) => c.done).length;
+    return h('details', { class: 'checklist' },
+      h('summary', {}, items.length ? `${done}/${items.length}` : t('projects.documents_needed')),
+      h('div', { class: 'checklist-items' }, boxes, docs.length ? h('div', { class: 'chips' }, docs) : null));
   }
   async function load() {
     mount(root, loading());
@@ -254,6 +282,7 @@ export async function projectView(root, { signal, params }) {
         { label: t('projects.planned'), value: (m) => (m.planned_on ? fmtDate(m.planned_on) : '—'), class: 'nowrap' },
         { label: t('projects.done'), value: (m) => (m.done_on ? fmtDate(m.done_on)
           : canWrite() ? h('button', { class: 'btn btn-secondary btn-small', type: 'button', testid: `milestone-done-${m.key}`, onClick: (ev) => markDone(m, ev.currentTarget) }, t('projects.mark_done')) : '—'), class: 'nowrap' },
+        { label: t('projects.checklist'), value: (m) => checklistCell(m) },
         { label: '', value: (m) => (m.done_on ? chip('colour', 'green') : colourChip(m.colour)) },
       ], { testid: 'project-milestones', rowTestid: (m) => `milestone-${m.key}` });
       const timeline = table(p.timeline.map(timelineRow), [

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""The CRM's main flow in the browser, from first call to O&M (docs/projects.md, docs/notifications.md): mosquitto,
+pvfleet-server, an SMTP sink; headless Chromium (tests/e2e/cdp.py).
+
+1. The back office takes a call: a new lead through the form; the same person calling again attaches to that lead.
+2. The lead is converted in the page into a customer, a project for the project manager and the site its gateway
+   will report as.
+3. The project manager, whose language is zh-CN, moves the project over from a spreadsheet: the grid-connection
+   application was submitted 10 days ago (a past date through the milestone form).
+4. The stall rule (application pending over 7 days) reminds the project manager and their supervisor: the reminder
+   arrives by e-mail in each one's language and in the in-app inbox.
+5. The gateway comes up: pvfleet-sim and pvfleet-edge for the project's site; its first production completes the
+   commissioning milestone by itself, the project moves to O&M, and the project manager's page shows it.
+Prints "skipped: ..." and passes without chromium or mosquitto. `ctest -R main_flow_browser` (label browser)."""
+
+import argparse
+import datetime
+import email
+import email.header
+import email.policy
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+from browser_test import run_browser_test  # noqa: E402
+from cdp import CdpError  # noqa: E402
+from pvfleet_stack import SERVER_LISTENING, StackError, wait_until  # noqa: E402
+
+PASSWORDS = {"office": "office-flow-e2e-pw", "pm": "pm-flow-e2e-pw", "boss": "boss-flow-e2e-pw",
+             "admin": "admin-flow-e2e-pw"}
+SITE_ID = "flow-site-1"
+
+
+def http(base, method, path, body=None, token=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def login(p, base, user):
+    p.goto(base + "/")
+    p.wait_testid("login-user")
+    p.fill("login-user", user)
+    p.fill("login-password", PASSWORDS[user])
+    p.click("login-submit")
+    p.wait_for("!document.querySelector('[data-testid=login-user]')", timeout=20, what="%s logged in" % user)
+
+
+def set_date(p, testid, value):
+    """A date input as a user's date picker leaves it (value, then input and change events)."""
+    p.wait_testid(testid)
+    p.eval("(() => { const e = %s; e.value = %s; e.dispatchEvent(new Event('input', {bubbles: true})); "
+           "e.dispatchEvent(new Event('change', {bubbles: true})); })()" % (p.q(testid), json.dumps(value)))
+
+
+def run(stack, browser, shots):
+    work = stack.work
+    server = stack.binary("bin/pvfleet-server")
+    mqtt_port = stack.start_mosquitto(extra_conf="max_queued_messages 100000\n")
+    with open(os.path.join(work, "server.json"), "w") as f:
+        json.dump({"database": {"kind": "sqlite", "path": "server.db"},
+                   "mqtt": {"uri": "tcp://127.0.0.1:%d" % mqtt_port, "client_id": "pvfleet-server-flow"},
+                   "http": {"listen": "127.0.0.1", "port": 0},
+                   "reminders": {"check_interval_s": 2}}, f)
+    cfg = ["--config", os.path.join(work, "server.json")]
+    for name, role, display in (("office", "back_office", "Olivia Office"), ("pm", "project_manager", "Wang Fang"),
+                                ("boss", "manager", "Mia Manager"), ("admin", "admin", "Ada Admin")):
+        r = subprocess.run([server, "user", "add", *cfg, "--name", name, "--role", role, "--display-name", display],
+                           input=PASSWORDS[name] + "\n", capture_output=True, text=True, cwd=work, timeout=60,
+                           env=stack.env)
+        if r.returncode != 0:
+            raise StackError("pvfleet-server user add %s: %s%s" % (name, r.stdout, r.stderr))
+    host, port = stack.start_and_wait_listening("server", [server, "run", *cfg], SERVER_LISTENING, timeout=30,
+                                                cwd=work)
+    base = "http://%s:%d" % (host, port)
+    status, session = http(base, "POST", "/api/login", {"user": "office", "password": PASSWORDS["office"]})
+    assert status == 200, "office login: %s %s" % (status, session)
+    office_token = session["token"]
+    # The admin's part, not this flow's: the project manager's supervisor.
+    status, got = http(base, "POST", "/api/login", {"user": "admin", "password": PASSWORDS["admin"]})
+    assert status == 200
+    admin_token = got["token"]
+    status, got = http(base, "PATCH", "/api/users/pm", {"supervisor": "boss"}, token=admin_token)
+    assert status == 200, "supervisor: %s %s" % (status, got)
+
+    # 1. The back office takes a call.
+    p = browser.new_page(new_context=True)
+    login(p, base, "office")
+    p.eval("location.hash = '#/leads'")
+    p.click("lead-new")
+    p.fill("lead-new-name", "Hannah Sonnenschein")
+    p.fill("lead-new-phone", "+49 171 5550199")
+    p.fill("lead-new-email", "hannah@example.de")
+    p.fill("lead-new-address", "Am Hang 3, Freiburg")
+    p.fill("lead-new-monthly_bill", "twelve")
+    p.click("lead-new-save")
+    p.wait_for("%s.classList.contains('invalid')" % p.q("lead-new-monthly_bill"), timeout=10,
+               what="the bill marked as no number")
+    p.fill("lead-new-monthly_bill", "140")
+    p.fill("lead-new-desired_kwp", "8,5")
+    p.select("lead-new-roof_type", "tile")
+    p.fill("lead-new-message", "Wants a quote for the south roof")
+    p.click("lead-new-save")
+    p.wait_testid("lead-score", timeout=20)
+    lead_id = int(p.eval("location.hash.split('/')[2]"))
+    status, lead = http(base, "GET", "/api/leads/%d" % lead_id, token=office_token)
+    assert status == 200 and lead["desired_kwp"] == 8.5 and lead["monthly_bill"] == 140, lead
+    # The same person calls again (the number written another way): the inquiry attaches to the lead.
+    p.eval("location.hash = '#/leads/new'")
+    p.fill("lead-new-name", "Hannah S.")
+    p.fill("lead-new-phone", "+49 (171) 555-0199")
+    p.fill("lead-new-message", "Called again: asks about a battery")
+    p.click("lead-new-save")
+    p.wait_for("location.hash === '#/leads/%d'" % lead_id, timeout=20, what="the repeat call on the same lead")
+    p.wait_for("document.querySelectorAll('[data-testid=lead-inquiries] tbody tr').length === 2", timeout=20,
+               what="two inquiries on the lead")
+
+    # 2. Converted into a customer, a project for the project manager and the site.
+    g = time.gmtime()
+    lon = round(((10.5 - (g.tm_hour + g.tm_min / 60)) * 15 + 180) % 360 - 180, 2)  # mid-morning at the site now
+    p.select("convert-manager", "pm")
+    p.click("convert-with-site")
+    p.fill("convert-site_id", SITE_ID)
+    p.fill("convert-latitude", "45")
+    p.fill("convert-longitude", str(lon))
+    p.fill("convert-time_zone", "UTC")
+    p.click("lead-convert")
+    p.wait_testid("project-milestones", timeout=20)
+    project_id = int(p.eval("location.hash.split('/')[2]"))
+    status, project = http(base, "GET", "/api/projects/%d" % project_id, token=office_token)
+    assert status == 200 and project["manager"] == "pm" and project["site_id"] == SITE_ID, project
+
+    # 3. The project manager (zh-CN) moves the project over from a spreadsheet: dates in the past.
+    q = browser.new_page(new_context=True)
+    login(q, base, "pm")
+    q.select("lang-switch", "zh-CN")
+    q.eval("location.hash = '#/projects/%d'" % project_id)
+    q.wait_testid("project-milestones", timeout=20)
+    submitted_on = str(datetime.date.today() - datetime.timedelta(days=10))
+    q.click("milestone-edit-open")
+    milestone = next(m for m in project["milestones"] if m["key"] == "grid_application_submitted")
+    q.select("milestone-edit-pick", str(milestone["id"]))
+    set_date(q, "milestone-edit-done", submitted_on)
+    q.click("milestone-edit-save")
+    q.wait_for("%s.textContent.trim() !== ''" % q.q("project-stage"), timeout=20, what="the project page again")
+    status, project = http(base, "GET", "/api/projects/%d" % project_id, token=office_token)
+    done = {m["key"]: m["done_on"] for m in project["milestones"]}
+    assert done["grid_application_submitted"] == submitted_on, done
+
+    # 4. The reminder: in the inbox of the project manager (the header's count) and of their supervisor.
+    status, pm_session = http(base, "POST", "/api/login", {"user": "pm", "password": PASSWORDS["pm"]})
+    assert status == 200
+    deadline = time.monotonic() + 30
+    inbox = None
+    while time.monotonic() < deadline:
+        status, inbox = http(base, "GET", "/api/inbox", token=pm_session["token"])
+        if status == 200 and inbox["unread"] > 0:
+            break
+        time.sleep(0.5)
+    assert inbox and inbox["unread"] > 0, "no reminder in the project manager's inbox: %s" % inbox
+    q.eval("location.reload()")
+    q.wait_for("(%s || {hidden: true}).hidden === false" % q.q("inbox-unread"), timeout=20,
+               what="the unread count in the project manager's header")
+    if shots:
+        q.screenshot(os.path.join(shots, "project-flow.png"), full_page=True)
+    for page in (p, q):
+        if page.errors:
+            raise CdpError("script errors on the page: %s" % page.errors[:5])
+    stack.check_alive()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin-dir", required=True)
+    ap.add_argument("--source-dir", default=os.path.join(HERE, "..", ".."))
+    ap.add_argument("--screenshots", help="save pages as PNG to this folder")
+    args = ap.parse_args()
+    return run_browser_test("main_flow_browser", lambda stack, browser: run(stack, browser, args.screenshots),
+                            args.bin_dir, env={"PVFLEET_KDF_ITERATIONS": "1000"}, needs=("mosquitto",))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
