@@ -1,5 +1,6 @@
 // Users, customers, sites and devices.
 #include "common.hpp"
+#include "pvfleet/projects/repository.hpp"
 #include "pvfleet/records/customers.hpp"
 #include "pvfleet/records/sites.hpp"
 #include "pvfleet/records/users.hpp"
@@ -143,7 +144,8 @@ Response patch_customer(ApiContext& ctx, Request& req) {
         [&](const records::Customer& current) {
             records::Customer next = current;
             (void)customer_from(b, next);  // checked above
-            return records::update_customer(*ctx.db, *ctx.cipher, next, current.version, req.user, ctx.clock->now());
+            return records::update_customer(*ctx.db, *ctx.cipher, next, current.version, req.user,
+                                            ctx.clock->now());
         },
         customer_json);
 }
@@ -201,7 +203,8 @@ void add_user_routes(Router& router, ApiContext& ctx) {
                    json b;
                    if (auto p = parse_body(req, {"supervisor"}, b); !p) return p.refusal();
                    if (!b.contains("supervisor"))
-                       return problem(400, "Bad Request", "supervisor: required (a user name or null)", "supervisor");
+                       return problem(400, "Bad Request", "supervisor: required (a user name or null)",
+                                      "supervisor");
                    std::optional<std::string> supervisor;
                    BodyReader read(b);
                    read.nullable_text("supervisor", supervisor, 64);
@@ -209,17 +212,34 @@ void add_user_routes(Router& router, ApiContext& ctx) {
                    auto u = records::set_supervisor(*ctx.db, req.params.at("name"), supervisor, req.user,
                                                     ctx.clock->now());
                    if (!u) return from_error(u.error());
-                   return json_response(200, {{"name", u->name},
-                                              {"display_name", u->display_name},
-                                              {"role", records::to_string(u->role)},
-                                              {"disabled", u->disabled},
-                                              {"supervisor", u->supervisor ? json(*u->supervisor) : json(nullptr)}});
+                   return json_response(
+                       200, {{"name", u->name},
+                             {"display_name", u->display_name},
+                             {"role", records::to_string(u->role)},
+                             {"disabled", u->disabled},
+                             {"supervisor", u->supervisor ? json(*u->supervisor) : json(nullptr)}});
                });
 }
 
+// A sales rep reads the customers of their leads and the projects converted from them, a project manager
+// those of their projects (projects::customers_in_scope); the office roles read all.
+const std::vector<std::string> kCustomerReaders{"admin", "back_office", "manager", "sales",
+                                                "project_manager"};
+
+std::optional<projects::CustomerScope> customer_scope_of(const Request& req) {
+    if (req.role == "sales") return projects::CustomerScope::sales_rep;
+    if (req.role == "project_manager") return projects::CustomerScope::project_manager;
+    return std::nullopt;
+}
+
+// At most this many customers in one person's scope are listed (a rep's or a project manager's book).
+constexpr int kMaxScopedCustomers = 10'000;
+
 void add_customer_routes(Router& router, ApiContext& ctx) {
     router.add(
-        "GET", "/api/customers", {"Customers (q: search text; cursor pagination)", kReadRoles, "customers"},
+        "GET", "/api/customers",
+        {"Customers (q: search text; cursor pagination; sales reps and project managers: their own)",
+         kCustomerReaders, "customers"},
         [&ctx](Request& req) {
             long long limit = 50;
             long long cursor = 0;
@@ -229,6 +249,12 @@ void add_customer_routes(Router& router, ApiContext& ctx) {
             q.text = req.query_param("q").value_or("");
             q.after_id = cursor;
             q.limit = static_cast<int>(limit + 1);
+            if (auto scope = customer_scope_of(req)) {
+                auto ids =
+                    projects::customers_in_scope(*ctx.db, *scope, req.user, cursor, kMaxScopedCustomers);
+                if (!ids) return from_error(ids.error());
+                q.only_ids = std::move(*ids);
+            }
             auto list = records::list_customers(*ctx.db, *ctx.cipher, q);
             if (!list) return from_error(list.error());
             json items = json::array();
@@ -246,7 +272,8 @@ void add_customer_routes(Router& router, ApiContext& ctx) {
     router.add(
         "POST", "/api/customers", {"Create a customer", kOfficeRoles, "customers"}, [&ctx](Request& req) {
             json b;
-            if (auto p = parse_body(req, {"name", "phone", "email", "address", "notes"}, b); !p) return p.refusal();
+            if (auto p = parse_body(req, {"name", "phone", "email", "address", "notes"}, b); !p)
+                return p.refusal();
             records::Customer c;
             if (auto p = customer_from(b, c); !p) return p.refusal();
             auto created = records::create_customer(*ctx.db, *ctx.cipher, c, req.user, ctx.clock->now());
@@ -255,11 +282,21 @@ void add_customer_routes(Router& router, ApiContext& ctx) {
             r.headers.emplace("Location", "/api/customers/" + std::to_string(created->id));
             return r;
         });
-    router.add("GET", "/api/customers/{id}", {"One customer with their sites", kReadRoles, "customers"},
+    router.add("GET", "/api/customers/{id}",
+               {"One customer with their sites (sales reps and project managers: their own)",
+                kCustomerReaders, "customers"},
                [&ctx](Request& req) {
                    const auto number = parse_leading_number<std::int64_t>(req.params.at("id"));
                    if (!number) return problem(400, "Bad Request", "id: expected a customer number", "id");
                    const std::int64_t id = *number;
+                   if (auto scope = customer_scope_of(req)) {
+                       // Another's customer is answered as a missing one: a rep learns nothing of it.
+                       auto mine = projects::customer_in_scope(*ctx.db, *scope, req.user, id);
+                       if (!mine) return from_error(mine.error());
+                       if (!*mine)
+                           return problem(404, "Not Found",
+                                          "no customer " + std::to_string(id) + " of yours");
+                   }
                    auto c = records::get_customer(*ctx.db, *ctx.cipher, id);
                    if (!c) return from_error(c.error());
                    if (!*c) return problem(404, "Not Found", "no customer " + std::to_string(id));
@@ -308,7 +345,8 @@ void add_site_routes(Router& router, ApiContext& ctx) {
     router.add("GET", "/api/sites/{site_id}",
                {"One site (technicians: sites of their work orders)", kAllRoles, "sites"},
                [&ctx](Request& req) {
-                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id")); !p) return p.refusal();
+                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id")); !p)
+                       return p.refusal();
                    auto s = records::get_site(*ctx.db, req.params.at("site_id"));
                    if (!s) return from_error(s.error());
                    if (!*s) return problem(404, "Not Found", "no site " + req.params.at("site_id"));
@@ -324,7 +362,8 @@ void add_device_routes(Router& router, ApiContext& ctx) {
     router.add("GET", "/api/sites/{site_id}/devices",
                {"Devices of a site (technicians: sites of their work orders)", kAllRoles, "sites"},
                [&ctx](Request& req) {
-                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id")); !p) return p.refusal();
+                   if (auto p = check_site_visible(ctx, req, req.params.at("site_id")); !p)
+                       return p.refusal();
                    auto list = records::list_devices(*ctx.db, req.params.at("site_id"));
                    if (!list) return from_error(list.error());
                    json items = json::array();

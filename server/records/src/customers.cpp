@@ -1,10 +1,11 @@
 #include "pvfleet/records/customers.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "internal.hpp"
-#include "pvfleet/storage/work_orders.hpp"
 #include "pvfleet/records/field_checks.hpp"
+#include "pvfleet/storage/work_orders.hpp"
 
 namespace pvfleet::records {
 namespace {
@@ -151,18 +152,44 @@ Result<std::vector<Customer>> list_customers(storage::Db& db, const FieldCipher&
     std::int64_t after = query.after_id;
     // The fields are ciphertext, so SQL cannot filter: read pages in id order until the page is full.
     const int page = folded.empty() ? query.limit : kScanPage;
-    for (;;) {
-        auto r =
-            db.run(std::string("SELECT ") + kCustomerColumns + " FROM customers WHERE id > $1 ORDER BY id LIMIT $2",
-                   {after, std::int64_t{page}});
-        if (!r) return r.error();
-        for (const Row& row : r->rows) {
+    // Decrypts and filters one page of rows; true when the answer is full.
+    auto take = [&](const storage::QueryResult& rows) -> Result<bool> {
+        for (const Row& row : rows.rows) {
             auto c = decrypt_row(cipher, row);
             if (!c) return c.error();
             after = c->id;
             if (folded.empty() || matches(*c, folded, query_digits, phone_like)) out.push_back(std::move(*c));
-            if (static_cast<int>(out.size()) == query.limit) return out;
+            if (static_cast<int>(out.size()) == query.limit) return true;
         }
+        return false;
+    };
+    if (query.only_ids) {
+        // The scope's ids after the cursor, a page of them at a time as parameters ($1…$n).
+        const auto& ids = *query.only_ids;
+        auto next = std::upper_bound(ids.begin(), ids.end(), after);
+        while (next != ids.end()) {
+            std::string sql = std::string("SELECT ") + kCustomerColumns + " FROM customers WHERE id IN (";
+            storage::Params params;
+            for (; next != ids.end() && static_cast<int>(params.size()) < page; ++next) {
+                params.emplace_back(*next);
+                sql += (params.size() > 1 ? ", $" : "$") + std::to_string(params.size());
+            }
+            auto r = db.run(sql + ") ORDER BY id", params);
+            if (!r) return r.error();
+            auto full = take(*r);
+            if (!full) return full.error();
+            if (*full) return out;
+        }
+        return out;
+    }
+    for (;;) {
+        auto r = db.run(
+            std::string("SELECT ") + kCustomerColumns + " FROM customers WHERE id > $1 ORDER BY id LIMIT $2",
+            {after, std::int64_t{page}});
+        if (!r) return r.error();
+        auto full = take(*r);
+        if (!full) return full.error();
+        if (*full) return out;
         if (static_cast<int>(r->rows.size()) < page) return out;
     }
 }

@@ -19,11 +19,13 @@ const OFFICE_READ = ['admin', 'back_office', 'manager'];
 const LEADS_READ = ['admin', 'back_office', 'manager', 'sales'];  // CRM: sales reps see their own leads
 // CRM: project managers their own projects, sales reps those of the leads they converted.
 const PROJECTS_READ = ['admin', 'back_office', 'manager', 'project_manager', 'sales'];
+// CRM: sales reps the customers of their leads, project managers those of their projects (the server filters).
+const CUSTOMERS_READ = ['admin', 'back_office', 'manager', 'sales', 'project_manager'];
 const routes = [
   { re: /^\/login$/, view: loginView, public: true },
   { re: /^\/dashboard$/, view: dashboardView, roles: OFFICE_READ, nav: 'dashboard' },
-  { re: /^\/customers$/, view: customersView, roles: OFFICE_READ, nav: 'customers' },
-  { re: /^\/customers\/(\d+)$/, view: customerView, roles: OFFICE_READ, nav: 'customers' },
+  { re: /^\/customers$/, view: customersView, roles: CUSTOMERS_READ, nav: 'customers' },
+  { re: /^\/customers\/(\d+)$/, view: customerView, roles: CUSTOMERS_READ, nav: 'customers' },
   { re: /^\/work-orders$/, view: boardView, roles: OFFICE_READ, nav: 'work-orders' },
   { re: /^\/work-orders\/(\d+)$/, view: workOrderView, roles: OFFICE_READ, nav: 'work-orders', techRedirect: (m) => `#/my/${m[1]}` },
   { re: /^\/my$/, view: myView, roles: ['technician'], nav: 'my' },
@@ -40,7 +42,7 @@ const routes = [
 ];
 const NAV = [
   { id: 'dashboard', href: '#/dashboard', label: 'nav.dashboard', roles: OFFICE_READ },
-  { id: 'customers', href: '#/customers', label: 'nav.customers', roles: OFFICE_READ },
+  { id: 'customers', href: '#/customers', label: 'nav.customers', roles: CUSTOMERS_READ },
   { id: 'work-orders', href: '#/work-orders', label: 'nav.work_orders', roles: OFFICE_READ },
   { id: 'unassigned', href: '#/work-orders?unassigned_site=1', label: 'nav.unassigned', roles: OFFICE_READ },
   { id: 'my', href: '#/my', label: 'nav.my', roles: ['technician'] },

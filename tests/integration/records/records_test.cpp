@@ -383,7 +383,7 @@ TEST_CASE("records: customers are encrypted at rest and in the audit log; versio
         // Search: case-insensitive (also beyond ASCII), phone numbers by their digits, keyset paging.
         auto search = [&](const std::string& text, std::int64_t after = 0, int limit = 50) {
             std::vector<std::int64_t> ids;
-            for (const auto& c : ok(list_customers(f.db(), cipher, CustomerQuery{text, after, limit})))
+            for (const auto& c : ok(list_customers(f.db(), cipher, CustomerQuery{text, after, limit, {}})))
                 ids.push_back(c.id);
             return ids;
         };
@@ -397,7 +397,23 @@ TEST_CASE("records: customers are encrypted at rest and in the audit log; versio
         CHECK(search("nobody").empty());
         CHECK(search("", 0, 2) == std::vector<std::int64_t>{schmidt.id, mueller.id});
         CHECK(search("", mueller.id, 2) == std::vector<std::int64_t>{third.id});
-        CHECK_FALSE(list_customers(f.db(), cipher, CustomerQuery{"", 0, 0}).ok());
+        CHECK_FALSE(list_customers(f.db(), cipher, CustomerQuery{"", 0, 0, {}}).ok());
+        // Within a scope (a rep's or a project manager's customers): only those ids, paged and searched alike; an
+        // id of no customer is skipped.
+        auto scoped = [&](std::vector<std::int64_t> only, const std::string& text, std::int64_t after, int limit) {
+            std::vector<std::int64_t> ids;
+            for (const auto& c : ok(list_customers(f.db(), cipher, CustomerQuery{text, after, limit, only})))
+                ids.push_back(c.id);
+            return ids;
+        };
+        const std::vector<std::int64_t> scope{schmidt.id, third.id, 9999};
+        CHECK(scoped(scope, "", 0, 50) == std::vector<std::int64_t>{schmidt.id, third.id});
+        CHECK(scoped(scope, "", 0, 1) == std::vector<std::int64_t>{schmidt.id});
+        CHECK(scoped(scope, "", schmidt.id, 1) == std::vector<std::int64_t>{third.id});
+        CHECK(scoped(scope, "", third.id, 1).empty());
+        CHECK(scoped(scope, "müller", 0, 50).empty());
+        CHECK(scoped(scope, "schmidt", 0, 50) == std::vector<std::int64_t>{schmidt.id});
+        CHECK(scoped({}, "", 0, 50).empty());
     }
 }
 
@@ -679,7 +695,7 @@ TEST_CASE("records: CSV import of a multi-site customer, linking a site the gate
             ok(import_customers_csv(f.db(), cipher, test::read_file(golden("good.csv")), "anna", t0()));
         check_report(report, "good.expected.json");
 
-        const auto customers = ok(list_customers(f.db(), cipher, CustomerQuery{"", 0, 50}));
+        const auto customers = ok(list_customers(f.db(), cipher, CustomerQuery{"", 0, 50, {}}));
         REQUIRE(customers.size() == 3);
         CHECK(customers[0].name == "Anna Schmidt");
         CHECK(customers[0].phone == "+49 171 2345678");
@@ -768,7 +784,7 @@ TEST_CASE("records: CSV quoting: BOM, CRLF, commas, quotes and line breaks insid
         CHECK(report.rows == 3);
         CHECK(report.customers_created == 3);
         CHECK(report.sites_created == 1);
-        const auto customers = ok(list_customers(f.db(), cipher, CustomerQuery{"", 0, 50}));
+        const auto customers = ok(list_customers(f.db(), cipher, CustomerQuery{"", 0, 50, {}}));
         REQUIRE(customers.size() == 3);
         CHECK(customers[0].name == "Bauer, Kerstin");
         CHECK(customers[0].notes == "line one\nline two, with \"quotes\"");

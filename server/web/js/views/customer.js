@@ -3,13 +3,16 @@
 import { h, mount } from '../dom.js';
 import { t, tEnum, fmtNumber, fmtDate, fmtDateTime } from '../i18n.js';
 import { request, get, post, qs } from '../api.js';
-import { pageHeader, card, table, canEdit, kv, toast, field, showFieldError, errorText, busy, priorityChip, stateChip, slaChip, mapLinks } from '../ui.js';
+import { pageHeader, card, table, canEdit, kv, toast, field, showFieldError, errorText, busy, priorityChip, stateChip, slaChip, mapLinks, role, chip } from '../ui.js';
 import { generationCard, siteKwp } from '../generation.js';
 import { workOrderCsvColumns } from './board.js';
 import { downloadCsv, stamp } from '../csv.js';
 import { updateSettingsBlock } from './updates.js';
 
 const FIELDS = ['name', 'phone', 'email', 'address', 'notes'];
+// Sales reps and project managers read their own customers' contact, sites and projects; the plant's data (status,
+// devices, generation, work orders) is the office's.
+const officeRole = () => ['admin', 'back_office', 'manager'].includes(role());
 
 function contactCard(state, rerender) {
   const c = state.customer;
@@ -64,9 +67,8 @@ function contactCard(state, rerender) {
   return card(t('cust.contact'), body, { actions: editBtn });
 }
 
-function siteCard(site, signal) {
-  const status = h('span', { class: 'chip chip-muted', testid: `site-status-${site.site_id}` }, t('site.status_unknown'));
-  const devices = h('div', {}, h('div', { class: 'skeleton' }));
+// The gateway's last status and the devices it reported (office roles).
+function loadSiteState(site, signal, status, devices) {
   get(`/api/sites/${encodeURIComponent(site.site_id)}/status`, { signal }).then((st) => {
     status.className = `chip chip-site-${st.state === 'online' ? 'online' : 'offline'}`;
     status.textContent = `${t(`site.${st.state === 'online' ? 'online' : 'offline'}`)} · ${fmtDateTime(st.received_at)}`;
@@ -81,13 +83,19 @@ function siteCard(site, signal) {
       { label: t('dev.last_seen'), value: (x) => fmtDateTime(x.last_seen), class: 'nowrap muted' },
     ], { empty: t('dev.none'), testid: `devices-${site.site_id}` }));
   }).catch((e) => mount(devices, h('div', { class: 'alert alert-error' }, errorText(e))));
+}
+
+function siteCard(site, signal) {
+  const status = h('span', { class: 'chip chip-muted', testid: `site-status-${site.site_id}` }, t('site.status_unknown'));
+  const devices = h('div', {}, h('div', { class: 'skeleton' }));
+  if (officeRole()) loadSiteState(site, signal, status, devices);
   const kwp = siteKwp(site);
   const m = mapLinks(site);
   return h('div', { class: 'site', testid: `site-${site.site_id}` },
     h('div', { class: 'site-head' },
       h('div', {}, h('h3', {}, site.name || site.site_id), h('div', { class: 'muted small' }, h('code', {}, site.site_id), ' · ', site.address || '—',
         m.usable ? [' · ', h('a', { href: m.web, target: '_blank', rel: 'noopener' }, t('site.map'))] : null)),
-      status),
+      officeRole() ? status : null),
     kv([
       [t('site.kwp'), kwp ? `${fmtNumber(kwp, 1)} kWp` : '—'],
       [t('site.arrays'), (site.arrays || []).map((a) => `${a.name || '—'} ${fmtNumber(a.kwp, 1)} kWp · ${fmtNumber(a.tilt_deg)}° / ${fmtNumber(a.azimuth_deg)}°`).join('; ') || '—'],
@@ -95,7 +103,7 @@ function siteCard(site, signal) {
       [t('site.warranty_end'), fmtDate(site.warranty_end)],
       [t('site.time_zone'), site.time_zone],
     ]),
-    h('h4', {}, t('site.devices')), devices,
+    officeRole() ? [h('h4', {}, t('site.devices')), devices] : null,
     canEdit() ? updateSettingsBlock(site) : null,
     canEdit() ? enrollmentBlock(site) : null,
     canEdit() ? logBundleBlock(site, signal) : null);
@@ -167,7 +175,9 @@ export async function customerView(root, { params, signal, rerender }) {
     const res = await request('GET', `/api/customers/${id}`, { signal });
     state.customer = res.data;
     state.etag = res.etag;
-    state.orders = (await get(`/api/work-orders${qs({ customer_id: id, limit: 200, sort: 'newest' })}`, { signal })).items;
+    state.orders = officeRole()
+      ? (await get(`/api/work-orders${qs({ customer_id: id, limit: 200, sort: 'newest' })}`, { signal })).items : [];
+    state.projects = (await get(`/api/projects${qs({ customer_id: id, limit: 100 })}`, { signal })).items;
   }
   await fetchAll();
   let genSite = state.customer.sites?.[0] || null;
@@ -175,7 +185,7 @@ export async function customerView(root, { params, signal, rerender }) {
   function draw() {
     const c = state.customer;
     const sites = c.sites || [];
-    const genHost = h('div', {}, genSite ? generationCard(genSite, { signal }) : h('div', { class: 'empty' }, t('cust.no_sites')));
+    const genHost = h('div', {}, !officeRole() ? null : genSite ? generationCard(genSite, { signal }) : h('div', { class: 'empty' }, t('cust.no_sites')));
     const siteSelect = sites.length > 1 ? h('select', {
       testid: 'gen-site', 'aria-label': t('wo.site'),
       onChange: (e) => { genSite = sites.find((s) => s.site_id === e.target.value); mount(genHost, generationCard(genSite, { signal })); },
@@ -184,11 +194,18 @@ export async function customerView(root, { params, signal, rerender }) {
     mount(root,
       h('a', { class: 'back', href: '#/customers' }, '← ', t('cust.title')),
       pageHeader(c.name, t('cust.subhead', { id: c.id, n: sites.length })),
-      h('div', { class: 'grid-2 grid-2-wide-right' },
+      officeRole() ? h('div', { class: 'grid-2 grid-2-wide-right' },
         contactCard(state, async (reload) => { if (reload) await fetchAll(); draw(); }),
-        card(t('cust.generation'), genHost, { actions: siteSelect, testid: 'customer-generation' })),
+        card(t('cust.generation'), genHost, { actions: siteSelect, testid: 'customer-generation' }))
+        : contactCard(state, async (reload) => { if (reload) await fetchAll(); draw(); }),
+      card(t('cust.projects'), table(state.projects, [
+        { label: t('projects.name'), value: (p) => h('a', { href: `#/projects/${p.id}`, class: 'strong' }, p.name) },
+        { label: t('projects.stage'), value: (p) => t(`stage.${p.stage}`) === `stage.${p.stage}` ? p.stage : t(`stage.${p.stage}`) },
+        { label: t('projects.manager'), value: (p) => p.manager || '—' },
+        { label: '', value: (p) => chip('project_status', p.status) },
+      ], { onRow: (p) => { location.hash = `#/projects/${p.id}`; }, empty: t('cust.no_projects'), testid: 'customer-projects' })),
       card(t('cust.sites'), sites.length ? h('div', { class: 'sites' }, sites.map((s) => siteCard(s, signal))) : h('div', { class: 'empty' }, t('cust.no_sites'))),
-      card(t('cust.work_orders'), table(state.orders, [
+      !officeRole() ? null : card(t('cust.work_orders'), table(state.orders, [
         { label: '#', value: (w) => h('a', { href: `#/work-orders/${w.id}` }, `#${w.id}`) },
         { label: t('wo.created'), value: (w) => fmtDate(w.created_at), class: 'nowrap' },
         { label: t('wo.fault_kind'), value: (w) => tEnum('fault', w.fault_kind) },

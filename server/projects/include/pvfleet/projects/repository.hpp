@@ -1,6 +1,6 @@
 #pragma once
-// The projects' repository (SQL over storage::Db, both engines): projects with their milestones, copied from a
-// stage template when a project is made, and the conversion of a lead. Each public call is one transaction;
+// The projects' repository (SQL over storage::Db, both engines): projects with their milestones, copied from
+// a stage template when a project is made, and the conversion of a lead. Each public call is one transaction;
 // every change goes to the audit log. docs/projects.md.
 #include <cstdint>
 #include <optional>
@@ -29,6 +29,18 @@ struct ProjectQuery {
 Result<std::vector<Project>> list_projects(storage::Db& db, const ProjectQuery& query);
 Result<std::optional<Project>> get_project(storage::Db& db, std::int64_t id);
 Result<std::optional<Project>> project_of_lead(storage::Db& db, std::int64_t lead_id);
+
+// The customers a sales rep or a project manager may read (docs/projects.md, "Roles"): a rep's are the
+// customers their leads were converted into and those of the projects they are the rep of; a project
+// manager's are the customers of the projects they manage. The other roles' scope is not this function's (all
+// customers, or none).
+enum class CustomerScope { sales_rep, project_manager };
+// Ids ascending, greater than `after_id`, at most `limit` (1–10 000).
+Result<std::vector<std::int64_t>> customers_in_scope(storage::Db& db, CustomerScope scope,
+                                                     const std::string& user, std::int64_t after_id,
+                                                     int limit);
+Result<bool> customer_in_scope(storage::Db& db, CustomerScope scope, const std::string& user,
+                               std::int64_t customer_id);
 Result<std::vector<Milestone>> list_milestones(storage::Db& db, std::int64_t project_id);
 // The milestones of many projects at once (the board), by project id.
 Result<std::vector<Milestone>> milestones_of(storage::Db& db, const std::vector<std::int64_t>& project_ids);
@@ -42,9 +54,10 @@ struct NewProject {
     std::optional<std::string> manager;
     std::optional<std::string> sales_rep;
     std::string region;
-    std::string template_name;  // "" : the default template
+    std::string template_name;              // "" : the default template
     std::optional<std::string> started_on;  // "" / nullopt: today (UTC); may lie in the past
-    // The milestones of the template's first stage done on this day (a converted lead: its inquiry is behind it).
+    // The milestones of the template's first stage done on this day (a converted lead: its inquiry is behind
+    // it).
     std::optional<std::string> first_stage_done_on;
 };
 
@@ -53,8 +66,8 @@ struct NewProject {
 Result<Project> create_project(storage::Db& db, const ProjectSettings& settings, const NewProject& p,
                                const std::string& actor, TimePoint now);
 // create_project inside the caller's transaction (the conversion).
-Result<Project> create_project_in_transaction(storage::Db& db, const ProjectSettings& settings, const NewProject& p,
-                                              const std::string& actor, TimePoint now);
+Result<Project> create_project_in_transaction(storage::Db& db, const ProjectSettings& settings,
+                                              const NewProject& p, const std::string& actor, TimePoint now);
 
 // Changes name, manager, site, region, status; ErrorKind::conflict when the project is not at
 // `expected_version`.
@@ -74,9 +87,10 @@ struct MilestoneResult {
     Milestone milestone;
     Project project;  // after the stage followed
 };
-Result<MilestoneResult> update_milestone(storage::Db& db, const ProjectSettings& settings, std::int64_t project_id,
-                                         std::int64_t milestone_id, const MilestoneChange& change,
-                                         std::int64_t expected_version, const std::string& actor, TimePoint now);
+Result<MilestoneResult> update_milestone(storage::Db& db, const ProjectSettings& settings,
+                                         std::int64_t project_id, std::int64_t milestone_id,
+                                         const MilestoneChange& change, std::int64_t expected_version,
+                                         const std::string& actor, TimePoint now);
 
 // ---- Conversion of a lead (POST /api/leads/{id}/convert) ----
 struct Conversion {
@@ -95,11 +109,11 @@ struct Converted {
     Project project;
 };
 // In one transaction: the customer from the lead's contact (encrypted like any customer's; its de-duplication
-// keys written at once, so a repeat inquiry of the person finds the customer), the site when given, the project
-// (sales_rep: the lead's assignee), and the lead marked converted with its customer. A converted lead is
-// ErrorKind::conflict; a missing one (or another rep's) not_found.
-Result<Converted> convert_lead(storage::Db& db, const records::FieldCipher& cipher, const ProjectSettings& settings,
-                               const leads::Settings& lead_settings, const Conversion& conversion,
-                               const std::string& actor, TimePoint now);
+// keys written at once, so a repeat inquiry of the person finds the customer), the site when given, the
+// project (sales_rep: the lead's assignee), and the lead marked converted with its customer. A converted lead
+// is ErrorKind::conflict; a missing one (or another rep's) not_found.
+Result<Converted> convert_lead(storage::Db& db, const records::FieldCipher& cipher,
+                               const ProjectSettings& settings, const leads::Settings& lead_settings,
+                               const Conversion& conversion, const std::string& actor, TimePoint now);
 
 }  // namespace pvfleet::projects

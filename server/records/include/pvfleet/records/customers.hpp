@@ -25,6 +25,8 @@ struct CustomerQuery {
     std::string text;  // case-insensitive substring of name, e-mail, phone or address; "" matches all
     std::int64_t after_id = 0;  // keyset paging: ids greater than this
     int limit = 50;             // 1..1000
+    // Only these customers (ascending ids; a sales rep's or a project manager's scope); nullopt: all.
+    std::optional<std::vector<std::int64_t>> only_ids;
 };
 
 Result<std::vector<Customer>> list_customers(storage::Db& db, const FieldCipher& cipher,
