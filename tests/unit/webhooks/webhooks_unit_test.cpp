@@ -1,4 +1,5 @@
-// Webhooks' pure parts (sender.hpp, url_policy.hpp, webhooks.hpp): signature, body, retry schedule, URL policy.
+// Webhooks' pure parts (sender.hpp, url_policy.hpp, webhooks.hpp): signature, body, retry schedule, URL
+// policy.
 #include <doctest/doctest.h>
 
 #include "pvfleet/webhooks/sender.hpp"
@@ -17,7 +18,9 @@ TEST_CASE("webhooks: the signature is HMAC-SHA256 of the body, hex, after sha256
     //   hmac.new(b"whsec_test_secret_0123456789", body.encode(), hashlib.sha256).hexdigest()
     const std::string body = webhooks::delivery_body(7, "lead.created", from_epoch_ms(1'780'000'000'000),
                                                      {{"lead_id", 42}, {"title", "天"}});
-    CHECK(body == R"({"data":{"lead_id":42,"title":"天"},"event":"lead.created","id":7,"occurred_at":"2026-05-28T20:26:40.000Z"})");
+    CHECK(
+        body ==
+        R"({"data":{"lead_id":42,"title":"天"},"event":"lead.created","id":7,"occurred_at":"2026-05-28T20:26:40.000Z"})");
     CHECK(webhooks::signature(body, "whsec_test_secret_0123456789") ==
           "sha256=bc8eba7bde0f2a85c805d9d82889112a20064f1fb8ccab28a79a1e52e2d8b9ee");
     // One changed byte, another signature.
@@ -91,25 +94,28 @@ TEST_CASE("webhooks: addresses — loopback, link-local, metadata and private ra
     loopback.allow_loopback = true;
     NetworkPolicy internal;
     internal.allow_private_networks = true;
-    auto refused = [](std::string_view a, const NetworkPolicy& p) { return webhooks::address_refusal(a, p).has_value(); };
-    for (const char* a : {"127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1", "::127.0.0.1", "64:ff9b::7f00:1"}) {
+    auto refused = [](std::string_view a, const NetworkPolicy& p) {
+        return webhooks::address_refusal(a, p).has_value();
+    };
+    for (const char* a :
+         {"127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1", "::127.0.0.1", "64:ff9b::7f00:1"}) {
         CAPTURE(a);
         CHECK(refused(a, strict));
         CHECK_FALSE(refused(a, loopback));
         CHECK(refused(a, internal));
     }
     // Never: link-local (cloud metadata), metadata by name of range, unspecified, multicast.
-    for (const char* a : {"169.254.169.254", "169.254.0.1", "::ffff:169.254.169.254", "fe80::1", "fd00:ec2::254",
-                          "100.100.100.200", "0.0.0.0", "::", "224.0.0.1", "255.255.255.255", "ff02::1",
-                          "2002:a9fe:a9fe::1"}) {
+    for (const char* a : {"169.254.169.254", "169.254.0.1", "::ffff:169.254.169.254", "fe80::1",
+                          "fd00:ec2::254", "100.100.100.200", "0.0.0.0", "::", "224.0.0.1", "255.255.255.255",
+                          "ff02::1", "2002:a9fe:a9fe::1"}) {
         CAPTURE(a);
         CHECK(refused(a, strict));
         NetworkPolicy all;
         all.allow_loopback = all.allow_private_networks = true;
         CHECK(refused(a, all));
     }
-    for (const char* a : {"10.0.0.5", "172.16.3.4", "172.31.255.255", "192.168.1.10", "100.64.0.1", "fd12:3456::1",
-                          "::ffff:10.1.2.3", "fc00::1"}) {
+    for (const char* a : {"10.0.0.5", "172.16.3.4", "172.31.255.255", "192.168.1.10", "100.64.0.1",
+                          "fd12:3456::1", "::ffff:10.1.2.3", "fc00::1"}) {
         CAPTURE(a);
         CHECK(refused(a, strict));
         CHECK_FALSE(refused(a, internal));
@@ -121,8 +127,9 @@ TEST_CASE("webhooks: addresses — loopback, link-local, metadata and private ra
     CHECK(webhooks::address_refusal("127.0.0.1", strict)->find("allow_loopback") != std::string::npos);
     CHECK(webhooks::address_refusal("10.0.0.5", strict)->find("allow_private_networks") != std::string::npos);
     // Literal hosts are judged when the URL is read, in every written form.
-    for (const char* url : {"http://127.0.0.1/", "http://[::1]/", "http://[::ffff:127.0.0.1]/",
-                            "http://169.254.169.254/latest/meta-data/", "http://[::ffff:a9fe:a9fe]/", "https://10.0.0.1/"}) {
+    for (const char* url :
+         {"http://127.0.0.1/", "http://[::1]/", "http://[::ffff:127.0.0.1]/",
+          "http://169.254.169.254/latest/meta-data/", "http://[::ffff:a9fe:a9fe]/", "https://10.0.0.1/"}) {
         CAPTURE(url);
         auto r = webhooks::parse_url(url, strict, 2048);
         REQUIRE_FALSE(r.ok());
