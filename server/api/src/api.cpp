@@ -72,6 +72,7 @@ void add_routes(Router& router, ApiContext& ctx) {
     detail::add_enrollment_routes(router, ctx);
     detail::add_release_routes(router, ctx);  // over-the-air updates (routes_releases.cpp)
     detail::add_log_bundle_routes(router, ctx);  // remote diagnostics (routes_log_bundles.cpp)
+    detail::add_webhook_routes(router, ctx);     // outbound webhooks (routes_webhooks.cpp)
     detail::add_lead_routes(router, ctx);  // CRM: leads (routes_leads.cpp, routes_public_leads.cpp)
     detail::add_project_routes(router, ctx);  // CRM: projects, board, conversion, inbox (routes_projects.cpp)
     detail::add_contract_routes(router, ctx);  // CRM: contracts and payments (routes_contracts.cpp)

@@ -36,6 +36,8 @@
 #include "pvfleet/enrollment/issuing_ca.hpp"
 #include "crl_refresh.hpp"
 #include "releases_wiring.hpp"
+#include "events_wiring.hpp"
+#include "pvfleet/webhooks/sender.hpp"
 #include "service.hpp"
 
 namespace pvfleet::server_app {
@@ -393,6 +395,7 @@ void wire_api_context(api::ApiContext& api_context, const ServerConfig& config, 
     api_context.served_over_tls = config.http.served_over_tls();
     api_context.lead_settings = config.lead_settings;  // CRM: leads
     api_context.project_settings = config.project_settings;  // CRM: projects
+    api_context.webhook_settings = config.webhook_settings;  // outbound webhooks
     if (ingestor) {
         api_context.send_command = [&ingestor](const protocol::Command& c, const std::string& by) {
             return ingestor->send_command(c, by);
@@ -492,6 +495,7 @@ struct ServiceHooks {
     Watchdog& watchdog;
     projects::ReminderScheduler& reminders;
     CrlRefresh& crl;
+    EventDispatcher& events;
 };
 
 void stop_on_signal(boost::asio::signal_set& signals, boost::asio::io_context& ioc,
@@ -504,6 +508,7 @@ void stop_on_signal(boost::asio::signal_set& signals, boost::asio::io_context& i
         service.reload.cancel();
         service.watchdog.cancel();
         service.crl.cancel();
+        service.events.cancel();  // no new deliveries; the webhook sender stops after the loop (cmd_run)
         preventive.cancel();
         service.reminders.stop();
         http.stop();
@@ -642,14 +647,30 @@ int cmd_run(const Common& common) {
         rollouts.emplace(ioc, api_context, config->releases->site_deadline, config->releases->tick);
         rollouts->step();
     }
+    // ---- the event log: dispatcher and consumers (storage/events.hpp) ----
+    // Outbound webhooks (docs/webhooks.md): the sender POSTs from a thread and connection of its own.
+    auto webhook_db = storage::open_db(config->database);
+    if (!webhook_db) {
+        std::cerr << "pvfleet-server run: " << webhook_db.error().message << "\n";
+        return 1;
+    }
+    webhooks::Sender webhook_sender(std::move(*webhook_db), *cipher, config->webhook_settings,
+                                    webhooks::make_curl_poster(), clock);
+    webhook_sender.start();
+    api_context.wake_webhook_sender = [&webhook_sender] { webhook_sender.wake(); };
+    webhooks::WebhookConsumer webhook_consumer;
+    EventDispatcher events(ioc, **api_db, clock, {&webhook_consumer});
+    events.step();
+    // ---- end of the event log's wiring ----
     TlsReloadOnHangup reload(ioc, **http);
     Watchdog watchdog(ioc, ingestor ? &ingest_thread.ioc : nullptr);
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    stop_on_signal(signals, ioc, preventive, **http, ingestor, {reload, watchdog, reminders, crl});
+    stop_on_signal(signals, ioc, preventive, **http, ingestor, {reload, watchdog, reminders, crl, events});
     systemd::notify("READY=1");
     watchdog.start();
     PVF_LOG(info, "server", "running");
     ioc.run();
+    webhook_sender.stop();  // the attempts in flight end (at most the total timeout), then its thread
     ingest_thread.join();
     PVF_LOG(info, "server", "stopped");
     return 0;

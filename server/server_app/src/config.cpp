@@ -26,7 +26,7 @@ const config::Object kTop{
     {optional("database"), optional("mqtt"), optional("http"), optional("ingest"), optional("enrollment"),
      optional("releases"), optional("diagnostics"), optional("secret_key_file", string().non_empty()),
      optional("web_root", string().non_empty()), optional("leads"), optional("projects"),
-     optional("reminders")},
+     optional("reminders"), optional("webhooks")},
     kWording};
 const config::Object kDatabase{{required("kind", config::one_of({"sqlite", "postgres"}).non_empty()),
                                 optional("path", string().non_empty()), optional("uri", string().non_empty())},
@@ -306,6 +306,32 @@ void parse_diagnostics(const json& section, const std::filesystem::path& base_di
     c.diagnostics = out;
 }
 
+// Outbound webhooks (docs/webhooks.md): the address policy and the sender's bounds.
+const config::Object kWebhooks{{optional("allow_private_networks"), optional("allow_loopback"),
+                                optional("max_webhooks", integer(1, 1000)), optional("concurrency", integer(1, 32)),
+                                optional("max_attempts", integer(1, 20)), optional("retention_days", integer(1, 3650))},
+                               kWording};
+
+void parse_webhooks(const json& section, ServerConfig& c, config::Errors& e) {
+    kWebhooks.check_keys(section, "webhooks", e);
+    config::Reader r(section, "webhooks", kWebhooks, e);
+    auto flag = [&](const char* key, bool& out) {
+        const auto it = section.find(key);
+        if (it == section.end()) return;
+        if (it->is_boolean())
+            out = it->get<bool>();
+        else
+            e.add(std::string("webhooks/") + key, "expected true or false, got " + it->dump());
+    };
+    auto& w = c.webhook_settings;
+    flag("allow_private_networks", w.network.allow_private_networks);
+    flag("allow_loopback", w.network.allow_loopback);
+    if (auto v = r.integer("max_webhooks")) w.limits.max_webhooks = static_cast<int>(*v);
+    if (auto v = r.integer("concurrency")) w.limits.concurrency = static_cast<int>(*v);
+    if (auto v = r.integer("max_attempts")) w.limits.max_attempts = static_cast<int>(*v);
+    if (auto v = r.integer("retention_days")) w.limits.retention = std::chrono::hours(24 * *v);
+}
+
 using config::optional_section;
 
 }  // namespace
@@ -346,6 +372,7 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
         else
             e.add(settings.error());
     }
+    if (const json* w = optional_section(doc, "webhooks", e)) parse_webhooks(*w, c, e);
     if (auto k = top.string("secret_key_file")) c.secret_key_file = resolve(base_dir, *k);
     if (auto w = top.string("web_root")) c.web_root = resolve(base_dir, *w);
     else c.web_root = default_web_root();
@@ -403,6 +430,12 @@ std::string describe(const ServerConfig& c) {
                                     {"root_crl_file", c.enrollment->crl.root_crl_file},
                                     {"days", c.enrollment->crl.validity.count() / 86400},
                                     {"reload_command", c.enrollment->crl.reload_command}};
+    out["webhooks"] = {{"allow_private_networks", c.webhook_settings.network.allow_private_networks},
+                       {"allow_loopback", c.webhook_settings.network.allow_loopback},
+                       {"max_webhooks", c.webhook_settings.limits.max_webhooks},
+                       {"concurrency", c.webhook_settings.limits.concurrency},
+                       {"max_attempts", c.webhook_settings.limits.max_attempts},
+                       {"retention_days", c.webhook_settings.limits.retention.count() / 24}};
     if (c.mqtt_enabled)
         out["mqtt"] = {{"uri", c.ingest.mqtt.server_uri},
                        {"client_id", c.ingest.mqtt.client_id},

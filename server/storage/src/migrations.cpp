@@ -704,6 +704,55 @@ CREATE TABLE events (
 );
 CREATE INDEX events_pending ON events(id) WHERE dispatched_at_ms IS NULL;
 )SQL"},
+    // ---- outbound webhooks (server/webhooks, docs/webhooks.md); 19 and 20 are other changes in flight ----
+    {21, "outbound webhooks, their deliveries and every delivery attempt", R"SQL(
+-- secret: AES-256-GCM ciphertext (records FieldCipher), never returned. events: JSON array of names ("*": all).
+-- after_event_id: the last event of the log when the webhook was made; it is told of later events only.
+CREATE TABLE webhooks (
+  id {ID},
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  events TEXT NOT NULL,
+  enabled BIGINT NOT NULL,
+  disabled_reason TEXT NOT NULL DEFAULT '',
+  failing_since_ms BIGINT,
+  failed_attempts BIGINT NOT NULL DEFAULT 0,
+  after_event_id BIGINT NOT NULL,
+  version BIGINT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL
+);
+-- One delivery per webhook and event (event_id NULL: a test ping); body fixed when it was made.
+-- state: pending (next_attempt_at_ms due or leased), delivered, failed (gave up), cancelled (webhook disabled).
+CREATE TABLE webhook_deliveries (
+  id {ID},
+  webhook_id BIGINT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+  event_id BIGINT,
+  event_name TEXT NOT NULL,
+  body TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  next_attempt_at_ms BIGINT,
+  created_at_ms BIGINT NOT NULL,
+  finished_at_ms BIGINT,
+  UNIQUE (webhook_id, event_id)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at_ms) WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_of_webhook ON webhook_deliveries(webhook_id, id);
+CREATE INDEX webhook_deliveries_created ON webhook_deliveries(created_at_ms);
+-- Every attempt: http_status NULL when no response came (error says why); the first KiB of the response.
+CREATE TABLE webhook_attempts (
+  id {ID},
+  delivery_id BIGINT NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+  attempted_at_ms BIGINT NOT NULL,
+  http_status BIGINT,
+  error TEXT NOT NULL,
+  duration_ms BIGINT NOT NULL,
+  response_excerpt TEXT NOT NULL
+);
+CREATE INDEX webhook_attempts_of_delivery ON webhook_attempts(delivery_id, id);
+)SQL"},
 };
 
 std::string render(std::string_view sql, Engine engine) {

@@ -104,15 +104,17 @@ std::string concrete_path(const Fixture& f, const std::string& pattern) {
         for (auto p = path.find(param); p != std::string::npos; p = path.find(param))
             path.replace(p, param.size(), value);
     };
-    fill("{id}", pattern.rfind("/api/customers", 0) == 0       ? std::to_string(f.customer_id)
-                 : pattern.rfind("/api/leads/", 0) == 0        ? std::to_string(f.lead_id)
+    fill("{id}", pattern.rfind("/api/customers", 0) == 0        ? std::to_string(f.customer_id)
+                 : pattern.rfind("/api/leads/", 0) == 0         ? std::to_string(f.lead_id)
                  : pattern.rfind("/api/lead-channels/", 0) == 0 ? std::to_string(f.channel_id)
-                 : pattern.rfind("/api/projects/", 0) == 0     ? std::to_string(f.project_id)
-                 : pattern.rfind("/api/inbox/", 0) == 0        ? std::to_string(f.notification_id)
-                                                                : std::to_string(f.order_of_site.at("site-a")));
+                 : pattern.rfind("/api/projects/", 0) == 0      ? std::to_string(f.project_id)
+                 : pattern.rfind("/api/inbox/", 0) == 0         ? std::to_string(f.notification_id)
+                 : pattern.rfind("/api/webhooks/", 0) == 0      ? std::to_string(f.webhook_id)
+                                                           : std::to_string(f.order_of_site.at("site-a")));
     fill("{milestone_id}", std::to_string(f.milestone_id));
     fill("{instalment_id}", "1");  // the first instalment the sweep's POST makes (the fixture has none)
-    fill("{instalment_id}", "1");  // the first instalment the sweep's POST makes (the fixture's contract has none)
+    fill("{instalment_id}",
+         "1");  // the first instalment the sweep's POST makes (the fixture's contract has none)
     fill("{name}", "tech");
     fill("{site_id}", "site-a");
     fill("{ticket_id}", f.ticket_of_site.at("site-a"));

@@ -1,9 +1,9 @@
 #include "fixture.hpp"
 
-#include "pvfleet/releases/rollouts.hpp"
-
 #include <doctest/doctest.h>
 
+#include "pvfleet/enrollment/code.hpp"
+#include "pvfleet/enrollment/repository.hpp"
 #include "pvfleet/ingest/ledger.hpp"
 #include "pvfleet/leads/repository.hpp"
 #include "pvfleet/projects/reminders.hpp"
@@ -11,9 +11,9 @@
 #include "pvfleet/records/customers.hpp"
 #include "pvfleet/records/sites.hpp"
 #include "pvfleet/records/users.hpp"
+#include "pvfleet/releases/rollouts.hpp"
+#include "pvfleet/webhooks/webhooks.hpp"
 #include "pvfleet/workorders/lifecycle.hpp"
-#include "pvfleet/enrollment/code.hpp"
-#include "pvfleet/enrollment/repository.hpp"
 #include "support/test_pki.hpp"
 
 namespace pvfleet::api_test {
@@ -58,13 +58,11 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
     cipher = std::make_unique<records::FieldCipher>(records::FieldCipher::from_key(key));
 
     const TimePoint now = clock.now();
-    const std::vector<std::pair<std::string, records::Role>> users{{"admin", records::Role::admin},
-                                                                   {"office", records::Role::back_office},
-                                                                   {"tech", records::Role::technician},
-                                                                   {"tech2", records::Role::technician},
-                                                                   {"manager", records::Role::manager},
-                                                                   {"sam", records::Role::sales},
-                                                                   {"pm", records::Role::project_manager}};
+    const std::vector<std::pair<std::string, records::Role>> users{
+        {"admin", records::Role::admin},       {"office", records::Role::back_office},
+        {"tech", records::Role::technician},   {"tech2", records::Role::technician},
+        {"manager", records::Role::manager},   {"sam", records::Role::sales},
+        {"pm", records::Role::project_manager}};
     for (const auto& [name, role] : users)
         REQUIRE(records::create_user(*api_db, name, name, role, password, "setup", now));
     records::Customer c;
@@ -108,9 +106,9 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
     dispatch("site-b", "tech2", false);
     dispatch("site-d", "tech", true);
 
-    // Enrollment: an issuing CA, and the code of docs/api.md's example body waiting at site-c (inserted by its
-    // hash, as create_code would store it; site-c, which no example body links to a customer, or the code would
-    // be refused as site_changed); every wrong-typed body is tried from one address.
+    // Enrollment: an issuing CA, and the code of docs/api.md's example body waiting at site-c (inserted by
+    // its hash, as create_code would store it; site-c, which no example body links to a customer, or the code
+    // would be refused as site_changed); every wrong-typed body is tried from one address.
     const auto ca = test_pki::make_ca(now - std::chrono::hours(24), 3650);
     auto issuing = enrollment::IssuingCa::from_pem(ca.cert_pem, ca.key_pem, "", now);
     REQUIRE(issuing);
@@ -120,14 +118,16 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
     context.enroll_limits.global = 100000;
     const auto documented = enrollment::normalize_code("7K3M-Q9TX-2HWD-R4N0");
     REQUIRE(documented);
-    REQUIRE(api_db->run("INSERT INTO enrollment_codes (code_hash, hint, site_id, created_at_ms, created_by, "
-                        "expires_at_ms) VALUES ($1, 'R4N0', 'site-c', $2, 'setup', $3)",
-                        {enrollment::code_hash(*documented), std::int64_t{to_epoch_ms(now)},
-                         std::int64_t{to_epoch_ms(now + std::chrono::hours(72))}}));
+    REQUIRE(
+        api_db->run("INSERT INTO enrollment_codes (code_hash, hint, site_id, created_at_ms, created_by, "
+                    "expires_at_ms) VALUES ($1, 'R4N0', 'site-c', $2, 'setup', $3)",
+                    {enrollment::code_hash(*documented), std::int64_t{to_epoch_ms(now)},
+                     std::int64_t{to_epoch_ms(now + std::chrono::hours(72))}}));
     // The certificate lifecycle: site-a's gateway holds a certificate of this CA; the renewal body proves it.
     {
         auto gateway = test_pki::ec_key();
-        auto signed_cert = (*issuing)->sign(test_pki::csr(gateway.get()), "site-a", std::chrono::hours(24 * 365), now);
+        auto signed_cert =
+            (*issuing)->sign(test_pki::csr(gateway.get()), "site-a", std::chrono::hours(24 * 365), now);
         REQUIRE(signed_cert);
         REQUIRE(enrollment::detail::insert_certificate(
             *api_db, enrollment::record_of(*signed_cert, "site-a", now, std::nullopt), signed_cert->pem));
@@ -138,12 +138,14 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
                          {"csr", next_csr},
                          {"signature", test_pki::sign_base64(gateway.get(), next_csr)}};
     }
-    // CRM: one lead of sam's, one capture channel; the public route's limits out of the way of the many tries.
+    // CRM: one lead of sam's, one capture channel; the public route's limits out of the way of the many
+    // tries.
     {
         leads::Lead lead;
         lead.name = "Lena Lead";
         lead.phone = "+49 89 1234567";
-        auto captured = leads::capture(*api_db, *cipher, lead, "", context.lead_settings, std::string("sam"), "setup", now);
+        auto captured = leads::capture(*api_db, *cipher, lead, "", context.lead_settings, std::string("sam"),
+                                       "setup", now);
         REQUIRE_MESSAGE(captured, (captured ? "" : captured.error().message));
         lead_id = captured->lead->id;
         auto channel = leads::create_channel(*api_db, "Website", leads::Source::website, "", "setup", now);
@@ -177,16 +179,24 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
         REQUIRE(inbox.deliver(*api_db, note));
         notification_id = count("SELECT MAX(id) FROM notifications");
     }
+    {  // outbound webhooks: one (admin routes on {id})
+        webhooks::NewWebhook hook{"https://hooks.example.com/fixture", "fixture-secret-0123456789", {"*"}};
+        auto made = webhooks::create_webhook(*api_db, *cipher, context.webhook_settings, hook, "setup", now);
+        REQUIRE(made);
+        webhook_id = made->webhook.id;
+    }
 
-    {  // over-the-air updates: one uploaded release (as a row; the upload itself is tested in tests/integration/releases)
+    {  // over-the-air updates: one uploaded release (as a row; the upload itself is tested in
+       // tests/integration/releases)
         auto rt = std::make_shared<releases::Runtime>();
         rt->settings.dir = dir / "releases";
         rt->settings.public_url = "https://pv.example.com";
         rt->link_key.bytes = std::string(32, 'k');
-        REQUIRE(api_db->run("INSERT INTO releases (sha256, package, version, architecture, size_bytes, signature, "
-                            "signed_by, uploaded_at_ms, uploaded_by) VALUES ($1, 'pvfleet-edge', '0.2.0', 'arm64', 1000, "
-                            "$2, 'release.pem', 0, 'admin')",
-                            {std::string(64, 'a'), std::string(86, 'A') + "=="}));
+        REQUIRE(api_db->run(
+            "INSERT INTO releases (sha256, package, version, architecture, size_bytes, signature, "
+            "signed_by, uploaded_at_ms, uploaded_by) VALUES ($1, 'pvfleet-edge', '0.2.0', 'arm64', 1000, "
+            "$2, 'release.pem', 0, 'admin')",
+            {std::string(64, 'a'), std::string(86, 'A') + "=="}));
         context.releases = rt;
     }
     {  // remote diagnostics: log bundles (the upload over HTTPS is tested in tests/integration/log_bundles)
@@ -259,7 +269,10 @@ std::vector<std::int64_t> Fixture::fingerprint() {
           "SELECT COUNT(*) FROM lead_channels", "SELECT COALESCE(SUM(version), 0) FROM users",
           "SELECT COUNT(*) FROM projects", "SELECT COALESCE(SUM(version), 0) FROM projects",
           "SELECT COALESCE(SUM(version), 0) FROM project_milestones",
-          "SELECT COUNT(*) FROM notifications WHERE read_at_ms IS NULL"})
+          "SELECT COUNT(*) FROM notifications WHERE read_at_ms IS NULL",
+          // outbound webhooks
+          "SELECT COUNT(*) FROM webhooks", "SELECT COALESCE(SUM(version), 0) FROM webhooks",
+          "SELECT COUNT(*) FROM webhook_deliveries"})
         f.push_back(count(sql));
     f.push_back(static_cast<std::int64_t>(sent.size()));
     return f;

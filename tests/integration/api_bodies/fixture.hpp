@@ -58,6 +58,8 @@ struct Fixture {
     std::int64_t project_id = 0;
     std::int64_t milestone_id = 0;
     std::int64_t notification_id = 0;
+    // Outbound webhooks: one webhook (admin's).
+    std::int64_t webhook_id = 0;
 };
 
 }  // namespace pvfleet::api_test

@@ -25,6 +25,7 @@
 #include "pvfleet/releases/rollouts.hpp"
 #include "pvfleet/storage/db.hpp"
 #include "pvfleet/util/clock.hpp"
+#include "pvfleet/webhooks/webhooks.hpp"
 #include "pvfleet/workorders/policy.hpp"
 
 namespace pvfleet::api {
@@ -70,6 +71,10 @@ struct ApiContext {
     std::shared_ptr<releases::Runtime> releases;
     // Remote diagnostics (docs/updates.md): log bundles; nullptr: those routes answer 503.
     std::shared_ptr<diagnostics::Runtime> diagnostics;
+    // Outbound webhooks (docs/webhooks.md): the `webhooks` section's address policy and limits, and the sender's
+    // wake-up after a test ping or a retry (empty: the sender's next pass, within a second, takes them).
+    webhooks::Settings webhook_settings;
+    std::function<void()> wake_webhook_sender;
     // ---- CRM: leads (docs/crm.md) ----
     // The `leads` section of the server config: scoring, assignment, SLA and the limits of the public route and
     // the import.

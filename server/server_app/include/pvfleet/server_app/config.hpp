@@ -18,6 +18,7 @@
 #include "pvfleet/releases/releases.hpp"
 #include "pvfleet/storage/db.hpp"
 #include "pvfleet/util/result.hpp"
+#include "pvfleet/webhooks/webhooks.hpp"
 
 namespace pvfleet::server_app {
 
@@ -69,6 +70,8 @@ struct ServerConfig {
     // CRM: the `projects` (stage templates) and `reminders` (stall rules, interval) sections (docs/projects.md).
     projects::ProjectSettings project_settings = projects::default_project_settings();
     projects::ReminderSettings reminder_settings = projects::default_reminder_settings();
+    // Outbound webhooks (docs/webhooks.md): the `webhooks` section — where webhooks may point, and the sender's limits.
+    webhooks::Settings webhook_settings;
 };
 
 // Collects every error, each with its key path ("mqtt/uri: required").
