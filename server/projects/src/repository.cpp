@@ -1,4 +1,5 @@
-// Projects and their milestones: reads, creation from a template, changes, the stage following the milestones.
+// Projects and their milestones: reads, creation from a template, changes, the stage following the
+// milestones.
 #include "pvfleet/projects/repository.hpp"
 
 #include <algorithm>
@@ -14,10 +15,12 @@ using storage::Row;
 using storage::Value;
 
 const char* const kProjectColumns =
-    "id, name, customer_id, site_id, lead_id, template, stage, stage_since_ms, status, manager, sales_rep, region, "
+    "id, name, customer_id, site_id, lead_id, template, stage, stage_since_ms, status, manager, sales_rep, "
+    "region, "
     "started_on, created_by, created_at_ms, updated_at_ms, version";
 const char* const kMilestoneColumns =
-    "id, project_id, stage, mkey, title, position, owner, planned_on, done_on, checklist, required_documents, "
+    "id, project_id, stage, mkey, title, position, owner, planned_on, done_on, checklist, "
+    "required_documents, "
     "snoozed_until_ms, updated_at_ms, version";
 
 Value opt(const std::optional<std::string>& v) {
@@ -122,11 +125,72 @@ Status check_user(storage::Db& db, const std::string& name, const char* role, co
     if (!r) return r.error();
     if (r->rows.empty()) return Error::at(field, "no user '" + name + "'");
     if (role != nullptr && r->rows[0].text(0) != role)
-        return Error::at(field, "'" + name + "' is not a " + (std::string(role) == "project_manager"
-                                                                   ? std::string("project manager")
-                                                                   : std::string(role)));
+        return Error::at(field, "'" + name + "' is not a " +
+                                    (std::string(role) == "project_manager" ? std::string("project manager")
+                                                                            : std::string(role)));
     if (r->rows[0].integer(1) != 0) return Error::at(field, "'" + name + "' is disabled");
     return {};
+}
+
+Result<Project> write_project(storage::Db& db, Project p, const Project& before, const std::string& actor,
+                              const std::string& action, TimePoint now) {
+    auto u = db.run(
+        "UPDATE projects SET name = $1, site_id = $2, stage = $3, stage_since_ms = $4, status = $5, manager "
+        "= $6, "
+        "region = $7, updated_at_ms = $8, version = version + 1 WHERE id = $9 AND version = $10",
+        {p.name, opt(p.site_id), p.stage, std::int64_t{to_epoch_ms(p.stage_since)},
+         std::string(enum_name(kProjectStatusNames, p.status)), opt(p.manager), p.region,
+         std::int64_t{to_epoch_ms(now)}, p.id, before.version});
+    if (!u) return u.error();
+    if (u->affected == 0)
+        return Error::at("version", "project " + std::to_string(p.id) + " was changed meanwhile: reload it",
+                         ErrorKind::conflict);
+    p.updated_at = now;
+    p.version = before.version + 1;
+    if (auto a = storage::append_audit(db, now, actor, action, "project", std::to_string(p.id),
+                                       project_audit_json(before), project_audit_json(p));
+        !a)
+        return a.error();
+    return p;
+}
+
+Result<MilestoneResult> save_milestone(storage::Db& db, const ProjectSettings& settings, Project p,
+                                       const std::vector<Milestone>& all, const Milestone& before,
+                                       Milestone m, const std::string& actor, TimePoint now) {
+    auto u = db.run(
+        "UPDATE project_milestones SET owner = $1, planned_on = $2, done_on = $3, checklist = $4, "
+        "snoozed_until_ms = $5, updated_at_ms = $6, version = version + 1 WHERE id = $7 AND version = $8",
+        {opt(m.owner), opt(m.planned_on), opt(m.done_on), checklist_json(m.checklist),
+         opt_ms(m.snoozed_until), std::int64_t{to_epoch_ms(now)}, m.id, before.version});
+    if (!u) return u.error();
+    if (u->affected == 0)
+        return Error::at("version", "milestone " + std::to_string(m.id) + " was changed meanwhile: reload it",
+                         ErrorKind::conflict);
+    m.version = before.version + 1;
+    m.updated_at = now;
+    if (auto a = storage::append_audit(db, now, actor, "update", "milestone", std::to_string(m.id),
+                                       milestone_audit_json(before), milestone_audit_json(m));
+        !a)
+        return a.error();
+    if (before.done_on != m.done_on)
+        if (auto e = milestone_done_effects(db, settings, p, before.done_on, m, actor, now); !e)
+            return e.error();
+    // The stage follows the milestones: forward when a stage's last one is done, back when one is reopened.
+    if (const Template* t = settings.find(p.template_name)) {
+        std::vector<Milestone> after = all;
+        for (auto& x : after)
+            if (x.id == m.id) x = m;
+        const std::string stage = current_stage(*t, after);
+        if (stage != p.stage) {
+            Project next = p;
+            next.stage = stage;
+            next.stage_since = now;
+            auto saved = write_project(db, next, p, actor, "stage", now);
+            if (!saved) return saved.error();
+            p = *saved;
+        }
+    }
+    return MilestoneResult{m, p};
 }
 
 }  // namespace detail
@@ -138,9 +202,10 @@ using storage::Row;
 constexpr int kMaxProjectsPerPage = 1000;
 constexpr std::size_t kMaxChecklistItems = 100;
 
-Result<std::vector<Milestone>> read_milestones(storage::Db& db, const std::string& where, const storage::Params& p) {
-    auto r = db.run(std::string("SELECT ") + detail::kMilestoneColumns + " FROM project_milestones WHERE " + where +
-                        " ORDER BY project_id, position, id",
+Result<std::vector<Milestone>> read_milestones(storage::Db& db, const std::string& where,
+                                               const storage::Params& p) {
+    auto r = db.run(std::string("SELECT ") + detail::kMilestoneColumns + " FROM project_milestones WHERE " +
+                        where + " ORDER BY project_id, position, id",
                     p);
     if (!r) return r.error();
     std::vector<Milestone> out;
@@ -153,7 +218,8 @@ Status check_project_fields(storage::Db& db, const Project& p, const ProjectSett
     if (auto e = records::detail::check_text(p.name, 200)) return Error::at("name", *e);
     if (records::detail::trim(p.name).empty()) return Error::at("name", "required");
     if (auto e = records::detail::check_text(p.region, 200)) return Error::at("region", *e);
-    if (settings.find(p.template_name) == nullptr) return Error::at("template", "unknown template '" + p.template_name + "'");
+    if (settings.find(p.template_name) == nullptr)
+        return Error::at("template", "unknown template '" + p.template_name + "'");
     if (p.manager)
         if (auto c = detail::check_user(db, *p.manager, "project_manager", "manager"); !c) return c.error();
     auto c = db.run("SELECT 1 FROM customers WHERE id = $1", {p.customer_id});
@@ -167,27 +233,6 @@ Status check_project_fields(storage::Db& db, const Project& p, const ProjectSett
             return Error::at("site_id", "site " + *p.site_id + " belongs to another customer");
     }
     return {};
-}
-
-Result<Project> write_project(storage::Db& db, Project p, const Project& before, const std::string& actor,
-                              const std::string& action, TimePoint now) {
-    auto u = db.run(
-        "UPDATE projects SET name = $1, site_id = $2, stage = $3, stage_since_ms = $4, status = $5, manager = $6, "
-        "region = $7, updated_at_ms = $8, version = version + 1 WHERE id = $9 AND version = $10",
-        {p.name, detail::opt(p.site_id), p.stage, std::int64_t{to_epoch_ms(p.stage_since)},
-         std::string(enum_name(kProjectStatusNames, p.status)), detail::opt(p.manager), p.region,
-         std::int64_t{to_epoch_ms(now)}, p.id, before.version});
-    if (!u) return u.error();
-    if (u->affected == 0)
-        return Error::at("version", "project " + std::to_string(p.id) + " was changed meanwhile: reload it",
-                         ErrorKind::conflict);
-    p.updated_at = now;
-    p.version = before.version + 1;
-    if (auto a = storage::append_audit(db, now, actor, action, "project", std::to_string(p.id),
-                                       detail::project_audit_json(before), detail::project_audit_json(p));
-        !a)
-        return a.error();
-    return p;
 }
 
 }  // namespace
@@ -224,7 +269,8 @@ Result<std::optional<Project>> get_project(storage::Db& db, std::int64_t id) {
 }
 
 Result<std::optional<Project>> project_of_lead(storage::Db& db, std::int64_t lead_id) {
-    auto r = db.run(std::string("SELECT ") + detail::kProjectColumns + " FROM projects WHERE lead_id = $1", {lead_id});
+    auto r = db.run(std::string("SELECT ") + detail::kProjectColumns + " FROM projects WHERE lead_id = $1",
+                    {lead_id});
     if (!r) return r.error();
     if (r->rows.empty()) return std::optional<Project>{};
     return std::optional<Project>{detail::project_from_row(r->rows[0])};
@@ -252,8 +298,8 @@ Result<std::vector<Milestone>> milestones_of(storage::Db& db, const std::vector<
     return out;
 }
 
-Result<Project> create_project_in_transaction(storage::Db& db, const ProjectSettings& settings, const NewProject& n,
-                                              const std::string& actor, TimePoint now) {
+Result<Project> create_project_in_transaction(storage::Db& db, const ProjectSettings& settings,
+                                              const NewProject& n, const std::string& actor, TimePoint now) {
     Project p;
     p.name = records::detail::trim(n.name);
     p.customer_id = n.customer_id;
@@ -288,30 +334,36 @@ Result<Project> create_project_in_transaction(storage::Db& db, const ProjectSett
     p.created_by = actor;
     p.created_at = p.updated_at = now;
     auto r = db.run(
-        "INSERT INTO projects (name, customer_id, site_id, lead_id, template, stage, stage_since_ms, status, manager, "
-        "sales_rep, region, started_on, created_by, created_at_ms, updated_at_ms, version) VALUES ($1, $2, $3, $4, "
+        "INSERT INTO projects (name, customer_id, site_id, lead_id, template, stage, stage_since_ms, status, "
+        "manager, "
+        "sales_rep, region, started_on, created_by, created_at_ms, updated_at_ms, version) VALUES ($1, $2, "
+        "$3, $4, "
         "$5, $6, $7, $8, $9, $10, $11, $12, $13, $7, $7, 1) RETURNING id",
         {p.name, p.customer_id, detail::opt(p.site_id), detail::opt(p.lead_id), p.template_name, p.stage,
-         std::int64_t{to_epoch_ms(now)}, std::string(enum_name(kProjectStatusNames, p.status)), detail::opt(p.manager),
-         detail::opt(p.sales_rep), p.region, p.started_on, actor});
+         std::int64_t{to_epoch_ms(now)}, std::string(enum_name(kProjectStatusNames, p.status)),
+         detail::opt(p.manager), detail::opt(p.sales_rep), p.region, p.started_on, actor});
     if (!r) {
         if (r.error().kind == ErrorKind::conflict && p.lead_id)
-            return Error{"lead " + std::to_string(*p.lead_id) + " has a project already", ErrorKind::conflict};
+            return Error{"lead " + std::to_string(*p.lead_id) + " has a project already",
+                         ErrorKind::conflict};
         return r.error();
     }
     p.id = r->rows.at(0).integer(0);
     for (const auto& m : milestones) {
         nlohmann::json docs = m.required_documents;
         auto i = db.run(
-            "INSERT INTO project_milestones (project_id, stage, mkey, title, position, owner, planned_on, done_on, "
-            "checklist, required_documents, updated_at_ms, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+            "INSERT INTO project_milestones (project_id, stage, mkey, title, position, owner, planned_on, "
+            "done_on, "
+            "checklist, required_documents, updated_at_ms, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+            "$9, $10, "
             "$11, 1)",
-            {p.id, m.stage, m.key, m.title, std::int64_t{m.position}, detail::opt(m.owner), detail::opt(m.planned_on),
-             detail::opt(m.done_on), detail::checklist_json(m.checklist), docs.dump(), std::int64_t{to_epoch_ms(now)}});
+            {p.id, m.stage, m.key, m.title, std::int64_t{m.position}, detail::opt(m.owner),
+             detail::opt(m.planned_on), detail::opt(m.done_on), detail::checklist_json(m.checklist),
+             docs.dump(), std::int64_t{to_epoch_ms(now)}});
         if (!i) return i.error();
     }
-    if (auto a = storage::append_audit(db, now, actor, "create", "project", std::to_string(p.id), std::nullopt,
-                                       detail::project_audit_json(p));
+    if (auto a = storage::append_audit(db, now, actor, "create", "project", std::to_string(p.id),
+                                       std::nullopt, detail::project_audit_json(p));
         !a)
         return a.error();
     return p;
@@ -319,7 +371,8 @@ Result<Project> create_project_in_transaction(storage::Db& db, const ProjectSett
 
 Result<Project> create_project(storage::Db& db, const ProjectSettings& settings, const NewProject& n,
                                const std::string& actor, TimePoint now) {
-    return storage::in_transaction(db, [&]() { return create_project_in_transaction(db, settings, n, actor, now); });
+    return storage::in_transaction(
+        db, [&]() { return create_project_in_transaction(db, settings, n, actor, now); });
 }
 
 Result<Project> update_project(storage::Db& db, const ProjectSettings& settings, Project p,
@@ -333,8 +386,9 @@ Result<Project> update_project(storage::Db& db, const ProjectSettings& settings,
         const Project& before = **loaded;
         if (before.version != expected_version)
             return Error::at("version",
-                             "project " + std::to_string(p.id) + " is at version " + std::to_string(before.version) +
-                                 ", not " + std::to_string(expected_version) + " (changed by someone else: reload it)",
+                             "project " + std::to_string(p.id) + " is at version " +
+                                 std::to_string(before.version) + ", not " +
+                                 std::to_string(expected_version) + " (changed by someone else: reload it)",
                              ErrorKind::conflict);
         // What the template decides stays as stored.
         p.customer_id = before.customer_id;
@@ -342,7 +396,7 @@ Result<Project> update_project(storage::Db& db, const ProjectSettings& settings,
         p.stage = before.stage;
         p.stage_since = before.stage_since;
         if (auto c = check_project_fields(db, p, settings); !c) return c.error();
-        return write_project(db, p, before, actor, "update", now);
+        return detail::write_project(db, p, before, actor, "update", now);
     });
 }
 
@@ -362,7 +416,9 @@ Status apply_change(storage::Db& db, Milestone& m, const MilestoneChange& c, Tim
     if (c.done_on) {
         if (*c.done_on) {
             if (auto e = records::detail::check_date(**c.done_on)) return Error::at("done_on", *e);
-            if (**c.done_on > date_of(now)) return Error::at("done_on", "in the future");
+            // The day the handover set from the site's local time may be ahead of UTC's today: kept as it is.
+            if (**c.done_on > date_of(now) && *c.done_on != m.done_on)
+                return Error::at("done_on", "in the future");
         }
         m.done_on = *c.done_on;
     }
@@ -370,8 +426,10 @@ Status apply_change(storage::Db& db, Milestone& m, const MilestoneChange& c, Tim
         if (c.checklist->size() > kMaxChecklistItems)
             return Error::at("checklist", "at most " + std::to_string(kMaxChecklistItems) + " items");
         for (std::size_t i = 0; i < c.checklist->size(); ++i)
-            if (auto e = records::detail::check_text((*c.checklist)[i].item, 500); e || (*c.checklist)[i].item.empty())
-                return Error::at("checklist/" + std::to_string(i) + "/item", e ? *e : std::string("required"));
+            if (auto e = records::detail::check_text((*c.checklist)[i].item, 500);
+                e || (*c.checklist)[i].item.empty())
+                return Error::at("checklist/" + std::to_string(i) + "/item",
+                                 e ? *e : std::string("required"));
         m.checklist = *c.checklist;
     }
     if (c.snoozed_until) m.snoozed_until = *c.snoozed_until;
@@ -380,58 +438,32 @@ Status apply_change(storage::Db& db, Milestone& m, const MilestoneChange& c, Tim
 
 }  // namespace
 
-Result<MilestoneResult> update_milestone(storage::Db& db, const ProjectSettings& settings, std::int64_t project_id,
-                                         std::int64_t milestone_id, const MilestoneChange& change,
-                                         std::int64_t expected_version, const std::string& actor, TimePoint now) {
+Result<MilestoneResult> update_milestone(storage::Db& db, const ProjectSettings& settings,
+                                         std::int64_t project_id, std::int64_t milestone_id,
+                                         const MilestoneChange& change, std::int64_t expected_version,
+                                         const std::string& actor, TimePoint now) {
     return storage::in_transaction(db, [&]() -> Result<MilestoneResult> {
         auto project = get_project(db, project_id);
         if (!project) return project.error();
-        if (!*project) return Error{"project " + std::to_string(project_id) + ": not found", ErrorKind::not_found};
+        if (!*project)
+            return Error{"project " + std::to_string(project_id) + ": not found", ErrorKind::not_found};
         auto all = list_milestones(db, project_id);
         if (!all) return all.error();
-        auto it = std::find_if(all->begin(), all->end(), [&](const Milestone& m) { return m.id == milestone_id; });
+        auto it =
+            std::find_if(all->begin(), all->end(), [&](const Milestone& m) { return m.id == milestone_id; });
         if (it == all->end())
-            return Error{"milestone " + std::to_string(milestone_id) + " of project " + std::to_string(project_id) +
-                             ": not found",
+            return Error{"milestone " + std::to_string(milestone_id) + " of project " +
+                             std::to_string(project_id) + ": not found",
                          ErrorKind::not_found};
         const Milestone before = *it;
         if (before.version != expected_version)
             return Error::at("version",
                              "milestone " + std::to_string(milestone_id) + " is at version " +
-                                 std::to_string(before.version) + ", not " + std::to_string(expected_version) +
-                                 " (changed by someone else: reload it)",
+                                 std::to_string(before.version) + ", not " +
+                                 std::to_string(expected_version) + " (changed by someone else: reload it)",
                              ErrorKind::conflict);
         if (auto a = apply_change(db, *it, change, now); !a) return a.error();
-        Milestone& m = *it;
-        auto u = db.run(
-            "UPDATE project_milestones SET owner = $1, planned_on = $2, done_on = $3, checklist = $4, "
-            "snoozed_until_ms = $5, updated_at_ms = $6, version = version + 1 WHERE id = $7 AND version = $8",
-            {detail::opt(m.owner), detail::opt(m.planned_on), detail::opt(m.done_on), detail::checklist_json(m.checklist),
-             detail::opt_ms(m.snoozed_until), std::int64_t{to_epoch_ms(now)}, m.id, expected_version});
-        if (!u) return u.error();
-        if (u->affected == 0)
-            return Error::at("version", "milestone " + std::to_string(m.id) + " was changed meanwhile: reload it",
-                             ErrorKind::conflict);
-        m.version = expected_version + 1;
-        m.updated_at = now;
-        if (auto a = storage::append_audit(db, now, actor, "update", "milestone", std::to_string(m.id),
-                                           detail::milestone_audit_json(before), detail::milestone_audit_json(m));
-            !a)
-            return a.error();
-        Project p = **project;
-        // The stage follows the milestones: forward when a stage's last one is done, back when one is reopened.
-        if (const Template* t = settings.find(p.template_name)) {
-            const std::string stage = current_stage(*t, *all);
-            if (stage != p.stage) {
-                Project next = p;
-                next.stage = stage;
-                next.stage_since = now;
-                auto saved = write_project(db, next, p, actor, "stage", now);
-                if (!saved) return saved.error();
-                p = *saved;
-            }
-        }
-        return MilestoneResult{m, p};
+        return detail::save_milestone(db, settings, **project, *all, before, *it, actor, now);
     });
 }
 
