@@ -288,7 +288,7 @@ Status milestone_done_effects(storage::Db& db, const ProjectSettings& settings, 
                       const std::optional<std::string>& wanted) -> std::optional<std::optional<std::string>> {
         if (wanted)
             return wanted == current ? std::nullopt : std::optional<std::optional<std::string>>{wanted};
-        if (current && current == was_set) return std::optional<std::optional<std::string>>{std::nullopt};
+        if (current && current == was_set) return std::optional<std::optional<std::string>>{std::in_place, std::nullopt};
         return std::nullopt;
     };
     if (m.key == h.grid_acceptance_milestone)
