@@ -298,6 +298,41 @@ Result<std::vector<Milestone>> milestones_of(storage::Db& db, const std::vector<
     return out;
 }
 
+Result<std::map<std::int64_t, std::string>> milestones_done_by(storage::Db& db,
+                                                               const std::vector<Milestone>& ms) {
+    std::map<std::int64_t, std::string> out;
+    for (const auto& m : ms) {
+        if (!m.done_on) continue;
+        // Newest first: the first entry whose after-state has the day it has now and whose before-state had
+        // not.
+        auto r = db.run(
+            "SELECT actor, before_json, after_json FROM audit_log WHERE entity = 'milestone' AND entity_id = "
+            "$1 "
+            "ORDER BY id DESC LIMIT 50",
+            {std::to_string(m.id)});
+        if (!r) return r.error();
+        for (const Row& row : r->rows) {
+            const auto before = nlohmann::json::parse(row.opt_text(1).value_or("{}"), nullptr, false);
+            const auto after = nlohmann::json::parse(row.opt_text(2).value_or("{}"), nullptr, false);
+            if (!after.is_object() || after.value("done_on", nlohmann::json()) != nlohmann::json(*m.done_on))
+                continue;
+            if (before.is_object() && before.value("done_on", nlohmann::json()) == after["done_on"]) continue;
+            out[m.id] = row.text(0);
+            break;
+        }
+        if (!out.contains(m.id)) {  // done when the project was made (a converted lead's inquiry, an import)
+            auto c = db.run(
+                "SELECT actor FROM audit_log WHERE entity = 'project' AND entity_id = $1 AND action = "
+                "'create' "
+                "ORDER BY id LIMIT 1",
+                {std::to_string(m.project_id)});
+            if (!c) return c.error();
+            if (!c->rows.empty()) out[m.id] = c->rows[0].text(0);
+        }
+    }
+    return out;
+}
+
 Result<Project> create_project_in_transaction(storage::Db& db, const ProjectSettings& settings,
                                               const NewProject& n, const std::string& actor, TimePoint now) {
     Project p;

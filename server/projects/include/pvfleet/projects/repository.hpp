@@ -1,8 +1,9 @@
 #pragma once
-// The projects' repository (SQL over storage::Db, both engines): projects with their milestones, copied from a
-// stage template when a project is made, and the conversion of a lead. Each public call is one transaction;
+// The projects' repository (SQL over storage::Db, both engines): projects with their milestones, copied from
+// a stage template when a project is made, and the conversion of a lead. Each public call is one transaction;
 // every change goes to the audit log. docs/projects.md.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,11 @@ Result<std::vector<Milestone>> list_milestones(storage::Db& db, std::int64_t pro
 // The milestones of many projects at once (the board), by project id.
 Result<std::vector<Milestone>> milestones_of(storage::Db& db, const std::vector<std::int64_t>& project_ids);
 
+// Who set each done milestone's day last (the audit log: a person, an import, `system:handover`), by
+// milestone id; at most 50 audit entries per milestone are read.
+Result<std::map<std::int64_t, std::string>> milestones_done_by(storage::Db& db,
+                                                               const std::vector<Milestone>& ms);
+
 // What a new project needs; the rest comes from the template.
 struct NewProject {
     std::string name;
@@ -42,9 +48,10 @@ struct NewProject {
     std::optional<std::string> manager;
     std::optional<std::string> sales_rep;
     std::string region;
-    std::string template_name;  // "" : the default template
+    std::string template_name;              // "" : the default template
     std::optional<std::string> started_on;  // "" / nullopt: today (UTC); may lie in the past
-    // The milestones of the template's first stage done on this day (a converted lead: its inquiry is behind it).
+    // The milestones of the template's first stage done on this day (a converted lead: its inquiry is behind
+    // it).
     std::optional<std::string> first_stage_done_on;
 };
 
@@ -53,8 +60,8 @@ struct NewProject {
 Result<Project> create_project(storage::Db& db, const ProjectSettings& settings, const NewProject& p,
                                const std::string& actor, TimePoint now);
 // create_project inside the caller's transaction (the conversion).
-Result<Project> create_project_in_transaction(storage::Db& db, const ProjectSettings& settings, const NewProject& p,
-                                              const std::string& actor, TimePoint now);
+Result<Project> create_project_in_transaction(storage::Db& db, const ProjectSettings& settings,
+                                              const NewProject& p, const std::string& actor, TimePoint now);
 
 // Changes name, manager, site, region, status; ErrorKind::conflict when the project is not at
 // `expected_version`.
@@ -74,9 +81,10 @@ struct MilestoneResult {
     Milestone milestone;
     Project project;  // after the stage followed
 };
-Result<MilestoneResult> update_milestone(storage::Db& db, const ProjectSettings& settings, std::int64_t project_id,
-                                         std::int64_t milestone_id, const MilestoneChange& change,
-                                         std::int64_t expected_version, const std::string& actor, TimePoint now);
+Result<MilestoneResult> update_milestone(storage::Db& db, const ProjectSettings& settings,
+                                         std::int64_t project_id, std::int64_t milestone_id,
+                                         const MilestoneChange& change, std::int64_t expected_version,
+                                         const std::string& actor, TimePoint now);
 
 // ---- Conversion of a lead (POST /api/leads/{id}/convert) ----
 struct Conversion {
@@ -95,11 +103,11 @@ struct Converted {
     Project project;
 };
 // In one transaction: the customer from the lead's contact (encrypted like any customer's; its de-duplication
-// keys written at once, so a repeat inquiry of the person finds the customer), the site when given, the project
-// (sales_rep: the lead's assignee), and the lead marked converted with its customer. A converted lead is
-// ErrorKind::conflict; a missing one (or another rep's) not_found.
-Result<Converted> convert_lead(storage::Db& db, const records::FieldCipher& cipher, const ProjectSettings& settings,
-                               const leads::Settings& lead_settings, const Conversion& conversion,
-                               const std::string& actor, TimePoint now);
+// keys written at once, so a repeat inquiry of the person finds the customer), the site when given, the
+// project (sales_rep: the lead's assignee), and the lead marked converted with its customer. A converted lead
+// is ErrorKind::conflict; a missing one (or another rep's) not_found.
+Result<Converted> convert_lead(storage::Db& db, const records::FieldCipher& cipher,
+                               const ProjectSettings& settings, const leads::Settings& lead_settings,
+                               const Conversion& conversion, const std::string& actor, TimePoint now);
 
 }  // namespace pvfleet::projects
