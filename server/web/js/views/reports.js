@@ -25,8 +25,8 @@ function figureColumns(keyLabel, keyValue, testid) {
 }
 
 export async function collectionsView(root, { signal, query }) {
-  const from = h('input', { name: 'from', type: 'month', value: query.get('from') || '', placeholder: 'YYYY-MM', testid: 'collections-from' });
-  const to = h('input', { name: 'to', type: 'month', value: query.get('to') || '', placeholder: 'YYYY-MM', testid: 'collections-to' });
+  const from = h('input', { name: 'from', type: 'text', inputmode: 'numeric', value: query.get('from') || '', placeholder: 'YYYY-MM', testid: 'collections-from' });
+  const to = h('input', { name: 'to', type: 'text', inputmode: 'numeric', value: query.get('to') || '', placeholder: 'YYYY-MM', testid: 'collections-to' });
   const problem = h('div', { class: 'field-error', testid: 'collections-error' });
   const apply = () => {
     const range = { from: from.value.trim(), to: to.value.trim() };
