@@ -1,8 +1,10 @@
 // Projects (docs/projects.md): the conversion of a lead, projects and their milestones, the board, stage
-// templates, and the in-app inbox. Project managers see their own projects, sales reps the projects of the leads
-// they converted, the back office and admins all of them.
+// templates, and the in-app inbox. Project managers see their own projects, sales reps the projects of the
+// leads they converted, the back office and admins all of them.
 #include "common.hpp"
 #include "pvfleet/leads/repository.hpp"
+#include "pvfleet/projects/contracts.hpp"
+#include "pvfleet/projects/handover.hpp"
 #include "pvfleet/projects/import.hpp"
 #include "pvfleet/projects/reminders.hpp"
 #include "pvfleet/projects/repository.hpp"
@@ -16,7 +18,6 @@ const std::vector<std::string> kProjectReaders{"admin", "back_office", "manager"
 const std::vector<std::string> kProjectWriters{"admin", "back_office", "project_manager"};
 const std::vector<std::string> kMilestoneWriters{"admin", "back_office", "project_manager", "sales"};
 const std::vector<std::string> kConverters{"admin", "back_office", "sales"};
-
 
 json project_json(const projects::Project& p) {
     return {{"id", p.id},
@@ -42,27 +43,29 @@ json milestone_json(const projects::Milestone& m, const projects::Project& p, Ti
     json checklist = json::array();
     for (const auto& c : m.checklist) checklist.push_back({{"item", c.item}, {"done", c.done}});
     const auto deadline = projects::deadline_of(m);
-    return {{"id", m.id},
-            {"project_id", m.project_id},
-            {"stage", m.stage},
-            {"key", m.key},
-            {"title", m.title},
-            {"owner", opt_json(m.owner)},
-            {"planned_on", opt_json(m.planned_on)},
-            {"done_on", opt_json(m.done_on)},
-            {"deadline", time_json(deadline)},
-            {"colour", m.stage == p.stage || m.done_on
-                           ? enum_name(projects::kColourNames, projects::milestone_colour(m, p.stage_since, now))
-                           : std::string_view("green")},
-            {"checklist", checklist},
-            {"required_documents", m.required_documents},
-            {"snoozed_until", time_json(m.snoozed_until)},
-            {"version", m.version}};
+    return {
+        {"id", m.id},
+        {"project_id", m.project_id},
+        {"stage", m.stage},
+        {"key", m.key},
+        {"title", m.title},
+        {"owner", opt_json(m.owner)},
+        {"planned_on", opt_json(m.planned_on)},
+        {"done_on", opt_json(m.done_on)},
+        {"deadline", time_json(deadline)},
+        {"colour", m.stage == p.stage || m.done_on
+                       ? enum_name(projects::kColourNames, projects::milestone_colour(m, p.stage_since, now))
+                       : std::string_view("green")},
+        {"checklist", checklist},
+        {"required_documents", m.required_documents},
+        {"snoozed_until", time_json(m.snoozed_until)},
+        {"version", m.version}};
 }
 
 Checked<std::int64_t> number_param(const Request& req, const char* name, const char* what) {
     const auto n = parse_number<std::int64_t>(req.params.at(name));
-    if (!n || *n < 1) return problem(400, "Bad Request", std::string(name) + ": expected a " + what + " number", name);
+    if (!n || *n < 1)
+        return problem(400, "Bad Request", std::string(name) + ": expected a " + what + " number", name);
     return *n;
 }
 
@@ -76,8 +79,9 @@ Checked<projects::Project> load_visible_project(ApiContext& ctx, const Request& 
     const bool mine = *p && ((req.role == "project_manager" && (*p)->manager == req.user) ||
                              (req.role == "sales" && (*p)->sales_rep == req.user));
     if (!*p || ((req.role == "project_manager" || req.role == "sales") && !mine))
-        return problem(404, "Not Found", "no project " + std::to_string(*id) +
-                                             (req.role == "project_manager" || req.role == "sales" ? " of yours" : ""));
+        return problem(404, "Not Found",
+                       "no project " + std::to_string(*id) +
+                           (req.role == "project_manager" || req.role == "sales" ? " of yours" : ""));
     return **p;
 }
 
@@ -109,8 +113,9 @@ Response get_projects(ApiContext& ctx, Request& req) {
     json items = json::array();
     for (const auto& p : *list) items.push_back(project_json(p));
     const bool full = static_cast<long long>(list->size()) == limit;
-    return json_response(200, {{"items", items},
-                               {"next_cursor", full ? json(std::to_string(list->back().id)) : json(nullptr)}});
+    return json_response(
+        200,
+        {{"items", items}, {"next_cursor", full ? json(std::to_string(list->back().id)) : json(nullptr)}});
 }
 
 // GET /api/projects/board: a column per stage of the default template (then any other template's stages), a
@@ -149,13 +154,20 @@ Response get_board(ApiContext& ctx, Request& req) {
                     const auto d = projects::deadline_of(m);
                     if (next.is_null() || (d && (next["deadline"].is_null() ||
                                                  format_iso8601(*d) < next["deadline"].get<std::string>())))
-                        next = {{"id", m.id}, {"key", m.key}, {"title", m.title}, {"owner", opt_json(m.owner)},
+                        next = {{"id", m.id},
+                                {"key", m.key},
+                                {"title", m.title},
+                                {"owner", opt_json(m.owner)},
                                 {"deadline", time_json(d)}};
                 }
-            json card = {{"id", p.id},         {"name", p.name},           {"manager", opt_json(p.manager)},
-                         {"region", p.region}, {"status", enum_name(projects::kProjectStatusNames, p.status)},
+            json card = {{"id", p.id},
+                         {"name", p.name},
+                         {"manager", opt_json(p.manager)},
+                         {"region", p.region},
+                         {"status", enum_name(projects::kProjectStatusNames, p.status)},
                          {"stage_since", format_iso8601(p.stage_since)},
-                         {"colour", enum_name(projects::kColourNames, colour)}, {"next", next}};
+                         {"colour", enum_name(projects::kColourNames, colour)},
+                         {"next", next}};
             if (!column_of.contains(p.stage)) {
                 column_of[p.stage] = columns.size();
                 columns.push_back({{"stage", p.stage}, {"title", p.stage}, {"cards", json::array()}});
@@ -168,9 +180,11 @@ Response get_board(ApiContext& ctx, Request& req) {
     return json_response(200, {{"columns", columns}, {"counts", counts}, {"at", format_iso8601(now)}});
 }
 
-// The project's timeline: the lead's inquiries and touches, milestones planned and done, reminders sent, and the
-// work orders of its customer, oldest first.
-Checked<json> timeline(ApiContext& ctx, const projects::Project& p, const std::vector<projects::Milestone>& ms) {
+// The project's timeline, oldest first: the lead's inquiries and touches, milestones planned and done (and by
+// whom: a person, an import, the handover), the site's first production, reminders sent, the contract's
+// payments and instalments due, and the work orders of its site created and closed.
+Checked<json> timeline(ApiContext& ctx, const projects::Project& p,
+                       const std::vector<projects::Milestone>& ms, TimePoint now) {
     std::vector<std::pair<std::string, json>> events;  // (ISO time, event): ISO-8601 sorts as text
     if (p.lead_id) {
         auto touches = leads::list_touches(*ctx.db, *ctx.cipher, *p.lead_id);
@@ -186,18 +200,45 @@ Checked<json> timeline(ApiContext& ctx, const projects::Project& p, const std::v
         auto inquiries = leads::list_inquiries(*ctx.db, *ctx.cipher, *p.lead_id);
         if (!inquiries) return from_error(inquiries.error());
         for (const auto& i : *inquiries)
-            events.emplace_back(format_iso8601(i.at), json{{"kind", "inquiry"},
-                                                           {"at", format_iso8601(i.at)},
-                                                           {"source", enum_name(leads::kSourceNames, i.source)},
-                                                           {"message", i.message}});
+            events.emplace_back(format_iso8601(i.at),
+                                json{{"kind", "inquiry"},
+                                     {"at", format_iso8601(i.at)},
+                                     {"source", enum_name(leads::kSourceNames, i.source)},
+                                     {"message", i.message}});
     }
-    for (const auto& m : ms)
-        if (m.done_on)
-            events.emplace_back(*m.done_on + "T00:00:00.000Z", json{{"kind", "milestone_done"},
-                                                                    {"at", *m.done_on},
-                                                                    {"milestone_id", m.id},
-                                                                    {"key", m.key},
-                                                                    {"title", m.title}});
+    auto done_by = projects::milestones_done_by(*ctx.db, ms);
+    if (!done_by) return from_error(done_by.error());
+    for (const auto& m : ms) {
+        if (m.done_on) {
+            events.emplace_back(
+                *m.done_on + "T00:00:00.000Z",
+                json{{"kind", "milestone_done"},
+                     {"at", *m.done_on},
+                     {"milestone_id", m.id},
+                     {"key", m.key},
+                     {"title", m.title},
+                     {"planned_on", opt_json(m.planned_on)},
+                     {"by", done_by->contains(m.id) ? json(done_by->at(m.id)) : json(nullptr)}});
+        } else if (m.planned_on) {
+            events.emplace_back(*m.planned_on + "T00:00:00.000Z", json{{"kind", "milestone_planned"},
+                                                                       {"at", *m.planned_on},
+                                                                       {"milestone_id", m.id},
+                                                                       {"key", m.key},
+                                                                       {"title", m.title}});
+        }
+    }
+    // The gateway's side: the site's first production, when it commissioned the project.
+    auto handover = projects::handover_of_project(*ctx.db, p.id);
+    if (!handover) return from_error(handover.error());
+    if (*handover) {
+        const auto& f = (*handover)->first;
+        events.emplace_back(format_iso8601(f.at), json{{"kind", "first_production"},
+                                                       {"at", format_iso8601(f.at)},
+                                                       {"site_id", (*handover)->site_id},
+                                                       {"device_id", f.device_id},
+                                                       {"power_w", f.power_w},
+                                                       {"commissioned_on", (*handover)->commissioned_on}});
+    }
     auto reminders = projects::reminders_of_project(*ctx.db, p.id);
     if (!reminders) return from_error(reminders.error());
     for (const auto& r : *reminders)
@@ -207,20 +248,58 @@ Checked<json> timeline(ApiContext& ctx, const projects::Project& p, const std::v
                                                             {"level", r.level},
                                                             {"milestone_id", r.milestone_id},
                                                             {"recipients", r.recipients}});
+    // Money: the contract's payments and its instalments' due days (bounded by the contract's own limits).
+    auto contract = projects::contract_detail(*ctx.db, p.id, now);
+    if (!contract) return from_error(contract.error());
+    if (*contract) {
+        const std::string& currency = (*contract)->contract.currency;
+        for (const auto& pay : (*contract)->payments)
+            events.emplace_back(pay.paid_on + "T00:00:00.000Z",
+                                json{{"kind", "payment"},
+                                     {"at", pay.paid_on},
+                                     {"amount", pay.amount},
+                                     {"currency", pay.currency},
+                                     {"method", enum_name(projects::kPaymentMethodNames, pay.method)}});
+        for (const auto& i : (*contract)->plan.instalments)
+            if (i.due_on)
+                events.emplace_back(*i.due_on + "T00:00:00.000Z",
+                                    json{{"kind", "instalment_due"},
+                                         {"at", *i.due_on},
+                                         {"label", i.instalment.label},
+                                         {"amount", i.amount},
+                                         {"paid", i.paid},
+                                         {"currency", currency},
+                                         {"state", enum_name(projects::kInstalmentStateNames, i.state)}});
+    }
+    // The work orders of the project's site (else of its customer), the newest 200: created and closed.
     storage::WorkOrderQuery wq;
-    wq.customer_id = p.customer_id;
+    if (p.site_id)
+        wq.site_id = p.site_id;
+    else
+        wq.customer_id = p.customer_id;
     wq.limit = 200;
     auto orders = storage::list_work_orders(*ctx.db, wq);
     if (!orders) return from_error(orders.error());
-    for (const auto& o : orders->items)
-        events.emplace_back(format_iso8601(o.order.created_at),
-                            json{{"kind", "work_order"},
-                                 {"at", format_iso8601(o.order.created_at)},
-                                 {"work_order_id", o.order.id},
-                                 {"site_id", o.order.site_id},
-                                 {"state", workorders::to_string(o.order.state)},
-                                 {"summary", o.order.summary}});
-    std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& o : orders->items) {
+        const json order{{"work_order_id", o.order.id},
+                         {"site_id", o.order.site_id},
+                         {"state", workorders::to_string(o.order.state)},
+                         {"summary", o.order.summary}};
+        json created = order;
+        created["kind"] = "work_order";
+        created["at"] = format_iso8601(o.order.created_at);
+        events.emplace_back(format_iso8601(o.order.created_at), std::move(created));
+        if (o.order.closed_at) {
+            json closed = order;
+            closed["kind"] = "work_order_closed";
+            closed["at"] = format_iso8601(*o.order.closed_at);
+            events.emplace_back(format_iso8601(*o.order.closed_at), std::move(closed));
+        }
+    }
+    // Documents (uploaded, signed) join here when the documents module lands: one entry per document, kind
+    // "document", from its repository, bounded like the work orders.
+    std::stable_sort(events.begin(), events.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
     json out = json::array();
     for (auto& [at, e] : events) out.push_back(std::move(e));
     return out;
@@ -237,7 +316,7 @@ Response get_project(ApiContext& ctx, Request& req) {
     json mj = json::array();
     for (const auto& m : *ms) mj.push_back(milestone_json(m, *p, now));
     j["milestones"] = mj;
-    auto events = timeline(ctx, *p, *ms);
+    auto events = timeline(ctx, *p, *ms, now);
     if (!events) return events.refusal();
     j["timeline"] = *events;
     return versioned_response(200, j, p->version);
@@ -245,7 +324,8 @@ Response get_project(ApiContext& ctx, Request& req) {
 
 Response post_project(ApiContext& ctx, Request& req) {
     json b;
-    if (auto p = parse_body(req, {"name", "customer_id", "site_id", "manager", "region", "template", "started_on"}, b);
+    if (auto p = parse_body(
+            req, {"name", "customer_id", "site_id", "manager", "region", "template", "started_on"}, b);
         !p)
         return p.refusal();
     projects::NewProject n;
@@ -259,11 +339,13 @@ Response post_project(ApiContext& ctx, Request& req) {
         .text("template", n.template_name, 64)
         .nullable_text("started_on", n.started_on, 16);
     if (auto s = read.status(); !s) return s.refusal();
-    if (!b.contains("customer_id")) return problem(400, "Bad Request", "customer_id: required", "customer_id");
+    if (!b.contains("customer_id"))
+        return problem(400, "Bad Request", "customer_id: required", "customer_id");
     n.customer_id = customer;
     if (req.role == "project_manager") {
         if (n.manager && *n.manager != req.user)
-            return problem(403, "Forbidden", "manager: a project manager's new projects are their own", "manager");
+            return problem(403, "Forbidden", "manager: a project manager's new projects are their own",
+                           "manager");
         n.manager = req.user;
     }
     auto created = projects::create_project(*ctx.db, ctx.project_settings, n, req.user, ctx.clock->now());
@@ -275,7 +357,8 @@ Response post_project(ApiContext& ctx, Request& req) {
 
 Response patch_project(ApiContext& ctx, Request& req) {
     json b;
-    if (auto p = parse_body(req, {"name", "site_id", "manager", "region", "status"}, b); !p) return p.refusal();
+    if (auto p = parse_body(req, {"name", "site_id", "manager", "region", "status"}, b); !p)
+        return p.refusal();
     projects::Project scratch;
     std::string status;
     BodyReader read(b);
@@ -320,7 +403,8 @@ Checked<projects::MilestoneChange> milestone_change(const json& b) {
         out = v;
         return {};
     };
-    for (auto [key, out] : {std::pair{"owner", &c.owner}, {"planned_on", &c.planned_on}, {"done_on", &c.done_on}})
+    for (auto [key, out] :
+         {std::pair{"owner", &c.owner}, {"planned_on", &c.planned_on}, {"done_on", &c.done_on}})
         if (auto s = nullable(key, *out); !s) return s.refusal();
     if (b.contains("snoozed_until")) {
         if (b["snoozed_until"].is_null()) {
@@ -331,7 +415,8 @@ Checked<projects::MilestoneChange> milestone_change(const json& b) {
             read.text("snoozed_until", text, 64);
             if (auto s = read.status(); !s) return s.refusal();
             auto t = parse_iso8601(text);
-            if (!t) return problem(400, "Bad Request", "snoozed_until: " + t.error().message, "snoozed_until");
+            if (!t)
+                return problem(400, "Bad Request", "snoozed_until: " + t.error().message, "snoozed_until");
             c.snoozed_until = std::optional<TimePoint>{*t};
         }
     }
@@ -345,11 +430,12 @@ Checked<projects::MilestoneChange> milestone_change(const json& b) {
             const std::string at = "checklist/" + std::to_string(i);
             const json& item = (*items)[i];
             if (!item.is_object())
-                return problem(400, "Bad Request", at + ": expected {\"item\": text, \"done\": true or false}", at);
+                return problem(400, "Bad Request",
+                               at + ": expected {\"item\": text, \"done\": true or false}", at);
             for (const auto& [k, v] : item.items())
                 if (k != "item" && k != "done")
-                    return problem(400, "Bad Request", at + "/" + k + ": unknown member (expected done, item)",
-                                   at + "/" + k);
+                    return problem(400, "Bad Request",
+                                   at + "/" + k + ": unknown member (expected done, item)", at + "/" + k);
             if (!item.contains("item") || !item["item"].is_string())
                 return problem(400, "Bad Request", at + "/item: expected a string", at + "/item");
             if (item.contains("done") && !item["done"].is_boolean())
@@ -379,18 +465,20 @@ Response patch_milestone(ApiContext& ctx, Request& req) {
             if (!ms) return from_error(ms.error());
             for (const auto& m : *ms)
                 if (m.id == *mid) {
-                    // A sales rep changes the milestones they own (the contract's), nothing else (404, as for others' projects).
+                    // A sales rep changes the milestones they own (the contract's), nothing else (404, as for
+                    // others' projects).
                     if (req.role == "sales" && m.owner != req.user)
-                        return problem(404, "Not Found", "no milestone " + std::to_string(*mid) + " of yours");
+                        return problem(404, "Not Found",
+                                       "no milestone " + std::to_string(*mid) + " of yours");
                     after = *p;
                     return m;
                 }
-            return problem(404, "Not Found", "no milestone " + std::to_string(*mid) + " in project " +
-                                                 std::to_string(p->id));
+            return problem(404, "Not Found",
+                           "no milestone " + std::to_string(*mid) + " in project " + std::to_string(p->id));
         },
         [&](const projects::Milestone& current) -> Result<projects::Milestone> {
-            auto r = projects::update_milestone(*ctx.db, ctx.project_settings, current.project_id, current.id, *change,
-                                                current.version, req.user, ctx.clock->now());
+            auto r = projects::update_milestone(*ctx.db, ctx.project_settings, current.project_id, current.id,
+                                                *change, current.version, req.user, ctx.clock->now());
             if (!r) return r.error();
             after = r->project;
             return r->milestone;
@@ -421,8 +509,9 @@ Response post_convert(ApiContext& ctx, Request& req) {
             if (k != "site_id" && k != "name" && k != "address" && k != "latitude" && k != "longitude" &&
                 k != "time_zone")
                 return problem(400, "Bad Request",
-                               "site/" + k + ": unknown member (expected address, latitude, longitude, name, site_id, "
-                                             "time_zone)",
+                               "site/" + k +
+                                   ": unknown member (expected address, latitude, longitude, name, site_id, "
+                                   "time_zone)",
                                "site/" + k);
         records::Site s;
         BodyReader sr(sb, "site/");
@@ -439,8 +528,8 @@ Response post_convert(ApiContext& ctx, Request& req) {
     if (!id) return id.refusal();
     c.lead_id = *id;
     if (req.role == "sales") c.only_assignee = req.user;
-    auto converted = projects::convert_lead(*ctx.db, *ctx.cipher, ctx.project_settings, ctx.lead_settings, c, req.user,
-                                            ctx.clock->now());
+    auto converted = projects::convert_lead(*ctx.db, *ctx.cipher, ctx.project_settings, ctx.lead_settings, c,
+                                            req.user, ctx.clock->now());
     if (!converted && converted.error().kind == ErrorKind::conflict)
         return problem(409, "Conflict", converted.error().message, converted.error().path);
     if (!converted) return from_error(converted.error());
@@ -463,7 +552,8 @@ Response post_project_import(ApiContext& ctx, Request& req) {
     BodyReader read(b);
     read.text("csv", csv, kMaxBody, true);
     if (auto s = read.status(); !s) return s.refusal();
-    auto report = projects::import_projects_csv(*ctx.db, ctx.project_settings, csv, req.user, ctx.clock->now());
+    auto report =
+        projects::import_projects_csv(*ctx.db, ctx.project_settings, csv, req.user, ctx.clock->now());
     if (!report) return from_error(report.error());
     json errors = json::array();
     for (const auto& e : report->errors)
@@ -495,14 +585,16 @@ json templates_json(const projects::ProjectSettings& s) {
 }
 
 void add_inbox_routes(Router& router, ApiContext& ctx) {
-    router.add("GET", "/api/inbox", {"The caller's notifications (unread=1; cursor) and unread count", kEveryRole, "inbox"},
+    router.add("GET", "/api/inbox",
+               {"The caller's notifications (unread=1; cursor) and unread count", kEveryRole, "inbox"},
                [&ctx](Request& req) {
                    long long limit = 50;
                    long long cursor = 0;
                    if (auto p = query_int(req, "limit", 1, 500, limit); !p) return p.refusal();
                    if (auto p = query_int(req, "cursor", 0, INT64_MAX, cursor); !p) return p.refusal();
-                   auto list = projects::list_inbox(*ctx.db, req.user, req.query_param("unread").value_or("") == "1",
-                                                    cursor, static_cast<int>(limit));
+                   auto list =
+                       projects::list_inbox(*ctx.db, req.user, req.query_param("unread").value_or("") == "1",
+                                            cursor, static_cast<int>(limit));
                    if (!list) return from_error(list.error());
                    auto unread = projects::unread_count(*ctx.db, req.user);
                    if (!unread) return from_error(unread.error());
@@ -517,18 +609,19 @@ void add_inbox_routes(Router& router, ApiContext& ctx) {
                                         {"created_at", format_iso8601(n.created_at)},
                                         {"read_at", time_json(n.read_at)}});
                    const bool full = static_cast<long long>(list->size()) == limit;
-                   return json_response(200, {{"items", items},
-                                              {"unread", *unread},
-                                              {"next_cursor", full ? json(std::to_string(list->back().id)) : json(nullptr)}});
+                   return json_response(
+                       200, {{"items", items},
+                             {"unread", *unread},
+                             {"next_cursor", full ? json(std::to_string(list->back().id)) : json(nullptr)}});
                });
-    router.add("POST", "/api/inbox/read-all", {"Mark all the caller's notifications read", kEveryRole, "inbox"},
-               [&ctx](Request& req) {
+    router.add("POST", "/api/inbox/read-all",
+               {"Mark all the caller's notifications read", kEveryRole, "inbox"}, [&ctx](Request& req) {
                    auto n = projects::mark_all_read(*ctx.db, req.user, ctx.clock->now());
                    if (!n) return from_error(n.error());
                    return json_response(200, {{"marked", *n}, {"unread", 0}});
                });
-    router.add("POST", "/api/inbox/{id}/read", {"Mark one of the caller's notifications read", kEveryRole, "inbox"},
-               [&ctx](Request& req) {
+    router.add("POST", "/api/inbox/{id}/read",
+               {"Mark one of the caller's notifications read", kEveryRole, "inbox"}, [&ctx](Request& req) {
                    auto id = number_param(req, "id", "notification");
                    if (!id) return id.refusal();
                    if (auto m = projects::mark_read(*ctx.db, req.user, *id, ctx.clock->now()); !m)
@@ -542,31 +635,37 @@ void add_inbox_routes(Router& router, ApiContext& ctx) {
 }  // namespace
 
 void add_project_routes(Router& router, ApiContext& ctx) {
-    router.add("POST", "/api/leads/{id}/convert",
-               {"Convert a lead into a customer, optionally a site, and a project (409 when converted already)",
-                kConverters, "projects"},
-               [&ctx](Request& req) { return post_convert(ctx, req); });
-    router.add("GET", "/api/project-templates", {"Stage templates with their milestones", kProjectReaders, "projects"},
+    router.add(
+        "POST", "/api/leads/{id}/convert",
+        {"Convert a lead into a customer, optionally a site, and a project (409 when converted already)",
+         kConverters, "projects"},
+        [&ctx](Request& req) { return post_convert(ctx, req); });
+    router.add("GET", "/api/project-templates",
+               {"Stage templates with their milestones", kProjectReaders, "projects"},
                [&ctx](Request&) { return json_response(200, templates_json(ctx.project_settings)); });
     router.add("GET", "/api/projects",
-               {"Projects (manager, region, stage, customer_id, cancelled=1; cursor; project managers and sales reps: "
+               {"Projects (manager, region, stage, customer_id, cancelled=1; cursor; project managers and "
+                "sales reps: "
                 "their own)",
                 kProjectReaders, "projects"},
                [&ctx](Request& req) { return get_projects(ctx, req); });
-    router.add("POST", "/api/projects", {"Create a project from a stage template", kProjectWriters, "projects"},
+    router.add("POST", "/api/projects",
+               {"Create a project from a stage template", kProjectWriters, "projects"},
                [&ctx](Request& req) { return post_project(ctx, req); });
-    router.add("POST", "/api/projects/import",
-               {"Import projects from CSV with their milestone dates (all or nothing; errors by line and column)",
-                kOfficeRoles, "projects"},
-               [&ctx](Request& req) { return post_project_import(ctx, req); });
+    router.add(
+        "POST", "/api/projects/import",
+        {"Import projects from CSV with their milestone dates (all or nothing; errors by line and column)",
+         kOfficeRoles, "projects"},
+        [&ctx](Request& req) { return post_project_import(ctx, req); });
     router.add("GET", "/api/projects/board",
-               {"The board: a column per stage, cards coloured by deadline (manager, region, stage)", kProjectReaders,
-                "projects"},
+               {"The board: a column per stage, cards coloured by deadline (manager, region, stage)",
+                kProjectReaders, "projects"},
                [&ctx](Request& req) { return get_board(ctx, req); });
     router.add("GET", "/api/projects/{id}",
                {"One project with its milestones and timeline", kProjectReaders, "projects"},
                [&ctx](Request& req) { return get_project(ctx, req); });
-    router.add("PATCH", "/api/projects/{id}", {"Change a project (If-Match required)", kProjectWriters, "projects"},
+    router.add("PATCH", "/api/projects/{id}",
+               {"Change a project (If-Match required)", kProjectWriters, "projects"},
                [&ctx](Request& req) { return patch_project(ctx, req); });
     router.add("PATCH", "/api/projects/{id}/milestones/{milestone_id}",
                {"Change a milestone: owner, dates, checklist, snooze (If-Match: the milestone's ETag)",

@@ -39,6 +39,7 @@ json site_json(const records::Site& s) {
             {"installed_on", s.installed_on ? json(*s.installed_on) : json(nullptr)},
             {"grid_connected_on", s.grid_connected_on ? json(*s.grid_connected_on) : json(nullptr)},
             {"warranty_end", s.warranty_end ? json(*s.warranty_end) : json(nullptr)},
+            {"commissioned_on", s.commissioned_on ? json(*s.commissioned_on) : json(nullptr)},
             {"inspection_interval_days", s.inspection_interval_days},
             {"first_seen", time_json(s.first_seen)},
             {"version", s.version}};

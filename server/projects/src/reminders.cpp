@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pvfleet/projects/contracts.hpp"
+#include "pvfleet/projects/handover.hpp"
 #include "pvfleet/projects/project.hpp"
 #include "pvfleet/util/log.hpp"
 
@@ -161,8 +162,13 @@ Result<std::vector<Reminder>> reminders_of_project(storage::Db& db, std::int64_t
 }
 
 ReminderScheduler::ReminderScheduler(TimeSystem& time, storage::Db& db, ReminderSettings settings,
-                                     NotificationSink& sink)
-    : time_(time), db_(db), settings_(std::move(settings)), sink_(sink), timer_(time.make_timer()) {}
+                                     NotificationSink& sink, std::optional<ProjectSettings> handover)
+    : time_(time),
+      db_(db),
+      settings_(std::move(settings)),
+      sink_(sink),
+      handover_(std::move(handover)),
+      timer_(time.make_timer()) {}
 
 void ReminderScheduler::start() {
     run_once();
@@ -174,6 +180,11 @@ void ReminderScheduler::stop() {
 
 void ReminderScheduler::run_once() {
     ++passes_;
+    // The handover first: a project commissioned now is no longer late for it.
+    if (handover_) {
+        auto h = run_handover_pass(db_, *handover_, time_.now());
+        if (!h) PVF_LOG(warn, "server", "handover: " << h.error().message);
+    }
     auto r = evaluate_stall_rules(db_, settings_, sink_, time_.now());
     if (!r) {
         PVF_LOG(warn, "server", "reminders: " << r.error().message);

@@ -132,6 +132,67 @@ Status check_user(storage::Db& db, const std::string& name, const char* role, co
     return {};
 }
 
+Result<Project> write_project(storage::Db& db, Project p, const Project& before, const std::string& actor,
+                              const std::string& action, TimePoint now) {
+    auto u = db.run(
+        "UPDATE projects SET name = $1, site_id = $2, stage = $3, stage_since_ms = $4, status = $5, manager "
+        "= $6, "
+        "region = $7, updated_at_ms = $8, version = version + 1 WHERE id = $9 AND version = $10",
+        {p.name, opt(p.site_id), p.stage, std::int64_t{to_epoch_ms(p.stage_since)},
+         std::string(enum_name(kProjectStatusNames, p.status)), opt(p.manager), p.region,
+         std::int64_t{to_epoch_ms(now)}, p.id, before.version});
+    if (!u) return u.error();
+    if (u->affected == 0)
+        return Error::at("version", "project " + std::to_string(p.id) + " was changed meanwhile: reload it",
+                         ErrorKind::conflict);
+    p.updated_at = now;
+    p.version = before.version + 1;
+    if (auto a = storage::append_audit(db, now, actor, action, "project", std::to_string(p.id),
+                                       project_audit_json(before), project_audit_json(p));
+        !a)
+        return a.error();
+    return p;
+}
+
+Result<MilestoneResult> save_milestone(storage::Db& db, const ProjectSettings& settings, Project p,
+                                       const std::vector<Milestone>& all, const Milestone& before,
+                                       Milestone m, const std::string& actor, TimePoint now) {
+    auto u = db.run(
+        "UPDATE project_milestones SET owner = $1, planned_on = $2, done_on = $3, checklist = $4, "
+        "snoozed_until_ms = $5, updated_at_ms = $6, version = version + 1 WHERE id = $7 AND version = $8",
+        {opt(m.owner), opt(m.planned_on), opt(m.done_on), checklist_json(m.checklist),
+         opt_ms(m.snoozed_until), std::int64_t{to_epoch_ms(now)}, m.id, before.version});
+    if (!u) return u.error();
+    if (u->affected == 0)
+        return Error::at("version", "milestone " + std::to_string(m.id) + " was changed meanwhile: reload it",
+                         ErrorKind::conflict);
+    m.version = before.version + 1;
+    m.updated_at = now;
+    if (auto a = storage::append_audit(db, now, actor, "update", "milestone", std::to_string(m.id),
+                                       milestone_audit_json(before), milestone_audit_json(m));
+        !a)
+        return a.error();
+    if (before.done_on != m.done_on)
+        if (auto e = milestone_done_effects(db, settings, p, before.done_on, m, actor, now); !e)
+            return e.error();
+    // The stage follows the milestones: forward when a stage's last one is done, back when one is reopened.
+    if (const Template* t = settings.find(p.template_name)) {
+        std::vector<Milestone> after = all;
+        for (auto& x : after)
+            if (x.id == m.id) x = m;
+        const std::string stage = current_stage(*t, after);
+        if (stage != p.stage) {
+            Project next = p;
+            next.stage = stage;
+            next.stage_since = now;
+            auto saved = write_project(db, next, p, actor, "stage", now);
+            if (!saved) return saved.error();
+            p = *saved;
+        }
+    }
+    return MilestoneResult{m, p};
+}
+
 }  // namespace detail
 
 namespace {
@@ -172,28 +233,6 @@ Status check_project_fields(storage::Db& db, const Project& p, const ProjectSett
             return Error::at("site_id", "site " + *p.site_id + " belongs to another customer");
     }
     return {};
-}
-
-Result<Project> write_project(storage::Db& db, Project p, const Project& before, const std::string& actor,
-                              const std::string& action, TimePoint now) {
-    auto u = db.run(
-        "UPDATE projects SET name = $1, site_id = $2, stage = $3, stage_since_ms = $4, status = $5, manager "
-        "= $6, "
-        "region = $7, updated_at_ms = $8, version = version + 1 WHERE id = $9 AND version = $10",
-        {p.name, detail::opt(p.site_id), p.stage, std::int64_t{to_epoch_ms(p.stage_since)},
-         std::string(enum_name(kProjectStatusNames, p.status)), detail::opt(p.manager), p.region,
-         std::int64_t{to_epoch_ms(now)}, p.id, before.version});
-    if (!u) return u.error();
-    if (u->affected == 0)
-        return Error::at("version", "project " + std::to_string(p.id) + " was changed meanwhile: reload it",
-                         ErrorKind::conflict);
-    p.updated_at = now;
-    p.version = before.version + 1;
-    if (auto a = storage::append_audit(db, now, actor, action, "project", std::to_string(p.id),
-                                       detail::project_audit_json(before), detail::project_audit_json(p));
-        !a)
-        return a.error();
-    return p;
 }
 
 }  // namespace
@@ -240,16 +279,14 @@ Result<std::optional<Project>> project_of_lead(storage::Db& db, std::int64_t lea
 namespace {
 // One query text per scope; $1 the user. Written as a union of id lists so each part uses its index.
 std::string scope_ids_sql(CustomerScope scope) {
-    if (scope == CustomerScope::project_manager)
-        return "SELECT customer_id AS id FROM projects WHERE manager = $1";
+    if (scope == CustomerScope::project_manager) return "SELECT customer_id AS id FROM projects WHERE manager = $1";
     return "SELECT customer_id AS id FROM projects WHERE sales_rep = $1 "
            "UNION SELECT customer_id AS id FROM leads WHERE assignee = $1 AND customer_id IS NOT NULL";
 }
 }  // namespace
 
-Result<std::vector<std::int64_t>> customers_in_scope(storage::Db& db, CustomerScope scope,
-                                                     const std::string& user, std::int64_t after_id,
-                                                     int limit) {
+Result<std::vector<std::int64_t>> customers_in_scope(storage::Db& db, CustomerScope scope, const std::string& user,
+                                                     std::int64_t after_id, int limit) {
     if (limit < 1 || limit > 10'000) return Error::at("limit", "must be between 1 and 10000");
     auto r = db.run(
         "SELECT DISTINCT id FROM (" + scope_ids_sql(scope) + ") AS scoped WHERE id > $2 ORDER BY id LIMIT $3",
@@ -263,8 +300,7 @@ Result<std::vector<std::int64_t>> customers_in_scope(storage::Db& db, CustomerSc
 
 Result<bool> customer_in_scope(storage::Db& db, CustomerScope scope, const std::string& user,
                                std::int64_t customer_id) {
-    auto r =
-        db.run("SELECT 1 FROM (" + scope_ids_sql(scope) + ") AS scoped WHERE id = $2", {user, customer_id});
+    auto r = db.run("SELECT 1 FROM (" + scope_ids_sql(scope) + ") AS scoped WHERE id = $2", {user, customer_id});
     if (!r) return r.error();
     return !r->rows.empty();
 }
@@ -287,6 +323,41 @@ Result<std::vector<Milestone>> milestones_of(storage::Db& db, const std::vector<
         auto part = read_milestones(db, "project_id IN (" + in + ")", p);
         if (!part) return part.error();
         out.insert(out.end(), part->begin(), part->end());
+    }
+    return out;
+}
+
+Result<std::map<std::int64_t, std::string>> milestones_done_by(storage::Db& db,
+                                                               const std::vector<Milestone>& ms) {
+    std::map<std::int64_t, std::string> out;
+    for (const auto& m : ms) {
+        if (!m.done_on) continue;
+        // Newest first: the first entry whose after-state has the day it has now and whose before-state had
+        // not.
+        auto r = db.run(
+            "SELECT actor, before_json, after_json FROM audit_log WHERE entity = 'milestone' AND entity_id = "
+            "$1 "
+            "ORDER BY id DESC LIMIT 50",
+            {std::to_string(m.id)});
+        if (!r) return r.error();
+        for (const Row& row : r->rows) {
+            const auto before = nlohmann::json::parse(row.opt_text(1).value_or("{}"), nullptr, false);
+            const auto after = nlohmann::json::parse(row.opt_text(2).value_or("{}"), nullptr, false);
+            if (!after.is_object() || after.value("done_on", nlohmann::json()) != nlohmann::json(*m.done_on))
+                continue;
+            if (before.is_object() && before.value("done_on", nlohmann::json()) == after["done_on"]) continue;
+            out[m.id] = row.text(0);
+            break;
+        }
+        if (!out.contains(m.id)) {  // done when the project was made (a converted lead's inquiry, an import)
+            auto c = db.run(
+                "SELECT actor FROM audit_log WHERE entity = 'project' AND entity_id = $1 AND action = "
+                "'create' "
+                "ORDER BY id LIMIT 1",
+                {std::to_string(m.project_id)});
+            if (!c) return c.error();
+            if (!c->rows.empty()) out[m.id] = c->rows[0].text(0);
+        }
     }
     return out;
 }
@@ -389,7 +460,7 @@ Result<Project> update_project(storage::Db& db, const ProjectSettings& settings,
         p.stage = before.stage;
         p.stage_since = before.stage_since;
         if (auto c = check_project_fields(db, p, settings); !c) return c.error();
-        return write_project(db, p, before, actor, "update", now);
+        return detail::write_project(db, p, before, actor, "update", now);
     });
 }
 
@@ -409,7 +480,9 @@ Status apply_change(storage::Db& db, Milestone& m, const MilestoneChange& c, Tim
     if (c.done_on) {
         if (*c.done_on) {
             if (auto e = records::detail::check_date(**c.done_on)) return Error::at("done_on", *e);
-            if (**c.done_on > date_of(now)) return Error::at("done_on", "in the future");
+            // The day the handover set from the site's local time may be ahead of UTC's today: kept as it is.
+            if (**c.done_on > date_of(now) && *c.done_on != m.done_on)
+                return Error::at("done_on", "in the future");
         }
         m.done_on = *c.done_on;
     }
@@ -454,40 +527,7 @@ Result<MilestoneResult> update_milestone(storage::Db& db, const ProjectSettings&
                                  std::to_string(expected_version) + " (changed by someone else: reload it)",
                              ErrorKind::conflict);
         if (auto a = apply_change(db, *it, change, now); !a) return a.error();
-        Milestone& m = *it;
-        auto u = db.run(
-            "UPDATE project_milestones SET owner = $1, planned_on = $2, done_on = $3, checklist = $4, "
-            "snoozed_until_ms = $5, updated_at_ms = $6, version = version + 1 WHERE id = $7 AND version = $8",
-            {detail::opt(m.owner), detail::opt(m.planned_on), detail::opt(m.done_on),
-             detail::checklist_json(m.checklist), detail::opt_ms(m.snoozed_until),
-             std::int64_t{to_epoch_ms(now)}, m.id, expected_version});
-        if (!u) return u.error();
-        if (u->affected == 0)
-            return Error::at("version",
-                             "milestone " + std::to_string(m.id) + " was changed meanwhile: reload it",
-                             ErrorKind::conflict);
-        m.version = expected_version + 1;
-        m.updated_at = now;
-        if (auto a =
-                storage::append_audit(db, now, actor, "update", "milestone", std::to_string(m.id),
-                                      detail::milestone_audit_json(before), detail::milestone_audit_json(m));
-            !a)
-            return a.error();
-        Project p = **project;
-        // The stage follows the milestones: forward when a stage's last one is done, back when one is
-        // reopened.
-        if (const Template* t = settings.find(p.template_name)) {
-            const std::string stage = current_stage(*t, *all);
-            if (stage != p.stage) {
-                Project next = p;
-                next.stage = stage;
-                next.stage_since = now;
-                auto saved = write_project(db, next, p, actor, "stage", now);
-                if (!saved) return saved.error();
-                p = *saved;
-            }
-        }
-        return MilestoneResult{m, p};
+        return detail::save_milestone(db, settings, **project, *all, before, *it, actor, now);
     });
 }
 

@@ -17,7 +17,13 @@ using config::required;
 const config::Wording kWording = config::server_wording(config::RangeWords::integer);
 
 const config::Object kProjects{
-    {optional("templates", config::array()), optional("default_template", config::string().non_empty())},
+    {optional("templates", config::array()), optional("default_template", config::string().non_empty()),
+     optional("handover", config::object())},
+    kWording};
+const config::Object kHandover{
+    {optional("commissioning_milestone", config::string().non_empty()),
+     optional("grid_acceptance_milestone", config::string().non_empty()),
+     optional("min_power_w", config::number(1, 1e6)), optional("warranty_years", integer(0, 50))},
     kWording};
 const config::Object kTemplate{
     {required("name", config::string().non_empty()), required("stages", config::array())}, kWording};
@@ -214,6 +220,24 @@ Result<ProjectSettings> parse_project_settings(const Json& section, const std::s
             e.add(path + "/default_template", "unknown template '" + *d + "'");
         else
             s.default_template = *d;
+    }
+    if (const Json* h = top.value("handover")) {
+        const std::string at = path + "/handover";
+        kHandover.check_keys(*h, at, e);
+        config::Reader hr(*h, at, kHandover, e);
+        if (auto m = hr.string("commissioning_milestone")) s.handover.commissioning_milestone = *m;
+        if (auto m = hr.string("grid_acceptance_milestone")) s.handover.grid_acceptance_milestone = *m;
+        if (auto w = hr.number("min_power_w")) s.handover.min_power_w = *w;
+        if (auto y = hr.integer("warranty_years")) s.handover.warranty_years = static_cast<int>(*y);
+        // A template without the milestone is left alone by the handover; none having it is a typo.
+        for (const auto& [key, name] :
+             {std::pair{"commissioning_milestone", &s.handover.commissioning_milestone},
+              std::pair{"grid_acceptance_milestone", &s.handover.grid_acceptance_milestone}}) {
+            bool known = false;
+            for (const auto& t : s.templates) known |= t.milestone(*name) != nullptr;
+            if (h->contains(key) && !known)
+                e.add(at + "/" + key, "no template has a milestone '" + *name + "'");
+        }
     }
     if (!e.empty()) return e.joined();
     return s;

@@ -6,8 +6,8 @@
 #include <tuple>
 
 #include "internal.hpp"
-#include "pvfleet/storage/work_orders.hpp"
 #include "pvfleet/records/field_checks.hpp"
+#include "pvfleet/storage/work_orders.hpp"
 
 namespace pvfleet::records {
 namespace {
@@ -19,7 +19,7 @@ using storage::Value;
 
 constexpr const char* kSiteColumns =
     "site_id, customer_id, name, address, latitude, longitude, time_zone, arrays, roof_type, installed_on, "
-    "grid_connected_on, warranty_end, inspection_interval_days, first_seen_ms, version";
+    "grid_connected_on, warranty_end, inspection_interval_days, first_seen_ms, version, commissioned_on";
 constexpr const char* kDeviceColumns =
     "site_id, device_id, vendor, model, serial, firmware, unit_id, first_seen_ms, last_seen_ms, version, "
     "wired_inputs";
@@ -78,6 +78,7 @@ Result<Site> site_from_row(const Row& row) {
     s.inspection_interval_days = static_cast<int>(row.integer(12));
     if (auto ms = row.opt_integer(13)) s.first_seen = from_epoch_ms(*ms);
     s.version = row.integer(14);
+    s.commissioned_on = row.opt_text(15);
     return s;
 }
 
@@ -103,6 +104,7 @@ std::string site_audit_json(const Site& s) {
                 {"installed_on", text_or_null(s.installed_on)},
                 {"grid_connected_on", text_or_null(s.grid_connected_on)},
                 {"warranty_end", text_or_null(s.warranty_end)},
+                {"commissioned_on", text_or_null(s.commissioned_on)},
                 {"inspection_interval_days", s.inspection_interval_days},
                 {"version", s.version}}
         .dump();
@@ -369,6 +371,41 @@ Result<Site> create_site_in_transaction(storage::Db& db, Site s, const std::stri
     if (!before) return before.error();
     if (*before) return Error::at("site_id", "site " + s.site_id + " exists already", ErrorKind::conflict);
     return detail::write_site(db, s, std::nullopt, actor, "create", now);
+}
+
+Result<Site> set_site_milestone_dates_in_transaction(storage::Db& db, const std::string& site_id,
+                                                     const SiteMilestoneDates& change,
+                                                     const std::string& actor, TimePoint now) {
+    for (const auto* d : {&change.grid_connected_on, &change.commissioned_on, &change.warranty_end})
+        if (*d && **d)
+            if (auto e = detail::check_date(***d)) return Error::at("site/" + site_id, *e);
+    auto loaded = detail::load_site(db, site_id);
+    if (!loaded) return loaded.error();
+    if (!*loaded) return Error{"site " + site_id + ": not found", ErrorKind::not_found};
+    const Site& before = **loaded;
+    Site s = before;
+    if (change.grid_connected_on) s.grid_connected_on = *change.grid_connected_on;
+    if (change.commissioned_on) s.commissioned_on = *change.commissioned_on;
+    if (change.warranty_end) s.warranty_end = *change.warranty_end;
+    if (s.grid_connected_on == before.grid_connected_on && s.commissioned_on == before.commissioned_on &&
+        s.warranty_end == before.warranty_end)
+        return s;
+    // The version check makes a concurrent editor's save a conflict (412), as any other change of the site.
+    auto r = db.run(
+        "UPDATE sites SET grid_connected_on = $2, commissioned_on = $3, warranty_end = $4, updated_at_ms = "
+        "$5, "
+        "version = version + 1 WHERE site_id = $1 AND version = $6",
+        {site_id, nullable(s.grid_connected_on), nullable(s.commissioned_on), nullable(s.warranty_end),
+         std::int64_t{to_epoch_ms(now)}, before.version});
+    if (!r) return r.error();
+    if (r->affected == 0)
+        return Error::at("version", "site " + site_id + " was changed meanwhile: retry", ErrorKind::conflict);
+    s.version = before.version + 1;
+    if (auto a = storage::append_audit(db, now, actor, "milestone dates", "site", site_id,
+                                       site_audit_json(before), site_audit_json(s));
+        !a)
+        return a.error();
+    return s;
 }
 
 Result<std::vector<Device>> list_devices(storage::Db& db, const std::string& site_id) {

@@ -636,7 +636,9 @@ int cmd_run(const Common& common) {
     // CRM: stall rules every reminders/check_interval_s on the API's executor and connection (docs/projects.md).
     pvfleet::asio::AsioTimeSystem reminder_time(ioc.get_executor());
     projects::InboxSink inbox;
-    projects::ReminderScheduler reminders(reminder_time, **api_db, config->reminder_settings, inbox);
+    // …and the handover to O&M from the sites' first production, on the same passes.
+    projects::ReminderScheduler reminders(reminder_time, **api_db, config->reminder_settings, inbox,
+                                          config->project_settings);
     reminders.start();
     CrlRefresh crl(ioc, api_context.crl, **api_db, clock);
     crl.check();

@@ -753,6 +753,24 @@ CREATE TABLE webhook_attempts (
 );
 CREATE INDEX webhook_attempts_of_delivery ON webhook_attempts(delivery_id, id);
 )SQL"},
+    {22, "the handover to O&M: a site's commissioning day, a project's first production", R"SQL(
+-- Set by a project's commissioning (the handover, docs/projects.md); the preventive schedule counts from it.
+ALTER TABLE sites ADD COLUMN commissioned_on TEXT;
+-- One row per project the plant itself handed over: when the site first produced, what, and the event told.
+-- The primary key is the second guard (after the milestone's conditional update) against a double handover.
+CREATE TABLE project_handovers (
+  project_id BIGINT PRIMARY KEY REFERENCES projects(id),
+  site_id TEXT NOT NULL,
+  milestone_id BIGINT NOT NULL REFERENCES project_milestones(id),
+  first_production_ms BIGINT NOT NULL,
+  device_id TEXT NOT NULL,
+  power_w DOUBLE PRECISION NOT NULL,
+  energy_total_wh DOUBLE PRECISION,
+  commissioned_on TEXT NOT NULL,
+  event_id BIGINT NOT NULL,
+  created_at_ms BIGINT NOT NULL
+);
+)SQL"},
 };
 
 std::string render(std::string_view sql, Engine engine) {

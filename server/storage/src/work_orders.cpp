@@ -118,7 +118,8 @@ Result<workorders::WorkOrder> save_work_order(Db& db, workorders::WorkOrder orde
 
 Result<int> create_due_preventive_orders(Db& db, TimePoint now, const workorders::Policy& policy) {
     auto sites = db.run(
-        "SELECT s.site_id, s.inspection_interval_days, s.installed_on, s.first_seen_ms, s.created_at_ms, "
+        "SELECT s.site_id, s.inspection_interval_days, COALESCE(s.commissioned_on, s.installed_on), s.first_seen_ms, "
+        "s.created_at_ms, "
         "(SELECT MAX(w.closed_at_ms) FROM work_orders w WHERE w.site_id = s.site_id AND w.kind = "
         "'preventive' AND "
         "w.state IN ('done', 'closed')), "

@@ -14,6 +14,7 @@ import { myView, myOrderView } from './views/my.js';
 import { leadsView, leadView, leadNewView } from './views/leads.js';
 import { projectBoardView, projectView } from './views/projects.js';
 import { updatesView, rolloutView, newRolloutView } from './views/updates.js';
+import { collectionsView } from './views/reports.js';
 
 const OFFICE_READ = ['admin', 'back_office', 'manager'];
 const LEADS_READ = ['admin', 'back_office', 'manager', 'sales'];  // CRM: sales reps see their own leads
@@ -35,6 +36,8 @@ const routes = [
   { re: /^\/leads\/(\d+)$/, view: leadView, roles: LEADS_READ, nav: 'leads' },
   { re: /^\/projects$/, view: projectBoardView, roles: PROJECTS_READ, nav: 'projects' },
   { re: /^\/projects\/(\d+)$/, view: projectView, roles: PROJECTS_READ, nav: 'projects' },
+  // The collection rate (docs/projects.md): the roles GET /api/reports/collections allows.
+  { re: /^\/reports\/collections$/, view: collectionsView, roles: OFFICE_READ, nav: 'collections' },
   // Over-the-air updates (docs/updates.md): admins act, back office and managers read.
   { re: /^\/updates$/, view: updatesView, roles: OFFICE_READ, nav: 'updates' },
   { re: /^\/updates\/rollouts\/(\d+)$/, view: rolloutView, roles: OFFICE_READ, nav: 'updates' },
@@ -48,6 +51,7 @@ const NAV = [
   { id: 'my', href: '#/my', label: 'nav.my', roles: ['technician'] },
   { id: 'leads', href: '#/leads', label: 'nav.leads', roles: LEADS_READ },
   { id: 'projects', href: '#/projects', label: 'nav.projects', roles: PROJECTS_READ },
+  { id: 'collections', href: '#/reports/collections', label: 'nav.collections', roles: OFFICE_READ },
   { id: 'updates', href: '#/updates', label: 'nav.updates', roles: OFFICE_READ },
 ];
 

@@ -100,6 +100,7 @@ function siteCard(site, signal) {
       [t('site.kwp'), kwp ? `${fmtNumber(kwp, 1)} kWp` : '—'],
       [t('site.arrays'), (site.arrays || []).map((a) => `${a.name || '—'} ${fmtNumber(a.kwp, 1)} kWp · ${fmtNumber(a.tilt_deg)}° / ${fmtNumber(a.azimuth_deg)}°`).join('; ') || '—'],
       [t('site.grid_connected'), fmtDate(site.grid_connected_on)],
+      [t('site.commissioned_on'), fmtDate(site.commissioned_on)],
       [t('site.warranty_end'), fmtDate(site.warranty_end)],
       [t('site.time_zone'), site.time_zone],
     ]),

@@ -67,7 +67,12 @@ function timelineRow(e) {
   const what = {
     touch: () => `${tEnum('touch_kind', e.touch)} · ${tEnum('touch_outcome', e.outcome)} · ${e.by}${e.notes ? ` — ${e.notes}` : ''}`,
     inquiry: () => `${tEnum('lead_source', e.source)}${e.message ? ` — ${e.message}` : ''}`,
-    milestone_done: () => e.title,
+    milestone_done: () => `${e.title}${e.by ? ` · ${e.by === 'system:handover' ? t('timeline.by_handover') : e.by}` : ''}${e.planned_on && e.planned_on !== e.at ? ` (${t('timeline.planned')} ${fmtDate(e.planned_on)})` : ''}`,
+    milestone_planned: () => e.title,
+    first_production: () => `${e.site_id} · ${e.device_id} · ${Math.round(e.power_w)} W → ${t('timeline.commissioned_on')} ${fmtDate(e.commissioned_on)}`,
+    payment: () => `${fmtMoney(e.amount, e.currency)} · ${tEnum('payment_method', e.method)}`,
+    instalment_due: () => `${e.label} · ${fmtMoney(e.amount, e.currency)} · ${tEnum('instalment_state', e.state)}`,
+    work_order_closed: () => h('a', { href: `#/work-orders/${e.work_order_id}` }, `#${e.work_order_id} ${e.summary} (${tEnum('state', e.state)})`),
     reminder: () => `${e.rule} · ${t(e.level === 1 ? 'projects.reminded' : 'projects.escalated')} ${e.recipients.join(', ')}`,
     work_order: () => h('a', { href: `#/work-orders/${e.work_order_id}` }, `#${e.work_order_id} ${e.summary} (${tEnum('state', e.state)})`),
   }[e.kind];

@@ -1,9 +1,9 @@
 #pragma once
 // Stall rules and where reminders go (docs/projects.md, "Reminders"). The engine evaluates every rule against
-// every open milestone it names; each reminder is recorded once per (rule, milestone, level) under a unique key
-// in the database — so two servers, or a restart, never send one twice — and handed to the notification sink in
-// the same transaction. The scheduler runs the engine every `reminders.check_interval_s` on an injected
-// TimeSystem (the server's executor; a SimulatedTimeSystem in tests).
+// every open milestone it names; each reminder is recorded once per (rule, milestone, level) under a unique
+// key in the database — so two servers, or a restart, never send one twice — and handed to the notification
+// sink in the same transaction. The scheduler runs the engine every `reminders.check_interval_s` on an
+// injected TimeSystem (the server's executor; a SimulatedTimeSystem in tests).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -63,8 +63,8 @@ struct Reminder {
 Result<std::vector<Reminder>> reminders_of_project(storage::Db& db, std::int64_t project_id);
 
 struct EvaluationReport {
-    int checked = 0;  // (rule, milestone) pairs looked at
-    int sent = 0;     // reminders recorded now
+    int checked = 0;       // (rule, milestone) pairs looked at
+    int sent = 0;          // reminders recorded now
     int no_recipient = 0;  // due, but nobody to tell (no owner; no supervisor for an escalation)
 };
 // One pass of every rule at `now`: each due level not yet recorded is recorded and delivered, each in its own
@@ -72,11 +72,13 @@ struct EvaluationReport {
 Result<EvaluationReport> evaluate_stall_rules(storage::Db& db, const ReminderSettings& settings,
                                               NotificationSink& sink, TimePoint now);
 
-// Runs evaluate_stall_rules at start() and then every check_interval_s on `time`'s timers; a failed pass is
-// logged and the next one tried. The Db is used only from the timer's callbacks (the server's API executor).
+// Runs evaluate_stall_rules at start() and then every check_interval_s on `time`'s timers — and, given the
+// project settings, the handover pass (handover.hpp) first; a failed pass is logged and the next one tried.
+// The Db is used only from the timer's callbacks (the server's API executor).
 class ReminderScheduler {
 public:
-    ReminderScheduler(TimeSystem& time, storage::Db& db, ReminderSettings settings, NotificationSink& sink);
+    ReminderScheduler(TimeSystem& time, storage::Db& db, ReminderSettings settings, NotificationSink& sink,
+                      std::optional<ProjectSettings> handover = std::nullopt);
     void start();
     void stop();
     [[nodiscard]] const EvaluationReport& last() const { return last_; }
@@ -88,6 +90,7 @@ private:
     storage::Db& db_;
     ReminderSettings settings_;
     NotificationSink& sink_;
+    std::optional<ProjectSettings> handover_;
     std::unique_ptr<Timer> timer_;
     EvaluationReport last_;
     int passes_ = 0;

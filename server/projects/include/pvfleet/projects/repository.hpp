@@ -3,6 +3,7 @@
 // a stage template when a project is made, and the conversion of a lead. Each public call is one transaction;
 // every change goes to the audit log. docs/projects.md.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,11 @@ Result<bool> customer_in_scope(storage::Db& db, CustomerScope scope, const std::
 Result<std::vector<Milestone>> list_milestones(storage::Db& db, std::int64_t project_id);
 // The milestones of many projects at once (the board), by project id.
 Result<std::vector<Milestone>> milestones_of(storage::Db& db, const std::vector<std::int64_t>& project_ids);
+
+// Who set each done milestone's day last (the audit log: a person, an import, `system:handover`), by
+// milestone id; at most 50 audit entries per milestone are read.
+Result<std::map<std::int64_t, std::string>> milestones_done_by(storage::Db& db,
+                                                               const std::vector<Milestone>& ms);
 
 // What a new project needs; the rest comes from the template.
 struct NewProject {

@@ -59,9 +59,21 @@ struct StallRule {
     RuleKind kind = RuleKind::milestone;
 };
 
+// The handover to O&M (docs/projects.md, "Handover to O&M"): which milestones the plant and the grid operator
+// complete, what counts as production, and what commissioning starts.
+struct HandoverSettings {
+    std::string commissioning_milestone = "commissioning";  // done by the site's first production
+    std::string grid_acceptance_milestone =
+        "grid_acceptance";    // its done day is the site's grid_connected_on
+    double min_power_w = 50;  // a sample's ac_power_w at least this is production
+    int warranty_years =
+        10;  // the site's warranty_end = commissioning + this (when not set already); 0: none
+};
+
 struct ProjectSettings {
     std::vector<Template> templates;  // the first is the default
     std::string default_template;
+    HandoverSettings handover;
     [[nodiscard]] const Template* find(const std::string& name) const;
 };
 

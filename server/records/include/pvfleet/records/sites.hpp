@@ -31,6 +31,10 @@ struct Site {
     std::optional<std::string> installed_on, grid_connected_on, warranty_end;  // YYYY-MM-DD
     int inspection_interval_days = 365;
     std::optional<TimePoint> first_seen;  // set by ingest; ignored on writes
+    // The day the plant was commissioned (its project's commissioning milestone, docs/projects.md
+    // "Handover"); the preventive-inspection schedule counts from it. Set by the projects' handover only;
+    // ignored on writes.
+    std::optional<std::string> commissioned_on;
     std::int64_t version = 1;
 };
 
@@ -38,8 +42,8 @@ struct Device {
     std::string site_id, device_id, vendor, model, serial, firmware;
     std::optional<std::int64_t> unit_id;
     std::optional<TimePoint> first_seen, last_seen;  // set by ingest; ignored on writes
-    // Inverters: the MPPT inputs the gateway's site config wires an array to (from its status); set by ingest,
-    // ignored on writes; none when the config does not say.
+    // Inverters: the MPPT inputs the gateway's site config wires an array to (from its status); set by
+    // ingest, ignored on writes; none when the config does not say.
     std::optional<std::vector<int>> wired_inputs;
     std::int64_t version = 1;
 };
@@ -70,7 +74,18 @@ Result<Site> upsert_site(storage::Db& db, Site s, std::optional<std::int64_t> ex
 // A new site inside the caller's transaction (a lead's conversion): ErrorKind::conflict at "site_id" when the
 // site exists already (a gateway seen before belongs to the back office's PUT), validation as upsert_site's.
 Result<Site> create_site_in_transaction(storage::Db& db, Site s, const std::string& actor, TimePoint now);
-std::vector<Error> validate_site(const Site& s);  // every field error, without database checks
+std::vector<Error> validate_site(const Site& s);
+
+// What a project's milestones decide about its site (docs/projects.md, "Handover to O&M"): the
+// grid-connection day, the commissioning day and the warranty's end. Each given field is written (nullopt
+// inside: cleared), the version bumped and the change audited, inside the caller's transaction. not_found
+// without such a site.
+struct SiteMilestoneDates {
+    std::optional<std::optional<std::string>> grid_connected_on, commissioned_on, warranty_end;
+};
+Result<Site> set_site_milestone_dates_in_transaction(
+    storage::Db& db, const std::string& site_id, const SiteMilestoneDates& change, const std::string& actor,
+    TimePoint now);  // every field error, without database checks
 
 Result<std::vector<Device>> list_devices(storage::Db& db, const std::string& site_id);
 // Updates vendor, model, serial, firmware and unit id (creates the device when it is not on record and no

@@ -80,7 +80,8 @@ Status append_audit(Db& db, TimePoint at, const std::string& actor, const std::s
                     const std::optional<std::string>& after_json);
 
 // Preventive inspections on each site's schedule (sites.inspection_interval_days, counted from the last
-// preventive visit, else from installed_on, else from when the gateway was first seen): creates the work order
+// preventive visit, else from the day the site was commissioned (commissioned_on, set by its project's handover),
+// else from installed_on, else from when the gateway was first seen): creates the work order
 // once it is within the policy's lead time, unless one is open already. Returns how many were created.
 Result<int> create_due_preventive_orders(Db& db, TimePoint now, const workorders::Policy& policy);
 
