@@ -14,6 +14,7 @@ import { myView, myOrderView } from './views/my.js';
 import { leadsView, leadView, leadNewView } from './views/leads.js';
 import { projectBoardView, projectView } from './views/projects.js';
 import { updatesView, rolloutView, newRolloutView } from './views/updates.js';
+import { webhooksView, webhookView } from './views/webhooks.js';
 import { collectionsView } from './views/reports.js';
 
 const OFFICE_READ = ['admin', 'back_office', 'manager'];
@@ -42,6 +43,9 @@ const routes = [
   { re: /^\/updates$/, view: updatesView, roles: OFFICE_READ, nav: 'updates' },
   { re: /^\/updates\/rollouts\/(\d+)$/, view: rolloutView, roles: OFFICE_READ, nav: 'updates' },
   { re: /^\/updates\/new$/, view: newRolloutView, roles: ['admin'], nav: 'updates' },
+  // Outbound webhooks (docs/webhooks.md): admins only.
+  { re: /^\/admin\/webhooks$/, view: webhooksView, roles: ['admin'], nav: 'webhooks' },
+  { re: /^\/admin\/webhooks\/(\d+)$/, view: webhookView, roles: ['admin'], nav: 'webhooks' },
 ];
 const NAV = [
   { id: 'dashboard', href: '#/dashboard', label: 'nav.dashboard', roles: OFFICE_READ },
@@ -53,6 +57,7 @@ const NAV = [
   { id: 'projects', href: '#/projects', label: 'nav.projects', roles: PROJECTS_READ },
   { id: 'collections', href: '#/reports/collections', label: 'nav.collections', roles: OFFICE_READ },
   { id: 'updates', href: '#/updates', label: 'nav.updates', roles: OFFICE_READ },
+  { id: 'webhooks', href: '#/admin/webhooks', label: 'nav.webhooks', roles: ['admin'] },
 ];
 
 const LANDING = { technician: '#/my', sales: '#/leads', project_manager: '#/projects' };
