@@ -19,6 +19,9 @@
 #include "pvfleet/http/work_pool.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/leads/import.hpp"
+#include "pvfleet/notifications/dispatcher.hpp"
+#include "pvfleet/notifications/email.hpp"
+#include "pvfleet/notifications/inbox.hpp"
 #include "pvfleet/projects/import.hpp"
 #include "pvfleet/projects/reminders.hpp"
 #include "pvfleet/records/crypto.hpp"
@@ -491,6 +494,7 @@ struct ServiceHooks {
     TlsReloadOnHangup& reload;
     Watchdog& watchdog;
     projects::ReminderScheduler& reminders;
+    notifications::EventDispatcher& events;
     CrlRefresh& crl;
 };
 
@@ -506,12 +510,29 @@ void stop_on_signal(boost::asio::signal_set& signals, boost::asio::io_context& i
         service.crl.cancel();
         preventive.cancel();
         service.reminders.stop();
+        service.events.stop();
         http.stop();
         if (ingestor)
             ingestor->stop([&ioc] { ioc.stop(); });  // runs on the ingest thread once all is committed
         else
             ioc.stop();
     });
+}
+
+// The e-mail sender with a database connection of its own (the API's is not to be shared across threads).
+Result<std::unique_ptr<notifications::EmailSender>> start_email_sender(const ServerConfig& config, const Clock& clock) {
+    auto mailer = notifications::SmtpMailer::create(*config.smtp);
+    if (!mailer) return mailer.error();
+    auto db = storage::open_db(config.database);
+    if (!db) return db.error();
+    notifications::RetryPolicy policy;
+    policy.max_attempts = config.smtp->max_attempts;
+    policy.first_retry = std::chrono::seconds(config.smtp->first_retry_s);
+    auto sender = std::make_unique<notifications::EmailSender>(std::move(*db), std::move(*mailer), config.smtp->from,
+                                                               clock, policy);
+    sender->start();
+    PVF_LOG(info, "notifications", "e-mail via " << config.smtp->url << " from " << config.smtp->from);
+    return sender;
 }
 
 int cmd_run(const Common& common) {
@@ -630,9 +651,29 @@ int cmd_run(const Common& common) {
     preventive.check();
     // CRM: stall rules every reminders/check_interval_s on the API's executor and connection (docs/projects.md).
     pvfleet::asio::AsioTimeSystem reminder_time(ioc.get_executor());
-    projects::InboxSink inbox;
-    projects::ReminderScheduler reminders(reminder_time, **api_db, config->reminder_settings, inbox);
+    projects::ReminderScheduler reminders(reminder_time, **api_db, config->reminder_settings);
     reminders.start();
+    // Notifications (docs/notifications.md): the event log dispatched every 2 s on the API's executor and
+    // connection to its consumers; e-mail only with an smtp section, sent by a thread with its own connection.
+    std::unique_ptr<notifications::EmailSender> email_sender;
+    if (config->smtp) {
+        auto sender = start_email_sender(*config, clock);
+        if (!sender) {
+            std::cerr << "pvfleet-server run: " << sender.error().message << "\n";
+            return 2;
+        }
+        email_sender = std::move(*sender);
+    }
+    notifications::InboxConsumer inbox_consumer;
+    notifications::EmailConsumer email_consumer(config->http.public_url);
+    // The consumers of the event log, in order; others (webhooks) join this list.
+    std::vector<storage::EventConsumer*> event_consumers{&inbox_consumer};
+    if (email_sender) event_consumers.push_back(&email_consumer);
+    notifications::EventDispatcher events(reminder_time, **api_db, event_consumers, std::chrono::seconds(2),
+                                          [&email_sender] {
+                                              if (email_sender) email_sender->wake();
+                                          });
+    events.start();
     CrlRefresh crl(ioc, api_context.crl, **api_db, clock);
     crl.check();
     LogBundleRetention bundle_retention(ioc, **api_db, clock, api_context.diagnostics);
@@ -645,12 +686,13 @@ int cmd_run(const Common& common) {
     TlsReloadOnHangup reload(ioc, **http);
     Watchdog watchdog(ioc, ingestor ? &ingest_thread.ioc : nullptr);
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    stop_on_signal(signals, ioc, preventive, **http, ingestor, {reload, watchdog, reminders, crl});
+    stop_on_signal(signals, ioc, preventive, **http, ingestor, {reload, watchdog, reminders, events, crl});
     systemd::notify("READY=1");
     watchdog.start();
     PVF_LOG(info, "server", "running");
     ioc.run();
     ingest_thread.join();
+    if (email_sender) email_sender->stop();  // after the loops: a send under way finishes (smtp/timeout_s at most)
     PVF_LOG(info, "server", "stopped");
     return 0;
 }

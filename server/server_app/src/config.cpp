@@ -26,7 +26,7 @@ const config::Object kTop{
     {optional("database"), optional("mqtt"), optional("http"), optional("ingest"), optional("enrollment"),
      optional("releases"), optional("diagnostics"), optional("secret_key_file", string().non_empty()),
      optional("web_root", string().non_empty()), optional("leads"), optional("projects"),
-     optional("reminders")},
+     optional("reminders"), optional("smtp")},
     kWording};
 const config::Object kDatabase{{required("kind", config::one_of({"sqlite", "postgres"}).non_empty()),
                                 optional("path", string().non_empty()), optional("uri", string().non_empty())},
@@ -346,6 +346,12 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
         else
             e.add(settings.error());
     }
+    if (const json* m = optional_section(doc, "smtp", e)) {  // e-mail of notifications, errors at smtp/…
+        if (auto smtp = notifications::parse_smtp_config(*m, base_dir))
+            c.smtp = std::move(*smtp);
+        else
+            e.add(smtp.error());
+    }
     if (auto k = top.string("secret_key_file")) c.secret_key_file = resolve(base_dir, *k);
     if (auto w = top.string("web_root")) c.web_root = resolve(base_dir, *w);
     else c.web_root = default_web_root();
@@ -403,6 +409,7 @@ std::string describe(const ServerConfig& c) {
                                     {"root_crl_file", c.enrollment->crl.root_crl_file},
                                     {"days", c.enrollment->crl.validity.count() / 86400},
                                     {"reload_command", c.enrollment->crl.reload_command}};
+    if (c.smtp) out["smtp"] = notifications::describe(*c.smtp);  // the password file's name, not the password
     if (c.mqtt_enabled)
         out["mqtt"] = {{"uri", c.ingest.mqtt.server_uri},
                        {"client_id", c.ingest.mqtt.client_id},
