@@ -186,23 +186,42 @@ Result<SettingsChange> parse_settings_change(const nlohmann::json& body) {
                 c.quiet_hours.emplace(std::nullopt);
                 continue;
             }
-            if (!value.is_object() || value.size() != 2 || !value.contains("from") || !value.contains("to") ||
-                !value["from"].is_string() || !value["to"].is_string())
+            if (!value.is_object())
                 return Error::at("quiet_hours", "expected {\"from\": \"HH:MM\", \"to\": \"HH:MM\"} or null");
-            PVF_TRY(const int from, parse_clock_time(value["from"].get<std::string>(), "quiet_hours/from"));
-            PVF_TRY(const int to, parse_clock_time(value["to"].get<std::string>(), "quiet_hours/to"));
-            if (from == to) return Error::at("quiet_hours/to", "must differ from quiet_hours/from");
-            c.quiet_hours.emplace(QuietHours{from, to});
+            for (const auto& [k, v] : value.items())
+                if (k != "from" && k != "to")
+                    return Error::at("quiet_hours/" + k.substr(0, 64), "unknown field (expected from, to)");
+            int minutes[2] = {0, 0};
+            for (int i = 0; i < 2; ++i) {
+                const char* name = i == 0 ? "from" : "to";
+                const std::string path = std::string("quiet_hours/") + name;
+                if (!value.contains(name)) return Error::at(path, "required");
+                if (!value[name].is_string()) return Error::at(path, "expected HH:MM");
+                PVF_TRY(minutes[i], parse_clock_time(value[name].get<std::string>(), path));
+            }
+            if (minutes[0] == minutes[1])
+                return Error::at("quiet_hours/to", "must differ from quiet_hours/from");
+            c.quiet_hours.emplace(QuietHours{minutes[0], minutes[1]});
         } else if (key == "channels") {
             if (!value.is_object()) return Error::at("channels", "expected an object of events");
             for (const auto& [event, ch] : value.items()) {
                 const std::string path =
                     "channels/" + (event.size() <= 64 ? event : event.substr(0, 64) + "…");
                 if (!find_catalogue_event(event)) return Error::at(path, "not an event of the catalogue");
-                if (!ch.is_object() || ch.size() != 2 || !ch.contains("inbox") || !ch.contains("email") ||
-                    !ch["inbox"].is_boolean() || !ch["email"].is_boolean())
+                if (!ch.is_object())
                     return Error::at(path, "expected {\"inbox\": true|false, \"email\": true|false}");
-                c.channels[event] = Channels{ch["inbox"].get<bool>(), ch["email"].get<bool>()};
+                for (const auto& [k, v] : ch.items())
+                    if (k != "inbox" && k != "email")
+                        return Error::at(path + "/" + k.substr(0, 64),
+                                         "unknown field (expected inbox, email)");
+                bool flags[2] = {false, false};
+                for (int i = 0; i < 2; ++i) {
+                    const char* name = i == 0 ? "inbox" : "email";
+                    if (!ch.contains(name)) return Error::at(path + "/" + name, "required");
+                    if (!ch[name].is_boolean()) return Error::at(path + "/" + name, "expected true or false");
+                    flags[i] = ch[name].get<bool>();
+                }
+                c.channels[event] = Channels{flags[0], flags[1]};
             }
         } else {
             return Error::at(key.size() <= 64 ? key : key.substr(0, 64) + "…",

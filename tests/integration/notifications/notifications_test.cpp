@@ -334,6 +334,8 @@ TEST_CASE(
         f.user("office", "back_office", R"({"email": "office@example.test", "language": "zh-CN",
             "channels": {"work_order.created": {"inbox": true, "email": true}}})");
         f.user("tech", "technician", R"({"email": "tech@example.test"})");
+        REQUIRE(
+            f.db().run("INSERT INTO sites (site_id, created_at_ms, updated_at_ms) VALUES ('roof-7', 0, 0)"));
         workorders::WorkOrder order;
         order.site_id = "roof-7";
         order.device_id = "inv-1";
