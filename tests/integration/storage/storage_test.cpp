@@ -1,5 +1,5 @@
-// The same cases on SQLite and PostgreSQL: migrations, and the ingest ledger over them: idempotent ingest,
-// gap bookkeeping, aggregates cut at the site's local midnight, tickets becoming work orders exactly once.
+// The same cases on SQLite and PostgreSQL: migrations, and the ingest ledger over them: idempotent ingest, gap
+// bookkeeping, aggregates cut at the site's local midnight, tickets becoming work orders exactly once.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -12,8 +12,8 @@
 #include "pvfleet/storage/events.hpp"
 #include "pvfleet/storage/store.hpp"
 #include "pvfleet/storage/work_orders.hpp"
-#include "support/ingest_batches.hpp"
 #include "support/paths.hpp"
+#include "support/ingest_batches.hpp"
 #include "support/postgres.hpp"
 
 using namespace pvfleet;
@@ -108,10 +108,8 @@ TEST_CASE(
         CHECK(*first >= 1);
         CHECK(*store.migrate() == 0);
         if (be.name == "postgres") {
-            // Migration 6's PostgreSQL-only lines ran there (and nowhere else: SQLite would have failed on
-            // them).
-            auto opts = store.db().run(
-                "SELECT CAST(reloptions AS TEXT) FROM pg_class WHERE relname = 'telemetry_daily'");
+            // Migration 6's PostgreSQL-only lines ran there (and nowhere else: SQLite would have failed on them).
+            auto opts = store.db().run("SELECT CAST(reloptions AS TEXT) FROM pg_class WHERE relname = 'telemetry_daily'");
             REQUIRE(opts.ok());
             CHECK(opts->rows.at(0).text(0) == "{fillfactor=50}");
         }
@@ -238,8 +236,7 @@ TEST_CASE(
     }
 }
 
-TEST_CASE(
-    "storage: a jump of the sequence (huge seq or last_seq) is passed over: bounded resends, sane lost") {
+TEST_CASE("storage: a jump of the sequence (huge seq or last_seq) is passed over: bounded resends, sane lost") {
     test::TempDir dir;
     for (auto& be : backends(dir)) {
         CAPTURE(be.name);
@@ -324,11 +321,11 @@ TEST_CASE(
                      "priority = 'high'") == 1);
         // Another device, same fault: its own order.
         r = ledger.ingest({ticket("w", 3, "T2", K::opened, "inv2", domain::FaultKind::string_fault,
-                                  domain::Severity::minor, t0())});
+                                 domain::Severity::minor, t0())});
         CHECK(r->work_orders_created == 1);
         // Resolved at the edge before anyone was sent: closed, condition cleared.
         r = ledger.ingest({ticket("w", 4, "T1", K::resolved, "inv1", domain::FaultKind::string_fault,
-                                  domain::Severity::major, t0() + 2h)});
+                                 domain::Severity::major, t0() + 2h)});
         CHECK(r->work_orders_updated == 1);
         CHECK(scalar(store.db(),
                      "SELECT COUNT(*) FROM work_orders WHERE device_id = 'inv1' AND state = 'closed' AND "
@@ -346,8 +343,7 @@ TEST_CASE(
     }
 }
 
-TEST_CASE(
-    "storage: per-input tickets become one work order per input; redeliveries and old gateways' events") {
+TEST_CASE("storage: per-input tickets become one work order per input; redeliveries and old gateways' events") {
     test::TempDir dir;
     for (auto& be : backends(dir)) {
         CAPTURE(be.name);
@@ -366,10 +362,9 @@ TEST_CASE(
         const auto mppt2 = on_input(ticket("m", 1, "inv1-string_fault-mppt2-a", K::opened, "inv1",
                                            domain::FaultKind::string_fault, domain::Severity::major, t0()),
                                     2);
-        const auto mppt1 =
-            on_input(ticket("m", 2, "inv1-string_fault-mppt1-b", K::opened, "inv1",
-                            domain::FaultKind::string_fault, domain::Severity::major, t0() + 1h),
-                     1);
+        const auto mppt1 = on_input(ticket("m", 2, "inv1-string_fault-mppt1-b", K::opened, "inv1",
+                                           domain::FaultKind::string_fault, domain::Severity::major, t0() + 1h),
+                                    1);
         auto r = ledger.ingest({mppt2});
         REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
         CHECK(r->work_orders_created == 1);
@@ -382,13 +377,10 @@ TEST_CASE(
         REQUIRE(r.ok());
         CHECK(r->work_orders_created == 0);
         CHECK(r->work_orders_updated == 0);
-        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'm' AND is_open = 1") ==
-              2);
-        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'm' AND mppt_input = 2") ==
-              1);
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'm' AND is_open = 1") == 2);
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'm' AND mppt_input = 2") == 1);
         CHECK(scalar(store.db(), "SELECT COUNT(*) FROM tickets WHERE site_id = 'm' AND mppt_input = 1") == 1);
-        auto order =
-            storage::load_open_work_order(store.db(), "m", "inv1", domain::FaultKind::string_fault, 2);
+        auto order = storage::load_open_work_order(store.db(), "m", "inv1", domain::FaultKind::string_fault, 2);
         REQUIRE(order.ok());
         REQUIRE(order->has_value());
         CHECK((*order)->input == 2);
@@ -402,18 +394,15 @@ TEST_CASE(
         r = ledger.ingest({resolved});
         REQUIRE(r.ok());
         CHECK(r->work_orders_updated == 1);
-        CHECK(scalar(store.db(),
-                     "SELECT COUNT(*) FROM work_orders WHERE site_id = 'm' AND is_open = 1 AND "
-                     "mppt_input = 1") == 1);
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'm' AND is_open = 1 AND "
+                                 "mppt_input = 1") == 1);
         // An event from a gateway that sends no input is about the whole device: a third, separate order.
-        r = ledger.ingest({ticket("m", 4, "inv1-string_fault-c", K::opened, "inv1",
-                                  domain::FaultKind::string_fault, domain::Severity::major, t0() + 3h)});
+        r = ledger.ingest({ticket("m", 4, "inv1-string_fault-c", K::opened, "inv1", domain::FaultKind::string_fault,
+                                  domain::Severity::major, t0() + 3h)});
         REQUIRE(r.ok());
         CHECK(r->work_orders_created == 1);
-        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'm' AND is_open = 1") ==
-              2);
-        // The gateway's status carries the site config's wiring: the device record keeps it for the back
-        // office.
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'm' AND is_open = 1") == 2);
+        // The gateway's status carries the site config's wiring: the device record keeps it for the back office.
         protocol::StatusMessage status;
         status.site_id = "m";
         status.sent_at = t0() + 4h;
@@ -424,17 +413,14 @@ TEST_CASE(
         status.devices.push_back({"inv1", t0() + 4h, {1, 2}});
         r = ledger.ingest({status});
         REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
-        auto wired =
-            store.db().run("SELECT wired_inputs FROM devices WHERE site_id = 'm' AND device_id = 'inv1'");
+        auto wired = store.db().run("SELECT wired_inputs FROM devices WHERE site_id = 'm' AND device_id = 'inv1'");
         REQUIRE(wired.ok());
         REQUIRE(wired->rows.size() == 1);
         CHECK(wired->rows[0].text(0) == "[1,2]");
         // The database refuses a second open order for one (site, device, kind, input).
         auto dup = store.db().run(
-            "INSERT INTO work_orders (site_id, device_id, kind, severity, priority, state, is_open, "
-            "created_at_ms, "
-            "updated_at_ms, due_at_ms, body, mppt_input) VALUES ('m', 'inv1', 'string_fault', 'minor', "
-            "'normal', "
+            "INSERT INTO work_orders (site_id, device_id, kind, severity, priority, state, is_open, created_at_ms, "
+            "updated_at_ms, due_at_ms, body, mppt_input) VALUES ('m', 'inv1', 'string_fault', 'minor', 'normal', "
             "'new', 1, 0, 0, 0, '{}', 1)");
         CHECK_FALSE(dup.ok());
     }
@@ -454,14 +440,12 @@ TEST_CASE("storage: migration 9 keeps open whole-device orders; reopen and resol
         const auto fault = domain::FaultKind::string_fault;
         const auto major = domain::Severity::major;
         // A database from before migration 9 with an open whole-device order (an old gateway's string_fault).
-        auto r =
-            ledger.ingest({ticket("w", 1, "inv1-string_fault-old", K::opened, "inv1", fault, major, t0())});
+        auto r = ledger.ingest({ticket("w", 1, "inv1-string_fault-old", K::opened, "inv1", fault, major, t0())});
         REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().message));
         auto old = store.db().run_script(
             "DROP INDEX work_orders_one_open;"
             "ALTER TABLE work_orders DROP COLUMN mppt_input;"
-            "CREATE UNIQUE INDEX work_orders_one_open ON work_orders(site_id, device_id, kind) WHERE is_open "
-            "= 1;"
+            "CREATE UNIQUE INDEX work_orders_one_open ON work_orders(site_id, device_id, kind) WHERE is_open = 1;"
             "ALTER TABLE tickets DROP COLUMN mppt_input;"
             "ALTER TABLE devices DROP COLUMN wired_inputs;"
             "DELETE FROM schema_migrations WHERE version = 9;");
@@ -469,30 +453,26 @@ TEST_CASE("storage: migration 9 keeps open whole-device orders; reopen and resol
         auto migrated = store.migrate();
         REQUIRE_MESSAGE(migrated.ok(), (migrated.ok() ? "" : migrated.error().message));
         CHECK(*migrated == 1);
-        CHECK(scalar(store.db(),
-                     "SELECT COUNT(*) FROM work_orders WHERE site_id = 'w' AND is_open = 1 AND "
-                     "mppt_input = 0") == 1);
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'w' AND is_open = 1 AND "
+                                 "mppt_input = 0") == 1);
 
         auto on_input = [](protocol::TicketEventMessage m, int input) {
             m.event.ticket.input = input;
             return m;
         };
         // The upgraded gateway's per-input ticket is its own order beside the old whole-device one.
-        const auto in2 = on_input(
-            ticket("w", 2, "inv1-string_fault-mppt2-a", K::opened, "inv1", fault, major, t0() + 1h), 2);
+        const auto in2 = on_input(ticket("w", 2, "inv1-string_fault-mppt2-a", K::opened, "inv1", fault, major,
+                                         t0() + 1h), 2);
         r = ledger.ingest({in2});
         REQUIRE(r.ok());
         CHECK(r->work_orders_created == 1);
         // The old ticket's resolution (no input, as the old gateway sent it) clears the old order only.
-        auto old_resolved =
-            ticket("w", 3, "inv1-string_fault-old", K::resolved, "inv1", fault, major, t0() + 2h);
+        auto old_resolved = ticket("w", 3, "inv1-string_fault-old", K::resolved, "inv1", fault, major, t0() + 2h);
         r = ledger.ingest({old_resolved});
         REQUIRE(r.ok());
         CHECK(r->work_orders_updated == 1);
-        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'w' AND is_open = 1") ==
-              1);
-        CHECK(scalar(store.db(), "SELECT mppt_input FROM work_orders WHERE site_id = 'w' AND is_open = 1") ==
-              2);
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'w' AND is_open = 1") == 1);
+        CHECK(scalar(store.db(), "SELECT mppt_input FROM work_orders WHERE site_id = 'w' AND is_open = 1") == 2);
 
         // Input 2 clears before anyone was sent: its order closes (condition cleared).
         auto in2_resolved = in2;
@@ -503,15 +483,13 @@ TEST_CASE("storage: migration 9 keeps open whole-device orders; reopen and resol
         clock.set(t0() + 3h);
         r = ledger.ingest({in2_resolved});
         REQUIRE(r.ok());
-        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'w' AND is_open = 1") ==
-              0);
-        const auto in2_order =
-            scalar(store.db(), "SELECT id FROM work_orders WHERE site_id = 'w' AND mppt_input = 2");
+        CHECK(scalar(store.db(), "SELECT COUNT(*) FROM work_orders WHERE site_id = 'w' AND is_open = 1") == 0);
+        const auto in2_order = scalar(store.db(), "SELECT id FROM work_orders WHERE site_id = 'w' AND mppt_input = 2");
 
         // Within the reopen window a fault on input 1 is a new order: input 2's closed order is not reopened.
         clock.set(t0() + 4h);
-        r = ledger.ingest({on_input(
-            ticket("w", 5, "inv1-string_fault-mppt1-b", K::opened, "inv1", fault, major, t0() + 4h), 1)});
+        r = ledger.ingest({on_input(ticket("w", 5, "inv1-string_fault-mppt1-b", K::opened, "inv1", fault, major,
+                                           t0() + 4h), 1)});
         REQUIRE(r.ok());
         CHECK(r->work_orders_created == 1);
         auto one = storage::load_open_work_order(store.db(), "w", "inv1", fault, 1);
@@ -519,8 +497,8 @@ TEST_CASE("storage: migration 9 keeps open whole-device orders; reopen and resol
         REQUIRE(one->has_value());
         CHECK((*one)->reopen_count == 0);
         // Input 2 fails again: its own order comes back.
-        r = ledger.ingest({on_input(
-            ticket("w", 6, "inv1-string_fault-mppt2-c", K::opened, "inv1", fault, major, t0() + 4h), 2)});
+        r = ledger.ingest({on_input(ticket("w", 6, "inv1-string_fault-mppt2-c", K::opened, "inv1", fault, major,
+                                           t0() + 4h), 2)});
         REQUIRE(r.ok());
         CHECK(r->work_orders_created == 0);
         CHECK(r->work_orders_updated == 1);
@@ -579,9 +557,7 @@ TEST_CASE("storage: a large group commit (several statements per table) counts e
             const std::string site = "site-" + std::to_string(k % 300);
             const auto seq = static_cast<protocol::Seq>(k / 300 + 1);
             const TimePoint t = t0() + std::chrono::minutes(k / 300) * 3;
-            msgs.push_back(
-                batch(site, seq,
-                      {sample("inv1", t, k), sample("inv1", t + 10s, k + 1.5), sample("inv2", t, 2 * k)}));
+            msgs.push_back(batch(site, seq, {sample("inv1", t, k), sample("inv1", t + 10s, k + 1.5), sample("inv2", t, 2 * k)}));
         }
         // Seq 3 of the first 100 sites comes first, alone; then everything (seq 3 again: duplicates).
         std::vector<protocol::Message> early(msgs.begin() + 600, msgs.end());
@@ -597,50 +573,40 @@ TEST_CASE("storage: a large group commit (several statements per table) counts e
         CHECK(scalar(bulk.db(), "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM telemetry_raw") == 2100);
         CHECK(scalar(bulk.db(), "SELECT SUM(n) FROM telemetry_5min WHERE point = 'ac_power_w'") == 2100);
         // Sum of all readings: inv1 k + (k + 1.5), inv2 2k, for k = 0..699.
-        CHECK(scalar(bulk.db(),
-                     "SELECT CAST(SUM(sum) * 10 AS BIGINT) FROM telemetry_5min WHERE point = 'ac_power_w'") ==
+        CHECK(scalar(bulk.db(), "SELECT CAST(SUM(sum) * 10 AS BIGINT) FROM telemetry_5min WHERE point = 'ac_power_w'") ==
               (4 * (699 * 700 / 2) * 10 + 700 * 15));
-        CHECK(
-            scalar(bulk.db(),
-                   "SELECT CAST(SUM(sum) * 10 AS BIGINT) FROM telemetry_daily WHERE point = 'ac_power_w'") ==
-            (4 * (699 * 700 / 2) * 10 + 700 * 15));
+        CHECK(scalar(bulk.db(), "SELECT CAST(SUM(sum) * 10 AS BIGINT) FROM telemetry_daily WHERE point = 'ac_power_w'") ==
+              (4 * (699 * 700 / 2) * 10 + 700 * 15));
         CHECK(scalar(bulk.db(), "SELECT COUNT(*) FROM site_seq WHERE gap_since_ms IS NOT NULL") == 0);
         // A new seq carrying one reading already stored (same device and time) and one new reading: only the
         // new one is stored and counted.
-        auto r3 =
-            ledger.ingest({batch("site-150", 3, {sample("inv1", t0(), 999), sample("inv1", t0() + 20s, 1)})});
+        auto r3 = ledger.ingest({batch("site-150", 3, {sample("inv1", t0(), 999), sample("inv1", t0() + 20s, 1)})});
         REQUIRE_MESSAGE(r3.ok(), (r3.ok() ? "" : r3.error().message));
         CHECK(r3->applied == 1);
         CHECK(r3->samples == 1);
         CHECK(scalar(bulk.db(), "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM telemetry_raw") == 2101);
         CHECK(scalar(bulk.db(), "SELECT SUM(n) FROM telemetry_5min WHERE point = 'ac_power_w'") == 2101);
-        CHECK(scalar(bulk.db(),
-                     "SELECT n FROM telemetry_5min WHERE site_id = 'site-150' AND device_id = 'inv1' "
-                     "AND point = 'ac_power_w' AND bucket_ms = $1",
+        CHECK(scalar(bulk.db(), "SELECT n FROM telemetry_5min WHERE site_id = 'site-150' AND device_id = 'inv1' "
+                                "AND point = 'ac_power_w' AND bucket_ms = $1",
                      {to_epoch_ms(t0())}) == 5);
-        CHECK(scalar(bulk.db(),
-                     "SELECT CAST(max * 10 AS BIGINT) FROM telemetry_5min WHERE site_id = 'site-150' AND "
-                     "device_id = 'inv1' AND point = 'ac_power_w' AND bucket_ms = $1",
+        CHECK(scalar(bulk.db(), "SELECT CAST(max * 10 AS BIGINT) FROM telemetry_5min WHERE site_id = 'site-150' AND "
+                                "device_id = 'inv1' AND point = 'ac_power_w' AND bucket_ms = $1",
                      {to_epoch_ms(t0())}) == 4515);  // 451.5 from seq 2; not the 999 of the repeated reading
-        CHECK(scalar(bulk.db(), "SELECT COUNT(*) FROM site_seq WHERE contiguous_through = 3") ==
-              101);  // + site-150
+        CHECK(scalar(bulk.db(), "SELECT COUNT(*) FROM site_seq WHERE contiguous_through = 3") == 101);  // + site-150
         CHECK(scalar(bulk.db(), "SELECT COUNT(*) FROM site_seq WHERE contiguous_through = 2") == 199);
         CHECK(scalar(bulk.db(), "SELECT COUNT(*) FROM devices") == 600);
         // Daily first/last of one site and device: the earliest and the latest reading.
         CHECK(scalar(bulk.db(),
-                     "SELECT CAST(first * 10 AS BIGINT) FROM telemetry_daily WHERE site_id = 'site-5' AND "
-                     "device_id = "
+                     "SELECT CAST(first * 10 AS BIGINT) FROM telemetry_daily WHERE site_id = 'site-5' AND device_id = "
                      "'inv1' AND point = 'ac_power_w'") == 50);
         CHECK(scalar(bulk.db(),
-                     "SELECT CAST(last * 10 AS BIGINT) FROM telemetry_daily WHERE site_id = 'site-5' AND "
-                     "device_id = "
+                     "SELECT CAST(last * 10 AS BIGINT) FROM telemetry_daily WHERE site_id = 'site-5' AND device_id = "
                      "'inv1' AND point = 'ac_power_w'") == 6065);
     }
 }
 
-TEST_CASE(
-    "storage: raw rows hold one device's readings of one batch, span under an hour, and migrate from the "
-    "row-per-reading layout") {
+TEST_CASE("storage: raw rows hold one device's readings of one batch, span under an hour, and migrate from the "
+          "row-per-reading layout") {
     test::TempDir dir;
     for (auto& be : backends(dir)) {
         CAPTURE(be.name);
@@ -659,8 +625,7 @@ TEST_CASE(
         CHECK(scalar(store.db(), "SELECT COUNT(*) FROM telemetry_raw WHERE device_id = 'meter1'") == 1);
         // 0:00-0:55, 1:00-1:55, 2:00-2:55, 3:00: each row spans less than kRawRowSpanMs.
         CHECK(scalar(store.db(), "SELECT COUNT(*) FROM telemetry_raw WHERE device_id = 'inv1'") == 4);
-        CHECK(scalar(store.db(), "SELECT MAX(t_last_ms - t_first_ms) FROM telemetry_raw") <
-              storage::kRawRowSpanMs);
+        CHECK(scalar(store.db(), "SELECT MAX(t_last_ms - t_first_ms) FROM telemetry_raw") < storage::kRawRowSpanMs);
         CHECK(scalar(store.db(), "SELECT n FROM telemetry_raw WHERE device_id = 'inv1' AND t_first_ms = $1",
                      {to_epoch_ms(t0() + 1h)}) == 12);
         // The same hours again under a new seq, with one new reading in the middle of a stored row's span:
@@ -671,14 +636,13 @@ TEST_CASE(
         CHECK(r->samples == 1);
         CHECK(*store.count("telemetry", "s1") == 39);
 
-        // A database from before migration 5: a row per reading, points as JSON. Rebuilt here from the
-        // current schema, then migrated again.
+        // A database from before migration 5: a row per reading, points as JSON. Rebuilt here from the current
+        // schema, then migrated again.
         auto old = store.db().run_script(
             "DROP TABLE telemetry_raw;"
             "CREATE TABLE telemetry (site_id TEXT NOT NULL, device_id TEXT NOT NULL, t_ms BIGINT NOT NULL, "
             "seq BIGINT NOT NULL, points TEXT NOT NULL, PRIMARY KEY (site_id, device_id, t_ms));"
-            "INSERT INTO telemetry VALUES ('s2', 'inv1', 1000, 4, "
-            "'{\"values\":{\"ac_power_w\":5.5},\"state\":\"mppt\"}');"
+            "INSERT INTO telemetry VALUES ('s2', 'inv1', 1000, 4, '{\"values\":{\"ac_power_w\":5.5},\"state\":\"mppt\"}');"
             "INSERT INTO telemetry VALUES ('s2', 'inv1', 2000, 4, '{}');"
             "DELETE FROM schema_migrations WHERE version = 5;");
         REQUIRE_MESSAGE(old.ok(), (old.ok() ? "" : old.error().message));
@@ -686,8 +650,7 @@ TEST_CASE(
         REQUIRE_MESSAGE(migrated.ok(), (migrated.ok() ? "" : migrated.error().message));
         CHECK(*migrated == 1);
         CHECK(*store.count("telemetry", "s2") == 2);
-        auto rows =
-            store.db().run("SELECT samples FROM telemetry_raw WHERE site_id = 's2' ORDER BY t_first_ms");
+        auto rows = store.db().run("SELECT samples FROM telemetry_raw WHERE site_id = 's2' ORDER BY t_first_ms");
         REQUIRE(rows.ok());
         REQUIRE(rows->rows.size() == 2);
         CHECK(rows->rows[0].text(0) == R"([{"t":1000,"values":{"ac_power_w":5.5},"state":"mppt"}])");
@@ -702,10 +665,9 @@ TEST_CASE(
     }
 }
 
-TEST_CASE(
-    "storage: under steady writes the SQLite WAL is checkpointed and starts over, so it stays bounded") {
-    // 120 commits of 1 MiB each, back to back as a busy ingest writes them. Checkpoints run on their own
-    // thread from 16 MiB of WAL on; without them the WAL would hold all 120 MiB.
+TEST_CASE("storage: under steady writes the SQLite WAL is checkpointed and starts over, so it stays bounded") {
+    // 120 commits of 1 MiB each, back to back as a busy ingest writes them. Checkpoints run on their own thread
+    // from 16 MiB of WAL on; without them the WAL would hold all 120 MiB.
     test::TempDir dir;
     const auto path = (dir / "wal.db").string();
     storage::DbOptions o;
