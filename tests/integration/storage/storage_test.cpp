@@ -707,6 +707,8 @@ TEST_CASE(
             s.state = state;
             s.sent_at = clock.now();
             s.agent_version = "t";
+            s.uptime_s = 1;
+            s.backlog_depth = 0;
             s.config_version = "c1";
             return s;
         };
