@@ -35,6 +35,7 @@ from pvfleet_stack import SERVER_LISTENING, StackError, wait_until  # noqa: E402
 PASSWORDS = {"office": "office-flow-e2e-pw", "pm": "pm-flow-e2e-pw", "boss": "boss-flow-e2e-pw",
              "admin": "admin-flow-e2e-pw"}
 SITE_ID = "flow-site-1"
+WEBHOOK_SECRET = "flow-e2e-webhook-secret-0123456789"
 
 
 def http(base, method, path, body=None, token=None):
@@ -66,6 +67,40 @@ def set_date(p, testid, value):
            "e.dispatchEvent(new Event('change', {bubbles: true})); })()" % (p.q(testid), json.dumps(value)))
 
 
+SOURCE_DIR = [os.path.join(HERE, "..", "..")]
+
+
+def args_source_dir():
+    return SOURCE_DIR[0]
+
+
+def start_gateway(stack, source_dir, mqtt_port, lon):
+    """pvfleet-sim (one inverter under a clear mid-morning sky) and pvfleet-edge reporting as the project's site."""
+    work = stack.work
+    maps = os.path.join(source_dir, "firmware-config", "devices")
+    sim_cfg = {"name": SITE_ID, "latitude_deg": 45.0, "longitude_deg": lon, "elevation_m": 200, "time_zone": "UTC",
+               "clouds": "none", "listen": {"host": "127.0.0.1", "port": 0},
+               "devices": [{"name": "inv1", "unit": 1, "profile": "sunspec", "ac_kw": 8.0, "phases": 3, "mppts": 2,
+                            "manufacturer": "pvfleet", "model": "SIM-8K", "serial": "FLOW0001"}],
+               "arrays": [{"id": "a", "device": "inv1", "mppt": 1, "dc_kwp": 4.5, "tilt_deg": 30, "azimuth_deg": 180},
+                          {"id": "b", "device": "inv1", "mppt": 2, "dc_kwp": 4.5, "tilt_deg": 30, "azimuth_deg": 180}]}
+    with open(os.path.join(work, "sim.json"), "w") as f:
+        json.dump(sim_cfg, f)
+    addr = stack.start_sim("sim", ["--site", os.path.join(work, "sim.json"), "--listen", "127.0.0.1:0", "--maps", maps])
+    edge_cfg = {"format": 1, "site_id": SITE_ID, "config_version": "flow-1", "latitude": 45.0, "longitude": lon,
+                "elevation_m": 200, "time_zone": "UTC",
+                "endpoints": [{"id": "lan", "tcp": addr, "timing": {"pause_after_connect_ms": 0, "timeout_max_ms": 1000,
+                                                                   "retries": 1}}],
+                "inverters": [{"id": "inv1", "endpoint": "lan", "unit": 1, "profile": "auto", "ac_kw": 8.0}],
+                "arrays": [{"inverter": "inv1", "dc_kw": 9.0, "tilt": 30, "azimuth": 180}],
+                "poll": {"fast_s": 5, "slow_s": 30, "offline_max_s": 10},
+                "store": {"path": "edge.db"}, "sync": {"batch_interval_s": 2},
+                "mqtt": {"uri": "tcp://127.0.0.1:%d" % mqtt_port}, "maps_dir": maps}
+    with open(os.path.join(work, "edge.json"), "w") as f:
+        json.dump(edge_cfg, f)
+    stack.start("edge", [stack.binary("bin/pvfleet-edge"), "run", "--config", "edge.json"], cwd=work)
+
+
 def run(stack, browser, shots):
     work = stack.work
     server = stack.binary("bin/pvfleet-server")
@@ -74,7 +109,8 @@ def run(stack, browser, shots):
         json.dump({"database": {"kind": "sqlite", "path": "server.db"},
                    "mqtt": {"uri": "tcp://127.0.0.1:%d" % mqtt_port, "client_id": "pvfleet-server-flow"},
                    "http": {"listen": "127.0.0.1", "port": 0},
-                   "reminders": {"check_interval_s": 2}}, f)
+                   "reminders": {"check_interval_s": 2},
+                   "webhooks": {"allow_loopback": True}}, f)
     cfg = ["--config", os.path.join(work, "server.json")]
     for name, role, display in (("office", "back_office", "Olivia Office"), ("pm", "project_manager", "Wang Fang"),
                                 ("boss", "manager", "Mia Manager"), ("admin", "admin", "Ada Admin")):
@@ -95,6 +131,26 @@ def run(stack, browser, shots):
     admin_token = got["token"]
     status, got = http(base, "PATCH", "/api/users/pm", {"supervisor": "boss"}, token=admin_token)
     assert status == 200, "supervisor: %s %s" % (status, got)
+
+    # 0. The admin subscribes the company's other system (a receiver checking every signature) to all events.
+    receiver_log = os.path.join(work, "webhook-hits.jsonl")
+    stack.start("receiver", [sys.executable, os.path.join(HERE, "..", "integration", "webhooks", "receiver.py"),
+                             WEBHOOK_SECRET, receiver_log])
+    receiver_port = int(stack.wait_log("receiver", r"listening on (\d+)", timeout=15).group(1))
+    a = browser.new_page(new_context=True)
+    login(a, base, "admin")
+    a.eval("location.hash = '#/admin/webhooks'")
+    a.fill("webhook-url", "http://127.0.0.1:%d/ok" % receiver_port)
+    a.fill("webhook-secret", WEBHOOK_SECRET)
+    a.click("webhook-event-all")
+    a.click("webhook-create")
+    a.wait_for("document.querySelectorAll('[data-testid=webhook-table] tbody tr').length === 1", timeout=20,
+               what="the webhook listed")
+    webhook_id = int(a.eval("document.querySelector('[data-testid=webhook-table] tbody tr').dataset.testid"
+                            ".split('-')[1]"))
+    a.click("webhook-test-%d" % webhook_id)
+    a.wait_for("(%s || {textContent: ''}).textContent === 'Delivered'" % a.q("webhook-last-%d" % webhook_id),
+               timeout=30, what="the test ping delivered (the page reloads its list)")
 
     # 1. The back office takes a call.
     p = browser.new_page(new_context=True)
@@ -174,9 +230,52 @@ def run(stack, browser, shots):
     q.eval("location.reload()")
     q.wait_for("(%s || {hidden: true}).hidden === false" % q.q("inbox-unread"), timeout=20,
                what="the unread count in the project manager's header")
+
+    # 5. The installation is done (the rest of the spreadsheet's dates), and the gateway comes up.
+    status, project = http(base, "GET", "/api/projects/%d" % project_id, token=office_token)
+    last_day = datetime.date.today() - datetime.timedelta(days=1)
+    for m in project["milestones"]:
+        if m["key"] != "commissioning" and not m["done_on"]:
+            req_etag = '"v%d"' % m["version"]
+            data = json.dumps({"done_on": str(last_day)}).encode()
+            r = urllib.request.Request(base + "/api/projects/%d/milestones/%d" % (project_id, m["id"]), data=data,
+                                       method="PATCH")
+            r.add_header("Content-Type", "application/json")
+            r.add_header("Authorization", "Bearer " + office_token)
+            r.add_header("If-Match", req_etag)
+            with urllib.request.urlopen(r, timeout=30) as resp:
+                assert resp.status == 200
+    start_gateway(stack, args_source_dir(), mqtt_port, lon)
+    deadline = time.monotonic() + 120
+    commissioning = None
+    while time.monotonic() < deadline:
+        status, project = http(base, "GET", "/api/projects/%d" % project_id, token=office_token)
+        commissioning = next(m for m in project["milestones"] if m["key"] == "commissioning")
+        if commissioning["done_on"]:
+            break
+        time.sleep(1)
+    assert commissioning and commissioning["done_on"] == str(datetime.datetime.now(datetime.timezone.utc).date()), \
+        "commissioning not completed by the gateway's first production: %s" % commissioning
+    assert project["stage"] == "om", project["stage"]
+    status, site = http(base, "GET", "/api/sites/%s" % SITE_ID, token=office_token)
+    assert status == 200 and site.get("commissioned_on") == commissioning["done_on"], site
+    # The project manager's page (zh-CN) shows the handover.
+    q.eval("location.reload()")
+    q.wait_testid("project-timeline", timeout=20)
+    q.wait_for("%s.textContent.includes('O&M') || %s.textContent.includes('运维')" % (q.q("project-stage"),
+                                                                                      q.q("project-stage")),
+               timeout=20, what="the O&M stage on the project manager's page")
+    # The other system heard of it, signed.
+    hits = wait_until(lambda: [json.loads(line) for line in open(receiver_log)]
+                      if any("site.first_production" in line for line in open(receiver_log)) else None, 30)
+    assert hits, "no site.first_production at the webhook receiver"
+    assert all(h["signature_ok"] for h in hits), [h for h in hits if not h["signature_ok"]]
+    events = [h["event"] for h in hits]
+    for name in ("webhook.test", "site.first_production"):
+        assert name in events, "%s missing at the receiver: %s" % (name, events)
     if shots:
         q.screenshot(os.path.join(shots, "project-flow.png"), full_page=True)
-    for page in (p, q):
+    for page in (p, q, a):
         if page.errors:
             raise CdpError("script errors on the page: %s" % page.errors[:5])
     stack.check_alive()
@@ -188,6 +287,7 @@ def main():
     ap.add_argument("--source-dir", default=os.path.join(HERE, "..", ".."))
     ap.add_argument("--screenshots", help="save pages as PNG to this folder")
     args = ap.parse_args()
+    SOURCE_DIR[0] = os.path.abspath(args.source_dir)
     return run_browser_test("main_flow_browser", lambda stack, browser: run(stack, browser, args.screenshots),
                             args.bin_dir, env={"PVFLEET_KDF_ITERATIONS": "1000"}, needs=("mosquitto",))
 

@@ -74,7 +74,8 @@ void add_routes(Router& router, ApiContext& ctx) {
     detail::add_log_bundle_routes(router, ctx);  // remote diagnostics (routes_log_bundles.cpp)
     detail::add_webhook_routes(router, ctx);     // outbound webhooks (routes_webhooks.cpp)
     detail::add_lead_routes(router, ctx);  // CRM: leads (routes_leads.cpp, routes_public_leads.cpp)
-    detail::add_project_routes(router, ctx);  // CRM: projects, board, conversion, inbox (routes_projects.cpp)
+    detail::add_project_routes(router, ctx);  // CRM: projects, board, conversion (routes_projects.cpp)
+    detail::add_notification_routes(router, ctx);  // inbox, notification settings (routes_notifications.cpp)
     detail::add_contract_routes(router, ctx);  // CRM: contracts and payments (routes_contracts.cpp)
     router.add("GET", "/api/health", {"Liveness: 200 when the server answers", {}, "meta"}, [&ctx](Request&) {
         nlohmann::json j = {{"status", "ok"}, {"at", format_iso8601(ctx.clock->now())}};

@@ -119,8 +119,11 @@ void add_enrollment_routes(Router& router, ApiContext& ctx);
 // CRM: leads, capture channels and the lead import; the public capture route.
 void add_lead_routes(Router& router, ApiContext& ctx);
 void add_public_lead_route(Router& router, ApiContext& ctx);
-// CRM: projects, the board, the conversion of a lead, the inbox.
+// CRM: projects, the board, the conversion of a lead.
 void add_project_routes(Router& router, ApiContext& ctx);
+// Notifications: the inbox, one's notification settings, users' e-mail addresses, the e-mail outbox
+// (routes_notifications.cpp).
+void add_notification_routes(Router& router, ApiContext& ctx);
 // CRM: contracts, payment plans, payments and the collection-rate report (routes_contracts.cpp).
 void add_contract_routes(Router& router, ApiContext& ctx);
 // Over-the-air updates: releases, their download, rollouts, sites' update settings (routes_releases.cpp).

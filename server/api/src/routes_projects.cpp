@@ -584,54 +584,6 @@ json templates_json(const projects::ProjectSettings& s) {
     return {{"items", items}};
 }
 
-void add_inbox_routes(Router& router, ApiContext& ctx) {
-    router.add("GET", "/api/inbox",
-               {"The caller's notifications (unread=1; cursor) and unread count", kEveryRole, "inbox"},
-               [&ctx](Request& req) {
-                   long long limit = 50;
-                   long long cursor = 0;
-                   if (auto p = query_int(req, "limit", 1, 500, limit); !p) return p.refusal();
-                   if (auto p = query_int(req, "cursor", 0, INT64_MAX, cursor); !p) return p.refusal();
-                   auto list =
-                       projects::list_inbox(*ctx.db, req.user, req.query_param("unread").value_or("") == "1",
-                                            cursor, static_cast<int>(limit));
-                   if (!list) return from_error(list.error());
-                   auto unread = projects::unread_count(*ctx.db, req.user);
-                   if (!unread) return from_error(unread.error());
-                   json items = json::array();
-                   for (const auto& n : *list)
-                       items.push_back({{"id", n.id},
-                                        {"event", n.event},
-                                        {"title", n.title},
-                                        {"body", n.body},
-                                        {"project_id", opt_json(n.project_id)},
-                                        {"milestone_id", opt_json(n.milestone_id)},
-                                        {"created_at", format_iso8601(n.created_at)},
-                                        {"read_at", time_json(n.read_at)}});
-                   const bool full = static_cast<long long>(list->size()) == limit;
-                   return json_response(
-                       200, {{"items", items},
-                             {"unread", *unread},
-                             {"next_cursor", full ? json(std::to_string(list->back().id)) : json(nullptr)}});
-               });
-    router.add("POST", "/api/inbox/read-all",
-               {"Mark all the caller's notifications read", kEveryRole, "inbox"}, [&ctx](Request& req) {
-                   auto n = projects::mark_all_read(*ctx.db, req.user, ctx.clock->now());
-                   if (!n) return from_error(n.error());
-                   return json_response(200, {{"marked", *n}, {"unread", 0}});
-               });
-    router.add("POST", "/api/inbox/{id}/read",
-               {"Mark one of the caller's notifications read", kEveryRole, "inbox"}, [&ctx](Request& req) {
-                   auto id = number_param(req, "id", "notification");
-                   if (!id) return id.refusal();
-                   if (auto m = projects::mark_read(*ctx.db, req.user, *id, ctx.clock->now()); !m)
-                       return from_error(m.error());
-                   auto unread = projects::unread_count(*ctx.db, req.user);
-                   if (!unread) return from_error(unread.error());
-                   return json_response(200, {{"id", *id}, {"unread", *unread}});
-               });
-}
-
 }  // namespace
 
 void add_project_routes(Router& router, ApiContext& ctx) {
@@ -671,7 +623,6 @@ void add_project_routes(Router& router, ApiContext& ctx) {
                {"Change a milestone: owner, dates, checklist, snooze (If-Match: the milestone's ETag)",
                 kMilestoneWriters, "projects"},
                [&ctx](Request& req) { return patch_milestone(ctx, req); });
-    add_inbox_routes(router, ctx);
 }
 
 }  // namespace pvfleet::api::detail

@@ -8,6 +8,8 @@
 #include "ledger_parts.hpp"
 #include "pvfleet/protocol/codec.hpp"
 #include "pvfleet/storage/bulk.hpp"
+#include "pvfleet/storage/events.hpp"
+#include "pvfleet/util/time.hpp"
 
 namespace pvfleet::ingest {
 
@@ -149,20 +151,50 @@ Status Ledger::ingest_sequenced(const std::vector<const protocol::Message*>& seq
     return telemetry_->write(db_, batches, out);
 }
 
+namespace {
+
+// Told to the manager of the site's project (if any) and the back office.
+Status append_site_offline(storage::Db& db, const std::string& site, TimePoint since, std::int64_t now_ms) {
+    storage::NewEvent event;
+    event.name = "site.offline";
+    event.occurred_at = from_epoch_ms(now_ms);
+    event.data = {{"site_id", site}, {"since", format_iso8601(since)}};
+    auto project = db.run("SELECT id, manager FROM projects WHERE site_id = $1 ORDER BY id DESC LIMIT 1", {site});
+    if (!project) return project.error();
+    if (!project->rows.empty()) {
+        event.data["project_id"] = project->rows[0].integer(0);
+        if (auto manager = project->rows[0].opt_text(1)) event.recipients.push_back(*manager);
+    }
+    auto office = storage::active_users_with_role(db, "back_office");
+    if (!office) return office.error();
+    event.recipients.insert(event.recipients.end(), office->begin(), office->end());
+    PVF_CHECK(storage::append_event(db, event));
+    return {};
+}
+
+}  // namespace
+
 Status Ledger::ingest_unsequenced(const protocol::Message& m, std::int64_t now_ms, IngestOutcome& out,
                                   Touched& touched) {
     const std::string& site = protocol::site_of(m);
     if (const auto* status = std::get_if<protocol::StatusMessage>(&m)) {
         auto body = protocol::encode(*status);
         if (!body) return body.error();
+        // site.offline once per transition: the state before this status, read in the same transaction.
+        auto previous = db_.run("SELECT state FROM site_status WHERE site_id = $1", {site});
+        if (!previous) return previous.error();
+        const bool was_offline = !previous->rows.empty() && previous->rows[0].text(0) == "offline";
         // Retained status: the newest sent_at wins, whatever order deliveries come in.
-        PVF_CHECK(db_.run(
+        auto stored = db_.run(
             "INSERT INTO site_status (site_id, state, sent_at_ms, received_at_ms, body) VALUES ($1, $2, $3, "
             "$4, $5) ON CONFLICT (site_id) DO UPDATE SET state = excluded.state, sent_at_ms = "
             "excluded.sent_at_ms, received_at_ms = excluded.received_at_ms, body = excluded.body WHERE "
             "excluded.sent_at_ms >= site_status.sent_at_ms",
             {site, std::string(protocol::to_string(status->state)), to_epoch_ms(status->sent_at), now_ms,
-             *body}));
+             *body});
+        if (!stored) return stored.error();
+        if (stored->affected > 0 && !was_offline && protocol::to_string(status->state) == "offline")
+            PVF_CHECK(append_site_offline(db_, site, status->sent_at, now_ms));
         if (status->last_seq)
             PVF_CHECK(db_.run("UPDATE site_seq SET edge_last_seq = $2 WHERE site_id = $1 AND edge_last_seq < $2 "
                               "AND $2 <= max_seen + $3",

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pvfleet/leads/repository.hpp"
+#include "pvfleet/storage/events.hpp"
 #include "pvfleet/storage/work_orders.hpp"
 #include "rows.hpp"
 
@@ -235,6 +236,24 @@ Result<CaptureResult> create_lead(storage::Db& db, const records::FieldCipher& c
         return a.error();
     auto inquiry = insert_inquiry(db, cipher, l, l.id, std::nullopt, message, actor, now);
     if (!inquiry) return inquiry.error();
+    // Told to the rep it went to, or the back office when no rep's region matched. Ids and facts only: the
+    // lead's personal fields stay encrypted and out of the event log and e-mails.
+    storage::NewEvent event;
+    event.name = "lead.created";
+    event.occurred_at = now;
+    if (l.assignee) {
+        event.recipients.push_back(*l.assignee);
+    } else {
+        auto office = storage::active_users_with_role(db, "back_office");
+        if (!office) return office.error();
+        event.recipients = std::move(*office);
+    }
+    event.data = {{"lead_id", l.id},
+                  {"source", std::string(enum_name(kSourceNames, l.source))},
+                  {"region", l.region},
+                  {"score", l.score},
+                  {"assignee", l.assignee ? nlohmann::json(*l.assignee) : nlohmann::json(nullptr)}};
+    if (auto e = storage::append_event(db, event); !e) return e.error();
     return CaptureResult{Captured::created, l, std::nullopt, *inquiry};
 }
 
@@ -311,7 +330,21 @@ Result<Lead> update_lead(storage::Db& db, const records::FieldCipher& cipher, Le
                                                 " (a repeat inquiry belongs to that lead)");
             }
         }
-        return detail::write_lead(db, cipher, l, before, expected_version, actor, "update", now);
+        auto written = detail::write_lead(db, cipher, l, before, expected_version, actor, "update", now);
+        if (!written) return written.error();
+        if (l.assignee && l.assignee != before.assignee && *l.assignee != actor) {
+            storage::NewEvent event;
+            event.name = "lead.assigned";
+            event.occurred_at = now;
+            event.recipients = {*l.assignee};
+            event.data = {{"lead_id", l.id},
+                          {"source", std::string(enum_name(kSourceNames, l.source))},
+                          {"region", l.region},
+                          {"assignee", *l.assignee},
+                          {"by", actor}};
+            if (auto e = storage::append_event(db, event); !e) return e.error();
+        }
+        return written;
     });
 }
 

@@ -7,6 +7,7 @@
 
 #include "pvfleet/projects/repository.hpp"
 #include "pvfleet/records/field_checks.hpp"
+#include "pvfleet/storage/events.hpp"
 #include "pvfleet/storage/work_orders.hpp"
 #include "rows.hpp"
 
@@ -675,9 +676,9 @@ Result<std::optional<std::string>> active_supervisor(storage::Db& db, const std:
 
 // Records level `level` of `rule` for the instalment and delivers it in one transaction; false when it was
 // recorded before (an earlier pass, another server).
-Result<bool> send_payment_reminder(storage::Db& db, NotificationSink& sink, const StallRule& rule,
-                                   const SignedContract& sc, const InstalmentStatus& s, int level,
-                                   const std::vector<std::string>& recipients, TimePoint now) {
+Result<bool> send_payment_reminder(storage::Db& db, const StallRule& rule, const SignedContract& sc,
+                                   const InstalmentStatus& s, int level, const std::vector<std::string>& recipients,
+                                   const std::optional<std::string>& owner, TimePoint now) {
     return storage::in_transaction(db, [&]() -> Result<bool> {
         auto r = db.run(
             "INSERT INTO payment_reminders (rule, instalment_id, level, project_id, recipients, sent_at_ms) "
@@ -687,21 +688,25 @@ Result<bool> send_payment_reminder(storage::Db& db, NotificationSink& sink, cons
              nlohmann::json(recipients).dump(), std::int64_t{to_epoch_ms(now)}});
         if (!r) return r.error();
         if (r->rows.empty()) return false;
-        const int days = rule.after_days + (level == 2 ? rule.escalate_after_days : 0);
-        for (const auto& to : recipients) {
-            Notification n;
-            n.recipient = to;
-            n.event = level == 1 ? "payment.overdue" : "payment.escalated";
-            n.title = s.instalment.label + " — " + sc.project_name;
-            n.body = std::string(level == 1 ? "Not paid " : "Escalated: not paid ") + std::to_string(days) +
-                     " days after it was due on " + s.due_on.value_or("?") + ": " +
-                     std::to_string(s.amount - s.paid) + " of " + std::to_string(s.amount) + " " +
-                     sc.detail.contract.currency + " (minor units) open, contract " +
-                     sc.detail.contract.number + " (rule " + rule.name + ")";
-            n.project_id = sc.detail.contract.project_id;
-            n.created_at = now;
-            if (auto d = sink.deliver(db, n); !d) return d.error();
-        }
+        storage::NewEvent event;
+        event.name = level == 1 ? "payment.overdue" : "payment.escalated";
+        event.occurred_at = now;
+        event.recipients = recipients;
+        // Amounts in minor units, as stored; the texts show them as they are, with the currency.
+        event.data = {{"project_id", sc.detail.contract.project_id},
+                      {"project", sc.project_name},
+                      {"contract", sc.detail.contract.number},
+                      {"instalment_id", s.instalment.id},
+                      {"instalment", s.instalment.label},
+                      {"due_on", s.due_on.value_or("")},
+                      {"amount", s.amount},
+                      {"open_amount", s.amount - s.paid},
+                      {"currency", sc.detail.contract.currency},
+                      {"rule", rule.name},
+                      {"level", level},
+                      {"days", rule.after_days + (level == 2 ? rule.escalate_after_days : 0)},
+                      {"owner", owner ? nlohmann::json(*owner) : nlohmann::json(nullptr)}};
+        if (auto e = storage::append_event(db, event); !e) return e.error();
         return true;
     });
 }
@@ -728,7 +733,7 @@ Result<CollectionReport> collection_report(storage::Db& db, const std::string& f
     return report;
 }
 
-Status evaluate_payment_rule(storage::Db& db, const StallRule& rule, NotificationSink& sink, TimePoint now,
+Status evaluate_payment_rule(storage::Db& db, const StallRule& rule, TimePoint now,
                              EvaluationReport& report) {
     auto contracts = signed_contracts(db, now);
     if (!contracts) return contracts.error();
@@ -761,7 +766,7 @@ Status evaluate_payment_rule(storage::Db& db, const StallRule& rule, Notificatio
                     ++report.no_recipient;
                     continue;
                 }
-                auto done = send_payment_reminder(db, sink, rule, sc, s, level, to, now);
+                auto done = send_payment_reminder(db, rule, sc, s, level, to, owner, now);
                 if (!done) return done.error();
                 if (*done) ++report.sent;
             }

@@ -6,6 +6,7 @@
 #include "pvfleet/projects/contracts.hpp"
 #include "pvfleet/projects/handover.hpp"
 #include "pvfleet/projects/project.hpp"
+#include "pvfleet/storage/events.hpp"
 #include "pvfleet/util/log.hpp"
 
 namespace pvfleet::projects {
@@ -18,7 +19,7 @@ struct Candidate {
     std::int64_t milestone_id = 0, project_id = 0;
     std::optional<std::string> owner;  // the milestone's owner, else the project's manager
     std::optional<TimePoint> snoozed_until;
-    std::string milestone_title, project_name;
+    std::string milestone_title, project_name, stage;
     std::optional<TimePoint> start;  // when the rule's days start counting; nullopt: not yet
     bool sent[2] = {false, false};   // levels 1 and 2 recorded already
 };
@@ -46,6 +47,7 @@ Result<std::vector<Candidate>> candidates(storage::Db& db, const StallRule& rule
         if (!row.is_null(3)) c.snoozed_until = from_epoch_ms(row.integer(3));
         c.milestone_title = row.text(4);
         c.project_name = row.text(5);
+        c.stage = row.text(8);
         if (!rule.after.empty()) {
             if (auto done = row.opt_text(9)) c.start = day_start(*done);
         } else if (row.text(6) == row.text(8)) {
@@ -65,10 +67,10 @@ Result<std::optional<std::string>> supervisor_of(storage::Db& db, const std::str
     return r->rows[0].opt_text(0);
 }
 
-// Records level `level` of `rule` for the candidate and delivers it, in one transaction; false when another
-// server (or an earlier pass) recorded it first.
-Result<bool> send(storage::Db& db, NotificationSink& sink, const StallRule& rule, const Candidate& c,
-                  int level, const std::vector<std::string>& recipients, TimePoint now) {
+// Records level `level` of `rule` for the candidate and appends its event, in one transaction; false when
+// another server (or an earlier pass) recorded it first.
+Result<bool> send(storage::Db& db, const StallRule& rule, const Candidate& c, int level,
+                  const std::vector<std::string>& recipients, TimePoint now) {
     return storage::in_transaction(db, [&]() -> Result<bool> {
         auto r = db.run(
             "INSERT INTO reminders (rule, milestone_id, level, project_id, recipients, sent_at_ms) VALUES "
@@ -78,33 +80,32 @@ Result<bool> send(storage::Db& db, NotificationSink& sink, const StallRule& rule
              std::int64_t{to_epoch_ms(now)}});
         if (!r) return r.error();
         if (r->rows.empty()) return false;
-        const int days = rule.after_days + (level == 2 ? rule.escalate_after_days : 0);
-        for (const auto& to : recipients) {
-            Notification n;
-            n.recipient = to;
-            n.event = level == 1 ? "milestone.overdue" : "milestone.escalated";
-            n.title = c.milestone_title + " — " + c.project_name;
-            n.body = (level == 1 ? "Not done " : "Escalated: not done ") + std::to_string(days) +
-                     " days after " + (rule.after.empty() ? std::string("its stage began") : rule.after) +
-                     " (rule " + rule.name + ")" +
-                     (level == 2 && c.owner ? "; owner " + *c.owner : std::string());
-            n.project_id = c.project_id;
-            n.milestone_id = c.milestone_id;
-            n.created_at = now;
-            if (auto d = sink.deliver(db, n); !d) return d.error();
-        }
+        storage::NewEvent event;
+        event.name = level == 1 ? "milestone.overdue" : "milestone.escalated";
+        event.occurred_at = now;
+        event.recipients = recipients;
+        // `after`: the milestone whose completion started the count, else the stage the milestone belongs to.
+        event.data = {{"project_id", c.project_id},
+                      {"project", c.project_name},
+                      {"milestone_id", c.milestone_id},
+                      {"milestone", c.milestone_title},
+                      {"rule", rule.name},
+                      {"level", level},
+                      {"days", rule.after_days + (level == 2 ? rule.escalate_after_days : 0)},
+                      {"after", rule.after.empty() ? c.stage : rule.after},
+                      {"owner", c.owner ? nlohmann::json(*c.owner) : nlohmann::json(nullptr)}};
+        if (auto e = storage::append_event(db, event); !e) return e.error();
         return true;
     });
 }
 
 }  // namespace
 
-Result<EvaluationReport> evaluate_stall_rules(storage::Db& db, const ReminderSettings& settings,
-                                              NotificationSink& sink, TimePoint now) {
+Result<EvaluationReport> evaluate_stall_rules(storage::Db& db, const ReminderSettings& settings, TimePoint now) {
     EvaluationReport report;
     for (const auto& rule : settings.rules) {
         if (rule.kind == RuleKind::payment_overdue) {
-            if (auto p = evaluate_payment_rule(db, rule, sink, now, report); !p) return p.error();
+            if (auto p = evaluate_payment_rule(db, rule, now, report); !p) return p.error();
             continue;
         }
         auto list = candidates(db, rule);
@@ -127,7 +128,7 @@ Result<EvaluationReport> evaluate_stall_rules(storage::Db& db, const ReminderSet
                     ++report.no_recipient;
                     continue;
                 }
-                auto sent = send(db, sink, rule, c, level, to, now);
+                auto sent = send(db, rule, c, level, to, now);
                 if (!sent) return sent.error();
                 if (*sent) ++report.sent;
             }
@@ -162,11 +163,10 @@ Result<std::vector<Reminder>> reminders_of_project(storage::Db& db, std::int64_t
 }
 
 ReminderScheduler::ReminderScheduler(TimeSystem& time, storage::Db& db, ReminderSettings settings,
-                                     NotificationSink& sink, std::optional<ProjectSettings> handover)
+                                     std::optional<ProjectSettings> handover)
     : time_(time),
       db_(db),
       settings_(std::move(settings)),
-      sink_(sink),
       handover_(std::move(handover)),
       timer_(time.make_timer()) {}
 
@@ -185,7 +185,7 @@ void ReminderScheduler::run_once() {
         auto h = run_handover_pass(db_, *handover_, time_.now());
         if (!h) PVF_LOG(warn, "server", "handover: " << h.error().message);
     }
-    auto r = evaluate_stall_rules(db_, settings_, sink_, time_.now());
+    auto r = evaluate_stall_rules(db_, settings_, time_.now());
     if (!r) {
         PVF_LOG(warn, "server", "reminders: " << r.error().message);
     } else {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "pvfleet/records/field_checks.hpp"
+#include "pvfleet/storage/events.hpp"
 #include "pvfleet/storage/work_orders.hpp"
 #include "rows.hpp"
 
@@ -151,6 +152,16 @@ Result<Project> write_project(storage::Db& db, Project p, const Project& before,
                                        project_audit_json(before), project_audit_json(p));
         !a)
         return a.error();
+    if (p.stage != before.stage) {
+        // The project's manager and sales rep are told, not whoever made the change.
+        storage::NewEvent event;
+        event.name = "project.stage_changed";
+        event.occurred_at = now;
+        for (const auto& who : {p.manager, p.sales_rep})
+            if (who && *who != actor) event.recipients.push_back(*who);
+        event.data = {{"project_id", p.id}, {"project", p.name}, {"from_stage", before.stage}, {"stage", p.stage}};
+        if (auto e = storage::append_event(db, event); !e) return e.error();
+    }
     return p;
 }
 

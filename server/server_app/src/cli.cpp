@@ -19,6 +19,9 @@
 #include "pvfleet/http/work_pool.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/leads/import.hpp"
+#include "pvfleet/notifications/dispatcher.hpp"
+#include "pvfleet/notifications/email.hpp"
+#include "pvfleet/notifications/inbox.hpp"
 #include "pvfleet/projects/import.hpp"
 #include "pvfleet/projects/reminders.hpp"
 #include "pvfleet/records/crypto.hpp"
@@ -36,7 +39,6 @@
 #include "pvfleet/enrollment/issuing_ca.hpp"
 #include "crl_refresh.hpp"
 #include "releases_wiring.hpp"
-#include "events_wiring.hpp"
 #include "pvfleet/webhooks/sender.hpp"
 #include "service.hpp"
 
@@ -494,8 +496,8 @@ struct ServiceHooks {
     TlsReloadOnHangup& reload;
     Watchdog& watchdog;
     projects::ReminderScheduler& reminders;
+    notifications::EventDispatcher& events;
     CrlRefresh& crl;
-    EventDispatcher& events;
 };
 
 void stop_on_signal(boost::asio::signal_set& signals, boost::asio::io_context& ioc,
@@ -508,15 +510,31 @@ void stop_on_signal(boost::asio::signal_set& signals, boost::asio::io_context& i
         service.reload.cancel();
         service.watchdog.cancel();
         service.crl.cancel();
-        service.events.cancel();  // no new deliveries; the webhook sender stops after the loop (cmd_run)
         preventive.cancel();
         service.reminders.stop();
+        service.events.stop();
         http.stop();
         if (ingestor)
             ingestor->stop([&ioc] { ioc.stop(); });  // runs on the ingest thread once all is committed
         else
             ioc.stop();
     });
+}
+
+// The e-mail sender with a database connection of its own (the API's is not to be shared across threads).
+Result<std::unique_ptr<notifications::EmailSender>> start_email_sender(const ServerConfig& config, const Clock& clock) {
+    auto mailer = notifications::SmtpMailer::create(*config.smtp);
+    if (!mailer) return mailer.error();
+    auto db = storage::open_db(config.database);
+    if (!db) return db.error();
+    notifications::RetryPolicy policy;
+    policy.max_attempts = config.smtp->max_attempts;
+    policy.first_retry = std::chrono::seconds(config.smtp->first_retry_s);
+    auto sender = std::make_unique<notifications::EmailSender>(std::move(*db), std::move(*mailer), config.smtp->from,
+                                                               clock, policy);
+    sender->start();
+    PVF_LOG(info, "notifications", "e-mail via " << config.smtp->url << " from " << config.smtp->from);
+    return sender;
 }
 
 int cmd_run(const Common& common) {
@@ -635,21 +653,21 @@ int cmd_run(const Common& common) {
     preventive.check();
     // CRM: stall rules every reminders/check_interval_s on the API's executor and connection (docs/projects.md).
     pvfleet::asio::AsioTimeSystem reminder_time(ioc.get_executor());
-    projects::InboxSink inbox;
     // …and the handover to O&M from the sites' first production, on the same passes.
-    projects::ReminderScheduler reminders(reminder_time, **api_db, config->reminder_settings, inbox,
+    projects::ReminderScheduler reminders(reminder_time, **api_db, config->reminder_settings,
                                           config->project_settings);
     reminders.start();
-    CrlRefresh crl(ioc, api_context.crl, **api_db, clock);
-    crl.check();
-    LogBundleRetention bundle_retention(ioc, **api_db, clock, api_context.diagnostics);
-    bundle_retention.check();
-    std::optional<RolloutTicker> rollouts;
-    if (config->releases) {
-        rollouts.emplace(ioc, api_context, config->releases->site_deadline, config->releases->tick);
-        rollouts->step();
+    // Notifications (docs/notifications.md): the event log dispatched every 2 s on the API's executor and
+    // connection to its consumers; e-mail only with an smtp section, sent by a thread with its own connection.
+    std::unique_ptr<notifications::EmailSender> email_sender;
+    if (config->smtp) {
+        auto sender = start_email_sender(*config, clock);
+        if (!sender) {
+            std::cerr << "pvfleet-server run: " << sender.error().message << "\n";
+            return 2;
+        }
+        email_sender = std::move(*sender);
     }
-    // ---- the event log: dispatcher and consumers (storage/events.hpp) ----
     // Outbound webhooks (docs/webhooks.md): the sender POSTs from a thread and connection of its own.
     auto webhook_db = storage::open_db(config->database);
     if (!webhook_db) {
@@ -660,20 +678,39 @@ int cmd_run(const Common& common) {
                                     webhooks::make_curl_poster(), clock);
     webhook_sender.start();
     api_context.wake_webhook_sender = [&webhook_sender] { webhook_sender.wake(); };
+    notifications::InboxConsumer inbox_consumer;
+    notifications::EmailConsumer email_consumer(config->http.public_url);
     webhooks::WebhookConsumer webhook_consumer;
-    EventDispatcher events(ioc, **api_db, clock, {&webhook_consumer});
-    events.step();
-    // ---- end of the event log's wiring ----
+    // The consumers of the event log (storage/events.hpp), in order: inbox, e-mail, webhooks.
+    std::vector<storage::EventConsumer*> event_consumers{&inbox_consumer};
+    if (email_sender) event_consumers.push_back(&email_consumer);
+    event_consumers.push_back(&webhook_consumer);
+    notifications::EventDispatcher events(reminder_time, **api_db, event_consumers, std::chrono::seconds(2),
+                                          [&email_sender, &webhook_sender] {
+                                              if (email_sender) email_sender->wake();
+                                              webhook_sender.wake();
+                                          });
+    events.start();
+    CrlRefresh crl(ioc, api_context.crl, **api_db, clock);
+    crl.check();
+    LogBundleRetention bundle_retention(ioc, **api_db, clock, api_context.diagnostics);
+    bundle_retention.check();
+    std::optional<RolloutTicker> rollouts;
+    if (config->releases) {
+        rollouts.emplace(ioc, api_context, config->releases->site_deadline, config->releases->tick);
+        rollouts->step();
+    }
     TlsReloadOnHangup reload(ioc, **http);
     Watchdog watchdog(ioc, ingestor ? &ingest_thread.ioc : nullptr);
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    stop_on_signal(signals, ioc, preventive, **http, ingestor, {reload, watchdog, reminders, crl, events});
+    stop_on_signal(signals, ioc, preventive, **http, ingestor, {reload, watchdog, reminders, events, crl});
     systemd::notify("READY=1");
     watchdog.start();
     PVF_LOG(info, "server", "running");
     ioc.run();
     webhook_sender.stop();  // the attempts in flight end (at most the total timeout), then its thread
     ingest_thread.join();
+    if (email_sender) email_sender->stop();  // after the loops: a send under way finishes (smtp/timeout_s at most)
     PVF_LOG(info, "server", "stopped");
     return 0;
 }

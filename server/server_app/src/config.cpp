@@ -26,7 +26,7 @@ const config::Object kTop{
     {optional("database"), optional("mqtt"), optional("http"), optional("ingest"), optional("enrollment"),
      optional("releases"), optional("diagnostics"), optional("secret_key_file", string().non_empty()),
      optional("web_root", string().non_empty()), optional("leads"), optional("projects"),
-     optional("reminders"), optional("webhooks")},
+     optional("reminders"), optional("webhooks"), optional("smtp")},
     kWording};
 const config::Object kDatabase{{required("kind", config::one_of({"sqlite", "postgres"}).non_empty()),
                                 optional("path", string().non_empty()), optional("uri", string().non_empty())},
@@ -373,6 +373,12 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
             e.add(settings.error());
     }
     if (const json* w = optional_section(doc, "webhooks", e)) parse_webhooks(*w, c, e);
+    if (const json* m = optional_section(doc, "smtp", e)) {  // e-mail of notifications, errors at smtp/…
+        if (auto smtp = notifications::parse_smtp_config(*m, base_dir))
+            c.smtp = std::move(*smtp);
+        else
+            e.add(smtp.error());
+    }
     if (auto k = top.string("secret_key_file")) c.secret_key_file = resolve(base_dir, *k);
     if (auto w = top.string("web_root")) c.web_root = resolve(base_dir, *w);
     else c.web_root = default_web_root();
@@ -436,6 +442,7 @@ std::string describe(const ServerConfig& c) {
                        {"concurrency", c.webhook_settings.limits.concurrency},
                        {"max_attempts", c.webhook_settings.limits.max_attempts},
                        {"retention_days", c.webhook_settings.limits.retention.count() / 24}};
+    if (c.smtp) out["smtp"] = notifications::describe(*c.smtp);  // the password file's name, not the password
     if (c.mqtt_enabled)
         out["mqtt"] = {{"uri", c.ingest.mqtt.server_uri},
                        {"client_id", c.ingest.mqtt.client_id},

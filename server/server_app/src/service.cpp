@@ -128,6 +128,7 @@ std::vector<std::string> check_files(const ServerConfig& c, std::string& tls_cer
         check_readable("mqtt/tls/key_file", t->key_file, errors);
     }
     check_readable("secret_key_file", c.secret_key_file, errors);
+    if (c.smtp) check_readable("smtp/ca_file", c.smtp->ca_file, errors);
     if (c.enrollment)
         if (auto ca = enrollment::IssuingCa::load(c.enrollment->ca, SystemClock{}.now()); !ca)
             errors.push_back(ca.error().message);

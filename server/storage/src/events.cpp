@@ -77,6 +77,15 @@ Result<std::vector<Event>> events_after(Db& db, std::int64_t after_id, int limit
                        {after_id, std::int64_t{limit}});
 }
 
+Result<std::vector<std::string>> active_users_with_role(Db& db, std::string_view role) {
+    auto r = db.run("SELECT name FROM users WHERE role = $1 AND disabled = 0 ORDER BY name LIMIT 64",
+                    {std::string(role)});
+    if (!r) return r.error();
+    std::vector<std::string> out;
+    for (const Row& row : r->rows) out.push_back(row.text(0));
+    return out;
+}
+
 Result<DispatchReport> dispatch_pending_events(Db& db, std::span<EventConsumer* const> consumers,
                                                TimePoint now, int limit) {
     auto pending = pending_events(db, limit);

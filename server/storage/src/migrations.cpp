@@ -704,6 +704,49 @@ CREATE TABLE events (
 );
 CREATE INDEX events_pending ON events(id) WHERE dispatched_at_ms IS NULL;
 )SQL"},
+    // ---- notifications: users' e-mail and preferences, the e-mail outbox (server/notifications) ----
+    {20, "notifications: users' e-mail, language, time zone and quiet hours; per-event channels; the e-mail outbox",
+     R"SQL(
+-- A user's e-mail address (checked on input: no CR/LF, one '@'), the language of what they are sent (en, zh-CN),
+-- the IANA time zone their quiet hours are read in and the quiet hours themselves ('HH:MM', both or neither).
+ALTER TABLE users ADD COLUMN email TEXT;
+ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT 'en';
+ALTER TABLE users ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+ALTER TABLE users ADD COLUMN quiet_from TEXT;
+ALTER TABLE users ADD COLUMN quiet_to TEXT;
+-- A user's choice for one catalogue event; no row: the catalogue's default (docs/notifications.md).
+CREATE TABLE notification_preferences (
+  user_name TEXT NOT NULL REFERENCES users(name),
+  event TEXT NOT NULL,
+  inbox BIGINT NOT NULL,
+  email BIGINT NOT NULL,
+  PRIMARY KEY (user_name, event)
+);
+-- Inbox rows written by the event consumer name their event (one row per event and recipient) and the web
+-- app's page of the thing ('#/projects/12').
+ALTER TABLE notifications ADD COLUMN event_id BIGINT;
+ALTER TABLE notifications ADD COLUMN link TEXT;
+CREATE UNIQUE INDEX notifications_by_event ON notifications(event_id, recipient);
+-- E-mails to send, rendered at consume time; the sender claims a due row by moving due_at_ms (a lease), sends,
+-- then marks it sent or due again after a backoff. state: pending, sent, failed (attempts used up).
+CREATE TABLE email_outbox (
+  id {ID},
+  event_id BIGINT NOT NULL,
+  recipient TEXT NOT NULL REFERENCES users(name),
+  address TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  body TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  last_error TEXT,
+  created_at_ms BIGINT NOT NULL,
+  due_at_ms BIGINT NOT NULL,
+  sent_at_ms BIGINT,
+  UNIQUE (event_id, recipient)
+);
+CREATE INDEX email_outbox_due ON email_outbox(state, due_at_ms);
+)SQL"},
     // ---- outbound webhooks (server/webhooks, docs/webhooks.md); 19 and 20 are other changes in flight ----
     {21, "outbound webhooks, their deliveries and every delivery attempt", R"SQL(
 -- secret: AES-256-GCM ciphertext (records FieldCipher), never returned. events: JSON array of names ("*": all).

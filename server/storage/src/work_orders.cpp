@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pvfleet/storage/events.hpp"
 #include "pvfleet/util/log.hpp"
 #include "pvfleet/util/time.hpp"
 #include "pvfleet/workorders/json.hpp"
@@ -66,6 +67,51 @@ Status append_audit(Db& db, TimePoint at, const std::string& actor, const std::s
     return {};
 }
 
+namespace {
+
+// work_order.created (to its assignee and the back office), work_order.assigned (to the new assignee),
+// work_order.closed (to the back office and the assignee) — never to the user who did it.
+Status append_work_order_events(Db& db, const workorders::WorkOrder& order,
+                                const std::optional<workorders::WorkOrder>& before, const std::string& actor,
+                                TimePoint now) {
+    auto event_of = [&](const char* name) {
+        NewEvent e;
+        e.name = name;
+        e.occurred_at = now;
+        e.data = {{"work_order_id", order.id},
+                  {"site_id", order.site_id},
+                  {"device_id", order.device_id},
+                  {"kind", std::string(domain::to_string(order.kind))},
+                  {"priority", std::string(workorders::to_string(order.priority))},
+                  {"state", std::string(workorders::to_string(order.state))},
+                  {"summary", order.summary},
+                  {"assignee", order.assignee ? nlohmann::json(*order.assignee) : nlohmann::json(nullptr)}};
+        return e;
+    };
+    auto append = [&](NewEvent e, std::vector<std::string> to) -> Status {
+        for (auto& name : to)
+            if (name != actor) e.recipients.push_back(std::move(name));
+        PVF_CHECK(append_event(db, e));
+        return {};
+    };
+    const bool created = !before && order.id != 0;
+    if (created) {
+        PVF_TRY(auto office, active_users_with_role(db, "back_office"));
+        if (order.assignee) office.insert(office.begin(), *order.assignee);
+        PVF_CHECK(append(event_of("work_order.created"), std::move(office)));
+    } else if (order.assignee && (!before || before->assignee != order.assignee)) {
+        PVF_CHECK(append(event_of("work_order.assigned"), {*order.assignee}));
+    }
+    if (!created && order.closed_at && before && !before->closed_at) {
+        PVF_TRY(auto office, active_users_with_role(db, "back_office"));
+        if (order.assignee) office.push_back(*order.assignee);
+        PVF_CHECK(append(event_of("work_order.closed"), std::move(office)));
+    }
+    return {};
+}
+
+}  // namespace
+
 Result<workorders::WorkOrder> save_work_order(Db& db, workorders::WorkOrder order,
                                               const std::optional<workorders::WorkOrder>& before,
                                               const std::string& actor, const std::string& action,
@@ -113,6 +159,7 @@ Result<workorders::WorkOrder> save_work_order(Db& db, workorders::WorkOrder orde
                               body_of(order));
         !s)
         return s.error();
+    if (auto e = append_work_order_events(db, order, before, actor, now); !e) return e.error();
     return order;
 }
 

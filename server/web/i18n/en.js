@@ -201,4 +201,17 @@ export default {
   'site_update.rolled_back': 'Rolled back', 'site_update.failed': 'Failed',
   'rollout_state.running': 'Running', 'rollout_state.paused': 'Paused', 'rollout_state.done': 'Done', 'rollout_state.cancelled': 'Cancelled',
   'channel.stable': 'Stable', 'channel.candidate': 'Candidate', 'rollout_kind.software': 'Software', 'rollout_kind.config': 'Configuration',
+  // Notifications: the inbox page and the settings page (docs/notifications.md).
+  'title.inbox': 'Inbox', 'title.notifications': 'Notification settings', 'inbox.title': 'Inbox',
+  'inbox.unread_count': '{n} unread', 'inbox.read_all': 'Mark all read', 'inbox.empty': 'No notifications.',
+  'inbox.show_unread': 'Unread only', 'inbox.show_all': 'Show all', 'notif.settings': 'Notification settings',
+  'notif.sub': 'What you are told, where, and when e-mail waits.', 'notif.email': 'E-mail address', 'notif.email_hint': 'Empty: no e-mail, the inbox only.',
+  'notif.language': 'Language of notifications', 'notif.time_zone': 'Time zone', 'notif.time_zone_hint': 'An IANA name such as Asia/Shanghai or Europe/Berlin.',
+  'notif.quiet_hours': 'Quiet hours for e-mail', 'notif.quiet_from': 'From', 'notif.quiet_to': 'To',
+  'notif.quiet_hint': 'E-mail due in your quiet hours waits until they end; the inbox gets it at once.', 'notif.event': 'Event', 'notif.inbox': 'Inbox',
+  'notif.by_email': 'E-mail', 'notif.saved': 'Notification settings saved.', 'event.lead.created': 'A new lead',
+  'event.lead.assigned': 'A lead assigned to you', 'event.project.stage_changed': 'A project changes stage', 'event.milestone.overdue': 'A milestone overdue',
+  'event.milestone.escalated': 'A milestone escalated to you', 'event.payment.overdue': 'A payment overdue', 'event.payment.escalated': 'A payment escalated to you',
+  'event.work_order.created': 'A new work order', 'event.work_order.assigned': 'A work order assigned to you', 'event.work_order.closed': 'A work order closed',
+  'event.site.offline': 'A site goes offline', 'event.site.first_production': 'A site produces for the first time',
 };

@@ -200,4 +200,17 @@ export default {
   'site_update.rolled_back': '已回滚', 'site_update.failed': '失败',
   'rollout_state.running': '进行中', 'rollout_state.paused': '已暂停', 'rollout_state.done': '已完成', 'rollout_state.cancelled': '已取消',
   'channel.stable': '稳定版', 'channel.candidate': '候选版', 'rollout_kind.software': '软件', 'rollout_kind.config': '配置',
+  // Notifications: the inbox page and the settings page (docs/notifications.md).
+  'title.inbox': '收件箱', 'title.notifications': '通知设置', 'inbox.title': '收件箱',
+  'inbox.unread_count': '{n} 条未读', 'inbox.read_all': '全部标为已读', 'inbox.empty': '没有通知。',
+  'inbox.show_unread': '仅未读', 'inbox.show_all': '显示全部', 'notif.settings': '通知设置',
+  'notif.sub': '通知哪些事、通过哪种方式，以及邮件何时暂缓发送。', 'notif.email': '电子邮箱', 'notif.email_hint': '留空：不发邮件，只进收件箱。',
+  'notif.language': '通知语言', 'notif.time_zone': '时区', 'notif.time_zone_hint': 'IANA 时区名，例如 Asia/Shanghai 或 Europe/Berlin。',
+  'notif.quiet_hours': '邮件免打扰时段', 'notif.quiet_from': '开始', 'notif.quiet_to': '结束',
+  'notif.quiet_hint': '免打扰时段内的邮件会在时段结束后发送；收件箱会立即收到。', 'notif.event': '事件', 'notif.inbox': '收件箱',
+  'notif.by_email': '邮件', 'notif.saved': '通知设置已保存。', 'event.lead.created': '新线索',
+  'event.lead.assigned': '分配给您的线索', 'event.project.stage_changed': '项目阶段变更', 'event.milestone.overdue': '里程碑逾期',
+  'event.milestone.escalated': '升级给您的逾期里程碑', 'event.payment.overdue': '款项逾期', 'event.payment.escalated': '升级给您的逾期款项',
+  'event.work_order.created': '新工单', 'event.work_order.assigned': '分配给您的工单', 'event.work_order.closed': '工单已关闭',
+  'event.site.offline': '站点离线', 'event.site.first_production': '站点首次发电',
 };

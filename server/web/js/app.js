@@ -16,6 +16,7 @@ import { projectBoardView, projectView } from './views/projects.js';
 import { updatesView, rolloutView, newRolloutView } from './views/updates.js';
 import { webhooksView, webhookView } from './views/webhooks.js';
 import { collectionsView } from './views/reports.js';
+import { inboxView, notificationSettingsView } from './views/inbox.js';
 
 const OFFICE_READ = ['admin', 'back_office', 'manager'];
 const LEADS_READ = ['admin', 'back_office', 'manager', 'sales'];  // CRM: sales reps see their own leads
@@ -23,6 +24,7 @@ const LEADS_READ = ['admin', 'back_office', 'manager', 'sales'];  // CRM: sales 
 const PROJECTS_READ = ['admin', 'back_office', 'manager', 'project_manager', 'sales'];
 // CRM: sales reps the customers of their leads, project managers those of their projects (the server filters).
 const CUSTOMERS_READ = ['admin', 'back_office', 'manager', 'sales', 'project_manager'];
+const EVERY_ROLE = ['admin', 'back_office', 'technician', 'manager', 'sales', 'project_manager'];
 const routes = [
   { re: /^\/login$/, view: loginView, public: true },
   { re: /^\/dashboard$/, view: dashboardView, roles: OFFICE_READ, nav: 'dashboard' },
@@ -40,6 +42,8 @@ const routes = [
   // The collection rate (docs/projects.md): the roles GET /api/reports/collections allows.
   { re: /^\/reports\/collections$/, view: collectionsView, roles: OFFICE_READ, nav: 'collections' },
   // Over-the-air updates (docs/updates.md): admins act, back office and managers read.
+  { re: /^\/inbox$/, view: inboxView, roles: EVERY_ROLE, nav: 'inbox' },
+  { re: /^\/settings\/notifications$/, view: notificationSettingsView, roles: EVERY_ROLE, nav: 'notifications' },
   { re: /^\/updates$/, view: updatesView, roles: OFFICE_READ, nav: 'updates' },
   { re: /^\/updates\/rollouts\/(\d+)$/, view: rolloutView, roles: OFFICE_READ, nav: 'updates' },
   { re: /^\/updates\/new$/, view: newRolloutView, roles: ['admin'], nav: 'updates' },
@@ -92,15 +96,20 @@ const logo = () => {
   return svg;
 };
 
-// The unread count of the user's inbox (reminders of stalled milestones, docs/projects.md) in the header.
+// The unread count of the user's inbox (docs/notifications.md) in the header: a link to the inbox page, kept
+// current by the inbox page's 'inbox-unread' events.
+let badgeListener = null;
 function inboxBadge() {
   const badge = h('span', { class: 'badge', testid: 'inbox-unread', hidden: true });
+  const show = (n) => { badge.textContent = String(n); badge.hidden = n === 0; };
   get('/api/inbox?limit=1').then((r) => {
-    badge.textContent = String(r.unread);
-    badge.hidden = r.unread === 0;
+    show(r.unread);
     badge.title = r.items.length ? r.items[0].title : '';
   }).catch(() => { /* the header works without it */ });
-  return h('span', { class: 'inbox', title: t('header.inbox') }, t('header.inbox'), badge);
+  if (badgeListener) window.removeEventListener('inbox-unread', badgeListener);
+  badgeListener = (ev) => show(ev.detail);
+  window.addEventListener('inbox-unread', badgeListener);
+  return h('a', { class: 'inbox', href: '#/inbox', title: t('header.inbox'), testid: 'inbox-link' }, t('header.inbox'), badge);
 }
 
 function shell(active) {

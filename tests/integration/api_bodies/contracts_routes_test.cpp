@@ -6,8 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include "fixture.hpp"
+#include "pvfleet/notifications/inbox.hpp"
 #include "pvfleet/projects/reminders.hpp"
 #include "pvfleet/projects/repository.hpp"
+#include "pvfleet/storage/events.hpp"
 
 using namespace pvfleet;
 using api_test::Fixture;
@@ -141,11 +143,12 @@ TEST_CASE(
                    R"({"label": "Deposit", "amount": 150000, "due_on": "2016-07-10"})")
                 .status == 201);
     // The default payment_overdue rule: 7 days after the due day is over (18 July 00:00) — it is 19 July.
-    projects::InboxSink sink;
-    auto pass =
-        projects::evaluate_stall_rules(*f.api_db, projects::default_reminder_settings(), sink, f.clock.now());
+    auto pass = projects::evaluate_stall_rules(*f.api_db, projects::default_reminder_settings(), f.clock.now());
     REQUIRE(pass);
     CHECK(pass->sent == 1);
+    notifications::InboxConsumer inbox_consumer;  // the event, dispatched into the inbox
+    storage::EventConsumer* consumers[] = {&inbox_consumer};
+    REQUIRE(storage::dispatch_pending_events(*f.api_db, consumers, f.clock.now()));
     auto inbox = parsed(f.call("GET", "/api/inbox", "sam"));
     REQUIRE(inbox["items"].size() >= 1);
     CHECK(inbox["items"][0]["event"] == "payment.overdue");

@@ -169,14 +169,9 @@ Fixture::Fixture(const std::string& password) : clock(kStart) {
         REQUIRE(milestones);
         REQUIRE(milestones->size() > 2);
         milestone_id = (*milestones)[1].id;
-        projects::Notification note;
-        note.recipient = "admin";
-        note.event = "milestone.overdue";
-        note.title = "Site survey done — Fixture roof";
-        note.project_id = project_id;
-        note.created_at = now;
-        projects::InboxSink inbox;
-        REQUIRE(inbox.deliver(*api_db, note));
+        REQUIRE(api_db->run("INSERT INTO notifications (recipient, event, title, body, project_id, created_at_ms) "
+                            "VALUES ('admin', 'milestone.overdue', 'Site survey done — Fixture roof', '', $1, $2)",
+                            {project_id, std::int64_t{to_epoch_ms(now)}}));
         notification_id = count("SELECT MAX(id) FROM notifications");
     }
     {  // outbound webhooks: one (admin routes on {id})

@@ -2,6 +2,7 @@
 // allocated oldest due first, overdue on the clock, change orders moving the total, refusals at their key
 // paths, overdue reminders once per rule, instalment and level (snooze, paid, two servers), and the
 // collection rate over a sweep of random plans checked against a computation of the test's own.
+#include "pvfleet/notifications/inbox.hpp"
 #include "pvfleet/projects/contracts.hpp"
 
 #include <doctest/doctest.h>
@@ -16,6 +17,7 @@
 #include "pvfleet/projects/repository.hpp"
 #include "pvfleet/records/customers.hpp"
 #include "pvfleet/records/users.hpp"
+#include "pvfleet/storage/events.hpp"
 #include "pvfleet/storage/store.hpp"
 #include "support/paths.hpp"
 #include "support/server_backends.hpp"
@@ -111,8 +113,15 @@ struct Fixture {
             }
         FAIL("no milestone " << mkey);
     }
-    std::vector<Notification> inbox(const std::string& user) {
-        return ok(list_inbox(db(), user, false, 0, 500));
+    // Reminders are events: a dispatch pass to the inbox consumer writes the inbox rows (notifications module).
+    void dispatch() {
+        notifications::InboxConsumer inbox;
+        storage::EventConsumer* consumers[] = {&inbox};
+        REQUIRE(storage::dispatch_pending_events(db(), consumers, time.now()));
+    }
+    std::vector<notifications::Notification> inbox(const std::string& user) {
+        dispatch();
+        return ok(notifications::list_inbox(db(), user, false, 0, 500));
     }
 };
 
@@ -336,8 +345,7 @@ TEST_CASE(
             f.contract(p.id, "C-" + p.name, 500'000);
             instalment_of[p.id] = f.fixed(p.id, "Deposit", 150'000, "2026-07-05").id;
         }
-        InboxSink inbox;
-        ReminderScheduler scheduler(f.time, f.db(), rules, inbox);
+        ReminderScheduler scheduler(f.time, f.db(), rules);
         scheduler.start();
         // Due day over at 6 July 00:00; 3 days later (9 July 00:00) the reminder, not an hour before.
         f.time.advance_to(kT0 + 8 * kDay - 1h);
@@ -346,7 +354,7 @@ TEST_CASE(
         auto anna = f.inbox("anna");
         REQUIRE(anna.size() == 3);
         CHECK(anna[0].event == "payment.overdue");
-        CHECK(anna[0].title.find("Deposit — ") == 0);
+        CHECK(anna[0].title.find("Payment overdue: Deposit — ") == 0);
         CHECK(f.inbox("pm").size() == 1);  // Delta's
         // Bravo snoozed until 14 July; Charlie paid in full on 9 July.
         auto snoozed = f.detail(b.id).instalments.front();
@@ -369,7 +377,7 @@ TEST_CASE(
         f.time.advance_to(kT0 + 20 * kDay);
         scheduler.stop();
         auto connection = be.open();
-        ReminderScheduler restarted(f.time, *connection, rules, inbox);
+        ReminderScheduler restarted(f.time, *connection, rules);
         restarted.start();
         f.time.advance(kDay);
         restarted.stop();
@@ -390,9 +398,8 @@ TEST_CASE(
         std::vector<std::thread> threads;
         for (int i = 0; i < 2; ++i)
             threads.emplace_back([&, i] {
-                InboxSink sink;
-                results[static_cast<std::size_t>(i)] = evaluate_stall_rules(
-                    *connections[static_cast<std::size_t>(i)], rules, sink, f.time.now());
+                results[static_cast<std::size_t>(i)] =
+                    evaluate_stall_rules(*connections[static_cast<std::size_t>(i)], rules, f.time.now());
             });
         for (auto& t : threads) t.join();
         int sent = 0;
@@ -401,6 +408,7 @@ TEST_CASE(
             sent += r->sent;
         }
         CHECK(sent == 2);  // Echo's reminder and escalation, by whichever server came first
+        f.dispatch();
         CHECK(f.scalar("SELECT COUNT(*) FROM notifications WHERE project_id = $1", {e.id}) == 2);
     }
 }

@@ -125,8 +125,7 @@ TEST_CASE("handover: the first production commissions the project on its local d
         const auto berlin = f.project("be-roof", "Europe/Berlin");
         const auto early = f.project("early-roof", "Europe/Berlin", false);  // earlier milestones still open
         REQUIRE(shanghai.stage == "commissioning");
-        projects::InboxSink inbox;
-        ReminderScheduler scheduler(f.time, f.db(), default_reminder_settings(), inbox, f.settings);
+        ReminderScheduler scheduler(f.time, f.db(), default_reminder_settings(), f.settings);
         scheduler.start();
 
         // Heartbeats at 0 W and a reading below the threshold: no production.

@@ -7,11 +7,13 @@
 #include <thread>
 
 #include "pvfleet/leads/repository.hpp"
+#include "pvfleet/notifications/inbox.hpp"
 #include "pvfleet/projects/import.hpp"
 #include "pvfleet/projects/reminders.hpp"
 #include "pvfleet/projects/repository.hpp"
 #include "pvfleet/records/customers.hpp"
 #include "pvfleet/records/users.hpp"
+#include "pvfleet/storage/events.hpp"
 #include "pvfleet/storage/store.hpp"
 #include "support/paths.hpp"
 #include "support/postgres.hpp"
@@ -97,7 +99,16 @@ struct Fixture {
         c.done_on = std::optional<std::string>(on);
         return change(project_id, mkey, c);
     }
-    std::vector<Notification> inbox(const std::string& user) { return ok(list_inbox(db(), user, false, 0, 500)); }
+    // Reminders are events: a dispatch pass to the inbox consumer writes the inbox rows (notifications module).
+    void dispatch() {
+        notifications::InboxConsumer inbox;
+        storage::EventConsumer* consumers[] = {&inbox};
+        REQUIRE(storage::dispatch_pending_events(db(), consumers, time.now()));
+    }
+    std::vector<notifications::Notification> inbox(const std::string& user) {
+        dispatch();
+        return ok(notifications::list_inbox(db(), user, false, 0, 500));
+    }
 };
 
 }  // namespace
@@ -315,9 +326,8 @@ TEST_CASE("projects db: the default stall rule — a grid application pending 7 
         const Project p = f.project("Grid Waiting");
         const Project other = f.project("Still Surveying", "pm2");  // no application yet: nothing due
         f.done(p.id, "grid_application_submitted", "2026-07-01");
-        InboxSink inbox;
         ReminderSettings rules = default_reminder_settings();  // every 60 s
-        ReminderScheduler scheduler(f.time, f.db(), rules, inbox);
+        ReminderScheduler scheduler(f.time, f.db(), rules);
         scheduler.start();
         // Up to a minute before the 7 days are over: nothing. The scheduler runs every minute meanwhile.
         f.time.advance_to(kT0 + 7 * kDay - 2min);
@@ -332,26 +342,28 @@ TEST_CASE("projects db: the default stall rule — a grid application pending 7 
         CHECK(pm[0].event == "milestone.overdue");
         CHECK(boss[0].event == "milestone.escalated");
         CHECK(pm[0].project_id == p.id);
-        CHECK(pm[0].title == "Application approved — Grid Waiting");
+        CHECK(pm[0].title == "Overdue: Application approved — Grid Waiting");
         CHECK(f.inbox("pm2").empty());
         (void)other;
         // Another day of passes, then a restart (a new scheduler on a new connection): nothing twice.
         f.time.advance(kDay);
         scheduler.stop();
         auto connection = be.open();
-        ReminderScheduler restarted(f.time, *connection, rules, inbox);
+        ReminderScheduler restarted(f.time, *connection, rules);
         restarted.start();
         f.time.advance(kDay);
         CHECK(restarted.passes() == 24 * 60 + 1);
         CHECK(restarted.last().checked == 2);  // both projects' approval milestones, every pass
         restarted.stop();
         CHECK(f.scalar("SELECT COUNT(*) FROM reminders") == 2);
+        f.dispatch();
+        CHECK(f.scalar("SELECT COUNT(*) FROM events") == 2);  // one event per reminder, with its recipients
         CHECK(f.scalar("SELECT COUNT(*) FROM notifications") == 2);
-        CHECK(ok(unread_count(f.db(), "pm")) == 1);
-        REQUIRE(mark_read(f.db(), "pm", pm[0].id, f.time.now()));
-        CHECK(ok(unread_count(f.db(), "pm")) == 0);
-        CHECK(!mark_read(f.db(), "pm2", pm[0].id, f.time.now()));  // another's: not found
-        CHECK(ok(mark_all_read(f.db(), "boss", f.time.now())) == 1);
+        CHECK(ok(notifications::unread_count(f.db(), "pm")) == 1);
+        REQUIRE(notifications::mark_read(f.db(), "pm", pm[0].id, f.time.now()));
+        CHECK(ok(notifications::unread_count(f.db(), "pm")) == 0);
+        CHECK(!notifications::mark_read(f.db(), "pm2", pm[0].id, f.time.now()));  // another's: not found
+        CHECK(ok(notifications::mark_all_read(f.db(), "boss", f.time.now())) == 1);
         const auto reminders = ok(reminders_of_project(f.db(), p.id));
         REQUIRE(reminders.size() == 2);
         CHECK(reminders[1].recipients == std::vector<std::string>{"boss"});
@@ -371,8 +383,7 @@ TEST_CASE("projects db: remind, then escalate M days later; snooze defers, done 
         const Project c = f.project("Charlie");  // done after the reminder
         const Project d = f.project("Delta", "pm2");  // pm2 has no supervisor: no escalation
         for (const auto& p : {a, b, c, d}) f.done(p.id, "survey_done", "2026-07-01");
-        InboxSink inbox;
-        ReminderScheduler scheduler(f.time, f.db(), rules, inbox);
+        ReminderScheduler scheduler(f.time, f.db(), rules);
         scheduler.start();
         f.time.advance_to(kT0 + 5 * kDay);  // the 5 days are over: level 1 to each owner
         CHECK(f.inbox("pm").size() == 3);
@@ -413,9 +424,8 @@ TEST_CASE("projects db: remind, then escalate M days later; snooze defers, done 
         std::vector<std::thread> threads;
         for (int i = 0; i < 2; ++i)
             threads.emplace_back([&, i] {
-                InboxSink sink;
                 results[static_cast<std::size_t>(i)] =
-                    evaluate_stall_rules(*connections[static_cast<std::size_t>(i)], rules, sink, f.time.now());
+                    evaluate_stall_rules(*connections[static_cast<std::size_t>(i)], rules, f.time.now());
             });
         for (auto& t : threads) t.join();
         int sent = 0;
@@ -424,6 +434,7 @@ TEST_CASE("projects db: remind, then escalate M days later; snooze defers, done 
             sent += r->sent;
         }
         CHECK(sent == 2);  // Echo's reminder and escalation, by whichever server came first
+        f.dispatch();
         CHECK(f.scalar("SELECT COUNT(*) FROM notifications WHERE project_id = $1", {e.id}) == 2);
     }
 }

@@ -9,6 +9,7 @@
 
 #include "pvfleet/ingest/ledger.hpp"
 #include "pvfleet/protocol/codec.hpp"
+#include "pvfleet/storage/events.hpp"
 #include "pvfleet/storage/store.hpp"
 #include "pvfleet/storage/work_orders.hpp"
 #include "support/paths.hpp"
@@ -684,4 +685,59 @@ TEST_CASE("storage: under steady writes the SQLite WAL is checkpointed and start
     const auto wal_bytes = std::filesystem::file_size(path + "-wal");
     CHECK(wal_bytes < 80u * 1024 * 1024);
     CHECK(scalar(**db, "SELECT COUNT(*) FROM filler") == 120);
+}
+
+TEST_CASE(
+    "storage: a gateway going offline appends site.offline once per transition, to its PM and the back "
+    "office") {
+    test::TempDir dir;
+    for (auto& be : backends(dir)) {
+        CAPTURE(be.name);
+        ManualClock clock(t0());
+        storage::Store store(be.open(), clock);
+        ingest::Ledger ledger(store.db(), clock);
+        REQUIRE(store.migrate().ok());
+        REQUIRE(
+            store.db().run("INSERT INTO users (name, role, password_hash, created_at_ms) VALUES ('office', "
+                           "'back_office', 'x', 0), ('gone', 'back_office', 'x', 0)"));
+        REQUIRE(store.db().run("UPDATE users SET disabled = 1 WHERE name = 'gone'"));
+        auto status_of = [&](protocol::SiteState state) {
+            protocol::StatusMessage s;
+            s.site_id = "off";
+            s.state = state;
+            s.sent_at = clock.now();
+            s.agent_version = "t";
+            s.uptime_s = 1;
+            s.backlog_depth = 0;
+            s.config_version = "c1";
+            return s;
+        };
+        auto offline_events = [&] {
+            return scalar(store.db(), "SELECT COUNT(*) FROM events WHERE name = 'site.offline'");
+        };
+        REQUIRE(ledger.ingest({status_of(protocol::SiteState::online)}).ok());
+        CHECK(offline_events() == 0);
+        clock.advance(60s);
+        REQUIRE(ledger.ingest({status_of(protocol::SiteState::offline)}).ok());
+        CHECK(offline_events() == 1);
+        // The retained will delivered again, and an older online status arriving late: no new event.
+        clock.advance(60s);
+        REQUIRE(ledger.ingest({status_of(protocol::SiteState::offline)}).ok());
+        auto late = status_of(protocol::SiteState::online);
+        late.sent_at = t0();
+        REQUIRE(ledger.ingest({late}).ok());
+        CHECK(offline_events() == 1);
+        // Back online, then offline again: a second transition.
+        clock.advance(60s);
+        REQUIRE(ledger.ingest({status_of(protocol::SiteState::online)}).ok());
+        clock.advance(60s);
+        REQUIRE(ledger.ingest({status_of(protocol::SiteState::offline)}).ok());
+        CHECK(offline_events() == 2);
+        const auto events = storage::events_after(store.db(), 0, 10);
+        REQUIRE(events.ok());
+        REQUIRE(events->size() == 2);
+        CHECK(events->at(0).recipients == std::vector<std::string>{"office"});
+        CHECK(events->at(0).data.at("site_id") == "off");
+        CHECK_FALSE(events->at(0).data.contains("project_id"));  // no project for this site
+    }
 }

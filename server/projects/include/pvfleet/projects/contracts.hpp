@@ -202,9 +202,9 @@ Result<CollectionReport> collection_report(storage::Db& db, const std::string& f
 // ---- Overdue reminders (a rule of kind payment_overdue; called by evaluate_stall_rules) ----
 // Each overdue instalment of a signed contract of an active project, not snoozed: level 1 `after_days` days
 // after its due day is over to the project's sales rep (else its manager), level 2 `escalate_after_days`
-// later to their supervisor; recorded once per (rule, instalment, level) in payment_reminders with the
-// delivery.
-Status evaluate_payment_rule(storage::Db& db, const StallRule& rule, NotificationSink& sink, TimePoint now,
+// later to their supervisor; recorded once per (rule, instalment, level) in payment_reminders with its event
+// (payment.overdue, payment.escalated) appended in the same transaction.
+Status evaluate_payment_rule(storage::Db& db, const StallRule& rule, TimePoint now,
                              EvaluationReport& report);
 
 }  // namespace pvfleet::projects

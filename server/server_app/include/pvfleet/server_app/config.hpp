@@ -14,6 +14,7 @@
 #include "pvfleet/http/tls.hpp"
 #include "pvfleet/ingest/ingestor.hpp"
 #include "pvfleet/leads/rules.hpp"
+#include "pvfleet/notifications/email.hpp"
 #include "pvfleet/projects/settings.hpp"
 #include "pvfleet/releases/releases.hpp"
 #include "pvfleet/storage/db.hpp"
@@ -72,6 +73,8 @@ struct ServerConfig {
     projects::ReminderSettings reminder_settings = projects::default_reminder_settings();
     // Outbound webhooks (docs/webhooks.md): the `webhooks` section — where webhooks may point, and the sender's limits.
     webhooks::Settings webhook_settings;
+    // E-mail of notifications (the `smtp` section, docs/notifications.md); absent: the inbox only, no e-mail.
+    std::optional<notifications::SmtpConfig> smtp;
 };
 
 // Collects every error, each with its key path ("mqtt/uri: required").

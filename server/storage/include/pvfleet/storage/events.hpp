@@ -45,6 +45,10 @@ Result<std::vector<Event>> pending_events(Db& db, int limit);
 // Events after `after_id`, oldest first (the catalogue's tests and tools; consumers use the dispatcher).
 Result<std::vector<Event>> events_after(Db& db, std::int64_t after_id, int limit);
 
+// The active (not disabled) users of a role, by name: the recipients of events nobody in particular owns
+// (work_order.created, site.offline → "back_office").
+Result<std::vector<std::string>> active_users_with_role(Db& db, std::string_view role);
+
 // What an event is handed to. consume() runs inside the dispatcher's transaction for the event: it writes
 // what the event means for it (inbox rows, e-mails to send, webhook deliveries) and must be idempotent per
 // event id.
