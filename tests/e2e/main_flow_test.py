@@ -30,12 +30,14 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 from browser_test import run_browser_test  # noqa: E402
 from cdp import CdpError  # noqa: E402
-from pvfleet_stack import SERVER_LISTENING, StackError, wait_until  # noqa: E402
+from pvfleet_stack import SERVER_LISTENING, StackError, free_port, wait_until  # noqa: E402
 
 PASSWORDS = {"office": "office-flow-e2e-pw", "pm": "pm-flow-e2e-pw", "boss": "boss-flow-e2e-pw",
              "admin": "admin-flow-e2e-pw"}
 SITE_ID = "flow-site-1"
 WEBHOOK_SECRET = "flow-e2e-webhook-secret-0123456789"
+PM_EMAIL = "wang.fang@example.cn"
+BOSS_EMAIL = "mia@example.com"
 
 
 def http(base, method, path, body=None, token=None):
@@ -105,12 +107,18 @@ def run(stack, browser, shots):
     work = stack.work
     server = stack.binary("bin/pvfleet-server")
     mqtt_port = stack.start_mosquitto(extra_conf="max_queued_messages 100000\n")
+    # The SMTP sink: every message as received and as Python's e-mail parser decodes it (tests/support).
+    mail_dir = os.path.join(work, "mail")
+    smtp_port = free_port()
+    stack.start("smtp", [sys.executable, os.path.join(HERE, "..", "support", "smtp_sink.py"), str(smtp_port), mail_dir])
+    stack.wait_log("smtp", r"listening \d+", timeout=20)
     with open(os.path.join(work, "server.json"), "w") as f:
         json.dump({"database": {"kind": "sqlite", "path": "server.db"},
                    "mqtt": {"uri": "tcp://127.0.0.1:%d" % mqtt_port, "client_id": "pvfleet-server-flow"},
                    "http": {"listen": "127.0.0.1", "port": 0},
                    "reminders": {"check_interval_s": 2},
-                   "webhooks": {"allow_loopback": True}}, f)
+                   "webhooks": {"allow_loopback": True},
+                   "smtp": {"url": "smtp://127.0.0.1:%d" % smtp_port, "from": "pvfleet <noreply@example.com>"}}, f)
     cfg = ["--config", os.path.join(work, "server.json")]
     for name, role, display in (("office", "back_office", "Olivia Office"), ("pm", "project_manager", "Wang Fang"),
                                 ("boss", "manager", "Mia Manager"), ("admin", "admin", "Ada Admin")):
@@ -199,9 +207,21 @@ def run(stack, browser, shots):
     status, project = http(base, "GET", "/api/projects/%d" % project_id, token=office_token)
     assert status == 200 and project["manager"] == "pm" and project["site_id"] == SITE_ID, project
 
-    # 3. The project manager (zh-CN) moves the project over from a spreadsheet: dates in the past.
+    # 3. The project manager gives their e-mail address and language (zh-CN) on the settings page, and moves the
+    #    project over from a spreadsheet: dates in the past.
     q = browser.new_page(new_context=True)
     login(q, base, "pm")
+    q.eval("location.hash = '#/settings/notifications'")
+    q.fill("notif-email", PM_EMAIL)
+    q.select("notif-language", "zh-CN")
+    q.click("notif-save")
+    status, _ = http(base, "GET", "/api/inbox", token=office_token)  # (a request between: the save has landed)
+    q.wait_for("document.querySelector('.toast') !== null", timeout=10, what="the settings saved")
+    status, boss_session = http(base, "POST", "/api/login", {"user": "boss", "password": PASSWORDS["boss"]})
+    assert status == 200
+    status, got = http(base, "PUT", "/api/me/notification-settings", {"email": BOSS_EMAIL, "language": "en"},
+                       token=boss_session["token"])
+    assert status == 200, "boss settings: %s %s" % (status, got)
     q.select("lang-switch", "zh-CN")
     q.eval("location.hash = '#/projects/%d'" % project_id)
     q.wait_testid("project-milestones", timeout=20)
@@ -230,6 +250,22 @@ def run(stack, browser, shots):
     q.eval("location.reload()")
     q.wait_for("(%s || {hidden: true}).hidden === false" % q.q("inbox-unread"), timeout=20,
                what="the unread count in the project manager's header")
+    # …and by e-mail, each in the recipient's language, decoded by Python's own parser.
+    def mails():
+        if not os.path.isdir(mail_dir):
+            return []
+        return [json.load(open(os.path.join(mail_dir, n), encoding="utf-8"))
+                for n in sorted(os.listdir(mail_dir)) if n.endswith(".json")]
+
+    def reminder_to(address):
+        return [m for m in mails() if address in m["rcpt_tos"] and "Hannah Sonnenschein PV" in m["subject"]]
+    pm_mail = wait_until(lambda: reminder_to(PM_EMAIL), 60, step=0.5)
+    assert pm_mail, "no reminder e-mail to the project manager: %s" % [(m["rcpt_tos"], m["subject"]) for m in mails()]
+    assert pm_mail[0]["subject"].startswith("逾期："), pm_mail[0]["subject"]
+    assert "项目" in pm_mail[0]["body"] and pm_mail[0]["charset"] == "utf-8", pm_mail[0]
+    boss_mail = wait_until(lambda: reminder_to(BOSS_EMAIL), 60, step=0.5)
+    assert boss_mail, "no e-mail to the supervisor: %s" % [(m["rcpt_tos"], m["subject"]) for m in mails()]
+    assert boss_mail[0]["subject"].startswith(("Overdue: ", "Escalated: ")), boss_mail[0]["subject"]
 
     # 5. The installation is done (the rest of the spreadsheet's dates), and the gateway comes up.
     status, project = http(base, "GET", "/api/projects/%d" % project_id, token=office_token)
@@ -271,7 +307,7 @@ def run(stack, browser, shots):
     assert hits, "no site.first_production at the webhook receiver"
     assert all(h["signature_ok"] for h in hits), [h for h in hits if not h["signature_ok"]]
     events = [h["event"] for h in hits]
-    for name in ("webhook.test", "site.first_production"):
+    for name in ("webhook.test", "lead.created", "project.stage_changed", "milestone.overdue", "site.first_production"):
         assert name in events, "%s missing at the receiver: %s" % (name, events)
     if shots:
         q.screenshot(os.path.join(shots, "project-flow.png"), full_page=True)

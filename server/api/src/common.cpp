@@ -290,6 +290,14 @@ Checked<> check_if_match(const Request& req, std::int64_t version) {
     return {};
 }
 
+// A positive id in the path (`{name}`), or 400 naming it.
+Checked<std::int64_t> number_param(const Request& req, const char* name, const char* what) {
+    const auto n = parse_number<std::int64_t>(req.params.at(name));
+    if (!n || *n < 1)
+        return problem(400, "Bad Request", std::string(name) + ": expected a " + what + " number", name);
+    return *n;
+}
+
 Checked<> query_int(const Request& req, const std::string& name, long long lo, long long hi,
                                   long long& out) {
     auto v = req.query_param(name);

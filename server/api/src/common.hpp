@@ -80,6 +80,8 @@ std::optional<std::int64_t> if_match_version(const Request& req);
 
 // Query integer with bounds; a 400 problem naming the parameter otherwise.
 // A parameter that is absent leaves `out` as it is.
+// A positive id in the path (`{name}`; `what` names it in the error: "id: expected a project number").
+Checked<std::int64_t> number_param(const Request& req, const char* name, const char* what);
 Checked<> query_int(const Request& req, const std::string& name, long long lo, long long hi, long long& out);
 Checked<> query_time(const Request& req, const std::string& name, std::optional<TimePoint>& out);
 

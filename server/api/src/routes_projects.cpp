@@ -62,12 +62,6 @@ json milestone_json(const projects::Milestone& m, const projects::Project& p, Ti
         {"version", m.version}};
 }
 
-Checked<std::int64_t> number_param(const Request& req, const char* name, const char* what) {
-    const auto n = parse_number<std::int64_t>(req.params.at(name));
-    if (!n || *n < 1)
-        return problem(400, "Bad Request", std::string(name) + ": expected a " + what + " number", name);
-    return *n;
-}
 
 // A project the caller may see: 404 for a missing one and for another's (project managers: their own; sales
 // reps: those of the leads they converted).

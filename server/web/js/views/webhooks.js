@@ -65,6 +65,8 @@ function createForm(catalogue, reload) {
 export async function webhooksView(root, { signal }) {
   const list = h('div', { testid: 'webhook-list' }, loading());
   let catalogue = [];
+  let poll = null;
+  signal.addEventListener('abort', () => clearTimeout(poll));
   async function load() {
     try {
       const r = await get('/api/webhooks', { signal });
@@ -79,6 +81,9 @@ export async function webhooksView(root, { signal }) {
         { label: t('webhooks.last'), value: lastDelivery },
         { label: '', value: (w) => actions(w), class: 'nowrap' },
       ], { empty: t('webhooks.none'), testid: 'webhook-table', rowTestid: (w) => `webhook-${w.id}` }));
+      // A delivery under way: look again shortly, so its outcome shows without a reload.
+      clearTimeout(poll);
+      if (r.items.some((w) => w.last_delivery?.state === 'pending') && !signal.aborted) poll = setTimeout(load, 2000);
     } catch (e) {
       if (signal.aborted || e.name === 'AbortError') return;
       mount(list, errorBox(e, load));
@@ -97,7 +102,7 @@ export async function webhooksView(root, { signal }) {
         try {
           await post(`/api/webhooks/${w.id}/test`, {});
           toast(t('webhooks.test_sent'), 'success');
-          setTimeout(load, 1500);
+          load();
         } catch (e) { toast(errorText(e), 'error'); }
       }) }, t('webhooks.test'));
     const remove = h('button', { class: 'btn btn-ghost btn-small', type: 'button', testid: `webhook-delete-${w.id}`,
