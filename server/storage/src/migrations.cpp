@@ -622,7 +622,7 @@ CREATE INDEX log_bundles_by_time ON log_bundles(requested_at_ms);
     // ---- CRM: contracts and payments (server/projects contracts.hpp, docs/projects.md) ----
     {17, "CRM: contracts of projects, change orders, payment plans, payments and their overdue reminders", R"SQL(
 -- One contract per project. Money is integer minor units of an ISO 4217 currency (cents for EUR).
--- signed_document_id waits for the documents module (the signed PDF); nothing writes it yet.
+-- signed_document_id: the signed PDF, a document of the project (migration 19); the API checks it.
 CREATE TABLE contracts (
   id {ID},
   project_id BIGINT NOT NULL UNIQUE REFERENCES projects(id),
@@ -690,6 +690,29 @@ CREATE TABLE payment_reminders (
   UNIQUE (rule, instalment_id, level)
 );
 CREATE INDEX payment_reminders_by_project ON payment_reminders(project_id, id);
+)SQL"},
+    // ---- CRM: documents and photos (server/documents, docs/documents.md) ----
+    // 19, not 18: the number is kept apart for a branch merged beside this one; versions need not be contiguous.
+    {19, "CRM: documents and photos of customers, projects and work orders", R"SQL(
+-- A file uploaded to an owner; the bytes are <documents.dir>/blobs/<sha256[0:2]>/<sha256>, shared by rows of
+-- the same hash. media_type is sniffed from the bytes; file_name is for display only. Deleting sets deleted_at_ms.
+CREATE TABLE documents (
+  id {ID},
+  owner_kind TEXT NOT NULL,
+  owner_id BIGINT NOT NULL,
+  category TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size_bytes BIGINT NOT NULL,
+  sha256 TEXT NOT NULL,
+  file_name TEXT NOT NULL,
+  caption TEXT,
+  uploaded_by TEXT NOT NULL,
+  uploaded_at_ms BIGINT NOT NULL,
+  deleted_at_ms BIGINT,
+  deleted_by TEXT
+);
+CREATE INDEX documents_by_owner ON documents(owner_kind, owner_id, uploaded_at_ms);
+CREATE INDEX documents_by_sha256 ON documents(sha256);
 )SQL"},
 };
 
