@@ -127,5 +127,7 @@ void add_contract_routes(Router& router, ApiContext& ctx);
 void add_release_routes(Router& router, ApiContext& ctx);
 // Remote diagnostics: log bundles asked of gateways, their upload and download (routes_log_bundles.cpp).
 void add_log_bundle_routes(Router& router, ApiContext& ctx);
+// CRM: documents and photos of customers, projects and work orders (routes_documents.cpp).
+void add_document_routes(Router& router, ApiContext& ctx);
 
 }  // namespace pvfleet::api::detail

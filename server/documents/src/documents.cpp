@@ -1,5 +1,8 @@
 #include "pvfleet/documents/documents.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -56,6 +59,14 @@ Status write_beside_and_rename(const fs::path& dest, std::string_view bytes) {
         return Error{"'" + dest.string() + "' cannot be written", ErrorKind::io};
     }
     return util::sync_directory(dest.parent_path());
+}
+
+bool fsync_file(const fs::path& file) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool ok = ::fsync(fd) == 0;
+    ::close(fd);
+    return ok;
 }
 
 Result<std::string> read_whole(const fs::path& file, std::uint64_t limit) {
@@ -172,6 +183,23 @@ Status Library::remove_files(const std::string& sha256) {
     return util::sync_directory(blob_path(sha256).parent_path());
 }
 
+std::size_t upload_body_limit(const Settings& settings, std::string_view method, std::string_view target) {
+    if (method != "POST") return 0;
+    std::string_view path = target.substr(0, target.find('?'));
+    constexpr std::string_view kSuffix = "/documents";
+    if (path.size() <= kSuffix.size() || path.substr(path.size() - kSuffix.size()) != kSuffix) return 0;
+    path.remove_suffix(kSuffix.size());
+    for (std::string_view prefix : {"/api/customers/", "/api/projects/", "/api/work-orders/"}) {
+        if (path.substr(0, prefix.size()) != prefix) continue;
+        const std::string_view id = path.substr(prefix.size());
+        if (id.empty() || id.size() > 19) return 0;
+        for (char c : id)
+            if (c < '0' || c > '9') return 0;
+        return static_cast<std::size_t>(settings.max_bytes);
+    }
+    return 0;
+}
+
 std::string sanitise_file_name(std::string_view name, MediaType type) {
     if (const auto slash = name.find_last_of("/\\"); slash != std::string_view::npos)
         name = name.substr(slash + 1);
@@ -266,10 +294,13 @@ Result<Document> store_prepared(storage::Db& db, Library& lib, const Upload& up,
                              ErrorKind::io};
             bool moved = false;
             if (!p.file.empty()) {
-                // Renamed into place when on the same filesystem (a whole, synced spooled file), else copied.
-                if (auto s = util::sync_directory(p.file.parent_path()); s) {
+                // Renamed into place when on the same filesystem (its bytes fsynced first), else copied.
+                if (fsync_file(p.file)) {
                     fs::rename(p.file, blob, ec);
                     moved = !ec;
+                    if (moved)
+                        fs::permissions(
+                            blob, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read, ec);
                 }
             }
             if (moved) {
@@ -323,6 +354,11 @@ Result<Document> store_upload(storage::Db& db, Library& lib, const Upload& uploa
                               std::string_view body, TimePoint now) {
     PVF_TRY(auto prepared, prepare_upload(lib, file, body));
     return store_prepared(db, lib, upload, prepared, now);
+}
+
+Result<bool> owner_exists(storage::Db& db, OwnerKind kind, std::int64_t owner_id) {
+    PVF_TRY(auto r, db.run(std::string("SELECT 1 FROM ") + owner_table(kind) + " WHERE id = $1", {owner_id}));
+    return !r.rows.empty();
 }
 
 Result<std::vector<Document>> list_documents(storage::Db& db, OwnerKind kind, std::int64_t owner_id) {
@@ -390,6 +426,7 @@ Result<fs::path> file_for(const Library& lib, const Document& doc, Size size) {
 std::string download_name(const Document& doc, Size size) {
     std::string out;
     for (char c : doc.file_name) {
+        if ((static_cast<unsigned char>(c) & 0xC0) == 0x80) continue;  // one '_' per UTF-8 character
         const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                            c == '.' || c == '-' || c == '_' || c == ' ' || c == '(' || c == ')';
         out += plain ? c : '_';

@@ -101,6 +101,10 @@ private:
     std::map<std::string, int> in_flight_;
 };
 
+// The HTTP transport's body limit for a request line (HttpServerOptions::body_limit_for): max_bytes for
+// POST /api/{customers,projects,work-orders}/{id}/documents, 0 (the transport's default) for anything else.
+std::size_t upload_body_limit(const Settings& settings, std::string_view method, std::string_view target);
+
 // A file name for display: its last path component, control characters, quotes, slashes and backslashes
 // dropped, at most kMaxFileNameBytes bytes of valid UTF-8, with the type's extension; "document.<ext>" when
 // nothing is left.
@@ -139,6 +143,9 @@ Result<Document> store_prepared(storage::Db& db, Library& lib, const Upload& upl
 // invalid (caption too long). The same bytes uploaded twice share one file.
 Result<Document> store_upload(storage::Db& db, Library& lib, const Upload& upload,
                               const std::filesystem::path& file, std::string_view body, TimePoint now);
+
+// Whether the customer, project or work order exists.
+Result<bool> owner_exists(storage::Db& db, OwnerKind kind, std::int64_t owner_id);
 
 // An owner's live documents, newest first (at most 500).
 Result<std::vector<Document>> list_documents(storage::Db& db, OwnerKind kind, std::int64_t owner_id);
