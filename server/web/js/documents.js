@@ -120,6 +120,7 @@ export function serialScanButton(input) {
 
 async function scan(input) {
   const video = h('video', { autoplay: true, muted: true, playsinline: true, class: 'scan-video', testid: 'scan-video' });
+  video.muted = true;  // the property, not only the attribute: autoplay needs it
   const status = h('p', { class: 'muted', testid: 'scan-status' }, t('scan.looking'));
   let stream = null;
   let done = false;

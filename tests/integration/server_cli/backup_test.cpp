@@ -130,7 +130,8 @@ std::string read_back(const fs::path& config, bool upload = false) {
     const auto listed = test::http_request("127.0.0.1", port, "GET", documents, {}, auth);
     REQUIRE_MESSAGE(listed.status == 200, listed.body);
     std::string docs;
-    for (const auto& d : json::parse(listed.body)["items"]) {
+    const json listed_docs = json::parse(listed.body);
+    for (const auto& d : listed_docs["items"]) {
         const auto got =
             test::http_request("127.0.0.1", port, "GET", d["content_url"].get<std::string>(), {}, auth);
         docs += "\ndocument: " + d["file_name"].get<std::string>() + " " + std::to_string(got.status) + " " +
