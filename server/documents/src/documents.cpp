@@ -420,6 +420,11 @@ Result<fs::path> file_for(const Library& lib, const Document& doc, Size size) {
     PVF_TRY(auto bytes, read_whole(blob, lib.settings().max_bytes * 2 + 1));
     PVF_TRY(auto jpeg, resized_jpeg(doc.media_type, bytes, long_side_of(size), lib.settings().max_pixels));
     PVF_CHECK(write_beside_and_rename(variant, jpeg));
+    // The last document of these bytes deleted while this was being made: the variant goes with its file.
+    if (!fs::exists(blob, ec)) {
+        fs::remove(variant, ec);
+        return Error{"document " + std::to_string(doc.id) + ": its file is gone", ErrorKind::not_found};
+    }
     return variant;
 }
 
