@@ -15,9 +15,9 @@ from cdp import Browser, CdpError
 from pvfleet_stack import Processes, StackError
 
 
-def run_browser_test(name, flow, bin_dir, env=None, needs=()):
+def run_browser_test(name, flow, bin_dir, env=None, needs=(), browser_args=()):
     """Runs flow(stack, browser); returns the exit status (0 also when skipped: Chromium or a program in `needs`
-    missing)."""
+    missing). browser_args: extra Chromium flags (a fake camera)."""
     chromium = Browser.find_chromium()
     missing = ([] if chromium else ["chromium"]) + [n for n in needs if not shutil.which(n)]
     if missing:
@@ -29,7 +29,7 @@ def run_browser_test(name, flow, bin_dir, env=None, needs=()):
     t0 = time.monotonic()
     error = None
     try:
-        browser = Browser.launch(chromium, log_path=os.path.join(work, "chromium.log"))
+        browser = Browser.launch(chromium, extra_args=tuple(browser_args), log_path=os.path.join(work, "chromium.log"))
         flow(stack, browser)
     except (StackError, CdpError, AssertionError) as e:
         error = str(e) or repr(e)

@@ -77,6 +77,7 @@ void add_routes(Router& router, ApiContext& ctx) {
     detail::add_project_routes(router, ctx);  // CRM: projects, board, conversion (routes_projects.cpp)
     detail::add_notification_routes(router, ctx);  // inbox, notification settings (routes_notifications.cpp)
     detail::add_contract_routes(router, ctx);  // CRM: contracts and payments (routes_contracts.cpp)
+    detail::add_document_routes(router, ctx);  // CRM: documents and photos (routes_documents.cpp)
     router.add("GET", "/api/health", {"Liveness: 200 when the server answers", {}, "meta"}, [&ctx](Request&) {
         nlohmann::json j = {{"status", "ok"}, {"at", format_iso8601(ctx.clock->now())}};
         return json_response(200, j);

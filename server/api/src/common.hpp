@@ -134,5 +134,7 @@ void add_release_routes(Router& router, ApiContext& ctx);
 void add_log_bundle_routes(Router& router, ApiContext& ctx);
 // Outbound webhooks: subscriptions, their delivery log, test pings, retries (routes_webhooks.cpp).
 void add_webhook_routes(Router& router, ApiContext& ctx);
+// CRM: documents and photos of customers, projects and work orders (routes_documents.cpp).
+void add_document_routes(Router& router, ApiContext& ctx);
 
 }  // namespace pvfleet::api::detail

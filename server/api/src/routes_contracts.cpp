@@ -135,13 +135,16 @@ Checked<projects::ContractInput> contract_input(const json& b) {
     std::string number, currency, status;
     std::int64_t amount = 0;
     std::optional<std::string> signed_on;
+    std::optional<std::int64_t> signed_document_id;
     BodyReader read(b);
     read.text("number", number, 64)
         .integer("amount", amount, 1, projects::kMaxMinorAmount)
         .text("currency", currency, 3)
         .nullable_text("signed_on", signed_on, 16)
-        .text("status", status, 16);
+        .text("status", status, 16)
+        .nullable_integer("signed_document_id", signed_document_id, 1, INT64_MAX);
     if (auto s = read.status(); !s) return s.refusal();
+    if (b.contains("signed_document_id")) in.signed_document_id = signed_document_id;
     if (b.contains("number")) in.number = number;
     if (b.contains("amount")) in.amount = amount;
     if (b.contains("currency")) in.currency = currency;
@@ -157,7 +160,8 @@ Checked<projects::ContractInput> contract_input(const json& b) {
     return in;
 }
 
-const std::set<std::string> kContractMembers{"number", "amount", "currency", "signed_on", "status"};
+const std::set<std::string> kContractMembers{"number",    "amount", "currency",
+                                             "signed_on", "status", "signed_document_id"};
 
 Response post_contract(ApiContext& ctx, Request& req) {
     json b;

@@ -67,6 +67,7 @@ std::string contract_audit_json(const Contract& c) {
                           {"currency", c.currency},
                           {"signed_on", o(c.signed_on)},
                           {"status", enum_name(kContractStatusNames, c.status)},
+                          {"signed_document_id", o(c.signed_document_id)},
                           {"version", c.version}}
         .dump();
 }
@@ -287,6 +288,23 @@ Status apply_contract_input(storage::Db& db, Contract& c, const std::optional<Co
                                            std::string(enum_name(kContractStatusNames, *in.status)));
         c.status = *in.status;
     }
+    if (in.signed_document_id) {
+        if (*in.signed_document_id) {
+            // The documents module's table (migration 19); the document must be this project's signed PDF.
+            auto d = db.run(
+                "SELECT owner_kind, owner_id, category, media_type FROM documents WHERE id = $1 AND "
+                "deleted_at_ms IS NULL",
+                {**in.signed_document_id});
+            if (!d) return d.error();
+            const std::string which = "document " + std::to_string(**in.signed_document_id);
+            if (d->rows.empty() || d->rows[0].text(0) != "project" || d->rows[0].integer(1) != c.project_id)
+                return Error::at("signed_document_id", which + " is not a document of this project");
+            if (d->rows[0].text(2) != "signed_contract" || d->rows[0].text(3) != "application/pdf")
+                return Error::at("signed_document_id",
+                                 which + " is not a signed contract (a PDF of category signed_contract)");
+        }
+        c.signed_document_id = *in.signed_document_id;
+    }
     if (c.status == ContractStatus::signed_ && !c.signed_on)
         return Error::at("signed_on", "required for a signed contract");
     return {};
@@ -318,10 +336,12 @@ Result<Contract> create_contract(storage::Db& db, std::int64_t project_id, const
         auto r = db.run(
             "INSERT INTO contracts (project_id, number, amount_minor, currency, signed_on, status, "
             "created_by, "
-            "created_at_ms, updated_at_ms, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 1) RETURNING "
-            "id",
+            "created_at_ms, updated_at_ms, version, signed_document_id) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+            "$8, $8, 1, "
+            "$9) RETURNING id",
             {project_id, c.number, c.amount, c.currency, detail::opt(c.signed_on),
-             std::string(enum_name(kContractStatusNames, c.status)), actor, std::int64_t{to_epoch_ms(now)}});
+             std::string(enum_name(kContractStatusNames, c.status)), actor, std::int64_t{to_epoch_ms(now)},
+             c.signed_document_id ? storage::Value(*c.signed_document_id) : storage::Value(nullptr)});
         if (!r)
             return unique_taken(r.error(), "number", "'" + c.number + "' is the number of another contract");
         c.id = r->rows.at(0).integer(0);
@@ -346,15 +366,18 @@ Result<Contract> update_contract(storage::Db& db, std::int64_t project_id, const
         Contract c = *before;
         if (auto s = apply_contract_input(db, c, *before, in, now); !s) return s.error();
         if (c.number == before->number && c.amount == before->amount && c.currency == before->currency &&
-            c.signed_on == before->signed_on && c.status == before->status)
+            c.signed_on == before->signed_on && c.status == before->status &&
+            c.signed_document_id == before->signed_document_id)
             return c;  // nothing changes: no new version, no audit entry
         auto u = db.run(
             "UPDATE contracts SET number = $1, amount_minor = $2, currency = $3, signed_on = $4, status = "
             "$5, "
-            "updated_at_ms = $6, version = version + 1 WHERE id = $7 AND version = $8",
+            "updated_at_ms = $6, version = version + 1, signed_document_id = $9 WHERE id = $7 AND version = "
+            "$8",
             {c.number, c.amount, c.currency, detail::opt(c.signed_on),
              std::string(enum_name(kContractStatusNames, c.status)), std::int64_t{to_epoch_ms(now)}, c.id,
-             expected_version});
+             expected_version,
+             c.signed_document_id ? storage::Value(*c.signed_document_id) : storage::Value(nullptr)});
         if (!u)
             return unique_taken(u.error(), "number", "'" + c.number + "' is the number of another contract");
         if (u->affected == 0)

@@ -407,9 +407,10 @@ void wire_api_context(api::ApiContext& api_context, const ServerConfig& config, 
 }
 
 // `diagnostics`: the log bundles' runtime (nullptr: none), whose upload links set their bodies' limit.
+// `documents`: whether the documents' folder is in use (its uploads get documents/max_mb).
 http::HttpServerOptions http_options_of(const ServerConfig& config,
                                         std::shared_ptr<const diagnostics::Runtime> diagnostics = nullptr,
-                                        const Clock* clock = nullptr) {
+                                        const Clock* clock = nullptr, bool documents = false) {
     http::HttpServerOptions http_options;
     http_options.address = config.http.listen;
     http_options.port = config.http.port;
@@ -419,12 +420,18 @@ http::HttpServerOptions http_options_of(const ServerConfig& config,
     // A release upload may be larger than any other body; a log bundle's upload up to its link's limit (only
     // a genuine, unexpired link raises it).
     const std::size_t release_limit = config.releases ? config.releases->settings.max_upload_bytes : 0;
-    if (config.releases || (diagnostics && clock != nullptr)) {
-        http_options.body_limit_for = [release_limit, diagnostics, clock](
+    const std::optional<documents::Settings> document_limits =
+        documents ? std::optional(config.documents) : std::nullopt;
+    if (config.releases || (diagnostics && clock != nullptr) || documents) {
+        http_options.body_limit_for = [release_limit, diagnostics, clock, document_limits](
                                           std::string_view method, std::string_view target) -> std::size_t {
             if (release_limit > 0 && method == "POST" &&
                 target.substr(0, target.find('?')) == "/api/releases")
                 return release_limit;
+            if (document_limits)
+                if (const auto n = documents::upload_body_limit(*document_limits, method, target); n > 0)
+                    return n;
+            if (clock == nullptr) return 0;
             return diagnostics ? diagnostics::upload_body_limit(*diagnostics, clock->now(), method, target)
                                : 0;
         };
@@ -435,6 +442,8 @@ http::HttpServerOptions http_options_of(const ServerConfig& config,
         http_options.spool_dir = (config.releases->settings.dir / "incoming").string();
     else if (config.diagnostics)
         http_options.spool_dir = (config.diagnostics->dir / "incoming").string();
+    else if (documents)
+        http_options.spool_dir = (config.documents.dir / "incoming").string();
     return http_options;
 }
 
@@ -620,9 +629,19 @@ int cmd_run(const Common& common) {
         api_context.diagnostics = *rt;
         PVF_LOG(info, "diagnostics", "log bundles in " << config->diagnostics->dir);
     }
+    if (auto lib = documents::Library::open(config->documents)) {
+        api_context.documents = std::move(*lib);
+        PVF_LOG(info, "documents", "documents in " << config->documents.dir.string());
+    } else if (config->documents_configured) {
+        std::cerr << "pvfleet-server run: " << lib.error().message << "\n";
+        return 2;
+    } else {  // the default folder: the server runs, its document routes answer 503
+        PVF_LOG(warn, "documents", lib.error().message << " (set documents/dir): documents are off");
+    }
     api::Router router;
     api::add_routes(router, api_context);
-    auto options = http_options_of(*config, api_context.diagnostics, &clock);
+    auto options =
+        http_options_of(*config, api_context.diagnostics, &clock, api_context.documents != nullptr);
     if (!options.spool_dir.empty()) {
         // Uploads cut off by a crash or kill left their partial files here: none is anybody's now.
         std::error_code ec;
@@ -631,7 +650,10 @@ int cmd_run(const Common& common) {
             if (std::error_code gone; e.path().filename().string().rfind("upload-", 0) == 0)
                 std::filesystem::remove(e.path(), gone);
         if (ec) {
-            std::cerr << "pvfleet-server run: " << (config->releases ? "releases" : "diagnostics")
+            std::cerr << "pvfleet-server run: "
+                      << (config->releases      ? "releases"
+                          : config->diagnostics ? "diagnostics"
+                                                : "documents")
                       << "/dir: '" << options.spool_dir << "' cannot be used: " << ec.message() << "\n";
             return 2;
         }

@@ -26,7 +26,7 @@ const config::Object kTop{
     {optional("database"), optional("mqtt"), optional("http"), optional("ingest"), optional("enrollment"),
      optional("releases"), optional("diagnostics"), optional("secret_key_file", string().non_empty()),
      optional("web_root", string().non_empty()), optional("leads"), optional("projects"),
-     optional("reminders"), optional("webhooks"), optional("smtp")},
+     optional("reminders"), optional("webhooks"), optional("smtp"), optional("documents")},
     kWording};
 const config::Object kDatabase{{required("kind", config::one_of({"sqlite", "postgres"}).non_empty()),
                                 optional("path", string().non_empty()), optional("uri", string().non_empty())},
@@ -332,6 +332,22 @@ void parse_webhooks(const json& section, ServerConfig& c, config::Errors& e) {
     if (auto v = r.integer("retention_days")) w.limits.retention = std::chrono::hours(24 * *v);
 }
 
+const config::Object kDocuments{{optional("dir", string().non_empty()), optional("max_mb", integer(1, 1024)),
+                                 optional("max_megapixels", integer(1, 400))},
+                                kWording};
+
+// Documents and photos (docs/documents.md): the folder, the largest upload and the largest image resized.
+void parse_documents(const json& section, const std::filesystem::path& base_dir, ServerConfig& c,
+                     config::Errors& e) {
+    kDocuments.check_keys(section, "documents", e);
+    config::Reader r(section, "documents", kDocuments, e);
+    c.documents_configured = true;
+    if (auto v = r.string("dir")) c.documents.dir = resolve(base_dir, *v);
+    if (auto v = r.integer("max_mb")) c.documents.max_bytes = static_cast<std::uint64_t>(*v) * 1024 * 1024;
+    if (auto v = r.integer("max_megapixels"))
+        c.documents.max_pixels = static_cast<std::uint64_t>(*v) * 1'000'000;
+}
+
 using config::optional_section;
 
 }  // namespace
@@ -354,6 +370,11 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
     if (const json* en = optional_section(doc, "enrollment", e)) parse_enrollment(*en, base_dir, c, e);
     if (const json* rl = optional_section(doc, "releases", e)) parse_releases(*rl, base_dir, c, e);
     if (const json* d = optional_section(doc, "diagnostics", e)) parse_diagnostics(*d, base_dir, c, e);
+    if (const json* d = optional_section(doc, "documents", e)) parse_documents(*d, base_dir, c, e);
+    if (c.documents.dir.empty())
+        c.documents.dir = c.database.engine == storage::Engine::sqlite && !c.database.sqlite_path.empty()
+                              ? std::filesystem::path(c.database.sqlite_path).parent_path() / "documents"
+                              : std::filesystem::path("/var/lib/pvfleet/documents");
     if (const json* l = optional_section(doc, "leads", e)) {  // CRM: scoring, assignment, SLA, limits
         if (auto settings = leads::parse_settings(*l, "leads"))
             c.lead_settings = std::move(*settings);
@@ -419,6 +440,9 @@ std::string describe(const ServerConfig& c) {
                                      : "postgresql://***@" + c.database.postgres_uri.substr(at + 1);
         out["database"].erase("path");
     }
+    out["documents"] = {{"dir", c.documents.dir.string()},
+                        {"max_mb", c.documents.max_bytes / (1024 * 1024)},
+                        {"max_megapixels", c.documents.max_pixels / 1'000'000}};
     if (c.enrollment)
         out["enrollment"] = {{"ca_cert_file", c.enrollment->ca.cert_file},
                              {"ca_key_file", c.enrollment->ca.key_file},

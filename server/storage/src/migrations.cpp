@@ -622,7 +622,7 @@ CREATE INDEX log_bundles_by_time ON log_bundles(requested_at_ms);
     // ---- CRM: contracts and payments (server/projects contracts.hpp, docs/projects.md) ----
     {17, "CRM: contracts of projects, change orders, payment plans, payments and their overdue reminders", R"SQL(
 -- One contract per project. Money is integer minor units of an ISO 4217 currency (cents for EUR).
--- signed_document_id waits for the documents module (the signed PDF); nothing writes it yet.
+-- signed_document_id: the signed PDF, a document of the project (migration 19); the API checks it.
 CREATE TABLE contracts (
   id {ID},
   project_id BIGINT NOT NULL UNIQUE REFERENCES projects(id),
@@ -704,6 +704,28 @@ CREATE TABLE events (
 );
 CREATE INDEX events_pending ON events(id) WHERE dispatched_at_ms IS NULL;
 )SQL"},
+    // ---- CRM: documents and photos (server/documents, docs/documents.md) ----
+    {19, "CRM: documents and photos of customers, projects and work orders", R"SQL(
+-- A file uploaded to an owner; the bytes are <documents.dir>/blobs/<sha256[0:2]>/<sha256>, shared by rows of
+-- the same hash. media_type is sniffed from the bytes; file_name is for display only. Deleting sets deleted_at_ms.
+CREATE TABLE documents (
+  id {ID},
+  owner_kind TEXT NOT NULL,
+  owner_id BIGINT NOT NULL,
+  category TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size_bytes BIGINT NOT NULL,
+  sha256 TEXT NOT NULL,
+  file_name TEXT NOT NULL,
+  caption TEXT,
+  uploaded_by TEXT NOT NULL,
+  uploaded_at_ms BIGINT NOT NULL,
+  deleted_at_ms BIGINT,
+  deleted_by TEXT
+);
+CREATE INDEX documents_by_owner ON documents(owner_kind, owner_id, uploaded_at_ms);
+CREATE INDEX documents_by_sha256 ON documents(sha256);
+)SQL"},
     // ---- notifications: users' e-mail and preferences, the e-mail outbox (server/notifications) ----
     {20, "notifications: users' e-mail, language, time zone and quiet hours; per-event channels; the e-mail outbox",
      R"SQL(
@@ -747,7 +769,7 @@ CREATE TABLE email_outbox (
 );
 CREATE INDEX email_outbox_due ON email_outbox(state, due_at_ms);
 )SQL"},
-    // ---- outbound webhooks (server/webhooks, docs/webhooks.md); 19 and 20 are other changes in flight ----
+    // ---- outbound webhooks (server/webhooks, docs/webhooks.md) ----
     {21, "outbound webhooks, their deliveries and every delivery attempt", R"SQL(
 -- secret: AES-256-GCM ciphertext (records FieldCipher), never returned. events: JSON array of names ("*": all).
 -- after_event_id: the last event of the log when the webhook was made; it is told of later events only.

@@ -5,6 +5,7 @@ import { t, tEnum, fmtNumber, fmtDateTime, fmtWith } from './i18n.js';
 import { request, get, post, qs } from './api.js';
 import { table, toast, errorText, busy, field, role } from './ui.js';
 import { lineChart } from './charts.js';
+import { serialScanButton } from './documents.js';
 
 // Moves offered per role (the server checks again; docs/workorders.md "States").
 const OFFICE_MOVES = {
@@ -133,6 +134,12 @@ export function notesList(wo) {
       p.new_serial ? [' → ', t('notes.new_serial'), ' ', h('code', {}, p.new_serial)] : null))) : null)));
 }
 
+// The new serial: typed, or scanned from its barcode / QR code where the browser can (documents.js).
+function serialField(i) {
+  const input = h('input', { name: 'new_serial', testid: `part-serial-${i}`, autocomplete: 'off' });
+  return field(t('notes.new_serial'), h('div', { class: 'inline' }, input, serialScanButton(input)));
+}
+
 /** Form to record a visit: text and parts replaced (part, device, new serial). */
 export function noteForm(wo, devices, onSaved) {
   const text = h('textarea', { name: 'text', rows: 4, required: true, testid: 'note-text', placeholder: t('notes.placeholder') });
@@ -144,7 +151,7 @@ export function noteForm(wo, devices, onSaved) {
       field(t('notes.part'), h('input', { name: 'part', testid: `part-name-${i}`, placeholder: t('notes.part_placeholder') })),
       field(t('wo.device'), h('select', { name: 'device_id', testid: `part-device-${i}` }, h('option', { value: '' }, '—'),
         devices.map((d) => h('option', { value: d.device_id }, `${d.device_id} · ${d.vendor} ${d.model} (${d.serial})`)))),
-      field(t('notes.new_serial'), h('input', { name: 'new_serial', testid: `part-serial-${i}` })),
+      serialField(i),
       h('button', { class: 'btn btn-ghost btn-icon', type: 'button', 'aria-label': t('common.remove'), onClick: () => row.remove() }, '✕'));
     parts.append(row);
     row.querySelector('input').focus();

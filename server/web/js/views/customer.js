@@ -8,6 +8,7 @@ import { generationCard, siteKwp } from '../generation.js';
 import { workOrderCsvColumns } from './board.js';
 import { downloadCsv, stamp } from '../csv.js';
 import { updateSettingsBlock } from './updates.js';
+import { documentsCard } from '../documents.js';
 
 const FIELDS = ['name', 'phone', 'email', 'address', 'notes'];
 // Sales reps and project managers read their own customers' contact, sites and projects; the plant's data (status,
@@ -216,7 +217,8 @@ export async function customerView(root, { params, signal, rerender }) {
         { label: t('wo.state'), value: (w) => stateChip(w.state) },
         { label: t('wo.sla'), value: (w) => slaChip(w.sla) },
         { label: t('wo.assignee'), value: (w) => w.assignee || '—' },
-      ], { onRow: (w) => { location.hash = `#/work-orders/${w.id}`; }, empty: t('wo.none'), testid: 'customer-work-orders' }), { actions: exportBtn }));
+      ], { onRow: (w) => { location.hash = `#/work-orders/${w.id}`; }, empty: t('wo.none'), testid: 'customer-work-orders' }), { actions: exportBtn }),
+      documentsCard('customers', c.id, { writers: ['admin', 'back_office', 'sales', 'project_manager'], signal }));
   }
   draw();
 }

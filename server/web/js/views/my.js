@@ -5,6 +5,7 @@ import { t, tEnum, fmtDateTime, fmtNumber } from '../i18n.js';
 import { request, get, qs } from '../api.js';
 import { priorityChip, slaChip, stateChip, age, errorText, mapLinks, kv } from '../ui.js';
 import { stateButtons, notesList, noteForm, ticketActions, conflictAlert, evidenceTable, faultChart } from '../wo-common.js';
+import { documentsCard } from '../documents.js';
 
 const tel = (p) => `tel:${String(p).replace(/[^\d+]/g, '')}`;
 
@@ -77,6 +78,7 @@ export async function myOrderView(root, { params, signal }) {
         ]),
         (wo.evidence || []).length ? h('details', { class: 'more' }, h('summary', {}, t('wo.evidence'), ` (${fmtNumber(wo.evidence.length)})`), evidenceTable(wo), faultChart(wo, wo.site?.time_zone, signal)) : null),
       open ? h('section', { class: 'my-section' }, h('h2', {}, t('notes.record')), noteForm(wo, devices, reload)) : null,
+      h('section', { class: 'my-section' }, documentsCard('work-orders', wo.id, { writers: open ? ['technician'] : [], capture: true, signal })),
       open ? h('section', { class: 'my-section' }, h('h2', {}, t('ticket.title')), ticketActions(wo, { big: true }) || h('p', { class: 'muted' }, t('wo.no_ticket'))) : null,
       h('section', { class: 'my-section' }, h('h2', {}, t('notes.title')), notesList(wo))));
   }

@@ -9,6 +9,7 @@ import { t, tEnum, fmtDateTime, fmtDate } from '../i18n.js';
 import { get, request, qs } from '../api.js';
 import { pageHeader, card, table, chip, kv, loading, errorBox, errorText, toast, field, busy, role, canEdit, showFieldError } from '../ui.js';
 import { getLang } from '../i18n.js';
+import { documentsCard } from '../documents.js';
 
 const canWrite = () => ['admin', 'back_office', 'project_manager'].includes(role());
 
@@ -105,6 +106,24 @@ export function parseMoney(text, currency) {
   return Number(m[1]) * 10 ** digits + Number((m[2] || '').padEnd(digits, '0') || 0);
 }
 
+// The contract's signed PDF: one of the project's documents of category signed_contract (docs/documents.md).
+function signedPdfForm(c, id, reload) {
+  const select = h('select', { testid: 'contract-signed-select', 'aria-label': t('contracts.signed_pdf') }, h('option', { value: '' }, '—'));
+  const save = h('button', { class: 'btn btn-secondary', type: 'button', testid: 'contract-signed-save' }, t('common.save'));
+  get(`/api/projects/${id}/documents`).then((res) => {
+    for (const d of (res.items || []).filter((x) => x.category === 'signed_contract' && x.media_type === 'application/pdf'))
+      select.append(h('option', { value: String(d.id), selected: d.id === c.signed_document_id }, `${d.file_name} · ${fmtDate(d.uploaded_at)}`));
+  }).catch(() => {});
+  save.addEventListener('click', () => busy(save, async () => {
+    try {
+      await request('PATCH', `/api/projects/${id}/contract`, { body: { signed_document_id: select.value ? Number(select.value) : null }, ifMatch: `"v${c.version}"` });
+      toast(t('common.saved'), 'success');
+      await reload();
+    } catch (e) { toast(errorText(e), 'error'); }
+  }));
+  return h('div', { class: 'inline', testid: 'contract-signed-form' }, h('label', { class: 'field-label' }, t('contracts.signed_pdf')), select, save);
+}
+
 function contractCard(c, id, reload, milestones) {
   const titleOf = (key) => milestones.find((m) => m.key === key)?.title || key;
   const money = (v) => fmtMoney(v, c.currency);
@@ -112,6 +131,9 @@ function contractCard(c, id, reload, milestones) {
     [t('contracts.number'), h('strong', { testid: 'contract-number' }, c.number)],
     [t('contracts.status'), chip('contract_status', c.status)],
     [t('contracts.signed_on'), c.signed_on ? fmtDate(c.signed_on) : null],
+    [t('contracts.signed_pdf'), c.signed_document_id
+      ? h('a', { href: `/api/documents/${c.signed_document_id}/content`, download: '', testid: 'contract-signed-pdf' }, t('contracts.signed_pdf_download'))
+      : h('span', { class: 'muted' }, t('contracts.signed_pdf_none'))],
     [t('contracts.total'), h('span', { testid: 'contract-total' }, money(c.total))],
     [t('contracts.paid'), h('span', { testid: 'contract-paid' }, money(c.summary.paid))],
     [t('contracts.outstanding'), money(c.summary.outstanding)],
@@ -133,7 +155,7 @@ function contractCard(c, id, reload, milestones) {
     { label: t('contracts.reference'), value: (p) => p.reference || '—' },
   ], { testid: 'contract-payments', empty: t('contracts.no_payments') });
   const parts = [facts, h('h3', {}, t('contracts.plan')), instalments, h('h3', {}, t('contracts.payments')), payments];
-  if (canEdit() && c.status !== 'cancelled') parts.push(paymentForm(c, id, reload));
+  if (canEdit() && c.status !== 'cancelled') parts.push(signedPdfForm(c, id, reload), paymentForm(c, id, reload));
   return card(t('contracts.title'), h('div', { testid: 'project-contract' }, parts));
 }
 
@@ -301,6 +323,7 @@ export async function projectView(root, { signal, params }) {
         card(t('projects.facts'), facts),
         card(t('projects.milestones'), [milestones, canWrite() ? milestoneEditForm(id, p.milestones, load) : null]),
         contract ? contractCard(contract, id, load, p.milestones) : card(t('contracts.title'), h('p', { class: 'muted', testid: 'project-no-contract' }, t('contracts.none'))),
+        documentsCard('projects', p.id, { writers: ['admin', 'back_office', 'sales', 'project_manager'], capture: role() === 'project_manager', signal }),
         card(t('projects.timeline'), timeline));
     } catch (e) {
       if (signal.aborted || e.name === 'AbortError') return;

@@ -5,6 +5,7 @@ import { t, tEnum, fmtDateTime, fmtDuration } from '../i18n.js';
 import { request, get } from '../api.js';
 import { pageHeader, card, kv, canEdit, stateChip, priorityChip, slaChip, severityChip, age, toast, errorText, busy, mapLinks } from '../ui.js';
 import { stateButtons, evidenceTable, faultChart, historyList, notesList, noteForm, ticketActions, patchOrder, conflictAlert } from '../wo-common.js';
+import { documentsCard } from '../documents.js';
 
 export async function workOrderView(root, { params, signal }) {
   const id = params[0];
@@ -104,7 +105,8 @@ export async function workOrderView(root, { params, signal }) {
           ]), { testid: 'wo-facts' }),
           card(t('wo.evidence'), evidenceTable(wo)),
           card(t('chart.readings_title'), [chartHost, h('p', { class: 'hint' }, t('chart.readings_hint'))]),
-          card(t('notes.title'), [notesList(wo), canEdit() && open ? [h('h4', {}, t('notes.record')), noteForm(wo, devices.items, reload)] : null], { testid: 'wo-notes-card' })),
+          card(t('notes.title'), [notesList(wo), canEdit() && open ? [h('h4', {}, t('notes.record')), noteForm(wo, devices.items, reload)] : null], { testid: 'wo-notes-card' }),
+          documentsCard('work-orders', wo.id, { writers: ['admin', 'back_office'], signal })),
         h('aside', { class: 'detail-side' },
           actionsCard(),
           card(t('wo.customer'), wo.customer ? kv([

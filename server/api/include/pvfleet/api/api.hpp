@@ -12,6 +12,7 @@
 #include "pvfleet/api/login_limiter.hpp"
 #include "pvfleet/api/web_assets.hpp"
 #include "pvfleet/diagnostics/log_bundles.hpp"
+#include "pvfleet/documents/documents.hpp"
 #include "pvfleet/enrollment/crl.hpp"
 #include "pvfleet/enrollment/enroll.hpp"
 #include "pvfleet/enrollment/limiter.hpp"
@@ -85,6 +86,9 @@ struct ApiContext {
     std::shared_ptr<leads::RateLimiter> lead_channel_limiter;
     // The `projects` section: stage templates (docs/projects.md).
     projects::ProjectSettings project_settings = projects::default_project_settings();
+    // Documents and photos (docs/documents.md): the blob store; nullptr: the upload and content routes answer
+    // 503.
+    std::shared_ptr<documents::Library> documents;
     // ---- end of the CRM's block ----
 };
 

@@ -55,7 +55,8 @@ struct Contract {
     std::string currency;                  // ISO 4217 code, "EUR"
     std::optional<std::string> signed_on;  // YYYY-MM-DD; required once signed
     ContractStatus status = ContractStatus::draft;
-    // The signed PDF: a document id once the documents module exists; nothing sets it yet.
+    // The signed PDF: a live document of category signed_contract (a PDF) of the same project
+    // (docs/documents.md).
     std::optional<std::int64_t> signed_document_id;
     std::string created_by;
     TimePoint created_at, updated_at;
@@ -144,6 +145,9 @@ struct ContractInput {
     std::optional<std::string> currency;
     std::optional<std::optional<std::string>> signed_on;
     std::optional<ContractStatus> status;
+    // null clears it; a value must name a live PDF of category signed_contract of this project (invalid at
+    // "signed_document_id" otherwise).
+    std::optional<std::optional<std::int64_t>> signed_document_id;
 };
 // A new contract of the project (number, amount and currency required). ErrorKind::conflict at "project_id"
 // when the project has one, at "number" when another contract has the number.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pvfleet/diagnostics/log_bundles.hpp"
+#include "pvfleet/documents/documents.hpp"
 #include "pvfleet/enrollment/crl.hpp"
 #include "pvfleet/enrollment/enroll.hpp"
 #include "pvfleet/enrollment/issuing_ca.hpp"
@@ -67,6 +68,11 @@ struct ServerConfig {
     std::optional<EnrollmentConfig> enrollment;  // absent: the server enrolls no gateway
     std::optional<ReleasesConfig> releases;      // absent: no over-the-air updates
     std::optional<diagnostics::Settings> diagnostics;           // absent: no log bundles
+    // CRM: documents and photos (docs/documents.md). Always on: without a `documents` section the folder is
+    // `documents` beside the SQLite file, or /var/lib/pvfleet/documents with PostgreSQL.
+    documents::Settings documents;
+    bool documents_configured =
+        false;  // the section was there (a folder that cannot be used stops the start)
     leads::Settings lead_settings = leads::default_settings();  // CRM: the `leads` section (docs/crm.md)
     // CRM: the `projects` (stage templates) and `reminders` (stall rules, interval) sections (docs/projects.md).
     projects::ProjectSettings project_settings = projects::default_project_settings();
