@@ -110,7 +110,8 @@ def run(stack, browser, shots):
     # The SMTP sink: every message as received and as Python's e-mail parser decodes it (tests/support).
     mail_dir = os.path.join(work, "mail")
     smtp_port = free_port()
-    stack.start("smtp", [sys.executable, os.path.join(HERE, "..", "support", "smtp_sink.py"), str(smtp_port), mail_dir])
+    # Run by its own #! line: Debian's python3, which has aiosmtpd (python3-aiosmtpd).
+    stack.start("smtp", [os.path.join(HERE, "..", "support", "smtp_sink.py"), str(smtp_port), mail_dir])
     stack.wait_log("smtp", r"listening \d+", timeout=20)
     with open(os.path.join(work, "server.json"), "w") as f:
         json.dump({"database": {"kind": "sqlite", "path": "server.db"},
@@ -118,7 +119,7 @@ def run(stack, browser, shots):
                    "http": {"listen": "127.0.0.1", "port": 0},
                    "reminders": {"check_interval_s": 2},
                    "webhooks": {"allow_loopback": True},
-                   "smtp": {"url": "smtp://127.0.0.1:%d" % smtp_port, "from": "pvfleet <noreply@example.com>"}}, f)
+                   "smtp": {"url": "smtp://127.0.0.1:%d" % smtp_port, "from": "noreply@example.com"}}, f)
     cfg = ["--config", os.path.join(work, "server.json")]
     for name, role, display in (("office", "back_office", "Olivia Office"), ("pm", "project_manager", "Wang Fang"),
                                 ("boss", "manager", "Mia Manager"), ("admin", "admin", "Ada Admin")):

@@ -1,7 +1,10 @@
 // Projects (docs/projects.md): the conversion of a lead, projects and their milestones, the board, stage
 // templates, and the in-app inbox. Project managers see their own projects, sales reps the projects of the
 // leads they converted, the back office and admins all of them.
+#include <set>
+
 #include "common.hpp"
+#include "pvfleet/documents/documents.hpp"
 #include "pvfleet/leads/repository.hpp"
 #include "pvfleet/projects/contracts.hpp"
 #include "pvfleet/projects/handover.hpp"
@@ -176,9 +179,10 @@ Response get_board(ApiContext& ctx, Request& req) {
 
 // The project's timeline, oldest first: the lead's inquiries and touches, milestones planned and done (and by
 // whom: a person, an import, the handover), the site's first production, reminders sent, the contract's
-// payments and instalments due, and the work orders of its site created and closed.
+// payments and instalments due, the work orders of its site created and closed, and its documents uploaded.
 Checked<json> timeline(ApiContext& ctx, const projects::Project& p,
-                       const std::vector<projects::Milestone>& ms, TimePoint now) {
+                       const std::vector<projects::Milestone>& ms, const std::vector<documents::Document>& docs,
+                       TimePoint now) {
     std::vector<std::pair<std::string, json>> events;  // (ISO time, event): ISO-8601 sorts as text
     if (p.lead_id) {
         auto touches = leads::list_touches(*ctx.db, *ctx.cipher, *p.lead_id);
@@ -290,8 +294,16 @@ Checked<json> timeline(ApiContext& ctx, const projects::Project& p,
             events.emplace_back(format_iso8601(*o.order.closed_at), std::move(closed));
         }
     }
-    // Documents (uploaded, signed) join here when the documents module lands: one entry per document, kind
-    // "document", from its repository, bounded like the work orders.
+    // The project's documents as they were uploaded (the live ones; the list is the project's own, bounded by
+    // what one project collects).
+    for (const auto& d : docs)
+        events.emplace_back(format_iso8601(d.uploaded_at),
+                            json{{"kind", "document"},
+                                 {"at", format_iso8601(d.uploaded_at)},
+                                 {"document_id", d.id},
+                                 {"category", enum_name(documents::kCategoryNames, d.category)},
+                                 {"file_name", d.file_name},
+                                 {"by", d.uploaded_by}});
     std::stable_sort(events.begin(), events.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
     json out = json::array();
@@ -307,10 +319,22 @@ Response get_project(ApiContext& ctx, Request& req) {
     const TimePoint now = ctx.clock->now();
     json j = project_json(*p);
     j["colour"] = enum_name(projects::kColourNames, projects::project_colour(*p, *ms, now));
+    // The documents its template asks of each milestone that the project has none of yet (by category).
+    auto docs = documents::list_documents(*ctx.db, documents::OwnerKind::project, p->id);
+    if (!docs) return from_error(docs.error());
+    std::set<std::string> present;
+    for (const auto& d : *docs) present.insert(std::string(enum_name(documents::kCategoryNames, d.category)));
     json mj = json::array();
-    for (const auto& m : *ms) mj.push_back(milestone_json(m, *p, now));
+    for (const auto& m : *ms) {
+        json one = milestone_json(m, *p, now);
+        json missing = json::array();
+        for (const auto& kind : m.required_documents)
+            if (!present.contains(kind)) missing.push_back(kind);
+        one["documents_missing"] = missing;
+        mj.push_back(std::move(one));
+    }
     j["milestones"] = mj;
-    auto events = timeline(ctx, *p, *ms, now);
+    auto events = timeline(ctx, *p, *ms, *docs, now);
     if (!events) return events.refusal();
     j["timeline"] = *events;
     return versioned_response(200, j, p->version);

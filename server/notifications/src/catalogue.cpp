@@ -111,8 +111,13 @@ constexpr std::array kTemplates{
              {"站点 {site_id} 已离线", "站点 {site_id} 的网关于 {since} 离线。"},
              "#/projects/{project_id}"},
     Template{"site.first_production",
-             {"Site {site_id} produces", "Site {site_id} reported its first production."},
-             {"站点 {site_id} 已开始发电", "站点 {site_id} 报告了首次发电。"},
+             {"First production: {project_name} — handed over to O&M",
+              "Site {site_id} of project {project_name} reported its first production ({power_w} W at "
+              "{first_production_at}): commissioning is done as of {commissioned_on}, the project is in stage "
+              "{stage}."},
+             {"首次发电：{project_name}——已移交运维",
+              "项目 {project_name} 的站点 {site_id} 报告了首次发电（{first_production_at}，{power_w} W）："
+              "调试已于 {commissioned_on} 完成，项目现处于阶段 {stage}。"},
              "#/projects/{project_id}"},
 };
 

@@ -350,6 +350,23 @@ void parse_documents(const json& section, const std::filesystem::path& base_dir,
 
 using config::optional_section;
 
+// A milestone's required documents are categories of the documents module (a typo would never be satisfied).
+void check_required_documents(const projects::ProjectSettings& settings, config::Errors& e) {
+    for (std::size_t i = 0; i < settings.templates.size(); ++i) {
+        const auto& stages = settings.templates[i].stages;
+        for (std::size_t j = 0; j < stages.size(); ++j)
+            for (std::size_t k = 0; k < stages[j].milestones.size(); ++k) {
+                const auto& kinds = stages[j].milestones[k].required_documents;
+                for (std::size_t l = 0; l < kinds.size(); ++l)
+                    if (!enum_from_name(documents::kCategoryNames, kinds[l]))
+                        e.add("projects/templates/" + std::to_string(i) + "/stages/" + std::to_string(j) +
+                                  "/milestones/" + std::to_string(k) + "/required_documents/" + std::to_string(l),
+                              "unknown '" + kinds[l] + "' (expected " + enum_names_list(documents::kCategoryNames) +
+                                  ")");
+            }
+    }
+}
+
 }  // namespace
 
 Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem::path& base_dir) {
@@ -382,10 +399,12 @@ Result<ServerConfig> parse_server_config(const json& doc, const std::filesystem:
             e.add(settings.error());  // each line at its key path (leads/…)
     }
     if (const json* p = optional_section(doc, "projects", e)) {  // CRM: stage templates
-        if (auto settings = projects::parse_project_settings(*p, "projects"))
+        if (auto settings = projects::parse_project_settings(*p, "projects")) {
             c.project_settings = std::move(*settings);
-        else
+            check_required_documents(c.project_settings, e);
+        } else {
             e.add(settings.error());
+        }
     }
     if (const json* r = optional_section(doc, "reminders", e)) {  // CRM: stall rules, checked against the templates
         if (auto settings = projects::parse_reminder_settings(*r, c.project_settings, "reminders"))

@@ -125,10 +125,9 @@ export default {
   'projects.planned': 'Planned', 'projects.done': 'Done', 'projects.mark_done': 'Mark done', 'projects.event': 'Event',
   'projects.no_events': 'Nothing has happened yet.', 'projects.detail_subtitle': 'Project {id}', 'projects.facts': 'Project',
   'projects.edit_milestone': 'Change a milestone (owner, planned and done dates — past dates allowed)', 'projects.nothing_changed': 'Nothing changed.',
+  'projects.document_missing': 'Not uploaded to the project yet', 'projects.document_present': 'On the project',
   'cust.projects': 'Projects', 'cust.no_projects': 'No projects.', 'projects.name': 'Project',
   'projects.checklist': 'Checklist', 'projects.documents_needed': 'Documents', 'projects.snoozed_until': 'No reminders until',
-  'document_kind.survey_photos': 'Survey photos', 'document_kind.signed_contract': 'Signed contract', 'document_kind.wiring_photos': 'Wiring photos',
-  'document_kind.serial_plates': 'Serial plates', 'document_kind.grid_approval': 'Grid approval',
   'projects.milestones': 'Milestones', 'projects.timeline': 'Timeline', 'projects.reminded': 'reminded', 'projects.escalated': 'escalated to',
   // CRM: contracts and payments (docs/projects.md)
   'docs.title': 'Documents and photos', 'docs.none': 'No documents yet.', 'docs.category': 'Category', 'docs.caption': 'Caption (optional)', 'docs.file': 'File or photo',

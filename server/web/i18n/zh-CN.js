@@ -124,10 +124,9 @@ export default {
   'projects.planned': '计划日期', 'projects.done': '完成日期', 'projects.mark_done': '标记完成', 'projects.event': '事件',
   'projects.no_events': '暂无记录。', 'projects.detail_subtitle': '项目 {id}', 'projects.facts': '项目',
   'projects.edit_milestone': '修改里程碑（负责人、计划和完成日期——可填过去的日期）', 'projects.nothing_changed': '没有更改。',
+  'projects.document_missing': '项目尚未上传', 'projects.document_present': '项目已有',
   'cust.projects': '项目', 'cust.no_projects': '没有项目。', 'projects.name': '项目',
   'projects.checklist': '检查清单', 'projects.documents_needed': '所需文件', 'projects.snoozed_until': '暂停提醒至',
-  'document_kind.survey_photos': '勘察照片', 'document_kind.signed_contract': '已签合同', 'document_kind.wiring_photos': '接线照片',
-  'document_kind.serial_plates': '铭牌照片', 'document_kind.grid_approval': '并网批复',
   'projects.milestones': '里程碑', 'projects.timeline': '时间线', 'projects.reminded': '已提醒', 'projects.escalated': '已升级至',
   // CRM: contracts and payments (docs/projects.md)
   'docs.title': '文件与照片', 'docs.none': '暂无文件。', 'docs.category': '类别', 'docs.caption': '说明（可选）', 'docs.file': '文件或照片',

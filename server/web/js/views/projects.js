@@ -268,7 +268,11 @@ export async function projectView(root, { signal, params }) {
   // its template asks for listed beside it.
   function checklistCell(m) {
     const items = m.checklist || [];
-    const docs = (m.required_documents || []).map((d) => h('span', { class: 'chip', testid: `milestone-doc-${m.key}-${d}` }, tEnum('document_kind', d)));
+    const missing = new Set(m.documents_missing || []);
+    const docs = (m.required_documents || []).map((d) => h('span', {
+      class: `chip ${missing.has(d) ? 'chip-doc-missing' : 'chip-doc-present'}`, testid: `milestone-doc-${m.key}-${d}`,
+      'data-missing': missing.has(d) ? '1' : '0', title: missing.has(d) ? t('projects.document_missing') : t('projects.document_present'),
+    }, `${missing.has(d) ? '✗' : '✓'} ${tEnum('doc_category', d)}`));
     if (!items.length && !docs.length) return '—';
     const boxes = items.map((c, i) => {
       const box = h('input', { type: 'checkbox', checked: c.done, disabled: !canWrite(), testid: `checklist-${m.key}-${i}` });
