@@ -658,6 +658,9 @@ int cmd_run(const Common& common) {
             return 2;
         }
     }
+    // A large upload (a release, a document) is read only for a session its route allows: the route's checks
+    // run on the head first, so nobody streams a body to disk before logging in.
+    options.admit_large_body = [&router](http::Request& head) { return router.refuse_head(head); };
     auto http = http::HttpServer::create(ioc.get_executor(), std::move(options),
                                          [&router](http::Request& r) { return router.handle_async(r); });
     if (!http) {

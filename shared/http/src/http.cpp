@@ -236,6 +236,28 @@ const std::string& Router::body_type(const Route& route) const {
     return it == body_types_.end() ? kNone : it->second;
 }
 
+std::optional<Response> Router::refuse_head(Request& head) const {
+    try {
+        for (const auto& route : routes_) {
+            std::map<std::string, std::string> params;
+            if (route.method != head.method || !match(route.pattern, head.path, params)) continue;
+            head.params = std::move(params);
+            const std::string& wanted_type = this->body_type(route);
+            if (wanted_type.empty())
+                if (auto typed = require_json_content_type(head); !typed) return typed.refusal();
+            if (before)
+                if (auto go = before(head, route); !go) return go.refusal();
+            if (!wanted_type.empty())
+                if (auto typed = require_content_type(head, wanted_type); !typed) return typed.refusal();
+            return std::nullopt;
+        }
+        return std::nullopt;
+    } catch (const std::exception& e) {
+        PVF_LOG(error, "http", head.method << " " << head.path << ": " << e.what());
+        return problem(500, "Internal Server Error", "the server could not complete the request");
+    }
+}
+
 Response Router::dispatch(Request& request, const Route*& async_route) const {
     try {
         bool path_known = false;

@@ -37,6 +37,8 @@ constexpr bool kIsTls = std::is_same_v<Stream, TlsStream>;
 constexpr auto kIdleTimeout = 30s;    // a kept-alive connection waiting for its next request; a body
 constexpr auto kHeaderTimeout = 10s;  // the request head, from accept or from its first byte
 constexpr auto kWriteTimeout = 30s;   // a response to a client that does not read it
+constexpr auto kLingerTimeout = 2s;   // after refusing a head whose body is still coming: reading and dropping it
+constexpr std::size_t kLingerBytes = 64 * 1024 * 1024;  // ... up to this much
 constexpr auto kTlsCloseTimeout = 2s; // the peer's close_notify; then the socket is closed regardless
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 constexpr std::size_t kTargetLimit = 8 * 1024;
@@ -153,6 +155,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     void add_default_headers(bhttp::response<bhttp::string_body>& res) const {
         res.set(bhttp::field::server, "pvfleet");
         for (const auto& [k, v] : options.default_headers) res.set(k, v);
+    }
+
+    // A refusal of a request's head (admit_large_body); the connection closes after it.
+    bhttp::response<bhttp::string_body> refusal_response(const Response& r) const {
+        bhttp::response<bhttp::string_body> res;
+        res.result(static_cast<bhttp::status>(r.status));
+        add_default_headers(res);
+        res.set(bhttp::field::content_type, r.content_type);
+        for (const auto& [k, v] : r.headers) res.set(k, v);
+        res.body() = r.body;
+        res.keep_alive(false);
+        res.prepare_payload();
+        return res;
     }
 
     // A response the transport writes itself (malformed, too large, busy); the connection closes after it.
@@ -370,15 +385,29 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
     // The body goes to a new file in spool_dir as it arrives (never more than a read buffer in memory); `out` gets
     // the head and an empty body. `store_failed`: the file could not be made or written (the caller answers 503).
+    // `refused`: admit_large_body's answer to the head; the body was not read (the caller answers and closes).
     asio::awaitable<beast::error_code> read_to_file(auto& stream, beast::flat_buffer& buffer, std::size_t body_limit,
                                                    bhttp::request<bhttp::string_body>& out, SpoolFile& spooled,
-                                                   bool& store_failed) {
+                                                   bool& store_failed, const std::string& remote,
+                                                   std::optional<Response>& refused) {
         bhttp::request_parser<bhttp::file_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(kHeaderLimit + 4));
         parser.body_limit(body_limit);
         beast::error_code ec;
         co_await bhttp::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) co_return ec;
+        if (options.admit_large_body) {
+            Request head;
+            head.method = std::string(parser.get().method_string());
+            head.target = std::string(parser.get().target());
+            for (const auto& f : parser.get()) head.headers[lower(f.name_string())] = std::string(f.value());
+            head.remote = client_address(remote, head.header("x-forwarded-for"), options.trusted_proxies);
+            if (!parse_target(head.target, head.path, head.query))
+                refused = problem(400, "Bad Request", "malformed percent-encoding in the URL");
+            else
+                refused = options.admit_large_body(head);
+            if (refused) co_return ec;
+        }
         spooled.path = options.spool_dir + "/upload-" + std::to_string(::getpid()) + "-" +
                        std::to_string(spool_counter.fetch_add(1) + 1);
         parser.get().body().open(spooled.path.c_str(), beast::file_mode::write_new, ec);
@@ -468,10 +497,33 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
                 bhttp::request<bhttp::string_body> req;
                 SpoolFile spooled;
                 bool store_failed = false;
+                std::optional<Response> refused;
                 if (body_limit > self->options.body_limit && !self->options.spool_dir.empty())
-                    ec = co_await self->read_to_file(*stream, buffer, body_limit, req, spooled, store_failed);
+                    ec = co_await self->read_to_file(*stream, buffer, body_limit, req, spooled, store_failed, remote,
+                                                     refused);
                 else
                     ec = co_await read_to_memory(*stream, buffer, body_limit, req);
+                if (refused) {
+                    // The body stays unread: answer, then a lingering close — the client may still be sending
+                    // the body; it is read and dropped for a moment (never stored), so the refusal is not lost
+                    // to a reset of unread data.
+                    auto out = self->refusal_response(*refused);
+                    beast::error_code wec;
+                    tcp_stream.expires_after(kWriteTimeout);
+                    co_await bhttp::async_write(*stream, out, asio::redirect_error(asio::use_awaitable, wec));
+                    if (!wec) {
+                        tcp_stream.socket().shutdown(tcp::socket::shutdown_send, wec);
+                        tcp_stream.expires_after(kLingerTimeout);
+                        for (std::size_t dropped = 0; dropped < kLingerBytes;) {
+                            buffer.consume(buffer.size());
+                            const std::size_t n = co_await stream->async_read_some(
+                                buffer.prepare(kReadChunk), asio::redirect_error(asio::use_awaitable, wec));
+                            if (wec) break;
+                            dropped += n;
+                        }
+                    }
+                    break;
+                }
                 if (!store_failed && (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
                                       ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
                                       ec == asio::error::eof))

@@ -6,7 +6,11 @@
 // nothing on disk, the role matrix on lists, metadata AND content, and the contract's signed PDF.
 #include <doctest/doctest.h>
 
+#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/post.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -73,6 +77,26 @@ std::string describe(const test::HttpResponse& r) {
     return std::to_string(r.status) + " " + r.body.substr(0, 300);
 }
 
+// Sends only the head of a request announcing a body of `announced` bytes and returns the status line the
+// server answers with before any of the body came ("" when it answers nothing within 5 s: it waits for the body).
+std::string answer_to_head_alone(int port, const std::string& target, std::size_t announced,
+                                 const std::string& extra_headers = {}) {
+    namespace asio = boost::asio;
+    asio::io_context io;
+    asio::ip::tcp::socket socket(io);
+    socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+    const timeval five{5, 0};
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
+    const std::string head = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             "Content-Type: application/octet-stream\r\nContent-Length: " +
+                             std::to_string(announced) + "\r\n" + extra_headers + "\r\n";
+    asio::write(socket, asio::buffer(head));
+    std::string got;
+    boost::system::error_code ec;
+    asio::read_until(socket, asio::dynamic_buffer(got), "\r\n", ec);
+    return got.substr(0, got.find("\r\n"));
+}
+
 struct Server {
     boost::asio::io_context ioc;
     std::unique_ptr<http::HttpServer> server;
@@ -87,6 +111,8 @@ struct Server {
             return documents::upload_body_limit(settings, method, target);
         };
         options.spool_dir = lib.incoming_dir().string();
+        // As the server wires it: a large body is read only for a session the route allows.
+        options.admit_large_body = [&router](http::Request& head) { return router.refuse_head(head); };
         auto made = http::HttpServer::create(ioc.get_executor(), options,
                                              [&router](http::Request& r) { return router.handle_async(r); });
         REQUIRE_MESSAGE(made, made.error().message);
@@ -305,6 +331,23 @@ TEST_CASE(
         big.resize(settings.max_bytes + 1, 'x');
         auto too_big = call("office", "POST", p1_docs + "?category=other", big);
         CHECK(too_big.status == 413);
+        // A large body without a session (or with a false one) is refused from its head, before any of it is read:
+        // nobody streams to the server's disk before logging in.
+        CHECK(answer_to_head_alone(served.port, p1_docs + "?category=other", 3 * 1024 * 1024 / 2)
+                  .starts_with("HTTP/1.1 401"));
+        CHECK(answer_to_head_alone(served.port, p1_docs + "?category=other", 3 * 1024 * 1024 / 2,
+                                   "Authorization: Bearer nope\r\n")
+                  .starts_with("HTTP/1.1 401"));
+        // The whole request sent anyway: the refusal still arrives (the body is read and dropped meanwhile).
+        std::string spooled_size = "%PDF-1.7\n";
+        spooled_size.resize(3 * 1024 * 1024 / 2, 'x');  // over the transport's 1 MiB: it would be spooled
+        auto anonymous = test::http_request("127.0.0.1", served.port, "POST", p1_docs + "?category=other",
+                                            spooled_size, {{"Content-Type", "application/octet-stream"}});
+        CHECK(anonymous.status == 401);
+        auto forged_session =
+            test::http_request("127.0.0.1", served.port, "POST", p1_docs + "?category=other", spooled_size,
+                               {{"Content-Type", "application/octet-stream"}, {"Authorization", "Bearer nope"}});
+        CHECK(forged_session.status == 401);
         auto no_category = call("anna", "POST", c1_docs, *png);
         CHECK(no_category.status == 400);
         CHECK(parse(no_category)["field"] == "category");

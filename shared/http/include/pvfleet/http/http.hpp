@@ -140,6 +140,10 @@ public:
     Response handle(Request& request) const;
     boost::asio::awaitable<Response> handle_async(Request& request) const;
     [[nodiscard]] const std::vector<Route>& routes() const { return routes_; }
+    // The checks a request's head alone decides — the route's content type and `before` (auth, roles) —, for the
+    // transport to run before it reads a large body: the refusal (401, 403, 415), or nullopt when the body may
+    // come (also for an unknown route or method: the body limit was not raised for those).
+    std::optional<Response> refuse_head(Request& head) const;
     // Called after a route matched and before its handler; a refusal short-circuits (401, 403).
     std::function<Checked<>(Request&, const Route&)> before;
     // Paths not under /api/ go here (static web assets); nullptr: 404.

@@ -42,6 +42,11 @@ struct HttpServerOptions {
     // request, Request::body_file; removed after the handler returns unless the handler moved it, and when the
     // request fails half-way). Empty: held in memory like any other body.
     std::string spool_dir;
+    // Asked with the head alone (method, target, path, query, headers, client address; no body) before a body
+    // under a raised limit is read: a response refuses the request at once — nobody streams a large body to
+    // disk without a session its route allows — and the connection closes after it (the body read and dropped
+    // for a moment, never stored). nullopt: the body is read. Runs on the connection's executor.
+    std::function<std::optional<Response>(Request& head)> admit_large_body;
     // Served at once; beyond: 503 and closed. Lowered at start to the open-file limit minus 32 (logged).
     std::size_t max_connections = 512;
     // Set on every response, including the 400/413/414/431/503 the transport writes itself; a header the
