@@ -1,18 +1,49 @@
 """The frame every single-flow browser test shares (leads, contracts, updates, commissioning): Chromium found or
 the test skipped, a work folder, the stack of processes, the browser launched, the flow run, everything stopped
-on the way out, and the verdict printed — the work folder and the processes' log tails kept when it failed.
+on the way out, and the verdict printed — the work folder and the processes' log tails kept when it failed. Also
+the two steps every flow takes: an API request (`http`) and the login form (`log_in`).
 
     return run_browser_test("leads_browser", lambda stack, browser: run(stack, browser, shots), args.bin_dir,
                             env={"PVFLEET_KDF_ITERATIONS": "1000"})
 """
 
+import json
 import os
 import shutil
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 from cdp import Browser, CdpError
 from pvfleet_stack import Processes, StackError
+
+
+def http(base, method, path, body=None, token=None, headers=None, raw=False):
+    """One API request with a JSON body (or none): (status, parsed JSON answer — the raw bytes with raw=True)."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            payload = r.read()
+            return r.status, payload if raw else json.loads(payload or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def log_in(page, base, user, password):
+    """The web app's login form, as a user fills it; returns once the app has left the form."""
+    page.goto(base + "/")
+    page.wait_testid("login-user")
+    page.fill("login-user", user)
+    page.fill("login-password", password)
+    page.click("login-submit")
+    page.wait_for("!document.querySelector('[data-testid=login-user]')", timeout=20, what="%s logged in" % user)
 
 
 def run_browser_test(name, flow, bin_dir, env=None, needs=(), browser_args=()):

@@ -17,13 +17,12 @@ import sqlite3
 import struct
 import subprocess
 import sys
-import urllib.request
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from browser_test import run_browser_test  # noqa: E402
+from browser_test import http, log_in, run_browser_test  # noqa: E402
 from cdp import CdpError  # noqa: E402
 from pvfleet_stack import SERVER_LISTENING, StackError  # noqa: E402
 
@@ -58,27 +57,9 @@ def png(width, height):
             chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-def http(base, method, path, body=None, token=None, raw=False):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            payload = r.read()
-            return r.status, payload if raw else json.loads(payload or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
 
 def login(p, base, user):
-    p.goto(base + "/")
-    p.wait_testid("login-user")
-    p.fill("login-user", user)
-    p.fill("login-password", PASSWORDS[user])
-    p.click("login-submit")
-    p.wait_for("!document.querySelector('[data-testid=login-user]')", timeout=20, what="%s logged in" % user)
+    log_in(p, base, user, PASSWORDS[user])
 
 
 def set_file(p, testid, path):

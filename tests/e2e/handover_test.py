@@ -18,12 +18,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from browser_test import run_browser_test  # noqa: E402
+from browser_test import http, log_in, run_browser_test  # noqa: E402
 from cdp import CdpError  # noqa: E402
 from pvfleet_stack import SERVER_LISTENING, StackError  # noqa: E402
 
@@ -31,26 +30,9 @@ PASSWORDS = {"office": "office-handover-e2e-pw", "pm": "pm-handover-e2e-pw"}
 SITE = "sh-e2e"
 
 
-def http(base, method, path, body=None, token=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
 
 def login(p, base, user):
-    p.goto(base + "/")
-    p.wait_testid("login-user")
-    p.fill("login-user", user)
-    p.fill("login-password", PASSWORDS[user])
-    p.click("login-submit")
-    p.wait_for("!document.querySelector('[data-testid=login-user]')", timeout=20, what="%s logged in" % user)
+    log_in(p, base, user, PASSWORDS[user])
 
 
 def write_production(db_path, readings):

@@ -12,12 +12,11 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from browser_test import run_browser_test  # noqa: E402
+from browser_test import http, run_browser_test  # noqa: E402
 from cdp import CdpError  # noqa: E402
 from pvfleet_stack import SERVER_LISTENING, StackError  # noqa: E402
 
@@ -26,20 +25,6 @@ FORM = {"name": "Paula Public", "phone": "+49 (0)89 555 0123", "email": "paula@e
         "roof_type": "tile", "monthly_bill": 140.0, "message": "Please send a quote", "consent_contact": True,
         "utm_source": "newsletter", "utm_campaign": "spring"}
 
-
-def http(base, method, path, body=None, token=None, headers=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
 
 
 def run(stack, browser, shots):

@@ -15,20 +15,16 @@ Prints "skipped: ..." and passes without chromium or mosquitto. `ctest -R main_f
 
 import argparse
 import datetime
-import email
-import email.header
-import email.policy
 import json
 import os
 import subprocess
 import sys
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from browser_test import run_browser_test  # noqa: E402
+from browser_test import http, log_in, run_browser_test  # noqa: E402
 from cdp import CdpError  # noqa: E402
 from pvfleet_stack import SERVER_LISTENING, StackError, free_port, wait_until  # noqa: E402
 
@@ -40,26 +36,9 @@ PM_EMAIL = "wang.fang@example.cn"
 BOSS_EMAIL = "mia@example.com"
 
 
-def http(base, method, path, body=None, token=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
 
 def login(p, base, user):
-    p.goto(base + "/")
-    p.wait_testid("login-user")
-    p.fill("login-user", user)
-    p.fill("login-password", PASSWORDS[user])
-    p.click("login-submit")
-    p.wait_for("!document.querySelector('[data-testid=login-user]')", timeout=20, what="%s logged in" % user)
+    log_in(p, base, user, PASSWORDS[user])
 
 
 def set_date(p, testid, value):
@@ -273,15 +252,10 @@ def run(stack, browser, shots):
     last_day = datetime.date.today() - datetime.timedelta(days=1)
     for m in project["milestones"]:
         if m["key"] != "commissioning" and not m["done_on"]:
-            req_etag = '"v%d"' % m["version"]
-            data = json.dumps({"done_on": str(last_day)}).encode()
-            r = urllib.request.Request(base + "/api/projects/%d/milestones/%d" % (project_id, m["id"]), data=data,
-                                       method="PATCH")
-            r.add_header("Content-Type", "application/json")
-            r.add_header("Authorization", "Bearer " + office_token)
-            r.add_header("If-Match", req_etag)
-            with urllib.request.urlopen(r, timeout=30) as resp:
-                assert resp.status == 200
+            status, got = http(base, "PATCH", "/api/projects/%d/milestones/%d" % (project_id, m["id"]),
+                               {"done_on": str(last_day)}, token=office_token,
+                               headers={"If-Match": '"v%d"' % m["version"]})
+            assert status == 200, "milestone %s: %s %s" % (m["key"], status, got)
     start_gateway(stack, args_source_dir(), mqtt_port, lon)
     deadline = time.monotonic() + 120
     commissioning = None
