@@ -1,7 +1,7 @@
 """The frame every single-flow browser test shares (leads, contracts, updates, commissioning): Chromium found or
 the test skipped, a work folder, the stack of processes, the browser launched, the flow run, everything stopped
 on the way out, and the verdict printed — the work folder and the processes' log tails kept when it failed. Also
-the two steps every flow takes: an API request (`http`) and the login form (`log_in`).
+the steps every flow takes: an API request (`http`), the login form (`log_in`), a file chosen (`set_file`).
 
     return run_browser_test("leads_browser", lambda stack, browser: run(stack, browser, shots), args.bin_dir,
                             env={"PVFLEET_KDF_ITERATIONS": "1000"})
@@ -44,6 +44,16 @@ def log_in(page, base, user, password):
     page.fill("login-password", password)
     page.click("login-submit")
     page.wait_for("!document.querySelector('[data-testid=login-user]')", timeout=20, what="%s logged in" % user)
+
+
+def set_file(page, testid, path):
+    """A file chosen in an <input type=file>, as the file picker (or the camera) would."""
+    doc = page.send("DOM.getDocument", {"depth": 0})
+    node = page.send("DOM.querySelector", {"nodeId": doc["root"]["nodeId"], "selector": "[data-testid=%s]" % testid})
+    if not node.get("nodeId"):
+        raise CdpError("no file input %s" % testid)
+    page.send("DOM.setFileInputFiles", {"files": [path], "nodeId": node["nodeId"]})
+    page.eval("%s.dispatchEvent(new Event('change', {bubbles: true}))" % page.q(testid))
 
 
 def run_browser_test(name, flow, bin_dir, env=None, needs=(), browser_args=()):

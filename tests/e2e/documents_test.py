@@ -22,7 +22,7 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from browser_test import http, log_in, run_browser_test  # noqa: E402
+from browser_test import http, log_in, run_browser_test, set_file  # noqa: E402
 from cdp import CdpError  # noqa: E402
 from pvfleet_stack import SERVER_LISTENING, StackError  # noqa: E402
 
@@ -60,16 +60,6 @@ def png(width, height):
 
 def login(p, base, user):
     log_in(p, base, user, PASSWORDS[user])
-
-
-def set_file(p, testid, path):
-    """A file chosen in an <input type=file>, as the file picker (or the camera) would."""
-    doc = p.send("DOM.getDocument", {"depth": 0})
-    node = p.send("DOM.querySelector", {"nodeId": doc["root"]["nodeId"], "selector": "[data-testid=%s]" % testid})
-    if not node.get("nodeId"):
-        raise CdpError("no file input %s" % testid)
-    p.send("DOM.setFileInputFiles", {"files": [path], "nodeId": node["nodeId"]})
-    p.eval("%s.dispatchEvent(new Event('change', {bubbles: true}))" % p.q(testid))
 
 
 def run(stack, browser):

@@ -24,7 +24,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from browser_test import http, log_in, run_browser_test  # noqa: E402
+from browser_test import http, log_in, run_browser_test, set_file  # noqa: E402
 from cdp import CdpError  # noqa: E402
 from pvfleet_stack import SERVER_LISTENING, StackError, free_port, wait_until  # noqa: E402
 
@@ -171,6 +171,32 @@ def run(stack, browser, shots):
     p.wait_for("location.hash === '#/leads/%d'" % lead_id, timeout=20, what="the repeat call on the same lead")
     p.wait_for("document.querySelectorAll('[data-testid=lead-inquiries] tbody tr').length === 2", timeout=20,
                what="two inquiries on the lead")
+
+    # The rest of last month's leads come from a spreadsheet: a refused cell is named, nothing is written; mended,
+    # all rows are.
+    sheet = os.path.join(work, "leads.csv")
+    with open(sheet, "w", encoding="utf-8") as f:
+        f.write("name,phone,email,desired_kwp,message\nLi Wei,+86 138 0013 8000,li.wei@example.cn,6.5,屋顶朝南\n"
+                "Jonas Berg,+49 30 5550177,,lots,wants a battery\n")
+    p.eval("location.hash = '#/leads'")
+    set_file(p, "lead-import-file", sheet)
+    p.click("lead-import-send")
+    p.wait_testid("lead-import-errors", timeout=20)
+    refused = p.eval("[...document.querySelectorAll('[data-testid=lead-import-errors] tbody tr')]"
+                     ".map(r => [...r.cells].map(c => c.textContent))")
+    assert len(refused) == 1 and refused[0][0] == "3" and refused[0][1] == "desired_kwp", refused
+    status, listed = http(base, "GET", "/api/leads", token=office_token)
+    assert [x["name"] for x in listed["items"]] == ["Hannah Sonnenschein"], listed["items"]
+    with open(sheet, "w", encoding="utf-8") as f:
+        f.write("name,phone,email,desired_kwp,message\nLi Wei,+86 138 0013 8000,li.wei@example.cn,6.5,屋顶朝南\n"
+                "Jonas Berg,+49 30 5550177,,8,wants a battery\n")
+    set_file(p, "lead-import-file", sheet)
+    p.click("lead-import-send")
+    p.wait_testid("lead-import-done", timeout=20)
+    p.wait_for("document.querySelectorAll('[data-testid=lead-table] tbody tr').length === 3", timeout=20,
+               what="the imported leads listed")
+    p.eval("location.hash = '#/leads/%d'" % lead_id)
+    p.wait_testid("lead-score", timeout=20)
 
     # 2. Converted into a customer, a project for the project manager and the site.
     g = time.gmtime()

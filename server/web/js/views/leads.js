@@ -3,6 +3,7 @@
 import { h, mount } from '../dom.js';
 import { t, tEnum, fmtDateTime, fmtNumber } from '../i18n.js';
 import { get, post, request, qs } from '../api.js';
+import { importCard } from '../import.js';
 import { pageHeader, card, table, chip, kv, loading, errorBox, errorText, toast, field, showFieldError, busy, role } from '../ui.js';
 
 const PAGE = 50;
@@ -81,7 +82,12 @@ export async function leadsView(root, { signal, query }) {
       h('label', { class: 'check' }, overdue, ' ', t('leads.only_overdue')),
       role() === 'sales' ? null : h('label', { class: 'check' }, unassigned, ' ', t('leads.only_unassigned'))),
     h('section', { class: 'card' }, list),
-    more);
+    more,
+    // The back office's import of a spreadsheet of leads (all or nothing; a known person attaches).
+    ['admin', 'back_office'].includes(role()) ? importCard({
+      path: '/api/leads/import', testid: 'lead-import', onDone: () => load(true),
+      summary: (r) => t('import.leads_done', { rows: r.rows, created: r.leads_created, attached: r.attached_to_leads + r.attached_to_customers }),
+    }) : null);
   await load(true);
 }
 

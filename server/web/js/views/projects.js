@@ -9,6 +9,7 @@ import { t, tEnum, fmtDateTime, fmtDate } from '../i18n.js';
 import { get, request, qs } from '../api.js';
 import { pageHeader, card, table, chip, kv, loading, errorBox, errorText, toast, field, busy, role, canEdit, showFieldError } from '../ui.js';
 import { getLang } from '../i18n.js';
+import { importCard } from '../import.js';
 import { documentsCard } from '../documents.js';
 
 const canWrite = () => ['admin', 'back_office', 'project_manager'].includes(role());
@@ -39,7 +40,12 @@ export async function projectBoardView(root, { signal, query }) {
     h('div', { class: 'toolbar' },
       role() === 'project_manager' ? null : field(t('projects.manager'), inputs.manager),
       field(t('projects.region'), inputs.region), field(t('projects.stage'), inputs.stage)),
-    body);
+    body,
+    // Moving over from a spreadsheet: projects with their milestone dates, past ones too (all or nothing).
+    ['admin', 'back_office'].includes(role()) ? importCard({
+      path: '/api/projects/import', testid: 'project-import', onDone: () => load(),
+      summary: (r) => t('import.projects_done', { rows: r.rows, created: r.projects_created }),
+    }) : null);
   async function load() {
     try {
       const board = await get(`/api/projects/board${qs(filters)}`, { signal });
