@@ -17,7 +17,7 @@
 namespace pvfleet::records {
 
 // sales: their own leads (server/leads) and the customers converted from them; project_manager: their own
-// projects (the CRM's later slices).
+// projects and those projects' customers (server/projects, docs/projects.md "Roles").
 enum class Role { admin, back_office, technician, manager, sales, project_manager };
 std::string_view to_string(Role role);
 std::optional<Role> parse_role(std::string_view text);
