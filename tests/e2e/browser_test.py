@@ -1,7 +1,7 @@
 """The frame every single-flow browser test shares (leads, contracts, updates, commissioning): Chromium found or
 the test skipped, a work folder, the stack of processes, the browser launched, the flow run, everything stopped
 on the way out, and the verdict printed — the work folder and the processes' log tails kept when it failed. Also
-the steps every flow takes: an API request (`http`), the login form (`log_in`), a file chosen (`set_file`).
+the steps every flow takes: an API request (`http`), the login form (`log_in`), a file chosen (`set_file`), the server's config and users (`server_config`) and its start (`start_server`).
 
     return run_browser_test("leads_browser", lambda stack, browser: run(stack, browser, shots), args.bin_dir,
                             env={"PVFLEET_KDF_ITERATIONS": "1000"})
@@ -10,13 +10,14 @@ the steps every flow takes: an API request (`http`), the login form (`log_in`), 
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
 
 from cdp import Browser, CdpError
-from pvfleet_stack import Processes, StackError
+from pvfleet_stack import SERVER_LISTENING, Processes, StackError
 
 
 def http(base, method, path, body=None, token=None, headers=None, raw=False):
@@ -54,6 +55,30 @@ def set_file(page, testid, path):
         raise CdpError("no file input %s" % testid)
     page.send("DOM.setFileInputFiles", {"files": [path], "nodeId": node["nodeId"]})
     page.eval("%s.dispatchEvent(new Event('change', {bubbles: true}))" % page.q(testid))
+
+
+def server_config(stack, config, users):
+    """Writes `config` as the work folder's server.json and adds `users` — (name, role, display name, password) —
+    with the real binary; returns the --config arguments for pvfleet-server."""
+    path = os.path.join(stack.work, "server.json")
+    with open(path, "w") as f:
+        json.dump(config, f)
+    cfg = ["--config", path]
+    server = stack.binary("bin/pvfleet-server")
+    for name, role, display, password in users:
+        r = subprocess.run([server, "user", "add", *cfg, "--name", name, "--role", role, "--display-name", display],
+                           input=password + "\n", capture_output=True, text=True, cwd=stack.work, timeout=60,
+                           env=stack.env)
+        if r.returncode != 0:
+            raise StackError("pvfleet-server user add %s: %s%s" % (name, r.stdout, r.stderr))
+    return cfg
+
+
+def start_server(stack, cfg):
+    """pvfleet-server run with these --config arguments; returns its base URL once it listens."""
+    host, port = stack.start_and_wait_listening("server", [stack.binary("bin/pvfleet-server"), "run", *cfg],
+                                                SERVER_LISTENING, timeout=30, cwd=stack.work)
+    return "http://%s:%d" % (host, port)
 
 
 def run_browser_test(name, flow, bin_dir, env=None, needs=(), browser_args=()):

@@ -10,17 +10,14 @@ passes without chromium. `ctest -R contracts_browser` (label browser)."""
 
 import argparse
 import datetime
-import json
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from browser_test import http, log_in, run_browser_test  # noqa: E402
+from browser_test import http, log_in, run_browser_test, server_config, start_server  # noqa: E402
 from cdp import CdpError  # noqa: E402
-from pvfleet_stack import SERVER_LISTENING, StackError  # noqa: E402
 
 PASSWORDS = {"office": "office-contracts-e2e-pw", "sam": "sam-contracts-e2e-pw", "pm": "pm-contracts-e2e-pw"}
 
@@ -32,19 +29,11 @@ def login(p, base, user):
 
 def run(stack, browser, shots):
     work = stack.work
-    server = stack.binary("bin/pvfleet-server")
-    with open(os.path.join(work, "server.json"), "w") as f:
-        json.dump({"database": {"kind": "sqlite", "path": "server.db"}, "http": {"listen": "127.0.0.1", "port": 0}}, f)
-    cfg = ["--config", os.path.join(work, "server.json")]
-    for name, role in (("office", "back_office"), ("sam", "sales"), ("pm", "project_manager")):
-        r = subprocess.run([server, "user", "add", *cfg, "--name", name, "--role", role, "--display-name", name.title()],
-                           input=PASSWORDS[name] + "\n", capture_output=True, text=True, cwd=work, timeout=60,
-                           env=stack.env)
-        if r.returncode != 0:
-            raise StackError("pvfleet-server user add %s: %s%s" % (name, r.stdout, r.stderr))
-    host, port = stack.start_and_wait_listening("server", [server, "run", *cfg], SERVER_LISTENING, timeout=30,
-                                                cwd=work)
-    base = "http://%s:%d" % (host, port)
+    cfg = server_config(stack, {"database": {"kind": "sqlite", "path": "server.db"},
+                                "http": {"listen": "127.0.0.1", "port": 0}},
+                        [(n, r, n.title(), PASSWORDS[n])
+                         for n, r in (("office", "back_office"), ("sam", "sales"), ("pm", "project_manager"))])
+    base = start_server(stack, cfg)
 
     status, session = http(base, "POST", "/api/login", {"user": "office", "password": PASSWORDS["office"]})
     assert status == 200, "office login: %s %s" % (status, session)

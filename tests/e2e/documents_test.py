@@ -10,21 +10,18 @@ field with what the detector read from the video. Prints "skipped: ..." and pass
 `ctest -R documents_browser` (label browser)."""
 
 import argparse
-import base64
 import json
 import os
 import sqlite3
 import struct
-import subprocess
 import sys
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from browser_test import http, log_in, run_browser_test, set_file  # noqa: E402
+from browser_test import http, log_in, run_browser_test, server_config, set_file, start_server  # noqa: E402
 from cdp import CdpError  # noqa: E402
-from pvfleet_stack import SERVER_LISTENING, StackError  # noqa: E402
 
 PASSWORDS = {"office": "office-documents-e2e-pw", "tech": "tech-documents-e2e-pw"}
 
@@ -64,16 +61,9 @@ def login(p, base, user):
 
 def run(stack, browser):
     work = stack.work
-    server = stack.binary("bin/pvfleet-server")
-    with open(os.path.join(work, "server.json"), "w") as f:
-        json.dump({"database": {"kind": "sqlite", "path": "server.db"}, "http": {"listen": "127.0.0.1", "port": 0}}, f)
-    cfg = ["--config", os.path.join(work, "server.json")]
-    for name, role in (("office", "back_office"), ("tech", "technician")):
-        r = subprocess.run([server, "user", "add", *cfg, "--name", name, "--role", role, "--display-name", name.title()],
-                           input=PASSWORDS[name] + "\n", capture_output=True, text=True, cwd=work, timeout=60,
-                           env=stack.env)
-        if r.returncode != 0:
-            raise StackError("pvfleet-server user add %s: %s%s" % (name, r.stdout, r.stderr))
+    cfg = server_config(stack, {"database": {"kind": "sqlite", "path": "server.db"},
+                                "http": {"listen": "127.0.0.1", "port": 0}},
+                        [(n, r, n.title(), PASSWORDS[n]) for n, r in (("office", "back_office"), ("tech", "technician"))])
     # A site, its inverter and an open work order assigned to the technician (the gateway's part of the story is
     # tested elsewhere).
     db = sqlite3.connect(os.path.join(work, "server.db"))
@@ -93,9 +83,7 @@ def run(stack, browser):
     db.execute("UPDATE work_orders SET body = ? WHERE id = ?", (json.dumps(body), wo))
     db.commit()
     db.close()
-    host, port = stack.start_and_wait_listening("server", [server, "run", *cfg], SERVER_LISTENING, timeout=30,
-                                                cwd=work)
-    base = "http://%s:%d" % (host, port)
+    base = start_server(stack, cfg)
     photo = os.path.join(work, "serial-plate.png")
     with open(photo, "wb") as f:
         f.write(png(400, 300))

@@ -8,17 +8,14 @@ on the board in the site-survey column, and reads the board and the lead in zh-C
 `ctest -R leads_browser` (label browser)."""
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from browser_test import http, run_browser_test  # noqa: E402
+from browser_test import http, run_browser_test, server_config, start_server  # noqa: E402
 from cdp import CdpError  # noqa: E402
-from pvfleet_stack import SERVER_LISTENING, StackError  # noqa: E402
 
 PASSWORDS = {"admin": "admin-leads-e2e-pw", "sam": "sam-leads-e2e-pw"}
 FORM = {"name": "Paula Public", "phone": "+49 (0)89 555 0123", "email": "paula@example.org", "postcode": "80331",
@@ -29,24 +26,14 @@ FORM = {"name": "Paula Public", "phone": "+49 (0)89 555 0123", "email": "paula@e
 
 def run(stack, browser, shots):
     work = stack.work
-    server = stack.binary("bin/pvfleet-server")
-    with open(os.path.join(work, "server.json"), "w") as f:
-        json.dump({"database": {"kind": "sqlite", "path": "server.db"},
-                   "http": {"listen": "127.0.0.1", "port": 0},
-                   "leads": {"default_country_code": "49",
-                             "assignment": {"regions": [{"name": "munich", "postcode_prefixes": ["80", "81"]}],
-                                            "teams": [{"name": "south", "regions": ["munich"], "members": ["sam"]}]}}},
-                  f)
-    cfg = ["--config", os.path.join(work, "server.json")]
-    for name, role in (("admin", "admin"), ("sam", "sales")):
-        r = subprocess.run([server, "user", "add", *cfg, "--name", name, "--role", role, "--display-name", name.title()],
-                           input=PASSWORDS[name] + "\n", capture_output=True, text=True, cwd=work, timeout=60,
-                           env=stack.env)
-        if r.returncode != 0:
-            raise StackError("pvfleet-server user add %s: %s%s" % (name, r.stdout, r.stderr))
-    host, port = stack.start_and_wait_listening("server", [server, "run", *cfg], SERVER_LISTENING, timeout=30,
-                                                cwd=work)
-    base = "http://%s:%d" % (host, port)
+    cfg = server_config(stack, {"database": {"kind": "sqlite", "path": "server.db"},
+                                "http": {"listen": "127.0.0.1", "port": 0},
+                                "leads": {"default_country_code": "49",
+                                          "assignment": {"regions": [{"name": "munich", "postcode_prefixes": ["80", "81"]}],
+                                                         "teams": [{"name": "south", "regions": ["munich"],
+                                                                    "members": ["sam"]}]}}},
+                        [(n, r, n.title(), PASSWORDS[n]) for n, r in (("admin", "admin"), ("sam", "sales"))])
+    base = start_server(stack, cfg)
 
     status, login = http(base, "POST", "/api/login", {"user": "admin", "password": PASSWORDS["admin"]})
     assert status == 200, "admin login: %s %s" % (status, login)

@@ -17,16 +17,15 @@ import argparse
 import datetime
 import json
 import os
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
-from browser_test import http, log_in, run_browser_test, set_file  # noqa: E402
+from browser_test import http, log_in, run_browser_test, server_config, set_file, start_server  # noqa: E402
 from cdp import CdpError  # noqa: E402
-from pvfleet_stack import SERVER_LISTENING, StackError, free_port, wait_until  # noqa: E402
+from pvfleet_stack import free_port, wait_until  # noqa: E402
 
 PASSWORDS = {"office": "office-flow-e2e-pw", "pm": "pm-flow-e2e-pw", "boss": "boss-flow-e2e-pw",
              "admin": "admin-flow-e2e-pw"}
@@ -84,7 +83,6 @@ def start_gateway(stack, source_dir, mqtt_port, lon):
 
 def run(stack, browser, shots):
     work = stack.work
-    server = stack.binary("bin/pvfleet-server")
     mqtt_port = stack.start_mosquitto(extra_conf="max_queued_messages 100000\n")
     # The SMTP sink: every message as received and as Python's e-mail parser decodes it (tests/support).
     mail_dir = os.path.join(work, "mail")
@@ -92,24 +90,16 @@ def run(stack, browser, shots):
     # Run by its own #! line: Debian's python3, which has aiosmtpd (python3-aiosmtpd).
     stack.start("smtp", [os.path.join(HERE, "..", "support", "smtp_sink.py"), str(smtp_port), mail_dir])
     stack.wait_log("smtp", r"listening \d+", timeout=20)
-    with open(os.path.join(work, "server.json"), "w") as f:
-        json.dump({"database": {"kind": "sqlite", "path": "server.db"},
-                   "mqtt": {"uri": "tcp://127.0.0.1:%d" % mqtt_port, "client_id": "pvfleet-server-flow"},
-                   "http": {"listen": "127.0.0.1", "port": 0},
-                   "reminders": {"check_interval_s": 2},
-                   "webhooks": {"allow_loopback": True},
-                   "smtp": {"url": "smtp://127.0.0.1:%d" % smtp_port, "from": "noreply@example.com"}}, f)
-    cfg = ["--config", os.path.join(work, "server.json")]
-    for name, role, display in (("office", "back_office", "Olivia Office"), ("pm", "project_manager", "Wang Fang"),
-                                ("boss", "manager", "Mia Manager"), ("admin", "admin", "Ada Admin")):
-        r = subprocess.run([server, "user", "add", *cfg, "--name", name, "--role", role, "--display-name", display],
-                           input=PASSWORDS[name] + "\n", capture_output=True, text=True, cwd=work, timeout=60,
-                           env=stack.env)
-        if r.returncode != 0:
-            raise StackError("pvfleet-server user add %s: %s%s" % (name, r.stdout, r.stderr))
-    host, port = stack.start_and_wait_listening("server", [server, "run", *cfg], SERVER_LISTENING, timeout=30,
-                                                cwd=work)
-    base = "http://%s:%d" % (host, port)
+    cfg = server_config(stack, {"database": {"kind": "sqlite", "path": "server.db"},
+                                "mqtt": {"uri": "tcp://127.0.0.1:%d" % mqtt_port, "client_id": "pvfleet-server-flow"},
+                                "http": {"listen": "127.0.0.1", "port": 0},
+                                "reminders": {"check_interval_s": 2},
+                                "webhooks": {"allow_loopback": True},
+                                "smtp": {"url": "smtp://127.0.0.1:%d" % smtp_port, "from": "noreply@example.com"}},
+                        [(n, r, d, PASSWORDS[n]) for n, r, d in (
+                            ("office", "back_office", "Olivia Office"), ("pm", "project_manager", "Wang Fang"),
+                            ("boss", "manager", "Mia Manager"), ("admin", "admin", "Ada Admin"))])
+    base = start_server(stack, cfg)
     status, session = http(base, "POST", "/api/login", {"user": "office", "password": PASSWORDS["office"]})
     assert status == 200, "office login: %s %s" % (status, session)
     office_token = session["token"]
