@@ -9,7 +9,8 @@ namespace pvfleet::storage {
 namespace {
 
 constexpr std::size_t kMaxDataBytes = 64 * 1024;
-constexpr std::size_t kMaxRecipients = 64;
+constexpr std::size_t kMaxRecipients = 1000;
+constexpr int kMaxRoleUsers = 500;  // below kMaxRecipients with room for the people a producer names
 
 Status check_name(std::string_view name) {
     if (name.size() < 3 || name.size() > 64) return Error::at("name", "must be 3 to 64 characters");
@@ -78,8 +79,8 @@ Result<std::vector<Event>> events_after(Db& db, std::int64_t after_id, int limit
 }
 
 Result<std::vector<std::string>> active_users_with_role(Db& db, std::string_view role) {
-    auto r = db.run("SELECT name FROM users WHERE role = $1 AND disabled = 0 ORDER BY name LIMIT 64",
-                    {std::string(role)});
+    auto r = db.run("SELECT name FROM users WHERE role = $1 AND disabled = 0 ORDER BY name LIMIT $2",
+                    {std::string(role), std::int64_t{kMaxRoleUsers}});
     if (!r) return r.error();
     std::vector<std::string> out;
     for (const Row& row : r->rows) out.push_back(row.text(0));

@@ -182,10 +182,37 @@ TEST_CASE("events: bad events are refused at the field they are about") {
     REQUIRE_FALSE(r);
     CHECK(r.error().path == "data");
     e = event("lead.created");
-    e.recipients.assign(65, "someone");
-    for (int i = 0; i < 65; ++i) e.recipients[i] += std::to_string(i);
+    e.recipients.assign(1001, "someone");
+    for (int i = 0; i < 1001; ++i) e.recipients[i] += std::to_string(i);
     r = storage::append_event(f.db(), e);
     REQUIRE_FALSE(r);
     CHECK(r.error().path == "recipients");
     CHECK(f.scalar("SELECT COUNT(*) FROM events") == 0);
+}
+
+TEST_CASE("events: a large back office never makes a producer's change fail") {
+    test::TempDir dir("events");
+    for (const auto& be : test::fresh_backends(dir, "eventsoffice")) {
+        INFO("engine: " << be.name);
+        Fixture f(be);
+        // 70 active back-office users and a disabled one: all the active ones are a role's audience.
+        for (int i = 0; i < 71; ++i)
+            REQUIRE(f.db().run(
+                "INSERT INTO users (name, role, password_hash, disabled, created_at_ms) VALUES ($1, "
+                "'back_office', 'x', $2, 0)",
+                {"office" + std::to_string(100 + i), std::int64_t{i == 70 ? 1 : 0}}));
+        auto office = storage::active_users_with_role(f.db(), "back_office");
+        REQUIRE(office);
+        CHECK(office->size() == 70);
+        // A work order's assignee plus the whole back office, as storage's work-order producer names them.
+        NewEvent e = event("work_order.created");
+        e.recipients = {"tech"};
+        e.recipients.insert(e.recipients.end(), office->begin(), office->end());
+        auto appended = storage::append_event(f.db(), e);
+        REQUIRE_MESSAGE(appended, (appended ? "" : appended.error().message));
+        auto pending = storage::pending_events(f.db(), 10);
+        REQUIRE(pending);
+        REQUIRE(pending->size() == 1);
+        CHECK(pending->front().recipients.size() == 71);
+    }
 }

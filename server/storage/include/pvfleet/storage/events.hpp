@@ -37,7 +37,9 @@ struct Event : NewEvent {
 };
 
 // Appends an event; run it inside the producer's transaction. Refuses a name outside [a-z_.]{3,64}, more than
-// 64 recipients or data over 64 KiB (encoded): events are facts and ids, not documents.
+// 1 000 recipients or data over 64 KiB (encoded): events are facts and ids, not documents. The recipients bound
+// lies above what a producer can name — a few people plus a role's users (active_users_with_role, at most 500) —
+// so a large back office never makes a producer's own change (a work order, a status) fail.
 Result<std::int64_t> append_event(Db& db, const NewEvent& event);
 
 // Up to `limit` (1–1000) events not dispatched yet, oldest first.
@@ -45,8 +47,8 @@ Result<std::vector<Event>> pending_events(Db& db, int limit);
 // Events after `after_id`, oldest first (the catalogue's tests and tools; consumers use the dispatcher).
 Result<std::vector<Event>> events_after(Db& db, std::int64_t after_id, int limit);
 
-// The active (not disabled) users of a role, by name: the recipients of events nobody in particular owns
-// (work_order.created, site.offline → "back_office").
+// The active (not disabled) users of a role, by name (at most 500): the recipients of events nobody in particular
+// owns (work_order.created, site.offline → "back_office").
 Result<std::vector<std::string>> active_users_with_role(Db& db, std::string_view role);
 
 // What an event is handed to. consume() runs inside the dispatcher's transaction for the event: it writes
